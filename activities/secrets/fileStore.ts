@@ -1,0 +1,81 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fingerprint, SecretConflictError, type SecretData, type SecretInfo, type SecretStore, type WriteOptions } from './store.js';
+
+const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const KEY = /^[-._a-zA-Z0-9]+$/;
+const META = '.rekey-meta.json';
+
+/**
+ * Docker-secrets style store: one folder per secret, one file per key (mode 0600),
+ * each written atomically (temp file + rename) so a reader such as Kafka Connect's
+ * DirectoryConfigProvider never sees a half-written value.
+ */
+export class FileSecretStore implements SecretStore {
+  readonly kind = 'file';
+  constructor(private readonly root: string) {}
+
+  private dir(name: string): string {
+    if (!NAME.test(name)) throw new Error(`invalid secret name ${JSON.stringify(name)}: use lowercase letters, digits, '-' and '.'`);
+    return path.join(this.root, name);
+  }
+
+  /** Absolute folder of a secret, for consumers that mount it (config providers). */
+  pathOf(name: string): string {
+    return this.dir(name);
+  }
+
+  async read(name: string): Promise<{ data: SecretData; info: SecretInfo } | undefined> {
+    const dir = this.dir(name);
+    let entries: string[];
+    try {
+      entries = await fs.readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const data: SecretData = {};
+    for (const key of entries.filter((e) => KEY.test(e) && !e.startsWith('.')).sort()) {
+      data[key] = await fs.readFile(path.join(dir, key), 'utf8');
+    }
+    let annotations: Record<string, string> = {};
+    try {
+      annotations = JSON.parse(await fs.readFile(path.join(dir, META), 'utf8')) as Record<string, string>;
+    } catch {
+      // no metadata yet: a secret written by hand
+    }
+    const fp = fingerprint(data);
+    return { data, info: { name, keys: Object.keys(data), fingerprint: fp, version: fp, annotations } };
+  }
+
+  async write(name: string, data: SecretData, options: WriteOptions = {}): Promise<SecretInfo> {
+    const dir = this.dir(name);
+    for (const key of Object.keys(data)) if (!KEY.test(key) || key.startsWith('.')) throw new Error(`invalid key ${JSON.stringify(key)} for secret ${name}`);
+    if (options.expectedVersion !== undefined) {
+      const current = await this.read(name);
+      const actual = current?.info.version ?? null;
+      if (actual !== options.expectedVersion) throw new SecretConflictError(name, options.expectedVersion, actual);
+    }
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const [key, value] of Object.entries(data)) await atomicWrite(path.join(dir, key), value);
+    // keys absent from the new version are removed so the folder mirrors `data`
+    for (const existing of await fs.readdir(dir)) {
+      if (!existing.startsWith('.') && !(existing in data)) await fs.rm(path.join(dir, existing), { force: true });
+    }
+    const annotations = options.annotations ?? {};
+    await atomicWrite(path.join(dir, META), JSON.stringify(annotations));
+    const fp = fingerprint(data);
+    return { name, keys: Object.keys(data).sort(), fingerprint: fp, version: fp, annotations };
+  }
+
+  async remove(name: string): Promise<void> {
+    await fs.rm(this.dir(name), { recursive: true, force: true });
+  }
+}
+
+async function atomicWrite(file: string, content: string): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.tmp-${path.basename(file)}-${randomBytes(4).toString('hex')}`);
+  await fs.writeFile(tmp, content, { mode: 0o600 });
+  await fs.rename(tmp, file);
+}

@@ -1,0 +1,73 @@
+import path from 'node:path';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** Repository root, derived from this file so scripts work from any cwd. */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const port = (fallback: number) => z.coerce.number().int().min(1024).max(65535).default(fallback);
+
+const EnvSchema = z.object({
+  REKEY_STACK_DIR: z.string().default(path.join(repoRoot, '.rekey')),
+  REKEY_CACHE: z.string().default(path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'rekey')),
+  REKEY_TEMPORAL_PORT: port(17233),
+  REKEY_TEMPORAL_UI_PORT: port(18233),
+  REKEY_POSTGRES_PORT: port(15432),
+  REKEY_KAFKA_PORT: port(19092),
+  REKEY_KAFKA_CONTROLLER_PORT: port(19093),
+  REKEY_CONNECT_PORT: port(18083),
+  REKEY_REGISTRY_PORT: port(18081),
+  REKEY_MOTO_PORT: port(15000),
+});
+
+export type StackConfig = ReturnType<typeof loadStackConfig>;
+
+/** Reads the stack's ports and folders from the environment; a bad value names its variable. */
+export function loadStackConfig(env: NodeJS.ProcessEnv = process.env) {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid stack configuration: ${issues}`);
+  }
+  const e = parsed.data;
+  const dir = path.resolve(e.REKEY_STACK_DIR);
+  return {
+    dir,
+    cache: e.REKEY_CACHE,
+    dataDir: path.join(dir, 'data'),
+    logDir: path.join(dir, 'logs'),
+    runDir: path.join(dir, 'run'),
+    secretsDir: path.join(dir, 'secrets'),
+    ports: {
+      temporal: e.REKEY_TEMPORAL_PORT,
+      temporalUi: e.REKEY_TEMPORAL_UI_PORT,
+      postgres: e.REKEY_POSTGRES_PORT,
+      kafka: e.REKEY_KAFKA_PORT,
+      kafkaController: e.REKEY_KAFKA_CONTROLLER_PORT,
+      connect: e.REKEY_CONNECT_PORT,
+      registry: e.REKEY_REGISTRY_PORT,
+      moto: e.REKEY_MOTO_PORT,
+    },
+    versions: { temporalCli: 'v1.5.1', kafka: '4.3.1', debezium: '3.6.3.Final', apicurio: '3.3.3', moto: '5.2.5' },
+  } as const;
+}
+
+/** Names shared by the stack, the demo and the tests. */
+export const pipeline = {
+  database: 'ecommerce',
+  parentRole: 'debezium_parent',
+  publication: 'dbz_publication',
+  slot: 'debezium_slot',
+  connector: 'postgres-cdc-users-connector',
+  topicPrefix: 'ecommerce',
+  usersTopic: 'ecommerce.public.users',
+  cdcSecret: 'debezium-credentials',
+  adminSecret: 'postgres-admin',
+  registrySecret: 'schema-registry-auth',
+  awsSecret: 'aws-credentials',
+  awsUser: 'datapipe-s3-user',
+  bucket: 'datapipe-archive',
+} as const;
+
+export const searchAttributes = ['RotationComponent', 'RotationTarget', 'RotationPhase'] as const;

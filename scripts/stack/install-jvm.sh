@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Resolves Kafka, Kafka Connect, the Debezium PostgreSQL plugin and Apicurio Registry
+# from Maven Central into a version-keyed cache outside the checkout.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+CACHE="${REKEY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rekey}"
+KAFKA=4.3.1; DEBEZIUM=3.6.3.Final; APICURIO=3.3.3
+command -v mvn >/dev/null || { echo "install-jvm: Maven not found (apt-get install maven)" >&2; exit 1; }
+command -v java >/dev/null || { echo "install-jvm: Java 17 not found (apt-get install openjdk-17-jre-headless)" >&2; exit 1; }
+MVN=(mvn -B -q -f "$HERE/maven/pom.xml")
+
+classpath() { # profile dest
+  local dest="$1-$2"
+  [ -d "$CACHE/$dest/libs" ] && return 0
+  echo "install-jvm: resolving $1 $2 from Maven Central" >&2
+  rm -rf "$CACHE/$dest.tmp"
+  "${MVN[@]}" -P "$1" package -Dout="$CACHE/$dest.tmp" >&2
+  rm -rf "$CACHE/$dest"; mv "$CACHE/$dest.tmp" "$CACHE/$dest"
+}
+archive() { # artifact(g:a:v:type:classifier) dest
+  local dest="$CACHE/$2"
+  [ -d "$dest" ] && return 0
+  echo "install-jvm: fetching $1" >&2
+  rm -rf "$dest.tmp"; mkdir -p "$dest.tmp"
+  "${MVN[@]}" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:unpack \
+    -Dartifact="$1" -DoutputDirectory="$dest.tmp" >&2
+  rm -rf "$dest"; mv "$dest.tmp" "$dest"
+}
+mkdir -p "$CACHE"
+classpath kafka "$KAFKA"
+classpath connect "$KAFKA"
+archive "io.debezium:debezium-connector-postgres:$DEBEZIUM:tar.gz:plugin" "debezium-postgres-$DEBEZIUM"
+archive "io.apicurio:apicurio-registry-app:$APICURIO:tar.gz:all" "apicurio-registry-$APICURIO"
+echo "$CACHE"

@@ -1,0 +1,113 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import type { StackConfig } from './config.js';
+import { execFileAsync, runInstaller, spawnDetached, StackError, stopPid, waitFor } from './proc.js';
+import { installScript, logPath, type Service } from './service.js';
+
+export const kafkaBootstrap = (cfg: StackConfig) => `127.0.0.1:${cfg.ports.kafka}`;
+
+/** Writes a log4j2 config that sends everything to the service's log file. */
+export function writeLog4j(cfg: StackConfig, name: string): string {
+  const file = path.join(cfg.dataDir, `${name}-log4j2.properties`);
+  fs.writeFileSync(
+    file,
+    [
+      'rootLogger.level = INFO',
+      'rootLogger.appenderRef.out.ref = out',
+      'appender.out.type = Console',
+      'appender.out.name = out',
+      'appender.out.layout.type = PatternLayout',
+      'appender.out.layout.pattern = [%d] %p %m (%c{1})%n',
+      'logger.kafka.name = org.apache.kafka',
+      'logger.kafka.level = WARN',
+      'logger.kafkaserver.name = kafka',
+      'logger.kafkaserver.level = WARN',
+      'logger.connect.name = org.apache.kafka.connect.runtime',
+      'logger.connect.level = INFO',
+      'logger.debezium.name = io.debezium',
+      'logger.debezium.level = INFO',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+export function javaArgs(cfg: StackConfig, name: string, heap: string, classpath: string): string[] {
+  return [`-Xms${heap}`, `-Xmx${heap}`, '-XX:+UseSerialGC', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${writeLog4j(cfg, name)}`, '-cp', classpath];
+}
+
+/** Kafka 4 in KRaft mode, one node acting as broker and controller. */
+export const kafka: Service = {
+  name: 'kafka',
+  url: (cfg) => kafkaBootstrap(cfg),
+  ports: (cfg) => [cfg.ports.kafka, cfg.ports.kafkaController],
+
+  async install(cfg) {
+    await runInstaller('kafka', installScript('install-jvm.sh'), { REKEY_CACHE: cfg.cache });
+  },
+
+  async start(cfg) {
+    const dir = path.join(cfg.dataDir, 'kafka');
+    const logs = path.join(dir, 'logs');
+    fs.mkdirSync(dir, { recursive: true });
+    const props = path.join(dir, 'server.properties');
+    fs.writeFileSync(
+      props,
+      [
+        'process.roles=broker,controller',
+        'node.id=1',
+        `controller.quorum.voters=1@127.0.0.1:${cfg.ports.kafkaController}`,
+        `listeners=PLAINTEXT://127.0.0.1:${cfg.ports.kafka},CONTROLLER://127.0.0.1:${cfg.ports.kafkaController}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${cfg.ports.kafka}`,
+        'controller.listener.names=CONTROLLER',
+        'inter.broker.listener.name=PLAINTEXT',
+        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        `log.dirs=${logs}`,
+        'num.partitions=1',
+        'offsets.topic.replication.factor=1',
+        'transaction.state.log.replication.factor=1',
+        'transaction.state.log.min.isr=1',
+        'share.coordinator.state.topic.replication.factor=1',
+        'share.coordinator.state.topic.min.isr=1',
+        'group.initial.rebalance.delay.ms=0',
+        'auto.create.topics.enable=true',
+        '',
+      ].join('\n'),
+    );
+    const classpath = path.join(cfg.cache, `kafka-${cfg.versions.kafka}`, 'libs', '*');
+    const log = logPath(cfg, 'kafka');
+    if (!fs.existsSync(path.join(logs, 'meta.properties'))) {
+      const clusterId = randomBytes(16).toString('base64url');
+      try {
+        await execFileAsync('java', [...javaArgs(cfg, 'kafka-format', '256m', classpath), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props]);
+      } catch (err) {
+        throw new StackError('kafka', `storage format failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, log);
+      }
+    }
+    const pid = spawnDetached({
+      name: 'kafka',
+      command: 'java',
+      args: [...javaArgs(cfg, 'kafka', '512m', classpath), 'kafka.Kafka', props],
+      runDir: cfg.runDir,
+      logPath: log,
+    });
+    await waitFor('kafka', () => kafka.healthy(cfg), { timeoutMs: 90_000, logPath: log, pid });
+  },
+
+  async healthy(cfg) {
+    const admin = new Kafka({ clientId: 'rekey-health', brokers: [kafkaBootstrap(cfg)], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2000 }).admin();
+    await admin.connect();
+    try {
+      const cluster = await admin.describeCluster();
+      return cluster.brokers.length > 0;
+    } finally {
+      await admin.disconnect();
+    }
+  },
+
+  async stop(cfg) {
+    await stopPid(cfg.runDir, 'kafka', 30_000);
+  },
+};

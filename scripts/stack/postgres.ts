@@ -1,0 +1,166 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { FileSecretStore } from '../../activities/secrets/fileStore.js';
+import { pipeline, type StackConfig } from './config.js';
+import { execFileAsync, StackError, waitFor } from './proc.js';
+import { logPath, type Service } from './service.js';
+
+const BIN = process.env.REKEY_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const dataDir = (cfg: StackConfig) => path.join(cfg.dataDir, 'postgres');
+const socketDir = (cfg: StackConfig) => path.join(cfg.dataDir, 'postgres-socket');
+const asRoot = process.getuid?.() === 0;
+
+/** PostgreSQL refuses to run as root: when we are root, run its tools as the `postgres` user. */
+async function pgTool(tool: string, args: string[]) {
+  const cmd = path.join(BIN, tool);
+  return asRoot ? execFileAsync('runuser', ['-u', 'postgres', '--', cmd, ...args]) : execFileAsync(cmd, args);
+}
+
+function chownToPostgres(target: string) {
+  if (!asRoot) return;
+  const { uid, gid } = postgresIds();
+  fs.chownSync(target, uid, gid);
+}
+
+function postgresIds(): { uid: number; gid: number } {
+  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  if (!line) throw new StackError('postgres', 'no `postgres` system user: install PostgreSQL 15 (apt-get install postgresql-15)');
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+export async function adminClient(cfg: StackConfig, database = 'postgres'): Promise<pg.Client> {
+  const secret = await new FileSecretStore(cfg.secretsDir).read(pipeline.adminSecret);
+  if (!secret) throw new StackError('postgres', `admin secret ${pipeline.adminSecret} missing; run npm run stack:up`);
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port: cfg.ports.postgres,
+    user: secret.data.username,
+    password: secret.data.password,
+    database,
+    connectionTimeoutMillis: 3000,
+  });
+  await client.connect();
+  return client;
+}
+
+export const cdcUserName = (at: Date) => `debezium_${at.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '_')}`;
+
+/** PostgreSQL 15 with wal_level=logical, the ecommerce sample, the Debezium parent role and a first CDC user. */
+export const postgres: Service = {
+  name: 'postgres',
+  url: (cfg) => `postgresql://127.0.0.1:${cfg.ports.postgres}/${pipeline.database}`,
+  ports: (cfg) => [cfg.ports.postgres],
+
+  async install() {
+    if (!fs.existsSync(path.join(BIN, 'pg_ctl'))) {
+      throw new StackError('postgres', `PostgreSQL 15 server binaries not found in ${BIN}: apt-get install postgresql-15 (or set REKEY_PG_BIN)`);
+    }
+  },
+
+  async start(cfg) {
+    const store = new FileSecretStore(cfg.secretsDir);
+    const data = dataDir(cfg);
+    fs.mkdirSync(cfg.dataDir, { recursive: true });
+    fs.mkdirSync(cfg.logDir, { recursive: true });
+    fs.mkdirSync(socketDir(cfg), { recursive: true });
+    chownToPostgres(socketDir(cfg));
+    const log = logPath(cfg, 'postgres');
+    if (!fs.existsSync(log)) fs.writeFileSync(log, '');
+    chownToPostgres(log);
+    if (!fs.existsSync(path.join(data, 'PG_VERSION'))) {
+      let admin = await store.read(pipeline.adminSecret);
+      if (!admin) {
+        await store.write(pipeline.adminSecret, { username: 'postgres', password: randomBytes(24).toString('base64url') });
+        admin = (await store.read(pipeline.adminSecret))!;
+      }
+      fs.rmSync(data, { recursive: true, force: true });
+      fs.mkdirSync(data, { recursive: true, mode: 0o700 });
+      chownToPostgres(data);
+      const pwfile = path.join(socketDir(cfg), '.initdb-pw');
+      fs.writeFileSync(pwfile, admin.data.password!, { mode: 0o600 });
+      chownToPostgres(pwfile);
+      try {
+        await pgTool('initdb', ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8']);
+      } catch (err) {
+        throw new StackError('postgres', `initdb failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, log);
+      } finally {
+        fs.rmSync(pwfile, { force: true });
+      }
+    }
+    const options = [
+      `-c port=${cfg.ports.postgres}`,
+      `-c listen_addresses=127.0.0.1`,
+      `-c unix_socket_directories=${socketDir(cfg)}`,
+      '-c wal_level=logical',
+      '-c max_replication_slots=10',
+      '-c max_wal_senders=10',
+      '-c shared_buffers=64MB',
+    ].join(' ');
+    try {
+      await pgTool('pg_ctl', ['start', '-D', data, '-l', log, '-w', '-t', '60', '-o', options]);
+    } catch (err) {
+      throw new StackError('postgres', `pg_ctl start failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, log);
+    }
+    await waitFor('postgres', () => postgres.healthy(cfg), { timeoutMs: 30_000, logPath: log });
+  },
+
+  async healthy(cfg) {
+    const client = await adminClient(cfg);
+    try {
+      const { rows } = await client.query<{ wal_level: string }>('SHOW wal_level');
+      return rows[0]?.wal_level === 'logical';
+    } finally {
+      await client.end();
+    }
+  },
+
+  async seed(cfg) {
+    const store = new FileSecretStore(cfg.secretsDir);
+    const root = await adminClient(cfg);
+    try {
+      const exists = await root.query('SELECT 1 FROM pg_database WHERE datname = $1', [pipeline.database]);
+      if (exists.rowCount === 0) await root.query(`CREATE DATABASE ${root.escapeIdentifier(pipeline.database)}`);
+    } finally {
+      await root.end();
+    }
+    const db = await adminClient(cfg, pipeline.database);
+    try {
+      const parent = db.escapeIdentifier(pipeline.parentRole);
+      await db.query(`
+        CREATE TABLE IF NOT EXISTS public.users (
+          id bigserial PRIMARY KEY, email text NOT NULL, name text, created_at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE IF NOT EXISTS public.orders (
+          id bigserial PRIMARY KEY, user_id bigint REFERENCES public.users(id), amount_cents integer NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now());`);
+      const role = await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [pipeline.parentRole]);
+      if (role.rowCount === 0) await db.query(`CREATE ROLE ${parent} NOLOGIN`);
+      await db.query(`GRANT CONNECT, CREATE ON DATABASE ${db.escapeIdentifier(pipeline.database)} TO ${parent};
+        GRANT USAGE ON SCHEMA public TO ${parent};
+        GRANT SELECT ON public.users, public.orders TO ${parent};`);
+      const pub = await db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [pipeline.publication]);
+      if (pub.rowCount === 0) await db.query(`CREATE PUBLICATION ${db.escapeIdentifier(pipeline.publication)} FOR TABLE public.users, public.orders`);
+      await db.query(`ALTER PUBLICATION ${db.escapeIdentifier(pipeline.publication)} OWNER TO ${parent}`);
+
+      let cdc = await store.read(pipeline.cdcSecret);
+      if (!cdc) {
+        await store.write(pipeline.cdcSecret, { 'db-username': cdcUserName(new Date()), 'db-password': randomBytes(24).toString('base64url') });
+        cdc = (await store.read(pipeline.cdcSecret))!;
+      }
+      const user = cdc.data['db-username']!;
+      const has = await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user]);
+      if (has.rowCount === 0) {
+        await db.query(`CREATE ROLE ${db.escapeIdentifier(user)} WITH LOGIN REPLICATION PASSWORD ${db.escapeLiteral(cdc.data['db-password']!)} IN ROLE ${parent}`);
+      }
+    } finally {
+      await db.end();
+    }
+  },
+
+  async stop(cfg) {
+    if (!fs.existsSync(path.join(dataDir(cfg), 'postmaster.pid'))) return;
+    await pgTool('pg_ctl', ['stop', '-D', dataDir(cfg), '-m', 'fast', '-w', '-t', '60']).catch(() => undefined);
+  },
+};

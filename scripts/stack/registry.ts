@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { FileSecretStore } from '../../activities/secrets/fileStore.js';
+import { pipeline, type StackConfig } from './config.js';
+import { spawnDetached, StackError, stopPid, waitFor } from './proc.js';
+import { logPath, type Service } from './service.js';
+
+/** Apicurio 3 is compiled for Java 21: use REKEY_JAVA21_HOME, else the newest JDK >= 21 under /usr/lib/jvm. */
+function javaForRegistry(): string {
+  const explicit = process.env.REKEY_JAVA21_HOME;
+  if (explicit) return path.join(explicit, 'bin', 'java');
+  const jvmRoot = '/usr/lib/jvm';
+  const candidates = fs.existsSync(jvmRoot)
+    ? fs
+        .readdirSync(jvmRoot)
+        .map((d) => ({ d, v: Number(/(?:^|-)(\d{2})(?:[.-]|$)/.exec(d)?.[1] ?? 0) }))
+        .filter(({ d, v }) => v >= 21 && fs.existsSync(path.join(jvmRoot, d, 'bin', 'java')))
+        .sort((a, b) => b.v - a.v)
+    : [];
+  if (candidates.length === 0) {
+    throw new StackError('schema-registry', 'Apicurio Registry 3 needs Java 21 or newer: install a JDK >= 21 under /usr/lib/jvm or set REKEY_JAVA21_HOME');
+  }
+  return path.join(jvmRoot, candidates[0]!.d, 'bin', 'java');
+}
+
+export const registryUrl = (cfg: StackConfig) => `http://127.0.0.1:${cfg.ports.registry}/apis/ccompat/v7`;
+export const registryUsers = ['admin', 'developer', 'probe'] as const;
+const roles: Record<(typeof registryUsers)[number], string> = { admin: 'sr-admin', developer: 'sr-developer', probe: 'sr-readonly' };
+
+/** Apicurio Registry with its Confluent-compatible API behind HTTP basic auth (Quarkus embedded users). */
+export const registry: Service = {
+  name: 'schema-registry',
+  url: (cfg) => registryUrl(cfg),
+  ports: (cfg) => [cfg.ports.registry],
+
+  async install() {
+    // resolved by install-jvm.sh
+  },
+
+  async start(cfg) {
+    const store = new FileSecretStore(cfg.secretsDir);
+    let secret = await store.read(pipeline.registrySecret);
+    if (!secret) {
+      const data: Record<string, string> = {};
+      for (const user of registryUsers) {
+        data[`${user}-user`] = user;
+        data[`${user}-password`] = randomBytes(18).toString('base64url');
+      }
+      await store.write(pipeline.registrySecret, data);
+      secret = (await store.read(pipeline.registrySecret))!;
+    }
+    // Passwords reach the JVM through its environment, not its command line (which `ps` shows).
+    const env: NodeJS.ProcessEnv = {
+      QUARKUS_HTTP_HOST: '127.0.0.1',
+      QUARKUS_HTTP_PORT: String(cfg.ports.registry),
+      QUARKUS_OIDC_TENANT_ENABLED: 'false',
+      QUARKUS_HTTP_AUTH_BASIC: 'true',
+      QUARKUS_SECURITY_USERS_EMBEDDED_ENABLED: 'true',
+      QUARKUS_SECURITY_USERS_EMBEDDED_PLAIN_TEXT: 'true',
+      QUARKUS_HTTP_AUTH_PERMISSION_APIS_PATHS: '/apis/*',
+      QUARKUS_HTTP_AUTH_PERMISSION_APIS_POLICY: 'authenticated',
+      QUARKUS_LOG_LEVEL: 'WARN',
+    };
+    for (const user of registryUsers) {
+      const name = secret.data[`${user}-user`] ?? user;
+      env[`QUARKUS_SECURITY_USERS_EMBEDDED_USERS_${name.toUpperCase()}`] = secret.data[`${user}-password`];
+      env[`QUARKUS_SECURITY_USERS_EMBEDDED_ROLES_${name.toUpperCase()}`] = roles[user];
+    }
+    const app = path.join(cfg.cache, `apicurio-registry-${cfg.versions.apicurio}`);
+    const log = logPath(cfg, 'schema-registry');
+    fs.mkdirSync(cfg.dataDir, { recursive: true });
+    const pid = spawnDetached({
+      name: 'schema-registry',
+      command: javaForRegistry(),
+      args: ['-Xms128m', '-Xmx384m', '-XX:+UseSerialGC', '-jar', path.join(app, 'quarkus-run.jar')],
+      cwd: cfg.dataDir,
+      env,
+      runDir: cfg.runDir,
+      logPath: log,
+    });
+    await waitFor('schema-registry', () => registry.healthy(cfg), { timeoutMs: 120_000, logPath: log, pid });
+  },
+
+  async healthy(cfg) {
+    const secret = await new FileSecretStore(cfg.secretsDir).read(pipeline.registrySecret);
+    if (!secret) return false;
+    const auth = Buffer.from(`${secret.data['probe-user']}:${secret.data['probe-password']}`).toString('base64');
+    const res = await fetch(`${registryUrl(cfg)}/subjects`, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(3000) });
+    return res.ok;
+  },
+
+  async stop(cfg) {
+    await stopPid(cfg.runDir, 'schema-registry');
+  },
+};
