@@ -27,6 +27,7 @@ export function connectorConfig(cfg: StackConfig): Record<string, string> {
     'table.include.list': 'public.users,public.orders',
     'snapshot.mode': 'initial',
     'heartbeat.interval.ms': '2000',
+    'heartbeat.action.query': 'INSERT INTO public.debezium_heartbeat (id, ts) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts',
     'offset.flush.interval.ms': '1000',
   };
 }

@@ -7,6 +7,9 @@ import { pipeline, type StackConfig } from './config.js';
 import { runInstaller, spawnDetached, stopPid, waitFor } from './proc.js';
 import { installScript, logPath, type Service } from './service.js';
 
+// The SDK warns on every process that Node 20 support ends in 2027; the pinned versions here support it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export const motoUrl = (cfg: StackConfig) => `http://127.0.0.1:${cfg.ports.moto}`;
 
 /** Client settings for the emulator; moto accepts any key while auth is off. */

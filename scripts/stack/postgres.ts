@@ -134,14 +134,25 @@ export const postgres: Service = {
           id bigserial PRIMARY KEY, email text NOT NULL, name text, created_at timestamptz NOT NULL DEFAULT now());
         CREATE TABLE IF NOT EXISTS public.orders (
           id bigserial PRIMARY KEY, user_id bigint REFERENCES public.users(id), amount_cents integer NOT NULL,
-          created_at timestamptz NOT NULL DEFAULT now());`);
+          created_at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE IF NOT EXISTS public.debezium_heartbeat (id integer PRIMARY KEY, ts timestamptz NOT NULL);`);
+      // sample rows: the initial snapshot publishes them, which also creates the topics
+      await db.query(`INSERT INTO public.users (email, name)
+        SELECT v.email, v.name FROM (VALUES ('ada@example.invalid', 'Ada'), ('grace@example.invalid', 'Grace'), ('linus@example.invalid', 'Linus')) AS v(email, name)
+         WHERE NOT EXISTS (SELECT 1 FROM public.users)`);
+      await db.query(`INSERT INTO public.orders (user_id, amount_cents)
+        SELECT id, 1999 FROM public.users WHERE NOT EXISTS (SELECT 1 FROM public.orders) ORDER BY id LIMIT 2`);
       const role = await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [pipeline.parentRole]);
       if (role.rowCount === 0) await db.query(`CREATE ROLE ${parent} NOLOGIN`);
       await db.query(`GRANT CONNECT, CREATE ON DATABASE ${db.escapeIdentifier(pipeline.database)} TO ${parent};
         GRANT USAGE ON SCHEMA public TO ${parent};
-        GRANT SELECT ON public.users, public.orders TO ${parent};`);
+        GRANT SELECT ON public.users, public.orders TO ${parent};
+        GRANT SELECT, INSERT, UPDATE ON public.debezium_heartbeat TO ${parent};`);
       const pub = await db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [pipeline.publication]);
-      if (pub.rowCount === 0) await db.query(`CREATE PUBLICATION ${db.escapeIdentifier(pipeline.publication)} FOR TABLE public.users, public.orders`);
+      // The heartbeat table is published so Debezium's heartbeat writes advance the slot
+      // even when the captured tables are idle; otherwise confirmed_flush_lsn and the
+      // walsender lag columns go stale and report minutes of false lag.
+      if (pub.rowCount === 0) await db.query(`CREATE PUBLICATION ${db.escapeIdentifier(pipeline.publication)} FOR TABLE public.users, public.orders, public.debezium_heartbeat`);
       await db.query(`ALTER PUBLICATION ${db.escapeIdentifier(pipeline.publication)} OWNER TO ${parent}`);
 
       let cdc = await store.read(pipeline.cdcSecret);

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
+import { siblings, type SecretStore } from './secrets/store.js';
+
+/** A CDC credential as the workflow may see it: a user name and a fingerprint, never the password. */
+export interface CredentialRef {
+  secret: string;
+  user: string;
+  fingerprint: string;
+}
+
+const USER_KEY = 'db-username';
+const PASSWORD_KEY = 'db-password';
+
+/**
+ * The create/set/finish stages of a credential in the secret store, modelled on
+ * AWS Secrets Manager's rotation: pending is written first, current is replaced from
+ * pending only after a backup exists, and every step can be repeated safely.
+ */
+export function createCredentialActivities(deps: { store: SecretStore }) {
+  const { store } = deps;
+
+  async function must(name: string) {
+    const s = await store.read(name);
+    if (!s) throw ApplicationFailure.nonRetryable(`secret ${name} not found in the ${store.kind} store`, 'SecretMissing');
+    return s;
+  }
+
+  async function describeCredential(input: { secret: string }): Promise<CredentialRef> {
+    const s = await must(input.secret);
+    return { secret: input.secret, user: s.data[USER_KEY] ?? '', fingerprint: s.info.fingerprint };
+  }
+
+  /** Generates the new password and writes it to `<secret>-pending`. Repeating it for the same rotation returns the same pending version. */
+  async function stagePendingCredential(input: { secret: string; newUser: string; rotationId: string }): Promise<CredentialRef> {
+    const { pending } = siblings(input.secret);
+    const existing = await store.read(pending);
+    if (existing && existing.info.annotations.rotationId === input.rotationId) {
+      return { secret: pending, user: existing.data[USER_KEY] ?? '', fingerprint: existing.info.fingerprint };
+    }
+    const info = await store.write(
+      pending,
+      { [USER_KEY]: input.newUser, [PASSWORD_KEY]: randomBytes(32).toString('base64url') },
+      { annotations: { rotationId: input.rotationId, stage: 'pending' } },
+    );
+    return { secret: pending, user: input.newUser, fingerprint: info.fingerprint };
+  }
+
+  async function backupCurrentCredential(input: { secret: string; rotationId: string }): Promise<CredentialRef> {
+    const { backup } = siblings(input.secret);
+    const existing = await store.read(backup);
+    if (existing && existing.info.annotations.rotationId === input.rotationId) {
+      return { secret: backup, user: existing.data[USER_KEY] ?? '', fingerprint: existing.info.fingerprint };
+    }
+    const current = await must(input.secret);
+    const info = await store.write(backup, current.data, { annotations: { rotationId: input.rotationId, stage: 'backup' } });
+    return { secret: backup, user: current.data[USER_KEY] ?? '', fingerprint: info.fingerprint };
+  }
+
+  /** Copies `from` over the current secret unless it already holds those values; guarded by the current version. */
+  async function copyOverCurrent(secret: string, from: string, rotationId: string, stage: string): Promise<CredentialRef> {
+    const source = await must(from);
+    if (source.info.annotations.rotationId !== rotationId) {
+      throw ApplicationFailure.nonRetryable(`secret ${from} belongs to rotation ${source.info.annotations.rotationId ?? '(none)'}, not ${rotationId}`, 'ForeignSecretVersion');
+    }
+    const current = await store.read(secret);
+    if (current?.info.fingerprint === source.info.fingerprint) {
+      return { secret, user: current.data[USER_KEY] ?? '', fingerprint: current.info.fingerprint };
+    }
+    const info = await store.write(secret, source.data, {
+      expectedVersion: current?.info.version ?? null,
+      annotations: { rotationId, stage },
+    });
+    return { secret, user: source.data[USER_KEY] ?? '', fingerprint: info.fingerprint };
+  }
+
+  async function promotePendingCredential(input: { secret: string; rotationId: string }): Promise<CredentialRef> {
+    return copyOverCurrent(input.secret, siblings(input.secret).pending, input.rotationId, 'current');
+  }
+
+  async function restoreBackupCredential(input: { secret: string; rotationId: string }): Promise<CredentialRef> {
+    return copyOverCurrent(input.secret, siblings(input.secret).backup, input.rotationId, 'restored');
+  }
+
+  async function removeCredentialVersions(input: { secret: string; versions: Array<'pending' | 'backup'> }): Promise<void> {
+    for (const v of input.versions) await store.remove(siblings(input.secret)[v]);
+  }
+
+  return { describeCredential, stagePendingCredential, backupCurrentCredential, promotePendingCredential, restoreBackupCredential, removeCredentialVersions };
+}

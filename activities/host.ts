@@ -1,0 +1,18 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+
+/** Memory headroom of the machine the pipeline runs on (the runbook's "available memory > 20%"). */
+export function createHostActivities() {
+  async function memoryHeadroom(): Promise<{ availablePercent: number; availableBytes: number; totalBytes: number }> {
+    const total = os.totalmem();
+    let available = os.freemem();
+    try {
+      const match = /^MemAvailable:\s+(\d+) kB/m.exec(await fs.readFile('/proc/meminfo', 'utf8'));
+      if (match) available = Number(match[1]) * 1024;
+    } catch {
+      // not Linux: os.freemem() is the best estimate
+    }
+    return { availablePercent: Math.round((available / total) * 1000) / 10, availableBytes: available, totalBytes: total };
+  }
+  return { memoryHeadroom };
+}

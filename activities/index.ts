@@ -1,0 +1,29 @@
+import { createAuditActivities } from './audit.js';
+import { createCredentialActivities } from './credentials.js';
+import { createHostActivities } from './host.js';
+import { createKafkaActivities } from './kafka.js';
+import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
+import { createPostgresActivities } from './postgres.js';
+import type { SecretStore } from './secrets/store.js';
+
+export interface ActivityDeps {
+  store: SecretStore;
+  postgres: { host: string; port: number; database: string; adminSecret: string };
+  kafkaConnect: { url: string; worker?: ConnectWorkerRuntime };
+  kafka: { brokers: string[] };
+  audit: { path: string };
+}
+
+/** The object the worker registers: every activity, built from injected clients and settings. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createPostgresActivities({ store: deps.store, ...deps.postgres }),
+    ...createKafkaConnectActivities(deps.kafkaConnect),
+    ...createKafkaActivities(deps.kafka),
+    ...createCredentialActivities({ store: deps.store }),
+    ...createHostActivities(),
+    ...createAuditActivities(deps.audit),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,113 @@
+import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
+
+export interface ConnectorStatus {
+  connector: string;
+  state: string;
+  tasks: Array<{ id: number; state: string; trace?: string }>;
+}
+
+/** How the Kafka Connect worker process itself is restarted (local process, or pods on Kubernetes). */
+export interface ConnectWorkerRuntime {
+  restart(onProgress: (detail: string) => void): Promise<void>;
+}
+
+export interface KafkaConnectDeps {
+  url: string;
+  worker?: ConnectWorkerRuntime;
+}
+
+export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
+  async function call(method: string, path: string, expect: number[] = [200, 202, 204]): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${deps.url}${path}`, { method, signal: AbortSignal.timeout(15_000) });
+    } catch (err) {
+      throw ApplicationFailure.retryable(`Kafka Connect ${method} ${path} unreachable: ${(err as Error).message}`, 'ConnectUnavailable');
+    }
+    if (!expect.includes(res.status)) {
+      const body = (await res.text()).slice(0, 300);
+      const type = res.status === 404 ? 'ConnectorNotFound' : 'ConnectRequestFailed';
+      const failure = `Kafka Connect ${method} ${path} answered HTTP ${res.status}: ${body}`;
+      throw res.status === 404 ? ApplicationFailure.nonRetryable(failure, type) : ApplicationFailure.retryable(failure, type);
+    }
+    return res;
+  }
+
+  async function connectorStatus(input: { connector: string }): Promise<ConnectorStatus> {
+    const res = await call('GET', `/connectors/${encodeURIComponent(input.connector)}/status`);
+    const body = (await res.json()) as { name: string; connector: { state: string }; tasks: Array<{ id: number; state: string; trace?: string }> };
+    return {
+      connector: body.name,
+      state: body.connector.state,
+      // only the first line of a trace: the rest can be long and may quote configuration
+      tasks: body.tasks.map((t) => ({ id: t.id, state: t.state, ...(t.trace ? { trace: t.trace.split('\n')[0] } : {}) })),
+    };
+  }
+
+  /** Polls until the connector and all its tasks are in `state`; a FAILED task ends the wait early. */
+  async function waitForState(connector: string, state: 'RUNNING' | 'PAUSED', timeoutMs: number): Promise<ConnectorStatus> {
+    const deadline = Date.now() + timeoutMs;
+    let last: ConnectorStatus | undefined;
+    while (Date.now() < deadline) {
+      try {
+        last = await connectorStatus({ connector });
+        const failed = last.tasks.find((t) => t.state === 'FAILED');
+        if (failed && state === 'RUNNING') {
+          throw ApplicationFailure.retryable(`connector ${connector} task ${failed.id} FAILED: ${failed.trace ?? 'no trace'}`, 'ConnectorTaskFailed');
+        }
+        if (last.state === state && last.tasks.length > 0 && last.tasks.every((t) => t.state === state)) return last;
+      } catch (err) {
+        if (err instanceof ApplicationFailure && err.type === 'ConnectorTaskFailed') throw err;
+        // worker restarting or rebalancing: keep polling
+      }
+      heartbeat({ waitingFor: state, seen: last?.state });
+      await sleep(500);
+    }
+    throw ApplicationFailure.retryable(
+      `connector ${connector} not ${state} after ${timeoutMs / 1000} s (connector ${last?.state ?? 'unknown'}, tasks ${last?.tasks.map((t) => t.state).join(',') || 'none'})`,
+      'ConnectorStateTimeout',
+    );
+  }
+
+  async function pauseConnector(input: { connector: string; timeoutMs?: number }): Promise<ConnectorStatus> {
+    await call('PUT', `/connectors/${encodeURIComponent(input.connector)}/pause`);
+    return waitForState(input.connector, 'PAUSED', input.timeoutMs ?? 60_000);
+  }
+
+  async function resumeConnector(input: { connector: string; timeoutMs?: number }): Promise<ConnectorStatus> {
+    await call('PUT', `/connectors/${encodeURIComponent(input.connector)}/resume`);
+    return waitForState(input.connector, 'RUNNING', input.timeoutMs ?? 120_000);
+  }
+
+  /**
+   * Restarts the connector and its tasks so config-provider references (`${dir:…}`)
+   * are resolved again. A paused connector stays paused; its tasks pick the new
+   * values up when resumed.
+   */
+  async function restartConnector(input: { connector: string }): Promise<void> {
+    await call('POST', `/connectors/${encodeURIComponent(input.connector)}/restart?includeTasks=true&onlyFailed=false`);
+  }
+
+  async function waitConnectorRunning(input: { connector: string; timeoutMs?: number }): Promise<ConnectorStatus> {
+    return waitForState(input.connector, 'RUNNING', input.timeoutMs ?? 120_000);
+  }
+
+  /** Restarts the Connect worker itself (the runbook's pod delete) and waits until its REST API answers again. */
+  async function restartConnectWorker(input: { connector: string; timeoutMs?: number }): Promise<void> {
+    if (!deps.worker) throw ApplicationFailure.nonRetryable('restart-worker strategy is not available: this worker has no Kafka Connect worker runtime configured', 'NoWorkerRuntime');
+    await deps.worker.restart((detail) => heartbeat(detail));
+    const deadline = Date.now() + (input.timeoutMs ?? 300_000);
+    while (Date.now() < deadline) {
+      try {
+        await connectorStatus({ connector: input.connector });
+        return;
+      } catch {
+        heartbeat('waiting for the Kafka Connect REST API');
+        await sleep(1000);
+      }
+    }
+    throw ApplicationFailure.retryable(`Kafka Connect worker not ready ${(input.timeoutMs ?? 300_000) / 1000} s after restart`, 'WorkerNotReady');
+  }
+
+  return { connectorStatus, pauseConnector, resumeConnector, restartConnector, waitConnectorRunning, restartConnectWorker };
+}

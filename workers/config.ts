@@ -1,0 +1,123 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { loadStackConfig, pipeline } from '../scripts/stack/config.js';
+
+const url = z.string().url();
+
+/**
+ * Everything the worker needs, validated at start. Defaults point at the embedded
+ * stack; production sets REKEY_* variables or a JSON file named by REKEY_CONFIG.
+ */
+export const WorkerConfigSchema = z
+  .object({
+    temporal: z.object({
+      address: z.string().min(1),
+      namespace: z.string().min(1).default('default'),
+      taskQueue: z.string().min(1).default('rekey'),
+    }),
+    codec: z.object({
+      /** base64 of 32 random bytes (AES-256-GCM). */
+      key: z
+        .string()
+        .refine((k) => Buffer.from(k, 'base64').length === 32, 'must be base64 of exactly 32 bytes (openssl rand -base64 32)')
+        .optional(),
+      keyId: z.string().min(1).default('rekey-1'),
+      insecureNoEncryption: z.boolean().default(false),
+    }),
+    secrets: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('file'), dir: z.string().min(1) }),
+      z.object({ kind: z.literal('kubernetes'), namespace: z.string().min(1), kubeconfig: z.string().optional() }),
+    ]),
+    postgres: z.object({
+      host: z.string().min(1),
+      port: z.coerce.number().int().min(1).max(65535),
+      database: z.string().min(1),
+      adminSecret: z.string().min(1),
+    }),
+    kafkaConnect: z.object({ url }),
+    kafka: z.object({ brokers: z.array(z.string().min(1)).min(1) }),
+    schemaRegistry: z.object({ url }),
+    aws: z.object({ endpoint: url.optional(), region: z.string().min(1).default('us-east-1') }),
+    audit: z.object({ path: z.string().min(1) }),
+  })
+  .refine((c) => c.codec.key !== undefined || c.codec.insecureNoEncryption, {
+    message: 'no payload codec key: set REKEY_CODEC_KEY (base64, 32 bytes) or, for local development only, REKEY_INSECURE_NO_ENCRYPTION=true',
+    path: ['codec', 'key'],
+  });
+
+export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function defaults(env: NodeJS.ProcessEnv) {
+  const stack = loadStackConfig(env);
+  return {
+    temporal: { address: `127.0.0.1:${stack.ports.temporal}`, namespace: 'default', taskQueue: 'rekey' },
+    codec: { keyId: 'rekey-1', insecureNoEncryption: false },
+    secrets: { kind: 'file', dir: stack.secretsDir },
+    postgres: { host: '127.0.0.1', port: stack.ports.postgres, database: pipeline.database, adminSecret: pipeline.adminSecret },
+    kafkaConnect: { url: `http://127.0.0.1:${stack.ports.connect}` },
+    kafka: { brokers: [`127.0.0.1:${stack.ports.kafka}`] },
+    schemaRegistry: { url: `http://127.0.0.1:${stack.ports.registry}/apis/ccompat/v7` },
+    aws: { endpoint: `http://127.0.0.1:${stack.ports.moto}`, region: 'us-east-1' },
+    audit: { path: path.join(stack.dir, 'audit', 'rotations.jsonl') },
+  };
+}
+
+type Json = Record<string, unknown>;
+function merge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && typeof base[k] === 'object' ? merge(base[k] as Json, v as Json) : v;
+  }
+  return out;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): Json {
+  const bool = (v: string | undefined) => (v === undefined ? undefined : ['1', 'true', 'yes'].includes(v.toLowerCase()));
+  return {
+    temporal: { address: env.REKEY_TEMPORAL_ADDRESS, namespace: env.REKEY_TEMPORAL_NAMESPACE, taskQueue: env.REKEY_TASK_QUEUE },
+    codec: { key: env.REKEY_CODEC_KEY ?? readKeyFile(env.REKEY_CODEC_KEY_FILE), keyId: env.REKEY_CODEC_KEY_ID, insecureNoEncryption: bool(env.REKEY_INSECURE_NO_ENCRYPTION) },
+    secrets:
+      env.REKEY_SECRET_STORE === 'kubernetes'
+        ? { kind: 'kubernetes', namespace: env.REKEY_K8S_NAMESPACE ?? 'data-ingestion', kubeconfig: env.KUBECONFIG, dir: undefined }
+        : { kind: env.REKEY_SECRET_STORE, dir: env.REKEY_SECRETS_DIR },
+    postgres: { host: env.REKEY_PG_HOST, port: env.REKEY_PG_PORT, database: env.REKEY_PG_DATABASE, adminSecret: env.REKEY_PG_ADMIN_SECRET },
+    kafkaConnect: { url: env.REKEY_CONNECT_URL },
+    kafka: { brokers: env.REKEY_KAFKA_BROKERS?.split(',') },
+    schemaRegistry: { url: env.REKEY_REGISTRY_URL },
+    aws: { endpoint: env.REKEY_AWS_ENDPOINT, region: env.AWS_REGION },
+    audit: { path: env.REKEY_AUDIT_LOG },
+  };
+}
+
+function readKeyFile(file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`cannot read REKEY_CODEC_KEY_FILE=${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Defaults ← config file (REKEY_CONFIG) ← environment. A wrong value names its field. */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  let file: Json = {};
+  if (env.REKEY_CONFIG) {
+    try {
+      file = JSON.parse(fs.readFileSync(env.REKEY_CONFIG, 'utf8')) as Json;
+    } catch (err) {
+      throw new ConfigError(`cannot read config file REKEY_CONFIG=${env.REKEY_CONFIG}: ${(err as Error).message}`);
+    }
+  }
+  const parsed = WorkerConfigSchema.safeParse(merge(merge(defaults(env), file), fromEnv(env)));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid worker configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,8 @@
+import pino from 'pino';
+
+/** Structured logs to stderr. Secret values never reach a logger: only names and fingerprints are passed in. */
+export const logger = pino({
+  name: 'rekey',
+  level: process.env.REKEY_LOG_LEVEL ?? 'info',
+  redact: { paths: ['*.password', '*.secret', '*.key', '*.data', 'password', 'secret'], censor: '[redacted]' },
+});

@@ -1,0 +1,2 @@
+export { rotatePostgresCdcCredentials } from './rotatePostgresCdc.js';
+export { targetLock } from './targetLock.js';
