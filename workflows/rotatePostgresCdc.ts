@@ -14,7 +14,7 @@ import type { AuditEvent } from '../activities/audit.js';
 import { formatDuration, parseIsoDuration } from './duration.js';
 import { evaluatePreflight } from './preflight.js';
 import { InvalidInputError, parseRotationInput, type PostgresCdcRotationInput, type PostgresCdcRotationPlan } from './postgresCdcInput.js';
-import { cleanupNowSignal, extendGraceSignal, progressQuery, retrySignal, rollbackSignal, RotationTracker, workflowId, type Phase } from './rotationState.js';
+import { cleanupNowSignal, extendGraceSignal, progressQuery, retrySignal, rollbackSignal, RotationTracker, workflowId } from './rotationState.js';
 import { describeError, Saga } from './saga.js';
 import { targetLock } from './targetLock.js';
 
@@ -56,7 +56,7 @@ export async function rotatePostgresCdcCredentials(raw: PostgresCdcRotationInput
   let cleanupRequested = false;
   let cleanupStarted = false;
   let graceChanges = 0;
-  const tracker = new RotationTracker((phase: Phase) => `${plan.target}: ${oldUser ?? '?'} → ${newUser ?? '?'} (${plan.strategy})`);
+  const tracker = new RotationTracker(() => `${plan.target}: ${oldUser ?? '?'} → ${newUser ?? '?'} (${plan.strategy})`);
   let auditSeq = 0;
   const record = (step: string, action: string, status: AuditEvent['status'], extra: Partial<AuditEvent> = {}) =>
     audit.appendAudit({

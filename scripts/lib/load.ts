@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 
 /** Inserts rows into ecommerce.users at a steady rate, each with a unique email. */

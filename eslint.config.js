@@ -1,0 +1,30 @@
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['**/*.cjs', 'node_modules/**', '.rekey/**', 'dist/**', 'scripts/stack/maven/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+    },
+  },
+  {
+    // Workflow code is replayed: no I/O, clocks or randomness except through Temporal's APIs.
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process', 'net', 'http', 'https'], message: 'workflows are deterministic: do I/O in an activity' },
+            { group: ['pg', 'kafkajs', '@aws-sdk/*', '@kubernetes/*', 'pino'], message: 'workflows are deterministic: call this from an activity' },
+            { group: ['../activities/*', '../activities/**'], message: 'import activities as types only (import type …)', allowTypeImports: true },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' }, { name: 'setInterval', message: 'use a loop with sleep()' }, { name: 'fetch', message: 'do I/O in an activity' }, { name: 'process', message: 'workflows must not read the environment' }],
+      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Math.random is seeded by Temporal but prefer uuid4() from @temporalio/workflow for ids' }],
+    },
+  },
+);

@@ -1,0 +1,20 @@
+import { loadStackConfig } from '../scripts/stack/config.js';
+import { down, status, up } from '../scripts/stack/stack.js';
+
+/**
+ * Brings the embedded stack up once per test run (reusing a running one). Unit tests
+ * alone (REKEY_UNIT_ONLY=1) skip it. A stack this run started is stopped afterwards
+ * unless REKEY_KEEP_STACK=1.
+ */
+export default async function setup() {
+  if (process.env.REKEY_UNIT_ONLY === '1') return undefined;
+  const cfg = loadStackConfig();
+  const before = await status(cfg);
+  const wasRunning = before.every((s) => s.healthy);
+  const t0 = Date.now();
+  await up(cfg, (line) => console.error(`[stack] ${line}`));
+  console.error(`[stack] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return async () => {
+    if (!wasRunning && process.env.REKEY_KEEP_STACK !== '1') await down(cfg, {}, (line) => console.error(`[stack] ${line}`));
+  };
+}

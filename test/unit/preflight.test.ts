@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { evaluatePreflight, type PreflightFacts } from '../../workflows/preflight.js';
+
+const healthy: PreflightFacts = {
+  walLevel: 'logical',
+  maxReplicationSlots: 10,
+  slot: { name: 'debezium_slot', exists: true, active: true, lagBytes: 1024 },
+  lagSeconds: { write: 0.1, flush: 0.5, replay: 0.5 },
+  streamingUser: 'debezium_a',
+  currentSecretUser: 'debezium_a',
+  connector: { state: 'RUNNING', tasks: [{ id: 0, state: 'RUNNING' }] },
+  memoryAvailablePercent: 60,
+};
+const limits = { maxLagBytes: 1 << 20, maxLagSeconds: 30, minFreeMemoryPercent: 20 };
+const failing = (f: Partial<PreflightFacts>) => evaluatePreflight({ ...healthy, ...f }, limits).filter((c) => !c.ok).map((c) => `${c.check}=${c.seen}`);
+
+describe('pre-flight', () => {
+  it('passes a healthy pipeline', () => expect(failing({})).toEqual([]));
+  it('names each failed check with the value seen', () => {
+    expect(failing({ walLevel: 'replica' })).toEqual(['wal_level=replica']);
+    expect(failing({ maxReplicationSlots: 2 })).toEqual(['max_replication_slots=2']);
+    expect(failing({ slot: { ...healthy.slot, lagBytes: 5 << 20 } })).toEqual([`lag bytes=${5 << 20} B`]);
+    expect(failing({ lagSeconds: { write: 1, flush: 45, replay: null } })).toEqual(['lag seconds=45.000 s']);
+    expect(failing({ connector: { state: 'RUNNING', tasks: [{ id: 0, state: 'FAILED' }] } })).toEqual(['tasks running=0:FAILED']);
+    expect(failing({ streamingUser: 'debezium_old' })).toEqual(['streaming user matches secret=debezium_old']);
+    expect(failing({ memoryAvailablePercent: 12.5 })).toEqual(['free memory=12.5%']);
+  });
+});
