@@ -4,7 +4,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${REKEY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rekey}"
-KAFKA=4.3.1; DEBEZIUM=3.6.3.Final; APICURIO=3.3.3
+KAFKA=4.3.1; DEBEZIUM=3.6.3.Final; APICURIO=3.3.3; TESTSERVER=1.31.0
 command -v mvn >/dev/null || { echo "install-jvm: Maven not found (apt-get install maven)" >&2; exit 1; }
 command -v java >/dev/null || { echo "install-jvm: Java 17 not found (apt-get install openjdk-17-jre-headless)" >&2; exit 1; }
 MVN=(mvn -B -q -f "$HERE/maven/pom.xml")
@@ -31,4 +31,11 @@ classpath kafka "$KAFKA"
 classpath connect "$KAFKA"
 archive "io.debezium:debezium-connector-postgres:$DEBEZIUM:tar.gz:plugin" "debezium-postgres-$DEBEZIUM"
 archive "io.apicurio:apicurio-registry-app:$APICURIO:tar.gz:all" "apicurio-registry-$APICURIO"
+classpath testserver "$TESTSERVER"
+# The TypeScript SDK starts an `existing-path` test server as `<path> <port> [args]`.
+wrapper="$CACHE/testserver-$TESTSERVER/temporal-test-server"
+if [ ! -x "$wrapper" ]; then
+  printf '#!/bin/sh\nexec java -Xmx512m -cp "%s/*" io.temporal.testserver.TestServer "$@"\n' "$CACHE/testserver-$TESTSERVER/libs" > "$wrapper"
+  chmod +x "$wrapper"
+fi
 echo "$CACHE"
