@@ -78,7 +78,9 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
     return copyOverCurrent(input.secret, siblings(input.secret).pending, input.rotationId, 'current');
   }
 
+  /** Puts the backup back. Without a backup, current was never replaced (promotion requires one): nothing to restore. */
   async function restoreBackupCredential(input: { secret: string; rotationId: string }): Promise<CredentialRef> {
+    if (!(await store.read(siblings(input.secret).backup))) return describeCredential({ secret: input.secret });
     return copyOverCurrent(input.secret, siblings(input.secret).backup, input.rotationId, 'restored');
   }
 

@@ -19,7 +19,7 @@ import { describeError, Saga } from './saga.js';
 import { targetLock } from './targetLock.js';
 
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 5 } });
-const change = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 5 } });
+const change = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 5 } });
 const waiting = proxyActivities<Activities>({ startToCloseTimeout: '6m', heartbeatTimeout: '30s', retry: { initialInterval: '2s', maximumAttempts: 3 } });
 const undo = proxyActivities<Activities>({ startToCloseTimeout: '6m', heartbeatTimeout: '30s', retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 } });
 const cleanup = proxyActivities<Activities>({ startToCloseTimeout: '2m', heartbeatTimeout: '30s', retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 6 } });
@@ -193,6 +193,7 @@ export async function rotatePostgresCdcCredentials(raw: PostgresCdcRotationInput
 
     // 4. Switch the pipeline to the new credential.
     tracker.setPhase('switching');
+    saga.register({ step: 'backup', description: `remove ${plan.secret}-backup`, run: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] }) });
     saga.register({
       step: 'switch',
       description: `restore ${plan.secret} from its backup (${oldUser}), apply by ${plan.strategy}, resume ${plan.connector}, verify ${oldUser} streams`,
@@ -260,7 +261,7 @@ export async function rotatePostgresCdcCredentials(raw: PostgresCdcRotationInput
     }
   }
   await tracker.step('remove-versions', () => cleanup.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] }));
-  for (const step of ['switch', 'create-role', 'stage']) saga.forget(step);
+  for (const step of ['switch', 'backup', 'create-role', 'stage']) saga.forget(step);
   tracker.setPhase('completed');
   await record('cleanup', 'rotate_credentials', 'success', { validation_status: 'passed' });
   return result('completed');

@@ -92,7 +92,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     const before = await pipelineState();
     const handle = await start({ gracePeriod: 'PT1H' });
     const grace = await waitPhase(handle, 'grace');
-    expect(grace.rollbackWouldUndo.map((u) => u.step)).toEqual(['switch', 'create-role', 'stage']);
+    expect(grace.rollbackWouldUndo.map((u) => u.step)).toEqual(['switch', 'backup', 'create-role', 'stage']);
     expect((await pipelineState()).streamingUser).toBe(grace.newUser);
     await handle.signal('rollback', { reason: 'connector errors downstream', by: 'e2e' });
     const result = await handle.result();
