@@ -18,6 +18,7 @@ const EnvSchema = z.object({
   REKEY_KAFKA_CONTROLLER_PORT: port(19093),
   REKEY_CONNECT_PORT: port(18083),
   REKEY_REGISTRY_PORT: port(18081),
+  REKEY_REGISTRY_MANAGEMENT_PORT: port(18082),
   REKEY_MOTO_PORT: port(15000),
 });
 
@@ -47,6 +48,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env) {
       kafkaController: e.REKEY_KAFKA_CONTROLLER_PORT,
       connect: e.REKEY_CONNECT_PORT,
       registry: e.REKEY_REGISTRY_PORT,
+      registryManagement: e.REKEY_REGISTRY_MANAGEMENT_PORT,
       moto: e.REKEY_MOTO_PORT,
     },
     versions: { temporalCli: 'v1.5.1', kafka: '4.3.1', debezium: '3.6.3.Final', apicurio: '3.3.3', moto: '5.2.5' },

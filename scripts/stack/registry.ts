@@ -32,7 +32,7 @@ const roles: Record<(typeof registryUsers)[number], string> = { admin: 'sr-admin
 export const registry: Service = {
   name: 'schema-registry',
   url: (cfg) => registryUrl(cfg),
-  ports: (cfg) => [cfg.ports.registry],
+  ports: (cfg) => [cfg.ports.registry, cfg.ports.registryManagement],
 
   async install() {
     // resolved by install-jvm.sh
@@ -54,6 +54,9 @@ export const registry: Service = {
     const env: NodeJS.ProcessEnv = {
       QUARKUS_HTTP_HOST: '127.0.0.1',
       QUARKUS_HTTP_PORT: String(cfg.ports.registry),
+      // health/metrics interface: loopback and a port of our own (its default is 0.0.0.0:9000)
+      QUARKUS_MANAGEMENT_HOST: '127.0.0.1',
+      QUARKUS_MANAGEMENT_PORT: String(cfg.ports.registryManagement),
       QUARKUS_OIDC_TENANT_ENABLED: 'false',
       QUARKUS_HTTP_AUTH_BASIC: 'true',
       QUARKUS_SECURITY_USERS_EMBEDDED_ENABLED: 'true',

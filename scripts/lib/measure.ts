@@ -1,0 +1,86 @@
+import type { Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
+import { randomBytes } from 'node:crypto';
+import type { StackConfig } from '../stack/config.js';
+import { pipeline } from '../stack/config.js';
+import { adminClient } from '../stack/postgres.js';
+import { startPostgresCdcRotation } from '../../workers/startRotation.js';
+import type { RotationProgress } from '../../workflows/rotationState.js';
+import type { RotationResult } from '../../workflows/rotatePostgresCdc.js';
+import { InsertLoad, summarize, TopicWatcher } from './load.js';
+import { uiLink } from './session.js';
+
+export interface Measurement {
+  rotation: { status: string; workflowId: string; oldUser: string | null; newUser: string | null; error: string | null; webUi: string; wallMs: number };
+  strategy: string;
+  events: { inserted: number; delivered: number; lost: number; duplicates: number };
+  blackoutMs: number;
+  steps: Array<{ name: string; outcome: string; ms: number | null; detail?: string }>;
+}
+
+/**
+ * One rotation under a steady insert load, watching the topic: how long change events
+ * stopped around the switch (blackout), and whether any were lost or duplicated.
+ */
+export async function rotateUnderLoad(opts: {
+  client: Client;
+  stack: StackConfig;
+  brokers: string[];
+  taskQueue: string;
+  strategy: 'reload-connector' | 'restart-worker';
+  grace: string;
+  rate: number;
+  say?: (line: string) => void;
+}): Promise<Measurement> {
+  const say = opts.say ?? (() => undefined);
+  const runId = randomBytes(4).toString('hex');
+  const db = await adminClient(opts.stack, pipeline.database);
+  const load = new InsertLoad(db, runId, opts.rate);
+  const watcher = new TopicWatcher(opts.brokers, pipeline.usersTopic, `load-${runId}-`);
+  await watcher.start();
+  load.start();
+  const t0 = Date.now();
+  const handle = await startPostgresCdcRotation(
+    opts.client,
+    { target: 'ecommerce', strategy: opts.strategy, gracePeriod: opts.grace, reason: 'measured rotation', requestedBy: process.env.USER ?? 'rekey' },
+    { taskQueue: opts.taskQueue },
+  );
+  say(`workflow ${handle.workflowId}\n  Web UI: ${uiLink(opts.stack, handle.workflowId)}`);
+  let lastPhase = '';
+  const poll = setInterval(() => {
+    handle
+      .query<RotationProgress>('progress')
+      .then((p) => {
+        if (p.phase !== lastPhase) say(`  phase: ${(lastPhase = p.phase)}`);
+      })
+      .catch(() => undefined);
+  }, 300);
+  let result: RotationResult | undefined;
+  let error: string | null = null;
+  try {
+    result = await handle.result();
+  } catch (err) {
+    error = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
+  } finally {
+    clearInterval(poll);
+  }
+  const wallMs = Date.now() - t0;
+  // keep inserting a moment after the switch so the gap is bounded by deliveries on both sides
+  await load.stop();
+  const emails = Array.from({ length: load.inserted }, (_, i) => load.emailOf(i + 1));
+  await watcher.drain(emails.length, 60_000);
+  await watcher.stop();
+  await db.end();
+  const progress = await handle.query<RotationProgress>('progress');
+  const pause = progress.steps.find((s) => s.name === 'pause');
+  const verified = progress.steps.find((s) => s.name === 'canary-read-back');
+  const window = pause && verified?.endedAt ? { from: Date.parse(pause.startedAt), to: Date.parse(verified.endedAt) } : undefined;
+  const events = summarize(emails, watcher.deliveries, window);
+  return {
+    rotation: { status: result?.status ?? 'failed', workflowId: handle.workflowId, oldUser: progress.oldUser, newUser: progress.newUser, error, webUi: uiLink(opts.stack, handle.workflowId), wallMs },
+    strategy: opts.strategy,
+    events: { inserted: events.inserted, delivered: events.delivered, lost: events.lost, duplicates: events.duplicates },
+    blackoutMs: events.blackoutMs,
+    steps: progress.steps.map((s) => ({ name: s.name, outcome: s.outcome, ms: s.endedAt ? Date.parse(s.endedAt) - Date.parse(s.startedAt) : null, detail: s.detail })),
+  };
+}
