@@ -112,6 +112,8 @@ describe('a worker killed with SIGKILL mid-rotation', () => {
       haystacks.push([`history ${wf.workflowId}`, raw + decoded.join('\n')]);
     }
     expect(haystacks.length).toBeGreaterThan(0);
+    // the decoding worked: decoded payloads show the (non-secret) user names
+    expect(haystacks.some(([, text]) => /debezium_\d{8}_\d{4}/.test(text))).toBe(true);
     haystacks.push(['worker log', fs.readFileSync(workerLog, 'utf8')]);
     haystacks.push(['audit log', fs.readFileSync(config.audit.path, 'utf8')]);
     for (const [where, text] of haystacks) {
