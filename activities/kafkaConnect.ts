@@ -61,7 +61,8 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
         // worker restarting or rebalancing: keep polling
       }
       heartbeat({ waitingFor: state, seen: last?.state });
-      await sleep(500);
+      // short poll: the connector is paused (no events flow) while we wait on it
+      await sleep(100);
     }
     throw ApplicationFailure.retryable(
       `connector ${connector} not ${state} after ${timeoutMs / 1000} s (connector ${last?.state ?? 'unknown'}, tasks ${last?.tasks.map((t) => t.state).join(',') || 'none'})`,

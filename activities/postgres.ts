@@ -246,7 +246,7 @@ export function createPostgresActivities(deps: PostgresDeps) {
         throw ApplicationFailure.retryable(`slot ${input.slot} is streamed by ${state.streamingUser ?? 'nobody'}, expected ${input.user}`, 'UnexpectedStreamingUser');
       }
       heartbeat(state.streamingUser);
-      await sleep(500);
+      await sleep(250);
     }
   }
 

@@ -1,0 +1,139 @@
+import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
+import { AppsV1Api, CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { explain } from './secrets/kubernetesStore.js';
+
+export type WorkloadKind = 'Deployment' | 'StatefulSet';
+export interface WorkloadRef {
+  kind: WorkloadKind;
+  name: string;
+}
+
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const podReady = (p: V1Pod) => p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+
+/** What the runbook does with kubectl, through the Kubernetes API (namespace-scoped). */
+export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; namespace: string }) {
+  const { namespace } = deps;
+  const apps = deps.kubeConfig.makeApiClient(AppsV1Api);
+  const core = deps.kubeConfig.makeApiClient(CoreV1Api);
+  const net = deps.kubeConfig.makeApiClient(NetworkingV1Api);
+  const what = (w: WorkloadRef) => `${w.kind === 'Deployment' ? 'deployments' : 'statefulsets'}/${w.name}`;
+
+  async function call<T>(verb: string, target: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = explain(err, verb, target, namespace);
+      // forbidden and not-found will not fix themselves by retrying
+      if (/^(forbidden|unauthorized)|not found/.test(e.message)) throw ApplicationFailure.nonRetryable(e.message, 'KubernetesAccess');
+      throw ApplicationFailure.retryable(e.message, 'KubernetesApi');
+    }
+  }
+
+  async function readWorkload(w: WorkloadRef) {
+    return call('get', what(w), () => (w.kind === 'Deployment' ? apps.readNamespacedDeployment({ name: w.name, namespace }) : apps.readNamespacedStatefulSet({ name: w.name, namespace })));
+  }
+
+  /** `kubectl rollout restart`: a new pod-template annotation makes the controller replace every pod. */
+  async function restartWorkload(input: WorkloadRef & { restartedAt: string }): Promise<{ generation: number }> {
+    const body = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': input.restartedAt } } } } };
+    const res = await call('patch', what(input), () =>
+      input.kind === 'Deployment' ? apps.patchNamespacedDeployment({ name: input.name, namespace, body }, merge) : apps.patchNamespacedStatefulSet({ name: input.name, namespace, body }, merge),
+    );
+    return { generation: res.metadata?.generation ?? 0 };
+  }
+
+  /** Waits until the controller observed the latest spec and every replica is updated and ready. */
+  async function waitWorkloadReady(input: WorkloadRef & { timeoutMs?: number }): Promise<{ ready: number }> {
+    const timeoutMs = input.timeoutMs ?? 300_000;
+    const deadline = Date.now() + timeoutMs;
+    let seen = '';
+    for (;;) {
+      const w = await readWorkload(input);
+      const want = w.spec?.replicas ?? 1;
+      const s = w.status ?? {};
+      const observed = (s.observedGeneration ?? 0) >= (w.metadata?.generation ?? 0);
+      const updated = s.updatedReplicas ?? 0;
+      const ready = s.readyReplicas ?? 0;
+      const total = s.replicas ?? 0;
+      seen = `${ready}/${want} ready, ${updated} updated, ${total} total`;
+      if (observed && updated === want && ready === want && total === want) return { ready };
+      if (Date.now() > deadline) throw ApplicationFailure.retryable(`${what(input)} not ready after ${timeoutMs / 1000} s (${seen})`, 'WorkloadNotReady');
+      heartbeat(seen);
+      await sleep(1000);
+    }
+  }
+
+  /** The runbook's `kubectl delete pod -l …` followed by `kubectl wait --for=condition=ready`. */
+  async function restartPodsByLabel(input: { selector: string; timeoutMs?: number }): Promise<{ deleted: string[]; ready: number }> {
+    const pods = await call('list', `pods -l ${input.selector}`, () => core.listNamespacedPod({ namespace, labelSelector: input.selector }));
+    const deleted = (pods.items ?? []).map((p) => p.metadata!.name!);
+    if (deleted.length === 0) throw ApplicationFailure.nonRetryable(`no pods match ${input.selector} in namespace ${namespace}`, 'NoPods');
+    for (const name of deleted) await call('delete', `pods/${name}`, () => core.deleteNamespacedPod({ name, namespace })).catch((e: ApplicationFailure) => (/not found/.test(e.message) ? undefined : Promise.reject(e)));
+    const timeoutMs = input.timeoutMs ?? 300_000;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const now = await call('list', `pods -l ${input.selector}`, () => core.listNamespacedPod({ namespace, labelSelector: input.selector }));
+      const fresh = (now.items ?? []).filter((p) => !deleted.includes(p.metadata!.name!) && !p.metadata?.deletionTimestamp);
+      const ready = fresh.filter(podReady).length;
+      if (fresh.length >= deleted.length && ready === fresh.length) return { deleted, ready };
+      if (Date.now() > deadline) throw ApplicationFailure.retryable(`pods ${input.selector} not ready after ${timeoutMs / 1000} s (${ready}/${deleted.length} replacements ready)`, 'PodsNotReady');
+      heartbeat(`${ready}/${deleted.length} ready`);
+      await sleep(1000);
+    }
+  }
+
+  /** One workload after another with a pause between them (the runbook's advice for a memory-tight cluster). */
+  async function restartSequentially(input: { workloads: WorkloadRef[]; pauseMs: number; timeoutMs?: number; restartedAt: string }): Promise<void> {
+    for (const [i, w] of input.workloads.entries()) {
+      await restartWorkload({ ...w, restartedAt: input.restartedAt });
+      await waitWorkloadReady({ ...w, timeoutMs: input.timeoutMs });
+      if (i < input.workloads.length - 1) {
+        heartbeat(`pausing ${input.pauseMs} ms after ${what(w)}`);
+        await sleep(input.pauseMs);
+      }
+    }
+  }
+
+  async function scaleWorkload(input: WorkloadRef & { replicas: number }): Promise<{ previous: number }> {
+    const current = await readWorkload(input);
+    const body = { spec: { replicas: input.replicas } };
+    await call('patch', what(input), () =>
+      input.kind === 'Deployment' ? apps.patchNamespacedDeployment({ name: input.name, namespace, body }, merge) : apps.patchNamespacedStatefulSet({ name: input.name, namespace, body }, merge),
+    );
+    return { previous: current.spec?.replicas ?? 1 };
+  }
+
+  /** Emergency isolation: deny all ingress and egress for pods matching the labels. Idempotent. */
+  async function applyIsolationPolicy(input: { name: string; matchLabels: Record<string, string> }): Promise<void> {
+    const body = {
+      metadata: { name: input.name, labels: { 'app.kubernetes.io/managed-by': 'rekey' } },
+      spec: { podSelector: { matchLabels: input.matchLabels }, policyTypes: ['Ingress', 'Egress'], ingress: [], egress: [] },
+    };
+    try {
+      await net.createNamespacedNetworkPolicy({ namespace, body });
+    } catch (err) {
+      if ((err as { code?: number }).code === 409) return;
+      const e = explain(err, 'create', `networkpolicies/${input.name}`, namespace);
+      throw ApplicationFailure.nonRetryable(e.message, 'KubernetesAccess');
+    }
+  }
+
+  async function removeIsolationPolicy(input: { name: string }): Promise<void> {
+    try {
+      await net.deleteNamespacedNetworkPolicy({ name: input.name, namespace });
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return;
+      throw ApplicationFailure.retryable(explain(err, 'delete', `networkpolicies/${input.name}`, namespace).message, 'KubernetesApi');
+    }
+  }
+
+  /** Nodes reporting MemoryPressure (the kubelet's view); feeds the pre-flight memory check. */
+  async function nodeMemoryPressure(): Promise<{ nodes: number; underPressure: string[] }> {
+    const nodes = await call('list', 'nodes', () => core.listNode());
+    const underPressure = (nodes.items ?? []).filter((n) => (n.status?.conditions ?? []).some((c) => c.type === 'MemoryPressure' && c.status === 'True')).map((n) => n.metadata!.name!);
+    return { nodes: nodes.items?.length ?? 0, underPressure };
+  }
+
+  return { restartWorkload, waitWorkloadReady, restartPodsByLabel, restartSequentially, scaleWorkload, applyIsolationPolicy, removeIsolationPolicy, nodeMemoryPressure };
+}
