@@ -85,8 +85,17 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
    * are resolved again. A paused connector stays paused; its tasks pick the new
    * values up when resumed.
    */
-  async function restartConnector(input: { connector: string }): Promise<void> {
-    await call('POST', `/connectors/${encodeURIComponent(input.connector)}/restart?includeTasks=true&onlyFailed=false`);
+  async function restartConnector(input: { connector: string; tasksOnly?: boolean }): Promise<void> {
+    const base = `/connectors/${encodeURIComponent(input.connector)}`;
+    if (!input.tasksOnly) {
+      await call('POST', `${base}/restart?includeTasks=true&onlyFailed=false`);
+      return;
+    }
+    // Task configs hold the `${dir:…}` references (Connect reverse-transforms them before
+    // storing), so restarting each task re-reads the secret. Restarting the connector too
+    // regenerates task configs and restarts the tasks a second time: measured slower.
+    const status = await connectorStatus({ connector: input.connector });
+    for (const t of status.tasks) await call('POST', `${base}/tasks/${t.id}/restart`);
   }
 
   async function waitConnectorRunning(input: { connector: string; timeoutMs?: number }): Promise<ConnectorStatus> {

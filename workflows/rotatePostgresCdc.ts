@@ -3,6 +3,7 @@ import {
   CancellationScope,
   condition,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -205,10 +206,14 @@ export async function rotatePostgresCdcCredentials(raw: PostgresCdcRotationInput
       },
     });
     await tracker.step('backup', () => change.backupCurrentCredential({ secret: plan.secret, rotationId }), (r) => `backup holds ${r.user}`);
-    await tracker.step('pause', () => change.pauseConnector({ connector: plan.connector }));
+    // reload-connector restarts the tasks in one call, so pausing around it only adds to the
+    // blackout; restart-worker keeps the runbook's pause/resume around the worker restart.
+    const pauseAround = plan.strategy === 'restart-worker' || !patched('reload-connector-without-pause');
+    if (pauseAround) await tracker.step('pause', () => change.pauseConnector({ connector: plan.connector }));
     await tracker.step('promote', () => change.promotePendingCredential({ secret: plan.secret, rotationId }), (r) => `current now ${r.user} fp=${r.fingerprint}`);
-    await tracker.step(`apply:${plan.strategy}`, () => apply(waiting));
-    await tracker.step('resume', () => waiting.resumeConnector({ connector: plan.connector }));
+    await tracker.step(`apply:${plan.strategy}`, () => apply(waiting, !pauseAround));
+    if (pauseAround) await tracker.step('resume', () => waiting.resumeConnector({ connector: plan.connector }));
+    else await tracker.step('running', () => waiting.waitConnectorRunning({ connector: plan.connector }));
     await record('switch', 'switch_credential', 'success');
     checkpoint('switch');
 
@@ -270,9 +275,9 @@ export async function rotatePostgresCdcCredentials(raw: PostgresCdcRotationInput
     return { status, workflowId: id, target: plan.target, strategy: plan.strategy, oldUser: oldUser!, newUser, steps: tracker.steps };
   }
 
-  async function apply(acts: typeof waiting): Promise<void> {
+  async function apply(acts: typeof waiting, tasksOnly = false): Promise<void> {
     if (plan.strategy === 'restart-worker') await acts.restartConnectWorker({ connector: plan.connector, timeoutMs: 300_000 });
-    else await acts.restartConnector({ connector: plan.connector });
+    else await acts.restartConnector({ connector: plan.connector, tasksOnly });
   }
 
   async function rollBack(reason: string): Promise<void> {

@@ -72,7 +72,7 @@ export async function rotateUnderLoad(opts: {
   await watcher.stop();
   await db.end();
   const progress = await handle.query<RotationProgress>('progress');
-  const pause = progress.steps.find((s) => s.name === 'pause');
+  const pause = progress.steps.find((s) => s.name === 'pause' || s.name === 'promote');
   const verified = progress.steps.find((s) => s.name === 'canary-read-back');
   const window = pause && verified?.endedAt ? { from: Date.parse(pause.startedAt), to: Date.parse(verified.endedAt) } : undefined;
   const events = summarize(emails, watcher.deliveries, window);

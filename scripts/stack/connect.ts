@@ -74,7 +74,7 @@ export const connect: Service = {
         '',
       ].join('\n'),
     );
-    const classpath = path.join(cfg.cache, `connect-${cfg.versions.kafka}`, 'libs', '*');
+    const classpath = path.join(cfg.cache, `connect-${cfg.versions.kafka}-r2`, 'libs', '*');
     const log = logPath(cfg, 'kafka-connect');
     const pid = spawnDetached({
       name: 'kafka-connect',

@@ -4,13 +4,14 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${REKEY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rekey}"
-KAFKA=4.3.1; DEBEZIUM=3.6.3.Final; APICURIO=3.3.3; TESTSERVER=1.31.0
+KAFKA=4.3.1; REV=r2;  # REV: bump when the classpath layout changes
+ DEBEZIUM=3.6.3.Final; APICURIO=3.3.3; TESTSERVER=1.31.0
 command -v mvn >/dev/null || { echo "install-jvm: Maven not found (apt-get install maven)" >&2; exit 1; }
 command -v java >/dev/null || { echo "install-jvm: Java 17 not found (apt-get install openjdk-17-jre-headless)" >&2; exit 1; }
 MVN=(mvn -B -q -f "$HERE/maven/pom.xml")
 
 classpath() { # profile dest
-  local dest="$1-$2"
+  local dest="$1-$2${3:+-$3}"
   [ -d "$CACHE/$dest/libs" ] && return 0
   echo "install-jvm: resolving $1 $2 from Maven Central" >&2
   rm -rf "$CACHE/$dest.tmp"
@@ -27,8 +28,8 @@ archive() { # artifact(g:a:v:type:classifier) dest
   rm -rf "$dest"; mv "$dest.tmp" "$dest"
 }
 mkdir -p "$CACHE"
-classpath kafka "$KAFKA"
-classpath connect "$KAFKA"
+classpath kafka "$KAFKA" "$REV"
+classpath connect "$KAFKA" "$REV"
 archive "io.debezium:debezium-connector-postgres:$DEBEZIUM:tar.gz:plugin" "debezium-postgres-$DEBEZIUM"
 archive "io.apicurio:apicurio-registry-app:$APICURIO:tar.gz:all" "apicurio-registry-$APICURIO"
 classpath testserver "$TESTSERVER"

@@ -76,7 +76,7 @@ export const kafka: Service = {
         '',
       ].join('\n'),
     );
-    const classpath = path.join(cfg.cache, `kafka-${cfg.versions.kafka}`, 'libs', '*');
+    const classpath = path.join(cfg.cache, `kafka-${cfg.versions.kafka}-r2`, 'libs', '*');
     const log = logPath(cfg, 'kafka');
     if (!fs.existsSync(path.join(logs, 'meta.properties'))) {
       const clusterId = randomBytes(16).toString('base64url');
