@@ -20,6 +20,9 @@ const EnvSchema = z.object({
   REKEY_REGISTRY_PORT: port(18081),
   REKEY_REGISTRY_MANAGEMENT_PORT: port(18082),
   REKEY_MOTO_PORT: port(15000),
+  REKEY_KUBE_APISERVER_PORT: port(16443),
+  /** etcd client port; peer and kwok-controller use the next two */
+  REKEY_ETCD_PORT: port(16379),
 });
 
 export type StackConfig = ReturnType<typeof loadStackConfig>;
@@ -50,6 +53,8 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env) {
       registry: e.REKEY_REGISTRY_PORT,
       registryManagement: e.REKEY_REGISTRY_MANAGEMENT_PORT,
       moto: e.REKEY_MOTO_PORT,
+      kubeApiserver: e.REKEY_KUBE_APISERVER_PORT,
+      etcd: e.REKEY_ETCD_PORT,
     },
     versions: { temporalCli: 'v1.5.1', kafka: '4.3.1', debezium: '3.6.3.Final', apicurio: '3.3.3', moto: '5.2.5' },
   } as const;

@@ -8,9 +8,10 @@ import { portInUse, StackError } from './proc.js';
 import { registry } from './registry.js';
 import type { Service } from './service.js';
 import { temporal } from './temporal.js';
+import { kube } from './kube.js';
 
-/** Start order: Connect needs Kafka and a seeded PostgreSQL. */
-export const services: Service[] = [temporal, postgres, kafka, connect, registry, moto];
+/** Start order: Connect needs Kafka and a seeded PostgreSQL; Kubernetes is seeded with the secrets the others generated. */
+export const services: Service[] = [temporal, postgres, kafka, connect, registry, moto, kube];
 
 export interface ServiceStatus {
   name: string;

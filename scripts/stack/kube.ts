@@ -1,0 +1,118 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { FileSecretStore } from '../../activities/secrets/fileStore.js';
+import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
+import { pipeline, repoRoot, type StackConfig } from './config.js';
+import { execFileAsync, runInstaller, StackError, waitFor } from './proc.js';
+import { installScript, logPath, type Service } from './service.js';
+
+export const kubeVersions = { k8s: 'v1.36.3', etcd: 'v3.6.16', kwok: 'v0.8.0' };
+export const kubeBin = (cfg: StackConfig, name: string) => path.join(cfg.cache, `kube-${kubeVersions.k8s}-etcd-${kubeVersions.etcd}-kwok-${kubeVersions.kwok}`, 'bin', name);
+export const kubeconfigPath = (cfg: StackConfig) => path.join(cfg.dataDir, 'kubeconfig');
+const workdir = (cfg: StackConfig) => path.join(cfg.dataDir, 'kwok');
+const CLUSTER = 'rekey';
+export const kubeNamespace = 'data-ingestion';
+
+async function kwokctl(cfg: StackConfig, args: string[]) {
+  const env = { ...process.env, KWOK_WORKDIR: workdir(cfg), PATH: `${path.dirname(kubeBin(cfg, 'kwokctl'))}:${process.env.PATH}` };
+  try {
+    return await execFileAsync(kubeBin(cfg, 'kwokctl'), args, { env, maxBuffer: 16 << 20 });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new StackError('kubernetes', `kwokctl ${args[0]} ${args[1] ?? ''} failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-5).join('\n')}`, logPath(cfg, 'kubernetes'));
+  }
+}
+
+export const kubectl = (cfg: StackConfig, args: string[]) => execFileAsync(kubeBin(cfg, 'kubectl'), ['--kubeconfig', kubeconfigPath(cfg), ...args], { maxBuffer: 16 << 20 });
+
+export function adminKubeConfig(cfg: StackConfig): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath(cfg));
+  return kc;
+}
+
+/** Every component listens on loopback only (kwokctl's defaults bind all interfaces). */
+function kwokConfig(cfg: StackConfig): string {
+  const p = cfg.ports;
+  const file = path.join(cfg.dataDir, 'kwokctl.yaml');
+  const patch = (name: string, args: Record<string, string>) =>
+    `- name: ${name}\n  extraArgs:\n${Object.entries(args).map(([k, v]) => `  - key: ${k}\n    value: ${v}`).join('\n')}`;
+  fs.writeFileSync(
+    file,
+    [
+      'kind: KwokctlConfiguration',
+      'apiVersion: config.kwok.x-k8s.io/v1alpha1',
+      'componentsPatches:',
+      patch('kube-apiserver', { 'bind-address': '127.0.0.1' }),
+      patch('kube-controller-manager', { 'bind-address': '127.0.0.1' }),
+      patch('kube-scheduler', { 'bind-address': '127.0.0.1' }),
+      patch('etcd', { 'listen-client-urls': `http://127.0.0.1:${p.etcd}`, 'listen-peer-urls': `http://127.0.0.1:${p.etcd + 1}` }),
+      patch('kwok-controller', { 'server-address': `127.0.0.1:${p.etcd + 2}` }),
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/** A real Kubernetes control plane (etcd, kube-apiserver with RBAC, controller-manager, scheduler) with kwok-simulated nodes. */
+export const kube: Service = {
+  name: 'kubernetes',
+  url: (cfg) => `https://127.0.0.1:${cfg.ports.kubeApiserver}`,
+  ports: (cfg) => [cfg.ports.kubeApiserver, cfg.ports.etcd, cfg.ports.etcd + 1, cfg.ports.etcd + 2],
+  extra: (cfg) => ({ kubeconfig: kubeconfigPath(cfg), namespace: kubeNamespace }),
+
+  async install(cfg) {
+    await runInstaller('kubernetes', installScript('install-kube.sh'), { REKEY_CACHE: cfg.cache });
+  },
+
+  async start(cfg) {
+    fs.mkdirSync(workdir(cfg), { recursive: true });
+    const log = logPath(cfg, 'kubernetes');
+    const exists = fs.existsSync(path.join(workdir(cfg), 'clusters', CLUSTER));
+    const out = exists
+      ? await kwokctl(cfg, ['start', 'cluster', '--name', CLUSTER, '--wait', '120s'])
+      : await kwokctl(cfg, [
+          'create', 'cluster', '--name', CLUSTER, '--runtime', 'binary', '--config', kwokConfig(cfg),
+          '--kube-apiserver-port', String(cfg.ports.kubeApiserver), '--etcd-port', String(cfg.ports.etcd),
+          '--etcd-binary', kubeBin(cfg, 'etcd'), '--kube-apiserver-binary', kubeBin(cfg, 'kube-apiserver'),
+          '--kube-controller-manager-binary', kubeBin(cfg, 'kube-controller-manager'), '--kube-scheduler-binary', kubeBin(cfg, 'kube-scheduler'),
+          '--kwok-controller-binary', kubeBin(cfg, 'kwok'), '--kubeconfig', kubeconfigPath(cfg), '--wait', '120s',
+        ]);
+    fs.appendFileSync(log, `${out.stdout}${out.stderr}`);
+    await waitFor('kubernetes', () => kube.healthy(cfg), { timeoutMs: 120_000, logPath: log });
+  },
+
+  async healthy(cfg) {
+    if (!fs.existsSync(kubeconfigPath(cfg))) return false;
+    const core = adminKubeConfig(cfg).makeApiClient(CoreV1Api);
+    await core.listNamespace({ limit: 1 });
+    return true;
+  },
+
+  /** The runbook's namespace, workloads and Secrets; Secret values come from the file store so both stores agree. */
+  async seed(cfg) {
+    await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/stack/pipeline.yaml')]);
+    await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/rbac.yaml')]);
+    const files = new FileSecretStore(cfg.secretsDir);
+    const secrets = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
+    for (const name of [pipeline.cdcSecret, pipeline.registrySecret, pipeline.awsSecret]) {
+      const value = await files.read(name);
+      if (value && !(await secrets.read(name))) await secrets.write(name, value.data, { expectedVersion: null });
+    }
+    await waitFor(
+      'kubernetes',
+      async () => {
+        const { stdout } = await kubectl(cfg, ['-n', kubeNamespace, 'get', 'pods', '-o', 'jsonpath={range .items[*]}{.status.phase}{" "}{end}']);
+        const phases = stdout.trim().split(/\s+/).filter(Boolean);
+        return phases.length >= 3 && phases.every((p) => p === 'Running');
+      },
+      { timeoutMs: 90_000, logPath: logPath(cfg, 'kubernetes'), what: 'running the seeded workloads' },
+    );
+  },
+
+  async stop(cfg) {
+    if (!fs.existsSync(path.join(workdir(cfg), 'clusters', CLUSTER))) return;
+    await kwokctl(cfg, ['stop', 'cluster', '--name', CLUSTER]).catch(() => undefined);
+  },
+};
