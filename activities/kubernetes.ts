@@ -68,13 +68,15 @@ export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; names
   async function restartPodsByLabel(input: { selector: string; timeoutMs?: number }): Promise<{ deleted: string[]; ready: number }> {
     const pods = await call('list', `pods -l ${input.selector}`, () => core.listNamespacedPod({ namespace, labelSelector: input.selector }));
     const deleted = (pods.items ?? []).map((p) => p.metadata!.name!);
+    // StatefulSet replacements reuse the name: tell old from new by UID
+    const oldUids = new Set((pods.items ?? []).map((p) => p.metadata!.uid!));
     if (deleted.length === 0) throw ApplicationFailure.nonRetryable(`no pods match ${input.selector} in namespace ${namespace}`, 'NoPods');
     for (const name of deleted) await call('delete', `pods/${name}`, () => core.deleteNamespacedPod({ name, namespace })).catch((e: ApplicationFailure) => (/not found/.test(e.message) ? undefined : Promise.reject(e)));
     const timeoutMs = input.timeoutMs ?? 300_000;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const now = await call('list', `pods -l ${input.selector}`, () => core.listNamespacedPod({ namespace, labelSelector: input.selector }));
-      const fresh = (now.items ?? []).filter((p) => !deleted.includes(p.metadata!.name!) && !p.metadata?.deletionTimestamp);
+      const fresh = (now.items ?? []).filter((p) => !oldUids.has(p.metadata!.uid!) && !p.metadata?.deletionTimestamp);
       const ready = fresh.filter(podReady).length;
       if (fresh.length >= deleted.length && ready === fresh.length) return { deleted, ready };
       if (Date.now() > deadline) throw ApplicationFailure.retryable(`pods ${input.selector} not ready after ${timeoutMs / 1000} s (${ready}/${deleted.length} replacements ready)`, 'PodsNotReady');

@@ -4,6 +4,7 @@ import { createActivities } from '../activities/index.js';
 import type { ConnectWorkerRuntime } from '../activities/kafkaConnect.js';
 import { FileSecretStore } from '../activities/secrets/fileStore.js';
 import type { SecretStore } from '../activities/secrets/store.js';
+import { KubernetesSecretStore, loadKubeConfig } from '../activities/secrets/kubernetesStore.js';
 import { dataConverter } from './codec.js';
 import type { WorkerConfig } from './config.js';
 import { localConnectWorker } from './localConnectWorker.js';
@@ -27,7 +28,7 @@ function installRuntime() {
 
 export function secretStoreFor(config: WorkerConfig): SecretStore {
   if (config.secrets.kind === 'file') return new FileSecretStore(config.secrets.dir);
-  throw new Error('secrets.kind=kubernetes: the Kubernetes secret store is not available in this build yet');
+  return new KubernetesSecretStore(loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), config.secrets.namespace);
 }
 
 /** Builds a worker for task queue `config.temporal.taskQueue` with every rekey workflow and activity. */

@@ -96,7 +96,7 @@ export const kube: Service = {
     await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/rbac.yaml')]);
     const files = new FileSecretStore(cfg.secretsDir);
     const secrets = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
-    for (const name of [pipeline.cdcSecret, pipeline.registrySecret, pipeline.awsSecret]) {
+    for (const name of [pipeline.cdcSecret, pipeline.registrySecret, pipeline.awsSecret, pipeline.adminSecret]) {
       const value = await files.read(name);
       if (value && !(await secrets.read(name))) await secrets.write(name, value.data, { expectedVersion: null });
     }

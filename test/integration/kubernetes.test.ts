@@ -1,0 +1,178 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import { loadStackConfig, repoRoot } from '../../scripts/stack/config.js';
+import { adminKubeConfig, kubeconfigPath, kubectl, kubeNamespace } from '../../scripts/stack/kube.js';
+import { KubernetesAccessError, KubernetesSecretStore, loadKubeConfig } from '../../activities/secrets/kubernetesStore.js';
+import { SecretConflictError } from '../../activities/secrets/store.js';
+import { createKubernetesActivities } from '../../activities/kubernetes.js';
+
+const cfg = loadStackConfig();
+const kc = adminKubeConfig(cfg);
+const ns = kubeNamespace;
+const acts = createKubernetesActivities({ kubeConfig: kc, namespace: ns });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const run = <F extends (...a: any[]) => Promise<unknown>>(fn: F, ...args: Parameters<F>) => new MockActivityEnvironment().run(fn, ...args) as ReturnType<F>;
+const podNames = async (selector: string) =>
+  ((await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns, labelSelector: selector })).items ?? []).filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata!.name!).sort();
+
+/** A kubeconfig that authenticates as the rekey-worker ServiceAccount (a real token from the TokenRequest API). */
+async function asWorker(): Promise<KubeConfig> {
+  const { stdout } = await kubectl(cfg, ['-n', ns, 'create', 'token', 'rekey-worker', '--duration', '10m']);
+  const sa = new KubeConfig();
+  const cluster = kc.getCurrentCluster()!;
+  sa.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: 'rekey-worker', token: stdout.trim() }],
+    contexts: [{ name: 'sa', cluster: cluster.name, user: 'rekey-worker', namespace: ns }],
+    currentContext: 'sa',
+  });
+  return sa;
+}
+
+describe('Kubernetes secret store against the real API server', () => {
+  const store = new KubernetesSecretStore(kc, ns);
+
+  it('writes current/pending versions as Secrets with rekey annotations, values base64 in data', async () => {
+    const info = await store.write('rekey-test-secret', { 'db-username': 'u1', 'db-password': 'p1' }, { annotations: { rotationId: 'r1' } });
+    const raw = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: 'rekey-test-secret', namespace: ns });
+    expect(raw.data).toEqual({ 'db-username': Buffer.from('u1').toString('base64'), 'db-password': Buffer.from('p1').toString('base64') });
+    expect(raw.metadata?.annotations).toMatchObject({ 'rekey.dev/rotationId': 'r1', 'rekey.dev/fingerprint': info.fingerprint });
+    expect((await store.read('rekey-test-secret'))?.data).toEqual({ 'db-username': 'u1', 'db-password': 'p1' });
+  });
+
+  it('catches a patch based on a stale resourceVersion and keeps the concurrent change', async () => {
+    const v1 = await store.write('rekey-test-secret', { a: '1' });
+    await store.write('rekey-test-secret', { a: '2' }); // someone else's change
+    await expect(store.write('rekey-test-secret', { a: '3' }, { expectedVersion: v1.version })).rejects.toBeInstanceOf(SecretConflictError);
+    // and the API server itself refuses a merge patch carrying the old resourceVersion
+    await expect(
+      kubectl(cfg, ['-n', ns, 'patch', 'secret', 'rekey-test-secret', '--type', 'merge', '-p', JSON.stringify({ metadata: { resourceVersion: v1.version }, data: { a: 'NA==' } })]),
+    ).rejects.toThrow(/Conflict|modified/);
+    expect((await store.read('rekey-test-secret'))?.data).toEqual({ a: '2' });
+    await store.remove('rekey-test-secret');
+    expect(await store.read('rekey-test-secret')).toBeUndefined();
+  });
+
+  it('names the kubeconfig that cannot be loaded', () => {
+    expect(() => loadKubeConfig({ kubeconfig: '/nonexistent/kubeconfig' })).toThrow(/\/nonexistent\/kubeconfig/);
+  });
+});
+
+describe('Kubernetes workloads', () => {
+  it('rollout-restarts a Deployment and waits until every new pod is ready', async () => {
+    const before = await podNames('app=kafka-connect,component=worker');
+    await run(acts.restartWorkload, { kind: 'Deployment', name: 'kafka-connect', restartedAt: new Date().toISOString() });
+    const res = await run(acts.waitWorkloadReady, { kind: 'Deployment', name: 'kafka-connect', timeoutMs: 120_000 });
+    expect(res.ready).toBe(2);
+    const after = await podNames('app=kafka-connect,component=worker');
+    expect(after).toHaveLength(2);
+    expect(after.filter((p) => before.includes(p))).toEqual([]);
+  });
+
+  it('restarts pods by label (the runbook form) and waits for their replacements', async () => {
+    const res = await run(acts.restartPodsByLabel, { selector: 'app=schema-registry,component=schema-management', timeoutMs: 120_000 });
+    expect(res.deleted).toEqual(['schema-registry-0']);
+    expect(res.ready).toBe(1);
+  });
+
+  it('times out with a clear error when pods never become ready', async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    await apps.deleteNamespacedDeployment({ name: 'never-ready', namespace: ns }).catch(() => undefined);
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name: 'never-ready' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'never-ready' } },
+          // no node has this label: the pod stays Pending
+          template: { metadata: { labels: { app: 'never-ready' } }, spec: { nodeSelector: { 'rekey.dev/none': 'true' }, containers: [{ name: 'c', image: 'x' }] } },
+        },
+      },
+    });
+    await expect(run(acts.waitWorkloadReady, { kind: 'Deployment', name: 'never-ready', timeoutMs: 3000 })).rejects.toThrow(/deployments\/never-ready not ready after 3 s \(0\/1 ready/);
+    await apps.deleteNamespacedDeployment({ name: 'never-ready', namespace: ns });
+  });
+
+  it('applies and removes the emergency isolation NetworkPolicy', async () => {
+    const net = kc.makeApiClient(NetworkingV1Api);
+    await run(acts.applyIsolationPolicy, { name: 'rekey-isolate-schema-registry', matchLabels: { app: 'schema-registry' } });
+    await run(acts.applyIsolationPolicy, { name: 'rekey-isolate-schema-registry', matchLabels: { app: 'schema-registry' } }); // idempotent
+    const policy = await net.readNamespacedNetworkPolicy({ name: 'rekey-isolate-schema-registry', namespace: ns });
+    expect(policy.spec).toMatchObject({ podSelector: { matchLabels: { app: 'schema-registry' } }, policyTypes: ['Ingress', 'Egress'] });
+    await run(acts.removeIsolationPolicy, { name: 'rekey-isolate-schema-registry' });
+    await expect(net.readNamespacedNetworkPolicy({ name: 'rekey-isolate-schema-registry', namespace: ns })).rejects.toMatchObject({ code: 404 });
+  });
+
+  it('scales to zero and back', async () => {
+    const { previous } = await run(acts.scaleWorkload, { kind: 'Deployment', name: 'kafka-connect', replicas: 0 });
+    expect(previous).toBe(2);
+    await run(acts.scaleWorkload, { kind: 'Deployment', name: 'kafka-connect', replicas: previous });
+    expect((await run(acts.waitWorkloadReady, { kind: 'Deployment', name: 'kafka-connect', timeoutMs: 120_000 })).ready).toBe(2);
+  });
+
+  it('reads node memory pressure', async () => {
+    expect(await run(acts.nodeMemoryPressure)).toEqual({ nodes: 1, underPressure: [] });
+  });
+});
+
+describe('deploy/ manifests and least privilege', () => {
+  it('apply cleanly (server-side dry run)', async () => {
+    const { stdout } = await kubectl(cfg, ['apply', '--dry-run=server', '-f', path.join(repoRoot, 'deploy/rbac.yaml'), '-f', path.join(repoRoot, 'deploy/worker.yaml')]);
+    expect(stdout).toMatch(/deployment.apps\/rekey-worker (created|configured|unchanged) \(server dry run\)/);
+    expect(stdout).toMatch(/role.rbac.authorization.k8s.io\/rekey-worker .*\(server dry run\)/);
+  });
+
+  const sa = 'system:serviceaccount:data-ingestion:rekey-worker';
+  const canI = async (...args: string[]) => {
+    try {
+      await kubectl(cfg, ['auth', 'can-i', '--as', sa, ...args]);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('allows every verb rekey uses', async () => {
+    const allowed = [
+      ['get', 'secrets/debezium-credentials', '-n', ns],
+      ['patch', 'secrets/debezium-credentials-pending', '-n', ns],
+      ['delete', 'secrets/debezium-credentials-backup', '-n', ns],
+      ['create', 'secrets', '-n', ns],
+      ['patch', 'deployments/kafka-connect', '-n', ns],
+      ['get', 'statefulsets/schema-registry', '-n', ns],
+      ['delete', 'pods', '-n', ns],
+      ['list', 'pods', '-n', ns],
+      ['create', 'networkpolicies', '-n', ns],
+      ['list', 'nodes'],
+    ];
+    for (const a of allowed) expect(await canI(...a), a.join(' ')).toBe(true);
+  });
+
+  it('refuses other namespaces, cluster-wide secret listing, other secrets and RBAC changes', async () => {
+    const refused = [
+      ['get', 'secrets/other-team-secret', '-n', 'other-team'],
+      ['list', 'secrets', '--all-namespaces'],
+      ['list', 'secrets', '-n', ns],
+      ['get', 'secrets/postgres-superuser', '-n', ns],
+      ['create', 'roles', '-n', ns],
+      ['create', 'rolebindings', '-n', ns],
+      ['create', 'clusterrolebindings'],
+      ['delete', 'deployments/kafka-connect', '-n', ns],
+    ];
+    for (const r of refused) expect(await canI(...r), r.join(' ')).toBe(false);
+  });
+
+  it('acting with the ServiceAccount token: its secrets are readable, another team`s are refused with the object and the verb named', async () => {
+    const worker = await asWorker();
+    const own = await new KubernetesSecretStore(worker, ns).read('debezium-credentials');
+    expect(own?.info.keys).toEqual(['db-password', 'db-username']);
+    const err = await new KubernetesSecretStore(worker, 'other-team').read('other-team-secret').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubernetesAccessError);
+    expect((err as Error).message).toBe('forbidden: cannot get secrets/other-team-secret in namespace other-team; grant verb "get" on that resource to the worker\'s ServiceAccount');
+  });
+});
+
+export { kubeconfigPath };
