@@ -8,6 +8,7 @@ import { KubernetesSecretStore, loadKubeConfig } from '../activities/secrets/kub
 import { dataConverter } from './codec.js';
 import type { WorkerConfig } from './config.js';
 import { localConnectWorker } from './localConnectWorker.js';
+import { kubernetesConnectWorker } from './kubeConnectWorker.js';
 import { logger } from './logger.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -35,10 +36,16 @@ export function secretStoreFor(config: WorkerConfig): SecretStore {
 export async function createWorker(config: WorkerConfig, overrides: { connectWorker?: ConnectWorkerRuntime; connection?: NativeConnection } = {}) {
   installRuntime();
   const connection = overrides.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
+  const store = secretStoreFor(config);
+  const connectWorker =
+    overrides.connectWorker ??
+    (config.secrets.kind === 'kubernetes'
+      ? kubernetesConnectWorker({ kubeConfig: loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), namespace: config.secrets.namespace })
+      : localConnectWorker());
   const activities = createActivities({
-    store: secretStoreFor(config),
+    store,
     postgres: config.postgres,
-    kafkaConnect: { url: config.kafkaConnect.url, worker: overrides.connectWorker ?? localConnectWorker() },
+    kafkaConnect: { url: config.kafkaConnect.url, worker: connectWorker },
     kafka: config.kafka,
     audit: config.audit,
   });
