@@ -12,6 +12,8 @@ export interface ActivityDeps {
   kafkaConnect: { url: string; worker?: ConnectWorkerRuntime };
   kafka: { brokers: string[] };
   audit: { path: string };
+  /** When set (Kubernetes backends), node MemoryPressure feeds the pre-flight memory check. */
+  nodesUnderMemoryPressure?: () => Promise<string[]>;
 }
 
 /** The object the worker registers: every activity, built from injected clients and settings. */
@@ -21,7 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createKafkaConnectActivities(deps.kafkaConnect),
     ...createKafkaActivities(deps.kafka),
     ...createCredentialActivities({ store: deps.store }),
-    ...createHostActivities(),
+    ...createHostActivities({ nodesUnderMemoryPressure: deps.nodesUnderMemoryPressure }),
     ...createAuditActivities(deps.audit),
   };
 }

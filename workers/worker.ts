@@ -9,6 +9,7 @@ import { dataConverter } from './codec.js';
 import type { WorkerConfig } from './config.js';
 import { localConnectWorker } from './localConnectWorker.js';
 import { kubernetesConnectWorker } from './kubeConnectWorker.js';
+import { createKubernetesActivities } from '../activities/kubernetes.js';
 import { logger } from './logger.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -37,6 +38,7 @@ export async function createWorker(config: WorkerConfig, overrides: { connectWor
   installRuntime();
   const connection = overrides.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
   const store = secretStoreFor(config);
+  const kube = config.secrets.kind === 'kubernetes' ? createKubernetesActivities({ kubeConfig: loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), namespace: config.secrets.namespace }) : undefined;
   const connectWorker =
     overrides.connectWorker ??
     (config.secrets.kind === 'kubernetes'
@@ -48,6 +50,7 @@ export async function createWorker(config: WorkerConfig, overrides: { connectWor
     kafkaConnect: { url: config.kafkaConnect.url, worker: connectWorker },
     kafka: config.kafka,
     audit: config.audit,
+    nodesUnderMemoryPressure: kube ? async () => (await kube.nodeMemoryPressure()).underPressure : undefined,
   });
   const worker = await Worker.create({
     connection,

@@ -8,6 +8,8 @@ export interface PreflightFacts {
   currentSecretUser: string;
   connector: { state: string; tasks: Array<{ id: number; state: string }> };
   memoryAvailablePercent: number;
+  /** Kubernetes nodes reporting MemoryPressure (absent when not on Kubernetes). */
+  nodesUnderMemoryPressure?: string[];
 }
 
 export interface PreflightLimits {
@@ -53,5 +55,11 @@ export function evaluatePreflight(f: PreflightFacts, l: PreflightLimits): CheckR
       expected: f.currentSecretUser,
     },
     { check: 'free memory', ok: f.memoryAvailablePercent >= l.minFreeMemoryPercent, seen: `${f.memoryAvailablePercent}%`, expected: `>= ${l.minFreeMemoryPercent}%` },
+    {
+      check: 'node memory pressure',
+      ok: (f.nodesUnderMemoryPressure ?? []).length === 0,
+      seen: (f.nodesUnderMemoryPressure ?? []).join(',') || 'none',
+      expected: 'no node under MemoryPressure',
+    },
   ];
 }

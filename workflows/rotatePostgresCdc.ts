@@ -146,6 +146,7 @@ export async function rotatePostgresCdcCredentials(raw: PostgresCdcRotationInput
       currentSecretUser: facts.current.user,
       connector: facts.connector,
       memoryAvailablePercent: facts.memory.availablePercent,
+      nodesUnderMemoryPressure: facts.memory.nodesUnderPressure,
     },
     plan,
   );

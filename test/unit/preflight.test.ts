@@ -24,5 +24,6 @@ describe('pre-flight', () => {
     expect(failing({ connector: { state: 'RUNNING', tasks: [{ id: 0, state: 'FAILED' }] } })).toEqual(['tasks running=0:FAILED']);
     expect(failing({ streamingUser: 'debezium_old' })).toEqual(['streaming user matches secret=debezium_old']);
     expect(failing({ memoryAvailablePercent: 12.5 })).toEqual(['free memory=12.5%']);
+    expect(failing({ nodesUnderMemoryPressure: ['node-a'] })).toEqual(['node memory pressure=node-a']);
   });
 });
