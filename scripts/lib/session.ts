@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { loadStackConfig, type StackConfig } from '../stack/config.js';
+import { ensureCodecKey } from '../stack/codec.js';
 import { loadWorkerConfig, type WorkerConfig } from '../../workers/config.js';
 
 /**
@@ -10,11 +9,7 @@ import { loadWorkerConfig, type WorkerConfig } from '../../workers/config.js';
  */
 export function embeddedWorkerConfig(env: NodeJS.ProcessEnv = process.env): { stack: StackConfig; config: WorkerConfig } {
   const stack = loadStackConfig(env);
-  const keyFile = path.join(stack.dir, 'codec.key');
-  if (!env.REKEY_CODEC_KEY && !env.REKEY_CODEC_KEY_FILE && !fs.existsSync(keyFile)) {
-    fs.mkdirSync(stack.dir, { recursive: true });
-    fs.writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
-  }
+  const keyFile = env.REKEY_CODEC_KEY || env.REKEY_CODEC_KEY_FILE ? path.join(stack.dir, 'codec.key') : ensureCodecKey(stack);
   const config = loadWorkerConfig({ REKEY_CODEC_KEY_FILE: env.REKEY_CODEC_KEY ? undefined : keyFile, ...env });
   return { stack, config };
 }

@@ -9,9 +9,10 @@ import { registry } from './registry.js';
 import type { Service } from './service.js';
 import { temporal } from './temporal.js';
 import { kube } from './kube.js';
+import { codecServer } from './codec.js';
 
 /** Start order: Connect needs Kafka and a seeded PostgreSQL; Kubernetes is seeded with the secrets the others generated. */
-export const services: Service[] = [temporal, postgres, kafka, connect, registry, moto, kube];
+export const services: Service[] = [codecServer, temporal, postgres, kafka, connect, registry, moto, kube];
 
 export interface ServiceStatus {
   name: string;

@@ -4,6 +4,7 @@ import { Connection } from '@temporalio/client';
 import { searchAttributes, type StackConfig } from './config.js';
 import { isAlive, readPid, runInstaller, spawnDetached, stopPid, waitFor } from './proc.js';
 import { installScript, logPath, type Service } from './service.js';
+import { codecUrl } from './codec.js';
 
 const binary = (cfg: StackConfig) => path.join(cfg.cache, `temporal-cli-${cfg.versions.temporalCli}`, 'temporal');
 
@@ -30,6 +31,8 @@ export const temporal: Service = {
       '--ui-port', String(cfg.ports.temporalUi),
       '--db-filename', path.join(cfg.dataDir, 'temporal.sqlite'),
       '--log-level', 'warn',
+      '--ui-ip', '127.0.0.1',
+      '--ui-codec-endpoint', codecUrl(cfg),
       ...searchAttributes.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
     ];
     const pid = spawnDetached({ name: 'temporal', command: binary(cfg), args, runDir: cfg.runDir, logPath: log });

@@ -19,6 +19,7 @@ const workerLog = path.join(cfg.logDir, `${taskQueue}.log`);
 let worker: ChildProcess | undefined;
 let client: Client;
 let connection: Connection;
+let running: WorkflowHandle | undefined;
 
 /** The worker as operators run it: its own process (`npm run worker`), logs to a file. */
 function startWorker(): ChildProcess {
@@ -46,6 +47,8 @@ beforeAll(async () => {
   worker = startWorker();
 });
 afterAll(async () => {
+  // a failed assertion must not leave a rotation holding the target for the next test file
+  if (running) await running.terminate('crash test ended').catch(() => undefined);
   if (worker && worker.exitCode === null) await kill(worker);
   await connection?.close();
 });
@@ -56,7 +59,8 @@ describe('a worker killed with SIGKILL mid-rotation', () => {
   it('converges after a kill following each of several steps', async () => {
     const before = await pipelineState();
     const handle = await startPostgresCdcRotation(client, { target: 'ecommerce', gracePeriod: 'PT1H', requestedBy: 'crash-test' }, { taskQueue });
-    const killAfter = ['stage', 'create-role', 'promote', 'resume', 'canary-read-back'];
+    running = handle;
+    const killAfter = ['stage', 'create-role', 'promote', 'running', 'canary-read-back'];
     for (const step of killAfter) {
       const deadline = Date.now() + 180_000;
       for (;;) {

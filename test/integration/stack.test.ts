@@ -16,7 +16,7 @@ const cfg = loadStackConfig();
 describe('embedded stack', () => {
   it('reports every service healthy', async () => {
     const list = await status(cfg);
-    expect(list.map((s) => s.name).sort()).toEqual(['aws-emulator', 'kafka', 'kafka-connect', 'kubernetes', 'postgres', 'schema-registry', 'temporal']);
+    expect(list.map((s) => s.name).sort()).toEqual(['aws-emulator', 'codec-server', 'kafka', 'kafka-connect', 'kubernetes', 'postgres', 'schema-registry', 'temporal']);
     for (const s of list) expect(s, s.name).toMatchObject({ healthy: true });
   });
 
@@ -106,5 +106,22 @@ describe('worker on the dev server', () => {
     // payloads are encrypted by the codec: the input's reason is not readable in history
     const raw = JSON.stringify(history);
     expect(raw).toContain('YmluYXJ5L2VuY3J5cHRlZA'); // base64 of "binary/encrypted"
+  });
+
+  it('the Web UI codec endpoint decrypts what the worker encrypted (and only for the UI origin)', async () => {
+    const handle = await startPostgresCdcRotation(w.client, { target: `ui-${randomBytes(3).toString('hex')}`, dryRun: true, reason: 'codec-check' }, { taskQueue: w.taskQueue });
+    await handle.result();
+    const history = await handle.fetchHistory();
+    const input = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+    const body = JSON.stringify({
+      payloads: [{ metadata: Object.fromEntries(Object.entries(input.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), data: Buffer.from(input.data!).toString('base64') }],
+    });
+    const ui = `http://127.0.0.1:${cfg.ports.temporalUi}`;
+    const res = await fetch(`http://127.0.0.1:${cfg.ports.codec}/decode`, { method: 'POST', body, headers: { origin: ui, 'content-type': 'application/json' } });
+    expect(res.headers.get('access-control-allow-origin')).toBe(ui);
+    const decoded = (await res.json()) as { payloads: Array<{ data: string }> };
+    expect(JSON.parse(Buffer.from(decoded.payloads[0]!.data, 'base64').toString())).toMatchObject({ reason: 'codec-check', dryRun: true });
+    const foreign = await fetch(`http://127.0.0.1:${cfg.ports.codec}/decode`, { method: 'POST', body, headers: { origin: 'http://evil.example' } });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
