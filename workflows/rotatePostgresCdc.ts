@@ -1,6 +1,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  type ChildWorkflowHandle,
   condition,
   ParentClosePolicy,
   patched,
@@ -17,7 +18,7 @@ import { evaluatePreflight } from './preflight.js';
 import { InvalidInputError, parseRotationInput, type PostgresCdcRotationInput, type PostgresCdcRotationPlan } from './postgresCdcInput.js';
 import { cleanupNowSignal, extendGraceSignal, progressQuery, retrySignal, rollbackSignal, RotationTracker, workflowId } from './rotationState.js';
 import { describeError, Saga } from './saga.js';
-import { targetLock } from './targetLock.js';
+import { releaseLockSignal, targetLock } from './targetLock.js';
 
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 5 } });
 const change = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 5 } });
@@ -115,8 +116,9 @@ export async function rotatePostgresCdcCredentials(raw: PostgresCdcRotationInput
   upsertMemo({ plan: { ...plan, steps: ['preflight', 'stage', 'create-role', 'switch', 'verify', 'grace', 'cleanup'] } });
 
   // One rotation per target: the lock is a child workflow with a fixed id, which the server keeps unique.
+  let lock: ChildWorkflowHandle<typeof targetLock>;
   try {
-    await startChild(targetLock, { workflowId: `rotate-postgresql-cdc/${plan.target}/lock`, parentClosePolicy: ParentClosePolicy.TERMINATE, args: [{ holder: id }] });
+    lock = await startChild(targetLock, { workflowId: `rotate-postgresql-cdc/${plan.target}/lock`, parentClosePolicy: ParentClosePolicy.TERMINATE, args: [{ holder: id }] });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw ApplicationFailure.nonRetryable(`another rotation of target ${plan.target} is running; wait for it or roll it back (see workflows with RotationTarget="${plan.target}")`, 'RotationInProgress');
@@ -124,153 +126,162 @@ export async function rotatePostgresCdcCredentials(raw: PostgresCdcRotationInput
     throw err;
   }
 
-  // 1. Pre-flight: read only.
-  tracker.setPhase('preflight');
-  const facts = await tracker.step('preflight', async () => {
-    const [replication, connector, current, memory] = await Promise.all([
-      quick.inspectReplication({ slot: plan.slot }),
-      quick.connectorStatus({ connector: plan.connector }),
-      quick.describeCredential({ secret: plan.secret }),
-      quick.memoryHeadroom(),
-    ]);
-    return { replication, connector, current, memory };
-  });
-  oldUser = facts.current.user;
-  const checks = evaluatePreflight(
-    {
-      walLevel: facts.replication.walLevel,
-      maxReplicationSlots: facts.replication.maxReplicationSlots,
-      slot: facts.replication.slot,
-      lagSeconds: facts.replication.lagSeconds,
-      streamingUser: facts.replication.streamingUser,
-      currentSecretUser: facts.current.user,
-      connector: facts.connector,
-      memoryAvailablePercent: facts.memory.availablePercent,
-      nodesUnderMemoryPressure: facts.memory.nodesUnderPressure,
-    },
-    plan,
-  );
-  const failed = checks.filter((c) => !c.ok);
-  if (failed.length > 0) {
-    const summary = failed.map((c) => `${c.check}: saw ${c.seen}, expected ${c.expected}`).join('; ');
-    await record('preflight', 'preflight', 'failed', { validation_status: 'failed', detail: summary });
-    throw ApplicationFailure.nonRetryable(`pre-flight failed, nothing was changed: ${summary}`, 'PreflightFailed', checks);
-  }
-  await record('preflight', 'preflight', 'success', { validation_status: 'passed' });
-  newUser = cdcUserName(plan.userPrefix, new Date(), oldUser);
-  if (plan.dryRun) {
-    tracker.setPhase('dry-run-complete');
-    return { status: 'dry-run', workflowId: id, target: plan.target, strategy: plan.strategy, oldUser, newUser, steps: tracker.steps };
-  }
-
-  const checkpoint = (step: string) => {
-    if (plan.injectFailure === step) throw ApplicationFailure.nonRetryable(`rollback drill: failure injected after step ${step}`, 'InjectedFailure');
-    if (rollbackReason) throw new RollbackRequested(rollbackReason);
-  };
-  const rotationId = id;
-
   try {
-    // 2. Stage the pending credential (the only place its password exists is the secret store).
-    tracker.setPhase('staging');
-    saga.register({ step: 'stage', description: `remove ${plan.secret}-pending`, run: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }) });
-    const pending = await tracker.step('stage', () => change.stagePendingCredential({ secret: plan.secret, newUser: newUser!, rotationId }), (r) => `pending ${r.user} fp=${r.fingerprint}`);
-    await record('stage', 'stage_pending_credential', 'success', { detail: `fingerprint ${pending.fingerprint}` });
-    checkpoint('stage');
+    return await runRotation();
+  } finally {
+    // release the lock so it completes instead of being terminated with its parent (tidy in the Web UI)
+    if (patched('release-target-lock')) await CancellationScope.nonCancellable(() => lock.signal(releaseLockSignal)).catch(() => undefined);
+  }
 
-    // 3. Create the role and prove it is equivalent to the old one.
-    tracker.setPhase('creating-role');
-    saga.register({ step: 'create-role', description: `drop role ${newUser}`, run: async () => void (await undo.dropRole({ role: newUser!, parentRole: plan.parentRole, terminate: true })) });
-    await tracker.step('create-role', () => change.createRoleFromSecret({ secret: pending.secret, parentRole: plan.parentRole }), (r) => `${r.role} ${r.created ? 'created' : 'already existed'}`);
-    await tracker.step('privilege-parity', async () => {
-      const [was, now] = await Promise.all([quick.describeRole({ role: oldUser! }), quick.describeRole({ role: newUser! })]);
-      const diffs: string[] = [];
-      if (was.canLogin !== now.canLogin) diffs.push(`login ${was.canLogin} vs ${now.canLogin}`);
-      if (was.replication !== now.replication) diffs.push(`replication ${was.replication} vs ${now.replication}`);
-      if (was.memberOf.join(',') !== now.memberOf.join(',')) diffs.push(`member of [${was.memberOf.join(',')}] vs [${now.memberOf.join(',')}]`);
-      if (diffs.length) throw ApplicationFailure.nonRetryable(`privilege parity with ${oldUser} failed: ${diffs.join('; ')}`, 'PrivilegeParity');
+  async function runRotation(): Promise<RotationResult> {
+    // 1. Pre-flight: read only.
+    tracker.setPhase('preflight');
+    const facts = await tracker.step('preflight', async () => {
+      const [replication, connector, current, memory] = await Promise.all([
+        quick.inspectReplication({ slot: plan.slot }),
+        quick.connectorStatus({ connector: plan.connector }),
+        quick.describeCredential({ secret: plan.secret }),
+        quick.memoryHeadroom(),
+      ]);
+      return { replication, connector, current, memory };
     });
-    await tracker.step('replication-login', () => quick.testReplicationLogin({ secret: pending.secret }), (r) => `IDENTIFY_SYSTEM ok (system ${r.systemId})`);
-    await record('create-role', 'create_cdc_user', 'success', { validation_status: 'passed' });
-    checkpoint('create-role');
-
-    // 4. Switch the pipeline to the new credential.
-    tracker.setPhase('switching');
-    saga.register({ step: 'backup', description: `remove ${plan.secret}-backup`, run: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] }) });
-    saga.register({
-      step: 'switch',
-      description: `restore ${plan.secret} from its backup (${oldUser}), apply by ${plan.strategy}, resume ${plan.connector}, verify ${oldUser} streams`,
-      run: async () => {
-        await undo.restoreBackupCredential({ secret: plan.secret, rotationId });
-        await apply(undo);
-        await undo.resumeConnector({ connector: plan.connector });
-        await undo.waitStreamingUser({ slot: plan.slot, user: oldUser!, timeoutMs: 120_000 });
+    oldUser = facts.current.user;
+    const checks = evaluatePreflight(
+      {
+        walLevel: facts.replication.walLevel,
+        maxReplicationSlots: facts.replication.maxReplicationSlots,
+        slot: facts.replication.slot,
+        lagSeconds: facts.replication.lagSeconds,
+        streamingUser: facts.replication.streamingUser,
+        currentSecretUser: facts.current.user,
+        connector: facts.connector,
+        memoryAvailablePercent: facts.memory.availablePercent,
+        nodesUnderMemoryPressure: facts.memory.nodesUnderPressure,
       },
-    });
-    await tracker.step('backup', () => change.backupCurrentCredential({ secret: plan.secret, rotationId }), (r) => `backup holds ${r.user}`);
-    // reload-connector restarts the tasks in one call, so pausing around it only adds to the
-    // blackout; restart-worker keeps the runbook's pause/resume around the worker restart.
-    const pauseAround = plan.strategy === 'restart-worker' || !patched('reload-connector-without-pause');
-    if (pauseAround) await tracker.step('pause', () => change.pauseConnector({ connector: plan.connector }));
-    await tracker.step('promote', () => change.promotePendingCredential({ secret: plan.secret, rotationId }), (r) => `current now ${r.user} fp=${r.fingerprint}`);
-    await tracker.step(`apply:${plan.strategy}`, () => apply(waiting, !pauseAround));
-    if (pauseAround) await tracker.step('resume', () => waiting.resumeConnector({ connector: plan.connector }));
-    else await tracker.step('running', () => waiting.waitConnectorRunning({ connector: plan.connector }));
-    await record('switch', 'switch_credential', 'success');
-    checkpoint('switch');
-
-    // 5. Verify: new user streams, the slot moves, a canary change arrives in Kafka.
-    tracker.setPhase('verifying');
-    await tracker.step('streaming-user', () => waiting.waitStreamingUser({ slot: plan.slot, user: newUser!, timeoutMs: 120_000 }), (r) => `walsender pid ${r.slot.activePid} runs as ${r.streamingUser}`);
-    const since = Date.now() - 5000;
-    const canary = await tracker.step('canary-insert', () => change.insertCanary({ table: 'users', marker: `rekey-${id.replace(/[^a-zA-Z0-9]/g, '-')}` }), (r) => `row ${r.id} at ${r.lsn}`);
-    await tracker.step('slot-advanced', () => waiting.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: 120_000 }), (r) => `confirmed_flush_lsn ${r.confirmedFlushLsn}`);
-    await tracker.step('canary-read-back', () => waiting.awaitChangeEvent({ topic: plan.topic, field: 'email', value: canary.email, sinceMs: since, timeoutMs: 120_000 }), (r) => `partition ${r.partition} offset ${r.offset}`);
-    await record('verify', 'validate_cdc', 'success', { validation_status: 'passed' });
-    checkpoint('verify');
-  } catch (err) {
-    const reason = err instanceof RollbackRequested ? `operator rollback: ${err.message}` : describeError(err);
-    await rollBack(reason);
-    if (err instanceof RollbackRequested) return result('rolled-back');
-    throw ApplicationFailure.nonRetryable(`rotation rolled back: ${reason}`, 'RotationRolledBack');
-  }
-
-  // 6. Grace: the old user stays valid until the timer fires, cleanupNow, or a rollback.
-  tracker.setPhase('grace');
-  graceEndsAt = Date.now() + graceMs;
-  await record('grace', 'grace_started', 'success', { detail: `grace ${formatDuration(graceMs)}` });
-  for (;;) {
-    const seen = graceChanges;
-    const remaining = graceEndsAt - Date.now();
-    if (cleanupRequested || rollbackReason || remaining <= 0) break;
-    await condition(() => cleanupRequested || rollbackReason !== null || graceChanges !== seen, remaining);
-  }
-  if (rollbackReason) {
-    await rollBack(`operator rollback during grace: ${rollbackReason}`);
-    return result('rolled-back');
-  }
-
-  // 7. Cleanup: drop the old user once nothing uses it.
-  cleanupStarted = true;
-  tracker.setPhase('cleanup');
-  for (;;) {
-    try {
-      await tracker.step('drop-old-user', () => cleanup.dropRole({ role: oldUser!, parentRole: plan.parentRole }), (r) => (r.dropped ? `dropped ${oldUser}` : `${oldUser} was already gone`));
-      break;
-    } catch (err) {
-      saga.attention = { step: 'cleanup', error: describeError(err) };
-      tracker.setPhase('needs-attention');
-      await record('cleanup', 'drop_old_user', 'needs_attention', { detail: saga.attention.error });
-      saga.retryRequested = false;
-      await condition(() => saga.retryRequested);
-      saga.attention = null;
-      tracker.setPhase('cleanup');
+      plan,
+    );
+    const failed = checks.filter((c) => !c.ok);
+    if (failed.length > 0) {
+      const summary = failed.map((c) => `${c.check}: saw ${c.seen}, expected ${c.expected}`).join('; ');
+      await record('preflight', 'preflight', 'failed', { validation_status: 'failed', detail: summary });
+      throw ApplicationFailure.nonRetryable(`pre-flight failed, nothing was changed: ${summary}`, 'PreflightFailed', checks);
     }
+    await record('preflight', 'preflight', 'success', { validation_status: 'passed' });
+    newUser = cdcUserName(plan.userPrefix, new Date(), oldUser);
+    if (plan.dryRun) {
+      tracker.setPhase('dry-run-complete');
+      return { status: 'dry-run', workflowId: id, target: plan.target, strategy: plan.strategy, oldUser, newUser, steps: tracker.steps };
+    }
+
+    const checkpoint = (step: string) => {
+      if (plan.injectFailure === step) throw ApplicationFailure.nonRetryable(`rollback drill: failure injected after step ${step}`, 'InjectedFailure');
+      if (rollbackReason) throw new RollbackRequested(rollbackReason);
+    };
+    const rotationId = id;
+
+    try {
+      // 2. Stage the pending credential (the only place its password exists is the secret store).
+      tracker.setPhase('staging');
+      saga.register({ step: 'stage', description: `remove ${plan.secret}-pending`, run: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }) });
+      const pending = await tracker.step('stage', () => change.stagePendingCredential({ secret: plan.secret, newUser: newUser!, rotationId }), (r) => `pending ${r.user} fp=${r.fingerprint}`);
+      await record('stage', 'stage_pending_credential', 'success', { detail: `fingerprint ${pending.fingerprint}` });
+      checkpoint('stage');
+
+      // 3. Create the role and prove it is equivalent to the old one.
+      tracker.setPhase('creating-role');
+      saga.register({ step: 'create-role', description: `drop role ${newUser}`, run: async () => void (await undo.dropRole({ role: newUser!, parentRole: plan.parentRole, terminate: true })) });
+      await tracker.step('create-role', () => change.createRoleFromSecret({ secret: pending.secret, parentRole: plan.parentRole }), (r) => `${r.role} ${r.created ? 'created' : 'already existed'}`);
+      await tracker.step('privilege-parity', async () => {
+        const [was, now] = await Promise.all([quick.describeRole({ role: oldUser! }), quick.describeRole({ role: newUser! })]);
+        const diffs: string[] = [];
+        if (was.canLogin !== now.canLogin) diffs.push(`login ${was.canLogin} vs ${now.canLogin}`);
+        if (was.replication !== now.replication) diffs.push(`replication ${was.replication} vs ${now.replication}`);
+        if (was.memberOf.join(',') !== now.memberOf.join(',')) diffs.push(`member of [${was.memberOf.join(',')}] vs [${now.memberOf.join(',')}]`);
+        if (diffs.length) throw ApplicationFailure.nonRetryable(`privilege parity with ${oldUser} failed: ${diffs.join('; ')}`, 'PrivilegeParity');
+      });
+      await tracker.step('replication-login', () => quick.testReplicationLogin({ secret: pending.secret }), (r) => `IDENTIFY_SYSTEM ok (system ${r.systemId})`);
+      await record('create-role', 'create_cdc_user', 'success', { validation_status: 'passed' });
+      checkpoint('create-role');
+
+      // 4. Switch the pipeline to the new credential.
+      tracker.setPhase('switching');
+      saga.register({ step: 'backup', description: `remove ${plan.secret}-backup`, run: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] }) });
+      saga.register({
+        step: 'switch',
+        description: `restore ${plan.secret} from its backup (${oldUser}), apply by ${plan.strategy}, resume ${plan.connector}, verify ${oldUser} streams`,
+        run: async () => {
+          await undo.restoreBackupCredential({ secret: plan.secret, rotationId });
+          await apply(undo);
+          await undo.resumeConnector({ connector: plan.connector });
+          await undo.waitStreamingUser({ slot: plan.slot, user: oldUser!, timeoutMs: 120_000 });
+        },
+      });
+      await tracker.step('backup', () => change.backupCurrentCredential({ secret: plan.secret, rotationId }), (r) => `backup holds ${r.user}`);
+      // reload-connector restarts the tasks in one call, so pausing around it only adds to the
+      // blackout; restart-worker keeps the runbook's pause/resume around the worker restart.
+      const pauseAround = plan.strategy === 'restart-worker' || !patched('reload-connector-without-pause');
+      if (pauseAround) await tracker.step('pause', () => change.pauseConnector({ connector: plan.connector }));
+      await tracker.step('promote', () => change.promotePendingCredential({ secret: plan.secret, rotationId }), (r) => `current now ${r.user} fp=${r.fingerprint}`);
+      await tracker.step(`apply:${plan.strategy}`, () => apply(waiting, !pauseAround));
+      if (pauseAround) await tracker.step('resume', () => waiting.resumeConnector({ connector: plan.connector }));
+      else await tracker.step('running', () => waiting.waitConnectorRunning({ connector: plan.connector }));
+      await record('switch', 'switch_credential', 'success');
+      checkpoint('switch');
+
+      // 5. Verify: new user streams, the slot moves, a canary change arrives in Kafka.
+      tracker.setPhase('verifying');
+      await tracker.step('streaming-user', () => waiting.waitStreamingUser({ slot: plan.slot, user: newUser!, timeoutMs: 120_000 }), (r) => `walsender pid ${r.slot.activePid} runs as ${r.streamingUser}`);
+      const since = Date.now() - 5000;
+      const canary = await tracker.step('canary-insert', () => change.insertCanary({ table: 'users', marker: `rekey-${id.replace(/[^a-zA-Z0-9]/g, '-')}` }), (r) => `row ${r.id} at ${r.lsn}`);
+      await tracker.step('slot-advanced', () => waiting.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: 120_000 }), (r) => `confirmed_flush_lsn ${r.confirmedFlushLsn}`);
+      await tracker.step('canary-read-back', () => waiting.awaitChangeEvent({ topic: plan.topic, field: 'email', value: canary.email, sinceMs: since, timeoutMs: 120_000 }), (r) => `partition ${r.partition} offset ${r.offset}`);
+      await record('verify', 'validate_cdc', 'success', { validation_status: 'passed' });
+      checkpoint('verify');
+    } catch (err) {
+      const reason = err instanceof RollbackRequested ? `operator rollback: ${err.message}` : describeError(err);
+      await rollBack(reason);
+      if (err instanceof RollbackRequested) return result('rolled-back');
+      throw ApplicationFailure.nonRetryable(`rotation rolled back: ${reason}`, 'RotationRolledBack');
+    }
+
+    // 6. Grace: the old user stays valid until the timer fires, cleanupNow, or a rollback.
+    tracker.setPhase('grace');
+    graceEndsAt = Date.now() + graceMs;
+    await record('grace', 'grace_started', 'success', { detail: `grace ${formatDuration(graceMs)}` });
+    for (;;) {
+      const seen = graceChanges;
+      const remaining = graceEndsAt - Date.now();
+      if (cleanupRequested || rollbackReason || remaining <= 0) break;
+      await condition(() => cleanupRequested || rollbackReason !== null || graceChanges !== seen, remaining);
+    }
+    if (rollbackReason) {
+      await rollBack(`operator rollback during grace: ${rollbackReason}`);
+      return result('rolled-back');
+    }
+
+    // 7. Cleanup: drop the old user once nothing uses it.
+    cleanupStarted = true;
+    tracker.setPhase('cleanup');
+    for (;;) {
+      try {
+        await tracker.step('drop-old-user', () => cleanup.dropRole({ role: oldUser!, parentRole: plan.parentRole }), (r) => (r.dropped ? `dropped ${oldUser}` : `${oldUser} was already gone`));
+        break;
+      } catch (err) {
+        saga.attention = { step: 'cleanup', error: describeError(err) };
+        tracker.setPhase('needs-attention');
+        await record('cleanup', 'drop_old_user', 'needs_attention', { detail: saga.attention.error });
+        saga.retryRequested = false;
+        await condition(() => saga.retryRequested);
+        saga.attention = null;
+        tracker.setPhase('cleanup');
+      }
+    }
+    await tracker.step('remove-versions', () => cleanup.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] }));
+    for (const step of ['switch', 'backup', 'create-role', 'stage']) saga.forget(step);
+    tracker.setPhase('completed');
+    await record('cleanup', 'rotate_credentials', 'success', { validation_status: 'passed' });
+    return result('completed');
   }
-  await tracker.step('remove-versions', () => cleanup.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] }));
-  for (const step of ['switch', 'backup', 'create-role', 'stage']) saga.forget(step);
-  tracker.setPhase('completed');
-  await record('cleanup', 'rotate_credentials', 'success', { validation_status: 'passed' });
-  return result('completed');
 
   function result(status: RotationResult['status']): RotationResult {
     return { status, workflowId: id, target: plan.target, strategy: plan.strategy, oldUser: oldUser!, newUser, steps: tracker.steps };
