@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import { loadStackConfig, repoRoot } from '../../scripts/stack/config.js';
-import { adminKubeConfig, kubeconfigPath, kubectl, kubeNamespace } from '../../scripts/stack/kube.js';
+import { adminKubeConfig, kubectl, kubeNamespace } from '../../scripts/stack/kube.js';
 import { KubernetesAccessError, KubernetesSecretStore, loadKubeConfig } from '../../activities/secrets/kubernetesStore.js';
 import { SecretConflictError } from '../../activities/secrets/store.js';
 import { createKubernetesActivities } from '../../activities/kubernetes.js';
@@ -175,4 +175,3 @@ describe('deploy/ manifests and least privilege', () => {
   });
 });
 
-export { kubeconfigPath };
