@@ -4,6 +4,7 @@ import { createActivities } from '../activities/index.js';
 import type { ConnectWorkerRuntime } from '../activities/kafkaConnect.js';
 import { FileSecretStore } from '../activities/secrets/fileStore.js';
 import type { SecretStore } from '../activities/secrets/store.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { KubernetesSecretStore, loadKubeConfig } from '../activities/secrets/kubernetesStore.js';
 import { dataConverter } from './codec.js';
 import type { WorkerConfig } from './config.js';
@@ -28,22 +29,22 @@ function installRuntime() {
   });
 }
 
-export function secretStoreFor(config: WorkerConfig): SecretStore {
+export function secretStoreFor(config: WorkerConfig, kubeConfig?: KubeConfig): SecretStore {
   if (config.secrets.kind === 'file') return new FileSecretStore(config.secrets.dir);
-  return new KubernetesSecretStore(loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), config.secrets.namespace);
+  return new KubernetesSecretStore(kubeConfig ?? loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), config.secrets.namespace);
 }
 
 /** Builds a worker for task queue `config.temporal.taskQueue` with every rekey workflow and activity. */
 export async function createWorker(config: WorkerConfig, overrides: { connectWorker?: ConnectWorkerRuntime; connection?: NativeConnection } = {}) {
   installRuntime();
   const connection = overrides.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
-  const store = secretStoreFor(config);
-  const kube = config.secrets.kind === 'kubernetes' ? createKubernetesActivities({ kubeConfig: loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), namespace: config.secrets.namespace }) : undefined;
+  // one kubeconfig for the store, the workload activities and the Connect worker runtime
+  const kubeConfig = config.secrets.kind === 'kubernetes' ? loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }) : undefined;
+  const store = secretStoreFor(config, kubeConfig);
+  const kube = kubeConfig && config.secrets.kind === 'kubernetes' ? createKubernetesActivities({ kubeConfig, namespace: config.secrets.namespace }) : undefined;
   const connectWorker =
     overrides.connectWorker ??
-    (config.secrets.kind === 'kubernetes'
-      ? kubernetesConnectWorker({ kubeConfig: loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), namespace: config.secrets.namespace })
-      : localConnectWorker());
+    (kubeConfig && config.secrets.kind === 'kubernetes' ? kubernetesConnectWorker({ kubeConfig, namespace: config.secrets.namespace }) : localConnectWorker());
   const activities = createActivities({
     store,
     postgres: config.postgres,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 
@@ -104,4 +105,26 @@ export function summarize(inserted: string[], deliveries: Delivery[], window?: {
   const edges = window ? [window.from, ...times, window.to] : times;
   for (let i = 1; i < edges.length; i++) blackoutMs = Math.max(blackoutMs, edges[i]! - edges[i - 1]!);
   return { inserted: inserted.length, delivered: counts.size, lost, duplicates, blackoutMs };
+}
+
+/**
+ * Runs `during` while rows are inserted at a steady rate and the topic is watched, then
+ * waits (up to 60 s) until every inserted row has been delivered or is known lost.
+ */
+export async function underLoad<T>(opts: { db: pg.Client; brokers: string[]; topic: string; rate: number }, during: () => Promise<T>) {
+  const runId = randomBytes(4).toString('hex');
+  const load = new InsertLoad(opts.db, runId, opts.rate);
+  const watcher = new TopicWatcher(opts.brokers, opts.topic, `load-${runId}-`);
+  await watcher.start();
+  load.start();
+  let result: T;
+  try {
+    result = await during();
+  } finally {
+    await load.stop();
+  }
+  const emails = Array.from({ length: load.inserted }, (_, i) => load.emailOf(i + 1));
+  await watcher.drain(emails.length, 60_000);
+  await watcher.stop();
+  return { result, emails, deliveries: watcher.deliveries };
 }

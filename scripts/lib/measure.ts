@@ -1,13 +1,12 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
-import { randomBytes } from 'node:crypto';
 import type { StackConfig } from '../stack/config.js';
 import { pipeline } from '../stack/config.js';
 import { adminClient } from '../stack/postgres.js';
 import { startPostgresCdcRotation } from '../../workers/startRotation.js';
 import type { RotationProgress } from '../../workflows/rotationState.js';
 import type { RotationResult } from '../../workflows/rotatePostgresCdc.js';
-import { InsertLoad, summarize, TopicWatcher } from './load.js';
+import { summarize, underLoad } from './load.js';
 import { uiLink } from './session.js';
 
 export interface Measurement {
@@ -33,49 +32,41 @@ export async function rotateUnderLoad(opts: {
   say?: (line: string) => void;
 }): Promise<Measurement> {
   const say = opts.say ?? (() => undefined);
-  const runId = randomBytes(4).toString('hex');
   const db = await adminClient(opts.stack, pipeline.database);
-  const load = new InsertLoad(db, runId, opts.rate);
-  const watcher = new TopicWatcher(opts.brokers, pipeline.usersTopic, `load-${runId}-`);
-  await watcher.start();
-  load.start();
   const t0 = Date.now();
-  const handle = await startPostgresCdcRotation(
-    opts.client,
-    { target: 'ecommerce', strategy: opts.strategy, gracePeriod: opts.grace, reason: 'measured rotation', requestedBy: process.env.USER ?? 'rekey' },
-    { taskQueue: opts.taskQueue },
-  );
-  say(`workflow ${handle.workflowId}\n  Web UI: ${uiLink(opts.stack, handle.workflowId)}`);
-  let lastPhase = '';
-  const poll = setInterval(() => {
-    handle
-      .query<RotationProgress>('progress')
-      .then((p) => {
-        if (p.phase !== lastPhase) say(`  phase: ${(lastPhase = p.phase)}`);
-      })
-      .catch(() => undefined);
-  }, 300);
-  let result: RotationResult | undefined;
-  let error: string | null = null;
-  try {
-    result = await handle.result();
-  } catch (err) {
-    error = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
-  } finally {
-    clearInterval(poll);
-  }
-  const wallMs = Date.now() - t0;
-  // keep inserting a moment after the switch so the gap is bounded by deliveries on both sides
-  await load.stop();
-  const emails = Array.from({ length: load.inserted }, (_, i) => load.emailOf(i + 1));
-  await watcher.drain(emails.length, 60_000);
-  await watcher.stop();
-  await db.end();
+  const { result: run, emails, deliveries } = await underLoad({ db, brokers: opts.brokers, topic: pipeline.usersTopic, rate: opts.rate }, async () => {
+    const handle = await startPostgresCdcRotation(
+      opts.client,
+      { target: 'ecommerce', strategy: opts.strategy, gracePeriod: opts.grace, reason: 'measured rotation', requestedBy: process.env.USER ?? 'rekey' },
+      { taskQueue: opts.taskQueue },
+    );
+    say(`workflow ${handle.workflowId}\n  Web UI: ${uiLink(opts.stack, handle.workflowId)}`);
+    let lastPhase = '';
+    const poll = setInterval(() => {
+      handle
+        .query<RotationProgress>('progress')
+        .then((p) => {
+          if (p.phase !== lastPhase) say(`  phase: ${(lastPhase = p.phase)}`);
+        })
+        .catch(() => undefined);
+    }, 300);
+    let result: RotationResult | undefined;
+    let error: string | null = null;
+    try {
+      result = await handle.result();
+    } catch (err) {
+      error = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
+    } finally {
+      clearInterval(poll);
+    }
+    return { handle, result, error, wallMs: Date.now() - t0 };
+  }).finally(() => db.end());
+  const { handle, result, error, wallMs } = run;
   const progress = await handle.query<RotationProgress>('progress');
   const pause = progress.steps.find((s) => s.name === 'pause' || s.name === 'promote');
   const verified = progress.steps.find((s) => s.name === 'canary-read-back');
   const window = pause && verified?.endedAt ? { from: Date.parse(pause.startedAt), to: Date.parse(verified.endedAt) } : undefined;
-  const events = summarize(emails, watcher.deliveries, window);
+  const events = summarize(emails, deliveries, window);
   return {
     rotation: { status: result?.status ?? 'failed', workflowId: handle.workflowId, oldUser: progress.oldUser, newUser: progress.newUser, error, webUi: uiLink(opts.stack, handle.workflowId), wallMs },
     strategy: opts.strategy,

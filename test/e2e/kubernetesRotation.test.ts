@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WorkflowFailedError } from '@temporalio/client';
 import { pipeline } from '../../scripts/stack/config.js';
 import { adminKubeConfig, kubeconfigPath, kubeNamespace } from '../../scripts/stack/kube.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
-import { InsertLoad, summarize, TopicWatcher } from '../../scripts/lib/load.js';
+import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
 import { startPostgresCdcRotation } from '../../workers/startRotation.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
@@ -32,20 +31,12 @@ const start = (extra: Record<string, unknown>) =>
 describe('CDC rotation with Kubernetes Secrets and the restart-worker strategy', () => {
   it('rotates under insert load with zero lost events; the Secret holds the new user', async () => {
     const before = await pipelineState();
-    const runId = randomBytes(4).toString('hex');
     const db = await adminClient(cfg, pipeline.database);
-    const load = new InsertLoad(db, runId, 40);
-    const watcher = new TopicWatcher(w.config.kafka.brokers, pipeline.usersTopic, `load-${runId}-`);
-    await watcher.start();
-    load.start();
-    const result = await (await start({ gracePeriod: 'PT2S' })).result();
-    await load.stop();
-    const emails = Array.from({ length: load.inserted }, (_, i) => load.emailOf(i + 1));
-    await watcher.drain(emails.length, 60_000);
-    await watcher.stop();
-    await db.end();
+    const { result, emails, deliveries } = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40 }, async () =>
+      (await start({ gracePeriod: 'PT2S' })).result(),
+    ).finally(() => db.end());
     expect(result.status).toBe('completed');
-    expect(summarize(emails, watcher.deliveries).lost).toBe(0);
+    expect(summarize(emails, deliveries).lost).toBe(0);
     const secret = await k8s.read(pipeline.cdcSecret);
     expect(secret?.data['db-username']).toBe(result.newUser);
     expect(secret?.info.annotations.rotationId).toBe(result.workflowId);

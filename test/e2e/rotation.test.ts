@@ -1,14 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
+import pg from 'pg';
 import { pipeline } from '../../scripts/stack/config.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
-import { InsertLoad, summarize, TopicWatcher } from '../../scripts/lib/load.js';
+import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { verifyAuditChain } from '../../activities/audit.js';
 import { RotationInProgressError, startPostgresCdcRotation } from '../../workers/startRotation.js';
 import { rotatePostgresCdcCredentials } from '../../workflows/rotatePostgresCdc.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
-import { auditLines, cfg, pipelineState, waitPhase, waitStreaming } from './pipeline.js';
+import { auditLines, cfg, pipelineState, store, waitPhase, waitStreaming } from './pipeline.js';
 import { recordHistory } from './histories.js';
 
 let w: TestWorker;
@@ -27,23 +27,16 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
   it('rotates under insert load with zero lost events, then drops the old user', async () => {
     const before = await pipelineState();
     expect(before.streamingUser).toBe(before.secretUser);
-    const runId = randomBytes(4).toString('hex');
     const db = await adminClient(cfg, pipeline.database);
-    const load = new InsertLoad(db, runId, 40);
-    const watcher = new TopicWatcher(w.config.kafka.brokers, pipeline.usersTopic, `load-${runId}-`);
-    await watcher.start();
-    load.start();
-    const handle = await start({ gracePeriod: 'PT3S', reason: 'e2e under load' });
-    const result = await handle.result();
-    await load.stop();
-    const emails = Array.from({ length: load.inserted }, (_, i) => load.emailOf(i + 1));
-    await watcher.drain(emails.length, 60_000);
-    await watcher.stop();
-    await db.end();
-    const events = summarize(emails, watcher.deliveries);
+    const { result, emails, deliveries } = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40 }, async () => {
+      const h = await start({ gracePeriod: 'PT3S', reason: 'e2e under load' });
+      return { handle: h, ...(await h.result()) };
+    }).finally(() => db.end());
+    const handle = result.handle;
+    const events = summarize(emails, deliveries);
 
     expect(result.status).toBe('completed');
-    expect(load.inserted).toBeGreaterThan(50);
+    expect(emails.length).toBeGreaterThan(50);
     expect(events.lost).toBe(0);
     const after = await pipelineState();
     expect(after.secretUser).toBe(result.newUser);
@@ -122,9 +115,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     const handle = await start({ gracePeriod: 'PT1H' });
     const grace = await waitPhase(handle, 'grace');
     // connect as the old user, with the password kept in the backup version
-    const backup = (await import('./pipeline.js')).store.read(`${pipeline.cdcSecret}-backup`);
-    const old = (await backup)!;
-    const pg = (await import('pg')).default;
+    const old = (await store.read(`${pipeline.cdcSecret}-backup`))!;
     const session = new pg.Client({ host: '127.0.0.1', port: cfg.ports.postgres, database: pipeline.database, user: old.data['db-username'], password: old.data['db-password'] });
     await session.connect();
     await handle.signal('cleanupNow', {});
