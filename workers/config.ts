@@ -5,6 +5,32 @@ import { loadStackConfig, pipeline } from '../scripts/stack/config.js';
 
 const url = z.string().url();
 
+const keyId = (hint = '') => z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, `must be a key id: 1-64 characters of A-Z a-z 0-9 . _ -${hint}`);
+const codecKey = z.string().refine((k) => Buffer.from(k, 'base64').length === 32, 'must be base64 of exactly 32 bytes (openssl rand -base64 32)');
+
+/**
+ * Payload codec keyring: `key`/`keyId` encrypt (current); `previousKeys` only decrypt
+ * payloads sealed before a rotation of the codec key. Env: REKEY_CODEC_KEY (or
+ * REKEY_CODEC_KEY_FILE), REKEY_CODEC_KEY_ID, REKEY_CODEC_PREVIOUS_KEYS=id:base64key,…
+ */
+export const CodecConfigSchema = z
+  .object({
+    /** base64 of 32 random bytes (AES-256-GCM). */
+    key: codecKey.optional(),
+    keyId: keyId().default('rekey-1'),
+    previousKeys: z.array(z.object({ id: keyId(' (REKEY_CODEC_PREVIOUS_KEYS is a comma list of id:base64key)'), key: codecKey })).optional(),
+    insecureNoEncryption: z.boolean().default(false),
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Set([c.keyId]);
+    (c.previousKeys ?? []).forEach((k, i) => {
+      if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['previousKeys', i, 'id'], message: `key id "${k.id}" is already in the keyring (ids must be unique; the current key is keyId)` });
+      seen.add(k.id);
+    });
+  });
+
+export type CodecConfig = z.infer<typeof CodecConfigSchema>;
+
 /**
  * Everything the worker needs, validated at start. Defaults point at the embedded
  * stack; production sets REKEY_* variables or a JSON file named by REKEY_CONFIG.
@@ -16,15 +42,7 @@ export const WorkerConfigSchema = z
       namespace: z.string().min(1).default('default'),
       taskQueue: z.string().min(1).default('rekey'),
     }),
-    codec: z.object({
-      /** base64 of 32 random bytes (AES-256-GCM). */
-      key: z
-        .string()
-        .refine((k) => Buffer.from(k, 'base64').length === 32, 'must be base64 of exactly 32 bytes (openssl rand -base64 32)')
-        .optional(),
-      keyId: z.string().min(1).default('rekey-1'),
-      insecureNoEncryption: z.boolean().default(false),
-    }),
+    codec: CodecConfigSchema,
     secrets: z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('file'), dir: z.string().min(1) }),
       z.object({ kind: z.literal('kubernetes'), namespace: z.string().min(1), kubeconfig: z.string().optional() }),
@@ -78,10 +96,9 @@ function merge(base: Json, over: Json): Json {
 }
 
 function fromEnv(env: NodeJS.ProcessEnv): Json {
-  const bool = (v: string | undefined) => (v === undefined ? undefined : ['1', 'true', 'yes'].includes(v.toLowerCase()));
   return {
     temporal: { address: env.REKEY_TEMPORAL_ADDRESS, namespace: env.REKEY_TEMPORAL_NAMESPACE, taskQueue: env.REKEY_TASK_QUEUE },
-    codec: { key: env.REKEY_CODEC_KEY ?? readKeyFile(env.REKEY_CODEC_KEY_FILE), keyId: env.REKEY_CODEC_KEY_ID, insecureNoEncryption: bool(env.REKEY_INSECURE_NO_ENCRYPTION) },
+    codec: codecFromEnv(env),
     secrets:
       env.REKEY_SECRET_STORE === 'kubernetes'
         ? { kind: 'kubernetes', namespace: env.REKEY_K8S_NAMESPACE ?? 'data-ingestion', kubeconfig: env.KUBECONFIG, dir: undefined }
@@ -93,6 +110,39 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
     aws: { endpoint: env.REKEY_AWS_ENDPOINT, region: env.AWS_REGION },
     audit: { path: env.REKEY_AUDIT_LOG },
   };
+}
+
+function codecFromEnv(env: NodeJS.ProcessEnv): Json {
+  const bool = (v: string | undefined) => (v === undefined ? undefined : ['1', 'true', 'yes'].includes(v.toLowerCase()));
+  return {
+    key: env.REKEY_CODEC_KEY ?? readKeyFile(env.REKEY_CODEC_KEY_FILE),
+    keyId: env.REKEY_CODEC_KEY_ID,
+    previousKeys: parsePreviousKeys(env.REKEY_CODEC_PREVIOUS_KEYS),
+    insecureNoEncryption: bool(env.REKEY_INSECURE_NO_ENCRYPTION),
+  };
+}
+
+/** `id:base64key,id:base64key` → [{id, key}]; an entry without `:` gets an empty id, which the schema names. */
+function parsePreviousKeys(list: string | undefined): Array<{ id: string; key: string }> | undefined {
+  if (list === undefined || list.trim() === '') return undefined;
+  return list
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.indexOf(':');
+      return at < 0 ? { id: '', key: '' } : { id: entry.slice(0, at).trim(), key: entry.slice(at + 1).trim() };
+    });
+}
+
+/** Only the codec part (for the codec server): same sources and errors as the worker's `codec`. */
+export function loadCodecConfig(env: NodeJS.ProcessEnv = process.env): CodecConfig {
+  const parsed = CodecConfigSchema.safeParse(merge({ keyId: 'rekey-1', insecureNoEncryption: false }, codecFromEnv(env)));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  codec.${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid codec configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
 }
 
 function readKeyFile(file: string | undefined): string | undefined {
