@@ -3,7 +3,7 @@ import { createCredentialActivities } from './credentials.js';
 import { createHostActivities } from './host.js';
 import { createKafkaActivities } from './kafka.js';
 import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
-import { createPostgresActivities } from './postgres.js';
+import { createPostgresActivities } from './postgres/index.js';
 import type { SecretStore } from './secrets/store.js';
 
 export interface ActivityDeps {

@@ -1,63 +1,133 @@
-import { ApplicationFailure, heartbeat } from '@temporalio/activity';
-import { Kafka, logLevel } from 'kafkajs';
+import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
+import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
 
 export interface KafkaDeps {
   brokers: string[];
 }
 
-/** Reads change events back from the pipeline's topic (the canary check of a rotation). */
+/** Waits end by themselves within 10 minutes; callers give ≤ 600 s and a startToCloseTimeout above it. */
+export const MAX_KAFKA_WAIT_MS = 600_000;
+const HEARTBEAT_MS = 2000;
+const CANARY_MARKER = /^[a-z0-9-]{1,120}$/;
+
+function boundedTimeout(ms: number): number {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw ApplicationFailure.nonRetryable('timeoutMs must be a positive number of milliseconds', 'InvalidInput');
+  return Math.min(ms, MAX_KAFKA_WAIT_MS);
+}
+
+interface Found {
+  partition: number;
+  offset: string;
+}
+
+/** Reads change events back from the pipeline's topics (the canary check of a rotation). */
 export function createKafkaActivities(deps: KafkaDeps) {
   const kafka = new Kafka({ clientId: 'rekey-worker', brokers: deps.brokers, logLevel: logLevel.NOTHING });
 
   /**
-   * Waits until a change event whose `after.<field>` equals `value` appears on `topic`,
-   * reading from the offsets at `sinceMs` (not the whole topic).
+   * Per partition, the first offset at or after `sinceMs`. A topic that does not exist yet
+   * (the first event on it creates it) is waited for until `deadline`, heartbeating.
    */
-  async function awaitChangeEvent(input: { topic: string; field: string; value: string; sinceMs: number; timeoutMs: number }): Promise<{ partition: number; offset: string }> {
-    const admin = kafka.admin();
-    await admin.connect();
-    let starts: Array<{ partition: number; offset: string }>;
-    try {
-      starts = await admin.fetchTopicOffsetsByTimestamp(input.topic, input.sinceMs);
-    } finally {
-      await admin.disconnect();
-    }
-    const consumer = kafka.consumer({ groupId: `rekey-canary-${process.pid}-${Date.now()}`, allowAutoTopicCreation: false });
-    await consumer.connect();
-    try {
-      return await new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(ApplicationFailure.retryable(`no change event with ${input.field}=${input.value} on ${input.topic} within ${input.timeoutMs / 1000} s`, 'ChangeEventNotSeen')),
-          input.timeoutMs,
-        );
-        const beat = setInterval(() => heartbeat('waiting for change event'), 2000);
-        const done = (fn: () => void) => {
-          clearTimeout(timer);
-          clearInterval(beat);
-          fn();
-        };
-        void consumer
-          .subscribe({ topic: input.topic, fromBeginning: true })
-          .then(() =>
-            consumer.run({
-              autoCommit: false,
-              eachMessage: async ({ partition, message }) => {
-                if (!message.value) return;
-                const event = JSON.parse(message.value.toString()) as { after?: Record<string, unknown>; payload?: { after?: Record<string, unknown> } };
-                const after = event.after ?? event.payload?.after;
-                if (after && String(after[input.field]) === input.value) done(() => resolve({ partition, offset: message.offset }));
-              },
-            }),
-          )
-          .then(() => {
-            for (const s of starts) consumer.seek({ topic: input.topic, partition: s.partition, offset: s.offset });
-          })
-          .catch((err: Error) => done(() => reject(err)));
-      });
-    } finally {
-      await consumer.disconnect().catch(() => undefined);
+  async function startOffsets(admin: Admin, topic: string, sinceMs: number, deadline: number): Promise<Found[]> {
+    for (;;) {
+      const topics = await admin.listTopics();
+      if (topics.includes(topic)) return admin.fetchTopicOffsetsByTimestamp(topic, sinceMs);
+      if (Date.now() > deadline) return [];
+      heartbeat(`waiting for topic ${topic} to exist`);
+      await sleep(500);
     }
   }
 
-  return { awaitChangeEvent };
+  /**
+   * Consumes `topic` from the offsets at `sinceMs` until `match` accepts a record, heartbeating
+   * every 2 s; a retryable `type` failure after `timeoutMs`. Records before the start offsets
+   * are ignored even if the consumer delivers them before its seek takes effect.
+   */
+  async function scanTopic(topic: string, sinceMs: number, timeoutMs: number, type: string, what: string, match: (m: KafkaMessage) => boolean): Promise<Found> {
+    const deadline = Date.now() + timeoutMs;
+    const notSeen = () => ApplicationFailure.retryable(`no ${what} on ${topic} within ${Math.round(timeoutMs / 1000)} s`, type);
+    const admin = kafka.admin();
+    await admin.connect();
+    const groupId = `rekey-canary-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+    try {
+      const starts = await startOffsets(admin, topic, sinceMs, deadline);
+      if (starts.length === 0) throw notSeen();
+      const from = new Map(starts.map((s) => [s.partition, BigInt(s.offset)]));
+      const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+      await consumer.connect();
+      try {
+        return await new Promise<Found>((resolve, reject) => {
+          const timer = setTimeout(() => finish(() => reject(notSeen())), Math.max(0, deadline - Date.now()));
+          const beat = setInterval(() => heartbeat(`waiting for ${what}`), HEARTBEAT_MS);
+          let settled = false;
+          function finish(fn: () => void) {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            clearInterval(beat);
+            fn();
+          }
+          void consumer
+            .subscribe({ topic, fromBeginning: true })
+            .then(() =>
+              consumer.run({
+                autoCommit: false,
+                eachMessage: async ({ partition, message }) => {
+                  if (BigInt(message.offset) < (from.get(partition) ?? 0n)) return;
+                  if (match(message)) finish(() => resolve({ partition, offset: message.offset }));
+                },
+              }),
+            )
+            .then(() => {
+              for (const s of starts) consumer.seek({ topic, partition: s.partition, offset: s.offset });
+            })
+            .catch((err: Error) => finish(() => reject(ApplicationFailure.retryable(`reading ${topic} failed: ${err.message}`, 'KafkaUnavailable'))));
+        });
+      } finally {
+        await consumer.disconnect().catch(() => undefined);
+      }
+    } finally {
+      await admin.deleteGroups([groupId]).catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Waits until a record whose value or key contains the marker's UTF-8 bytes appears on
+   * `topic`, reading from the offsets at `sinceMs`. Byte matching works for any converter
+   * (JSON and Avro both carry strings verbatim); choose markers that are not substrings of
+   * one another (e.g. include the rotation id). Heartbeats every 2 s; gives up after
+   * min(timeoutMs, 600 s) with a retryable `CanaryEventNotSeen`. Callers pass ≤ 600 s and a
+   * startToCloseTimeout above it.
+   */
+  async function awaitCanaryEvent(input: { topic: string; marker: string; sinceMs: number; timeoutMs: number }): Promise<Found> {
+    if (typeof input.marker !== 'string' || !CANARY_MARKER.test(input.marker)) {
+      throw ApplicationFailure.nonRetryable('canary marker must be 1–120 characters of [a-z0-9-]', 'InvalidMarker');
+    }
+    if (typeof input.sinceMs !== 'number' || !Number.isFinite(input.sinceMs)) throw ApplicationFailure.nonRetryable('sinceMs must be a timestamp in milliseconds', 'InvalidInput');
+    const needle = Buffer.from(input.marker, 'utf8');
+    return scanTopic(input.topic, input.sinceMs, boundedTimeout(input.timeoutMs), 'CanaryEventNotSeen', `record carrying canary ${input.marker}`, (m) =>
+      Boolean(m.value?.includes(needle) || m.key?.includes(needle)),
+    );
+  }
+
+  /**
+   * Waits until a change event whose `after.<field>` equals `value` appears on `topic`,
+   * reading from the offsets at `sinceMs` (not the whole topic). JSON converter only.
+   * @deprecated kept for rotations started before the rotation kit (use awaitCanaryEvent)
+   */
+  async function awaitChangeEvent(input: { topic: string; field: string; value: string; sinceMs: number; timeoutMs: number }): Promise<Found> {
+    return scanTopic(input.topic, input.sinceMs, boundedTimeout(input.timeoutMs), 'ChangeEventNotSeen', `change event with ${input.field}=${input.value}`, (m) => {
+      if (!m.value) return false;
+      try {
+        const event = JSON.parse(m.value.toString()) as { after?: Record<string, unknown>; payload?: { after?: Record<string, unknown> } };
+        const after = event.after ?? event.payload?.after;
+        return Boolean(after && String(after[input.field]) === input.value);
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  return { awaitCanaryEvent, awaitChangeEvent };
 }

@@ -24,12 +24,27 @@ export function connectorConfig(cfg: StackConfig): Record<string, string> {
     'slot.name': pipeline.slot,
     'publication.name': pipeline.publication,
     'publication.autocreate.mode': 'disabled',
-    'table.include.list': 'public.users,public.orders',
+    // public.rekey_canary: the rotation canary's own table (also in the publication)
+    'table.include.list': 'public.users,public.orders,public.rekey_canary',
     'snapshot.mode': 'initial',
     'heartbeat.interval.ms': '2000',
     'heartbeat.action.query': 'INSERT INTO public.debezium_heartbeat (id, ts) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts',
     'offset.flush.interval.ms': '1000',
   };
+}
+
+/** True once the connector and every task run, and the tasks were given `desired`'s include list. */
+async function runningWith(url: string, desired: Record<string, string>): Promise<boolean> {
+  const res = await fetch(`${url}/status`);
+  if (!res.ok) return false;
+  const s = (await res.json()) as { connector: { state: string }; tasks: Array<{ state: string; trace?: string }> };
+  const failed = s.tasks.find((t) => t.state === 'FAILED');
+  if (failed) throw new Error(`task FAILED: ${failed.trace?.split('\n')[0]}`);
+  if (!(s.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING'))) return false;
+  const tasks = await fetch(`${url}/tasks`);
+  if (!tasks.ok) return false;
+  const configs = (await tasks.json()) as Array<{ config: Record<string, string> }>;
+  return configs.length > 0 && configs.every((t) => t.config['table.include.list'] === desired['table.include.list']);
 }
 
 /** Kafka Connect in distributed mode with the Debezium PostgreSQL plugin and the file/dir config providers. */
@@ -93,26 +108,27 @@ export const connect: Service = {
     return plugins.some((p) => p.class === 'io.debezium.connector.postgresql.PostgresConnector');
   },
 
+  /**
+   * Creates the connector, or updates a running one whose config differs from
+   * connectorConfig() (e.g. a table added to the include list by a newer version), then
+   * waits until its tasks run with that config. An unchanged config is left alone, so
+   * `stack:up` on a running stack does not restart the connector.
+   */
   async seed(cfg) {
     const url = `${connectUrl(cfg)}/connectors/${pipeline.connector}`;
-    const put = await fetch(`${url}/config`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(connectorConfig(cfg)),
+    const desired = connectorConfig(cfg);
+    const current = await fetch(`${url}/config`);
+    const live = current.ok ? ((await current.json()) as Record<string, string>) : undefined;
+    const differs = !live || Object.keys(desired).some((k) => live[k] !== desired[k]) || Object.keys(live).some((k) => k !== 'name' && !(k in desired));
+    if (differs) {
+      const put = await fetch(`${url}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(desired) });
+      if (!put.ok) throw new Error(`${live ? 'updating' : 'creating'} connector ${pipeline.connector} failed: HTTP ${put.status} ${await put.text()}`);
+    }
+    await waitFor('kafka-connect', () => runningWith(url, desired), {
+      timeoutMs: 90_000,
+      logPath: logPath(cfg, 'kafka-connect'),
+      what: `running connector ${pipeline.connector} with table.include.list=${desired['table.include.list']}`,
     });
-    if (!put.ok) throw new Error(`creating connector ${pipeline.connector} failed: HTTP ${put.status} ${await put.text()}`);
-    await waitFor(
-      'kafka-connect',
-      async () => {
-        const res = await fetch(`${url}/status`);
-        if (!res.ok) return false;
-        const s = (await res.json()) as { connector: { state: string }; tasks: Array<{ state: string; trace?: string }> };
-        const failed = s.tasks.find((t) => t.state === 'FAILED');
-        if (failed) throw new Error(`task FAILED: ${failed.trace?.split('\n')[0]}`);
-        return s.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING');
-      },
-      { timeoutMs: 90_000, logPath: logPath(cfg, 'kafka-connect'), what: `running connector ${pipeline.connector}` },
-    );
   },
 
   async stop(cfg) {

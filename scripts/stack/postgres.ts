@@ -46,6 +46,18 @@ export async function adminClient(cfg: StackConfig, database = 'postgres'): Prom
   return client;
 }
 
+/**
+ * The rotation canary's own table (never rows in the business tables): created, granted
+ * like the heartbeat table and added to the publication, on a new or an existing database.
+ */
+async function seedCanary(db: pg.Client): Promise<void> {
+  const parent = db.escapeIdentifier(pipeline.parentRole);
+  await db.query(`CREATE TABLE IF NOT EXISTS public.rekey_canary (marker text PRIMARY KEY, written_at timestamptz NOT NULL)`);
+  await db.query(`GRANT SELECT, INSERT, UPDATE ON public.rekey_canary TO ${parent}`);
+  const published = await db.query(`SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = 'public' AND tablename = 'rekey_canary'`, [pipeline.publication]);
+  if (published.rowCount === 0) await db.query(`ALTER PUBLICATION ${db.escapeIdentifier(pipeline.publication)} ADD TABLE public.rekey_canary`);
+}
+
 export const cdcUserName = (at: Date) => `debezium_${at.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '_')}`;
 
 /** PostgreSQL 15 with wal_level=logical, the ecommerce sample, the Debezium parent role and a first CDC user. */
@@ -154,6 +166,7 @@ export const postgres: Service = {
       // walsender lag columns go stale and report minutes of false lag.
       if (pub.rowCount === 0) await db.query(`CREATE PUBLICATION ${db.escapeIdentifier(pipeline.publication)} FOR TABLE public.users, public.orders, public.debezium_heartbeat`);
       await db.query(`ALTER PUBLICATION ${db.escapeIdentifier(pipeline.publication)} OWNER TO ${parent}`);
+      await seedCanary(db);
 
       let cdc = await store.read(pipeline.cdcSecret);
       if (!cdc) {

@@ -1,0 +1,117 @@
+import pg from 'pg';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { SecretStore } from '../secrets/store.js';
+
+export interface PostgresDeps {
+  store: SecretStore;
+  host: string;
+  port: number;
+  database: string;
+  adminSecret: string;
+}
+
+/** Identifiers we create or drop: PostgreSQL's unquoted identifier shape, bounded length. */
+export const SAFE_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function assertIdentifier(field: string, value: string): void {
+  if (typeof value !== 'string' || !SAFE_IDENTIFIER.test(value)) {
+    throw ApplicationFailure.nonRetryable(`${field} ${JSON.stringify(value)} is not a safe PostgreSQL identifier`, 'InvalidIdentifier');
+  }
+}
+
+/**
+ * Every wait in these activities ends by itself within 10 minutes; callers give
+ * timeouts ≤ 600 s and an activity startToCloseTimeout above the timeout they pass.
+ * Older workflows pass 120 s; larger values are cut to the bound rather than refused.
+ */
+export const MAX_WAIT_MS = 600_000;
+
+export function boundedTimeout(field: string, ms: number): number {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw ApplicationFailure.nonRetryable(`${field} must be a positive number of milliseconds`, 'InvalidInput');
+  return Math.min(ms, MAX_WAIT_MS);
+}
+
+/** SQLSTATE of a PostgreSQL error (undefined for network and other errors). */
+export const pgCode = (err: unknown): string | undefined => (err as { code?: unknown } | null)?.code as string | undefined;
+
+/** SQLSTATEs that mean the credential was refused (a retry with the same secret cannot help). */
+export const AUTH_FAILED = new Set(['28P01', '28000']);
+
+export interface Login {
+  user: string;
+  password: string;
+}
+
+export function createConnections(deps: PostgresDeps) {
+  /** Reads a login from a secret; the values never enter a message. */
+  async function readLogin(secretName: string, userKey: string, passwordKey: string): Promise<Login> {
+    const secret = await deps.store.read(secretName);
+    if (!secret) throw ApplicationFailure.nonRetryable(`secret ${secretName} not found in the ${deps.store.kind} store`, 'SecretMissing');
+    const user = secret.data[userKey];
+    const password = secret.data[passwordKey];
+    if (!user || !password) throw ApplicationFailure.nonRetryable(`secret ${secretName} lacks ${userKey}/${passwordKey}`, 'SecretMissing');
+    return { user, password };
+  }
+
+  async function connect(opts: { database?: string; secret?: string; userKey?: string; passwordKey?: string; replication?: boolean } = {}): Promise<pg.Client> {
+    const login = await readLogin(opts.secret ?? deps.adminSecret, opts.userKey ?? 'username', opts.passwordKey ?? 'password');
+    const client = new pg.Client({
+      host: deps.host,
+      port: deps.port,
+      database: opts.database ?? deps.database,
+      user: login.user,
+      password: login.password,
+      connectionTimeoutMillis: 5000,
+      ...(opts.replication ? { replication: 'database' } : {}),
+    } as pg.ClientConfig);
+    // an idle client's socket error must not crash the worker process
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    return client;
+  }
+
+  async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>, database?: string): Promise<T> {
+    const client = await connect({ database });
+    try {
+      return await fn(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  return { readLogin, connect, withAdmin };
+}
+
+export type Connections = ReturnType<typeof createConnections>;
+
+/**
+ * Runs `fn` in a transaction whose lock waits end after `lockTimeoutMs` (SET LOCAL
+ * lock_timeout, through set_config so the value is a bind parameter). A lock timeout
+ * becomes a retryable `LockTimeout` naming `what`.
+ */
+export async function inTransaction<T>(c: pg.Client, lockTimeoutMs: number, what: string, fn: () => Promise<T>): Promise<T> {
+  await c.query('BEGIN');
+  try {
+    await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.round(lockTimeoutMs)}ms`]);
+    const result = await fn();
+    await c.query('COMMIT');
+    return result;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    if (pgCode(err) === '55P03') {
+      throw ApplicationFailure.retryable(`${what}: lock not granted within ${lockTimeoutMs} ms (another session holds it); nothing was changed by this step`, 'LockTimeout');
+    }
+    throw err;
+  }
+}
+
+/** Databases a role's objects and grants can live in (those we can connect to). */
+export async function connectableDatabases(c: pg.Client): Promise<string[]> {
+  const { rows } = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname');
+  return rows.map((r) => r.datname);
+}
