@@ -10,6 +10,13 @@ export default tseslint.config(
     },
   },
   {
+    // Production code never depends on the development stack: stand-ins are injected by scripts/.
+    files: ['activities/**/*.ts', 'workers/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/scripts/**', '../scripts/*', '../../scripts/*'], message: 'production code must not import scripts/: inject development stand-ins from scripts/ instead' }] }],
+    },
+  },
+  {
     // Workflow code is replayed: no I/O, clocks or randomness except through Temporal's APIs.
     files: ['workflows/**/*.ts'],
     rules: {
@@ -19,7 +26,8 @@ export default tseslint.config(
           patterns: [
             { group: ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process', 'net', 'http', 'https'], message: 'workflows are deterministic: do I/O in an activity' },
             { group: ['pg', 'kafkajs', '@aws-sdk/*', '@kubernetes/*', 'pino'], message: 'workflows are deterministic: call this from an activity' },
-            { group: ['../activities/*', '../activities/**'], message: 'import activities as types only (import type …)', allowTypeImports: true },
+            { group: ['../activities/*', '../activities/**', '../../activities/*', '../../activities/**'], message: 'import activities as types only (import type …)', allowTypeImports: true },
+            { group: ['**/scripts/**', '../scripts/*', '../../scripts/*'], message: 'production code must not import scripts/' },
           ],
         },
       ],

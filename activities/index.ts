@@ -3,6 +3,7 @@ import { createCredentialActivities } from './credentials.js';
 import { createHostActivities } from './host.js';
 import { createKafkaActivities } from './kafka.js';
 import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
+import { createPlanActivities } from './plans.js';
 import { createPostgresActivities } from './postgres/index.js';
 import type { SecretStore } from './secrets/store.js';
 
@@ -12,6 +13,8 @@ export interface ActivityDeps {
   kafkaConnect: { url: string; worker?: ConnectWorkerRuntime };
   kafka: { brokers: string[] };
   audit: { path: string };
+  /** Workers started for tests (REKEY_TEST_HOOKS) accept rollback drills (`injectFailure`). */
+  testHooks?: boolean;
   /** When set (Kubernetes backends), node MemoryPressure feeds the pre-flight memory check. */
   nodesUnderMemoryPressure?: () => Promise<string[]>;
 }
@@ -25,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCredentialActivities({ store: deps.store }),
     ...createHostActivities({ nodesUnderMemoryPressure: deps.nodesUnderMemoryPressure }),
     ...createAuditActivities(deps.audit),
+    ...createPlanActivities({ testHooks: deps.testHooks ?? false }),
   };
 }
 

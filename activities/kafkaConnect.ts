@@ -44,6 +44,18 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
     };
   }
 
+  /**
+   * Which slot and credential the connector's configuration reads. Only config-provider
+   * references (`${dir:…}`, `${secrets:…}`) are returned: a literal password is reported
+   * as such, never copied.
+   */
+  async function connectorBinding(input: { connector: string }): Promise<{ slot: string | null; credentialRefs: string[] }> {
+    const res = await call('GET', `/connectors/${encodeURIComponent(input.connector)}/config`);
+    const config = (await res.json()) as Record<string, string>;
+    const refs = ['database.user', 'database.password'].map((k) => config[k]).filter((v): v is string => typeof v === 'string');
+    return { slot: config['slot.name'] ?? null, credentialRefs: refs.map((v) => (/^\$\{[a-z]+:[^}]+\}$/.test(v) ? v : '(literal value, not shown)')) };
+  }
+
   /** Polls until the connector and all its tasks are in `state`; a FAILED task ends the wait early. */
   async function waitForState(connector: string, state: 'RUNNING' | 'PAUSED', timeoutMs: number): Promise<ConnectorStatus> {
     const deadline = Date.now() + timeoutMs;
@@ -119,5 +131,5 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
     throw ApplicationFailure.retryable(`Kafka Connect worker not ready ${(input.timeoutMs ?? 300_000) / 1000} s after restart`, 'WorkerNotReady');
   }
 
-  return { connectorStatus, pauseConnector, resumeConnector, restartConnector, waitConnectorRunning, restartConnectWorker };
+  return { connectorStatus, connectorBinding, pauseConnector, resumeConnector, restartConnector, waitConnectorRunning, restartConnectWorker };
 }

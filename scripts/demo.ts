@@ -1,8 +1,9 @@
 import { Command } from 'commander';
-import { createWorker } from '../workers/worker.js';
+import path from 'node:path';
+import { logToFile } from '../workers/logger.js';
 import { createClient } from '../workers/client.js';
 import { up } from './stack/stack.js';
-import { embeddedWorkerConfig } from './lib/session.js';
+import { createEmbeddedWorker, embeddedWorkerConfig } from './lib/session.js';
 import { rotateUnderLoad } from './lib/measure.js';
 
 const program = new Command('demo')
@@ -22,8 +23,11 @@ async function main() {
   say('bringing the embedded stack up (reused when running)…');
   await up(embeddedWorkerConfig().stack, (l) => console.error(`  ${l}`));
   const { stack, config } = embeddedWorkerConfig();
+  // human output on the terminal; the worker's JSON logs go to a file (or stderr with --json)
+  const logFile = path.join(stack.logDir, 'demo-worker.log');
+  if (!opts.json) logToFile(logFile);
   const taskQueue = `rekey-demo-${process.pid}`;
-  const { worker, connection: workerConnection } = await createWorker({ ...config, temporal: { ...config.temporal, taskQueue } });
+  const { worker, connection: workerConnection } = await createEmbeddedWorker({ ...config, temporal: { ...config.temporal, taskQueue } }, { quiet: !opts.json });
   const running = worker.run();
   const { client, connection } = await createClient(config);
   say(`inserting ${rate} rows/s into ecommerce.users; rotating with ${opts.strategy}, grace ${opts.grace}`);
@@ -36,7 +40,7 @@ async function main() {
       for (const s of m.steps) console.log(`  ${s.outcome.padEnd(11)} ${s.name.padEnd(24)} ${s.ms === null ? '' : `${s.ms} ms`.padStart(9)}  ${s.detail ?? ''}`);
       console.log(`CDC blackout (longest gap between delivered change events around the switch): ${m.blackoutMs} ms`);
       console.log(`events: inserted ${m.events.inserted}, delivered ${m.events.delivered}, lost ${m.events.lost}, duplicates ${m.events.duplicates}`);
-      console.log(`Web UI: ${m.rotation.webUi}`);
+      console.log(`Web UI: ${m.rotation.webUi}\nworker log: ${logFile}`);
     }
     if (m.rotation.status !== 'completed' || m.events.lost > 0) process.exitCode = 1;
   } finally {

@@ -1,31 +1,45 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { type Client, type WorkflowHandle, WorkflowFailedError } from '@temporalio/client';
 import { loadStackConfig } from './stack/config.js';
 import { createClient } from '../workers/client.js';
 import { ConfigError, loadWorkerConfig } from '../workers/config.js';
+import { stackWorkerDefaults } from './lib/session.js';
 import { RotationInProgressError, startPostgresCdcRotation } from '../workers/startRotation.js';
-import { InvalidInputError } from '../workflows/postgresCdcInput.js';
-import { parseIsoDuration } from '../workflows/duration.js';
-import type { RotationProgress } from '../workflows/rotationState.js';
+import { InvalidInputError, type PostgresCdcRotationInput } from '../workflows/postgresCdc/input.js';
+import {
+  abandonSignal,
+  cleanupNowSignal,
+  extendGraceSignal,
+  parseIsoDuration,
+  progressQuery,
+  retrySignal,
+  rollbackSignal,
+  type RotationProgress,
+  type RotationResult,
+} from '../workflows/rotation/index.js';
+import { printPlan, printProgress, printResult } from './lib/print.js';
 
-/** Operator CLI: start, inspect and steer rotations (the same things the Web UI does). */
+/** Operator CLI: start, inspect and steer rotations (what the Web UI does, from a terminal). */
 const program = new Command('rekey').description('credential rotations for the CDC pipeline, on Temporal');
+const operator = process.env.USER ?? 'operator';
 
 function duration(v: string) {
-  if (!parseIsoDuration(v)) throw new InvalidArgumentError('must be a positive ISO-8601 duration such as PT24H');
+  if (parseIsoDuration(v) === undefined) throw new InvalidArgumentError('must be an ISO-8601 duration such as PT24H');
   return v;
 }
 
-/** On the embedded stack, use its generated codec key unless one is configured. */
+/** REKEY_* settings; unset ones default to the embedded stack (its generated codec key included). */
 function configFromEnv() {
   const env = { ...process.env };
-  const stackKey = path.join(loadStackConfig().dir, 'codec.key');
+  const stack = loadStackConfig();
+  const stackKey = path.join(stack.dir, 'codec.key');
   if (!env.REKEY_CODEC_KEY && !env.REKEY_CODEC_KEY_FILE && fs.existsSync(stackKey)) env.REKEY_CODEC_KEY_FILE = stackKey;
-  return loadWorkerConfig(env);
+  return loadWorkerConfig(env, stackWorkerDefaults(stack));
 }
 
-async function withClient<T>(fn: (c: Awaited<ReturnType<typeof createClient>>['client'], taskQueue: string) => Promise<T>): Promise<T> {
+async function withClient<T>(fn: (c: Client, taskQueue: string) => Promise<T>): Promise<T> {
   const config = configFromEnv();
   const { client, connection } = await createClient(config);
   try {
@@ -35,33 +49,66 @@ async function withClient<T>(fn: (c: Awaited<ReturnType<typeof createClient>>['c
   }
 }
 
-function printProgress(p: RotationProgress) {
-  console.log(`${p.workflowId}\n  phase ${p.phase}   ${p.oldUser ?? '?'} → ${p.newUser ?? '?'}   strategy ${p.strategy}${p.graceEndsAt ? `   grace ends ${p.graceEndsAt}` : ''}`);
-  if (p.attention) console.log(`  NEEDS ATTENTION at ${p.attention.step}: ${p.attention.error}\n  fix the cause, then: rekey retry ${p.workflowId}`);
-  for (const s of p.steps) console.log(`  ${s.outcome.padEnd(11)} ${s.name.padEnd(22)} ${s.startedAt}${s.detail ? `  ${s.detail}` : ''}`);
-  if (p.rollbackWouldUndo.length) console.log(`  a rollback would undo: ${p.rollbackWouldUndo.map((u) => u.description).join(' ← ')}`);
+/** Waits for the result, printing one line per phase change (the progress query, polled). */
+async function follow(handle: WorkflowHandle, json: boolean): Promise<RotationResult> {
+  let last = '';
+  const t0 = Date.now();
+  const timer = setInterval(() => {
+    void handle.query(progressQuery).then(
+      (p) => {
+        const running = p.steps.filter((s) => s.outcome === 'running').map((s) => s.name).join(', ');
+        const line = `  ${p.phase}${running ? `: ${running}` : ''}`;
+        if (line !== last && !json) console.log(`${line}   (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+        last = line;
+      },
+      () => undefined,
+    );
+  }, 1000);
+  try {
+    return (await handle.result()) as RotationResult;
+  } finally {
+    clearInterval(timer);
+  }
 }
+
+interface RotateOptions { target: string; secret?: string; strategy: string; grace?: string; compromise?: boolean; reason: string; requestedBy: string; dryRun?: boolean; force?: string; wait?: boolean; json?: boolean }
 
 program
   .command('rotate-postgres-cdc')
-  .description('start the PostgreSQL CDC user rotation')
-  .requiredOption('--target <name>', 'what is rotated (e.g. ecommerce)')
+  .description('start the PostgreSQL CDC user rotation (one per secret at a time)')
+  .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
+  .option('--secret <name>', 'the credential the pipeline consumes', 'debezium-credentials')
   .option('--strategy <s>', 'reload-connector | restart-worker', 'reload-connector')
-  .option('--grace <duration>', 'hold the old user this long', duration, 'PT24H')
-  .option('--compromise', 'suspected compromise: allows --grace PT0S')
+  .option('--grace <duration>', 'hold the old user this long (default PT24H; at most P30D)', duration)
+  .option('--compromise', 'suspected compromise: revoke the old user right after the switch (grace PT0S)')
   .option('--reason <text>', 'why', 'scheduled rotation')
-  .option('--requested-by <who>', 'who', process.env.USER ?? 'operator')
-  .option('--dry-run', 'pre-flight only, change nothing')
-  .option('--wait', 'wait for the result and print it')
-  .action(async (o: { target: string; strategy: string; grace: string; compromise?: boolean; reason: string; requestedBy: string; dryRun?: boolean; wait?: boolean }) => {
+  .option('--requested-by <who>', 'who', operator)
+  .option('--dry-run', 'run pre-flight and print the plan: every step, its call and its compensation')
+  .option('--force <reason>', 'go on although pre-flight checks fail (reason goes to the audit log)')
+  .option('--wait', 'follow the rotation until it ends')
+  .option('--json', 'print JSON')
+  .action(async (o: RotateOptions) => {
+    const input: PostgresCdcRotationInput = {
+      target: o.target,
+      secret: o.secret,
+      strategy: o.strategy as 'reload-connector',
+      ...(o.grace ? { gracePeriod: o.grace } : {}),
+      compromise: Boolean(o.compromise),
+      reason: o.reason,
+      requestedBy: o.requestedBy,
+      dryRun: Boolean(o.dryRun),
+      ...(o.force ? { force: { reason: o.force } } : {}),
+    };
     await withClient(async (client, taskQueue) => {
-      const handle = await startPostgresCdcRotation(
-        client,
-        { target: o.target, strategy: o.strategy as 'reload-connector', gracePeriod: o.grace, compromise: Boolean(o.compromise), reason: o.reason, requestedBy: o.requestedBy, dryRun: Boolean(o.dryRun) },
-        { taskQueue },
-      );
-      console.log(`started ${handle.workflowId}`);
-      if (o.wait) console.log(JSON.stringify(await handle.result(), null, 2));
+      const handle = await startPostgresCdcRotation(client, input, { taskQueue });
+      if (!o.json) console.log(`started ${handle.workflowId}`);
+      if (!o.wait && !o.dryRun) return;
+      const result = await follow(handle, Boolean(o.json)).catch((err: unknown) => {
+        throw err instanceof WorkflowFailedError ? new Error(`${handle.workflowId} failed: ${err.cause?.message ?? err.message}`) : err;
+      });
+      if (o.json) console.log(JSON.stringify(result));
+      else if (result.plan) printPlan(result);
+      else printResult(result);
     });
   });
 
@@ -71,7 +118,7 @@ program
   .option('--json')
   .action(async (id: string, o: { json?: boolean }) => {
     await withClient(async (client) => {
-      const p = await client.workflow.getHandle(id).query<RotationProgress>('progress');
+      const p: RotationProgress = await client.workflow.getHandle(id).query(progressQuery);
       if (o.json) console.log(JSON.stringify(p));
       else printProgress(p);
     });
@@ -80,26 +127,36 @@ program
 program
   .command('list')
   .description('running rotations')
-  .action(async () => {
+  .option('--json')
+  .action(async (o: { json?: boolean }) => {
     await withClient(async (client) => {
+      const rows: Array<{ workflowId: string; phase: string; target: string; startedAt: string }> = [];
       for await (const wf of client.workflow.list({ query: 'ExecutionStatus = "Running" AND RotationComponent IS NOT NULL' })) {
         const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
-        console.log(`${wf.workflowId}  phase=${sa.RotationPhase?.[0] ?? '?'}  started ${wf.startTime.toISOString()}`);
+        rows.push({ workflowId: wf.workflowId, phase: String(sa.RotationPhase?.[0] ?? '?'), target: String(sa.RotationTarget?.[0] ?? '?'), startedAt: wf.startTime.toISOString() });
       }
+      if (o.json) console.log(JSON.stringify(rows));
+      else if (rows.length === 0) console.log('no rotation is running');
+      else for (const r of rows) console.log(`${r.workflowId.padEnd(48)} ${r.phase.padEnd(16)} target ${r.target}, started ${r.startedAt}`);
     });
   });
 
-const signal = (name: string, description: string, withArgs: (cmd: Command) => Command, payload: (o: Record<string, string>) => unknown) =>
-  withArgs(program.command(`${name} <workflowId>`).description(description)).action(async (id: string, o: Record<string, string>) => {
-    await withClient(async (client) => {
-      await client.workflow.getHandle(id).signal(name === 'cleanup-now' ? 'cleanupNow' : name === 'extend-grace' ? 'extendGrace' : name, payload(o));
-      console.log(`sent ${name} to ${id}`);
-    });
+const send = (run: (h: WorkflowHandle, o: Record<string, string>) => Promise<void>, what: string) => async (id: string, o: Record<string, string>) =>
+  withClient(async (client) => {
+    const handle = client.workflow.getHandle(id);
+    await run(handle, o);
+    console.log(`sent ${what} to ${id}; check it took effect with: rekey progress ${id}`);
   });
-signal('rollback', 'undo the rotation (before cleanup)', (c) => c.requiredOption('--reason <text>', 'why'), (o) => ({ reason: o.reason, by: process.env.USER }));
-signal('cleanup-now', 'end the grace period now and drop the old user', (c) => c, () => ({ by: process.env.USER }));
-signal('extend-grace', 'hold the old user longer', (c) => c.requiredOption('--by <duration>', 'e.g. PT12H', duration), (o) => ({ duration: o.by, by: process.env.USER }));
-signal('retry', 'retry a step parked in needs-attention', (c) => c, () => ({ by: process.env.USER }));
+program.command('rollback <workflowId>').description('undo the rotation (any time before cleanup)').requiredOption('--reason <text>', 'why')
+  .action(send((h, o) => h.signal(rollbackSignal, { reason: o.reason!, by: operator }), 'rollback'));
+program.command('cleanup-now <workflowId>').description('end the grace period now and retire the old credential')
+  .action(send((h) => h.signal(cleanupNowSignal, { by: operator }), 'cleanupNow'));
+program.command('extend-grace <workflowId>').description('hold the old credential longer (total at most P30D)').requiredOption('--by <duration>', 'e.g. PT12H', duration)
+  .action(send((h, o) => h.signal(extendGraceSignal, { duration: o.by!, by: operator }), 'extendGrace'));
+program.command('retry <workflowId>').description('retry the step a rotation parked in needs-attention')
+  .action(send((h) => h.signal(retrySignal, { by: operator }), 'retry'));
+program.command('abandon <workflowId>').description('skip the parked step; it is recorded as left to do by hand').requiredOption('--reason <text>', 'why')
+  .action(send((h, o) => h.signal(abandonSignal, { reason: o.reason!, by: operator }), 'abandon'));
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof InvalidInputError || err instanceof RotationInProgressError || err instanceof ConfigError) console.error(err.message);

@@ -1,7 +1,5 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
-import { loadStackConfig, pipeline } from '../scripts/stack/config.js';
 
 const url = z.string().url();
 
@@ -31,10 +29,7 @@ export const CodecConfigSchema = z
 
 export type CodecConfig = z.infer<typeof CodecConfigSchema>;
 
-/**
- * Everything the worker needs, validated at start. Defaults point at the embedded
- * stack; production sets REKEY_* variables or a JSON file named by REKEY_CONFIG.
- */
+/** Everything the worker needs, validated at start: REKEY_* variables or a JSON file named by REKEY_CONFIG. */
 export const WorkerConfigSchema = z
   .object({
     temporal: z.object({
@@ -58,6 +53,8 @@ export const WorkerConfigSchema = z
     schemaRegistry: z.object({ url }),
     aws: z.object({ endpoint: url.optional(), region: z.string().min(1).default('us-east-1') }),
     audit: z.object({ path: z.string().min(1) }),
+    /** Accept rollback drills (`injectFailure`): test and drill workers only, never production. */
+    testHooks: z.boolean().default(false),
   })
   .refine((c) => c.codec.key !== undefined || c.codec.insecureNoEncryption, {
     message: 'no payload codec key: set REKEY_CODEC_KEY (base64, 32 bytes) or, for local development only, REKEY_INSECURE_NO_ENCRYPTION=true',
@@ -70,22 +67,21 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function defaults(env: NodeJS.ProcessEnv) {
-  const stack = loadStackConfig(env);
-  return {
-    temporal: { address: `127.0.0.1:${stack.ports.temporal}`, namespace: 'default', taskQueue: 'rekey' },
-    codec: { keyId: 'rekey-1', insecureNoEncryption: false },
-    secrets: { kind: 'file', dir: stack.secretsDir },
-    postgres: { host: '127.0.0.1', port: stack.ports.postgres, database: pipeline.database, adminSecret: pipeline.adminSecret },
-    kafkaConnect: { url: `http://127.0.0.1:${stack.ports.connect}` },
-    kafka: { brokers: [`127.0.0.1:${stack.ports.kafka}`] },
-    schemaRegistry: { url: `http://127.0.0.1:${stack.ports.registry}/apis/ccompat/v7` },
-    aws: { endpoint: `http://127.0.0.1:${stack.ports.moto}`, region: 'us-east-1' },
-    audit: { path: path.join(stack.dir, 'audit', 'rotations.jsonl') },
-  };
-}
+/**
+ * Production defaults: only what is safe to assume anywhere. Everything that names a
+ * system (PostgreSQL, Kafka Connect, brokers…) must be configured; the embedded stack's
+ * development wiring (scripts/lib/session.ts) passes its own defaults instead.
+ */
+export const productionDefaults = {
+  temporal: { address: 'localhost:7233', namespace: 'default', taskQueue: 'rekey' },
+  codec: { keyId: 'rekey-1', insecureNoEncryption: false },
+  secrets: { kind: 'kubernetes', namespace: 'data-ingestion' },
+  aws: { region: 'us-east-1' },
+  audit: { path: '/var/lib/rekey/audit/rotations.jsonl' },
+  testHooks: false,
+};
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 function merge(base: Json, over: Json): Json {
   const out: Json = { ...base };
   for (const [k, v] of Object.entries(over)) {
@@ -109,6 +105,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
     schemaRegistry: { url: env.REKEY_REGISTRY_URL },
     aws: { endpoint: env.REKEY_AWS_ENDPOINT, region: env.AWS_REGION },
     audit: { path: env.REKEY_AUDIT_LOG },
+    testHooks: env.REKEY_TEST_HOOKS === undefined ? undefined : ['1', 'true', 'yes'].includes(env.REKEY_TEST_HOOKS.toLowerCase()),
   };
 }
 
@@ -155,7 +152,7 @@ function readKeyFile(file: string | undefined): string | undefined {
 }
 
 /** Defaults ← config file (REKEY_CONFIG) ← environment. A wrong value names its field. */
-export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, defaults: Json = productionDefaults): WorkerConfig {
   let file: Json = {};
   if (env.REKEY_CONFIG) {
     try {
@@ -164,7 +161,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       throw new ConfigError(`cannot read config file REKEY_CONFIG=${env.REKEY_CONFIG}: ${(err as Error).message}`);
     }
   }
-  const parsed = WorkerConfigSchema.safeParse(merge(merge(defaults(env), file), fromEnv(env)));
+  const parsed = WorkerConfigSchema.safeParse(merge(merge(defaults, file), fromEnv(env)));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new ConfigError(`invalid worker configuration:\n${lines.join('\n')}`);

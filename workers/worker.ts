@@ -1,27 +1,27 @@
 import { fileURLToPath } from 'node:url';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { kubernetesRolloutRestart } from '../activities/connectRuntime.js';
 import { createActivities } from '../activities/index.js';
 import type { ConnectWorkerRuntime } from '../activities/kafkaConnect.js';
+import { createKubernetesActivities } from '../activities/kubernetes.js';
 import { FileSecretStore } from '../activities/secrets/fileStore.js';
-import type { SecretStore } from '../activities/secrets/store.js';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { KubernetesSecretStore, loadKubeConfig } from '../activities/secrets/kubernetesStore.js';
+import type { SecretStore } from '../activities/secrets/store.js';
 import { dataConverter } from './codec.js';
 import type { WorkerConfig } from './config.js';
-import { localConnectWorker } from './localConnectWorker.js';
-import { kubernetesConnectWorker } from './kubeConnectWorker.js';
-import { createKubernetesActivities } from '../activities/kubernetes.js';
 import { logger } from './logger.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 let runtimeInstalled = false;
-function installRuntime() {
+/** Routes the SDK's logs (bundler output included) into rekey's JSON logger; `quiet` keeps only warnings. */
+function installRuntime(quiet: boolean) {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const sdkLog = logger.child({ component: 'temporal-sdk' });
   Runtime.install({
-    logger: new DefaultLogger('INFO', (entry) => {
+    logger: new DefaultLogger(quiet ? 'WARN' : 'INFO', (entry) => {
       const level = entry.level === 'TRACE' ? 'trace' : entry.level === 'DEBUG' ? 'debug' : entry.level === 'WARN' ? 'warn' : entry.level === 'ERROR' ? 'error' : 'info';
       sdkLog[level]({ ...entry.meta }, entry.message);
     }),
@@ -34,24 +34,28 @@ export function secretStoreFor(config: WorkerConfig, kubeConfig?: KubeConfig): S
   return new KubernetesSecretStore(kubeConfig ?? loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), config.secrets.namespace);
 }
 
+export interface WorkerOverrides {
+  /** How `restart-worker` restarts Kafka Connect. Default: a rollout restart on Kubernetes; none with the file store. */
+  connectWorker?: ConnectWorkerRuntime;
+  connection?: NativeConnection;
+  quiet?: boolean;
+}
+
 /** Builds a worker for task queue `config.temporal.taskQueue` with every rekey workflow and activity. */
-export async function createWorker(config: WorkerConfig, overrides: { connectWorker?: ConnectWorkerRuntime; connection?: NativeConnection } = {}) {
-  installRuntime();
+export async function createWorker(config: WorkerConfig, overrides: WorkerOverrides = {}) {
+  installRuntime(overrides.quiet ?? false);
   const connection = overrides.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
   // one kubeconfig for the store, the workload activities and the Connect worker runtime
-  const kubeConfig = config.secrets.kind === 'kubernetes' ? loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }) : undefined;
-  const store = secretStoreFor(config, kubeConfig);
-  const kube = kubeConfig && config.secrets.kind === 'kubernetes' ? createKubernetesActivities({ kubeConfig, namespace: config.secrets.namespace }) : undefined;
-  const connectWorker =
-    overrides.connectWorker ??
-    (kubeConfig && config.secrets.kind === 'kubernetes' ? kubernetesConnectWorker({ kubeConfig, namespace: config.secrets.namespace }) : localConnectWorker());
+  const kube = config.secrets.kind === 'kubernetes' ? { kubeConfig: loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), namespace: config.secrets.namespace } : undefined;
+  const nodes = kube ? createKubernetesActivities(kube) : undefined;
   const activities = createActivities({
-    store,
+    store: secretStoreFor(config, kube?.kubeConfig),
     postgres: config.postgres,
-    kafkaConnect: { url: config.kafkaConnect.url, worker: connectWorker },
+    kafkaConnect: { url: config.kafkaConnect.url, worker: overrides.connectWorker ?? (kube ? kubernetesRolloutRestart(kube) : undefined) },
     kafka: config.kafka,
     audit: config.audit,
-    nodesUnderMemoryPressure: kube ? async () => (await kube.nodeMemoryPressure()).underPressure : undefined,
+    testHooks: config.testHooks,
+    nodesUnderMemoryPressure: nodes ? async () => (await nodes.nodeMemoryPressure()).underPressure : undefined,
   });
   const worker = await Worker.create({
     connection,

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { createWorker } from '../../workers/worker.js';
+import { logToFile } from '../../workers/logger.js';
 import { createClient } from '../../workers/client.js';
 import { up } from '../stack/stack.js';
-import { embeddedWorkerConfig } from '../lib/session.js';
+import { createEmbeddedWorker, embeddedWorkerConfig } from '../lib/session.js';
 import { rotateUnderLoad, type Measurement } from '../lib/measure.js';
 
 const program = new Command('bench:blackout')
@@ -25,8 +25,9 @@ async function main() {
   if (!Number.isInteger(rotations) || rotations < 1 || rotations > 20) throw new Error('--rotations must be an integer from 1 to 20');
   await up(embeddedWorkerConfig().stack, (l) => console.error(`  ${l}`));
   const { stack, config } = embeddedWorkerConfig();
+  logToFile(`${stack.logDir}/bench-worker.log`);
   const taskQueue = `rekey-bench-${process.pid}`;
-  const { worker, connection: wc } = await createWorker({ ...config, temporal: { ...config.temporal, taskQueue } });
+  const { worker, connection: wc } = await createEmbeddedWorker({ ...config, temporal: { ...config.temporal, taskQueue } }, { quiet: true });
   const running = worker.run();
   const { client, connection } = await createClient(config);
   const results: Record<string, Measurement[]> = { 'reload-connector': [], 'restart-worker': [] };

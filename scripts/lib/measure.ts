@@ -4,8 +4,7 @@ import type { StackConfig } from '../stack/config.js';
 import { pipeline } from '../stack/config.js';
 import { adminClient } from '../stack/postgres.js';
 import { startPostgresCdcRotation } from '../../workers/startRotation.js';
-import type { RotationProgress } from '../../workflows/rotationState.js';
-import type { RotationResult } from '../../workflows/rotatePostgresCdc.js';
+import { progressQuery, type RotationResult } from '../../workflows/rotation/index.js';
 import { summarize, underLoad } from './load.js';
 import { uiLink } from './session.js';
 
@@ -44,7 +43,7 @@ export async function rotateUnderLoad(opts: {
     let lastPhase = '';
     const poll = setInterval(() => {
       handle
-        .query<RotationProgress>('progress')
+        .query(progressQuery)
         .then((p) => {
           if (p.phase !== lastPhase) say(`  phase: ${(lastPhase = p.phase)}`);
         })
@@ -62,13 +61,13 @@ export async function rotateUnderLoad(opts: {
     return { handle, result, error, wallMs: Date.now() - t0 };
   }).finally(() => db.end());
   const { handle, result, error, wallMs } = run;
-  const progress = await handle.query<RotationProgress>('progress');
+  const progress = await handle.query(progressQuery);
   const pause = progress.steps.find((s) => s.name === 'pause' || s.name === 'promote');
   const verified = progress.steps.find((s) => s.name === 'canary-read-back');
   const window = pause && verified?.endedAt ? { from: Date.parse(pause.startedAt), to: Date.parse(verified.endedAt) } : undefined;
   const events = summarize(emails, deliveries, window);
   return {
-    rotation: { status: result?.status ?? 'failed', workflowId: handle.workflowId, oldUser: progress.oldUser, newUser: progress.newUser, error, webUi: uiLink(opts.stack, handle.workflowId), wallMs },
+    rotation: { status: result?.status ?? 'failed', workflowId: handle.workflowId, oldUser: progress.from, newUser: progress.to, error, webUi: uiLink(opts.stack, handle.workflowId), wallMs },
     strategy: opts.strategy,
     events: { inserted: events.inserted, delivered: events.delivered, lost: events.lost, duplicates: events.duplicates },
     blackoutMs: events.blackoutMs,

@@ -1,7 +1,27 @@
 import path from 'node:path';
-import { loadStackConfig, type StackConfig } from '../stack/config.js';
+import type { NativeConnection } from '@temporalio/worker';
+import { loadStackConfig, pipeline, type StackConfig } from '../stack/config.js';
 import { ensureCodecKey } from '../stack/codec.js';
-import { loadWorkerConfig, type WorkerConfig } from '../../workers/config.js';
+import { localConnectWorker } from '../stack/standinLocalConnect.js';
+import { kubernetesConnectWorker } from '../stack/standinKubeConnect.js';
+import { loadKubeConfig } from '../../activities/secrets/kubernetesStore.js';
+import { loadWorkerConfig, productionDefaults, type WorkerConfig } from '../../workers/config.js';
+import { createWorker } from '../../workers/worker.js';
+
+/** The embedded stack's addresses as worker defaults (environment variables still win). */
+export function stackWorkerDefaults(stack: StackConfig) {
+  return {
+    ...productionDefaults,
+    temporal: { address: `127.0.0.1:${stack.ports.temporal}`, namespace: 'default', taskQueue: 'rekey' },
+    secrets: { kind: 'file', dir: stack.secretsDir },
+    postgres: { host: '127.0.0.1', port: stack.ports.postgres, database: pipeline.database, adminSecret: pipeline.adminSecret },
+    kafkaConnect: { url: `http://127.0.0.1:${stack.ports.connect}` },
+    kafka: { brokers: [`127.0.0.1:${stack.ports.kafka}`] },
+    schemaRegistry: { url: `http://127.0.0.1:${stack.ports.registry}/apis/ccompat/v7` },
+    aws: { endpoint: `http://127.0.0.1:${stack.ports.moto}`, region: 'us-east-1' },
+    audit: { path: path.join(stack.dir, 'audit', 'rotations.jsonl') },
+  };
+}
 
 /**
  * Worker configuration for the embedded stack: the payload codec key is generated
@@ -10,8 +30,21 @@ import { loadWorkerConfig, type WorkerConfig } from '../../workers/config.js';
 export function embeddedWorkerConfig(env: NodeJS.ProcessEnv = process.env): { stack: StackConfig; config: WorkerConfig } {
   const stack = loadStackConfig(env);
   const keyFile = env.REKEY_CODEC_KEY || env.REKEY_CODEC_KEY_FILE ? path.join(stack.dir, 'codec.key') : ensureCodecKey(stack);
-  const config = loadWorkerConfig({ REKEY_CODEC_KEY_FILE: env.REKEY_CODEC_KEY ? undefined : keyFile, ...env });
+  const config = loadWorkerConfig({ REKEY_CODEC_KEY_FILE: env.REKEY_CODEC_KEY ? undefined : keyFile, ...env }, stackWorkerDefaults(stack));
   return { stack, config };
+}
+
+/**
+ * A worker on the embedded stack, with the development stand-ins injected: the Kafka
+ * Connect "pods" are a local process (and, with the Kubernetes store, the kubelet's
+ * Secret projection is played by copying the Secret into the folder Connect reads).
+ */
+export async function createEmbeddedWorker(config: WorkerConfig, opts: { connection?: NativeConnection; quiet?: boolean } = {}) {
+  const connectWorker =
+    config.secrets.kind === 'kubernetes'
+      ? kubernetesConnectWorker({ kubeConfig: loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), namespace: config.secrets.namespace })
+      : localConnectWorker();
+  return createWorker(config, { connectWorker, connection: opts.connection, quiet: opts.quiet });
 }
 
 export const uiLink = (stack: StackConfig, workflowId: string) =>

@@ -1,10 +1,10 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { ConnectWorkerRuntime } from '../activities/kafkaConnect.js';
-import { createKubernetesActivities } from '../activities/kubernetes.js';
-import { FileSecretStore } from '../activities/secrets/fileStore.js';
-import { KubernetesSecretStore } from '../activities/secrets/kubernetesStore.js';
-import { loadStackConfig, pipeline } from '../scripts/stack/config.js';
-import { connect } from '../scripts/stack/connect.js';
+import type { ConnectWorkerRuntime } from '../../activities/kafkaConnect.js';
+import { createKubernetesActivities } from '../../activities/kubernetes.js';
+import { FileSecretStore } from '../../activities/secrets/fileStore.js';
+import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
+import { loadStackConfig, pipeline } from './config.js';
+import { connect } from './connect.js';
 
 /**
  * The embedded stack's stand-in for Kafka Connect pods on Kubernetes. Restarting the

@@ -1,6 +1,6 @@
-import type { ConnectWorkerRuntime } from '../activities/kafkaConnect.js';
-import { loadStackConfig } from '../scripts/stack/config.js';
-import { connect } from '../scripts/stack/connect.js';
+import type { ConnectWorkerRuntime } from '../../activities/kafkaConnect.js';
+import { loadStackConfig } from './config.js';
+import { connect } from './connect.js';
 
 /**
  * The embedded stack's Kafka Connect is a local process: restarting the worker means

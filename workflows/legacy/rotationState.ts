@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { RotationPhase } from './searchAttributes.js';
+import { RotationPhase } from '../rotation/searchAttributes.js';
 
 export type Phase =
   | 'preflight'

@@ -24,3 +24,6 @@ export function formatDuration(ms: number): string {
   }
   return parts.join('') || `${ms}ms`;
 }
+
+/** Longest grace period a rotation may hold an old credential for, extensions included. */
+export const MAX_GRACE_MS = 30 * 86_400_000;

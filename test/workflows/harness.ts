@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import type { WorkflowHandle } from '@temporalio/client';
+import { loadStackConfig, searchAttributes } from '../../scripts/stack/config.js';
+import { workflowsPath } from '../../workers/worker.js';
+import { rotatePostgresCdcCredentials } from '../../workflows/postgresCdc/workflow.js';
+import type { PostgresCdcRotationInput } from '../../workflows/postgresCdc/input.js';
+import { progressQuery, rotationWorkflowId, type RotationProgress } from '../../workflows/rotation/index.js';
+import { StubWorld } from './stubWorld.js';
+
+/** The Java time-skipping test server from Maven Central (installed by scripts/stack/install-jvm.sh): never a runtime download. */
+export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const server = path.join(loadStackConfig().cache, 'testserver-1.31.0', 'temporal-test-server');
+  if (!fs.existsSync(server)) throw new Error(`time-skipping test server missing at ${server}: run bash scripts/stack/install-jvm.sh`);
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: server } } });
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(searchAttributes.map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+  });
+  return env;
+}
+
+/**
+ * One worker per test file whose activities are the current test's StubWorld: each test
+ * gets a world of its own (and a secret of its own, so rotations never share an id).
+ */
+export async function stubWorker(env: TestWorkflowEnvironment, opts: { testHooks?: boolean } = {}) {
+  const taskQueue = `stub-${randomBytes(3).toString('hex')}`;
+  let world = new StubWorld('unused');
+  type Fn = (input: unknown) => Promise<unknown>;
+  const names = Object.keys(world.activities());
+  const activities = Object.fromEntries(names.map((name) => [name, (input: unknown) => (world.activities(opts.testHooks ?? true) as unknown as Record<string, Fn>)[name]!(input)]));
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath, activities });
+  const running = worker.run();
+  let n = 0;
+  return {
+    taskQueue,
+    newWorld(): StubWorld {
+      world = new StubWorld(`secret-${++n}-${randomBytes(2).toString('hex')}`);
+      return world;
+    },
+    start(w: StubWorld, input: Partial<PostgresCdcRotationInput> = {}, workflowId?: string): Promise<WorkflowHandle<typeof rotatePostgresCdcCredentials>> {
+      return env.client.workflow.start(rotatePostgresCdcCredentials, {
+        taskQueue,
+        workflowId: workflowId ?? rotationWorkflowId('postgresql-cdc', w.secret),
+        args: [{ target: 'stub', requestedBy: 'workflow-test', ...input, secret: w.secret }],
+      });
+    },
+    async stop() {
+      worker.shutdown();
+      await running;
+    },
+  };
+}
+
+export async function waitFor(handle: WorkflowHandle, test: (p: RotationProgress) => boolean, what: string, timeoutMs = 30_000): Promise<RotationProgress> {
+  const deadline = Date.now() + timeoutMs;
+  let last: RotationProgress | undefined;
+  while (Date.now() < deadline) {
+    last = await handle.query(progressQuery).catch(() => last);
+    if (last && test(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last phase ${last?.phase}, steps ${last?.steps.map((s) => `${s.name}:${s.outcome}`).join(' ')}`);
+}
+
+export const failureOf = async (handle: WorkflowHandle) => {
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e as { cause?: { type?: string; message?: string; details?: unknown[] } },
+  );
+  return err?.cause;
+};

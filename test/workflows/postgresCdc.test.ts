@@ -1,0 +1,247 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { abandonSignal, cleanupNowSignal, extendGraceSignal, progressQuery, retrySignal, rollbackSignal, signalNames, type RotationResult } from '../../workflows/rotation/index.js';
+import { failureOf, stubWorker, timeSkippingEnv, waitFor } from './harness.js';
+
+let env: TestWorkflowEnvironment;
+let w: Awaited<ReturnType<typeof stubWorker>>;
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  w = await stubWorker(env);
+});
+afterAll(async () => {
+  await w?.stop();
+  await env?.teardown();
+});
+
+const clean = (world: { state(): ReturnType<import('./stubWorld.js').StubWorld['state']> }, user: string) =>
+  expect(world.state()).toMatchObject({ current: user, pending: false, backup: false, streaming: user, canaries: 0 });
+
+describe('CDC rotation with stub activities', () => {
+  it('completes: new user streams, old user retired, store clean, steps follow the dry-run plan', async () => {
+    const dryWorld = w.newWorld();
+    const dry = (await (await w.start(dryWorld, { dryRun: true }, `rotate-postgresql-cdc/${dryWorld.secret}/dry-run/t`)).result()) as RotationResult;
+    expect(dry.status).toBe('dry-run');
+    expect(dryWorld.state()).toMatchObject({ pending: false, backup: false, roles: [dryWorld.oldUser] });
+    expect(dry.plan!.find((s) => s.name === 'create-role')!.does).toMatch(/PASSWORD '<SCRAM-SHA-256 verifier/);
+
+    const world = w.newWorld();
+    const result = (await (await w.start(world, { gracePeriod: 'PT6H' })).result()) as RotationResult;
+    expect(result.status).toBe('completed');
+    clean(world, result.to!);
+    expect(world.state().roles).toEqual([result.to]);
+    const ran = result.steps.filter((s) => !s.name.startsWith('signal:')).map((s) => s.name);
+    expect(ran).toEqual(dry.plan!.map((s) => s.name).filter((n) => n !== 'grace'));
+    expect(world.audit.at(-1)).toMatchObject({ action: 'rotate_credentials', status: 'success' });
+    expect(new Set(world.audit.map((e) => e.eventId)).size).toBe(world.audit.length);
+    expect(world.audit[0]!.eventId).toMatch(new RegExp(`^rotate-postgresql-cdc/${world.secret}/[0-9a-f-]{36}#1$`));
+  });
+
+  // a failure in each changing step: compensations run newest first and leave the old credential in use
+  const failing: Array<[string, string[]]> = [
+    ['stagePendingCredential', ['stage']],
+    ['createRoleFromSecret', ['create-role', 'stage']],
+    ['testTableAccess', ['create-role', 'stage']],
+    ['backupCurrentCredential', ['backup', 'create-role', 'stage']],
+    ['limitRoleValidity', ['expire-old-role', 'backup', 'create-role', 'stage']],
+    ['promotePendingCredential', ['promote', 'expire-old-role', 'backup', 'create-role', 'stage']],
+    ['waitConnectorRunning', ['promote', 'expire-old-role', 'backup', 'create-role', 'stage']],
+    ['writeCanary', ['canary-write', 'promote', 'expire-old-role', 'backup', 'create-role', 'stage']],
+    ['awaitCanaryEvent', ['canary-write', 'promote', 'expire-old-role', 'backup', 'create-role', 'stage']],
+  ];
+  for (const [activity, undone] of failing) {
+    it(`rolls back newest first when ${activity} fails`, async () => {
+      const world = w.newWorld();
+      world.failTimes(activity, 1); // the forward step fails once; its compensation (maybe the same activity) then works
+      const handle = await w.start(world);
+      const cause = await failureOf(handle);
+      expect(cause?.type).toBe('RotationRolledBack');
+      expect(cause?.message).toContain(`stub failure in ${activity}`);
+      const p = await handle.query(progressQuery);
+      expect(p.steps.filter((s) => s.outcome === 'compensated').map((s) => s.name)).toEqual(undone.map((u) => `undo:${u}`));
+      clean(world, world.oldUser);
+      expect(world.state()).toMatchObject({ roles: [world.oldUser], oldValidUntil: null });
+    });
+  }
+
+  it('fails pre-flight without changing anything, and a forced run records why', async () => {
+    const world = w.newWorld();
+    world.streaming = 'someone_else';
+    const cause = await failureOf(await w.start(world));
+    expect(cause?.type).toBe('PreflightFailed');
+    expect(cause?.message).toMatch(/streaming user matches secret: saw someone_else/);
+    expect(world.calls.filter((c) => !['inspectReplication', 'connectorStatus', 'connectorBinding', 'describeCredential', 'memoryHeadroom'].includes(c))).toEqual([]);
+  });
+
+  it('a failing compensation parks in needs-attention; retry finishes the rollback', async () => {
+    const world = w.newWorld();
+    world.failTimes('promotePendingCredential');
+    world.failTimes('dropRoleCreatedBy', 1);
+    const handle = await w.start(world);
+    const parked = await waitFor(handle, (p) => p.phase === 'needs-attention', 'needs-attention');
+    expect(parked.attention).toMatchObject({ step: 'undo:create-role' });
+    await handle.signal(retrySignal, { by: 'test' });
+    expect((await failureOf(handle))?.type).toBe('RotationRolledBack');
+    clean(world, world.oldUser);
+    expect(world.state().roles).toEqual([world.oldUser]);
+  });
+
+  it('abandon skips a stuck compensation and records what is left by hand', async () => {
+    const world = w.newWorld();
+    world.failTimes('promotePendingCredential');
+    world.failTimes('dropRoleCreatedBy');
+    const handle = await w.start(world);
+    await waitFor(handle, (p) => p.phase === 'needs-attention', 'needs-attention');
+    await handle.signal(abandonSignal, { reason: 'DBA drops it by hand', by: 'test' });
+    const cause = await failureOf(handle);
+    expect(cause?.type).toBe('RotationRolledBack');
+    const p = await handle.query(progressQuery);
+    expect(p.leftByHand).toEqual([expect.stringMatching(/^DROP ROLE .* abandoned by test: DBA drops it by hand$/)]);
+    expect(world.state()).toMatchObject({ current: world.oldUser, pending: false, backup: false });
+    expect(world.state().roles).toHaveLength(2);
+  });
+
+  it('ignores signals with missing or malformed input, recording why, and keeps going', async () => {
+    const world = w.newWorld();
+    const handle = await w.start(world, { gracePeriod: 'PT1H' });
+    await waitFor(handle, (p) => p.phase === 'grace', 'grace');
+    const raw = (name: string, ...args: unknown[]) => env.client.workflow.getHandle(handle.workflowId).signal(name, ...(args as []));
+    await raw(signalNames.rollback);
+    await raw(signalNames.rollback, {});
+    await raw(signalNames.rollback, { reason: 42 });
+    await raw(signalNames.extendGrace, { duration: 'P99999999W' });
+    await raw(signalNames.extendGrace, 'PT1H');
+    await raw(signalNames.cleanupNow, 'now please');
+    await raw(signalNames.retry, { by: 'test' });
+    await raw(signalNames.abandon);
+    const p = await waitFor(handle, (x) => x.steps.filter((s) => s.outcome === 'ignored').length === 8, 'eight ignored signals');
+    expect(p.phase).toBe('grace');
+    expect(p.steps.filter((s) => s.outcome === 'ignored').map((s) => s.detail)).toEqual([
+      expect.stringMatching(/\(input\): .*expected object, received undefined/),
+      expect.stringMatching(/reason: .*expected string, received undefined/),
+      expect.stringMatching(/reason: .*expected string, received number/),
+      expect.stringMatching(/duration: must be a positive ISO-8601 duration of at most P30D/),
+      expect.stringMatching(/malformed input/),
+      expect.stringMatching(/malformed input/),
+      expect.stringMatching(/not in needs-attention/),
+      expect.stringMatching(/malformed input/),
+    ]);
+    await handle.signal(cleanupNowSignal, { by: 'test' });
+    expect(((await handle.result()) as RotationResult).status).toBe('completed');
+  });
+
+  it('extendGrace moves the deadline and the old role expiry; totals above P30D are refused', async () => {
+    const world = w.newWorld();
+    const handle = await w.start(world, { gracePeriod: 'PT1H' });
+    const grace = await waitFor(handle, (p) => p.phase === 'grace', 'grace');
+    const expiryBefore = world.state().oldValidUntil!;
+    await handle.signal(extendGraceSignal, { duration: 'PT2H', by: 'test' });
+    const extended = await waitFor(handle, (p) => p.graceEndsAt !== grace.graceEndsAt, 'a new deadline');
+    // (the Java test server stamps a replayed workflow task a few ms apart from the original run)
+    expect(Date.parse(extended.graceEndsAt!) - Date.parse(grace.graceEndsAt!)).toBeGreaterThanOrEqual(2 * 3_600_000);
+    expect(Date.parse(extended.graceEndsAt!) - Date.parse(grace.graceEndsAt!)).toBeLessThan(2 * 3_600_000 + 1000);
+    await waitFor(handle, (p) => p.steps.some((s) => s.name === 'extend-grace' && s.outcome === 'ok'), 'expiry moved');
+    // the old role now expires one hour after the new end of grace (it was one hour after the first)
+    expect(Date.parse(world.state().oldValidUntil!) - Date.parse(extended.graceEndsAt!)).toBe(3_600_000);
+    expect(Date.parse(expiryBefore) - Date.parse(grace.graceEndsAt!)).toBeLessThanOrEqual(3_600_000);
+    await handle.signal(extendGraceSignal, { duration: 'P30D', by: 'test' });
+    await waitFor(handle, (p) => p.steps.some((s) => s.outcome === 'ignored' && /exceed P30D/.test(s.detail ?? '')), 'refusal');
+    await handle.signal(rollbackSignal, { reason: 'downstream errors', by: 'test' });
+    expect(((await handle.result()) as RotationResult).status).toBe('rolled-back');
+    clean(world, world.oldUser);
+    expect(world.state()).toMatchObject({ roles: [world.oldUser], oldValidUntil: null });
+  });
+
+  it('compromise: no grace, the old user is retired right after the switch', async () => {
+    const world = w.newWorld();
+    const result = (await (await w.start(world, { compromise: true })).result()) as RotationResult;
+    expect(result.status).toBe('completed');
+    expect(result.steps.find((s) => s.name === 'grace')).toMatchObject({ outcome: 'skipped' });
+    expect(world.state().roles).toEqual([result.to]);
+    clean(world, result.to!);
+  });
+
+  it('refuses a run under a workflow id that is not the resource id, before changing anything', async () => {
+    const world = w.newWorld();
+    const cause = await failureOf(await w.start(world, {}, `my-rotation-${world.secret}`));
+    expect(cause?.type).toBe('NonCanonicalWorkflowId');
+    expect(cause?.message).toContain(`rotate-postgresql-cdc/${world.secret}`);
+    expect(world.calls).toEqual([]);
+  });
+
+  it('a second rotation of the same secret is refused by the server while the first runs', async () => {
+    const world = w.newWorld();
+    const first = await w.start(world, { gracePeriod: 'PT1H' });
+    await waitFor(first, (p) => p.phase === 'grace', 'grace');
+    await expect(w.start(world, { target: 'another-label' })).rejects.toThrow(/already started|already running/i);
+    await first.signal(cleanupNowSignal);
+    expect(((await first.result()) as RotationResult).status).toBe('completed');
+  });
+
+  it('an audit outage never blocks the rotation; it is counted', async () => {
+    const world = w.newWorld();
+    world.failTimes('appendAudit');
+    world.failTimes('writeCanary');
+    const handle = await w.start(world);
+    expect((await failureOf(handle))?.type).toBe('RotationRolledBack');
+    clean(world, world.oldUser);
+  });
+});
+
+describe('cancelling a rotation in each phase leaves the store clean', () => {
+  const phases: Array<[string, string]> = [
+    ['staging', 'testTableAccess'],
+    ['switching', 'waitConnectorRunning'],
+    ['verifying', 'awaitCanaryEvent'],
+  ];
+  for (const [phase, activity] of phases) {
+    it(`cancel during ${phase}: rolled back, old user streams`, async () => {
+      const world = w.newWorld();
+      const release = world.gate(activity);
+      const handle = await w.start(world);
+      await waitFor(handle, (p) => p.phase === phase && p.steps.some((s) => s.outcome === 'running'), `${phase} running`);
+      await handle.cancel();
+      // keep the activity held until the rollback is done: its cancellation must not race its completion
+      const err = await handle.result().catch((e: unknown) => e as Error).finally(release);
+      expect((err as Error & { cause?: Error }).cause?.name).toBe('CancelledFailure');
+      clean(world, world.oldUser);
+      expect(world.state().roles).toEqual([world.oldUser]);
+    });
+  }
+
+  it('cancel during grace: rolled back', async () => {
+    const world = w.newWorld();
+    const handle = await w.start(world, { gracePeriod: 'PT2H' });
+    await waitFor(handle, (p) => p.phase === 'grace', 'grace');
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+    clean(world, world.oldUser);
+    expect(world.state()).toMatchObject({ roles: [world.oldUser], oldValidUntil: null });
+  });
+
+  it('cancel during cleanup: cleanup finishes first, store clean', async () => {
+    const world = w.newWorld();
+    const release = world.gate('retireRole');
+    const handle = await w.start(world, { gracePeriod: 'PT1H' });
+    await waitFor(handle, (p) => p.phase === 'grace', 'grace');
+    await handle.signal(cleanupNowSignal, {});
+    await waitFor(handle, (p) => p.phase === 'cleanup', 'cleanup');
+    await handle.cancel();
+    release();
+    await handle.result().catch(() => undefined);
+    const to = (await handle.query(progressQuery)).to!;
+    clean(world, to);
+    expect(world.state().roles).toEqual([to]);
+  });
+
+  it('cancel during pre-flight: nothing was changed', async () => {
+    const world = w.newWorld();
+    const release = world.gate('memoryHeadroom');
+    const handle = await w.start(world);
+    await waitFor(handle, (p) => p.phase === 'preflight' && p.steps.some((s) => s.outcome === 'running'), 'preflight');
+    await handle.cancel();
+    await handle.result().catch(() => undefined).finally(release);
+    clean(world, world.oldUser);
+    expect(world.calls).not.toContain('stagePendingCredential');
+  });
+});

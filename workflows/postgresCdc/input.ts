@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
+
+/** PostgreSQL identifiers rekey creates or names: lowercase, unquoted shape, at most 63 bytes. */
+const pgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)');
+/** Kubernetes-style object names (secrets, targets, connectors). */
+const objectName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, "-" or "." (at most 63 characters)');
+const gracePeriod = z
+  .string()
+  .max(40)
+  .refine((v) => parseIsoDuration(v) !== undefined, 'must be an ISO-8601 duration such as PT24H, P1D or PT15M')
+  .refine((v) => (parseIsoDuration(v) ?? 0) <= MAX_GRACE_MS, 'must be at most P30D');
+
+export const applyStrategies = ['reload-connector', 'restart-worker'] as const;
+/** Steps after which a rollback drill may inject a failure (workers started with test hooks only). */
+export const drillSteps = ['stage', 'create-role', 'promote', 'expire-old-role', 'canary-read-back', 'grace'] as const;
+
+/**
+ * Input of a PostgreSQL CDC rotation: names and limits only, never a secret value (those
+ * live in the secret store, referenced by `secret`). Every field is bounded. Defaults are
+ * resolved once, by the worker, and recorded in the workflow's history.
+ */
+export const PostgresCdcRotationInput = z
+  .object({
+    target: objectName.describe('what is being rotated (a label: search attribute, audit)'),
+    secret: objectName.default('debezium-credentials').describe('the credential the pipeline consumes; one rotation per secret at a time'),
+    connector: objectName.default('postgres-cdc-users-connector'),
+    slot: pgIdentifier.default('debezium_slot'),
+    publication: pgIdentifier.default('dbz_publication'),
+    parentRole: pgIdentifier.default('debezium_parent'),
+    userPrefix: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'must be a lowercase identifier prefix of at most 41 characters').default('debezium'),
+    canaryTopic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name').default('ecommerce.public.rekey_canary'),
+    strategy: z.enum(applyStrategies).default('reload-connector'),
+    gracePeriod: gracePeriod.optional().describe('how long the old user stays valid; default PT24H, PT0S with compromise'),
+    compromise: z.boolean().default(false).describe('suspected compromise: revoke the old user at once after the switch (grace PT0S)'),
+    maxLagBytes: z.number().int().min(1).max(1024 ** 3).default(64 * 1024 ** 2),
+    maxLagSeconds: z.number().min(1).max(600).default(30),
+    minFreeMemoryPercent: z.number().min(5).max(90).default(20),
+    force: z
+      .object({ reason: z.string().min(10, 'explain in at least 10 characters why pre-flight may fail').max(500) })
+      .strict()
+      .optional()
+      .describe('go on although pre-flight checks fail; the reason is written to the audit log'),
+    reason: z.string().min(1).max(500).default('scheduled rotation'),
+    requestedBy: z.string().min(1).max(200).default('unknown'),
+    dryRun: z.boolean().default(false),
+    injectFailure: z.enum(drillSteps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    const grace = v.gracePeriod === undefined ? undefined : parseIsoDuration(v.gracePeriod);
+    if (grace === undefined) return;
+    if (grace <= 0 && !v.compromise) ctx.addIssue({ code: 'custom', path: ['gracePeriod'], message: 'must be longer than zero (PT0S only with compromise: true)' });
+    if (grace > 0 && v.compromise) ctx.addIssue({ code: 'custom', path: ['gracePeriod'], message: 'must be PT0S or absent with compromise: true (the old user is revoked at once)' });
+  })
+  .transform((v) => ({ ...v, gracePeriod: v.gracePeriod ?? (v.compromise ? 'PT0S' : 'PT24H') }));
+
+export type PostgresCdcRotationInput = z.input<typeof PostgresCdcRotationInput>;
+export type PostgresCdcRotationPlan = z.output<typeof PostgresCdcRotationInput>;
+
+export class InvalidInputError extends Error {
+  override name = 'InvalidInputError';
+  constructor(readonly issues: Array<{ field: string; message: string }>) {
+    super(`invalid rotation input: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`);
+  }
+}
+
+/** Validates input; every problem names its field. Used at the edge (CLI) and by the worker when a run starts. */
+export function parsePostgresCdcInput(raw: unknown): PostgresCdcRotationPlan {
+  const parsed = PostgresCdcRotationInput.safeParse(raw);
+  if (!parsed.success) {
+    throw new InvalidInputError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })));
+  }
+  return parsed.data;
+}
+
+/** `debezium_yyyymmdd_hhmm` in UTC; seconds are added if that name is the current user's. */
+export function cdcUserName(prefix: string, at: Date, current: string | null): string {
+  const iso = at.toISOString();
+  const base = `${prefix}_${iso.slice(0, 10).replace(/-/g, '')}_${iso.slice(11, 16).replace(':', '')}`;
+  return base === current ? `${base}${iso.slice(17, 19)}` : base;
+}

@@ -1,0 +1,62 @@
+/** Facts gathered by read-only activities before a rotation changes anything. */
+export interface PreflightFacts {
+  walLevel: string;
+  maxReplicationSlots: number;
+  slot: { name: string; exists: boolean; active: boolean; lagBytes: number | null };
+  lagSeconds: { write: number | null; flush: number | null; replay: number | null };
+  streamingUser: string | null;
+  currentSecretUser: string;
+  connector: { state: string; tasks: Array<{ id: number; state: string }> };
+  /** What the connector's configuration reads: its slot, and the config-provider references of its credential. */
+  binding: { slot: string | null; credentialRefs: string[] };
+  memoryAvailablePercent: number;
+  /** Kubernetes nodes reporting MemoryPressure (absent when not on Kubernetes). */
+  nodesUnderMemoryPressure?: string[];
+}
+
+export interface PreflightLimits {
+  slot: string;
+  secret: string;
+  maxLagBytes: number;
+  maxLagSeconds: number;
+  minFreeMemoryPercent: number;
+}
+
+export interface CheckResult {
+  check: string;
+  ok: boolean;
+  seen: string;
+  expected: string;
+}
+
+/** A config-provider reference names the secret as a path segment or object name (`${dir:…/<secret>:key}`, `${secrets:ns/<secret>:key}`). */
+const refersTo = (ref: string, secret: string) => new RegExp(`[/:]${secret.replace(/\./g, '\\.')}:`).test(ref);
+
+/** Every check of the runbook's pre-flight, each with what it saw and what it needed. */
+export function evaluatePreflight(f: PreflightFacts, l: PreflightLimits): CheckResult[] {
+  const lagSeconds = Math.max(f.lagSeconds.write ?? 0, f.lagSeconds.flush ?? 0, f.lagSeconds.replay ?? 0);
+  const pressure = f.nodesUnderMemoryPressure ?? [];
+  const check = (name: string, ok: boolean, seen: string, expected: string): CheckResult => ({ check: name, ok, seen, expected });
+  return [
+    check('wal_level', f.walLevel === 'logical', f.walLevel, 'logical'),
+    check('max_replication_slots', f.maxReplicationSlots >= 4, String(f.maxReplicationSlots), '>= 4'),
+    check('slot exists', f.slot.exists, f.slot.exists ? 'present' : 'absent', `slot ${f.slot.name} present`),
+    check('slot active', f.slot.active, f.slot.active ? 'active' : 'inactive', 'active'),
+    check('lag bytes', f.slot.lagBytes !== null && f.slot.lagBytes <= l.maxLagBytes, f.slot.lagBytes === null ? 'unknown' : `${f.slot.lagBytes} B`, `<= ${l.maxLagBytes} B`),
+    check('lag seconds', lagSeconds <= l.maxLagSeconds, `${lagSeconds.toFixed(3)} s`, `<= ${l.maxLagSeconds} s`),
+    check('connector running', f.connector.state === 'RUNNING', f.connector.state, 'RUNNING'),
+    check(
+      'tasks running',
+      f.connector.tasks.length > 0 && f.connector.tasks.every((t) => t.state === 'RUNNING'),
+      f.connector.tasks.map((t) => `${t.id}:${t.state}`).join(',') || 'no tasks',
+      'every task RUNNING',
+    ),
+    // The rotation is keyed on the secret; these two tie the slot to it, so two targets that
+    // name one slot must name one secret too (and so one workflow id).
+    check('connector reads the slot', f.binding.slot === l.slot, f.binding.slot ?? '(none)', l.slot),
+    check('connector reads the secret', f.binding.credentialRefs.length > 0 && f.binding.credentialRefs.every((r) => refersTo(r, l.secret)), f.binding.credentialRefs.join(', ') || '(no config-provider reference)', `references to ${l.secret}`),
+    check('streaming user matches secret', f.streamingUser !== null && f.streamingUser === f.currentSecretUser, f.streamingUser ?? 'nobody streaming', f.currentSecretUser),
+    check('free memory', f.memoryAvailablePercent >= l.minFreeMemoryPercent, `${f.memoryAvailablePercent}%`, `>= ${l.minFreeMemoryPercent}%`),
+    check('node memory pressure', pressure.length === 0, pressure.join(',') || 'none', 'no node under MemoryPressure'),
+  ];
+}

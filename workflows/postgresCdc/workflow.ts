@@ -1,0 +1,142 @@
+import { ApplicationFailure, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
+import { legacyRotatePostgresCdcV2 } from '../legacy/rotatePostgresCdcV2.js';
+import { activityOptions, describeError, parseIsoDuration, Rotation, type RotationResult } from '../rotation/index.js';
+import { cdcUserName, type PostgresCdcRotationInput, type PostgresCdcRotationPlan } from './input.js';
+import { evaluatePreflight } from './preflight.js';
+import { cdcSteps, EXPIRY_MARGIN_MS, orderedSteps, RETIRE_LOCK_TIMEOUT_MS } from './steps.js';
+
+const read = proxyActivities<Activities>(activityOptions.read);
+const change = proxyActivities<Activities>(activityOptions.change);
+const wait = proxyActivities<Activities>(activityOptions.wait);
+const undo = proxyActivities<Activities>(activityOptions.undo);
+const worker = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } });
+
+/** The runbook's "PostgreSQL CDC User Rotation". One rotation per credential secret at a time. */
+export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInput): Promise<RotationResult> {
+  // Runs started before the kit (their histories have no `rotation-kit` marker) finish on the frozen code, old result shape included.
+  if (!patched('rotation-kit')) return (await legacyRotatePostgresCdcV2(input as never)) as never;
+  const plan = await resolvePlan(input);
+  const { workflowId, runId } = workflowInfo();
+  const rotationId = `${workflowId}/${runId}`;
+  const r = Rotation.begin({
+    procedure: 'postgresql-cdc',
+    component: 'postgresql_cdc',
+    target: plan.target,
+    resource: plan.secret,
+    reason: plan.reason,
+    requestedBy: plan.requestedBy,
+    dryRun: plan.dryRun,
+    injectFailure: plan.injectFailure,
+    details: { strategy: plan.strategy, gracePeriod: plan.gracePeriod, secret: plan.secret, slot: plan.slot, connector: plan.connector },
+    memo: { ...plan },
+  });
+
+  return r.run(async () => {
+    // 1. Pre-flight: read only; nothing is changed if it fails (unless forced, with a reason).
+    r.setPhase('preflight');
+    const oldUser = await r.step('preflight', () => preflight(plan, r), (u) => `current user ${u}`);
+    const newUser = cdcUserName(plan.userPrefix, new Date(), oldUser);
+    [r.from, r.to] = [oldUser, newUser];
+    const steps = cdcSteps(plan, { oldUser, newUser, rotationId });
+    if (plan.dryRun) return r.dryRun(orderedSteps(plan, steps));
+    const graceMs = parseIsoDuration(plan.gracePeriod)!;
+
+    // 2. Stage the new credential: the password exists only in the secret store.
+    r.setPhase('staging');
+    const pending = await r.change(steps.stage, () => change.stagePendingCredential({ secret: plan.secret, newUser, rotationId }), () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }), (c) => `${c.secret} fp=${c.fingerprint}`);
+    await r.change(steps.createRole, () => change.createRoleFromSecret({ secret: pending.secret, parentRole: plan.parentRole, rotationId }), () => undo.dropRoleCreatedBy({ role: newUser, rotationId, parentRole: plan.parentRole }), (x) => `${x.role} ${x.created ? 'created' : 'converged'}`);
+    const was = await r.step(steps.parity.name, () => privilegeParity(oldUser, newUser));
+    await r.step(steps.tableAccess.name, () => wait.testTableAccess({ secret: pending.secret, publication: plan.publication }), (x) => `${x.tables.length} published tables readable`);
+    await r.step(steps.replicationLogin.name, () => read.testReplicationLogin({ secret: pending.secret }), (x) => `IDENTIFY_SYSTEM ok (system ${x.systemId})`);
+
+    // 3. Switch the pipeline to it.
+    r.setPhase('switching');
+    await r.change(steps.backup, () => change.backupCurrentCredential({ secret: plan.secret, rotationId }), () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] }), (c) => `backup holds ${c.user}`);
+    const expiry = (endsAt: number) => new Date(endsAt + EXPIRY_MARGIN_MS).toISOString();
+    await r.change(steps.expireOld, () => change.limitRoleValidity({ role: oldUser, until: expiry(Date.now() + graceMs) }), () => undo.limitRoleValidity({ role: oldUser, until: was.validUntil }));
+    if (plan.strategy === 'restart-worker') await r.change(steps.pause, () => change.pauseConnector({ connector: plan.connector }), () => undo.resumeConnector({ connector: plan.connector }));
+    await r.change(steps.promote, () => change.promotePendingCredential({ secret: plan.secret, rotationId }), () => switchBack(plan, oldUser, rotationId), (c) => `current now ${c.user} fp=${c.fingerprint}`);
+    await r.step(steps.apply.name, () => apply(wait, plan));
+    await r.step(steps.running.name, () => (plan.strategy === 'restart-worker' ? wait.resumeConnector({ connector: plan.connector }) : wait.waitConnectorRunning({ connector: plan.connector })));
+    r.checkpoint('switch');
+
+    // 4. Verify: the new user streams, the slot moves, a canary change arrives in Kafka.
+    r.setPhase('verifying');
+    await r.step(steps.streamingUser.name, () => wait.waitStreamingUser({ slot: plan.slot, user: newUser, timeoutMs: 120_000 }), (s) => `walsender ${s.slot.activePid} runs as ${s.streamingUser}`);
+    const marker = `rekey-${runId}`;
+    const since = Date.now() - 5_000;
+    const canary = await r.change(steps.canaryWrite, () => change.writeCanary({ marker }), () => undo.removeCanary({ marker }), (c) => `at ${c.lsn}`);
+    await r.step(steps.slotAdvanced.name, () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: 120_000 }), (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`);
+    await r.step(steps.canaryReadBack.name, () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: 120_000 }), (e) => `partition ${e.partition} offset ${e.offset}`);
+    r.checkpoint('canary-read-back');
+
+    // 5. Grace: the old user stays valid (and expires by itself at grace end + 1 h).
+    if (plan.compromise) r.tracker.note(steps.grace.name, 'skipped', 'compromise: the old user is revoked at once');
+    else await r.holdGrace(graceMs, (endsAt) => change.limitRoleValidity({ role: oldUser, until: expiry(endsAt.getTime()) }));
+
+    // 6. Cleanup: NOLOGIN, terminate its sessions (an attacker's included), drop it; tidy the store.
+    await r.cleanup(async () => {
+      await r.persist(steps.retire.name, () => undo.retireRole({ role: oldUser, parentRole: plan.parentRole, slot: plan.slot, lockTimeoutMs: RETIRE_LOCK_TIMEOUT_MS }), (x) => (x.dropped ? `dropped ${oldUser}, ${x.terminated} session(s) terminated` : `${oldUser} was already gone`));
+      await r.persist(steps.removeVersions.name, async () => {
+        await undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] });
+        await undo.removeCanary({ marker });
+      });
+    });
+    return 'completed';
+  });
+}
+
+/** Defaults and limits are resolved once, by the worker, and recorded in history (a local activity's result). */
+async function resolvePlan(input: PostgresCdcRotationInput): Promise<PostgresCdcRotationPlan> {
+  try {
+    return await worker.resolvePostgresCdcPlan(input);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(describeError(err).replace(/^InvalidInput: /, ''), 'InvalidInput');
+  }
+}
+
+async function preflight(plan: PostgresCdcRotationPlan, r: Rotation): Promise<string> {
+  const [replication, connector, binding, current, memory] = await Promise.all([
+    read.inspectReplication({ slot: plan.slot }),
+    read.connectorStatus({ connector: plan.connector }),
+    read.connectorBinding({ connector: plan.connector }),
+    read.describeCredential({ secret: plan.secret }),
+    read.memoryHeadroom(),
+  ]);
+  const checks = evaluatePreflight(
+    { ...replication, currentSecretUser: current.user, connector, binding, memoryAvailablePercent: memory.availablePercent, nodesUnderMemoryPressure: memory.nodesUnderPressure },
+    plan,
+  );
+  const failed = checks.filter((c) => !c.ok);
+  const summary = failed.map((c) => `${c.check}: saw ${c.seen}, expected ${c.expected}`).join('; ');
+  if (failed.length > 0 && !plan.force) throw ApplicationFailure.nonRetryable(`pre-flight failed, nothing was changed: ${summary}`, 'PreflightFailed', checks);
+  if (failed.length > 0) r.audit.record('preflight', 'preflight_forced', 'success', { validation_status: 'failed', detail: `forced past ${summary}; reason: ${plan.force!.reason}` });
+  else r.audit.record('preflight', 'preflight', 'success', { validation_status: 'passed' });
+  return current.user;
+}
+
+async function privilegeParity(oldUser: string, newUser: string) {
+  const [was, now] = await Promise.all([read.describeRole({ role: oldUser }), read.describeRole({ role: newUser })]);
+  const list = (xs: string[]) => `[${xs.join(', ')}]`;
+  const diffs = [
+    was.canLogin !== now.canLogin && `login ${was.canLogin} vs ${now.canLogin}`,
+    was.replication !== now.replication && `replication ${was.replication} vs ${now.replication}`,
+    list(was.memberOf) !== list(now.memberOf) && `member of ${list(was.memberOf)} vs ${list(now.memberOf)}`,
+    list(was.directGrants) !== list(now.directGrants) && `direct grants ${list(was.directGrants)} vs ${list(now.directGrants)} (grant them to ${newUser}'s parent role instead)`,
+  ].filter(Boolean);
+  if (diffs.length) throw ApplicationFailure.nonRetryable(`privilege parity with ${oldUser} failed: ${diffs.join('; ')}`, 'PrivilegeParity');
+  return was;
+}
+
+function apply(acts: typeof wait, plan: PostgresCdcRotationPlan): Promise<unknown> {
+  return plan.strategy === 'restart-worker' ? acts.restartConnectWorker({ connector: plan.connector, timeoutMs: 300_000 }) : acts.restartConnector({ connector: plan.connector, tasksOnly: true });
+}
+
+/** The promote step's compensation: the old credential back in the secret, applied, streaming again. */
+async function switchBack(plan: PostgresCdcRotationPlan, oldUser: string, rotationId: string): Promise<void> {
+  await undo.restoreBackupCredential({ secret: plan.secret, rotationId });
+  await apply(undo, plan);
+  await undo.resumeConnector({ connector: plan.connector });
+  await undo.waitStreamingUser({ slot: plan.slot, user: oldUser, timeoutMs: 120_000 });
+}

@@ -1,0 +1,117 @@
+/**
+ * Signals, queries and the shapes they carry, defined once for every procedure.
+ * The CLI, tests and workflows import these; nothing re-spells the names as strings.
+ * (The Web UI and `temporal workflow signal --name …` use the same names: rollback,
+ * cleanupNow, extendGrace, retry, abandon; query: progress.)
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { z } from 'zod';
+import { MAX_GRACE_MS, parseIsoDuration } from './duration.js';
+
+export type Phase =
+  | 'pending'
+  | 'preflight'
+  | 'staging'
+  | 'switching'
+  | 'verifying'
+  | 'grace'
+  | 'cleanup'
+  | 'completed'
+  | 'rolling-back'
+  | 'rolled-back'
+  | 'needs-attention'
+  | 'dry-run-complete';
+
+export interface StepRecord {
+  name: string;
+  startedAt: string;
+  endedAt?: string;
+  outcome: 'running' | 'ok' | 'failed' | 'compensated' | 'skipped' | 'ignored' | 'abandoned';
+  detail?: string;
+}
+
+/** One step as the plan (dry run) shows it: what it changes, how, and how it is undone. */
+export interface PlannedStep {
+  name: string;
+  phase: Phase;
+  does: string;
+  undo?: string;
+}
+
+export interface RotationProgress {
+  workflowId: string;
+  runId: string;
+  procedure: string;
+  target: string;
+  /** What one rotation at a time is keyed on (e.g. the credential's Secret). */
+  resource: string;
+  phase: Phase;
+  /** The credential before and after (user names, key ids: never values). */
+  from: string | null;
+  to: string | null;
+  details: Record<string, string>;
+  graceEndsAt: string | null;
+  steps: StepRecord[];
+  /** What a rollback would undo now, newest first. */
+  rollbackWouldUndo: Array<{ step: string; description: string }>;
+  attention: { step: string; error: string } | null;
+  /** Work an operator took over with `abandon`, to be finished by hand. */
+  leftByHand: string[];
+  reason: string;
+  requestedBy: string;
+}
+
+export interface RotationResult {
+  status: 'completed' | 'rolled-back' | 'dry-run';
+  workflowId: string;
+  procedure: string;
+  target: string;
+  from: string | null;
+  to: string | null;
+  steps: StepRecord[];
+  /** Dry run: every step the rotation would take, with its compensation. */
+  plan?: PlannedStep[];
+  leftByHand: string[];
+  /** Audit appends that failed (the rotation never waits on the audit log). */
+  auditGaps: number;
+}
+
+const by = z.string().min(1).max(200).optional();
+const duration = z
+  .string()
+  .max(40)
+  .refine((v) => {
+    const ms = parseIsoDuration(v);
+    return ms !== undefined && ms > 0 && ms <= MAX_GRACE_MS;
+  }, 'must be a positive ISO-8601 duration of at most P30D, such as PT12H');
+
+/** Signal payloads, validated inside the workflow: a malformed one is ignored and recorded, never fatal. */
+export const RollbackRequest = z.object({ reason: z.string().min(1).max(500), by }).strict();
+export const ExtendGraceRequest = z.object({ duration, by }).strict();
+export const OperatorRequest = z.object({ by }).strict();
+export const AbandonRequest = z.object({ reason: z.string().min(1).max(500), by }).strict();
+
+export type RollbackRequest = z.infer<typeof RollbackRequest>;
+export type ExtendGraceRequest = z.infer<typeof ExtendGraceRequest>;
+export type OperatorRequest = z.infer<typeof OperatorRequest>;
+export type AbandonRequest = z.infer<typeof AbandonRequest>;
+
+export const progressQuery = defineQuery<RotationProgress>('progress');
+/** Undo the rotation (any time before cleanup starts). */
+export const rollbackSignal = defineSignal<[RollbackRequest]>('rollback');
+/** End the grace period now. */
+export const cleanupNowSignal = defineSignal<[OperatorRequest?]>('cleanupNow');
+/** Hold the old credential longer (total grace at most P30D). */
+export const extendGraceSignal = defineSignal<[ExtendGraceRequest]>('extendGrace');
+/** After a step parked the rotation in needs-attention: try it again. */
+export const retrySignal = defineSignal<[OperatorRequest?]>('retry');
+/** After a step parked the rotation in needs-attention: skip it; it is recorded as left to do by hand. */
+export const abandonSignal = defineSignal<[AbandonRequest]>('abandon');
+
+export const signalNames = {
+  rollback: rollbackSignal.name,
+  cleanupNow: cleanupNowSignal.name,
+  extendGrace: extendGraceSignal.name,
+  retry: retrySignal.name,
+  abandon: abandonSignal.name,
+} as const;

@@ -1,0 +1,7 @@
+/** The rotation kit: what every procedure composes. */
+export { activityOptions } from './activityOptions.js';
+export * from './definitions.js';
+export { formatDuration, MAX_GRACE_MS, parseIsoDuration } from './duration.js';
+export { describeError, RollbackRequested } from './errors.js';
+export { dryRunWorkflowId, rotationWorkflowId } from './ids.js';
+export { Rotation, type RotationSpec } from './rotation.js';

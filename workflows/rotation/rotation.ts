@@ -1,0 +1,245 @@
+import { ApplicationFailure, CancellationScope, condition, isCancellation, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { AuditTrail } from './audit.js';
+import { OperatorControl } from './control.js';
+import { type Phase, type PlannedStep, progressQuery, type RotationProgress, type RotationResult } from './definitions.js';
+import { describeError, RollbackRequested } from './errors.js';
+import { rotationWorkflowId } from './ids.js';
+import { Saga } from './saga.js';
+import { RotationComponent, RotationPhase, RotationTarget } from './searchAttributes.js';
+import { PhaseTracker } from './tracker.js';
+
+export interface RotationSpec {
+  /** e.g. `postgresql-cdc`: the workflow id prefix and the RotationComponent search attribute. */
+  procedure: string;
+  /** Component name in the audit log (the runbook's spelling, e.g. `postgresql_cdc`). */
+  component: string;
+  target: string;
+  /** What one rotation at a time is keyed on: the workflow id is `rotate-<procedure>/<resource>`. */
+  resource: string;
+  reason: string;
+  requestedBy: string;
+  dryRun: boolean;
+  /** Test drills only (accepted by workers started with test hooks): fail after this step. */
+  injectFailure?: string;
+  details: Record<string, string>;
+  /** Shown in the Web UI's memo. */
+  memo: Record<string, unknown>;
+}
+
+/**
+ * The kit every procedure composes: identity (one rotation per resource), phase tracking
+ * (progress query, current details, search attributes, memo), operator signals, the saga
+ * of compensations, the grace timer, the audit trail, and the outcome of the run.
+ */
+export class Rotation {
+  from: string | null = null;
+  to: string | null = null;
+  readonly saga = new Saga();
+  readonly tracker: PhaseTracker;
+  readonly audit: AuditTrail;
+  readonly control: OperatorControl;
+  private graceEndsAt: number | null = null;
+  private graceTotalMs = 0;
+  private cleanupStarted = false;
+  private attention: { step: string; error: string } | null = null;
+  private readonly leftByHand: string[] = [];
+  private plan?: PlannedStep[];
+
+  private constructor(readonly spec: RotationSpec) {
+    this.tracker = new PhaseTracker(() => `${spec.target}: ${this.from ?? '?'} → ${this.to ?? '?'}`);
+    this.audit = new AuditTrail({ component: spec.component, requestedBy: spec.requestedBy, snapshot: () => ({ from: this.from, to: this.to, rollbackAvailable: this.saga.pending().length > 0 }) });
+    this.control = new OperatorControl({
+      audit: this.audit,
+      tracker: this.tracker,
+      rollbackRefusal: () => (this.cleanupStarted ? 'cleanup has started: the old credential is being removed' : null),
+      graceTotalMs: () => (this.graceEndsAt === null ? null : this.graceTotalMs + this.control.extendedByMs),
+    });
+  }
+
+  /** Claims the identity, labels the run for the Web UI and installs the query and signal handlers. */
+  static begin(spec: RotationSpec): Rotation {
+    const id = workflowInfo().workflowId;
+    const canonical = rotationWorkflowId(spec.procedure, spec.resource);
+    if (spec.dryRun ? !id.startsWith(`${canonical}/`) && id !== canonical : id !== canonical) {
+      throw ApplicationFailure.nonRetryable(
+        `start this rotation with workflow id ${canonical}${spec.dryRun ? ' (or a dry run under it, e.g. ' + canonical + '/dry-run/…)' : ''}: the id is what keeps it to one rotation of ${spec.resource} at a time; nothing was changed`,
+        'NonCanonicalWorkflowId',
+      );
+    }
+    const r = new Rotation(spec);
+    upsertSearchAttributes([
+      { key: RotationComponent, value: spec.procedure },
+      { key: RotationTarget, value: spec.target },
+      { key: RotationPhase, value: 'preflight' },
+    ]);
+    upsertMemo({ plan: spec.memo });
+    setHandler(progressQuery, () => r.progress());
+    r.control.install();
+    return r;
+  }
+
+  setPhase(phase: Phase): void {
+    this.tracker.setPhase(phase);
+  }
+
+  /** A step that changes nothing, or nothing a rollback would have to undo. */
+  step<T>(name: string, run: () => Promise<T>, detail?: (result: T) => string): Promise<T> {
+    return this.tracker.step(name, run, detail);
+  }
+
+  /** A step that changes something: its compensation is on record before the change is made. */
+  async change<T>(step: PlannedStep, effect: () => Promise<T>, undo: (() => Promise<unknown>) | null, detail?: (result: T) => string): Promise<T> {
+    if (undo) this.saga.register({ step: step.name, description: step.undo ?? `undo ${step.name}`, run: undo });
+    const result = await this.tracker.step(step.name, effect, detail);
+    this.audit.record(step.name, step.name, 'success');
+    this.checkpoint(step.name);
+    return result;
+  }
+
+  /** Between steps: an operator's rollback (or a drill's injected failure) stops the forward path here. */
+  checkpoint(after: string): void {
+    if (this.spec.injectFailure === after) throw ApplicationFailure.nonRetryable(`rollback drill: failure injected after step ${after}`, 'InjectedFailure');
+    if (this.control.rollback) throw new RollbackRequested(`${this.control.rollback.reason} (by ${this.control.rollback.by})`);
+  }
+
+  /**
+   * Durable grace period: the old credential stays valid until the timer fires or an
+   * operator sends cleanupNow; extendGrace moves the deadline (onExtended follows it, e.g.
+   * the old role's expiry); rollback leaves through RollbackRequested.
+   */
+  async holdGrace(ms: number, onExtended?: (endsAt: Date) => Promise<unknown>): Promise<void> {
+    this.setPhase('grace');
+    this.graceTotalMs = ms;
+    let applied = 0;
+    this.graceEndsAt = Date.now() + ms;
+    this.audit.record('grace', 'grace_started', 'success', { detail: `until ${new Date(this.graceEndsAt).toISOString()}` });
+    for (;;) {
+      this.checkpoint('grace');
+      if (this.control.extendedByMs !== applied) {
+        this.graceEndsAt += this.control.extendedByMs - applied;
+        applied = this.control.extendedByMs;
+        if (onExtended) await this.step('extend-grace', () => onExtended(new Date(this.graceEndsAt!)), () => `until ${new Date(this.graceEndsAt!).toISOString()}`);
+        continue;
+      }
+      const remaining = this.graceEndsAt - Date.now();
+      if (this.control.cleanupNow || remaining <= 0) return;
+      await condition(() => this.control.cleanupNow || this.control.rollback !== null || this.control.extendedByMs !== applied, remaining);
+    }
+  }
+
+  /** Cleanup runs to its end even if the workflow is cancelled; after it there is nothing to roll back. */
+  async cleanup(body: () => Promise<void>): Promise<void> {
+    this.cleanupStarted = true;
+    this.graceEndsAt = null;
+    await CancellationScope.nonCancellable(async () => {
+      this.setPhase('cleanup');
+      await body();
+      this.saga.forgetAll();
+    });
+  }
+
+  /** A cleanup step that must not be skipped silently: on failure it parks in needs-attention until retry or abandon. */
+  async persist<T>(name: string, run: () => Promise<T>, detail?: (result: T) => string): Promise<T | undefined> {
+    for (;;) {
+      try {
+        return await this.step(name, run, detail);
+      } catch (err) {
+        if ((await this.park(name, describeError(err), name)) === 'abandon') return undefined;
+      }
+    }
+  }
+
+  /** Dry run: the plan an operator reviews, from the same step definitions the rotation runs. */
+  dryRun(plan: PlannedStep[]): 'dry-run' {
+    this.plan = plan;
+    this.setPhase('dry-run-complete');
+    return 'dry-run';
+  }
+
+  /** Runs the procedure; any failure, rollback signal or cancellation before cleanup undoes what was done, newest first. */
+  async run(body: () => Promise<'completed' | 'dry-run'>): Promise<RotationResult> {
+    this.audit.record('start', 'rotation_started', 'started', { detail: this.spec.reason });
+    try {
+      const status = await body();
+      if (status === 'completed') {
+        this.setPhase('completed');
+        this.audit.record('done', 'rotate_credentials', 'success', { validation_status: 'passed' });
+      }
+      return await this.result(status);
+    } catch (err) {
+      if (this.cleanupStarted) throw err;
+      const requested = err instanceof RollbackRequested;
+      const reason = requested ? `operator rollback: ${err.message}` : isCancellation(err) ? 'workflow cancelled' : describeError(err);
+      if (this.saga.pending().length === 0 && !requested) {
+        await this.audit.settled();
+        throw err; // nothing was changed (pre-flight, input): fail as is
+      }
+      await this.rollBack(reason);
+      if (requested) return await this.result('rolled-back');
+      await this.audit.settled();
+      if (isCancellation(err)) throw err;
+      throw ApplicationFailure.nonRetryable(`rotation rolled back: ${reason}`, 'RotationRolledBack', { leftByHand: this.leftByHand });
+    }
+  }
+
+  private async rollBack(reason: string): Promise<void> {
+    await CancellationScope.nonCancellable(async () => {
+      this.setPhase('rolling-back');
+      this.audit.record('rollback', 'rollback_started', 'started', { event_type: 'compensation', detail: reason });
+      await this.saga.compensate({
+        done: (c) => {
+          this.tracker.note(`undo:${c.step}`, 'compensated', c.description);
+          this.audit.record(c.step, `compensate_${c.step}`, 'success', { event_type: 'compensation' });
+        },
+        stuck: (c, error) => this.park(`undo:${c.step}`, error, c.description),
+      });
+      this.setPhase('rolled-back');
+      this.audit.record('rollback', 'rotate_credentials', 'rolled_back', { event_type: 'compensation', detail: reason });
+    });
+  }
+
+  /** needs-attention: wait for an operator's retry, or abandon (recorded as work left by hand). */
+  private async park(step: string, error: string, whatIsLeft: string): Promise<'retry' | 'abandon'> {
+    const before = this.tracker.phase;
+    this.attention = { step, error };
+    this.tracker.note(step, 'failed', error);
+    this.setPhase('needs-attention');
+    this.audit.record(step, step, 'needs_attention', { detail: error });
+    const decision = await this.control.awaitDecision();
+    this.attention = null;
+    if (decision.kind === 'abandon') {
+      this.leftByHand.push(`${whatIsLeft} — abandoned by ${decision.by}: ${decision.reason}`);
+      this.tracker.note(step, 'abandoned', decision.reason);
+    }
+    this.setPhase(before);
+    return decision.kind;
+  }
+
+  private async result(status: RotationResult['status']): Promise<RotationResult> {
+    await this.audit.settled();
+    const { workflowId } = workflowInfo();
+    return { status, workflowId, procedure: this.spec.procedure, target: this.spec.target, from: this.from, to: this.to, steps: this.tracker.steps, plan: this.plan, leftByHand: this.leftByHand, auditGaps: this.audit.gaps };
+  }
+
+  private progress(): RotationProgress {
+    const { workflowId, runId } = workflowInfo();
+    return {
+      workflowId,
+      runId,
+      procedure: this.spec.procedure,
+      target: this.spec.target,
+      resource: this.spec.resource,
+      phase: this.tracker.phase,
+      from: this.from,
+      to: this.to,
+      details: this.spec.details,
+      graceEndsAt: this.graceEndsAt === null ? null : new Date(this.graceEndsAt).toISOString(),
+      steps: this.tracker.steps,
+      rollbackWouldUndo: this.cleanupStarted ? [] : this.saga.pending(),
+      attention: this.attention,
+      leftByHand: this.leftByHand,
+      reason: this.spec.reason,
+      requestedBy: this.spec.requestedBy,
+    };
+  }
+}

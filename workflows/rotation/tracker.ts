@@ -1,0 +1,44 @@
+import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import type { Phase, StepRecord } from './definitions.js';
+import { describeError } from './errors.js';
+import { RotationPhase } from './searchAttributes.js';
+
+/**
+ * Progress as operators see it: the `progress` query's steps, the Web UI's current
+ * details, and the RotationPhase search attribute (kept current, so lists filter by it).
+ */
+export class PhaseTracker {
+  readonly steps: StepRecord[] = [];
+  phase: Phase = 'pending';
+
+  constructor(private readonly headline: () => string) {}
+
+  setPhase(phase: Phase): void {
+    if (phase === this.phase) return;
+    this.phase = phase;
+    upsertSearchAttributes([{ key: RotationPhase, value: phase }]);
+    setCurrentDetails(`**${phase}** — ${this.headline()}`);
+  }
+
+  async step<T>(name: string, run: () => Promise<T>, detail?: (result: T) => string): Promise<T> {
+    const record: StepRecord = { name, startedAt: new Date().toISOString(), outcome: 'running' };
+    this.steps.push(record);
+    try {
+      const result = await run();
+      record.outcome = 'ok';
+      if (detail) record.detail = detail(result);
+      return result;
+    } catch (err) {
+      record.outcome = 'failed';
+      record.detail = describeError(err);
+      throw err;
+    } finally {
+      record.endedAt = new Date().toISOString();
+    }
+  }
+
+  note(name: string, outcome: StepRecord['outcome'], detail?: string): void {
+    const now = new Date().toISOString();
+    this.steps.push({ name, startedAt: now, endedAt: now, outcome, detail });
+  }
+}
