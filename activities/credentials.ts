@@ -53,29 +53,35 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
       return { secret: backup, user: existing.data[USER_KEY] ?? '', fingerprint: existing.info.fingerprint };
     }
     const current = await must(input.secret);
-    const info = await store.write(backup, current.data, { annotations: { rotationId: input.rotationId, stage: 'backup' } });
+    // every key, byte for byte: restoring the backup must give back exactly this secret
+    const info = await store.write(backup, current.bytes, { annotations: { rotationId: input.rotationId, stage: 'backup' } });
     return { secret: backup, user: current.data[USER_KEY] ?? '', fingerprint: info.fingerprint };
   }
 
-  /** Copies `from` over the current secret unless it already holds those values; guarded by the current version. */
-  async function copyOverCurrent(secret: string, from: string, rotationId: string, stage: string): Promise<CredentialRef> {
+  /**
+   * Writes `from` into the current secret unless it already holds those values; guarded by
+   * the current version. `keys`: only these keys change (promote: the credential keys; any
+   * other key the pipeline keeps in the secret stays byte for byte); all keys: an exact copy.
+   */
+  async function copyOverCurrent(secret: string, from: string, rotationId: string, stage: string, keys?: string[]): Promise<CredentialRef> {
     const source = await must(from);
     if (source.info.annotations.rotationId !== rotationId) {
       throw ApplicationFailure.nonRetryable(`secret ${from} belongs to rotation ${source.info.annotations.rotationId ?? '(none)'}, not ${rotationId}`, 'ForeignSecretVersion');
     }
+    const values = keys ? Object.fromEntries(keys.filter((k) => k in source.bytes).map((k) => [k, source.bytes[k]!])) : source.bytes;
     const current = await store.read(secret);
-    if (current?.info.fingerprint === source.info.fingerprint) {
-      return { secret, user: current.data[USER_KEY] ?? '', fingerprint: current.info.fingerprint };
-    }
-    const info = await store.write(secret, source.data, {
+    const same = current && (keys ? keys.every((k) => current.bytes[k]?.equals(source.bytes[k] ?? Buffer.alloc(0)) ?? !(k in source.bytes)) : current.info.fingerprint === source.info.fingerprint);
+    if (current && same) return { secret, user: current.data[USER_KEY] ?? '', fingerprint: current.info.fingerprint };
+    const info = await store.write(secret, values, {
       expectedVersion: current?.info.version ?? null,
+      mergeKeys: Boolean(keys),
       annotations: { rotationId, stage },
     });
     return { secret, user: source.data[USER_KEY] ?? '', fingerprint: info.fingerprint };
   }
 
   async function promotePendingCredential(input: { secret: string; rotationId: string }): Promise<CredentialRef> {
-    return copyOverCurrent(input.secret, siblings(input.secret).pending, input.rotationId, 'current');
+    return copyOverCurrent(input.secret, siblings(input.secret).pending, input.rotationId, 'current', [USER_KEY, PASSWORD_KEY]);
   }
 
   /** Puts the backup back. Without a backup, current was never replaced (promotion requires one): nothing to restore. */

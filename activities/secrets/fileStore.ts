@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fingerprint, SecretConflictError, type SecretData, type SecretInfo, type SecretStore, type WriteOptions } from './store.js';
+import { fingerprint, SecretConflictError, toBytes, toText, type SecretBytes, type SecretData, type SecretInfo, type SecretStore, type StoredSecret, type WriteOptions } from './store.js';
 
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const KEY = /^[-._a-zA-Z0-9]+$/;
@@ -26,7 +26,7 @@ export class FileSecretStore implements SecretStore {
     return this.dir(name);
   }
 
-  async read(name: string): Promise<{ data: SecretData; info: SecretInfo } | undefined> {
+  async read(name: string): Promise<StoredSecret | undefined> {
     const dir = this.dir(name);
     let entries: string[];
     try {
@@ -35,9 +35,9 @@ export class FileSecretStore implements SecretStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
-    const data: SecretData = {};
+    const bytes: SecretBytes = {};
     for (const key of entries.filter((e) => KEY.test(e) && !e.startsWith('.')).sort()) {
-      data[key] = await fs.readFile(path.join(dir, key), 'utf8');
+      bytes[key] = await fs.readFile(path.join(dir, key));
     }
     let annotations: Record<string, string> = {};
     try {
@@ -45,15 +45,17 @@ export class FileSecretStore implements SecretStore {
     } catch {
       // no metadata yet: a secret written by hand
     }
-    const fp = fingerprint(data);
-    return { data, info: { name, keys: Object.keys(data), fingerprint: fp, version: fp, annotations } };
+    const fp = fingerprint(bytes);
+    return { data: toText(bytes), bytes, info: { name, keys: Object.keys(bytes), fingerprint: fp, version: fp, annotations } };
   }
 
-  async write(name: string, data: SecretData, options: WriteOptions = {}): Promise<SecretInfo> {
+  async write(name: string, values: SecretData | SecretBytes, options: WriteOptions = {}): Promise<SecretInfo> {
     const dir = this.dir(name);
+    const given = toBytes(values);
+    const current = options.mergeKeys || options.expectedVersion !== undefined ? await this.read(name) : undefined;
+    const data: SecretBytes = options.mergeKeys ? { ...(current?.bytes ?? {}), ...given } : given;
     for (const key of Object.keys(data)) if (!KEY.test(key) || key.startsWith('.')) throw new Error(`invalid key ${JSON.stringify(key)} for secret ${name}`);
     if (options.expectedVersion !== undefined) {
-      const current = await this.read(name);
       const actual = current?.info.version ?? null;
       if (actual !== options.expectedVersion) throw new SecretConflictError(name, options.expectedVersion, actual);
     }
@@ -74,7 +76,7 @@ export class FileSecretStore implements SecretStore {
   }
 }
 
-async function atomicWrite(file: string, content: string): Promise<void> {
+async function atomicWrite(file: string, content: string | Buffer): Promise<void> {
   const tmp = path.join(path.dirname(file), `.tmp-${path.basename(file)}-${randomBytes(4).toString('hex')}`);
   await fs.writeFile(tmp, content, { mode: 0o600 });
   await fs.rename(tmp, file);

@@ -1,5 +1,5 @@
 import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
-import { fingerprint, SecretConflictError, type SecretData, type SecretInfo, type SecretStore, type WriteOptions } from './store.js';
+import { fingerprint, SecretConflictError, toBytes, toText, type SecretBytes, type SecretData, type SecretInfo, type SecretStore, type StoredSecret, type WriteOptions } from './store.js';
 
 const ANNOTATION_PREFIX = 'rekey.dev/';
 
@@ -47,7 +47,7 @@ export class KubernetesSecretStore implements SecretStore {
     this.core = kc.makeApiClient(CoreV1Api);
   }
 
-  private info(name: string, secret: V1Secret, data: SecretData): SecretInfo {
+  private info(name: string, secret: V1Secret, data: SecretBytes): SecretInfo {
     const annotations = Object.fromEntries(
       Object.entries(secret.metadata?.annotations ?? {})
         .filter(([k]) => k.startsWith(ANNOTATION_PREFIX))
@@ -56,7 +56,7 @@ export class KubernetesSecretStore implements SecretStore {
     return { name, keys: Object.keys(data).sort(), fingerprint: fingerprint(data), version: secret.metadata?.resourceVersion ?? '', annotations };
   }
 
-  async read(name: string): Promise<{ data: SecretData; info: SecretInfo } | undefined> {
+  async read(name: string): Promise<StoredSecret | undefined> {
     let secret: V1Secret;
     try {
       secret = await this.core.readNamespacedSecret({ name, namespace: this.namespace });
@@ -64,18 +64,22 @@ export class KubernetesSecretStore implements SecretStore {
       if (err instanceof ApiException && err.code === 404) return undefined;
       throw explain(err, 'get', `secrets/${name}`, this.namespace);
     }
-    const data: SecretData = {};
-    for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
-    return { data, info: this.info(name, secret, data) };
+    // values are bytes (base64 on the wire): kept as bytes, so binary keys round-trip exactly
+    const bytes: SecretBytes = {};
+    for (const [k, v] of Object.entries(secret.data ?? {})) bytes[k] = Buffer.from(v, 'base64');
+    return { data: toText(bytes), bytes, info: this.info(name, secret, bytes) };
   }
 
-  async write(name: string, data: SecretData, options: WriteOptions = {}): Promise<SecretInfo> {
+  async write(name: string, values: SecretData | SecretBytes, options: WriteOptions = {}): Promise<SecretInfo> {
     const current = await this.read(name);
+    const given = toBytes(values);
+    const data: SecretBytes = options.mergeKeys ? { ...(current?.bytes ?? {}), ...given } : given;
     if (options.expectedVersion !== undefined) {
       const actual = current?.info.version ?? null;
       if (actual !== options.expectedVersion) throw new SecretConflictError(name, options.expectedVersion, actual);
     }
-    const encoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+    // a merge patch carries only the keys given; with mergeKeys the others are not even re-sent
+    const encoded = Object.fromEntries(Object.entries(given).map(([k, v]) => [k, v.toString('base64')]));
     const annotations = Object.fromEntries(
       Object.entries({ ...(options.annotations ?? {}), fingerprint: fingerprint(data) }).map(([k, v]) => [`${ANNOTATION_PREFIX}${k}`, v]),
     );
@@ -84,7 +88,7 @@ export class KubernetesSecretStore implements SecretStore {
       try {
         written = await this.core.createNamespacedSecret({
           namespace: this.namespace,
-          body: { metadata: { name, annotations, labels: { 'app.kubernetes.io/managed-by': 'rekey' } }, type: 'Opaque', data: encoded },
+          body: { metadata: { name, annotations, labels: { 'app.kubernetes.io/managed-by': 'rekey' } }, type: 'Opaque', data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.toString('base64')])) },
         });
       } catch (err) {
         if (err instanceof ApiException && err.code === 409) throw new SecretConflictError(name, null, '(created concurrently)');
@@ -92,7 +96,7 @@ export class KubernetesSecretStore implements SecretStore {
       }
     } else {
       // keys that disappear are set to null (merge-patch deletion); old rekey annotations likewise
-      const removedKeys = Object.fromEntries(Object.keys(current.data).filter((k) => !(k in data)).map((k) => [k, null]));
+      const removedKeys = Object.fromEntries(Object.keys(current.bytes).filter((k) => !(k in data)).map((k) => [k, null]));
       const removedNotes = Object.fromEntries(Object.keys(current.info.annotations).map((k) => [`${ANNOTATION_PREFIX}${k}`, null]));
       try {
         written = await this.core.patchNamespacedSecret(
