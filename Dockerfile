@@ -1,17 +1,24 @@
-# rekey worker image. Build: docker build -t rekey-worker:0.1.0 .
-FROM node:20.19-bookworm-slim AS deps
+# rekey worker image. Build: docker build -t rekey-worker:0.2.0 .
+# The same steps run in test/e2e/builtWorker.test.ts (no Docker engine there): build dist/,
+# install production dependencies alone, run `node dist/workers/main.js`, complete a rotation.
+FROM node:20.19-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=optional --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY workflows ./workflows
+COPY activities ./activities
+COPY workers ./workers
+COPY scripts/build-worker.ts ./scripts/build-worker.ts
+COPY scripts/stack/config.ts ./scripts/stack/config.ts
+# compiles TypeScript to dist/ and pre-bundles the workflows (dist/workflow-bundle.js)
+RUN npm run build:worker
 
 FROM node:20.19-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
-COPY workflows ./workflows
-COPY activities ./activities
-COPY workers ./workers
-COPY scripts/stack/config.ts scripts/stack/connect.ts scripts/stack/kafka.ts scripts/stack/proc.ts scripts/stack/service.ts ./scripts/stack/
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
 USER 10001
-CMD ["node", "--import", "tsx", "workers/main.ts"]
+CMD ["node", "dist/workers/main.js"]

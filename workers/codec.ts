@@ -147,6 +147,9 @@ export function keyringOf(codec: CodecSettings): Keyring | undefined {
   return codec.key ? { current: { id: codec.keyId, key: codec.key }, previous: codec.previousKeys ?? [] } : undefined;
 }
 
+/** Loaded by path into the worker and (at bundle time) into the workflow bundle. */
+export const failureConverterPath = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+
 /** The data converter worker and clients share. Failure messages and stacks are encoded too. */
 export function dataConverter(codec: CodecSettings): DataConverter {
   const keyring = keyringOf(codec);
@@ -156,6 +159,6 @@ export function dataConverter(codec: CodecSettings): DataConverter {
   }
   return {
     payloadCodecs: [new AesGcmCodec(keyring)],
-    failureConverterPath: fileURLToPath(new URL('./failure-converter.cjs', import.meta.url)),
+    failureConverterPath,
   };
 }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
@@ -12,7 +13,14 @@ import { dataConverter } from './codec.js';
 import type { WorkerConfig } from './config.js';
 import { logger } from './logger.js';
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+const workflowsIndex = (ext: string) => fileURLToPath(new URL(`../workflows/index.${ext}`, import.meta.url));
+/** Source checkout: workflows/index.ts; compiled (dist/): workflows/index.js. */
+export const workflowsPath = fs.existsSync(workflowsIndex('ts')) ? workflowsIndex('ts') : workflowsIndex('js');
+/**
+ * The image pre-bundles the workflows at build time (scripts/build-worker.ts writes
+ * dist/workflow-bundle.js next to dist/workers/): no bundler or compiler runs in production.
+ */
+const prebuiltBundle = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 
 let runtimeInstalled = false;
 /** Routes the SDK's logs (bundler output included) into rekey's JSON logger; `quiet` keeps only warnings. */
@@ -61,7 +69,7 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowsPath,
+    ...(fs.existsSync(prebuiltBundle) ? { workflowBundle: { codePath: prebuiltBundle } } : { workflowsPath }),
     activities,
     dataConverter: dataConverter(config.codec),
     shutdownGraceTime: '30s',

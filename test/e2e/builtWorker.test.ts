@@ -1,0 +1,81 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../scripts/stack/config.js';
+import { codecKeyFile } from '../../scripts/stack/codec.js';
+import { embeddedWorkerConfig } from '../../scripts/lib/session.js';
+import { createClient } from '../../workers/client.js';
+import { startPostgresCdcRotation } from '../../workers/startRotation.js';
+import type { RotationResult } from '../../workflows/rotation/index.js';
+import { pipelineState } from './pipeline.js';
+
+/**
+ * The image's contents, proven without a Docker engine: build dist/ as the Dockerfile does,
+ * install production dependencies alone into an empty folder, and run the compiled worker
+ * from there (no tsx, no TypeScript, no bundler at run time) until it completes a rotation.
+ */
+const { stack, config } = embeddedWorkerConfig();
+const app = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-image-'));
+const taskQueue = `rekey-image-${randomBytes(3).toString('hex')}`;
+let worker: ChildProcess | undefined;
+let log = '';
+
+beforeAll(() => {
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/build-worker.ts')], { cwd: repoRoot, stdio: 'pipe' });
+  fs.cpSync(path.join(repoRoot, 'dist'), path.join(app, 'dist'), { recursive: true });
+  for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(repoRoot, f), path.join(app, f));
+  // the Dockerfile's runtime stage: production dependencies only (served from npm's local cache)
+  execFileSync('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: app, stdio: 'pipe' });
+}, 600_000);
+
+afterAll(() => {
+  worker?.kill('SIGTERM');
+  fs.rmSync(app, { recursive: true, force: true });
+});
+
+describe('the built worker (image contents)', () => {
+  it('has no development tooling among its dependencies', () => {
+    for (const dev of ['tsx', 'typescript', 'vitest', 'eslint', '@temporalio/testing']) expect(fs.existsSync(path.join(app, 'node_modules', dev)), dev).toBe(false);
+    expect(fs.existsSync(path.join(app, 'dist/workflow-bundle.js'))).toBe(true);
+  });
+
+  it('starts from production dependencies alone and completes a rotation', async () => {
+    const env = {
+      PATH: process.env.PATH,
+      REKEY_TEMPORAL_ADDRESS: config.temporal.address,
+      REKEY_TASK_QUEUE: taskQueue,
+      REKEY_CODEC_KEY_FILE: codecKeyFile(stack),
+      REKEY_SECRET_STORE: 'file',
+      REKEY_SECRETS_DIR: stack.secretsDir,
+      REKEY_PG_HOST: config.postgres.host,
+      REKEY_PG_PORT: String(config.postgres.port),
+      REKEY_PG_DATABASE: config.postgres.database,
+      REKEY_PG_ADMIN_SECRET: config.postgres.adminSecret,
+      REKEY_CONNECT_URL: config.kafkaConnect.url,
+      REKEY_KAFKA_BROKERS: config.kafka.brokers.join(','),
+      REKEY_REGISTRY_URL: config.schemaRegistry.url,
+      REKEY_AUDIT_LOG: config.audit.path,
+    };
+    worker = spawn(process.execPath, ['dist/workers/main.js'], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    worker.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    worker.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    const deadline = Date.now() + 60_000;
+    while (!log.includes('worker started')) {
+      if (worker.exitCode !== null || Date.now() > deadline) throw new Error(`built worker did not start:\n${log}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(log).not.toMatch(/webpack|bundle created/i); // the pre-built bundle, no bundler at run time
+    const { client, connection } = await createClient(config);
+    try {
+      const handle = await startPostgresCdcRotation(client, { target: 'ecommerce', gracePeriod: 'PT2S', requestedBy: 'image-test' }, { taskQueue });
+      const result = (await handle.result()) as RotationResult;
+      expect(result.status).toBe('completed');
+      expect((await pipelineState()).streamingUser).toBe(result.to);
+    } finally {
+      await connection.close();
+    }
+  });
+});
