@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { abandonSignal, cleanupNowSignal, extendGraceSignal, progressQuery, retrySignal, rollbackSignal, signalNames, type RotationResult } from '../../workflows/rotation/index.js';
 import { failureOf, stubWorker, timeSkippingEnv, waitFor } from './harness.js';
+import type { StubWorld } from './stubWorld.js';
 
 let env: TestWorkflowEnvironment;
 let w: Awaited<ReturnType<typeof stubWorker>>;
@@ -14,7 +15,7 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const clean = (world: { state(): ReturnType<import('./stubWorld.js').StubWorld['state']> }, user: string) =>
+const clean = (world: StubWorld, user: string) =>
   expect(world.state()).toMatchObject({ current: user, pending: false, backup: false, streaming: user, canaries: 0 });
 
 describe('CDC rotation with stub activities', () => {

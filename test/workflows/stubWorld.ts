@@ -1,4 +1,4 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Activities } from '../../activities/index.js';
 import { createPlanActivities } from '../../activities/plans.js';
 import type { AuditEvent } from '../../activities/audit.js';
@@ -65,6 +65,7 @@ export class StubWorld {
   }
 
   activities(testHooks = true): Activities {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the stubs below read as "the world" (w.secrets, w.roles)
     const w = this;
     const s = (name: string) => w.secrets.get(name);
     const on =
@@ -144,7 +145,6 @@ export class StubWorld {
         return { hash: 'h', duplicate: false };
       },
     };
-    void Context;
     return stubs as unknown as Activities;
   }
 }
