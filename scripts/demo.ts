@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import path from 'node:path';
 import { logToFile } from '../workers/logger.js';
 import { createClient } from '../workers/client.js';
-import { up } from './stack/stack.js';
+import { demoServices, up } from './stack/stack.js';
 import { createEmbeddedWorker, embeddedWorkerConfig } from './lib/session.js';
 import { rotateUnderLoad } from './lib/measure.js';
 
@@ -20,8 +20,11 @@ async function main() {
   if (opts.strategy !== 'reload-connector' && opts.strategy !== 'restart-worker') throw new Error(`--strategy must be reload-connector or restart-worker, not ${opts.strategy}`);
   const rate = Number(opts.rate);
   if (!Number.isFinite(rate) || rate <= 0 || rate > 1000) throw new Error('--rate must be a number between 1 and 1000');
-  say('bringing the embedded stack up (reused when running)…');
-  await up(embeddedWorkerConfig().stack, (l) => console.error(`  ${l}`));
+  say('bringing up what the demo needs: Temporal, PostgreSQL, Kafka, Kafka Connect (reused when running)…');
+  const t0 = Date.now();
+  // per-service lines only where something is installed or started; a warm stack prints one line
+  await up(embeddedWorkerConfig().stack, (l) => (/installing|starting|stopping/.test(l) ? console.error(`  ${l}`) : undefined), { only: demoServices });
+  say(`  ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const { stack, config } = embeddedWorkerConfig();
   // human output on the terminal; the worker's JSON logs go to a file (or stderr with --json)
   const logFile = path.join(stack.logDir, 'demo-worker.log');
