@@ -171,8 +171,10 @@ export class Rotation {
       const requested = err instanceof RollbackRequested;
       const reason = requested ? `operator rollback: ${err.message}` : isCancellation(err) ? 'workflow cancelled' : describeError(err);
       if (this.saga.pending().length === 0 && !requested) {
+        // nothing was changed (pre-flight, input, an unreachable system): say so, keep typed failures as they are
         await this.audit.settled();
-        throw err; // nothing was changed (pre-flight, input): fail as is
+        if (err instanceof ApplicationFailure || isCancellation(err)) throw err;
+        throw ApplicationFailure.nonRetryable(`nothing was changed: ${reason}`, 'RotationNotStarted');
       }
       await this.rollBack(reason);
       if (requested) return await this.result('rolled-back');
