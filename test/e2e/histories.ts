@@ -1,24 +1,24 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
-import { loadStackConfig } from '../../scripts/stack/config.js';
-import { temporalAddress } from '../../scripts/stack/temporal.js';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 
 export const historiesDir = path.resolve(import.meta.dirname, '..', 'histories');
 
+/** True when this test run records histories (REKEY_RECORD_HISTORIES=1). */
+export const recording = process.env.REKEY_RECORD_HISTORIES === '1';
+
 /**
- * With REKEY_RECORD_HISTORIES=1, stores a finished workflow's history (exported by the
- * Temporal CLI, the format the Web UI downloads) for the replay test. Recorded by a
- * worker without payload encryption so replay needs no key; the histories hold names
- * and fingerprints only.
+ * With REKEY_RECORD_HISTORIES=1, stores a finished workflow's history (the JSON the Web UI
+ * and `temporal workflow show --output json` export) for the replay test. Recorded by a
+ * worker without payload encryption so replay needs no key; the histories hold names and
+ * fingerprints only. The run is pinned (first execution run id when the handle has one), so
+ * a later run under the same workflow id is never recorded by mistake.
  */
 export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
-  if (process.env.REKEY_RECORD_HISTORIES !== '1') return;
-  const cfg = loadStackConfig();
-  const cli = path.join(cfg.cache, `temporal-cli-${cfg.versions.temporalCli}`, 'temporal');
-  const { stdout } = await promisify(execFile)(cli, ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--address', temporalAddress(cfg)], { maxBuffer: 64 << 20 });
+  if (!recording) return;
+  const { firstExecutionRunId: runId } = handle as { firstExecutionRunId?: string };
+  const history = await handle.client.getHandle(handle.workflowId, runId).fetchHistory();
   await fs.mkdir(historiesDir, { recursive: true });
-  await fs.writeFile(path.join(historiesDir, `${name}.json`), stdout);
+  await fs.writeFile(path.join(historiesDir, `${name}.json`), historyToJSON(history));
 }

@@ -1,27 +1,62 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkflowFailedError } from '@temporalio/client';
-import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { pipeline } from '../../scripts/stack/config.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { verifyAuditChain } from '../../activities/audit.js';
 import { RotationInProgressError, startPostgresCdcRotation } from '../../workers/startRotation.js';
-import { rotatePostgresCdcCredentials } from '../../workflows/rotatePostgresCdc.js';
+import type { PostgresCdcRotationInput } from '../../workflows/postgresCdc/input.js';
+import { rotatePostgresCdcCredentials } from '../../workflows/postgresCdc/workflow.js';
+import {
+  cleanupNowSignal,
+  extendGraceSignal,
+  progressQuery,
+  retrySignal,
+  rollbackSignal,
+  rotationWorkflowId,
+  type RotationResult,
+} from '../../workflows/rotation/index.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
-import { auditLines, cfg, pipelineState, store, waitPhase, waitStreaming } from './pipeline.js';
-import { recordHistory } from './histories.js';
+import { recordHistory, recording } from './histories.js';
+import { auditLines, cfg, failureOf, okStepNames, onlyRoles, pipelineState, roleValidUntil, sessionAs, sessionsOf, stopLeftover, waitPhase, waitProgress, waitStreaming } from './pipeline.js';
 
 let w: TestWorker;
 beforeAll(async () => {
   // recorded histories are replayed in CI without the codec key: record them unencrypted
-  w = await startTestWorker(process.env.REKEY_RECORD_HISTORIES === '1' ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {});
+  w = await startTestWorker(recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {});
+});
+/** A rotation a failed assertion left running would hold the secret's workflow id for every later test. */
+let running: WorkflowHandle | undefined;
+afterEach(async () => {
+  await stopLeftover(running);
+  running = undefined;
 });
 afterAll(async () => {
   await w?.stop();
 });
 
-const start = (input: Partial<Parameters<typeof startPostgresCdcRotation>[1]>) =>
-  startPostgresCdcRotation(w.client, { requestedBy: 'e2e', ...input, target: 'ecommerce' }, { taskQueue: w.taskQueue, now: new Date() });
+const canonicalId = rotationWorkflowId('postgresql-cdc', pipeline.cdcSecret);
+
+async function start(input: Partial<PostgresCdcRotationInput>) {
+  const handle = await startPostgresCdcRotation(w.client, { requestedBy: 'e2e', ...input, target: input.target ?? 'ecommerce' }, { taskQueue: w.taskQueue, now: new Date() });
+  if (!input.dryRun) running = handle;
+  return handle;
+}
+
+async function finished(handle: WorkflowHandle<typeof rotatePostgresCdcCredentials>): Promise<RotationResult> {
+  const result = await handle.result();
+  running = undefined;
+  return result;
+}
+
+/** The rotation ends in a failure: returns its type and message. */
+async function failed(handle: WorkflowHandle) {
+  const cause = await failureOf(handle);
+  running = undefined;
+  return cause;
+}
+
+const names = (xs: Array<{ name: string }>) => xs.map((x) => x.name);
 
 describe('PostgreSQL CDC rotation on the real stack', () => {
   it('rotates under insert load with zero lost events, then drops the old user', async () => {
@@ -30,129 +65,285 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     const db = await adminClient(cfg, pipeline.database);
     const { result, emails, deliveries } = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40 }, async () => {
       const h = await start({ gracePeriod: 'PT3S', reason: 'e2e under load' });
-      return { handle: h, ...(await h.result()) };
+      return { handle: h, ...(await finished(h)) };
     }).finally(() => db.end());
     const handle = result.handle;
     const events = summarize(emails, deliveries);
 
     expect(result.status).toBe('completed');
+    expect(result.from).toBe(before.secretUser);
     expect(emails.length).toBeGreaterThan(50);
     expect(events.lost).toBe(0);
     const after = await pipelineState();
-    expect(after.secretUser).toBe(result.newUser);
-    expect(after.streamingUser).toBe(result.newUser);
-    expect(after.cdcRoles).not.toContain(before.secretUser);
-    expect(after.cdcRoles).toContain(result.newUser);
+    expect(after.secretUser).toBe(result.to);
+    expect(after.streamingUser).toBe(result.to);
+    expect(after.cdcRoles).toEqual(onlyRoles(result.to));
     expect(after.hasPending || after.hasBackup).toBe(false);
-    const audit = await auditLines(handle.workflowId, w.config.audit.path);
+    expect(result.leftByHand).toEqual([]);
+    expect(result.auditGaps).toBe(0);
+    const audit = await auditLines(handle, w.config.audit.path);
     expect(audit.at(-1)).toMatchObject({ action: 'rotate_credentials', status: 'success' });
     expect(await verifyAuditChain(w.config.audit.path)).toMatchObject({ ok: true });
-    await recordHistory(handle, 'completed-reload-connector');
+    await recordHistory(handle, 'v3-kit-completed-reload-connector');
   });
 
-  for (const step of ['switch', 'verify'] as const) {
-    it(`rolls back automatically when step "${step}" fails, and the old user streams again`, async () => {
+  it('dry run: plans every step with what it does and how it is undone, changes nothing, and is what the rotation then runs', async () => {
+    const before = await pipelineState();
+    const dry = await start({ dryRun: true, reason: 'plan review' });
+    expect(dry.workflowId.startsWith(`${canonicalId}/dry-run/`)).toBe(true);
+    const result = await dry.result();
+    expect(result.status).toBe('dry-run');
+    expect(result.from).toBe(before.secretUser);
+    const plan = result.plan!;
+    expect(names(plan)).toEqual([
+      'preflight',
+      'stage',
+      'create-role',
+      'privilege-parity',
+      'table-access',
+      'replication-login',
+      'backup',
+      'expire-old-role',
+      'promote',
+      'apply:reload-connector',
+      'running',
+      'streaming-user',
+      'canary-write',
+      'slot-advanced',
+      'canary-read-back',
+      'grace',
+      'retire-old-user',
+      'remove-versions',
+    ]);
+    for (const s of plan) expect(s.does.length, s.name).toBeGreaterThan(10);
+    // every step that changes something names its compensation
+    expect(plan.filter((s) => s.undo).map((s) => s.name)).toEqual(['stage', 'create-role', 'backup', 'expire-old-role', 'promote', 'canary-write']);
+    expect(plan.find((s) => s.name === 'create-role')!.does).toContain(`CREATE ROLE "${result.to}"`);
+    expect(plan.find((s) => s.name === 'promote')!.undo).toContain(`wait until ${result.from} streams ${pipeline.slot}`);
+    // nothing changed: roles, secrets, who streams, the old role's validity
+    expect(await pipelineState()).toEqual(before);
+    expect(await roleValidUntil(before.secretUser!)).toBe('never');
+    expect(result.steps.map((s) => `${s.name}:${s.outcome}`)).toEqual(['preflight:ok']);
+
+    const real = await start({ gracePeriod: 'PT2S', reason: 'after the plan review' });
+    const done = await finished(real);
+    expect(done.status).toBe('completed');
+    // the plan cannot drift: the rotation ran exactly the planned steps, in order, each once (grace is a timer, not a step)
+    expect(okStepNames(done.steps)).toEqual(names(plan).filter((n) => n !== 'grace'));
+    expect(done.steps.every((s) => s.outcome === 'ok')).toBe(true);
+  });
+
+  const drills = ['stage', 'create-role', 'expire-old-role', 'promote', 'canary-read-back'] as const;
+  for (const step of drills) {
+    it(`rolls back automatically when a drill fails the rotation after "${step}", and the old user streams again`, async () => {
       const before = await pipelineState();
       const handle = await start({ gracePeriod: 'PT1H', injectFailure: step });
       const err = await handle.result().then(
         () => undefined,
         (e: unknown) => e,
       );
+      running = undefined;
       expect(err).toBeInstanceOf(WorkflowFailedError);
       expect(((err as WorkflowFailedError).cause as { type?: string }).type).toBe('RotationRolledBack');
+      expect((err as WorkflowFailedError).cause?.message).toContain(`failure injected after step ${step}`);
       const after = await waitStreaming(before.secretUser!);
-      expect(after.streamingUser).toBe(before.secretUser);
-      expect(after.secretFingerprint).toBe(before.secretFingerprint);
-      expect(after.cdcRoles).toEqual(before.cdcRoles);
-      expect(after.hasPending).toBe(false);
-      const audit = await auditLines(handle.workflowId, w.config.audit.path);
+      expect(after).toEqual(before); // same streaming user, secret, roles; no -pending or -backup left
+      expect(await roleValidUntil(before.secretUser!)).toBe('never'); // the expiry set at the switch was undone
+      const p = await handle.query(progressQuery);
+      expect(p.phase).toBe('rolled-back');
+      expect(p.steps.find((s) => s.name === step)?.outcome).toBe('ok');
+      const audit = await auditLines(handle, w.config.audit.path);
       expect(audit.at(-1)).toMatchObject({ status: 'rolled_back' });
-      if (step === 'switch') await recordHistory(handle, 'rolled-back-after-switch');
+      if (step === 'promote') await recordHistory(handle, 'v3-kit-rolled-back-after-promote');
     });
   }
 
-  it('rolls back when the new role does not match the old one (privilege parity, a real failure in step 3)', async () => {
+  it('rolls back when the new role does not match the old one (privilege parity, a real failure while staging)', async () => {
     const before = await pipelineState();
     // pg_monitor exists in every cluster: the new user becomes its member instead of debezium_parent
     const handle = await start({ gracePeriod: 'PT1H', parentRole: 'pg_monitor' });
-    const err = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
-    expect(err.cause?.message).toMatch(/privilege parity .* member of \[debezium_parent\] vs \[pg_monitor\]/);
-    const after = await pipelineState();
-    expect(after.cdcRoles).toEqual(before.cdcRoles);
-    expect(after.streamingUser).toBe(before.secretUser);
+    const cause = await failed(handle);
+    expect(cause?.type).toBe('RotationRolledBack');
+    expect(cause?.message).toMatch(/privilege parity .* member of \[debezium_parent\] vs \[pg_monitor\]/);
+    expect(await pipelineState()).toEqual(before);
   });
 
-  it('rolls back on an operator signal during the grace period', async () => {
+  it('sets the old role to expire at grace end + 1 h at the switch, and rolls back on an operator signal during grace', async () => {
     const before = await pipelineState();
     const handle = await start({ gracePeriod: 'PT1H' });
     const grace = await waitPhase(handle, 'grace');
-    expect(grace.rollbackWouldUndo.map((u) => u.step)).toEqual(['switch', 'backup', 'create-role', 'stage']);
-    expect((await pipelineState()).streamingUser).toBe(grace.newUser);
-    await handle.signal('rollback', { reason: 'connector errors downstream', by: 'e2e' });
-    const result = await handle.result();
+    expect(grace.rollbackWouldUndo.map((u) => u.step)).toEqual(['canary-write', 'promote', 'expire-old-role', 'backup', 'create-role', 'stage']);
+    expect((await pipelineState()).streamingUser).toBe(grace.to);
+    // VALID UNTIL is computed at the switch (expire-old-role) from the grace period; the grace timer starts after verification
+    const validUntil = (await roleValidUntil(grace.from!)) as Date;
+    expect(validUntil).toBeInstanceOf(Date);
+    const expected = Date.parse(grace.graceEndsAt!) + 3_600_000;
+    const expireStep = grace.steps.find((s) => s.name === 'expire-old-role')!;
+    const verifiedIn = Date.parse(grace.steps.find((s) => s.name === 'canary-read-back')!.endedAt!) - Date.parse(expireStep.startedAt);
+    expect(validUntil.getTime()).toBeLessThanOrEqual(expected);
+    expect(expected - validUntil.getTime()).toBeLessThan(verifiedIn + 5_000);
+    expect(Math.abs(validUntil.getTime() - (Date.parse(expireStep.startedAt) + 2 * 3_600_000))).toBeLessThan(5_000);
+
+    await handle.signal(rollbackSignal, { reason: 'connector errors downstream', by: 'e2e' });
+    const result = await finished(handle);
     expect(result.status).toBe('rolled-back');
     const after = await waitStreaming(before.secretUser!);
-    expect(after).toMatchObject({ streamingUser: before.secretUser, secretFingerprint: before.secretFingerprint, hasBackup: false, hasPending: false });
-    expect(after.cdcRoles).not.toContain(grace.newUser);
-    await recordHistory(handle, 'rolled-back-by-signal');
+    expect(after).toEqual(before);
+    expect(await roleValidUntil(before.secretUser!)).toBe('never');
+    await recordHistory(handle, 'v3-kit-rolled-back-by-signal');
   });
 
-  it('extendGrace moves the deadline and cleanupNow ends the wait early', async () => {
+  it('extendGrace moves the deadline and the old role expiry; cleanupNow ends the wait early', async () => {
     const handle = await start({ gracePeriod: 'PT1H' });
     const grace = await waitPhase(handle, 'grace');
-    await handle.signal('extendGrace', { duration: 'PT2H', by: 'e2e' });
-    let extended = grace;
-    for (let i = 0; i < 20 && extended.graceEndsAt === grace.graceEndsAt; i++) extended = await handle.query('progress');
+    await handle.signal(extendGraceSignal, { duration: 'PT2H', by: 'e2e' });
+    const extended = await waitProgress(handle, (p) => p.steps.some((s) => s.name === 'extend-grace' && s.outcome === 'ok'), 'extend-grace');
     expect(Date.parse(extended.graceEndsAt!) - Date.parse(grace.graceEndsAt!)).toBe(2 * 3600_000);
-    await handle.signal('cleanupNow', { by: 'e2e' });
-    const result = await handle.result();
+    expect(((await roleValidUntil(grace.from!)) as Date).getTime()).toBe(Date.parse(extended.graceEndsAt!) + 3_600_000);
+    await handle.signal(cleanupNowSignal, { by: 'e2e' });
+    const result = await finished(handle);
     expect(result.status).toBe('completed');
-    expect((await pipelineState()).cdcRoles).not.toContain(grace.oldUser);
-    await recordHistory(handle, 'completed-after-signals');
+    const after = await pipelineState();
+    expect(after.cdcRoles).toEqual(onlyRoles(grace.to));
+    expect(after.hasPending || after.hasBackup).toBe(false);
   });
 
-  it('refuses to drop the old user while it holds a session, and finishes once it is gone', async () => {
+  it('cleanup terminates a session the old user still holds during grace, then drops the role', async () => {
     const handle = await start({ gracePeriod: 'PT1H' });
     const grace = await waitPhase(handle, 'grace');
-    // connect as the old user, with the password kept in the backup version
-    const old = (await store.read(`${pipeline.cdcSecret}-backup`))!;
-    const session = new pg.Client({ host: '127.0.0.1', port: cfg.ports.postgres, database: pipeline.database, user: old.data['db-username'], password: old.data['db-password'] });
-    await session.connect();
-    await handle.signal('cleanupNow', {});
-    await waitPhase(handle, 'cleanup');
-    await new Promise((r) => setTimeout(r, 4000));
-    const during = await handle.query<{ steps: Array<{ name: string; outcome: string }> }>('progress');
-    expect(during.steps.find((s) => s.name === 'drop-old-user')?.outcome).toBe('running');
-    expect((await pipelineState()).cdcRoles).toContain(grace.oldUser);
-    await session.end();
-    const result = await handle.result();
+    // connect as the old user with the password kept in the backup version, as a straggler (or an attacker) would
+    const session = await sessionAs(`${pipeline.cdcSecret}-backup`);
+    expect(session.user).toBe(grace.from);
+    expect(await sessionsOf(grace.from!)).toContain(session.pid);
+    await handle.signal(cleanupNowSignal, { by: 'e2e' });
+    const result = await finished(handle);
     expect(result.status).toBe('completed');
-    expect((await pipelineState()).cdcRoles).not.toContain(grace.oldUser);
+    expect(result.steps.find((s) => s.name === 'retire-old-user')).toMatchObject({ outcome: 'ok', detail: expect.stringMatching(new RegExp(`^dropped ${grace.from}, [1-9]\\d* session\\(s\\) terminated$`)) });
+    // pg_stat_activity: no backend of the old user is left, the held one included; pg_roles: the role is gone
+    expect(await sessionsOf(grace.from!)).toEqual([]);
+    expect(await roleValidUntil(grace.from!)).toBeUndefined();
+    await expect(session.client.query('SELECT 1')).rejects.toThrow();
+    await session.client.end().catch(() => undefined);
+    const after = await pipelineState();
+    expect(after.cdcRoles).toEqual(onlyRoles(grace.to));
+    expect(after.streamingUser).toBe(grace.to);
   });
 
-  it('allows one rotation per target at a time', async () => {
+  it('--compromise: no grace, the old role is gone right after the switch and its open session is terminated', async () => {
+    const before = await pipelineState();
+    const session = await sessionAs(pipeline.cdcSecret); // the leaked credential, in use
+    const handle = await start({ compromise: true, reason: 'password leaked in a CI log' });
+    const result = await finished(handle);
+    expect(result.status).toBe('completed');
+    const ran = result.steps.map((s) => `${s.name}:${s.outcome}`);
+    expect(ran.slice(ran.indexOf('canary-read-back:ok'))).toEqual(['canary-read-back:ok', 'grace:skipped', 'retire-old-user:ok', 'remove-versions:ok']);
+    const verified = Date.parse(result.steps.find((s) => s.name === 'canary-read-back')!.endedAt!);
+    const retire = result.steps.find((s) => s.name === 'retire-old-user')!;
+    expect(Date.parse(retire.startedAt) - verified).toBeLessThan(2_000);
+    expect(retire.detail).toMatch(/session\(s\) terminated$/);
+    expect(await sessionsOf(before.secretUser!)).toEqual([]);
+    expect(await roleValidUntil(before.secretUser!)).toBeUndefined();
+    await expect(session.client.query('SELECT 1')).rejects.toThrow();
+    await session.client.end().catch(() => undefined);
+    const after = await pipelineState();
+    expect(after).toMatchObject({ streamingUser: result.to, secretUser: result.to, cdcRoles: onlyRoles(result.to), hasPending: false, hasBackup: false });
+  });
+
+  it('one rotation per secret: a second start is refused while the first is in grace, whatever its target label', async () => {
     const first = await start({ gracePeriod: 'PT1H' });
-    await waitPhase(first, 'grace');
+    expect(first.workflowId).toBe(canonicalId);
+    const grace = await waitPhase(first, 'grace');
+    const during = await pipelineState();
     await expect(start({ gracePeriod: 'PT1H' })).rejects.toBeInstanceOf(RotationInProgressError);
-    // the server-side lock holds even for a client that skips the check
-    const bypass = await w.client.workflow.start(rotatePostgresCdcCredentials, {
+    await expect(start({ gracePeriod: 'PT1H', target: 'another-label' })).rejects.toBeInstanceOf(RotationInProgressError);
+    // the server refuses it too for a client that skips startPostgresCdcRotation: same secret, same workflow id
+    await expect(
+      w.client.workflow.start(rotatePostgresCdcCredentials, { taskQueue: w.taskQueue, workflowId: canonicalId, args: [{ target: 'another-label', gracePeriod: 'PT1H' }] }),
+    ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+    expect((await first.query(progressQuery)).phase).toBe('grace');
+    expect(await pipelineState()).toEqual(during); // the refused starts changed nothing
+    await first.signal(cleanupNowSignal, { by: 'e2e' });
+    const result = await finished(first);
+    expect(result.status).toBe('completed');
+    expect((await pipelineState()).cdcRoles).toEqual(onlyRoles(grace.to));
+    await recordHistory(first, 'v3-kit-one-rotation-per-resource');
+  });
+
+  it('refuses a run started under a non-canonical workflow id, changing nothing', async () => {
+    const before = await pipelineState();
+    const handle = await w.client.workflow.start(rotatePostgresCdcCredentials, {
       taskQueue: w.taskQueue,
-      workflowId: `rotate-postgresql-cdc/ecommerce/bypass-${Date.now()}`,
-      args: [{ target: 'ecommerce', gracePeriod: 'PT1H' }],
+      workflowId: `rotate-postgresql-cdc/ecommerce/my-own-id-${Date.now()}`,
+      args: [{ target: 'ecommerce', gracePeriod: 'PT1H', requestedBy: 'e2e' }],
     });
-    const err = (await bypass.result().catch((e: unknown) => e)) as WorkflowFailedError;
-    expect((err.cause as { type?: string }).type).toBe('RotationInProgress');
-    await first.signal('cleanupNow', {});
-    expect((await first.result()).status).toBe('completed');
+    const cause = await failureOf(handle);
+    expect(cause?.type).toBe('NonCanonicalWorkflowId');
+    expect(cause?.message).toContain(canonicalId);
+    expect(await pipelineState()).toEqual(before);
+    expect(await roleValidUntil(before.secretUser!)).toBe('never');
+  });
+
+  it('cancelling during grace rolls back', async () => {
+    const before = await pipelineState();
+    const handle = await start({ gracePeriod: 'PT1H' });
+    await waitPhase(handle, 'grace');
+    await handle.cancel();
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e as WorkflowFailedError,
+    );
+    running = undefined;
+    expect(err?.cause?.name).toBe('CancelledFailure');
+    expect(await waitStreaming(before.secretUser!)).toEqual(before);
+    expect(await roleValidUntil(before.secretUser!)).toBe('never');
+    await recordHistory(handle, 'v3-kit-cancelled-during-grace');
+  });
+
+  it('a compensation that fails parks the rollback in needs-attention until an operator fixes the cause and sends retry', async () => {
+    const before = await pipelineState();
+    const handle = await start({ gracePeriod: 'PT1H' });
+    const grace = await waitPhase(handle, 'grace');
+    // a DBA granted the new user access in a database nobody can connect to: DROP ROLE fails on the dependency
+    const db = await adminClient(cfg, 'postgres');
+    const blocker = `rekey_blocker_${Date.now()}`;
+    try {
+      await db.query(`CREATE DATABASE ${blocker}`);
+      const other = await adminClient(cfg, blocker);
+      await other.query('CREATE TABLE t (x int)');
+      await other.query(`GRANT SELECT ON t TO ${grace.to}`);
+      await other.end();
+      await db.query(`ALTER DATABASE ${blocker} ALLOW_CONNECTIONS false`);
+
+      await handle.signal(rollbackSignal, { reason: 'drill: stuck compensation', by: 'e2e' });
+      // the compensation is retried (about a minute of backoff) before an operator is asked
+      const parked = await waitProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention', 180_000, 1000);
+      expect(parked.attention).toMatchObject({ step: 'undo:create-role', error: expect.stringMatching(new RegExp(`^RoleHasDependents: role ${grace.to} still has dependent objects: .*in database ${blocker}`)) });
+      // the pipeline is already back on the old user; only the new role is left
+      expect(await pipelineState()).toMatchObject({ streamingUser: before.secretUser, secretFingerprint: before.secretFingerprint, hasBackup: false });
+      expect((await pipelineState()).cdcRoles).toContain(grace.to);
+
+      await db.query(`ALTER DATABASE ${blocker} ALLOW_CONNECTIONS true`);
+      await handle.signal(retrySignal, { by: 'e2e' });
+      const result = await finished(handle);
+      expect(result.status).toBe('rolled-back');
+      expect(result.steps.filter((s) => s.name === 'undo:create-role').map((s) => s.outcome)).toEqual(['failed', 'compensated']);
+      expect(await waitStreaming(before.secretUser!)).toEqual(before);
+      await recordHistory(handle, 'v3-kit-needs-attention-retried');
+    } finally {
+      await db.query(`DROP DATABASE IF EXISTS ${blocker} WITH (FORCE)`).catch(() => undefined);
+      await db.end();
+    }
   });
 
   it('rejects bad input before anything runs, naming the field', async () => {
     await expect(start({ gracePeriod: 'PT0S' })).rejects.toThrow(/gracePeriod: must be longer than zero/);
     await expect(start({ parentRole: 'evil"; DROP TABLE users; --' })).rejects.toThrow(/parentRole: must be a lowercase PostgreSQL identifier/);
     await expect(start({ strategy: 'teleport' as never })).rejects.toThrow(/strategy/);
+    await expect(start({ injectFailure: 'switch' as never })).rejects.toThrow(/injectFailure/);
     // and the workflow itself re-validates input from any client
-    const handle = await w.client.workflow.start(rotatePostgresCdcCredentials, { taskQueue: w.taskQueue, workflowId: `bad-input-${Date.now()}`, args: [{ target: 'ecommerce', gracePeriod: '-PT1H' }] });
-    const err = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
-    expect(err.cause?.message).toMatch(/gracePeriod/);
+    const handle = await w.client.workflow.start(rotatePostgresCdcCredentials, { taskQueue: w.taskQueue, workflowId: canonicalId, args: [{ target: 'ecommerce', gracePeriod: '-PT1H' }] });
+    const cause = await failureOf(handle);
+    expect(cause?.type).toBe('InvalidInput');
+    expect(cause?.message).toMatch(/gracePeriod/);
   });
 });

@@ -100,8 +100,9 @@ describe('worker on the dev server', () => {
     const result = await handle.result();
     expect(result.status).toBe('dry-run');
     const current = (await new FileSecretStore(cfg.secretsDir).read(pipeline.cdcSecret))!;
-    expect(result.oldUser).toBe(current.data['db-username']);
-    expect(result.newUser).toMatch(/^debezium_\d{8}_\d{4,6}$/);
+    expect(result.from).toBe(current.data['db-username']);
+    expect(result.to).toMatch(/^debezium_\d{8}_\d{4,6}$/);
+    expect(result.workflowId).toMatch(/^rotate-postgresql-cdc\/debezium-credentials\/dry-run\//);
     const history = await handle.fetchHistory();
     // payloads are encrypted by the codec: the input's reason is not readable in history
     const raw = JSON.stringify(history);

@@ -1,24 +1,72 @@
 import { describe, expect, it } from 'vitest';
-import { loadWorkerConfig } from '../../workers/config.js';
+import { loadWorkerConfig, productionDefaults } from '../../workers/config.js';
 import { loadStackConfig } from '../../scripts/stack/config.js';
+import { stackWorkerDefaults } from '../../scripts/lib/session.js';
 
 const key = Buffer.alloc(32, 7).toString('base64');
+/** Everything a production worker must be told: the systems it rotates against. */
+const production = {
+  REKEY_CODEC_KEY: key,
+  REKEY_PG_HOST: 'pg.internal',
+  REKEY_PG_PORT: '5432',
+  REKEY_PG_DATABASE: 'ecommerce',
+  REKEY_PG_ADMIN_SECRET: 'postgres-admin',
+  REKEY_CONNECT_URL: 'http://connect:8083',
+  REKEY_KAFKA_BROKERS: 'kafka-0:9092,kafka-1:9092',
+  REKEY_REGISTRY_URL: 'http://registry:8081',
+};
+const stack = () => stackWorkerDefaults(loadStackConfig({}));
 
 describe('worker configuration', () => {
+  it('production defaults assume no system: each missing setting is named', () => {
+    const err = (() => {
+      try {
+        loadWorkerConfig({ REKEY_CODEC_KEY: key });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return '';
+    })();
+    for (const field of ['postgres.host', 'postgres.database', 'postgres.adminSecret', 'kafkaConnect.url', 'kafka.brokers', 'schemaRegistry.url']) expect(err).toContain(`${field}:`);
+    const c = loadWorkerConfig(production);
+    expect(c).toMatchObject({
+      postgres: { host: 'pg.internal', port: 5432, database: 'ecommerce', adminSecret: 'postgres-admin' },
+      kafka: { brokers: ['kafka-0:9092', 'kafka-1:9092'] },
+      secrets: { kind: 'kubernetes', namespace: 'data-ingestion' },
+      audit: productionDefaults.audit,
+      testHooks: false,
+    });
+  });
+
   it('refuses to start without a codec key unless insecure mode is explicit', () => {
-    expect(() => loadWorkerConfig({})).toThrow(/codec\.key: no payload codec key/);
-    expect(loadWorkerConfig({ REKEY_INSECURE_NO_ENCRYPTION: 'true' }).codec.insecureNoEncryption).toBe(true);
+    const noKey: NodeJS.ProcessEnv = { ...production, REKEY_CODEC_KEY: undefined };
+    expect(() => loadWorkerConfig(noKey)).toThrow(/codec\.key: no payload codec key/);
+    expect(() => loadWorkerConfig({}, stack())).toThrow(/codec\.key: no payload codec key/);
+    expect(loadWorkerConfig({ ...noKey, REKEY_INSECURE_NO_ENCRYPTION: 'true' }).codec.insecureNoEncryption).toBe(true);
+    expect(loadWorkerConfig({ REKEY_INSECURE_NO_ENCRYPTION: 'true' }, stack()).codec.insecureNoEncryption).toBe(true);
   });
 
   it('names the field of a wrong value', () => {
-    expect(() => loadWorkerConfig({ REKEY_CODEC_KEY: 'c2hvcnQ=' })).toThrow(/codec\.key: must be base64 of exactly 32 bytes/);
-    expect(() => loadWorkerConfig({ REKEY_CODEC_KEY: key, REKEY_CONNECT_URL: 'not a url' })).toThrow(/kafkaConnect\.url/);
-    expect(() => loadWorkerConfig({ REKEY_CODEC_KEY: key, REKEY_SECRET_STORE: 'vault' })).toThrow(/secrets\.kind/);
+    expect(() => loadWorkerConfig({ ...production, REKEY_CODEC_KEY: 'c2hvcnQ=' })).toThrow(/codec\.key: must be base64 of exactly 32 bytes/);
+    expect(() => loadWorkerConfig({ ...production, REKEY_CONNECT_URL: 'not a url' })).toThrow(/kafkaConnect\.url/);
+    expect(() => loadWorkerConfig({ ...production, REKEY_SECRET_STORE: 'vault' })).toThrow(/secrets\.kind/);
+    expect(() => loadWorkerConfig({ ...production, REKEY_PG_PORT: '99999' })).toThrow(/postgres\.port/);
   });
 
   it('takes environment over defaults', () => {
-    const c = loadWorkerConfig({ REKEY_CODEC_KEY: key, REKEY_TASK_QUEUE: 'rekey-prod', REKEY_TEMPORAL_ADDRESS: 'temporal:7233' });
+    const c = loadWorkerConfig({ ...production, REKEY_TASK_QUEUE: 'rekey-prod', REKEY_TEMPORAL_ADDRESS: 'temporal:7233' });
     expect(c.temporal).toEqual({ address: 'temporal:7233', namespace: 'default', taskQueue: 'rekey-prod' });
+    const dev = loadWorkerConfig({ REKEY_CODEC_KEY: key, REKEY_TASK_QUEUE: 'mine' }, stack());
+    expect(dev.temporal.taskQueue).toBe('mine');
+    expect(dev.temporal.address).toBe(`127.0.0.1:${loadStackConfig({}).ports.temporal}`);
+    expect(dev.secrets.kind).toBe('file');
+  });
+
+  it('test hooks (rollback drills) are off unless REKEY_TEST_HOOKS says so', () => {
+    expect(loadWorkerConfig(production).testHooks).toBe(false);
+    expect(loadWorkerConfig({ REKEY_CODEC_KEY: key }, stack()).testHooks).toBe(false);
+    expect(loadWorkerConfig({ ...production, REKEY_TEST_HOOKS: 'true' }).testHooks).toBe(true);
+    expect(loadWorkerConfig({ ...production, REKEY_TEST_HOOKS: 'no' }).testHooks).toBe(false);
   });
 
   it('stack ports are validated and name their variable', () => {

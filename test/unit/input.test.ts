@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { type InvalidInputError, parseRotationInput } from '../../workflows/postgresCdcInput.js';
-import { parseIsoDuration } from '../../workflows/duration.js';
-import { cdcUserName } from '../../workflows/rotatePostgresCdc.js';
+import { cdcUserName, type InvalidInputError, parsePostgresCdcInput } from '../../workflows/postgresCdc/input.js';
+import { parseIsoDuration } from '../../workflows/rotation/index.js';
 
 const fieldsOf = (raw: unknown) => {
   try {
-    parseRotationInput(raw);
+    parsePostgresCdcInput(raw);
     return [];
   } catch (err) {
     return (err as InvalidInputError).issues.map((i) => i.field);
@@ -13,14 +12,38 @@ const fieldsOf = (raw: unknown) => {
 };
 
 describe('rotation input', () => {
-  it('fills safe defaults: 24 h grace, reload-connector, not a dry run', () => {
-    expect(parseRotationInput({ target: 'ecommerce' })).toMatchObject({ gracePeriod: 'PT24H', strategy: 'reload-connector', dryRun: false, minFreeMemoryPercent: 20 });
+  it('fills safe defaults: 24 h grace, reload-connector, the pipeline secret, not a dry run', () => {
+    expect(parsePostgresCdcInput({ target: 'ecommerce' })).toMatchObject({
+      gracePeriod: 'PT24H',
+      strategy: 'reload-connector',
+      secret: 'debezium-credentials',
+      compromise: false,
+      dryRun: false,
+      minFreeMemoryPercent: 20,
+    });
+  });
+
+  it('compromise: the old user is revoked at once (grace PT0S), a grace period is refused', () => {
+    expect(parsePostgresCdcInput({ target: 't', compromise: true })).toMatchObject({ gracePeriod: 'PT0S', compromise: true });
+    expect(fieldsOf({ target: 't', compromise: true, gracePeriod: 'PT1H' })).toEqual(['gracePeriod']);
+  });
+
+  it('accepts drills only at the steps the workflow checks (the step names of the procedure)', () => {
+    for (const step of ['stage', 'create-role', 'promote', 'expire-old-role', 'canary-read-back', 'grace']) expect(fieldsOf({ target: 't', injectFailure: step })).toEqual([]);
+    expect(fieldsOf({ target: 't', injectFailure: 'switch' })).toEqual(['injectFailure']);
+    expect(fieldsOf({ target: 't', injectFailure: 'verify' })).toEqual(['injectFailure']);
+  });
+
+  it('a forced run needs a reason', () => {
+    expect(fieldsOf({ target: 't', force: { reason: 'lag' } })).toEqual(['force.reason']);
+    expect(fieldsOf({ target: 't', force: { reason: 'lag is from a bulk load we expect' } })).toEqual([]);
   });
 
   it('rejects unsafe identifiers, naming the field', () => {
     expect(fieldsOf({ target: 'ecommerce', parentRole: 'x"; DROP ROLE postgres; --' })).toEqual(['parentRole']);
     expect(fieldsOf({ target: 'ecommerce', slot: 'Debezium Slot' })).toEqual(['slot']);
     expect(fieldsOf({ target: '../etc' })).toEqual(['target']);
+    expect(fieldsOf({ target: 't', secret: 'Debezium/Creds' })).toEqual(['secret']);
   });
 
   it('rejects zero, negative and malformed durations', () => {
@@ -28,6 +51,7 @@ describe('rotation input', () => {
     expect(fieldsOf({ target: 't', gracePeriod: '-PT1H' })).toEqual(['gracePeriod']);
     expect(fieldsOf({ target: 't', gracePeriod: '24h' })).toEqual(['gracePeriod']);
     expect(fieldsOf({ target: 't', gracePeriod: 'PT0S', compromise: true })).toEqual([]);
+    expect(fieldsOf({ target: 't', gracePeriod: 'P31D' })).toEqual(['gracePeriod']);
   });
 
   it('rejects an unknown strategy and unknown fields', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluatePreflight, type PreflightFacts } from '../../workflows/preflight.js';
+import { evaluatePreflight, type PreflightFacts } from '../../workflows/postgresCdc/preflight.js';
 
 const healthy: PreflightFacts = {
   walLevel: 'logical',
@@ -9,9 +9,10 @@ const healthy: PreflightFacts = {
   streamingUser: 'debezium_a',
   currentSecretUser: 'debezium_a',
   connector: { state: 'RUNNING', tasks: [{ id: 0, state: 'RUNNING' }] },
+  binding: { slot: 'debezium_slot', credentialRefs: ['${dir:/etc/secrets/debezium-credentials:db-username}', '${dir:/etc/secrets/debezium-credentials:db-password}'] },
   memoryAvailablePercent: 60,
 };
-const limits = { maxLagBytes: 1 << 20, maxLagSeconds: 30, minFreeMemoryPercent: 20 };
+const limits = { slot: 'debezium_slot', secret: 'debezium-credentials', maxLagBytes: 1 << 20, maxLagSeconds: 30, minFreeMemoryPercent: 20 };
 const failing = (f: Partial<PreflightFacts>) => evaluatePreflight({ ...healthy, ...f }, limits).filter((c) => !c.ok).map((c) => `${c.check}=${c.seen}`);
 
 describe('pre-flight', () => {
@@ -25,5 +26,15 @@ describe('pre-flight', () => {
     expect(failing({ streamingUser: 'debezium_old' })).toEqual(['streaming user matches secret=debezium_old']);
     expect(failing({ memoryAvailablePercent: 12.5 })).toEqual(['free memory=12.5%']);
     expect(failing({ nodesUnderMemoryPressure: ['node-a'] })).toEqual(['node memory pressure=node-a']);
+  });
+  it('ties the slot and the secret to the connector (one secret, one slot, one workflow id)', () => {
+    expect(failing({ binding: { ...healthy.binding, slot: 'other_slot' } })).toEqual(['connector reads the slot=other_slot']);
+    expect(failing({ binding: { slot: 'debezium_slot', credentialRefs: [] } })).toEqual(['connector reads the secret=(no config-provider reference)']);
+    expect(failing({ binding: { slot: 'debezium_slot', credentialRefs: ['${secrets:data-ingestion/other-credentials:db-password}'] } })).toEqual([
+      'connector reads the secret=${secrets:data-ingestion/other-credentials:db-password}',
+    ]);
+    // a secret whose name only starts with the configured one is not it
+    expect(failing({ binding: { slot: 'debezium_slot', credentialRefs: ['${secrets:data-ingestion/debezium-credentials-old:db-password}'] } })).toHaveLength(1);
+    expect(failing({ binding: { slot: 'debezium_slot', credentialRefs: ['${secrets:data-ingestion/debezium-credentials:db-password}'] } })).toEqual([]);
   });
 });

@@ -3,26 +3,84 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { workflowsPath } from '../../workers/worker.js';
+import { parsePostgresCdcInput } from '../../workflows/postgresCdc/input.js';
+import { rotationWorkflowId } from '../../workflows/rotation/index.js';
 
 const dir = path.resolve(import.meta.dirname, '..', 'histories');
 const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
+const read = (f: string): unknown => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+
+interface JsonEvent {
+  eventType: string;
+  workflowExecutionStartedEventAttributes?: { input?: { payloads?: Array<{ data?: string }> } };
+  markerRecordedEventAttributes?: { markerName: string; details?: Record<string, { payloads?: Array<{ data?: string }> }> };
+  activityTaskScheduledEventAttributes?: { activityType: { name: string } };
+}
+
+/** Patch ids a history recorded (`patched(...)` markers). */
+function patchesOf(f: string): string[] {
+  const events = (read(f) as { events: JsonEvent[] }).events;
+  return events
+    .map((e) => e.markerRecordedEventAttributes)
+    .filter((m) => m?.markerName === 'core_patch')
+    .map((m) => (JSON.parse(Buffer.from(m!.details!['patch-data']!.payloads![0]!.data!, 'base64').toString()) as { id: string }).id);
+}
+
+/**
+ * The workflow id a history ran under. The kit refuses any id but its resource's (one
+ * rotation per secret), so a kit history replays only under `rotate-postgresql-cdc/<secret>`,
+ * derived from its input as startRotation derives it. Pre-kit runs did not depend on their id.
+ */
+function workflowIdOf(f: string): string {
+  if (!f.startsWith('v3-kit-')) return f;
+  const started = (read(f) as { events: JsonEvent[] }).events[0]!.workflowExecutionStartedEventAttributes!;
+  const input: unknown = JSON.parse(Buffer.from(started.input!.payloads![0]!.data!, 'base64').toString());
+  return rotationWorkflowId('postgresql-cdc', parsePostgresCdcInput(input).secret);
+}
+
+const kit = files.filter((f) => f.startsWith('v3-kit-'));
+const preKit = files.filter((f) => !f.startsWith('v3-kit-'));
 
 /**
  * Replays histories recorded from real runs (REKEY_RECORD_HISTORIES=1 npm test) against
  * today's workflow code: a change that would break running rotations fails here.
  */
 describe('replay of recorded rotation histories', () => {
-  it('has recorded histories to replay', () => {
-    expect(files.length).toBeGreaterThanOrEqual(3);
+  it('has histories from before the rotation kit and from the kit, for every outcome', () => {
+    expect(preKit.length).toBeGreaterThanOrEqual(12);
+    expect(kit.sort()).toEqual(
+      expect.arrayContaining([
+        'v3-kit-cancelled-during-grace.json',
+        'v3-kit-completed-reload-connector.json',
+        'v3-kit-completed-restart-worker.json',
+        'v3-kit-needs-attention-retried.json',
+        'v3-kit-one-rotation-per-resource.json',
+        'v3-kit-rolled-back-by-signal.json',
+      ]),
+    );
+  });
+
+  it('pre-kit histories carry no rotation-kit marker (they replay through the frozen legacy code); kit histories do', () => {
+    for (const f of preKit) expect(patchesOf(f), f).not.toContain('rotation-kit');
+    for (const f of kit) expect(patchesOf(f), f).toContain('rotation-kit');
   });
 
   it('replays every one of them without nondeterminism', async () => {
     const failures: string[] = [];
     for (const f of files) {
-      // the SDK parses the CLI's JSON export itself
-      const json: unknown = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
-      await Worker.runReplayHistory({ workflowsPath, replayName: 'rekey-replay' }, json, f).catch((err: Error) => failures.push(`${f}: ${err.message}`));
+      // the SDK parses the CLI's / Web UI's JSON export itself
+      await Worker.runReplayHistory({ workflowsPath, replayName: 'rekey-replay' }, read(f), workflowIdOf(f)).catch((err: Error) => failures.push(`${f}: ${err.message}`));
     }
     expect(failures).toEqual([]);
+  });
+
+  it('is not vacuous: a history whose commands differ from the code fails to replay, and so does a kit history under a foreign id', async () => {
+    await expect(Worker.runReplayHistory({ workflowsPath, replayName: 'rekey-replay-foreign-id' }, read('v3-kit-completed-reload-connector.json'), 'my-own-id')).rejects.toThrow(/[Nn]ondetermin/);
+    for (const f of ['v3-kit-completed-reload-connector.json', 'completed-reload-connector.json']) {
+      const history = read(f) as { events: JsonEvent[] };
+      const scheduled = history.events.find((e) => e.activityTaskScheduledEventAttributes)!;
+      scheduled.activityTaskScheduledEventAttributes!.activityType.name = 'notWhatTheCodeSchedules';
+      await expect(Worker.runReplayHistory({ workflowsPath, replayName: 'rekey-replay-tampered' }, history, workflowIdOf(f)), f).rejects.toThrow(/[Nn]ondetermin|DeterminismViolation|does not match/);
+    }
   });
 });
