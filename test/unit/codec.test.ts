@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { AesGcmCodec, KEY_ID_METADATA, UnknownKeyIdError, dataConverter } from '../../workers/codec.js';
 import { loadCodecConfig, loadWorkerConfig } from '../../workers/config.js';
+import { stackWorkerDefaults } from '../../scripts/lib/session.js';
+import { loadStackConfig } from '../../scripts/stack/config.js';
 
 const k1 = Buffer.alloc(32, 1).toString('base64');
 const k2 = Buffer.alloc(32, 2).toString('base64');
@@ -82,7 +84,8 @@ describe('codec keyring', () => {
   it('is configured by REKEY_CODEC_KEY, REKEY_CODEC_KEY_ID and REKEY_CODEC_PREVIOUS_KEYS', async () => {
     const c = loadCodecConfig({ REKEY_CODEC_KEY: k2, REKEY_CODEC_KEY_ID: 'codec-2026', REKEY_CODEC_PREVIOUS_KEYS: `codec-2025:${k1}, codec-2024:${k3}` });
     expect(c).toMatchObject({ key: k2, keyId: 'codec-2026', previousKeys: [{ id: 'codec-2025', key: k1 }, { id: 'codec-2024', key: k3 }] });
-    const worker = loadWorkerConfig({ REKEY_CODEC_KEY: k2, REKEY_CODEC_KEY_ID: 'codec-2026', REKEY_CODEC_PREVIOUS_KEYS: `codec-2025:${k1}` });
+    // (the embedded stack's addresses stand in for the systems a production worker must be told about)
+    const worker = loadWorkerConfig({ REKEY_CODEC_KEY: k2, REKEY_CODEC_KEY_ID: 'codec-2026', REKEY_CODEC_PREVIOUS_KEYS: `codec-2025:${k1}` }, stackWorkerDefaults(loadStackConfig({})));
     expect(worker.codec.previousKeys).toEqual([{ id: 'codec-2025', key: k1 }]);
     // the worker's data converter carries the whole keyring
     const [codec] = dataConverter(worker.codec).payloadCodecs!;

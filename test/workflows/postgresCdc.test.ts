@@ -190,17 +190,20 @@ describe('CDC rotation with stub activities', () => {
 });
 
 describe('cancelling a rotation in each phase leaves the store clean', () => {
-  const phases: Array<[string, string]> = [
-    ['staging', 'testTableAccess'],
-    ['switching', 'waitConnectorRunning'],
-    ['verifying', 'awaitCanaryEvent'],
+  // [phase, the activity held there, the step that runs it]
+  const phases: Array<[string, string, string]> = [
+    ['staging', 'testTableAccess', 'table-access'],
+    ['switching', 'waitConnectorRunning', 'running'],
+    ['verifying', 'awaitCanaryEvent', 'canary-read-back'],
   ];
-  for (const [phase, activity] of phases) {
+  for (const [phase, activity, step] of phases) {
     it(`cancel during ${phase}: rolled back, old user streams`, async () => {
       const world = w.newWorld();
       const release = world.gate(activity);
       const handle = await w.start(world);
-      await waitFor(handle, (p) => p.phase === phase && p.steps.some((s) => s.outcome === 'running'), `${phase} running`);
+      // cancel while the held activity runs, not while an earlier step of the phase is still in flight
+      // (a cancel racing an activity's completion wedges the Java test server's workflow)
+      await waitFor(handle, (p) => p.phase === phase && p.steps.some((s) => s.name === step && s.outcome === 'running'), `${step} running`);
       await handle.cancel();
       // keep the activity held until the rollback is done: its cancellation must not race its completion
       const err = await handle.result().catch((e: unknown) => e as Error).finally(release);
