@@ -180,6 +180,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     const expected = Date.parse(grace.graceEndsAt!) + 3_600_000;
     const expireStep = grace.steps.find((s) => s.name === 'expire-old-role')!;
     const verifiedIn = Date.parse(grace.steps.find((s) => s.name === 'canary-read-back')!.endedAt!) - Date.parse(expireStep.startedAt);
+    console.info(`VALID UNTIL ${validUntil.toISOString()}: grace end + 1 h minus ${expected - validUntil.getTime()} ms (verification took ${verifiedIn} ms)`);
     expect(validUntil.getTime()).toBeLessThanOrEqual(expected);
     expect(expected - validUntil.getTime()).toBeLessThan(verifiedIn + 5_000);
     expect(Math.abs(validUntil.getTime() - (Date.parse(expireStep.startedAt) + 2 * 3_600_000))).toBeLessThan(5_000);
