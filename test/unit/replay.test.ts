@@ -56,6 +56,8 @@ describe('replay of recorded rotation histories', () => {
         'v3-kit-needs-attention-retried.json',
         'v3-kit-one-rotation-per-resource.json',
         'v3-kit-rolled-back-by-signal.json',
+        'v3-kit-ordered-audit-completed-reload-connector.json',
+        'v3-kit-ordered-audit-rolled-back-by-signal.json',
       ]),
     );
   });
@@ -63,6 +65,8 @@ describe('replay of recorded rotation histories', () => {
   it('pre-kit histories carry no rotation-kit marker (they replay through the frozen legacy code); kit histories do', () => {
     for (const f of preKit) expect(patchesOf(f), f).not.toContain('rotation-kit');
     for (const f of kit) expect(patchesOf(f), f).toContain('rotation-kit');
+    // audit appends chained in order (patched): both generations of kit histories must replay
+    for (const f of kit) expect(patchesOf(f).includes('ordered-audit'), f).toBe(f.startsWith('v3-kit-ordered-audit-'));
   });
 
   it('replays every one of them without nondeterminism', async () => {

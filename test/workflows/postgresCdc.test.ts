@@ -35,6 +35,9 @@ describe('CDC rotation with stub activities', () => {
     expect(ran).toEqual(dry.plan!.map((s) => s.name).filter((n) => n !== 'grace'));
     expect(world.audit.at(-1)).toMatchObject({ action: 'rotate_credentials', status: 'success' });
     expect(new Set(world.audit.map((e) => e.eventId)).size).toBe(world.audit.length);
+    // appended one after another: the log's order is the events' order
+    const seqs = world.audit.map((e) => Number(e.eventId.split('#')[1]));
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
     expect(world.audit[0]!.eventId).toMatch(new RegExp(`^rotate-postgresql-cdc/${world.secret}/[0-9a-f-]{36}#1$`));
   });
 

@@ -1,4 +1,4 @@
-import { log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { AuditEvent } from '../../activities/audit.js';
 import type { Activities } from '../../activities/index.js';
 
@@ -22,9 +22,14 @@ export interface AuditContext {
 export class AuditTrail {
   private seq = 0;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Appends are chained one after another, so the log's order is the events' order (runs before this patch appended concurrently). */
+  private readonly ordered: boolean;
+  private tail: Promise<void> = Promise.resolve();
   gaps = 0;
 
-  constructor(private readonly ctx: AuditContext) {}
+  constructor(private readonly ctx: AuditContext) {
+    this.ordered = patched('ordered-audit');
+  }
 
   record(step: string, action: string, status: AuditEvent['status'], extra: Partial<AuditEvent> = {}): void {
     const { workflowId, runId } = workflowInfo();
@@ -45,13 +50,16 @@ export class AuditTrail {
       step,
       ...extra,
     };
-    const p = audit.appendAudit(event).then(
+    const append = () => audit.appendAudit(event);
+    // once an append has failed the log has a gap anyway: stop queueing behind a slow audit volume
+    const p = (this.ordered && this.gaps === 0 ? this.tail.then(append) : append()).then(
       () => undefined,
       (err: unknown) => {
         this.gaps++;
         log.warn('audit append failed; the rotation goes on', { action, error: err instanceof Error ? err.message : String(err) });
       },
     );
+    if (this.ordered) this.tail = p;
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
   }
