@@ -5,6 +5,8 @@ import { Kafka, logLevel, type Consumer } from 'kafkajs';
 /** Inserts rows into ecommerce.users at a steady rate, each with a unique email. */
 export class InsertLoad {
   inserted = 0;
+  /** When each insert's commit returned (autocommit), in the order of emailOf(1…n). */
+  readonly committedAt: number[] = [];
   errors = 0;
   private running = false;
   private loop?: Promise<void>;
@@ -27,6 +29,7 @@ export class InsertLoad {
       while (this.running) {
         try {
           await this.client.query('INSERT INTO public.users (email, name) VALUES ($1, $2)', [this.emailOf(this.inserted + 1), 'load']);
+          this.committedAt.push(Date.now());
           this.inserted++;
         } catch {
           this.errors++;
@@ -107,16 +110,46 @@ export function summarize(inserted: string[], deliveries: Delivery[], window?: {
   return { inserted: inserted.length, delivered: counts.size, lost, duplicates, blackoutMs };
 }
 
+const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
+
+/**
+ * What a downstream consumer sees: per-event latency from commit to arrival at an
+ * independent consumer. Baseline = events committed outside the rotation window; added
+ * latency = the window's worst event − the baseline p99.
+ */
+export function latencyProfile(commits: Map<string, number>, deliveries: Delivery[], window?: { from: number; to: number }) {
+  const first = new Map<string, number>();
+  for (const d of deliveries) if (!first.has(d.email)) first.set(d.email, d.receivedAt);
+  const baseline: number[] = [];
+  const during: number[] = [];
+  for (const [email, committed] of commits) {
+    const arrived = first.get(email);
+    if (arrived === undefined) continue;
+    (window && committed >= window.from && committed <= window.to ? during : baseline).push(arrived - committed);
+  }
+  baseline.sort((a, b) => a - b);
+  during.sort((a, b) => a - b);
+  const baselineP99Ms = percentile(baseline, 99);
+  const windowMaxMs = during.at(-1) ?? null;
+  return {
+    baseline: { events: baseline.length, p50Ms: percentile(baseline, 50), p99Ms: baselineP99Ms, maxMs: baseline.at(-1) ?? null },
+    window: { events: during.length, maxMs: windowMaxMs },
+    addedLatencyMs: windowMaxMs === null || baselineP99Ms === null ? null : Math.max(0, windowMaxMs - baselineP99Ms),
+  };
+}
+
 /**
  * Runs `during` while rows are inserted at a steady rate and the topic is watched, then
  * waits (up to 60 s) until every inserted row has been delivered or is known lost.
+ * `warmupMs` of load before `during` gives a latency baseline.
  */
-export async function underLoad<T>(opts: { db: pg.Client; brokers: string[]; topic: string; rate: number }, during: () => Promise<T>) {
+export async function underLoad<T>(opts: { db: pg.Client; brokers: string[]; topic: string; rate: number; warmupMs?: number }, during: () => Promise<T>) {
   const runId = randomBytes(4).toString('hex');
   const load = new InsertLoad(opts.db, runId, opts.rate);
   const watcher = new TopicWatcher(opts.brokers, opts.topic, `load-${runId}-`);
   await watcher.start();
   load.start();
+  if (opts.warmupMs) await new Promise((r) => setTimeout(r, opts.warmupMs));
   let result: T;
   try {
     result = await during();
@@ -126,5 +159,6 @@ export async function underLoad<T>(opts: { db: pg.Client; brokers: string[]; top
   const emails = Array.from({ length: load.inserted }, (_, i) => load.emailOf(i + 1));
   await watcher.drain(emails.length, 60_000);
   await watcher.stop();
-  return { result, emails, deliveries: watcher.deliveries };
+  const commits = new Map(emails.map((e, i) => [e, load.committedAt[i]!]));
+  return { result, emails, commits, deliveries: watcher.deliveries };
 }

@@ -5,7 +5,7 @@ import { pipeline } from '../stack/config.js';
 import { adminClient } from '../stack/postgres.js';
 import { startPostgresCdcRotation } from '../../workers/startRotation.js';
 import { progressQuery, type RotationResult } from '../../workflows/rotation/index.js';
-import { summarize, underLoad } from './load.js';
+import { latencyProfile, summarize, underLoad } from './load.js';
 import { uiLink } from './session.js';
 
 export interface Measurement {
@@ -13,6 +13,8 @@ export interface Measurement {
   strategy: string;
   events: { inserted: number; delivered: number; lost: number; duplicates: number };
   blackoutMs: number;
+  /** Commit-to-consumer latency: baseline (outside the switch) vs the switch window. */
+  latency: ReturnType<typeof latencyProfile>;
   steps: Array<{ name: string; outcome: string; ms: number | null; detail?: string }>;
 }
 
@@ -28,12 +30,14 @@ export async function rotateUnderLoad(opts: {
   strategy: 'reload-connector' | 'restart-worker';
   grace: string;
   rate: number;
+  /** Load before the rotation starts, for the latency baseline. */
+  warmupMs?: number;
   say?: (line: string) => void;
 }): Promise<Measurement> {
   const say = opts.say ?? (() => undefined);
   const db = await adminClient(opts.stack, pipeline.database);
-  const t0 = Date.now();
-  const { result: run, emails, deliveries } = await underLoad({ db, brokers: opts.brokers, topic: pipeline.usersTopic, rate: opts.rate }, async () => {
+  const { result: run, emails, commits, deliveries } = await underLoad({ db, brokers: opts.brokers, topic: pipeline.usersTopic, rate: opts.rate, warmupMs: opts.warmupMs }, async () => {
+    const t0 = Date.now();
     const handle = await startPostgresCdcRotation(
       opts.client,
       { target: 'ecommerce', strategy: opts.strategy, gracePeriod: opts.grace, reason: 'measured rotation', requestedBy: process.env.USER ?? 'rekey' },
@@ -71,6 +75,7 @@ export async function rotateUnderLoad(opts: {
     strategy: opts.strategy,
     events: { inserted: events.inserted, delivered: events.delivered, lost: events.lost, duplicates: events.duplicates },
     blackoutMs: events.blackoutMs,
+    latency: latencyProfile(commits, deliveries, window),
     steps: progress.steps.map((s) => ({ name: s.name, outcome: s.outcome, ms: s.endedAt ? Date.parse(s.endedAt) - Date.parse(s.startedAt) : null, detail: s.detail })),
   };
 }
