@@ -143,8 +143,9 @@ describe('deploy/ manifests and least privilege', () => {
       ['create', 'secrets', '-n', ns],
       ['patch', 'deployments/kafka-connect', '-n', ns],
       ['get', 'statefulsets/schema-registry', '-n', ns],
-      ['delete', 'pods', '-n', ns],
       ['list', 'pods', '-n', ns],
+      ['get', 'deployments/kafka-connect', '-n', ns],
+      ['patch', 'statefulsets/schema-registry', '-n', ns],
       ['create', 'networkpolicies', '-n', ns],
       ['list', 'nodes'],
     ];
@@ -161,6 +162,11 @@ describe('deploy/ manifests and least privilege', () => {
       ['create', 'rolebindings', '-n', ns],
       ['create', 'clusterrolebindings'],
       ['delete', 'deployments/kafka-connect', '-n', ns],
+      // workloads only by name, pods read only
+      ['patch', 'deployments/some-other-app', '-n', ns],
+      ['patch', 'statefulsets/some-other-db', '-n', ns],
+      ['delete', 'pods', '-n', ns],
+      ['create', 'pods', '-n', ns],
     ];
     for (const r of refused) expect(await canI(...r), r.join(' ')).toBe(false);
   });
