@@ -7,6 +7,8 @@ export interface CredentialRef {
   secret: string;
   user: string;
   fingerprint: string;
+  /** Which store holds it (`file`, `kubernetes`); set by describeCredential for the pre-flight. */
+  store?: string;
 }
 
 const USER_KEY = 'db-username';
@@ -28,7 +30,7 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
 
   async function describeCredential(input: { secret: string }): Promise<CredentialRef> {
     const s = await must(input.secret);
-    return { secret: input.secret, user: s.data[USER_KEY] ?? '', fingerprint: s.info.fingerprint };
+    return { secret: input.secret, user: s.data[USER_KEY] ?? '', fingerprint: s.info.fingerprint, store: store.kind };
   }
 
   /** Generates the new password and writes it to `<secret>-pending`. Repeating it for the same rotation returns the same pending version. */

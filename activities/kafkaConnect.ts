@@ -114,21 +114,29 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
     return waitForState(input.connector, 'RUNNING', input.timeoutMs ?? 120_000);
   }
 
-  /** Restarts the Connect worker itself (the runbook's pod delete) and waits until its REST API answers again. */
+  /**
+   * Restarts the Connect worker itself (the runbook's pod delete, a rollout restart on
+   * Kubernetes), then waits until the connector is assigned again: connector and every task
+   * in one state, RUNNING or PAUSED (restart-worker pauses it first). A FAILED task fails the wait.
+   */
   async function restartConnectWorker(input: { connector: string; timeoutMs?: number }): Promise<void> {
     if (!deps.worker) throw ApplicationFailure.nonRetryable('restart-worker strategy is not available: this worker has no Kafka Connect worker runtime configured', 'NoWorkerRuntime');
     await deps.worker.restart((detail) => heartbeat(detail));
-    const deadline = Date.now() + (input.timeoutMs ?? 300_000);
+    const timeoutMs = input.timeoutMs ?? 300_000;
+    const deadline = Date.now() + timeoutMs;
+    let seen = 'REST API not answering';
     while (Date.now() < deadline) {
-      try {
-        await connectorStatus({ connector: input.connector });
-        return;
-      } catch {
-        heartbeat('waiting for the Kafka Connect REST API');
-        await sleep(1000);
+      const s = await connectorStatus({ connector: input.connector }).catch(() => undefined);
+      if (s) {
+        seen = `connector ${s.state}, tasks ${s.tasks.map((t) => `${t.id}:${t.state}`).join(',') || 'none'}`;
+        const failed = s.tasks.find((t) => t.state === 'FAILED');
+        if (failed) throw ApplicationFailure.retryable(`after the worker restart task ${failed.id} FAILED: ${failed.trace ?? ''}`, 'TaskFailed');
+        if (['RUNNING', 'PAUSED'].includes(s.state) && s.tasks.length > 0 && s.tasks.every((t) => t.state === s.state)) return;
       }
+      heartbeat(`waiting for the connector after the worker restart: ${seen}`);
+      await sleep(1000);
     }
-    throw ApplicationFailure.retryable(`Kafka Connect worker not ready ${(input.timeoutMs ?? 300_000) / 1000} s after restart`, 'WorkerNotReady');
+    throw ApplicationFailure.retryable(`Kafka Connect worker not ready ${timeoutMs / 1000} s after restart (${seen})`, 'WorkerNotReady');
   }
 
   return { connectorStatus, connectorBinding, pauseConnector, resumeConnector, restartConnector, waitConnectorRunning, restartConnectWorker };

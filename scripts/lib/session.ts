@@ -3,8 +3,6 @@ import type { NativeConnection } from '@temporalio/worker';
 import { loadStackConfig, pipeline, type StackConfig } from '../stack/config.js';
 import { ensureCodecKey } from '../stack/codec.js';
 import { localConnectWorker } from '../stack/standinLocalConnect.js';
-import { kubernetesConnectWorker } from '../stack/standinKubeConnect.js';
-import { loadKubeConfig } from '../../activities/secrets/kubernetesStore.js';
 import { loadWorkerConfig, productionDefaults, type WorkerConfig } from '../../workers/config.js';
 import { createWorker } from '../../workers/worker.js';
 
@@ -35,15 +33,13 @@ export function embeddedWorkerConfig(env: NodeJS.ProcessEnv = process.env): { st
 }
 
 /**
- * A worker on the embedded stack, with the development stand-ins injected: the Kafka
- * Connect "pods" are a local process (and, with the Kubernetes store, the kubelet's
- * Secret projection is played by copying the Secret into the folder Connect reads).
+ * A worker on the embedded stack. With the file store (no Kubernetes) the Kafka Connect
+ * "pod" restart is the local process restarted by a stand-in; with the Kubernetes store the
+ * worker is the production one (a rollout restart through the API), and the stack's
+ * kubelet (scripts/stack/kubelet.ts) turns the new pod into a fresh Connect process.
  */
 export async function createEmbeddedWorker(config: WorkerConfig, opts: { connection?: NativeConnection; quiet?: boolean } = {}) {
-  const connectWorker =
-    config.secrets.kind === 'kubernetes'
-      ? kubernetesConnectWorker({ kubeConfig: loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), namespace: config.secrets.namespace })
-      : localConnectWorker();
+  const connectWorker = config.secrets.kind === 'kubernetes' ? undefined : localConnectWorker();
   return createWorker(config, { connectWorker, connection: opts.connection, quiet: opts.quiet });
 }
 

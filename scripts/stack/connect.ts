@@ -7,17 +7,46 @@ import { spawnDetached, stopPid, waitFor } from './proc.js';
 import { logPath, type Service } from './service.js';
 
 export const connectUrl = (cfg: StackConfig) => `http://127.0.0.1:${cfg.ports.connect}`;
+/** The kubeconfig Strimzi's provider reads (the kafka-connect ServiceAccount's token, written by the kubelet when it starts the pod). */
+export const connectKubeconfigPath = (cfg: StackConfig) => path.join(cfg.dataDir, 'connect', 'kubeconfig');
+/** Where the embedded kubelet projects the Connect pod's Secret volumes. */
+export const projectedVolumesDir = (cfg: StackConfig) => path.join(cfg.dataDir, 'kubelet', 'volumes');
 
-/** The Debezium connector's config: credentials are references into the secret folder, resolved by the worker. */
-export function connectorConfig(cfg: StackConfig): Record<string, string> {
-  const secretDir = new FileSecretStore(cfg.secretsDir).pathOf(pipeline.cdcSecret);
+/**
+ * Where the connector's credential comes from:
+ * - `file`: `${dir:…}` into the file store (the stack's default, no Kubernetes);
+ * - `kubernetes`: `${secrets:data-ingestion/<secret>:key}`, read from the API by Strimzi's provider on every (re)start;
+ * - `kubernetes-volume`: `${dir:…}` into the Secret volume the kubelet projects (refreshed on its own clock).
+ */
+export const connectorStores = ['file', 'kubernetes', 'kubernetes-volume'] as const;
+export type ConnectorStore = (typeof connectorStores)[number];
+const storeFile = (cfg: StackConfig) => path.join(cfg.dataDir, 'connect', 'credential-store');
+
+export function connectorStore(cfg: StackConfig): ConnectorStore {
+  try {
+    const v = fs.readFileSync(storeFile(cfg), 'utf8').trim();
+    return (connectorStores as readonly string[]).includes(v) ? (v as ConnectorStore) : 'file';
+  } catch {
+    return 'file';
+  }
+}
+
+function credentialRefs(cfg: StackConfig, store: ConnectorStore, secret: string): { user: string; password: string } {
+  if (store === 'kubernetes') return { user: `\${secrets:data-ingestion/${secret}:db-username}`, password: `\${secrets:data-ingestion/${secret}:db-password}` };
+  const dir = store === 'file' ? new FileSecretStore(cfg.secretsDir).pathOf(secret) : path.join(projectedVolumesDir(cfg), secret);
+  return { user: `\${dir:${dir}:db-username}`, password: `\${dir:${dir}:db-password}` };
+}
+
+/** The Debezium connector's config: credentials are config-provider references, resolved by the worker. */
+export function connectorConfig(cfg: StackConfig, store: ConnectorStore = connectorStore(cfg)): Record<string, string> {
+  const refs = credentialRefs(cfg, store, pipeline.cdcSecret);
   return {
     'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
     'tasks.max': '1',
     'database.hostname': '127.0.0.1',
     'database.port': String(cfg.ports.postgres),
-    'database.user': `\${dir:${secretDir}:db-username}`,
-    'database.password': `\${dir:${secretDir}:db-password}`,
+    'database.user': refs.user,
+    'database.password': refs.password,
     'database.dbname': pipeline.database,
     'topic.prefix': pipeline.topicPrefix,
     'plugin.name': 'pgoutput',
@@ -36,6 +65,16 @@ export function connectorConfig(cfg: StackConfig): Record<string, string> {
   };
 }
 
+/**
+ * Points the connector at another credential store (demo/bench/test wiring) and waits until
+ * its tasks run with the new references. Remembered, so `stack:up` keeps it.
+ */
+export async function useConnectorStore(cfg: StackConfig, store: ConnectorStore): Promise<void> {
+  fs.mkdirSync(path.dirname(storeFile(cfg)), { recursive: true });
+  fs.writeFileSync(storeFile(cfg), `${store}\n`);
+  await connect.seed!(cfg);
+}
+
 /** True once the connector and every task run, and the tasks were given `desired`'s include list. */
 async function runningWith(url: string, desired: Record<string, string>): Promise<boolean> {
   const res = await fetch(`${url}/status`);
@@ -47,7 +86,7 @@ async function runningWith(url: string, desired: Record<string, string>): Promis
   const tasks = await fetch(`${url}/tasks`);
   if (!tasks.ok) return false;
   const configs = (await tasks.json()) as Array<{ config: Record<string, string> }>;
-  return configs.length > 0 && configs.every((t) => t.config['table.include.list'] === desired['table.include.list']);
+  return configs.length > 0 && configs.every((t) => t.config['table.include.list'] === desired['table.include.list'] && t.config['database.password'] === desired['database.password']);
 }
 
 /** Kafka Connect in distributed mode with the Debezium PostgreSQL plugin and the file/dir config providers. */
@@ -65,7 +104,7 @@ export const connect: Service = {
     const dir = path.join(cfg.dataDir, 'connect');
     fs.mkdirSync(dir, { recursive: true });
     const props = path.join(dir, 'worker.properties');
-    const plugins = path.join(cfg.cache, `debezium-postgres-${cfg.versions.debezium}`);
+    const plugins = [path.join(cfg.cache, `debezium-postgres-${cfg.versions.debezium}`), path.join(cfg.cache, `strimzi-${cfg.versions.strimziProvider}`)].join(',');
     fs.writeFileSync(
       props,
       [
@@ -86,9 +125,11 @@ export const connect: Service = {
         `listeners=http://127.0.0.1:${cfg.ports.connect}`,
         `rest.advertised.host.name=127.0.0.1`,
         `plugin.path=${plugins}`,
-        'config.providers=file,dir',
+        'config.providers=file,dir,secrets',
         'config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider',
         'config.providers.dir.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider',
+        // Strimzi's provider reads Secrets from the API (as the kafka-connect ServiceAccount) each time a task starts
+        'config.providers.secrets.class=io.strimzi.kafka.KubernetesSecretConfigProvider',
         '',
       ].join('\n'),
     );
@@ -98,6 +139,8 @@ export const connect: Service = {
       name: 'kafka-connect',
       command: 'java',
       args: [...javaArgs(cfg, 'kafka-connect', '768m', classpath), 'org.apache.kafka.connect.cli.ConnectDistributed', props],
+      // fabric8 (in Strimzi's provider) reads KUBECONFIG; the file exists once the kubelet has started the pod
+      env: { KUBECONFIG: connectKubeconfigPath(cfg) },
       runDir: cfg.runDir,
       logPath: log,
     });

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Resolves Kafka, Kafka Connect, the Debezium PostgreSQL plugin and Apicurio Registry
+# Resolves Kafka, Kafka Connect, the Debezium PostgreSQL plugin, Strimzi's Kubernetes
+# config provider and Apicurio Registry
 # from Maven Central into a version-keyed cache outside the checkout.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${REKEY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rekey}"
 KAFKA=4.3.1; REV=r2;  # REV: bump when the classpath layout changes
- DEBEZIUM=3.6.3.Final; APICURIO=3.3.3; TESTSERVER=1.31.0
+ DEBEZIUM=3.6.3.Final; APICURIO=3.3.3; TESTSERVER=1.31.0; STRIMZI_PROVIDER=1.2.0
 command -v mvn >/dev/null || { echo "install-jvm: Maven not found (apt-get install maven)" >&2; exit 1; }
 command -v java >/dev/null || { echo "install-jvm: Java 17 not found (apt-get install openjdk-17-jre-headless)" >&2; exit 1; }
 MVN=(mvn -B -q -f "$HERE/maven/pom.xml")
@@ -30,6 +31,8 @@ archive() { # artifact(g:a:v:type:classifier) dest
 mkdir -p "$CACHE"
 classpath kafka "$KAFKA" "$REV"
 classpath connect "$KAFKA" "$REV"
+# Strimzi's Kubernetes config providers, loaded by Connect from plugin.path (isolated jackson)
+classpath strimzi "$STRIMZI_PROVIDER"
 archive "io.debezium:debezium-connector-postgres:$DEBEZIUM:tar.gz:plugin" "debezium-postgres-$DEBEZIUM"
 archive "io.apicurio:apicurio-registry-app:$APICURIO:tar.gz:all" "apicurio-registry-$APICURIO"
 classpath testserver "$TESTSERVER"

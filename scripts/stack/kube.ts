@@ -37,7 +37,7 @@ function kwokConfig(cfg: StackConfig): string {
   const p = cfg.ports;
   const file = path.join(cfg.dataDir, 'kwokctl.yaml');
   const patch = (name: string, args: Record<string, string>) =>
-    `- name: ${name}\n  extraArgs:\n${Object.entries(args).map(([k, v]) => `  - key: ${k}\n    value: ${v}`).join('\n')}`;
+    `- name: ${name}\n  extraArgs:\n${Object.entries(args).map(([k, v]) => `  - key: ${k}\n    value: ${JSON.stringify(v)}`).join('\n')}`;
   fs.writeFileSync(
     file,
     [
@@ -48,7 +48,8 @@ function kwokConfig(cfg: StackConfig): string {
       patch('kube-controller-manager', { 'bind-address': '127.0.0.1' }),
       patch('kube-scheduler', { 'bind-address': '127.0.0.1' }),
       patch('etcd', { 'listen-client-urls': `http://127.0.0.1:${p.etcd}`, 'listen-peer-urls': `http://127.0.0.1:${p.etcd + 1}` }),
-      patch('kwok-controller', { 'server-address': `127.0.0.1:${p.etcd + 2}` }),
+      // only nodes annotated kwok.x-k8s.io/node=fake: node rekey-local belongs to the embedded kubelet
+      patch('kwok-controller', { 'server-address': `127.0.0.1:${p.etcd + 2}`, 'manage-all-nodes': 'false', 'manage-nodes-with-annotation-selector': 'kwok.x-k8s.io/node=fake' }),
       '',
     ].join('\n'),
   );
@@ -94,6 +95,7 @@ export const kube: Service = {
   async seed(cfg) {
     await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/stack/pipeline.yaml')]);
     await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/rbac.yaml')]);
+    await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/kafka-connect.yaml')]);
     const files = new FileSecretStore(cfg.secretsDir);
     const secrets = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
     for (const name of [pipeline.cdcSecret, pipeline.registrySecret, pipeline.awsSecret, pipeline.adminSecret]) {
@@ -103,9 +105,10 @@ export const kube: Service = {
     await waitFor(
       'kubernetes',
       async () => {
-        const { stdout } = await kubectl(cfg, ['-n', kubeNamespace, 'get', 'pods', '-o', 'jsonpath={range .items[*]}{.status.phase}{" "}{end}']);
+        // kwok's pods; the Connect pod on rekey-local is started by the kubelet service next
+        const { stdout } = await kubectl(cfg, ['-n', kubeNamespace, 'get', 'pods', '--field-selector', 'spec.nodeName!=rekey-local', '-o', 'jsonpath={range .items[*]}{.status.phase}{" "}{end}']);
         const phases = stdout.trim().split(/\s+/).filter(Boolean);
-        return phases.length >= 3 && phases.every((p) => p === 'Running');
+        return phases.length >= 1 && phases.every((p) => p === 'Running');
       },
       { timeoutMs: 90_000, logPath: logPath(cfg, 'kubernetes'), what: 'running the seeded workloads' },
     );

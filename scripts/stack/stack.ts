@@ -10,9 +10,13 @@ import type { Service } from './service.js';
 import { temporal } from './temporal.js';
 import { kube } from './kube.js';
 import { codecServer } from './codec.js';
+import { kubelet } from './kubelet.js';
 
-/** Start order: Connect needs Kafka and a seeded PostgreSQL; Kubernetes is seeded with the secrets the others generated. */
-export const services: Service[] = [codecServer, temporal, postgres, kafka, connect, registry, moto, kube];
+/**
+ * Start order: Connect needs Kafka and a seeded PostgreSQL; Kubernetes is seeded with the
+ * secrets the others generated; the kubelet then runs the Connect pod (it restarts Connect).
+ */
+export const services: Service[] = [codecServer, temporal, postgres, kafka, connect, registry, moto, kube, kubelet];
 
 export interface ServiceStatus {
   name: string;

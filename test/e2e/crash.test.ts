@@ -9,7 +9,7 @@ import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { createClient } from '../../workers/client.js';
 import { startPostgresCdcRotation } from '../../workers/startRotation.js';
 import { cleanupNowSignal, type RotationProgress } from '../../workflows/rotation/index.js';
-import { cfg, okStepNames, onlyRoles, pipelineState, progressOf, roleValidUntil, stopLeftover } from './pipeline.js';
+import { cfg, okStepNames, onlyRoles, pipelineState, progressOf, resumeIfPaused, roleValidUntil, stopLeftover } from './pipeline.js';
 import { WorkerProcess } from './workerProcess.js';
 
 const { config } = embeddedWorkerConfig();
@@ -27,6 +27,7 @@ afterAll(async () => {
   // a failed assertion must not leave a rotation holding the secret for the next test file
   await stopLeftover(running);
   await worker.kill();
+  await resumeIfPaused();
   await connection?.close();
 });
 

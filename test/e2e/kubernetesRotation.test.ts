@@ -1,25 +1,34 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WorkflowFailedError } from '@temporalio/client';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { pipeline } from '../../scripts/stack/config.js';
+import { connectUrl } from '../../scripts/stack/connect.js';
 import { adminKubeConfig, kubeconfigPath, kubeNamespace } from '../../scripts/stack/kube.js';
+import { usePipelineStore } from '../../scripts/stack/pipelineStore.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
 import { startPostgresCdcRotation } from '../../workers/startRotation.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
-import { cfg, onlyRoles, pipelineState, roleValidUntil, store as fileStore, waitStreaming } from './pipeline.js';
+import { cfg, onlyRoles, pipelineState, resumeIfPaused, roleValidUntil, waitStreaming } from './pipeline.js';
 import { recordHistory, recording } from './histories.js';
 
+/**
+ * The production path on the embedded Kubernetes stack: the worker is the production one
+ * (rollout restart through the API, Secrets through the API), Connect reads the Secret with
+ * Strimzi's provider (`${secrets:…}`), and the stack's kubelet turns a replaced pod into a
+ * fresh Connect process.
+ */
 const k8s = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
+const core = adminKubeConfig(cfg).makeApiClient(CoreV1Api);
 let w: TestWorker;
 
+const connectPods = async () => (await core.listNamespacedPod({ namespace: kubeNamespace, labelSelector: 'app=kafka-connect' })).items.map((p) => p.metadata!.uid!);
+const connectorRefs = async () => ((await (await fetch(`${connectUrl(cfg)}/connectors/${pipeline.connector}/config`)).json()) as Record<string, string>)['database.password'];
+
 beforeAll(async () => {
-  // the Secret is the source of truth from here on: start it from what Connect runs with now
-  for (const name of [pipeline.cdcSecret, pipeline.adminSecret]) {
-    const current = (await fileStore.read(name))!;
-    const existing = await k8s.read(name);
-    if (existing?.info.fingerprint !== current.info.fingerprint) await k8s.write(name, current.data, { expectedVersion: existing?.info.version ?? null });
-  }
+  // the Secret is the source of truth from here on, read by Connect through the API
+  await usePipelineStore(cfg, 'kubernetes');
   w = await startTestWorker({
     secrets: { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: kubeconfigPath(cfg) },
     // recorded histories are replayed in CI without the codec key: record them unencrypted
@@ -28,25 +37,44 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await w?.stop();
+  await resumeIfPaused();
+  await usePipelineStore(cfg, 'file');
 });
 
-const start = (extra: Record<string, unknown>) =>
-  startPostgresCdcRotation(w.client, { target: 'ecommerce', strategy: 'restart-worker', requestedBy: 'e2e-k8s', ...extra }, { taskQueue: w.taskQueue });
+const start = (strategy: 'reload-connector' | 'restart-worker', extra: Record<string, unknown>) =>
+  startPostgresCdcRotation(w.client, { target: 'ecommerce', strategy, requestedBy: 'e2e-k8s', ...extra }, { taskQueue: w.taskQueue });
 
-describe('CDC rotation with Kubernetes Secrets and the restart-worker strategy', () => {
+/** Who streams and which CDC roles exist, with the Secret (not the file store) as what the pipeline should run with. */
+async function kubeState() {
+  const [state, secret] = await Promise.all([pipelineState(), k8s.read(pipeline.cdcSecret)]);
+  return { ...state, secretUser: secret?.data['db-username'] ?? null, secret };
+}
+
+describe.each(['reload-connector', 'restart-worker'] as const)('CDC rotation on Kubernetes (Strimzi provider) with %s', (strategy) => {
   it('rotates under insert load with zero lost events; the Secret holds the new user', async () => {
-    const before = await pipelineState();
+    expect(await connectorRefs()).toBe(`\${secrets:${kubeNamespace}/${pipeline.cdcSecret}:db-password}`);
+    const before = await kubeState();
+    const podsBefore = await connectPods();
     const db = await adminClient(cfg, pipeline.database);
     const { result, emails, deliveries } = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40 }, async () => {
-      const handle = await start({ gracePeriod: 'PT2S' });
+      const handle = await start(strategy, { gracePeriod: 'PT2S' });
       return { handle, ...(await handle.result()) };
     }).finally(() => db.end());
     expect(result.status).toBe('completed');
     expect(result.from).toBe(before.secretUser);
-    // the connector was paused around the Connect worker restart, each step ran once
-    expect(result.steps.map((s) => s.name)).toEqual(expect.arrayContaining(['pause', 'promote', 'apply:restart-worker', 'resume']));
     expect(result.steps.filter((s) => s.outcome !== 'ok')).toEqual([]);
-    expect(summarize(emails, deliveries).lost).toBe(0);
+    if (strategy === 'restart-worker') {
+      // paused around a rollout restart: the kafka-connect pod was replaced through the API
+      expect(result.steps.map((s) => s.name)).toEqual(expect.arrayContaining(['pause', 'promote', 'apply:restart-worker', 'resume']));
+      expect((await connectPods()).some((uid) => podsBefore.includes(uid))).toBe(false);
+    } else {
+      // the tasks re-read the Secret from the API: same pod, no projection wait
+      expect(result.steps.map((s) => s.name)).toContain('apply:reload-connector');
+      expect(await connectPods()).toEqual(podsBefore);
+    }
+    const events = summarize(emails, deliveries);
+    expect(emails.length).toBeGreaterThan(20);
+    expect(events.lost).toBe(0);
     const secret = await k8s.read(pipeline.cdcSecret);
     expect(secret?.data['db-username']).toBe(result.to);
     expect(secret?.info.annotations.rotationId).toBe(`${result.workflowId}/${result.handle.firstExecutionRunId}`);
@@ -55,14 +83,17 @@ describe('CDC rotation with Kubernetes Secrets and the restart-worker strategy',
     const after = await pipelineState();
     expect(after.streamingUser).toBe(result.to);
     expect(after.cdcRoles).toEqual(onlyRoles(result.to));
-    await recordHistory(result.handle, 'v3-kit-completed-restart-worker');
+    await recordHistory(result.handle, `v3-kit-completed-${strategy}-kubernetes`);
   });
 
-  it('rolls back by restoring the Secret from its backup when verification fails', async () => {
+  it('rolls back under load by restoring the Secret from its backup when verification fails', async () => {
     const before = await k8s.read(pipeline.cdcSecret);
     const roles = (await pipelineState()).cdcRoles;
-    const handle = await start({ gracePeriod: 'PT1H', injectFailure: 'canary-read-back' });
-    const err = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
+    const db = await adminClient(cfg, pipeline.database);
+    const { result: err, emails, deliveries } = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40 }, async () => {
+      const handle = await start(strategy, { gracePeriod: 'PT1H', injectFailure: 'canary-read-back' });
+      return (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
+    }).finally(() => db.end());
     expect((err.cause as { type?: string }).type).toBe('RotationRolledBack');
     expect(err.cause?.message).toContain('failure injected after step canary-read-back');
     const after = await k8s.read(pipeline.cdcSecret);
@@ -70,6 +101,7 @@ describe('CDC rotation with Kubernetes Secrets and the restart-worker strategy',
     expect(after?.info.annotations.stage).toBe('restored');
     const state = await waitStreaming(before!.data['db-username']!);
     expect(state.streamingUser).toBe(before!.data['db-username']);
+    expect(summarize(emails, deliveries).lost).toBe(0);
     expect(await k8s.read(`${pipeline.cdcSecret}-backup`)).toBeUndefined();
     expect(await k8s.read(`${pipeline.cdcSecret}-pending`)).toBeUndefined();
     expect(state.cdcRoles).toEqual(roles);

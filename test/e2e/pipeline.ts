@@ -140,3 +140,13 @@ export async function stopLeftover(handle: WorkflowHandle | undefined, timeoutMs
   const ended = await Promise.race([handle.result().then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
   if (!ended) await handle.terminate('test ended with the rotation still running').catch(() => undefined);
 }
+
+/**
+ * A restart-worker rotation pauses the connector; one that a failed test left behind (or
+ * terminated) must not leave it paused for the next test file.
+ */
+export async function resumeIfPaused(): Promise<void> {
+  const url = `http://127.0.0.1:${cfg.ports.connect}/connectors/${pipeline.connector}`;
+  const status = (await (await fetch(`${url}/status`)).json().catch(() => undefined)) as { connector?: { state?: string } } | undefined;
+  if (status?.connector?.state === 'PAUSED') await fetch(`${url}/resume`, { method: 'PUT' });
+}

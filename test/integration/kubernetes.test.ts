@@ -4,6 +4,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import { loadStackConfig, repoRoot } from '../../scripts/stack/config.js';
 import { adminKubeConfig, kubectl, kubeNamespace } from '../../scripts/stack/kube.js';
+import { isAlive, readPid } from '../../scripts/stack/proc.js';
 import { KubernetesAccessError, KubernetesSecretStore, loadKubeConfig } from '../../activities/secrets/kubernetesStore.js';
 import { SecretConflictError } from '../../activities/secrets/store.js';
 import { createKubernetesActivities } from '../../activities/kubernetes.js';
@@ -61,14 +62,18 @@ describe('Kubernetes secret store against the real API server', () => {
 });
 
 describe('Kubernetes workloads', () => {
-  it('rollout-restarts a Deployment and waits until every new pod is ready', async () => {
+  it('rollout-restarts a Deployment and waits until every new pod is ready (the kubelet restarted Connect for it)', async () => {
     const before = await podNames('app=kafka-connect,component=worker');
+    const connectPid = readPid(cfg.runDir, 'kafka-connect');
     await run(acts.restartWorkload, { kind: 'Deployment', name: 'kafka-connect', restartedAt: new Date().toISOString() });
     const res = await run(acts.waitWorkloadReady, { kind: 'Deployment', name: 'kafka-connect', timeoutMs: 120_000 });
-    expect(res.ready).toBe(2);
+    expect(res.ready).toBe(1);
     const after = await podNames('app=kafka-connect,component=worker');
-    expect(after).toHaveLength(2);
+    expect(after).toHaveLength(1);
     expect(after.filter((p) => before.includes(p))).toEqual([]);
+    // Ready only once the new "container" answers: a new Connect process serves the REST API
+    expect(readPid(cfg.runDir, 'kafka-connect')).not.toBe(connectPid);
+    expect((await fetch(`http://127.0.0.1:${cfg.ports.connect}/`)).ok).toBe(true);
   });
 
   it('restarts pods by label (the runbook form) and waits for their replacements', async () => {
@@ -106,21 +111,26 @@ describe('Kubernetes workloads', () => {
     await expect(net.readNamespacedNetworkPolicy({ name: 'rekey-isolate-schema-registry', namespace: ns })).rejects.toMatchObject({ code: 404 });
   });
 
-  it('scales to zero and back', async () => {
+  it('scales to zero (Connect stops with its last pod) and back', async () => {
     const { previous } = await run(acts.scaleWorkload, { kind: 'Deployment', name: 'kafka-connect', replicas: 0 });
-    expect(previous).toBe(2);
+    expect(previous).toBe(1);
+    const deadline = Date.now() + 60_000;
+    while (isAlive(readPid(cfg.runDir, 'kafka-connect')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    expect(isAlive(readPid(cfg.runDir, 'kafka-connect'))).toBe(false);
     await run(acts.scaleWorkload, { kind: 'Deployment', name: 'kafka-connect', replicas: previous });
-    expect((await run(acts.waitWorkloadReady, { kind: 'Deployment', name: 'kafka-connect', timeoutMs: 120_000 })).ready).toBe(2);
+    expect((await run(acts.waitWorkloadReady, { kind: 'Deployment', name: 'kafka-connect', timeoutMs: 120_000 })).ready).toBe(1);
+    expect((await fetch(`http://127.0.0.1:${cfg.ports.connect}/`)).ok).toBe(true);
   });
 
   it('reads node memory pressure', async () => {
-    expect(await run(acts.nodeMemoryPressure)).toEqual({ nodes: 1, underPressure: [] });
+    // kwok's node and the embedded kubelet's
+    expect(await run(acts.nodeMemoryPressure)).toEqual({ nodes: 2, underPressure: [] });
   });
 });
 
 describe('deploy/ manifests and least privilege', () => {
   it('apply cleanly (server-side dry run)', async () => {
-    const { stdout } = await kubectl(cfg, ['apply', '--dry-run=server', '-f', path.join(repoRoot, 'deploy/rbac.yaml'), '-f', path.join(repoRoot, 'deploy/worker.yaml')]);
+    const { stdout } = await kubectl(cfg, ['apply', '--dry-run=server', '-f', path.join(repoRoot, 'deploy/rbac.yaml'), '-f', path.join(repoRoot, 'deploy/worker.yaml'), '-f', path.join(repoRoot, 'deploy/kafka-connect.yaml')]);
     expect(stdout).toMatch(/deployment.apps\/rekey-worker (created|configured|unchanged) \(server dry run\)/);
     expect(stdout).toMatch(/role.rbac.authorization.k8s.io\/rekey-worker .*\(server dry run\)/);
   });
@@ -179,5 +189,13 @@ describe('deploy/ manifests and least privilege', () => {
     expect(err).toBeInstanceOf(KubernetesAccessError);
     expect((err as Error).message).toBe('forbidden: cannot get secrets/other-team-secret in namespace other-team; grant verb "get" on that resource to the worker\'s ServiceAccount');
   });
-});
 
+  it('Kafka Connect`s ServiceAccount (Strimzi provider) may get the rotated Secrets by name, nothing else', async () => {
+    const connectSa = 'system:serviceaccount:data-ingestion:kafka-connect';
+    const can = async (...args: string[]) => kubectl(cfg, ['auth', 'can-i', '--as', connectSa, ...args]).then(() => true, () => false);
+    for (const name of ['debezium-credentials', 'schema-registry-auth', 'aws-credentials']) expect(await can('get', `secrets/${name}`, '-n', ns), name).toBe(true);
+    for (const r of [['get', 'secrets/postgres-admin', '-n', ns], ['list', 'secrets', '-n', ns], ['patch', 'secrets/debezium-credentials', '-n', ns], ['get', 'secrets/other-team-secret', '-n', 'other-team']]) {
+      expect(await can(...r), r.join(' ')).toBe(false);
+    }
+  });
+});

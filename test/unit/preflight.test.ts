@@ -37,4 +37,16 @@ describe('pre-flight', () => {
     expect(failing({ binding: { slot: 'debezium_slot', credentialRefs: ['${secrets:data-ingestion/debezium-credentials-old:db-password}'] } })).toHaveLength(1);
     expect(failing({ binding: { slot: 'debezium_slot', credentialRefs: ['${secrets:data-ingestion/debezium-credentials:db-password}'] } })).toEqual([]);
   });
+  it('refuses reload-connector on Kubernetes when Connect reads a projected Secret volume, not the API', () => {
+    const onKube = (strategy: string, refs: string[]) =>
+      evaluatePreflight({ ...healthy, secretStore: 'kubernetes', binding: { slot: 'debezium_slot', credentialRefs: refs } }, { ...limits, strategy }).filter((c) => !c.ok).map((c) => c.check);
+    const volume = ['${dir:/etc/secrets/debezium-credentials:db-username}', '${dir:/etc/secrets/debezium-credentials:db-password}'];
+    const api = ['${secrets:data-ingestion/debezium-credentials:db-username}', '${secrets:data-ingestion/debezium-credentials:db-password}'];
+    expect(onKube('reload-connector', volume)).toEqual(['strategy fits how Connect reads the secret']);
+    expect(onKube('reload-connector', api)).toEqual([]);
+    // a new pod mounts the current Secret: restart-worker works with either
+    expect(onKube('restart-worker', volume)).toEqual([]);
+    // the file store is read directly: no projection delay
+    expect(evaluatePreflight({ ...healthy, secretStore: 'file' }, { ...limits, strategy: 'reload-connector' }).filter((c) => !c.ok)).toEqual([]);
+  });
 });

@@ -12,6 +12,8 @@ export interface PreflightFacts {
   memoryAvailablePercent: number;
   /** Kubernetes nodes reporting MemoryPressure (absent when not on Kubernetes). */
   nodesUnderMemoryPressure?: string[];
+  /** The store the worker writes (`file`, `kubernetes`); absent in runs recorded before it was reported. */
+  secretStore?: string;
 }
 
 export interface PreflightLimits {
@@ -20,6 +22,7 @@ export interface PreflightLimits {
   maxLagBytes: number;
   maxLagSeconds: number;
   minFreeMemoryPercent: number;
+  strategy?: string;
 }
 
 export interface CheckResult {
@@ -55,8 +58,27 @@ export function evaluatePreflight(f: PreflightFacts, l: PreflightLimits): CheckR
     // name one slot must name one secret too (and so one workflow id).
     check('connector reads the slot', f.binding.slot === l.slot, f.binding.slot ?? '(none)', l.slot),
     check('connector reads the secret', f.binding.credentialRefs.length > 0 && f.binding.credentialRefs.every((r) => refersTo(r, l.secret)), f.binding.credentialRefs.join(', ') || '(no config-provider reference)', `references to ${l.secret}`),
+    strategyFits(f, l),
     check('streaming user matches secret', f.streamingUser !== null && f.streamingUser === f.currentSecretUser, f.streamingUser ?? 'nobody streaming', f.currentSecretUser),
     check('free memory', f.memoryAvailablePercent >= l.minFreeMemoryPercent, `${f.memoryAvailablePercent}%`, `>= ${l.minFreeMemoryPercent}%`),
     check('node memory pressure', pressure.length === 0, pressure.join(',') || 'none', 'no node under MemoryPressure'),
   ];
+}
+
+/**
+ * `reload-connector` restarts tasks so the config provider reads the secret again. On
+ * Kubernetes that works only when the provider reads the API (`${secrets:…}`): a
+ * `${dir:…}`/`${file:…}` reference reads a Secret volume the kubelet refreshes 1–2 minutes
+ * later, so the tasks would come back with the old password.
+ */
+function strategyFits(f: PreflightFacts, l: PreflightLimits): CheckResult {
+  const name = 'strategy fits how Connect reads the secret';
+  if (f.secretStore !== 'kubernetes' || l.strategy !== 'reload-connector') return { check: name, ok: true, seen: `${f.secretStore ?? 'unknown'} store, ${l.strategy ?? 'unknown'}`, expected: 'any' };
+  const fromVolume = f.binding.credentialRefs.filter((r) => !r.startsWith('${secrets:'));
+  return {
+    check: name,
+    ok: fromVolume.length === 0,
+    seen: fromVolume.length === 0 ? 'read from the Kubernetes API (${secrets:…})' : `read from a projected volume (${fromVolume.join(', ')})`,
+    expected: 'reload-connector on Kubernetes needs ${secrets:<ns>/<secret>:<key>} (Strimzi provider); otherwise use restart-worker',
+  };
 }

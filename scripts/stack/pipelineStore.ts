@@ -1,0 +1,38 @@
+import { FileSecretStore } from '../../activities/secrets/fileStore.js';
+import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
+import type { SecretStore } from '../../activities/secrets/store.js';
+import { pipeline, type StackConfig } from './config.js';
+import { connectorStore, useConnectorStore, type ConnectorStore } from './connect.js';
+import { adminKubeConfig, kubeNamespace } from './kube.js';
+
+/** The secret store a rotation on the embedded stack writes, as the worker config names it. */
+export type PipelineStore = 'file' | 'kubernetes';
+
+async function copySecrets(from: SecretStore, to: SecretStore): Promise<void> {
+  for (const name of [pipeline.cdcSecret, pipeline.adminSecret]) {
+    const current = await from.read(name);
+    if (!current) continue;
+    const existing = await to.read(name);
+    if (existing?.info.fingerprint !== current.info.fingerprint) await to.write(name, current.data, { expectedVersion: existing?.info.version ?? null });
+  }
+}
+
+/**
+ * Moves the embedded pipeline to another source of truth for its credentials (demo, bench
+ * and test wiring): the current values are copied into that store, then the connector is
+ * pointed at it (`${dir:…}` for the file store; `${secrets:…}` through Strimzi's provider,
+ * or the kubelet's projected volume, for Kubernetes). Switching to the store in use changes nothing.
+ */
+export async function usePipelineStore(cfg: StackConfig, store: PipelineStore, opts: { volume?: boolean } = {}): Promise<ConnectorStore> {
+  const target: ConnectorStore = store === 'file' ? 'file' : opts.volume ? 'kubernetes-volume' : 'kubernetes';
+  const current = connectorStore(cfg);
+  if (current === target) return target;
+  const files = new FileSecretStore(cfg.secretsDir);
+  const wasKube = current !== 'file';
+  if (wasKube !== (store === 'kubernetes')) {
+    const kube = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
+    await (store === 'kubernetes' ? copySecrets(files, kube) : copySecrets(kube, files));
+  }
+  await useConnectorStore(cfg, target);
+  return target;
+}
