@@ -2,9 +2,9 @@ import { Command } from 'commander';
 import path from 'node:path';
 import { logToFile } from '../workers/logger.js';
 import { createClient } from '../workers/client.js';
-import { demoServices, up } from './stack/stack.js';
 import { createEmbeddedWorker, embeddedWorkerConfig } from './lib/session.js';
 import { rotateUnderLoad } from './lib/measure.js';
+import { parseStore, upWithStore } from './lib/stores.js';
 
 const program = new Command('demo')
   .description('a real PostgreSQL CDC credential rotation on the embedded stack, under insert load')
@@ -12,18 +12,20 @@ const program = new Command('demo')
   .option('--strategy <strategy>', 'reload-connector or restart-worker', 'reload-connector')
   .option('--grace <duration>', 'grace period before the old user is dropped (ISO-8601)', 'PT10S')
   .option('--rate <n>', 'inserts per second during the rotation', '50')
+  .option('--store <store>', 'where the credential lives: file (quick) or kubernetes (Secrets read by Connect through the API; builds Kubernetes on first use)', 'file')
   .parse();
-const opts = program.opts<{ json?: boolean; strategy: string; grace: string; rate: string }>();
+const opts = program.opts<{ json?: boolean; strategy: string; grace: string; rate: string; store: string }>();
 const say = (line: string) => (opts.json ? console.error(line) : console.log(line));
 
 async function main() {
   if (opts.strategy !== 'reload-connector' && opts.strategy !== 'restart-worker') throw new Error(`--strategy must be reload-connector or restart-worker, not ${opts.strategy}`);
   const rate = Number(opts.rate);
   if (!Number.isFinite(rate) || rate <= 0 || rate > 1000) throw new Error('--rate must be a number between 1 and 1000');
-  say('bringing up what the demo needs: Temporal, PostgreSQL, Kafka, Kafka Connect (reused when running)…');
+  const store = parseStore(opts.store);
+  say(`bringing up what the demo needs: Temporal, PostgreSQL, Kafka, Kafka Connect${store === 'kubernetes' ? ', Kubernetes and its kubelet' : ''} (reused when running)…`);
   const t0 = Date.now();
   // per-service lines only where something is installed or started; a warm stack prints one line
-  await up(embeddedWorkerConfig().stack, (l) => (/installing|starting|stopping/.test(l) ? console.error(`  ${l}`) : undefined), { only: demoServices });
+  await upWithStore(embeddedWorkerConfig().stack, store, (l) => (/installing|starting|stopping/.test(l) ? console.error(`  ${l}`) : undefined));
   say(`  ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const { stack, config } = embeddedWorkerConfig();
   // human output on the terminal; the worker's JSON logs go to a file (or stderr with --json)
@@ -33,7 +35,7 @@ async function main() {
   const { worker, connection: workerConnection } = await createEmbeddedWorker({ ...config, temporal: { ...config.temporal, taskQueue } }, { quiet: !opts.json });
   const running = worker.run();
   const { client, connection } = await createClient(config);
-  say(`inserting ${rate} rows/s into ecommerce.users; rotating with ${opts.strategy}, grace ${opts.grace}`);
+  say(`inserting ${rate} rows/s into ecommerce.users; rotating ${config.secrets.kind === 'kubernetes' ? `Secret ${config.secrets.namespace}/debezium-credentials` : 'the file store'} with ${opts.strategy}, grace ${opts.grace}`);
   try {
     const m = await rotateUnderLoad({ client, stack, brokers: config.kafka.brokers, taskQueue, strategy: opts.strategy, grace: opts.grace, rate, say });
     if (opts.json) {

@@ -1,5 +1,6 @@
 import { loadStackConfig } from '../scripts/stack/config.js';
 import { down, status, up } from '../scripts/stack/stack.js';
+import { usePipelineStore } from '../scripts/stack/pipelineStore.js';
 
 /**
  * Brings the embedded stack up once per test run (reusing a running one). Unit tests
@@ -13,6 +14,8 @@ export default async function setup() {
   const wasRunning = before.every((s) => s.healthy);
   const t0 = Date.now();
   await up(cfg, (line) => console.error(`[stack] ${line}`));
+  // the tests start from the file store (a `demo --store kubernetes` may have moved the pipeline)
+  await usePipelineStore(cfg, 'file');
   console.error(`[stack] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return async () => {
     if (!wasRunning && process.env.REKEY_KEEP_STACK !== '1') await down(cfg, {}, (line) => console.error(`[stack] ${line}`));

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { logToFile } from '../../workers/logger.js';
 import { createClient } from '../../workers/client.js';
-import { up } from '../stack/stack.js';
 import { createEmbeddedWorker, embeddedWorkerConfig } from '../lib/session.js';
 import { rotateUnderLoad, type Measurement } from '../lib/measure.js';
+import { parseStore, upWithStore } from '../lib/stores.js';
 
 const program = new Command('bench:blackout')
   .description('what a consumer sees during a rotation, both apply strategies side by side under the same insert rate: commit-to-consumer latency (baseline p50/p99/max, the switch window max, added latency), lost and duplicated events')
@@ -11,8 +11,9 @@ const program = new Command('bench:blackout')
   .option('--rotations <n>', 'rotations per strategy', '3')
   .option('--rate <n>', 'inserts per second', '50')
   .option('--warmup <seconds>', 'load before each rotation, for the latency baseline', '5')
+  .option('--store <store>', 'file, or kubernetes (Secrets read by Connect through the API, restart-worker = rollout restart)', 'file')
   .parse();
-const opts = program.opts<{ json?: boolean; rotations: string; rate: string; warmup: string }>();
+const opts = program.opts<{ json?: boolean; rotations: string; rate: string; warmup: string; store: string }>();
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -27,7 +28,8 @@ async function main() {
   if (!Number.isInteger(rotations) || rotations < 1 || rotations > 20) throw new Error('--rotations must be an integer from 1 to 20');
   if (!Number.isFinite(rate) || rate < 1 || rate > 1000) throw new Error('--rate must be a number from 1 to 1000');
   if (!Number.isFinite(warmupMs) || warmupMs < 0 || warmupMs > 600_000) throw new Error('--warmup must be 0 to 600 seconds');
-  await up(embeddedWorkerConfig().stack, (l) => console.error(`  ${l}`));
+  const store = parseStore(opts.store);
+  await upWithStore(embeddedWorkerConfig().stack, store, (l) => console.error(`  ${l}`), 'all');
   const { stack, config } = embeddedWorkerConfig();
   logToFile(`${stack.logDir}/bench-worker.log`);
   const taskQueue = `rekey-bench-${process.pid}`;
@@ -67,7 +69,7 @@ async function main() {
   const figure = (ms: Measurement[], pick: (m: Measurement) => number | null) => median(ms.map(pick).filter((x): x is number => x !== null));
   const strategies = Object.entries(results).map(([strategy, ms]) => ({
     strategy,
-    store: 'file',
+    store,
     rotations: ms.length,
     completed: ms.filter((m) => m.rotation.status === 'completed').length,
     baselineP50Ms: figure(ms, (m) => m.latency.baseline.p50Ms),
@@ -84,6 +86,7 @@ async function main() {
   const added = (s: string) => strategies.find((x) => x.strategy === s)!.addedLatencyMs;
   const summary = {
     benchmark: 'cdc-consumer-latency',
+    store,
     insertRatePerSecond: rate,
     warmupSeconds: warmupMs / 1000,
     strategies,

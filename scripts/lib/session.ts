@@ -2,16 +2,23 @@ import path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
 import { loadStackConfig, pipeline, type StackConfig } from '../stack/config.js';
 import { ensureCodecKey } from '../stack/codec.js';
+import { connectorStore } from '../stack/connect.js';
+import { kubeconfigPath, kubeNamespace } from '../stack/kube.js';
 import { localConnectWorker } from '../stack/standinLocalConnect.js';
 import { loadWorkerConfig, productionDefaults, type WorkerConfig } from '../../workers/config.js';
 import { createWorker } from '../../workers/worker.js';
 
-/** The embedded stack's addresses as worker defaults (environment variables still win). */
+/**
+ * The embedded stack's addresses as worker defaults (environment variables still win). The
+ * secret store is the one the connector reads now (`demo --store kubernetes` moves it to
+ * the Kubernetes Secrets), so `npm run worker` always rotates what the pipeline uses.
+ */
 export function stackWorkerDefaults(stack: StackConfig) {
+  const onKubernetes = connectorStore(stack) !== 'file';
   return {
     ...productionDefaults,
     temporal: { address: `127.0.0.1:${stack.ports.temporal}`, namespace: 'default', taskQueue: 'rekey' },
-    secrets: { kind: 'file', dir: stack.secretsDir },
+    secrets: onKubernetes ? { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) } : { kind: 'file', dir: stack.secretsDir },
     postgres: { host: '127.0.0.1', port: stack.ports.postgres, database: pipeline.database, adminSecret: pipeline.adminSecret },
     kafkaConnect: { url: `http://127.0.0.1:${stack.ports.connect}` },
     kafka: { brokers: [`127.0.0.1:${stack.ports.kafka}`] },
