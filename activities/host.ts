@@ -1,10 +1,21 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
+import type { ConnectPodsMemory } from './kubernetes.js';
 
-/** Memory headroom of the machine the pipeline runs on (the runbook's "available memory > 20%"). */
-export function createHostActivities(deps: { nodesUnderMemoryPressure?: () => Promise<string[]> } = {}) {
-  /** Memory of this machine, and on Kubernetes the nodes whose kubelet reports MemoryPressure. */
-  async function memoryHeadroom(): Promise<{ availablePercent: number; availableBytes: number; totalBytes: number; nodesUnderPressure: string[] }> {
+export interface MemoryHeadroom {
+  availablePercent: number;
+  availableBytes: number;
+  totalBytes: number;
+  /** Always empty now: node conditions are no longer read (kept for histories that recorded it). */
+  nodesUnderPressure: string[];
+  /** On Kubernetes: the Kafka Connect pods' own memory health (the host's figures are then the rekey worker's, not Connect's). */
+  connectPods?: ConnectPodsMemory;
+}
+
+/** Memory headroom where the pipeline runs (the runbook's "available memory > 20%"). */
+export function createHostActivities(deps: { connectPodsMemory?: () => Promise<ConnectPodsMemory> } = {}) {
+  /** Without Kubernetes Connect runs beside the worker: this machine's memory. On Kubernetes: the Connect pods. */
+  async function memoryHeadroom(): Promise<MemoryHeadroom> {
     const total = os.totalmem();
     let available = os.freemem();
     try {
@@ -13,8 +24,8 @@ export function createHostActivities(deps: { nodesUnderMemoryPressure?: () => Pr
     } catch {
       // not Linux: os.freemem() is the best estimate
     }
-    const nodesUnderPressure = deps.nodesUnderMemoryPressure ? await deps.nodesUnderMemoryPressure() : [];
-    return { availablePercent: Math.round((available / total) * 1000) / 10, availableBytes: available, totalBytes: total, nodesUnderPressure };
+    const connectPods = deps.connectPodsMemory ? await deps.connectPodsMemory() : undefined;
+    return { availablePercent: Math.round((available / total) * 1000) / 10, availableBytes: available, totalBytes: total, nodesUnderPressure: [], ...(connectPods ? { connectPods } : {}) };
   }
   return { memoryHeadroom };
 }

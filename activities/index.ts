@@ -3,6 +3,7 @@ import { createCredentialActivities } from './credentials.js';
 import { createHostActivities } from './host.js';
 import { createKafkaActivities } from './kafka.js';
 import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
+import type { ConnectPodsMemory } from './kubernetes.js';
 import { createPlanActivities } from './plans.js';
 import { createPostgresActivities } from './postgres/index.js';
 import type { SecretStore } from './secrets/store.js';
@@ -15,8 +16,8 @@ export interface ActivityDeps {
   audit: { path: string };
   /** Workers started for tests (REKEY_TEST_HOOKS) accept rollback drills (`injectFailure`). */
   testHooks?: boolean;
-  /** When set (Kubernetes backends), node MemoryPressure feeds the pre-flight memory check. */
-  nodesUnderMemoryPressure?: () => Promise<string[]>;
+  /** When set (Kubernetes backends), the Kafka Connect pods' memory health feeds the pre-flight memory check. */
+  connectPodsMemory?: () => Promise<ConnectPodsMemory>;
 }
 
 /** The object the worker registers: every activity, built from injected clients and settings. */
@@ -26,7 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createKafkaConnectActivities(deps.kafkaConnect),
     ...createKafkaActivities(deps.kafka),
     ...createCredentialActivities({ store: deps.store }),
-    ...createHostActivities({ nodesUnderMemoryPressure: deps.nodesUnderMemoryPressure }),
+    ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),
     ...createAuditActivities(deps.audit),
     ...createPlanActivities({ testHooks: deps.testHooks ?? false }),
   };

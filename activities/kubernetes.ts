@@ -3,6 +3,13 @@ import { AppsV1Api, CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions,
 import { explain } from './secrets/kubernetesStore.js';
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet';
+export interface ConnectPodsMemory {
+  pods: number;
+  oomKilled: string[];
+  evicted: string[];
+  notReady: string[];
+  memoryLimits: string[];
+}
 export interface WorkloadRef {
   kind: WorkloadKind;
   name: string;
@@ -130,6 +137,24 @@ export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; names
     }
   }
 
+  /**
+   * The memory health of the Kafka Connect pods themselves (the pre-flight's memory check on a
+   * cluster, namespaced: no node access): a container whose last run ended OOMKilled, a pod
+   * the kubelet evicted (node memory pressure), a pod not Ready; and each container's memory limit.
+   */
+  async function connectPodsMemory(input: { selector: string }): Promise<ConnectPodsMemory> {
+    const pods = (await call('list', `pods -l ${input.selector}`, () => core.listNamespacedPod({ namespace, labelSelector: input.selector }))).items ?? [];
+    const live = pods.filter((p) => !p.metadata?.deletionTimestamp);
+    const name = (p: V1Pod) => p.metadata!.name!;
+    return {
+      pods: live.length,
+      oomKilled: live.filter((p) => (p.status?.containerStatuses ?? []).some((c) => c.lastState?.terminated?.reason === 'OOMKilled' || c.state?.terminated?.reason === 'OOMKilled')).map(name),
+      evicted: live.filter((p) => p.status?.reason === 'Evicted').map(name),
+      notReady: live.filter((p) => !podReady(p)).map(name),
+      memoryLimits: live.flatMap((p) => (p.spec?.containers ?? []).map((c) => `${name(p)}/${c.name}=${c.resources?.limits?.memory ?? 'none'}`)),
+    };
+  }
+
   /** Nodes reporting MemoryPressure (the kubelet's view); feeds the pre-flight memory check. */
   async function nodeMemoryPressure(): Promise<{ nodes: number; underPressure: string[] }> {
     const nodes = await call('list', 'nodes', () => core.listNode());
@@ -137,5 +162,5 @@ export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; names
     return { nodes: nodes.items?.length ?? 0, underPressure };
   }
 
-  return { restartWorkload, waitWorkloadReady, restartPodsByLabel, restartSequentially, scaleWorkload, applyIsolationPolicy, removeIsolationPolicy, nodeMemoryPressure };
+  return { restartWorkload, waitWorkloadReady, restartPodsByLabel, restartSequentially, scaleWorkload, applyIsolationPolicy, removeIsolationPolicy, nodeMemoryPressure, connectPodsMemory };
 }

@@ -63,7 +63,7 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
     kafka: config.kafka,
     audit: config.audit,
     testHooks: config.testHooks,
-    nodesUnderMemoryPressure: nodes ? async () => (await nodes.nodeMemoryPressure()).underPressure : undefined,
+    connectPodsMemory: nodes ? () => nodes.connectPodsMemory({ selector: 'app=kafka-connect' }) : undefined,
   });
   const worker = await Worker.create({
     connection,

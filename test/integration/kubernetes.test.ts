@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 import { loadStackConfig, repoRoot } from '../../scripts/stack/config.js';
 import { adminKubeConfig, kubectl, kubeNamespace } from '../../scripts/stack/kube.js';
 import { isAlive, readPid } from '../../scripts/stack/proc.js';
@@ -122,9 +124,20 @@ describe('Kubernetes workloads', () => {
     expect((await fetch(`http://127.0.0.1:${cfg.ports.connect}/`)).ok).toBe(true);
   });
 
-  it('reads node memory pressure', async () => {
-    // kwok's node and the embedded kubelet's
-    expect(await run(acts.nodeMemoryPressure)).toEqual({ nodes: 2, underPressure: [] });
+  it('reads the Kafka Connect pods` memory health (OOMKilled, evicted, not Ready), namespaced', async () => {
+    const healthy = await run(acts.connectPodsMemory, { selector: 'app=kafka-connect' });
+    expect(healthy).toMatchObject({ pods: 1, oomKilled: [], evicted: [], notReady: [] });
+    // what the kubelet reports after the JVM was killed for memory
+    const core = kc.makeApiClient(CoreV1Api);
+    const [pod] = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=kafka-connect' })).items;
+    const statuses = (lastState: object) => ({ status: { containerStatuses: pod!.status!.containerStatuses!.map((c) => ({ ...c, lastState })) } });
+    await core.patchNamespacedPodStatus({ name: pod!.metadata!.name!, namespace: ns, body: statuses({ terminated: { reason: 'OOMKilled', exitCode: 137 } }) }, mergePatch);
+    try {
+      expect((await run(acts.connectPodsMemory, { selector: 'app=kafka-connect' })).oomKilled).toEqual([pod!.metadata!.name]);
+    } finally {
+      await core.patchNamespacedPodStatus({ name: pod!.metadata!.name!, namespace: ns, body: statuses({}) }, mergePatch);
+    }
+    expect((await run(acts.connectPodsMemory, { selector: 'app=kafka-connect' })).oomKilled).toEqual([]);
   });
 });
 
@@ -157,7 +170,6 @@ describe('deploy/ manifests and least privilege', () => {
       ['get', 'deployments/kafka-connect', '-n', ns],
       ['patch', 'statefulsets/schema-registry', '-n', ns],
       ['create', 'networkpolicies', '-n', ns],
-      ['list', 'nodes'],
     ];
     for (const a of allowed) expect(await canI(...a), a.join(' ')).toBe(true);
   });
@@ -177,6 +189,9 @@ describe('deploy/ manifests and least privilege', () => {
       ['patch', 'statefulsets/some-other-db', '-n', ns],
       ['delete', 'pods', '-n', ns],
       ['create', 'pods', '-n', ns],
+      // nothing cluster-scoped
+      ['list', 'nodes'],
+      ['get', 'nodes/rekey-local'],
     ];
     for (const r of refused) expect(await canI(...r), r.join(' ')).toBe(false);
   });

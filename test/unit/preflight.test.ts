@@ -49,4 +49,12 @@ describe('pre-flight', () => {
     // the file store is read directly: no projection delay
     expect(evaluatePreflight({ ...healthy, secretStore: 'file' }, { ...limits, strategy: 'reload-connector' }).filter((c) => !c.ok)).toEqual([]);
   });
+  it('on Kubernetes checks the Connect pods` memory, not the worker host`s', () => {
+    const pods = { pods: 1, oomKilled: [], evicted: [], notReady: [] };
+    // the worker host may be tight: on Kubernetes it is not where Connect runs
+    expect(failing({ memoryAvailablePercent: 3, connectPods: pods })).toEqual([]);
+    expect(failing({ connectPods: { ...pods, oomKilled: ['kafka-connect-abc'] } })).toEqual(['Connect pods memory=kafka-connect-abc OOMKilled']);
+    expect(failing({ connectPods: { ...pods, evicted: ['kafka-connect-abc'] } })).toEqual(['Connect pods memory=kafka-connect-abc evicted']);
+    expect(failing({ connectPods: { ...pods, pods: 0 } })).toEqual(['Connect pods memory=no kafka-connect pods']);
+  });
 });

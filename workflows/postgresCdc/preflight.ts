@@ -10,8 +10,10 @@ export interface PreflightFacts {
   /** What the connector's configuration reads: its slot, and the config-provider references of its credential. */
   binding: { slot: string | null; credentialRefs: string[] };
   memoryAvailablePercent: number;
-  /** Kubernetes nodes reporting MemoryPressure (absent when not on Kubernetes). */
+  /** Kubernetes nodes reporting MemoryPressure (recorded by earlier runs; no longer read). */
   nodesUnderMemoryPressure?: string[];
+  /** On Kubernetes, the Kafka Connect pods' memory health: then the host's free memory is the rekey worker's, not Connect's. */
+  connectPods?: { pods: number; oomKilled: string[]; evicted: string[]; notReady: string[] };
   /** The store the worker writes (`file`, `kubernetes`); absent in runs recorded before it was reported. */
   secretStore?: string;
 }
@@ -60,8 +62,7 @@ export function evaluatePreflight(f: PreflightFacts, l: PreflightLimits): CheckR
     check('connector reads the secret', f.binding.credentialRefs.length > 0 && f.binding.credentialRefs.every((r) => refersTo(r, l.secret)), f.binding.credentialRefs.join(', ') || '(no config-provider reference)', `references to ${l.secret}`),
     strategyFits(f, l),
     check('streaming user matches secret', f.streamingUser !== null && f.streamingUser === f.currentSecretUser, f.streamingUser ?? 'nobody streaming', f.currentSecretUser),
-    check('free memory', f.memoryAvailablePercent >= l.minFreeMemoryPercent, `${f.memoryAvailablePercent}%`, `>= ${l.minFreeMemoryPercent}%`),
-    check('node memory pressure', pressure.length === 0, pressure.join(',') || 'none', 'no node under MemoryPressure'),
+    ...memoryChecks(f, l, pressure),
   ];
 }
 
@@ -81,4 +82,24 @@ function strategyFits(f: PreflightFacts, l: PreflightLimits): CheckResult {
     seen: fromVolume.length === 0 ? 'read from the Kubernetes API (${secrets:…})' : `read from a projected volume (${fromVolume.join(', ')})`,
     expected: 'reload-connector on Kubernetes needs ${secrets:<ns>/<secret>:<key>} (Strimzi provider); otherwise use restart-worker',
   };
+}
+
+/** Without Kubernetes, Connect shares this host: its free memory. On Kubernetes, the Connect pods themselves. */
+function memoryChecks(f: PreflightFacts, l: PreflightLimits, pressure: string[]): CheckResult[] {
+  const pods = f.connectPods;
+  if (!pods) {
+    return [
+      { check: 'free memory', ok: f.memoryAvailablePercent >= l.minFreeMemoryPercent, seen: `${f.memoryAvailablePercent}%`, expected: `>= ${l.minFreeMemoryPercent}%` },
+      { check: 'node memory pressure', ok: pressure.length === 0, seen: pressure.join(',') || 'none', expected: 'no node under MemoryPressure' },
+    ];
+  }
+  const trouble = [...pods.oomKilled.map((p) => `${p} OOMKilled`), ...pods.evicted.map((p) => `${p} evicted`), ...pods.notReady.map((p) => `${p} not Ready`)];
+  return [
+    {
+      check: 'Connect pods memory',
+      ok: pods.pods > 0 && trouble.length === 0,
+      seen: pods.pods === 0 ? 'no kafka-connect pods' : trouble.join(', ') || `${pods.pods} pod(s) Ready, none OOMKilled or evicted`,
+      expected: 'every kafka-connect pod Ready, none OOMKilled or evicted (a restart would not survive memory trouble)',
+    },
+  ];
 }

@@ -105,7 +105,7 @@ async function preflight(plan: PostgresCdcRotationPlan, r: Rotation): Promise<st
     read.memoryHeadroom(),
   ]);
   const checks = evaluatePreflight(
-    { ...replication, currentSecretUser: current.user, secretStore: current.store, connector, binding, memoryAvailablePercent: memory.availablePercent, nodesUnderMemoryPressure: memory.nodesUnderPressure },
+    { ...replication, currentSecretUser: current.user, secretStore: current.store, connector, binding, memoryAvailablePercent: memory.availablePercent, nodesUnderMemoryPressure: memory.nodesUnderPressure, connectPods: memory.connectPods },
     plan,
   );
   const failed = checks.filter((c) => !c.ok);
