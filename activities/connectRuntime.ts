@@ -1,19 +1,20 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { ConnectWorkerRuntime } from './kafkaConnect.js';
-import { createKubernetesActivities } from './kubernetes.js';
+import { createKubernetesActivities, type WorkloadKind } from './kubernetes.js';
 
 /**
- * `restart-worker` on a cluster: a rollout restart of the Kafka Connect Deployment (the
- * pod-template annotation kubectl uses), then wait until the controller observed it and
- * every replica is updated and ready. A retry restarts again, which converges.
+ * Restarting a workload on a cluster: a rollout restart (the pod-template annotation kubectl
+ * uses), then wait until the controller observed it and every replica is updated and ready.
+ * A retry restarts again, which converges. Used for `restart-worker` (Deployment
+ * `kafka-connect`) and for the Schema Registry re-reading its users (StatefulSet `schema-registry`).
  */
-export function kubernetesRolloutRestart(deps: { kubeConfig: KubeConfig; namespace: string; deployment?: string; timeoutMs?: number }): ConnectWorkerRuntime {
+export function kubernetesRolloutRestart(deps: { kubeConfig: KubeConfig; namespace: string; kind?: WorkloadKind; name?: string; deployment?: string; timeoutMs?: number }) {
   const kube = createKubernetesActivities({ kubeConfig: deps.kubeConfig, namespace: deps.namespace });
-  const workload = { kind: 'Deployment' as const, name: deps.deployment ?? 'kafka-connect' };
+  const workload = { kind: deps.kind ?? ('Deployment' as const), name: deps.name ?? deps.deployment ?? 'kafka-connect' };
+  const what = `${workload.kind === 'Deployment' ? 'deployments' : 'statefulsets'}/${workload.name}`;
   return {
-    async restart(onProgress) {
+    async restart(onProgress: (detail: string) => void): Promise<void> {
       await kube.restartWorkload({ ...workload, restartedAt: new Date().toISOString() });
-      onProgress(`rollout restart of deployments/${workload.name} requested`);
+      onProgress(`rollout restart of ${what} requested`);
       await kube.waitWorkloadReady({ ...workload, timeoutMs: deps.timeoutMs ?? 300_000 });
     },
   };

@@ -6,6 +6,7 @@ import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafka
 import type { ConnectPodsMemory } from './kubernetes.js';
 import { createPlanActivities } from './plans.js';
 import { createPostgresActivities } from './postgres/index.js';
+import { createSchemaRegistryActivities, type RegistryRuntime } from './schemaRegistry.js';
 import type { SecretStore } from './secrets/store.js';
 
 export interface ActivityDeps {
@@ -13,6 +14,8 @@ export interface ActivityDeps {
   postgres: { host: string; port: number; database: string; adminSecret: string };
   kafkaConnect: { url: string; worker?: ConnectWorkerRuntime };
   kafka: { brokers: string[] };
+  /** Apicurio's base URL (…/apis/… suffixes are stripped) and how to restart it. */
+  schemaRegistry?: { url: string; runtime?: RegistryRuntime };
   audit: { path: string };
   /** Workers started for tests (REKEY_TEST_HOOKS) accept rollback drills (`injectFailure`). */
   testHooks?: boolean;
@@ -26,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPostgresActivities({ store: deps.store, ...deps.postgres }),
     ...createKafkaConnectActivities(deps.kafkaConnect),
     ...createKafkaActivities(deps.kafka),
+    ...createSchemaRegistryActivities({ store: deps.store, url: (deps.schemaRegistry?.url ?? 'http://schema-registry:8080').replace(/\/apis\/.*$/, ''), runtime: deps.schemaRegistry?.runtime }),
     ...createCredentialActivities({ store: deps.store }),
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),
     ...createAuditActivities(deps.audit),

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { kubernetesRolloutRestart } from '../activities/connectRuntime.js';
+import type { RegistryRuntime } from '../activities/schemaRegistry.js';
 import { createActivities } from '../activities/index.js';
 import type { ConnectWorkerRuntime } from '../activities/kafkaConnect.js';
 import { createKubernetesActivities } from '../activities/kubernetes.js';
@@ -45,6 +46,8 @@ export function secretStoreFor(config: WorkerConfig, kubeConfig?: KubeConfig): S
 export interface WorkerOverrides {
   /** How `restart-worker` restarts Kafka Connect. Default: a rollout restart on Kubernetes; none with the file store. */
   connectWorker?: ConnectWorkerRuntime;
+  /** How the Schema Registry is restarted to re-read its users. Default: a rollout restart of the StatefulSet on Kubernetes. */
+  registryRuntime?: RegistryRuntime;
   connection?: NativeConnection;
   quiet?: boolean;
 }
@@ -61,6 +64,7 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
     postgres: config.postgres,
     kafkaConnect: { url: config.kafkaConnect.url, worker: overrides.connectWorker ?? (kube ? kubernetesRolloutRestart(kube) : undefined) },
     kafka: config.kafka,
+    schemaRegistry: { url: config.schemaRegistry.url, runtime: overrides.registryRuntime ?? (kube ? kubernetesRolloutRestart({ ...kube, kind: 'StatefulSet', name: 'schema-registry' }) : undefined) },
     audit: config.audit,
     testHooks: config.testHooks,
     connectPodsMemory: nodes ? () => nodes.connectPodsMemory({ selector: 'app=kafka-connect' }) : undefined,

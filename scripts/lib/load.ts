@@ -1,3 +1,4 @@
+import { createCdcDecoder } from './cdcDecode.js';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
@@ -56,6 +57,7 @@ export interface Delivery {
 export class TopicWatcher {
   readonly deliveries: Delivery[] = [];
   private consumer?: Consumer;
+  private readonly decode = createCdcDecoder();
 
   constructor(
     private readonly brokers: string[],
@@ -75,8 +77,8 @@ export class TopicWatcher {
       autoCommit: false,
       eachMessage: async ({ message }) => {
         if (!message.value) return;
-        const event = JSON.parse(message.value.toString()) as { op?: string; after?: { email?: string } };
-        const email = event.after?.email;
+        const event = await this.decode(message.value);
+        const email = event.after?.email as string | undefined;
         if (event.op === 'c' && email?.startsWith(this.emailPrefix)) this.deliveries.push({ email, receivedAt: Date.now() });
       },
     });

@@ -5,6 +5,7 @@ import { ensureCodecKey } from '../stack/codec.js';
 import { connectorStore } from '../stack/connect.js';
 import { kubeconfigPath, kubeNamespace } from '../stack/kube.js';
 import { localConnectWorker } from '../stack/standinLocalConnect.js';
+import { localRegistry } from '../stack/standinLocalRegistry.js';
 import { loadWorkerConfig, productionDefaults, type WorkerConfig } from '../../workers/config.js';
 import { createWorker } from '../../workers/worker.js';
 
@@ -46,8 +47,8 @@ export function embeddedWorkerConfig(env: NodeJS.ProcessEnv = process.env): { st
  * kubelet (scripts/stack/kubelet.ts) turns the new pod into a fresh Connect process.
  */
 export async function createEmbeddedWorker(config: WorkerConfig, opts: { connection?: NativeConnection; quiet?: boolean } = {}) {
-  const connectWorker = config.secrets.kind === 'kubernetes' ? undefined : localConnectWorker();
-  return createWorker(config, { connectWorker, connection: opts.connection, quiet: opts.quiet });
+  const local = config.secrets.kind !== 'kubernetes';
+  return createWorker(config, { connectWorker: local ? localConnectWorker() : undefined, registryRuntime: local ? localRegistry() : undefined, connection: opts.connection, quiet: opts.quiet });
 }
 
 export const uiLink = (stack: StackConfig, workflowId: string) =>

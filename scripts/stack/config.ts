@@ -58,7 +58,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env) {
       kubeApiserver: e.REKEY_KUBE_APISERVER_PORT,
       etcd: e.REKEY_ETCD_PORT,
     },
-    versions: { temporalCli: 'v1.5.1', kafka: '4.3.1', debezium: '3.6.3.Final', apicurio: '3.3.3', moto: '5.2.5', strimziProvider: '1.2.0' },
+    versions: { temporalCli: 'v1.5.1', kafka: '4.3.1', debezium: '3.6.3.Final', apicurio: '3.3.3', moto: '5.2.5', strimziProvider: '1.2.0', apicurioConverter: '2.6.13.Final' },
   } as const;
 }
 

@@ -31,22 +31,45 @@ export function connectorStore(cfg: StackConfig): ConnectorStore {
   }
 }
 
-function credentialRefs(cfg: StackConfig, store: ConnectorStore, secret: string): { user: string; password: string } {
-  if (store === 'kubernetes') return { user: `\${secrets:data-ingestion/${secret}:db-username}`, password: `\${secrets:data-ingestion/${secret}:db-password}` };
+/** A config-provider reference to one key of a secret, in the form the store needs. */
+function ref(cfg: StackConfig, store: ConnectorStore, secret: string, key: string): string {
+  if (store === 'kubernetes') return `\${secrets:data-ingestion/${secret}:${key}}`;
   const dir = store === 'file' ? new FileSecretStore(cfg.secretsDir).pathOf(secret) : path.join(projectedVolumesDir(cfg), secret);
-  return { user: `\${dir:${dir}:db-username}`, password: `\${dir:${dir}:db-password}` };
+  return `\${dir:${dir}:${key}}`;
+}
+
+/** The Schema Registry account the connector's Avro converter uses (rotated by rotate-schema-registry). */
+export const registryClientAccount = 'developer';
+
+/**
+ * Values are Avro through Apicurio's converter (Confluent wire format, so any Confluent-style
+ * consumer decodes them through the registry's ccompat API); schemas are registered by the
+ * connector itself, so a registry outage or a 401 shows as a failed or stalled task. Keys stay JSON.
+ */
+function avroValues(cfg: StackConfig, store: ConnectorStore): Record<string, string> {
+  const c = 'value.converter';
+  return {
+    [c]: 'io.apicurio.registry.utils.converter.AvroConverter',
+    [`${c}.apicurio.registry.url`]: `http://127.0.0.1:${cfg.ports.registry}/apis/registry/v2`,
+    [`${c}.apicurio.registry.auto-register`]: 'true',
+    [`${c}.apicurio.registry.find-latest`]: 'true',
+    [`${c}.apicurio.registry.as-confluent`]: 'true',
+    [`${c}.apicurio.registry.use-id`]: 'contentId',
+    [`${c}.apicurio.registry.headers.enabled`]: 'false',
+    [`${c}.apicurio.auth.username`]: ref(cfg, store, pipeline.registrySecret, `${registryClientAccount}-user`),
+    [`${c}.apicurio.auth.password`]: ref(cfg, store, pipeline.registrySecret, `${registryClientAccount}-password`),
+  };
 }
 
 /** The Debezium connector's config: credentials are config-provider references, resolved by the worker. */
 export function connectorConfig(cfg: StackConfig, store: ConnectorStore = connectorStore(cfg)): Record<string, string> {
-  const refs = credentialRefs(cfg, store, pipeline.cdcSecret);
   return {
     'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
     'tasks.max': '1',
     'database.hostname': '127.0.0.1',
     'database.port': String(cfg.ports.postgres),
-    'database.user': refs.user,
-    'database.password': refs.password,
+    'database.user': ref(cfg, store, pipeline.cdcSecret, 'db-username'),
+    'database.password': ref(cfg, store, pipeline.cdcSecret, 'db-password'),
     'database.dbname': pipeline.database,
     'topic.prefix': pipeline.topicPrefix,
     'plugin.name': 'pgoutput',
@@ -62,6 +85,7 @@ export function connectorConfig(cfg: StackConfig, store: ConnectorStore = connec
     // Debezium waits poll.interval.ms (default 500 ms) whenever its queue is empty: that wait,
     // not the pipeline, was most of what a consumer saw (bench:blackout baseline p99 ≈ 800 ms)
     'poll.interval.ms': '50',
+    ...avroValues(cfg, store),
   };
 }
 
@@ -104,7 +128,7 @@ export const connect: Service = {
     const dir = path.join(cfg.dataDir, 'connect');
     fs.mkdirSync(dir, { recursive: true });
     const props = path.join(dir, 'worker.properties');
-    const plugins = [path.join(cfg.cache, `debezium-postgres-${cfg.versions.debezium}`), path.join(cfg.cache, `strimzi-${cfg.versions.strimziProvider}`)].join(',');
+    const plugins = [`debezium-postgres-${cfg.versions.debezium}`, `strimzi-${cfg.versions.strimziProvider}`, `apicurio-converter-${cfg.versions.apicurioConverter}`].map((d) => path.join(cfg.cache, d)).join(',');
     fs.writeFileSync(
       props,
       [

@@ -6,7 +6,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${REKEY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rekey}"
 KAFKA=4.3.1; REV=r2;  # REV: bump when the classpath layout changes
- DEBEZIUM=3.6.3.Final; APICURIO=3.3.3; TESTSERVER=1.31.0; STRIMZI_PROVIDER=1.2.0
+ DEBEZIUM=3.6.3.Final; APICURIO=3.3.3; TESTSERVER=1.31.0; STRIMZI_PROVIDER=1.2.0; APICURIO_CONVERTER=2.6.13.Final
 command -v mvn >/dev/null || { echo "install-jvm: Maven not found (apt-get install maven)" >&2; exit 1; }
 command -v java >/dev/null || { echo "install-jvm: Java 17 not found (apt-get install openjdk-17-jre-headless)" >&2; exit 1; }
 MVN=(mvn -B -q -f "$HERE/maven/pom.xml")
@@ -33,6 +33,8 @@ classpath kafka "$KAFKA" "$REV"
 classpath connect "$KAFKA" "$REV"
 # Strimzi's Kubernetes config providers, loaded by Connect from plugin.path (isolated jackson)
 classpath strimzi "$STRIMZI_PROVIDER"
+# Apicurio's Avro converter: the CDC connector serializes through the registry
+classpath apicurio-converter "$APICURIO_CONVERTER"
 archive "io.debezium:debezium-connector-postgres:$DEBEZIUM:tar.gz:plugin" "debezium-postgres-$DEBEZIUM"
 archive "io.apicurio:apicurio-registry-app:$APICURIO:tar.gz:all" "apicurio-registry-$APICURIO"
 classpath testserver "$TESTSERVER"

@@ -28,6 +28,20 @@ export const registryUrl = (cfg: StackConfig) => `http://127.0.0.1:${cfg.ports.r
 export const registryUsers = ['admin', 'developer', 'probe'] as const;
 const roles: Record<(typeof registryUsers)[number], string> = { admin: 'sr-admin', developer: 'sr-developer', probe: 'sr-readonly' };
 
+/** The embedded users file: each account's current, next and previous (user, password) with the account's role. */
+export function registryUserProperties(data: Record<string, string>): string[] {
+  const lines: string[] = [];
+  for (const account of registryUsers) {
+    for (const slot of ['', '-next', '-previous']) {
+      const user = data[`${account}${slot}-user`];
+      const password = data[`${account}${slot}-password`];
+      if (!user || !password || !/^[A-Za-z0-9_-]+$/.test(user)) continue;
+      lines.push(`quarkus.security.users.embedded.users.${user}=${password}`, `quarkus.security.users.embedded.roles.${user}=${roles[account]}`);
+    }
+  }
+  return lines;
+}
+
 /** Apicurio Registry with its Confluent-compatible API behind HTTP basic auth (Quarkus embedded users). */
 export const registry: Service = {
   name: 'schema-registry',
@@ -50,7 +64,14 @@ export const registry: Service = {
       await store.write(pipeline.registrySecret, data);
       secret = (await store.read(pipeline.registrySecret))!;
     }
-    // Passwords reach the JVM through its environment, not its command line (which `ps` shows).
+    // Users reach the JVM through a 0600 properties file, never its command line (which `ps`
+    // shows). Every account's current user, plus the `-next`/`-previous` users a rotation has
+    // the registry accept beside it (Apicurio reads its users only at start).
+    const dir = path.join(cfg.dataDir, 'registry');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const usersFile = path.join(dir, 'users.properties');
+    fs.writeFileSync(usersFile, registryUserProperties(secret.data).join('\n') + '\n', { mode: 0o600 });
+    fs.chmodSync(usersFile, 0o600);
     const env: NodeJS.ProcessEnv = {
       QUARKUS_HTTP_HOST: '127.0.0.1',
       QUARKUS_HTTP_PORT: String(cfg.ports.registry),
@@ -63,13 +84,17 @@ export const registry: Service = {
       QUARKUS_SECURITY_USERS_EMBEDDED_PLAIN_TEXT: 'true',
       QUARKUS_HTTP_AUTH_PERMISSION_APIS_PATHS: '/apis/*',
       QUARKUS_HTTP_AUTH_PERMISSION_APIS_POLICY: 'authenticated',
+      QUARKUS_CONFIG_LOCATIONS: usersFile,
+      // every 401 and 200 in the log: the rotation test counts refusals from the registry's side
+      QUARKUS_HTTP_ACCESS_LOG_ENABLED: 'true',
+      QUARKUS_HTTP_ACCESS_LOG_PATTERN: 'access "%r" %s %u',
+      // schemas survive a restart (the default is an in-memory H2): a rotation restarts the registry
+      APICURIO_DATASOURCE_URL: `jdbc:h2:file:${path.join(dir, 'registry')}`,
+      APICURIO_DATASOURCE_JDBC_INITIAL_SIZE: '2',
+      APICURIO_DATASOURCE_JDBC_MIN_SIZE: '2',
+      APICURIO_DATASOURCE_JDBC_MAX_SIZE: '10',
       QUARKUS_LOG_LEVEL: 'WARN',
     };
-    for (const user of registryUsers) {
-      const name = secret.data[`${user}-user`] ?? user;
-      env[`QUARKUS_SECURITY_USERS_EMBEDDED_USERS_${name.toUpperCase()}`] = secret.data[`${user}-password`];
-      env[`QUARKUS_SECURITY_USERS_EMBEDDED_ROLES_${name.toUpperCase()}`] = roles[user];
-    }
     const app = path.join(cfg.cache, `apicurio-registry-${cfg.versions.apicurio}`);
     const log = logPath(cfg, 'schema-registry');
     fs.mkdirSync(cfg.dataDir, { recursive: true });

@@ -13,10 +13,10 @@ import { codecServer } from './codec.js';
 import { kubelet } from './kubelet.js';
 
 /**
- * Start order: Connect needs Kafka and a seeded PostgreSQL; Kubernetes is seeded with the
+ * Start order: Connect needs Kafka, a seeded PostgreSQL and the registry (its converter registers schemas); Kubernetes is seeded with the
  * secrets the others generated; the kubelet then runs the Connect pod (it restarts Connect).
  */
-export const services: Service[] = [codecServer, temporal, postgres, kafka, connect, registry, moto, kube, kubelet];
+export const services: Service[] = [codecServer, temporal, postgres, kafka, registry, connect, moto, kube, kubelet];
 
 export interface ServiceStatus {
   name: string;
@@ -43,7 +43,7 @@ export async function status(cfg: StackConfig): Promise<ServiceStatus[]> {
  * never leaves a half-started stack behind.
  */
 /** What the demo's rotation needs: it never builds the tools of the other services (Kubernetes binaries take minutes cold). */
-export const demoServices = ['codec-server', 'temporal', 'postgres', 'kafka', 'kafka-connect'];
+export const demoServices = ['codec-server', 'temporal', 'postgres', 'kafka', 'schema-registry', 'kafka-connect'];
 
 export async function up(cfg: StackConfig, log: (line: string) => void = console.error, opts: { only?: string[] } = {}): Promise<ServiceStatus[]> {
   for (const d of [cfg.dir, cfg.dataDir, cfg.logDir, cfg.runDir]) fs.mkdirSync(d, { recursive: true });

@@ -1,3 +1,4 @@
+import { createCdcDecoder } from '../../scripts/lib/cdcDecode.js';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateAccessKeyCommand, DeleteAccessKeyCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
@@ -45,10 +46,11 @@ describe('embedded stack', () => {
     const consumer = kafka.consumer({ groupId: `rekey-test-${email}` });
     await consumer.connect();
     await consumer.subscribe({ topic: pipeline.usersTopic, fromBeginning: true });
+    const decode = createCdcDecoder();
     const seen = new Promise<Record<string, unknown>>((resolve) => {
       void consumer.run({
         eachMessage: async ({ message }) => {
-          const event = JSON.parse(message.value!.toString()) as { op: string; after?: { email?: string } };
+          const event = await decode(message.value!);
           if (event.after?.email === email) resolve(event as Record<string, unknown>);
         },
       });
