@@ -3,6 +3,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
+import { connectorStore } from './connect.js';
 import { pipeline, type StackConfig } from './config.js';
 import { execFileAsync, StackError, waitFor } from './proc.js';
 import { logPath, type Service } from './service.js';
@@ -175,7 +176,9 @@ export const postgres: Service = {
       }
       const user = cdc.data['db-username']!;
       const has = await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user]);
-      if (has.rowCount === 0) {
+      // Only while the file store is the pipeline's source of truth: when Connect reads the
+      // Kubernetes Secret, this copy is stale and its user may have been rotated away.
+      if (has.rowCount === 0 && connectorStore(cfg) === 'file') {
         await db.query(`CREATE ROLE ${db.escapeIdentifier(user)} WITH LOGIN REPLICATION PASSWORD ${db.escapeLiteral(cdc.data['db-password']!)} IN ROLE ${parent}`);
       }
     } finally {
