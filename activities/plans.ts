@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { InvalidInputError, parsePostgresCdcInput, type PostgresCdcRotationPlan } from '../workflows/postgresCdc/input.js';
+import { parseSchemaRegistryInput, type SchemaRegistryRotationPlan } from '../workflows/schemaRegistry/input.js';
 
 /**
  * Input resolution, run as a local activity when a rotation starts: validation and defaults
@@ -8,10 +9,10 @@ import { InvalidInputError, parsePostgresCdcInput, type PostgresCdcRotationPlan 
  * by workers started for tests.
  */
 export function createPlanActivities(deps: { testHooks: boolean }) {
-  async function resolvePostgresCdcPlan(raw: unknown): Promise<PostgresCdcRotationPlan> {
-    let plan: PostgresCdcRotationPlan;
+  function resolve<P extends { injectFailure?: string }>(parse: (raw: unknown) => P, raw: unknown): P {
+    let plan: P;
     try {
-      plan = parsePostgresCdcInput(raw);
+      plan = parse(raw);
     } catch (err) {
       if (err instanceof InvalidInputError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput', err.issues);
       throw err;
@@ -21,5 +22,14 @@ export function createPlanActivities(deps: { testHooks: boolean }) {
     }
     return plan;
   }
-  return { resolvePostgresCdcPlan };
+
+  async function resolvePostgresCdcPlan(raw: unknown): Promise<PostgresCdcRotationPlan> {
+    return resolve(parsePostgresCdcInput, raw);
+  }
+
+  async function resolveSchemaRegistryPlan(raw: unknown): Promise<SchemaRegistryRotationPlan> {
+    return resolve(parseSchemaRegistryInput, raw);
+  }
+
+  return { resolvePostgresCdcPlan, resolveSchemaRegistryPlan };
 }

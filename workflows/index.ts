@@ -1,3 +1,4 @@
 export { rotatePostgresCdcCredentials } from './postgresCdc/workflow.js';
+export { rotateSchemaRegistryCredentials } from './schemaRegistry/workflow.js';
 /** Still registered: rotations started before the rotation kit hold one as a child. */
 export { targetLock } from './legacy/targetLock.js';

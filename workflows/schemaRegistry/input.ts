@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { InvalidInputError } from '../postgresCdc/input.js';
+import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
+
+export { InvalidInputError };
+
+/** Kubernetes-style object names (secrets, targets, connectors). */
+const objectName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, "-" or "." (at most 63 characters)');
+const kafkaName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name');
+const gracePeriod = z
+  .string()
+  .max(40)
+  .refine((v) => parseIsoDuration(v) !== undefined, 'must be an ISO-8601 duration such as PT24H, P1D or PT15M')
+  .refine((v) => (parseIsoDuration(v) ?? 0) <= MAX_GRACE_MS, 'must be at most P30D')
+  .refine((v) => (parseIsoDuration(v) ?? 1) > 0, 'must be longer than zero (the old user stays accepted until clients have moved)');
+
+/** Steps after which a rollback drill may inject a failure (workers started with test hooks only). */
+export const registryDrillSteps = ['stage-user', 'accept-user', 'both-accepted', 'promote', 'canary-read-back', 'grace'] as const;
+
+/**
+ * Input of a Schema Registry credential rotation: names and limits only, never a secret
+ * value (the users' passwords live in the secret store, `secret`). Every field is bounded.
+ * Defaults are resolved once, by the worker, and recorded in the workflow's history.
+ */
+export const SchemaRegistryRotationInput = z
+  .object({
+    target: objectName.describe('what is being rotated (a label: search attribute, audit)'),
+    secret: objectName.default('schema-registry-auth').describe('the secret both the registry and its clients read; one rotation per secret at a time'),
+    account: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,30}$/, 'must be a lowercase account name ([a-z][a-z0-9-]*, at most 31 characters)')
+      .default('developer')
+      .describe("the account whose user is rotated: its keys are <account>-user/-password (Kafka Connect's Avro converter uses developer)"),
+    userPrefix: z.string().regex(/^[a-z][a-z0-9_-]{0,40}$/, 'must be a lowercase user name prefix of at most 41 characters').optional().describe('new user <prefix>_<yyyymmdd_hhmm> (UTC); default: the account'),
+    connector: objectName.default('postgres-cdc-users-connector').describe('the connector whose converter authenticates with this account'),
+    subjectPrefix: z.string().regex(/^[a-zA-Z0-9._-]{0,200}$/, 'must be letters, digits, ".", "_" or "-" (at most 200 characters)').default('ecommerce.'),
+    canaryTopic: kafkaName.default('ecommerce.public.rekey_canary'),
+    slot: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)').default('debezium_slot'),
+    gracePeriod: gracePeriod.default('PT24H').describe('how long the old user stays accepted after clients moved'),
+    registryWaitSeconds: z.number().int().min(10).max(900).default(120).describe('how long to wait for the registry to accept or refuse a user after a restart'),
+    force: z
+      .object({ reason: z.string().min(10, 'explain in at least 10 characters why pre-flight may fail').max(500) })
+      .strict()
+      .optional()
+      .describe('go on although pre-flight checks fail; the reason is written to the audit log'),
+    reason: z.string().min(1).max(500).default('scheduled rotation'),
+    requestedBy: z.string().min(1).max(200).default('unknown'),
+    dryRun: z.boolean().default(false),
+    injectFailure: z.enum(registryDrillSteps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
+  })
+  .strict()
+  .transform((v) => ({ ...v, userPrefix: v.userPrefix ?? v.account }));
+
+export type SchemaRegistryRotationInput = z.input<typeof SchemaRegistryRotationInput>;
+export type SchemaRegistryRotationPlan = z.output<typeof SchemaRegistryRotationInput>;
+
+/** Validates input; every problem names its field. Used at the edge (CLI) and by the worker when a run starts. */
+export function parseSchemaRegistryInput(raw: unknown): SchemaRegistryRotationPlan {
+  const parsed = SchemaRegistryRotationInput.safeParse(raw);
+  if (!parsed.success) {
+    throw new InvalidInputError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })));
+  }
+  return parsed.data;
+}
+
+/** `<prefix>_yyyymmdd_hhmm` in UTC; seconds are added if that name is already in use (the current or a leftover user). */
+export function registryUserName(prefix: string, at: Date, taken: Array<string | null>): string {
+  const iso = at.toISOString();
+  const base = `${prefix}_${iso.slice(0, 10).replace(/-/g, '')}_${iso.slice(11, 16).replace(':', '')}`;
+  return taken.includes(base) ? `${base}${iso.slice(17, 19)}` : base;
+}
+
+/** The subject the verification looks up with the new credential: the users table's value schema. */
+export const lookupSubject = (p: Pick<SchemaRegistryRotationPlan, 'subjectPrefix'>) => `${p.subjectPrefix}public.users-value`;

@@ -1,0 +1,64 @@
+import type { PlannedStep } from '../rotation/definitions.js';
+import { lookupSubject, type SchemaRegistryRotationPlan } from './input.js';
+
+/** Verification waits (canary through the slot and Kafka), as in the CDC procedure. */
+export const CANARY_TIMEOUT_MS = 120_000;
+
+/**
+ * Every step of the Schema Registry rotation with the call it makes (secrets redacted) and
+ * its compensation. The workflow names its steps from here and the dry run prints this
+ * list, so the plan an operator reviews is the code that runs. Three phases: add the new
+ * user beside the old one, switch the clients, remove the old user after grace.
+ */
+export function registrySteps(p: SchemaRegistryRotationPlan, n: { oldUser: string; newUser: string }) {
+  const s = p.secret;
+  const a = p.account;
+  const waitS = `≤ ${p.registryWaitSeconds} s, heartbeating`;
+  const step = (name: string, phase: PlannedStep['phase'], does: string, undo?: string): PlannedStep => ({ name, phase, does, ...(undo ? { undo } : {}) });
+  return {
+    preflight: step(
+      'preflight',
+      'preflight',
+      `read only: the registry accepts ${a}'s current user (${n.oldUser}); compatibility of every subject "${p.subjectPrefix}*" (BACKWARD or stricter), ${lookupSubject(p)} registered; connector ${p.connector} and its tasks RUNNING; secret ${s} has no ${a}-next-*/${a}-previous-* left over`,
+    ),
+    // Phase 1 — add: the registry accepts both users.
+    stage: step('stage-user', 'staging', `write secret ${s}-pending {${a}-user: ${n.newUser}, ${a}-password: <24 random bytes, generated on the worker, never shown>}`, `delete secret ${s}-pending`),
+    accept: step(
+      'accept-user',
+      'staging',
+      `in secret ${s}: ${a}-next-user/-password ← ${n.newUser} (from ${s}-pending); clients still read ${a}-user (${n.oldUser})`,
+      `remove ${a}-next-* from ${s}; if the registry was restarted with it, restart it again and wait until it accepts ${n.oldUser} (HTTP 200)`,
+    ),
+    restartAdd: step('restart-registry:add', 'staging', `restart the Schema Registry so it reads its users again (Kubernetes: rollout restart of statefulsets/schema-registry; embedded stack: the stand-in)`),
+    newAccepted: step('new-user-accepted', 'staging', `wait until the registry answers ${n.newUser} (${a}-next-*) with HTTP 200 (${waitS})`),
+    oldAccepted: step('old-user-accepted', 'staging', `wait until the registry answers ${n.oldUser} (${a}-user) with HTTP 200: both users are accepted (${waitS})`),
+    // Phase 2 — switch clients.
+    promote: step(
+      'promote',
+      'switching',
+      `copy secret ${s} → ${s}-backup; in ${s}: ${a}-user/-password ← ${n.newUser}, ${a}-previous-user/-password ← ${n.oldUser} (still accepted), ${a}-next-* removed (refused if ${s} changed since it was read)`,
+      `copy ${s}-backup → ${s} (${n.oldUser} current again), restart ${p.connector}'s tasks, wait RUNNING, delete ${s}-backup`,
+    ),
+    restartTasks: step('restart-tasks', 'switching', `POST /connectors/${p.connector}/tasks/<id>/restart for every task: the converter's config provider re-reads ${s}`),
+    running: step('running', 'switching', `wait until ${p.connector} and every task are RUNNING`),
+    newAuth: step('registry-auth', 'verifying', `the registry answers ${a}-user (now ${n.newUser}) with HTTP 200`),
+    lookup: step('registry-lookup', 'verifying', `as ${n.newUser}: GET /apis/ccompat/v7/subjects/${lookupSubject(p)}/versions/latest answers 200`),
+    canaryWrite: step('canary-write', 'verifying', `INSERT INTO public.rekey_canary (marker) VALUES ('rekey-<run>')`, `DELETE FROM public.rekey_canary WHERE marker = 'rekey-<run>'`),
+    slotAdvanced: step('slot-advanced', 'verifying', `wait until ${p.slot}.confirmed_flush_lsn passes the canary's LSN (the connector serialized it through the registry)`),
+    canaryReadBack: step('canary-read-back', 'verifying', `read ${p.canaryTopic} from the switch on until a record carries the canary marker: change events keep flowing`),
+    grace: step('grace', 'grace', `hold ${n.oldUser} accepted (${a}-previous-*) for ${p.gracePeriod}, for clients not yet restarted (signals: cleanupNow, extendGrace, rollback)`),
+    // Phase 3 — remove: the registry stops accepting the old user.
+    forgetOld: step('forget-old-user', 'cleanup', `remove ${a}-previous-* (${n.oldUser}) from secret ${s}`),
+    restartRemove: step('restart-registry:remove', 'cleanup', `restart the Schema Registry so it reads its users again (${n.oldUser} no longer among them)`),
+    oldRefused: step('old-user-refused', 'cleanup', `wait until the registry answers ${n.oldUser} (its credential in ${s}-backup) with HTTP 401 (${waitS})`),
+    newStillAccepted: step('new-user-still-accepted', 'cleanup', `wait until the registry answers ${n.newUser} (${a}-user) with HTTP 200 (${waitS})`),
+    removeVersions: step('remove-versions', 'cleanup', `delete secrets ${s}-pending, ${s}-backup and the canary row`),
+  };
+}
+
+export type RegistrySteps = ReturnType<typeof registrySteps>;
+
+/** The steps in the order the rotation runs them (the dry run's plan). */
+export function orderedRegistrySteps(steps: RegistrySteps): PlannedStep[] {
+  return Object.values(steps);
+}

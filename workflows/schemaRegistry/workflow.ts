@@ -1,0 +1,189 @@
+import { ApplicationFailure, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
+import { activityOptions, describeError, parseIsoDuration, Rotation, type RotationResult } from '../rotation/index.js';
+import { lookupSubject, registryUserName, type SchemaRegistryRotationInput, type SchemaRegistryRotationPlan } from './input.js';
+import { evaluateRegistryPreflight } from './preflight.js';
+import { CANARY_TIMEOUT_MS, orderedRegistrySteps, type RegistrySteps, registrySteps } from './steps.js';
+
+const read = proxyActivities<Activities>(activityOptions.read);
+const change = proxyActivities<Activities>(activityOptions.change);
+const wait = proxyActivities<Activities>(activityOptions.wait);
+const undo = proxyActivities<Activities>(activityOptions.undo);
+const worker = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } });
+
+/** What every phase of one run works with. */
+interface Run {
+  r: Rotation;
+  plan: SchemaRegistryRotationPlan;
+  steps: RegistrySteps;
+  rotationId: string;
+  oldUser: string;
+  newUser: string;
+  /** Canary marker of this run (bytes matched in Kafka records). */
+  marker: string;
+  /** Waits on the registry, bounded by registryWaitSeconds (up to 900 s, above the kit's 11-minute wait). */
+  registry: { wait: Activities; undo: Activities };
+  /** Whether phase 1 restarted the registry (its undo restarts it again only then). */
+  restartedWithNewUser: boolean;
+}
+
+/**
+ * The runbook's "Schema Registry Credential Rotation", done with two valid users so no
+ * client ever sees a 401: add the new user beside the old one, move the clients, remove the
+ * old user after grace. One rotation per secret at a time (`rotate-schema-registry/<secret>`).
+ */
+export async function rotateSchemaRegistryCredentials(input: SchemaRegistryRotationInput): Promise<RotationResult> {
+  const plan = await resolvePlan(input);
+  const { workflowId, runId } = workflowInfo();
+  const r = Rotation.begin({
+    procedure: 'schema-registry',
+    component: 'schema_registry',
+    target: plan.target,
+    resource: plan.secret,
+    reason: plan.reason,
+    requestedBy: plan.requestedBy,
+    dryRun: plan.dryRun,
+    injectFailure: plan.injectFailure,
+    details: { account: plan.account, gracePeriod: plan.gracePeriod, secret: plan.secret, connector: plan.connector, subjectPrefix: plan.subjectPrefix },
+    memo: { ...plan },
+  });
+
+  return r.run(async () => {
+    // 1. Pre-flight: read only; nothing is changed if it fails (unless forced, with a reason).
+    r.setPhase('preflight');
+    const found = await r.step('preflight', () => preflight(plan, r), (a) => `current user ${a.user}`);
+    const newUser = registryUserName(plan.userPrefix, new Date(), [found.user, found.next, found.previous]);
+    [r.from, r.to] = [found.user, newUser];
+    const steps = registrySteps(plan, { oldUser: found.user, newUser });
+    if (plan.dryRun) return r.dryRun(orderedRegistrySteps(steps));
+    const run: Run = { r, plan, steps, rotationId: `${workflowId}/${runId}`, oldUser: found.user, newUser, marker: `rekey-${runId}`, registry: registryWaits(plan), restartedWithNewUser: false };
+
+    await addNewUser(run); // 2. phase 1: the registry accepts both users
+    await switchClients(run); // 3. phase 2: clients use the new user; proven by auth, lookup and a canary
+    await r.holdGrace(parseIsoDuration(plan.gracePeriod)!); // 4. the old user stays accepted; rollback works until phase 3
+    await removeOldUser(run); // 5. phase 3: the registry refuses the old user
+    return 'completed';
+  });
+}
+
+/** Phase 1 — add: the new user is staged, then accepted by the registry beside the old one (a restart: Apicurio reads its users at start). */
+async function addNewUser(run: Run): Promise<void> {
+  const { r, plan, steps, rotationId, newUser } = run;
+  const ref = { secret: plan.secret, account: plan.account };
+  r.setPhase('staging');
+  await r.change(steps.stage, () => change.stageRegistryUser({ ...ref, newUser, rotationId }), () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }), (x) => `${x.secret} holds ${x.user} fp=${x.fingerprint}`);
+  await r.change(steps.accept, () => change.acceptRegistryUser({ ...ref, rotationId }), () => forgetNewUser(run), (x) => `${plan.account}-next-user ${x.user}, ${x.secret} fp=${x.fingerprint}`);
+  run.restartedWithNewUser = true;
+  await r.step(steps.restartAdd.name, () => wait.restartRegistry({}));
+  const timeoutMs = plan.registryWaitSeconds * 1000;
+  await r.step(steps.newAccepted.name, () => run.registry.wait.waitRegistryAuth({ ...ref, slot: 'next', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status} after ${x.waitedMs} ms`);
+  await r.step(steps.oldAccepted.name, () => run.registry.wait.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status}`);
+  r.checkpoint('both-accepted');
+}
+
+/** Phase 2 — switch clients: the credential Connect reads is promoted, its tasks restarted, and the switch proven. */
+async function switchClients(run: Run): Promise<void> {
+  const { r, plan, steps, rotationId, newUser, marker } = run;
+  const ref = { secret: plan.secret, account: plan.account };
+  r.setPhase('switching');
+  await r.change(steps.promote, () => change.promoteRegistryUser({ ...ref, rotationId }), () => switchBack(run), (x) => `${plan.account}-user now ${x.user}, ${x.previousUser} still accepted as previous`);
+  await r.step(steps.restartTasks.name, () => wait.restartConnector({ connector: plan.connector, tasksOnly: true }));
+  await r.step(steps.running.name, () => wait.waitConnectorRunning({ connector: plan.connector }), (s) => `tasks ${s.tasks.map((t) => `${t.id}:${t.state}`).join(',')}`);
+  r.checkpoint('switch');
+
+  r.setPhase('verifying');
+  await r.step(steps.newAuth.name, () => expectAccepted(ref, newUser), (x) => `${x.user}: HTTP ${x.status}`);
+  await r.step(steps.lookup.name, () => lookupAs(plan, newUser), (x) => `${x.subject} v${x.version} (id ${x.id}) as ${x.user}`);
+  const since = Date.now() - 5_000;
+  const canary = await r.change(steps.canaryWrite, () => change.writeCanary({ marker }), () => undo.removeCanary({ marker }), (c) => `at ${c.lsn}`);
+  await r.step(steps.slotAdvanced.name, () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: CANARY_TIMEOUT_MS }), (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`);
+  await r.step(steps.canaryReadBack.name, () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: CANARY_TIMEOUT_MS }), (e) => `partition ${e.partition} offset ${e.offset}`);
+  r.checkpoint('canary-read-back');
+}
+
+/** Phase 3 — remove: the old user leaves the secret, the registry restarts without it, and is proven to refuse it (401) while accepting the new one. */
+async function removeOldUser(run: Run): Promise<void> {
+  const { r, plan, steps, rotationId, marker } = run;
+  const ref = { secret: plan.secret, account: plan.account };
+  const timeoutMs = plan.registryWaitSeconds * 1000;
+  await r.cleanup(async () => {
+    await r.persist(steps.forgetOld.name, () => undo.forgetRegistryUser({ ...ref, slot: 'previous', rotationId }));
+    await r.persist(steps.restartRemove.name, () => undo.restartRegistry({}));
+    const refused = await r.persist(steps.oldRefused.name, () => run.registry.undo.waitRegistryAuth({ ...ref, slot: 'backup', expectStatus: 401, timeoutMs }), (x) => `${x.user}: HTTP ${x.status} after ${x.waitedMs} ms`);
+    if (refused) r.audit.record(steps.oldRefused.name, 'old_user_refused', 'success', { validation_status: 'passed', detail: `${refused.user}: HTTP ${refused.status}` });
+    await r.persist(steps.newStillAccepted.name, () => run.registry.undo.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status}`);
+    await r.persist(steps.removeVersions.name, async () => {
+      await undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] });
+      await undo.removeCanary({ marker });
+    });
+  });
+}
+
+/** Defaults and limits are resolved once, by the worker, and recorded in history (a local activity's result). */
+async function resolvePlan(input: SchemaRegistryRotationInput): Promise<SchemaRegistryRotationPlan> {
+  try {
+    return await worker.resolveSchemaRegistryPlan(input);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(describeError(err).replace(/^InvalidInput: /, ''), 'InvalidInput');
+  }
+}
+
+/** Registry waits get a start-to-close above their own bound (registryWaitSeconds may exceed the kit's 600 s waits). */
+function registryWaits(plan: SchemaRegistryRotationPlan): Run['registry'] {
+  const startToCloseTimeout = `${Math.max(660, plan.registryWaitSeconds + 60)}s`;
+  return {
+    wait: proxyActivities<Activities>({ ...activityOptions.wait, startToCloseTimeout }),
+    undo: proxyActivities<Activities>({ ...activityOptions.undo, startToCloseTimeout }),
+  };
+}
+
+async function preflight(plan: SchemaRegistryRotationPlan, r: Rotation): Promise<{ user: string; next: string | null; previous: string | null }> {
+  const ref = { secret: plan.secret, account: plan.account };
+  const [account, connector, auth] = await Promise.all([
+    read.describeRegistryAccount(ref),
+    read.connectorStatus({ connector: plan.connector }),
+    read.registryAuth({ ...ref, slot: 'current' }).catch(() => undefined),
+  ]);
+  const currentAuth = auth ?? { user: account.user, status: 0 };
+  const subjects = currentAuth.status === 200 ? (await read.registryCompatibility({ ...ref, subjectPrefix: plan.subjectPrefix })).subjects : null;
+  const checks = evaluateRegistryPreflight({ currentAuth, subjects, connector, account }, { ...ref, subjectPrefix: plan.subjectPrefix, lookupSubject: lookupSubject(plan) });
+  const failed = checks.filter((c) => !c.ok);
+  const summary = failed.map((c) => `${c.check}: saw ${c.seen}, expected ${c.expected}`).join('; ');
+  if (failed.length > 0 && !plan.force) throw ApplicationFailure.nonRetryable(`pre-flight failed, nothing was changed: ${summary}`, 'PreflightFailed', checks);
+  if (failed.length > 0) r.audit.record('preflight', 'preflight_forced', 'success', { validation_status: 'failed', detail: `forced past ${summary}; reason: ${plan.force!.reason}` });
+  else r.audit.record('preflight', 'preflight', 'success', { validation_status: 'passed' });
+  return account;
+}
+
+/** The registry answers the account's current user, which must be `user`, with 200. */
+async function expectAccepted(ref: { secret: string; account: string }, user: string) {
+  const a = await read.registryAuth({ ...ref, slot: 'current' });
+  if (a.user !== user || a.status !== 200) throw ApplicationFailure.nonRetryable(`registry answered ${ref.account}-user ${a.user} with HTTP ${a.status}; expected ${user} accepted (200)`, 'RegistryAuthFailed');
+  return a;
+}
+
+/** A client's lookup made with the new credential: the latest schema of the users table. */
+async function lookupAs(plan: SchemaRegistryRotationPlan, user: string) {
+  const x = await read.registryLookup({ secret: plan.secret, account: plan.account, subject: lookupSubject(plan) });
+  if (x.user !== user) throw ApplicationFailure.nonRetryable(`lookup was made as ${x.user}, not the new user ${user}`, 'RegistryLookupFailed');
+  return x;
+}
+
+/** accept-user's compensation: the registry accepts only the old user again. */
+async function forgetNewUser(run: Run): Promise<void> {
+  const { plan, rotationId } = run;
+  const ref = { secret: plan.secret, account: plan.account };
+  await undo.forgetRegistryUser({ ...ref, slot: 'next', rotationId });
+  if (!run.restartedWithNewUser) return; // the registry never read the new user
+  await undo.restartRegistry({});
+  await run.registry.undo.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs: plan.registryWaitSeconds * 1000 });
+}
+
+/** promote's compensation: clients back on the old user (still accepted), the backup gone. */
+async function switchBack(run: Run): Promise<void> {
+  const { plan, rotationId } = run;
+  await undo.restoreRegistryBackup({ secret: plan.secret, rotationId });
+  await undo.restartConnector({ connector: plan.connector, tasksOnly: true });
+  await undo.waitConnectorRunning({ connector: plan.connector });
+  await undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] });
+}
