@@ -6,8 +6,9 @@ import { loadStackConfig } from './stack/config.js';
 import { createClient } from '../workers/client.js';
 import { ConfigError, loadWorkerConfig } from '../workers/config.js';
 import { stackWorkerDefaults } from './lib/session.js';
-import { RotationInProgressError, startPostgresCdcRotation } from '../workers/startRotation.js';
+import { RotationInProgressError, startPostgresCdcRotation, startSchemaRegistryRotation } from '../workers/startRotation.js';
 import { InvalidInputError, type PostgresCdcRotationInput } from '../workflows/postgresCdc/input.js';
+import type { SchemaRegistryRotationInput } from '../workflows/schemaRegistry/input.js';
 import {
   abandonSignal,
   cleanupNowSignal,
@@ -20,6 +21,7 @@ import {
   type RotationResult,
 } from '../workflows/rotation/index.js';
 import { printPlan, printProgress, printResult } from './lib/print.js';
+import { listRotations } from './lib/rotations.js';
 
 /** Operator CLI: start, inspect and steer rotations (what the Web UI does, from a terminal). */
 const program = new Command('rekey').description('credential rotations for the CDC pipeline, on Temporal');
@@ -71,6 +73,21 @@ async function follow(handle: WorkflowHandle, json: boolean): Promise<RotationRe
   }
 }
 
+/** Starts a rotation, then (with --wait, or for a dry run) follows it and prints the result or the plan. */
+async function runRotation(o: { dryRun?: boolean; wait?: boolean; json?: boolean }, start: (client: Client, taskQueue: string) => Promise<WorkflowHandle>): Promise<void> {
+  await withClient(async (client, taskQueue) => {
+    const handle = await start(client, taskQueue);
+    if (!o.json) console.log(`started ${handle.workflowId}`);
+    if (!o.wait && !o.dryRun) return;
+    const result = await follow(handle, Boolean(o.json)).catch((err: unknown) => {
+      throw err instanceof WorkflowFailedError ? new Error(`${handle.workflowId} failed: ${err.cause?.message ?? err.message}`) : err;
+    });
+    if (o.json) console.log(JSON.stringify(result));
+    else if (result.plan) printPlan(result);
+    else printResult(result);
+  });
+}
+
 interface RotateOptions { target: string; secret?: string; strategy: string; grace?: string; compromise?: boolean; reason: string; requestedBy: string; dryRun?: boolean; force?: string; wait?: boolean; json?: boolean }
 
 program
@@ -99,17 +116,38 @@ program
       dryRun: Boolean(o.dryRun),
       ...(o.force ? { force: { reason: o.force } } : {}),
     };
-    await withClient(async (client, taskQueue) => {
-      const handle = await startPostgresCdcRotation(client, input, { taskQueue });
-      if (!o.json) console.log(`started ${handle.workflowId}`);
-      if (!o.wait && !o.dryRun) return;
-      const result = await follow(handle, Boolean(o.json)).catch((err: unknown) => {
-        throw err instanceof WorkflowFailedError ? new Error(`${handle.workflowId} failed: ${err.cause?.message ?? err.message}`) : err;
-      });
-      if (o.json) console.log(JSON.stringify(result));
-      else if (result.plan) printPlan(result);
-      else printResult(result);
-    });
+    await runRotation(o, (client, taskQueue) => startPostgresCdcRotation(client, input, { taskQueue }));
+  });
+
+interface RegistryRotateOptions { target: string; secret: string; account: string; connector: string; grace?: string; reason: string; requestedBy: string; dryRun?: boolean; force?: string; wait?: boolean; json?: boolean }
+
+program
+  .command('rotate-schema-registry')
+  .description('start the Schema Registry credential rotation: add a second user, move the clients, remove the old user (one per secret at a time)')
+  .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
+  .option('--secret <name>', 'the secret the registry and its clients read', 'schema-registry-auth')
+  .option('--account <name>', "the account whose user is rotated (Kafka Connect's Avro converter uses developer)", 'developer')
+  .option('--connector <name>', 'the connector whose converter uses the account', 'postgres-cdc-users-connector')
+  .option('--grace <duration>', 'keep the old user accepted this long (default PT24H; at most P30D)', duration)
+  .option('--reason <text>', 'why', 'scheduled rotation')
+  .option('--requested-by <who>', 'who', operator)
+  .option('--dry-run', 'run pre-flight and print the plan: every step, its call and its compensation')
+  .option('--force <reason>', 'go on although pre-flight checks fail (reason goes to the audit log)')
+  .option('--wait', 'follow the rotation until it ends')
+  .option('--json', 'print JSON')
+  .action(async (o: RegistryRotateOptions) => {
+    const input: SchemaRegistryRotationInput = {
+      target: o.target,
+      secret: o.secret,
+      account: o.account,
+      connector: o.connector,
+      ...(o.grace ? { gracePeriod: o.grace } : {}),
+      reason: o.reason,
+      requestedBy: o.requestedBy,
+      dryRun: Boolean(o.dryRun),
+      ...(o.force ? { force: { reason: o.force } } : {}),
+    };
+    await runRotation(o, (client, taskQueue) => startSchemaRegistryRotation(client, input, { taskQueue }));
   });
 
 program
@@ -126,18 +164,15 @@ program
 
 program
   .command('list')
-  .description('running rotations')
+  .alias('status')
+  .description('running rotations of every kind (PostgreSQL CDC, Schema Registry), by their search attributes or their rotate-… workflow id')
   .option('--json')
   .action(async (o: { json?: boolean }) => {
     await withClient(async (client) => {
-      const rows: Array<{ workflowId: string; phase: string; target: string; startedAt: string }> = [];
-      for await (const wf of client.workflow.list({ query: 'ExecutionStatus = "Running" AND RotationComponent IS NOT NULL' })) {
-        const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
-        rows.push({ workflowId: wf.workflowId, phase: String(sa.RotationPhase?.[0] ?? '?'), target: String(sa.RotationTarget?.[0] ?? '?'), startedAt: wf.startTime.toISOString() });
-      }
+      const rows = await listRotations(client);
       if (o.json) console.log(JSON.stringify(rows));
       else if (rows.length === 0) console.log('no rotation is running');
-      else for (const r of rows) console.log(`${r.workflowId.padEnd(48)} ${r.phase.padEnd(16)} target ${r.target}, started ${r.startedAt}`);
+      else for (const r of rows) console.log(`${r.workflowId.padEnd(52)} ${r.component.padEnd(16)} ${r.phase.padEnd(16)} target ${r.target}, started ${r.startedAt}`);
     });
   });
 

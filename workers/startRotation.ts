@@ -2,6 +2,8 @@ import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/c
 import { TypedSearchAttributes } from '@temporalio/common';
 import { parsePostgresCdcInput, type PostgresCdcRotationInput } from '../workflows/postgresCdc/input.js';
 import { rotatePostgresCdcCredentials } from '../workflows/postgresCdc/workflow.js';
+import { parseSchemaRegistryInput, type SchemaRegistryRotationInput } from '../workflows/schemaRegistry/input.js';
+import { rotateSchemaRegistryCredentials } from '../workflows/schemaRegistry/workflow.js';
 import { dryRunWorkflowId, rotationWorkflowId } from '../workflows/rotation/ids.js';
 import { RotationComponent, RotationPhase, RotationTarget } from '../workflows/rotation/searchAttributes.js';
 
@@ -9,33 +11,78 @@ export class RotationInProgressError extends Error {
   override name = 'RotationInProgressError';
 }
 
+interface StartSpec {
+  procedure: string;
+  /** What one rotation at a time is keyed on (the secret). */
+  resource: string;
+  target: string;
+  dryRun: boolean;
+  summary: string;
+}
+
+/** Options every rotation starts with; the caller adds its workflow and input. */
+interface CommonStartOptions {
+  taskQueue: string;
+  workflowId: string;
+  typedSearchAttributes: TypedSearchAttributes;
+  staticSummary: string;
+}
+
 /**
- * Validates the input at the edge (errors name the field) and starts the rotation under
- * its resource's workflow id, so the server refuses a second running rotation of the same
- * credential. The raw input is what the workflow receives: the worker resolves defaults.
- * (The Web UI and `temporal workflow start` reach the same workflow with plain JSON; the
- * workflow labels itself, so those runs are searchable too.)
+ * Starts a rotation under its resource's workflow id, so the server refuses a second running
+ * rotation of the same credential. The raw input is what the workflow receives: the worker
+ * resolves defaults. (The Web UI and `temporal workflow start` reach the same workflow with
+ * plain JSON; the workflow labels itself, so those runs are searchable too.)
  */
-export async function startPostgresCdcRotation(client: Client, raw: PostgresCdcRotationInput, opts: { taskQueue: string; now?: Date }) {
-  const plan = parsePostgresCdcInput(raw);
-  const procedure = 'postgresql-cdc';
-  const workflowId = plan.dryRun ? dryRunWorkflowId(procedure, plan.secret, opts.now ?? new Date()) : rotationWorkflowId(procedure, plan.secret);
+async function startRotation<H>(s: StartSpec, opts: { taskQueue: string; now?: Date }, launch: (options: CommonStartOptions) => Promise<H>): Promise<H> {
+  const workflowId = s.dryRun ? dryRunWorkflowId(s.procedure, s.resource, opts.now ?? new Date()) : rotationWorkflowId(s.procedure, s.resource);
   try {
-    return await client.workflow.start(rotatePostgresCdcCredentials, {
+    return await launch({
       taskQueue: opts.taskQueue,
       workflowId,
-      args: [raw],
       typedSearchAttributes: new TypedSearchAttributes([
-        { key: RotationComponent, value: procedure },
-        { key: RotationTarget, value: plan.target },
+        { key: RotationComponent, value: s.procedure },
+        { key: RotationTarget, value: s.target },
         { key: RotationPhase, value: 'pending' },
       ]),
-      staticSummary: `${plan.dryRun ? 'Dry run: ' : ''}rotate the PostgreSQL CDC user of ${plan.target} (${plan.secret}, ${plan.strategy}, grace ${plan.gracePeriod}${plan.compromise ? ', COMPROMISE' : ''})`,
+      staticSummary: `${s.dryRun ? 'Dry run: ' : ''}${s.summary}`,
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new RotationInProgressError(`a rotation of ${plan.secret} is already running (workflow ${workflowId}); follow it with \`rekey progress ${workflowId}\`, or roll it back`);
+      throw new RotationInProgressError(`a rotation of ${s.resource} is already running (workflow ${workflowId}); follow it with \`rekey progress ${workflowId}\`, or roll it back`);
     }
     throw err;
   }
+}
+
+/** Validates the input at the edge (errors name the field) and starts the PostgreSQL CDC rotation. */
+export async function startPostgresCdcRotation(client: Client, raw: PostgresCdcRotationInput, opts: { taskQueue: string; now?: Date }) {
+  const plan = parsePostgresCdcInput(raw);
+  return startRotation(
+    {
+      procedure: 'postgresql-cdc',
+      resource: plan.secret,
+      target: plan.target,
+      dryRun: plan.dryRun,
+      summary: `rotate the PostgreSQL CDC user of ${plan.target} (${plan.secret}, ${plan.strategy}, grace ${plan.gracePeriod}${plan.compromise ? ', COMPROMISE' : ''})`,
+    },
+    opts,
+    (o) => client.workflow.start(rotatePostgresCdcCredentials, { ...o, args: [raw] }),
+  );
+}
+
+/** Validates the input at the edge (errors name the field) and starts the Schema Registry rotation. */
+export async function startSchemaRegistryRotation(client: Client, raw: SchemaRegistryRotationInput, opts: { taskQueue: string; now?: Date }) {
+  const plan = parseSchemaRegistryInput(raw);
+  return startRotation(
+    {
+      procedure: 'schema-registry',
+      resource: plan.secret,
+      target: plan.target,
+      dryRun: plan.dryRun,
+      summary: `rotate the Schema Registry user of account ${plan.account} for ${plan.target} (${plan.secret}, connector ${plan.connector}, grace ${plan.gracePeriod})`,
+    },
+    opts,
+    (o) => client.workflow.start(rotateSchemaRegistryCredentials, { ...o, args: [raw] }),
+  );
 }
