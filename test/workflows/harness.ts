@@ -10,6 +10,7 @@ import { workflowsPath } from '../../workers/worker.js';
 import { rotatePostgresCdcCredentials } from '../../workflows/postgresCdc/workflow.js';
 import type { PostgresCdcRotationInput } from '../../workflows/postgresCdc/input.js';
 import { progressQuery, rotationWorkflowId, type RotationProgress } from '../../workflows/rotation/index.js';
+import type { Activities } from '../../activities/index.js';
 import { StubWorld } from './stubWorld.js';
 
 /** The Java time-skipping test server from Maven Central (installed by scripts/stack/install-jvm.sh): never a runtime download. */
@@ -49,6 +50,33 @@ export async function stubWorker(env: TestWorkflowEnvironment, opts: { testHooks
         workflowId: workflowId ?? rotationWorkflowId('postgresql-cdc', w.secret),
         args: [{ target: 'stub', requestedBy: 'workflow-test', ...input, secret: w.secret }],
       });
+    },
+    async stop() {
+      worker.shutdown();
+      await running;
+    },
+  };
+}
+
+/**
+ * The same for any procedure: one worker per test file whose activities are those of the
+ * current test's world, whatever stub world it is (`create(n)` makes the n-th). Tests start
+ * their workflows on `taskQueue` themselves.
+ */
+export async function worldWorker<W extends { activities(testHooks?: boolean): Activities }>(env: TestWorkflowEnvironment, create: (n: number) => W, opts: { testHooks?: boolean } = {}) {
+  const taskQueue = `stub-${randomBytes(3).toString('hex')}`;
+  let world = create(0);
+  type Fn = (input: unknown) => Promise<unknown>;
+  const names = Object.keys(world.activities());
+  const activities = Object.fromEntries(names.map((name) => [name, (input: unknown) => (world.activities(opts.testHooks ?? true) as unknown as Record<string, Fn>)[name]!(input)]));
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath, activities });
+  const running = worker.run();
+  let n = 0;
+  return {
+    taskQueue,
+    newWorld(): W {
+      world = create(++n);
+      return world;
     },
     async stop() {
       worker.shutdown();
