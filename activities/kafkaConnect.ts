@@ -110,6 +110,21 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
     for (const t of status.tasks) await call('POST', `${base}/tasks/${t.id}/restart`);
   }
 
+  /**
+   * After a Schema Registry restart: a task whose converter needed the registry while it was
+   * down (a cold schema cache) has FAILED; the registry is back, so restart just the failed
+   * tasks (nothing is lost: the source offsets of the failed batch were never committed) and
+   * wait until the connector runs again.
+   */
+  async function restartFailedTasks(input: { connector: string; timeoutMs?: number }): Promise<{ restarted: number[] }> {
+    const status = await connectorStatus({ connector: input.connector });
+    const failed = status.tasks.filter((t) => t.state === 'FAILED').map((t) => t.id);
+    if (failed.length === 0 && status.state !== 'FAILED') return { restarted: [] };
+    await call('POST', `/connectors/${encodeURIComponent(input.connector)}/restart?includeTasks=true&onlyFailed=true`);
+    await waitForState(input.connector, 'RUNNING', input.timeoutMs ?? 120_000);
+    return { restarted: failed };
+  }
+
   async function waitConnectorRunning(input: { connector: string; timeoutMs?: number }): Promise<ConnectorStatus> {
     return waitForState(input.connector, 'RUNNING', input.timeoutMs ?? 120_000);
   }
@@ -139,5 +154,5 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
     throw ApplicationFailure.retryable(`Kafka Connect worker not ready ${timeoutMs / 1000} s after restart (${seen})`, 'WorkerNotReady');
   }
 
-  return { connectorStatus, connectorBinding, pauseConnector, resumeConnector, restartConnector, waitConnectorRunning, restartConnectWorker };
+  return { connectorStatus, connectorBinding, pauseConnector, resumeConnector, restartConnector, restartFailedTasks, waitConnectorRunning, restartConnectWorker };
 }

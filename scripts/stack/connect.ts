@@ -194,6 +194,9 @@ export const connect: Service = {
       const put = await fetch(`${url}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(desired) });
       if (!put.ok) throw new Error(`${live ? 'updating' : 'creating'} connector ${pipeline.connector} failed: HTTP ${put.status} ${await put.text()}`);
     }
+    // a task left FAILED (e.g. by an outage while the stack was down) is restarted once: stack:up heals
+    const status = await fetch(`${url}/status`).then((r) => (r.ok ? (r.json() as Promise<{ tasks: Array<{ state: string }> }>) : undefined)).catch(() => undefined);
+    if (status?.tasks.some((t) => t.state === 'FAILED')) await fetch(`${url}/restart?includeTasks=true&onlyFailed=true`, { method: 'POST' });
     await waitFor('kafka-connect', () => runningWith(url, desired), {
       timeoutMs: 90_000,
       logPath: logPath(cfg, 'kafka-connect'),

@@ -110,6 +110,18 @@ export const registry: Service = {
     await waitFor('schema-registry', () => registry.healthy(cfg), { timeoutMs: 120_000, logPath: log, pid });
   },
 
+  /** The pipeline's compatibility rule: BACKWARD globally (what the rotation's pre-flight requires of the CDC subjects). */
+  async seed(cfg) {
+    const secret = (await new FileSecretStore(cfg.secretsDir).read(pipeline.registrySecret))!;
+    const auth = Buffer.from(`${secret.data['admin-user']}:${secret.data['admin-password']}`).toString('base64');
+    const res = await fetch(`${registryUrl(cfg)}/config`, {
+      method: 'PUT',
+      headers: { authorization: `Basic ${auth}`, 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ compatibility: 'BACKWARD' }),
+    });
+    if (!res.ok) throw new Error(`setting global compatibility BACKWARD answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  },
+
   async healthy(cfg) {
     const secret = await new FileSecretStore(cfg.secretsDir).read(pipeline.registrySecret);
     if (!secret) return false;

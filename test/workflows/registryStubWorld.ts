@@ -166,6 +166,7 @@ export class RegistryStubWorld {
         w.client = w.live.current!;
         w.clientCalls('after a task restart');
       }),
+      restartFailedTasks: on('restartFailedTasks', () => ({ restarted: [] as number[] })),
       waitConnectorRunning: on('waitConnectorRunning', () => {
         if (!w.accepts(w.client)) throw ApplicationFailure.nonRetryable('task 0 FAILED: 401 Unauthorized from the registry', 'ConnectorTaskFailed');
         return connector();

@@ -16,6 +16,8 @@ const worker = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', re
 export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInput): Promise<RotationResult> {
   // Runs started before the kit (their histories have no `rotation-kit` marker) finish on the frozen code, old result shape included.
   if (!patched('rotation-kit')) return (await legacyRotatePostgresCdcV2(input as never)) as never;
+  // decided before the local activity below: a patch marker right after a local-activity marker does not replay
+  const orderedAudit = patched('ordered-audit');
   const plan = await resolvePlan(input);
   const { workflowId, runId } = workflowInfo();
   const rotationId = `${workflowId}/${runId}`;
@@ -30,6 +32,7 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
     injectFailure: plan.injectFailure,
     details: { strategy: plan.strategy, gracePeriod: plan.gracePeriod, secret: plan.secret, slot: plan.slot, connector: plan.connector },
     memo: { ...plan },
+    orderedAudit,
   });
 
   return r.run(async () => {

@@ -1,4 +1,4 @@
-import { log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { AuditEvent } from '../../activities/audit.js';
 import type { Activities } from '../../activities/index.js';
 
@@ -27,8 +27,11 @@ export class AuditTrail {
   private tail: Promise<void> = Promise.resolve();
   gaps = 0;
 
-  constructor(private readonly ctx: AuditContext) {
-    this.ordered = patched('ordered-audit');
+  constructor(
+    ordered: boolean,
+    private readonly ctx: AuditContext,
+  ) {
+    this.ordered = ordered;
   }
 
   record(step: string, action: string, status: AuditEvent['status'], extra: Partial<AuditEvent> = {}): void {

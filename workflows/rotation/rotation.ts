@@ -24,6 +24,12 @@ export interface RotationSpec {
   details: Record<string, string>;
   /** Shown in the Web UI's memo. */
   memo: Record<string, unknown>;
+  /**
+   * Whether audit appends are chained in event order. New procedures: always. The CDC
+   * procedure decides it with `patched('ordered-audit')` before its first local activity: a
+   * patch marker recorded right after a local-activity marker does not replay (TMPRL1100).
+   */
+  orderedAudit: boolean;
 }
 
 /**
@@ -47,7 +53,7 @@ export class Rotation {
 
   private constructor(readonly spec: RotationSpec) {
     this.tracker = new PhaseTracker(() => `${spec.target}: ${this.from ?? '?'} → ${this.to ?? '?'}`);
-    this.audit = new AuditTrail({ component: spec.component, requestedBy: spec.requestedBy, snapshot: () => ({ from: this.from, to: this.to, rollbackAvailable: this.saga.pending().length > 0 }) });
+    this.audit = new AuditTrail(spec.orderedAudit, { component: spec.component, requestedBy: spec.requestedBy, snapshot: () => ({ from: this.from, to: this.to, rollbackAvailable: this.saga.pending().length > 0 }) });
     this.control = new OperatorControl({
       audit: this.audit,
       tracker: this.tracker,

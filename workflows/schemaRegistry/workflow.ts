@@ -46,6 +46,7 @@ export async function rotateSchemaRegistryCredentials(input: SchemaRegistryRotat
     injectFailure: plan.injectFailure,
     details: { account: plan.account, gracePeriod: plan.gracePeriod, secret: plan.secret, connector: plan.connector, subjectPrefix: plan.subjectPrefix },
     memo: { ...plan },
+    orderedAudit: true,
   });
 
   return r.run(async () => {
@@ -78,6 +79,7 @@ async function addNewUser(run: Run): Promise<void> {
   const timeoutMs = plan.registryWaitSeconds * 1000;
   await r.step(steps.newAccepted.name, () => run.registry.wait.waitRegistryAuth({ ...ref, slot: 'next', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status} after ${x.waitedMs} ms`);
   await r.step(steps.oldAccepted.name, () => run.registry.wait.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status}`);
+  await r.step(steps.healAfterAdd.name, () => wait.restartFailedTasks({ connector: plan.connector }), healed);
   r.checkpoint('both-accepted');
 }
 
@@ -112,6 +114,7 @@ async function removeOldUser(run: Run): Promise<void> {
     const refused = await r.persist(steps.oldRefused.name, () => run.registry.undo.waitRegistryAuth({ ...ref, slot: 'backup', expectStatus: 401, timeoutMs }), (x) => `${x.user}: HTTP ${x.status} after ${x.waitedMs} ms`);
     if (refused) r.audit.record(steps.oldRefused.name, 'old_user_refused', 'success', { validation_status: 'passed', detail: `${refused.user}: HTTP ${refused.status}` });
     await r.persist(steps.newStillAccepted.name, () => run.registry.undo.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status}`);
+    await r.persist(steps.healAfterRemove.name, () => undo.restartFailedTasks({ connector: plan.connector }), healed);
     await r.persist(steps.removeVersions.name, async () => {
       await undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] });
       await undo.removeCanary({ marker });
@@ -177,7 +180,10 @@ async function forgetNewUser(run: Run): Promise<void> {
   if (!run.restartedWithNewUser) return; // the registry never read the new user
   await undo.restartRegistry({});
   await run.registry.undo.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs: plan.registryWaitSeconds * 1000 });
+  await undo.restartFailedTasks({ connector: plan.connector });
 }
+
+const healed = (x: { restarted: number[] }) => (x.restarted.length ? `restarted failed task(s) ${x.restarted.join(',')}` : 'no task failed');
 
 /** promote's compensation: clients back on the old user (still accepted), the backup gone. */
 async function switchBack(run: Run): Promise<void> {

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { pipeline } from '../../scripts/stack/config.js';
+import { RegistryProbe } from '../../scripts/lib/registryProbe.js';
+import { startSchemaRegistryRotation } from '../../workers/startRotation.js';
+import { rotateRegistryUnderLoad } from '../../scripts/lib/registryMeasure.js';
+import { progressQuery, rollbackSignal } from '../../workflows/rotation/index.js';
+import { startTestWorker, type TestWorker } from '../helpers.js';
+import { cfg, store, stopLeftover } from './pipeline.js';
+import { recordHistory, recording } from './histories.js';
+
+/**
+ * The Schema Registry rotation on the real stack, with the registry in the data path (the
+ * CDC connector's Avro converter authenticates as the rotated account): measured from the
+ * clients' side (a probe re-reading the secret, the connector's task state) and from the
+ * registry's side (its access log), under CDC load.
+ */
+let w: TestWorker;
+let running: WorkflowHandle | undefined;
+beforeAll(async () => {
+  // recorded histories are replayed in CI without the codec key: record them unencrypted
+  w = await startTestWorker(recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {});
+});
+afterAll(async () => {
+  await stopLeftover(running);
+  await w?.stop();
+});
+
+const account = 'developer';
+const registryStatus = async (user: string, password: string) =>
+  (await fetch(`http://127.0.0.1:${cfg.ports.registry}/apis/ccompat/v7/subjects`, { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } })).status;
+const clientCredential = async () => {
+  const s = (await store.read(pipeline.registrySecret))!;
+  return { user: s.data[`${account}-user`]!, password: s.data[`${account}-password`]! };
+};
+const rotatedKeys = async () => Object.keys((await store.read(pipeline.registrySecret))!.data).filter((k) => /-(next|previous)-/.test(k));
+
+const rotate = (input: Record<string, unknown>) =>
+  rotateRegistryUnderLoad({ client: w.client, stack: cfg, brokers: w.config.kafka.brokers, taskQueue: w.taskQueue, input, rate: 40, onStart: (h) => (running = h) }).finally(() => (running = undefined));
+
+describe('Schema Registry rotation (dual users, three phases) with the registry in the data path', () => {
+  it('rotates under CDC load with 0 × 401 and 0 lost events; afterwards the old user is refused and the new one accepted', async () => {
+    const old = await clientCredential();
+    expect(await registryStatus(old.user, old.password)).toBe(200);
+    const r = await rotate({ gracePeriod: 'PT3S' });
+    const { events, probe } = r;
+    console.info(`registry rotation: ${JSON.stringify({ ...probe, events })}`);
+    expect(r.error).toBeUndefined();
+    const result = r.result!;
+    expect(result.status).toBe('completed');
+    expect(result.from).toBe(old.user);
+    expect(result.to).toMatch(new RegExp(`^${account}_\\d{8}_\\d{4}`));
+    // the target: no client was ever refused, no change event lost
+    expect(probe.client401).toBe(0);
+    expect(probe.registry401).toBe(0);
+    expect(probe.connectorTaskStatesSampled.FAILED ?? 0).toBe(0);
+    expect(events.lost).toBe(0);
+    expect(events.inserted).toBeGreaterThan(20);
+    // the registry was restarted twice (add, remove): the probe saw it unreachable, never refusing
+    expect(probe.registryUnreachableMs.length).toBeGreaterThanOrEqual(2);
+    // end state as an operator checks it with curl: new user 200, old user 401, no leftovers
+    const now = await clientCredential();
+    expect(now.user).toBe(result.to);
+    expect(await registryStatus(now.user, now.password)).toBe(200);
+    expect(await registryStatus(old.user, old.password)).toBe(401);
+    expect(await rotatedKeys()).toEqual([]);
+    expect(await store.read(`${pipeline.registrySecret}-pending`)).toBeUndefined();
+    expect(await store.read(`${pipeline.registrySecret}-backup`)).toBeUndefined();
+    await recordHistory(r.handle, 'v4-kit-schema-registry-completed');
+  });
+
+  it('rolls back on the operator`s rollback signal during grace: the old user is the clients` again, the new one refused', async () => {
+    const old = await clientCredential();
+    const probe = new RegistryProbe(cfg);
+    probe.start();
+    const handle = await startSchemaRegistryRotation(w.client, { target: 'ecommerce', requestedBy: 'e2e-registry', gracePeriod: 'PT1H' }, { taskQueue: w.taskQueue });
+    running = handle;
+    const deadline = Date.now() + 180_000;
+    while ((await handle.query(progressQuery).catch(() => undefined))?.phase !== 'grace' && Date.now() < deadline) await new Promise((res) => setTimeout(res, 300));
+    const newUser = (await clientCredential()).user;
+    expect(newUser).not.toBe(old.user);
+    await handle.signal(rollbackSignal, { reason: 'e2e: clients report errors', by: 'e2e-registry' });
+    // an operator's rollback is an outcome, not a failure: the run completes as rolled-back
+    const result = await handle.result();
+    running = undefined;
+    probe.stop();
+    expect(result.status).toBe('rolled-back');
+    expect(probe.summary().client401).toBe(0);
+    await recordHistory(handle, 'v4-kit-schema-registry-rolled-back-signal');
+    const now = await clientCredential();
+    expect(now.user).toBe(old.user);
+    expect(await registryStatus(old.user, old.password)).toBe(200);
+    expect(await rotatedKeys()).toEqual([]);
+    expect(await store.read(`${pipeline.registrySecret}-pending`)).toBeUndefined();
+    expect(await store.read(`${pipeline.registrySecret}-backup`)).toBeUndefined();
+  });
+
+  it('rolls back when a drill fails it after the switch, and the connector keeps its tasks RUNNING', async () => {
+    const old = await clientCredential();
+    const { error, events, probe } = await rotate({ gracePeriod: 'PT1H', injectFailure: 'canary-read-back' });
+    expect((error?.cause as { type?: string } | undefined)?.type).toBe('RotationRolledBack');
+    expect(probe.client401).toBe(0);
+    expect(events.lost).toBe(0);
+    expect((await clientCredential()).user).toBe(old.user);
+    expect(await registryStatus(old.user, old.password)).toBe(200);
+    expect(await rotatedKeys()).toEqual([]);
+    const status = (await (await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/${pipeline.connector}/status`)).json()) as { tasks: Array<{ state: string }> };
+    expect(status.tasks.every((t) => t.state === 'RUNNING')).toBe(true);
+  });
+});
