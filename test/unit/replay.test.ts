@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { workflowsPath } from '../../workers/worker.js';
 import { parsePostgresCdcInput } from '../../workflows/postgresCdc/input.js';
+import { parseSchemaRegistryInput } from '../../workflows/schemaRegistry/input.js';
 import { rotationWorkflowId } from '../../workflows/rotation/index.js';
 
 const dir = path.resolve(import.meta.dirname, '..', 'histories');
@@ -32,14 +33,19 @@ function patchesOf(f: string): string[] {
  * derived from its input as startRotation derives it. Pre-kit runs did not depend on their id.
  */
 function workflowIdOf(f: string): string {
-  if (!f.startsWith('v3-kit-')) return f;
+  if (!isKit(f)) return f;
   const started = (read(f) as { events: JsonEvent[] }).events[0]!.workflowExecutionStartedEventAttributes!;
   const input: unknown = JSON.parse(Buffer.from(started.input!.payloads![0]!.data!, 'base64').toString());
+  if (isRegistry(f)) return rotationWorkflowId('schema-registry', parseSchemaRegistryInput(input).secret);
   return rotationWorkflowId('postgresql-cdc', parsePostgresCdcInput(input).secret);
 }
 
-const kit = files.filter((f) => f.startsWith('v3-kit-'));
-const preKit = files.filter((f) => !f.startsWith('v3-kit-'));
+/** v3-kit: the kit (v3-kit-ordered-audit: with ordered audit appends); v4-kit: the ordered-audit patch decided before the first local activity. */
+const isKit = (f: string) => /^v[34]-kit-/.test(f);
+const isRegistry = (f: string) => f.includes('-schema-registry-');
+const kit = files.filter((f) => isKit(f) && !isRegistry(f));
+const registry = files.filter(isRegistry);
+const preKit = files.filter((f) => !isKit(f));
 
 /**
  * Replays histories recorded from real runs (REKEY_RECORD_HISTORIES=1 npm test) against
@@ -58,15 +64,20 @@ describe('replay of recorded rotation histories', () => {
         'v3-kit-rolled-back-by-signal.json',
         'v3-kit-ordered-audit-completed-reload-connector.json',
         'v3-kit-ordered-audit-rolled-back-by-signal.json',
+        'v4-kit-completed-reload-connector.json',
+        'v4-kit-rolled-back-by-signal.json',
       ]),
     );
+    expect(registry.sort()).toEqual(['v4-kit-schema-registry-completed.json', 'v4-kit-schema-registry-rolled-back-signal.json']);
   });
 
   it('pre-kit histories carry no rotation-kit marker (they replay through the frozen legacy code); kit histories do', () => {
     for (const f of preKit) expect(patchesOf(f), f).not.toContain('rotation-kit');
     for (const f of kit) expect(patchesOf(f), f).toContain('rotation-kit');
     // audit appends chained in order (patched): both generations of kit histories must replay
-    for (const f of kit) expect(patchesOf(f).includes('ordered-audit'), f).toBe(f.startsWith('v3-kit-ordered-audit-'));
+    for (const f of kit) expect(patchesOf(f).includes('ordered-audit'), f).toBe(f.startsWith('v3-kit-ordered-audit-') || f.startsWith('v4-kit-'));
+    // the Schema Registry procedure was born on the kit: no patches
+    for (const f of registry) expect(patchesOf(f), f).toEqual([]);
   });
 
   it('replays every one of them without nondeterminism', async () => {
