@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CreateAccessKeyCommand, CreateUserCommand, GetUserCommand, IAMClient, ListAccessKeysCommand, NoSuchEntityException } from '@aws-sdk/client-iam';
+import { CreateAccessKeyCommand, CreateUserCommand, GetUserCommand, IAMClient, ListAccessKeysCommand, NoSuchEntityException, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
@@ -12,15 +12,40 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export const motoUrl = (cfg: StackConfig) => `http://127.0.0.1:${cfg.ports.moto}`;
 
-/** Client settings for the emulator; moto accepts any key while auth is off. */
-export const awsClientConfig = (cfg: StackConfig) => ({
-  endpoint: motoUrl(cfg),
-  region: 'us-east-1',
-  credentials: { accessKeyId: 'rekey-admin', secretAccessKey: 'rekey-admin' },
-  forcePathStyle: true,
-});
+/** The emulator's administrator (rekey's own IAM identity on the embedded stack), created at each start. */
+export const awsAdminSecret = 'aws-admin';
+/** Unauthenticated actions moto allows after a start: exactly the bootstrap below (create the admin, its policy, its key). */
+const BOOTSTRAP_ACTIONS = 3;
 
-/** moto server emulating IAM, STS and S3. Its state is in memory: seed recreates the user and key after a restart. */
+/** Client settings for the emulator, signed with the admin's key (moto checks signatures and IAM policies). */
+export async function awsClientConfig(cfg: StackConfig) {
+  const admin = await new FileSecretStore(cfg.secretsDir).read(awsAdminSecret);
+  if (!admin) throw new Error(`no ${awsAdminSecret} secret: start the aws-emulator with npm run stack:up`);
+  return {
+    endpoint: motoUrl(cfg),
+    region: 'us-east-1',
+    credentials: { accessKeyId: admin.data['access-key-id']!, secretAccessKey: admin.data['secret-access-key']! },
+    forcePathStyle: true,
+  };
+}
+
+const policy = (statements: object[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
+
+/** The first (and only) unauthenticated actions: an administrator and its key, kept in the file store. */
+async function bootstrapAdmin(cfg: StackConfig): Promise<void> {
+  const anonymous = new IAMClient({ endpoint: motoUrl(cfg), region: 'us-east-1', credentials: { accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' } });
+  await anonymous.send(new CreateUserCommand({ UserName: 'rekey-admin' }));
+  await anonymous.send(new PutUserPolicyCommand({ UserName: 'rekey-admin', PolicyName: 'administrator', PolicyDocument: policy([{ Effect: 'Allow', Action: '*', Resource: '*' }]) }));
+  const key = await anonymous.send(new CreateAccessKeyCommand({ UserName: 'rekey-admin' }));
+  await new FileSecretStore(cfg.secretsDir).write(awsAdminSecret, { 'access-key-id': key.AccessKey!.AccessKeyId!, 'secret-access-key': key.AccessKey!.SecretAccessKey! });
+}
+
+/**
+ * moto server emulating IAM, STS and S3 with authentication enforced (its
+ * INITIAL_NO_AUTH_ACTION_COUNT mode): requests must be signed by a key moto issued, and IAM
+ * policies are checked. Its state is in memory: each start bootstraps an administrator, and
+ * seed recreates the pipeline's user, its bucket-only policy, its key and the bucket.
+ */
 export const moto: Service = {
   name: 'aws-emulator',
   url: (cfg) => motoUrl(cfg),
@@ -36,21 +61,24 @@ export const moto: Service = {
       name: 'aws-emulator',
       command: path.join(cfg.cache, `moto-${cfg.versions.moto}`, 'bin', 'moto_server'),
       args: ['-H', '127.0.0.1', '-p', String(cfg.ports.moto)],
+      env: { INITIAL_NO_AUTH_ACTION_COUNT: String(BOOTSTRAP_ACTIONS) },
       runDir: cfg.runDir,
       logPath: log,
     });
-    await waitFor('aws-emulator', () => moto.healthy(cfg), { timeoutMs: 60_000, logPath: log, pid });
+    // moto's own API is not an AWS action: it does not use up the unauthenticated ones
+    await waitFor('aws-emulator', async () => (await fetch(`${motoUrl(cfg)}/moto-api/data.json`, { signal: AbortSignal.timeout(2000) })).ok, { timeoutMs: 60_000, logPath: log, pid });
+    await bootstrapAdmin(cfg);
   },
 
   async healthy(cfg) {
-    const sts = new STSClient({ ...awsClientConfig(cfg), maxAttempts: 1 });
+    const sts = new STSClient({ ...(await awsClientConfig(cfg)), maxAttempts: 1 });
     const id = await sts.send(new GetCallerIdentityCommand({}));
     return Boolean(id.Account);
   },
 
   async seed(cfg) {
-    const iam = new IAMClient(awsClientConfig(cfg));
-    const s3 = new S3Client(awsClientConfig(cfg));
+    const iam = new IAMClient(await awsClientConfig(cfg));
+    const s3 = new S3Client(await awsClientConfig(cfg));
     const store = new FileSecretStore(cfg.secretsDir);
     try {
       await iam.send(new GetUserCommand({ UserName: pipeline.awsUser }));
@@ -58,6 +86,15 @@ export const moto: Service = {
       if (!(err instanceof NoSuchEntityException)) throw err;
       await iam.send(new CreateUserCommand({ UserName: pipeline.awsUser }));
     }
+    // the sink's user may only write and read the archive bucket
+    const bucketArn = `arn:aws:s3:::${pipeline.bucket}`;
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: pipeline.awsUser,
+        PolicyName: 'archive-bucket-only',
+        PolicyDocument: policy([{ Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject', 's3:ListBucket', 's3:AbortMultipartUpload'], Resource: [bucketArn, `${bucketArn}/*`] }]),
+      }),
+    );
     const keys = await iam.send(new ListAccessKeysCommand({ UserName: pipeline.awsUser }));
     const current = await store.read(pipeline.awsSecret);
     const known = keys.AccessKeyMetadata?.some((k) => k.AccessKeyId === current?.data['access-key-id']);

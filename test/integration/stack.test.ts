@@ -1,3 +1,4 @@
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createCdcDecoder } from '../../scripts/lib/cdcDecode.js';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,7 +77,7 @@ describe('embedded stack', () => {
   });
 
   it('the AWS emulator creates and lists an IAM access key', async () => {
-    const iam = new IAMClient(awsClientConfig(cfg));
+    const iam = new IAMClient(await awsClientConfig(cfg));
     const created = await iam.send(new CreateAccessKeyCommand({ UserName: pipeline.awsUser }));
     const id = created.AccessKey!.AccessKeyId!;
     try {
@@ -85,6 +86,22 @@ describe('embedded stack', () => {
     } finally {
       await iam.send(new DeleteAccessKeyCommand({ UserName: pipeline.awsUser, AccessKeyId: id }));
     }
+  });
+});
+
+describe('the AWS emulator enforces authentication and the sink user`s policy', () => {
+  const s3As = async (creds: { accessKeyId: string; secretAccessKey: string }) => new S3Client({ ...(await awsClientConfig(cfg)), credentials: creds });
+  const putAs = async (creds: { accessKeyId: string; secretAccessKey: string }, bucket: string) =>
+    (await s3As(creds)).send(new PutObjectCommand({ Bucket: bucket, Key: `stack-test/${randomBytes(3).toString('hex')}.json`, Body: '{}' })).then(() => 'ok', (e: Error) => e.name);
+
+  it('a key moto never issued is refused; the sink user writes its bucket and nothing else', async () => {
+    expect(await putAs({ accessKeyId: 'AKIAFORGEDFORGED0000', secretAccessKey: 'forged' }, pipeline.bucket)).toBe('InvalidAccessKeyId');
+    const sink = (await new FileSecretStore(cfg.secretsDir).read(pipeline.awsSecret))!;
+    const creds = { accessKeyId: sink.data['access-key-id']!, secretAccessKey: sink.data['secret-access-key']! };
+    expect(await putAs(creds, pipeline.bucket)).toBe('ok');
+    const admin = new S3Client(await awsClientConfig(cfg));
+    await admin.send(new CreateBucketCommand({ Bucket: 'stack-test-other-bucket' })).catch(() => undefined);
+    expect(await putAs(creds, 'stack-test-other-bucket')).toBe('AccessDenied');
   });
 });
 
