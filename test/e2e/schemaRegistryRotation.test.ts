@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { pipeline } from '../../scripts/stack/config.js';
 import { RegistryProbe } from '../../scripts/lib/registryProbe.js';
 import { startSchemaRegistryRotation } from '../../workers/startRotation.js';
