@@ -35,6 +35,7 @@ classpath connect "$KAFKA" "$REV"
 classpath strimzi "$STRIMZI_PROVIDER"
 # Apicurio's Avro converter: the CDC connector serializes through the registry
 classpath apicurio-converter "$APICURIO_CONVERTER"
+[ -d "$CACHE/rekey-s3-sink-0.1.0/libs" ] || { echo "install-jvm: building rekey-s3-sink 0.1.0 (connectors/s3-sink, our S3 sink plugin)" >&2; rm -rf "$CACHE/rekey-s3-sink-0.1.0.tmp"; mvn -B -q -f "$HERE/../../connectors/s3-sink/pom.xml" package -DskipTests -Dout="$CACHE/rekey-s3-sink-0.1.0.tmp" >&2; rm -rf "$CACHE/rekey-s3-sink-0.1.0"; mv "$CACHE/rekey-s3-sink-0.1.0.tmp" "$CACHE/rekey-s3-sink-0.1.0"; }
 archive "io.debezium:debezium-connector-postgres:$DEBEZIUM:tar.gz:plugin" "debezium-postgres-$DEBEZIUM"
 archive "io.apicurio:apicurio-registry-app:$APICURIO:tar.gz:all" "apicurio-registry-$APICURIO"
 classpath testserver "$TESTSERVER"
