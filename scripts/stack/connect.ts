@@ -32,7 +32,7 @@ export function connectorStore(cfg: StackConfig): ConnectorStore {
 }
 
 /** A config-provider reference to one key of a secret, in the form the store needs. */
-function ref(cfg: StackConfig, store: ConnectorStore, secret: string, key: string): string {
+export function ref(cfg: StackConfig, store: ConnectorStore, secret: string, key: string): string {
   if (store === 'kubernetes') return `\${secrets:data-ingestion/${secret}:${key}}`;
   const dir = store === 'file' ? new FileSecretStore(cfg.secretsDir).pathOf(secret) : path.join(projectedVolumesDir(cfg), secret);
   return `\${dir:${dir}:${key}}`;
@@ -128,7 +128,7 @@ export const connect: Service = {
     const dir = path.join(cfg.dataDir, 'connect');
     fs.mkdirSync(dir, { recursive: true });
     const props = path.join(dir, 'worker.properties');
-    const plugins = [`debezium-postgres-${cfg.versions.debezium}`, `strimzi-${cfg.versions.strimziProvider}`, `apicurio-converter-${cfg.versions.apicurioConverter}`].map((d) => path.join(cfg.cache, d)).join(',');
+    const plugins = [`debezium-postgres-${cfg.versions.debezium}`, `strimzi-${cfg.versions.strimziProvider}`, `apicurio-converter-${cfg.versions.apicurioConverter}`, 'rekey-s3-sink-0.1.0'].map((d) => path.join(cfg.cache, d)).join(',');
     fs.writeFileSync(
       props,
       [

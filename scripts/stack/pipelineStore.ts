@@ -9,7 +9,7 @@ import { adminKubeConfig, kubeNamespace } from './kube.js';
 export type PipelineStore = 'file' | 'kubernetes';
 
 async function copySecrets(from: SecretStore, to: SecretStore): Promise<void> {
-  for (const name of [pipeline.cdcSecret, pipeline.adminSecret, pipeline.registrySecret]) {
+  for (const name of [pipeline.cdcSecret, pipeline.adminSecret, pipeline.registrySecret, pipeline.awsSecret]) {
     const current = await from.read(name);
     if (!current) continue;
     const existing = await to.read(name);

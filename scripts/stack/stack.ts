@@ -11,12 +11,13 @@ import { temporal } from './temporal.js';
 import { kube } from './kube.js';
 import { codecServer } from './codec.js';
 import { kubelet } from './kubelet.js';
+import { s3Sink } from './s3Sink.js';
 
 /**
  * Start order: Connect needs Kafka, a seeded PostgreSQL and the registry (its converter registers schemas); Kubernetes is seeded with the
  * secrets the others generated; the kubelet then runs the Connect pod (it restarts Connect).
  */
-export const services: Service[] = [codecServer, temporal, postgres, kafka, registry, connect, moto, kube, kubelet];
+export const services: Service[] = [codecServer, temporal, postgres, kafka, registry, connect, moto, s3Sink, kube, kubelet];
 
 export interface ServiceStatus {
   name: string;

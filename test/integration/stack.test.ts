@@ -18,7 +18,7 @@ const cfg = loadStackConfig();
 describe('embedded stack', () => {
   it('reports every service healthy', async () => {
     const list = await status(cfg);
-    expect(list.map((s) => s.name).sort()).toEqual(['aws-emulator', 'codec-server', 'kafka', 'kafka-connect', 'kubelet', 'kubernetes', 'postgres', 'schema-registry', 'temporal']);
+    expect(list.map((s) => s.name).sort()).toEqual(['aws-emulator', 'codec-server', 'kafka', 'kafka-connect', 'kubelet', 'kubernetes', 'postgres', 's3-sink', 'schema-registry', 'temporal']);
     for (const s of list) expect(s, s.name).toMatchObject({ healthy: true });
   });
 
