@@ -1,4 +1,5 @@
 import { createAuditActivities } from './audit.js';
+import { type AwsCredentials, createAwsActivities } from './aws.js';
 import { createCredentialActivities } from './credentials.js';
 import { createHostActivities } from './host.js';
 import { createKafkaActivities } from './kafka.js';
@@ -16,6 +17,8 @@ export interface ActivityDeps {
   kafka: { brokers: string[] };
   /** Apicurio's base URL (…/apis/… suffixes are stripped) and how to restart it. */
   schemaRegistry?: { url: string; runtime?: RegistryRuntime };
+  /** IAM and S3 (the S3 sink's access keys): `endpoint` for an emulator; `credentials` absent = the SDK's default chain. */
+  aws?: { region: string; endpoint?: string; credentials?: AwsCredentials };
   audit: { path: string };
   /** Workers started for tests (REKEY_TEST_HOOKS) accept rollback drills (`injectFailure`). */
   testHooks?: boolean;
@@ -31,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createKafkaActivities(deps.kafka),
     ...createSchemaRegistryActivities({ store: deps.store, url: (deps.schemaRegistry?.url ?? 'http://schema-registry:8080').replace(/\/apis\/.*$/, ''), runtime: deps.schemaRegistry?.runtime }),
     ...createCredentialActivities({ store: deps.store }),
+    ...createAwsActivities({ store: deps.store, region: deps.aws?.region ?? 'us-east-1', endpoint: deps.aws?.endpoint, credentials: deps.aws?.credentials }),
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),
     ...createAuditActivities(deps.audit),
     ...createPlanActivities({ testHooks: deps.testHooks ?? false }),

@@ -4,6 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { kubernetesRolloutRestart } from '../activities/connectRuntime.js';
 import type { RegistryRuntime } from '../activities/schemaRegistry.js';
+import type { AwsCredentials } from '../activities/aws.js';
 import { createActivities } from '../activities/index.js';
 import type { ConnectWorkerRuntime } from '../activities/kafkaConnect.js';
 import { createKubernetesActivities } from '../activities/kubernetes.js';
@@ -48,6 +49,8 @@ export interface WorkerOverrides {
   connectWorker?: ConnectWorkerRuntime;
   /** How the Schema Registry is restarted to re-read its users. Default: a rollout restart of the StatefulSet on Kubernetes. */
   registryRuntime?: RegistryRuntime;
+  /** What IAM and S3 calls are signed with (the embedded stack: the emulator's admin key). Default: the AWS SDK's credential chain. */
+  awsCredentials?: AwsCredentials;
   connection?: NativeConnection;
   quiet?: boolean;
 }
@@ -65,6 +68,7 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
     kafkaConnect: { url: config.kafkaConnect.url, worker: overrides.connectWorker ?? (kube ? kubernetesRolloutRestart(kube) : undefined) },
     kafka: config.kafka,
     schemaRegistry: { url: config.schemaRegistry.url, runtime: overrides.registryRuntime ?? (kube ? kubernetesRolloutRestart({ ...kube, kind: 'StatefulSet', name: 'schema-registry' }) : undefined) },
+    aws: { region: config.aws.region, endpoint: config.aws.endpoint, credentials: overrides.awsCredentials },
     audit: config.audit,
     testHooks: config.testHooks,
     connectPodsMemory: nodes ? () => nodes.connectPodsMemory({ selector: 'app=kafka-connect' }) : undefined,
