@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { type AwsKeysRotationPlan, parseAwsKeysInput } from '../workflows/awsKeys/input.js';
 import { InvalidInputError, parsePostgresCdcInput, type PostgresCdcRotationPlan } from '../workflows/postgresCdc/input.js';
 import { parseSchemaRegistryInput, type SchemaRegistryRotationPlan } from '../workflows/schemaRegistry/input.js';
 
@@ -31,5 +32,9 @@ export function createPlanActivities(deps: { testHooks: boolean }) {
     return resolve(parseSchemaRegistryInput, raw);
   }
 
-  return { resolvePostgresCdcPlan, resolveSchemaRegistryPlan };
+  async function resolveAwsKeysPlan(raw: unknown): Promise<AwsKeysRotationPlan> {
+    return resolve(parseAwsKeysInput, raw);
+  }
+
+  return { resolvePostgresCdcPlan, resolveSchemaRegistryPlan, resolveAwsKeysPlan };
 }

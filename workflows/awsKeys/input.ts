@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { InvalidInputError } from '../postgresCdc/input.js';
+import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
+
+export { InvalidInputError };
+
+/** Kubernetes-style object names (secrets, targets, connectors). */
+const objectName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, "-" or "." (at most 63 characters)');
+const gracePeriod = z
+  .string()
+  .max(40)
+  .refine((v) => parseIsoDuration(v) !== undefined, 'must be an ISO-8601 duration such as P7D, PT24H or PT15M')
+  .refine((v) => (parseIsoDuration(v) ?? 0) <= MAX_GRACE_MS, 'must be at most P30D')
+  .refine((v) => (parseIsoDuration(v) ?? 1) > 0, 'must be longer than zero (the old key stays, inactive, so a rollback can reactivate it)');
+
+/** Steps after which a rollback drill may inject a failure (workers started with test hooks only). */
+export const awsDrillSteps = ['create-key', 'promote', 'switch-proven', 'deactivate-old-key', 'old-key-unused', 'grace'] as const;
+
+/**
+ * Input of an AWS access-key rotation for the S3 sink: names and limits only, never a secret
+ * (the keys live in the secret store, `secret`: `access-key-id`, `secret-access-key`). Every
+ * field is bounded. Defaults are resolved once, by the worker, and recorded in history.
+ */
+export const AwsKeysRotationInput = z
+  .object({
+    target: objectName.describe('what is being rotated (a label: search attribute, audit)'),
+    secret: objectName.default('aws-credentials').describe('the secret the sink reads its key from; one rotation per secret at a time'),
+    user: z
+      .string()
+      .regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM user name (letters, digits and +=,.@_-, at most 64 characters)')
+      .default('datapipe-s3-user')
+      .describe('the IAM user whose access key is rotated'),
+    connector: objectName.default('s3-sink-connector').describe('the S3 sink connector that signs with the key'),
+    bucket: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, "." or "-")')
+      .default('datapipe-archive')
+      .describe('where the sink writes: a fresh object proves it works'),
+    prefix: z
+      .string()
+      .regex(/^[\w!*'()/=+.-]{0,512}$/, "must be an S3 key prefix of at most 512 characters (letters, digits and !_.*'()/=+-)")
+      .default('topics/')
+      .describe('the sink’s key prefix (topics.dir); narrow it to one topic for a big archive'),
+    gracePeriod: gracePeriod.default('P7D').describe('how long the old key stays (inactive) before it is deleted'),
+    watchSeconds: z.number().int().min(10).max(900).default(60).describe('how long to watch the deactivated old key for uses'),
+    deleteInactiveKey: z.boolean().default(false).describe('the user already has two keys and the other one is Inactive: delete it first (never an Active one)'),
+    force: z
+      .object({ reason: z.string().min(10, 'explain in at least 10 characters why pre-flight may fail').max(500) })
+      .strict()
+      .optional()
+      .describe('go on although pre-flight checks fail (not the key checks); the reason is written to the audit log'),
+    reason: z.string().min(1).max(500).default('scheduled rotation'),
+    requestedBy: z.string().min(1).max(200).default('unknown'),
+    dryRun: z.boolean().default(false),
+    injectFailure: z.enum(awsDrillSteps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
+  })
+  .strict();
+
+export type AwsKeysRotationInput = z.input<typeof AwsKeysRotationInput>;
+export type AwsKeysRotationPlan = z.output<typeof AwsKeysRotationInput>;
+
+/** Validates input; every problem names its field. Used at the edge (CLI) and by the worker when a run starts. */
+export function parseAwsKeysInput(raw: unknown): AwsKeysRotationPlan {
+  const parsed = AwsKeysRotationInput.safeParse(raw);
+  if (!parsed.success) {
+    throw new InvalidInputError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })));
+  }
+  return parsed.data;
+}

@@ -1,0 +1,84 @@
+import type { PlannedStep } from '../rotation/definitions.js';
+import type { AwsKeysRotationPlan } from './input.js';
+
+/** Pre-flight: an object written within this window counts as "the sink is writing"; if none, wait this long for one. */
+export const RECENT_OBJECT_WINDOW_MS = 5 * 60_000;
+export const PREFLIGHT_OBJECT_WAIT_MS = 120_000;
+/** AWS reports a key's LastUsedDate to the minute and some time after the request: up to the kit's longest wait. */
+export const KEY_USE_TIMEOUT_MS = 600_000;
+/** A fresh object after a task restart or the deactivation (the sink writes every rotate.interval.ms while data flows). */
+export const OBJECT_TIMEOUT_MS = 300_000;
+/** IAM is eventually consistent: a deleted key may authenticate for a few seconds more. */
+export const REFUSAL_TIMEOUT_MS = 300_000;
+
+/**
+ * The `since` that proves a brand-new key is in use: any use reported from the minute it was
+ * created on. AWS reports LastUsedDate to the minute (moto to the microsecond); nobody but the
+ * sink can have used the key, because its secret exists only in the store.
+ */
+export function beforeReportedMinute(createDate: string): string {
+  const at = Date.parse(createDate);
+  return Number.isNaN(at) ? new Date(0).toISOString() : new Date(Math.floor(at / 60_000) * 60_000 - 1).toISOString();
+}
+
+/**
+ * Every step of the access-key rotation with the call it makes (secrets never shown) and its
+ * compensation. The workflow names its steps from here and the dry run prints this list, so the
+ * plan an operator reviews is the code that runs. AWS's own order for IAM user keys: create the
+ * second key, switch the client, confirm the new key is used, deactivate the old one, watch,
+ * delete it.
+ */
+export function awsKeySteps(p: AwsKeysRotationPlan, n: { oldKey: string; inactiveKey: string | null }) {
+  const s = p.secret;
+  const where = `s3://${p.bucket}/${p.prefix}`;
+  const step = (name: string, phase: PlannedStep['phase'], does: string, undo?: string): PlannedStep => ({ name, phase, does, ...(undo ? { undo } : {}) });
+  return {
+    preflight: step(
+      'preflight',
+      'preflight',
+      `read only: ${p.user} has fewer than two access keys (IAM's limit; two only with deleteInactiveKey and the other one Inactive); ${s}'s key ${n.oldKey} is one of ${p.user}'s Active keys; connector ${p.connector} and its tasks RUNNING; an object under ${where} from the last ${RECENT_OBJECT_WINDOW_MS / 60_000} min (waits ≤ ${PREFLIGHT_OBJECT_WAIT_MS / 1000} s)`,
+    ),
+    deleteInactive: n.inactiveKey
+      ? step('delete-inactive-key', 'staging', `IAM DeleteAccessKey ${n.inactiveKey} (Inactive, not in ${s}; deleteInactiveKey) — not undone: an Inactive key serves nobody, and a deleted key cannot come back`)
+      : null,
+    create: step(
+      'create-key',
+      'staging',
+      `IAM CreateAccessKey for ${p.user}; the new key id and its secret access key go only to secret ${s}-pending (the secret is never shown)`,
+      `IAM DeleteAccessKey of the created key (never the one ${s} holds); delete secret ${s}-pending`,
+    ),
+    promote: step(
+      'promote',
+      'switching',
+      `copy secret ${s} → ${s}-backup; in ${s}: access-key-id/secret-access-key ← ${s}-pending, every other key unchanged (refused if ${s} changed since it was read)`,
+      `copy ${s}-backup → ${s} (${n.oldKey} current again), restart ${p.connector}'s tasks, wait RUNNING, delete ${s}-backup`,
+    ),
+    restartTasks: step('restart-tasks', 'switching', `POST /connectors/${p.connector}/tasks/<id>/restart for every task: the sink's config provider re-reads ${s}`),
+    running: step('running', 'switching', `wait until ${p.connector} and every task are RUNNING`),
+    newKeyUsed: step('new-key-used', 'verifying', `IAM GetAccessKeyLastUsed of the new key until it reports a use (≤ ${KEY_USE_TIMEOUT_MS / 1000} s, heartbeating): the sink signs with it`),
+    freshObject: step('fresh-object', 'verifying', `wait until an object under ${where} is newer than the task restart (≤ ${OBJECT_TIMEOUT_MS / 1000} s): the sink writes with the new key`),
+    deactivate: step('deactivate-old-key', 'verifying', `IAM UpdateAccessKey ${n.oldKey} Inactive`, `IAM UpdateAccessKey ${n.oldKey} Active`),
+    oldKeyUnused: step(
+      'old-key-unused',
+      'verifying',
+      `for ${p.watchSeconds} s, IAM GetAccessKeyLastUsed of ${n.oldKey} every 5 s: it must not report a use after the deactivation (else OldKeyStillUsed: something besides the sink uses it; roll back)`,
+    ),
+    stillWriting: step('still-writing', 'verifying', `${p.connector} and every task RUNNING, and an object under ${where} newer than the deactivation (≤ ${OBJECT_TIMEOUT_MS / 1000} s)`),
+    grace: step('grace', 'grace', `keep ${n.oldKey} (Inactive) for ${p.gracePeriod}, so a rollback can reactivate it (signals: cleanupNow, extendGrace, rollback)`),
+    oldKeyIdle: step('old-key-idle', 'cleanup', `IAM GetAccessKeyLastUsed of ${n.oldKey}: no use since its deactivation (else the run parks: someone uses it again)`),
+    deleteOld: step('delete-old-key', 'cleanup', `IAM DeleteAccessKey ${n.oldKey}, only while it is Inactive`),
+    oldKeyRefused: step(
+      'old-key-refused',
+      'cleanup',
+      `S3 ListObjectsV2 on ${p.bucket} signed with ${n.oldKey} (its secret in ${s}-backup) until S3 answers InvalidAccessKeyId (≤ ${REFUSAL_TIMEOUT_MS / 1000} s: IAM is eventually consistent)`,
+    ),
+    removeVersions: step('remove-versions', 'cleanup', `delete secrets ${s}-pending and ${s}-backup (the old secret access key is gone everywhere)`),
+  };
+}
+
+export type AwsKeySteps = ReturnType<typeof awsKeySteps>;
+
+/** The steps in the order the rotation runs them (the dry run's plan). */
+export function orderedAwsKeySteps(steps: AwsKeySteps): PlannedStep[] {
+  return Object.values(steps).filter((s): s is PlannedStep => s !== null);
+}

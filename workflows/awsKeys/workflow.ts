@@ -1,0 +1,189 @@
+import { ApplicationFailure, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
+import { activityOptions, describeError, parseIsoDuration, Rotation, type RotationResult } from '../rotation/index.js';
+import type { AwsKeysRotationInput, AwsKeysRotationPlan } from './input.js';
+import { evaluateAwsPreflight, HARD_CHECKS, inactiveKeyToDelete } from './preflight.js';
+import {
+  type AwsKeySteps,
+  awsKeySteps,
+  beforeReportedMinute,
+  KEY_USE_TIMEOUT_MS,
+  OBJECT_TIMEOUT_MS,
+  orderedAwsKeySteps,
+  PREFLIGHT_OBJECT_WAIT_MS,
+  RECENT_OBJECT_WINDOW_MS,
+  REFUSAL_TIMEOUT_MS,
+} from './steps.js';
+
+const read = proxyActivities<Activities>(activityOptions.read);
+const change = proxyActivities<Activities>(activityOptions.change);
+const wait = proxyActivities<Activities>(activityOptions.wait);
+const undo = proxyActivities<Activities>(activityOptions.undo);
+const worker = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } });
+
+/** What every phase of one run works with. */
+interface Run {
+  r: Rotation;
+  plan: AwsKeysRotationPlan;
+  steps: AwsKeySteps;
+  rotationId: string;
+  oldKey: string;
+  /** The second key's id and creation time (never its secret). */
+  newKey: { accessKeyId: string; createDate: string };
+  /** When the old key was deactivated (workflow time): a use reported after it is someone still using the key. */
+  deactivatedAt: string;
+  /** The watch may last up to 900 s, above the kit's 11-minute wait. */
+  watch: Activities;
+}
+
+/**
+ * The runbook's quarterly "Rotate AWS S3 access keys", done AWS's way for IAM users: a second
+ * key, the sink switched to it and proven to use it, the old key deactivated and watched, kept
+ * inactive through grace, then deleted and proven refused. One rotation per secret at a time
+ * (`rotate-aws-keys/<secret>`).
+ */
+export async function rotateAwsAccessKeys(input: AwsKeysRotationInput): Promise<RotationResult> {
+  const plan = await resolvePlan(input);
+  const { workflowId, runId } = workflowInfo();
+  const r = Rotation.begin({
+    procedure: 'aws-keys',
+    component: 'aws_s3',
+    target: plan.target,
+    resource: plan.secret,
+    reason: plan.reason,
+    requestedBy: plan.requestedBy,
+    dryRun: plan.dryRun,
+    injectFailure: plan.injectFailure,
+    details: { user: plan.user, secret: plan.secret, connector: plan.connector, bucket: plan.bucket, gracePeriod: plan.gracePeriod, watchSeconds: String(plan.watchSeconds) },
+    memo: { ...plan },
+    orderedAudit: true,
+  });
+
+  return r.run(async () => {
+    // 1. Pre-flight: read only; nothing is changed if it fails (forced past only the soft checks, with a reason).
+    r.setPhase('preflight');
+    const found = await r.step('preflight', () => preflight(plan, r), (f) => `${plan.user}'s key ${f.oldKey} in ${plan.secret}${f.inactiveKey ? `; Inactive ${f.inactiveKey} to delete` : ''}`);
+    r.from = found.oldKey;
+    const steps = awsKeySteps(plan, found);
+    if (plan.dryRun) return r.dryRun(orderedAwsKeySteps(steps));
+    const watch = proxyActivities<Activities>({ ...activityOptions.wait, startToCloseTimeout: `${Math.max(660, plan.watchSeconds + 60)}s` });
+    const run: Run = { r, plan, steps, rotationId: `${workflowId}/${runId}`, oldKey: found.oldKey, newKey: { accessKeyId: '', createDate: '' }, deactivatedAt: '', watch };
+
+    await createSecondKey(run, found.inactiveKey); // 2. the second key, staged: its secret only in the store
+    await switchSink(run); // 3. the sink signs with the new key: proven by LastUsed and a fresh object
+    await deactivateOldKey(run); // 4. the old key Inactive, watched for uses
+    await r.holdGrace(parseIsoDuration(plan.gracePeriod)!); // 5. kept inactive; rollback reactivates it until cleanup
+    await deleteOldKey(run); // 6. deleted and proven refused
+    return 'completed';
+  });
+}
+
+/** Phase 2: with deleteInactiveKey an Inactive second key goes first (IAM allows two), then the new key is created into `<secret>-pending`. */
+async function createSecondKey(run: Run, inactiveKey: string | null): Promise<void> {
+  const { r, plan, steps, rotationId } = run;
+  const ref = { user: plan.user, secret: plan.secret, rotationId };
+  r.setPhase('staging');
+  if (steps.deleteInactive && inactiveKey) {
+    await r.change(steps.deleteInactive, () => change.deleteAccessKey({ user: plan.user, accessKeyId: inactiveKey, onlyIf: 'Inactive' }), null, (x) => (x.deleted ? `deleted ${x.accessKeyId}` : `${x.accessKeyId} was already gone`));
+  }
+  const created = await r.change(steps.create, () => change.createStagedAccessKey(ref), () => undo.discardStagedAccessKey(ref), (k) => `${k.accessKeyId} in ${k.secret} fp=${k.fingerprint}`);
+  run.newKey = { accessKeyId: created.accessKeyId, createDate: created.createDate };
+  r.to = created.accessKeyId;
+}
+
+/** Phase 3: the secret the sink reads is promoted, its tasks restarted, and the switch proven by the new key's LastUsed and a fresh object. */
+async function switchSink(run: Run): Promise<void> {
+  const { r, plan, steps, rotationId } = run;
+  r.setPhase('switching');
+  const promoted = await r.change(steps.promote, () => change.promoteAwsCredential({ secret: plan.secret, rotationId }), () => switchBack(run), (x) => `${plan.secret} holds ${x.accessKeyId} (fp=${x.fingerprint}); ${x.previousAccessKeyId} in ${plan.secret}-backup`);
+  await r.step(steps.restartTasks.name, () => wait.restartConnector({ connector: plan.connector, tasksOnly: true }));
+  await r.step(steps.running.name, () => wait.waitConnectorRunning({ connector: plan.connector }), tasksDetail);
+  const restarted = new Date().toISOString();
+  r.checkpoint('switch');
+
+  r.setPhase('verifying');
+  const since = beforeReportedMinute(run.newKey.createDate);
+  await r.step(steps.newKeyUsed.name, () => wait.waitAccessKeyUsedSince({ accessKeyId: promoted.accessKeyId, since, timeoutMs: KEY_USE_TIMEOUT_MS }), (u) => `used ${u.lastUsedDate} (${u.serviceName})`);
+  await r.step(steps.freshObject.name, () => wait.waitObjectSince({ bucket: plan.bucket, prefix: plan.prefix, since: restarted, timeoutMs: OBJECT_TIMEOUT_MS }), objectDetail);
+  r.checkpoint('switch-proven');
+}
+
+/** Phase 4: the old key Inactive; for watchSeconds nobody may use it, and the sink keeps writing. */
+async function deactivateOldKey(run: Run): Promise<void> {
+  const { r, plan, steps, oldKey } = run;
+  const key = { user: plan.user, accessKeyId: oldKey };
+  await r.change(steps.deactivate, () => change.setAccessKeyStatus({ ...key, status: 'Inactive' }), () => undo.setAccessKeyStatus({ ...key, status: 'Active' }), (x) => `${x.accessKeyId} ${x.status}`);
+  run.deactivatedAt = new Date().toISOString();
+  const since = run.deactivatedAt;
+  await r.step(steps.oldKeyUnused.name, () => run.watch.watchOldKeyUnused({ accessKeyId: oldKey, since, watchMs: plan.watchSeconds * 1000 }), (w) => `no use after ${since} in ${Math.round(w.watchedMs / 1000)} s (last used ${w.lastUsedDate ?? 'never'})`);
+  await r.step(steps.stillWriting.name, async () => {
+    await wait.waitConnectorRunning({ connector: plan.connector });
+    return wait.waitObjectSince({ bucket: plan.bucket, prefix: plan.prefix, since, timeoutMs: OBJECT_TIMEOUT_MS });
+  }, objectDetail);
+  r.checkpoint('old-key-unused');
+}
+
+/** Phase 6: after grace the old key is deleted (only if still unused and Inactive) and S3 proven to refuse it; the store keeps no old secret. */
+async function deleteOldKey(run: Run): Promise<void> {
+  const { r, plan, steps, oldKey } = run;
+  await r.cleanup(async () => {
+    await r.persist(steps.oldKeyIdle.name, () => expectIdle(oldKey, run.deactivatedAt), (u) => `last used ${u.lastUsedDate ?? 'never'}`);
+    const gone = await r.persist(steps.deleteOld.name, () => undo.deleteAccessKey({ user: plan.user, accessKeyId: oldKey, onlyIf: 'Inactive' }), (x) => (x.deleted ? `deleted ${x.accessKeyId}` : `${x.accessKeyId} was already gone`));
+    if (gone) r.audit.record(steps.deleteOld.name, 'old_key_deleted', 'success', { detail: oldKey });
+    const refused = await r.persist(steps.oldKeyRefused.name, () => undo.waitAccessKeyRefused({ secret: `${plan.secret}-backup`, bucket: plan.bucket, timeoutMs: REFUSAL_TIMEOUT_MS }), (x) => `${x.accessKeyId}: ${x.code} after ${x.waitedMs} ms`);
+    if (refused) r.audit.record(steps.oldKeyRefused.name, 'old_key_refused', 'success', { validation_status: 'passed', detail: `${refused.accessKeyId}: ${refused.code}` });
+    await r.persist(steps.removeVersions.name, () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] }));
+  });
+}
+
+/** Defaults and limits are resolved once, by the worker, and recorded in history (a local activity's result). */
+async function resolvePlan(input: AwsKeysRotationInput): Promise<AwsKeysRotationPlan> {
+  try {
+    return await worker.resolveAwsKeysPlan(input);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(describeError(err).replace(/^InvalidInput: /, ''), 'InvalidInput');
+  }
+}
+
+async function preflight(plan: AwsKeysRotationPlan, r: Rotation): Promise<{ oldKey: string; inactiveKey: string | null }> {
+  const since = new Date(Date.now() - RECENT_OBJECT_WINDOW_MS).toISOString();
+  const [credential, keys, connector, recentObject] = await Promise.all([
+    read.describeAwsCredential({ secret: plan.secret }),
+    read.listAccessKeys({ user: plan.user }),
+    read.connectorStatus({ connector: plan.connector }),
+    wait.waitObjectSince({ bucket: plan.bucket, prefix: plan.prefix, since, timeoutMs: PREFLIGHT_OBJECT_WAIT_MS }).catch((err: unknown) => ({ error: describeError(err) })),
+  ]);
+  const facts = { user: plan.user, keys, secretKey: credential.accessKeyId, connector, recentObject, deleteInactiveKey: plan.deleteInactiveKey };
+  const checks = evaluateAwsPreflight(facts, { secret: plan.secret, bucket: plan.bucket, prefix: plan.prefix, windowMinutes: RECENT_OBJECT_WINDOW_MS / 60_000 });
+  const failed = checks.filter((c) => !c.ok);
+  const hard = failed.filter((c) => HARD_CHECKS.includes(c.check));
+  const summary = failed.map((c) => `${c.check}: saw ${c.seen}, expected ${c.expected}`).join('; ');
+  if (failed.length > 0 && (!plan.force || hard.length > 0)) {
+    const unforceable = plan.force ? ` (force does not apply to: ${hard.map((c) => c.check).join(', ')})` : '';
+    throw ApplicationFailure.nonRetryable(`pre-flight failed, nothing was changed: ${summary}${unforceable}`, 'PreflightFailed', checks);
+  }
+  if (failed.length > 0) r.audit.record('preflight', 'preflight_forced', 'success', { validation_status: 'failed', detail: `forced past ${summary}; reason: ${plan.force!.reason}` });
+  else r.audit.record('preflight', 'preflight', 'success', { validation_status: 'passed' });
+  return { oldKey: credential.accessKeyId, inactiveKey: inactiveKeyToDelete(facts) };
+}
+
+/** old-key-idle: the old key reports no use since its deactivation (someone reactivated and uses it: park, never delete). */
+async function expectIdle(accessKeyId: string, since: string) {
+  const u = await read.accessKeyLastUsed({ accessKeyId });
+  if (u.lastUsedDate !== null && Date.parse(u.lastUsedDate) > Date.parse(since)) {
+    throw ApplicationFailure.nonRetryable(`access key ${accessKeyId} was used at ${u.lastUsedDate} (${u.serviceName}), after its deactivation at ${since}: find who uses it before it is deleted`, 'OldKeyStillUsed');
+  }
+  return u;
+}
+
+/** promote's compensation: the sink back on the old key, the backup gone. */
+async function switchBack(run: Run): Promise<void> {
+  const { plan, rotationId } = run;
+  await undo.restoreAwsCredential({ secret: plan.secret, rotationId });
+  await undo.restartConnector({ connector: plan.connector, tasksOnly: true });
+  await undo.waitConnectorRunning({ connector: plan.connector });
+  await undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] });
+}
+
+const tasksDetail = (s: { tasks: Array<{ id: number; state: string }> }) => `tasks ${s.tasks.map((t) => `${t.id}:${t.state}`).join(',')}`;
+const objectDetail = (o: { key: string; lastModified: string }) => `${o.key} at ${o.lastModified}`;
