@@ -6,7 +6,8 @@ import { loadStackConfig } from './stack/config.js';
 import { createClient } from '../workers/client.js';
 import { ConfigError, loadWorkerConfig } from '../workers/config.js';
 import { stackWorkerDefaults } from './lib/session.js';
-import { RotationInProgressError, startPostgresCdcRotation, startSchemaRegistryRotation } from '../workers/startRotation.js';
+import { RotationInProgressError, startAwsKeysRotation, startPostgresCdcRotation, startSchemaRegistryRotation } from '../workers/startRotation.js';
+import type { AwsKeysRotationInput } from '../workflows/awsKeys/input.js';
 import { InvalidInputError, type PostgresCdcRotationInput } from '../workflows/postgresCdc/input.js';
 import type { SchemaRegistryRotationInput } from '../workflows/schemaRegistry/input.js';
 import {
@@ -150,6 +151,51 @@ program
     await runRotation(o, (client, taskQueue) => startSchemaRegistryRotation(client, input, { taskQueue }));
   });
 
+interface AwsRotateOptions { target: string; secret: string; user: string; connector: string; bucket: string; prefix: string; grace?: string; watchSeconds?: number; deleteInactiveKey?: boolean; reason: string; requestedBy: string; dryRun?: boolean; force?: string; wait?: boolean; json?: boolean }
+
+function seconds(v: string) {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('must be a whole number of seconds');
+  return n;
+}
+
+program
+  .command('rotate-aws-keys')
+  .description("start the S3 sink's IAM access-key rotation: second key, switch the sink, deactivate and watch the old key, delete it after grace (one per secret at a time)")
+  .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
+  .option('--secret <name>', 'the secret the sink reads its key from', 'aws-credentials')
+  .option('--user <name>', 'the IAM user whose key is rotated', 'datapipe-s3-user')
+  .option('--connector <name>', 'the S3 sink connector', 's3-sink-connector')
+  .option('--bucket <name>', 'the bucket the sink writes to', 'datapipe-archive')
+  .option('--prefix <prefix>', "the sink's key prefix (topics.dir)", 'topics/')
+  .option('--grace <duration>', 'keep the old key (inactive) this long before deleting it (default P7D; at most P30D)', duration)
+  .option('--watch-seconds <n>', 'watch the deactivated old key this long for uses (default 60; 10-900)', seconds)
+  .option('--delete-inactive-key', 'the user already has two keys: delete the other one first if it is Inactive (an Active one always refuses)')
+  .option('--reason <text>', 'why', 'scheduled rotation')
+  .option('--requested-by <who>', 'who', operator)
+  .option('--dry-run', 'run pre-flight and print the plan: every step, its call and its compensation')
+  .option('--force <reason>', 'go on although soft pre-flight checks fail (never the key checks; reason goes to the audit log)')
+  .option('--wait', 'follow the rotation until it ends')
+  .option('--json', 'print JSON')
+  .action(async (o: AwsRotateOptions) => {
+    const input: AwsKeysRotationInput = {
+      target: o.target,
+      secret: o.secret,
+      user: o.user,
+      connector: o.connector,
+      bucket: o.bucket,
+      prefix: o.prefix,
+      ...(o.grace ? { gracePeriod: o.grace } : {}),
+      ...(o.watchSeconds !== undefined ? { watchSeconds: o.watchSeconds } : {}),
+      deleteInactiveKey: Boolean(o.deleteInactiveKey),
+      reason: o.reason,
+      requestedBy: o.requestedBy,
+      dryRun: Boolean(o.dryRun),
+      ...(o.force ? { force: { reason: o.force } } : {}),
+    };
+    await runRotation(o, (client, taskQueue) => startAwsKeysRotation(client, input, { taskQueue }));
+  });
+
 program
   .command('progress <workflowId>')
   .description('phase, steps and what a rollback would undo')
@@ -165,7 +211,7 @@ program
 program
   .command('list')
   .alias('status')
-  .description('running rotations of every kind (PostgreSQL CDC, Schema Registry), by their search attributes or their rotate-… workflow id')
+  .description('running rotations of every kind (PostgreSQL CDC, Schema Registry, AWS keys), by their search attributes or their rotate-… workflow id')
   .option('--json')
   .action(async (o: { json?: boolean }) => {
     await withClient(async (client) => {

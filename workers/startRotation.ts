@@ -1,5 +1,7 @@
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
+import { type AwsKeysRotationInput, parseAwsKeysInput } from '../workflows/awsKeys/input.js';
+import { rotateAwsAccessKeys } from '../workflows/awsKeys/workflow.js';
 import { parsePostgresCdcInput, type PostgresCdcRotationInput } from '../workflows/postgresCdc/input.js';
 import { rotatePostgresCdcCredentials } from '../workflows/postgresCdc/workflow.js';
 import { parseSchemaRegistryInput, type SchemaRegistryRotationInput } from '../workflows/schemaRegistry/input.js';
@@ -84,5 +86,21 @@ export async function startSchemaRegistryRotation(client: Client, raw: SchemaReg
     },
     opts,
     (o) => client.workflow.start(rotateSchemaRegistryCredentials, { ...o, args: [raw] }),
+  );
+}
+
+/** Validates the input at the edge (errors name the field) and starts the S3 sink's access-key rotation. */
+export async function startAwsKeysRotation(client: Client, raw: AwsKeysRotationInput, opts: { taskQueue: string; now?: Date }) {
+  const plan = parseAwsKeysInput(raw);
+  return startRotation(
+    {
+      procedure: 'aws-keys',
+      resource: plan.secret,
+      target: plan.target,
+      dryRun: plan.dryRun,
+      summary: `rotate the access key of IAM user ${plan.user} for ${plan.target} (${plan.secret}, connector ${plan.connector}, grace ${plan.gracePeriod}${plan.deleteInactiveKey ? ', delete an inactive second key' : ''})`,
+    },
+    opts,
+    (o) => client.workflow.start(rotateAwsAccessKeys, { ...o, args: [raw] }),
   );
 }

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 
 export interface RotationRow {
   workflowId: string;
-  /** The procedure (`postgresql-cdc`, `schema-registry`): RotationComponent, or the workflow id's `rotate-<procedure>/` prefix. */
+  /** The procedure (`postgresql-cdc`, `schema-registry`, `aws-keys`): RotationComponent, or the workflow id's `rotate-<procedure>/` prefix. */
   component: string;
   phase: string;
   target: string;
