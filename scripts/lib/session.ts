@@ -5,6 +5,8 @@ import { ensureCodecKey } from '../stack/codec.js';
 import { connectorStore } from '../stack/connect.js';
 import { kubeconfigPath, kubeNamespace } from '../stack/kube.js';
 import { localConnectWorker } from '../stack/standinLocalConnect.js';
+import { awsAdminSecret } from '../stack/moto.js';
+import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { localRegistry } from '../stack/standinLocalRegistry.js';
 import { loadWorkerConfig, productionDefaults, type WorkerConfig } from '../../workers/config.js';
 import { createWorker } from '../../workers/worker.js';
@@ -48,7 +50,20 @@ export function embeddedWorkerConfig(env: NodeJS.ProcessEnv = process.env): { st
  */
 export async function createEmbeddedWorker(config: WorkerConfig, opts: { connection?: NativeConnection; quiet?: boolean } = {}) {
   const local = config.secrets.kind !== 'kubernetes';
-  return createWorker(config, { connectWorker: local ? localConnectWorker() : undefined, registryRuntime: local ? localRegistry() : undefined, connection: opts.connection, quiet: opts.quiet });
+  // rekey's own AWS identity on the stack: the emulator's administrator, re-read per call (a restarted moto issues a new key)
+  const admins = new FileSecretStore(loadStackConfig().secretsDir);
+  const awsCredentials = async () => {
+    const admin = await admins.read(awsAdminSecret);
+    if (!admin) throw new Error(`no ${awsAdminSecret} secret: start the aws-emulator with npm run stack:up`);
+    return { accessKeyId: admin.data['access-key-id']!, secretAccessKey: admin.data['secret-access-key']! };
+  };
+  return createWorker(config, {
+    connectWorker: local ? localConnectWorker() : undefined,
+    registryRuntime: local ? localRegistry() : undefined,
+    awsCredentials,
+    connection: opts.connection,
+    quiet: opts.quiet,
+  });
 }
 
 export const uiLink = (stack: StackConfig, workflowId: string) =>

@@ -6,6 +6,8 @@
  *   kubeconfig Strimzi's provider reads), projects its Secret volumes, restarts the local
  *   Connect process, and reports the pod Ready only once Connect's REST API answers;
  * - confirms the deletion of a terminating pod (and stops the process if it was its);
+ * - reports the pod NotReady while the process is down (it does not restart it: on the file
+ *   store the stack's stand-in owns restarts);
  * - re-projects Secret volumes on its own clock (REKEY_KUBELET_SYNC_MS, default 30 s), so a
  *   `${dir:…}` reader sees a Secret change late, as on a real node;
  * - keeps its Node Ready with a status heartbeat.
@@ -174,12 +176,14 @@ export class EmbeddedKubelet {
       return;
     }
     const current = live.find((p) => p.metadata!.uid === this.state.podUid);
-    const processUp = isAlive(readPid(this.cfg.runDir, 'kafka-connect'));
-    if (newest.metadata!.uid !== this.state.podUid || !processUp) {
+    // Only a new pod starts the container. A Connect process that is down is reported NotReady,
+    // not restarted: on the file store the stack's stand-in restarts it (restart-worker, the
+    // crash test), and two starters would fight over one port.
+    if (newest.metadata!.uid !== this.state.podUid) {
       await this.startContainer(newest, current && current !== newest ? current : undefined);
       return;
     }
-    const ready = await connect.healthy(this.cfg).catch(() => false);
+    const ready = isAlive(readPid(this.cfg.runDir, 'kafka-connect')) && (await connect.healthy(this.cfg).catch(() => false));
     const reported = (newest.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
     if (ready !== reported) await this.setPodStatus(newest, ready);
     const last = this.state.lastProjectionAt ? Date.parse(this.state.lastProjectionAt) : 0;

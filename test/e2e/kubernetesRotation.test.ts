@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type WorkflowFailedError } from '@temporalio/client';
+import { type WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { pipeline } from '../../scripts/stack/config.js';
 import { connectUrl } from '../../scripts/stack/connect.js';
@@ -10,7 +10,7 @@ import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
 import { startPostgresCdcRotation } from '../../workers/startRotation.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
-import { cfg, onlyRoles, pipelineState, resumeIfPaused, roleValidUntil, waitStreaming } from './pipeline.js';
+import { cfg, onlyRoles, pipelineState, resumeIfPaused, roleValidUntil, stopLeftover, waitStreaming } from './pipeline.js';
 import { recordHistory, recording } from './histories.js';
 
 /**
@@ -22,6 +22,7 @@ import { recordHistory, recording } from './histories.js';
 const k8s = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
 const core = adminKubeConfig(cfg).makeApiClient(CoreV1Api);
 let w: TestWorker;
+let running: WorkflowHandle | undefined;
 
 const connectPods = async () => (await core.listNamespacedPod({ namespace: kubeNamespace, labelSelector: 'app=kafka-connect' })).items.map((p) => p.metadata!.uid!);
 const connectorRefs = async () => ((await (await fetch(`${connectUrl(cfg)}/connectors/${pipeline.connector}/config`)).json()) as Record<string, string>)['database.password'];
@@ -36,13 +37,15 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
+  // a failed assertion must not leave a rotation holding the secret for the next test file
+  await stopLeftover(running);
   await w?.stop();
   await resumeIfPaused();
   await usePipelineStore(cfg, 'file');
 });
 
-const start = (strategy: 'reload-connector' | 'restart-worker', extra: Record<string, unknown>) =>
-  startPostgresCdcRotation(w.client, { target: 'ecommerce', strategy, requestedBy: 'e2e-k8s', ...extra }, { taskQueue: w.taskQueue });
+const start = async (strategy: 'reload-connector' | 'restart-worker', extra: Record<string, unknown>) =>
+  (running = await startPostgresCdcRotation(w.client, { target: 'ecommerce', strategy, requestedBy: 'e2e-k8s', ...extra }, { taskQueue: w.taskQueue }));
 
 /** Who streams and which CDC roles exist, with the Secret (not the file store) as what the pipeline should run with. */
 async function kubeState() {
