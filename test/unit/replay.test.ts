@@ -5,6 +5,7 @@ import { Worker } from '@temporalio/worker';
 import { workflowsPath } from '../../workers/worker.js';
 import { parsePostgresCdcInput } from '../../workflows/postgresCdc/input.js';
 import { parseSchemaRegistryInput } from '../../workflows/schemaRegistry/input.js';
+import { parseAwsKeysInput } from '../../workflows/awsKeys/input.js';
 import { rotationWorkflowId } from '../../workflows/rotation/index.js';
 
 const dir = path.resolve(import.meta.dirname, '..', 'histories');
@@ -37,14 +38,18 @@ function workflowIdOf(f: string): string {
   const started = (read(f) as { events: JsonEvent[] }).events[0]!.workflowExecutionStartedEventAttributes!;
   const input: unknown = JSON.parse(Buffer.from(started.input!.payloads![0]!.data!, 'base64').toString());
   if (isRegistry(f)) return rotationWorkflowId('schema-registry', parseSchemaRegistryInput(input).secret);
+  if (isAws(f)) return rotationWorkflowId('aws-keys', parseAwsKeysInput(input).secret);
   return rotationWorkflowId('postgresql-cdc', parsePostgresCdcInput(input).secret);
 }
 
 /** v3-kit: the kit (v3-kit-ordered-audit: with ordered audit appends); v4-kit: the ordered-audit patch decided before the first local activity. */
 const isKit = (f: string) => /^v[34]-kit-/.test(f);
 const isRegistry = (f: string) => f.includes('-schema-registry-');
-const kit = files.filter((f) => isKit(f) && !isRegistry(f));
+const isAws = (f: string) => f.includes('-aws-keys-');
+const kit = files.filter((f) => isKit(f) && !isRegistry(f) && !isAws(f));
+/** Procedures born on the kit: they carry no patches. */
 const registry = files.filter(isRegistry);
+const aws = files.filter(isAws);
 const preKit = files.filter((f) => !isKit(f));
 
 /**
@@ -69,6 +74,7 @@ describe('replay of recorded rotation histories', () => {
       ]),
     );
     expect(registry.sort()).toEqual(['v4-kit-schema-registry-completed.json', 'v4-kit-schema-registry-rolled-back-signal.json']);
+    expect(aws.sort()).toEqual(['v4-kit-aws-keys-completed.json', 'v4-kit-aws-keys-rolled-back-signal.json']);
   });
 
   it('pre-kit histories carry no rotation-kit marker (they replay through the frozen legacy code); kit histories do', () => {
@@ -77,7 +83,7 @@ describe('replay of recorded rotation histories', () => {
     // audit appends chained in order (patched): both generations of kit histories must replay
     for (const f of kit) expect(patchesOf(f).includes('ordered-audit'), f).toBe(f.startsWith('v3-kit-ordered-audit-') || f.startsWith('v4-kit-'));
     // the Schema Registry procedure was born on the kit: no patches
-    for (const f of registry) expect(patchesOf(f), f).toEqual([]);
+    for (const f of [...registry, ...aws]) expect(patchesOf(f), f).toEqual([]);
   });
 
   it('replays every one of them without nondeterminism', async () => {
