@@ -113,16 +113,50 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
   /**
    * After a Schema Registry restart: a task whose converter needed the registry while it was
    * down (a cold schema cache) has FAILED; the registry is back, so restart just the failed
-   * tasks (nothing is lost: the source offsets of the failed batch were never committed) and
-   * wait until the connector runs again.
+   * tasks (nothing is lost: a source's uncommitted batch is read again, a sink's offsets were
+   * never committed past it) and wait until they run again. Heals `connector` and every other
+   * connector on this Connect cluster whose converter reads the registry (e.g. the S3 sink):
+   * they are clients of the same registry and met the same outage.
    */
-  async function restartFailedTasks(input: { connector: string; timeoutMs?: number }): Promise<{ restarted: number[] }> {
-    const status = await connectorStatus({ connector: input.connector });
+  async function restartFailedTasks(input: { connector: string; timeoutMs?: number; settleMs?: number }): Promise<{ restarted: number[]; alsoHealed?: string[] }> {
+    // a lookup that was in flight during the outage may fail only after the registry is back:
+    // keep watching for a while (15 s) and heal what fails meanwhile
+    const settleUntil = Date.now() + (input.settleMs ?? 15_000);
+    const restarted = new Set<number>();
+    const alsoHealed = new Set<string>();
+    const clients = (await registryClients()).filter((c) => c !== input.connector);
+    for (;;) {
+      for (const id of await healConnector(input.connector, input.timeoutMs)) restarted.add(id);
+      for (const other of clients) {
+        const status = await connectorStatus({ connector: other }).catch(() => undefined);
+        if (!status || !(status.state === 'FAILED' || status.tasks.some((t) => t.state === 'FAILED'))) continue;
+        await healConnector(other, input.timeoutMs);
+        alsoHealed.add(other);
+      }
+      if (Date.now() >= settleUntil) break;
+      heartbeat('watching for tasks that fail after the registry restart');
+      await sleep(1000);
+    }
+    return { restarted: [...restarted], ...(alsoHealed.size ? { alsoHealed: [...alsoHealed] } : {}) };
+  }
+
+  async function healConnector(connector: string, timeoutMs?: number): Promise<number[]> {
+    const status = await connectorStatus({ connector });
     const failed = status.tasks.filter((t) => t.state === 'FAILED').map((t) => t.id);
-    if (failed.length === 0 && status.state !== 'FAILED') return { restarted: [] };
-    await call('POST', `/connectors/${encodeURIComponent(input.connector)}/restart?includeTasks=true&onlyFailed=true`);
-    await waitForState(input.connector, 'RUNNING', input.timeoutMs ?? 120_000);
-    return { restarted: failed };
+    if (failed.length === 0 && status.state !== 'FAILED') return [];
+    heartbeat(`restarting failed tasks of ${connector}`);
+    await call('POST', `/connectors/${encodeURIComponent(connector)}/restart?includeTasks=true&onlyFailed=true`);
+    await waitForState(connector, 'RUNNING', timeoutMs ?? 120_000);
+    return failed;
+  }
+
+  /** Connectors whose key or value converter talks to an Apicurio registry. */
+  async function registryClients(): Promise<string[]> {
+    const res = await call('GET', '/connectors?expand=info');
+    const all = (await res.json()) as Record<string, { info: { config: Record<string, string> } }>;
+    return Object.entries(all)
+      .filter(([, c]) => Object.keys(c.info.config).some((k) => k.endsWith('.apicurio.registry.url')))
+      .map(([name]) => name);
   }
 
   async function waitConnectorRunning(input: { connector: string; timeoutMs?: number }): Promise<ConnectorStatus> {
