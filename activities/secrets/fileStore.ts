@@ -26,7 +26,28 @@ export class FileSecretStore implements SecretStore {
     return this.dir(name);
   }
 
+  /**
+   * Keys are files, written one by one: a read racing a write can see a key vanish (ENOENT)
+   * or a mix of two versions. So a read counts only when two reads in a row agree (same
+   * fingerprint); otherwise it reads again, a few times, before giving up.
+   */
   async read(name: string): Promise<StoredSecret | undefined> {
+    let previous: StoredSecret | undefined | null = null;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const now = await this.readOnce(name);
+        if (previous !== null && previous?.info.fingerprint === now?.info.fingerprint) return now;
+        previous = now;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        previous = null;
+      }
+      if (attempt >= 20) throw new Error(`secret ${name} kept changing while it was read (20 attempts)`);
+      if (previous === null) await new Promise((r) => setTimeout(r, 5 * attempt));
+    }
+  }
+
+  private async readOnce(name: string): Promise<StoredSecret | undefined> {
     const dir = this.dir(name);
     let entries: string[];
     try {

@@ -59,24 +59,31 @@ export class RegistryProbe {
     if (this.busy) return;
     this.busy = true;
     try {
-      const secret = await new FileSecretStore(this.cfg.secretsDir).read(pipeline.registrySecret);
-      const user = secret?.data[`${this.account}-user`];
-      const password = secret?.data[`${this.account}-password`];
-      const auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-      const res = await fetch(`http://127.0.0.1:${this.cfg.ports.registry}/apis/ccompat/v7/subjects`, { headers: { authorization: auth }, signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-      const key = res ? String(res.status) : 'unreachable';
-      this.statuses[key] = (this.statuses[key] ?? 0) + 1;
-      if (!res && this.outageStart === null) this.outageStart = Date.now();
-      if (res && this.outageStart !== null) {
-        this.outages.push({ from: this.outageStart, ms: Date.now() - this.outageStart });
-        this.outageStart = null;
-      }
-      const status = await fetch(`http://127.0.0.1:${this.cfg.ports.connect}/connectors/${pipeline.connector}/status`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-      const tasks = status?.ok ? ((await status.json()) as { tasks: Array<{ state: string }> }).tasks : [];
-      for (const t of tasks) this.taskStates[t.state] = (this.taskStates[t.state] ?? 0) + 1;
+      await this.sample();
+    } catch {
+      // a sample that could not be taken (the secret rewritten mid-read) is counted, never thrown
+      this.statuses['probe-error'] = (this.statuses['probe-error'] ?? 0) + 1;
     } finally {
       this.busy = false;
     }
+  }
+
+  private async sample(): Promise<void> {
+    const secret = await new FileSecretStore(this.cfg.secretsDir).read(pipeline.registrySecret);
+    const user = secret?.data[`${this.account}-user`];
+    const password = secret?.data[`${this.account}-password`];
+    const auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    const res = await fetch(`http://127.0.0.1:${this.cfg.ports.registry}/apis/ccompat/v7/subjects`, { headers: { authorization: auth }, signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    const key = res ? String(res.status) : 'unreachable';
+    this.statuses[key] = (this.statuses[key] ?? 0) + 1;
+    if (!res && this.outageStart === null) this.outageStart = Date.now();
+    if (res && this.outageStart !== null) {
+      this.outages.push({ from: this.outageStart, ms: Date.now() - this.outageStart });
+      this.outageStart = null;
+    }
+    const status = await fetch(`http://127.0.0.1:${this.cfg.ports.connect}/connectors/${pipeline.connector}/status`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    const tasks = status?.ok ? ((await status.json()) as { tasks: Array<{ state: string }> }).tasks : [];
+    for (const t of tasks) this.taskStates[t.state] = (this.taskStates[t.state] ?? 0) + 1;
   }
 
   /** 401 answers the registry logged between start() and stop() (access log lines `access "<request>" 401 <user>`). */

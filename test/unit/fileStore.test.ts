@@ -34,4 +34,20 @@ describe('file secret store', () => {
     await expect(store.write('../etc', { a: '1' })).rejects.toThrow(/invalid secret name/);
     await expect(store.write('ok', { '../x': '1' })).rejects.toThrow(/invalid key/);
   });
+
+  it('a read racing writes that add and remove keys sees one whole version or the other, never ENOENT', async () => {
+    const store = new FileSecretStore(tmp());
+    const a = { 'u-user': 'a', 'u-password': 'pa' };
+    const b = { ...a, 'u-next-user': 'b', 'u-next-password': 'pb' };
+    await store.write('s', a);
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; i < 200; i++) await store.write('s', i % 2 ? a : b);
+      writing = false;
+    })();
+    const seen = new Set<string>();
+    while (writing) seen.add(Object.keys((await store.read('s'))!.data).sort().join(','));
+    await writer;
+    for (const keys of seen) expect([Object.keys(a).sort().join(','), Object.keys(b).sort().join(',')]).toContain(keys);
+  });
 });
