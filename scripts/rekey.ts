@@ -1,11 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { type Client, type WorkflowHandle, WorkflowFailedError } from '@temporalio/client';
-import { loadStackConfig } from './stack/config.js';
-import { createClient } from '../workers/client.js';
-import { ConfigError, loadWorkerConfig } from '../workers/config.js';
-import { stackWorkerDefaults } from './lib/session.js';
+import { ConfigError } from '../workers/config.js';
+import { duration, operator, seconds, withClient } from './cli/context.js';
 import { RotationInProgressError, startAwsKeysRotation, startPostgresCdcRotation, startSchemaRegistryRotation } from '../workers/startRotation.js';
 import type { AwsKeysRotationInput } from '../workflows/awsKeys/input.js';
 import { InvalidInputError, type PostgresCdcRotationInput } from '../workflows/postgresCdc/input.js';
@@ -14,7 +10,6 @@ import {
   abandonSignal,
   cleanupNowSignal,
   extendGraceSignal,
-  parseIsoDuration,
   progressQuery,
   retrySignal,
   rollbackSignal,
@@ -26,32 +21,6 @@ import { listRotations } from './lib/rotations.js';
 
 /** Operator CLI: start, inspect and steer rotations (what the Web UI does, from a terminal). */
 const program = new Command('rekey').description('credential rotations for the CDC pipeline, on Temporal');
-const operator = process.env.USER ?? 'operator';
-
-function duration(v: string) {
-  if (parseIsoDuration(v) === undefined) throw new InvalidArgumentError('must be an ISO-8601 duration such as PT24H');
-  return v;
-}
-
-/** REKEY_* settings; unset ones default to the embedded stack (its generated codec key included). */
-function configFromEnv() {
-  const env = { ...process.env };
-  const stack = loadStackConfig();
-  const stackKey = path.join(stack.dir, 'codec.key');
-  if (!env.REKEY_CODEC_KEY && !env.REKEY_CODEC_KEY_FILE && fs.existsSync(stackKey)) env.REKEY_CODEC_KEY_FILE = stackKey;
-  return loadWorkerConfig(env, stackWorkerDefaults(stack));
-}
-
-async function withClient<T>(fn: (c: Client, taskQueue: string) => Promise<T>): Promise<T> {
-  const config = configFromEnv();
-  const { client, connection } = await createClient(config);
-  try {
-    return await fn(client, config.temporal.taskQueue);
-  } finally {
-    await connection.close();
-  }
-}
-
 /** Waits for the result, printing one line per phase change (the progress query, polled). */
 async function follow(handle: WorkflowHandle, json: boolean): Promise<RotationResult> {
   let last = '';
@@ -152,12 +121,6 @@ program
   });
 
 interface AwsRotateOptions { target: string; secret: string; user: string; connector: string; bucket: string; prefix: string; grace?: string; watchSeconds?: number; deleteInactiveKey?: boolean; reason: string; requestedBy: string; dryRun?: boolean; force?: string; wait?: boolean; json?: boolean }
-
-function seconds(v: string) {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('must be a whole number of seconds');
-  return n;
-}
 
 program
   .command('rotate-aws-keys')
