@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { type Client, type WorkflowHandle, WorkflowFailedError } from '@temporalio/client';
 import { ConfigError } from '../workers/config.js';
+import { ScheduleFileError } from '../workers/schedules/file.js';
 import { duration, operator, seconds, withClient } from './cli/context.js';
+import { registerScheduleCommands } from './cli/schedules.js';
 import { RotationInProgressError, startAwsKeysRotation, startPostgresCdcRotation, startSchemaRegistryRotation } from '../workers/startRotation.js';
 import type { AwsKeysRotationInput } from '../workflows/awsKeys/input.js';
 import { InvalidInputError, type PostgresCdcRotationInput } from '../workflows/postgresCdc/input.js';
@@ -202,8 +204,10 @@ program.command('retry <workflowId>').description('retry the step a rotation par
 program.command('abandon <workflowId>').description('skip the parked step; it is recorded as left to do by hand').requiredOption('--reason <text>', 'why')
   .action(send((h, o) => h.signal(abandonSignal, { reason: o.reason!, by: operator }), 'abandon'));
 
+registerScheduleCommands(program);
+
 program.parseAsync().catch((err: unknown) => {
-  if (err instanceof InvalidInputError || err instanceof RotationInProgressError || err instanceof ConfigError) console.error(err.message);
+  if (err instanceof InvalidInputError || err instanceof RotationInProgressError || err instanceof ConfigError || err instanceof ScheduleFileError) console.error(err.message);
   else console.error(`rekey: ${(err as Error).message}`);
   process.exit(1);
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../postgresCdc/input.js';
 import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
+import { MaintenanceWindowInput } from '../rotation/window.js';
 
 export { InvalidInputError };
 
@@ -51,6 +52,7 @@ export const AwsKeysRotationInput = z
       .describe('go on although pre-flight checks fail (not the key checks); the reason is written to the audit log'),
     reason: z.string().min(1).max(500).default('scheduled rotation'),
     requestedBy: z.string().min(1).max(200).default('unknown'),
+    maintenanceWindow: MaintenanceWindowInput.optional().describe('set by a schedule: the switch must start inside this window, or the rotation ends without switching'),
     dryRun: z.boolean().default(false),
     injectFailure: z.enum(awsDrillSteps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
   })

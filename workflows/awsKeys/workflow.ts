@@ -56,6 +56,7 @@ export async function rotateAwsAccessKeys(input: AwsKeysRotationInput): Promise<
     injectFailure: plan.injectFailure,
     details: { user: plan.user, secret: plan.secret, connector: plan.connector, bucket: plan.bucket, gracePeriod: plan.gracePeriod, watchSeconds: String(plan.watchSeconds) },
     memo: { ...plan },
+    maintenanceWindow: plan.maintenanceWindow,
     orderedAudit: true,
   });
 

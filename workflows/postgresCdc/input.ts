@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
+import { MaintenanceWindowInput } from '../rotation/window.js';
 
 /** PostgreSQL identifiers rekey creates or names: lowercase, unquoted shape, at most 63 bytes. */
 const pgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)');
@@ -43,6 +44,7 @@ export const PostgresCdcRotationInput = z
       .describe('go on although pre-flight checks fail; the reason is written to the audit log'),
     reason: z.string().min(1).max(500).default('scheduled rotation'),
     requestedBy: z.string().min(1).max(200).default('unknown'),
+    maintenanceWindow: MaintenanceWindowInput.optional().describe('set by a schedule: the switch must start inside this window, or the rotation ends without switching'),
     dryRun: z.boolean().default(false),
     injectFailure: z.enum(drillSteps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
   })

@@ -32,6 +32,7 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
     injectFailure: plan.injectFailure,
     details: { strategy: plan.strategy, gracePeriod: plan.gracePeriod, secret: plan.secret, slot: plan.slot, connector: plan.connector },
     memo: { ...plan },
+    maintenanceWindow: plan.maintenanceWindow,
     orderedAudit,
   });
 

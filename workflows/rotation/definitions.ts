@@ -20,7 +20,9 @@ export type Phase =
   | 'rolling-back'
   | 'rolled-back'
   | 'needs-attention'
-  | 'dry-run-complete';
+  | 'dry-run-complete'
+  /** A scheduled rotation that could not switch inside its maintenance window: it ended without switching. */
+  | 'outside-window';
 
 export interface StepRecord {
   name: string;
@@ -62,7 +64,7 @@ export interface RotationProgress {
 }
 
 export interface RotationResult {
-  status: 'completed' | 'rolled-back' | 'dry-run';
+  status: 'completed' | 'rolled-back' | 'dry-run' | 'outside-window';
   workflowId: string;
   procedure: string;
   target: string;

@@ -5,3 +5,4 @@ export { formatDuration, MAX_GRACE_MS, parseIsoDuration } from './duration.js';
 export { describeError, RollbackRequested } from './errors.js';
 export { dryRunWorkflowId, rotationWorkflowId } from './ids.js';
 export { Rotation, type RotationSpec } from './rotation.js';
+export { MaintenanceWindowInput, type MaintenanceWindow, OutsideMaintenanceWindow, windowRefusal } from './window.js';

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, condition, isCancellation, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, patched, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { AuditTrail } from './audit.js';
 import { OperatorControl } from './control.js';
 import { type Phase, type PlannedStep, progressQuery, type RotationProgress, type RotationResult } from './definitions.js';
@@ -7,6 +7,7 @@ import { rotationWorkflowId } from './ids.js';
 import { Saga } from './saga.js';
 import { RotationComponent, RotationPhase, RotationTarget } from './searchAttributes.js';
 import { PhaseTracker } from './tracker.js';
+import { type MaintenanceWindow, OutsideMaintenanceWindow, windowRefusal } from './window.js';
 
 export interface RotationSpec {
   /** e.g. `postgresql-cdc`: the workflow id prefix and the RotationComponent search attribute. */
@@ -30,6 +31,8 @@ export interface RotationSpec {
    * patch marker recorded right after a local-activity marker does not replay (TMPRL1100).
    */
   orderedAudit: boolean;
+  /** Scheduled runs: the switch must start inside this window, or the rotation ends without switching. */
+  maintenanceWindow?: MaintenanceWindow;
 }
 
 /**
@@ -84,8 +87,18 @@ export class Rotation {
     return r;
   }
 
+  /** Entering staging or switching also enforces the maintenance window (scheduled runs). */
   setPhase(phase: Phase): void {
+    if (phase === 'staging' || phase === 'switching') this.enforceWindow(phase);
     this.tracker.setPhase(phase);
+  }
+
+  private enforceWindow(phase: 'staging' | 'switching'): void {
+    const window = this.spec.maintenanceWindow;
+    // only runs started with a window (none existed before this patch) take the new path
+    if (!window || !patched('maintenance-window')) return;
+    const refusal = windowRefusal(window, phase, Date.now());
+    if (refusal) throw new OutsideMaintenanceWindow(refusal);
   }
 
   /** A step that changes nothing, or nothing a rollback would have to undo. */
@@ -174,6 +187,7 @@ export class Rotation {
       return await this.result(status);
     } catch (err) {
       if (this.cleanupStarted) throw err;
+      if (err instanceof OutsideMaintenanceWindow) return await this.endOutsideWindow(err.message);
       const requested = err instanceof RollbackRequested;
       const reason = requested ? `operator rollback: ${err.message}` : isCancellation(err) ? 'workflow cancelled' : describeError(err);
       if (this.saga.pending().length === 0 && !requested) {
@@ -188,6 +202,15 @@ export class Rotation {
       if (isCancellation(err)) throw err;
       throw ApplicationFailure.nonRetryable(`rotation rolled back: ${reason}`, 'RotationRolledBack', { leftByHand: this.leftByHand });
     }
+  }
+
+  /** The window closed before the switch: undo staging (if any), record it, end cleanly (not a failure: nothing is half-done). */
+  private async endOutsideWindow(reason: string): Promise<RotationResult> {
+    if (this.saga.pending().length > 0) await this.rollBack(reason);
+    this.tracker.note('maintenance-window', 'skipped', reason);
+    this.tracker.setPhase('outside-window');
+    this.audit.record('maintenance-window', 'rotate_credentials', 'skipped', { detail: reason });
+    return this.result('outside-window');
   }
 
   private async rollBack(reason: string): Promise<void> {

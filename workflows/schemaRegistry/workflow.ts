@@ -46,6 +46,7 @@ export async function rotateSchemaRegistryCredentials(input: SchemaRegistryRotat
     injectFailure: plan.injectFailure,
     details: { account: plan.account, gracePeriod: plan.gracePeriod, secret: plan.secret, connector: plan.connector, subjectPrefix: plan.subjectPrefix },
     memo: { ...plan },
+    maintenanceWindow: plan.maintenanceWindow,
     orderedAudit: true,
   });
 

@@ -1,0 +1,182 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkflowHandle } from '@temporalio/client';
+import { parse as parseYaml, stringify } from 'yaml';
+import { repoRoot } from '../../scripts/stack/config.js';
+import { applySchedules, listSchedules, pauseSchedule, triggerSchedule, unpauseSchedule } from '../../workers/schedules/client.js';
+import { loadScheduleFile, SCHEDULE_ID_PREFIX } from '../../workers/schedules/file.js';
+import type { ScheduledRunResult } from '../../workflows/schedules/workflow.js';
+import { startTestWorker, type TestWorker } from '../helpers.js';
+import { auditLines, pipelineState, stopLeftover } from './pipeline.js';
+
+/**
+ * The maintenance calendar as Temporal Schedules on the dev server: what the server computes
+ * as next runs, idempotent apply and prune, pause with a note, and a triggered schedule
+ * running a real rotation (and one whose window is too short ending without switching).
+ */
+const repoFile = path.join(repoRoot, 'schedules.yaml');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-schedules-'));
+let w: TestWorker;
+let running: WorkflowHandle | undefined;
+
+const writeFile = (name: string, mutate: (doc: { schedules: Array<Record<string, unknown>> }) => void) => {
+  const doc = parseYaml(fs.readFileSync(repoFile, 'utf8')) as { schedules: Array<Record<string, unknown>> };
+  mutate(doc);
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, stringify(doc));
+  return file;
+};
+const rekeyIds = async () => (await listSchedules(w.client)).map((r) => r.id);
+const deleteAll = async () => {
+  for (const id of await rekeyIds()) await w.client.schedule.getHandle(id).delete();
+};
+
+beforeAll(async () => {
+  w = await startTestWorker();
+  await deleteAll();
+});
+afterAll(async () => {
+  await stopLeftover(running);
+  await deleteAll().catch(() => undefined);
+  await w?.stop();
+});
+
+/** Runs a schedule now and waits for what it started: the launcher's result and the rotation's handle. */
+async function triggerAndWait(id: string): Promise<{ result: ScheduledRunResult; rotation: WorkflowHandle }> {
+  const before = new Date();
+  await triggerSchedule(w.client, id);
+  const started = async () => {
+    for await (const e of w.client.workflow.list({ query: `WorkflowId STARTS_WITH "scheduled/${id}" AND StartTime >= "${before.toISOString()}"` })) return e.workflowId;
+    return undefined;
+  };
+  let launcherId: string | undefined;
+  for (let i = 0; i < 60 && !launcherId; i++) {
+    launcherId = await started();
+    if (!launcherId) await new Promise((r) => setTimeout(r, 1000));
+  }
+  expect(launcherId, 'the schedule started its workflow').toBeDefined();
+  const launcher = w.client.workflow.getHandle(launcherId!);
+  const result = (await launcher.result()) as ScheduledRunResult;
+  const { runId } = await w.client.workflow.getHandle(result.workflowId).describe();
+  // auditLines finds a run's events by its first run id, which a handle got by id does not carry
+  return { result, rotation: Object.assign(w.client.workflow.getHandle(result.workflowId, runId), { firstExecutionRunId: runId }) };
+}
+
+describe('maintenance calendar (Temporal Schedules)', () => {
+  it('the server computes the first Sundays of the coming months at 02:00 UTC, and the AWS keys quarterly', async () => {
+    const changes = await applySchedules(w.client, repoFile, { taskQueue: w.taskQueue });
+    expect(changes.map((c) => c.change)).toEqual(['created', 'created', 'created']);
+    const rows = Object.fromEntries((await listSchedules(w.client)).map((r) => [r.id, r]));
+    const cdc = rows[`${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`]!;
+    expect(cdc.overlap).toBe('SKIP');
+    expect(cdc.catchupWindowMs).toBe(3_600_000);
+    const next = cdc.nextRuns.map((t) => new Date(t));
+    expect(next.length).toBeGreaterThanOrEqual(3);
+    next.forEach((t, i) => {
+      expect(t.getUTCDay(), t.toISOString()).toBe(0); // Sunday
+      expect(t.getUTCDate(), t.toISOString()).toBeLessThanOrEqual(7); // the first one of its month
+      expect([t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds()]).toEqual([2, 0, 0]);
+      if (i > 0) expect((t.getUTCFullYear() * 12 + t.getUTCMonth()) - (next[i - 1]!.getUTCFullYear() * 12 + next[i - 1]!.getUTCMonth())).toBe(1);
+    });
+    expect(next[0]!.getTime()).toBeGreaterThan(Date.now());
+    const aws = rows[`${SCHEDULE_ID_PREFIX}aws-keys-quarterly`]!.nextRuns.map((t) => new Date(t));
+    for (const t of aws) expect([[0, 3, 6, 9].includes(t.getUTCMonth()), t.getUTCDay(), t.getUTCDate() <= 7, t.getUTCHours()]).toEqual([true, 0, true, 3]);
+  });
+
+  it('applying twice changes nothing; a changed entry is updated; --prune removes what the file no longer lists', async () => {
+    const before = await Promise.all((await rekeyIds()).map(async (id) => [id, (await w.client.schedule.getHandle(id).describe()).info.lastUpdatedAt?.getTime() ?? null]));
+    const again = await applySchedules(w.client, repoFile, { taskQueue: w.taskQueue });
+    expect(again.map((c) => c.change)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    const after = await Promise.all((await rekeyIds()).map(async (id) => [id, (await w.client.schedule.getHandle(id).describe()).info.lastUpdatedAt?.getTime() ?? null]));
+    expect(after).toEqual(before);
+
+    const moved = writeFile('moved.yaml', (d) => ((d.schedules[0]!.calendar as Record<string, unknown>).minute = 15));
+    expect((await applySchedules(w.client, moved, { taskQueue: w.taskQueue })).map((c) => c.change)).toEqual(['updated', 'unchanged', 'unchanged']);
+    const cdc = (await listSchedules(w.client)).find((r) => r.id.endsWith('postgresql-cdc-monthly'))!;
+    expect(new Date(cdc.nextRuns[0]!).getUTCMinutes()).toBe(15);
+
+    const onlyCdc = writeFile('only-cdc.yaml', (d) => d.schedules.splice(1));
+    const pruned = await applySchedules(w.client, onlyCdc, { taskQueue: w.taskQueue, prune: true });
+    expect(pruned).toEqual([
+      { id: `${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`, change: 'updated' },
+      { id: `${SCHEDULE_ID_PREFIX}aws-keys-quarterly`, change: 'deleted' },
+      { id: `${SCHEDULE_ID_PREFIX}schema-registry-monthly`, change: 'deleted' },
+    ]);
+    expect(await rekeyIds()).toEqual([`${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`]);
+  });
+
+  it('pause keeps its note through an apply; unpause resumes', async () => {
+    const id = `${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`;
+    await pauseSchedule(w.client, id, 'change freeze until the Q4 audit');
+    await applySchedules(w.client, repoFile, { taskQueue: w.taskQueue });
+    let row = (await listSchedules(w.client)).find((r) => r.id === id)!;
+    expect([row.paused, row.note]).toEqual([true, 'change freeze until the Q4 audit']);
+    await unpauseSchedule(w.client, id, 'freeze over');
+    row = (await listSchedules(w.client)).find((r) => r.id === id)!;
+    expect(row.paused).toBe(false);
+  });
+
+  it('rejects a bad file before touching the server, naming the field', async () => {
+    const cases: Array<[(d: { schedules: Array<Record<string, unknown>> }) => void, RegExp]> = [
+      [(d) => (d.schedules[0]!.procedure = 'kafka-acls'), /schedules\.0\.procedure/],
+      [(d) => ((d.schedules[1]!.calendar as Record<string, unknown>).hour = 25), /schedules\.1\.calendar\.hour/],
+      [(d) => ((d.schedules[0]!.calendar as Record<string, unknown>).dayOfMonth = '7-1'), /schedules\.0\.calendar\.dayOfMonth/],
+      [(d) => ((d.schedules[0]!.input as Record<string, unknown>).strategy = 'yolo'), /schedules\.0\.input\.strategy/],
+      [(d) => (d.schedules[2]!.id = d.schedules[0]!.id), /duplicate schedule id/],
+    ];
+    const ids = await rekeyIds();
+    for (const [mutate, message] of cases) {
+      const file = writeFile('bad.yaml', mutate);
+      expect(() => loadScheduleFile(file)).toThrow(message);
+      await expect(applySchedules(w.client, file, { taskQueue: w.taskQueue, prune: true })).rejects.toThrow(message);
+    }
+    expect(await rekeyIds()).toEqual(ids);
+    // the operator's CLI says the same and exits non-zero
+    const bad = writeFile('bad-cli.yaml', (d) => (d.schedules[0]!.procedure = 'kafka-acls'));
+    const cli = await promisify(execFile)('npx', ['tsx', 'scripts/rekey.ts', 'schedules', 'apply', '--file', bad], { cwd: repoRoot }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/schedules\.0\.procedure/);
+  });
+
+  it('a triggered schedule runs a real rotation inside its maintenance window', async () => {
+    const file = writeFile('e2e-run.yaml', (d) => {
+      d.schedules.splice(1);
+      Object.assign(d.schedules[0]!, { id: 'e2e-cdc', input: { ...(d.schedules[0]!.input as object), gracePeriod: 'PT5S', reason: 'e2e: triggered schedule' } });
+    });
+    await applySchedules(w.client, file, { taskQueue: w.taskQueue, prune: true });
+    const startedAt = Date.now();
+    const { result, rotation } = await triggerAndWait('e2e-cdc');
+    running = rotation;
+    expect(result).toMatchObject({ schedule: 'e2e-cdc', procedure: 'postgresql-cdc', workflowId: 'rotate-postgresql-cdc/debezium-credentials', status: 'completed' });
+    // the window is the trigger time + PT2H
+    expect(Math.abs(Date.parse(result.switchBy!) - (startedAt + 7_200_000))).toBeLessThan(60_000);
+    const state = await pipelineState();
+    expect(result.detail).toBe(`${result.detail.split(' → ')[0]} → ${state.streamingUser}`);
+    expect([state.hasPending, state.hasBackup]).toEqual([false, false]);
+    running = undefined;
+  });
+
+  it('a rotation that cannot reach its switch before the window closes ends without switching, recorded in the audit', async () => {
+    const file = writeFile('e2e-late.yaml', (d) => {
+      d.schedules.splice(1);
+      Object.assign(d.schedules[0]!, { id: 'e2e-late', maintenanceWindow: { length: 'PT5M', stagingBudget: 'PT10M' } });
+    });
+    await applySchedules(w.client, file, { taskQueue: w.taskQueue, prune: true });
+    const before = await pipelineState();
+    const { result, rotation } = await triggerAndWait('e2e-late');
+    expect(result.status).toBe('outside-window');
+    const after = await pipelineState();
+    expect(after).toMatchObject({ streamingUser: before.streamingUser, cdcRoles: before.cdcRoles, secretFingerprint: before.secretFingerprint, hasPending: false, hasBackup: false });
+    const audit = await auditLines(rotation, w.config.audit.path);
+    expect(audit.at(-1)).toMatchObject({ step: 'maintenance-window', action: 'rotate_credentials', status: 'skipped' });
+    const history = await rotation.fetchHistory();
+    expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name)).not.toContain('stagePendingCredential');
+  });
+});

@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { RotationResult } from '../../workflows/rotation/index.js';
+import { windowRefusal } from '../../workflows/rotation/window.js';
+import { stubWorker, timeSkippingEnv, waitFor } from './harness.js';
+
+let env: TestWorkflowEnvironment;
+let w: Awaited<ReturnType<typeof stubWorker>>;
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  w = await stubWorker(env);
+});
+afterAll(async () => {
+  await w?.stop();
+  await env?.teardown();
+});
+
+const at = (ms: number) => new Date(ms).toISOString();
+
+describe('maintenance window (the kit, any procedure)', () => {
+  it('refuses staging when less than its budget is left, and the switch after the deadline', () => {
+    const t = Date.parse('2026-12-06T02:00:00Z');
+    const window = { switchBy: '2026-12-06T04:00:00Z', stagingBudget: 'PT10M' };
+    expect(windowRefusal(window, 'staging', t)).toBeNull();
+    expect(windowRefusal(window, 'staging', Date.parse('2026-12-06T03:49:59Z'))).toBeNull();
+    expect(windowRefusal(window, 'staging', Date.parse('2026-12-06T03:50:01Z'))).toMatch(/staging would start .* 9m59s left .* nothing was changed/);
+    expect(windowRefusal(window, 'switching', Date.parse('2026-12-06T03:59:59Z'))).toBeNull();
+    expect(windowRefusal(window, 'switching', Date.parse('2026-12-06T04:00:00Z'))).toMatch(/after its deadline/);
+  });
+
+  it('a run within its window completes as usual', async () => {
+    const world = w.newWorld();
+    const now = await env.currentTimeMs();
+    const result = (await (await w.start(world, { gracePeriod: 'PT1H', maintenanceWindow: { switchBy: at(now + 3_600_000) } })).result()) as RotationResult;
+    expect(result.status).toBe('completed');
+  });
+
+  it('the window closes while staging runs: the switch is not started, staging is undone, the audit says skipped', async () => {
+    const world = w.newWorld();
+    const release = world.gate('testTableAccess');
+    const now = await env.currentTimeMs();
+    // the held activity heartbeats within 30 s, so the window is seconds long here
+    const handle = await w.start(world, { maintenanceWindow: { switchBy: at(now + 15_000), stagingBudget: 'PT1S' } });
+    await waitFor(handle, (p) => p.phase === 'staging' && p.steps.some((s) => s.name === 'table-access' && s.outcome === 'running'), 'table-access running');
+    await env.sleep('20 seconds');
+    release();
+    const result = (await handle.result()) as RotationResult;
+    expect(result.status).toBe('outside-window');
+    expect(world.state()).toMatchObject({ current: world.oldUser, pending: false, backup: false, streaming: world.oldUser, roles: [world.oldUser] });
+    expect(result.steps.map((s) => s.name)).not.toContain('promote');
+    expect(world.audit.at(-1)).toMatchObject({ step: 'maintenance-window', status: 'skipped' });
+  });
+});

@@ -1,0 +1,69 @@
+import { ApplicationFailure, ParentClosePolicy, executeChild, workflowInfo } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { rotateAwsAccessKeys } from '../awsKeys/workflow.js';
+import { rotatePostgresCdcCredentials } from '../postgresCdc/workflow.js';
+import { parseIsoDuration, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
+import { rotateSchemaRegistryCredentials } from '../schemaRegistry/workflow.js';
+import { ScheduledRunInput, type ScheduledProcedure, type ScheduledRunPlan } from './input.js';
+
+/** Set by the server on every workflow a Schedule starts: the action's nominal time (not when it actually ran). */
+const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+
+type Procedure = (input: Record<string, unknown>) => Promise<RotationResult>;
+const procedures: Record<ScheduledProcedure, Procedure> = {
+  'postgresql-cdc': rotatePostgresCdcCredentials as Procedure,
+  'schema-registry': rotateSchemaRegistryCredentials as Procedure,
+  'aws-keys': rotateAwsAccessKeys as Procedure,
+};
+
+export interface ScheduledRunResult {
+  schedule: string;
+  procedure: ScheduledProcedure;
+  /** The rotation this run started (or found running). */
+  workflowId: string;
+  scheduledAt: string;
+  switchBy: string | null;
+  status: RotationResult['status'] | 'already-running';
+  detail: string;
+}
+
+/**
+ * What a Schedule starts: the procedure's rotation as a child under its one-per-credential id
+ * (`rotate-<procedure>/<secret>`; a Schedule itself would append a timestamp), with the
+ * maintenance window turned into the instant the switch must start by. A rotation already
+ * running for the credential (a manual one) is left alone and reported. The rotation is
+ * abandoned, not cancelled, if this run is terminated: a switch is never cut in half.
+ */
+export async function runScheduled(raw: ScheduledRunInput): Promise<ScheduledRunResult> {
+  const parsed = ScheduledRunInput.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+    throw ApplicationFailure.nonRetryable(`invalid scheduled run input: ${issues}`, 'InvalidInput');
+  }
+  const plan = parsed.data;
+  const info = workflowInfo();
+  const scheduledAt = info.typedSearchAttributes.get(TemporalScheduledStartTime) ?? info.startTime;
+  const switchBy = deadline(plan, scheduledAt);
+  const workflowId = rotationWorkflowId(plan.procedure, plan.input.secret);
+  const base = { schedule: plan.schedule, procedure: plan.procedure, workflowId, scheduledAt: scheduledAt.toISOString(), switchBy };
+  const input = { ...plan.input, ...(switchBy ? { maintenanceWindow: { switchBy, stagingBudget: plan.maintenanceWindow!.stagingBudget } } : {}) };
+  try {
+    const result = await executeChild(procedures[plan.procedure], {
+      workflowId,
+      args: [input],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      staticSummary: `${plan.procedure} rotation of ${plan.input.target} from schedule ${plan.schedule}${switchBy ? `, switch by ${switchBy}` : ''}`,
+    });
+    return { ...base, status: result.status, detail: `${result.from ?? '?'} → ${result.to ?? '?'}` };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      return { ...base, status: 'already-running', detail: `a rotation of ${plan.input.secret} is already running; this scheduled run left it alone` };
+    }
+    throw err;
+  }
+}
+
+function deadline(plan: ScheduledRunPlan, scheduledAt: Date): string | null {
+  if (!plan.maintenanceWindow) return null;
+  return new Date(scheduledAt.getTime() + parseIsoDuration(plan.maintenanceWindow.length)!).toISOString();
+}
