@@ -1,7 +1,10 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { createAuditActivities } from './audit.js';
 import { type AwsCredentials, createAwsActivities } from './aws.js';
 import { createCredentialActivities } from './credentials.js';
 import { createHostActivities } from './host.js';
+import { createIsolationActivities } from './isolation.js';
 import { createKafkaActivities } from './kafka.js';
 import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
 import type { ConnectPodsMemory } from './kubernetes.js';
@@ -24,6 +27,16 @@ export interface ActivityDeps {
   testHooks?: boolean;
   /** When set (Kubernetes backends), the Kafka Connect pods' memory health feeds the pre-flight memory check. */
   connectPodsMemory?: () => Promise<ConnectPodsMemory>;
+  /** The cluster the pipeline runs on (emergency isolation). Absent: those activities refuse, saying so. */
+  kubernetes?: { kubeConfig: KubeConfig; namespace: string };
+}
+
+/** Registered even without a cluster, so a workflow that needs one fails with a clear reason instead of an unknown activity. */
+function withoutCluster<T extends Record<string, unknown>>(names: Array<keyof T>): T {
+  const refuse = () => {
+    throw ApplicationFailure.nonRetryable('this worker has no Kubernetes API configured (set REKEY_K8S_NAMESPACE and KUBECONFIG, or run in-cluster)', 'NoKubernetes');
+  };
+  return Object.fromEntries(names.map((n) => [n, refuse])) as unknown as T;
 }
 
 /** The object the worker registers: every activity, built from injected clients and settings. */
@@ -38,6 +51,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),
     ...createAuditActivities(deps.audit),
     ...createPlanActivities({ testHooks: deps.testHooks ?? false }),
+    ...(deps.kubernetes ? createIsolationActivities(deps.kubernetes) : withoutCluster<ReturnType<typeof createIsolationActivities>>(['inspectDeployment', 'applyEmergencyPolicy', 'removeEmergencyPolicy', 'scaleDeployment'])),
   };
 }
 

@@ -42,6 +42,12 @@ export const WorkerConfigSchema = z
       z.object({ kind: z.literal('file'), dir: z.string().min(1) }),
       z.object({ kind: z.literal('kubernetes'), namespace: z.string().min(1), kubeconfig: z.string().optional() }),
     ]),
+    /**
+     * The cluster the pipeline runs on (emergency isolation; the validation checks): the
+     * namespace and an optional kubeconfig (absent: in-cluster). Defaults to the secret
+     * store's when that is Kubernetes.
+     */
+    kubernetes: z.object({ namespace: z.string().min(1), kubeconfig: z.string().optional() }).optional(),
     postgres: z.object({
       host: z.string().min(1),
       port: z.coerce.number().int().min(1).max(65535),
@@ -99,6 +105,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
       env.REKEY_SECRET_STORE === 'kubernetes'
         ? { kind: 'kubernetes', namespace: env.REKEY_K8S_NAMESPACE ?? 'data-ingestion', kubeconfig: env.KUBECONFIG, dir: undefined }
         : { kind: env.REKEY_SECRET_STORE, dir: env.REKEY_SECRETS_DIR },
+    kubernetes: env.REKEY_K8S_NAMESPACE && env.REKEY_SECRET_STORE !== 'kubernetes' ? { namespace: env.REKEY_K8S_NAMESPACE, kubeconfig: env.KUBECONFIG } : undefined,
     postgres: { host: env.REKEY_PG_HOST, port: env.REKEY_PG_PORT, database: env.REKEY_PG_DATABASE, adminSecret: env.REKEY_PG_ADMIN_SECRET },
     kafkaConnect: { url: env.REKEY_CONNECT_URL },
     kafka: { brokers: env.REKEY_KAFKA_BROKERS?.split(',') },

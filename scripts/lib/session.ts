@@ -22,6 +22,7 @@ export function stackWorkerDefaults(stack: StackConfig) {
     ...productionDefaults,
     temporal: { address: `127.0.0.1:${stack.ports.temporal}`, namespace: 'default', taskQueue: 'rekey' },
     secrets: onKubernetes ? { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) } : { kind: 'file', dir: stack.secretsDir },
+    kubernetes: { namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) },
     postgres: { host: '127.0.0.1', port: stack.ports.postgres, database: pipeline.database, adminSecret: pipeline.adminSecret },
     kafkaConnect: { url: `http://127.0.0.1:${stack.ports.connect}` },
     kafka: { brokers: [`127.0.0.1:${stack.ports.kafka}`] },
