@@ -18,6 +18,7 @@ import {
 } from '../workflows/rotation/index.js';
 import { printPlan, printProgress, printResult } from './lib/print.js';
 import { listRotations } from './lib/rotations.js';
+import { registerValidateCommands } from './cli/validate.js';
 
 /** Operator CLI: start, inspect and steer rotations (what the Web UI does, from a terminal). */
 const program = new Command('rekey').description('credential rotations for the CDC pipeline, on Temporal');
@@ -202,6 +203,7 @@ program.command('retry <workflowId>').description('retry the step a rotation par
 program.command('abandon <workflowId>').description('skip the parked step; it is recorded as left to do by hand').requiredOption('--reason <text>', 'why')
   .action(send((h, o) => h.signal(abandonSignal, { reason: o.reason!, by: operator }), 'abandon'));
 
+registerValidateCommands(program);
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof InvalidInputError || err instanceof RotationInProgressError || err instanceof ConfigError) console.error(err.message);
   else console.error(`rekey: ${(err as Error).message}`);

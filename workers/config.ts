@@ -53,6 +53,8 @@ export const WorkerConfigSchema = z
     schemaRegistry: z.object({ url }),
     aws: z.object({ endpoint: url.optional(), region: z.string().min(1).default('us-east-1') }),
     audit: z.object({ path: z.string().min(1) }),
+    /** The pipeline's namespace for the access validation when secrets are not in Kubernetes (with the kubernetes store, its namespace and kubeconfig are used). */
+    kubernetes: z.object({ namespace: z.string().min(1), kubeconfig: z.string().optional() }).optional(),
     /** Accept rollback drills (`injectFailure`): test and drill workers only, never production. */
     testHooks: z.boolean().default(false),
   })
@@ -105,6 +107,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
     schemaRegistry: { url: env.REKEY_REGISTRY_URL },
     aws: { endpoint: env.REKEY_AWS_ENDPOINT, region: env.AWS_REGION },
     audit: { path: env.REKEY_AUDIT_LOG },
+    kubernetes: env.REKEY_SECRET_STORE !== 'kubernetes' && env.REKEY_K8S_NAMESPACE ? { namespace: env.REKEY_K8S_NAMESPACE, kubeconfig: env.KUBECONFIG } : undefined,
     testHooks: env.REKEY_TEST_HOOKS === undefined ? undefined : ['1', 'true', 'yes'].includes(env.REKEY_TEST_HOOKS.toLowerCase()),
   };
 }

@@ -62,6 +62,8 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
   // one kubeconfig for the store, the workload activities and the Connect worker runtime
   const kube = config.secrets.kind === 'kubernetes' ? { kubeConfig: loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), namespace: config.secrets.namespace } : undefined;
   const nodes = kube ? createKubernetesActivities(kube) : undefined;
+  // the access validation reads RBAC objects and NetworkPolicies even when secrets live elsewhere
+  const validationKube = kube ?? (config.kubernetes ? { kubeConfig: loadKubeConfig({ kubeconfig: config.kubernetes.kubeconfig }), namespace: config.kubernetes.namespace } : undefined);
   const activities = createActivities({
     store: secretStoreFor(config, kube?.kubeConfig),
     postgres: config.postgres,
@@ -72,6 +74,7 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
     audit: config.audit,
     testHooks: config.testHooks,
     connectPodsMemory: nodes ? () => nodes.connectPodsMemory({ selector: 'app=kafka-connect' }) : undefined,
+    kubernetes: validationKube,
   });
   const worker = await Worker.create({
     connection,

@@ -3,3 +3,4 @@ export { rotateSchemaRegistryCredentials } from './schemaRegistry/workflow.js';
 export { rotateAwsAccessKeys } from './awsKeys/workflow.js';
 /** Still registered: rotations started before the rotation kit hold one as a child. */
 export { targetLock } from './legacy/targetLock.js';
+export { validatePipeline } from './validation/workflow.js';

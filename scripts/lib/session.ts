@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
 import { loadStackConfig, pipeline, type StackConfig } from '../stack/config.js';
@@ -28,6 +29,8 @@ export function stackWorkerDefaults(stack: StackConfig) {
     schemaRegistry: { url: `http://127.0.0.1:${stack.ports.registry}/apis/ccompat/v7` },
     aws: { endpoint: `http://127.0.0.1:${stack.ports.moto}`, region: 'us-east-1' },
     audit: { path: path.join(stack.dir, 'audit', 'rotations.jsonl') },
+    // the access validation's RBAC and network-policy checks read the embedded control plane (when it was ever started)
+    kubernetes: fs.existsSync(kubeconfigPath(stack)) ? { namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) } : undefined,
   };
 }
 
