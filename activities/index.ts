@@ -2,15 +2,20 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createAuditActivities } from './audit.js';
 import { type AwsCredentials, createAwsActivities } from './aws.js';
+import { createAwsValidation } from './awsValidation.js';
 import { createCredentialActivities } from './credentials.js';
 import { createHostActivities } from './host.js';
 import { createIsolationActivities } from './isolation.js';
 import { createKafkaActivities } from './kafka.js';
 import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
+import { createKafkaConnectValidation } from './kafkaConnectValidation.js';
 import type { ConnectPodsMemory } from './kubernetes.js';
+import { createKubernetesValidation } from './kubernetesValidation.js';
+import { createNetworkValidation, endpointOf, type Endpoint } from './network.js';
 import { createPlanActivities } from './plans.js';
 import { createPostgresActivities } from './postgres/index.js';
 import { createSchemaRegistryActivities, type RegistryRuntime } from './schemaRegistry.js';
+import { createSchemaRegistryValidation } from './schemaRegistryValidation.js';
 import type { SecretStore } from './secrets/store.js';
 
 export interface ActivityDeps {
@@ -27,7 +32,7 @@ export interface ActivityDeps {
   testHooks?: boolean;
   /** When set (Kubernetes backends), the Kafka Connect pods' memory health feeds the pre-flight memory check. */
   connectPodsMemory?: () => Promise<ConnectPodsMemory>;
-  /** The cluster the pipeline runs on (emergency isolation). Absent: those activities refuse, saying so. */
+  /** The cluster the pipeline runs on: emergency isolation, and the validation's RBAC and network-policy checks (absent: isolation refuses, those checks are skipped). */
   kubernetes?: { kubeConfig: KubeConfig; namespace: string };
 }
 
@@ -39,18 +44,39 @@ function withoutCluster<T extends Record<string, unknown>>(names: Array<keyof T>
   return Object.fromEntries(names.map((n) => [n, refuse])) as unknown as T;
 }
 
+/** Every address the worker is configured with: what the network validation connects to and resolves. */
+function configuredEndpoints(deps: ActivityDeps): Endpoint[] {
+  const kubeServer = deps.kubernetes?.kubeConfig.getCurrentCluster()?.server;
+  return [
+    endpointOf('postgresql', `${deps.postgres.host}:${deps.postgres.port}`),
+    ...deps.kafka.brokers.map((b) => endpointOf('kafka', b)),
+    endpointOf('kafka-connect', deps.kafkaConnect.url),
+    ...(deps.schemaRegistry ? [endpointOf('schema-registry', deps.schemaRegistry.url)] : []),
+    ...(deps.aws?.endpoint ? [endpointOf('aws', deps.aws.endpoint)] : []),
+    ...(kubeServer ? [endpointOf('kubernetes', kubeServer)] : []),
+  ];
+}
+
 /** The object the worker registers: every activity, built from injected clients and settings. */
 export function createActivities(deps: ActivityDeps) {
+  const registryUrl = (deps.schemaRegistry?.url ?? 'http://schema-registry:8080').replace(/\/apis\/.*$/, '');
+  const aws = { store: deps.store, region: deps.aws?.region ?? 'us-east-1', endpoint: deps.aws?.endpoint, credentials: deps.aws?.credentials };
   return {
     ...createPostgresActivities({ store: deps.store, ...deps.postgres }),
     ...createKafkaConnectActivities(deps.kafkaConnect),
     ...createKafkaActivities(deps.kafka),
-    ...createSchemaRegistryActivities({ store: deps.store, url: (deps.schemaRegistry?.url ?? 'http://schema-registry:8080').replace(/\/apis\/.*$/, ''), runtime: deps.schemaRegistry?.runtime }),
+    ...createSchemaRegistryActivities({ store: deps.store, url: registryUrl, runtime: deps.schemaRegistry?.runtime }),
     ...createCredentialActivities({ store: deps.store }),
-    ...createAwsActivities({ store: deps.store, region: deps.aws?.region ?? 'us-east-1', endpoint: deps.aws?.endpoint, credentials: deps.aws?.credentials }),
+    ...createAwsActivities(aws),
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),
     ...createAuditActivities(deps.audit),
     ...createPlanActivities({ testHooks: deps.testHooks ?? false }),
+    // access validation (`rekey validate`): read-only checks, one module per system
+    ...createKafkaConnectValidation({ url: deps.kafkaConnect.url }),
+    ...createSchemaRegistryValidation({ store: deps.store, url: registryUrl, brokers: deps.kafka.brokers }),
+    ...createAwsValidation(aws),
+    ...createKubernetesValidation({ kubernetes: deps.kubernetes }),
+    ...createNetworkValidation({ endpoints: () => configuredEndpoints(deps) }),
     ...(deps.kubernetes ? createIsolationActivities(deps.kubernetes) : withoutCluster<ReturnType<typeof createIsolationActivities>>(['inspectDeployment', 'applyEmergencyPolicy', 'removeEmergencyPolicy', 'scaleDeployment'])),
   };
 }

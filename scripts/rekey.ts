@@ -20,6 +20,7 @@ import {
 } from '../workflows/rotation/index.js';
 import { printPlan, printProgress, printResult } from './lib/print.js';
 import { listRotations } from './lib/rotations.js';
+import { registerValidateCommands } from './cli/validate.js';
 
 /** Operator CLI: start, inspect and steer rotations (what the Web UI does, from a terminal). */
 const program = new Command('rekey').description('credential rotations for the CDC pipeline, on Temporal');
@@ -204,6 +205,7 @@ program.command('retry <workflowId>').description('retry the step a rotation par
 program.command('abandon <workflowId>').description('skip the parked step; it is recorded as left to do by hand').requiredOption('--reason <text>', 'why')
   .action(send((h, o) => h.signal(abandonSignal, { reason: o.reason!, by: operator }), 'abandon'));
 
+registerValidateCommands(program);
 registerScheduleCommands(program);
 
 program.parseAsync().catch((err: unknown) => {

@@ -4,3 +4,4 @@ export { rotateAwsAccessKeys } from './awsKeys/workflow.js';
 /** Still registered: rotations started before the rotation kit hold one as a child. */
 export { targetLock } from './legacy/targetLock.js';
 export { runScheduled } from './schedules/workflow.js';
+export { validatePipeline } from './validation/workflow.js';

@@ -4,6 +4,7 @@ import { createConnections, type PostgresDeps } from './connection.js';
 import { createReplicationActivities } from './replication.js';
 import { createRetireActivities } from './retire.js';
 import { createRoleActivities } from './roles.js';
+import { createPostgresValidation } from './validation.js';
 
 export { assertIdentifier, MAX_WAIT_MS, SAFE_IDENTIFIER, type PostgresDeps } from './connection.js';
 export { CANARY_MARKER, CANARY_TABLE } from './canary.js';
@@ -26,5 +27,6 @@ export function createPostgresActivities(deps: PostgresDeps) {
     ...createRetireActivities(conns),
     ...createAccessActivities(conns),
     ...createCanaryActivities(conns),
+    ...createPostgresValidation(conns),
   };
 }

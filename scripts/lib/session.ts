@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
 import { loadStackConfig, pipeline, type StackConfig } from '../stack/config.js';
@@ -22,13 +23,14 @@ export function stackWorkerDefaults(stack: StackConfig) {
     ...productionDefaults,
     temporal: { address: `127.0.0.1:${stack.ports.temporal}`, namespace: 'default', taskQueue: 'rekey' },
     secrets: onKubernetes ? { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) } : { kind: 'file', dir: stack.secretsDir },
-    kubernetes: { namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) },
     postgres: { host: '127.0.0.1', port: stack.ports.postgres, database: pipeline.database, adminSecret: pipeline.adminSecret },
     kafkaConnect: { url: `http://127.0.0.1:${stack.ports.connect}` },
     kafka: { brokers: [`127.0.0.1:${stack.ports.kafka}`] },
     schemaRegistry: { url: `http://127.0.0.1:${stack.ports.registry}/apis/ccompat/v7` },
     aws: { endpoint: `http://127.0.0.1:${stack.ports.moto}`, region: 'us-east-1' },
     audit: { path: path.join(stack.dir, 'audit', 'rotations.jsonl') },
+    // the access validation's RBAC and network-policy checks read the embedded control plane (when it was ever started)
+    kubernetes: fs.existsSync(kubeconfigPath(stack)) ? { namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) } : undefined,
   };
 }
 

@@ -96,6 +96,7 @@ export const kube: Service = {
     await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/stack/pipeline.yaml')]);
     await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/rbac.yaml')]);
     await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/kafka-connect.yaml')]);
+    await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/network-policies.yaml')]);
     const files = new FileSecretStore(cfg.secretsDir);
     const secrets = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
     for (const name of [pipeline.cdcSecret, pipeline.registrySecret, pipeline.awsSecret, pipeline.adminSecret]) {

@@ -170,6 +170,10 @@ describe('deploy/ manifests and least privilege', () => {
       ['get', 'deployments/kafka-connect', '-n', ns],
       ['patch', 'statefulsets/schema-registry', '-n', ns],
       ['create', 'networkpolicies', '-n', ns],
+      // the access validation (rekey validate), read only
+      ['list', 'networkpolicies', '-n', ns],
+      ['get', 'serviceaccounts/kafka-connect', '-n', ns],
+      ['list', 'services', '-n', ns],
     ];
     for (const a of allowed) expect(await canI(...a), a.join(' ')).toBe(true);
   });
