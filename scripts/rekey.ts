@@ -92,7 +92,7 @@ program
     await runRotation(o, (client, taskQueue) => startPostgresCdcRotation(client, input, { taskQueue }));
   });
 
-interface RegistryRotateOptions { target: string; secret: string; account: string; connector: string; grace?: string; reason: string; requestedBy: string; dryRun?: boolean; force?: string; wait?: boolean; json?: boolean }
+interface RegistryRotateOptions { compromise?: boolean; target: string; secret: string; account: string; connector: string; grace?: string; reason: string; requestedBy: string; dryRun?: boolean; force?: string; wait?: boolean; json?: boolean }
 
 program
   .command('rotate-schema-registry')
@@ -102,6 +102,7 @@ program
   .option('--account <name>', "the account whose user is rotated (Kafka Connect's Avro converter uses developer)", 'developer')
   .option('--connector <name>', 'the connector whose converter uses the account', 'postgres-cdc-users-connector')
   .option('--grace <duration>', 'keep the old user accepted this long (default PT24H; at most P30D)', duration)
+  .option('--compromise', 'suspected compromise: remove the old user right after the switch (no grace)')
   .option('--reason <text>', 'why', 'scheduled rotation')
   .option('--requested-by <who>', 'who', operator)
   .option('--dry-run', 'run pre-flight and print the plan: every step, its call and its compensation')
@@ -115,6 +116,7 @@ program
       account: o.account,
       connector: o.connector,
       ...(o.grace ? { gracePeriod: o.grace } : {}),
+      compromise: Boolean(o.compromise),
       reason: o.reason,
       requestedBy: o.requestedBy,
       dryRun: Boolean(o.dryRun),
@@ -123,7 +125,7 @@ program
     await runRotation(o, (client, taskQueue) => startSchemaRegistryRotation(client, input, { taskQueue }));
   });
 
-interface AwsRotateOptions { target: string; secret: string; user: string; connector: string; bucket: string; prefix: string; grace?: string; watchSeconds?: number; deleteInactiveKey?: boolean; reason: string; requestedBy: string; dryRun?: boolean; force?: string; wait?: boolean; json?: boolean }
+interface AwsRotateOptions { compromise?: boolean; target: string; secret: string; user: string; connector: string; bucket: string; prefix: string; grace?: string; watchSeconds?: number; deleteInactiveKey?: boolean; reason: string; requestedBy: string; dryRun?: boolean; force?: string; wait?: boolean; json?: boolean }
 
 program
   .command('rotate-aws-keys')
@@ -135,6 +137,7 @@ program
   .option('--bucket <name>', 'the bucket the sink writes to', 'datapipe-archive')
   .option('--prefix <prefix>', "the sink's key prefix (topics.dir)", 'topics/')
   .option('--grace <duration>', 'keep the old key (inactive) this long before deleting it (default P7D; at most P30D)', duration)
+  .option('--compromise', 'suspected compromise: deactivate and delete the old key right after the switch (no watch, no grace)')
   .option('--watch-seconds <n>', 'watch the deactivated old key this long for uses (default 60; 10-900)', seconds)
   .option('--delete-inactive-key', 'the user already has two keys: delete the other one first if it is Inactive (an Active one always refuses)')
   .option('--reason <text>', 'why', 'scheduled rotation')
@@ -154,6 +157,7 @@ program
       ...(o.grace ? { gracePeriod: o.grace } : {}),
       ...(o.watchSeconds !== undefined ? { watchSeconds: o.watchSeconds } : {}),
       deleteInactiveKey: Boolean(o.deleteInactiveKey),
+      compromise: Boolean(o.compromise),
       reason: o.reason,
       requestedBy: o.requestedBy,
       dryRun: Boolean(o.dryRun),

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { pipeline, type StackConfig } from './config.js';
 import { connectorStore, connectUrl, ref } from './connect.js';
 import { motoUrl } from './moto.js';
@@ -68,7 +71,25 @@ export const s3Sink: Service = {
       const put = await fetch(`${url}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(desired) });
       if (!put.ok) throw new Error(`${live ? 'updating' : 'creating'} connector ${s3SinkConnector} failed: HTTP ${put.status} ${await put.text()}`);
     }
+    await restartIfKeyChanged(cfg, url, differs);
     await waitFor('s3-sink', () => sinkRunning(cfg), { timeoutMs: 90_000, logPath: logPath(cfg, 'kafka-connect'), what: `running connector ${s3SinkConnector}` });
   },
   async stop() {},
 };
+
+/**
+ * The sink's tasks resolve the key when they start. Connect starts before the AWS emulator,
+ * whose seed issues a new key after a restart (its state is in memory): a task still holding
+ * the previous key would fail its first write with InvalidAccessKeyId. So the tasks restart
+ * whenever the key in the store is not the one they were last started with.
+ */
+async function restartIfKeyChanged(cfg: StackConfig, url: string, justConfigured: boolean): Promise<void> {
+  const marker = path.join(cfg.runDir, 's3-sink.key-id');
+  const keyId = (await new FileSecretStore(cfg.secretsDir).read(pipeline.awsSecret))?.data['access-key-id'] ?? '';
+  const startedWith = fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : '';
+  if (!justConfigured && startedWith !== keyId) {
+    const res = await fetch(`${url}/restart?includeTasks=true`, { method: 'POST' });
+    if (!res.ok) throw new Error(`restarting ${s3SinkConnector} with the current key failed: HTTP ${res.status} ${await res.text()}`);
+  }
+  fs.writeFileSync(marker, keyId);
+}

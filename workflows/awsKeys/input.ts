@@ -42,7 +42,7 @@ export const AwsKeysRotationInput = z
       .regex(/^[\w!*'()/=+.-]{0,512}$/, "must be an S3 key prefix of at most 512 characters (letters, digits and !_.*'()/=+-)")
       .default('topics/')
       .describe('the sink’s key prefix (topics.dir); narrow it to one topic for a big archive'),
-    gracePeriod: gracePeriod.default('P7D').describe('how long the old key stays (inactive) before it is deleted'),
+    gracePeriod: gracePeriod.optional().describe('how long the old key stays (inactive) before it is deleted'),
     watchSeconds: z.number().int().min(10).max(900).default(60).describe('how long to watch the deactivated old key for uses'),
     deleteInactiveKey: z.boolean().default(false).describe('the user already has two keys and the other one is Inactive: delete it first (never an Active one)'),
     force: z
@@ -52,11 +52,16 @@ export const AwsKeysRotationInput = z
       .describe('go on although pre-flight checks fail (not the key checks); the reason is written to the audit log'),
     reason: z.string().min(1).max(500).default('scheduled rotation'),
     requestedBy: z.string().min(1).max(200).default('unknown'),
+    compromise: z.boolean().default(false).describe('suspected compromise (emergency rotate-all): no grace, the old key is removed right after the switch'),
     maintenanceWindow: MaintenanceWindowInput.optional().describe('set by a schedule: the switch must start inside this window, or the rotation ends without switching'),
     dryRun: z.boolean().default(false),
     injectFailure: z.enum(awsDrillSteps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.compromise && v.gracePeriod !== undefined) ctx.addIssue({ code: 'custom', path: ['gracePeriod'], message: 'must be absent with compromise: true (the old key is removed at once)' });
+  })
+  .transform((v) => ({ ...v, gracePeriod: v.gracePeriod ?? (v.compromise ? 'PT0S' : 'P7D') }));
 
 export type AwsKeysRotationInput = z.input<typeof AwsKeysRotationInput>;
 export type AwsKeysRotationPlan = z.output<typeof AwsKeysRotationInput>;

@@ -1,4 +1,4 @@
-import { ApplicationFailure, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { activityOptions, describeError, parseIsoDuration, Rotation, type RotationResult } from '../rotation/index.js';
 import type { AwsKeysRotationInput, AwsKeysRotationPlan } from './input.js';
@@ -34,6 +34,8 @@ interface Run {
   deactivatedAt: string;
   /** The watch may last up to 900 s, above the kit's 11-minute wait. */
   watch: Activities;
+  /** Emergency rotation: no watch of the old key, no grace, deleted at once. */
+  compromise?: boolean;
 }
 
 /**
@@ -73,7 +75,9 @@ export async function rotateAwsAccessKeys(input: AwsKeysRotationInput): Promise<
     await createSecondKey(run, found.inactiveKey); // 2. the second key, staged: its secret only in the store
     await switchSink(run); // 3. the sink signs with the new key: proven by LastUsed and a fresh object
     await deactivateOldKey(run); // 4. the old key Inactive, watched for uses
-    await r.holdGrace(parseIsoDuration(plan.gracePeriod)!); // 5. kept inactive; rollback reactivates it until cleanup
+    // 5. kept inactive; rollback reactivates it until cleanup (compromise: no grace)
+    if (run.compromise) r.tracker.note('grace', 'skipped', 'compromise: the old key is deleted at once');
+    else await r.holdGrace(parseIsoDuration(plan.gracePeriod)!);
     await deleteOldKey(run); // 6. deleted and proven refused
     return 'completed';
   });
@@ -116,7 +120,10 @@ async function deactivateOldKey(run: Run): Promise<void> {
   await r.change(steps.deactivate, () => change.setAccessKeyStatus({ ...key, status: 'Inactive' }), () => undo.setAccessKeyStatus({ ...key, status: 'Active' }), (x) => `${x.accessKeyId} ${x.status}`);
   run.deactivatedAt = new Date().toISOString();
   const since = run.deactivatedAt;
-  await r.step(steps.oldKeyUnused.name, () => run.watch.watchOldKeyUnused({ accessKeyId: oldKey, since, watchMs: plan.watchSeconds * 1000 }), (w) => `no use after ${since} in ${Math.round(w.watchedMs / 1000)} s (last used ${w.lastUsedDate ?? 'never'})`);
+  // compromise: a use of the old key now is the attacker's; it must not roll the rotation back (that would reactivate the key)
+  run.compromise = plan.compromise && patched('compromise-mode');
+  if (run.compromise) r.tracker.note(steps.oldKeyUnused.name, 'skipped', 'compromise: uses of the old key are not waited out');
+  else await r.step(steps.oldKeyUnused.name, () => run.watch.watchOldKeyUnused({ accessKeyId: oldKey, since, watchMs: plan.watchSeconds * 1000 }), (w) => `no use after ${since} in ${Math.round(w.watchedMs / 1000)} s (last used ${w.lastUsedDate ?? 'never'})`);
   await r.step(steps.stillWriting.name, async () => {
     await wait.waitConnectorRunning({ connector: plan.connector });
     return wait.waitObjectSince({ bucket: plan.bucket, prefix: plan.prefix, since, timeoutMs: OBJECT_TIMEOUT_MS });
@@ -128,7 +135,7 @@ async function deactivateOldKey(run: Run): Promise<void> {
 async function deleteOldKey(run: Run): Promise<void> {
   const { r, plan, steps, oldKey } = run;
   await r.cleanup(async () => {
-    await r.persist(steps.oldKeyIdle.name, () => expectIdle(oldKey, run.deactivatedAt), (u) => `last used ${u.lastUsedDate ?? 'never'}`);
+    if (!run.compromise) await r.persist(steps.oldKeyIdle.name, () => expectIdle(oldKey, run.deactivatedAt), (u) => `last used ${u.lastUsedDate ?? 'never'}`);
     const gone = await r.persist(steps.deleteOld.name, () => undo.deleteAccessKey({ user: plan.user, accessKeyId: oldKey, onlyIf: 'Inactive' }), (x) => (x.deleted ? `deleted ${x.accessKeyId}` : `${x.accessKeyId} was already gone`));
     if (gone) r.audit.record(steps.deleteOld.name, 'old_key_deleted', 'success', { detail: oldKey });
     const refused = await r.persist(steps.oldKeyRefused.name, () => undo.waitAccessKeyRefused({ secret: `${plan.secret}-backup`, bucket: plan.bucket, timeoutMs: REFUSAL_TIMEOUT_MS }), (x) => `${x.accessKeyId}: ${x.code} after ${x.waitedMs} ms`);

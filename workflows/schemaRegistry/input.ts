@@ -37,7 +37,7 @@ export const SchemaRegistryRotationInput = z
     subjectPrefix: z.string().regex(/^[a-zA-Z0-9._-]{0,200}$/, 'must be letters, digits, ".", "_" or "-" (at most 200 characters)').default('ecommerce.'),
     canaryTopic: kafkaName.default('ecommerce.public.rekey_canary'),
     slot: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)').default('debezium_slot'),
-    gracePeriod: gracePeriod.default('PT24H').describe('how long the old user stays accepted after clients moved'),
+    gracePeriod: gracePeriod.optional().describe('how long the old user stays accepted after clients moved'),
     registryWaitSeconds: z.number().int().min(10).max(900).default(120).describe('how long to wait for the registry to accept or refuse a user after a restart'),
     force: z
       .object({ reason: z.string().min(10, 'explain in at least 10 characters why pre-flight may fail').max(500) })
@@ -46,12 +46,16 @@ export const SchemaRegistryRotationInput = z
       .describe('go on although pre-flight checks fail; the reason is written to the audit log'),
     reason: z.string().min(1).max(500).default('scheduled rotation'),
     requestedBy: z.string().min(1).max(200).default('unknown'),
+    compromise: z.boolean().default(false).describe('suspected compromise (emergency rotate-all): no grace, the old user is removed right after the switch'),
     maintenanceWindow: MaintenanceWindowInput.optional().describe('set by a schedule: the switch must start inside this window, or the rotation ends without switching'),
     dryRun: z.boolean().default(false),
     injectFailure: z.enum(registryDrillSteps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
   })
   .strict()
-  .transform((v) => ({ ...v, userPrefix: v.userPrefix ?? v.account }));
+  .superRefine((v, ctx) => {
+    if (v.compromise && v.gracePeriod !== undefined) ctx.addIssue({ code: 'custom', path: ['gracePeriod'], message: 'must be absent with compromise: true (the old user is removed at once)' });
+  })
+  .transform((v) => ({ ...v, userPrefix: v.userPrefix ?? v.account, gracePeriod: v.gracePeriod ?? (v.compromise ? 'PT0S' : 'PT24H') }));
 
 export type SchemaRegistryRotationInput = z.input<typeof SchemaRegistryRotationInput>;
 export type SchemaRegistryRotationPlan = z.output<typeof SchemaRegistryRotationInput>;

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkflowHandle } from '@temporalio/client';
+import { IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
+import { pipeline } from '../../scripts/stack/config.js';
+import { awsClientConfig } from '../../scripts/stack/moto.js';
+import { adminClient } from '../../scripts/stack/postgres.js';
+import { summarize, underLoad } from '../../scripts/lib/load.js';
+import { emergencyRotateAll, type EmergencyResult } from '../../workflows/emergency/rotateAll.js';
+import { startTestWorker, type TestWorker } from '../helpers.js';
+import { auditLines, cfg, pipelineState, stopLeftover, store } from './pipeline.js';
+
+/**
+ * The runbook's "Suspected Credential Compromise" as one workflow against the real stack:
+ * every credential rotated in compromise mode under CDC load, as children of one parent,
+ * then the full access validation. Checked as an operator would: each old credential is
+ * gone or refused, the new ones work, no change event lost.
+ */
+let w: TestWorker;
+let handle: WorkflowHandle | undefined;
+beforeAll(async () => {
+  await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, { method: 'POST' });
+  w = await startTestWorker();
+});
+afterAll(async () => {
+  await stopLeftover(handle);
+  await w?.stop();
+});
+
+const registryStatus = async (user: string, password: string) =>
+  (await fetch(`http://127.0.0.1:${cfg.ports.registry}/apis/ccompat/v7/subjects`, { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } })).status;
+
+describe('emergency rotate-all', () => {
+  it('rotates the CDC user, the AWS key and the registry user with no grace, as one tree, then validates everything; 0 lost', async () => {
+    const oldCdc = (await store.read(pipeline.cdcSecret))!.data;
+    const oldAws = (await store.read(pipeline.awsSecret))!.data;
+    const oldRegistry = (await store.read(pipeline.registrySecret))!.data;
+    expect(await registryStatus(oldRegistry['developer-user']!, oldRegistry['developer-password']!)).toBe(200);
+
+    const db = await adminClient(cfg, pipeline.database);
+    const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 20 }, async () => {
+      handle = await w.client.workflow.start(emergencyRotateAll, {
+        taskQueue: w.taskQueue,
+        workflowId: `emergency-rotate-all/e2e-${Date.now()}`,
+        args: [{ reason: 'e2e: a laptop with every pipeline credential was lost', requestedBy: 'e2e' }],
+      });
+      return (await handle.result()) as EmergencyResult;
+    }).finally(() => db.end());
+    const result = run.result;
+    console.info(`emergency: ${JSON.stringify(result)}`);
+    expect(result.rotations.map((r) => [r.procedure, r.status])).toEqual([
+      ['postgresql-cdc', 'completed'],
+      ['aws-keys', 'completed'],
+      ['schema-registry', 'completed'],
+    ]);
+    expect(result.validation?.failed).toEqual([]);
+    expect(result.status).toBe('completed');
+    expect(summarize(run.emails, run.deliveries).lost).toBe(0);
+
+    // CDC: the old user is gone, the new one streams
+    const state = await pipelineState();
+    expect(state.cdcRoles).not.toContain(oldCdc['db-username']);
+    expect(state.streamingUser).toBe((await store.read(pipeline.cdcSecret))!.data['db-username']);
+    // AWS: only the new key exists
+    const keys = (await new IAMClient(await awsClientConfig(cfg)).send(new ListAccessKeysCommand({ UserName: pipeline.awsUser }))).AccessKeyMetadata ?? [];
+    expect(keys.map((k) => k.AccessKeyId)).toEqual([(await store.read(pipeline.awsSecret))!.data['access-key-id']]);
+    expect(keys.map((k) => k.AccessKeyId)).not.toContain(oldAws['access-key-id']);
+    // registry: the old user is refused, the new one accepted
+    const now = (await store.read(pipeline.registrySecret))!.data;
+    expect(await registryStatus(oldRegistry['developer-user']!, oldRegistry['developer-password']!)).toBe(401);
+    expect(await registryStatus(now['developer-user']!, now['developer-password']!)).toBe(200);
+
+    // one tree: every rotation and the validation are children of the emergency run
+    for (const id of [...result.rotations.map((r) => r.workflowId), result.validation!.workflowId]) {
+      const d = await w.client.workflow.getHandle(id).describe();
+      expect(d.parentExecution?.workflowId, id).toBe(handle!.workflowId);
+    }
+    const { runId } = await handle!.describe();
+    const audit = await auditLines(Object.assign(handle!, { firstExecutionRunId: runId }), w.config.audit.path);
+    expect(audit.map((a) => `${a.action}:${a.status}`)).toEqual([
+      'emergency_rotate_all:started',
+      'emergency_rotation:success',
+      'emergency_rotation:success',
+      'emergency_rotation:success',
+      'access_validation:success',
+      'emergency_rotate_all:success',
+    ]);
+    handle = undefined;
+  });
+
+  it('refuses to start without a reason, naming it', async () => {
+    const h = await w.client.workflow.start(emergencyRotateAll, { taskQueue: w.taskQueue, workflowId: `emergency-rotate-all/e2e-bad-${Date.now()}`, args: [{ reason: 'oops' } as never] });
+    await expect(h.result()).rejects.toMatchObject({ cause: { type: 'InvalidInput', message: expect.stringMatching(/^invalid emergency input: reason: /) } });
+  });
+});

@@ -1,0 +1,138 @@
+import {
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  defineQuery,
+  executeChild,
+  getExternalWorkflowHandle,
+  ParentClosePolicy,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { rotateAwsAccessKeys } from '../awsKeys/workflow.js';
+import { rotatePostgresCdcCredentials } from '../postgresCdc/workflow.js';
+import { AuditTrail } from '../rotation/audit.js';
+import { cleanupNowSignal, describeError, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
+import { RotationComponent, RotationPhase, RotationTarget } from '../rotation/searchAttributes.js';
+import { rotateSchemaRegistryCredentials } from '../schemaRegistry/workflow.js';
+import type { ValidationReport } from '../validation/checklist.js';
+import { validatePipeline } from '../validation/workflow.js';
+import { type EmergencyProcedure, emergencyOrder, RotateAllInput, type RotateAllPlan } from './rotateAllInput.js';
+
+type Procedure = (input: Record<string, unknown>) => Promise<RotationResult>;
+const procedures: Record<EmergencyProcedure, { run: Procedure; defaultSecret: string }> = {
+  'postgresql-cdc': { run: rotatePostgresCdcCredentials as Procedure, defaultSecret: 'debezium-credentials' },
+  'aws-keys': { run: rotateAwsAccessKeys as Procedure, defaultSecret: 'aws-credentials' },
+  'schema-registry': { run: rotateSchemaRegistryCredentials as Procedure, defaultSecret: 'schema-registry-auth' },
+};
+
+export interface EmergencyRotation {
+  procedure: EmergencyProcedure;
+  workflowId: string;
+  status: 'pending' | 'running' | 'completed' | 'rolled-back' | 'failed' | 'skipped';
+  from?: string | null;
+  to?: string | null;
+  error?: string;
+}
+export interface EmergencyResult {
+  status: 'completed' | 'incomplete';
+  reason: string;
+  rotations: EmergencyRotation[];
+  validation: { ok: boolean; failed: string[]; workflowId: string } | null;
+}
+
+export const emergencyProgressQuery = defineQuery<EmergencyResult & { phase: string }>('emergencyProgress');
+
+/**
+ * The runbook's "Suspected Credential Compromise": every credential rotated at once in
+ * compromise mode (no grace: old credentials disabled and dropped, their sessions
+ * terminated), one procedure after another so two never restart the connector together,
+ * going on past a failed one and reporting each; then the full access validation. Every
+ * rotation is a child (one tree in the Web UI); cancelling this asks them to roll back.
+ */
+export async function emergencyRotateAll(raw: RotateAllInput): Promise<EmergencyResult> {
+  const parsed = RotateAllInput.safeParse(raw);
+  if (!parsed.success) {
+    throw ApplicationFailure.nonRetryable(`invalid emergency input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`, 'InvalidInput');
+  }
+  const plan = parsed.data;
+  const { workflowId } = workflowInfo();
+  const rotations: EmergencyRotation[] = emergencyOrder.map((procedure) => ({
+    procedure,
+    workflowId: rotationWorkflowId(procedure, String(plan.inputs[procedure]?.secret ?? procedures[procedure].defaultSecret)),
+    status: plan.skip.includes(procedure) ? 'skipped' : 'pending',
+  }));
+  const result: EmergencyResult = { status: 'completed', reason: plan.reason, rotations, validation: null };
+  let phase = 'rotating';
+  setHandler(emergencyProgressQuery, () => ({ ...result, phase }));
+  upsertSearchAttributes([
+    { key: RotationComponent, value: 'emergency-rotate-all' },
+    { key: RotationTarget, value: plan.target },
+    { key: RotationPhase, value: phase },
+  ]);
+  const audit = new AuditTrail(true, { component: 'emergency', requestedBy: plan.requestedBy, snapshot: () => ({ from: null, to: null, rollbackAvailable: false }) });
+  audit.record('start', 'emergency_rotate_all', 'started', { detail: plan.reason });
+
+  for (const rotation of rotations.filter((x) => x.status === 'pending')) {
+    rotation.status = 'running';
+    upsertSearchAttributes([{ key: RotationPhase, value: rotation.procedure }]);
+    await rotateOne(plan, rotation);
+    audit.record(rotation.procedure, 'emergency_rotation', (rotation.status as EmergencyRotation['status']) === 'completed' ? 'success' : 'failed', { detail: rotation.error ?? `${rotation.from} → ${rotation.to}` });
+  }
+
+  phase = 'validating';
+  upsertSearchAttributes([{ key: RotationPhase, value: phase }]);
+  result.validation = await validateAll(`${workflowId}/validate`);
+  audit.record('validate', 'access_validation', result.validation.ok ? 'success' : 'failed', { validation_status: result.validation.ok ? 'passed' : 'failed', detail: result.validation.failed.join('; ') || 'all checks passed' });
+
+  result.status = rotations.every((x) => x.status === 'completed' || x.status === 'skipped') && result.validation.ok ? 'completed' : 'incomplete';
+  phase = result.status;
+  upsertSearchAttributes([{ key: RotationPhase, value: phase }]);
+  audit.record('done', 'emergency_rotate_all', result.status === 'completed' ? 'success' : 'failed');
+  await audit.settled();
+  return result;
+}
+
+/** One procedure as a child in compromise mode; a rotation already running on the credential is asked to finish first. */
+async function rotateOne(plan: RotateAllPlan, rotation: EmergencyRotation): Promise<void> {
+  const input = { ...plan.inputs[rotation.procedure], target: plan.target, compromise: true, reason: `emergency: ${plan.reason}`, requestedBy: plan.requestedBy };
+  const deadline = Date.now() + plan.waitForRunningSeconds * 1000;
+  for (let asked = false; ; ) {
+    try {
+      const r = await executeChild(procedures[rotation.procedure].run, {
+        workflowId: rotation.workflowId,
+        args: [input],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        staticSummary: `emergency ${rotation.procedure} rotation (compromise mode): ${plan.reason}`,
+      });
+      Object.assign(rotation, { status: r.status === 'completed' ? 'completed' : 'failed', from: r.from, to: r.to });
+      return;
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError && Date.now() < deadline) {
+        // a scheduled or manual rotation holds the credential's id: end its grace now, then rotate again in compromise mode
+        if (!asked) await getExternalWorkflowHandle(rotation.workflowId).signal(cleanupNowSignal, { by: `emergency: ${plan.requestedBy}` }).catch(() => undefined);
+        asked = true;
+        await sleep('15s');
+        continue;
+      }
+      rotation.status = 'failed';
+      rotation.error = err instanceof WorkflowExecutionAlreadyStartedError ? `a rotation of this credential kept running for ${plan.waitForRunningSeconds} s after cleanupNow; finish or roll it back, then run the emergency again` : describeError(err instanceof ChildWorkflowFailure && err.cause ? err.cause : err);
+      return;
+    }
+  }
+}
+
+/** `validate --component all` as a child: a failed check fails that child, whose details carry the report. */
+async function validateAll(id: string): Promise<NonNullable<EmergencyResult['validation']>> {
+  const failedLines = (r: ValidationReport) => r.checks.filter((c) => c.status === 'fail').map((c) => `${c.component}: ${c.check}`);
+  try {
+    const report = await executeChild(validatePipeline, { workflowId: id, args: [{ components: ['all'] }], parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL });
+    return { ok: report.ok, failed: failedLines(report), workflowId: id };
+  } catch (err) {
+    const cause = err instanceof ChildWorkflowFailure ? err.cause : undefined;
+    const report = cause instanceof ApplicationFailure ? (cause.details?.[0] as ValidationReport | undefined) : undefined;
+    return { ok: false, failed: report ? failedLines(report) : [describeError(cause ?? err)], workflowId: id };
+  }
+}
