@@ -1,17 +1,20 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { parse as parseYaml, stringify } from 'yaml';
-import { repoRoot } from '../../scripts/stack/config.js';
+import { pipeline, repoRoot } from '../../scripts/stack/config.js';
+import { adminClient } from '../../scripts/stack/postgres.js';
+import { waitArchived } from '../../scripts/lib/s3Archive.js';
 import { applySchedules, listSchedules, pauseSchedule, triggerSchedule, unpauseSchedule } from '../../workers/schedules/client.js';
 import { loadScheduleFile, SCHEDULE_ID_PREFIX } from '../../workers/schedules/file.js';
 import type { ScheduledRunResult } from '../../workflows/schedules/workflow.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
-import { auditLines, pipelineState, stopLeftover } from './pipeline.js';
+import { auditLines, cfg, pipelineState, stopLeftover } from './pipeline.js';
 
 /**
  * The maintenance calendar as Temporal Schedules on the dev server: what the server computes
@@ -69,8 +72,11 @@ async function triggerAndWait(id: string): Promise<{ result: ScheduledRunResult;
 describe('maintenance calendar (Temporal Schedules)', () => {
   it('the server computes the first Sundays of the coming months at 02:00 UTC, and the AWS keys quarterly', async () => {
     const changes = await applySchedules(w.client, repoFile, { taskQueue: w.taskQueue });
-    expect(changes.map((c) => c.change)).toEqual(['created', 'created', 'created']);
-    const rows = Object.fromEntries((await listSchedules(w.client)).map((r) => [r.id, r]));
+    expect(changes.map((c) => c.change)).toEqual(['created', 'created', 'created', 'created']);
+    // the list comes from the visibility store, which sees a new schedule a moment later
+    let listed = await listSchedules(w.client);
+    for (let i = 0; i < 20 && listed.length < 4; i++) listed = await new Promise((r) => setTimeout(r, 500)).then(() => listSchedules(w.client));
+    const rows = Object.fromEntries(listed.map((r) => [r.id, r]));
     const cdc = rows[`${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`]!;
     expect(cdc.overlap).toBe('SKIP');
     expect(cdc.catchupWindowMs).toBe(3_600_000);
@@ -85,17 +91,22 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     expect(next[0]!.getTime()).toBeGreaterThan(Date.now());
     const aws = rows[`${SCHEDULE_ID_PREFIX}aws-keys-quarterly`]!.nextRuns.map((t) => new Date(t));
     for (const t of aws) expect([[0, 3, 6, 9].includes(t.getUTCMonth()), t.getUTCDay(), t.getUTCDate() <= 7, t.getUTCHours()]).toEqual([true, 0, true, 3]);
+    const weekly = rows[`${SCHEDULE_ID_PREFIX}validation-weekly`]!.nextRuns.map((t) => new Date(t));
+    weekly.forEach((t, i) => {
+      expect([t.getUTCDay(), t.getUTCHours(), t.getUTCMinutes()]).toEqual([1, 6, 0]);
+      if (i > 0) expect(t.getTime() - weekly[i - 1]!.getTime()).toBe(7 * 86_400_000);
+    });
   });
 
   it('applying twice changes nothing; a changed entry is updated; --prune removes what the file no longer lists', async () => {
     const before = await Promise.all((await rekeyIds()).map(async (id) => [id, (await w.client.schedule.getHandle(id).describe()).info.lastUpdatedAt?.getTime() ?? null]));
     const again = await applySchedules(w.client, repoFile, { taskQueue: w.taskQueue });
-    expect(again.map((c) => c.change)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    expect(again.map((c) => c.change)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged']);
     const after = await Promise.all((await rekeyIds()).map(async (id) => [id, (await w.client.schedule.getHandle(id).describe()).info.lastUpdatedAt?.getTime() ?? null]));
     expect(after).toEqual(before);
 
     const moved = writeFile('moved.yaml', (d) => ((d.schedules[0]!.calendar as Record<string, unknown>).minute = 15));
-    expect((await applySchedules(w.client, moved, { taskQueue: w.taskQueue })).map((c) => c.change)).toEqual(['updated', 'unchanged', 'unchanged']);
+    expect((await applySchedules(w.client, moved, { taskQueue: w.taskQueue })).map((c) => c.change)).toEqual(['updated', 'unchanged', 'unchanged', 'unchanged']);
     const cdc = (await listSchedules(w.client)).find((r) => r.id.endsWith('postgresql-cdc-monthly'))!;
     expect(new Date(cdc.nextRuns[0]!).getUTCMinutes()).toBe(15);
 
@@ -105,8 +116,9 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       { id: `${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`, change: 'updated' },
       { id: `${SCHEDULE_ID_PREFIX}aws-keys-quarterly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}schema-registry-monthly`, change: 'deleted' },
+      { id: `${SCHEDULE_ID_PREFIX}validation-weekly`, change: 'deleted' },
     ]);
-    expect(await rekeyIds()).toEqual([`${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`]);
+    await vi.waitFor(async () => expect(await rekeyIds()).toEqual([`${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`]), { timeout: 15_000, interval: 500 });
   });
 
   it('pause keeps its note through an apply; unpause resumes', async () => {
@@ -178,5 +190,24 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     expect(audit.at(-1)).toMatchObject({ step: 'maintenance-window', action: 'rotate_credentials', status: 'skipped' });
     const history = await rotation.fetchHistory();
     expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name)).not.toContain('stagePendingCredential');
+  });
+
+  it('the weekly validation schedule runs the checklist as a child and passes on a healthy stack', async () => {
+    const file = writeFile('e2e-validate.yaml', (d) => {
+      d.schedules.splice(0, 3);
+      d.schedules[0]!.id = 'e2e-validate';
+    });
+    await applySchedules(w.client, file, { taskQueue: w.taskQueue, prune: true });
+    // "Files are being written to S3" needs one change event archived
+    const db = await adminClient(cfg, pipeline.database);
+    const email = `schedule-${randomBytes(4).toString('hex')}@example.com`;
+    await db.query('INSERT INTO public.users (email, name) VALUES ($1, $2)', [email, 'scheduled validation']).finally(() => db.end());
+    expect((await waitArchived(cfg, [email], 'schedule-', 90_000)).lost).toBe(0);
+    const { result } = await triggerAndWait('e2e-validate');
+    expect(result).toMatchObject({ procedure: 'validation', status: 'passed' });
+    expect(result.workflowId).toMatch(/^validate\/scheduled\/e2e-validate\//);
+    const report = (await w.client.workflow.getHandle(result.workflowId).result()) as { ok: boolean; summary: { pass: number } };
+    expect(report.ok).toBe(true);
+    expect(report.summary.pass).toBeGreaterThan(20);
   });
 });

@@ -8,6 +8,7 @@ import { parseAwsKeysInput } from '../../workflows/awsKeys/input.js';
 import { InvalidInputError, parsePostgresCdcInput } from '../../workflows/postgresCdc/input.js';
 import { parseIsoDuration } from '../../workflows/rotation/duration.js';
 import { parseSchemaRegistryInput } from '../../workflows/schemaRegistry/input.js';
+import { InvalidValidationInput, parseValidationInput } from '../../workflows/validation/input.js';
 import { type ScheduledProcedure, scheduledProcedures, ScheduledRunInput, ScheduleWindow } from '../../workflows/schedules/input.js';
 
 /** Every schedule rekey owns has this id prefix: `--prune` only ever deletes these. */
@@ -81,10 +82,11 @@ export class ScheduleFileError extends Error {
   override name = 'ScheduleFileError';
 }
 
-const parsers: Record<ScheduledProcedure, (raw: unknown) => { secret: string; target: string }> = {
+const parsers: Record<ScheduledProcedure, (raw: unknown) => { secret?: string; target?: string }> = {
   'postgresql-cdc': parsePostgresCdcInput,
   'schema-registry': parseSchemaRegistryInput,
   'aws-keys': parseAwsKeysInput,
+  validation: (raw) => (parseValidationInput(raw), {}),
 };
 
 /** Reads and validates the whole file (each procedure's input included) before anything touches the server. */
@@ -103,7 +105,7 @@ export function loadScheduleFile(file: string): ScheduleFile {
     try {
       parsers[s.procedure](s.input);
     } catch (err) {
-      const detail = err instanceof InvalidInputError ? err.issues.map((x) => `schedules.${i}.input.${x.field}: ${x.message}`).join('; ') : (err as Error).message;
+      const detail = err instanceof InvalidInputError || err instanceof InvalidValidationInput ? err.issues.map((x) => `schedules.${i}.input.${x.field}: ${x.message}`).join('; ') : (err as Error).message;
       throw new ScheduleFileError(`${file}: ${detail}`);
     }
   });
@@ -116,7 +118,7 @@ export function scheduleOptions(file: ScheduleFile, entry: ScheduleEntry, taskQu
   const args: ScheduledRunInput = {
     schedule: entry.id,
     procedure: entry.procedure,
-    input: { ...entry.input, target: resolved.target, secret: resolved.secret },
+    input: entry.procedure === 'validation' ? entry.input : { ...entry.input, target: resolved.target, secret: resolved.secret },
     ...(entry.maintenanceWindow ? { maintenanceWindow: entry.maintenanceWindow } : {}),
   };
   ScheduledRunInput.parse(args);

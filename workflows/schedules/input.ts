@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
 
-/** What a schedule can run: each rotation procedure (validation is added by its own module). */
-export const scheduledProcedures = ['postgresql-cdc', 'schema-registry', 'aws-keys'] as const;
+/** What a schedule can run: each rotation procedure, and the access validation. */
+export const scheduledRotations = ['postgresql-cdc', 'schema-registry', 'aws-keys'] as const;
+export const scheduledProcedures = [...scheduledRotations, 'validation'] as const;
 export type ScheduledProcedure = (typeof scheduledProcedures)[number];
+export type ScheduledRotation = (typeof scheduledRotations)[number];
 
 const isoDuration = (max: number, example: string) =>
   z
@@ -30,13 +32,17 @@ export const ScheduledRunInput = z
   .object({
     schedule: z.string().min(1).max(100).describe('the schedule id (for the audit and the Web UI)'),
     procedure: z.enum(scheduledProcedures),
-    input: z
-      .object({ target: z.string().min(1).max(63), secret: z.string().min(1).max(63) })
-      .passthrough()
-      .describe("the procedure's input; secret names the credential, so the rotation's id is known before it starts"),
+    input: z.record(z.string(), z.unknown()).describe("the procedure's input; a rotation's names its secret, so the rotation's id is known before it starts"),
     maintenanceWindow: ScheduleWindow.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.procedure === 'validation') return;
+    for (const key of ['target', 'secret'] as const) {
+      const x = v.input[key];
+      if (typeof x !== 'string' || x.length === 0 || x.length > 63) ctx.addIssue({ code: 'custom', path: ['input', key], message: 'a rotation needs it: a name of at most 63 characters' });
+    }
+  });
 
 export type ScheduledRunInput = z.input<typeof ScheduledRunInput>;
 export type ScheduledRunPlan = z.output<typeof ScheduledRunInput>;

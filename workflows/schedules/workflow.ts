@@ -4,13 +4,15 @@ import { rotateAwsAccessKeys } from '../awsKeys/workflow.js';
 import { rotatePostgresCdcCredentials } from '../postgresCdc/workflow.js';
 import { parseIsoDuration, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
 import { rotateSchemaRegistryCredentials } from '../schemaRegistry/workflow.js';
-import { ScheduledRunInput, type ScheduledProcedure, type ScheduledRunPlan } from './input.js';
+import type { ValidationReport } from '../validation/checklist.js';
+import { validatePipeline } from '../validation/workflow.js';
+import { ScheduledRunInput, type ScheduledProcedure, type ScheduledRotation, type ScheduledRunPlan } from './input.js';
 
 /** Set by the server on every workflow a Schedule starts: the action's nominal time (not when it actually ran). */
 const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
 
 type Procedure = (input: Record<string, unknown>) => Promise<RotationResult>;
-const procedures: Record<ScheduledProcedure, Procedure> = {
+const procedures: Record<ScheduledRotation, Procedure> = {
   'postgresql-cdc': rotatePostgresCdcCredentials as Procedure,
   'schema-registry': rotateSchemaRegistryCredentials as Procedure,
   'aws-keys': rotateAwsAccessKeys as Procedure,
@@ -23,7 +25,7 @@ export interface ScheduledRunResult {
   workflowId: string;
   scheduledAt: string;
   switchBy: string | null;
-  status: RotationResult['status'] | 'already-running';
+  status: RotationResult['status'] | 'already-running' | 'passed';
   detail: string;
 }
 
@@ -43,21 +45,23 @@ export async function runScheduled(raw: ScheduledRunInput): Promise<ScheduledRun
   const plan = parsed.data;
   const info = workflowInfo();
   const scheduledAt = info.typedSearchAttributes.get(TemporalScheduledStartTime) ?? info.startTime;
+  if (plan.procedure === 'validation') return validate(plan, scheduledAt);
   const switchBy = deadline(plan, scheduledAt);
-  const workflowId = rotationWorkflowId(plan.procedure, plan.input.secret);
+  const secret = String(plan.input.secret);
+  const workflowId = rotationWorkflowId(plan.procedure, secret);
   const base = { schedule: plan.schedule, procedure: plan.procedure, workflowId, scheduledAt: scheduledAt.toISOString(), switchBy };
   const input = { ...plan.input, ...(switchBy ? { maintenanceWindow: { switchBy, stagingBudget: plan.maintenanceWindow!.stagingBudget } } : {}) };
   try {
-    const result = await executeChild(procedures[plan.procedure], {
+    const result = await executeChild(procedures[plan.procedure as ScheduledRotation], {
       workflowId,
       args: [input],
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      staticSummary: `${plan.procedure} rotation of ${plan.input.target} from schedule ${plan.schedule}${switchBy ? `, switch by ${switchBy}` : ''}`,
+      staticSummary: `${plan.procedure} rotation of ${String(plan.input.target)} from schedule ${plan.schedule}${switchBy ? `, switch by ${switchBy}` : ''}`,
     });
     return { ...base, status: result.status, detail: `${result.from ?? '?'} → ${result.to ?? '?'}` };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      return { ...base, status: 'already-running', detail: `a rotation of ${plan.input.secret} is already running; this scheduled run left it alone` };
+      return { ...base, status: 'already-running', detail: `a rotation of ${secret} is already running; this scheduled run left it alone` };
     }
     throw err;
   }
@@ -66,4 +70,12 @@ export async function runScheduled(raw: ScheduledRunInput): Promise<ScheduledRun
 function deadline(plan: ScheduledRunPlan, scheduledAt: Date): string | null {
   if (!plan.maintenanceWindow) return null;
   return new Date(scheduledAt.getTime() + parseIsoDuration(plan.maintenanceWindow.length)!).toISOString();
+}
+
+/** The weekly access validation: a failed check fails the child (red in the Web UI) and this run with it. */
+async function validate(plan: ScheduledRunPlan, scheduledAt: Date): Promise<ScheduledRunResult> {
+  const workflowId = `validate/scheduled/${plan.schedule}/${scheduledAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
+  const report: ValidationReport = await executeChild(validatePipeline, { workflowId, args: [plan.input] });
+  const { pass, skip } = report.summary;
+  return { schedule: plan.schedule, procedure: 'validation', workflowId, scheduledAt: scheduledAt.toISOString(), switchBy: null, status: 'passed', detail: `${pass} pass, ${skip} skip` };
 }
