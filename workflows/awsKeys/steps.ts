@@ -73,6 +73,7 @@ export function awsKeySteps(p: AwsKeysRotationPlan, n: { oldKey: string; inactiv
       `S3 ListObjectsV2 on ${p.bucket} signed with ${n.oldKey} (its secret in ${s}-backup) until S3 answers InvalidAccessKeyId (≤ ${REFUSAL_TIMEOUT_MS / 1000} s: IAM is eventually consistent)`,
     ),
     removeVersions: step('remove-versions', 'cleanup', `delete secrets ${s}-pending and ${s}-backup (the old secret access key is gone everywhere)`),
+    accessValidation: step('access-validation', 'cleanup', 'the runbook checklist lines of s3 (read only); a failed line is reported in the result and the audit log, not rolled back'),
   };
 }
 

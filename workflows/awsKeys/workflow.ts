@@ -59,6 +59,7 @@ export async function rotateAwsAccessKeys(input: AwsKeysRotationInput): Promise<
     details: { user: plan.user, secret: plan.secret, connector: plan.connector, bucket: plan.bucket, gracePeriod: plan.gracePeriod, watchSeconds: String(plan.watchSeconds) },
     memo: { ...plan },
     maintenanceWindow: plan.maintenanceWindow,
+    validation: { components: ['s3'], targets: { awsSecret: plan.secret, bucket: plan.bucket, prefix: plan.prefix, sinkConnector: plan.connector } },
     orderedAudit: true,
   });
 

@@ -33,6 +33,7 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
     details: { strategy: plan.strategy, gracePeriod: plan.gracePeriod, secret: plan.secret, slot: plan.slot, connector: plan.connector },
     memo: { ...plan },
     maintenanceWindow: plan.maintenanceWindow,
+    validation: { components: ['postgresql', 'kafka-connect'], targets: { cdcSecret: plan.secret, slot: plan.slot, publication: plan.publication, connector: plan.connector } },
     orderedAudit,
   });
 

@@ -76,6 +76,8 @@ export interface RotationResult {
   leftByHand: string[];
   /** Audit appends that failed (the rotation never waits on the audit log). */
   auditGaps: number;
+  /** The final verification: the runbook's checklist lines of this procedure's components, after cleanup. */
+  validation?: { ok: boolean; failed: string[] };
 }
 
 const by = z.string().min(1).max(200).optional();

@@ -8,6 +8,9 @@ import { Saga } from './saga.js';
 import { RotationComponent, RotationPhase, RotationTarget } from './searchAttributes.js';
 import { PhaseTracker } from './tracker.js';
 import { type MaintenanceWindow, OutsideMaintenanceWindow, windowRefusal } from './window.js';
+import type { Component } from '../validation/checklist.js';
+import { runValidationChecks } from '../validation/checks.js';
+import type { ValidationTargetNames } from '../validation/input.js';
 
 export interface RotationSpec {
   /** e.g. `postgresql-cdc`: the workflow id prefix and the RotationComponent search attribute. */
@@ -33,6 +36,8 @@ export interface RotationSpec {
   orderedAudit: boolean;
   /** Scheduled runs: the switch must start inside this window, or the rotation ends without switching. */
   maintenanceWindow?: MaintenanceWindow;
+  /** The final verification: these components' checklist lines, run after cleanup (reported, never rolled back: the old credential is gone by then). */
+  validation?: { components: Component[]; targets: Partial<ValidationTargetNames> };
 }
 
 /**
@@ -53,6 +58,7 @@ export class Rotation {
   private attention: { step: string; error: string } | null = null;
   private readonly leftByHand: string[] = [];
   private plan?: PlannedStep[];
+  private validation?: RotationResult['validation'];
 
   private constructor(readonly spec: RotationSpec) {
     this.tracker = new PhaseTracker(() => `${spec.target}: ${this.from ?? '?'} → ${this.to ?? '?'}`);
@@ -181,6 +187,7 @@ export class Rotation {
     try {
       const status = await body();
       if (status === 'completed') {
+        await this.finalValidation();
         this.setPhase('completed');
         this.audit.record('done', 'rotate_credentials', 'success', { validation_status: 'passed' });
       }
@@ -202,6 +209,17 @@ export class Rotation {
       if (isCancellation(err)) throw err;
       throw ApplicationFailure.nonRetryable(`rotation rolled back: ${reason}`, 'RotationRolledBack', { leftByHand: this.leftByHand });
     }
+  }
+
+  /** The runbook's "validate" after a rotation: the procedure's checklist lines, evidence in the step and the audit log. */
+  private async finalValidation(): Promise<void> {
+    const v = this.spec.validation;
+    // runs that started before this patch end as they did
+    if (!v || !patched('final-validation')) return;
+    const report = await this.step('access-validation', () => runValidationChecks(v.components, v.targets), (x) => `${x.summary.pass} pass, ${x.summary.fail} fail, ${x.summary.skip} skip`);
+    const failed = report.checks.filter((c) => c.status === 'fail').map((c) => `${c.component}: ${c.check} (saw ${c.evidence.saw})`);
+    this.validation = { ok: report.ok, failed };
+    this.audit.record('access-validation', 'access_validation', report.ok ? 'success' : 'failed', { validation_status: report.ok ? 'passed' : 'failed', detail: failed.join('; ') || `${report.summary.pass} checks passed` });
   }
 
   /** The window closed before the switch: undo staging (if any), record it, end cleanly (not a failure: nothing is half-done). */
@@ -249,7 +267,7 @@ export class Rotation {
   private async result(status: RotationResult['status']): Promise<RotationResult> {
     await this.audit.settled();
     const { workflowId } = workflowInfo();
-    return { status, workflowId, procedure: this.spec.procedure, target: this.spec.target, from: this.from, to: this.to, steps: this.tracker.steps, plan: this.plan, leftByHand: this.leftByHand, auditGaps: this.audit.gaps };
+    return { status, workflowId, procedure: this.spec.procedure, target: this.spec.target, from: this.from, to: this.to, steps: this.tracker.steps, plan: this.plan, leftByHand: this.leftByHand, auditGaps: this.audit.gaps, ...(this.validation ? { validation: this.validation } : {}) };
   }
 
   private progress(): RotationProgress {

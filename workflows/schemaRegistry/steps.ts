@@ -55,6 +55,7 @@ export function registrySteps(p: SchemaRegistryRotationPlan, n: { oldUser: strin
     newStillAccepted: step('new-user-still-accepted', 'cleanup', `wait until the registry answers ${n.newUser} (${a}-user) with HTTP 200 (${waitS})`),
     healAfterRemove: step('tasks-after-remove', 'cleanup', `restart any task of ${p.connector} that FAILED while the registry restarted, wait RUNNING`),
     removeVersions: step('remove-versions', 'cleanup', `delete secrets ${s}-pending, ${s}-backup and the canary row`),
+    accessValidation: step('access-validation', 'cleanup', 'the runbook checklist lines of schema-registry (read only); a failed line is reported in the result and the audit log, not rolled back'),
   };
 }
 

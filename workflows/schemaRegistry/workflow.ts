@@ -47,6 +47,7 @@ export async function rotateSchemaRegistryCredentials(input: SchemaRegistryRotat
     details: { account: plan.account, gracePeriod: plan.gracePeriod, secret: plan.secret, connector: plan.connector, subjectPrefix: plan.subjectPrefix },
     memo: { ...plan },
     maintenanceWindow: plan.maintenanceWindow,
+    validation: { components: ['schema-registry'], targets: { registrySecret: plan.secret, topicPrefix: plan.subjectPrefix } },
     orderedAudit: true,
   });
 
