@@ -5,3 +5,4 @@ export { rotateAwsAccessKeys } from './awsKeys/workflow.js';
 export { targetLock } from './legacy/targetLock.js';
 export { runScheduled } from './schedules/workflow.js';
 export { validatePipeline } from './validation/workflow.js';
+export { isolateDeployment } from './emergency/isolate.js';
