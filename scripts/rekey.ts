@@ -21,6 +21,7 @@ import {
 import { printPlan, printProgress, printResult } from './lib/print.js';
 import { listRotations } from './lib/rotations.js';
 import { registerValidateCommands } from './cli/validate.js';
+import { registerEmergencyCommands } from './cli/emergency.js';
 
 /** Operator CLI: start, inspect and steer rotations (what the Web UI does, from a terminal). */
 const program = new Command('rekey').description('credential rotations for the CDC pipeline, on Temporal');
@@ -207,6 +208,7 @@ program.command('abandon <workflowId>').description('skip the parked step; it is
 
 registerValidateCommands(program);
 registerScheduleCommands(program);
+registerEmergencyCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof InvalidInputError || err instanceof RotationInProgressError || err instanceof ConfigError || err instanceof ScheduleFileError) console.error(err.message);
