@@ -10,7 +10,7 @@ export interface AuditEvent {
   /** Unique per workflow run and event: a retried append is recognised and not written twice. */
   eventId: string;
   timestamp: string;
-  event_type: 'credential_rotation' | 'compensation' | 'signal';
+  event_type: 'credential_rotation' | 'compensation' | 'signal' | 'emergency';
   component: string;
   user: string;
   action: string;

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppsV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1NetworkPolicyPeer } from '@kubernetes/client-node';
 import { explain } from './secrets/kubernetesStore.js';
 
@@ -46,17 +46,31 @@ export function createIsolationActivities(deps: { kubeConfig: KubeConfig; namesp
   }
 
   /** What isolation records before it changes anything; an emergency policy already in place (an earlier isolation) is reported. */
-  async function inspectDeployment(input: { deployment: string }): Promise<IsolationRecord & { alreadyIsolated: boolean }> {
+  async function inspectDeployment(input: { deployment: string }): Promise<IsolationRecord & { alreadyIsolated: boolean; existing?: { workflowId?: string; replicasBefore?: string } }> {
     const d = (await call('get', `deployments/${input.deployment}`, () => apps.readNamespacedDeployment({ name: input.deployment, namespace })))!;
     const policy = isolationPolicyName(input.deployment);
     const existing = await call('get', `networkpolicies/${policy}`, () => net.readNamespacedNetworkPolicy({ name: policy, namespace }), 404);
     const matchLabels = d.spec?.selector?.matchLabels ?? {};
-    if (Object.keys(matchLabels).length === 0) throw ApplicationFailure.nonRetryable(`deployments/${input.deployment} selects its pods without matchLabels; isolate it by hand`, 'UnsupportedSelector');
-    return { deployment: input.deployment, namespace, replicas: d.spec?.replicas ?? 1, matchLabels, policy, alreadyIsolated: Boolean(existing) };
+    // matchExpressions would be dropped by a matchLabels-only record: the policy must select exactly the deployment's pods
+    if (Object.keys(matchLabels).length === 0 || (d.spec?.selector?.matchExpressions?.length ?? 0) > 0) {
+      throw ApplicationFailure.nonRetryable(`deployments/${input.deployment} selects its pods with matchExpressions, not matchLabels alone; isolate it by hand`, 'UnsupportedSelector');
+    }
+    const notes = existing?.metadata?.annotations ?? {};
+    return {
+      deployment: input.deployment,
+      namespace,
+      replicas: d.spec?.replicas ?? 1,
+      matchLabels,
+      policy,
+      alreadyIsolated: Boolean(existing),
+      ...(existing ? { existing: { workflowId: notes['rekey.dev/workflow-id'], replicasBefore: notes['rekey.dev/replicas-before'] } } : {}),
+    };
   }
 
-  async function applyEmergencyPolicy(input: { record: IsolationRecord; allow: IsolationAllow[]; reason: string; workflowId: string }): Promise<{ created: boolean }> {
+  async function applyEmergencyPolicy(input: { record: IsolationRecord; allow: IsolationAllow[]; reason: string; workflowId: string; runId?: string }): Promise<{ created: boolean }> {
     const { record } = input;
+    // which run made the policy: an undo or restore removes only its own
+    const runId = input.runId ?? Context.current().info.workflowExecution?.runId ?? '';
     const peer = (a: IsolationAllow): V1NetworkPolicyPeer => (a.cidr ? { ipBlock: { cidr: a.cidr } } : { podSelector: { matchLabels: a.podLabels ?? {} } });
     const ports = (a: IsolationAllow) => (a.port ? [{ port: a.port, protocol: 'TCP' }] : undefined);
     const body = {
@@ -64,7 +78,7 @@ export function createIsolationActivities(deps: { kubeConfig: KubeConfig; namesp
         name: record.policy,
         labels: { 'app.kubernetes.io/managed-by': 'rekey', 'rekey.dev/emergency': 'isolate' },
         // the record restore uses also lives with the policy, for an operator with kubectl
-        annotations: { 'rekey.dev/replicas-before': String(record.replicas), 'rekey.dev/reason': input.reason.slice(0, 500), 'rekey.dev/workflow-id': input.workflowId },
+        annotations: { 'rekey.dev/replicas-before': String(record.replicas), 'rekey.dev/reason': input.reason.slice(0, 500), 'rekey.dev/workflow-id': input.workflowId, 'rekey.dev/run-id': runId },
       },
       spec: {
         podSelector: { matchLabels: record.matchLabels },
@@ -74,11 +88,33 @@ export function createIsolationActivities(deps: { kubeConfig: KubeConfig; namesp
       },
     };
     const created = await call('create', `networkpolicies/${record.policy}`, () => net.createNamespacedNetworkPolicy({ namespace, body }), 409);
-    return { created: Boolean(created) };
+    if (created) return { created: true };
+    // 409: this run's earlier attempt (its response lost) is fine; anyone else's policy is not ours to claim, nor to delete on undo
+    const found = await call('get', `networkpolicies/${record.policy}`, () => net.readNamespacedNetworkPolicy({ name: record.policy, namespace }));
+    const notes = found?.metadata?.annotations ?? {};
+    if (notes['rekey.dev/workflow-id'] === input.workflowId && notes['rekey.dev/run-id'] === runId) return { created: false };
+    throw ApplicationFailure.nonRetryable(
+      `networkpolicies/${record.policy} appeared while isolating (workflow ${notes['rekey.dev/workflow-id'] ?? 'unknown'}): another isolation of deployments/${record.deployment} is under way`,
+      'EmergencyPolicyExists',
+    );
   }
 
-  async function removeEmergencyPolicy(input: { policy: string }): Promise<{ removed: boolean }> {
-    const done = await call('delete', `networkpolicies/${input.policy}`, () => net.deleteNamespacedNetworkPolicy({ name: input.policy, namespace }), 404);
+  /**
+   * Deletes the emergency policy. With `ownedBy`, only the one that workflow run created (its
+   * annotations), so an undo never removes another isolation's policy; the uid precondition
+   * keeps a policy replaced in between.
+   */
+  async function removeEmergencyPolicy(input: { policy: string; ownedBy?: { workflowId: string; runId: string } }): Promise<{ removed: boolean }> {
+    let uid: string | undefined;
+    if (input.ownedBy) {
+      const found = await call('get', `networkpolicies/${input.policy}`, () => net.readNamespacedNetworkPolicy({ name: input.policy, namespace }), 404);
+      if (!found) return { removed: false };
+      const notes = found.metadata?.annotations ?? {};
+      if (notes['rekey.dev/workflow-id'] !== input.ownedBy.workflowId || notes['rekey.dev/run-id'] !== input.ownedBy.runId) return { removed: false };
+      uid = found.metadata?.uid;
+    }
+    const body = uid ? { preconditions: { uid } } : undefined;
+    const done = await call('delete', `networkpolicies/${input.policy}`, () => net.deleteNamespacedNetworkPolicy({ name: input.policy, namespace, body }), 404);
     return { removed: Boolean(done) };
   }
 

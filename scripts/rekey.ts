@@ -21,6 +21,8 @@ import {
 import { printPlan, printProgress, printResult } from './lib/print.js';
 import { listRotations } from './lib/rotations.js';
 import { registerValidateCommands } from './cli/validate.js';
+import { emergencyCommand, registerEmergencyCommands } from './cli/emergency.js';
+import { addRotateAllCommand } from './cli/emergencyRotateAll.js';
 
 /** Operator CLI: start, inspect and steer rotations (what the Web UI does, from a terminal). */
 const program = new Command('rekey').description('credential rotations for the CDC pipeline, on Temporal');
@@ -211,6 +213,8 @@ program.command('abandon <workflowId>').description('skip the parked step; it is
 
 registerValidateCommands(program);
 registerScheduleCommands(program);
+registerEmergencyCommands(program);
+addRotateAllCommand(emergencyCommand(program));
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof InvalidInputError || err instanceof RotationInProgressError || err instanceof ConfigError || err instanceof ScheduleFileError) console.error(err.message);

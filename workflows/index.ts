@@ -6,3 +6,4 @@ export { targetLock } from './legacy/targetLock.js';
 export { runScheduled } from './schedules/workflow.js';
 export { validatePipeline } from './validation/workflow.js';
 export { emergencyRotateAll } from './emergency/rotateAll.js';
+export { isolateDeployment } from './emergency/isolate.js';

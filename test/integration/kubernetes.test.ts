@@ -170,6 +170,12 @@ describe('deploy/ manifests and least privilege', () => {
       ['get', 'deployments/kafka-connect', '-n', ns],
       ['patch', 'statefulsets/schema-registry', '-n', ns],
       ['create', 'networkpolicies', '-n', ns],
+      // emergency isolation: any deployment read and scaled (the scale subresource), its policy created, read, deleted
+      ['get', 'deployments/some-other-app', '-n', ns],
+      ['get', 'deployments/some-other-app', '--subresource', 'scale', '-n', ns],
+      ['patch', 'deployments/some-other-app', '--subresource', 'scale', '-n', ns],
+      ['get', 'networkpolicies/rekey-emergency-isolate-some-other-app', '-n', ns],
+      ['delete', 'networkpolicies/rekey-emergency-isolate-some-other-app', '-n', ns],
       // the access validation (rekey validate), read only
       ['list', 'networkpolicies', '-n', ns],
       ['get', 'serviceaccounts/kafka-connect', '-n', ns],
@@ -190,6 +196,11 @@ describe('deploy/ manifests and least privilege', () => {
       ['delete', 'deployments/kafka-connect', '-n', ns],
       // workloads only by name, pods read only
       ['patch', 'deployments/some-other-app', '-n', ns],
+      ['update', 'deployments/some-other-app', '-n', ns],
+      ['delete', 'deployments/some-other-app', '-n', ns],
+      ['list', 'deployments', '-n', ns],
+      ['patch', 'networkpolicies/default-deny-ingress', '-n', ns],
+      ['patch', 'statefulsets/some-other-db', '--subresource', 'scale', '-n', ns],
       ['patch', 'statefulsets/some-other-db', '-n', ns],
       ['delete', 'pods', '-n', ns],
       ['create', 'pods', '-n', ns],

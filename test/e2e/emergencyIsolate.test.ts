@@ -1,0 +1,184 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import type { AuditLine } from '../../activities/audit.js';
+import { embeddedWorkerConfig } from '../../scripts/lib/session.js';
+import { repoRoot } from '../../scripts/stack/config.js';
+import { adminKubeConfig, kubectl, kubeNamespace as ns } from '../../scripts/stack/kube.js';
+import { isolationQuery, type IsolationResult, type IsolationState, isolationWorkflowId } from '../../workflows/emergency/definitions.js';
+import { startTestWorker, type TestWorker } from '../helpers.js';
+import { cfg } from './pipeline.js';
+
+/**
+ * `rekey emergency isolate|restore` against the real API server, as an operator runs it: the
+ * CLI (a separate process) drives a worker that talks to the cluster as the rekey-worker
+ * ServiceAccount (a real token), so deploy/rbac.yaml is what allows it. The victim is a
+ * throwaway Deployment on the kwok node; everything is removed in afterAll.
+ */
+const exec = promisify(execFile);
+const victim = 'rekey-e2e-victim';
+const policyName = `rekey-emergency-isolate-${victim}`;
+const workflowId = isolationWorkflowId(victim);
+const kc = adminKubeConfig(cfg);
+const apps = kc.makeApiClient(AppsV1Api);
+const net = kc.makeApiClient(NetworkingV1Api);
+const core = kc.makeApiClient(CoreV1Api);
+let w: TestWorker;
+let tmp: string;
+let policiesBefore: Array<{ name: string; resourceVersion: string }>;
+
+/** The CLI as an operator runs it, on this file's task queue; resolves with its exit code and output. */
+async function rekey(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return exec('npx', ['tsx', 'scripts/rekey.ts', ...args], { cwd: repoRoot, env: { ...process.env, REKEY_TASK_QUEUE: w.taskQueue }, maxBuffer: 16 << 20 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+}
+const lastJson = <T>(out: string) => JSON.parse(out.trim().split('\n').pop()!) as T;
+
+/** A kubeconfig file that authenticates as the rekey-worker ServiceAccount. */
+async function workerKubeconfig(): Promise<string> {
+  const { stdout } = await kubectl(cfg, ['-n', ns, 'create', 'token', 'rekey-worker', '--duration', '30m']);
+  const sa = new KubeConfig();
+  const cluster = kc.getCurrentCluster()!;
+  sa.loadFromOptions({ clusters: [cluster], users: [{ name: 'rekey-worker', token: stdout.trim() }], contexts: [{ name: 'sa', cluster: cluster.name, user: 'rekey-worker', namespace: ns }], currentContext: 'sa' });
+  const file = path.join(tmp, 'rekey-worker.kubeconfig');
+  fs.writeFileSync(file, sa.exportConfig(), { mode: 0o600 });
+  return file;
+}
+
+const policies = async () => ((await net.listNamespacedNetworkPolicy({ namespace: ns })).items ?? []).map((p) => ({ name: p.metadata!.name!, resourceVersion: p.metadata!.resourceVersion! })).sort((a, b) => a.name.localeCompare(b.name));
+const specReplicas = async () => (await apps.readNamespacedDeployment({ name: victim, namespace: ns })).spec?.replicas;
+const livePods = async () => ((await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${victim}` })).items ?? []).filter((p) => !p.metadata?.deletionTimestamp);
+
+async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let v = await read();
+  while (!ok(v)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 500));
+    v = await read();
+  }
+  return v;
+}
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-isolate-'));
+  await apps.deleteNamespacedDeployment({ name: victim, namespace: ns }).catch(() => undefined);
+  await net.deleteNamespacedNetworkPolicy({ name: policyName, namespace: ns }).catch(() => undefined);
+  await apps.createNamespacedDeployment({
+    namespace: ns,
+    body: {
+      metadata: { name: victim, labels: { app: victim } },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: victim } },
+        template: {
+          metadata: { labels: { app: victim } },
+          // on the kwok node (its pods become Ready without running anything), not on the stack's kubelet
+          spec: { nodeSelector: { type: 'kwok' }, automountServiceAccountToken: false, containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] },
+        },
+      },
+    },
+  });
+  await until('the victim to be ready', async () => (await apps.readNamespacedDeployment({ name: victim, namespace: ns })).status?.readyReplicas ?? 0, (n) => n === 2);
+  policiesBefore = await policies();
+  const base = embeddedWorkerConfig().config;
+  const asWorker = await workerKubeconfig();
+  w = await startTestWorker({
+    kubernetes: { namespace: ns, kubeconfig: asWorker },
+    ...(base.secrets.kind === 'kubernetes' ? { secrets: { ...base.secrets, kubeconfig: asWorker } } : {}),
+  });
+});
+
+afterAll(async () => {
+  await w?.client.workflow.getHandle(workflowId).terminate('test cleanup').catch(() => undefined);
+  await w?.stop();
+  await apps.deleteNamespacedDeployment({ name: victim, namespace: ns }).catch(() => undefined);
+  await net.deleteNamespacedNetworkPolicy({ name: policyName, namespace: ns }).catch(() => undefined);
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('rekey emergency isolate / restore against the API server', () => {
+  it('refuses to run without a reason, naming the option, and changes nothing', async () => {
+    const none = await rekey('emergency', 'isolate', victim);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toMatch(/required option '--reason <text>' not specified/);
+    const short = await rekey('emergency', 'isolate', victim, '--reason', 'hmm');
+    expect(short.code).not.toBe(0);
+    expect(short.stderr).toMatch(/--reason <text>.*at least 10 characters/);
+    const badPeer = await rekey('emergency', 'isolate', victim, '--reason', 'suspected compromise', '--allow-egress-to', '10.0.0.0:443');
+    expect(badPeer.code).not.toBe(0);
+    expect(badPeer.stderr).toMatch(/--allow-egress-to <peer>.*must be a CIDR/);
+    expect(await specReplicas()).toBe(2);
+    expect(await policies()).toEqual(policiesBefore);
+  });
+
+  it('isolate: the emergency policy (deny all but the listed peers) selects its pods, it is scaled to 0, the record is held', async () => {
+    const out = await rekey('emergency', 'isolate', victim, '--reason', 'e2e: suspected compromise of the victim', '--allow-ingress-from', 'app=forensics,team=sec:8080', '--allow-egress-to', '10.0.0.0/8:443', '--json');
+    expect(out.code, out.stderr).toBe(0);
+    const state = lastJson<IsolationState>(out.stdout);
+    expect(state).toMatchObject({ phase: 'isolated', deployment: victim, record: { replicas: 2, matchLabels: { app: victim }, policy: policyName, namespace: ns } });
+
+    expect(await specReplicas()).toBe(0);
+    await until('the victim`s pods to be gone', livePods, (p) => p.length === 0);
+    const policy = await net.readNamespacedNetworkPolicy({ name: policyName, namespace: ns });
+    expect(policy.spec?.podSelector).toEqual({ matchLabels: { app: victim } });
+    expect(policy.spec?.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec?.ingress).toEqual([{ _from: [{ podSelector: { matchLabels: { app: 'forensics', team: 'sec' } } }], ports: [{ port: 8080, protocol: 'TCP' }] }]);
+    expect(policy.spec?.egress).toEqual([{ to: [{ ipBlock: { cidr: '10.0.0.0/8' } }], ports: [{ port: 443, protocol: 'TCP' }] }]);
+    expect(policy.metadata?.annotations).toMatchObject({ 'rekey.dev/replicas-before': '2', 'rekey.dev/workflow-id': workflowId });
+    // the query is what `emergency status` prints
+    expect((await w.client.workflow.getHandle(workflowId).query(isolationQuery)).phase).toBe('isolated');
+    const status = await rekey('emergency', 'status', victim);
+    expect(status.stdout).toMatch(/isolated: deployments\/rekey-e2e-victim .*\n\s+recorded:\s+2 replica\(s\), selector app=rekey-e2e-victim/);
+  });
+
+  it('a second isolate is refused while the first holds', async () => {
+    const again = await rekey('emergency', 'isolate', victim, '--reason', 'e2e: isolating it a second time');
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/deployments\/rekey-e2e-victim is already isolated by emergency-isolate\/rekey-e2e-victim.*rekey emergency restore rekey-e2e-victim/);
+    expect(await specReplicas()).toBe(0);
+  });
+
+  it('restore: the recorded replicas are back, the emergency policy is gone, the other policies are untouched', async () => {
+    const out = await rekey('emergency', 'restore', victim, '--reason', 'e2e: forensics done', '--json');
+    expect(out.code, out.stderr).toBe(0);
+    expect(lastJson<IsolationResult>(out.stdout)).toMatchObject({ status: 'restored', record: { replicas: 2 }, restoreReason: 'e2e: forensics done' });
+    expect(await specReplicas()).toBe(2);
+    await until('the victim ready again', async () => (await apps.readNamespacedDeployment({ name: victim, namespace: ns })).status?.readyReplicas ?? 0, (n) => n === 2);
+    expect(await policies()).toEqual(policiesBefore);
+    expect(policiesBefore.map((p) => p.name)).toEqual(expect.arrayContaining(['default-deny-ingress', 'allow-kafka-connect', 'allow-schema-registry']));
+    const twice = await rekey('emergency', 'restore', victim);
+    expect(twice.code).not.toBe(0);
+    expect(twice.stderr).toMatch(/not isolated by rekey: emergency-isolate\/rekey-e2e-victim ended \(completed, phase restored\)/);
+  });
+
+  it('a policy left from an earlier isolation (no workflow holds it) is refused with what to do, and nothing changes', async () => {
+    await net.createNamespacedNetworkPolicy({
+      namespace: ns,
+      body: { metadata: { name: policyName, annotations: { 'rekey.dev/workflow-id': 'by-hand', 'rekey.dev/replicas-before': '2' } }, spec: { podSelector: { matchLabels: { app: victim } }, policyTypes: ['Ingress', 'Egress'] } },
+    });
+    try {
+      const out = await rekey('emergency', 'isolate', victim, '--reason', 'e2e: isolating over a leftover policy');
+      expect(out.code).not.toBe(0);
+      expect(out.stderr).toMatch(/deployments\/rekey-e2e-victim is already isolated by by-hand: networkpolicies\/rekey-emergency-isolate-rekey-e2e-victim exists \(replicas before: 2\).*Nothing was changed/);
+      expect(await specReplicas()).toBe(2);
+    } finally {
+      await net.deleteNamespacedNetworkPolicy({ name: policyName, namespace: ns });
+    }
+  });
+
+  it('every step is in the audit log (component emergency, who and why)', async () => {
+    const lines = fs.readFileSync(w.config.audit.path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditLine);
+    const ours = lines.filter((l) => l.workflow_id === workflowId && l.component === 'emergency');
+    const actions = ours.map((l) => l.action);
+    for (const a of ['isolation_started', 'record_deployment', 'apply_emergency_policy', 'scale_to_zero', 'isolated', 'restore', 'restore_replicas', 'remove_emergency_policy', 'restored']) expect(actions).toContain(a);
+    expect(ours.find((l) => l.action === 'isolation_started')?.detail).toMatch(/e2e: suspected compromise of the victim/);
+    expect(ours.find((l) => l.action === 'restore')?.detail).toMatch(/e2e: forensics done \(by .+\)/);
+  });
+});
