@@ -28,6 +28,8 @@ export function stackWorkerDefaults(stack: StackConfig) {
     schemaRegistry: { url: `http://127.0.0.1:${stack.ports.registry}/apis/ccompat/v7` },
     aws: { endpoint: `http://127.0.0.1:${stack.ports.moto}`, region: 'us-east-1' },
     audit: { path: path.join(stack.dir, 'audit', 'rotations.jsonl') },
+    // many workers share one machine on the stack: metrics only when REKEY_METRICS_ADDRESS asks
+    metrics: { address: 'off' },
   };
 }
 

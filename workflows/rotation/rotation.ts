@@ -7,6 +7,7 @@ import { rotationWorkflowId } from './ids.js';
 import { Saga } from './saga.js';
 import { RotationComponent, RotationPhase, RotationTarget } from './searchAttributes.js';
 import { PhaseTracker } from './tracker.js';
+import { RotationMetrics } from './metrics.js';
 
 export interface RotationSpec {
   /** e.g. `postgresql-cdc`: the workflow id prefix and the RotationComponent search attribute. */
@@ -50,9 +51,11 @@ export class Rotation {
   private attention: { step: string; error: string } | null = null;
   private readonly leftByHand: string[] = [];
   private plan?: PlannedStep[];
+  private readonly metrics: RotationMetrics;
 
   private constructor(readonly spec: RotationSpec) {
-    this.tracker = new PhaseTracker(() => `${spec.target}: ${this.from ?? '?'} → ${this.to ?? '?'}`);
+    this.metrics = new RotationMetrics(spec);
+    this.tracker = new PhaseTracker(() => `${spec.target}: ${this.from ?? '?'} → ${this.to ?? '?'}`, (step, outcome, at) => this.metrics.step(step, outcome, at));
     this.audit = new AuditTrail(spec.orderedAudit, { component: spec.component, requestedBy: spec.requestedBy, snapshot: () => ({ from: this.from, to: this.to, rollbackAvailable: this.saga.pending().length > 0 }) });
     this.control = new OperatorControl({
       audit: this.audit,
@@ -165,11 +168,13 @@ export class Rotation {
   /** Runs the procedure; any failure, rollback signal or cancellation before cleanup undoes what was done, newest first. */
   async run(body: () => Promise<'completed' | 'dry-run'>): Promise<RotationResult> {
     this.audit.record('start', 'rotation_started', 'started', { detail: this.spec.reason });
+    this.metrics.started();
     try {
       const status = await body();
       if (status === 'completed') {
         this.setPhase('completed');
         this.audit.record('done', 'rotate_credentials', 'success', { validation_status: 'passed' });
+        this.metrics.completed();
       }
       return await this.result(status);
     } catch (err) {
@@ -179,10 +184,12 @@ export class Rotation {
       if (this.saga.pending().length === 0 && !requested) {
         // nothing was changed (pre-flight, input, an unreachable system): say so, keep typed failures as they are
         await this.audit.settled();
+        this.metrics.notStarted();
         if (err instanceof ApplicationFailure || isCancellation(err)) throw err;
         throw ApplicationFailure.nonRetryable(`nothing was changed: ${reason}`, 'RotationNotStarted');
       }
       await this.rollBack(reason);
+      this.metrics.rolledBack(requested ? 'operator' : isCancellation(err) ? 'cancelled' : 'failure');
       if (requested) return await this.result('rolled-back');
       await this.audit.settled();
       if (isCancellation(err)) throw err;
@@ -213,6 +220,7 @@ export class Rotation {
     this.tracker.note(step, 'failed', error);
     this.setPhase('needs-attention');
     this.audit.record(step, step, 'needs_attention', { detail: error });
+    this.metrics.needsAttention(step);
     const decision = await this.control.awaitDecision();
     this.attention = null;
     if (decision.kind === 'abandon') {
