@@ -3,6 +3,12 @@ import { z } from 'zod';
 
 const url = z.string().url();
 
+/** `host:port` (IPv6 in brackets) to bind the metrics endpoint on, or `off`. */
+const metricsAddress = z
+  .string()
+  .regex(/^(off|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/, 'must be host:port to bind the Prometheus endpoint on (e.g. 0.0.0.0:9464), or off')
+  .refine((a) => a === 'off' || Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
+
 const keyId = (hint = '') => z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, `must be a key id: 1-64 characters of A-Z a-z 0-9 . _ -${hint}`);
 const codecKey = z.string().refine((k) => Buffer.from(k, 'base64').length === 32, 'must be base64 of exactly 32 bytes (openssl rand -base64 32)');
 
@@ -59,6 +65,11 @@ export const WorkerConfigSchema = z
     schemaRegistry: z.object({ url }),
     aws: z.object({ endpoint: url.optional(), region: z.string().min(1).default('us-east-1') }),
     audit: z.object({ path: z.string().min(1) }),
+    /**
+     * Prometheus endpoint (`/metrics`) of the SDK's runtime: the SDK's own worker metrics and
+     * rekey's rotation metrics. `host:port`, or `off`. Env: REKEY_METRICS_ADDRESS.
+     */
+    metrics: z.object({ address: metricsAddress }),
     /** Accept rollback drills (`injectFailure`): test and drill workers only, never production. */
     testHooks: z.boolean().default(false),
   })
@@ -84,6 +95,8 @@ export const productionDefaults = {
   secrets: { kind: 'kubernetes', namespace: 'data-ingestion' },
   aws: { region: 'us-east-1' },
   audit: { path: '/var/lib/rekey/audit/rotations.jsonl' },
+  // a worker in production is meant to be scraped (deploy/worker.yaml declares the port)
+  metrics: { address: '0.0.0.0:9464' },
   testHooks: false,
 };
 
@@ -112,6 +125,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
     schemaRegistry: { url: env.REKEY_REGISTRY_URL },
     aws: { endpoint: env.REKEY_AWS_ENDPOINT, region: env.AWS_REGION },
     audit: { path: env.REKEY_AUDIT_LOG },
+    metrics: { address: env.REKEY_METRICS_ADDRESS?.trim() || undefined },
     testHooks: env.REKEY_TEST_HOOKS === undefined ? undefined : ['1', 'true', 'yes'].includes(env.REKEY_TEST_HOOKS.toLowerCase()),
   };
 }

@@ -11,6 +11,7 @@ import { createKubernetesActivities } from '../activities/kubernetes.js';
 import { FileSecretStore } from '../activities/secrets/fileStore.js';
 import { KubernetesSecretStore, loadKubeConfig } from '../activities/secrets/kubernetesStore.js';
 import type { SecretStore } from '../activities/secrets/store.js';
+import { metricNames, stepDurationBuckets } from '../workflows/rotation/metricNames.js';
 import { dataConverter } from './codec.js';
 import type { WorkerConfig } from './config.js';
 import { logger } from './logger.js';
@@ -25,8 +26,13 @@ export const workflowsPath = fs.existsSync(workflowsIndex('ts')) ? workflowsInde
 const prebuiltBundle = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 
 let runtimeInstalled = false;
-/** Routes the SDK's logs (bundler output included) into rekey's JSON logger; `quiet` keeps only warnings. */
-function installRuntime(quiet: boolean) {
+/**
+ * Routes the SDK's logs (bundler output included) into rekey's JSON logger; `quiet` keeps
+ * only warnings. With a metrics address, the SDK's Prometheus exporter serves `/metrics`:
+ * its own worker metrics (`temporal_…`) and rekey's (`rekey_…`, see workflows/rotation/metricNames.ts).
+ * The Runtime is per process: the first worker's settings hold for every later one.
+ */
+function installRuntime(quiet: boolean, metricsAddress: string) {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const sdkLog = logger.child({ component: 'temporal-sdk' });
@@ -35,8 +41,25 @@ function installRuntime(quiet: boolean) {
       const level = entry.level === 'TRACE' ? 'trace' : entry.level === 'DEBUG' ? 'debug' : entry.level === 'WARN' ? 'warn' : entry.level === 'ERROR' ? 'error' : 'info';
       sdkLog[level]({ ...entry.meta }, entry.message);
     }),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...(metricsAddress === 'off' ? {} : { metrics: prometheusExporter(metricsAddress) }),
+    },
   });
+  if (metricsAddress !== 'off') logger.info({ address: metricsAddress }, 'Prometheus metrics on /metrics');
+}
+
+/** Prometheus naming conventions: counters end in _total, durations in seconds. */
+function prometheusExporter(bindAddress: string) {
+  return {
+    prometheus: {
+      bindAddress,
+      countersTotalSuffix: true,
+      useSecondsForDurations: true,
+      // rotation steps run from under a second (a query) to many minutes (waiting for a connector)
+      histogramBucketOverrides: { [metricNames.stepDuration]: stepDurationBuckets },
+    },
+  };
 }
 
 export function secretStoreFor(config: WorkerConfig, kubeConfig?: KubeConfig): SecretStore {
@@ -57,7 +80,7 @@ export interface WorkerOverrides {
 
 /** Builds a worker for task queue `config.temporal.taskQueue` with every rekey workflow and activity. */
 export async function createWorker(config: WorkerConfig, overrides: WorkerOverrides = {}) {
-  installRuntime(overrides.quiet ?? false);
+  installRuntime(overrides.quiet ?? false, config.metrics.address);
   const connection = overrides.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
   // one kubeconfig for the store, the workload activities and the Connect worker runtime
   const kube = config.secrets.kind === 'kubernetes' ? { kubeConfig: loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), namespace: config.secrets.namespace } : undefined;

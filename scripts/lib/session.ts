@@ -31,6 +31,8 @@ export function stackWorkerDefaults(stack: StackConfig) {
     audit: { path: path.join(stack.dir, 'audit', 'rotations.jsonl') },
     // the access validation's RBAC and network-policy checks read the embedded control plane (when it was ever started)
     kubernetes: fs.existsSync(kubeconfigPath(stack)) ? { namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) } : undefined,
+    // many workers share one machine on the stack: metrics only when REKEY_METRICS_ADDRESS asks
+    metrics: { address: 'off' },
   };
 }
 

@@ -53,6 +53,16 @@ describe('worker configuration', () => {
     expect(() => loadWorkerConfig({ ...production, REKEY_PG_PORT: '99999' })).toThrow(/postgres\.port/);
   });
 
+  it('serves metrics on 0.0.0.0:9464 in production, off on the embedded stack, REKEY_METRICS_ADDRESS over both', () => {
+    expect(loadWorkerConfig(production).metrics.address).toBe('0.0.0.0:9464');
+    expect(loadWorkerConfig({ REKEY_CODEC_KEY: key }, stack()).metrics.address).toBe('off');
+    expect(loadWorkerConfig({ ...production, REKEY_METRICS_ADDRESS: '127.0.0.1:19464' }).metrics.address).toBe('127.0.0.1:19464');
+    expect(loadWorkerConfig({ ...production, REKEY_METRICS_ADDRESS: 'off' }).metrics.address).toBe('off');
+    expect(loadWorkerConfig({ ...production, REKEY_METRICS_ADDRESS: '[::]:9464' }).metrics.address).toBe('[::]:9464');
+    expect(() => loadWorkerConfig({ ...production, REKEY_METRICS_ADDRESS: '9464' })).toThrow(/metrics\.address: must be host:port/);
+    expect(() => loadWorkerConfig({ ...production, REKEY_METRICS_ADDRESS: 'localhost:70000' })).toThrow(/metrics\.address: port must be 0-65535/);
+  });
+
   it('takes environment over defaults', () => {
     const c = loadWorkerConfig({ ...production, REKEY_TASK_QUEUE: 'rekey-prod', REKEY_TEMPORAL_ADDRESS: 'temporal:7233' });
     expect(c.temporal).toEqual({ address: 'temporal:7233', namespace: 'default', taskQueue: 'rekey-prod' });

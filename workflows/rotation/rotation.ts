@@ -11,6 +11,7 @@ import { type MaintenanceWindow, OutsideMaintenanceWindow, windowRefusal } from 
 import type { Component } from '../validation/checklist.js';
 import { runValidationChecks } from '../validation/checks.js';
 import type { ValidationTargetNames } from '../validation/input.js';
+import { RotationMetrics } from './metrics.js';
 
 export interface RotationSpec {
   /** e.g. `postgresql-cdc`: the workflow id prefix and the RotationComponent search attribute. */
@@ -59,9 +60,11 @@ export class Rotation {
   private readonly leftByHand: string[] = [];
   private plan?: PlannedStep[];
   private validation?: RotationResult['validation'];
+  private readonly metrics: RotationMetrics;
 
   private constructor(readonly spec: RotationSpec) {
-    this.tracker = new PhaseTracker(() => `${spec.target}: ${this.from ?? '?'} → ${this.to ?? '?'}`);
+    this.metrics = new RotationMetrics(spec);
+    this.tracker = new PhaseTracker(() => `${spec.target}: ${this.from ?? '?'} → ${this.to ?? '?'}`, (step, outcome, at) => this.metrics.step(step, outcome, at));
     this.audit = new AuditTrail(spec.orderedAudit, { component: spec.component, requestedBy: spec.requestedBy, snapshot: () => ({ from: this.from, to: this.to, rollbackAvailable: this.saga.pending().length > 0 }) });
     this.control = new OperatorControl({
       audit: this.audit,
@@ -184,12 +187,14 @@ export class Rotation {
   /** Runs the procedure; any failure, rollback signal or cancellation before cleanup undoes what was done, newest first. */
   async run(body: () => Promise<'completed' | 'dry-run'>): Promise<RotationResult> {
     this.audit.record('start', 'rotation_started', 'started', { detail: this.spec.reason });
+    this.metrics.started();
     try {
       const status = await body();
       if (status === 'completed') {
         await this.finalValidation();
         this.setPhase('completed');
         this.audit.record('done', 'rotate_credentials', 'success', { validation_status: 'passed' });
+        this.metrics.completed();
       }
       return await this.result(status);
     } catch (err) {
@@ -200,10 +205,12 @@ export class Rotation {
       if (this.saga.pending().length === 0 && !requested) {
         // nothing was changed (pre-flight, input, an unreachable system): say so, keep typed failures as they are
         await this.audit.settled();
+        this.metrics.notStarted();
         if (err instanceof ApplicationFailure || isCancellation(err)) throw err;
         throw ApplicationFailure.nonRetryable(`nothing was changed: ${reason}`, 'RotationNotStarted');
       }
       await this.rollBack(reason);
+      this.metrics.rolledBack(requested ? 'operator' : isCancellation(err) ? 'cancelled' : 'failure');
       if (requested) return await this.result('rolled-back');
       await this.audit.settled();
       if (isCancellation(err)) throw err;
@@ -254,6 +261,7 @@ export class Rotation {
     this.tracker.note(step, 'failed', error);
     this.setPhase('needs-attention');
     this.audit.record(step, step, 'needs_attention', { detail: error });
+    this.metrics.needsAttention(step);
     const decision = await this.control.awaitDecision();
     this.attention = null;
     if (decision.kind === 'abandon') {

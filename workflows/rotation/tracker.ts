@@ -11,7 +11,11 @@ export class PhaseTracker {
   readonly steps: StepRecord[] = [];
   phase: Phase = 'pending';
 
-  constructor(private readonly headline: () => string) {}
+  constructor(
+    private readonly headline: () => string,
+    /** Told when each step ends (rotation metrics). */
+    private readonly onStepEnd: (name: string, outcome: 'ok' | 'failed', startedAtMs: number) => void = () => {},
+  ) {}
 
   setPhase(phase: Phase): void {
     if (phase === this.phase) return;
@@ -21,7 +25,8 @@ export class PhaseTracker {
   }
 
   async step<T>(name: string, run: () => Promise<T>, detail?: (result: T) => string): Promise<T> {
-    const record: StepRecord = { name, startedAt: new Date().toISOString(), outcome: 'running' };
+    const startedAtMs = Date.now();
+    const record: StepRecord = { name, startedAt: new Date(startedAtMs).toISOString(), outcome: 'running' };
     this.steps.push(record);
     try {
       const result = await run();
@@ -34,6 +39,7 @@ export class PhaseTracker {
       throw err;
     } finally {
       record.endedAt = new Date().toISOString();
+      this.onStepEnd(name, record.outcome === 'ok' ? 'ok' : 'failed', startedAtMs);
     }
   }
 
