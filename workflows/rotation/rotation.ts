@@ -193,7 +193,7 @@ export class Rotation {
       if (status === 'completed') {
         await this.finalValidation();
         this.setPhase('completed');
-        this.audit.record('done', 'rotate_credentials', 'success', { validation_status: 'passed' });
+        this.audit.record('done', 'rotate_credentials', 'success', { validation_status: this.validation?.ok === false ? 'failed' : 'passed' });
         this.metrics.completed();
       }
       return await this.result(status);
