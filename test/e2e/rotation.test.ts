@@ -114,6 +114,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
       'grace',
       'retire-old-user',
       'remove-versions',
+      'access-validation',
     ]);
     for (const s of plan) expect(s.does.length, s.name).toBeGreaterThan(10);
     // every step that changes something names its compensation
@@ -131,6 +132,8 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     // the plan cannot drift: the rotation ran exactly the planned steps, in order, each once (grace is a timer, not a step)
     expect(okStepNames(done.steps)).toEqual(names(plan).filter((n) => n !== 'grace'));
     expect(done.steps.every((s) => s.outcome === 'ok')).toBe(true);
+    // the final verification: the checklist lines of postgresql and kafka-connect pass after the rotation
+    expect(done.validation).toEqual({ ok: true, failed: [] });
   });
 
   const drills = ['stage', 'create-role', 'expire-old-role', 'promote', 'canary-read-back'] as const;
@@ -237,7 +240,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     const result = await finished(handle);
     expect(result.status).toBe('completed');
     const ran = result.steps.map((s) => `${s.name}:${s.outcome}`);
-    expect(ran.slice(ran.indexOf('canary-read-back:ok'))).toEqual(['canary-read-back:ok', 'grace:skipped', 'retire-old-user:ok', 'remove-versions:ok']);
+    expect(ran.slice(ran.indexOf('canary-read-back:ok'))).toEqual(['canary-read-back:ok', 'grace:skipped', 'retire-old-user:ok', 'remove-versions:ok', 'access-validation:ok']);
     const verified = Date.parse(result.steps.find((s) => s.name === 'canary-read-back')!.endedAt!);
     const retire = result.steps.find((s) => s.name === 'retire-old-user')!;
     expect(Date.parse(retire.startedAt) - verified).toBeLessThan(2_000);
