@@ -67,7 +67,7 @@ describe('AWS access-key rotation with S3 in the data path', () => {
     expect(await putWith(now)).toBe('ok');
     expect(await store.read(`${pipeline.awsSecret}-pending`)).toBeUndefined();
     expect(await store.read(`${pipeline.awsSecret}-backup`)).toBeUndefined();
-    await recordHistory(r.handle, 'v4-kit-aws-keys-completed');
+    await recordHistory(r.handle, 'v5-kit-aws-keys-completed');
   });
 
   it('rolls back when a drill fails it after the old key was deactivated: old key active and in the secret, new key deleted, 0 lost', async () => {
@@ -97,7 +97,7 @@ describe('AWS access-key rotation with S3 in the data path', () => {
       await handle.signal(rollbackSignal, { reason: 'e2e: another client still uses the old key', by: 'e2e-aws' });
       const r = await handle.result();
       running = undefined;
-      await recordHistory(handle, 'v4-kit-aws-keys-rolled-back-signal');
+      await recordHistory(handle, 'v5-kit-aws-keys-rolled-back-signal');
       return r;
     }).finally(() => db.end());
     expect(result.status).toBe('rolled-back');

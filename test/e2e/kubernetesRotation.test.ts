@@ -86,7 +86,7 @@ describe.each(['reload-connector', 'restart-worker'] as const)('CDC rotation on 
     const after = await pipelineState();
     expect(after.streamingUser).toBe(result.to);
     expect(after.cdcRoles).toEqual(onlyRoles(result.to));
-    await recordHistory(result.handle, `v4-kit-completed-${strategy}-kubernetes`);
+    await recordHistory(result.handle, `v5-kit-completed-${strategy}-kubernetes`);
   });
 
   it('rolls back under load by restoring the Secret from its backup when verification fails', async () => {

@@ -84,7 +84,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     const audit = await auditLines(handle, w.config.audit.path);
     expect(audit.at(-1)).toMatchObject({ action: 'rotate_credentials', status: 'success' });
     expect(await verifyAuditChain(w.config.audit.path)).toMatchObject({ ok: true });
-    await recordHistory(handle, 'v4-kit-completed-reload-connector');
+    await recordHistory(handle, 'v5-kit-completed-reload-connector');
   });
 
   it('dry run: plans every step with what it does and how it is undone, changes nothing, and is what the rotation then runs', async () => {
@@ -157,7 +157,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
       expect(p.steps.find((s) => s.name === step)?.outcome).toBe('ok');
       const audit = await auditLines(handle, w.config.audit.path);
       expect(audit.at(-1)).toMatchObject({ status: 'rolled_back' });
-      if (step === 'promote') await recordHistory(handle, 'v4-kit-rolled-back-after-promote');
+      if (step === 'promote') await recordHistory(handle, 'v5-kit-rolled-back-after-promote');
     });
   }
 
@@ -194,7 +194,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     const after = await waitStreaming(before.secretUser!);
     expect(after).toEqual(before);
     expect(await roleValidUntil(before.secretUser!)).toBe('never');
-    await recordHistory(handle, 'v4-kit-rolled-back-by-signal');
+    await recordHistory(handle, 'v5-kit-rolled-back-by-signal');
   });
 
   it('extendGrace moves the deadline and the old role expiry; cleanupNow ends the wait early', async () => {
@@ -270,7 +270,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     const result = await finished(first);
     expect(result.status).toBe('completed');
     expect((await pipelineState()).cdcRoles).toEqual(onlyRoles(grace.to));
-    await recordHistory(first, 'v4-kit-one-rotation-per-resource');
+    await recordHistory(first, 'v5-kit-one-rotation-per-resource');
   });
 
   it('refuses a run started under a non-canonical workflow id, changing nothing', async () => {
@@ -300,7 +300,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     expect(err?.cause?.name).toBe('CancelledFailure');
     expect(await waitStreaming(before.secretUser!)).toEqual(before);
     expect(await roleValidUntil(before.secretUser!)).toBe('never');
-    await recordHistory(handle, 'v4-kit-cancelled-during-grace');
+    await recordHistory(handle, 'v5-kit-cancelled-during-grace');
   });
 
   it('a compensation that fails parks the rollback in needs-attention until an operator fixes the cause and sends retry', async () => {
@@ -332,7 +332,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
       expect(result.status).toBe('rolled-back');
       expect(result.steps.filter((s) => s.name === 'undo:create-role').map((s) => s.outcome)).toEqual(['failed', 'compensated']);
       expect(await waitStreaming(before.secretUser!)).toEqual(before);
-      await recordHistory(handle, 'v4-kit-needs-attention-retried');
+      await recordHistory(handle, 'v5-kit-needs-attention-retried');
     } finally {
       await db.query(`DROP DATABASE IF EXISTS ${blocker} WITH (FORCE)`).catch(() => undefined);
       await db.end();

@@ -70,7 +70,7 @@ describe('Schema Registry rotation (dual users, three phases) with the registry 
     expect(await rotatedKeys()).toEqual([]);
     expect(await store.read(`${pipeline.registrySecret}-pending`)).toBeUndefined();
     expect(await store.read(`${pipeline.registrySecret}-backup`)).toBeUndefined();
-    await recordHistory(r.handle, 'v4-kit-schema-registry-completed');
+    await recordHistory(r.handle, 'v5-kit-schema-registry-completed');
   });
 
   it('rolls back on the operator`s rollback signal during grace: the old user is the clients` again, the new one refused', async () => {
@@ -90,7 +90,7 @@ describe('Schema Registry rotation (dual users, three phases) with the registry 
     probe.stop();
     expect(result.status).toBe('rolled-back');
     expect(probe.summary().client401).toBe(0);
-    await recordHistory(handle, 'v4-kit-schema-registry-rolled-back-signal');
+    await recordHistory(handle, 'v5-kit-schema-registry-rolled-back-signal');
     const now = await clientCredential();
     expect(now.user).toBe(old.user);
     expect(await registryStatus(old.user, old.password)).toBe(200);

@@ -42,8 +42,9 @@ function workflowIdOf(f: string): string {
   return rotationWorkflowId('postgresql-cdc', parsePostgresCdcInput(input).secret);
 }
 
-/** v3-kit: the kit (v3-kit-ordered-audit: with ordered audit appends); v4-kit: the ordered-audit patch decided before the first local activity. */
-const isKit = (f: string) => /^v[34]-kit-/.test(f);
+/** v3-kit: the kit (v3-kit-ordered-audit: with ordered audit appends); v4-kit: the ordered-audit patch decided before the first local activity; v5-kit: with the final access validation. */
+const isKit = (f: string) => /^v[345]-kit-/.test(f);
+const isV5 = (f: string) => f.startsWith('v5-kit-');
 const isRegistry = (f: string) => f.includes('-schema-registry-');
 const isAws = (f: string) => f.includes('-aws-keys-');
 const kit = files.filter((f) => isKit(f) && !isRegistry(f) && !isAws(f));
@@ -73,17 +74,20 @@ describe('replay of recorded rotation histories', () => {
         'v4-kit-rolled-back-by-signal.json',
       ]),
     );
-    expect(registry.sort()).toEqual(['v4-kit-schema-registry-completed.json', 'v4-kit-schema-registry-rolled-back-signal.json']);
-    expect(aws.sort()).toEqual(['v4-kit-aws-keys-completed.json', 'v4-kit-aws-keys-rolled-back-signal.json']);
+    expect(registry.sort()).toEqual(expect.arrayContaining(['v4-kit-schema-registry-completed.json', 'v4-kit-schema-registry-rolled-back-signal.json', 'v5-kit-schema-registry-completed.json']));
+    expect(aws.sort()).toEqual(expect.arrayContaining(['v4-kit-aws-keys-completed.json', 'v4-kit-aws-keys-rolled-back-signal.json', 'v5-kit-aws-keys-completed.json']));
+    expect(kit).toEqual(expect.arrayContaining(['v5-kit-completed-reload-connector.json', 'v5-kit-rolled-back-by-signal.json']));
   });
 
   it('pre-kit histories carry no rotation-kit marker (they replay through the frozen legacy code); kit histories do', () => {
     for (const f of preKit) expect(patchesOf(f), f).not.toContain('rotation-kit');
     for (const f of kit) expect(patchesOf(f), f).toContain('rotation-kit');
     // audit appends chained in order (patched): both generations of kit histories must replay
-    for (const f of kit) expect(patchesOf(f).includes('ordered-audit'), f).toBe(f.startsWith('v3-kit-ordered-audit-') || f.startsWith('v4-kit-'));
-    // the Schema Registry procedure was born on the kit: no patches
-    for (const f of [...registry, ...aws]) expect(patchesOf(f), f).toEqual([]);
+    for (const f of kit) expect(patchesOf(f).includes('ordered-audit'), f).toBe(f.startsWith('v3-kit-ordered-audit-') || f.startsWith('v4-kit-') || isV5(f));
+    // the Schema Registry and AWS procedures were born on the kit: no patches until the final validation
+    for (const f of [...registry, ...aws].filter((x) => !isV5(x))) expect(patchesOf(f), f).toEqual([]);
+    // a completed run since then carries the final-validation marker (a rolled-back one never reaches it)
+    for (const f of files.filter((x) => isV5(x) && x.includes('-completed'))) expect(patchesOf(f), f).toContain('final-validation');
   });
 
   it('replays every one of them without nondeterminism', async () => {
