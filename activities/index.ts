@@ -17,6 +17,8 @@ import { createPostgresActivities } from './postgres/index.js';
 import { createSchemaRegistryActivities, type RegistryRuntime } from './schemaRegistry.js';
 import { createSchemaRegistryValidation } from './schemaRegistryValidation.js';
 import type { SecretStore } from './secrets/store.js';
+import { createTlsActivities, type TlsInstaller } from './tls/index.js';
+import type { TlsService } from '../workflows/certificates/input.js';
 
 export interface ActivityDeps {
   store: SecretStore;
@@ -34,6 +36,8 @@ export interface ActivityDeps {
   connectPodsMemory?: () => Promise<ConnectPodsMemory>;
   /** The cluster the pipeline runs on: emergency isolation, and the validation's RBAC and network-policy checks (absent: isolation refuses, those checks are skipped). */
   kubernetes?: { kubeConfig: KubeConfig; namespace: string };
+  /** How each service's certificate reaches it (certificate rotation); absent: installing is refused with a reason. */
+  tlsInstallers?: Partial<Record<TlsService, TlsInstaller>>;
 }
 
 /** Registered even without a cluster, so a workflow that needs one fails with a clear reason instead of an unknown activity. */
@@ -67,6 +71,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createKafkaActivities(deps.kafka),
     ...createSchemaRegistryActivities({ store: deps.store, url: registryUrl, runtime: deps.schemaRegistry?.runtime }),
     ...createCredentialActivities({ store: deps.store }),
+    ...createTlsActivities({ store: deps.store, postgres: { store: deps.store, ...deps.postgres }, installers: deps.tlsInstallers }),
     ...createAwsActivities(aws),
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),
     ...createAuditActivities(deps.audit),

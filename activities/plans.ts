@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { type AwsKeysRotationPlan, parseAwsKeysInput } from '../workflows/awsKeys/input.js';
+import { type CertificateRotationPlan, parseCertificateInput } from '../workflows/certificates/input.js';
 import { InvalidInputError, parsePostgresCdcInput, type PostgresCdcRotationPlan } from '../workflows/postgresCdc/input.js';
 import { parseSchemaRegistryInput, type SchemaRegistryRotationPlan } from '../workflows/schemaRegistry/input.js';
 
@@ -36,5 +37,9 @@ export function createPlanActivities(deps: { testHooks: boolean }) {
     return resolve(parseAwsKeysInput, raw);
   }
 
-  return { resolvePostgresCdcPlan, resolveSchemaRegistryPlan, resolveAwsKeysPlan };
+  async function resolveCertificatePlan(raw: unknown): Promise<CertificateRotationPlan> {
+    return resolve(parseCertificateInput, raw);
+  }
+
+  return { resolvePostgresCdcPlan, resolveSchemaRegistryPlan, resolveAwsKeysPlan, resolveCertificatePlan };
 }

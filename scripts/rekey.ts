@@ -23,6 +23,7 @@ import { listRotations } from './lib/rotations.js';
 import { registerValidateCommands } from './cli/validate.js';
 import { emergencyCommand, registerEmergencyCommands } from './cli/emergency.js';
 import { addRotateAllCommand } from './cli/emergencyRotateAll.js';
+import { registerCertificateCommands } from './cli/certificates.js';
 
 /** Operator CLI: start, inspect and steer rotations (what the Web UI does, from a terminal). */
 const program = new Command('rekey').description('credential rotations for the CDC pipeline, on Temporal');
@@ -215,6 +216,7 @@ registerValidateCommands(program);
 registerScheduleCommands(program);
 registerEmergencyCommands(program);
 addRotateAllCommand(emergencyCommand(program));
+registerCertificateCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof InvalidInputError || err instanceof RotationInProgressError || err instanceof ConfigError || err instanceof ScheduleFileError) console.error(err.message);

@@ -2,6 +2,8 @@ import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/c
 import { TypedSearchAttributes } from '@temporalio/common';
 import { type AwsKeysRotationInput, parseAwsKeysInput } from '../workflows/awsKeys/input.js';
 import { rotateAwsAccessKeys } from '../workflows/awsKeys/workflow.js';
+import { type CertificateRotationInput, parseCertificateInput } from '../workflows/certificates/input.js';
+import { rotateServiceCertificate } from '../workflows/certificates/workflow.js';
 import { parsePostgresCdcInput, type PostgresCdcRotationInput } from '../workflows/postgresCdc/input.js';
 import { rotatePostgresCdcCredentials } from '../workflows/postgresCdc/workflow.js';
 import { parseSchemaRegistryInput, type SchemaRegistryRotationInput } from '../workflows/schemaRegistry/input.js';
@@ -102,5 +104,21 @@ export async function startAwsKeysRotation(client: Client, raw: AwsKeysRotationI
     },
     opts,
     (o) => client.workflow.start(rotateAwsAccessKeys, { ...o, args: [raw] }),
+  );
+}
+
+/** Validates the input at the edge (errors name the field) and starts a service-certificate rotation. */
+export async function startCertificateRotation(client: Client, raw: CertificateRotationInput, opts: { taskQueue: string; now?: Date }) {
+  const plan = parseCertificateInput(raw);
+  return startRotation(
+    {
+      procedure: 'certificate',
+      resource: plan.secret,
+      target: plan.target,
+      dryRun: plan.dryRun,
+      summary: `renew the ${plan.service} server certificate (${plan.secret}, signed by ${plan.caSecret}, ${plan.validityDays} days${plan.allowSanChange ? ', SANs may change' : ''})`,
+    },
+    opts,
+    (o) => client.workflow.start(rotateServiceCertificate, { ...o, args: [raw] }),
   );
 }

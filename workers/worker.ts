@@ -9,6 +9,8 @@ import { createActivities } from '../activities/index.js';
 import type { ConnectWorkerRuntime } from '../activities/kafkaConnect.js';
 import { createKubernetesActivities } from '../activities/kubernetes.js';
 import { FileSecretStore } from '../activities/secrets/fileStore.js';
+import { projectedSecretVolume, type TlsInstaller } from '../activities/tls/index.js';
+import type { TlsService } from '../workflows/certificates/input.js';
 import { KubernetesSecretStore, loadKubeConfig } from '../activities/secrets/kubernetesStore.js';
 import type { SecretStore } from '../activities/secrets/store.js';
 import { metricNames, stepDurationBuckets } from '../workflows/rotation/metricNames.js';
@@ -74,6 +76,8 @@ export interface WorkerOverrides {
   registryRuntime?: RegistryRuntime;
   /** What IAM and S3 calls are signed with (the embedded stack: the emulator's admin key). Default: the AWS SDK's credential chain. */
   awsCredentials?: AwsCredentials;
+  /** How a service's certificate files are installed. Default on Kubernetes: the Secret volume the kubelet projects (then the service is reloaded); none with the file store. */
+  tlsInstallers?: Partial<Record<TlsService, TlsInstaller>>;
   connection?: NativeConnection;
   quiet?: boolean;
 }
@@ -97,6 +101,7 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
     testHooks: config.testHooks,
     connectPodsMemory: nodes ? () => nodes.connectPodsMemory({ selector: 'app=kafka-connect' }) : undefined,
     kubernetes: cluster,
+    tlsInstallers: overrides.tlsInstallers ?? (kube ? { postgresql: projectedSecretVolume } : undefined),
   });
   const worker = await Worker.create({
     connection,

@@ -10,7 +10,8 @@ import { awsAdminSecret } from '../stack/moto.js';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { localRegistry } from '../stack/standinLocalRegistry.js';
 import { loadWorkerConfig, productionDefaults, type WorkerConfig } from '../../workers/config.js';
-import { createWorker } from '../../workers/worker.js';
+import { createWorker, secretStoreFor } from '../../workers/worker.js';
+import { localPostgresTls } from '../stack/tls.js';
 
 /**
  * The embedded stack's addresses as worker defaults (environment variables still win). The
@@ -64,6 +65,8 @@ export async function createEmbeddedWorker(config: WorkerConfig, opts: { connect
   };
   return createWorker(config, {
     connectWorker: local ? localConnectWorker() : undefined,
+    // the stack's PostgreSQL is a local process: its certificate files are written, whichever store holds the secret
+    tlsInstallers: { postgresql: localPostgresTls(loadStackConfig(), secretStoreFor(config)) },
     registryRuntime: local ? localRegistry() : undefined,
     awsCredentials,
     connection: opts.connection,

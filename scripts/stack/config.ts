@@ -77,6 +77,9 @@ export const pipeline = {
   awsSecret: 'aws-credentials',
   awsUser: 'datapipe-s3-user',
   bucket: 'datapipe-archive',
+  /** The stack's CA (ca.crt, ca.key) and PostgreSQL's server certificate (tls.crt, tls.key, ca.crt). */
+  caSecret: 'rekey-ca',
+  postgresTlsSecret: 'postgres-tls',
 } as const;
 
 export const searchAttributes = ['RotationComponent', 'RotationTarget', 'RotationPhase'] as const;

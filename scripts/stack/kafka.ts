@@ -79,9 +79,10 @@ export const kafka: Service = {
     const classpath = path.join(cfg.cache, `kafka-${cfg.versions.kafka}-r2`, 'libs', '*');
     const log = logPath(cfg, 'kafka');
     if (!fs.existsSync(path.join(logs, 'meta.properties'))) {
+      // base64url may start with '-': passed as --cluster-id=… so the argument parser never takes it for an option
       const clusterId = randomBytes(16).toString('base64url');
       try {
-        await execFileAsync('java', [...javaArgs(cfg, 'kafka-format', '256m', classpath), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props]);
+        await execFileAsync('java', [...javaArgs(cfg, 'kafka-format', '256m', classpath), 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', props]);
       } catch (err) {
         throw new StackError('kafka', `storage format failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, log);
       }

@@ -6,30 +6,18 @@ import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { connectorStore } from './connect.js';
 import { pipeline, type StackConfig } from './config.js';
 import { execFileAsync, StackError, waitFor } from './proc.js';
+import { asRoot, chownToPostgres } from './postgresUser.js';
 import { logPath, type Service } from './service.js';
+import { ensureStackCertificates, postgresTlsFiles, writePostgresTlsFiles } from './tls.js';
 
 const BIN = process.env.REKEY_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const dataDir = (cfg: StackConfig) => path.join(cfg.dataDir, 'postgres');
 const socketDir = (cfg: StackConfig) => path.join(cfg.dataDir, 'postgres-socket');
-const asRoot = process.getuid?.() === 0;
 
 /** PostgreSQL refuses to run as root: when we are root, run its tools as the `postgres` user. */
 async function pgTool(tool: string, args: string[]) {
   const cmd = path.join(BIN, tool);
   return asRoot ? execFileAsync('runuser', ['-u', 'postgres', '--', cmd, ...args]) : execFileAsync(cmd, args);
-}
-
-function chownToPostgres(target: string) {
-  if (!asRoot) return;
-  const { uid, gid } = postgresIds();
-  fs.chownSync(target, uid, gid);
-}
-
-function postgresIds(): { uid: number; gid: number } {
-  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
-  if (!line) throw new StackError('postgres', 'no `postgres` system user: install PostgreSQL 15 (apt-get install postgresql-15)');
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
 }
 
 export async function adminClient(cfg: StackConfig, database = 'postgres'): Promise<pg.Client> {
@@ -103,8 +91,15 @@ export const postgres: Service = {
         fs.rmSync(pwfile, { force: true });
       }
     }
+    // TLS beside plaintext: the pg_hba `host` lines initdb wrote accept both, so non-TLS clients keep working
+    await ensureStackCertificates(cfg);
+    await writePostgresTlsFiles(cfg, store);
+    const tlsFiles = postgresTlsFiles(cfg);
     const options = [
       `-c port=${cfg.ports.postgres}`,
+      '-c ssl=on',
+      `-c ssl_cert_file=${tlsFiles.cert}`,
+      `-c ssl_key_file=${tlsFiles.key}`,
       `-c listen_addresses=127.0.0.1`,
       `-c unix_socket_directories=${socketDir(cfg)}`,
       '-c wal_level=logical',

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { rotateServiceCertificate } from '../../workflows/certificates/workflow.js';
+import type { CertificateRotationInput } from '../../workflows/certificates/input.js';
+import { rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
+import { failureOf, timeSkippingEnv, worldWorker } from './harness.js';
+import { CertStubWorld } from './certStubWorld.js';
+
+let env: TestWorkflowEnvironment;
+let w: Awaited<ReturnType<typeof worldWorker<CertStubWorld>>>;
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  w = await worldWorker(env, (n) => new CertStubWorld(`postgres-tls-${n}-${randomBytes(2).toString('hex')}`));
+});
+afterAll(async () => {
+  await w?.stop();
+  await env?.teardown();
+});
+
+const start = (world: CertStubWorld, input: Partial<CertificateRotationInput> = {}, workflowId?: string) =>
+  env.client.workflow.start(rotateServiceCertificate, {
+    taskQueue: w.taskQueue,
+    workflowId: workflowId ?? rotationWorkflowId('certificate', world.secret),
+    args: [{ service: 'postgresql', requestedBy: 'workflow-test', ...input, secret: world.secret } as CertificateRotationInput],
+  });
+
+const readOnly = ['serviceEndpoint', 'describeCertificateAuthority', 'describeServiceCertificate', 'verifyServedCertificate'];
+const changes = (world: CertStubWorld) => world.calls.filter((c) => !readOnly.includes(c));
+const steps = (r: RotationResult) => r.steps.filter((s) => !s.name.startsWith('signal:')).map((s) => `${s.name}:${s.outcome}`);
+
+describe('service certificate rotation with stub activities', () => {
+  it('renews: the new certificate in the secret and served, proven by handshake; no staging versions left; steps follow the dry-run plan; no key in history', async () => {
+    const dryWorld = w.newWorld();
+    const dry = (await (await start(dryWorld, { dryRun: true }, `rotate-certificate/${dryWorld.secret}/dry-run/t`)).result()) as RotationResult;
+    expect(dry.status).toBe('dry-run');
+    expect(changes(dryWorld)).toEqual([]);
+    expect(dry.plan!.find((s) => s.name === 'install')!.undo).toMatch(/-backup → .*pg_reload_conf\(\) until AB:01 is served again/);
+
+    const world = w.newWorld();
+    const old = world.current.fingerprint;
+    const handle = await start(world, { validityDays: 30 });
+    const result = (await handle.result()) as RotationResult;
+    expect(result).toMatchObject({ status: 'completed', procedure: 'certificate', from: old });
+    expect(result.to).not.toBe(old);
+    expect(world.state()).toEqual({ current: result.to, installed: result.to, served: result.to, pending: false, backup: false });
+    expect(world.current.sans).toEqual(['DNS:localhost', 'IP:127.0.0.1']);
+    expect(Date.parse(world.current.notAfter) - Date.parse(world.current.notBefore)).toBe(30 * 86_400_000);
+    expect(steps(result)).toEqual(dry.plan!.map((s) => `${s.name}:ok`));
+    expect(result.steps.find((s) => s.name === 'verify-served')!.detail).toMatch(new RegExp(`^served ${result.to} \\(TLSv1.3\\), trusted by rekey-ca, matches 127.0.0.1$`));
+    expect(world.audit.map((e) => e.action)).toEqual(['rotation_started', 'preflight', 'issue', 'backup', 'promote', 'install', 'rotate_credentials']);
+    expect(world.audit.every((e) => e.component === 'tls_postgresql')).toBe(true);
+    const history = JSON.stringify(await handle.fetchHistory());
+    for (const key of world.keys) expect(`${history}${JSON.stringify(result)}${JSON.stringify(world.audit)}`).not.toContain(key);
+  });
+
+  it('rolls back after install (drill): the previous certificate is reinstalled and served again; nothing staged is left', async () => {
+    const world = w.newWorld();
+    const old = world.current.fingerprint;
+    const handle = await start(world, { injectFailure: 'install' });
+    const failure = await failureOf(handle);
+    expect(failure).toMatchObject({ type: 'RotationRolledBack' });
+    expect(failure!.message).toMatch(/rollback drill: failure injected after step install/);
+    expect(world.state()).toEqual({ current: old, installed: old, served: old, pending: false, backup: false });
+    expect(world.calls.filter((c) => c === 'installServiceCertificate')).toHaveLength(2);
+    expect(world.audit.map((e) => e.action)).toEqual(expect.arrayContaining(['compensate_install', 'compensate_promote', 'compensate_backup', 'compensate_issue']));
+  });
+
+  it('rolls back when a client would refuse the served certificate (signed by another CA)', async () => {
+    const world = w.newWorld();
+    world.issueUntrusted = true;
+    const old = world.current.fingerprint;
+    const failure = await failureOf(await start(world));
+    expect(failure!.message).toMatch(/rotation rolled back: .*a client would not get the new certificate from 127\.0\.0\.1:5432: not trusted by the CA/);
+    expect(world.state()).toEqual({ current: old, installed: old, served: old, pending: false, backup: false });
+  });
+
+  it('refuses before anything changes: an expired CA, SANs that differ from the current certificate’s, a host name outside the SANs, an unknown service', async () => {
+    const cases: Array<[string, (x: CertStubWorld) => void, Partial<CertificateRotationInput>, RegExp]> = [
+      ['expired CA', (x) => (x.ca.notAfter = '2021-01-01T00:00:00.000Z'), {}, /pre-flight failed, nothing was changed: CA usable: saw the CA certificate CN=rekey CA expired on 2021-01-01/],
+      ['SANs differ', () => undefined, { sans: ['localhost', '127.0.0.1', 'db.example'] }, /SANs unchanged: saw current DNS:localhost, IP:127\.0\.0\.1; requested DNS:localhost, IP:127\.0\.0\.1, DNS:db\.example, expected the same SANs as the current certificate \(or allowSanChange: true\)/],
+      ['host not in SANs', () => undefined, { sans: ['localhost'], allowSanChange: true }, /host name in SANs: saw 127\.0\.0\.1 against DNS:localhost/],
+      ['unknown service', () => undefined, { service: 'kafka' } as unknown as Partial<CertificateRotationInput>, /service: must be one of: postgresql/],
+    ];
+    for (const [name, spoil, input, message] of cases) {
+      const world = w.newWorld();
+      spoil(world);
+      const before = JSON.stringify(world.state());
+      const failure = await failureOf(await start(world, input));
+      expect(failure?.message, name).toMatch(message);
+      expect(changes(world), name).toEqual([]);
+      expect(JSON.stringify(world.state()), name).toBe(before);
+    }
+    const allowed = w.newWorld();
+    const ok = (await (await start(allowed, { sans: ['localhost', '127.0.0.1', 'db.example'], allowSanChange: true })).result()) as RotationResult;
+    expect(ok.status).toBe('completed');
+    expect(allowed.current.sans).toEqual(['DNS:localhost', 'IP:127.0.0.1', 'DNS:db.example']);
+  });
+});

@@ -1,0 +1,140 @@
+import { ApplicationFailure, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
+import { activityOptions, describeError, Rotation, type RotationResult } from '../rotation/index.js';
+import type { CertificateRotationInput, CertificateRotationPlan } from './input.js';
+import { evaluateCertificatePreflight, servedProblem } from './preflight.js';
+import { normalizeSan } from './sans.js';
+import { type CertificateFacts, certificateSteps, type CertificateSteps, orderedCertificateSteps } from './steps.js';
+
+const read = proxyActivities<Activities>(activityOptions.read);
+const change = proxyActivities<Activities>(activityOptions.change);
+const wait = proxyActivities<Activities>(activityOptions.wait);
+const undo = proxyActivities<Activities>(activityOptions.undo);
+const worker = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } });
+
+interface Run {
+  r: Rotation;
+  plan: CertificateRotationPlan;
+  steps: CertificateSteps;
+  facts: CertificateFacts;
+  rotationId: string;
+}
+
+/**
+ * Renews a service's server certificate from the CA in the secret store: issued on the worker
+ * into `<secret>-pending`, promoted over a backup, installed and reloaded without a restart,
+ * then proven by a client's handshake (the new fingerprint, trusted by the CA, the right host
+ * name). Any failure before cleanup reinstalls the previous certificate. One rotation per
+ * secret at a time (`rotate-certificate/<secret>`).
+ */
+export async function rotateServiceCertificate(input: CertificateRotationInput): Promise<RotationResult> {
+  const plan = await resolvePlan(input);
+  const { workflowId, runId } = workflowInfo();
+  const r = Rotation.begin({
+    procedure: 'certificate',
+    component: `tls_${plan.service}`,
+    target: plan.target,
+    resource: plan.secret,
+    reason: plan.reason,
+    requestedBy: plan.requestedBy,
+    dryRun: plan.dryRun,
+    injectFailure: plan.injectFailure,
+    details: { service: plan.service, secret: plan.secret, caSecret: plan.caSecret, validityDays: String(plan.validityDays) },
+    memo: { ...plan },
+    orderedAudit: true,
+  });
+
+  return r.run(async () => {
+    // 1. Pre-flight: read only; every check must pass, nothing is changed otherwise.
+    r.setPhase('preflight');
+    const facts = await r.step('preflight', () => preflight(plan, r), (f) => `${plan.secret} serves ${f.from}; SANs ${f.sans.join(', ')}`);
+    r.from = facts.from;
+    const steps = certificateSteps(plan, facts);
+    if (plan.dryRun) return r.dryRun(orderedCertificateSteps(steps));
+    const run: Run = { r, plan, steps, facts, rotationId: `${workflowId}/${runId}` };
+
+    const issued = await issue(run); // 2. the new key and certificate, staged: the key only in the store
+    await switchOver(run, issued); // 3. backup, promote, install + reload until it is served
+    // 4. a client's handshake: the new certificate, trusted, for the right name
+    r.setPhase('verifying');
+    await r.step(steps.verify.name, () => verifyServed(run, issued), (s) => `served ${s.fingerprint} (${s.tlsVersion}), trusted by ${plan.caSecret}, matches ${facts.hostname}`);
+    r.checkpoint(steps.verify.name);
+    // 5. the old key is deleted with the staging versions (a certificate needs no grace: the old one is not revoked)
+    await r.cleanup(async () => {
+      await r.persist(steps.cleanup.name, () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] }));
+    });
+    return 'completed';
+  });
+}
+
+async function issue(run: Run): Promise<{ fingerprint: string; notAfter: string }> {
+  const { r, plan, steps, facts, rotationId } = run;
+  r.setPhase('staging');
+  const issued = await r.change(
+    steps.issue,
+    () => change.stagePendingCertificate({ secret: plan.secret, caSecret: plan.caSecret, commonName: facts.commonName, sans: facts.sans, validityDays: plan.validityDays, rotationId }),
+    () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }),
+    (c) => `${c.fingerprint} in ${c.secret}, valid until ${c.notAfter}`,
+  );
+  r.to = issued.fingerprint;
+  return issued;
+}
+
+async function switchOver(run: Run, issued: { fingerprint: string }): Promise<void> {
+  const { r, plan, steps, rotationId } = run;
+  const ref = { secret: plan.secret, rotationId };
+  r.setPhase('switching');
+  await r.change(steps.backup, () => change.backupCurrentCertificate(ref), () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] }), (c) => `${c.fingerprint} in ${c.secret}`);
+  await r.change(steps.promote, () => change.promotePendingCertificate(ref), () => undo.restoreBackupCertificate(ref), (c) => `${plan.secret} holds ${c.fingerprint}`);
+  await r.change(
+    steps.install,
+    () => wait.installServiceCertificate({ service: plan.service, secret: plan.secret, expectFingerprint: issued.fingerprint }),
+    () => reinstallPrevious(run),
+    (x) => `served after ${x.reloads} reload(s), ${Math.round(x.waitedMs / 1000)} s`,
+  );
+}
+
+/** install's compensation: the previous certificate back in the secret, installed, and served again. */
+async function reinstallPrevious(run: Run): Promise<void> {
+  const { plan, rotationId } = run;
+  const previous = await undo.restoreBackupCertificate({ secret: plan.secret, rotationId });
+  await undo.installServiceCertificate({ service: plan.service, secret: plan.secret, expectFingerprint: previous.fingerprint });
+}
+
+async function verifyServed(run: Run, issued: { fingerprint: string }) {
+  const { plan, facts } = run;
+  const served = await read.verifyServedCertificate({ ...facts.endpoint, servername: facts.hostname, expectFingerprint: issued.fingerprint, caSecret: plan.caSecret });
+  const problem = servedProblem(served, issued.fingerprint);
+  if (problem) throw ApplicationFailure.nonRetryable(`a client would not get the new certificate from ${facts.endpoint.host}:${facts.endpoint.port}: ${problem}`, 'ServedCertificateRejected');
+  return served;
+}
+
+async function preflight(plan: CertificateRotationPlan, r: Rotation): Promise<CertificateFacts> {
+  const endpoint = await read.serviceEndpoint({ service: plan.service });
+  const hostname = plan.hostname ?? endpoint.host;
+  const [ca, current, served] = await Promise.all([
+    read.describeCertificateAuthority({ caSecret: plan.caSecret }),
+    read.describeServiceCertificate({ secret: plan.secret }),
+    read.verifyServedCertificate({ ...endpoint, servername: hostname, caSecret: plan.caSecret }).catch((err: unknown) => ({ error: describeError(err) })),
+  ]);
+  // one spelling (DNS:/IP:) in history, the CSR and the checks
+  const sans = (plan.sans ?? current.sans).map(normalizeSan);
+  const checks = evaluateCertificatePreflight({ ca, current, served }, { secret: plan.secret, caSecret: plan.caSecret, sans, allowSanChange: plan.allowSanChange, hostname, validityDays: plan.validityDays, now: Date.now() });
+  const failed = checks.filter((c) => !c.ok);
+  if (failed.length > 0) {
+    const summary = failed.map((c) => `${c.check}: saw ${c.seen}, expected ${c.expected}`).join('; ');
+    throw ApplicationFailure.nonRetryable(`pre-flight failed, nothing was changed: ${summary}`, 'PreflightFailed', checks);
+  }
+  r.audit.record('preflight', 'preflight', 'success', { validation_status: 'passed' });
+  const commonName = plan.commonName ?? /(?:^|, )CN=([^,]+)/.exec(current.subject)?.[1] ?? hostname;
+  return { from: current.fingerprint, commonName, sans, hostname, endpoint };
+}
+
+/** Defaults and limits are resolved once, by the worker, and recorded in history (a local activity's result). */
+async function resolvePlan(input: CertificateRotationInput): Promise<CertificateRotationPlan> {
+  try {
+    return await worker.resolveCertificatePlan(input);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(describeError(err).replace(/^InvalidInput: /, ''), 'InvalidInput');
+  }
+}
