@@ -6,6 +6,8 @@ import { fingerprint, SecretConflictError, toBytes, toText, type SecretBytes, ty
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const KEY = /^[-._a-zA-Z0-9]+$/;
 const META = '.rekey-meta.json';
+/** The fingerprint of the last complete write, written after every key. */
+const VERSION = '.rekey-version';
 
 /**
  * Docker-secrets style store: one folder per secret, one file per key (mode 0600),
@@ -28,34 +30,40 @@ export class FileSecretStore implements SecretStore {
 
   /**
    * Keys are files, written one by one: a read racing a write can see a key vanish (ENOENT)
-   * or a mix of two versions. So a read counts only when two reads in a row agree (same
-   * fingerprint); otherwise it reads again, a few times, before giving up.
+   * or a mix of two versions. Every write ends with a version marker (the content's
+   * fingerprint), so a read counts only when what it read matches the marker (two agreeing
+   * reads for a secret written before the marker existed); else it backs off and reads again
+   * (≤ 50 times, ≈ 1 s) before giving up.
    */
   async read(name: string): Promise<StoredSecret | undefined> {
     let previous: StoredSecret | undefined | null = null;
     for (let attempt = 1; ; attempt++) {
       try {
-        const now = await this.readOnce(name);
-        if (previous !== null && previous?.info.fingerprint === now?.info.fingerprint) return now;
+        const { secret: now, writtenVersion } = await this.readOnce(name);
+        // a complete write leaves the version marker last: content matching it is one whole version
+        if (writtenVersion !== undefined && now?.info.fingerprint === writtenVersion) return now;
+        // no marker (a secret from before it existed): two reads in a row that agree
+        if (writtenVersion === undefined && previous !== null && previous?.info.fingerprint === now?.info.fingerprint) return now;
         previous = now;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         previous = null;
       }
-      if (attempt >= 20) throw new Error(`secret ${name} kept changing while it was read (20 attempts)`);
-      if (previous === null) await new Promise((r) => setTimeout(r, 5 * attempt));
+      if (attempt >= 50) throw new Error(`secret ${name} kept changing while it was read (50 attempts)`);
+      await new Promise((r) => setTimeout(r, Math.min(attempt, 10) * 2));
     }
   }
 
-  private async readOnce(name: string): Promise<StoredSecret | undefined> {
+  private async readOnce(name: string): Promise<{ secret: StoredSecret | undefined; writtenVersion?: string }> {
     const dir = this.dir(name);
     let entries: string[];
     try {
       entries = await fs.readdir(dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { secret: undefined };
       throw err;
     }
+    const writtenVersion = await fs.readFile(path.join(dir, VERSION), 'utf8').catch(() => undefined);
     const bytes: SecretBytes = {};
     for (const key of entries.filter((e) => KEY.test(e) && !e.startsWith('.')).sort()) {
       bytes[key] = await fs.readFile(path.join(dir, key));
@@ -67,7 +75,7 @@ export class FileSecretStore implements SecretStore {
       // no metadata yet: a secret written by hand
     }
     const fp = fingerprint(bytes);
-    return { data: toText(bytes), bytes, info: { name, keys: Object.keys(bytes), fingerprint: fp, version: fp, annotations } };
+    return { secret: { data: toText(bytes), bytes, info: { name, keys: Object.keys(bytes), fingerprint: fp, version: fp, annotations } }, writtenVersion };
   }
 
   async write(name: string, values: SecretData | SecretBytes, options: WriteOptions = {}): Promise<SecretInfo> {
@@ -89,6 +97,8 @@ export class FileSecretStore implements SecretStore {
     const annotations = options.annotations ?? {};
     await atomicWrite(path.join(dir, META), JSON.stringify(annotations));
     const fp = fingerprint(data);
+    // written last: a reader takes the keys only when they match it (one whole version, never a mix)
+    await atomicWrite(path.join(dir, VERSION), fp);
     return { name, keys: Object.keys(data).sort(), fingerprint: fp, version: fp, annotations };
   }
 
