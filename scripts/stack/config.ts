@@ -24,6 +24,13 @@ const EnvSchema = z.object({
   REKEY_KUBE_APISERVER_PORT: port(16443),
   /** etcd client port; peer and kwok-controller use the next two */
   REKEY_ETCD_PORT: port(16379),
+  /** Kafka's TLS listener, beside the plaintext one */
+  REKEY_KAFKA_TLS_PORT: port(19094),
+  /** HTTPS listeners of Kafka Connect's REST API and the registry, beside their HTTP ones */
+  REKEY_CONNECT_HTTPS_PORT: port(18443),
+  REKEY_REGISTRY_HTTPS_PORT: port(18444),
+  /** First port of the fault proxies (one per proxied service, consecutive) */
+  REKEY_PROXY_BASE_PORT: port(18500),
 });
 
 export type StackConfig = ReturnType<typeof loadStackConfig>;
@@ -57,6 +64,10 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env) {
       moto: e.REKEY_MOTO_PORT,
       kubeApiserver: e.REKEY_KUBE_APISERVER_PORT,
       etcd: e.REKEY_ETCD_PORT,
+      kafkaTls: e.REKEY_KAFKA_TLS_PORT,
+      connectHttps: e.REKEY_CONNECT_HTTPS_PORT,
+      registryHttps: e.REKEY_REGISTRY_HTTPS_PORT,
+      proxyBase: e.REKEY_PROXY_BASE_PORT,
     },
     versions: { temporalCli: 'v1.5.1', kafka: '4.3.1', debezium: '3.6.3.Final', apicurio: '3.3.3', moto: '5.2.5', strimziProvider: '1.2.0', apicurioConverter: '2.6.13.Final' },
   } as const;
