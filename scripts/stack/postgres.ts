@@ -103,8 +103,10 @@ export const postgres: Service = {
       `-c listen_addresses=127.0.0.1`,
       `-c unix_socket_directories=${socketDir(cfg)}`,
       '-c wal_level=logical',
-      '-c max_replication_slots=10',
-      '-c max_wal_senders=10',
+      // room for a fleet of pipelines (scripts/stack/fleet.ts): one slot and walsender each, and their connections
+      '-c max_replication_slots=80',
+      '-c max_wal_senders=80',
+      '-c max_connections=300',
       '-c shared_buffers=64MB',
     ].join(' ');
     try {
