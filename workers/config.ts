@@ -70,6 +70,18 @@ export const WorkerConfigSchema = z
      * rekey's rotation metrics. `host:port`, or `off`. Env: REKEY_METRICS_ADDRESS.
      */
     metrics: z.object({ address: metricsAddress }),
+    /**
+     * Worker slots and cache (the SDK's WorkerOptions); unset = the SDK's defaults. Measured by
+     * bench:fleet (README, "Fleet"). Env: REKEY_MAX_CONCURRENT_ACTIVITIES,
+     * REKEY_MAX_CONCURRENT_WORKFLOW_TASKS, REKEY_MAX_CACHED_WORKFLOWS.
+     */
+    worker: z
+      .object({
+        maxConcurrentActivities: z.coerce.number().int().min(1).max(1000).optional(),
+        maxConcurrentWorkflowTasks: z.coerce.number().int().min(2).max(1000).optional(),
+        maxCachedWorkflows: z.coerce.number().int().min(0).max(100_000).optional(),
+      })
+      .default({}),
     /** Accept rollback drills (`injectFailure`): test and drill workers only, never production. */
     testHooks: z.boolean().default(false),
   })
@@ -126,6 +138,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
     aws: { endpoint: env.REKEY_AWS_ENDPOINT, region: env.AWS_REGION },
     audit: { path: env.REKEY_AUDIT_LOG },
     metrics: { address: env.REKEY_METRICS_ADDRESS?.trim() || undefined },
+    worker: { maxConcurrentActivities: env.REKEY_MAX_CONCURRENT_ACTIVITIES, maxConcurrentWorkflowTasks: env.REKEY_MAX_CONCURRENT_WORKFLOW_TASKS, maxCachedWorkflows: env.REKEY_MAX_CACHED_WORKFLOWS },
     testHooks: env.REKEY_TEST_HOOKS === undefined ? undefined : ['1', 'true', 'yes'].includes(env.REKEY_TEST_HOOKS.toLowerCase()),
   };
 }

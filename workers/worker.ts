@@ -111,6 +111,9 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
     activities,
     dataConverter: dataConverter(config.codec),
     shutdownGraceTime: '30s',
+    maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+    maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
+    maxCachedWorkflows: config.worker.maxCachedWorkflows,
   });
   return { worker, connection };
 }

@@ -178,7 +178,29 @@ export async function ensureFleet(cfg: StackConfig, n: number, log: (line: strin
   return targets;
 }
 
-/** Deletes the fleet's connectors (their slots stay: a later ensureFleet resumes from them). */
-export async function stopFleetConnectors(cfg: StackConfig, targets: FleetTarget[]): Promise<void> {
+/**
+ * Removes targets completely (tests leave the shared stack as they found it): the connectors,
+ * then — once their walsenders are gone — the slots, publications, login roles, parent
+ * roles, schemas and Secrets.
+ */
+export async function removeFleet(cfg: StackConfig, targets: FleetTarget[]): Promise<void> {
   for (const t of targets) await fetch(`${connectUrl(cfg)}/connectors/${t.connector}`, { method: 'DELETE' }).catch(() => undefined);
+  const store = new FileSecretStore(cfg.secretsDir);
+  const db = await adminClient(cfg, pipeline.database);
+  try {
+    for (const t of targets) {
+      await waitFor('postgres', async () => (await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [t.slot])).rowCount === 0, { timeoutMs: 60_000, logPath: logPath(cfg, 'postgres'), what: `slot ${t.slot} released` });
+      await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [t.slot]);
+      await db.query(`DROP PUBLICATION IF EXISTS ${db.escapeIdentifier(t.publication)}`);
+      const members = await db.query<{ rolname: string }>('SELECT r.rolname FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles p ON p.oid = m.roleid WHERE p.rolname = $1', [t.parentRole]);
+      await db.query(`DROP SCHEMA IF EXISTS ${db.escapeIdentifier(t.schema)} CASCADE`);
+      for (const role of [...members.rows.map((r) => r.rolname), t.parentRole]) {
+        await db.query(`DROP OWNED BY ${db.escapeIdentifier(role)}`).catch(() => undefined);
+        await db.query(`DROP ROLE IF EXISTS ${db.escapeIdentifier(role)}`);
+      }
+      await store.remove(t.secret);
+    }
+  } finally {
+    await db.end();
+  }
 }
