@@ -14,9 +14,12 @@ const program = new Command('bench:fleet')
   .option('--workers <list>', 'worker process counts', '1,2')
   .option('--rate <n>', 'inserts per second across the fleet', '25')
   .option('--grace <iso>', 'grace period of each rotation', 'PT5S')
+  .option('--node-options <flags>', 'NODE_OPTIONS of the worker processes (V8 heap settings under test)', '')
+  .option('--max-concurrent-activities <n>', 'REKEY_MAX_CONCURRENT_ACTIVITIES of the workers')
+  .option('--max-cached-workflows <n>', 'REKEY_MAX_CACHED_WORKFLOWS of the workers')
   .option('--json', 'print the figures as one JSON object on the last line')
   .parse();
-const opts = program.opts<{ sizes: string; workers: string; rate: string; grace: string; json?: boolean }>();
+const opts = program.opts<{ sizes: string; workers: string; rate: string; grace: string; nodeOptions: string; maxConcurrentActivities?: string; maxCachedWorkflows?: string; json?: boolean }>();
 
 function list(name: string, value: string, max: number): number[] {
   const xs = value.split(',').map((v) => Number(v.trim()));
@@ -35,7 +38,8 @@ async function main() {
   await ensureFleet(stack, Math.max(...sizes), log);
   log('building the production worker (npm run build:worker)');
   execFileSync('npm', ['run', '--silent', 'build:worker'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const workerEnv = productionWorkerEnv(stack, config);
+  const tuning = { NODE_OPTIONS: opts.nodeOptions, REKEY_MAX_CONCURRENT_ACTIVITIES: opts.maxConcurrentActivities, REKEY_MAX_CACHED_WORKFLOWS: opts.maxCachedWorkflows };
+  const workerEnv = { ...productionWorkerEnv(stack, config), ...tuning };
   const { client, connection } = await createClient(config);
   const db = await adminClient(stack, pipeline.database);
   const runs = [];
@@ -53,7 +57,7 @@ async function main() {
     await db.end();
     await connection.close();
   }
-  const summary = { benchmark: 'fleet-rotation', insertRatePerSecond: rate, gracePeriod: opts.grace, runs };
+  const summary = { benchmark: 'fleet-rotation', insertRatePerSecond: rate, gracePeriod: opts.grace, workerTuning: tuning, runs };
   if (opts.json) console.log(JSON.stringify(summary));
   else console.log(JSON.stringify(summary, null, 2));
 }

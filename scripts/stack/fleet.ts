@@ -179,12 +179,26 @@ export async function ensureFleet(cfg: StackConfig, n: number, log: (line: strin
 }
 
 /**
+ * Stops a connector, deletes its source offsets (KIP-875) and then the connector: a connector
+ * created later under the same name must not resume from an LSN its new slot never had.
+ */
+async function deleteWithOffsets(cfg: StackConfig, connector: string): Promise<void> {
+  const url = `${connectUrl(cfg)}/connectors/${connector}`;
+  const stop = await fetch(`${url}/stop`, { method: 'PUT' }).catch(() => undefined);
+  if (!stop?.ok) return; // no such connector
+  await waitFor('kafka-connect', async () => ((await (await fetch(`${url}/status`)).json()) as { connector: { state: string } }).connector.state === 'STOPPED', { timeoutMs: 60_000, logPath: logPath(cfg, 'kafka-connect'), what: `${connector} stopped` });
+  const reset = await fetch(`${url}/offsets`, { method: 'DELETE' });
+  if (!reset.ok) throw new Error(`resetting the offsets of ${connector} failed: HTTP ${reset.status} ${await reset.text()}`);
+  await fetch(url, { method: 'DELETE' });
+}
+
+/**
  * Removes targets completely (tests leave the shared stack as they found it): the connectors,
  * then — once their walsenders are gone — the slots, publications, login roles, parent
  * roles, schemas and Secrets.
  */
 export async function removeFleet(cfg: StackConfig, targets: FleetTarget[]): Promise<void> {
-  for (const t of targets) await fetch(`${connectUrl(cfg)}/connectors/${t.connector}`, { method: 'DELETE' }).catch(() => undefined);
+  for (const t of targets) await deleteWithOffsets(cfg, t.connector);
   const store = new FileSecretStore(cfg.secretsDir);
   const db = await adminClient(cfg, pipeline.database);
   try {
