@@ -7,6 +7,7 @@ import { adminClient } from '../../scripts/stack/postgres.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { emergencyRotateAll, type EmergencyResult } from '../../workflows/emergency/rotateAll.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
+import { recordHistory, recordingOverrides } from './histories.js';
 import { auditLines, cfg, pipelineState, stopLeftover, store } from './pipeline.js';
 
 /**
@@ -19,7 +20,7 @@ let w: TestWorker;
 let handle: WorkflowHandle | undefined;
 beforeAll(async () => {
   await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, { method: 'POST' });
-  w = await startTestWorker();
+  w = await startTestWorker(recordingOverrides);
 });
 afterAll(async () => {
   await stopLeftover(handle);
@@ -45,6 +46,7 @@ describe('emergency rotate-all', () => {
       });
       return (await handle.result()) as EmergencyResult;
     }).finally(() => db.end());
+    await recordHistory(handle!, 'other-emergency-rotate-all-completed');
     const result = run.result;
     console.info(`emergency: ${JSON.stringify(result)}`);
     expect(result.rotations.map((r) => [r.procedure, r.status])).toEqual([

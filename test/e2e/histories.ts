@@ -8,6 +8,9 @@ export const historiesDir = path.resolve(import.meta.dirname, '..', 'histories')
 /** True when this test run records histories (REKEY_RECORD_HISTORIES=1). */
 export const recording = process.env.REKEY_RECORD_HISTORIES === '1';
 
+/** Worker overrides while recording: no payload encryption, so replay needs no key. */
+export const recordingOverrides = recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {};
+
 /**
  * With REKEY_RECORD_HISTORIES=1, stores a finished workflow's history (the JSON the Web UI
  * and `temporal workflow show --output json` export) for the replay test. Recorded by a
@@ -21,4 +24,6 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   const history = await handle.client.getHandle(handle.workflowId, runId).fetchHistory();
   await fs.mkdir(historiesDir, { recursive: true });
   await fs.writeFile(path.join(historiesDir, `${name}.json`), historyToJSON(history));
+  // workflows that derive ids from their own (children, the kit's resource check) replay only under it
+  await fs.writeFile(path.join(historiesDir, `${name}.id`), `${handle.workflowId}\n`);
 }

@@ -14,6 +14,7 @@ import { applySchedules, listSchedules, pauseSchedule, triggerSchedule, unpauseS
 import { loadScheduleFile, SCHEDULE_ID_PREFIX } from '../../workers/schedules/file.js';
 import type { ScheduledRunResult } from '../../workflows/schedules/workflow.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
+import { recordHistory, recordingOverrides } from './histories.js';
 import { auditLines, cfg, pipelineState, stopLeftover } from './pipeline.js';
 
 /**
@@ -39,7 +40,7 @@ const deleteAll = async () => {
 };
 
 beforeAll(async () => {
-  w = await startTestWorker();
+  w = await startTestWorker(recordingOverrides);
   await deleteAll();
 });
 afterAll(async () => {
@@ -64,6 +65,7 @@ async function triggerAndWait(id: string): Promise<{ result: ScheduledRunResult;
   expect(launcherId, 'the schedule started its workflow').toBeDefined();
   const launcher = w.client.workflow.getHandle(launcherId!);
   const result = (await launcher.result()) as ScheduledRunResult;
+  await recordHistory(launcher, `other-run-scheduled-${id}`);
   const { runId } = await w.client.workflow.getHandle(result.workflowId).describe();
   // auditLines finds a run's events by its first run id, which a handle got by id does not carry
   return { result, rotation: Object.assign(w.client.workflow.getHandle(result.workflowId, runId), { firstExecutionRunId: runId }) };

@@ -34,6 +34,8 @@ function patchesOf(f: string): string[] {
  * derived from its input as startRotation derives it. Pre-kit runs did not depend on their id.
  */
 function workflowIdOf(f: string): string {
+  const recordedId = path.join(dir, f.replace(/\.json$/, '.id'));
+  if (fs.existsSync(recordedId)) return fs.readFileSync(recordedId, 'utf8').trim();
   if (!isKit(f)) return f;
   const started = (read(f) as { events: JsonEvent[] }).events[0]!.workflowExecutionStartedEventAttributes!;
   const input: unknown = JSON.parse(Buffer.from(started.input!.payloads![0]!.data!, 'base64').toString());
@@ -51,7 +53,10 @@ const kit = files.filter((f) => isKit(f) && !isRegistry(f) && !isAws(f));
 /** Procedures born on the kit: they carry no patches. */
 const registry = files.filter(isRegistry);
 const aws = files.filter(isAws);
-const preKit = files.filter((f) => !isKit(f));
+/** Workflows other than the rotation procedures (schedules' launcher, emergency, validation), recorded with their workflow id. */
+const isOther = (f: string) => f.startsWith('other-');
+const others = files.filter(isOther);
+const preKit = files.filter((f) => !isKit(f) && !isOther(f));
 
 /**
  * Replays histories recorded from real runs (REKEY_RECORD_HISTORIES=1 npm test) against
@@ -77,6 +82,9 @@ describe('replay of recorded rotation histories', () => {
     expect(registry.sort()).toEqual(expect.arrayContaining(['v4-kit-schema-registry-completed.json', 'v4-kit-schema-registry-rolled-back-signal.json', 'v5-kit-schema-registry-completed.json']));
     expect(aws.sort()).toEqual(expect.arrayContaining(['v4-kit-aws-keys-completed.json', 'v4-kit-aws-keys-rolled-back-signal.json', 'v5-kit-aws-keys-completed.json']));
     expect(kit).toEqual(expect.arrayContaining(['v5-kit-completed-reload-connector.json', 'v5-kit-rolled-back-by-signal.json']));
+    expect(others.sort()).toEqual(
+      expect.arrayContaining(['other-emergency-rotate-all-completed.json', 'other-run-scheduled-e2e-cdc.json', 'other-run-scheduled-e2e-late.json', 'other-run-scheduled-e2e-validate.json', 'other-validate-pipeline-passed.json']),
+    );
   });
 
   it('pre-kit histories carry no rotation-kit marker (they replay through the frozen legacy code); kit histories do', () => {
