@@ -60,8 +60,12 @@ const POLL_MS = 3000;
 const STABLE_MS = 1000;
 const HANDSHAKE_EVERY_MS = 200;
 
-/** Where each service reads its certificate: named when a reload does not show the new one. */
-const fileHint: Record<TlsService, string> = { postgresql: 'ssl_cert_file/ssl_key_file', kafka: 'the listener’s ssl.keystore.location (a PEM keystore, keystore.pem)' };
+/** What to check when reloads never serve the new certificate. */
+const notServedHint: Record<TlsService, (secret: string) => string> = {
+  postgresql: (secret) => `is ${secret} what its ssl_cert_file/ssl_key_file point at?`,
+  kafka: (secret) =>
+    `is ${secret}'s keystore.pem what the listener's ssl.keystore.location points at, with the subject and SANs the broker serves now (else it needs ssl.allow.dn.changes / ssl.allow.san.changes)? The broker log names the reason.`,
+};
 
 const refuse = (message: string, type: string) => ApplicationFailure.nonRetryable(message, type);
 
@@ -233,7 +237,7 @@ export function createTlsActivities(deps: TlsDeps) {
       const served = await waitServed(endpoints, input.expectFingerprint, POLL_MS);
       if (served.ok) return { servedFingerprint: input.expectFingerprint, reloads, waitedMs: Date.now() - t0 };
       if (Date.now() - t0 > timeoutMs) {
-        throw refuse(`${input.service} still serves ${served.seen.join(', ')} after ${reloads} reload(s) in ${Math.round((Date.now() - t0) / 1000)} s, not ${input.expectFingerprint}: is ${input.secret} what ${fileHint[input.service]} point(s) at?`, 'CertificateNotServed');
+        throw refuse(`${input.service} still serves ${served.seen.join(', ')} after ${reloads} reload(s) in ${Math.round((Date.now() - t0) / 1000)} s, not ${input.expectFingerprint}: ${notServedHint[input.service](input.secret)}`, 'CertificateNotServed');
       }
       heartbeat(`reloaded ${reloads}×; served ${served.seen.join(', ')}`);
     }

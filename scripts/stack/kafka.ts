@@ -59,6 +59,7 @@ function tlsListenerProperties(cfg: StackConfig): string[] {
 export const kafka: Service = {
   name: 'kafka',
   url: (cfg) => kafkaBootstrap(cfg),
+  extra: (cfg) => ({ tls: kafkaTlsBootstrap(cfg) }),
   ports: (cfg) => [cfg.ports.kafka, cfg.ports.kafkaController, cfg.ports.kafkaTls],
 
   async install(cfg) {

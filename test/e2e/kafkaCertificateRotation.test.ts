@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type ConfigResourceTypes, type ConfigSource } from 'kafkajs';
 import type { WorkflowHandle } from '@temporalio/client';
+import { reloadListenerKeystore } from '../../activities/kafka.js';
 import { CA_KEYS, CERT_KEYS, describeCertificate, handshake } from '../../activities/tls/index.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { pipeline } from '../../scripts/stack/config.js';
@@ -25,13 +26,20 @@ let w: TestWorker;
 let running: WorkflowHandle | undefined;
 let caPem: string;
 beforeAll(async () => {
-  w = await startTestWorker();
   caPem = (await store.read(pipeline.caSecret))!.data[CA_KEYS.cert]!;
+  await served().catch((err: Error) => {
+    throw new Error(`the stack's Kafka has no TLS listener (${err.message}): a broker started before it existed; restart it (npm run stack:down && npm run stack:up)`);
+  });
+  w = await startTestWorker();
 });
 afterAll(async () => {
   await stopLeftover(running);
   await w?.stop();
 });
+
+/** Kafka protocol values: resource type BROKER, config source DYNAMIC_BROKER_CONFIG. */
+const BROKER = 4 as ConfigResourceTypes;
+const DYNAMIC_BROKER_CONFIG = 2 as ConfigSource;
 
 const secretCert = async () => describeCertificate((await store.read(pipeline.kafkaTlsSecret))!.data[CERT_KEYS.cert]!);
 const served = async () => handshake({ host: '127.0.0.1', port: cfg.ports.kafkaTls, protocol: 'tls', servername: '127.0.0.1', caPem });
@@ -62,6 +70,42 @@ describe('Kafka TLS listener certificate rotation', () => {
   it('serves TLS from the kafka-tls secret, signed by the stack CA, beside plaintext', async () => {
     expect(await served()).toMatchObject({ fingerprint: (await secretCert()).fingerprint, trusted: true, hostnameOk: true });
     expect((await clusterOverTls()).brokers.map((b) => b.port)).toEqual([cfg.ports.kafkaTls]);
+  });
+
+  it('reloads through the Admin API keeping the broker’s other dynamic configs (kafkajs AlterConfigs replaces them all)', async () => {
+    const admin = new Kafka({ clientId: 'e2e-configs', brokers: w.config.kafka.brokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    const dynamic = async () => {
+      const { resources } = await admin.describeConfigs({ resources: [{ type: BROKER, name: '1' }], includeSynonyms: false });
+      return Object.fromEntries(resources[0]!.configEntries.filter((e) => e.configSource === DYNAMIC_BROKER_CONFIG).map((e) => [e.configName, e.configValue]));
+    };
+    const put = async (configs: Record<string, string>) =>
+      admin.alterConfigs({ validateOnly: false, resources: [{ type: BROKER, name: '1', configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) }] });
+    // the broker answers DescribeConfigs from its metadata cache, which follows the controller by a moment
+    const settled = async (test: (c: Record<string, string>) => boolean) => {
+      for (let i = 0; i < 20 && !test(await dynamic()); i++) await new Promise((r) => setTimeout(r, 250));
+      return dynamic();
+    };
+    const before = await dynamic();
+    try {
+      await put({ ...before, 'log.cleaner.backoff.ms': '15001' });
+      await settled((c) => c['log.cleaner.backoff.ms'] === '15001');
+      const fingerprint = (await served()).fingerprint;
+      expect(await reloadListenerKeystore(w.config.kafka, 'SSL')).toMatchObject({ brokers: [1], location: expect.stringMatching(/kafka-tls\/keystore\.pem$/) });
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await settled((c) => 'listener.name.ssl.ssl.keystore.location' in c)).toMatchObject({
+        'log.cleaner.backoff.ms': '15001',
+        'listener.name.ssl.ssl.keystore.location': expect.stringMatching(/keystore\.pem$/),
+      });
+      // the file did not change: the same certificate is served
+      expect((await served()).fingerprint).toBe(fingerprint);
+    } finally {
+      const rest = await dynamic();
+      delete rest['log.cleaner.backoff.ms'];
+      await put(rest);
+      await settled((c) => !('log.cleaner.backoff.ms' in c));
+      await admin.disconnect();
+    }
   });
 
   it('rotates under CDC load without a broker restart: a TLS consumer from before keeps consuming, 0 change events lost, the new certificate served and trusted', async () => {
