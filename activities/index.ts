@@ -6,7 +6,7 @@ import { createAwsValidation } from './awsValidation.js';
 import { createCredentialActivities } from './credentials.js';
 import { createHostActivities } from './host.js';
 import { createIsolationActivities } from './isolation.js';
-import { createKafkaActivities } from './kafka.js';
+import { createKafkaActivities, reloadListenerKeystore } from './kafka.js';
 import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
 import { createKafkaConnectValidation } from './kafkaConnectValidation.js';
 import type { ConnectPodsMemory } from './kubernetes.js';
@@ -24,7 +24,7 @@ export interface ActivityDeps {
   store: SecretStore;
   postgres: { host: string; port: number; database: string; adminSecret: string };
   kafkaConnect: { url: string; worker?: ConnectWorkerRuntime };
-  kafka: { brokers: string[] };
+  kafka: { brokers: string[]; tls?: { brokers: string[]; listener: string } };
   /** Apicurio's base URL (…/apis/… suffixes are stripped) and how to restart it. */
   schemaRegistry?: { url: string; runtime?: RegistryRuntime };
   /** IAM and S3 (the S3 sink's access keys): `endpoint` for an emulator; `credentials` absent = the SDK's default chain. */
@@ -61,6 +61,12 @@ function configuredEndpoints(deps: ActivityDeps): Endpoint[] {
   ];
 }
 
+/** Kafka's TLS listener for certificate rotation: reached on its brokers, reloaded through the Admin API on the (plaintext) admin brokers. */
+function kafkaTls(kafka: ActivityDeps['kafka']) {
+  const tls = kafka.tls;
+  return tls ? { brokers: tls.brokers, listener: tls.listener, reloadKeystore: () => reloadListenerKeystore(kafka, tls.listener) } : undefined;
+}
+
 /** The object the worker registers: every activity, built from injected clients and settings. */
 export function createActivities(deps: ActivityDeps) {
   const registryUrl = (deps.schemaRegistry?.url ?? 'http://schema-registry:8080').replace(/\/apis\/.*$/, '');
@@ -71,7 +77,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createKafkaActivities(deps.kafka),
     ...createSchemaRegistryActivities({ store: deps.store, url: registryUrl, runtime: deps.schemaRegistry?.runtime }),
     ...createCredentialActivities({ store: deps.store }),
-    ...createTlsActivities({ store: deps.store, postgres: { store: deps.store, ...deps.postgres }, installers: deps.tlsInstallers }),
+    ...createTlsActivities({ store: deps.store, postgres: { store: deps.store, ...deps.postgres }, installers: deps.tlsInstallers, kafka: kafkaTls(deps.kafka) }),
     ...createAwsActivities(aws),
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),
     ...createAuditActivities(deps.audit),

@@ -1,5 +1,5 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
-import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type ConfigResourceTypes, type ConfigSource, type KafkaMessage } from 'kafkajs';
 
 export interface KafkaDeps {
   brokers: string[];
@@ -130,4 +130,47 @@ export function createKafkaActivities(deps: KafkaDeps) {
   }
 
   return { awaitCanaryEvent, awaitChangeEvent };
+}
+
+/** Kafka protocol values (kafkajs's enums are not ESM exports): resource type BROKER, config source DYNAMIC_BROKER_CONFIG. */
+const BROKER_RESOURCE = 4 as ConfigResourceTypes;
+const DYNAMIC_BROKER_CONFIG = 2 as ConfigSource;
+
+/**
+ * Makes every broker re-read its TLS listener's keystore file, without a restart: the
+ * per-broker dynamic config `listener.name.<listener>.ssl.keystore.location` (KIP-226) is set
+ * again to the path the broker already uses; a broker reloads the file when it changed since
+ * it was read, and keeps its current certificate when the new one does not load (so callers
+ * prove the result by handshake). Open connections keep their TLS session.
+ *
+ * kafkajs has only the non-incremental AlterConfigs, which replaces a broker's whole set of
+ * dynamic configs: the current dynamic ones are read and sent back with the change. A
+ * sensitive dynamic config cannot be read back (the broker hides its value), so it would be
+ * erased: then nothing is changed and the reload is refused with the config's name.
+ */
+export async function reloadListenerKeystore(deps: KafkaDeps, listener: string): Promise<{ brokers: number[]; location: string }> {
+  const name = `listener.name.${listener.toLowerCase()}.ssl.keystore.location`;
+  const admin = new Kafka({ clientId: 'rekey-worker', brokers: deps.brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const { brokers } = await admin.describeCluster();
+    const locations = new Set<string>();
+    for (const { nodeId } of brokers) {
+      const { resources } = await admin.describeConfigs({ resources: [{ type: BROKER_RESOURCE, name: String(nodeId) }], includeSynonyms: false });
+      const entries = resources[0]?.configEntries ?? [];
+      const location = entries.find((e) => e.configName === name)?.configValue;
+      if (!location) throw ApplicationFailure.nonRetryable(`broker ${nodeId} has no ${name}: its ${listener} listener does not read a keystore file rekey can reload`, 'NoListenerKeystore');
+      const dynamic = entries.filter((e) => e.configSource === DYNAMIC_BROKER_CONFIG && e.configName !== name);
+      const hidden = dynamic.filter((e) => e.isSensitive || e.configValue === null).map((e) => e.configName);
+      if (hidden.length > 0) {
+        throw ApplicationFailure.nonRetryable(`broker ${nodeId} has sensitive dynamic configs (${hidden.join(', ')}) that a non-incremental AlterConfigs would erase: reload its keystore with kafka-configs --alter --add-config ${name}=${location}`, 'DynamicConfigsWouldBeLost');
+      }
+      const configEntries = [...dynamic.map((e) => ({ name: e.configName, value: e.configValue })), { name, value: location }];
+      await admin.alterConfigs({ validateOnly: false, resources: [{ type: BROKER_RESOURCE, name: String(nodeId), configEntries }] });
+      locations.add(location);
+    }
+    return { brokers: brokers.map((b) => b.nodeId), location: [...locations].join(', ') };
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }

@@ -61,7 +61,16 @@ export const WorkerConfigSchema = z
       adminSecret: z.string().min(1),
     }),
     kafkaConnect: z.object({ url }),
-    kafka: z.object({ brokers: z.array(z.string().min(1)).min(1) }),
+    kafka: z.object({
+      brokers: z.array(z.string().min(1)).min(1),
+      /** Kafka's TLS listener (certificate rotation): its brokers (host:port) and listener name. Env: REKEY_KAFKA_TLS_BROKERS, REKEY_KAFKA_TLS_LISTENER. */
+      tls: z
+        .object({
+          brokers: z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port')).min(1),
+          listener: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the listener name of listeners= (e.g. SSL)').default('SSL'),
+        })
+        .optional(),
+    }),
     schemaRegistry: z.object({ url }),
     aws: z.object({ endpoint: url.optional(), region: z.string().min(1).default('us-east-1') }),
     audit: z.object({ path: z.string().min(1) }),
@@ -133,7 +142,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
     kubernetes: env.REKEY_K8S_NAMESPACE && env.REKEY_SECRET_STORE !== 'kubernetes' ? { namespace: env.REKEY_K8S_NAMESPACE, kubeconfig: env.KUBECONFIG } : undefined,
     postgres: { host: env.REKEY_PG_HOST, port: env.REKEY_PG_PORT, database: env.REKEY_PG_DATABASE, adminSecret: env.REKEY_PG_ADMIN_SECRET },
     kafkaConnect: { url: env.REKEY_CONNECT_URL },
-    kafka: { brokers: env.REKEY_KAFKA_BROKERS?.split(',') },
+    kafka: { brokers: env.REKEY_KAFKA_BROKERS?.split(','), tls: env.REKEY_KAFKA_TLS_BROKERS ? { brokers: env.REKEY_KAFKA_TLS_BROKERS.split(','), listener: env.REKEY_KAFKA_TLS_LISTENER } : undefined },
     schemaRegistry: { url: env.REKEY_REGISTRY_URL },
     aws: { endpoint: env.REKEY_AWS_ENDPOINT, region: env.AWS_REGION },
     audit: { path: env.REKEY_AUDIT_LOG },

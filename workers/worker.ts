@@ -101,7 +101,7 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
     testHooks: config.testHooks,
     connectPodsMemory: nodes ? () => nodes.connectPodsMemory({ selector: 'app=kafka-connect' }) : undefined,
     kubernetes: cluster,
-    tlsInstallers: overrides.tlsInstallers ?? (kube ? { postgresql: projectedSecretVolume } : undefined),
+    tlsInstallers: overrides.tlsInstallers ?? (kube ? { postgresql: projectedSecretVolume, kafka: projectedSecretVolume } : undefined),
   });
   const worker = await Worker.create({
     connection,

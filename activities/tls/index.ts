@@ -3,14 +3,18 @@ import type { TlsService } from '../../workflows/certificates/input.js';
 import { createConnections, type PostgresDeps } from '../postgres/connection.js';
 import { siblings, type SecretStore, type StoredSecret } from '../secrets/store.js';
 import { handshake, type ServedCertificate, type TlsProtocol } from './handshake.js';
-import { caRefusal, type CertificateInfo, describeCertificate, issueCertificate, IssuanceRefused } from './pki.js';
+import { caRefusal, type CertificateInfo, describeCertificate, issueCertificate, IssuanceRefused, pemKeystore } from './pki.js';
 
 export { handshake, type ServedCertificate, type TlsProtocol } from './handshake.js';
-export { type CertificateInfo, createCertificateAuthority, type KeyPairPem, describeCertificate, issueCertificate, IssuanceRefused, signedBy } from './pki.js';
+export { type CertificateInfo, createCertificateAuthority, type KeyPairPem, describeCertificate, issueCertificate, IssuanceRefused, pemKeystore, signedBy } from './pki.js';
 export { hostMatchesSans, normalizeSan, sameSans } from '../../workflows/certificates/sans.js';
 
-/** Keys of a service certificate's secret (kubernetes.io/tls, plus the CA that signed it) and of the CA's secret. */
-export const CERT_KEYS = { cert: 'tls.crt', key: 'tls.key', ca: 'ca.crt' } as const;
+/**
+ * Keys of a service certificate's secret (kubernetes.io/tls, plus the CA that signed it) and of
+ * the CA's secret. `keystore.pem` (key + certificate in one file) is kept only in secrets that
+ * already carry it: Kafka's PEM keystore reads one file.
+ */
+export const CERT_KEYS = { cert: 'tls.crt', key: 'tls.key', ca: 'ca.crt', keystore: 'keystore.pem' } as const;
 export const CA_KEYS = { cert: 'ca.crt', key: 'ca.key' } as const;
 
 /**
@@ -29,9 +33,18 @@ export const projectedSecretVolume: TlsInstaller = {
   },
 };
 
+/** Kafka's TLS listener: where clients reach it, and how the brokers are made to reload its keystore (the Admin API, in the Kafka module). */
+export interface KafkaTlsDeps {
+  brokers: string[];
+  listener: string;
+  reloadKeystore: () => Promise<unknown>;
+}
+
 export interface TlsDeps {
   store: SecretStore;
   postgres: PostgresDeps;
+  /** Absent: the worker has no Kafka TLS listener configured (REKEY_KAFKA_TLS_BROKERS), and Kafka certificates are refused. */
+  kafka?: KafkaTlsDeps;
   /** How each service's certificate files are installed (absent: installation is refused with a reason). */
   installers?: Partial<Record<TlsService, TlsInstaller>>;
 }
@@ -39,6 +52,20 @@ export interface TlsDeps {
 /** Waiting for a projected Secret volume: the kubelet's sync period plus its cache TTL, with room. */
 const INSTALL_TIMEOUT_MS = 300_000;
 const POLL_MS = 3000;
+/**
+ * A broker's network threads switch to a reloaded keystore one after another (seen: ~150 ms
+ * apart on Kafka 4.3): the new certificate counts as served once every handshake for this
+ * long returned it.
+ */
+const STABLE_MS = 1000;
+const HANDSHAKE_EVERY_MS = 200;
+
+/** What to check when reloads never serve the new certificate. */
+const notServedHint: Record<TlsService, (secret: string) => string> = {
+  postgresql: (secret) => `is ${secret} what its ssl_cert_file/ssl_key_file point at?`,
+  kafka: (secret) =>
+    `is ${secret}'s keystore.pem what the listener's ssl.keystore.location points at, with the subject and SANs the broker serves now (else it needs ssl.allow.dn.changes / ssl.allow.san.changes)? The broker log names the reason.`,
+};
 
 const refuse = (message: string, type: string) => ApplicationFailure.nonRetryable(message, type);
 
@@ -80,10 +107,22 @@ export function createTlsActivities(deps: TlsDeps) {
     return { ...certOf(s, input.secret), caFingerprint: ca };
   }
 
-  /** Where clients reach the service, as this worker is configured. */
+  /** Every address clients reach the service's TLS on (each Kafka broker of the TLS listener), as this worker is configured. */
+  function endpointsOf(service: TlsService): Array<{ host: string; port: number; protocol: TlsProtocol }> {
+    if (service === 'postgresql') return [{ host: deps.postgres.host, port: deps.postgres.port, protocol: 'postgres' }];
+    if (service === 'kafka') {
+      if (!deps.kafka) throw refuse('this worker has no Kafka TLS listener configured (set REKEY_KAFKA_TLS_BROKERS to its host:port list)', 'NoKafkaTlsListener');
+      return deps.kafka.brokers.map((b) => {
+        const at = b.lastIndexOf(':');
+        return { host: b.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(b.slice(at + 1)), protocol: 'tls' as const };
+      });
+    }
+    throw refuse(`no TLS endpoint known for service ${String(service)}`, 'UnknownService');
+  }
+
+  /** Where clients reach the service, as this worker is configured (Kafka: the first broker of its TLS listener). */
   async function serviceEndpoint(input: { service: TlsService }): Promise<{ host: string; port: number; protocol: TlsProtocol }> {
-    if (input.service !== 'postgresql') throw refuse(`no TLS endpoint known for service ${String(input.service)}`, 'UnknownService');
-    return { host: deps.postgres.host, port: deps.postgres.port, protocol: 'postgres' };
+    return endpointsOf(input.service)[0]!;
   }
 
   /** The handshake a client makes; `matches` says whether the served certificate is the expected one (null: nothing expected). */
@@ -108,7 +147,9 @@ export function createTlsActivities(deps: TlsDeps) {
       if (err instanceof IssuanceRefused) throw refuse(`not issued: ${err.message}`, 'IssuanceRefused');
       throw err;
     }
-    await store.write(pending, { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: caPem.certPem }, { annotations: { rotationId: input.rotationId, stage: 'pending' } });
+    // the new version keeps the layout of the current one (a Kafka secret also carries its PEM keystore)
+    const keystore = (await store.read(input.secret))?.data[CERT_KEYS.keystore] ? { [CERT_KEYS.keystore]: pemKeystore(issued.keyPem, issued.certPem) } : ({} as Record<string, string>);
+    await store.write(pending, { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: caPem.certPem, ...keystore }, { annotations: { rotationId: input.rotationId, stage: 'pending' } });
     return { ...issued.info, secret: pending };
   }
 
@@ -146,9 +187,35 @@ export function createTlsActivities(deps: TlsDeps) {
   }
 
   async function reload(service: TlsService): Promise<void> {
-    if (service !== 'postgresql') throw refuse(`no reload known for service ${String(service)}`, 'UnknownService');
-    // re-reads ssl_cert_file/ssl_key_file; open sessions keep their TLS state, new ones get the new certificate
-    await pg.withAdmin((c) => c.query('SELECT pg_reload_conf()'));
+    if (service === 'postgresql') {
+      // re-reads ssl_cert_file/ssl_key_file; open sessions keep their TLS state, new ones get the new certificate
+      await pg.withAdmin((c) => c.query('SELECT pg_reload_conf()'));
+      return;
+    }
+    if (service === 'kafka' && deps.kafka) {
+      // the keystore location set again through the Admin API: each broker re-reads the changed file; connections stay open
+      await deps.kafka.reloadKeystore();
+      return;
+    }
+    throw refuse(`no reload known for service ${String(service)}`, 'UnknownService');
+  }
+
+  /** What a client is served on every endpoint now (one fingerprint per endpoint; an error in parentheses). */
+  async function servedOn(endpoints: Array<{ host: string; port: number; protocol: TlsProtocol }>): Promise<string[]> {
+    return Promise.all(endpoints.map((e) => handshake({ ...e, servername: e.host }).then((s) => s.fingerprint, (err: Error) => `(${err.message})`)));
+  }
+
+  /** Handshakes until every endpoint has served `expect` for STABLE_MS, or `budgetMs` ran out; the last fingerprints seen. */
+  async function waitServed(endpoints: Array<{ host: string; port: number; protocol: TlsProtocol }>, expect: string, budgetMs: number): Promise<{ ok: boolean; seen: string[] }> {
+    const until = Date.now() + budgetMs;
+    let since: number | null = null;
+    for (;;) {
+      const seen = await servedOn(endpoints);
+      since = seen.every((f) => f === expect) ? (since ?? Date.now()) : null;
+      if (since !== null && Date.now() - since >= STABLE_MS) return { ok: true, seen };
+      if (Date.now() > until && since === null) return { ok: false, seen };
+      await sleep(HANDSHAKE_EVERY_MS);
+    }
   }
 
   /**
@@ -161,18 +228,18 @@ export function createTlsActivities(deps: TlsDeps) {
     const holds = certOf(await must(input.secret), input.secret).fingerprint;
     if (holds !== input.expectFingerprint) throw refuse(`secret ${input.secret} holds ${holds}, not the expected ${input.expectFingerprint}`, 'UnexpectedCertificate');
     await installer.install({ secret: input.secret }, (detail) => heartbeat(detail));
-    const endpoint = await serviceEndpoint({ service: input.service });
+    const endpoints = endpointsOf(input.service);
     const t0 = Date.now();
     const timeoutMs = Math.min(input.timeoutMs ?? INSTALL_TIMEOUT_MS, 600_000);
     for (let reloads = 1; ; reloads++) {
       await reload(input.service);
-      const served = await handshake({ ...endpoint, servername: endpoint.host }).catch((err: Error) => ({ fingerprint: `(${err.message})` }));
-      if (served.fingerprint === input.expectFingerprint) return { servedFingerprint: served.fingerprint, reloads, waitedMs: Date.now() - t0 };
+      // a reload takes effect asynchronously (Kafka: after the config reaches the broker): handshakes until it shows, then reload again
+      const served = await waitServed(endpoints, input.expectFingerprint, POLL_MS);
+      if (served.ok) return { servedFingerprint: input.expectFingerprint, reloads, waitedMs: Date.now() - t0 };
       if (Date.now() - t0 > timeoutMs) {
-        throw refuse(`${input.service} still serves ${served.fingerprint} after ${reloads} reload(s) in ${Math.round((Date.now() - t0) / 1000)} s, not ${input.expectFingerprint}: is ${input.secret} what its ssl_cert_file/ssl_key_file point at?`, 'CertificateNotServed');
+        throw refuse(`${input.service} still serves ${served.seen.join(', ')} after ${reloads} reload(s) in ${Math.round((Date.now() - t0) / 1000)} s, not ${input.expectFingerprint}: ${notServedHint[input.service](input.secret)}`, 'CertificateNotServed');
       }
-      heartbeat(`reloaded ${reloads}×; served ${served.fingerprint}`);
-      await sleep(POLL_MS);
+      heartbeat(`reloaded ${reloads}×; served ${served.seen.join(', ')}`);
     }
   }
 

@@ -26,6 +26,12 @@ export interface KeyPairPem {
   keyPem: string;
 }
 
+/**
+ * Kafka's PEM keystore (KIP-651, `ssl.keystore.type=PEM`): the unencrypted PKCS #8 key and the
+ * certificate in one file, which the broker reads from `ssl.keystore.location` (no JKS, no password).
+ */
+export const pemKeystore = (keyPem: string, certPem: string): string => `${keyPem.trimEnd()}\n${certPem.trimEnd()}\n`;
+
 /** A refusal whose message names what is wrong; activities turn it into a non-retryable failure. */
 export class IssuanceRefused extends Error {
   constructor(message: string) {

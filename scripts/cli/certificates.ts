@@ -11,7 +11,7 @@ import { configFromEnv, operator, withClient } from './context.js';
 const DAY_MS = 86_400_000;
 
 function service(v: string): TlsService {
-  if (!(TLS_SERVICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown service ${JSON.stringify(v)}: use ${TLS_SERVICES.join('|')} (Kafka, Kafka Connect and the Schema Registry are not supported yet)`);
+  if (!(TLS_SERVICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown service ${JSON.stringify(v)}: use ${TLS_SERVICES.join('|')} (Kafka Connect and the Schema Registry are not supported yet)`);
   return v as TlsService;
 }
 
@@ -36,6 +36,15 @@ export interface ManagedCertificate {
   problem?: string;
 }
 
+/** Where the worker reaches a service's TLS (Kafka: the first broker of its TLS listener; none configured: not asked). */
+function endpointOf(service: TlsService, config: ReturnType<typeof configFromEnv>): { host: string; port: number; protocol: 'postgres' | 'tls' } | undefined {
+  if (service === 'postgresql') return { host: config.postgres.host, port: config.postgres.port, protocol: 'postgres' };
+  const broker = config.kafka.tls?.brokers[0];
+  if (!broker) return undefined;
+  const at = broker.lastIndexOf(':');
+  return { host: broker.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(broker.slice(at + 1)), protocol: 'tls' };
+}
+
 /** The CA and each service's certificate, read from the worker's secret store; services are asked by handshake what they serve. */
 export async function listManagedCertificates(now = new Date()): Promise<ManagedCertificate[]> {
   const config = configFromEnv();
@@ -47,9 +56,9 @@ export async function listManagedCertificates(now = new Date()): Promise<Managed
       if (s instanceof Error || !s?.data[key]) return { secret, role, problem: s instanceof Error ? s.message : `no ${key} in the ${store.kind} store` };
       const info = describeCertificate(s.data[key]);
       const row: ManagedCertificate = { secret, role, subject: info.subject, fingerprint: info.fingerprint, notAfter: info.notAfter, daysLeft: Math.floor((Date.parse(info.notAfter) - now.getTime()) / DAY_MS) };
-      if (role === 'postgresql') {
-        const p = config.postgres;
-        row.served = await handshake({ host: p.host, port: p.port, protocol: 'postgres', servername: p.host }).then(
+      const endpoint = role === 'ca' ? undefined : endpointOf(role, config);
+      if (endpoint) {
+        row.served = await handshake({ ...endpoint, servername: endpoint.host }).then(
           (h) => ({ fingerprint: h.fingerprint, same: h.fingerprint === info.fingerprint }),
           (err: Error) => ({ error: err.message }),
         );
@@ -105,11 +114,11 @@ export function registerCertificateCommands(program: Command): void {
     .command('rotate')
     .description('renew a service’s server certificate from the CA, install it, reload the service and verify what it serves (one per secret at a time)')
     .requiredOption('--service <name>', TLS_SERVICES.join('|'), service)
-    .option('--secret <name>', 'the certificate’s secret (default: the service’s, e.g. postgres-tls)')
+    .option('--secret <name>', 'the certificate’s secret (default: the service’s, postgres-tls or kafka-tls)')
     .option('--ca-secret <name>', `the signing CA’s secret (default ${DEFAULT_CA_SECRET})`)
     .option('--san <name>', 'subject alternative name (repeat or comma-separate; default: the current certificate’s)', collect)
     .option('--allow-san-change', 'accept SANs that differ from the current certificate’s')
-    .option('--hostname <name>', 'the name clients connect with, checked in the served certificate (default: the worker’s PostgreSQL host)')
+    .option('--hostname <name>', 'the name clients connect with, checked in the served certificate (default: the host the worker connects to)')
     .option('--validity-days <n>', 'lifetime of the new certificate (default 90)', days)
     .option('--reason <text>', 'why', 'certificate renewal')
     .option('--requested-by <who>', 'who', operator)

@@ -1,6 +1,7 @@
 import { createCdcDecoder } from './cdcDecode.js';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 
 /** Inserts rows into ecommerce.users at a steady rate, each with a unique email. */
@@ -63,10 +64,12 @@ export class TopicWatcher {
     private readonly brokers: string[],
     private readonly topic: string,
     private readonly emailPrefix: string,
+    /** TLS options (e.g. `{ ca }`): the watcher is then a client of a TLS listener and verifies its certificate. */
+    private readonly ssl?: ConnectionOptions,
   ) {}
 
   async start(): Promise<void> {
-    const kafka = new Kafka({ clientId: 'rekey-watch', brokers: this.brokers, logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({ clientId: 'rekey-watch', brokers: this.brokers, logLevel: logLevel.NOTHING, ...(this.ssl ? { ssl: this.ssl } : {}) });
     const admin = kafka.admin();
     await admin.connect();
     const offsets = await admin.fetchTopicOffsets(this.topic).finally(() => admin.disconnect());
@@ -145,10 +148,10 @@ export function latencyProfile(commits: Map<string, number>, deliveries: Deliver
  * waits (up to 60 s) until every inserted row has been delivered or is known lost.
  * `warmupMs` of load before `during` gives a latency baseline.
  */
-export async function underLoad<T>(opts: { db: pg.Client; brokers: string[]; topic: string; rate: number; warmupMs?: number }, during: () => Promise<T>) {
+export async function underLoad<T>(opts: { db: pg.Client; brokers: string[]; topic: string; rate: number; warmupMs?: number; ssl?: ConnectionOptions }, during: () => Promise<T>) {
   const runId = randomBytes(4).toString('hex');
   const load = new InsertLoad(opts.db, runId, opts.rate);
-  const watcher = new TopicWatcher(opts.brokers, opts.topic, `load-${runId}-`);
+  const watcher = new TopicWatcher(opts.brokers, opts.topic, `load-${runId}-`, opts.ssl);
   await watcher.start();
   load.start();
   if (opts.warmupMs) await new Promise((r) => setTimeout(r, opts.warmupMs));

@@ -11,7 +11,8 @@ import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { localRegistry } from '../stack/standinLocalRegistry.js';
 import { loadWorkerConfig, productionDefaults, type WorkerConfig } from '../../workers/config.js';
 import { createWorker, secretStoreFor } from '../../workers/worker.js';
-import { localPostgresTls } from '../stack/tls.js';
+import { localKafkaTls, localPostgresTls } from '../stack/tls.js';
+import { KAFKA_TLS_LISTENER } from '../stack/kafka.js';
 
 /**
  * The embedded stack's addresses as worker defaults (environment variables still win). The
@@ -26,7 +27,7 @@ export function stackWorkerDefaults(stack: StackConfig) {
     secrets: onKubernetes ? { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) } : { kind: 'file', dir: stack.secretsDir },
     postgres: { host: '127.0.0.1', port: stack.ports.postgres, database: pipeline.database, adminSecret: pipeline.adminSecret },
     kafkaConnect: { url: `http://127.0.0.1:${stack.ports.connect}` },
-    kafka: { brokers: [`127.0.0.1:${stack.ports.kafka}`] },
+    kafka: { brokers: [`127.0.0.1:${stack.ports.kafka}`], tls: { brokers: [`127.0.0.1:${stack.ports.kafkaTls}`], listener: KAFKA_TLS_LISTENER } },
     schemaRegistry: { url: `http://127.0.0.1:${stack.ports.registry}/apis/ccompat/v7` },
     aws: { endpoint: `http://127.0.0.1:${stack.ports.moto}`, region: 'us-east-1' },
     audit: { path: path.join(stack.dir, 'audit', 'rotations.jsonl') },
@@ -65,8 +66,8 @@ export async function createEmbeddedWorker(config: WorkerConfig, opts: { connect
   };
   return createWorker(config, {
     connectWorker: local ? localConnectWorker() : undefined,
-    // the stack's PostgreSQL is a local process: its certificate files are written, whichever store holds the secret
-    tlsInstallers: { postgresql: localPostgresTls(loadStackConfig(), secretStoreFor(config)) },
+    // the stack's PostgreSQL and Kafka are local processes: their certificate files are written, whichever store holds the secret
+    tlsInstallers: { postgresql: localPostgresTls(loadStackConfig(), secretStoreFor(config)), kafka: localKafkaTls(loadStackConfig(), secretStoreFor(config)) },
     registryRuntime: local ? localRegistry() : undefined,
     awsCredentials,
     connection: opts.connection,

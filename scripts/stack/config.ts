@@ -91,6 +91,8 @@ export const pipeline = {
   /** The stack's CA (ca.crt, ca.key) and PostgreSQL's server certificate (tls.crt, tls.key, ca.crt). */
   caSecret: 'rekey-ca',
   postgresTlsSecret: 'postgres-tls',
+  /** The broker's TLS listener certificate (tls.crt, tls.key, ca.crt, and keystore.pem: key + certificate, Kafka's PEM keystore). */
+  kafkaTlsSecret: 'kafka-tls',
 } as const;
 
 export const searchAttributes = ['RotationComponent', 'RotationTarget', 'RotationPhase'] as const;

@@ -5,8 +5,13 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { StackConfig } from './config.js';
 import { execFileAsync, runInstaller, spawnDetached, StackError, stopPid, waitFor } from './proc.js';
 import { installScript, logPath, type Service } from './service.js';
+import { ensureStackCertificates, kafkaTlsFiles, writeKafkaTlsFiles } from './tls.js';
+import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 
 export const kafkaBootstrap = (cfg: StackConfig) => `127.0.0.1:${cfg.ports.kafka}`;
+/** The TLS listener beside the plaintext one: server TLS only (no client certificates), PEM keystore from the `kafka-tls` secret. */
+export const kafkaTlsBootstrap = (cfg: StackConfig) => `127.0.0.1:${cfg.ports.kafkaTls}`;
+export const KAFKA_TLS_LISTENER = 'SSL';
 
 /** Writes a log4j2 config that sends everything to the service's log file. */
 export function writeLog4j(cfg: StackConfig, name: string): string {
@@ -38,17 +43,32 @@ export function javaArgs(cfg: StackConfig, name: string, heap: string, classpath
   return [`-Xms${heap}`, `-Xmx${heap}`, '-XX:+UseSerialGC', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${writeLog4j(cfg, name)}`, '-cp', classpath];
 }
 
+/**
+ * The TLS listener's static settings. The keystore location is the one rekey re-sets through
+ * the Admin API (per-broker dynamic config, KIP-226) after a new certificate is installed: the
+ * broker reloads the file when it changed. Kafka refuses a reloaded certificate whose subject
+ * or SANs differ unless `ssl.allow.dn.changes` / `ssl.allow.san.changes` are set: a renewal
+ * keeps both (rekey's default).
+ */
+function tlsListenerProperties(cfg: StackConfig): string[] {
+  const prefix = `listener.name.${KAFKA_TLS_LISTENER.toLowerCase()}`;
+  return [`${prefix}.ssl.keystore.type=PEM`, `${prefix}.ssl.keystore.location=${kafkaTlsFiles(cfg).keystore}`, `${prefix}.ssl.client.auth=none`];
+}
+
 /** Kafka 4 in KRaft mode, one node acting as broker and controller. */
 export const kafka: Service = {
   name: 'kafka',
   url: (cfg) => kafkaBootstrap(cfg),
-  ports: (cfg) => [cfg.ports.kafka, cfg.ports.kafkaController],
+  extra: (cfg) => ({ tls: kafkaTlsBootstrap(cfg) }),
+  ports: (cfg) => [cfg.ports.kafka, cfg.ports.kafkaController, cfg.ports.kafkaTls],
 
   async install(cfg) {
     await runInstaller('kafka', installScript('install-jvm.sh'), { REKEY_CACHE: cfg.cache });
   },
 
   async start(cfg) {
+    await ensureStackCertificates(cfg);
+    await writeKafkaTlsFiles(cfg, new FileSecretStore(cfg.secretsDir));
     const dir = path.join(cfg.dataDir, 'kafka');
     const logs = path.join(dir, 'logs');
     fs.mkdirSync(dir, { recursive: true });
@@ -59,11 +79,12 @@ export const kafka: Service = {
         'process.roles=broker,controller',
         'node.id=1',
         `controller.quorum.voters=1@127.0.0.1:${cfg.ports.kafkaController}`,
-        `listeners=PLAINTEXT://127.0.0.1:${cfg.ports.kafka},CONTROLLER://127.0.0.1:${cfg.ports.kafkaController}`,
-        `advertised.listeners=PLAINTEXT://127.0.0.1:${cfg.ports.kafka}`,
+        `listeners=PLAINTEXT://127.0.0.1:${cfg.ports.kafka},CONTROLLER://127.0.0.1:${cfg.ports.kafkaController},${KAFKA_TLS_LISTENER}://127.0.0.1:${cfg.ports.kafkaTls}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${cfg.ports.kafka},${KAFKA_TLS_LISTENER}://127.0.0.1:${cfg.ports.kafkaTls}`,
         'controller.listener.names=CONTROLLER',
         'inter.broker.listener.name=PLAINTEXT',
-        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,${KAFKA_TLS_LISTENER}:SSL`,
+        ...tlsListenerProperties(cfg),
         `log.dirs=${logs}`,
         'num.partitions=1',
         'offsets.topic.replication.factor=1',

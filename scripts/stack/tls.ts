@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import type { SecretStore } from '../../activities/secrets/store.js';
-import { CA_KEYS, CERT_KEYS, createCertificateAuthority, describeCertificate, issueCertificate, type TlsInstaller } from '../../activities/tls/index.js';
+import { CA_KEYS, CERT_KEYS, createCertificateAuthority, describeCertificate, issueCertificate, pemKeystore, type TlsInstaller } from '../../activities/tls/index.js';
 import { pipeline, type StackConfig } from './config.js';
 import { chownToPostgres } from './postgresUser.js';
 import { StackError } from './proc.js';
@@ -12,6 +12,7 @@ const CA_DAYS = 3650;
 const SERVICE_DAYS = 90;
 /** Names clients use on the stack: the loopback address the worker and Connect connect to, and localhost. */
 export const POSTGRES_SANS = ['DNS:localhost', 'IP:127.0.0.1'];
+export const KAFKA_SANS = ['DNS:localhost', 'IP:127.0.0.1'];
 
 /** Where PostgreSQL reads its certificate and key (ssl_cert_file / ssl_key_file). */
 export const postgresTlsFiles = (cfg: StackConfig) => {
@@ -19,9 +20,22 @@ export const postgresTlsFiles = (cfg: StackConfig) => {
   return { dir, cert: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key') };
 };
 
+/** Where the broker's TLS listener reads its PEM keystore (key + certificate in one file, KIP-651). */
+export const kafkaTlsFiles = (cfg: StackConfig) => {
+  const dir = path.join(cfg.dataDir, 'kafka-tls');
+  return { dir, keystore: path.join(dir, CERT_KEYS.keystore) };
+};
+
+/** The stack's service certificates: the secret, its CN and SANs, and whether it carries a PEM keystore (Kafka reads one file). */
+const stackCertificates = [
+  { secret: pipeline.postgresTlsSecret, commonName: 'postgres', sans: POSTGRES_SANS, keystore: false },
+  { secret: pipeline.kafkaTlsSecret, commonName: 'kafka', sans: KAFKA_SANS, keystore: true },
+];
+
 /**
- * The stack's CA (`rekey-ca`) and PostgreSQL's first certificate (`postgres-tls`) in the file
- * store, made once; a certificate that expired while the stack was down is reissued.
+ * The stack's CA (`rekey-ca`) and the services' first certificates (`postgres-tls`,
+ * `kafka-tls`) in the file store, made once; a certificate that expired while the stack was
+ * down is reissued.
  */
 export async function ensureStackCertificates(cfg: StackConfig): Promise<void> {
   const store = new FileSecretStore(cfg.secretsDir);
@@ -31,19 +45,21 @@ export async function ensureStackCertificates(cfg: StackConfig): Promise<void> {
     await store.write(pipeline.caSecret, { [CA_KEYS.cert]: made.certPem, [CA_KEYS.key]: made.keyPem }, { expectedVersion: null });
     ca = (await store.read(pipeline.caSecret))!;
   }
-  const current = await store.read(pipeline.postgresTlsSecret);
-  const pem = current?.data[CERT_KEYS.cert];
-  if (pem && Date.parse(describeCertificate(pem).notAfter) > Date.now()) return;
   const caPem = { certPem: ca.data[CA_KEYS.cert]!, keyPem: ca.data[CA_KEYS.key]! };
-  const issued = await issueCertificate({ ca: caPem, commonName: 'postgres', sans: POSTGRES_SANS, validityDays: SERVICE_DAYS });
-  await store.write(pipeline.postgresTlsSecret, { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: caPem.certPem }, { expectedVersion: current?.info.version ?? null });
+  for (const c of stackCertificates) {
+    const current = await store.read(c.secret);
+    const pem = current?.data[CERT_KEYS.cert];
+    if (pem && Date.parse(describeCertificate(pem).notAfter) > Date.now()) continue;
+    const issued = await issueCertificate({ ca: caPem, commonName: c.commonName, sans: c.sans, validityDays: SERVICE_DAYS });
+    const keystore = c.keystore ? { [CERT_KEYS.keystore]: pemKeystore(issued.keyPem, issued.certPem) } : ({} as Record<string, string>);
+    await store.write(c.secret, { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: caPem.certPem, ...keystore }, { expectedVersion: current?.info.version ?? null });
+  }
 }
 
-function writeAtomically(file: string, data: Buffer): void {
+function writeAtomically(file: string, data: Buffer, owner: (f: string) => void = () => undefined): void {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, data, { mode: 0o600 });
-  // PostgreSQL refuses a key file that is group- or world-readable or not its own
-  chownToPostgres(tmp);
+  owner(tmp);
   fs.renameSync(tmp, file);
 }
 
@@ -57,8 +73,9 @@ export async function writePostgresTlsFiles(cfg: StackConfig, store: SecretStore
   fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
   chownToPostgres(files.dir);
   // the key first: until the certificate follows, a reload would fail on the pair and keep the old context
-  writeAtomically(files.key, key);
-  writeAtomically(files.cert, cert);
+  // PostgreSQL refuses a key file that is group- or world-readable or not its own
+  writeAtomically(files.key, key, chownToPostgres);
+  writeAtomically(files.cert, cert, chownToPostgres);
 }
 
 /**
@@ -70,6 +87,30 @@ export function localPostgresTls(cfg: StackConfig, store: SecretStore): TlsInsta
     async install({ secret }, onProgress) {
       onProgress(`writing ${secret} to ${postgresTlsFiles(cfg).dir}`);
       await writePostgresTlsFiles(cfg, store, secret);
+    },
+  };
+}
+
+/** Writes the secret's PEM keystore where the broker's TLS listener reads it (what the kubelet does for a Secret volume). */
+export async function writeKafkaTlsFiles(cfg: StackConfig, store: SecretStore, secret: string = pipeline.kafkaTlsSecret): Promise<void> {
+  const keystore = (await store.read(secret))?.bytes[CERT_KEYS.keystore];
+  if (!keystore) throw new StackError('kafka', `secret ${secret} lacks ${CERT_KEYS.keystore} in the ${store.kind} store`);
+  const files = kafkaTlsFiles(cfg);
+  fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+  // one rename: the broker never reads a key without its certificate
+  writeAtomically(files.keystore, keystore);
+}
+
+/**
+ * Stand-in for the Secret volume a Kafka broker pod mounts: installing a certificate writes
+ * the secret's `keystore.pem` where `ssl.keystore.location` points; the activity then has the
+ * broker reload it through the Admin API.
+ */
+export function localKafkaTls(cfg: StackConfig, store: SecretStore): TlsInstaller {
+  return {
+    async install({ secret }, onProgress) {
+      onProgress(`writing ${secret} to ${kafkaTlsFiles(cfg).dir}`);
+      await writeKafkaTlsFiles(cfg, store, secret);
     },
   };
 }

@@ -18,6 +18,14 @@ const production = {
 const stack = () => stackWorkerDefaults(loadStackConfig({}));
 
 describe('worker configuration', () => {
+  it("Kafka's TLS listener is optional; its brokers are host:port and the listener defaults to SSL; a bad value is named", () => {
+    expect(loadWorkerConfig(production).kafka.tls).toBeUndefined();
+    expect(loadWorkerConfig({ ...production, REKEY_KAFKA_TLS_BROKERS: 'kafka-0:9093,kafka-1:9093' }).kafka.tls).toEqual({ brokers: ['kafka-0:9093', 'kafka-1:9093'], listener: 'SSL' });
+    expect(loadWorkerConfig({ ...production, REKEY_KAFKA_TLS_BROKERS: 'kafka-0:9093', REKEY_KAFKA_TLS_LISTENER: 'EXTERNAL_TLS' }).kafka.tls?.listener).toBe('EXTERNAL_TLS');
+    expect(() => loadWorkerConfig({ ...production, REKEY_KAFKA_TLS_BROKERS: 'kafka-0' })).toThrow(/kafka\.tls\.brokers\.0: must be host:port/);
+    expect(stack().kafka.tls).toEqual({ brokers: ['127.0.0.1:19094'], listener: 'SSL' });
+  });
+
   it('production defaults assume no system: each missing setting is named', () => {
     const err = (() => {
       try {

@@ -61,7 +61,7 @@ describe('certificate rotation input and pre-flight', () => {
   };
 
   it('names the field: unknown service, bad SANs, too many SANs, validity out of bounds, unknown fields', () => {
-    expect(issue({ service: 'kafka' })).toMatch(/^invalid rotation input: service: must be one of: postgresql \(Kafka, Kafka Connect and the Schema Registry are not supported yet\)/);
+    expect(issue({ service: 'mysql' })).toMatch(/^invalid rotation input: service: must be one of: postgresql, kafka/);
     expect(issue({ service: 'postgresql', sans: ['bad name!'] })).toMatch(/sans\.0: must be a host name, an IP address/);
     expect(issue({ service: 'postgresql', sans: ['IP:not-an-ip'] })).toMatch(/sans\.0:/);
     expect(issue({ service: 'postgresql', sans: Array.from({ length: 21 }, (_, i) => `h${i}`) })).toMatch(/sans:/);
@@ -69,6 +69,8 @@ describe('certificate rotation input and pre-flight', () => {
     expect(issue({ service: 'postgresql', validityDays: 826 })).toMatch(/validityDays:/);
     expect(issue({ service: 'postgresql', password: 'x' })).toMatch(/\(input\): Unrecognized key: "password"/);
     expect(parseCertificateInput({ service: 'postgresql' })).toMatchObject({ secret: 'postgres-tls', caSecret: 'rekey-ca', validityDays: 90, allowSanChange: false });
+    expect(parseCertificateInput({ service: 'kafka' })).toMatchObject({ service: 'kafka', secret: 'kafka-tls', caSecret: 'rekey-ca' });
+    expect(issue({ service: 'kafka', secret: 'Kafka TLS' })).toMatch(/secret: must be lowercase/);
   });
 
   const cert = { subject: 'CN=postgres', sans: ['DNS:localhost', 'IP:127.0.0.1'], notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2026-06-01T00:00:00.000Z', fingerprint: 'AA:01', isCa: false };

@@ -79,7 +79,9 @@ export class CertStubWorld {
     });
     const stubs = {
       ...createPlanActivities({ testHooks }),
-      serviceEndpoint: on('serviceEndpoint', () => ({ host: '127.0.0.1', port: 5432, protocol: 'postgres' as const })),
+      serviceEndpoint: on('serviceEndpoint', ({ service }: { service: string }) =>
+        service === 'kafka' ? { host: '127.0.0.1', port: 9094, protocol: 'tls' as const } : { host: '127.0.0.1', port: 5432, protocol: 'postgres' as const },
+      ),
       describeCertificateAuthority: on('describeCertificateAuthority', () => {
         const expired = Date.parse(w.ca.notAfter) <= Date.now();
         const refusal = !w.ca.hasKey ? 'secret rekey-ca has no ca.key' : expired ? `the CA certificate ${w.ca.subject} expired on ${w.ca.notAfter}: rotate the CA first` : null;

@@ -54,6 +54,19 @@ describe('service certificate rotation with stub activities', () => {
     for (const key of world.keys) expect(`${history}${JSON.stringify(result)}${JSON.stringify(world.audit)}`).not.toContain(key);
   });
 
+  it('kafka: the plan reloads the TLS listener through the Admin API and checks a direct TLS handshake; the run completes as tls_kafka', async () => {
+    const dryWorld = w.newWorld();
+    const dry = (await (await start(dryWorld, { service: 'kafka', dryRun: true }, `rotate-certificate/${dryWorld.secret}/dry-run/k`)).result()) as RotationResult;
+    const plan = Object.fromEntries(dry.plan!.map((s) => [s.name, s]));
+    expect(plan.install!.does).toMatch(/install .* for kafka .*then the Admin API re-setting each broker’s listener\.name\.<tls listener>\.ssl\.keystore\.location until a handshake serves/);
+    expect(plan['verify-served']!.does).toMatch(/^TLS handshake with 127\.0\.0\.1:9094 as a client/);
+    const world = w.newWorld();
+    const result = (await (await start(world, { service: 'kafka' })).result()) as RotationResult;
+    expect(result.status).toBe('completed');
+    expect(world.state()).toEqual({ current: result.to, installed: result.to, served: result.to, pending: false, backup: false });
+    expect(world.audit.every((e) => e.component === 'tls_kafka')).toBe(true);
+  });
+
   it('rolls back after install (drill): the previous certificate is reinstalled and served again; nothing staged is left', async () => {
     const world = w.newWorld();
     const old = world.current.fingerprint;
@@ -80,7 +93,7 @@ describe('service certificate rotation with stub activities', () => {
       ['expired CA', (x) => (x.ca.notAfter = '2021-01-01T00:00:00.000Z'), {}, /pre-flight failed, nothing was changed: CA usable: saw the CA certificate CN=rekey CA expired on 2021-01-01/],
       ['SANs differ', () => undefined, { sans: ['localhost', '127.0.0.1', 'db.example'] }, /SANs unchanged: saw current DNS:localhost, IP:127\.0\.0\.1; requested DNS:localhost, IP:127\.0\.0\.1, DNS:db\.example, expected the same SANs as the current certificate \(or allowSanChange: true\)/],
       ['host not in SANs', () => undefined, { sans: ['localhost'], allowSanChange: true }, /host name in SANs: saw 127\.0\.0\.1 against DNS:localhost/],
-      ['unknown service', () => undefined, { service: 'kafka' } as unknown as Partial<CertificateRotationInput>, /service: must be one of: postgresql/],
+      ['unknown service', () => undefined, { service: 'mysql' } as unknown as Partial<CertificateRotationInput>, /service: must be one of: postgresql/],
     ];
     for (const [name, spoil, input, message] of cases) {
       const world = w.newWorld();

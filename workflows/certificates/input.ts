@@ -4,12 +4,12 @@ import { isIp } from './sans.js';
 
 export { InvalidInputError };
 
-/** Services whose server certificate rekey rotates today. Kafka, Kafka Connect and the registry follow (issue 12). */
-export const TLS_SERVICES = ['postgresql'] as const;
+/** Services whose server certificate rekey rotates today. Kafka Connect and the registry follow (issue 12). */
+export const TLS_SERVICES = ['postgresql', 'kafka'] as const;
 export type TlsService = (typeof TLS_SERVICES)[number];
 
 /** The secret each service's certificate lives in (`tls.crt`, `tls.key`, `ca.crt`) when the input names none. */
-export const DEFAULT_CERT_SECRETS: Record<TlsService, string> = { postgresql: 'postgres-tls' };
+export const DEFAULT_CERT_SECRETS: Record<TlsService, string> = { postgresql: 'postgres-tls', kafka: 'kafka-tls' };
 export const DEFAULT_CA_SECRET = 'rekey-ca';
 export const MAX_VALIDITY_DAYS = 825;
 
@@ -36,7 +36,7 @@ const san = z
  */
 export const CertificateRotationInput = z
   .object({
-    service: z.enum(TLS_SERVICES, { error: () => `must be one of: ${TLS_SERVICES.join(', ')} (Kafka, Kafka Connect and the Schema Registry are not supported yet)` }),
+    service: z.enum(TLS_SERVICES, { error: () => `must be one of: ${TLS_SERVICES.join(', ')} (Kafka Connect and the Schema Registry are not supported yet)` }),
     target: objectName.default('pipeline').describe('what is being rotated (a label: search attribute, audit)'),
     secret: objectName.optional().describe("the service certificate's secret (tls.crt, tls.key, ca.crt); one rotation per secret at a time"),
     caSecret: objectName.default(DEFAULT_CA_SECRET).describe('the CA that signs (ca.crt, ca.key)'),

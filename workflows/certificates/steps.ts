@@ -10,7 +10,11 @@ export interface CertificateFacts {
   endpoint: { host: string; port: number; protocol: 'postgres' | 'tls' };
 }
 
-const reloadOf: Record<CertificateRotationPlan['service'], string> = { postgresql: 'SELECT pg_reload_conf()' };
+const reloadOf: Record<CertificateRotationPlan['service'], string> = {
+  postgresql: 'SELECT pg_reload_conf()',
+  // KIP-226: set again to the same path, a broker re-reads the keystore file when it changed; connections stay open
+  kafka: 'the Admin API re-setting each broker’s listener.name.<tls listener>.ssl.keystore.location',
+};
 
 /**
  * Every step of a service-certificate rotation with what it does (keys never shown) and its
