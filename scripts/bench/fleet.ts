@@ -5,7 +5,7 @@ import { upWithStore } from '../lib/stores.js';
 import { execFileSync } from 'node:child_process';
 import { productionWorkerEnv, rotateFleet } from '../lib/fleetRun.js';
 import { adminClient } from '../stack/postgres.js';
-import { ensureFleet, fleetTargets, MAX_FLEET } from '../stack/fleet.js';
+import { ensureFleet, fleetTargets, MAX_FLEET, removeFleet } from '../stack/fleet.js';
 import { pipeline } from '../stack/config.js';
 
 const program = new Command('bench:fleet')
@@ -17,9 +17,10 @@ const program = new Command('bench:fleet')
   .option('--node-options <flags>', 'NODE_OPTIONS of the worker processes (V8 heap settings under test)', '')
   .option('--max-concurrent-activities <n>', 'REKEY_MAX_CONCURRENT_ACTIVITIES of the workers')
   .option('--max-cached-workflows <n>', 'REKEY_MAX_CACHED_WORKFLOWS of the workers')
+  .option('--remove', 'remove the fleet (connectors, offsets, slots, roles, schemas, Secrets) afterwards; by default it stays for the next run')
   .option('--json', 'print the figures as one JSON object on the last line')
   .parse();
-const opts = program.opts<{ sizes: string; workers: string; rate: string; grace: string; nodeOptions: string; maxConcurrentActivities?: string; maxCachedWorkflows?: string; json?: boolean }>();
+const opts = program.opts<{ sizes: string; workers: string; rate: string; grace: string; nodeOptions: string; maxConcurrentActivities?: string; maxCachedWorkflows?: string; remove?: boolean; json?: boolean }>();
 
 function list(name: string, value: string, max: number): number[] {
   const xs = value.split(',').map((v) => Number(v.trim()));
@@ -56,6 +57,7 @@ async function main() {
   } finally {
     await db.end();
     await connection.close();
+    if (opts.remove) await removeFleet(stack, fleetTargets(Math.max(...sizes)));
   }
   const summary = { benchmark: 'fleet-rotation', insertRatePerSecond: rate, gracePeriod: opts.grace, workerTuning: tuning, runs };
   if (opts.json) console.log(JSON.stringify(summary));
