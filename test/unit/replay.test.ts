@@ -83,7 +83,7 @@ describe('replay of recorded rotation histories', () => {
     expect(aws.sort()).toEqual(expect.arrayContaining(['v4-kit-aws-keys-completed.json', 'v4-kit-aws-keys-rolled-back-signal.json', 'v5-kit-aws-keys-completed.json']));
     expect(kit).toEqual(expect.arrayContaining(['v5-kit-completed-reload-connector.json', 'v5-kit-rolled-back-by-signal.json']));
     expect(others.sort()).toEqual(
-      expect.arrayContaining(['other-emergency-rotate-all-completed.json', 'other-run-scheduled-e2e-cdc.json', 'other-run-scheduled-e2e-late.json', 'other-run-scheduled-e2e-validate.json', 'other-validate-pipeline-passed.json']),
+      expect.arrayContaining(['other-run-scheduled-e2e-cdc.json', 'other-run-scheduled-e2e-late.json', 'other-run-scheduled-e2e-validate.json', 'other-validate-pipeline-passed.json']),
     );
   });
 
