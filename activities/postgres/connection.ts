@@ -8,6 +8,24 @@ export interface PostgresDeps {
   port: number;
   database: string;
   adminSecret: string;
+  /** rekey's own connections over TLS; absent: plaintext (sslmode=disable). */
+  ssl?: PostgresTls;
+}
+
+/** libpq's sslmodes rekey supports, with the root CA (PEM) that verify-ca/verify-full trust. */
+export interface PostgresTls {
+  sslmode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
+  rootCertPem?: string;
+}
+
+/**
+ * node-postgres' `ssl` for a libpq sslmode: `require` encrypts without checking the server,
+ * `verify-ca` checks the chain against the root CA, `verify-full` also the host name.
+ */
+export function pgSslOptions(tls: PostgresTls | undefined): pg.ClientConfig['ssl'] {
+  if (!tls || tls.sslmode === 'disable') return false;
+  if (tls.sslmode === 'require') return { rejectUnauthorized: false };
+  return { rejectUnauthorized: true, ...(tls.rootCertPem ? { ca: tls.rootCertPem } : {}), ...(tls.sslmode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
 }
 
 /** Identifiers we create or drop: PostgreSQL's unquoted identifier shape, bounded length. */
@@ -62,6 +80,7 @@ export function createConnections(deps: PostgresDeps) {
       user: login.user,
       password: login.password,
       connectionTimeoutMillis: 5000,
+      ssl: pgSslOptions(deps.ssl),
       ...(opts.replication ? { replication: 'database' } : {}),
     } as pg.ClientConfig);
     // an idle client's socket error must not crash the worker process

@@ -1,5 +1,5 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
-import type { TlsService } from '../../workflows/certificates/input.js';
+import { RESTARTED_TLS_SERVICES, type TlsService } from '../../workflows/certificates/input.js';
 import { createConnections, type PostgresDeps } from '../postgres/connection.js';
 import { siblings, type SecretStore, type StoredSecret } from '../secrets/store.js';
 import { handshake, type ServedCertificate, type TlsProtocol } from './handshake.js';
@@ -34,11 +34,22 @@ export interface TlsDeps {
   postgres: PostgresDeps;
   /** How each service's certificate files are installed (absent: installation is refused with a reason). */
   installers?: Partial<Record<TlsService, TlsInstaller>>;
+  /** Where clients reach the services other than PostgreSQL over TLS (from rekey's https:// URLs). */
+  endpoints?: Partial<Record<TlsService, { host: string; port: number }>>;
+  /** How a service that reads its certificate only at start is restarted (a rollout restart on Kubernetes). */
+  restarts?: Partial<Record<TlsService, ServiceRestart>>;
+}
+
+/** A restart that returns once the service answers again (Kafka Connect worker, Schema Registry). */
+export interface ServiceRestart {
+  restart(onProgress: (detail: string) => void): Promise<void>;
 }
 
 /** Waiting for a projected Secret volume: the kubelet's sync period plus its cache TTL, with room. */
 const INSTALL_TIMEOUT_MS = 300_000;
 const POLL_MS = 3000;
+/** A service that is restarted to take its certificate: restart again only when a projected volume may have lagged this long. */
+const RESTART_EVERY_MS = 90_000;
 
 const refuse = (message: string, type: string) => ApplicationFailure.nonRetryable(message, type);
 
@@ -82,8 +93,10 @@ export function createTlsActivities(deps: TlsDeps) {
 
   /** Where clients reach the service, as this worker is configured. */
   async function serviceEndpoint(input: { service: TlsService }): Promise<{ host: string; port: number; protocol: TlsProtocol }> {
-    if (input.service !== 'postgresql') throw refuse(`no TLS endpoint known for service ${String(input.service)}`, 'UnknownService');
-    return { host: deps.postgres.host, port: deps.postgres.port, protocol: 'postgres' };
+    if (input.service === 'postgresql') return { host: deps.postgres.host, port: deps.postgres.port, protocol: 'postgres' };
+    const endpoint = deps.endpoints?.[input.service];
+    if (!endpoint) throw refuse(`this worker reaches ${input.service} over plain HTTP: configure its https:// URL (REKEY_CONNECT_URL / REKEY_REGISTRY_URL, with the CA file) so the served certificate can be checked`, 'NoTlsEndpoint');
+    return { ...endpoint, protocol: 'tls' };
   }
 
   /** The handshake a client makes; `matches` says whether the served certificate is the expected one (null: nothing expected). */
@@ -146,6 +159,12 @@ export function createTlsActivities(deps: TlsDeps) {
   }
 
   async function reload(service: TlsService): Promise<void> {
+    if (RESTARTED_TLS_SERVICES.includes(service)) {
+      const runtime = deps.restarts?.[service];
+      if (!runtime) throw refuse(`this worker cannot restart ${service} (it reads its certificate only at start): no runtime configured`, 'NoRestartRuntime');
+      await runtime.restart((detail) => heartbeat(detail));
+      return;
+    }
     if (service !== 'postgresql') throw refuse(`no reload known for service ${String(service)}`, 'UnknownService');
     // re-reads ssl_cert_file/ssl_key_file; open sessions keep their TLS state, new ones get the new certificate
     await pg.withAdmin((c) => c.query('SELECT pg_reload_conf()'));
@@ -164,12 +183,19 @@ export function createTlsActivities(deps: TlsDeps) {
     const endpoint = await serviceEndpoint({ service: input.service });
     const t0 = Date.now();
     const timeoutMs = Math.min(input.timeoutMs ?? INSTALL_TIMEOUT_MS, 600_000);
-    for (let reloads = 1; ; reloads++) {
-      await reload(input.service);
+    const reloadEveryMs = RESTARTED_TLS_SERVICES.includes(input.service) ? RESTART_EVERY_MS : 0;
+    let reloads = 0;
+    let lastReload = -Infinity;
+    for (;;) {
+      if (Date.now() - lastReload >= reloadEveryMs) {
+        await reload(input.service);
+        reloads++;
+        lastReload = Date.now();
+      }
       const served = await handshake({ ...endpoint, servername: endpoint.host }).catch((err: Error) => ({ fingerprint: `(${err.message})` }));
       if (served.fingerprint === input.expectFingerprint) return { servedFingerprint: served.fingerprint, reloads, waitedMs: Date.now() - t0 };
       if (Date.now() - t0 > timeoutMs) {
-        throw refuse(`${input.service} still serves ${served.fingerprint} after ${reloads} reload(s) in ${Math.round((Date.now() - t0) / 1000)} s, not ${input.expectFingerprint}: is ${input.secret} what its ssl_cert_file/ssl_key_file point at?`, 'CertificateNotServed');
+        throw refuse(`${input.service} still serves ${served.fingerprint} after ${reloads} reload(s) in ${Math.round((Date.now() - t0) / 1000)} s, not ${input.expectFingerprint}: is ${input.secret} what the service reads its certificate from?`, 'CertificateNotServed');
       }
       heartbeat(`reloaded ${reloads}×; served ${served.fingerprint}`);
       await sleep(POLL_MS);

@@ -11,7 +11,7 @@ import { configFromEnv, operator, withClient } from './context.js';
 const DAY_MS = 86_400_000;
 
 function service(v: string): TlsService {
-  if (!(TLS_SERVICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown service ${JSON.stringify(v)}: use ${TLS_SERVICES.join('|')} (Kafka, Kafka Connect and the Schema Registry are not supported yet)`);
+  if (!(TLS_SERVICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown service ${JSON.stringify(v)}: use ${TLS_SERVICES.join('|')}`);
   return v as TlsService;
 }
 

@@ -12,6 +12,7 @@ import { localRegistry } from '../stack/standinLocalRegistry.js';
 import { loadWorkerConfig, productionDefaults, type WorkerConfig } from '../../workers/config.js';
 import { createWorker, secretStoreFor } from '../../workers/worker.js';
 import { localPostgresTls } from '../stack/tls.js';
+import { localHttpsTls } from '../stack/httpsTls.js';
 
 /**
  * The embedded stack's addresses as worker defaults (environment variables still win). The
@@ -66,12 +67,23 @@ export async function createEmbeddedWorker(config: WorkerConfig, opts: { connect
   return createWorker(config, {
     connectWorker: local ? localConnectWorker() : undefined,
     // the stack's PostgreSQL is a local process: its certificate files are written, whichever store holds the secret
-    tlsInstallers: { postgresql: localPostgresTls(loadStackConfig(), secretStoreFor(config)) },
+    tlsInstallers: tlsInstallersFor(config),
     registryRuntime: local ? localRegistry() : undefined,
     awsCredentials,
     connection: opts.connection,
     quiet: opts.quiet,
   });
+}
+
+/** The stack's services are local processes: a certificate is installed by writing its files, whichever store holds the secret. */
+function tlsInstallersFor(config: WorkerConfig) {
+  const stack = loadStackConfig();
+  const store = secretStoreFor(config);
+  return {
+    postgresql: localPostgresTls(stack, store),
+    'kafka-connect': localHttpsTls(stack, 'kafka-connect', store),
+    'schema-registry': localHttpsTls(stack, 'schema-registry', store),
+  };
 }
 
 export const uiLink = (stack: StackConfig, workflowId: string) =>
