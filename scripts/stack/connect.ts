@@ -6,6 +6,7 @@ import { kafkaBootstrap, javaArgs } from './kafka.js';
 import { spawnDetached, stopPid, waitFor } from './proc.js';
 import { logPath, type Service } from './service.js';
 import { prepareHttpsTls } from './httpsTls.js';
+import { connectPluginSettings } from './connectPlugins.js';
 
 export const connectUrl = (cfg: StackConfig) => `http://127.0.0.1:${cfg.ports.connect}`;
 /** The kubeconfig Strimzi's provider reads (the kafka-connect ServiceAccount's token, written by the kubelet when it starts the pod). */
@@ -131,7 +132,6 @@ export const connect: Service = {
     const props = path.join(dir, 'worker.properties');
     // the HTTPS listener's keystore, from secret connect-tls (read at start: a new certificate takes a restart)
     const tls = await prepareHttpsTls(cfg, 'kafka-connect');
-    const plugins = [`debezium-postgres-${cfg.versions.debezium}`, `strimzi-${cfg.versions.strimziProvider}`, `apicurio-converter-${cfg.versions.apicurioConverter}`, 'rekey-s3-sink-0.1.0'].map((d) => path.join(cfg.cache, d)).join(',');
     fs.writeFileSync(
       props,
       [
@@ -157,7 +157,7 @@ export const connect: Service = {
         // the advertised listener (how workers forward requests to each other) stays HTTP
         'rest.advertised.listener=http',
         `rest.advertised.host.name=127.0.0.1`,
-        `plugin.path=${plugins}`,
+        ...connectPluginSettings(cfg),
         'config.providers=file,dir,secrets',
         'config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider',
         'config.providers.dir.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider',
