@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CA_KEYS, CERT_KEYS, describeCertificate, handshake } from '../../activities/tls/index.js';
+import { httpsEndpoint } from '../../activities/http.js';
 import { startCertificateRotation } from '../../workers/startRotation.js';
 import { secretStoreFor } from '../../workers/worker.js';
 import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS, MAX_VALIDITY_DAYS, TLS_SERVICES, type CertificateRotationInput, type TlsService } from '../../workflows/certificates/input.js';
@@ -36,6 +37,14 @@ export interface ManagedCertificate {
   problem?: string;
 }
 
+/** Where a service's certificate is served to rekey: PostgreSQL's port, or an https:// URL rekey is configured with. */
+function servedAt(config: ReturnType<typeof configFromEnv>, role: ManagedCertificate['role']): { host: string; port: number; protocol: 'postgres' | 'tls' } | undefined {
+  if (role === 'postgresql') return { host: config.postgres.host, port: config.postgres.port, protocol: 'postgres' };
+  const url = role === 'kafka-connect' ? config.kafkaConnect.url : role === 'schema-registry' ? config.schemaRegistry.url : undefined;
+  const endpoint = url ? httpsEndpoint(url) : undefined;
+  return endpoint ? { ...endpoint, protocol: 'tls' } : undefined;
+}
+
 /** The CA and each service's certificate, read from the worker's secret store; services are asked by handshake what they serve. */
 export async function listManagedCertificates(now = new Date()): Promise<ManagedCertificate[]> {
   const config = configFromEnv();
@@ -47,9 +56,9 @@ export async function listManagedCertificates(now = new Date()): Promise<Managed
       if (s instanceof Error || !s?.data[key]) return { secret, role, problem: s instanceof Error ? s.message : `no ${key} in the ${store.kind} store` };
       const info = describeCertificate(s.data[key]);
       const row: ManagedCertificate = { secret, role, subject: info.subject, fingerprint: info.fingerprint, notAfter: info.notAfter, daysLeft: Math.floor((Date.parse(info.notAfter) - now.getTime()) / DAY_MS) };
-      if (role === 'postgresql') {
-        const p = config.postgres;
-        row.served = await handshake({ host: p.host, port: p.port, protocol: 'postgres', servername: p.host }).then(
+      const endpoint = servedAt(config, role);
+      if (endpoint) {
+        row.served = await handshake({ ...endpoint, servername: endpoint.host }).then(
           (h) => ({ fingerprint: h.fingerprint, same: h.fingerprint === info.fingerprint }),
           (err: Error) => ({ error: err.message }),
         );

@@ -57,12 +57,13 @@ async function rotateUnderLoad(service: HttpsService) {
   const db = await adminClient(cfg, pipeline.database);
   try {
     const t0 = Date.now();
-    const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 30, warmupMs: 2000 }, () => rotate({ service, validityDays: 30 }));
+    const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 15, warmupMs: 2000, drainMs: 240_000 }, () => rotate({ service, validityDays: 30 }));
     const events = summarize(run.emails, run.deliveries);
     const { result, error } = run.result;
     console.info(`${service} certificate rotation: ${JSON.stringify({ seconds: (Date.now() - t0) / 1000, events, from: result?.from, to: result?.to, steps: result?.steps.map((s) => `${s.name}:${s.outcome}:${s.detail ?? ''}`) })}`);
     expect(error).toBeUndefined();
     expect(result!.status).toBe('completed');
+    // lost = never delivered within 4 min: a Connect restart leaves a backlog Debezium drains after it (at-least-once, from its committed offset)
     expect(events.inserted).toBeGreaterThan(20);
     expect(events.lost).toBe(0);
     const after = await secretCert(service);
@@ -94,14 +95,16 @@ describe('HTTPS certificates of Kafka Connect and the Schema Registry', () => {
     await rotateUnderLoad('schema-registry');
   });
 
-  it('rolls back after install (drill): the previous certificate is back in the secret and served', async () => {
-    const before = await secretCert('schema-registry');
-    const { handle, error } = await rotate({ service: 'schema-registry', injectFailure: 'install' });
+  it('rolls back after install (drill): Connect serves the previous certificate again, the connector runs', async () => {
+    const before = await secretCert('kafka-connect');
+    const { handle, error } = await rotate({ service: 'kafka-connect', injectFailure: 'install' });
     expect(error).toBeDefined();
     expect((await failureOf(handle))?.type).toBe('RotationRolledBack');
-    expect((await secretCert('schema-registry')).fingerprint).toBe(before.fingerprint);
-    expect(await served('schema-registry')).toMatchObject({ fingerprint: before.fingerprint, trusted: true, hostnameOk: true });
-    expect(await store.read('registry-tls-pending')).toBeUndefined();
-    expect(await store.read('registry-tls-backup')).toBeUndefined();
+    expect((await secretCert('kafka-connect')).fingerprint).toBe(before.fingerprint);
+    expect(await served('kafka-connect')).toMatchObject({ fingerprint: before.fingerprint, trusted: true, hostnameOk: true });
+    const status = (await (await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/${pipeline.connector}/status`)).json()) as { connector: { state: string }; tasks: Array<{ state: string }> };
+    expect([status.connector.state, ...status.tasks.map((t) => t.state)]).toEqual(['RUNNING', 'RUNNING']);
+    expect(await store.read('connect-tls-pending')).toBeUndefined();
+    expect(await store.read('connect-tls-backup')).toBeUndefined();
   });
 });
