@@ -18,15 +18,19 @@ import { createSchemaRegistryActivities, type RegistryRuntime } from './schemaRe
 import { createSchemaRegistryValidation } from './schemaRegistryValidation.js';
 import type { SecretStore } from './secrets/store.js';
 import { createTlsActivities, type TlsInstaller } from './tls/index.js';
+import { fetchTrusting, httpsEndpoint } from './http.js';
+import type { PostgresTls } from './postgres/connection.js';
 import type { TlsService } from '../workflows/certificates/input.js';
 
 export interface ActivityDeps {
   store: SecretStore;
-  postgres: { host: string; port: number; database: string; adminSecret: string };
-  kafkaConnect: { url: string; worker?: ConnectWorkerRuntime };
+  /** `ssl`: rekey's own connections over TLS (sslmode, root CA); absent: plaintext. */
+  postgres: { host: string; port: number; database: string; adminSecret: string; ssl?: PostgresTls };
+  /** `caPem`: the CA bundle trusted for an https:// URL. */
+  kafkaConnect: { url: string; worker?: ConnectWorkerRuntime; caPem?: string };
   kafka: { brokers: string[]; tls?: { brokers: string[]; listener: string } };
   /** Apicurio's base URL (…/apis/… suffixes are stripped) and how to restart it. */
-  schemaRegistry?: { url: string; runtime?: RegistryRuntime };
+  schemaRegistry?: { url: string; runtime?: RegistryRuntime; caPem?: string };
   /** IAM and S3 (the S3 sink's access keys): `endpoint` for an emulator; `credentials` absent = the SDK's default chain. */
   aws?: { region: string; endpoint?: string; credentials?: AwsCredentials };
   audit: { path: string };
@@ -67,24 +71,36 @@ function kafkaTls(kafka: ActivityDeps['kafka']) {
   return tls ? { brokers: tls.brokers, listener: tls.listener, reloadKeystore: () => reloadListenerKeystore(kafka, tls.listener) } : undefined;
 }
 
+/** The HTTPS endpoints whose certificates a rotation checks, and the restarts that make Connect and the registry read a new one. */
+function tlsRuntimes(deps: ActivityDeps, registryUrl: string) {
+  const connect = httpsEndpoint(deps.kafkaConnect.url);
+  const registry = httpsEndpoint(registryUrl);
+  return {
+    endpoints: { ...(connect ? { 'kafka-connect': connect } : {}), ...(registry ? { 'schema-registry': registry } : {}) },
+    restarts: { 'kafka-connect': deps.kafkaConnect.worker, 'schema-registry': deps.schemaRegistry?.runtime },
+  };
+}
+
 /** The object the worker registers: every activity, built from injected clients and settings. */
 export function createActivities(deps: ActivityDeps) {
   const registryUrl = (deps.schemaRegistry?.url ?? 'http://schema-registry:8080').replace(/\/apis\/.*$/, '');
+  const connect = { ...deps.kafkaConnect, fetch: fetchTrusting(deps.kafkaConnect.caPem) };
+  const registry = { url: registryUrl, fetch: fetchTrusting(deps.schemaRegistry?.caPem) };
   const aws = { store: deps.store, region: deps.aws?.region ?? 'us-east-1', endpoint: deps.aws?.endpoint, credentials: deps.aws?.credentials };
   return {
     ...createPostgresActivities({ store: deps.store, ...deps.postgres }),
-    ...createKafkaConnectActivities(deps.kafkaConnect),
+    ...createKafkaConnectActivities(connect),
     ...createKafkaActivities(deps.kafka),
-    ...createSchemaRegistryActivities({ store: deps.store, url: registryUrl, runtime: deps.schemaRegistry?.runtime }),
+    ...createSchemaRegistryActivities({ store: deps.store, ...registry, runtime: deps.schemaRegistry?.runtime }),
     ...createCredentialActivities({ store: deps.store }),
-    ...createTlsActivities({ store: deps.store, postgres: { store: deps.store, ...deps.postgres }, installers: deps.tlsInstallers, kafka: kafkaTls(deps.kafka) }),
+    ...createTlsActivities({ store: deps.store, postgres: { store: deps.store, ...deps.postgres }, installers: deps.tlsInstallers, kafka: kafkaTls(deps.kafka), ...tlsRuntimes(deps, registryUrl) }),
     ...createAwsActivities(aws),
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),
     ...createAuditActivities(deps.audit),
     ...createPlanActivities({ testHooks: deps.testHooks ?? false }),
     // access validation (`rekey validate`): read-only checks, one module per system
-    ...createKafkaConnectValidation({ url: deps.kafkaConnect.url }),
-    ...createSchemaRegistryValidation({ store: deps.store, url: registryUrl, brokers: deps.kafka.brokers }),
+    ...createKafkaConnectValidation(connect),
+    ...createSchemaRegistryValidation({ store: deps.store, ...registry, brokers: deps.kafka.brokers }),
     ...createAwsValidation(aws),
     ...createKubernetesValidation({ kubernetes: deps.kubernetes }),
     ...createNetworkValidation({ endpoints: () => configuredEndpoints(deps) }),

@@ -14,13 +14,15 @@ export interface ConnectWorkerRuntime {
 export interface KafkaConnectDeps {
   url: string;
   worker?: ConnectWorkerRuntime;
+  /** A fetch trusting the configured CA when the URL is https:// (default: the global fetch). */
+  fetch?: typeof fetch;
 }
 
 export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
   async function call(method: string, path: string, expect: number[] = [200, 202, 204]): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(`${deps.url}${path}`, { method, signal: AbortSignal.timeout(15_000) });
+      res = await (deps.fetch ?? fetch)(`${deps.url}${path}`, { method, signal: AbortSignal.timeout(15_000) });
     } catch (err) {
       throw ApplicationFailure.retryable(`Kafka Connect ${method} ${path} unreachable: ${(err as Error).message}`, 'ConnectUnavailable');
     }

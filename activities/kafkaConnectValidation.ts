@@ -16,10 +16,10 @@ interface Status {
 }
 
 /** Kafka Connect's REST API, read only (the config validation endpoint is a dry run: it creates nothing). */
-export function createKafkaConnectValidation(deps: { url: string }) {
+export function createKafkaConnectValidation(deps: { url: string; fetch?: typeof fetch }) {
   const base = deps.url.replace(/\/+$/, '');
   async function rest<T>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T | undefined }> {
-    const res = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(20_000) });
+    const res = await (deps.fetch ?? fetch)(`${base}${path}`, { ...init, signal: AbortSignal.timeout(20_000) });
     const text = await res.text();
     let body: T | undefined;
     try {

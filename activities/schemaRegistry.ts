@@ -21,6 +21,8 @@ export interface RegistryDeps {
   /** Base of Apicurio's API, e.g. http://schema-registry:8080 (v2 and ccompat paths are appended). */
   url: string;
   runtime?: RegistryRuntime;
+  /** A fetch trusting the configured CA when the URL is https:// (default: the global fetch). */
+  fetch?: typeof fetch;
 }
 
 export interface RegistryAccountRef {
@@ -57,7 +59,7 @@ export function createSchemaRegistryActivities(deps: RegistryDeps) {
   async function get(path: string, creds?: { user: string; password: string }): Promise<Response> {
     const headers: Record<string, string> = creds ? { authorization: `Basic ${Buffer.from(`${creds.user}:${creds.password}`).toString('base64')}` } : {};
     try {
-      return await fetch(`${base}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
+      return await (deps.fetch ?? fetch)(`${base}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
     } catch (err) {
       throw ApplicationFailure.retryable(`Schema Registry GET ${path} unreachable: ${(err as Error).message}`, 'RegistryUnavailable');
     }

@@ -16,11 +16,11 @@ export interface RegistryValidationInput {
 type Creds = { user: string; password: string };
 
 /** Apicurio's v2 and Confluent-compatible APIs with the accounts' credentials from the store, and Kafka's topic list. */
-export function createSchemaRegistryValidation(deps: { store: SecretStore; url: string; brokers: string[] }) {
+export function createSchemaRegistryValidation(deps: { store: SecretStore; url: string; brokers: string[]; fetch?: typeof fetch }) {
   const base = deps.url.replace(/\/+$/, '');
   async function get(path: string, creds?: Creds): Promise<{ status: number; body: unknown }> {
     const headers: Record<string, string> = creds ? { authorization: `Basic ${Buffer.from(`${creds.user}:${creds.password}`).toString('base64')}` } : {};
-    const res = await fetch(`${base}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
+    const res = await (deps.fetch ?? fetch)(`${base}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
     const text = await res.text();
     try {
       return { status: res.status, body: JSON.parse(text) };

@@ -5,6 +5,8 @@ import { createClient } from '../workers/client.js';
 import { createEmbeddedWorker, embeddedWorkerConfig } from './lib/session.js';
 import { rotateUnderLoad } from './lib/measure.js';
 import { parseStore, upWithStore } from './lib/stores.js';
+import { tlsDemo } from './lib/tlsDemo.js';
+import { TLS_SERVICES, type TlsService } from '../workflows/certificates/input.js';
 
 const program = new Command('demo')
   .description('a real PostgreSQL CDC credential rotation on the embedded stack, under insert load')
@@ -13,8 +15,10 @@ const program = new Command('demo')
   .option('--grace <duration>', 'grace period before the old user is dropped (ISO-8601)', 'PT10S')
   .option('--rate <n>', 'inserts per second during the rotation', '50')
   .option('--store <store>', 'where the credential lives: file (quick) or kubernetes (Secrets read by Connect through the API; builds Kubernetes on first use)', 'file')
+  .option('--tls', "rekey's connections over TLS (Temporal mTLS through a proxy, PostgreSQL verify-full, Connect and registry over HTTPS), then a certificate rotation under load too")
+  .option('--cert <service>', `with --tls: whose certificate to rotate (${TLS_SERVICES.join(', ')})`, 'postgresql')
   .parse();
-const opts = program.opts<{ json?: boolean; strategy: string; grace: string; rate: string; store: string }>();
+const opts = program.opts<{ json?: boolean; strategy: string; grace: string; rate: string; store: string; tls?: boolean; cert: string }>();
 const say = (line: string) => (opts.json ? console.error(line) : console.log(line));
 
 async function main() {
@@ -27,6 +31,7 @@ async function main() {
   // per-service lines only where something is installed or started; a warm stack prints one line
   await upWithStore(embeddedWorkerConfig().stack, store, (l) => (/installing|starting|stopping/.test(l) ? console.error(`  ${l}`) : undefined));
   say(`  ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (opts.tls) return tlsMain(rate);
   const { stack, config } = embeddedWorkerConfig();
   // human output on the terminal; the worker's JSON logs go to a file (or stderr with --json)
   const logFile = path.join(stack.logDir, 'demo-worker.log');
@@ -54,6 +59,20 @@ async function main() {
     await workerConnection.close();
     await connection.close();
   }
+}
+
+/** `--tls`: the same stack, rekey's connections over TLS, then the CDC rotation and a certificate rotation. */
+async function tlsMain(rate: number) {
+  if (!(TLS_SERVICES as readonly string[]).includes(opts.cert)) throw new Error(`--cert must be one of ${TLS_SERVICES.join(', ')}, not ${opts.cert}`);
+  if (opts.store !== 'file') throw new Error('--tls runs on the file store (omit --store)');
+  const { stack } = embeddedWorkerConfig();
+  const logFile = path.join(stack.logDir, 'demo-worker.log');
+  if (!opts.json) logToFile(logFile);
+  const m = await tlsDemo({ stack, rate, grace: opts.grace, cert: opts.cert as TlsService, json: Boolean(opts.json), say });
+  if (opts.json) console.log(JSON.stringify(m));
+  else console.log(`\nworker log: ${logFile}`);
+  const ok = m.credential.rotation.status === 'completed' && m.credential.events.lost === 0 && m.certificate.status === 'completed' && m.certificate.events.lost === 0 && m.certificate.servedAfter !== m.certificate.servedBefore && m.certificate.trustedAfter;
+  if (!ok) process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {

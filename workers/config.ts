@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { z } from 'zod';
+import { pemFile, sslmodes, TemporalTlsSchema, tlsFromEnv } from './tlsConfig.js';
 
 const url = z.string().url();
 
@@ -42,6 +43,10 @@ export const WorkerConfigSchema = z
       address: z.string().min(1),
       namespace: z.string().min(1).default('default'),
       taskQueue: z.string().min(1).default('rekey'),
+      /** TLS to the frontend (mTLS with a client certificate); set with no fields: server TLS with the system roots. */
+      tls: TemporalTlsSchema.optional(),
+      /** Temporal Cloud API key (implies TLS). Env: REKEY_TEMPORAL_API_KEY or REKEY_TEMPORAL_API_KEY_FILE. Never logged. */
+      apiKey: z.string().min(1, 'is empty (REKEY_TEMPORAL_API_KEY_FILE unreadable or blank?)').optional(),
     }),
     codec: CodecConfigSchema,
     secrets: z.discriminatedUnion('kind', [
@@ -59,8 +64,13 @@ export const WorkerConfigSchema = z
       port: z.coerce.number().int().min(1).max(65535),
       database: z.string().min(1),
       adminSecret: z.string().min(1),
+      /** rekey's own connections: libpq's sslmode (verify-full checks chain and host name). */
+      sslmode: z.enum(sslmodes, { error: () => `must be one of: ${sslmodes.join(', ')}` }).default('disable'),
+      /** CA file verify-ca/verify-full trust (default: the system roots). */
+      sslRootCert: pemFile('CA certificate').optional(),
     }),
-    kafkaConnect: z.object({ url }),
+    /** `caFile`: the CA bundle trusted for an https:// URL (instead of the system roots). */
+    kafkaConnect: z.object({ url, caFile: pemFile('CA bundle').optional() }),
     kafka: z.object({
       brokers: z.array(z.string().min(1)).min(1),
       /** Kafka's TLS listener (certificate rotation): its brokers (host:port) and listener name. Env: REKEY_KAFKA_TLS_BROKERS, REKEY_KAFKA_TLS_LISTENER. */
@@ -71,7 +81,7 @@ export const WorkerConfigSchema = z
         })
         .optional(),
     }),
-    schemaRegistry: z.object({ url }),
+    schemaRegistry: z.object({ url, caFile: pemFile('CA bundle').optional() }),
     aws: z.object({ endpoint: url.optional(), region: z.string().min(1).default('us-east-1') }),
     audit: z.object({ path: z.string().min(1) }),
     /**
@@ -93,6 +103,11 @@ export const WorkerConfigSchema = z
       .default({}),
     /** Accept rollback drills (`injectFailure`): test and drill workers only, never production. */
     testHooks: z.boolean().default(false),
+  })
+  .superRefine((c, ctx) => {
+    for (const part of ['kafkaConnect', 'schemaRegistry'] as const) {
+      if (c[part].caFile && !c[part].url.startsWith('https://')) ctx.addIssue({ code: 'custom', path: [part, 'caFile'], message: `is set but ${part}.url is not https:// (the CA would never be used)` });
+    }
   })
   .refine((c) => c.codec.key !== undefined || c.codec.insecureNoEncryption, {
     message: 'no payload codec key: set REKEY_CODEC_KEY (base64, 32 bytes) or, for local development only, REKEY_INSECURE_NO_ENCRYPTION=true',
@@ -204,7 +219,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, defaults:
       throw new ConfigError(`cannot read config file REKEY_CONFIG=${env.REKEY_CONFIG}: ${(err as Error).message}`);
     }
   }
-  const parsed = WorkerConfigSchema.safeParse(merge(merge(defaults, file), fromEnv(env)));
+  const parsed = WorkerConfigSchema.safeParse(merge(merge(merge(defaults, file), fromEnv(env)), tlsFromEnv(env)));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new ConfigError(`invalid worker configuration:\n${lines.join('\n')}`);

@@ -17,6 +17,7 @@ import { metricNames, stepDurationBuckets } from '../workflows/rotation/metricNa
 import { dataConverter } from './codec.js';
 import type { WorkerConfig } from './config.js';
 import { logger } from './logger.js';
+import { postgresTls, readCaBundle, temporalConnectionOptions } from './tlsConfig.js';
 
 const workflowsIndex = (ext: string) => fileURLToPath(new URL(`../workflows/index.${ext}`, import.meta.url));
 /** Source checkout: workflows/index.ts; compiled (dist/): workflows/index.js. */
@@ -85,23 +86,24 @@ export interface WorkerOverrides {
 /** Builds a worker for task queue `config.temporal.taskQueue` with every rekey workflow and activity. */
 export async function createWorker(config: WorkerConfig, overrides: WorkerOverrides = {}) {
   installRuntime(overrides.quiet ?? false, config.metrics.address);
-  const connection = overrides.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
+  const connection = overrides.connection ?? (await NativeConnection.connect(temporalConnectionOptions(config.temporal)));
   // one kubeconfig for the store, the workload activities and the Connect worker runtime
   const kube = config.secrets.kind === 'kubernetes' ? { kubeConfig: loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), namespace: config.secrets.namespace } : undefined;
   const nodes = kube ? createKubernetesActivities(kube) : undefined;
   const cluster = kube ?? (config.kubernetes ? { kubeConfig: loadKubeConfig({ kubeconfig: config.kubernetes.kubeconfig }), namespace: config.kubernetes.namespace } : undefined);
   const activities = createActivities({
     store: secretStoreFor(config, kube?.kubeConfig),
-    postgres: config.postgres,
-    kafkaConnect: { url: config.kafkaConnect.url, worker: overrides.connectWorker ?? (kube ? kubernetesRolloutRestart(kube) : undefined) },
+    postgres: { host: config.postgres.host, port: config.postgres.port, database: config.postgres.database, adminSecret: config.postgres.adminSecret, ssl: postgresTls(config.postgres) },
+    kafkaConnect: { url: config.kafkaConnect.url, caPem: readCaBundle(config.kafkaConnect.caFile), worker: overrides.connectWorker ?? (kube ? kubernetesRolloutRestart(kube) : undefined) },
     kafka: config.kafka,
-    schemaRegistry: { url: config.schemaRegistry.url, runtime: overrides.registryRuntime ?? (kube ? kubernetesRolloutRestart({ ...kube, kind: 'StatefulSet', name: 'schema-registry' }) : undefined) },
+    schemaRegistry: { url: config.schemaRegistry.url, caPem: readCaBundle(config.schemaRegistry.caFile), runtime: overrides.registryRuntime ?? (kube ? kubernetesRolloutRestart({ ...kube, kind: 'StatefulSet', name: 'schema-registry' }) : undefined) },
     aws: { region: config.aws.region, endpoint: config.aws.endpoint, credentials: overrides.awsCredentials },
     audit: config.audit,
     testHooks: config.testHooks,
     connectPodsMemory: nodes ? () => nodes.connectPodsMemory({ selector: 'app=kafka-connect' }) : undefined,
     kubernetes: cluster,
-    tlsInstallers: overrides.tlsInstallers ?? (kube ? { postgresql: projectedSecretVolume, kafka: projectedSecretVolume } : undefined),
+    // on Kubernetes each service's certificate is a Secret volume; Connect and the registry then take a rollout restart
+    tlsInstallers: overrides.tlsInstallers ?? (kube ? { postgresql: projectedSecretVolume, kafka: projectedSecretVolume, 'kafka-connect': projectedSecretVolume, 'schema-registry': projectedSecretVolume } : undefined),
   });
   const worker = await Worker.create({
     connection,

@@ -8,6 +8,24 @@ export interface PostgresDeps {
   port: number;
   database: string;
   adminSecret: string;
+  /** rekey's own connections over TLS; absent: plaintext (sslmode=disable). */
+  ssl?: PostgresTls;
+}
+
+/** libpq's sslmodes rekey supports, with the root CA (PEM) that verify-ca/verify-full trust. */
+export interface PostgresTls {
+  sslmode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
+  rootCertPem?: string;
+}
+
+/**
+ * node-postgres' `ssl` for a libpq sslmode: `require` encrypts without checking the server,
+ * `verify-ca` checks the chain against the root CA, `verify-full` also the host name.
+ */
+export function pgSslOptions(tls: PostgresTls | undefined): pg.ClientConfig['ssl'] {
+  if (!tls || tls.sslmode === 'disable') return false;
+  if (tls.sslmode === 'require') return { rejectUnauthorized: false };
+  return { rejectUnauthorized: true, ...(tls.rootCertPem ? { ca: tls.rootCertPem } : {}), ...(tls.sslmode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
 }
 
 /** Identifiers we create or drop: PostgreSQL's unquoted identifier shape, bounded length. */
@@ -42,6 +60,19 @@ export interface Login {
   password: string;
 }
 
+/** Node's codes for a server certificate a verifying client refuses. */
+const CERT_REFUSED = /^(UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|CERT_|ERR_TLS_CERT_ALTNAME)/;
+
+/** A refused server certificate, said plainly: which server, which sslmode, what to check (no retry can help). */
+function tlsRefusal(err: unknown, deps: PostgresDeps): ApplicationFailure | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !CERT_REFUSED.test(code)) return undefined;
+  return ApplicationFailure.nonRetryable(
+    `PostgreSQL at ${deps.host}:${deps.port} presented a certificate rekey does not trust with sslmode=${deps.ssl?.sslmode ?? 'disable'}: ${code} (${(err as Error).message}); check postgres.sslRootCert (REKEY_PG_SSLROOTCERT) is the CA that signs the server's certificate and that it names ${deps.host}`,
+    'PostgresTlsRefused',
+  );
+}
+
 export function createConnections(deps: PostgresDeps) {
   /** Reads a login from a secret; the values never enter a message. */
   async function readLogin(secretName: string, userKey: string, passwordKey: string): Promise<Login> {
@@ -62,6 +93,7 @@ export function createConnections(deps: PostgresDeps) {
       user: login.user,
       password: login.password,
       connectionTimeoutMillis: 5000,
+      ssl: pgSslOptions(deps.ssl),
       ...(opts.replication ? { replication: 'database' } : {}),
     } as pg.ClientConfig);
     // an idle client's socket error must not crash the worker process
@@ -70,7 +102,7 @@ export function createConnections(deps: PostgresDeps) {
       await client.connect();
     } catch (err) {
       await client.end().catch(() => undefined);
-      throw err;
+      throw tlsRefusal(err, deps) ?? err;
     }
     return client;
   }

@@ -1,5 +1,5 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
-import type { TlsService } from '../../workflows/certificates/input.js';
+import { RESTARTED_TLS_SERVICES, type TlsService } from '../../workflows/certificates/input.js';
 import { createConnections, type PostgresDeps } from '../postgres/connection.js';
 import { siblings, type SecretStore, type StoredSecret } from '../secrets/store.js';
 import { handshake, type ServedCertificate, type TlsProtocol } from './handshake.js';
@@ -47,6 +47,15 @@ export interface TlsDeps {
   kafka?: KafkaTlsDeps;
   /** How each service's certificate files are installed (absent: installation is refused with a reason). */
   installers?: Partial<Record<TlsService, TlsInstaller>>;
+  /** Where clients reach the services other than PostgreSQL over TLS (from rekey's https:// URLs). */
+  endpoints?: Partial<Record<TlsService, { host: string; port: number }>>;
+  /** How a service that reads its certificate only at start is restarted (a rollout restart on Kubernetes). */
+  restarts?: Partial<Record<TlsService, ServiceRestart>>;
+}
+
+/** A restart that returns once the service answers again (Kafka Connect worker, Schema Registry). */
+export interface ServiceRestart {
+  restart(onProgress: (detail: string) => void): Promise<void>;
 }
 
 /** Waiting for a projected Secret volume: the kubelet's sync period plus its cache TTL, with room. */
@@ -65,7 +74,12 @@ const notServedHint: Record<TlsService, (secret: string) => string> = {
   postgresql: (secret) => `is ${secret} what its ssl_cert_file/ssl_key_file point at?`,
   kafka: (secret) =>
     `is ${secret}'s keystore.pem what the listener's ssl.keystore.location points at, with the subject and SANs the broker serves now (else it needs ssl.allow.dn.changes / ssl.allow.san.changes)? The broker log names the reason.`,
+  'kafka-connect': (secret) => `is ${secret} what the Connect worker's listeners.https.ssl.keystore points at (mounted as a Secret volume), and did the restarted worker start?`,
+  'schema-registry': (secret) => `is ${secret} what the registry's quarkus.http.ssl.certificate files point at, and did the restarted registry start?`,
 };
+
+/** A service that is restarted to take its certificate: restart again only when a projected volume may have lagged this long. */
+const RESTART_EVERY_MS = 90_000;
 
 const refuse = (message: string, type: string) => ApplicationFailure.nonRetryable(message, type);
 
@@ -116,6 +130,11 @@ export function createTlsActivities(deps: TlsDeps) {
         const at = b.lastIndexOf(':');
         return { host: b.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(b.slice(at + 1)), protocol: 'tls' as const };
       });
+    }
+    if (RESTARTED_TLS_SERVICES.includes(service)) {
+      const endpoint = deps.endpoints?.[service];
+      if (!endpoint) throw refuse(`this worker reaches ${service} over plain HTTP: configure its https:// URL (REKEY_CONNECT_URL / REKEY_REGISTRY_URL, with the CA file) so the served certificate can be checked`, 'NoTlsEndpoint');
+      return [{ ...endpoint, protocol: 'tls' }];
     }
     throw refuse(`no TLS endpoint known for service ${String(service)}`, 'UnknownService');
   }
@@ -187,6 +206,12 @@ export function createTlsActivities(deps: TlsDeps) {
   }
 
   async function reload(service: TlsService): Promise<void> {
+    if (RESTARTED_TLS_SERVICES.includes(service)) {
+      const runtime = deps.restarts?.[service];
+      if (!runtime) throw refuse(`this worker cannot restart ${service} (it reads its certificate only at start): no runtime configured`, 'NoRestartRuntime');
+      await runtime.restart((detail) => heartbeat(detail));
+      return;
+    }
     if (service === 'postgresql') {
       // re-reads ssl_cert_file/ssl_key_file; open sessions keep their TLS state, new ones get the new certificate
       await pg.withAdmin((c) => c.query('SELECT pg_reload_conf()'));
@@ -231,9 +256,16 @@ export function createTlsActivities(deps: TlsDeps) {
     const endpoints = endpointsOf(input.service);
     const t0 = Date.now();
     const timeoutMs = Math.min(input.timeoutMs ?? INSTALL_TIMEOUT_MS, 600_000);
-    for (let reloads = 1; ; reloads++) {
-      await reload(input.service);
-      // a reload takes effect asynchronously (Kafka: after the config reaches the broker): handshakes until it shows, then reload again
+    const reloadEveryMs = RESTARTED_TLS_SERVICES.includes(input.service) ? RESTART_EVERY_MS : 0;
+    let reloads = 0;
+    let lastReload = -Infinity;
+    for (;;) {
+      if (Date.now() - lastReload >= reloadEveryMs) {
+        await reload(input.service);
+        reloads++;
+        lastReload = Date.now();
+      }
+      // a reload takes effect asynchronously (Kafka: after the config reaches the broker; a restart: once the service is up): handshakes until it shows
       const served = await waitServed(endpoints, input.expectFingerprint, POLL_MS);
       if (served.ok) return { servedFingerprint: input.expectFingerprint, reloads, waitedMs: Date.now() - t0 };
       if (Date.now() - t0 > timeoutMs) {

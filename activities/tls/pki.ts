@@ -114,6 +114,8 @@ export interface IssueRequest {
   sans: string[];
   validityDays: number;
   now?: Date;
+  /** `client`: a certificate a client presents for mTLS (clientAuth); default `server` (serverAuth). */
+  usage?: 'server' | 'client';
 }
 
 /**
@@ -159,7 +161,7 @@ export async function issueCertificate(req: IssueRequest): Promise<KeyPairPem & 
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.ExtendedKeyUsageExtension([req.usage === 'client' ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(requested?.names.toJSON() ?? names),
       await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),

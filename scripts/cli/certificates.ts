@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CA_KEYS, CERT_KEYS, describeCertificate, handshake } from '../../activities/tls/index.js';
+import { httpsEndpoint } from '../../activities/http.js';
 import { startCertificateRotation } from '../../workers/startRotation.js';
 import { secretStoreFor } from '../../workers/worker.js';
 import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS, MAX_VALIDITY_DAYS, TLS_SERVICES, type CertificateRotationInput, type TlsService } from '../../workflows/certificates/input.js';
@@ -11,7 +12,7 @@ import { configFromEnv, operator, withClient } from './context.js';
 const DAY_MS = 86_400_000;
 
 function service(v: string): TlsService {
-  if (!(TLS_SERVICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown service ${JSON.stringify(v)}: use ${TLS_SERVICES.join('|')} (Kafka Connect and the Schema Registry are not supported yet)`);
+  if (!(TLS_SERVICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown service ${JSON.stringify(v)}: use ${TLS_SERVICES.join('|')}`);
   return v as TlsService;
 }
 
@@ -36,13 +37,18 @@ export interface ManagedCertificate {
   problem?: string;
 }
 
-/** Where the worker reaches a service's TLS (Kafka: the first broker of its TLS listener; none configured: not asked). */
-function endpointOf(service: TlsService, config: ReturnType<typeof configFromEnv>): { host: string; port: number; protocol: 'postgres' | 'tls' } | undefined {
-  if (service === 'postgresql') return { host: config.postgres.host, port: config.postgres.port, protocol: 'postgres' };
-  const broker = config.kafka.tls?.brokers[0];
-  if (!broker) return undefined;
-  const at = broker.lastIndexOf(':');
-  return { host: broker.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(broker.slice(at + 1)), protocol: 'tls' };
+/** Where a service's certificate is served to rekey: PostgreSQL's port, Kafka's first TLS broker, or an https:// URL rekey is configured with. */
+function servedAt(config: ReturnType<typeof configFromEnv>, role: ManagedCertificate['role']): { host: string; port: number; protocol: 'postgres' | 'tls' } | undefined {
+  if (role === 'postgresql') return { host: config.postgres.host, port: config.postgres.port, protocol: 'postgres' };
+  if (role === 'kafka') {
+    const broker = config.kafka.tls?.brokers[0];
+    if (!broker) return undefined;
+    const at = broker.lastIndexOf(':');
+    return { host: broker.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(broker.slice(at + 1)), protocol: 'tls' };
+  }
+  const url = role === 'kafka-connect' ? config.kafkaConnect.url : role === 'schema-registry' ? config.schemaRegistry.url : undefined;
+  const endpoint = url ? httpsEndpoint(url) : undefined;
+  return endpoint ? { ...endpoint, protocol: 'tls' } : undefined;
 }
 
 /** The CA and each service's certificate, read from the worker's secret store; services are asked by handshake what they serve. */
@@ -56,7 +62,7 @@ export async function listManagedCertificates(now = new Date()): Promise<Managed
       if (s instanceof Error || !s?.data[key]) return { secret, role, problem: s instanceof Error ? s.message : `no ${key} in the ${store.kind} store` };
       const info = describeCertificate(s.data[key]);
       const row: ManagedCertificate = { secret, role, subject: info.subject, fingerprint: info.fingerprint, notAfter: info.notAfter, daysLeft: Math.floor((Date.parse(info.notAfter) - now.getTime()) / DAY_MS) };
-      const endpoint = role === 'ca' ? undefined : endpointOf(role, config);
+      const endpoint = servedAt(config, role);
       if (endpoint) {
         row.served = await handshake({ ...endpoint, servername: endpoint.host }).then(
           (h) => ({ fingerprint: h.fingerprint, same: h.fingerprint === info.fingerprint }),

@@ -145,10 +145,10 @@ export function latencyProfile(commits: Map<string, number>, deliveries: Deliver
 
 /**
  * Runs `during` while rows are inserted at a steady rate and the topic is watched, then
- * waits (up to 60 s) until every inserted row has been delivered or is known lost.
+ * waits (up to 60 s, or `drainMs`: a backlog after a Connect restart takes longer) until every inserted row has been delivered or is known lost.
  * `warmupMs` of load before `during` gives a latency baseline.
  */
-export async function underLoad<T>(opts: { db: pg.Client; brokers: string[]; topic: string; rate: number; warmupMs?: number; ssl?: ConnectionOptions }, during: () => Promise<T>) {
+export async function underLoad<T>(opts: { db: pg.Client; brokers: string[]; topic: string; rate: number; warmupMs?: number; drainMs?: number; ssl?: ConnectionOptions }, during: () => Promise<T>) {
   const runId = randomBytes(4).toString('hex');
   const load = new InsertLoad(opts.db, runId, opts.rate);
   const watcher = new TopicWatcher(opts.brokers, opts.topic, `load-${runId}-`, opts.ssl);
@@ -162,7 +162,7 @@ export async function underLoad<T>(opts: { db: pg.Client; brokers: string[]; top
     await load.stop();
   }
   const emails = Array.from({ length: load.inserted }, (_, i) => load.emailOf(i + 1));
-  await watcher.drain(emails.length, 60_000);
+  await watcher.drain(emails.length, opts.drainMs ?? 60_000);
   await watcher.stop();
   const commits = new Map(emails.map((e, i) => [e, load.committedAt[i]!]));
   return { result, emails, commits, deliveries: watcher.deliveries };

@@ -13,6 +13,7 @@ import { loadWorkerConfig, productionDefaults, type WorkerConfig } from '../../w
 import { createWorker, secretStoreFor } from '../../workers/worker.js';
 import { localKafkaTls, localPostgresTls } from '../stack/tls.js';
 import { KAFKA_TLS_LISTENER } from '../stack/kafka.js';
+import { localHttpsTls } from '../stack/httpsTls.js';
 
 /**
  * The embedded stack's addresses as worker defaults (environment variables still win). The
@@ -66,13 +67,25 @@ export async function createEmbeddedWorker(config: WorkerConfig, opts: { connect
   };
   return createWorker(config, {
     connectWorker: local ? localConnectWorker() : undefined,
-    // the stack's PostgreSQL and Kafka are local processes: their certificate files are written, whichever store holds the secret
-    tlsInstallers: { postgresql: localPostgresTls(loadStackConfig(), secretStoreFor(config)), kafka: localKafkaTls(loadStackConfig(), secretStoreFor(config)) },
+    // the stack's PostgreSQL, Kafka, Connect and registry are local processes: their certificate files are written, whichever store holds the secret
+    tlsInstallers: tlsInstallersFor(config),
     registryRuntime: local ? localRegistry() : undefined,
     awsCredentials,
     connection: opts.connection,
     quiet: opts.quiet,
   });
+}
+
+/** The stack's services are local processes: a certificate is installed by writing its files, whichever store holds the secret. */
+function tlsInstallersFor(config: WorkerConfig) {
+  const stack = loadStackConfig();
+  const store = secretStoreFor(config);
+  return {
+    postgresql: localPostgresTls(stack, store),
+    kafka: localKafkaTls(stack, store),
+    'kafka-connect': localHttpsTls(stack, 'kafka-connect', store),
+    'schema-registry': localHttpsTls(stack, 'schema-registry', store),
+  };
 }
 
 export const uiLink = (stack: StackConfig, workflowId: string) =>

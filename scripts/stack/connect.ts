@@ -5,6 +5,8 @@ import { pipeline, type StackConfig } from './config.js';
 import { kafkaBootstrap, javaArgs } from './kafka.js';
 import { spawnDetached, stopPid, waitFor } from './proc.js';
 import { logPath, type Service } from './service.js';
+import { prepareHttpsTls } from './httpsTls.js';
+import { connectPluginSettings } from './connectPlugins.js';
 
 export const connectUrl = (cfg: StackConfig) => `http://127.0.0.1:${cfg.ports.connect}`;
 /** The kubeconfig Strimzi's provider reads (the kafka-connect ServiceAccount's token, written by the kubelet when it starts the pod). */
@@ -117,7 +119,7 @@ async function runningWith(url: string, desired: Record<string, string>): Promis
 export const connect: Service = {
   name: 'kafka-connect',
   url: (cfg) => connectUrl(cfg),
-  ports: (cfg) => [cfg.ports.connect],
+  ports: (cfg) => [cfg.ports.connect, cfg.ports.connectHttps],
   extra: () => ({ connector: pipeline.connector }),
 
   async install() {
@@ -128,7 +130,8 @@ export const connect: Service = {
     const dir = path.join(cfg.dataDir, 'connect');
     fs.mkdirSync(dir, { recursive: true });
     const props = path.join(dir, 'worker.properties');
-    const plugins = [`debezium-postgres-${cfg.versions.debezium}`, `strimzi-${cfg.versions.strimziProvider}`, `apicurio-converter-${cfg.versions.apicurioConverter}`, 'rekey-s3-sink-0.1.0'].map((d) => path.join(cfg.cache, d)).join(',');
+    // the HTTPS listener's keystore, from secret connect-tls (read at start: a new certificate takes a restart)
+    const tls = await prepareHttpsTls(cfg, 'kafka-connect');
     fs.writeFileSync(
       props,
       [
@@ -146,9 +149,15 @@ export const connect: Service = {
         'status.storage.replication.factor=1',
         'offset.flush.interval.ms=1000',
         'scheduled.rebalance.max.delay.ms=0',
-        `listeners=http://127.0.0.1:${cfg.ports.connect}`,
+        `listeners=http://127.0.0.1:${cfg.ports.connect},https://127.0.0.1:${cfg.ports.connectHttps}`,
+        'listeners.https.ssl.keystore.type=PKCS12',
+        `listeners.https.ssl.keystore.location=${tls.keystore}`,
+        `listeners.https.ssl.keystore.password=${tls.keystorePassword}`,
+        'listeners.https.ssl.client.auth=none',
+        // the advertised listener (how workers forward requests to each other) stays HTTP
+        'rest.advertised.listener=http',
         `rest.advertised.host.name=127.0.0.1`,
-        `plugin.path=${plugins}`,
+        ...connectPluginSettings(cfg),
         'config.providers=file,dir,secrets',
         'config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider',
         'config.providers.dir.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider',
@@ -156,7 +165,9 @@ export const connect: Service = {
         'config.providers.secrets.class=io.strimzi.kafka.KubernetesSecretConfigProvider',
         '',
       ].join('\n'),
+      { mode: 0o600 },
     );
+    fs.chmodSync(props, 0o600);
     const classpath = path.join(cfg.cache, `connect-${cfg.versions.kafka}-r2`, 'libs', '*');
     const log = logPath(cfg, 'kafka-connect');
     const pid = spawnDetached({

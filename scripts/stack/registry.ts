@@ -5,6 +5,7 @@ import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { pipeline, type StackConfig } from './config.js';
 import { spawnDetached, StackError, stopPid, waitFor } from './proc.js';
 import { logPath, type Service } from './service.js';
+import { prepareHttpsTls } from './httpsTls.js';
 
 /** Apicurio 3 is compiled for Java 21: use REKEY_JAVA21_HOME, else the newest JDK >= 21 under /usr/lib/jvm. */
 function javaForRegistry(): string {
@@ -46,7 +47,7 @@ export function registryUserProperties(data: Record<string, string>): string[] {
 export const registry: Service = {
   name: 'schema-registry',
   url: (cfg) => registryUrl(cfg),
-  ports: (cfg) => [cfg.ports.registry, cfg.ports.registryManagement],
+  ports: (cfg) => [cfg.ports.registry, cfg.ports.registryManagement, cfg.ports.registryHttps],
 
   async install() {
     // resolved by install-jvm.sh
@@ -72,9 +73,16 @@ export const registry: Service = {
     const usersFile = path.join(dir, 'users.properties');
     fs.writeFileSync(usersFile, registryUserProperties(secret.data).join('\n') + '\n', { mode: 0o600 });
     fs.chmodSync(usersFile, 0o600);
+    // the HTTPS port's certificate, from secret registry-tls (Quarkus reads it at start: a new one takes a restart)
+    const tls = await prepareHttpsTls(cfg, 'schema-registry');
     const env: NodeJS.ProcessEnv = {
       QUARKUS_HTTP_HOST: '127.0.0.1',
       QUARKUS_HTTP_PORT: String(cfg.ports.registry),
+      QUARKUS_HTTP_SSL_PORT: String(cfg.ports.registryHttps),
+      QUARKUS_HTTP_SSL_CERTIFICATE_FILES: tls.cert,
+      QUARKUS_HTTP_SSL_CERTIFICATE_KEY_FILES: tls.key,
+      // HTTP stays beside HTTPS (the connector's converter and the other clients use it)
+      QUARKUS_HTTP_INSECURE_REQUESTS: 'enabled',
       // health/metrics interface: loopback and a port of our own (its default is 0.0.0.0:9000)
       QUARKUS_MANAGEMENT_HOST: '127.0.0.1',
       QUARKUS_MANAGEMENT_PORT: String(cfg.ports.registryManagement),

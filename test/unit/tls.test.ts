@@ -61,7 +61,7 @@ describe('certificate rotation input and pre-flight', () => {
   };
 
   it('names the field: unknown service, bad SANs, too many SANs, validity out of bounds, unknown fields', () => {
-    expect(issue({ service: 'mysql' })).toMatch(/^invalid rotation input: service: must be one of: postgresql, kafka/);
+    expect(issue({ service: 'mysql' })).toMatch(/^invalid rotation input: service: must be one of: postgresql, kafka, kafka-connect, schema-registry/);
     expect(issue({ service: 'postgresql', sans: ['bad name!'] })).toMatch(/sans\.0: must be a host name, an IP address/);
     expect(issue({ service: 'postgresql', sans: ['IP:not-an-ip'] })).toMatch(/sans\.0:/);
     expect(issue({ service: 'postgresql', sans: Array.from({ length: 21 }, (_, i) => `h${i}`) })).toMatch(/sans:/);

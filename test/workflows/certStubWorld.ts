@@ -53,6 +53,9 @@ export class CertStubWorld {
     return { fingerprint: `AB:${String(n).padStart(2, '0')}`, subject: 'CN=postgres', sans, notBefore: new Date(now).toISOString(), notAfter: new Date(now + days * DAY).toISOString(), issuer, key };
   }
 
+  /** Task ids that failed while the registry restarted (healed by restartFailedTasks). */
+  failedTasks: number[] = [];
+
   state() {
     return { current: this.current.fingerprint, installed: this.installed.fingerprint, served: this.served.fingerprint, pending: Boolean(this.pending), backup: Boolean(this.backup) };
   }
@@ -80,7 +83,7 @@ export class CertStubWorld {
     const stubs = {
       ...createPlanActivities({ testHooks }),
       serviceEndpoint: on('serviceEndpoint', ({ service }: { service: string }) =>
-        service === 'kafka' ? { host: '127.0.0.1', port: 9094, protocol: 'tls' as const } : { host: '127.0.0.1', port: 5432, protocol: 'postgres' as const },
+        service === 'postgresql' ? { host: '127.0.0.1', port: 5432, protocol: 'postgres' as const } : { host: '127.0.0.1', port: service === 'kafka' ? 9094 : 8443, protocol: 'tls' as const },
       ),
       describeCertificateAuthority: on('describeCertificateAuthority', () => {
         const expired = Date.parse(w.ca.notAfter) <= Date.now();
@@ -116,6 +119,9 @@ export class CertStubWorld {
         if (w.served.fingerprint !== expectFingerprint) throw ApplicationFailure.nonRetryable(`postgresql still serves ${w.served.fingerprint}`, 'CertificateNotServed');
         return { servedFingerprint: w.served.fingerprint, reloads: 1, waitedMs: 12 };
       }),
+      // after a restart of Connect or the registry (kafka-connect / schema-registry rotations)
+      restartFailedTasks: on('restartFailedTasks', () => ({ restarted: w.failedTasks.splice(0) })),
+      waitConnectorRunning: on('waitConnectorRunning', ({ connector }: { connector: string }) => ({ connector, state: 'RUNNING', tasks: [{ id: 0, state: 'RUNNING' }] })),
       removeCredentialVersions: on('removeCredentialVersions', ({ versions }: { versions: Array<'pending' | 'backup'> }) => {
         for (const v of versions) w[v] = undefined;
       }),

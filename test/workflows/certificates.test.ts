@@ -79,6 +79,28 @@ describe('service certificate rotation with stub activities', () => {
     expect(world.audit.map((e) => e.action)).toEqual(expect.arrayContaining(['compensate_install', 'compensate_promote', 'compensate_backup', 'compensate_issue']));
   });
 
+  it('kafka-connect / schema-registry: install is a restart, then the connector’s failed tasks are healed before the handshake; a rollback heals again', async () => {
+    const world = w.newWorld();
+    world.failedTasks = [0];
+    const dry = (await (await start(world, { service: 'schema-registry', dryRun: true }, `rotate-certificate/${world.secret}/dry-run/r`)).result()) as RotationResult;
+    expect(dry.plan!.map((s) => s.name)).toEqual(['preflight', 'issue', 'backup', 'promote', 'install', 'connector-running', 'verify-served', 'remove-versions']);
+    expect(dry.plan!.find((s) => s.name === 'install')!.does).toMatch(/restart the Schema Registry \(Kubernetes: rollout restart of statefulsets\/schema-registry\)/);
+    const result = (await (await start(world, { service: 'schema-registry' })).result()) as RotationResult;
+    expect(steps(result)).toEqual(dry.plan!.map((s) => `${s.name}:ok`));
+    expect(result.steps.find((s) => s.name === 'connector-running')!.detail).toBe('restarted failed task(s) 0');
+    expect(result.steps.find((s) => s.name === 'verify-served')!.detail).toMatch(/matches 127\.0\.0\.1$/);
+
+    const drill = w.newWorld();
+    const old = drill.current.fingerprint;
+    const failure = await failureOf(await start(drill, { service: 'kafka-connect', injectFailure: 'install' }));
+    expect(failure).toMatchObject({ type: 'RotationRolledBack' });
+    expect(drill.state()).toEqual({ current: old, installed: old, served: old, pending: false, backup: false });
+    const order = drill.calls.filter((c) => ['installServiceCertificate', 'waitConnectorRunning', 'restartFailedTasks'].includes(c));
+    // the drill fails right after install; the compensation's reinstall (a restart) is followed by the same healing
+    expect(order).toEqual(['installServiceCertificate', 'installServiceCertificate', 'waitConnectorRunning', 'restartFailedTasks', 'waitConnectorRunning']);
+    expect(drill.audit.every((e) => e.component === 'tls_kafka-connect')).toBe(true);
+  });
+
   it('rolls back when a client would refuse the served certificate (signed by another CA)', async () => {
     const world = w.newWorld();
     world.issueUntrusted = true;

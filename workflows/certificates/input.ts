@@ -4,12 +4,15 @@ import { isIp } from './sans.js';
 
 export { InvalidInputError };
 
-/** Services whose server certificate rekey rotates today. Kafka Connect and the registry follow (issue 12). */
-export const TLS_SERVICES = ['postgresql', 'kafka'] as const;
+/** Services whose server certificate rekey rotates. Kafka Connect's REST API and the registry read theirs at start: a restart. */
+export const TLS_SERVICES = ['postgresql', 'kafka', 'kafka-connect', 'schema-registry'] as const;
 export type TlsService = (typeof TLS_SERVICES)[number];
 
 /** The secret each service's certificate lives in (`tls.crt`, `tls.key`, `ca.crt`) when the input names none. */
-export const DEFAULT_CERT_SECRETS: Record<TlsService, string> = { postgresql: 'postgres-tls', kafka: 'kafka-tls' };
+export const DEFAULT_CERT_SECRETS: Record<TlsService, string> = { postgresql: 'postgres-tls', kafka: 'kafka-tls', 'kafka-connect': 'connect-tls', 'schema-registry': 'registry-tls' };
+/** Services that take a new certificate only by a restart (the others reload it in place). */
+export const RESTARTED_TLS_SERVICES: readonly TlsService[] = ['kafka-connect', 'schema-registry'];
+export const DEFAULT_CONNECTOR = 'postgres-cdc-users-connector';
 export const DEFAULT_CA_SECRET = 'rekey-ca';
 export const MAX_VALIDITY_DAYS = 825;
 
@@ -36,7 +39,7 @@ const san = z
  */
 export const CertificateRotationInput = z
   .object({
-    service: z.enum(TLS_SERVICES, { error: () => `must be one of: ${TLS_SERVICES.join(', ')} (Kafka Connect and the Schema Registry are not supported yet)` }),
+    service: z.enum(TLS_SERVICES, { error: () => `must be one of: ${TLS_SERVICES.join(', ')}` }),
     target: objectName.default('pipeline').describe('what is being rotated (a label: search attribute, audit)'),
     secret: objectName.optional().describe("the service certificate's secret (tls.crt, tls.key, ca.crt); one rotation per secret at a time"),
     caSecret: objectName.default(DEFAULT_CA_SECRET).describe('the CA that signs (ca.crt, ca.key)'),
@@ -47,6 +50,7 @@ export const CertificateRotationInput = z
     validityDays: z.number().int().min(1).max(MAX_VALIDITY_DAYS).default(90).describe('lifetime of the new certificate in days'),
     reason: z.string().min(1).max(500).default('certificate renewal'),
     requestedBy: z.string().min(1).max(200).default('unknown'),
+    connector: objectName.optional().describe(`kafka-connect and schema-registry: the connector to see running again after the restart (default ${DEFAULT_CONNECTOR})`),
     dryRun: z.boolean().default(false),
     injectFailure: z.enum(certificateDrillSteps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
   })

@@ -1,5 +1,5 @@
 import type { PlannedStep } from '../rotation/definitions.js';
-import type { CertificateRotationPlan } from './input.js';
+import { type CertificateRotationPlan, RESTARTED_TLS_SERVICES } from './input.js';
 
 /** What the steps are planned from: the plan and what pre-flight found. */
 export interface CertificateFacts {
@@ -14,6 +14,9 @@ const reloadOf: Record<CertificateRotationPlan['service'], string> = {
   postgresql: 'SELECT pg_reload_conf()',
   // KIP-226: set again to the same path, a broker re-reads the keystore file when it changed; connections stay open
   kafka: 'the Admin API re-setting each broker’s listener.name.<tls listener>.ssl.keystore.location',
+  // they read their certificate only at start
+  'kafka-connect': 'restart the Kafka Connect worker (Kubernetes: rollout restart of deployments/kafka-connect)',
+  'schema-registry': 'restart the Schema Registry (Kubernetes: rollout restart of statefulsets/schema-registry)',
 };
 
 /**
@@ -41,6 +44,9 @@ export function certificateSteps(p: CertificateRotationPlan, f: CertificateFacts
       `install ${s} for ${p.service} (Kubernetes: the projected Secret volume), then ${reload} until a handshake serves the new certificate (≤ 300 s)`,
       `copy ${s}-backup → ${s}, install it, ${reload} until ${f.from} is served again`,
     ),
+    ...(RESTARTED_TLS_SERVICES.includes(p.service)
+      ? { heal: step('connector-running', 'switching', `after the ${p.service} restart: the connector's failed tasks restarted (nothing is lost: uncommitted offsets are read again) and every task RUNNING`) }
+      : {}),
     verify: step('verify-served', 'verifying', `${handshake} as a client: the served certificate is the new one, validates against ${p.caSecret} and matches ${f.hostname}`),
     cleanup: step('remove-versions', 'cleanup', `delete secrets ${s}-pending and ${s}-backup (the old key is gone; the old certificate is not revoked and expires by itself)`),
   };

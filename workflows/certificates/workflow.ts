@@ -1,7 +1,7 @@
-import { ApplicationFailure, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { activityOptions, describeError, Rotation, type RotationResult } from '../rotation/index.js';
-import type { CertificateRotationInput, CertificateRotationPlan } from './input.js';
+import { type CertificateRotationInput, type CertificateRotationPlan, DEFAULT_CONNECTOR } from './input.js';
 import { evaluateCertificatePreflight, servedProblem } from './preflight.js';
 import { normalizeSan } from './sans.js';
 import { type CertificateFacts, certificateSteps, type CertificateSteps, orderedCertificateSteps } from './steps.js';
@@ -90,8 +90,21 @@ async function switchOver(run: Run, issued: { fingerprint: string }): Promise<vo
     steps.install,
     () => wait.installServiceCertificate({ service: plan.service, secret: plan.secret, expectFingerprint: issued.fingerprint }),
     () => reinstallPrevious(run),
-    (x) => `served after ${x.reloads} reload(s), ${Math.round(x.waitedMs / 1000)} s`,
+    (x) => `served after ${x.reloads} ${steps.heal ? 'restart' : 'reload'}(s), ${Math.round(x.waitedMs / 1000)} s`,
   );
+  // Connect and the registry were restarted: the pipeline's tasks must run again before the rotation goes on
+  // (only these services' runs take the step; PostgreSQL's histories never meet this marker)
+  if (steps.heal && patched('certificate-restart-heal')) await r.step(steps.heal.name, () => healConnector(plan), (h) => (h.restarted.length ? `restarted failed task(s) ${h.restarted.join(', ')}` : 'every task RUNNING'));
+}
+
+/** After a restart of Connect or the registry: failed tasks restarted, then the connector and its tasks RUNNING. */
+async function healConnector(plan: CertificateRotationPlan): Promise<{ restarted: number[] }> {
+  const connector = plan.connector ?? DEFAULT_CONNECTOR;
+  // a restarted Connect first has to assign the connector again (polled; a FAILED task ends the wait)
+  if (plan.service === 'kafka-connect') await wait.waitConnectorRunning({ connector }).catch(() => undefined);
+  const healed = await wait.restartFailedTasks({ connector, settleMs: plan.service === 'schema-registry' ? 15_000 : 3000 });
+  await wait.waitConnectorRunning({ connector });
+  return { restarted: healed.restarted };
 }
 
 /** install's compensation: the previous certificate back in the secret, installed, and served again. */
@@ -99,6 +112,7 @@ async function reinstallPrevious(run: Run): Promise<void> {
   const { plan, rotationId } = run;
   const previous = await undo.restoreBackupCertificate({ secret: plan.secret, rotationId });
   await undo.installServiceCertificate({ service: plan.service, secret: plan.secret, expectFingerprint: previous.fingerprint });
+  if (run.steps.heal && patched('certificate-restart-heal')) await healConnector(plan);
 }
 
 async function verifyServed(run: Run, issued: { fingerprint: string }) {

@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Connection } from '@temporalio/client';
+import { createActivities } from '../../activities/index.js';
+import { createConnections } from '../../activities/postgres/connection.js';
+import { CA_KEYS, createCertificateAuthority } from '../../activities/tls/index.js';
+import { createEmbeddedWorker, embeddedWorkerConfig } from '../../scripts/lib/session.js';
+import { pipeline, repoRoot } from '../../scripts/stack/config.js';
+import { startTemporalTlsProxy, type TemporalTlsProxy } from '../../scripts/stack/temporalTlsProxy.js';
+import { postgresTls } from '../../workers/tlsConfig.js';
+import { cfg, store } from './pipeline.js';
+
+/**
+ * rekey's own connections over TLS against real servers: Temporal behind a TLS-terminating
+ * mTLS proxy (a worker and the CLI get through with the client certificate, a client without
+ * one is refused), PostgreSQL with sslmode=verify-full against the stack CA (a wrong CA fails
+ * with a message that says so), Kafka Connect and the registry over HTTPS trusting the stack CA.
+ */
+const run = promisify(execFile);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-tls-clients-'));
+const caFile = path.join(dir, 'ca.crt');
+const wrongCaFile = path.join(dir, 'wrong-ca.crt');
+let proxy: TemporalTlsProxy;
+
+beforeAll(async () => {
+  fs.writeFileSync(caFile, (await store.read(pipeline.caSecret))!.data[CA_KEYS.cert]!);
+  fs.writeFileSync(wrongCaFile, (await createCertificateAuthority({ commonName: 'not the stack CA', validityDays: 2 })).certPem);
+  proxy = await startTemporalTlsProxy(cfg);
+});
+afterAll(async () => {
+  await proxy?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("rekey's TLS client connections", () => {
+  it('Temporal through an mTLS proxy: a worker and the CLI connect with the client certificate; without one the handshake is refused', async () => {
+    const taskQueue = `rekey-tls-${randomBytes(4).toString('hex')}`;
+    const tlsEnv = { REKEY_TEMPORAL_ADDRESS: proxy.address, REKEY_TASK_QUEUE: taskQueue, REKEY_TEMPORAL_TLS_CERT: proxy.files.clientCert, REKEY_TEMPORAL_TLS_KEY: proxy.files.clientKey, REKEY_TEMPORAL_TLS_CA: proxy.files.ca };
+    const { config } = embeddedWorkerConfig({ ...process.env, ...tlsEnv });
+    expect(config.temporal.tls?.clientCertPath).toBe(proxy.files.clientCert);
+    const { worker, connection } = await createEmbeddedWorker({ ...config, testHooks: true }, { quiet: true });
+    const running = worker.run();
+    try {
+      // the CLI, as an operator runs it: a dry run goes through the server to the worker and back
+      const cli = await run('npx', ['tsx', 'scripts/rekey.ts', 'cert', 'rotate', '--service', 'postgresql', '--dry-run', '--json'], { cwd: repoRoot, env: { ...process.env, ...tlsEnv }, timeout: 120_000 });
+      const plan = JSON.parse(cli.stdout.trim().split('\n').at(-1)!) as { status?: string; steps?: unknown[] };
+      expect(plan.status).toBe('dry-run');
+      expect(JSON.stringify(plan)).toContain('preflight');
+
+      const refusedBefore = proxy.refused();
+      const noCert = Connection.connect({ address: proxy.address, tls: { serverRootCACertificate: fs.readFileSync(proxy.files.ca) }, connectTimeout: '5s' });
+      await expect(noCert.then((c) => c.workflowService.getSystemInfo({}))).rejects.toThrow();
+      const plaintext = Connection.connect({ address: proxy.address, connectTimeout: '5s' });
+      await expect(plaintext.then((c) => c.workflowService.getSystemInfo({}))).rejects.toThrow();
+      expect(proxy.refused()).toBeGreaterThan(refusedBefore);
+    } finally {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    }
+  });
+
+  it('PostgreSQL with sslmode=verify-full: the stack CA connects over TLS; a wrong CA fails naming the sslmode and the setting', async () => {
+    const connectWith = (rootCert: string) => {
+      const { config } = embeddedWorkerConfig({ ...process.env, REKEY_PG_SSLMODE: 'verify-full', REKEY_PG_SSLROOTCERT: rootCert });
+      const p = config.postgres;
+      return createConnections({ store, host: p.host, port: p.port, database: p.database, adminSecret: p.adminSecret, ssl: postgresTls(p) });
+    };
+    const ssl = await connectWith(caFile).withAdmin((c) => c.query<{ ssl: boolean; version: string }>('SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()'));
+    expect(ssl.rows[0]).toMatchObject({ ssl: true });
+    await expect(connectWith(wrongCaFile).withAdmin((c) => c.query('SELECT 1'))).rejects.toThrow(/presented a certificate rekey does not trust with sslmode=verify-full: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN).*REKEY_PG_SSLROOTCERT/);
+  });
+
+  it('Kafka Connect and the registry over HTTPS: activities work trusting the stack CA, and refuse with another CA', async () => {
+    const activitiesWith = (ca: string) => {
+      const { config } = embeddedWorkerConfig();
+      return createActivities({
+        store,
+        postgres: config.postgres,
+        kafka: config.kafka,
+        kafkaConnect: { url: `https://127.0.0.1:${cfg.ports.connectHttps}`, caPem: fs.readFileSync(ca, 'utf8') },
+        schemaRegistry: { url: `https://localhost:${cfg.ports.registryHttps}/apis/ccompat/v7`, caPem: fs.readFileSync(ca, 'utf8') },
+        audit: { path: path.join(dir, 'audit.jsonl') },
+      });
+    };
+    const good = activitiesWith(caFile);
+    expect((await good.connectorStatus({ connector: pipeline.connector })).state).toBe('RUNNING');
+    expect(await good.registryAuth({ secret: pipeline.registrySecret, account: 'probe', slot: 'current' })).toMatchObject({ status: 200 });
+    const wrong = activitiesWith(wrongCaFile);
+    await expect(wrong.connectorStatus({ connector: pipeline.connector })).rejects.toThrow(/unreachable: fetch failed: (unable to verify the first certificate|self-signed certificate)/);
+    await expect(wrong.registryAuth({ secret: pipeline.registrySecret, account: 'probe', slot: 'current' })).rejects.toThrow(/unreachable: fetch failed: (unable to verify the first certificate|self-signed certificate)/);
+  });
+});
