@@ -18,6 +18,7 @@ import { createSchemaRegistryActivities, type RegistryRuntime } from './schemaRe
 import { createSchemaRegistryValidation } from './schemaRegistryValidation.js';
 import type { SecretStore } from './secrets/store.js';
 import { createTlsActivities, type TlsInstaller } from './tls/index.js';
+import { createCertificateLifecycleActivities } from './tls/lifecycle.js';
 import type { TlsService } from '../workflows/certificates/input.js';
 
 export interface ActivityDeps {
@@ -72,6 +73,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSchemaRegistryActivities({ store: deps.store, url: registryUrl, runtime: deps.schemaRegistry?.runtime }),
     ...createCredentialActivities({ store: deps.store }),
     ...createTlsActivities({ store: deps.store, postgres: { store: deps.store, ...deps.postgres }, installers: deps.tlsInstallers }),
+    ...createCertificateLifecycleActivities({ store: deps.store }),
     ...createAwsActivities(aws),
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),
     ...createAuditActivities(deps.audit),

@@ -2,6 +2,7 @@ import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
 import type { TlsService } from '../../workflows/certificates/input.js';
 import { createConnections, type PostgresDeps } from '../postgres/connection.js';
 import { siblings, type SecretStore, type StoredSecret } from '../secrets/store.js';
+import { bundleHas, parseBundle } from './bundle.js';
 import { handshake, type ServedCertificate, type TlsProtocol } from './handshake.js';
 import { caRefusal, type CertificateInfo, describeCertificate, issueCertificate, IssuanceRefused } from './pki.js';
 
@@ -108,7 +109,10 @@ export function createTlsActivities(deps: TlsDeps) {
       if (err instanceof IssuanceRefused) throw refuse(`not issued: ${err.message}`, 'IssuanceRefused');
       throw err;
     }
-    await store.write(pending, { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: caPem.certPem }, { annotations: { rotationId: input.rotationId, stage: 'pending' } });
+    // a bundle that already trusts the signer is kept (both CAs while a CA rotation's clients move over)
+    const current = await store.read(input.secret);
+    const trust = bundleHas(parseBundle(current?.data[CERT_KEYS.ca]), caPem.certPem) ? current!.data[CERT_KEYS.ca]! : caPem.certPem;
+    await store.write(pending, { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: trust }, { annotations: { rotationId: input.rotationId, stage: 'pending' } });
     return { ...issued.info, secret: pending };
   }
 
