@@ -4,6 +4,7 @@ import { activityOptions, describeError, parseIsoDuration, Rotation, rotationWor
 import type { CaRotationInput, CaRotationPlan } from './authorityInput.js';
 import { type CaFacts, caSteps, type CaSteps, orderedCaSteps } from './authoritySteps.js';
 import { managedCertificates, renewalDecisions } from './managed.js';
+import { describeChildError } from './renew.js';
 import { rotateServiceCertificate } from './workflow.js';
 
 const read = proxyActivities<Activities>(activityOptions.read);
@@ -108,13 +109,16 @@ async function reissueAll(run: Run): Promise<void> {
   r.checkpoint('reissue');
 }
 
-function reissue(run: Run, c: Cert, caSecret: string): Promise<RotationResult> {
+async function reissue(run: Run, c: Cert, caSecret: string): Promise<RotationResult> {
   const { plan } = run;
-  return executeChild(rotateServiceCertificate, {
+  const child = executeChild(rotateServiceCertificate, {
     workflowId: rotationWorkflowId('certificate', c.secret),
     args: [{ service: c.service, secret: c.secret, caSecret, validityDays: c.validityDays, reason: `${plan.reason}: ${caSecret === plan.caSecret ? 'back to the old CA' : 'reissued from the new CA'}`, requestedBy: plan.requestedBy }],
     parentClosePolicy: ParentClosePolicy.ABANDON,
     staticSummary: `CA rotation of ${plan.caSecret}: ${c.secret} signed by ${caSecret}`,
+  });
+  return child.catch((err: unknown) => {
+    throw ApplicationFailure.nonRetryable(`${rotationWorkflowId('certificate', c.secret)} failed: ${describeChildError(err)}`, 'ReissueFailed');
   });
 }
 

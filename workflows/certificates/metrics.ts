@@ -10,7 +10,7 @@ export const certificateMetricNames = {
 /**
  * Days to expiry of each scanned certificate, labelled by secret and service, through the
  * workflow meter (sent on first execution only, nothing in history). `not_after` lets an alert
- * count down between scans (`… - time()`); `expiry_days` is what the scan saw.
+ * count down between scans (`… - time()`); `expiry_days` is what the scan saw (0 once expired).
  */
 export function certificateExpiryGauges(certs: ScannedCertificate[], now: number): void {
   const days = metricMeter.createGauge(certificateMetricNames.expiryDays, 'float', 'd', 'days until the certificate expires, as of the last scan');
@@ -18,7 +18,8 @@ export function certificateExpiryGauges(certs: ScannedCertificate[], now: number
   for (const c of certs) {
     if ('error' in c) continue;
     const tags = { secret: c.secret, service: c.service };
-    days.set((Date.parse(c.notAfter) - now) / 86_400_000, tags);
+    // the SDK's gauges take no negative values: an expired certificate shows 0 here, and below zero in `not_after - time()`
+    days.set(Math.max(0, (Date.parse(c.notAfter) - now) / 86_400_000), tags);
     notAfter.set(Date.parse(c.notAfter) / 1000, tags);
   }
 }

@@ -1,4 +1,4 @@
-import { ApplicationFailure, ParentClosePolicy, proxyActivities, proxyLocalActivities, startChild } from '@temporalio/workflow';
+import { ApplicationFailure, ChildWorkflowFailure, ParentClosePolicy, proxyActivities, proxyLocalActivities, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../../activities/index.js';
 import { activityOptions, describeError, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
@@ -85,7 +85,7 @@ async function renew(row: RenewalRow, plan: RenewalScanPlan): Promise<void> {
       return;
     }
     row.action = 'failed';
-    row.detail = describeError(err);
+    row.detail = describeChildError(err);
   }
 }
 
@@ -95,4 +95,9 @@ async function resolvePlan(input: RenewalScanInput): Promise<RenewalScanPlan> {
   } catch (err) {
     throw ApplicationFailure.nonRetryable(describeError(err).replace(/^InvalidInput: /, ''), 'InvalidInput');
   }
+}
+
+/** A child's failure by its cause (the rotation's own message), not the wrapper's "Child Workflow execution failed". */
+export function describeChildError(err: unknown): string {
+  return err instanceof ChildWorkflowFailure && err.cause ? describeError(err.cause) : describeError(err);
 }
