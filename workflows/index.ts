@@ -10,3 +10,4 @@ export { emergencyRotateAll } from './emergency/rotateAll.js';
 export { isolateDeployment } from './emergency/isolate.js';
 export { renewCertificates } from './certificates/renew.js';
 export { rotateCertificateAuthority } from './certificates/authority.js';
+export { issueFirstCertificate } from './certificates/issue.js';

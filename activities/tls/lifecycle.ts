@@ -115,5 +115,11 @@ export function createCertificateLifecycleActivities(deps: { store: SecretStore 
     return { secret: input.secret, bundle: bundle.map((e) => e.fingerprint), certificate };
   }
 
-  return { scanManagedCertificates, stagePendingAuthority, backupAuthority, promotePendingAuthority, restoreAuthorityBackup, trustAuthority, distrustAuthority };
+  /** Undoes a first issuance: deletes the secret only if this rotation wrote it (anything else is left alone). */
+  async function removeIssuedCertificate(input: { secret: string; rotationId: string }): Promise<void> {
+    const s = await store.read(input.secret);
+    if (s && s.info.annotations.rotationId === input.rotationId) await store.remove(input.secret);
+  }
+
+  return { removeIssuedCertificate, scanManagedCertificates, stagePendingAuthority, backupAuthority, promotePendingAuthority, restoreAuthorityBackup, trustAuthority, distrustAuthority };
 }

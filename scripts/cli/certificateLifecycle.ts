@@ -7,7 +7,8 @@ import { type CaRotationInput, MAX_CA_VALIDITY_DAYS } from '../../workflows/cert
 import { DEFAULT_CERT_SECRETS, MAX_VALIDITY_DAYS, TLS_SERVICES, type TlsService } from '../../workflows/certificates/input.js';
 import { renewCertificates, type RenewalScanResult } from '../../workflows/certificates/renew.js';
 import { RENEW_BEFORE_RATIO, type RenewalScanInput, parseRenewalScanInput } from '../../workflows/certificates/renewalInput.js';
-import { MAX_GRACE_MS, parseIsoDuration, type RotationResult } from '../../workflows/rotation/index.js';
+import { issueFirstCertificate } from '../../workflows/certificates/issue.js';
+import { MAX_GRACE_MS, parseIsoDuration, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
 import { printPlan, printResult } from '../lib/print.js';
 import { configFromEnv, operator, withClient } from './context.js';
 
@@ -47,7 +48,7 @@ async function finish(handle: { workflowId: string; result(): Promise<unknown> }
   if (result.status !== 'completed' && result.status !== 'dry-run') process.exitCode = 1;
 }
 
-interface IssueOptions { service: TlsService; force?: boolean; validityDays?: number; reason: string; requestedBy: string; json?: boolean }
+interface IssueOptions { service: TlsService; san?: string[]; force?: boolean; validityDays?: number; reason: string; requestedBy: string; json?: boolean }
 
 /** A certificate where the service's secret has none; with --force a re-issue of an existing one (the rotation workflow). */
 async function issue(o: IssueOptions): Promise<void> {
@@ -58,11 +59,10 @@ async function issue(o: IssueOptions): Promise<void> {
     const c = describeCertificate(pem);
     throw new InvalidArgumentError(`--service ${o.service}: secret ${secret} already holds a certificate (${c.fingerprint}, expires ${c.notAfter}); use --force to re-issue it, or rekey cert renew`);
   }
-  if (!pem) {
-    throw new InvalidArgumentError(`--service ${o.service}: secret ${secret} holds no certificate; a first certificate is made when the service is set up (the embedded stack: npm run stack:up) — rekey issues and renews from there`);
-  }
   await withClient(async (client, taskQueue) => {
-    const handle = await startCertificateRotation(client, { service: o.service, validityDays: o.validityDays, reason: o.reason, requestedBy: o.requestedBy }, { taskQueue });
+    const handle = pem
+      ? await startCertificateRotation(client, { service: o.service, validityDays: o.validityDays, reason: o.reason, requestedBy: o.requestedBy }, { taskQueue })
+      : await client.workflow.start(issueFirstCertificate, { taskQueue, workflowId: rotationWorkflowId('certificate', secret), args: [{ service: o.service, secret, sans: o.san, validityDays: o.validityDays, requestedBy: o.requestedBy }], staticSummary: `first certificate for ${o.service} (${secret})` });
     if (!o.json) console.log(`started ${handle.workflowId}`);
     await finish(handle, o);
   });
@@ -104,9 +104,10 @@ export function registerCertificateLifecycleCommands(program: Command): void {
   const cert = program.commands.find((c) => c.name() === 'cert') ?? program.command('cert').description('TLS certificates of the pipeline’s services');
   cert
     .command('issue')
-    .description('re-issue a service’s certificate from the CA now (--force), through the rotation workflow; refused when one exists without --force')
+    .description('a first certificate where the service’s secret has none (issued, installed, verified by handshake), or with --force a re-issue of the existing one (the rotation workflow)')
     .requiredOption('--service <name>', TLS_SERVICES.join('|'), service)
     .option('--force', 're-issue although the secret already holds a certificate')
+    .option('--san <name>', 'a first certificate’s subject alternative names (repeat or comma-separate; default: the host the worker connects to)', (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((x) => x.trim()).filter(Boolean)])
     .option('--validity-days <n>', 'lifetime of the new certificate (default 90)', wholeDays(MAX_VALIDITY_DAYS))
     .option('--reason <text>', 'why', 'certificate issued by rekey cert issue')
     .option('--requested-by <who>', 'who', operator)
