@@ -10,6 +10,7 @@ import { pipeline } from '../../scripts/stack/config.js';
 import { startCertificateRotation } from '../../workers/startRotation.js';
 import { rotateCertificateAuthority } from '../../workflows/certificates/authority.js';
 import { managedCertificates } from '../../workflows/certificates/managed.js';
+import { issueFirstCertificate } from '../../workflows/certificates/issue.js';
 import { renewCertificates } from '../../workflows/certificates/renew.js';
 import { cleanupNowSignal, progressQuery, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
@@ -88,6 +89,29 @@ describe('certificate renewal before expiry', () => {
     // back to a normal lifetime for the test files that follow
     const back = await startCertificateRotation(w.client, { service: 'postgresql', validityDays: 90, requestedBy: 'e2e', reason: 'restore a 90-day certificate' }, { taskQueue: w.taskQueue });
     expect((await back.result()).status).toBe('completed');
+  });
+});
+
+describe('a first certificate', () => {
+  it('where the secret has none: issued from the CA, installed, served and trusted; refused where one exists', async () => {
+    const saved = (await store.read(pipeline.postgresTlsSecret))!;
+    const refused = await w.client.workflow.execute(issueFirstCertificate, { taskQueue: w.taskQueue, workflowId: rotationWorkflowId('certificate', pipeline.postgresTlsSecret), args: [{ service: 'postgresql', requestedBy: 'e2e' }] }).then(
+      () => 'completed',
+      (err: { cause?: { message?: string } }) => err.cause?.message ?? String(err),
+    );
+    expect(refused).toMatch(/nothing was changed: postgres-tls already holds a certificate/);
+    await store.remove(pipeline.postgresTlsSecret);
+    try {
+      const result = await w.client.workflow.execute(issueFirstCertificate, { taskQueue: w.taskQueue, workflowId: rotationWorkflowId('certificate', pipeline.postgresTlsSecret), args: [{ service: 'postgresql', sans: ['localhost', '127.0.0.1'], validityDays: 90, requestedBy: 'e2e' }] });
+      const issued = await pgCert();
+      expect(result).toMatchObject({ status: 'completed', to: issued.fingerprint });
+      expect(issued.sans).toEqual(['DNS:localhost', 'IP:127.0.0.1']);
+      expect(await served(await caPem())).toMatchObject({ fingerprint: issued.fingerprint, trusted: true, hostnameOk: true });
+      expect(await verifyFull(await caPem())).toBe(true);
+    } finally {
+      // a failed issuance must not leave the stack without its certificate
+      if (!(await store.read(pipeline.postgresTlsSecret))) await store.write(pipeline.postgresTlsSecret, saved.bytes);
+    }
   });
 });
 

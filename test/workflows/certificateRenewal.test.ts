@@ -4,14 +4,14 @@ import { renewalDecisions, type ScannedCertificate } from '../../workflows/certi
 import { renewCertificates } from '../../workflows/certificates/renew.js';
 import type { RenewalScanInput } from '../../workflows/certificates/renewalInput.js';
 import { CaStubWorld } from './caStubWorld.js';
-import { failureOf, timeSkippingEnv, worldWorker } from './harness.js';
+import { failureOf, timeSkippingOrStackEnv, worldWorker } from './harness.js';
 
 let env: TestWorkflowEnvironment;
 let w: Awaited<ReturnType<typeof worldWorker<CaStubWorld>>>;
 /** The next world's certificates: lifetime and age in days. */
 let shape = { lifetime: 90, age: 0, now: Date.now() };
 beforeAll(async () => {
-  env = await timeSkippingEnv();
+  env = await timeSkippingOrStackEnv();
   w = await worldWorker(env, (n) => new CaStubWorld(`ca-${n}`, shape.now, shape.lifetime, shape.age));
 });
 afterAll(async () => {
