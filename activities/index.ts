@@ -20,6 +20,7 @@ import type { SecretStore } from './secrets/store.js';
 import { createTlsActivities, type TlsInstaller } from './tls/index.js';
 import { fetchTrusting, httpsEndpoint } from './http.js';
 import type { PostgresTls } from './postgres/connection.js';
+import { createCertificateLifecycleActivities } from './tls/lifecycle.js';
 import type { TlsService } from '../workflows/certificates/input.js';
 
 export interface ActivityDeps {
@@ -94,6 +95,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSchemaRegistryActivities({ store: deps.store, ...registry, runtime: deps.schemaRegistry?.runtime }),
     ...createCredentialActivities({ store: deps.store }),
     ...createTlsActivities({ store: deps.store, postgres: { store: deps.store, ...deps.postgres }, installers: deps.tlsInstallers, kafka: kafkaTls(deps.kafka), ...tlsRuntimes(deps, registryUrl) }),
+    ...createCertificateLifecycleActivities({ store: deps.store }),
     ...createAwsActivities(aws),
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),
     ...createAuditActivities(deps.audit),

@@ -1,6 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { type AwsKeysRotationPlan, parseAwsKeysInput } from '../workflows/awsKeys/input.js';
+import { type CaRotationPlan, parseCaRotationInput } from '../workflows/certificates/authorityInput.js';
 import { type CertificateRotationPlan, parseCertificateInput } from '../workflows/certificates/input.js';
+import { parseRenewalScanInput, type RenewalScanPlan } from '../workflows/certificates/renewalInput.js';
 import { InvalidInputError, parsePostgresCdcInput, type PostgresCdcRotationPlan } from '../workflows/postgresCdc/input.js';
 import { parseSchemaRegistryInput, type SchemaRegistryRotationPlan } from '../workflows/schemaRegistry/input.js';
 
@@ -41,5 +43,13 @@ export function createPlanActivities(deps: { testHooks: boolean }) {
     return resolve(parseCertificateInput, raw);
   }
 
-  return { resolvePostgresCdcPlan, resolveSchemaRegistryPlan, resolveAwsKeysPlan, resolveCertificatePlan };
+  async function resolveCaRotationPlan(raw: unknown): Promise<CaRotationPlan> {
+    return resolve(parseCaRotationInput, raw);
+  }
+
+  async function resolveRenewalScanPlan(raw: unknown): Promise<RenewalScanPlan> {
+    return resolve(parseRenewalScanInput as (r: unknown) => RenewalScanPlan & { injectFailure?: never }, raw);
+  }
+
+  return { resolvePostgresCdcPlan, resolveSchemaRegistryPlan, resolveAwsKeysPlan, resolveCertificatePlan, resolveCaRotationPlan, resolveRenewalScanPlan };
 }

@@ -24,6 +24,7 @@ import { registerValidateCommands } from './cli/validate.js';
 import { emergencyCommand, registerEmergencyCommands } from './cli/emergency.js';
 import { addRotateAllCommand } from './cli/emergencyRotateAll.js';
 import { registerCertificateCommands } from './cli/certificates.js';
+import { registerCertificateLifecycleCommands } from './cli/certificateLifecycle.js';
 
 /** Operator CLI: start, inspect and steer rotations (what the Web UI does, from a terminal). */
 const program = new Command('rekey').description('credential rotations for the CDC pipeline, on Temporal');
@@ -217,6 +218,7 @@ registerScheduleCommands(program);
 registerEmergencyCommands(program);
 addRotateAllCommand(emergencyCommand(program));
 registerCertificateCommands(program);
+registerCertificateLifecycleCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof InvalidInputError || err instanceof RotationInProgressError || err instanceof ConfigError || err instanceof ScheduleFileError) console.error(err.message);

@@ -1,3 +1,5 @@
+import { type CaRotationInput, parseCaRotationInput } from '../workflows/certificates/authorityInput.js';
+import { rotateCertificateAuthority } from '../workflows/certificates/authority.js';
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { type AwsKeysRotationInput, parseAwsKeysInput } from '../workflows/awsKeys/input.js';
@@ -120,5 +122,21 @@ export async function startCertificateRotation(client: Client, raw: CertificateR
     },
     opts,
     (o) => client.workflow.start(rotateServiceCertificate, { ...o, args: [raw] }),
+  );
+}
+
+/** Validates the input at the edge (errors name the field) and starts the CA rotation (`rotate-ca/<caSecret>`). */
+export async function startCaRotation(client: Client, raw: CaRotationInput, opts: { taskQueue: string; now?: Date }) {
+  const plan = parseCaRotationInput(raw);
+  return startRotation(
+    {
+      procedure: 'ca',
+      resource: plan.caSecret,
+      target: 'pipeline',
+      dryRun: plan.dryRun,
+      summary: `rotate the CA ${plan.caSecret}: new CA trusted beside the old, every certificate reissued, old CA dropped after ${plan.gracePeriod}`,
+    },
+    opts,
+    (o) => client.workflow.start(rotateCertificateAuthority, { ...o, args: [raw] }),
   );
 }

@@ -8,3 +8,6 @@ export { runScheduled } from './schedules/workflow.js';
 export { validatePipeline } from './validation/workflow.js';
 export { emergencyRotateAll } from './emergency/rotateAll.js';
 export { isolateDeployment } from './emergency/isolate.js';
+export { renewCertificates } from './certificates/renew.js';
+export { rotateCertificateAuthority } from './certificates/authority.js';
+export { issueFirstCertificate } from './certificates/issue.js';

@@ -2,6 +2,7 @@ import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
 import { RESTARTED_TLS_SERVICES, type TlsService } from '../../workflows/certificates/input.js';
 import { createConnections, type PostgresDeps } from '../postgres/connection.js';
 import { siblings, type SecretStore, type StoredSecret } from '../secrets/store.js';
+import { bundleHas, parseBundle } from './bundle.js';
 import { handshake, type ServedCertificate, type TlsProtocol } from './handshake.js';
 import { caRefusal, type CertificateInfo, describeCertificate, issueCertificate, IssuanceRefused, pemKeystore } from './pki.js';
 
@@ -166,9 +167,12 @@ export function createTlsActivities(deps: TlsDeps) {
       if (err instanceof IssuanceRefused) throw refuse(`not issued: ${err.message}`, 'IssuanceRefused');
       throw err;
     }
-    // the new version keeps the layout of the current one (a Kafka secret also carries its PEM keystore)
-    const keystore = (await store.read(input.secret))?.data[CERT_KEYS.keystore] ? { [CERT_KEYS.keystore]: pemKeystore(issued.keyPem, issued.certPem) } : ({} as Record<string, string>);
-    await store.write(pending, { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: caPem.certPem, ...keystore }, { annotations: { rotationId: input.rotationId, stage: 'pending' } });
+    // the new version keeps the layout of the current one (a Kafka secret also carries its PEM keystore),
+    // and a bundle that already trusts the signer is kept (both CAs while a CA rotation's clients move over)
+    const current = await store.read(input.secret);
+    const keystore = current?.data[CERT_KEYS.keystore] ? { [CERT_KEYS.keystore]: pemKeystore(issued.keyPem, issued.certPem) } : ({} as Record<string, string>);
+    const trust = bundleHas(parseBundle(current?.data[CERT_KEYS.ca]), caPem.certPem) ? current!.data[CERT_KEYS.ca]! : caPem.certPem;
+    await store.write(pending, { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: trust, ...keystore }, { annotations: { rotationId: input.rotationId, stage: 'pending' } });
     return { ...issued.info, secret: pending };
   }
 

@@ -5,6 +5,8 @@ import { httpsEndpoint } from '../../activities/http.js';
 import { startCertificateRotation } from '../../workers/startRotation.js';
 import { secretStoreFor } from '../../workers/worker.js';
 import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS, MAX_VALIDITY_DAYS, TLS_SERVICES, type CertificateRotationInput, type TlsService } from '../../workflows/certificates/input.js';
+import { renewalDecisions } from '../../workflows/certificates/managed.js';
+import { RENEW_BEFORE_RATIO } from '../../workflows/certificates/renewalInput.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { printPlan, printResult } from '../lib/print.js';
 import { configFromEnv, operator, withClient } from './context.js';
@@ -32,6 +34,8 @@ export interface ManagedCertificate {
   fingerprint?: string;
   notAfter?: string;
   daysLeft?: number;
+  /** A service certificate with less than the renewal share of its lifetime left (what `cert renew` would renew). */
+  renewalDue?: boolean;
   /** What the service serves now (handshake), and whether it is this secret's certificate. */
   served?: { fingerprint: string; same: boolean } | { error: string };
   problem?: string;
@@ -62,6 +66,7 @@ export async function listManagedCertificates(now = new Date()): Promise<Managed
       if (s instanceof Error || !s?.data[key]) return { secret, role, problem: s instanceof Error ? s.message : `no ${key} in the ${store.kind} store` };
       const info = describeCertificate(s.data[key]);
       const row: ManagedCertificate = { secret, role, subject: info.subject, fingerprint: info.fingerprint, notAfter: info.notAfter, daysLeft: Math.floor((Date.parse(info.notAfter) - now.getTime()) / DAY_MS) };
+      if (role !== 'ca') row.renewalDue = renewalDue(info, now);
       const endpoint = servedAt(config, role);
       if (endpoint) {
         row.served = await handshake({ ...endpoint, servername: endpoint.host }).then(
@@ -74,6 +79,10 @@ export async function listManagedCertificates(now = new Date()): Promise<Managed
   );
 }
 
+/** The daily scan's default rule (less than 1/3 of the lifetime left). */
+const renewalDue = (c: { notBefore: string; notAfter: string }, now: Date) =>
+  renewalDecisions([{ service: TLS_SERVICES[0], secret: '-', subject: '', issuer: '', fingerprint: '', caFingerprints: [], ...c }], { renewBeforeRatio: RENEW_BEFORE_RATIO.default }, now.getTime())[0]!.due;
+
 function printList(rows: ManagedCertificate[]): void {
   for (const r of rows) {
     if (r.problem) {
@@ -81,7 +90,8 @@ function printList(rows: ManagedCertificate[]): void {
       continue;
     }
     const served = !r.served ? '' : 'error' in r.served ? `   served: ${r.served.error}` : `   served: ${r.served.same ? 'this certificate' : `ANOTHER certificate ${r.served.fingerprint}`}`;
-    console.log(`${r.secret.padEnd(16)} ${r.role.padEnd(11)} ${r.subject}\n  sha256 ${r.fingerprint}\n  expires ${r.notAfter} (${r.daysLeft} days left)${served}`);
+    const due = r.renewalDue === undefined ? '' : r.renewalDue ? ', renewal DUE' : ', renewal not due';
+    console.log(`${r.secret.padEnd(16)} ${r.role.padEnd(11)} ${r.subject}\n  sha256 ${r.fingerprint}\n  expires ${r.notAfter} (${r.daysLeft} days left${due})${served}`);
   }
 }
 

@@ -74,10 +74,10 @@ async function triggerAndWait(id: string): Promise<{ result: ScheduledRunResult;
 describe('maintenance calendar (Temporal Schedules)', () => {
   it('the server computes the first Sundays of the coming months at 02:00 UTC, and the AWS keys quarterly', async () => {
     const changes = await applySchedules(w.client, repoFile, { taskQueue: w.taskQueue });
-    expect(changes.map((c) => c.change)).toEqual(['created', 'created', 'created', 'created']);
+    expect(changes.map((c) => c.change)).toEqual(['created', 'created', 'created', 'created', 'created']);
     // the list comes from the visibility store, which sees a new schedule a moment later
     let listed = await listSchedules(w.client);
-    for (let i = 0; i < 20 && listed.length < 4; i++) listed = await new Promise((r) => setTimeout(r, 500)).then(() => listSchedules(w.client));
+    for (let i = 0; i < 20 && listed.length < 5; i++) listed = await new Promise((r) => setTimeout(r, 500)).then(() => listSchedules(w.client));
     const rows = Object.fromEntries(listed.map((r) => [r.id, r]));
     const cdc = rows[`${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`]!;
     expect(cdc.overlap).toBe('SKIP');
@@ -98,17 +98,23 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       expect([t.getUTCDay(), t.getUTCHours(), t.getUTCMinutes()]).toEqual([1, 6, 0]);
       if (i > 0) expect(t.getTime() - weekly[i - 1]!.getTime()).toBe(7 * 86_400_000);
     });
+    const daily = rows[`${SCHEDULE_ID_PREFIX}certificate-renewal-daily`]!;
+    expect(daily.procedure).toBe('certificate-renewal');
+    daily.nextRuns.map((t) => new Date(t)).forEach((t, i, all) => {
+      expect([t.getUTCHours(), t.getUTCMinutes()]).toEqual([5, 0]);
+      if (i > 0) expect(t.getTime() - all[i - 1]!.getTime()).toBe(86_400_000);
+    });
   });
 
   it('applying twice changes nothing; a changed entry is updated; --prune removes what the file no longer lists', async () => {
     const before = await Promise.all((await rekeyIds()).map(async (id) => [id, (await w.client.schedule.getHandle(id).describe()).info.lastUpdatedAt?.getTime() ?? null]));
     const again = await applySchedules(w.client, repoFile, { taskQueue: w.taskQueue });
-    expect(again.map((c) => c.change)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    expect(again.map((c) => c.change)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
     const after = await Promise.all((await rekeyIds()).map(async (id) => [id, (await w.client.schedule.getHandle(id).describe()).info.lastUpdatedAt?.getTime() ?? null]));
     expect(after).toEqual(before);
 
     const moved = writeFile('moved.yaml', (d) => ((d.schedules[0]!.calendar as Record<string, unknown>).minute = 15));
-    expect((await applySchedules(w.client, moved, { taskQueue: w.taskQueue })).map((c) => c.change)).toEqual(['updated', 'unchanged', 'unchanged', 'unchanged']);
+    expect((await applySchedules(w.client, moved, { taskQueue: w.taskQueue })).map((c) => c.change)).toEqual(['updated', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
     const cdc = (await listSchedules(w.client)).find((r) => r.id.endsWith('postgresql-cdc-monthly'))!;
     expect(new Date(cdc.nextRuns[0]!).getUTCMinutes()).toBe(15);
 
@@ -117,6 +123,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     expect(pruned).toEqual([
       { id: `${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`, change: 'updated' },
       { id: `${SCHEDULE_ID_PREFIX}aws-keys-quarterly`, change: 'deleted' },
+      { id: `${SCHEDULE_ID_PREFIX}certificate-renewal-daily`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}schema-registry-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}validation-weekly`, change: 'deleted' },
     ]);

@@ -9,8 +9,8 @@ import { repoRoot } from '../../scripts/stack/config.js';
 const run = promisify(execFile);
 const rulesDir = path.join(repoRoot, 'deploy/prometheus');
 const rulesFile = path.join(rulesDir, 'rules.yaml');
-/** Minute-scale alerts, and the rotation policy alert over months (evaluated hourly: promtool evaluates every interval). */
-const testFiles = ['rules.test.yaml', 'rules.overdue.test.yaml'];
+/** Minute-scale alerts, the rotation policy alert over months and certificate expiry over weeks (both evaluated hourly: promtool evaluates every interval). */
+const testFiles = ['rules.test.yaml', 'rules.overdue.test.yaml', 'rules.certificates.test.yaml'];
 
 /** The runbook's "Alert Definitions", by the names rules.yaml gives them. */
 const runbookAlerts = ['CDCReplicationSlotInactive', 'ConnectorFailed', 'AuthenticationFailures', 'CredentialRotationOverdue', 'HighCDCLag', 'LowMemory', 'SchemaRegistryUnavailable', 'S3AccessIssues'];

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseAwsKeysInput } from '../../workflows/awsKeys/input.js';
 import { InvalidInputError, parsePostgresCdcInput } from '../../workflows/postgresCdc/input.js';
+import { parseRenewalScanInput } from '../../workflows/certificates/renewalInput.js';
 import { parseIsoDuration } from '../../workflows/rotation/duration.js';
 import { parseSchemaRegistryInput } from '../../workflows/schemaRegistry/input.js';
 import { InvalidValidationInput, parseValidationInput } from '../../workflows/validation/input.js';
@@ -87,6 +88,7 @@ const parsers: Record<ScheduledProcedure, (raw: unknown) => { secret?: string; t
   'schema-registry': parseSchemaRegistryInput,
   'aws-keys': parseAwsKeysInput,
   validation: (raw) => (parseValidationInput(raw), {}),
+  'certificate-renewal': (raw) => (parseRenewalScanInput(raw), {}),
 };
 
 /** Reads and validates the whole file (each procedure's input included) before anything touches the server. */
@@ -118,7 +120,7 @@ export function scheduleOptions(file: ScheduleFile, entry: ScheduleEntry, taskQu
   const args: ScheduledRunInput = {
     schedule: entry.id,
     procedure: entry.procedure,
-    input: entry.procedure === 'validation' ? entry.input : { ...entry.input, target: resolved.target, secret: resolved.secret },
+    input: entry.procedure === 'validation' || entry.procedure === 'certificate-renewal' ? entry.input : { ...entry.input, target: resolved.target, secret: resolved.secret },
     ...(entry.maintenanceWindow ? { maintenanceWindow: entry.maintenanceWindow } : {}),
   };
   ScheduledRunInput.parse(args);

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
 
-/** What a schedule can run: each rotation procedure, and the access validation. */
+/** What a schedule can run: each rotation procedure, the access validation, and the certificate renewal scan. */
 export const scheduledRotations = ['postgresql-cdc', 'schema-registry', 'aws-keys'] as const;
-export const scheduledProcedures = [...scheduledRotations, 'validation'] as const;
+export const scheduledProcedures = [...scheduledRotations, 'validation', 'certificate-renewal'] as const;
 export type ScheduledProcedure = (typeof scheduledProcedures)[number];
 export type ScheduledRotation = (typeof scheduledRotations)[number];
 
@@ -37,7 +37,7 @@ export const ScheduledRunInput = z
   })
   .strict()
   .superRefine((v, ctx) => {
-    if (v.procedure === 'validation') return;
+    if (v.procedure === 'validation' || v.procedure === 'certificate-renewal') return;
     for (const key of ['target', 'secret'] as const) {
       const x = v.input[key];
       if (typeof x !== 'string' || x.length === 0 || x.length > 63) ctx.addIssue({ code: 'custom', path: ['input', key], message: 'a rotation needs it: a name of at most 63 characters' });

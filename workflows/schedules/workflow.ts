@@ -6,6 +6,7 @@ import { parseIsoDuration, rotationWorkflowId, type RotationResult } from '../ro
 import { rotateSchemaRegistryCredentials } from '../schemaRegistry/workflow.js';
 import type { ValidationReport } from '../validation/checklist.js';
 import { validatePipeline } from '../validation/workflow.js';
+import { renewCertificates } from '../certificates/renew.js';
 import { ScheduledRunInput, type ScheduledProcedure, type ScheduledRotation, type ScheduledRunPlan } from './input.js';
 
 /** Set by the server on every workflow a Schedule starts: the action's nominal time (not when it actually ran). */
@@ -25,7 +26,7 @@ export interface ScheduledRunResult {
   workflowId: string;
   scheduledAt: string;
   switchBy: string | null;
-  status: RotationResult['status'] | 'already-running' | 'passed';
+  status: RotationResult['status'] | 'already-running' | 'passed' | 'scanned';
   detail: string;
 }
 
@@ -46,6 +47,7 @@ export async function runScheduled(raw: ScheduledRunInput): Promise<ScheduledRun
   const info = workflowInfo();
   const scheduledAt = info.typedSearchAttributes.get(TemporalScheduledStartTime) ?? info.startTime;
   if (plan.procedure === 'validation') return validate(plan, scheduledAt);
+  if (plan.procedure === 'certificate-renewal') return renewDue(plan, scheduledAt);
   const switchBy = deadline(plan, scheduledAt);
   const secret = String(plan.input.secret);
   const workflowId = rotationWorkflowId(plan.procedure, secret);
@@ -78,4 +80,17 @@ async function validate(plan: ScheduledRunPlan, scheduledAt: Date): Promise<Sche
   const report: ValidationReport = await executeChild(validatePipeline, { workflowId, args: [plan.input] });
   const { pass, skip } = report.summary;
   return { schedule: plan.schedule, procedure: 'validation', workflowId, scheduledAt: scheduledAt.toISOString(), switchBy: null, status: 'passed', detail: `${pass} pass, ${skip} skip` };
+}
+
+/**
+ * The daily certificate scan: renewals of what is due run as its children (each under
+ * `rotate-certificate/<secret>`). A renewal that failed makes this run fail (red in the Web UI).
+ */
+async function renewDue(plan: ScheduledRunPlan, scheduledAt: Date): Promise<ScheduledRunResult> {
+  const workflowId = `renew-certificates/scheduled/${plan.schedule}/${scheduledAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
+  const scan = await executeChild(renewCertificates, { workflowId, args: [plan.input], parentClosePolicy: ParentClosePolicy.ABANDON });
+  const count = (a: string) => scan.certificates.filter((c) => c.action === a).length;
+  const detail = `${scan.certificates.length} scanned, ${count('renewed')} renewed, ${count('deferred')} deferred, ${count('failed')} failed, ${count('unreadable')} unreadable`;
+  if (count('failed') + count('unreadable') > 0) throw ApplicationFailure.nonRetryable(`certificate renewal: ${detail}`, 'RenewalFailed', scan);
+  return { schedule: plan.schedule, procedure: 'certificate-renewal', workflowId, scheduledAt: scheduledAt.toISOString(), switchBy: null, status: 'scanned', detail };
 }
