@@ -12,6 +12,7 @@ import { localRegistry } from '../stack/standinLocalRegistry.js';
 import { loadWorkerConfig, productionDefaults, type WorkerConfig } from '../../workers/config.js';
 import { createWorker, secretStoreFor } from '../../workers/worker.js';
 import { localPostgresTls } from '../stack/tls.js';
+import { faultHoldFromEnv } from '../stack/faultHold.js';
 
 /**
  * The embedded stack's addresses as worker defaults (environment variables still win). The
@@ -63,12 +64,15 @@ export async function createEmbeddedWorker(config: WorkerConfig, opts: { connect
     if (!admin) throw new Error(`no ${awsAdminSecret} secret: start the aws-emulator with npm run stack:up`);
     return { accessKeyId: admin.data['access-key-id']!, secretAccessKey: admin.data['secret-access-key']! };
   };
+  const holdHook = config.testHooks ? faultHoldFromEnv() : undefined;
   return createWorker(config, {
     connectWorker: local ? localConnectWorker() : undefined,
     // the stack's PostgreSQL is a local process: its certificate files are written, whichever store holds the secret
     tlsInstallers: { postgresql: localPostgresTls(loadStackConfig(), secretStoreFor(config)) },
     registryRuntime: local ? localRegistry() : undefined,
     awsCredentials,
+    // the fault matrix parks a named activity so it can kill the worker inside it (test workers only)
+    activityInterceptors: holdHook ? [holdHook] : undefined,
     connection: opts.connection,
     quiet: opts.quiet,
   });
