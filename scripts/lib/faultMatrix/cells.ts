@@ -93,13 +93,13 @@ const cell = (c: MatrixCell) => c;
 
 /** Every fault × step cell besides the worker-kill sweeps. */
 export const matrixCells: MatrixCell[] = [
-  cell({ procedure: 'cdc', fault: 'Connect REST 503 for 20 s', step: 'apply:reload-connector', inject: faults.connect5xx(), ci: true }),
+  cell({ procedure: 'cdc', fault: 'Connect REST 503 for 20 s', step: 'apply:reload-connector', inject: faults.connect5xx() }),
   cell({ procedure: 'cdc', fault: 'Connect REST timing out for 20 s', step: 'running', inject: faults.connectTimeout() }),
   cell({ procedure: 'cdc', fault: 'Connect worker killed', step: 'streaming-user', inject: faults.connectKilled() }),
-  cell({ procedure: 'cdc', fault: 'PostgreSQL restart', step: 'streaming-user', inject: faults.postgresRestart() }),
+  cell({ procedure: 'cdc', fault: 'PostgreSQL restart', step: 'streaming-user', inject: faults.postgresRestart(), ci: true }),
   cell({ procedure: 'cdc', fault: 'replication connection dropped', step: 'slot-advanced', inject: faults.walsenderDropped() }),
   cell({ procedure: 'cdc', fault: "worker's PostgreSQL sessions cut", step: 'table-access', inject: faults.postgresConnectionsDropped() }),
-  cell({ procedure: 'cdc', fault: 'Temporal server restart', step: 'canary-read-back', inject: faults.temporalRestart() }),
+  cell({ procedure: 'cdc', fault: 'Temporal server restart', step: 'canary-read-back', inject: faults.temporalRestart(), ci: true }),
   cell({ procedure: 'cdc', fault: 'Kubernetes API down 30 s', step: 'phase:switching', store: 'kubernetes', inject: faults.kubeApiDown() }),
   cell({
     procedure: 'cdc',
@@ -107,9 +107,10 @@ export const matrixCells: MatrixCell[] = [
     step: 'phase:switching',
     store: 'kubernetes',
     inject: faults.secretTouched(pipeline.cdcSecret),
+    ci: true,
     check: async () => ((await touchSurvived(pipeline.cdcSecret)) ? [] : ["the concurrent writer's annotation was overwritten"]),
   }),
-  cell({ procedure: 'registry', fault: 'registry down 20 s', step: 'new-user-accepted', inject: faults.registryDown(), ci: true }),
+  cell({ procedure: 'registry', fault: 'registry down 20 s', step: 'new-user-accepted', inject: faults.registryDown() }),
   cell({ procedure: 'registry', fault: 'Connect REST 503 for 20 s', step: 'phase:verifying', inject: faults.connect5xx() }),
   cell({ procedure: 'registry', fault: 'Temporal server restart', step: 'phase:grace', inject: faults.temporalRestart() }),
   cell({ procedure: 'aws', fault: 'S3/IAM emulator down 20 s', step: 'new-key-used', inject: faults.s3Down(), ci: true }),

@@ -84,7 +84,7 @@ const registry: Procedure = {
 const aws: Procedure = {
   name: 'aws',
   secrets: [pipeline.awsSecret],
-  start: (client, taskQueue, extra) => startAwsKeysRotation(client, { target: 'datapipe-archive', gracePeriod: 'PT3S', watchSeconds: 5, requestedBy: by, ...extra }, { taskQueue }),
+  start: (client, taskQueue, extra) => startAwsKeysRotation(client, { target: 'datapipe-archive', gracePeriod: 'PT3S', watchSeconds: 10, requestedBy: by, ...extra }, { taskQueue }),
   async inUse({ cfg, store }) {
     const data = (await store.read(pipeline.awsSecret))?.data ?? {};
     const creds = { accessKeyId: data['access-key-id'] ?? '', secretAccessKey: data['secret-access-key'] ?? '' };

@@ -9,7 +9,7 @@ export function formatMatrix(results: CellResult[]): string {
     `${r.ok ? '✅' : '❌'} ${r.outcome}`,
     String(r.seconds),
     String(r.lost),
-    [r.detail, ...r.problems].filter(Boolean).join('; ').replace(/\|/g, '\\|'),
+    [r.detail, ...r.problems].filter(Boolean).join('; ').replace(/\s+/g, ' ').slice(0, 220).replace(/\|/g, '\\|'),
   ]);
   const head = ['procedure', 'fault', 'step / activity', 'outcome', 's', 'lost', 'notes'];
   return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
