@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { type ActivityInterceptorsFactory, DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { kubernetesRolloutRestart } from '../activities/connectRuntime.js';
 import type { RegistryRuntime } from '../activities/schemaRegistry.js';
 import type { AwsCredentials } from '../activities/aws.js';
@@ -79,6 +79,8 @@ export interface WorkerOverrides {
   awsCredentials?: AwsCredentials;
   /** How a service's certificate files are installed. Default on Kubernetes: the Secret volume the kubelet projects (then the service is reloaded); none with the file store. */
   tlsInstallers?: Partial<Record<TlsService, TlsInstaller>>;
+  /** Activity interceptors (the development worker's fault-matrix hooks); none in production. */
+  activityInterceptors?: ActivityInterceptorsFactory[];
   connection?: NativeConnection;
   quiet?: boolean;
 }
@@ -116,6 +118,7 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
     maxCachedWorkflows: config.worker.maxCachedWorkflows,
+    ...(overrides.activityInterceptors ? { interceptors: { activity: overrides.activityInterceptors } } : {}),
   });
   return { worker, connection };
 }

@@ -14,6 +14,7 @@ import { createWorker, secretStoreFor } from '../../workers/worker.js';
 import { localKafkaTls, localPostgresTls } from '../stack/tls.js';
 import { KAFKA_TLS_LISTENER } from '../stack/kafka.js';
 import { localHttpsTls } from '../stack/httpsTls.js';
+import { faultHoldFromEnv } from '../stack/faultHold.js';
 
 /**
  * The embedded stack's addresses as worker defaults (environment variables still win). The
@@ -65,12 +66,15 @@ export async function createEmbeddedWorker(config: WorkerConfig, opts: { connect
     if (!admin) throw new Error(`no ${awsAdminSecret} secret: start the aws-emulator with npm run stack:up`);
     return { accessKeyId: admin.data['access-key-id']!, secretAccessKey: admin.data['secret-access-key']! };
   };
+  const holdHook = config.testHooks ? faultHoldFromEnv() : undefined;
   return createWorker(config, {
     connectWorker: local ? localConnectWorker() : undefined,
     // the stack's PostgreSQL, Kafka, Connect and registry are local processes: their certificate files are written, whichever store holds the secret
     tlsInstallers: tlsInstallersFor(config),
     registryRuntime: local ? localRegistry() : undefined,
     awsCredentials,
+    // the fault matrix parks a named activity so it can kill the worker inside it (test workers only)
+    activityInterceptors: holdHook ? [holdHook] : undefined,
     connection: opts.connection,
     quiet: opts.quiet,
   });

@@ -95,4 +95,11 @@ export const pipeline = {
   kafkaTlsSecret: 'kafka-tls',
 } as const;
 
+/**
+ * The services the fault matrix puts a proxy in front of, in port order: service i listens on
+ * `ports.proxyBase + i` (scripts/stack/faultProxy.ts). Keys are `ports` names.
+ */
+export const proxiedServices = ['postgres', 'connect', 'registry', 'moto', 'kubeApiserver'] as const;
+export type ProxiedService = (typeof proxiedServices)[number];
+
 export const searchAttributes = ['RotationComponent', 'RotationTarget', 'RotationPhase'] as const;

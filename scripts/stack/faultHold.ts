@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+
+/** A hold the fault matrix saw: the activity that is parked, waiting for the worker to be killed. */
+export interface HeldActivity {
+  activityType: string;
+  attempt: number;
+  workflowId: string;
+  when: 'before' | 'after';
+  at: string;
+}
+
+/**
+ * Development-worker hook for the fault matrix (test workers only): parks the first attempt of
+ * each named activity type — after it did its work (`after`, the default: the side effect
+ * happened, its completion is lost with the worker) or before — and drops a marker file
+ * `<dir>/<activityType>.json`, so a test knows the worker is inside that activity and kills it
+ * there. A type whose marker exists runs normally: the restarted worker (same environment)
+ * goes on to hold the next activity, so one rotation sweeps every step.
+ * Env: REKEY_FAULT_HOLD (comma list of activity types, or `*` for every non-local one),
+ * REKEY_FAULT_HOLD_DIR, REKEY_FAULT_HOLD_WHEN (after|before).
+ */
+export function faultHoldFromEnv(env: NodeJS.ProcessEnv = process.env): ActivityInterceptorsFactory | undefined {
+  const list = env.REKEY_FAULT_HOLD?.split(',').map((s) => s.trim()).filter(Boolean);
+  const dir = env.REKEY_FAULT_HOLD_DIR;
+  if (!list?.length || !dir) return undefined;
+  const when = env.REKEY_FAULT_HOLD_WHEN === 'before' ? 'before' : 'after';
+  fs.mkdirSync(dir, { recursive: true });
+  const wanted = (type: string, local: boolean) => list.includes(type) || (list.includes('*') && !local);
+  return (ctx) => ({
+    inbound: {
+      async execute(input, next) {
+        const { activityType, attempt, isLocal, workflowExecution } = ctx.info;
+        if (!wanted(activityType, isLocal) || attempt > 1) return next(input);
+        const result = when === 'after' ? await next(input) : undefined;
+        const held: HeldActivity = { activityType, attempt, workflowId: workflowExecution?.workflowId ?? '', when, at: new Date().toISOString() };
+        try {
+          fs.writeFileSync(path.join(dir, `${activityType}.json`), JSON.stringify(held), { flag: 'wx' });
+        } catch {
+          // held once already (by this worker or the one before): run on
+          return when === 'after' ? result : next(input);
+        }
+        // parked until the test kills this process; if it never does, the activity's timeout retries it
+        return new Promise<never>(() => undefined);
+      },
+    },
+  });
+}
+
+/** Markers written so far, oldest first. */
+export function heldActivities(dir: string): HeldActivity[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as HeldActivity)
+    .sort((a, b) => a.at.localeCompare(b.at));
+}
