@@ -89,8 +89,8 @@ async function renew(o: { renewBefore?: number; renewBeforeDays?: number; validi
   });
 }
 
-async function rotateCa(o: { caSecret?: string; grace?: string; caValidityDays?: number; validityDays?: number; commonName?: string; reason: string; requestedBy: string; dryRun?: boolean; wait: boolean; json?: boolean }): Promise<void> {
-  const input: CaRotationInput = { caSecret: o.caSecret, gracePeriod: o.grace, caValidityDays: o.caValidityDays, validityDays: o.validityDays, commonName: o.commonName, reason: o.reason, requestedBy: o.requestedBy, dryRun: Boolean(o.dryRun) };
+async function rotateCa(o: { caSecret?: string; service?: TlsService[]; grace?: string; caValidityDays?: number; validityDays?: number; commonName?: string; reason: string; requestedBy: string; dryRun?: boolean; wait: boolean; json?: boolean }): Promise<void> {
+  const input: CaRotationInput = { caSecret: o.caSecret, services: o.service, gracePeriod: o.grace, caValidityDays: o.caValidityDays, validityDays: o.validityDays, commonName: o.commonName, reason: o.reason, requestedBy: o.requestedBy, dryRun: Boolean(o.dryRun) };
   await withClient(async (client, taskQueue) => {
     const handle = await startCaRotation(client, input, { taskQueue });
     if (!o.json) console.log(`started ${handle.workflowId}${o.dryRun || !o.wait ? '' : ` (both CAs stay trusted for ${o.grace ?? 'PT24H'} after the switch; rekey cleanup-now ${handle.workflowId} ends that early)`}`);
@@ -127,6 +127,7 @@ export function registerCertificateLifecycleCommands(program: Command): void {
     .command('rotate-ca')
     .description('replace the CA without an outage: new CA trusted beside the old, every certificate reissued and verified, the new CA promoted, the old one dropped after the grace period')
     .option('--ca-secret <name>', 'the CA secret (default rekey-ca)')
+    .option('--service <name>', `only these services move to the new CA (repeat; ${TLS_SERVICES.join('|')}; default: every managed one)`, (v: string, prev: TlsService[] = []) => [...prev, service(v)])
     .option('--grace <duration>', 'how long both CAs stay trusted after the switch (default PT24H, at most P30D)', grace)
     .option('--ca-validity-days <n>', 'lifetime of the new CA (default 3650)', wholeDays(MAX_CA_VALIDITY_DAYS))
     .option('--validity-days <n>', 'lifetime of the reissued certificates (default: each one’s current lifetime)', wholeDays(MAX_VALIDITY_DAYS))

@@ -10,6 +10,7 @@ import { pipeline } from '../../scripts/stack/config.js';
 import { startCertificateRotation } from '../../workers/startRotation.js';
 import { rotateCertificateAuthority } from '../../workflows/certificates/authority.js';
 import { managedCertificates } from '../../workflows/certificates/managed.js';
+import type { TlsService } from '../../workflows/certificates/input.js';
 import { issueFirstCertificate } from '../../workflows/certificates/issue.js';
 import { renewCertificates } from '../../workflows/certificates/renew.js';
 import { cleanupNowSignal, progressQuery, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
@@ -115,6 +116,14 @@ describe('a first certificate', () => {
   });
 });
 
+/**
+ * The services whose certificate rekey proves by handshake with the CA from the secret store
+ * (PostgreSQL, Kafka's TLS listener). Connect and the registry are reached by this worker over
+ * HTTP; with https:// URLs rekey would verify them with its CA file, which a CA rotation does
+ * not rewrite — see docs/runbook-certificates.md.
+ */
+const inScope: TlsService[] = ['postgresql', 'kafka'];
+
 describe('CA rotation without an outage', () => {
   it('under CDC load: both CAs trusted during grace, then every service serves a certificate from the new CA, verify-full with the new CA works, the old CA is refused, 0 events lost', async () => {
     const oldCa = await caPem();
@@ -125,7 +134,7 @@ describe('CA rotation without an outage', () => {
     const t0 = Date.now();
     try {
       const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40, warmupMs: 3000 }, async () => {
-        const handle = await w.client.workflow.start(rotateCertificateAuthority, { taskQueue: w.taskQueue, workflowId: rotationWorkflowId('ca', pipeline.caSecret), args: [{ gracePeriod: 'PT10M', requestedBy: 'e2e', reason: 'e2e CA rotation' }] });
+        const handle = await w.client.workflow.start(rotateCertificateAuthority, { taskQueue: w.taskQueue, workflowId: rotationWorkflowId('ca', pipeline.caSecret), args: [{ services: inScope, gracePeriod: 'PT10M', requestedBy: 'e2e', reason: 'e2e CA rotation' }] });
         running = handle;
         await waitForPhase(handle, 'grace', 150_000);
         // in grace: a client holding the service's bundle (old + new) connects; the new CA alone does too
@@ -150,7 +159,7 @@ describe('CA rotation without an outage', () => {
       expect(describeCertificate(newCa).fingerprint).not.toBe(describeCertificate(oldCa).fingerprint);
       expect(after.fingerprint).not.toBe(before.fingerprint);
       // every managed service: served from the new CA; PostgreSQL: verify-full with the new CA, refused with the old one
-      for (const c of managedCertificates()) {
+      for (const c of managedCertificates().filter((m) => inScope.includes(m.service))) {
         const bundle = (await store.read(c.secret))!.data[CERT_KEYS.ca]!;
         expect(bundle.match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
         expect(describeCertificate(bundle).fingerprint).toBe(result.to);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
-import { DEFAULT_CA_SECRET, InvalidInputError, MAX_VALIDITY_DAYS } from './input.js';
+import { DEFAULT_CA_SECRET, InvalidInputError, MAX_VALIDITY_DAYS, TLS_SERVICES } from './input.js';
 
 /** A CA lives longer than what it signs: up to 20 years; the stack's lives 10. */
 export const MAX_CA_VALIDITY_DAYS = 7300;
@@ -27,6 +27,13 @@ export const CaRotationInput = z
     commonName: z.string().min(1).max(64).optional().describe("the new CA's CN (default: the current CA's CN with the date)"),
     caValidityDays: z.number().int().min(30).max(MAX_CA_VALIDITY_DAYS).default(3650).describe('lifetime of the new CA in days'),
     validityDays: z.number().int().min(1).max(MAX_VALIDITY_DAYS).optional().describe("lifetime of the reissued service certificates (default: each one's current lifetime)"),
+    services: z
+      .array(z.enum(TLS_SERVICES, { error: () => `must be one of: ${TLS_SERVICES.join(', ')}` }))
+      .min(1)
+      .max(TLS_SERVICES.length)
+      .refine((v) => new Set(v).size === v.length, 'must not name a service twice')
+      .optional()
+      .describe('the services whose certificates move to the new CA (default: every managed one); the others keep their certificate from the old CA until their next renewal, which issues from the new CA'),
     gracePeriod: grace.default(DEFAULT_CA_GRACE).describe('how long clients trust both CAs after the switch, before the old CA leaves every bundle'),
     reason: z.string().min(1).max(500).default('CA rotation'),
     requestedBy: z.string().min(1).max(200).default('unknown'),
