@@ -27,7 +27,11 @@ const caFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-ca-')), 'c
 const httpsPort = { 'kafka-connect': cfg.ports.connectHttps, 'schema-registry': cfg.ports.registryHttps } as const;
 
 beforeAll(async () => {
-  fs.writeFileSync(caFile, (await store.read(pipeline.caSecret))!.data[CA_KEYS.cert]!);
+  // rekey's CA file as an operator keeps it: the signing CA plus each service's trust bundle (after a
+  // CA rotation limited to other services, Connect and the registry still serve certificates from the old CA)
+  const bundles = [(await store.read(pipeline.caSecret))!.data[CA_KEYS.cert]!];
+  for (const secret of ['connect-tls', 'registry-tls']) bundles.push((await store.read(secret))!.data[CERT_KEYS.ca]!);
+  fs.writeFileSync(caFile, bundles.join('\n'));
   w = await startTestWorker({
     kafkaConnect: { url: `https://127.0.0.1:${cfg.ports.connectHttps}`, caFile },
     schemaRegistry: { url: `https://127.0.0.1:${cfg.ports.registryHttps}/apis/ccompat/v7`, caFile },

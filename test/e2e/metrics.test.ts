@@ -102,7 +102,11 @@ describe('worker metrics on /metrics (REKEY_METRICS_ADDRESS)', () => {
     expect(done.error).toBeUndefined();
     expect(done.result?.status).toBe('completed');
 
-    const after = await scrapeUntil((s) => counters(s).completed > before.completed, 'rekey_rotations_completed_total');
+    // rekey's counter moves inside the workflow; the SDK counts the completion when the server takes it: wait for both
+    const after = await scrapeUntil(
+      (s) => counters(s).completed > before.completed && total(s, 'temporal_workflow_completed_total', { task_queue: taskQueue }) >= 1,
+      'rekey_rotations_completed_total and temporal_workflow_completed_total',
+    );
     const moved = counters(after);
     console.info(`metrics before ${JSON.stringify(before)} after ${JSON.stringify(moved)}`);
     expect(moved.started - before.started).toBe(2);
