@@ -1,5 +1,4 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { WorkflowFailedError } from '@temporalio/client';
 import { CERT_KEYS, describeCertificate } from '../../activities/tls/index.js';
 import { startCaRotation, startCertificateRotation } from '../../workers/startRotation.js';
 import { secretStoreFor } from '../../workers/worker.js';
@@ -8,14 +7,10 @@ import { DEFAULT_CERT_SECRETS, MAX_VALIDITY_DAYS, TLS_SERVICES, type TlsService 
 import { renewCertificates, type RenewalScanResult } from '../../workflows/certificates/renew.js';
 import { RENEW_BEFORE_RATIO, type RenewalScanInput, parseRenewalScanInput } from '../../workflows/certificates/renewalInput.js';
 import { issueFirstCertificate } from '../../workflows/certificates/issue.js';
-import { MAX_GRACE_MS, parseIsoDuration, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
-import { printPlan, printResult } from '../lib/print.js';
+import { MAX_GRACE_MS, parseIsoDuration, rotationWorkflowId } from '../../workflows/rotation/index.js';
+import { finish, service } from './certificates.js';
 import { configFromEnv, operator, withClient } from './context.js';
 
-function service(v: string): TlsService {
-  if (!(TLS_SERVICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown service ${JSON.stringify(v)}: use ${TLS_SERVICES.join('|')}`);
-  return v as TlsService;
-}
 const wholeDays = (max: number) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`must be a whole number of days from 1 to ${max}`);
@@ -37,16 +32,6 @@ function grace(v: string): string {
   return v;
 }
 
-/** Waits for a rotation and prints it (human or JSON); a failure names the workflow and its cause. */
-async function finish(handle: { workflowId: string; result(): Promise<unknown> }, o: { json?: boolean }): Promise<void> {
-  const result = (await handle.result().catch((err: unknown) => {
-    throw err instanceof WorkflowFailedError ? new Error(`${handle.workflowId} failed: ${err.cause?.message ?? err.message}`) : err;
-  })) as RotationResult;
-  if (o.json) console.log(JSON.stringify(result));
-  else if (result.plan) printPlan(result);
-  else printResult(result);
-  if (result.status !== 'completed' && result.status !== 'dry-run') process.exitCode = 1;
-}
 
 interface IssueOptions { service: TlsService; san?: string[]; force?: boolean; validityDays?: number; reason: string; requestedBy: string; json?: boolean }
 

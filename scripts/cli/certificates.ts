@@ -13,7 +13,19 @@ import { configFromEnv, operator, withClient } from './context.js';
 
 const DAY_MS = 86_400_000;
 
-function service(v: string): TlsService {
+/** Waits for a rotation and prints it (human or JSON); a failure names the workflow and its cause. */
+export async function finish(handle: { workflowId: string; result(): Promise<unknown> }, o: { json?: boolean }): Promise<void> {
+  const result = (await handle.result().catch((err: unknown) => {
+    throw err instanceof WorkflowFailedError ? new Error(`${handle.workflowId} failed: ${err.cause?.message ?? err.message}`) : err;
+  })) as RotationResult;
+  if (o.json) console.log(JSON.stringify(result));
+  else if (result.plan) printPlan(result);
+  else printResult(result);
+  if (result.status !== 'completed' && result.status !== 'dry-run') process.exitCode = 1;
+}
+
+/** `--service` of every `cert` command. */
+export function service(v: string): TlsService {
   if (!(TLS_SERVICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown service ${JSON.stringify(v)}: use ${TLS_SERVICES.join('|')}`);
   return v as TlsService;
 }
@@ -114,12 +126,7 @@ async function rotate(o: RotateOptions): Promise<void> {
     const handle = await startCertificateRotation(client, input, { taskQueue });
     if (!o.json) console.log(`started ${handle.workflowId}`);
     if (!o.wait && !o.dryRun) return;
-    const result = (await handle.result().catch((err: unknown) => {
-      throw err instanceof WorkflowFailedError ? new Error(`${handle.workflowId} failed: ${err.cause?.message ?? err.message}`) : err;
-    })) as RotationResult;
-    if (o.json) console.log(JSON.stringify(result));
-    else if (result.plan) printPlan(result);
-    else printResult(result);
+    await finish(handle, o);
   });
 }
 
