@@ -12,8 +12,8 @@ export interface HeldActivity {
 }
 
 /**
- * Development-worker hook for the fault matrix (test workers only): parks the first attempt of
- * each named activity type — after it did its work (`after`, the default: the side effect
+ * Development-worker hook for the fault matrix (test workers only): parks the first successful
+ * (or, `before`, the first) attempt of each named activity type — after it did its work (`after`, the default: the side effect
  * happened, its completion is lost with the worker) or before — and drops a marker file
  * `<dir>/<activityType>.json`, so a test knows the worker is inside that activity and kills it
  * there. A type whose marker exists runs normally: the restarted worker (same environment)
@@ -32,7 +32,8 @@ export function faultHoldFromEnv(env: NodeJS.ProcessEnv = process.env): Activity
     inbound: {
       async execute(input, next) {
         const { activityType, attempt, isLocal, workflowExecution } = ctx.info;
-        if (!wanted(activityType, isLocal) || attempt > 1) return next(input);
+        // any attempt: a first attempt that fails (a retryable wait) must not skip the hold; the marker holds each type once
+        if (!wanted(activityType, isLocal)) return next(input);
         const result = when === 'after' ? await next(input) : undefined;
         const held: HeldActivity = { activityType, attempt, workflowId: workflowExecution?.workflowId ?? '', when, at: new Date().toISOString() };
         try {

@@ -45,13 +45,17 @@ export async function runKillSweep(h: Harness, procedure: ProcedureName, opts: {
       {
         procedure,
         fault: 'worker SIGKILL',
-        step: 'phase:preflight',
+        // at once: a phase can pass between two progress polls on an idle machine (CI saw no kill at all)
+        step: 'start',
         input: opts.input,
         timeoutMs: 900_000,
         async inject(cx) {
           handle = cx.handle;
           const killed = new Set<string>();
-          while ((await cx.handle.describe().catch(() => undefined))?.status.name === 'RUNNING') {
+          let ended = false;
+          void cx.handle.result().finally(() => (ended = true)).catch(() => undefined);
+          // until the run ends (a describe that fails under load must not end the sweep early)
+          while (!ended) {
             await sleep(150);
             const fresh = heldActivities(holdDir).filter((a) => !killed.has(a.activityType) && a.workflowId === cx.handle.workflowId);
             if (fresh.length === 0) continue;
@@ -66,6 +70,7 @@ export async function runKillSweep(h: Harness, procedure: ProcedureName, opts: {
       },
     );
     const attempts = handle ? await attemptsByActivity(handle) : {};
+    if (kills.length === 0) return [{ ...whole, step: opts.hold?.join(',') ?? '*', ok: false, problems: [...whole.problems, 'no activity was held: the worker was never killed'] }];
     const endAt = Date.now();
     return kills.flatMap((k, i) =>
       k.activities.map((activity) => {

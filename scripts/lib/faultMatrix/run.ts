@@ -61,7 +61,10 @@ async function loadConnection(cfg: StackConfig): Promise<pg.Pool> {
   return pool;
 }
 
-/** `inject` starts when `step` is seen running (or the phase named `phase:<name>` is reached) and resolves once healed. */
+/**
+ * `inject` starts when `step` is seen running (or the phase named `phase:<name>` is reached, or
+ * at once for `start`) and resolves once healed.
+ */
 export interface CellSpec {
   procedure: ProcedureName;
   fault: string;
@@ -75,7 +78,8 @@ export interface CellSpec {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const triggered = (p: RotationProgress, step: string) =>
-  step.startsWith('phase:') ? p.phase === step.slice(6) : p.steps.some((s) => s.name === step && s.outcome === 'running');
+  step === 'start' ||
+  (step.startsWith('phase:') ? p.phase === step.slice(6) : p.steps.some((s) => s.name === step && s.outcome === 'running'));
 
 async function outcomeOf(handle: WorkflowHandle, timeoutMs: number): Promise<{ outcome: Outcome; result?: RotationResult; detail?: string }> {
   const settled = handle.result().then(
