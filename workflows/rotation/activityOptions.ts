@@ -6,10 +6,15 @@ import type { ActivityOptions } from '@temporalio/workflow';
  * and a worker that dies mid-wait is noticed within the 30 s heartbeat timeout.
  */
 export const activityOptions = {
-  /** Reads: quick, retried briefly. */
-  read: { startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 5 } },
-  /** Idempotent changes. */
-  change: { startToCloseTimeout: '60s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 5 } },
+  /**
+   * Reads: quick, retried for ~45 s (1, 2, 4, 8, then every 10 s): a Kafka Connect REST API
+   * answering 503 or a Kubernetes API server away for 30 s (the fault matrix's cells) is waited
+   * out instead of rolling a rotation back. A retry policy is not part of the replayed commands:
+   * changing it needs no patch.
+   */
+  read: { startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 8 } },
+  /** Idempotent changes: the same ~45 s budget. */
+  change: { startToCloseTimeout: '60s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 8 } },
   /** Waits on the outside world (≤ 600 s each, heartbeating). */
   wait: { startToCloseTimeout: '11m', heartbeatTimeout: '30s', retry: { initialInterval: '2s', maximumAttempts: 3 } },
   /** Compensations and cleanup: retried longer before an operator is asked. */
