@@ -1,6 +1,7 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
-import { CreateAccessKeyCommand, DeleteAccessKeyCommand, GetAccessKeyLastUsedCommand, IAMClient, type IAMClientConfig, ListAccessKeysCommand, UpdateAccessKeyCommand } from '@aws-sdk/client-iam';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { IAMClient, IAMClientConfig } from '@aws-sdk/client-iam';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { awsSdk, type AwsSdk } from './awsSdk.js';
 import { siblings, type SecretStore, type StoredSecret } from './secrets/store.js';
 
 /** What the worker signs its IAM and S3 calls with: an AwsCredentialIdentity or a provider of one. Absent: the SDK's default chain. */
@@ -85,8 +86,13 @@ async function until<T>(timeoutMs: number, everyMs: number, probe: () => Promise
 export function createAwsActivities(deps: AwsDeps) {
   const { store } = deps;
   const client = { region: deps.region, ...(deps.endpoint ? { endpoint: deps.endpoint } : {}) };
-  const iam = new IAMClient({ ...client, ...(deps.credentials ? { credentials: deps.credentials } : {}) });
-  const s3 = new S3Client({ ...client, forcePathStyle: Boolean(deps.endpoint), ...(deps.credentials ? { credentials: deps.credentials } : {}) });
+  let made: Promise<{ sdk: AwsSdk; iam: IAMClient; s3: S3Client }> | undefined;
+  const aws = () =>
+    (made ??= awsSdk().then((sdk) => ({
+      sdk,
+      iam: new sdk.iam.IAMClient({ ...client, ...(deps.credentials ? { credentials: deps.credentials } : {}) }),
+      s3: new sdk.s3.S3Client({ ...client, forcePathStyle: Boolean(deps.endpoint), ...(deps.credentials ? { credentials: deps.credentials } : {}) }),
+    })));
   const call = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
@@ -113,19 +119,22 @@ export function createAwsActivities(deps: AwsDeps) {
   }
 
   async function listAccessKeys(input: { user: string }): Promise<AccessKeyInfo[]> {
-    const out = await call(`IAM ListAccessKeys for ${input.user}`, () => iam.send(new ListAccessKeysCommand({ UserName: input.user })));
+    const { sdk, iam } = await aws();
+    const out = await call(`IAM ListAccessKeys for ${input.user}`, () => iam.send(new sdk.iam.ListAccessKeysCommand({ UserName: input.user })));
     return (out.AccessKeyMetadata ?? [])
       .map((k) => ({ accessKeyId: k.AccessKeyId ?? '', status: k.Status ?? 'Unknown', createDate: k.CreateDate?.toISOString() ?? '' }))
       .sort((a, b) => a.createDate.localeCompare(b.createDate));
   }
 
   async function accessKeyLastUsed(input: { accessKeyId: string }): Promise<{ lastUsedDate: string | null; serviceName: string }> {
-    const out = await call(`IAM GetAccessKeyLastUsed ${input.accessKeyId}`, () => iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: input.accessKeyId })));
+    const { sdk, iam } = await aws();
+    const out = await call(`IAM GetAccessKeyLastUsed ${input.accessKeyId}`, () => iam.send(new sdk.iam.GetAccessKeyLastUsedCommand({ AccessKeyId: input.accessKeyId })));
     return { lastUsedDate: out.AccessKeyLastUsed?.LastUsedDate?.toISOString() ?? null, serviceName: out.AccessKeyLastUsed?.ServiceName ?? 'N/A' };
   }
 
   async function setAccessKeyStatus(input: { user: string; accessKeyId: string; status: 'Active' | 'Inactive' }): Promise<{ accessKeyId: string; status: string }> {
-    await call(`IAM UpdateAccessKey ${input.accessKeyId} ${input.status}`, () => iam.send(new UpdateAccessKeyCommand({ UserName: input.user, AccessKeyId: input.accessKeyId, Status: input.status })));
+    const { sdk, iam } = await aws();
+    await call(`IAM UpdateAccessKey ${input.accessKeyId} ${input.status}`, () => iam.send(new sdk.iam.UpdateAccessKeyCommand({ UserName: input.user, AccessKeyId: input.accessKeyId, Status: input.status })));
     return { accessKeyId: input.accessKeyId, status: input.status };
   }
 
@@ -135,7 +144,8 @@ export function createAwsActivities(deps: AwsDeps) {
     if (!key) return { accessKeyId: input.accessKeyId, deleted: false };
     if (input.onlyIf && key.status !== input.onlyIf) throw ApplicationFailure.nonRetryable(`access key ${input.accessKeyId} of ${input.user} is ${key.status}, not ${input.onlyIf}: not deleted`, 'AccessKeyStatusChanged');
     try {
-      await iam.send(new DeleteAccessKeyCommand({ UserName: input.user, AccessKeyId: input.accessKeyId }));
+      const { sdk, iam } = await aws();
+      await iam.send(new sdk.iam.DeleteAccessKeyCommand({ UserName: input.user, AccessKeyId: input.accessKeyId }));
     } catch (err) {
       if (codeOf(err) === 'NoSuchEntity') return { accessKeyId: input.accessKeyId, deleted: false };
       throw awsFailure(`IAM DeleteAccessKey ${input.accessKeyId}`, err);
@@ -169,7 +179,8 @@ export function createAwsActivities(deps: AwsDeps) {
     // a marker first: a retry after a lost answer knows which keys were there before
     const keysBefore = (await listAccessKeys({ user: input.user })).map((k) => k.accessKeyId).join(',');
     await store.write(pending, {}, { annotations: { rotationId: input.rotationId, stage: 'creating', user: input.user, keysBefore } });
-    const out = await call(`IAM CreateAccessKey for ${input.user}`, () => iam.send(new CreateAccessKeyCommand({ UserName: input.user })));
+    const { sdk, iam } = await aws();
+    const out = await call(`IAM CreateAccessKey for ${input.user}`, () => iam.send(new sdk.iam.CreateAccessKeyCommand({ UserName: input.user })));
     const key = out.AccessKey;
     if (!key?.AccessKeyId || !key.SecretAccessKey) throw ApplicationFailure.retryable(`IAM CreateAccessKey for ${input.user} answered without a key`, 'AwsUnavailable');
     const createDate = (key.CreateDate ?? new Date()).toISOString();
@@ -237,7 +248,8 @@ export function createAwsActivities(deps: AwsDeps) {
     let newest: { key: string; at: number } | null = null;
     let token: string | undefined;
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      const out = await call(`S3 ListObjectsV2 s3://${input.bucket}/${input.prefix}`, () => s3.send(new ListObjectsV2Command({ Bucket: input.bucket, Prefix: input.prefix, ContinuationToken: token })));
+      const { sdk, s3 } = await aws();
+      const out = await call(`S3 ListObjectsV2 s3://${input.bucket}/${input.prefix}`, () => s3.send(new sdk.s3.ListObjectsV2Command({ Bucket: input.bucket, Prefix: input.prefix, ContinuationToken: token })));
       for (const o of out.Contents ?? []) {
         const at = o.LastModified?.getTime() ?? 0;
         if (o.Key && at > since && (!newest || at > newest.at)) newest = { key: o.Key, at };
@@ -296,13 +308,14 @@ export function createAwsActivities(deps: AwsDeps) {
     const accessKeyId = s.data[ID_KEY];
     const secretAccessKey = s.data[SECRET_KEY];
     if (!accessKeyId || !secretAccessKey) throw ApplicationFailure.nonRetryable(`secret ${input.secret} has no ${ID_KEY}/${SECRET_KEY}`, 'NoSuchCredential');
-    const probe = new S3Client({ ...client, forcePathStyle: Boolean(deps.endpoint), credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+    const { sdk } = await aws();
+    const probe = new sdk.s3.S3Client({ ...client, forcePathStyle: Boolean(deps.endpoint), credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
     try {
       return await until(
         input.timeoutMs,
         2000,
         async () => {
-          const code = await probe.send(new ListObjectsV2Command({ Bucket: input.bucket, MaxKeys: 1 })).then(() => 'accepted (HTTP 200)', codeOf);
+          const code = await probe.send(new sdk.s3.ListObjectsV2Command({ Bucket: input.bucket, MaxKeys: 1 })).then(() => 'accepted (HTTP 200)', codeOf);
           return REFUSED.has(code) ? { done: { accessKeyId, code } } : { seen: code };
         },
         (seen) => ApplicationFailure.nonRetryable(`S3 did not refuse ${accessKeyId} within ${input.timeoutMs / 1000} s (last answer: ${seen})`, 'OldKeyStillAccepted'),

@@ -1,6 +1,5 @@
-import { IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
-import { ListObjectsV2Command, S3Client, type _Object } from '@aws-sdk/client-s3';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { _Object } from '@aws-sdk/client-s3';
+import { awsSdk } from './awsSdk.js';
 import type { AwsDeps } from './aws.js';
 import { fail, list, runCheck, verdict, type CheckResult } from './checks.js';
 import { checklist } from '../workflows/validation/checklist.js';
@@ -36,14 +35,15 @@ export function createAwsValidation(deps: AwsDeps) {
   async function credentialsConfigured(secret: string) {
     const key = await sinkKey(secret);
     if (!key) return fail(`secret ${secret} lacks access-key-id/secret-access-key`);
-    const sts = new STSClient({ ...client, credentials: key, maxAttempts: 1 });
+    const { sts: stsSdk, iam: iamSdk } = await awsSdk();
+    const sts = new stsSdk.STSClient({ ...client, credentials: key, maxAttempts: 1 });
     try {
-      const who = await sts.send(new GetCallerIdentityCommand({})).catch((e: unknown) => codeOf(e));
+      const who = await sts.send(new stsSdk.GetCallerIdentityCommand({})).catch((e: unknown) => codeOf(e));
       if (typeof who === 'string') return fail(`key ${key.accessKeyId}: STS GetCallerIdentity refused it (${who})`);
       const user = who.Arn?.split(':user/')[1];
       if (!user) return fail(`key ${key.accessKeyId} is ${who.Arn}, not an IAM user`);
-      const iam = new IAMClient({ ...client, ...own });
-      const keys = (await iam.send(new ListAccessKeysCommand({ UserName: user.split('/').pop() }))).AccessKeyMetadata ?? [];
+      const iam = new iamSdk.IAMClient({ ...client, ...own });
+      const keys = (await iam.send(new iamSdk.ListAccessKeysCommand({ UserName: user.split('/').pop() }))).AccessKeyMetadata ?? [];
       iam.destroy();
       const status = keys.find((k) => k.AccessKeyId === key.accessKeyId)?.Status ?? 'not listed';
       return verdict(status === 'Active', `key ${key.accessKeyId} of ${who.Arn}: ${status} (user has ${keys.length} key(s))`);
@@ -55,9 +55,10 @@ export function createAwsValidation(deps: AwsDeps) {
   async function listWithSinkKey(input: S3ValidationInput) {
     const key = await sinkKey(input.secret);
     if (!key) return fail(`secret ${input.secret} lacks access-key-id/secret-access-key`);
-    const s3 = new S3Client({ ...client, credentials: key, maxAttempts: 1 });
+    const { s3: s3Sdk } = await awsSdk();
+    const s3 = new s3Sdk.S3Client({ ...client, credentials: key, maxAttempts: 1 });
     try {
-      const out = await s3.send(new ListObjectsV2Command({ Bucket: input.bucket, Prefix: input.prefix, MaxKeys: 10 })).catch((e: unknown) => codeOf(e));
+      const out = await s3.send(new s3Sdk.ListObjectsV2Command({ Bucket: input.bucket, Prefix: input.prefix, MaxKeys: 10 })).catch((e: unknown) => codeOf(e));
       if (typeof out === 'string') return fail(`signed with ${key.accessKeyId}: ${out}`);
       return verdict(true, `signed with ${key.accessKeyId}: HTTP 200, ${out.KeyCount ?? 0} key(s) in the first page${out.IsTruncated ? ' (more follow)' : ''}`);
     } finally {
@@ -66,12 +67,13 @@ export function createAwsValidation(deps: AwsDeps) {
   }
 
   async function newestObjects(bucket: string, prefix: string): Promise<_Object[]> {
-    const s3 = new S3Client({ ...client, ...own });
+    const { s3: s3Sdk } = await awsSdk();
+    const s3 = new s3Sdk.S3Client({ ...client, ...own });
     const all: _Object[] = [];
     let token: string | undefined;
     try {
       for (let page = 0; page < MAX_PAGES; page++) {
-        const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        const out = await s3.send(new s3Sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
         all.push(...(out.Contents ?? []));
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
         if (!token) break;

@@ -9,6 +9,8 @@ export interface KafkaDeps {
 export const MAX_KAFKA_WAIT_MS = 600_000;
 const HEARTBEAT_MS = 2000;
 const CANARY_MARKER = /^[a-z0-9-]{1,120}$/;
+/** Bytes one canary scan fetches per request (kafkajs defaults: 10 MiB, 1 MiB per partition). */
+const SCAN_FETCH_BYTES = 256 * 1024;
 
 function boundedTimeout(ms: number): number {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw ApplicationFailure.nonRetryable('timeoutMs must be a positive number of milliseconds', 'InvalidInput');
@@ -23,6 +25,21 @@ interface Found {
 /** Reads change events back from the pipeline's topics (the canary check of a rotation). */
 export function createKafkaActivities(deps: KafkaDeps) {
   const kafka = new Kafka({ clientId: 'rekey-worker', brokers: deps.brokers, logLevel: logLevel.NOTHING });
+  // One admin client per worker for every scan (offset lookups, group cleanup): a fleet of
+  // rotations waiting at once would otherwise hold one broker connection set each.
+  let sharedAdmin: Promise<Admin> | undefined;
+  function admin(): Promise<Admin> {
+    sharedAdmin ??= (async () => {
+      const a = kafka.admin();
+      a.on(a.events.DISCONNECT, () => (sharedAdmin = undefined));
+      await a.connect();
+      return a;
+    })().catch((err: unknown) => {
+      sharedAdmin = undefined;
+      throw err;
+    });
+    return sharedAdmin;
+  }
 
   /**
    * Per partition, the first offset at or after `sinceMs`. A topic that does not exist yet
@@ -46,14 +63,13 @@ export function createKafkaActivities(deps: KafkaDeps) {
   async function scanTopic(topic: string, sinceMs: number, timeoutMs: number, type: string, what: string, match: (m: KafkaMessage) => boolean): Promise<Found> {
     const deadline = Date.now() + timeoutMs;
     const notSeen = () => ApplicationFailure.retryable(`no ${what} on ${topic} within ${Math.round(timeoutMs / 1000)} s`, type);
-    const admin = kafka.admin();
-    await admin.connect();
     const groupId = `rekey-canary-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
     try {
-      const starts = await startOffsets(admin, topic, sinceMs, deadline);
+      const starts = await startOffsets(await admin(), topic, sinceMs, deadline);
       if (starts.length === 0) throw notSeen();
       const from = new Map(starts.map((s) => [s.partition, BigInt(s.offset)]));
-      const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+      // small fetches: fifty scans at once must not each buffer a megabyte of records they skip
+      const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxBytes: SCAN_FETCH_BYTES, maxBytesPerPartition: SCAN_FETCH_BYTES, maxWaitTimeInMs: 500 });
       await consumer.connect();
       try {
         return await new Promise<Found>((resolve, reject) => {
@@ -68,7 +84,8 @@ export function createKafkaActivities(deps: KafkaDeps) {
             fn();
           }
           void consumer
-            .subscribe({ topic, fromBeginning: true })
+            // from the end until the seek below takes effect: nothing before it is fetched for nothing
+            .subscribe({ topic, fromBeginning: false })
             .then(() =>
               consumer.run({
                 autoCommit: false,
@@ -87,8 +104,9 @@ export function createKafkaActivities(deps: KafkaDeps) {
         await consumer.disconnect().catch(() => undefined);
       }
     } finally {
-      await admin.deleteGroups([groupId]).catch(() => undefined);
-      await admin.disconnect().catch(() => undefined);
+      await admin()
+        .then((a) => a.deleteGroups([groupId]))
+        .catch(() => undefined);
     }
   }
 

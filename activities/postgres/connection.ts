@@ -73,6 +73,9 @@ function tlsRefusal(err: unknown, deps: PostgresDeps): ApplicationFailure | unde
   );
 }
 
+/** Admin sessions per database a worker keeps open at most (PostgreSQL's max_connections is shared with the pipeline). */
+const ADMIN_POOL_SIZE = 10;
+
 export function createConnections(deps: PostgresDeps) {
   /** Reads a login from a secret; the values never enter a message. */
   async function readLogin(secretName: string, userKey: string, passwordKey: string): Promise<Login> {
@@ -107,12 +110,59 @@ export function createConnections(deps: PostgresDeps) {
     return client;
   }
 
+  /**
+   * Admin sessions come from a small pool per (database, admin user): a fleet of rotations polls
+   * PostgreSQL every 250 ms, and a new session each time costs a SCRAM exchange on both sides and
+   * a backend. The password is read from the store for every new session, so a rotated admin
+   * password is picked up; a changed admin user gets its own pool. A session whose work failed is
+   * destroyed rather than returned (it may hold an aborted transaction).
+   */
+  const pools = new Map<string, pg.Pool>();
+  const guarded = new WeakSet<pg.PoolClient>();
+  async function adminPool(database: string): Promise<pg.Pool> {
+    const { user } = await readLogin(deps.adminSecret, 'username', 'password');
+    const key = `${database}\u0000${user}`;
+    let pool = pools.get(key);
+    if (!pool) {
+      pool = new pg.Pool({
+        host: deps.host,
+        port: deps.port,
+        database,
+        user,
+        password: async () => (await readLogin(deps.adminSecret, 'username', 'password')).password,
+        connectionTimeoutMillis: 5000,
+        ssl: pgSslOptions(deps.ssl),
+        max: ADMIN_POOL_SIZE,
+        idleTimeoutMillis: 10_000,
+        allowExitOnIdle: true,
+      });
+      // an idle session's socket error (PostgreSQL restarted) must not crash the worker process
+      pool.on('error', () => undefined);
+      pools.set(key, pool);
+    }
+    return pool;
+  }
+
   async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>, database?: string): Promise<T> {
-    const client = await connect({ database });
+    const pool = await adminPool(database ?? deps.database);
+    let client: pg.PoolClient;
     try {
-      return await fn(client);
-    } finally {
-      await client.end().catch(() => undefined);
+      client = await pool.connect();
+    } catch (err) {
+      throw tlsRefusal(err, deps) ?? err;
+    }
+    // a checked-out session's socket error (between two queries) must not crash the worker either
+    if (!guarded.has(client)) {
+      guarded.add(client);
+      client.on('error', () => undefined);
+    }
+    try {
+      const result = await fn(client);
+      client.release();
+      return result;
+    } catch (err) {
+      client.release(true);
+      throw err;
     }
   }
 

@@ -1,10 +1,21 @@
-// @peculiar/x509 resolves its algorithm providers through tsyringe, which needs the Reflect metadata API loaded first
-import 'reflect-metadata';
 import { randomBytes, webcrypto, X509Certificate as NodeCertificate } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { normalizeSan } from '../../workflows/certificates/sans.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+let loading: Promise<typeof X509> | undefined;
+/**
+ * @peculiar/x509, loaded when a certificate is first made (~16 MB a worker that rotates no
+ * certificate does not carry). It resolves its algorithm providers through tsyringe, which
+ * needs the Reflect metadata API loaded first.
+ */
+function x509Library(): Promise<typeof X509> {
+  loading ??= import('reflect-metadata').then(async () => {
+    const x509 = await import('@peculiar/x509');
+    x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+    return x509;
+  });
+  return loading;
+}
 
 /** A certificate as workflows, results and the CLI may see it: never a key. */
 export interface CertificateInfo {
@@ -89,6 +100,7 @@ const serial = () => `01${randomBytes(15).toString('hex')}`;
 
 /** A self-signed CA (the embedded stack's, and tests'). */
 export async function createCertificateAuthority(opts: { commonName: string; validityDays: number; now?: Date }): Promise<KeyPairPem> {
+  const x509 = await x509Library();
   const now = opts.now ?? new Date();
   const keys = await generateKeys();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -124,6 +136,7 @@ export interface IssueRequest {
  * certificate for the CSR's subject and SANs. The CA must be valid for the whole lifetime.
  */
 export async function issueCertificate(req: IssueRequest): Promise<KeyPairPem & { info: CertificateInfo }> {
+  const x509 = await x509Library();
   const now = req.now ?? new Date();
   if (req.sans.length === 0) throw new IssuanceRefused('a service certificate needs at least one subject alternative name (clients check the host name against the SANs, not the CN)');
   const notAfter = new Date(now.getTime() + req.validityDays * DAY_MS);
