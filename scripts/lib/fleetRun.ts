@@ -87,6 +87,26 @@ async function oneLoginRole(db: pg.Client, t: FleetTarget, secretUser: string | 
   return rows.length === 1 && rows[0]!.rolname === secretUser;
 }
 
+/** Rejects when a worker process exits while the batch runs, naming its exit and the last line of its log. */
+function workerDied(stack: StackConfig, children: ChildProcess[]) {
+  let cancelled = false;
+  const promise = new Promise<never>((_, reject) =>
+    children.forEach((c, i) => {
+      const exited = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (cancelled) return;
+        const log = path.join(stack.logDir, `bench-fleet-worker-${i + 1}.log`);
+        const last = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').pop() : '';
+        reject(new Error(`worker ${i + 1} exited (${signal ?? `code ${code}`}) before the rotations finished: ${last?.slice(0, 300)} (${log})`));
+      };
+      // it may have died before this listener (a flag node refuses ends it at once)
+      if (c.exitCode !== null || c.signalCode !== null) exited(c.exitCode, c.signalCode);
+      else c.once('exit', exited);
+    }),
+  );
+  promise.catch(() => undefined);
+  return { promise, cancel: () => (cancelled = true) };
+}
+
 /**
  * Rotates every target at once on `workers` worker processes while rows flow into every
  * target, then reads the figures: wall time, each rotation's time, worker RSS/CPU, Temporal
@@ -107,8 +127,9 @@ export async function rotateFleet(o: FleetRunOptions) {
     const handles = await Promise.all(o.targets.map((t) => startPostgresCdcRotation(o.client, fleetRotationInput(t, o.gracePeriod), { taskQueue })));
     o.log(`${handles.length} rotations started on ${o.workers} worker(s)`);
     const progress = setInterval(() => o.log(`  ${outcomes.length}/${handles.length} finished, ${Math.round((Date.now() - t0) / 1000)} s`), 15_000);
+    const died = workerDied(o.stack, children);
     try {
-      await Promise.all(
+      await Promise.race([died.promise, Promise.all(
         handles.map(async (h, i) => {
           const target = o.targets[i]!.name;
           try {
@@ -118,9 +139,14 @@ export async function rotateFleet(o: FleetRunOptions) {
             outcomes.push({ target, workflowId: h.workflowId, status: 'failed', ms: Date.now() - t0, error: (err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message });
           }
         }),
-      );
+      )]).catch(async (err: Error) => {
+        // a worker that cannot start (bad NODE_OPTIONS) or crashed: stop the batch, not wait for ever
+        await Promise.all(handles.map((h) => h.terminate(`bench:fleet: ${err.message}`).catch(() => undefined)));
+        throw err;
+      });
     } finally {
       clearInterval(progress);
+      died.cancel();
     }
   } finally {
     await load.stop();
