@@ -19,13 +19,16 @@ export interface HeldActivity {
  * there. A type whose marker exists runs normally: the restarted worker (same environment)
  * goes on to hold the next activity, so one rotation sweeps every step.
  * Env: REKEY_FAULT_HOLD (comma list of activity types, or `*` for every non-local one),
- * REKEY_FAULT_HOLD_DIR, REKEY_FAULT_HOLD_WHEN (after|before).
+ * REKEY_FAULT_HOLD_DIR, REKEY_FAULT_HOLD_WHEN (after|before). With REKEY_FAULT_HOLD_RELEASE=true
+ * the hold is a pause instead: the activity goes on once `<dir>/<activityType>.release` exists
+ * (a cell parks the step, starts its fault, then lets the step run into it).
  */
 export function faultHoldFromEnv(env: NodeJS.ProcessEnv = process.env): ActivityInterceptorsFactory | undefined {
   const list = env.REKEY_FAULT_HOLD?.split(',').map((s) => s.trim()).filter(Boolean);
   const dir = env.REKEY_FAULT_HOLD_DIR;
   if (!list?.length || !dir) return undefined;
   const when = env.REKEY_FAULT_HOLD_WHEN === 'before' ? 'before' : 'after';
+  const pause = env.REKEY_FAULT_HOLD_RELEASE === 'true';
   fs.mkdirSync(dir, { recursive: true });
   const wanted = (type: string, local: boolean) => list.includes(type) || (list.includes('*') && !local);
   return (ctx) => ({
@@ -42,11 +45,24 @@ export function faultHoldFromEnv(env: NodeJS.ProcessEnv = process.env): Activity
           // held once already (by this worker or the one before): run on
           return when === 'after' ? result : next(input);
         }
+        if (pause) {
+          await released(path.join(dir, `${activityType}.release`));
+          return when === 'after' ? result : next(input);
+        }
         // parked until the test kills this process; if it never does, the activity's timeout retries it
         return new Promise<never>(() => undefined);
       },
     },
   });
+}
+
+async function released(file: string): Promise<void> {
+  while (!fs.existsSync(file)) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** Lets a paused activity go on (REKEY_FAULT_HOLD_RELEASE). */
+export function releaseHeld(dir: string, activityType: string): void {
+  fs.writeFileSync(path.join(dir, `${activityType}.release`), '');
 }
 
 /** Markers written so far, oldest first. */

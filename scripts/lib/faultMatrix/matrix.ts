@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -67,16 +69,31 @@ export class FaultMatrix {
     return { cfg: this.cfg, client: this.clientConn.client, proxies: this.proxies, worker, store: secretStore, brokers: this.brokers, taskQueue: worker.taskQueue, stopLeftover };
   }
 
+  /** A worker of its own for a cell that strikes at an activity: it pauses that activity until the cell releases it. */
+  private pausingWorker(store: StoreKind, activity: string) {
+    const holdDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-hold-'));
+    const taskQueue = `${this.taskQueue}-${store}-hold-${randomBytes(2).toString('hex')}`;
+    const env = { ...this.workerEnv(store), REKEY_FAULT_HOLD: activity, REKEY_FAULT_HOLD_WHEN: 'before', REKEY_FAULT_HOLD_RELEASE: 'true', REKEY_FAULT_HOLD_DIR: holdDir };
+    const worker = new SupervisedWorker(taskQueue, path.join(this.cfg.logDir, `${taskQueue}.log`), env);
+    worker.start();
+    return { worker, taskQueue, holdDir };
+  }
+
   async cell(c: MatrixCell): Promise<CellResult> {
     const h = await this.harness(c.store ?? 'file');
+    const paused = c.hold ? this.pausingWorker(c.store ?? 'file', c.hold) : undefined;
     try {
-      const r = await runCell(h, c);
+      const r = await runCell(paused ? { ...h, ...paused } : h, c);
       const extra = c.check ? await c.check() : [];
       return extra.length ? { ...r, ok: false, problems: [...r.problems, ...extra] } : r;
     } catch (e) {
       return { procedure: c.procedure, fault: c.fault, step: c.step, outcome: 'failed', ok: false, seconds: 0, lost: 0, problems: [`cell crashed: ${(e as Error).message}`] };
     } finally {
       healAll(this.proxies);
+      if (paused) {
+        await paused.worker.kill();
+        fs.rmSync(paused.holdDir, { recursive: true, force: true });
+      }
     }
   }
 

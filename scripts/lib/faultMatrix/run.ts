@@ -11,6 +11,7 @@ import type { FaultProxies } from '../../stack/faultProxy.js';
 import pg from 'pg';
 import { FileSecretStore } from '../../../activities/secrets/fileStore.js';
 import { summarize, underLoad } from '../load.js';
+import { heldActivities, releaseHeld } from '../../stack/faultHold.js';
 import { leftovers, procedures, secretValues, type ProcedureName } from './procedures.js';
 import type { SupervisedWorker } from './workerProcess.js';
 
@@ -48,6 +49,8 @@ export interface Harness {
   taskQueue: string;
   /** Ends a rotation the cell could not finish, so the next cell starts clean. */
   stopLeftover(handle: WorkflowHandle): Promise<void>;
+  /** Where the worker drops its hold markers (a cell with `hold` runs on a worker started with them). */
+  holdDir?: string;
 }
 
 /**
@@ -73,6 +76,12 @@ export interface CellSpec {
   inject(cx: FaultContext): Promise<string | void>;
   /** How long the rotation may take under this fault before it counts as stuck. */
   timeoutMs?: number;
+  /**
+   * Strike at this activity for certain: the cell's worker pauses the activity before it runs
+   * (scripts/stack/faultHold.ts), the fault starts, then the activity runs into it. Without it
+   * the trigger is a progress poll every 200 ms, which a step shorter than that can slip past.
+   */
+  hold?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -80,6 +89,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const triggered = (p: RotationProgress, step: string) =>
   step === 'start' ||
   (step.startsWith('phase:') ? p.phase === step.slice(6) : p.steps.some((s) => s.name === step && s.outcome === 'running'));
+
+/** The cell's moment: its activity paused by the worker (`hold`), or its step/phase seen in the progress. */
+async function strikesNow(h: Harness, spec: CellSpec, handle: WorkflowHandle): Promise<boolean> {
+  if (spec.hold) return heldActivities(h.holdDir!).some((a) => a.activityType === spec.hold && a.workflowId === handle.workflowId);
+  const p = await handle.query(progressQuery).catch(() => undefined);
+  return Boolean(p && triggered(p, spec.step));
+}
 
 async function outcomeOf(handle: WorkflowHandle, timeoutMs: number): Promise<{ outcome: Outcome; result?: RotationResult; detail?: string }> {
   const settled = handle.result().then(
@@ -149,8 +165,13 @@ export async function runCell(h: Harness, spec: CellSpec): Promise<CellResult> {
       void ended.then((x) => (done = x));
       let lastRead = 0;
       while (!done) {
-        const p = await handle.query(progressQuery).catch(() => undefined);
-        if (!fault && p && triggered(p, spec.step)) fault = spec.inject({ cfg: h.cfg, proxies: h.proxies, worker: h.worker, store: h.store, handle }).catch((e: Error) => `inject failed: ${e.message}`);
+        if (!fault && (await strikesNow(h, spec, handle))) {
+          fault = spec.inject({ cfg: h.cfg, proxies: h.proxies, worker: h.worker, store: h.store, handle }).catch((e: Error) => `inject failed: ${e.message}`);
+          if (spec.hold) {
+            await sleep(500); // the fault is in place: let the paused activity run into it
+            releaseHeld(h.holdDir!, spec.hold);
+          }
+        }
         if (Date.now() - lastRead > 1000) {
           lastRead = Date.now();
           for (const v of await secretValues(h.store, proc.secrets).catch(() => [])) seen.add(v);
