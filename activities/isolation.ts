@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { AppsV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1NetworkPolicyPeer } from '@kubernetes/client-node';
+import type { KubeConfig, V1NetworkPolicyPeer } from '@kubernetes/client-node';
+import { kubernetesClient, mergePatch } from './kubernetesClient.js';
 import { explain } from './secrets/kubernetesStore.js';
 
 /** One thing an isolated workload may still reach, or be reached from, as the operator listed it. */
@@ -21,7 +22,6 @@ export interface IsolationRecord {
   policy: string;
 }
 
-const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 export const isolationPolicyName = (deployment: string) => `rekey-emergency-isolate-${deployment}`.slice(0, 253);
 
 /**
@@ -31,8 +31,10 @@ export const isolationPolicyName = (deployment: string) => `rekey-emergency-isol
  */
 export function createIsolationActivities(deps: { kubeConfig: KubeConfig; namespace: string }) {
   const { namespace } = deps;
+  const { AppsV1Api, NetworkingV1Api } = kubernetesClient();
   const apps = deps.kubeConfig.makeApiClient(AppsV1Api);
   const net = deps.kubeConfig.makeApiClient(NetworkingV1Api);
+  const merge = mergePatch();
 
   async function call<T>(verb: string, target: string, fn: () => Promise<T>, ok?: number): Promise<T | undefined> {
     try {

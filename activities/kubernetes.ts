@@ -1,5 +1,6 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
-import { AppsV1Api, CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { kubernetesClient, mergePatch } from './kubernetesClient.js';
 import { explain } from './secrets/kubernetesStore.js';
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet';
@@ -15,15 +16,16 @@ export interface WorkloadRef {
   name: string;
 }
 
-const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const podReady = (p: V1Pod) => p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 /** What the runbook does with kubectl, through the Kubernetes API (namespace-scoped). */
 export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; namespace: string }) {
   const { namespace } = deps;
+  const { AppsV1Api, CoreV1Api, NetworkingV1Api } = kubernetesClient();
   const apps = deps.kubeConfig.makeApiClient(AppsV1Api);
   const core = deps.kubeConfig.makeApiClient(CoreV1Api);
   const net = deps.kubeConfig.makeApiClient(NetworkingV1Api);
+  const merge = mergePatch();
   const what = (w: WorkloadRef) => `${w.kind === 'Deployment' ? 'deployments' : 'statefulsets'}/${w.name}`;
 
   async function call<T>(verb: string, target: string, fn: () => Promise<T>): Promise<T> {

@@ -1,4 +1,5 @@
-import { AppsV1Api, CoreV1Api, NetworkingV1Api, type KubeConfig, type V1NetworkPolicy, type V1PodSpec } from '@kubernetes/client-node';
+import type { KubeConfig, V1NetworkPolicy, V1PodSpec } from '@kubernetes/client-node';
+import { kubernetesClient } from './kubernetesClient.js';
 import { fail, list, pass, runCheck, skip, verdict, type CheckResult, type Finding } from './checks.js';
 import { checklist } from '../workflows/validation/checklist.js';
 
@@ -40,9 +41,11 @@ function securityGaps(spec: V1PodSpec | undefined): string[] {
 export function createKubernetesValidation(deps: { kubernetes?: { kubeConfig: KubeConfig; namespace: string } }) {
   const k = deps.kubernetes;
   const ns = k?.namespace ?? '(none)';
-  const core = k?.kubeConfig.makeApiClient(CoreV1Api);
-  const apps = k?.kubeConfig.makeApiClient(AppsV1Api);
-  const net = k?.kubeConfig.makeApiClient(NetworkingV1Api);
+  // no cluster configured: the client is never loaded (the checks are skipped)
+  const api = k ? kubernetesClient() : undefined;
+  const core = api && k?.kubeConfig.makeApiClient(api.CoreV1Api);
+  const apps = api && k?.kubeConfig.makeApiClient(api.AppsV1Api);
+  const net = api && k?.kubeConfig.makeApiClient(api.NetworkingV1Api);
   const code = (err: unknown) => (err as { code?: number }).code;
   const exists = async (read: () => Promise<unknown>) => read().then(() => true, (e: unknown) => (code(e) === 404 ? false : Promise.reject(e)));
   const guarded = (probe: () => Promise<Finding>) => (k ? probe : async () => skip(NO_API));

@@ -12,6 +12,7 @@ import { FileSecretStore } from '../activities/secrets/fileStore.js';
 import { projectedSecretVolume, type TlsInstaller } from '../activities/tls/index.js';
 import type { TlsService } from '../workflows/certificates/input.js';
 import { KubernetesSecretStore, loadKubeConfig } from '../activities/secrets/kubernetesStore.js';
+import { loadKubernetesClient } from '../activities/kubernetesClient.js';
 import type { SecretStore } from '../activities/secrets/store.js';
 import { metricNames, stepDurationBuckets } from '../workflows/rotation/metricNames.js';
 import { dataConverter } from './codec.js';
@@ -65,8 +66,9 @@ function prometheusExporter(bindAddress: string) {
   };
 }
 
-export function secretStoreFor(config: WorkerConfig, kubeConfig?: KubeConfig): SecretStore {
+export async function secretStoreFor(config: WorkerConfig, kubeConfig?: KubeConfig): Promise<SecretStore> {
   if (config.secrets.kind === 'file') return new FileSecretStore(config.secrets.dir);
+  await loadKubernetesClient();
   return new KubernetesSecretStore(kubeConfig ?? loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), config.secrets.namespace);
 }
 
@@ -89,12 +91,14 @@ export interface WorkerOverrides {
 export async function createWorker(config: WorkerConfig, overrides: WorkerOverrides = {}) {
   installRuntime(overrides.quiet ?? false, config.metrics.address);
   const connection = overrides.connection ?? (await NativeConnection.connect(temporalConnectionOptions(config.temporal)));
+  // the Kubernetes client is loaded only when a cluster is configured (a file-store worker never carries its ~70 MB)
+  if (config.secrets.kind === 'kubernetes' || config.kubernetes) await loadKubernetesClient();
   // one kubeconfig for the store, the workload activities and the Connect worker runtime
   const kube = config.secrets.kind === 'kubernetes' ? { kubeConfig: loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), namespace: config.secrets.namespace } : undefined;
   const nodes = kube ? createKubernetesActivities(kube) : undefined;
   const cluster = kube ?? (config.kubernetes ? { kubeConfig: loadKubeConfig({ kubeconfig: config.kubernetes.kubeconfig }), namespace: config.kubernetes.namespace } : undefined);
   const activities = createActivities({
-    store: secretStoreFor(config, kube?.kubeConfig),
+    store: await secretStoreFor(config, kube?.kubeConfig),
     postgres: { host: config.postgres.host, port: config.postgres.port, database: config.postgres.database, adminSecret: config.postgres.adminSecret, ssl: postgresTls(config.postgres) },
     kafkaConnect: { url: config.kafkaConnect.url, caPem: readCaBundle(config.kafkaConnect.caFile), worker: overrides.connectWorker ?? (kube ? kubernetesRolloutRestart(kube) : undefined) },
     kafka: config.kafka,

@@ -1,4 +1,5 @@
-import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig, V1Secret } from '@kubernetes/client-node';
+import { isKubernetesApiError, kubernetesClient, mergePatch } from '../kubernetesClient.js';
 import { fingerprint, SecretConflictError, toBytes, toText, type SecretBytes, type SecretData, type SecretInfo, type SecretStore, type StoredSecret, type WriteOptions } from './store.js';
 
 const ANNOTATION_PREFIX = 'rekey.dev/';
@@ -9,7 +10,7 @@ export class KubernetesAccessError extends Error {
 }
 
 export function loadKubeConfig(opts: { kubeconfig?: string }): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new (kubernetesClient().KubeConfig)();
   try {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
     else kc.loadFromCluster();
@@ -21,7 +22,7 @@ export function loadKubeConfig(opts: { kubeconfig?: string }): KubeConfig {
 }
 
 export function explain(err: unknown, verb: string, what: string, namespace: string): Error {
-  if (err instanceof ApiException) {
+  if (isKubernetesApiError(err)) {
     if (err.code === 403) return new KubernetesAccessError(`forbidden: cannot ${verb} ${what} in namespace ${namespace}; grant verb "${verb}" on that resource to the worker's ServiceAccount`);
     if (err.code === 404) return new KubernetesAccessError(`${what} not found in namespace ${namespace}`);
     if (err.code === 401) return new KubernetesAccessError(`unauthorized: the credentials in the kubeconfig were refused while trying to ${verb} ${what}`);
@@ -44,7 +45,7 @@ export class KubernetesSecretStore implements SecretStore {
     kc: KubeConfig,
     private readonly namespace: string,
   ) {
-    this.core = kc.makeApiClient(CoreV1Api);
+    this.core = kc.makeApiClient(kubernetesClient().CoreV1Api);
   }
 
   private info(name: string, secret: V1Secret, data: SecretBytes): SecretInfo {
@@ -61,7 +62,7 @@ export class KubernetesSecretStore implements SecretStore {
     try {
       secret = await this.core.readNamespacedSecret({ name, namespace: this.namespace });
     } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return undefined;
+      if (isKubernetesApiError(err) && err.code === 404) return undefined;
       throw explain(err, 'get', `secrets/${name}`, this.namespace);
     }
     // values are bytes (base64 on the wire): kept as bytes, so binary keys round-trip exactly
@@ -91,7 +92,7 @@ export class KubernetesSecretStore implements SecretStore {
           body: { metadata: { name, annotations, labels: { 'app.kubernetes.io/managed-by': 'rekey' } }, type: 'Opaque', data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.toString('base64')])) },
         });
       } catch (err) {
-        if (err instanceof ApiException && err.code === 409) throw new SecretConflictError(name, null, '(created concurrently)');
+        if (isKubernetesApiError(err) && err.code === 409) throw new SecretConflictError(name, null, '(created concurrently)');
         throw explain(err, 'create', `secrets/${name}`, this.namespace);
       }
     } else {
@@ -105,10 +106,10 @@ export class KubernetesSecretStore implements SecretStore {
             namespace: this.namespace,
             body: { metadata: { resourceVersion: current.info.version, annotations: { ...removedNotes, ...annotations } }, data: { ...removedKeys, ...encoded } },
           },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          mergePatch(),
         );
       } catch (err) {
-        if (err instanceof ApiException && err.code === 409) throw new SecretConflictError(name, current.info.version, '(changed concurrently)');
+        if (isKubernetesApiError(err) && err.code === 409) throw new SecretConflictError(name, current.info.version, '(changed concurrently)');
         throw explain(err, 'patch', `secrets/${name}`, this.namespace);
       }
     }
@@ -119,7 +120,7 @@ export class KubernetesSecretStore implements SecretStore {
     try {
       await this.core.deleteNamespacedSecret({ name, namespace: this.namespace });
     } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return;
+      if (isKubernetesApiError(err) && err.code === 404) return;
       throw explain(err, 'delete', `secrets/${name}`, this.namespace);
     }
   }

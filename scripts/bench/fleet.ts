@@ -3,7 +3,7 @@ import { createClient } from '../../workers/client.js';
 import { embeddedWorkerConfig } from '../lib/session.js';
 import { upWithStore } from '../lib/stores.js';
 import { execFileSync } from 'node:child_process';
-import { productionWorkerEnv, rotateFleet } from '../lib/fleetRun.js';
+import { imageNodeOptions, productionWorkerEnv, rotateFleet } from '../lib/fleetRun.js';
 import { adminClient } from '../stack/postgres.js';
 import { ensureFleet, fleetTargets, MAX_FLEET, removeFleet } from '../stack/fleet.js';
 import { pipeline } from '../stack/config.js';
@@ -14,7 +14,7 @@ const program = new Command('bench:fleet')
   .option('--workers <list>', 'worker process counts', '1,2')
   .option('--rate <n>', 'inserts per second across the fleet', '25')
   .option('--grace <iso>', 'grace period of each rotation', 'PT5S')
-  .option('--node-options <flags>', 'NODE_OPTIONS of the worker processes (V8 heap settings under test)', '')
+  .option('--node-options <flags>', "NODE_OPTIONS of the worker processes (V8 heap settings under test; default: the image's)", imageNodeOptions)
   .option('--max-concurrent-activities <n>', 'REKEY_MAX_CONCURRENT_ACTIVITIES of the workers')
   .option('--max-cached-workflows <n>', 'REKEY_MAX_CACHED_WORKFLOWS of the workers')
   .option('--remove', 'remove the fleet (connectors, offsets, slots, roles, schemas, Secrets) afterwards; by default it stays for the next run')

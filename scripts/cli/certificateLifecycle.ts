@@ -38,7 +38,7 @@ interface IssueOptions { service: TlsService; san?: string[]; force?: boolean; v
 /** A certificate where the service's secret has none; with --force a re-issue of an existing one (the rotation workflow). */
 async function issue(o: IssueOptions): Promise<void> {
   const secret = DEFAULT_CERT_SECRETS[o.service];
-  const current = await secretStoreFor(configFromEnv()).read(secret);
+  const current = await (await secretStoreFor(configFromEnv())).read(secret);
   const pem = current?.data[CERT_KEYS.cert];
   if (pem && !o.force) {
     const c = describeCertificate(pem);

@@ -70,7 +70,7 @@ function servedAt(config: ReturnType<typeof configFromEnv>, role: ManagedCertifi
 /** The CA and each service's certificate, read from the worker's secret store; services are asked by handshake what they serve. */
 export async function listManagedCertificates(now = new Date()): Promise<ManagedCertificate[]> {
   const config = configFromEnv();
-  const store = secretStoreFor(config);
+  const store = await secretStoreFor(config);
   const entries: Array<[ManagedCertificate['role'], string, string]> = [['ca', DEFAULT_CA_SECRET, CA_KEYS.cert], ...TLS_SERVICES.map((s): [TlsService, string, string] => [s, DEFAULT_CERT_SECRETS[s], CERT_KEYS.cert])];
   return Promise.all(
     entries.map(async ([role, secret, key]): Promise<ManagedCertificate> => {

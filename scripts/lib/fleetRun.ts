@@ -33,6 +33,9 @@ export interface FleetRunOptions {
  * (reload-connector, file store) needs none of the stack's stand-ins. Each worker is its own
  * process, so RSS and CPU are the worker's alone.
  */
+/** The worker image's NODE_OPTIONS (`Dockerfile`, checked by test/unit/fleetSettings.test.ts): the fleet is measured as it ships. */
+export const imageNodeOptions = '--max-old-space-size=160 --max-semi-space-size=1';
+
 export function productionWorkerEnv(stack: StackConfig, config: WorkerConfig): NodeJS.ProcessEnv {
   if (config.secrets.kind !== 'file') throw new Error('the fleet benchmark needs the file secret store');
   return {

@@ -70,7 +70,7 @@ export async function createEmbeddedWorker(config: WorkerConfig, opts: { connect
   return createWorker(config, {
     connectWorker: local ? localConnectWorker() : undefined,
     // the stack's PostgreSQL, Kafka, Connect and registry are local processes: their certificate files are written, whichever store holds the secret
-    tlsInstallers: tlsInstallersFor(config),
+    tlsInstallers: await tlsInstallersFor(config),
     registryRuntime: local ? localRegistry() : undefined,
     awsCredentials,
     // the fault matrix parks a named activity so it can kill the worker inside it (test workers only)
@@ -81,9 +81,9 @@ export async function createEmbeddedWorker(config: WorkerConfig, opts: { connect
 }
 
 /** The stack's services are local processes: a certificate is installed by writing its files, whichever store holds the secret. */
-function tlsInstallersFor(config: WorkerConfig) {
+async function tlsInstallersFor(config: WorkerConfig) {
   const stack = loadStackConfig();
-  const store = secretStoreFor(config);
+  const store = await secretStoreFor(config);
   return {
     postgresql: localPostgresTls(stack, store),
     kafka: localKafkaTls(stack, store),

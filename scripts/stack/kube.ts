@@ -6,6 +6,10 @@ import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.
 import { pipeline, repoRoot, type StackConfig } from './config.js';
 import { execFileAsync, runInstaller, StackError, waitFor } from './proc.js';
 import { installScript, logPath, type Service } from './service.js';
+import { loadKubernetesClient } from '../../activities/kubernetesClient.js';
+
+// the product's Kubernetes modules use the client rekey loads on demand: the stack always talks to its cluster
+await loadKubernetesClient();
 
 export const kubeVersions = { k8s: 'v1.36.3', etcd: 'v3.6.16', kwok: 'v0.8.0' };
 export const kubeBin = (cfg: StackConfig, name: string) => path.join(cfg.cache, `kube-${kubeVersions.k8s}-etcd-${kubeVersions.etcd}-kwok-${kubeVersions.kwok}`, 'bin', name);

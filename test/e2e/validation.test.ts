@@ -127,7 +127,7 @@ describe('rekey validate on the embedded stack', () => {
       await store.write(pipeline.registrySecret, { 'developer-password': `wrong-${randomBytes(8).toString('hex')}` }, { mergeKeys: true });
       const r = await validate(['schema-registry']);
       expect(failed(r)).toEqual([`schema-registry: ${checklist['schema-registry'].auth}`]);
-      expect(line(r, 'schema-registry', checklist['schema-registry'].auth).evidence.saw).toMatch(/developer \(developer\): HTTP 401/);
+      expect(line(r, 'schema-registry', checklist['schema-registry'].auth).evidence.saw).toMatch(/developer \(developer[a-z0-9_]*\): HTTP 401/);
     } finally {
       await store.write(pipeline.registrySecret, original.bytes);
     }
