@@ -18,21 +18,50 @@ export interface KafkaConnectDeps {
   fetch?: typeof fetch;
 }
 
+/** How long one Connect REST call rides out a Connect that is unreachable or answers 5xx. */
+const CONNECT_TRANSIENT_MS = 25_000;
+
+/** A heartbeat when running as an activity (the integration tests call these functions directly). */
+function beat(detail: string): void {
+  try {
+    heartbeat(detail);
+  } catch {
+    // not in an activity context
+  }
+}
+
 export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
-  async function call(method: string, path: string, expect: number[] = [200, 202, 204]): Promise<Response> {
+  /** One request: the response, or the failure it is (transient: unreachable or 5xx). */
+  async function request(method: string, path: string, expect: number[]): Promise<Response | { failure: ApplicationFailure; transient: boolean }> {
     let res: Response;
     try {
       res = await (deps.fetch ?? fetch)(`${deps.url}${path}`, { method, signal: AbortSignal.timeout(15_000) });
     } catch (err) {
-      throw ApplicationFailure.retryable(`Kafka Connect ${method} ${path} unreachable: ${(err as Error).message}`, 'ConnectUnavailable');
+      return { failure: ApplicationFailure.retryable(`Kafka Connect ${method} ${path} unreachable: ${(err as Error).message}`, 'ConnectUnavailable'), transient: true };
     }
-    if (!expect.includes(res.status)) {
-      const body = (await res.text()).slice(0, 300);
-      const type = res.status === 404 ? 'ConnectorNotFound' : 'ConnectRequestFailed';
-      const failure = `Kafka Connect ${method} ${path} answered HTTP ${res.status}: ${body}`;
-      throw res.status === 404 ? ApplicationFailure.nonRetryable(failure, type) : ApplicationFailure.retryable(failure, type);
+    if (expect.includes(res.status)) return res;
+    const body = (await res.text()).slice(0, 300);
+    const failure = `Kafka Connect ${method} ${path} answered HTTP ${res.status}: ${body}`;
+    if (res.status === 404) return { failure: ApplicationFailure.nonRetryable(failure, 'ConnectorNotFound'), transient: false };
+    return { failure: ApplicationFailure.retryable(failure, 'ConnectRequestFailed'), transient: res.status >= 500 };
+  }
+
+  /**
+   * A Connect REST call. Unreachable or 5xx (a worker restarting, a rebalance, a proxy in
+   * between) is retried here for up to 25 s, heartbeating, before the activity fails: the fault
+   * matrix showed a 20 s Connect hiccup during the switch exhaust the retries of a wait
+   * (3 attempts) and roll an otherwise healthy rotation back. Every call rekey makes is safe to
+   * repeat (reads, pause/resume, restarts).
+   */
+  async function call(method: string, path: string, expect: number[] = [200, 202, 204]): Promise<Response> {
+    const deadline = Date.now() + CONNECT_TRANSIENT_MS;
+    for (let delay = 1000; ; delay = Math.min(delay * 2, 5000)) {
+      const outcome = await request(method, path, expect);
+      if (outcome instanceof Response) return outcome;
+      if (!outcome.transient || Date.now() + delay > deadline) throw outcome.failure;
+      beat(`${outcome.failure.message.slice(0, 120)}; retrying`);
+      await new Promise((r) => setTimeout(r, delay));
     }
-    return res;
   }
 
   async function connectorStatus(input: { connector: string }): Promise<ConnectorStatus> {
