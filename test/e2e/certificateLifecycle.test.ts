@@ -16,6 +16,7 @@ import { renewCertificates } from '../../workflows/certificates/renew.js';
 import { cleanupNowSignal, progressQuery, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { cfg, stopLeftover, store } from './pipeline.js';
+import { recordHistory, recordingOverrides } from './histories.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
 
 /**
@@ -28,7 +29,7 @@ let w: TestWorker;
 let running: WorkflowHandle | undefined;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-ca-life-'));
 beforeAll(async () => {
-  w = await startTestWorker();
+  w = await startTestWorker(recordingOverrides);
 });
 afterAll(async () => {
   await stopLeftover(running);
@@ -59,7 +60,12 @@ async function verifyFull(ca: string): Promise<true | string> {
   }
 }
 
-const scan = async (input: Parameters<typeof renewCertificates>[0], id: string) => w.client.workflow.execute(renewCertificates, { taskQueue: w.taskQueue, workflowId: `renew-certificates/e2e/${id}/${Date.now()}`, args: [input] });
+async function scan(input: Parameters<typeof renewCertificates>[0], id: string) {
+  const handle = await w.client.workflow.start(renewCertificates, { taskQueue: w.taskQueue, workflowId: `renew-certificates/e2e/${id}/${Date.now()}`, args: [input] });
+  const result = await handle.result();
+  if (id === 'renew') await recordHistory(handle, 'other-certificate-renewal-scan-renewed');
+  return result;
+}
 
 describe('certificate renewal before expiry', () => {
   it('renews a certificate issued with a 1-day lifetime: the scan starts rotate-certificate/<secret>, the handshake serves the new fingerprint', async () => {
@@ -143,6 +149,7 @@ describe('CA rotation without an outage', () => {
         await handle.signal(cleanupNowSignal, { by: 'e2e' });
         const result = await handle.result();
         running = undefined;
+        await recordHistory(handle, 'other-certificate-authority-rotated');
         return result;
       });
       const events = summarize(run.emails, run.deliveries);

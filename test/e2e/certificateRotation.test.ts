@@ -13,6 +13,7 @@ import type { CertificateRotationInput } from '../../workflows/certificates/inpu
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { cfg, failureOf, stopLeftover, store } from './pipeline.js';
+import { recordHistory, recordingOverrides } from './histories.js';
 
 /**
  * PostgreSQL's server certificate renewed by the workflow on the embedded stack, checked as
@@ -24,7 +25,7 @@ let w: TestWorker;
 let running: WorkflowHandle | undefined;
 const caFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-ca-')), 'ca.crt');
 beforeAll(async () => {
-  w = await startTestWorker();
+  w = await startTestWorker(recordingOverrides);
   fs.writeFileSync(caFile, (await store.read(pipeline.caSecret))!.data[CA_KEYS.cert]!);
 });
 afterAll(async () => {
@@ -98,6 +99,7 @@ describe('PostgreSQL server certificate rotation', () => {
       await fresh.end();
       expect(await store.read(`${pipeline.postgresTlsSecret}-pending`)).toBeUndefined();
       expect(await store.read(`${pipeline.postgresTlsSecret}-backup`)).toBeUndefined();
+      await recordHistory(run.result.handle, 'other-certificate-postgresql-completed');
     } finally {
       await db.end();
       await earlier.end().catch(() => undefined);
@@ -115,6 +117,7 @@ describe('PostgreSQL server certificate rotation', () => {
     await c.end();
     expect(await store.read(`${pipeline.postgresTlsSecret}-pending`)).toBeUndefined();
     expect(await store.read(`${pipeline.postgresTlsSecret}-backup`)).toBeUndefined();
+    await recordHistory(handle, 'other-certificate-postgresql-rolled-back-drill');
   });
 
   it('refuses SANs that differ from the current certificate’s before anything changes', async () => {

@@ -94,11 +94,11 @@ const cell = (c: MatrixCell) => c;
 /** Every fault × step cell besides the worker-kill sweeps. */
 export const matrixCells: MatrixCell[] = [
   cell({ procedure: 'cdc', fault: 'Connect REST 503 for 20 s', step: 'apply:reload-connector', hold: 'restartConnector', inject: faults.connect5xx() }),
-  cell({ procedure: 'cdc', fault: 'Connect REST timing out for 20 s', step: 'running', inject: faults.connectTimeout() }),
-  cell({ procedure: 'cdc', fault: 'Connect worker killed', step: 'streaming-user', inject: faults.connectKilled() }),
-  cell({ procedure: 'cdc', fault: 'PostgreSQL restart', step: 'streaming-user', inject: faults.postgresRestart() }),
-  cell({ procedure: 'cdc', fault: 'replication connection dropped', step: 'slot-advanced', inject: faults.walsenderDropped() }),
-  cell({ procedure: 'cdc', fault: "worker's PostgreSQL sessions cut", step: 'table-access', inject: faults.postgresConnectionsDropped() }),
+  cell({ procedure: 'cdc', fault: 'Connect REST timing out for 20 s', step: 'running', hold: 'waitConnectorRunning', inject: faults.connectTimeout() }),
+  cell({ procedure: 'cdc', fault: 'Connect worker killed', step: 'streaming-user', hold: 'waitStreamingUser', inject: faults.connectKilled() }),
+  cell({ procedure: 'cdc', fault: 'PostgreSQL restart', step: 'streaming-user', hold: 'waitStreamingUser', inject: faults.postgresRestart() }),
+  cell({ procedure: 'cdc', fault: 'replication connection dropped', step: 'slot-advanced', hold: 'waitSlotPast', inject: faults.walsenderDropped() }),
+  cell({ procedure: 'cdc', fault: "worker's PostgreSQL sessions cut", step: 'table-access', hold: 'testTableAccess', inject: faults.postgresConnectionsDropped() }),
   // `hold`: the worker pauses that activity until the fault is in place, so a step shorter than a progress poll is
   // struck for certain (on an idle machine the poll-triggered versions of these cells were not-triggered).
   // The PostgreSQL restart @ streaming-user stays out of CI: its wait can outlast the test's 300 s when Debezium reconnects late.
