@@ -55,6 +55,17 @@ export const pgCode = (err: unknown): string | undefined => (err as { code?: unk
 /** SQLSTATEs that mean the credential was refused (a retry with the same secret cannot help). */
 export const AUTH_FAILED = new Set(['28P01', '28000']);
 
+/**
+ * PostgreSQL away for a moment: shutting down or starting (57P01–57P03), a connection-class
+ * error (08…), or the socket refused/reset/closed. A wait treats it as "not yet" and polls on.
+ */
+export function isPostgresUnavailable(err: unknown): boolean {
+  const code = pgCode(err);
+  if (typeof code === 'string' && (/^57P0[123]$/.test(code) || code.startsWith('08'))) return true;
+  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test((err as Error | null)?.message ?? '');
+}
+
 export interface Login {
   user: string;
   password: string;

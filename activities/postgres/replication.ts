@@ -1,5 +1,22 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
-import { boundedTimeout, type Connections } from './connection.js';
+import { boundedTimeout, isPostgresUnavailable, type Connections } from './connection.js';
+
+/**
+ * One poll of a wait: its value, or undefined when PostgreSQL is away for a moment (restarting)
+ * and the wait's deadline has not passed — heartbeated, and polled again a second later. A
+ * restart during a wait is "not yet", not a failed attempt (the fault matrix saw a 13 s restart
+ * exhaust a wait's retries and roll a rotation back).
+ */
+async function whenAvailable<T>(poll: () => Promise<T>, deadline: number): Promise<T | undefined> {
+  try {
+    return await poll();
+  } catch (err) {
+    if (!isPostgresUnavailable(err) || Date.now() > deadline) throw err;
+    heartbeat(`PostgreSQL unavailable (${(err as Error).message.slice(0, 80)}); polling on`);
+    await sleep(1000);
+    return undefined;
+  }
+}
 
 export interface ReplicationState {
   walLevel: string;
@@ -67,12 +84,18 @@ export function createReplicationActivities(conns: Connections) {
     const timeoutMs = boundedTimeout('timeoutMs', input.timeoutMs);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const row = await conns.withAdmin(async (c) =>
-        (await c.query<{ lsn: string; done: boolean }>(
-          `SELECT confirmed_flush_lsn::text AS lsn, confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1`,
-          [input.slot, input.lsn],
-        )).rows[0],
+      const read = await whenAvailable(
+        async () =>
+          (await conns.withAdmin(async (c) =>
+            (await c.query<{ lsn: string; done: boolean }>(
+              `SELECT confirmed_flush_lsn::text AS lsn, confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1`,
+              [input.slot, input.lsn],
+            )).rows,
+          )),
+        deadline,
       );
+      if (!read) continue;
+      const row = read[0];
       if (row?.done) return { confirmedFlushLsn: row.lsn };
       if (Date.now() > deadline) throw ApplicationFailure.retryable(`slot ${input.slot} confirmed_flush_lsn ${row?.lsn ?? '(none)'} has not reached ${input.lsn}`, 'SlotNotAdvancing');
       heartbeat(row?.lsn);
@@ -88,7 +111,8 @@ export function createReplicationActivities(conns: Connections) {
     const timeoutMs = boundedTimeout('timeoutMs', input.timeoutMs);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const state = await inspectReplication({ slot: input.slot });
+      const state = await whenAvailable(() => inspectReplication({ slot: input.slot }), deadline);
+      if (!state) continue;
       if (state.slot.active && state.streamingUser === input.user) return state;
       if (Date.now() > deadline) {
         throw ApplicationFailure.retryable(`slot ${input.slot} is streamed by ${state.streamingUser ?? 'nobody'}, expected ${input.user}`, 'UnexpectedStreamingUser');
