@@ -84,7 +84,7 @@ function tlsRefusal(err: unknown, deps: PostgresDeps): ApplicationFailure | unde
   );
 }
 
-/** Admin sessions per database a worker keeps open at most (PostgreSQL's max_connections is shared with the pipeline). */
+/** Admin sessions in the pipeline database a worker keeps open at most (PostgreSQL's max_connections is shared with the pipeline). */
 const ADMIN_POOL_SIZE = 10;
 
 export function createConnections(deps: PostgresDeps) {
@@ -122,7 +122,7 @@ export function createConnections(deps: PostgresDeps) {
   }
 
   /**
-   * Admin sessions come from a small pool per (database, admin user): a fleet of rotations polls
+   * Admin sessions in the pipeline's database come from a small pool per admin user: a fleet of rotations polls
    * PostgreSQL every 250 ms, and a new session each time costs a SCRAM exchange on both sides and
    * a backend. The password is read from the store for every new session, so a rotated admin
    * password is picked up; a changed admin user gets its own pool. A session whose work failed is
@@ -155,7 +155,10 @@ export function createConnections(deps: PostgresDeps) {
   }
 
   async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>, database?: string): Promise<T> {
-    const pool = await adminPool(database ?? deps.database);
+    // Only the pipeline's database is pooled: an idle session left in another one (template1 above
+    // all, which retiring a role visits) would make the DBA's next CREATE DATABASE fail.
+    if (database && database !== deps.database) return once(fn, database);
+    const pool = await adminPool(deps.database);
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
@@ -174,6 +177,16 @@ export function createConnections(deps: PostgresDeps) {
     } catch (err) {
       client.release(true);
       throw err;
+    }
+  }
+
+  /** One session for `fn`, closed after it. */
+  async function once<T>(fn: (c: pg.Client) => Promise<T>, database: string): Promise<T> {
+    const client = await connect({ database });
+    try {
+      return await fn(client);
+    } finally {
+      await client.end().catch(() => undefined);
     }
   }
 
