@@ -1,6 +1,6 @@
-import { ApplicationFailure, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
-import { activityOptions, describeError, parseIsoDuration, Rotation, type RotationResult } from '../rotation/index.js';
+import { activityOptions, describeError, parseIsoDuration, Rotation, procedureActivities, type RotationResult } from '../rotation/index.js';
 import type { AwsKeysRotationInput, AwsKeysRotationPlan } from './input.js';
 import { evaluateAwsPreflight, HARD_CHECKS, inactiveKeyToDelete } from './preflight.js';
 import {
@@ -15,11 +15,7 @@ import {
   REFUSAL_TIMEOUT_MS,
 } from './steps.js';
 
-const read = proxyActivities<Activities>(activityOptions.read);
-const change = proxyActivities<Activities>(activityOptions.change);
-const wait = proxyActivities<Activities>(activityOptions.wait);
-const undo = proxyActivities<Activities>(activityOptions.undo);
-const worker = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } });
+const { read, change, wait, undo, worker } = procedureActivities();
 
 /** What every phase of one run works with. */
 interface Run {

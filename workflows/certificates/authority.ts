@@ -1,17 +1,12 @@
-import { ApplicationFailure, executeChild, ParentClosePolicy, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../../activities/index.js';
-import { activityOptions, describeError, parseIsoDuration, Rotation, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
+import { ApplicationFailure, executeChild, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
+import { describeError, parseIsoDuration, Rotation, rotationWorkflowId, type RotationResult, procedureActivities } from '../rotation/index.js';
 import type { CaRotationInput, CaRotationPlan } from './authorityInput.js';
 import { type CaFacts, caSteps, type CaSteps, orderedCaSteps } from './authoritySteps.js';
 import { managedCertificates, renewalDecisions } from './managed.js';
 import { describeChildError } from './renew.js';
 import { rotateServiceCertificate } from './workflow.js';
 
-const read = proxyActivities<Activities>(activityOptions.read);
-const change = proxyActivities<Activities>(activityOptions.change);
-const wait = proxyActivities<Activities>(activityOptions.wait);
-const undo = proxyActivities<Activities>(activityOptions.undo);
-const worker = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } });
+const { read, change, wait, undo, worker } = procedureActivities();
 
 interface Run {
   r: Rotation;

@@ -1,14 +1,10 @@
-import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../../activities/index.js';
+import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import type { PlannedStep } from '../rotation/definitions.js';
-import { activityOptions, Rotation, type RotationResult } from '../rotation/index.js';
+import { Rotation, type RotationResult, procedureActivities } from '../rotation/index.js';
 import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS, type TlsService } from './input.js';
 import { normalizeSan } from './sans.js';
 
-const read = proxyActivities<Activities>(activityOptions.read);
-const change = proxyActivities<Activities>(activityOptions.change);
-const wait = proxyActivities<Activities>(activityOptions.wait);
-const undo = proxyActivities<Activities>(activityOptions.undo);
+const { read, change, wait, undo } = procedureActivities();
 
 /** Input of a first issuance (validated at the edge by the CLI): names, SANs and a lifetime, never a key. */
 export interface FirstCertificateInput {

@@ -1,14 +1,12 @@
-import { ApplicationFailure, ChildWorkflowFailure, ParentClosePolicy, proxyActivities, proxyLocalActivities, startChild } from '@temporalio/workflow';
+import { ApplicationFailure, ChildWorkflowFailure, ParentClosePolicy, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { Activities } from '../../activities/index.js';
-import { activityOptions, describeError, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
+import { describeError, rotationWorkflowId, type RotationResult, procedureActivities } from '../rotation/index.js';
 import { managedCertificates, renewalDecisions, type RenewalDecision, type ScannedCertificate } from './managed.js';
 import { certificateExpiryGauges } from './metrics.js';
 import type { RenewalScanInput, RenewalScanPlan } from './renewalInput.js';
 import { rotateServiceCertificate } from './workflow.js';
 
-const read = proxyActivities<Activities>(activityOptions.read);
-const worker = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } });
+const { read, worker } = procedureActivities();
 
 export type RenewalAction = 'none' | 'would-renew' | 'renewed' | 'failed' | 'already-running' | 'deferred' | 'unreadable';
 

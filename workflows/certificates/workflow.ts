@@ -1,16 +1,11 @@
-import { ApplicationFailure, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../../activities/index.js';
-import { activityOptions, describeError, Rotation, type RotationResult } from '../rotation/index.js';
+import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
+import { describeError, Rotation, type RotationResult, procedureActivities } from '../rotation/index.js';
 import { type CertificateRotationInput, type CertificateRotationPlan, DEFAULT_CONNECTOR } from './input.js';
 import { evaluateCertificatePreflight, servedProblem } from './preflight.js';
 import { normalizeSan } from './sans.js';
 import { type CertificateFacts, certificateSteps, type CertificateSteps, orderedCertificateSteps } from './steps.js';
 
-const read = proxyActivities<Activities>(activityOptions.read);
-const change = proxyActivities<Activities>(activityOptions.change);
-const wait = proxyActivities<Activities>(activityOptions.wait);
-const undo = proxyActivities<Activities>(activityOptions.undo);
-const worker = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } });
+const { read, change, wait, undo, worker } = procedureActivities();
 
 interface Run {
   r: Rotation;

@@ -1,16 +1,11 @@
-import { ApplicationFailure, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../../activities/index.js';
+import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { legacyRotatePostgresCdcV2 } from '../legacy/rotatePostgresCdcV2.js';
-import { activityOptions, describeError, parseIsoDuration, Rotation, type RotationResult } from '../rotation/index.js';
+import { describeError, parseIsoDuration, Rotation, procedureActivities, type RotationResult } from '../rotation/index.js';
 import { cdcUserName, type PostgresCdcRotationInput, type PostgresCdcRotationPlan } from './input.js';
 import { evaluatePreflight } from './preflight.js';
 import { cdcSteps, EXPIRY_MARGIN_MS, orderedSteps, RETIRE_LOCK_TIMEOUT_MS } from './steps.js';
 
-const read = proxyActivities<Activities>(activityOptions.read);
-const change = proxyActivities<Activities>(activityOptions.change);
-const wait = proxyActivities<Activities>(activityOptions.wait);
-const undo = proxyActivities<Activities>(activityOptions.undo);
-const worker = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } });
+const { read, change, wait, undo, worker } = procedureActivities();
 
 /** The runbook's "PostgreSQL CDC User Rotation". One rotation per credential secret at a time. */
 export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInput): Promise<RotationResult> {

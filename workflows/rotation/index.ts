@@ -1,5 +1,6 @@
 /** The rotation kit: what every procedure composes. */
 export { activityOptions } from './activityOptions.js';
+export { procedureActivities } from './procedureActivities.js';
 export * from './definitions.js';
 export { formatDuration, MAX_GRACE_MS, parseIsoDuration } from './duration.js';
 export { describeError, RollbackRequested } from './errors.js';

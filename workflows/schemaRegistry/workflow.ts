@@ -1,15 +1,11 @@
-import { ApplicationFailure, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
-import { activityOptions, describeError, parseIsoDuration, Rotation, type RotationResult } from '../rotation/index.js';
+import { activityOptions, describeError, parseIsoDuration, Rotation, type RotationResult, procedureActivities } from '../rotation/index.js';
 import { lookupSubject, registryUserName, type SchemaRegistryRotationInput, type SchemaRegistryRotationPlan } from './input.js';
 import { evaluateRegistryPreflight } from './preflight.js';
 import { CANARY_TIMEOUT_MS, orderedRegistrySteps, type RegistrySteps, registrySteps } from './steps.js';
 
-const read = proxyActivities<Activities>(activityOptions.read);
-const change = proxyActivities<Activities>(activityOptions.change);
-const wait = proxyActivities<Activities>(activityOptions.wait);
-const undo = proxyActivities<Activities>(activityOptions.undo);
-const worker = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } });
+const { read, change, wait, undo, worker } = procedureActivities();
 
 /** What every phase of one run works with. */
 interface Run {
