@@ -25,20 +25,30 @@ interface Found {
 /** Reads change events back from the pipeline's topics (the canary check of a rotation). */
 export function createKafkaActivities(deps: KafkaDeps) {
   const kafka = new Kafka({ clientId: 'rekey-worker', brokers: deps.brokers, logLevel: logLevel.NOTHING });
-  // One admin client per worker for every scan (offset lookups, group cleanup): a fleet of
-  // rotations waiting at once would otherwise hold one broker connection set each.
+  // One admin client for the scans that run at the same time (offset lookups, group cleanup):
+  // a fleet of rotations waiting at once would otherwise hold one broker connection set each.
+  // It is closed when the last scan ends, so an idle worker (or a script) holds no connection.
   let sharedAdmin: Promise<Admin> | undefined;
+  let scans = 0;
   function admin(): Promise<Admin> {
-    sharedAdmin ??= (async () => {
-      const a = kafka.admin();
-      a.on(a.events.DISCONNECT, () => (sharedAdmin = undefined));
-      await a.connect();
-      return a;
-    })().catch((err: unknown) => {
-      sharedAdmin = undefined;
-      throw err;
-    });
+    if (!sharedAdmin) {
+      const client = kafka.admin();
+      const made: Promise<Admin> = client.connect().then(
+        () => client,
+        (err: unknown) => {
+          if (sharedAdmin === made) sharedAdmin = undefined;
+          throw err;
+        },
+      );
+      sharedAdmin = made;
+    }
     return sharedAdmin;
+  }
+  function scanEnded(): void {
+    if (--scans > 0) return;
+    const last = sharedAdmin;
+    sharedAdmin = undefined;
+    void last?.then((a) => a.disconnect()).catch(() => undefined);
   }
 
   /**
@@ -63,6 +73,7 @@ export function createKafkaActivities(deps: KafkaDeps) {
   async function scanTopic(topic: string, sinceMs: number, timeoutMs: number, type: string, what: string, match: (m: KafkaMessage) => boolean): Promise<Found> {
     const deadline = Date.now() + timeoutMs;
     const notSeen = () => ApplicationFailure.retryable(`no ${what} on ${topic} within ${Math.round(timeoutMs / 1000)} s`, type);
+    scans++;
     const groupId = `rekey-canary-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
     try {
       const starts = await startOffsets(await admin(), topic, sinceMs, deadline);
@@ -107,6 +118,7 @@ export function createKafkaActivities(deps: KafkaDeps) {
       await admin()
         .then((a) => a.deleteGroups([groupId]))
         .catch(() => undefined);
+      scanEnded();
     }
   }
 
