@@ -24,7 +24,7 @@ const DAY = 86_400_000;
  * workflow tests with stub activities.
  */
 export class CertStubWorld {
-  ca = { subject: 'CN=rekey CA', fingerprint: 'CA:00', notBefore: '2020-01-01T00:00:00.000Z', notAfter: '2099-01-01T00:00:00.000Z', hasKey: true };
+  ca = { subject: 'CN=rekey CA', fingerprint: 'CA:00', notBefore: '2020-01-01T00:00:00.000Z', notAfter: '9999-01-01T00:00:00.000Z', hasKey: true };
   current: Cert;
   pending: Versioned | undefined;
   backup: Versioned | undefined;
