@@ -1,4 +1,4 @@
-import { condition, setHandler } from '@temporalio/workflow';
+import { condition, patched, setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { AuditTrail } from './audit.js';
 import {
@@ -14,6 +14,9 @@ import {
 } from './definitions.js';
 import { MAX_GRACE_MS, parseIsoDuration } from './duration.js';
 import type { PhaseTracker } from './tracker.js';
+
+/** The reason recorded for a rollback signal sent with no input. */
+export const ROLLBACK_WITHOUT_INPUT = 'no reason given (rollback signal without input)';
 
 export type Decision = { kind: 'retry'; by: string } | { kind: 'abandon'; by: string; reason: string };
 
@@ -42,7 +45,9 @@ export class OperatorControl {
 
   install(): void {
     setHandler(rollbackSignal, (raw: unknown) => {
-      const r = this.parse('rollback', RollbackRequest, raw);
+      // A rollback sent with no input (the Web UI's default) is an operator asking to undo: never dropped for want of a
+      // reason. Runs before the patch ignored it, and replay keeps them so.
+      const r = raw == null && patched('rollback-without-input') ? { reason: ROLLBACK_WITHOUT_INPUT, by: undefined } : this.parse('rollback', RollbackRequest, raw);
       if (!r) return;
       const refusal = this.hooks.rollbackRefusal();
       if (refusal) return this.ignore('rollback', refusal);
