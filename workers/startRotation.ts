@@ -1,6 +1,7 @@
 import { type CaRotationInput, parseCaRotationInput } from '../workflows/certificates/authorityInput.js';
 import { rotateCertificateAuthority } from '../workflows/certificates/authority.js';
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { RotationResult } from '../workflows/rotation/index.js';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { type AwsKeysRotationInput, parseAwsKeysInput } from '../workflows/awsKeys/input.js';
 import { rotateAwsAccessKeys } from '../workflows/awsKeys/workflow.js';
@@ -61,82 +62,67 @@ async function startRotation<H>(s: StartSpec, opts: { taskQueue: string; now?: D
   }
 }
 
-/** Validates the input at the edge (errors name the field) and starts the PostgreSQL CDC rotation. */
-export async function startPostgresCdcRotation(client: Client, raw: PostgresCdcRotationInput, opts: { taskQueue: string; now?: Date }) {
-  const plan = parsePostgresCdcInput(raw);
-  return startRotation(
-    {
-      procedure: 'postgresql-cdc',
-      resource: plan.secret,
-      target: plan.target,
-      dryRun: plan.dryRun,
-      summary: `rotate the PostgreSQL CDC user of ${plan.target} (${plan.secret}, ${plan.strategy}, grace ${plan.gracePeriod}${plan.compromise ? ', COMPROMISE' : ''})`,
-    },
-    opts,
-    (o) => client.workflow.start(rotatePostgresCdcCredentials, { ...o, args: [raw] }),
-  );
+/** What the start of one procedure needs: its input's validator, its workflow, and how the plan names and describes the run. */
+interface Procedure<I, P extends { dryRun: boolean }> {
+  procedure: string;
+  parse: (raw: I) => P;
+  workflow: (input: I) => Promise<RotationResult>;
+  /** What one rotation at a time is keyed on (the secret), and the target label. */
+  resource: (plan: P) => string;
+  target: (plan: P) => string;
+  summary: (plan: P) => string;
 }
 
-/** Validates the input at the edge (errors name the field) and starts the Schema Registry rotation. */
-export async function startSchemaRegistryRotation(client: Client, raw: SchemaRegistryRotationInput, opts: { taskQueue: string; now?: Date }) {
-  const plan = parseSchemaRegistryInput(raw);
-  return startRotation(
-    {
-      procedure: 'schema-registry',
-      resource: plan.secret,
-      target: plan.target,
-      dryRun: plan.dryRun,
-      summary: `rotate the Schema Registry user of account ${plan.account} for ${plan.target} (${plan.secret}, connector ${plan.connector}, grace ${plan.gracePeriod})`,
-    },
-    opts,
-    (o) => client.workflow.start(rotateSchemaRegistryCredentials, { ...o, args: [raw] }),
-  );
+/** A procedure's start function: validates the input at the edge (errors name the field), then starts it under its resource's id. */
+function starter<I, P extends { dryRun: boolean }>(p: Procedure<I, P>) {
+  return (client: Client, raw: I, opts: { taskQueue: string; now?: Date }) => {
+    const plan = p.parse(raw);
+    return startRotation({ procedure: p.procedure, resource: p.resource(plan), target: p.target(plan), dryRun: plan.dryRun, summary: p.summary(plan) }, opts, (o) =>
+      client.workflow.start(p.workflow, { ...o, args: [raw] }),
+    );
+  };
 }
 
-/** Validates the input at the edge (errors name the field) and starts the S3 sink's access-key rotation. */
-export async function startAwsKeysRotation(client: Client, raw: AwsKeysRotationInput, opts: { taskQueue: string; now?: Date }) {
-  const plan = parseAwsKeysInput(raw);
-  return startRotation(
-    {
-      procedure: 'aws-keys',
-      resource: plan.secret,
-      target: plan.target,
-      dryRun: plan.dryRun,
-      summary: `rotate the access key of IAM user ${plan.user} for ${plan.target} (${plan.secret}, connector ${plan.connector}, grace ${plan.gracePeriod}${plan.deleteInactiveKey ? ', delete an inactive second key' : ''})`,
-    },
-    opts,
-    (o) => client.workflow.start(rotateAwsAccessKeys, { ...o, args: [raw] }),
-  );
-}
+const bySecret = { resource: (p: { secret: string }) => p.secret, target: (p: { target: string }) => p.target };
 
-/** Validates the input at the edge (errors name the field) and starts a service-certificate rotation. */
-export async function startCertificateRotation(client: Client, raw: CertificateRotationInput, opts: { taskQueue: string; now?: Date }) {
-  const plan = parseCertificateInput(raw);
-  return startRotation(
-    {
-      procedure: 'certificate',
-      resource: plan.secret,
-      target: plan.target,
-      dryRun: plan.dryRun,
-      summary: `renew the ${plan.service} server certificate (${plan.secret}, signed by ${plan.caSecret}, ${plan.validityDays} days${plan.allowSanChange ? ', SANs may change' : ''})`,
-    },
-    opts,
-    (o) => client.workflow.start(rotateServiceCertificate, { ...o, args: [raw] }),
-  );
-}
+export const startPostgresCdcRotation = starter({
+  procedure: 'postgresql-cdc',
+  parse: (raw: PostgresCdcRotationInput) => parsePostgresCdcInput(raw),
+  workflow: rotatePostgresCdcCredentials,
+  ...bySecret,
+  summary: (p) => `rotate the PostgreSQL CDC user of ${p.target} (${p.secret}, ${p.strategy}, grace ${p.gracePeriod}${p.compromise ? ', COMPROMISE' : ''})`,
+});
 
-/** Validates the input at the edge (errors name the field) and starts the CA rotation (`rotate-ca/<caSecret>`). */
-export async function startCaRotation(client: Client, raw: CaRotationInput, opts: { taskQueue: string; now?: Date }) {
-  const plan = parseCaRotationInput(raw);
-  return startRotation(
-    {
-      procedure: 'ca',
-      resource: plan.caSecret,
-      target: 'pipeline',
-      dryRun: plan.dryRun,
-      summary: `rotate the CA ${plan.caSecret}: new CA trusted beside the old, every certificate reissued, old CA dropped after ${plan.gracePeriod}`,
-    },
-    opts,
-    (o) => client.workflow.start(rotateCertificateAuthority, { ...o, args: [raw] }),
-  );
-}
+export const startSchemaRegistryRotation = starter({
+  procedure: 'schema-registry',
+  parse: (raw: SchemaRegistryRotationInput) => parseSchemaRegistryInput(raw),
+  workflow: rotateSchemaRegistryCredentials,
+  ...bySecret,
+  summary: (p) => `rotate the Schema Registry user of account ${p.account} for ${p.target} (${p.secret}, connector ${p.connector}, grace ${p.gracePeriod})`,
+});
+
+export const startAwsKeysRotation = starter({
+  procedure: 'aws-keys',
+  parse: (raw: AwsKeysRotationInput) => parseAwsKeysInput(raw),
+  workflow: rotateAwsAccessKeys,
+  ...bySecret,
+  summary: (p) => `rotate the access key of IAM user ${p.user} for ${p.target} (${p.secret}, connector ${p.connector}, grace ${p.gracePeriod}${p.deleteInactiveKey ? ', delete an inactive second key' : ''})`,
+});
+
+export const startCertificateRotation = starter({
+  procedure: 'certificate',
+  parse: (raw: CertificateRotationInput) => parseCertificateInput(raw),
+  workflow: rotateServiceCertificate,
+  ...bySecret,
+  summary: (p) => `renew the ${p.service} server certificate (${p.secret}, signed by ${p.caSecret}, ${p.validityDays} days${p.allowSanChange ? ', SANs may change' : ''})`,
+});
+
+/** The CA rotation is keyed on the CA's secret (`rotate-ca/<caSecret>`). */
+export const startCaRotation = starter({
+  procedure: 'ca',
+  parse: (raw: CaRotationInput) => parseCaRotationInput(raw),
+  workflow: rotateCertificateAuthority,
+  resource: (p) => p.caSecret,
+  target: () => 'pipeline',
+  summary: (p) => `rotate the CA ${p.caSecret}: new CA trusted beside the old, every certificate reissued, old CA dropped after ${p.gracePeriod}`,
+});

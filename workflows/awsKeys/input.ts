@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../postgresCdc/input.js';
 import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
+import { defaultSecrets } from '../rotation/ids.js';
 import { MaintenanceWindowInput } from '../rotation/window.js';
 
 export { InvalidInputError };
@@ -25,7 +26,7 @@ export const awsDrillSteps = ['create-key', 'promote', 'switch-proven', 'deactiv
 export const AwsKeysRotationInput = z
   .object({
     target: objectName.describe('what is being rotated (a label: search attribute, audit)'),
-    secret: objectName.default('aws-credentials').describe('the secret the sink reads its key from; one rotation per secret at a time'),
+    secret: objectName.default(defaultSecrets['aws-keys']).describe('the secret the sink reads its key from; one rotation per secret at a time'),
     user: z
       .string()
       .regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM user name (letters, digits and +=,.@_-, at most 64 characters)')

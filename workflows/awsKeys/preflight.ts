@@ -1,4 +1,4 @@
-import type { CheckResult } from '../postgresCdc/preflight.js';
+import { check, type CheckResult } from '../rotation/preflight.js';
 
 export type { CheckResult };
 
@@ -38,7 +38,6 @@ export function inactiveKeyToDelete(f: Pick<AwsPreflightFacts, 'keys' | 'secretK
 
 /** Every check of the procedure's pre-flight, each with what it saw and what it needed. */
 export function evaluateAwsPreflight(f: AwsPreflightFacts, l: AwsPreflightLimits): CheckResult[] {
-  const check = (name: string, ok: boolean, seen: string, expected: string): CheckResult => ({ check: name, ok, seen, expected });
   const mine = f.keys.find((k) => k.accessKeyId === f.secretKey);
   const object = 'key' in f.recentObject ? f.recentObject : null;
   return [

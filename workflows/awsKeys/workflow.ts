@@ -1,6 +1,6 @@
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
-import { activityOptions, describeError, parseIsoDuration, Rotation, procedureActivities, type RotationResult } from '../rotation/index.js';
+import { activityOptions, describeError, parseIsoDuration, Rotation, procedureActivities, type RotationResult, gatePreflight, resolvePlanOnWorker } from '../rotation/index.js';
 import type { AwsKeysRotationInput, AwsKeysRotationPlan } from './input.js';
 import { evaluateAwsPreflight, HARD_CHECKS, inactiveKeyToDelete } from './preflight.js';
 import {
@@ -41,7 +41,7 @@ interface Run {
  * (`rotate-aws-keys/<secret>`).
  */
 export async function rotateAwsAccessKeys(input: AwsKeysRotationInput): Promise<RotationResult> {
-  const plan = await resolvePlan(input);
+  const plan = await resolvePlanOnWorker(() => worker.resolveAwsKeysPlan(input));
   const { workflowId, runId } = workflowInfo();
   const r = Rotation.begin({
     procedure: 'aws-keys',
@@ -141,14 +141,6 @@ async function deleteOldKey(run: Run): Promise<void> {
   });
 }
 
-/** Defaults and limits are resolved once, by the worker, and recorded in history (a local activity's result). */
-async function resolvePlan(input: AwsKeysRotationInput): Promise<AwsKeysRotationPlan> {
-  try {
-    return await worker.resolveAwsKeysPlan(input);
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable(describeError(err).replace(/^InvalidInput: /, ''), 'InvalidInput');
-  }
-}
 
 async function preflight(plan: AwsKeysRotationPlan, r: Rotation): Promise<{ oldKey: string; inactiveKey: string | null }> {
   const since = new Date(Date.now() - RECENT_OBJECT_WINDOW_MS).toISOString();
@@ -160,15 +152,7 @@ async function preflight(plan: AwsKeysRotationPlan, r: Rotation): Promise<{ oldK
   ]);
   const facts = { user: plan.user, keys, secretKey: credential.accessKeyId, connector, recentObject, deleteInactiveKey: plan.deleteInactiveKey };
   const checks = evaluateAwsPreflight(facts, { secret: plan.secret, bucket: plan.bucket, prefix: plan.prefix, windowMinutes: RECENT_OBJECT_WINDOW_MS / 60_000 });
-  const failed = checks.filter((c) => !c.ok);
-  const hard = failed.filter((c) => HARD_CHECKS.includes(c.check));
-  const summary = failed.map((c) => `${c.check}: saw ${c.seen}, expected ${c.expected}`).join('; ');
-  if (failed.length > 0 && (!plan.force || hard.length > 0)) {
-    const unforceable = plan.force ? ` (force does not apply to: ${hard.map((c) => c.check).join(', ')})` : '';
-    throw ApplicationFailure.nonRetryable(`pre-flight failed, nothing was changed: ${summary}${unforceable}`, 'PreflightFailed', checks);
-  }
-  if (failed.length > 0) r.audit.record('preflight', 'preflight_forced', 'success', { validation_status: 'failed', detail: `forced past ${summary}; reason: ${plan.force!.reason}` });
-  else r.audit.record('preflight', 'preflight', 'success', { validation_status: 'passed' });
+  gatePreflight(r.audit, checks, { force: plan.force, unforceable: HARD_CHECKS });
   return { oldKey: credential.accessKeyId, inactiveKey: inactiveKeyToDelete(facts) };
 }
 

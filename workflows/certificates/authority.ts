@@ -1,5 +1,5 @@
 import { ApplicationFailure, executeChild, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
-import { describeError, parseIsoDuration, Rotation, rotationWorkflowId, type RotationResult, procedureActivities } from '../rotation/index.js';
+import { describeError, parseIsoDuration, Rotation, rotationWorkflowId, type RotationResult, procedureActivities, resolvePlanOnWorker } from '../rotation/index.js';
 import type { CaRotationInput, CaRotationPlan } from './authorityInput.js';
 import { type CaFacts, caSteps, type CaSteps, orderedCaSteps } from './authoritySteps.js';
 import { managedCertificates, renewalDecisions } from './managed.js';
@@ -27,7 +27,7 @@ type Cert = CaFacts['certificates'][number];
  * trusted and served again. One CA rotation per CA secret (`rotate-ca/<caSecret>`).
  */
 export async function rotateCertificateAuthority(input: CaRotationInput = {}): Promise<RotationResult> {
-  const plan = await resolvePlan(input);
+  const plan = await resolvePlanOnWorker(() => worker.resolveCaRotationPlan(input));
   const { workflowId, runId } = workflowInfo();
   const r = Rotation.begin({
     procedure: 'ca',
@@ -197,10 +197,3 @@ async function preflight(plan: CaRotationPlan, r: Rotation): Promise<CaFacts> {
   return { from: ca.fingerprint, fromSubject: ca.subject, newCommonName, certificates, graceMs: parseIsoDuration(plan.gracePeriod)! };
 }
 
-async function resolvePlan(input: CaRotationInput): Promise<CaRotationPlan> {
-  try {
-    return await worker.resolveCaRotationPlan(input);
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable(describeError(err).replace(/^InvalidInput: /, ''), 'InvalidInput');
-  }
-}

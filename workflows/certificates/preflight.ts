@@ -1,4 +1,4 @@
-import type { CheckResult } from '../postgresCdc/preflight.js';
+import { check, type CheckResult } from '../rotation/preflight.js';
 import { hostMatchesSans, normalizeSan, sameSans } from './sans.js';
 
 export type { CheckResult };
@@ -45,7 +45,6 @@ const list = (sans: string[]) => sans.map(normalizeSan).join(', ') || '(none)';
  * the names clients use. All of them must pass: nothing is changed otherwise.
  */
 export function evaluateCertificatePreflight(f: CertificatePreflightFacts, r: CertificateRequestView): CheckResult[] {
-  const check = (name: string, ok: boolean, seen: string, expected: string): CheckResult => ({ check: name, ok, seen, expected });
   const newNotAfter = new Date(r.now + r.validityDays * DAY_MS).toISOString();
   const served = 'error' in f.served ? null : f.served;
   const caLasts = Date.parse(f.ca.notAfter) >= r.now + r.validityDays * DAY_MS;

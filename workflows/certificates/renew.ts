@@ -1,6 +1,6 @@
-import { ApplicationFailure, ChildWorkflowFailure, ParentClosePolicy, startChild } from '@temporalio/workflow';
+import { ChildWorkflowFailure, ParentClosePolicy, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { describeError, rotationWorkflowId, type RotationResult, procedureActivities } from '../rotation/index.js';
+import { describeError, rotationWorkflowId, type RotationResult, procedureActivities, resolvePlanOnWorker } from '../rotation/index.js';
 import { managedCertificates, renewalDecisions, type RenewalDecision, type ScannedCertificate } from './managed.js';
 import { certificateExpiryGauges } from './metrics.js';
 import type { RenewalScanInput, RenewalScanPlan } from './renewalInput.js';
@@ -37,7 +37,7 @@ export interface RenewalScanResult {
  * is terminated. Days to expiry go to the worker's metrics (CertificateExpiringSoon).
  */
 export async function renewCertificates(input: RenewalScanInput = {}): Promise<RenewalScanResult> {
-  const plan = await resolvePlan(input);
+  const plan = await resolvePlanOnWorker(() => worker.resolveRenewalScanPlan(input));
   const scan = await read.scanManagedCertificates({ certificates: managedCertificates(), caSecret: plan.caSecret });
   const now = Date.now();
   certificateExpiryGauges(scan.certificates, now);
@@ -87,13 +87,6 @@ async function renew(row: RenewalRow, plan: RenewalScanPlan): Promise<void> {
   }
 }
 
-async function resolvePlan(input: RenewalScanInput): Promise<RenewalScanPlan> {
-  try {
-    return await worker.resolveRenewalScanPlan(input);
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable(describeError(err).replace(/^InvalidInput: /, ''), 'InvalidInput');
-  }
-}
 
 /** A child's failure by its cause (the rotation's own message), not the wrapper's "Child Workflow execution failed". */
 export function describeChildError(err: unknown): string {

@@ -1,5 +1,5 @@
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
-import { describeError, Rotation, type RotationResult, procedureActivities } from '../rotation/index.js';
+import { describeError, Rotation, type RotationResult, procedureActivities, gatePreflight, resolvePlanOnWorker } from '../rotation/index.js';
 import { type CertificateRotationInput, type CertificateRotationPlan, DEFAULT_CONNECTOR } from './input.js';
 import { evaluateCertificatePreflight, servedProblem } from './preflight.js';
 import { normalizeSan } from './sans.js';
@@ -23,7 +23,7 @@ interface Run {
  * secret at a time (`rotate-certificate/<secret>`).
  */
 export async function rotateServiceCertificate(input: CertificateRotationInput): Promise<RotationResult> {
-  const plan = await resolvePlan(input);
+  const plan = await resolvePlanOnWorker(() => worker.resolveCertificatePlan(input));
   const { workflowId, runId } = workflowInfo();
   const r = Rotation.begin({
     procedure: 'certificate',
@@ -129,21 +129,8 @@ async function preflight(plan: CertificateRotationPlan, r: Rotation): Promise<Ce
   // one spelling (DNS:/IP:) in history, the CSR and the checks
   const sans = (plan.sans ?? current.sans).map(normalizeSan);
   const checks = evaluateCertificatePreflight({ ca, current, served }, { secret: plan.secret, caSecret: plan.caSecret, sans, allowSanChange: plan.allowSanChange, hostname, validityDays: plan.validityDays, now: Date.now() });
-  const failed = checks.filter((c) => !c.ok);
-  if (failed.length > 0) {
-    const summary = failed.map((c) => `${c.check}: saw ${c.seen}, expected ${c.expected}`).join('; ');
-    throw ApplicationFailure.nonRetryable(`pre-flight failed, nothing was changed: ${summary}`, 'PreflightFailed', checks);
-  }
-  r.audit.record('preflight', 'preflight', 'success', { validation_status: 'passed' });
+  gatePreflight(r.audit, checks); // no force: a certificate the CA or clients refuse is never installed
   const commonName = plan.commonName ?? /(?:^|, )CN=([^,]+)/.exec(current.subject)?.[1] ?? hostname;
   return { from: current.fingerprint, commonName, sans, hostname, endpoint };
 }
 
-/** Defaults and limits are resolved once, by the worker, and recorded in history (a local activity's result). */
-async function resolvePlan(input: CertificateRotationInput): Promise<CertificateRotationPlan> {
-  try {
-    return await worker.resolveCertificatePlan(input);
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable(describeError(err).replace(/^InvalidInput: /, ''), 'InvalidInput');
-  }
-}

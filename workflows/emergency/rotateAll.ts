@@ -11,22 +11,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { rotateAwsAccessKeys } from '../awsKeys/workflow.js';
-import { rotatePostgresCdcCredentials } from '../postgresCdc/workflow.js';
+import { credentialRotations } from '../credentialRotations.js';
 import { AuditTrail } from '../rotation/audit.js';
-import { cleanupNowSignal, describeError, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
+import { cleanupNowSignal, describeError, rotationWorkflowId } from '../rotation/index.js';
 import { RotationComponent, RotationPhase, RotationTarget } from '../rotation/searchAttributes.js';
-import { rotateSchemaRegistryCredentials } from '../schemaRegistry/workflow.js';
 import type { ValidationReport } from '../validation/checklist.js';
 import { validatePipeline } from '../validation/workflow.js';
 import { type EmergencyProcedure, emergencyOrder, RotateAllInput, type RotateAllPlan } from './rotateAllInput.js';
-
-type Procedure = (input: Record<string, unknown>) => Promise<RotationResult>;
-const procedures: Record<EmergencyProcedure, { run: Procedure; defaultSecret: string }> = {
-  'postgresql-cdc': { run: rotatePostgresCdcCredentials as Procedure, defaultSecret: 'debezium-credentials' },
-  'aws-keys': { run: rotateAwsAccessKeys as Procedure, defaultSecret: 'aws-credentials' },
-  'schema-registry': { run: rotateSchemaRegistryCredentials as Procedure, defaultSecret: 'schema-registry-auth' },
-};
 
 export interface EmergencyRotation {
   procedure: EmergencyProcedure;
@@ -61,7 +52,7 @@ export async function emergencyRotateAll(raw: RotateAllInput): Promise<Emergency
   const { workflowId } = workflowInfo();
   const rotations: EmergencyRotation[] = emergencyOrder.map((procedure) => ({
     procedure,
-    workflowId: rotationWorkflowId(procedure, String(plan.inputs[procedure]?.secret ?? procedures[procedure].defaultSecret)),
+    workflowId: rotationWorkflowId(procedure, String(plan.inputs[procedure]?.secret ?? credentialRotations[procedure].defaultSecret)),
     status: plan.skip.includes(procedure) ? 'skipped' : 'pending',
   }));
   const result: EmergencyResult = { status: 'completed', reason: plan.reason, rotations, validation: null };
@@ -101,7 +92,7 @@ async function rotateOne(plan: RotateAllPlan, rotation: EmergencyRotation): Prom
   const deadline = Date.now() + plan.waitForRunningSeconds * 1000;
   for (let asked = false; ; ) {
     try {
-      const r = await executeChild(procedures[rotation.procedure].run, {
+      const r = await executeChild(credentialRotations[rotation.procedure].run, {
         workflowId: rotation.workflowId,
         args: [input],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,

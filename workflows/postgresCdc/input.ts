@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
+import { defaultSecrets } from '../rotation/ids.js';
 import { MaintenanceWindowInput } from '../rotation/window.js';
 
 /** PostgreSQL identifiers rekey creates or names: lowercase, unquoted shape, at most 63 bytes. */
@@ -24,7 +25,7 @@ export const drillSteps = ['stage', 'create-role', 'promote', 'expire-old-role',
 export const PostgresCdcRotationInput = z
   .object({
     target: objectName.describe('what is being rotated (a label: search attribute, audit)'),
-    secret: objectName.default('debezium-credentials').describe('the credential the pipeline consumes; one rotation per secret at a time'),
+    secret: objectName.default(defaultSecrets['postgresql-cdc']).describe('the credential the pipeline consumes; one rotation per secret at a time'),
     connector: objectName.default('postgres-cdc-users-connector'),
     slot: pgIdentifier.default('debezium_slot'),
     publication: pgIdentifier.default('dbz_publication'),

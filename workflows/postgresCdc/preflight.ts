@@ -1,3 +1,5 @@
+import { check, type CheckResult } from '../rotation/preflight.js';
+
 /** Facts gathered by read-only activities before a rotation changes anything. */
 export interface PreflightFacts {
   walLevel: string;
@@ -27,12 +29,6 @@ export interface PreflightLimits {
   strategy?: string;
 }
 
-export interface CheckResult {
-  check: string;
-  ok: boolean;
-  seen: string;
-  expected: string;
-}
 
 /** A config-provider reference names the secret as a path segment or object name (`${dir:…/<secret>:key}`, `${secrets:ns/<secret>:key}`). */
 const refersTo = (ref: string, secret: string) => new RegExp(`[/:]${secret.replace(/\./g, '\\.')}:`).test(ref);
@@ -41,7 +37,6 @@ const refersTo = (ref: string, secret: string) => new RegExp(`[/:]${secret.repla
 export function evaluatePreflight(f: PreflightFacts, l: PreflightLimits): CheckResult[] {
   const lagSeconds = Math.max(f.lagSeconds.write ?? 0, f.lagSeconds.flush ?? 0, f.lagSeconds.replay ?? 0);
   const pressure = f.nodesUnderMemoryPressure ?? [];
-  const check = (name: string, ok: boolean, seen: string, expected: string): CheckResult => ({ check: name, ok, seen, expected });
   return [
     check('wal_level', f.walLevel === 'logical', f.walLevel, 'logical'),
     check('max_replication_slots', f.maxReplicationSlots >= 4, String(f.maxReplicationSlots), '>= 4'),

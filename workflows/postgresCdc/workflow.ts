@@ -1,6 +1,6 @@
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { legacyRotatePostgresCdcV2 } from '../legacy/rotatePostgresCdcV2.js';
-import { describeError, parseIsoDuration, Rotation, procedureActivities, type RotationResult } from '../rotation/index.js';
+import { parseIsoDuration, Rotation, procedureActivities, type RotationResult, gatePreflight, resolvePlanOnWorker } from '../rotation/index.js';
 import { cdcUserName, type PostgresCdcRotationInput, type PostgresCdcRotationPlan } from './input.js';
 import { evaluatePreflight } from './preflight.js';
 import { cdcSteps, EXPIRY_MARGIN_MS, orderedSteps, RETIRE_LOCK_TIMEOUT_MS } from './steps.js';
@@ -13,7 +13,7 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
   if (!patched('rotation-kit')) return (await legacyRotatePostgresCdcV2(input as never)) as never;
   // decided before the local activity below: a patch marker right after a local-activity marker does not replay
   const orderedAudit = patched('ordered-audit');
-  const plan = await resolvePlan(input);
+  const plan = await resolvePlanOnWorker(() => worker.resolvePostgresCdcPlan(input));
   const { workflowId, runId } = workflowInfo();
   const rotationId = `${workflowId}/${runId}`;
   const r = Rotation.begin({
@@ -87,14 +87,6 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
   });
 }
 
-/** Defaults and limits are resolved once, by the worker, and recorded in history (a local activity's result). */
-async function resolvePlan(input: PostgresCdcRotationInput): Promise<PostgresCdcRotationPlan> {
-  try {
-    return await worker.resolvePostgresCdcPlan(input);
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable(describeError(err).replace(/^InvalidInput: /, ''), 'InvalidInput');
-  }
-}
 
 async function preflight(plan: PostgresCdcRotationPlan, r: Rotation): Promise<string> {
   const [replication, connector, binding, current, memory] = await Promise.all([
@@ -108,11 +100,7 @@ async function preflight(plan: PostgresCdcRotationPlan, r: Rotation): Promise<st
     { ...replication, currentSecretUser: current.user, secretStore: current.store, connector, binding, memoryAvailablePercent: memory.availablePercent, nodesUnderMemoryPressure: memory.nodesUnderPressure, connectPods: memory.connectPods },
     plan,
   );
-  const failed = checks.filter((c) => !c.ok);
-  const summary = failed.map((c) => `${c.check}: saw ${c.seen}, expected ${c.expected}`).join('; ');
-  if (failed.length > 0 && !plan.force) throw ApplicationFailure.nonRetryable(`pre-flight failed, nothing was changed: ${summary}`, 'PreflightFailed', checks);
-  if (failed.length > 0) r.audit.record('preflight', 'preflight_forced', 'success', { validation_status: 'failed', detail: `forced past ${summary}; reason: ${plan.force!.reason}` });
-  else r.audit.record('preflight', 'preflight', 'success', { validation_status: 'passed' });
+  gatePreflight(r.audit, checks, { force: plan.force });
   return current.user;
 }
 

@@ -4,6 +4,7 @@ export { procedureActivities } from './procedureActivities.js';
 export * from './definitions.js';
 export { formatDuration, MAX_GRACE_MS, parseIsoDuration } from './duration.js';
 export { describeError, RollbackRequested } from './errors.js';
-export { dryRunWorkflowId, rotationWorkflowId } from './ids.js';
+export { defaultSecrets, dryRunWorkflowId, rotationWorkflowId } from './ids.js';
 export { Rotation, type RotationSpec } from './rotation.js';
 export { MaintenanceWindowInput, type MaintenanceWindow, OutsideMaintenanceWindow, windowRefusal } from './window.js';
+export { check, type CheckResult, gatePreflight, resolvePlanOnWorker } from './preflight.js';

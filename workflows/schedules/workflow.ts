@@ -1,9 +1,7 @@
 import { ApplicationFailure, ParentClosePolicy, executeChild, workflowInfo } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { rotateAwsAccessKeys } from '../awsKeys/workflow.js';
-import { rotatePostgresCdcCredentials } from '../postgresCdc/workflow.js';
+import { credentialRotations } from '../credentialRotations.js';
 import { parseIsoDuration, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
-import { rotateSchemaRegistryCredentials } from '../schemaRegistry/workflow.js';
 import type { ValidationReport } from '../validation/checklist.js';
 import { validatePipeline } from '../validation/workflow.js';
 import { renewCertificates } from '../certificates/renew.js';
@@ -11,13 +9,6 @@ import { ScheduledRunInput, type ScheduledProcedure, type ScheduledRotation, typ
 
 /** Set by the server on every workflow a Schedule starts: the action's nominal time (not when it actually ran). */
 const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
-
-type Procedure = (input: Record<string, unknown>) => Promise<RotationResult>;
-const procedures: Record<ScheduledRotation, Procedure> = {
-  'postgresql-cdc': rotatePostgresCdcCredentials as Procedure,
-  'schema-registry': rotateSchemaRegistryCredentials as Procedure,
-  'aws-keys': rotateAwsAccessKeys as Procedure,
-};
 
 export interface ScheduledRunResult {
   schedule: string;
@@ -54,7 +45,7 @@ export async function runScheduled(raw: ScheduledRunInput): Promise<ScheduledRun
   const base = { schedule: plan.schedule, procedure: plan.procedure, workflowId, scheduledAt: scheduledAt.toISOString(), switchBy };
   const input = { ...plan.input, ...(switchBy ? { maintenanceWindow: { switchBy, stagingBudget: plan.maintenanceWindow!.stagingBudget } } : {}) };
   try {
-    const result = await executeChild(procedures[plan.procedure as ScheduledRotation], {
+    const result = await executeChild(credentialRotations[plan.procedure as ScheduledRotation].run, {
       workflowId,
       args: [input],
       parentClosePolicy: ParentClosePolicy.ABANDON,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../postgresCdc/input.js';
 import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
+import { defaultSecrets } from '../rotation/ids.js';
 import { MaintenanceWindowInput } from '../rotation/window.js';
 
 export { InvalidInputError };
@@ -26,7 +27,7 @@ export const registryDrillSteps = ['stage-user', 'accept-user', 'both-accepted',
 export const SchemaRegistryRotationInput = z
   .object({
     target: objectName.describe('what is being rotated (a label: search attribute, audit)'),
-    secret: objectName.default('schema-registry-auth').describe('the secret both the registry and its clients read; one rotation per secret at a time'),
+    secret: objectName.default(defaultSecrets['schema-registry']).describe('the secret both the registry and its clients read; one rotation per secret at a time'),
     account: z
       .string()
       .regex(/^[a-z][a-z0-9-]{0,30}$/, 'must be a lowercase account name ([a-z][a-z0-9-]*, at most 31 characters)')

@@ -1,4 +1,4 @@
-import type { CheckResult } from '../postgresCdc/preflight.js';
+import { check, type CheckResult } from '../rotation/preflight.js';
 
 export type { CheckResult };
 
@@ -26,7 +26,6 @@ export const ACCEPTED_COMPATIBILITY = ['BACKWARD', 'BACKWARD_TRANSITIVE', 'FULL'
 
 /** Every check of the procedure's pre-flight, each with what it saw and what it needed. */
 export function evaluateRegistryPreflight(f: RegistryPreflightFacts, l: RegistryPreflightLimits): CheckResult[] {
-  const check = (name: string, ok: boolean, seen: string, expected: string): CheckResult => ({ check: name, ok, seen, expected });
   const status = f.currentAuth.status;
   const subjects = f.subjects ?? [];
   const weak = subjects.filter((s) => !(ACCEPTED_COMPATIBILITY as readonly string[]).includes(s.level.toUpperCase()));

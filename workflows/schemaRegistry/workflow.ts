@@ -1,6 +1,6 @@
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
-import { activityOptions, describeError, parseIsoDuration, Rotation, type RotationResult, procedureActivities } from '../rotation/index.js';
+import { activityOptions, parseIsoDuration, Rotation, type RotationResult, procedureActivities, gatePreflight, resolvePlanOnWorker } from '../rotation/index.js';
 import { lookupSubject, registryUserName, type SchemaRegistryRotationInput, type SchemaRegistryRotationPlan } from './input.js';
 import { evaluateRegistryPreflight } from './preflight.js';
 import { CANARY_TIMEOUT_MS, orderedRegistrySteps, type RegistrySteps, registrySteps } from './steps.js';
@@ -29,7 +29,7 @@ interface Run {
  * old user after grace. One rotation per secret at a time (`rotate-schema-registry/<secret>`).
  */
 export async function rotateSchemaRegistryCredentials(input: SchemaRegistryRotationInput): Promise<RotationResult> {
-  const plan = await resolvePlan(input);
+  const plan = await resolvePlanOnWorker(() => worker.resolveSchemaRegistryPlan(input));
   const { workflowId, runId } = workflowInfo();
   const r = Rotation.begin({
     procedure: 'schema-registry',
@@ -122,14 +122,6 @@ async function removeOldUser(run: Run): Promise<void> {
   });
 }
 
-/** Defaults and limits are resolved once, by the worker, and recorded in history (a local activity's result). */
-async function resolvePlan(input: SchemaRegistryRotationInput): Promise<SchemaRegistryRotationPlan> {
-  try {
-    return await worker.resolveSchemaRegistryPlan(input);
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable(describeError(err).replace(/^InvalidInput: /, ''), 'InvalidInput');
-  }
-}
 
 /** Registry waits get a start-to-close above their own bound (registryWaitSeconds may exceed the kit's 600 s waits). */
 function registryWaits(plan: SchemaRegistryRotationPlan): Run['registry'] {
@@ -150,11 +142,7 @@ async function preflight(plan: SchemaRegistryRotationPlan, r: Rotation): Promise
   const currentAuth = auth ?? { user: account.user, status: 0 };
   const subjects = currentAuth.status === 200 ? (await read.registryCompatibility({ ...ref, subjectPrefix: plan.subjectPrefix })).subjects : null;
   const checks = evaluateRegistryPreflight({ currentAuth, subjects, connector, account }, { ...ref, subjectPrefix: plan.subjectPrefix, lookupSubject: lookupSubject(plan) });
-  const failed = checks.filter((c) => !c.ok);
-  const summary = failed.map((c) => `${c.check}: saw ${c.seen}, expected ${c.expected}`).join('; ');
-  if (failed.length > 0 && !plan.force) throw ApplicationFailure.nonRetryable(`pre-flight failed, nothing was changed: ${summary}`, 'PreflightFailed', checks);
-  if (failed.length > 0) r.audit.record('preflight', 'preflight_forced', 'success', { validation_status: 'failed', detail: `forced past ${summary}; reason: ${plan.force!.reason}` });
-  else r.audit.record('preflight', 'preflight', 'success', { validation_status: 'passed' });
+  gatePreflight(r.audit, checks, { force: plan.force });
   return account;
 }
 

@@ -1,20 +1,21 @@
 import { z } from 'zod';
 import { components, type Component } from './checklist.js';
+import { defaultSecrets } from '../rotation/ids.js';
 
 const name = z.string().regex(/^[a-z0-9]([-a-z0-9._]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, "-", "_" or "." (at most 63 characters)');
 
 /** The pipeline's names the checks look at; every default is the runbook's (and the embedded stack's). */
 export const ValidationTargets = z
   .object({
-    cdcSecret: name.default('debezium-credentials'),
+    cdcSecret: name.default(defaultSecrets['postgresql-cdc']),
     slot: name.default('debezium_slot'),
     publication: name.default('dbz_publication'),
     connector: name.default('postgres-cdc-users-connector'),
     sinkConnector: name.default('s3-sink-connector'),
-    registrySecret: name.default('schema-registry-auth'),
+    registrySecret: name.default(defaultSecrets['schema-registry']),
     registryAccounts: z.array(name).min(1).max(10).default(['admin', 'developer', 'probe']),
     topicPrefix: z.string().min(1).max(100).default('ecommerce.'),
-    awsSecret: name.default('aws-credentials'),
+    awsSecret: name.default(defaultSecrets['aws-keys']),
     bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name').default('datapipe-archive'),
     prefix: z.string().max(200).default('topics/'),
     serviceAccounts: z.array(name).max(20).default(['kafka-connect', 'rekey-worker', 'schema-registry']),
