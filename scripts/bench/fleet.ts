@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { createClient } from '../../workers/client.js';
 import { embeddedWorkerConfig } from '../lib/session.js';
-import { upWithStore } from '../lib/stores.js';
+import { parseStore, upWithStore } from '../lib/stores.js';
 import { execFileSync } from 'node:child_process';
 import { imageNodeOptions, productionWorkerEnv, rotateFleet } from '../lib/fleetRun.js';
 import { adminClient } from '../stack/postgres.js';
@@ -17,10 +17,11 @@ const program = new Command('bench:fleet')
   .option('--node-options <flags>', "NODE_OPTIONS of the worker processes (V8 heap settings under test; default: the image's)", imageNodeOptions)
   .option('--max-concurrent-activities <n>', 'REKEY_MAX_CONCURRENT_ACTIVITIES of the workers')
   .option('--max-cached-workflows <n>', 'REKEY_MAX_CACHED_WORKFLOWS of the workers')
+  .option('--store <store>', "where the fleet's Secrets live: file, or kubernetes (the API server; Connect reads them through Strimzi's provider)", 'file')
   .option('--remove', 'remove the fleet (connectors, offsets, slots, roles, schemas, Secrets) afterwards; by default it stays for the next run')
   .option('--json', 'print the figures as one JSON object on the last line')
   .parse();
-const opts = program.opts<{ sizes: string; workers: string; rate: string; grace: string; nodeOptions: string; maxConcurrentActivities?: string; maxCachedWorkflows?: string; remove?: boolean; json?: boolean }>();
+const opts = program.opts<{ sizes: string; store: string; workers: string; rate: string; grace: string; nodeOptions: string; maxConcurrentActivities?: string; maxCachedWorkflows?: string; remove?: boolean; json?: boolean }>();
 
 function list(name: string, value: string, max: number): number[] {
   const xs = value.split(',').map((v) => Number(v.trim()));
@@ -34,8 +35,10 @@ async function main() {
   const rate = Number(opts.rate);
   if (!Number.isFinite(rate) || rate < 1 || rate > 500) throw new Error('--rate must be a number from 1 to 500');
   const log = (l: string) => console.error(l);
+  const store = parseStore(opts.store);
+  await upWithStore(embeddedWorkerConfig().stack, store, (l) => log(`  ${l}`), 'all');
+  // read after the move: the worker configuration follows the store the connector reads now
   const { stack, config } = embeddedWorkerConfig();
-  await upWithStore(stack, 'file', (l) => log(`  ${l}`), 'all');
   await ensureFleet(stack, Math.max(...sizes), log);
   log('building the production worker (npm run build:worker)');
   execFileSync('npm', ['run', '--silent', 'build:worker'], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -59,7 +62,7 @@ async function main() {
     await connection.close();
     if (opts.remove) await removeFleet(stack, fleetTargets(Math.max(...sizes)));
   }
-  const summary = { benchmark: 'fleet-rotation', insertRatePerSecond: rate, gracePeriod: opts.grace, workerTuning: tuning, runs };
+  const summary = { benchmark: 'fleet-rotation', secretStore: store, insertRatePerSecond: rate, gracePeriod: opts.grace, workerTuning: tuning, runs };
   if (opts.json) console.log(JSON.stringify(summary));
   else console.log(JSON.stringify(summary, null, 2));
 }

@@ -3,12 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { startPostgresCdcRotation } from '../../workers/startRotation.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import type { WorkerConfig } from '../../workers/config.js';
 import { repoRoot, type StackConfig } from '../stack/config.js';
-import { fleetRotationInput, type FleetTarget } from '../stack/fleet.js';
+import { fleetRotationInput, fleetStore, type FleetTarget } from '../stack/fleet.js';
 import { fleetDelivery, FleetLoad, FleetWatcher } from './fleetLoad.js';
 import { historyFigures, percentile, ProcessSampler } from './fleetMeasure.js';
 
@@ -30,20 +29,22 @@ export interface FleetRunOptions {
 /**
  * The worker as production runs it (`node dist/workers/main.js`, the pre-built workflow
  * bundle, configured by environment), pointed at the embedded stack: a fleet rotation
- * (reload-connector, file store) needs none of the stack's stand-ins. Each worker is its own
+ * (reload-connector; file store or the Kubernetes API) needs none of the stack's stand-ins. Each worker is its own
  * process, so RSS and CPU are the worker's alone.
  */
 /** The worker image's NODE_OPTIONS (`Dockerfile`, checked by test/unit/fleetSettings.test.ts): the fleet is measured as it ships. */
 export const imageNodeOptions = '--max-old-space-size=160 --max-semi-space-size=1';
 
 export function productionWorkerEnv(stack: StackConfig, config: WorkerConfig): NodeJS.ProcessEnv {
-  if (config.secrets.kind !== 'file') throw new Error('the fleet benchmark needs the file secret store');
+  const secrets =
+    config.secrets.kind === 'kubernetes'
+      ? { REKEY_SECRET_STORE: 'kubernetes', REKEY_K8S_NAMESPACE: config.secrets.namespace, KUBECONFIG: config.secrets.kubeconfig }
+      : { REKEY_SECRET_STORE: 'file', REKEY_SECRETS_DIR: config.secrets.dir };
   return {
     REKEY_TEMPORAL_ADDRESS: config.temporal.address,
     REKEY_TEMPORAL_NAMESPACE: config.temporal.namespace,
     REKEY_CODEC_KEY_FILE: path.join(stack.dir, 'codec.key'),
-    REKEY_SECRET_STORE: 'file',
-    REKEY_SECRETS_DIR: config.secrets.dir,
+    ...secrets,
     REKEY_PG_HOST: config.postgres.host,
     REKEY_PG_PORT: String(config.postgres.port),
     REKEY_PG_DATABASE: config.postgres.database,
@@ -167,7 +168,7 @@ async function summarizeRun(
   run: { wallMs: number; processes: ReturnType<ProcessSampler['stop']>; outcomes: Array<{ target: string; workflowId: string; status: string; ms: number; error?: string }>; delivery: ReturnType<typeof fleetDelivery>; insertErrors: number },
 ) {
   const figures = await Promise.all(run.outcomes.map((x) => historyFigures(o.client, x.workflowId)));
-  const store = new FileSecretStore(o.stack.secretsDir);
+  const { store } = fleetStore(o.stack);
   const converged: boolean[] = [];
   for (const t of o.targets) converged.push(await oneLoginRole(o.db, t, (await store.read(t.secret))?.data['db-username']));
   const startedBy: Record<string, number> = {};

@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import fs from 'node:fs';
+import path from 'node:path';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
+import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
+import type { SecretStore } from '../../activities/secrets/store.js';
 import { pipeline, type StackConfig } from './config.js';
 import { connectUrl, connectorStore, ref } from './connect.js';
+import { adminKubeConfig, kubeconfigPath, kubectl, kubeNamespace } from './kube.js';
+import type { PipelineStore } from './pipelineStore.js';
 import { adminClient } from './postgres.js';
 import { waitFor } from './proc.js';
 import { logPath } from './service.js';
@@ -91,7 +97,7 @@ async function seedDatabase(db: pg.Client, t: FleetTarget): Promise<void> {
 }
 
 /** The target's Secret and its first CDC user (created only when the Secret names no existing role). */
-async function seedCredential(db: pg.Client, store: FileSecretStore, t: FleetTarget): Promise<void> {
+async function seedCredential(db: pg.Client, store: SecretStore, t: FleetTarget): Promise<void> {
   let secret = await store.read(t.secret);
   if (!secret) {
     await store.write(t.secret, { 'db-username': loginName(t), 'db-password': randomBytes(24).toString('base64url') });
@@ -108,14 +114,14 @@ async function seedCredential(db: pg.Client, store: FileSecretStore, t: FleetTar
  * The target's Debezium connector: JSON values (the registry is not what a fleet rotation
  * exercises), and small queues and producer buffers so fifty tasks fit one Connect worker.
  */
-export function fleetConnectorConfig(cfg: StackConfig, t: FleetTarget): Record<string, string> {
+export function fleetConnectorConfig(cfg: StackConfig, t: FleetTarget, store: PipelineStore = 'file'): Record<string, string> {
   return {
     'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
     'tasks.max': '1',
     'database.hostname': '127.0.0.1',
     'database.port': String(cfg.ports.postgres),
-    'database.user': ref(cfg, 'file', t.secret, 'db-username'),
-    'database.password': ref(cfg, 'file', t.secret, 'db-password'),
+    'database.user': ref(cfg, store, t.secret, 'db-username'),
+    'database.password': ref(cfg, store, t.secret, 'db-password'),
     'database.dbname': pipeline.database,
     'topic.prefix': t.name,
     'plugin.name': 'pgoutput',
@@ -148,15 +154,63 @@ async function connectorRunning(cfg: StackConfig, t: FleetTarget): Promise<boole
   return s.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((x) => x.state === 'RUNNING');
 }
 
+/** Where the fleet's Secrets live: the store the embedded connector reads now (`upWithStore`). */
+export function fleetStore(cfg: StackConfig): { kind: PipelineStore; store: SecretStore; other: () => SecretStore | undefined } {
+  const connector = connectorStore(cfg);
+  if (connector === 'kubernetes-volume') throw new Error('the fleet reads its Secrets from the file store or through the Kubernetes API, not from projected volumes');
+  const files = new FileSecretStore(cfg.secretsDir);
+  const kube = () => (fs.existsSync(kubeconfigPath(cfg)) ? new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace) : undefined);
+  return connector === 'kubernetes' ? { kind: 'kubernetes', store: kube()!, other: () => files } : { kind: 'file', store: files, other: kube };
+}
+
+/**
+ * A fleet seeded in the other store keeps its current users: each target's Secret moves (the
+ * rotations since may have renamed its user), so it lives in exactly one store.
+ */
+async function moveSecrets(from: SecretStore | undefined, to: SecretStore, targets: FleetTarget[]): Promise<void> {
+  if (!from) return;
+  for (const t of targets) {
+    const there = await from.read(t.secret).catch(() => undefined);
+    if (!there) continue;
+    const here = await to.read(t.secret);
+    if (here?.info.fingerprint !== there.info.fingerprint) await to.write(t.secret, there.data, { expectedVersion: here?.info.version ?? null });
+    await from.remove(t.secret);
+  }
+}
+
+/**
+ * The fleet's Secrets made readable by Connect's ServiceAccount (Strimzi's provider GETs each by
+ * name): deploy/kafka-connect.yaml names the pipeline's three, as a production Role would name
+ * each target's. The worker on the stack uses the admin kubeconfig.
+ */
+async function grantFleetSecrets(cfg: StackConfig, targets: FleetTarget[]): Promise<void> {
+  const names = targets.map((t) => t.secret);
+  const doc = [
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'kafka-connect-fleet-credentials', namespace: kubeNamespace }, rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: names, verbs: ['get'] }] },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'kafka-connect-fleet-credentials', namespace: kubeNamespace },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'kafka-connect-fleet-credentials' },
+      subjects: [{ kind: 'ServiceAccount', name: 'kafka-connect', namespace: kubeNamespace }],
+    },
+  ];
+  const file = path.join(cfg.dataDir, 'fleet-rbac.json');
+  fs.writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: doc }));
+  await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', file]);
+}
+
 /**
  * Seeds targets 1…n (idempotent: existing ones are left as they are) and waits until every
- * connector's task runs. Needs the connector to read the file store (the stack's default).
+ * connector's task runs. The Secrets go to the store the connector reads now (file, or the
+ * Kubernetes API after `upWithStore(…, 'kubernetes')`); connectors are pointed at it.
  */
 export async function ensureFleet(cfg: StackConfig, n: number, log: (line: string) => void = () => undefined): Promise<FleetTarget[]> {
   if (!Number.isInteger(n) || n < 1 || n > MAX_FLEET) throw new Error(`fleet size must be 1-${MAX_FLEET}`);
-  if (connectorStore(cfg) !== 'file') throw new Error('the fleet lives in the file store: run npm run demo (or npm run stack:up) without --store kubernetes first');
   const targets = fleetTargets(n);
-  const store = new FileSecretStore(cfg.secretsDir);
+  const { kind, store, other } = fleetStore(cfg);
+  if (kind === 'kubernetes') await grantFleetSecrets(cfg, targets);
+  await moveSecrets(other(), store, targets);
   const db = await adminClient(cfg, pipeline.database);
   try {
     for (const t of targets) {
@@ -168,7 +222,7 @@ export async function ensureFleet(cfg: StackConfig, n: number, log: (line: strin
   }
   log(`${n} fleet databases seeded; creating connectors`);
   for (const t of targets) {
-    const res = await fetch(`${connectUrl(cfg)}/connectors/${t.connector}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fleetConnectorConfig(cfg, t)) });
+    const res = await fetch(`${connectUrl(cfg)}/connectors/${t.connector}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fleetConnectorConfig(cfg, t, kind)) });
     if (!res.ok) throw new Error(`creating connector ${t.connector} failed: HTTP ${res.status} ${await res.text()}`);
   }
   for (const t of targets) {
@@ -199,7 +253,7 @@ async function deleteWithOffsets(cfg: StackConfig, connector: string): Promise<v
  */
 export async function removeFleet(cfg: StackConfig, targets: FleetTarget[]): Promise<void> {
   for (const t of targets) await deleteWithOffsets(cfg, t.connector);
-  const store = new FileSecretStore(cfg.secretsDir);
+  const { store } = fleetStore(cfg);
   const db = await adminClient(cfg, pipeline.database);
   try {
     for (const t of targets) {
