@@ -43,18 +43,10 @@ interface Run {
 export async function rotateAwsAccessKeys(input: AwsKeysRotationInput): Promise<RotationResult> {
   const plan = await resolvePlanOnWorker(() => worker.resolveAwsKeysPlan(input));
   const { workflowId, runId } = workflowInfo();
-  const r = Rotation.begin({
+  const r = Rotation.forPlan(plan, {
     procedure: 'aws-keys',
     component: 'aws_s3',
-    target: plan.target,
-    resource: plan.secret,
-    reason: plan.reason,
-    requestedBy: plan.requestedBy,
-    dryRun: plan.dryRun,
-    injectFailure: plan.injectFailure,
     details: { user: plan.user, secret: plan.secret, connector: plan.connector, bucket: plan.bucket, gracePeriod: plan.gracePeriod, watchSeconds: String(plan.watchSeconds) },
-    memo: { ...plan },
-    maintenanceWindow: plan.maintenanceWindow,
     validation: { components: ['s3'], targets: { awsSecret: plan.secret, bucket: plan.bucket, prefix: plan.prefix, sinkConnector: plan.connector } },
     orderedAudit: true,
   });

@@ -25,17 +25,10 @@ interface Run {
 export async function rotateServiceCertificate(input: CertificateRotationInput): Promise<RotationResult> {
   const plan = await resolvePlanOnWorker(() => worker.resolveCertificatePlan(input));
   const { workflowId, runId } = workflowInfo();
-  const r = Rotation.begin({
+  const r = Rotation.forPlan(plan, {
     procedure: 'certificate',
     component: `tls_${plan.service}`,
-    target: plan.target,
-    resource: plan.secret,
-    reason: plan.reason,
-    requestedBy: plan.requestedBy,
-    dryRun: plan.dryRun,
-    injectFailure: plan.injectFailure,
     details: { service: plan.service, secret: plan.secret, caSecret: plan.caSecret, validityDays: String(plan.validityDays) },
-    memo: { ...plan },
     orderedAudit: true,
   });
 

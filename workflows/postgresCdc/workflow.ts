@@ -16,18 +16,10 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
   const plan = await resolvePlanOnWorker(() => worker.resolvePostgresCdcPlan(input));
   const { workflowId, runId } = workflowInfo();
   const rotationId = `${workflowId}/${runId}`;
-  const r = Rotation.begin({
+  const r = Rotation.forPlan(plan, {
     procedure: 'postgresql-cdc',
     component: 'postgresql_cdc',
-    target: plan.target,
-    resource: plan.secret,
-    reason: plan.reason,
-    requestedBy: plan.requestedBy,
-    dryRun: plan.dryRun,
-    injectFailure: plan.injectFailure,
     details: { strategy: plan.strategy, gracePeriod: plan.gracePeriod, secret: plan.secret, slot: plan.slot, connector: plan.connector },
-    memo: { ...plan },
-    maintenanceWindow: plan.maintenanceWindow,
     validation: { components: ['postgresql', 'kafka-connect'], targets: { cdcSecret: plan.secret, slot: plan.slot, publication: plan.publication, connector: plan.connector } },
     orderedAudit,
   });

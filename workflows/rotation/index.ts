@@ -5,6 +5,7 @@ export * from './definitions.js';
 export { formatDuration, MAX_GRACE_MS, parseIsoDuration } from './duration.js';
 export { describeError, RollbackRequested } from './errors.js';
 export { defaultSecrets, dryRunWorkflowId, rotationWorkflowId } from './ids.js';
-export { Rotation, type RotationSpec } from './rotation.js';
+export { Rotation } from './rotation.js';
+export type { RotationPlanBasics, RotationSpec } from './spec.js';
 export { MaintenanceWindowInput, type MaintenanceWindow, OutsideMaintenanceWindow, windowRefusal } from './window.js';
 export { check, type CheckResult, gatePreflight, resolvePlanOnWorker } from './preflight.js';

@@ -7,39 +7,10 @@ import { rotationWorkflowId } from './ids.js';
 import { Saga } from './saga.js';
 import { RotationComponent, RotationPhase, RotationTarget } from './searchAttributes.js';
 import { PhaseTracker } from './tracker.js';
-import { type MaintenanceWindow, OutsideMaintenanceWindow, windowRefusal } from './window.js';
-import type { Component } from '../validation/checklist.js';
+import type { RotationPlanBasics, RotationSpec } from './spec.js';
+import { OutsideMaintenanceWindow, windowRefusal } from './window.js';
 import { runValidationChecks } from '../validation/checks.js';
-import type { ValidationTargetNames } from '../validation/input.js';
 import { RotationMetrics } from './metrics.js';
-
-export interface RotationSpec {
-  /** e.g. `postgresql-cdc`: the workflow id prefix and the RotationComponent search attribute. */
-  procedure: string;
-  /** Component name in the audit log (the runbook's spelling, e.g. `postgresql_cdc`). */
-  component: string;
-  target: string;
-  /** What one rotation at a time is keyed on: the workflow id is `rotate-<procedure>/<resource>`. */
-  resource: string;
-  reason: string;
-  requestedBy: string;
-  dryRun: boolean;
-  /** Test drills only (accepted by workers started with test hooks): fail after this step. */
-  injectFailure?: string;
-  details: Record<string, string>;
-  /** Shown in the Web UI's memo. */
-  memo: Record<string, unknown>;
-  /**
-   * Whether audit appends are chained in event order. New procedures: always. The CDC
-   * procedure decides it with `patched('ordered-audit')` before its first local activity: a
-   * patch marker recorded right after a local-activity marker does not replay (TMPRL1100).
-   */
-  orderedAudit: boolean;
-  /** Scheduled runs: the switch must start inside this window, or the rotation ends without switching. */
-  maintenanceWindow?: MaintenanceWindow;
-  /** The final verification: these components' checklist lines, run after cleanup (reported, never rolled back: the old credential is gone by then). */
-  validation?: { components: Component[]; targets: Partial<ValidationTargetNames> };
-}
 
 /**
  * The kit every procedure composes: identity (one rotation per resource), phase tracking
@@ -75,6 +46,12 @@ export class Rotation {
   }
 
   /** Claims the identity, labels the run for the Web UI and installs the query and signal handlers. */
+  /** `begin` for a procedure keyed on its plan's secret: the plan's common fields, the whole plan as the memo. */
+  static forPlan(plan: RotationPlanBasics, spec: Pick<RotationSpec, 'procedure' | 'component' | 'details' | 'orderedAudit' | 'validation'>): Rotation {
+    const { target, secret, reason, requestedBy, dryRun, injectFailure, maintenanceWindow } = plan;
+    return Rotation.begin({ ...spec, target, resource: secret, reason, requestedBy, dryRun, injectFailure, memo: { ...plan }, maintenanceWindow });
+  }
+
   static begin(spec: RotationSpec): Rotation {
     const id = workflowInfo().workflowId;
     const canonical = rotationWorkflowId(spec.procedure, spec.resource);

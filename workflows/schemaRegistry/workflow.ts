@@ -31,18 +31,10 @@ interface Run {
 export async function rotateSchemaRegistryCredentials(input: SchemaRegistryRotationInput): Promise<RotationResult> {
   const plan = await resolvePlanOnWorker(() => worker.resolveSchemaRegistryPlan(input));
   const { workflowId, runId } = workflowInfo();
-  const r = Rotation.begin({
+  const r = Rotation.forPlan(plan, {
     procedure: 'schema-registry',
     component: 'schema_registry',
-    target: plan.target,
-    resource: plan.secret,
-    reason: plan.reason,
-    requestedBy: plan.requestedBy,
-    dryRun: plan.dryRun,
-    injectFailure: plan.injectFailure,
     details: { account: plan.account, gracePeriod: plan.gracePeriod, secret: plan.secret, connector: plan.connector, subjectPrefix: plan.subjectPrefix },
-    memo: { ...plan },
-    maintenanceWindow: plan.maintenanceWindow,
     validation: { components: ['schema-registry'], targets: { registrySecret: plan.secret, topicPrefix: plan.subjectPrefix } },
     orderedAudit: true,
   });
