@@ -75,7 +75,7 @@ interface Procedure<I, P extends { dryRun: boolean }> {
 
 /** A procedure's start function: validates the input at the edge (errors name the field), then starts it under its resource's id. */
 function starter<I, P extends { dryRun: boolean }>(p: Procedure<I, P>) {
-  return (client: Client, raw: I, opts: { taskQueue: string; now?: Date }) => {
+  return async (client: Client, raw: I, opts: { taskQueue: string; now?: Date }) => {
     const plan = p.parse(raw);
     return startRotation({ procedure: p.procedure, resource: p.resource(plan), target: p.target(plan), dryRun: plan.dryRun, summary: p.summary(plan) }, opts, (o) =>
       client.workflow.start(p.workflow, { ...o, args: [raw] }),

@@ -154,28 +154,46 @@ async function connectorRunning(cfg: StackConfig, t: FleetTarget): Promise<boole
   return s.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((x) => x.state === 'RUNNING');
 }
 
+function kubernetesStore(cfg: StackConfig): KubernetesSecretStore {
+  if (!fs.existsSync(kubeconfigPath(cfg))) throw new Error('the fleet on the Kubernetes store needs the embedded control plane: npm run stack:up (or bench:fleet --store kubernetes)');
+  return new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
+}
+
 /** Where the fleet's Secrets live: the store the embedded connector reads now (`upWithStore`). */
-export function fleetStore(cfg: StackConfig): { kind: PipelineStore; store: SecretStore; other: () => SecretStore | undefined } {
+export function fleetStore(cfg: StackConfig): { kind: PipelineStore; store: SecretStore } {
   const connector = connectorStore(cfg);
   if (connector === 'kubernetes-volume') throw new Error('the fleet reads its Secrets from the file store or through the Kubernetes API, not from projected volumes');
-  const files = new FileSecretStore(cfg.secretsDir);
-  const kube = () => (fs.existsSync(kubeconfigPath(cfg)) ? new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace) : undefined);
-  return connector === 'kubernetes' ? { kind: 'kubernetes', store: kube()!, other: () => files } : { kind: 'file', store: files, other: kube };
+  return connector === 'kubernetes' ? { kind: 'kubernetes', store: kubernetesStore(cfg) } : { kind: 'file', store: new FileSecretStore(cfg.secretsDir) };
+}
+
+/** The store the fleet is not in now, when it can hold a fleet Secret (the API server answers within 3 s). */
+async function otherStore(cfg: StackConfig, kind: PipelineStore): Promise<SecretStore | undefined> {
+  if (kind === 'kubernetes') return new FileSecretStore(cfg.secretsDir);
+  if (!fs.existsSync(kubeconfigPath(cfg))) return undefined;
+  const up = await kubectl(cfg, ['get', '--raw', '/readyz', '--request-timeout=3s']).then(
+    () => true,
+    () => false,
+  );
+  return up ? kubernetesStore(cfg) : undefined;
 }
 
 /**
- * A fleet seeded in the other store keeps its current users: each target's Secret moves (the
- * rotations since may have renamed its user), so it lives in exactly one store.
+ * A fleet seeded in the other store keeps its current users (the rotations since may have
+ * renamed them): each target's Secret is copied here; the returned function deletes the old
+ * copies, once the connectors read the new ones, so every Secret ends in exactly one store.
  */
-async function moveSecrets(from: SecretStore | undefined, to: SecretStore, targets: FleetTarget[]): Promise<void> {
-  if (!from) return;
-  for (const t of targets) {
-    const there = await from.read(t.secret).catch(() => undefined);
+async function copySecrets(from: SecretStore | undefined, to: SecretStore, targets: FleetTarget[]): Promise<() => Promise<void>> {
+  const copied: FleetTarget[] = [];
+  for (const t of from ? targets : []) {
+    const there = await from!.read(t.secret);
     if (!there) continue;
     const here = await to.read(t.secret);
     if (here?.info.fingerprint !== there.info.fingerprint) await to.write(t.secret, there.data, { expectedVersion: here?.info.version ?? null });
-    await from.remove(t.secret);
+    copied.push(t);
   }
+  return async () => {
+    for (const t of copied) await from!.remove(t.secret);
+  };
 }
 
 /**
@@ -183,8 +201,9 @@ async function moveSecrets(from: SecretStore | undefined, to: SecretStore, targe
  * name): deploy/kafka-connect.yaml names the pipeline's three, as a production Role would name
  * each target's. The worker on the stack uses the admin kubeconfig.
  */
-async function grantFleetSecrets(cfg: StackConfig, targets: FleetTarget[]): Promise<void> {
-  const names = targets.map((t) => t.secret);
+async function grantFleetSecrets(cfg: StackConfig): Promise<void> {
+  // every possible target, so a smaller run never takes access away from the larger fleet's connectors
+  const names = fleetTargets(MAX_FLEET).map((t) => t.secret);
   const doc = [
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'kafka-connect-fleet-credentials', namespace: kubeNamespace }, rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: names, verbs: ['get'] }] },
     {
@@ -208,9 +227,9 @@ async function grantFleetSecrets(cfg: StackConfig, targets: FleetTarget[]): Prom
 export async function ensureFleet(cfg: StackConfig, n: number, log: (line: string) => void = () => undefined): Promise<FleetTarget[]> {
   if (!Number.isInteger(n) || n < 1 || n > MAX_FLEET) throw new Error(`fleet size must be 1-${MAX_FLEET}`);
   const targets = fleetTargets(n);
-  const { kind, store, other } = fleetStore(cfg);
-  if (kind === 'kubernetes') await grantFleetSecrets(cfg, targets);
-  await moveSecrets(other(), store, targets);
+  const { kind, store } = fleetStore(cfg);
+  if (kind === 'kubernetes') await grantFleetSecrets(cfg);
+  const removeOldCopies = await copySecrets(await otherStore(cfg, kind), store, targets);
   const db = await adminClient(cfg, pipeline.database);
   try {
     for (const t of targets) {
@@ -229,6 +248,7 @@ export async function ensureFleet(cfg: StackConfig, n: number, log: (line: strin
     await waitFor('kafka-connect', () => connectorRunning(cfg, t), { timeoutMs: 300_000, logPath: logPath(cfg, 'kafka-connect'), what: `connector ${t.connector} running` });
   }
   log(`${n} fleet connectors running`);
+  await removeOldCopies();
   return targets;
 }
 
@@ -253,7 +273,7 @@ async function deleteWithOffsets(cfg: StackConfig, connector: string): Promise<v
  */
 export async function removeFleet(cfg: StackConfig, targets: FleetTarget[]): Promise<void> {
   for (const t of targets) await deleteWithOffsets(cfg, t.connector);
-  const { store } = fleetStore(cfg);
+  const store = connectorStore(cfg) === 'kubernetes' ? kubernetesStore(cfg) : new FileSecretStore(cfg.secretsDir);
   const db = await adminClient(cfg, pipeline.database);
   try {
     for (const t of targets) {
