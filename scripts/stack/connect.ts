@@ -102,6 +102,23 @@ export async function useConnectorStore(cfg: StackConfig, store: ConnectorStore)
 }
 
 /** True once the connector and every task run, and the tasks were given `desired`'s include list. */
+/**
+ * A Connect REST call that waits out a rebalance: a worker restarted with many connectors (a
+ * fifty-target fleet) answers 409 or "500 Request timed out … currently starting" for minutes.
+ */
+export async function connectCall(url: string, init: RequestInit = {}, timeoutMs = 300_000): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(90_000) }).catch((err: unknown) => {
+      if (Date.now() > deadline) throw err;
+      return undefined; // no answer within 90 s: still starting
+    });
+    const busy = !res || res.status === 409 || (res.status === 500 && /rebalanc|currently starting|timed out/i.test(await res.clone().text()));
+    if (res && (!busy || Date.now() > deadline)) return res;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
 async function runningWith(url: string, desired: Record<string, string>): Promise<boolean> {
   const res = await fetch(`${url}/status`);
   if (!res.ok) return false;
@@ -198,11 +215,11 @@ export const connect: Service = {
   async seed(cfg) {
     const url = `${connectUrl(cfg)}/connectors/${pipeline.connector}`;
     const desired = connectorConfig(cfg);
-    const current = await fetch(`${url}/config`);
+    const current = await connectCall(`${url}/config`);
     const live = current.ok ? ((await current.json()) as Record<string, string>) : undefined;
     const differs = !live || Object.keys(desired).some((k) => live[k] !== desired[k]) || Object.keys(live).some((k) => k !== 'name' && !(k in desired));
     if (differs) {
-      const put = await fetch(`${url}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(desired) });
+      const put = await connectCall(`${url}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(desired) });
       if (!put.ok) throw new Error(`${live ? 'updating' : 'creating'} connector ${pipeline.connector} failed: HTTP ${put.status} ${await put.text()}`);
     }
     // a task left FAILED (e.g. by an outage while the stack was down) is restarted once: stack:up heals

@@ -6,7 +6,7 @@ import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
 import type { SecretStore } from '../../activities/secrets/store.js';
 import { pipeline, type StackConfig } from './config.js';
-import { connectUrl, connectorStore, ref } from './connect.js';
+import { connectCall, connectUrl, connectorStore, ref } from './connect.js';
 import { adminKubeConfig, kubeconfigPath, kubectl, kubeNamespace } from './kube.js';
 import type { PipelineStore } from './pipelineStore.js';
 import { adminClient } from './postgres.js';
@@ -241,7 +241,7 @@ export async function ensureFleet(cfg: StackConfig, n: number, log: (line: strin
   }
   log(`${n} fleet databases seeded; creating connectors`);
   for (const t of targets) {
-    const res = await fetch(`${connectUrl(cfg)}/connectors/${t.connector}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fleetConnectorConfig(cfg, t, kind)) });
+    const res = await connectCall(`${connectUrl(cfg)}/connectors/${t.connector}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fleetConnectorConfig(cfg, t, kind)) });
     if (!res.ok) throw new Error(`creating connector ${t.connector} failed: HTTP ${res.status} ${await res.text()}`);
   }
   for (const t of targets) {
