@@ -176,9 +176,20 @@ program
   .option('--json')
   .action(async (id: string, o: { json?: boolean }) => {
     await withClient(async (client) => {
-      const p: RotationProgress = await client.workflow.getHandle(id).query(progressQuery);
+      const handle = client.workflow.getHandle(id);
+      const p: RotationProgress | undefined = await handle.query(progressQuery).catch(async (err: unknown) => {
+        // a run that failed before its progress existed (bad input, wrong id): the query's error is
+        // encoded like every failure message; its result carries the decoded reason
+        if ((await handle.describe()).status.name === 'RUNNING') throw err;
+        const failed = await handle.result().then(
+          () => undefined,
+          (e: unknown) => (e instanceof WorkflowFailedError ? e : undefined),
+        );
+        if (!failed) throw err;
+        throw new Error(`${id} failed before it began: ${failed.cause?.message ?? failed.message}`);
+      });
       if (o.json) console.log(JSON.stringify(p));
-      else printProgress(p);
+      else printProgress(p!);
     });
   });
 
