@@ -1,15 +1,43 @@
 import { defineConfig } from 'vitest/config';
 
-// One embedded stack (and one Temporal dev server) for the whole run, started by the
-// global setup; files run one after another because they share it.
+/**
+ * Two lanes, one `npm test`:
+ * - `fast`: unit tests and workflow tests (stub activities on the Java time-skipping test
+ *   server, promtool on the alert rules). No embedded stack, files in parallel.
+ *   `npm run test:fast` runs it alone.
+ * - `stack`: integration and end-to-end tests against the one embedded stack its global setup
+ *   brings up; files run one after another because they share it. Runs after `fast`
+ *   (`groupOrder`), so a broken unit fails the run before minutes of stack tests.
+ * The file-times reporter prints every file's wall time at the end (slowest first).
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/globalSetup.ts'],
-    pool: 'forks',
-    fileParallelism: false,
-    testTimeout: 240_000,
-    hookTimeout: 300_000,
-    reporters: ['default'],
+    reporters: ['default', './test/fileTimesReporter.ts'],
+    projects: [
+      {
+        test: {
+          name: 'fast',
+          include: ['test/unit/**/*.test.ts', 'test/workflows/**/*.test.ts'],
+          pool: 'forks',
+          fileParallelism: true,
+          maxWorkers: 2,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: 'stack',
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          globalSetup: ['test/globalSetup.ts'],
+          pool: 'forks',
+          fileParallelism: false,
+          testTimeout: 240_000,
+          hookTimeout: 300_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

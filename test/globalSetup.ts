@@ -3,12 +3,11 @@ import { down, status, up } from '../scripts/stack/stack.js';
 import { usePipelineStore } from '../scripts/stack/pipelineStore.js';
 
 /**
- * Brings the embedded stack up once per test run (reusing a running one). Unit tests
- * alone (REKEY_UNIT_ONLY=1) skip it. A stack this run started is stopped afterwards
+ * The stack lane's global setup: brings the embedded stack up once per run (reusing a
+ * running one). The fast lane has none. A stack this run started is stopped afterwards
  * unless REKEY_KEEP_STACK=1.
  */
 export default async function setup() {
-  if (process.env.REKEY_UNIT_ONLY === '1') return undefined;
   const cfg = loadStackConfig();
   const before = await status(cfg);
   const wasRunning = before.every((s) => s.healthy);

@@ -260,7 +260,7 @@ async function deleteWithOffsets(cfg: StackConfig, connector: string): Promise<v
   const url = `${connectUrl(cfg)}/connectors/${connector}`;
   const stop = await fetch(`${url}/stop`, { method: 'PUT' }).catch(() => undefined);
   if (!stop?.ok) return; // no such connector
-  await waitFor('kafka-connect', async () => ((await (await fetch(`${url}/status`)).json()) as { connector: { state: string } }).connector.state === 'STOPPED', { timeoutMs: 60_000, logPath: logPath(cfg, 'kafka-connect'), what: `${connector} stopped` });
+  await waitFor('kafka-connect', async () => ((await (await fetch(`${url}/status`)).json()) as { connector: { state: string } }).connector.state === 'STOPPED', { timeoutMs: 60_000, maxMs: 60_000, logPath: logPath(cfg, 'kafka-connect'), what: `${connector} stopped` });
   const reset = await fetch(`${url}/offsets`, { method: 'DELETE' });
   if (!reset.ok) throw new Error(`resetting the offsets of ${connector} failed: HTTP ${reset.status} ${await reset.text()}`);
   await fetch(url, { method: 'DELETE' });
@@ -277,7 +277,7 @@ export async function removeFleet(cfg: StackConfig, targets: FleetTarget[]): Pro
   const db = await adminClient(cfg, pipeline.database);
   try {
     for (const t of targets) {
-      await waitFor('postgres', async () => (await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [t.slot])).rowCount === 0, { timeoutMs: 60_000, logPath: logPath(cfg, 'postgres'), what: `slot ${t.slot} released` });
+      await waitFor('postgres', async () => (await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [t.slot])).rowCount === 0, { timeoutMs: 60_000, maxMs: 60_000, logPath: logPath(cfg, 'postgres'), what: `slot ${t.slot} released` });
       await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [t.slot]);
       await db.query(`DROP PUBLICATION IF EXISTS ${db.escapeIdentifier(t.publication)}`);
       const members = await db.query<{ rolname: string }>('SELECT r.rolname FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles p ON p.oid = m.roleid WHERE p.rolname = $1', [t.parentRole]);

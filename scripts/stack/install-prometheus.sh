@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Builds promtool (and, for the optional scrape check, the Prometheus server) from the
-# Go module proxy into a version-keyed cache outside the checkout. Prometheus 3.x is
-# published as Go module versions v0.3XX.Y (v0.316.0 = Prometheus 3.16.0); its go.mod
-# has no `replace`, so `go install` builds it directly. Prints the bin directory.
-# Cold build of promtool: several minutes on 2 cores.
+# Puts promtool into a version-keyed cache outside the checkout, from Debian's own
+# `prometheus` package (bookworm ships 2.42, with `check rules` and `test rules`): the
+# .deb is downloaded with apt and unpacked, never installed, so no Prometheus daemon is
+# configured or started and no root is needed. ~5 s cold (a Go build took ~300 s).
+# Prints the bin directory.
 set -euo pipefail
-VERSION="${REKEY_PROMETHEUS_VERSION:-v0.316.0}"
 CACHE="${REKEY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rekey}"
-DEST="$CACHE/prometheus-$VERSION"
+candidate="$(apt-cache policy prometheus 2>/dev/null | sed -n 's/^ *Candidate: //p')"
+[ -n "$candidate" ] && [ "$candidate" != "(none)" ] || {
+  echo "install-prometheus: Debian's package 'prometheus' is not known to apt (run apt-get update)" >&2; exit 1; }
+DEST="$CACHE/promtool-deb-${candidate//[^A-Za-z0-9.+-]/_}"
 if [ -x "$DEST/bin/promtool" ]; then echo "$DEST/bin"; exit 0; fi
-command -v go >/dev/null || { echo "install-prometheus: Go toolchain not found; install Go >= 1.26" >&2; exit 1; }
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+chmod 0777 "$work"  # apt downloads as its _apt user
+echo "install-prometheus: unpacking promtool from Debian's prometheus $candidate" >&2
+(cd "$work" && apt-get download -q "prometheus=$candidate" >&2)
+dpkg-deb -x "$work"/prometheus_*.deb "$work/root"
 rm -rf "$DEST.tmp"; mkdir -p "$DEST.tmp/bin"
-echo "install-prometheus: building promtool $VERSION (first run only, several minutes)" >&2
-GOBIN="$DEST.tmp/bin" CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN="${GOTOOLCHAIN:-local}" \
-  go install "github.com/prometheus/prometheus/cmd/promtool@$VERSION" >&2
+cp "$work/root/usr/bin/promtool" "$DEST.tmp/bin/promtool"
+"$DEST.tmp/bin/promtool" --version >/dev/null
 rm -rf "$DEST"; mv "$DEST.tmp" "$DEST"
 echo "$DEST/bin"

@@ -114,26 +114,97 @@ export async function stopPid(runDir: string, name: string, graceMs = 20_000): P
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `check` until it returns true; fails with the service's log path when time runs out or the process died. */
-export async function waitFor(
-  service: string,
-  check: () => Promise<boolean>,
-  opts: { timeoutMs: number; logPath?: string; pid?: number; what?: string },
-): Promise<void> {
-  const deadline = Date.now() + opts.timeoutMs;
+export interface WaitOptions {
+  /** Fails when this long passes with neither success nor progress (the log grew, the process used CPU). */
+  timeoutMs: number;
+  /** Bound however much progress is seen: minutes, long enough for a loaded 2-core machine. Default max(4 × timeoutMs, 10 min). */
+  maxMs?: number;
+  logPath?: string;
+  /** The service's process (group): its death fails the wait at once, its CPU time counts as progress. */
+  pid?: number;
+  what?: string;
+  /** Where the ~15 s progress lines go (default: stderr). */
+  report?: (line: string) => void;
+  /** Poll interval (default 500 ms); progress is sampled every `progressEveryMs` (default 15 s). */
+  pollMs?: number;
+  progressEveryMs?: number;
+}
+
+/** CPU ticks used so far by every live process of the group `pgid` (a detached service leads its own group). */
+export function groupCpuTicks(pgid: number): number | undefined {
+  let total = 0;
+  let seen = false;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return undefined; // not Linux: progress is the log alone
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // fields after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) !== pgid) continue;
+      total += Number(f[11]) + Number(f[12]);
+      seen = true;
+    } catch {
+      /* exited while we looked */
+    }
+  }
+  return seen ? total : undefined;
+}
+
+const fileSize = (file: string | undefined) => {
+  try {
+    return file ? fs.statSync(file).size : 0;
+  } catch {
+    return 0;
+  }
+};
+
+/**
+ * Polls `check` until it returns true. The wait goes on while the service makes progress
+ * (its log grows or its process group uses CPU) up to `maxMs`, and fails when it stalls for
+ * `timeoutMs`; a process that died fails it at once. Every ~15 s it reports what it waits
+ * for, so a slow first start on a busy machine reads as progress, not as a hang.
+ */
+export async function waitFor(service: string, check: () => Promise<boolean>, opts: WaitOptions): Promise<void> {
+  const what = opts.what ?? 'healthy';
+  const started = Date.now();
+  const hardDeadline = started + (opts.maxMs ?? Math.max(4 * opts.timeoutMs, 600_000));
+  const report = opts.report ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const progressEvery = opts.progressEveryMs ?? 15_000;
+  let lastProgressAt = started;
+  let sample = { at: started, log: fileSize(opts.logPath), cpu: opts.pid ? groupCpuTicks(opts.pid) : undefined };
   let lastError = '';
-  while (Date.now() < deadline) {
+  for (;;) {
     try {
       if (await check()) return;
     } catch (err) {
       lastError = (err as Error).message;
     }
     if (opts.pid !== undefined && !isAlive(opts.pid)) {
-      throw new StackError(service, `process exited before it became ${opts.what ?? 'healthy'}; last lines of its log:\n${tail(opts.logPath)}`, opts.logPath);
+      throw new StackError(service, `process exited before it became ${what}; last lines of its log:\n${tail(opts.logPath)}`, opts.logPath);
     }
-    await sleep(500);
+    const now = Date.now();
+    if (now - sample.at >= progressEvery) {
+      const next = { at: now, log: fileSize(opts.logPath), cpu: opts.pid ? groupCpuTicks(opts.pid) : undefined };
+      const logGrew = next.log !== sample.log;
+      const cpuUsed = next.cpu !== undefined && sample.cpu !== undefined ? (next.cpu - sample.cpu) / 100 : 0;
+      if (logGrew || cpuUsed > 0.05) lastProgressAt = now;
+      const signs = [logGrew ? `log +${next.log - sample.log} B` : 'log quiet', opts.pid ? `cpu +${cpuUsed.toFixed(1)} s` : ''].filter(Boolean).join(', ');
+      report(`[${service}] waiting for ${what}: ${Math.round((now - started) / 1000)} s (${signs})${lastError ? `; last answer: ${lastError}` : ''}`);
+      sample = next;
+    }
+    const stalled = now - lastProgressAt >= opts.timeoutMs;
+    if (stalled || now >= hardDeadline) {
+      const why = stalled ? `no progress for ${Math.round(opts.timeoutMs / 1000)} s (log and CPU idle)` : `still not ${what} after ${Math.round((now - started) / 1000)} s, the longest a start may take`;
+      throw new StackError(service, `not ${what}: ${why}${lastError ? ` (last error: ${lastError})` : ''}`, opts.logPath);
+    }
+    await sleep(opts.pollMs ?? 500);
   }
-  throw new StackError(service, `not ${opts.what ?? 'healthy'} after ${Math.round(opts.timeoutMs / 1000)} s${lastError ? ` (last error: ${lastError})` : ''}`, opts.logPath);
 }
 
 export function tail(file: string | undefined, lines = 15): string {
