@@ -6,7 +6,10 @@
 # Prints the bin directory.
 set -euo pipefail
 CACHE="${REKEY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rekey}"
-candidate="$(apt-cache policy prometheus 2>/dev/null | sed -n 's/^ *Candidate: //p')"
+candidate() { apt-cache policy prometheus 2>/dev/null | sed -n 's/^ *Candidate: //p'; }
+c="$(candidate)"
+if { [ -z "$c" ] || [ "$c" = "(none)" ]; } && [ "$(id -u)" = 0 ]; then apt-get update -q >&2; c="$(candidate)"; fi
+candidate="$c"
 [ -n "$candidate" ] && [ "$candidate" != "(none)" ] || {
   echo "install-prometheus: Debian's package 'prometheus' is not known to apt (run apt-get update)" >&2; exit 1; }
 DEST="$CACHE/promtool-deb-${candidate//[^A-Za-z0-9.+-]/_}"

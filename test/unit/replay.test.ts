@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { Worker } from '@temporalio/worker';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { workflowsPath } from '../../workers/worker.js';
 import { parsePostgresCdcInput } from '../../workflows/postgresCdc/input.js';
 import { parseSchemaRegistryInput } from '../../workflows/schemaRegistry/input.js';
@@ -63,6 +63,12 @@ const preKit = files.filter((f) => !isKit(f) && !isOther(f));
  * today's workflow code: a change that would break running rotations fails here.
  */
 describe('replay of recorded rotation histories', () => {
+  // one bundle for every replay: bundling per history cost ~2 s each (120 s for the folder)
+  let workflowBundle: WorkflowBundle;
+  beforeAll(async () => {
+    workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: console.warn, error: console.error } });
+  });
+
   it('has histories from before the rotation kit and from the kit, for every outcome', () => {
     expect(preKit.length).toBeGreaterThanOrEqual(12);
     expect(kit.sort()).toEqual(
@@ -99,21 +105,26 @@ describe('replay of recorded rotation histories', () => {
   });
 
   it('replays every one of them without nondeterminism', async () => {
+    // one replay worker for the whole folder; the SDK parses the CLI's / Web UI's JSON export itself
+    const histories = files.map((f) => ({ workflowId: workflowIdOf(f), history: read(f) as Parameters<typeof Worker.runReplayHistory>[1] }));
+    const fileOf = new Map(files.map((f) => [workflowIdOf(f), f]));
     const failures: string[] = [];
-    for (const f of files) {
-      // the SDK parses the CLI's / Web UI's JSON export itself
-      await Worker.runReplayHistory({ workflowsPath, replayName: 'rekey-replay' }, read(f), workflowIdOf(f)).catch((err: Error) => failures.push(`${f}: ${err.message}`));
+    let replayed = 0;
+    for await (const r of Worker.runReplayHistories({ workflowBundle, replayName: 'rekey-replay' }, histories)) {
+      replayed++;
+      if (r.error) failures.push(`${fileOf.get(r.workflowId) ?? r.workflowId}: ${r.error.message}`);
     }
     expect(failures).toEqual([]);
+    expect(replayed).toBe(files.length);
   });
 
   it('is not vacuous: a history whose commands differ from the code fails to replay, and so does a kit history under a foreign id', async () => {
-    await expect(Worker.runReplayHistory({ workflowsPath, replayName: 'rekey-replay-foreign-id' }, read('v3-kit-completed-reload-connector.json'), 'my-own-id')).rejects.toThrow(/[Nn]ondetermin/);
+    await expect(Worker.runReplayHistory({ workflowBundle, replayName: 'rekey-replay-foreign-id' }, read('v3-kit-completed-reload-connector.json'), 'my-own-id')).rejects.toThrow(/[Nn]ondetermin/);
     for (const f of ['v3-kit-completed-reload-connector.json', 'completed-reload-connector.json']) {
       const history = read(f) as { events: JsonEvent[] };
       const scheduled = history.events.find((e) => e.activityTaskScheduledEventAttributes)!;
       scheduled.activityTaskScheduledEventAttributes!.activityType.name = 'notWhatTheCodeSchedules';
-      await expect(Worker.runReplayHistory({ workflowsPath, replayName: 'rekey-replay-tampered' }, history, workflowIdOf(f)), f).rejects.toThrow(/[Nn]ondetermin|DeterminismViolation|does not match/);
+      await expect(Worker.runReplayHistory({ workflowBundle, replayName: 'rekey-replay-tampered' }, history, workflowIdOf(f)), f).rejects.toThrow(/[Nn]ondetermin|DeterminismViolation|does not match/);
     }
   });
 });
