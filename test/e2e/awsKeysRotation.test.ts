@@ -4,11 +4,7 @@ import { IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { pipeline } from '../../scripts/stack/config.js';
 import { awsClientConfig } from '../../scripts/stack/moto.js';
-import { adminClient } from '../../scripts/stack/postgres.js';
-import { underLoad } from '../../scripts/lib/load.js';
 import { rotateAwsUnderLoad } from '../../scripts/lib/awsMeasure.js';
-import { startAwsKeysRotation } from '../../workers/startRotation.js';
-import { progressQuery, rollbackSignal } from '../../workflows/rotation/index.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { cfg, stopLeftover, store } from './pipeline.js';
 import { recordHistory, recording } from './histories.js';
@@ -52,7 +48,7 @@ describe('AWS access-key rotation with S3 in the data path', () => {
   it('rotates under CDC load: 0 lost in the archive, the sink never refused, the old key deleted and refused', async () => {
     const old = await sinkKey();
     expect(await putWith(old)).toBe('ok');
-    const r = await rotateUnderLoad({ gracePeriod: 'PT5S', watchSeconds: 10 });
+    const r = await rotateUnderLoad({ gracePeriod: 'PT1S', watchSeconds: 10 });
     console.info(`aws rotation: ${JSON.stringify({ archive: r.archive, sinkTaskStates: r.sinkTaskStates, steps: r.result?.steps.map((s) => `${s.name}:${s.outcome}`) })}`);
     expect(r.error).toBeUndefined();
     expect(r.result!.status).toBe('completed');
@@ -83,26 +79,5 @@ describe('AWS access-key rotation with S3 in the data path', () => {
     expect(await store.read(`${pipeline.awsSecret}-backup`)).toBeUndefined();
   });
 
-  it('rolls back on the operator`s rollback signal during grace: the old key is reactivated and back in the secret, the new one deleted', async () => {
-    const old = await sinkKey();
-    const db = await adminClient(cfg, pipeline.database);
-    // the switch is proven by the sink using the new key: it needs change events to write
-    const { result } = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 20 }, async () => {
-      const handle = await startAwsKeysRotation(w.client, { target: 'datapipe-archive', requestedBy: 'e2e-aws', gracePeriod: 'PT1H', watchSeconds: 10 }, { taskQueue: w.taskQueue });
-      running = handle;
-      const deadline = Date.now() + 180_000;
-      while ((await handle.query(progressQuery).catch(() => undefined))?.phase !== 'grace' && Date.now() < deadline) await new Promise((res) => setTimeout(res, 300));
-      expect((await sinkKey()).accessKeyId).not.toBe(old.accessKeyId);
-      expect((await keysOfUser()).find((k) => k.id === old.accessKeyId)?.status).toBe('Inactive');
-      await handle.signal(rollbackSignal, { reason: 'e2e: another client still uses the old key', by: 'e2e-aws' });
-      const r = await handle.result();
-      running = undefined;
-      await recordHistory(handle, 'v5-kit-aws-keys-rolled-back-signal');
-      return r;
-    }).finally(() => db.end());
-    expect(result.status).toBe('rolled-back');
-    expect((await sinkKey()).accessKeyId).toBe(old.accessKeyId);
-    expect(await keysOfUser()).toEqual([{ id: old.accessKeyId, status: 'Active' }]);
-    expect(await putWith(old)).toBe('ok');
-  });
+  // the rollback signal's undo chain (reactivate, restore, delete the new key) is the drill's above; the signal itself: awsKeys.test.ts (stub world)
 });

@@ -60,7 +60,7 @@ describe.each(['reload-connector', 'restart-worker'] as const)('CDC rotation on 
     const podsBefore = await connectPods();
     const db = await adminClient(cfg, pipeline.database);
     const { result, emails, deliveries } = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40 }, async () => {
-      const handle = await start(strategy, { gracePeriod: 'PT2S' });
+      const handle = await start(strategy, { gracePeriod: 'PT1S' });
       return { handle, ...(await handle.result()) };
     }).finally(() => db.end());
     expect(result.status).toBe('completed');
@@ -89,7 +89,9 @@ describe.each(['reload-connector', 'restart-worker'] as const)('CDC rotation on 
     await recordHistory(result.handle, `v5-kit-completed-${strategy}-kubernetes`);
   });
 
-  it('rolls back under load by restoring the Secret from its backup when verification fails', async () => {
+  // one real rollback on the Kubernetes store, with the strategy that replaces the pod; with
+  // reload-connector the same restore is proven by secretBytes (kubernetes store) and the workflow tests
+  it.runIf(strategy === 'restart-worker')('rolls back under load by restoring the Secret from its backup when verification fails', async () => {
     const before = await k8s.read(pipeline.cdcSecret);
     const roles = (await pipelineState()).cdcRoles;
     const db = await adminClient(cfg, pipeline.database);

@@ -107,6 +107,26 @@ describe('dropRoleCreatedBy', () => {
       await withDb((c) => c.query(`DROP TABLE IF EXISTS public.${table}`));
     }
   });
+  it('fails retryable RoleHasDependents, naming the database, while a grant lives where no one can connect; converges once it can', async () => {
+    // moved from the e2e needs-attention test: the real PostgreSQL error behind the stub world's parked rollback
+    const t = await throwaway();
+    const rotationId = `it-${suffix()}`;
+    await run(pgActs.createRoleFromSecret, { secret: t.secret, parentRole: pipeline.parentRole, rotationId });
+    const blocker = `rekey_blocker_${suffix()}`;
+    try {
+      await withDb((c) => c.query(`CREATE DATABASE ${blocker}`));
+      await withDb((c) => c.query(`CREATE TABLE t (x int); GRANT SELECT ON t TO ${c.escapeIdentifier(t.role)}`), blocker);
+      await withDb((c) => c.query(`ALTER DATABASE ${blocker} ALLOW_CONNECTIONS false`));
+      const err = await failure(run(pgActs.dropRoleCreatedBy, { role: t.role, rotationId, parentRole: pipeline.parentRole }));
+      expect(err).toMatchObject({ type: 'RoleHasDependents', nonRetryable: false });
+      expect(err.message).toMatch(new RegExp(`role ${t.role} still has dependent objects: .*in database ${blocker}`));
+      expect((await run(pgActs.describeRole, { role: t.role })).exists).toBe(true);
+      await withDb((c) => c.query(`ALTER DATABASE ${blocker} ALLOW_CONNECTIONS true`));
+      expect(await run(pgActs.dropRoleCreatedBy, { role: t.role, rotationId, parentRole: pipeline.parentRole })).toEqual({ dropped: true });
+    } finally {
+      await withDb((c) => c.query(`DROP DATABASE IF EXISTS ${blocker} WITH (FORCE)`));
+    }
+  });
 });
 
 describe('limitRoleValidity and describeRole', () => {
