@@ -41,6 +41,19 @@ describe('CDC rotation with stub activities', () => {
     expect(world.audit[0]!.eventId).toMatch(new RegExp(`^rotate-postgresql-cdc/${world.secret}/[0-9a-f-]{36}#1$`));
   });
 
+  it('holds the old user for the default 24 h grace (no gracePeriod given), then retires it', async () => {
+    // moved from the e2e time-skipping file: the default is the runbook's 24 h, as a durable timer
+    const world = w.newWorld();
+    const result = (await (await w.start(world)).result()) as RotationResult;
+    expect(result.status).toBe('completed');
+    const verified = Date.parse(result.steps.find((s) => s.name === 'canary-read-back')!.endedAt!);
+    const retired = Date.parse(result.steps.find((s) => s.name === 'retire-old-user')!.startedAt);
+    expect(retired - verified).toBeGreaterThanOrEqual(24 * 3600_000);
+    expect(retired - verified).toBeLessThan(25 * 3600_000);
+    clean(world, result.to!);
+    expect(world.state().roles).toEqual([result.to]);
+  });
+
   // a failure in each changing step: compensations run newest first and leave the old credential in use
   const failing: Array<[string, string[]]> = [
     ['stagePendingCredential', ['stage']],
