@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApplicationFailure, Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { embeddedWorkerConfig } from '../../scripts/lib/session.js';
 import { createClient } from '../../workers/client.js';
-import { startSchemaRegistryRotation } from '../../workers/startRotation.js';
+import { startPostgresCdcRotation } from '../../workers/startRotation.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { cfg, stopLeftover } from './pipeline.js';
 import { parsePrometheusText, select, total, type Sample } from './prometheusText.js';
@@ -13,8 +13,9 @@ import { WorkerProcess } from './workerProcess.js';
 
 /**
  * The worker's Prometheus endpoint as Prometheus sees it: a worker process started with
- * REKEY_METRICS_ADDRESS, scraped over HTTP before and after real Schema Registry rotations
- * on the stack (one rollback drill, one completed rotation).
+ * REKEY_METRICS_ADDRESS, scraped over HTTP before and after real CDC rotations on the stack
+ * (one rollback drill, one completed rotation; the CDC procedure because it is the quickest:
+ * the metrics are the kit's, the same for every procedure).
  */
 const { config } = embeddedWorkerConfig();
 const taskQueue = `rekey-metrics-${randomBytes(3).toString('hex')}`;
@@ -55,7 +56,7 @@ async function scrapeUntil(ready: (s: Sample[]) => boolean, what: string, timeou
   }
 }
 
-const ours = { procedure: 'schema-registry', target: 'ecommerce' };
+const ours = { procedure: 'postgresql-cdc', target: 'ecommerce' };
 const counters = (s: Sample[]) => ({
   started: total(s, 'rekey_rotations_started_total', ours),
   completed: total(s, 'rekey_rotations_completed_total', ours),
@@ -64,7 +65,7 @@ const counters = (s: Sample[]) => ({
 });
 
 async function rotate(input: Record<string, unknown>): Promise<{ result?: RotationResult; error?: Error }> {
-  const handle = await startSchemaRegistryRotation(client, { target: 'ecommerce', requestedBy: 'e2e-metrics', ...input }, { taskQueue });
+  const handle = await startPostgresCdcRotation(client, { target: 'ecommerce', requestedBy: 'e2e-metrics', ...input }, { taskQueue });
   running = handle;
   try {
     return { result: (await handle.result()) as RotationResult };
@@ -94,11 +95,11 @@ describe('worker metrics on /metrics (REKEY_METRICS_ADDRESS)', () => {
     const before = counters(first);
     const t0 = Date.now() / 1000;
 
-    // a rollback drill: fails after the new user is staged, compensates, ends rolled back
-    const drill = await rotate({ gracePeriod: 'PT3S', injectFailure: 'stage-user' });
+    // a rollback drill: fails after the new credential is staged, compensates, ends rolled back
+    const drill = await rotate({ gracePeriod: 'PT1S', injectFailure: 'stage' });
     expect((drill.error?.cause as ApplicationFailure | undefined)?.type).toBe('RotationRolledBack');
     // a real rotation with a short grace
-    const done = await rotate({ gracePeriod: 'PT3S' });
+    const done = await rotate({ gracePeriod: 'PT1S' });
     expect(done.error).toBeUndefined();
     expect(done.result?.status).toBe('completed');
 
@@ -122,12 +123,12 @@ describe('worker metrics on /metrics (REKEY_METRICS_ADDRESS)', () => {
     expect(total(after, 'rekey_rotation_step_duration_seconds_bucket', { ...ours, le: '+Inf' })).toBe(moved.stepSamples);
 
     // the last-success gauge the overdue alert reads: the completed run's time, per component and target
-    const [gauge] = select(after, 'rekey_rotation_last_success_timestamp_seconds', { ...ours, component: 'schema_registry' });
+    const [gauge] = select(after, 'rekey_rotation_last_success_timestamp_seconds', { ...ours, component: 'postgresql_cdc' });
     expect(gauge).toBeDefined();
     expect(gauge!.value).toBeGreaterThanOrEqual(Math.floor(t0));
     expect(gauge!.value).toBeLessThanOrEqual(Date.now() / 1000 + 1);
     // the SDK adds the namespace, task queue and workflow type to what a workflow emits
-    expect(gauge!.labels).toMatchObject({ namespace: 'default', taskQueue, workflowType: 'rotateSchemaRegistryCredentials' });
+    expect(gauge!.labels).toMatchObject({ namespace: 'default', taskQueue, workflowType: 'rotatePostgresCdcCredentials' });
 
     // the SDK's own metrics for the same work
     expect(total(after, 'temporal_workflow_completed_total', { task_queue: taskQueue })).toBeGreaterThanOrEqual(1);
