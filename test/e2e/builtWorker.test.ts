@@ -70,7 +70,7 @@ describe('the built worker (image contents)', () => {
     expect(log).not.toMatch(/webpack|bundle created/i); // the pre-built bundle, no bundler at run time
     const { client, connection } = await createClient(config);
     try {
-      const handle = await startPostgresCdcRotation(client, { target: 'ecommerce', gracePeriod: 'PT2S', requestedBy: 'image-test' }, { taskQueue });
+      const handle = await startPostgresCdcRotation(client, { target: 'ecommerce', gracePeriod: 'PT1S', requestedBy: 'image-test' }, { taskQueue });
       const result = (await handle.result()) as RotationResult;
       expect(result.status).toBe('completed');
       expect((await pipelineState()).streamingUser).toBe(result.to);

@@ -139,7 +139,7 @@ describe('CA rotation without an outage', () => {
     let mid: { bundleOk: true | string; newOnly: true | string; oldOnly: true | string; served: string } | undefined;
     const t0 = Date.now();
     try {
-      const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40, warmupMs: 3000 }, async () => {
+      const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40, warmupMs: 1000 }, async () => {
         const handle = await w.client.workflow.start(rotateCertificateAuthority, { taskQueue: w.taskQueue, workflowId: rotationWorkflowId('ca', pipeline.caSecret), args: [{ services: inScope, gracePeriod: 'PT10M', requestedBy: 'e2e', reason: 'e2e CA rotation' }] });
         running = handle;
         await waitForPhase(handle, 'grace', 150_000);

@@ -78,7 +78,7 @@ describe('PostgreSQL server certificate rotation', () => {
     const earlier = await verifyFullClient();
     const db = await adminClient(cfg, pipeline.database);
     try {
-      const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40, warmupMs: 3000 }, () => rotate({ validityDays: 30 }));
+      const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40, warmupMs: 1000 }, () => rotate({ validityDays: 30 }));
       const events = summarize(run.emails, run.deliveries);
       const { result, error } = run.result;
       console.info(`certificate rotation: ${JSON.stringify({ events, from: result?.from, to: result?.to, steps: result?.steps.map((s) => `${s.name}:${s.outcome}:${s.detail ?? ''}`) })}`);

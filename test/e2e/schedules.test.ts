@@ -169,7 +169,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
   it('a triggered schedule runs a real rotation inside its maintenance window', async () => {
     const file = writeFile('e2e-run.yaml', (d) => {
       d.schedules.splice(1);
-      Object.assign(d.schedules[0]!, { id: 'e2e-cdc', input: { ...(d.schedules[0]!.input as object), gracePeriod: 'PT5S', reason: 'e2e: triggered schedule' } });
+      Object.assign(d.schedules[0]!, { id: 'e2e-cdc', input: { ...(d.schedules[0]!.input as object), gracePeriod: 'PT1S', reason: 'e2e: triggered schedule' } });
     });
     await applySchedules(w.client, file, { taskQueue: w.taskQueue, prune: true });
     const startedAt = Date.now();
