@@ -18,6 +18,7 @@ export default defineConfig({
         test: {
           name: 'fast',
           include: ['test/unit/**/*.test.ts', 'test/workflows/**/*.test.ts'],
+          globalSetup: ['test/fastSetup.ts'],
           pool: 'forks',
           fileParallelism: true,
           maxWorkers: 2,

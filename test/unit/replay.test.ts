@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
-import { workflowsPath } from '../../workers/worker.js';
+import { describe, expect, inject, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
 import { parsePostgresCdcInput } from '../../workflows/postgresCdc/input.js';
 import { parseSchemaRegistryInput } from '../../workflows/schemaRegistry/input.js';
 import { parseAwsKeysInput } from '../../workflows/awsKeys/input.js';
@@ -63,11 +62,8 @@ const preKit = files.filter((f) => !isKit(f) && !isOther(f));
  * today's workflow code: a change that would break running rotations fails here.
  */
 describe('replay of recorded rotation histories', () => {
-  // one bundle for every replay: bundling per history cost ~2 s each (120 s for the folder)
-  let workflowBundle: WorkflowBundle;
-  beforeAll(async () => {
-    workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: console.warn, error: console.error } });
-  });
+  // the workflow code bundled once by the fast lane's setup (test/fastSetup.ts), as a worker loads it
+  const workflowBundle = { codePath: inject('workflowBundlePath') };
 
   it('has histories from before the rotation kit and from the kit, for every outcome', () => {
     expect(preKit.length).toBeGreaterThanOrEqual(12);

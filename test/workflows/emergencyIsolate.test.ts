@@ -6,11 +6,10 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { AuditEvent } from '../../activities/audit.js';
 import type { IsolationAllow, IsolationRecord } from '../../activities/isolation.js';
-import { workflowsPath } from '../../workers/worker.js';
 import { isolationQuery, type IsolationState, isolationWorkflowId, restoreSignal } from '../../workflows/emergency/definitions.js';
 import type { IsolationInput } from '../../workflows/emergency/input.js';
 import { isolateDeployment } from '../../workflows/emergency/isolate.js';
-import { failureOf, timeSkippingEnv } from './harness.js';
+import { failureOf, timeSkippingEnv, workflowBundle } from './harness.js';
 
 /** A stub cluster: one deployment's replicas, the emergency policies, and which calls fail (non-retryably, so the saga runs at once). */
 class Cluster {
@@ -76,7 +75,7 @@ beforeAll(async () => {
   type Fn = (input: unknown) => Promise<unknown>;
   const names = Object.keys(cluster.activities());
   const activities = Object.fromEntries(names.map((n) => [n, (input: unknown) => (cluster.activities() as unknown as Record<string, Fn>)[n]!(input)]));
-  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath, activities });
+  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
   running = worker.run();
 });
 afterAll(async () => {

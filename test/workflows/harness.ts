@@ -6,12 +6,15 @@ import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { loadStackConfig, searchAttributes } from '../../scripts/stack/config.js';
-import { workflowsPath } from '../../workers/worker.js';
+import { inject } from 'vitest';
 import { rotatePostgresCdcCredentials } from '../../workflows/postgresCdc/workflow.js';
 import type { PostgresCdcRotationInput } from '../../workflows/postgresCdc/input.js';
 import { progressQuery, rotationWorkflowId, type RotationProgress } from '../../workflows/rotation/index.js';
 import type { Activities } from '../../activities/index.js';
 import { StubWorld } from './stubWorld.js';
+
+/** The workflow code the fast lane's global setup bundled once (test/fastSetup.ts). */
+export const workflowBundle = () => ({ codePath: inject('workflowBundlePath') });
 
 /** The Java time-skipping test server from Maven Central (installed by scripts/stack/install-jvm.sh): never a runtime download. */
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
@@ -46,7 +49,7 @@ export async function stubWorker(env: TestWorkflowEnvironment, opts: { testHooks
   type Fn = (input: unknown) => Promise<unknown>;
   const names = Object.keys(world.activities());
   const activities = Object.fromEntries(names.map((name) => [name, (input: unknown) => (world.activities(opts.testHooks ?? true) as unknown as Record<string, Fn>)[name]!(input)]));
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath, activities });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
   const running = worker.run();
   let n = 0;
   return {
@@ -80,7 +83,7 @@ export async function worldWorker<W extends { activities(testHooks?: boolean): A
   type Fn = (input: unknown) => Promise<unknown>;
   const names = Object.keys(world.activities());
   const activities = Object.fromEntries(names.map((name) => [name, (input: unknown) => (world.activities(opts.testHooks ?? true) as unknown as Record<string, Fn>)[name]!(input)]));
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath, activities });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
   const running = worker.run();
   let n = 0;
   return {

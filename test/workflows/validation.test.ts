@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { workflowsPath } from '../../workers/worker.js';
 import { checklist, components, type CheckResult, type CheckStatus, type Component, type ValidationReport } from '../../workflows/validation/checklist.js';
 import { validatePipeline } from '../../workflows/validation/workflow.js';
-import { failureOf, timeSkippingEnv } from './harness.js';
+import { failureOf, timeSkippingEnv, workflowBundle } from './harness.js';
 
 /** What each stub check answers: pass unless the test says otherwise; an activity may throw outright. */
 let verdicts: Record<string, CheckStatus> = {};
@@ -46,7 +45,7 @@ let running: Promise<void>;
 const taskQueue = `validation-${randomBytes(3).toString('hex')}`;
 beforeAll(async () => {
   env = await timeSkippingEnv();
-  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath, activities });
+  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
   running = worker.run();
 });
 afterAll(async () => {
