@@ -31,7 +31,12 @@ function beat(detail: string): void {
 }
 
 export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
-  /** One request: the response, or the failure it is (transient: unreachable or 5xx). */
+  /**
+   * One request: the response, or the failure it is. Transient: unreachable, 5xx, or 409 —
+   * Connect answers 409 ("Cannot complete request momentarily due to stalled rebalance" /
+   * "rebalance is in progress") while its group rebalances, which a restart of any task in a
+   * distributed cluster can trigger (Kafka Connect's ConnectorsResource, RebalanceNeededException).
+   */
   async function request(method: string, path: string, expect: number[]): Promise<Response | { failure: ApplicationFailure; transient: boolean }> {
     let res: Response;
     try {
@@ -43,11 +48,11 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
     const body = (await res.text()).slice(0, 300);
     const failure = `Kafka Connect ${method} ${path} answered HTTP ${res.status}: ${body}`;
     if (res.status === 404) return { failure: ApplicationFailure.nonRetryable(failure, 'ConnectorNotFound'), transient: false };
-    return { failure: ApplicationFailure.retryable(failure, 'ConnectRequestFailed'), transient: res.status >= 500 };
+    return { failure: ApplicationFailure.retryable(failure, 'ConnectRequestFailed'), transient: res.status >= 500 || res.status === 409 };
   }
 
   /**
-   * A Connect REST call. Unreachable or 5xx (a worker restarting, a rebalance, a proxy in
+   * A Connect REST call. Unreachable, 409 or 5xx (a worker restarting, a rebalance, a proxy in
    * between) is retried here for up to 25 s, heartbeating, before the activity fails: the fault
    * matrix showed a 20 s Connect hiccup during the switch exhaust the retries of a wait
    * (3 attempts) and roll an otherwise healthy rotation back. Every call rekey makes is safe to
