@@ -178,6 +178,25 @@ describe('CDC rotation with stub activities', () => {
     expect(world.state()).toMatchObject({ roles: [world.oldUser], oldValidUntil: null });
   });
 
+  it('a failed grace extension parks in needs-attention (the verified switch stays); retry moves the expiry, and the rotation completes', async () => {
+    const world = w.newWorld();
+    const handle = await w.start(world, { gracePeriod: 'PT1H' });
+    const grace = await waitFor(handle, (p) => p.phase === 'grace', 'grace');
+    world.failTimes('limitRoleValidity'); // ALTER ROLE … VALID UNTIL refused from now on
+    await handle.signal(extendGraceSignal, { duration: 'PT2H', by: 'test' });
+    const parked = await waitFor(handle, (p) => p.phase === 'needs-attention', 'needs-attention', 60_000);
+    expect(parked.attention).toMatchObject({ step: 'extend-grace', error: expect.stringContaining('stub failure in limitRoleValidity') });
+    expect(world.state()).toMatchObject({ current: grace.to, streaming: grace.to }); // nothing rolled back
+    world.failTimes('limitRoleValidity', 0);
+    await handle.signal(retrySignal, { by: 'test' });
+    const extended = await waitFor(handle, (p) => p.phase === 'grace' && p.steps.some((s) => s.name === 'extend-grace' && s.outcome === 'ok'), 'extension applied');
+    expect(Date.parse(world.state().oldValidUntil!) - Date.parse(extended.graceEndsAt!)).toBe(3_600_000);
+    await handle.signal(cleanupNowSignal, { by: 'test' });
+    const result = (await handle.result()) as RotationResult;
+    expect(result.status).toBe('completed');
+    clean(world, result.to!);
+  });
+
   it('compromise: no grace, the old user is retired right after the switch', async () => {
     const world = w.newWorld();
     const result = (await (await w.start(world, { compromise: true })).result()) as RotationResult;

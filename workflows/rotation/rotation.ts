@@ -123,12 +123,37 @@ export class Rotation {
       if (this.control.extendedByMs !== applied) {
         this.graceEndsAt += this.control.extendedByMs - applied;
         applied = this.control.extendedByMs;
-        if (onExtended) await this.step('extend-grace', () => onExtended(new Date(this.graceEndsAt!)), () => `until ${new Date(this.graceEndsAt!).toISOString()}`);
+        if (onExtended) await this.followExtension(onExtended);
         continue;
       }
       const remaining = this.graceEndsAt - Date.now();
       if (this.control.cleanupNow || remaining <= 0) return;
       await condition(() => this.control.cleanupNow || this.control.rollback !== null || this.control.extendedByMs !== applied, remaining);
+    }
+  }
+
+  /**
+   * What follows an extended deadline (the old role's expiry). Its failure must not undo a
+   * switch that was already verified: it parks in needs-attention until `retry`, or `abandon`
+   * (the old credential then expires at its earlier time, recorded as left by hand). Runs
+   * started before this change rolled back instead and replay that way (patched).
+   */
+  private async followExtension(onExtended: (endsAt: Date) => Promise<unknown>): Promise<void> {
+    const run = () => onExtended(new Date(this.graceEndsAt!));
+    const detail = () => `until ${new Date(this.graceEndsAt!).toISOString()}`;
+    if (!patched('grace-extension-parks')) {
+      await this.step('extend-grace', run, detail);
+      return;
+    }
+    for (;;) {
+      try {
+        await this.step('extend-grace', run, detail);
+        return;
+      } catch (err) {
+        if (err instanceof RollbackRequested || isCancellation(err)) throw err;
+        const left = 'extend-grace: the old credential still expires at the earlier deadline';
+        if ((await this.park('extend-grace', describeError(err), left)) === 'abandon') return;
+      }
     }
   }
 
