@@ -60,6 +60,13 @@ function isLoopbackOrigin(origin: string): boolean {
   }
 }
 
+/** A TCP peer on this machine: 127.0.0.0/8, ::1, or either mapped into IPv6. */
+export function isLoopbackPeer(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -91,7 +98,9 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
   const authorized = (req: http.IncomingMessage, origin: string | undefined): boolean => {
     const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
     if (m && timingSafeEqual(digest(m[1]!), tokenDigest)) return true;
-    return origin !== undefined && trusted.includes(origin);
+    // Origin is only a browser's word: any other program can send it. Token-free access is for
+    // the dev UI's browser on this machine, so the peer itself must be loopback too.
+    return origin !== undefined && trusted.includes(origin) && isLoopbackPeer(req.socket.remoteAddress);
   };
 
   const readBody = (req: http.IncomingMessage) =>
@@ -222,7 +231,13 @@ export function codecServerOptionsFromEnv(env: NodeJS.ProcessEnv): CodecServerOp
     }
   }
   if (!authToken) throw new ConfigError('codec server: set REKEY_CODEC_AUTH_TOKEN or REKEY_CODEC_AUTH_TOKEN_FILE (callers send Authorization: Bearer <token>)');
-  const loopback = LOOPBACK_NAMES.includes(e.REKEY_CODEC_SERVER_HOST);
+  const loopback = LOOPBACK_NAMES.includes(e.REKEY_CODEC_SERVER_HOST) || e.REKEY_CODEC_SERVER_HOST === '::1';
+  const trustedUiOrigins = list(e.REKEY_CODEC_TRUSTED_UI_ORIGINS);
+  if (!loopback && trustedUiOrigins.length > 0) {
+    throw new ConfigError(
+      `codec server: REKEY_CODEC_TRUSTED_UI_ORIGINS (token-free browser origins) is only for a server bound to loopback, not REKEY_CODEC_SERVER_HOST=${e.REKEY_CODEC_SERVER_HOST}: remove it and give the Web UI the token (--ui-codec-pass-access-token over https)`,
+    );
+  }
   const allowedHosts = list(e.REKEY_CODEC_ALLOWED_HOSTS);
   return {
     port: e.REKEY_CODEC_SERVER_PORT,
@@ -230,7 +245,7 @@ export function codecServerOptionsFromEnv(env: NodeJS.ProcessEnv): CodecServerOp
     keyring,
     authToken,
     allowedOrigins: list(e.REKEY_CODEC_ALLOWED_ORIGINS),
-    trustedUiOrigins: list(e.REKEY_CODEC_TRUSTED_UI_ORIGINS),
+    trustedUiOrigins,
     allowedHosts: allowedHosts.length > 0 ? allowedHosts : loopback ? loopbackHosts(e.REKEY_CODEC_SERVER_PORT) : [`${e.REKEY_CODEC_SERVER_HOST}:${e.REKEY_CODEC_SERVER_PORT}`],
     maxBodyBytes: e.REKEY_CODEC_MAX_BODY_BYTES,
     log: (line) => console.error(line),
