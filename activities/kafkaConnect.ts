@@ -8,7 +8,11 @@ export interface ConnectorStatus {
 
 /** How the Kafka Connect worker process itself is restarted (local process, or pods on Kubernetes). */
 export interface ConnectWorkerRuntime {
-  restart(onProgress: (detail: string) => void): Promise<void>;
+  /**
+   * `restartedAt`: the rollout's stamp, chosen by the workflow, so that a retried activity
+   * re-applies the same pod-template annotation (no second rollout) and only waits.
+   */
+  restart(onProgress: (detail: string) => void, restartedAt?: string): Promise<void>;
 }
 
 export interface KafkaConnectDeps {
@@ -204,9 +208,9 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
    * Kubernetes), then waits until the connector is assigned again: connector and every task
    * in one state, RUNNING or PAUSED (restart-worker pauses it first). A FAILED task fails the wait.
    */
-  async function restartConnectWorker(input: { connector: string; timeoutMs?: number }): Promise<void> {
+  async function restartConnectWorker(input: { connector: string; timeoutMs?: number; restartedAt?: string }): Promise<void> {
     if (!deps.worker) throw ApplicationFailure.nonRetryable('restart-worker strategy is not available: this worker has no Kafka Connect worker runtime configured', 'NoWorkerRuntime');
-    await deps.worker.restart((detail) => heartbeat(detail));
+    await deps.worker.restart((detail) => heartbeat(detail), input.restartedAt);
     const timeoutMs = input.timeoutMs ?? 300_000;
     const deadline = Date.now() + timeoutMs;
     let seen = 'REST API not answering';

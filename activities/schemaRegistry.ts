@@ -13,7 +13,8 @@ export type RegistrySlot = 'current' | 'next' | 'previous' | 'backup';
 
 /** How the registry is restarted so it re-reads its users: a StatefulSet rollout on Kubernetes, the stack's stand-in locally. */
 export interface RegistryRuntime {
-  restart(onProgress: (detail: string) => void): Promise<void>;
+  /** `restartedAt`: the workflow's stamp for this restart; a retry with the same stamp starts no second rollout. */
+  restart(onProgress: (detail: string) => void, restartedAt?: string): Promise<void>;
 }
 
 export interface RegistryDeps {
@@ -193,10 +194,9 @@ export function createSchemaRegistryActivities(deps: RegistryDeps) {
     await store.write(input.secret, b.bytes, { expectedVersion: live.info.version, annotations: { rotationId: input.rotationId, stage: 'restored' } });
   }
 
-  async function restartRegistry(input: { timeoutMs?: number } = {}): Promise<void> {
+  async function restartRegistry(input: { timeoutMs?: number; restartedAt?: string } = {}): Promise<void> {
     if (!deps.runtime) throw ApplicationFailure.nonRetryable('this worker has no Schema Registry runtime configured (cannot restart the registry)', 'NoRegistryRuntime');
-    void input;
-    await deps.runtime.restart((detail) => heartbeat(detail));
+    await deps.runtime.restart((detail) => heartbeat(detail), input.restartedAt);
   }
 
   return { registryAuth, waitRegistryAuth, registryCompatibility, registryLookup, describeRegistryAccount, stageRegistryUser, acceptRegistryUser, forgetRegistryUser, promoteRegistryUser, restoreRegistryBackup, restartRegistry };

@@ -67,10 +67,14 @@ describe('Kubernetes workloads', () => {
   it('rollout-restarts a Deployment and waits until every new pod is ready (the kubelet restarted Connect for it)', async () => {
     const before = await podNames('app=kafka-connect,component=worker');
     const connectPid = readPid(cfg.runDir, 'kafka-connect');
-    await run(acts.restartWorkload, { kind: 'Deployment', name: 'kafka-connect', restartedAt: new Date().toISOString() });
+    const restartedAt = new Date().toISOString();
+    const { generation } = await run(acts.restartWorkload, { kind: 'Deployment', name: 'kafka-connect', restartedAt });
     const res = await run(acts.waitWorkloadReady, { kind: 'Deployment', name: 'kafka-connect', timeoutMs: 120_000 });
     expect(res.ready).toBe(1);
     const after = await podNames('app=kafka-connect,component=worker');
+    // a retried activity carries the workflow's same stamp: the patch changes nothing, no second rollout
+    expect((await run(acts.restartWorkload, { kind: 'Deployment', name: 'kafka-connect', restartedAt })).generation).toBe(generation);
+    expect(await podNames('app=kafka-connect,component=worker')).toEqual(after);
     expect(after).toHaveLength(1);
     expect(after.filter((p) => before.includes(p))).toEqual([]);
     // Ready only once the new "container" answers: a new Connect process serves the REST API

@@ -197,6 +197,19 @@ describe('CDC rotation with stub activities', () => {
     clean(world, result.to!);
   });
 
+  it('restart-worker: the rollout stamp is chosen by the workflow (a retried activity re-applies it, starting no second rollout)', async () => {
+    const world = w.newWorld();
+    const handle = await w.start(world, { strategy: 'restart-worker', gracePeriod: 'PT1M' });
+    expect(((await handle.result()) as RotationResult).status).toBe('completed');
+    const history = await handle.fetchHistory();
+    const inputs = history.events!
+      .map((e) => e.activityTaskScheduledEventAttributes)
+      .filter((a) => a?.activityType?.name === 'restartConnectWorker')
+      .map((a) => JSON.parse(Buffer.from(a!.input!.payloads![0]!.data!).toString()) as { restartedAt?: string });
+    expect(inputs).toHaveLength(1);
+    expect(inputs[0]!.restartedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
   it('compromise: no grace, the old user is retired right after the switch', async () => {
     const world = w.newWorld();
     const result = (await (await w.start(world, { compromise: true })).result()) as RotationResult;

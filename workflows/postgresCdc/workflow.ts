@@ -1,6 +1,6 @@
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { legacyRotatePostgresCdcV2 } from '../legacy/rotatePostgresCdcV2.js';
-import { parseIsoDuration, Rotation, procedureActivities, type RotationResult, gatePreflight, resolvePlanOnWorker } from '../rotation/index.js';
+import { parseIsoDuration, Rotation, procedureActivities, type RotationResult, gatePreflight, resolvePlanOnWorker, restartStamp } from '../rotation/index.js';
 import { cdcUserName, type PostgresCdcRotationInput, type PostgresCdcRotationPlan } from './input.js';
 import { evaluatePreflight } from './preflight.js';
 import { cdcSteps, EXPIRY_MARGIN_MS, orderedSteps, RETIRE_LOCK_TIMEOUT_MS } from './steps.js';
@@ -110,7 +110,7 @@ async function privilegeParity(oldUser: string, newUser: string) {
 }
 
 function apply(acts: typeof wait, plan: PostgresCdcRotationPlan): Promise<unknown> {
-  return plan.strategy === 'restart-worker' ? acts.restartConnectWorker({ connector: plan.connector, timeoutMs: 300_000 }) : acts.restartConnector({ connector: plan.connector, tasksOnly: true });
+  return plan.strategy === 'restart-worker' ? acts.restartConnectWorker({ connector: plan.connector, timeoutMs: 300_000, restartedAt: restartStamp() }) : acts.restartConnector({ connector: plan.connector, tasksOnly: true });
 }
 
 /** The promote step's compensation: the old credential back in the secret, applied, streaming again. */

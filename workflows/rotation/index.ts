@@ -6,6 +6,7 @@ export { formatDuration, MAX_GRACE_MS, parseIsoDuration } from './duration.js';
 export { describeError, RollbackRequested } from './errors.js';
 export { defaultSecrets, dryRunWorkflowId, rotationWorkflowId } from './ids.js';
 export { Rotation } from './rotation.js';
+export { restartStamp } from './restartStamp.js';
 export type { RotationPlanBasics, RotationSpec } from './spec.js';
 export { MaintenanceWindowInput, type MaintenanceWindow, OutsideMaintenanceWindow, windowRefusal } from './window.js';
 export { check, type CheckResult, gatePreflight, resolvePlanOnWorker } from './preflight.js';

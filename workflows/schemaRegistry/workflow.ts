@@ -1,6 +1,6 @@
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
-import { activityOptions, parseIsoDuration, Rotation, type RotationResult, procedureActivities, gatePreflight, resolvePlanOnWorker } from '../rotation/index.js';
+import { activityOptions, parseIsoDuration, Rotation, type RotationResult, procedureActivities, gatePreflight, resolvePlanOnWorker, restartStamp } from '../rotation/index.js';
 import { lookupSubject, registryUserName, type SchemaRegistryRotationInput, type SchemaRegistryRotationPlan } from './input.js';
 import { evaluateRegistryPreflight } from './preflight.js';
 import { CANARY_TIMEOUT_MS, orderedRegistrySteps, type RegistrySteps, registrySteps } from './steps.js';
@@ -67,7 +67,7 @@ async function addNewUser(run: Run): Promise<void> {
   await r.change(steps.stage, () => change.stageRegistryUser({ ...ref, newUser, rotationId }), () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }), (x) => `${x.secret} holds ${x.user} fp=${x.fingerprint}`);
   await r.change(steps.accept, () => change.acceptRegistryUser({ ...ref, rotationId }), () => forgetNewUser(run), (x) => `${plan.account}-next-user ${x.user}, ${x.secret} fp=${x.fingerprint}`);
   run.restartedWithNewUser = true;
-  await r.step(steps.restartAdd.name, () => wait.restartRegistry({}));
+  await r.step(steps.restartAdd.name, () => wait.restartRegistry({ restartedAt: restartStamp() }));
   const timeoutMs = plan.registryWaitSeconds * 1000;
   await r.step(steps.newAccepted.name, () => run.registry.wait.waitRegistryAuth({ ...ref, slot: 'next', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status} after ${x.waitedMs} ms`);
   await r.step(steps.oldAccepted.name, () => run.registry.wait.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status}`);
@@ -102,7 +102,7 @@ async function removeOldUser(run: Run): Promise<void> {
   const timeoutMs = plan.registryWaitSeconds * 1000;
   await r.cleanup(async () => {
     await r.persist(steps.forgetOld.name, () => undo.forgetRegistryUser({ ...ref, slot: 'previous', rotationId }));
-    await r.persist(steps.restartRemove.name, () => undo.restartRegistry({}));
+    await r.persist(steps.restartRemove.name, () => undo.restartRegistry({ restartedAt: restartStamp() }));
     const refused = await r.persist(steps.oldRefused.name, () => run.registry.undo.waitRegistryAuth({ ...ref, slot: 'backup', expectStatus: 401, timeoutMs }), (x) => `${x.user}: HTTP ${x.status} after ${x.waitedMs} ms`);
     if (refused) r.audit.record(steps.oldRefused.name, 'old_user_refused', 'success', { validation_status: 'passed', detail: `${refused.user}: HTTP ${refused.status}` });
     await r.persist(steps.newStillAccepted.name, () => run.registry.undo.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status}`);
@@ -158,7 +158,7 @@ async function forgetNewUser(run: Run): Promise<void> {
   const ref = { secret: plan.secret, account: plan.account };
   await undo.forgetRegistryUser({ ...ref, slot: 'next', rotationId });
   if (!run.restartedWithNewUser) return; // the registry never read the new user
-  await undo.restartRegistry({});
+  await undo.restartRegistry({ restartedAt: restartStamp() });
   await run.registry.undo.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs: plan.registryWaitSeconds * 1000 });
   await undo.restartFailedTasks({ connector: plan.connector });
 }
