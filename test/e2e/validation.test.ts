@@ -10,6 +10,7 @@ import { awsClientConfig } from '../../scripts/stack/moto.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
 import { adminKubeConfig, kubeNamespace } from '../../scripts/stack/kube.js';
 import { waitArchived } from '../../scripts/lib/s3Archive.js';
+import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { checklist, type CheckStatus, type Component, type ValidationReport } from '../../workflows/validation/checklist.js';
 import { validatePipeline } from '../../workflows/validation/workflow.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
@@ -64,6 +65,19 @@ async function connectorState(name: string) {
   const s = (await (await fetch(`${connectUrl}/connectors/${name}/status`)).json()) as { connector: { state: string }; tasks: Array<{ state: string }> };
   return [s.connector.state, ...s.tasks.map((t) => t.state)];
 }
+/** A few rows inserted reach the topic: the CDC task is streaming and its converter authenticates. */
+async function deliversChanges() {
+  const db = await adminClient(cfg, pipeline.database);
+  try {
+    const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 10 }, () => new Promise((r) => setTimeout(r, 1000)));
+    const events = summarize(run.emails, run.deliveries);
+    expect(events.inserted).toBeGreaterThan(0);
+    expect(events.lost).toBe(0);
+  } finally {
+    await db.end();
+  }
+}
+
 async function waitConnector(name: string, state: string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (!(await connectorState(name)).every((s) => s === state)) {
@@ -118,6 +132,10 @@ describe('rekey validate on the embedded stack', () => {
     } finally {
       await fetch(`${connectUrl}/connectors/${pipeline.connector}/resume`, { method: 'PUT' });
       await waitConnector(pipeline.connector, 'RUNNING');
+      // REST says RUNNING before the resumed task has started (and read its credentials through the
+      // config providers): wait until change events flow again, or the next test's wrong registry
+      // password could be what the task reads (seen: the task FAILED with a 401, breaking later files)
+      await deliversChanges();
     }
   });
 
