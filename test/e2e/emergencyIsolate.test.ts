@@ -33,7 +33,7 @@ let policiesBefore: Array<{ name: string; resourceVersion: string }>;
 
 /** The CLI as an operator runs it, on this file's task queue; resolves with its exit code and output. */
 async function rekey(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return exec('npx', ['tsx', 'scripts/rekey.ts', ...args], { cwd: repoRoot, env: { ...process.env, REKEY_TASK_QUEUE: w.taskQueue }, maxBuffer: 16 << 20 }).then(
+  return exec(process.execPath, ['--import', 'tsx', 'scripts/rekey.ts', ...args], { cwd: repoRoot, env: { ...process.env, REKEY_TASK_QUEUE: w.taskQueue }, maxBuffer: 16 << 20 }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );

@@ -158,7 +158,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     expect(await rekeyIds()).toEqual(ids);
     // the operator's CLI says the same and exits non-zero
     const bad = writeFile('bad-cli.yaml', (d) => (d.schedules[0]!.procedure = 'kafka-acls'));
-    const cli = await promisify(execFile)('npx', ['tsx', 'scripts/rekey.ts', 'schedules', 'apply', '--file', bad], { cwd: repoRoot }).then(
+    const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/rekey.ts', 'schedules', 'apply', '--file', bad], { cwd: repoRoot }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );

@@ -47,7 +47,7 @@ describe("rekey's TLS client connections", () => {
     const running = worker.run();
     try {
       // the CLI, as an operator runs it: a dry run goes through the server to the worker and back
-      const cli = await run('npx', ['tsx', 'scripts/rekey.ts', 'cert', 'rotate', '--service', 'postgresql', '--dry-run', '--json'], { cwd: repoRoot, env: { ...process.env, ...tlsEnv }, timeout: 120_000 });
+      const cli = await run(process.execPath, ['--import', 'tsx', 'scripts/rekey.ts', 'cert', 'rotate', '--service', 'postgresql', '--dry-run', '--json'], { cwd: repoRoot, env: { ...process.env, ...tlsEnv }, timeout: 120_000 });
       const plan = JSON.parse(cli.stdout.trim().split('\n').at(-1)!) as { status?: string; steps?: unknown[] };
       expect(plan.status).toBe('dry-run');
       expect(JSON.stringify(plan)).toContain('preflight');

@@ -198,7 +198,7 @@ describe('rekey validate on the embedded stack', () => {
 /** The real CLI, on this file's worker's task queue. */
 async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec('npx', ['tsx', 'scripts/rekey.ts', ...args], { cwd: repoRoot, env: { ...process.env, REKEY_TASK_QUEUE: w.taskQueue }, timeout: 120_000 });
+    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'scripts/rekey.ts', ...args], { cwd: repoRoot, env: { ...process.env, REKEY_TASK_QUEUE: w.taskQueue }, timeout: 120_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
