@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { StackSequencer } from './test/stackSequencer.js';
 
 /**
  * Two lanes, one `npm test`:
@@ -32,11 +33,12 @@ export default defineConfig({
           name: 'stack',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           globalSetup: ['test/globalSetup.ts'],
+          setupFiles: ['test/stackEnv.ts'],
+          sequence: { groupOrder: 1, sequencer: StackSequencer },
           pool: 'forks',
           fileParallelism: false,
           testTimeout: 240_000,
           hookTimeout: 300_000,
-          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -1,4 +1,10 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node';
 import { loadStackConfig } from '../scripts/stack/config.js';
+import { failureConverterPath } from '../workers/codec.js';
+import { workflowsPath } from '../workers/worker.js';
 import { down, status, up } from '../scripts/stack/stack.js';
 import { usePipelineStore } from '../scripts/stack/pipelineStore.js';
 
@@ -7,8 +13,30 @@ import { usePipelineStore } from '../scripts/stack/pipelineStore.js';
  * running one). The fast lane has none. A stack this run started is stopped afterwards
  * unless REKEY_KEEP_STACK=1.
  */
-export default async function setup() {
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The workflow code bundled once for the stack lane's workers (REKEY_DEV_WORKFLOW_BUNDLE, set by test/stackEnv.ts). */
+    stackWorkflowBundlePath: string;
+  }
+}
+
+/** Every test worker (in-process or a worker process) loads this instead of bundling for ~5 s at its start. */
+async function bundleOnce(project: TestProject, dir: string) {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    failureConverterPath,
+    logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: console.warn, error: console.error },
+  });
+  const file = path.join(dir, 'test', `stack-workflow-bundle-${process.pid}.js`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, code);
+  project.provide('stackWorkflowBundlePath', file);
+  return file;
+}
+
+export default async function setup(project: TestProject) {
   const cfg = loadStackConfig();
+  const bundle = await bundleOnce(project, cfg.dir);
   const before = await status(cfg);
   const wasRunning = before.every((s) => s.healthy);
   const t0 = Date.now();
@@ -17,6 +45,7 @@ export default async function setup() {
   await usePipelineStore(cfg, 'file');
   console.error(`[stack] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return async () => {
+    fs.rmSync(bundle, { force: true });
     if (!wasRunning && process.env.REKEY_KEEP_STACK !== '1') await down(cfg, {}, (line) => console.error(`[stack] ${line}`));
   };
 }

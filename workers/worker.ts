@@ -73,6 +73,8 @@ export async function secretStoreFor(config: WorkerConfig, kubeConfig?: KubeConf
 }
 
 export interface WorkerOverrides {
+  /** A pre-bundled workflow code file, as build-worker makes. Default: dist/workflow-bundle.js beside the compiled worker, else bundled at start. */
+  workflowBundlePath?: string;
   /** How `restart-worker` restarts Kafka Connect. Default: a rollout restart on Kubernetes; none with the file store. */
   connectWorker?: ConnectWorkerRuntime;
   /** How the Schema Registry is restarted to re-read its users. Default: a rollout restart of the StatefulSet on Kubernetes. */
@@ -111,11 +113,12 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
     // on Kubernetes each service's certificate is a Secret volume; Connect and the registry then take a rollout restart
     tlsInstallers: overrides.tlsInstallers ?? (kube ? { postgresql: projectedSecretVolume, kafka: projectedSecretVolume, 'kafka-connect': projectedSecretVolume, 'schema-registry': projectedSecretVolume } : undefined),
   });
+  const bundle = overrides.workflowBundlePath ?? (fs.existsSync(prebuiltBundle) ? prebuiltBundle : undefined);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    ...(fs.existsSync(prebuiltBundle) ? { workflowBundle: { codePath: prebuiltBundle } } : { workflowsPath }),
+    ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }),
     activities,
     dataConverter: dataConverter(config.codec),
     shutdownGraceTime: '30s',

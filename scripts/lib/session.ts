@@ -77,7 +77,19 @@ export async function createEmbeddedWorker(config: WorkerConfig, opts: { connect
     activityInterceptors: holdHook ? [holdHook] : undefined,
     connection: opts.connection,
     quiet: opts.quiet,
+    workflowBundlePath: devWorkflowBundle(config),
   });
+}
+
+/**
+ * REKEY_DEV_WORKFLOW_BUNDLE: workflow code bundled once (with the failure converter) for many
+ * development workers, as the stack lane's global setup does — each worker would otherwise
+ * bundle for ~5 s at start. Only for encrypting workers: the bundle carries the encoding
+ * failure converter, which a worker recording unencrypted histories must not use.
+ */
+function devWorkflowBundle(config: WorkerConfig): string | undefined {
+  const file = process.env.REKEY_DEV_WORKFLOW_BUNDLE;
+  return file && !config.codec.insecureNoEncryption && fs.existsSync(file) ? file : undefined;
 }
 
 /** The stack's services are local processes: a certificate is installed by writing its files, whichever store holds the secret. */

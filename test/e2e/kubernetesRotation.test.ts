@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { type WorkflowHandle } from '@temporalio/client';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { pipeline } from '../../scripts/stack/config.js';
 import { connectUrl } from '../../scripts/stack/connect.js';
@@ -10,7 +10,7 @@ import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
 import { startPostgresCdcRotation } from '../../workers/startRotation.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
-import { cfg, onlyRoles, pipelineState, resumeIfPaused, roleValidUntil, stopLeftover, waitStreaming } from './pipeline.js';
+import { cfg, onlyRoles, pipelineState, resumeIfPaused, stopLeftover } from './pipeline.js';
 import { recordHistory, recording } from './histories.js';
 
 /**
@@ -89,27 +89,5 @@ describe.each(['reload-connector', 'restart-worker'] as const)('CDC rotation on 
     await recordHistory(result.handle, `v5-kit-completed-${strategy}-kubernetes`);
   });
 
-  // one real rollback on the Kubernetes store, with the strategy that replaces the pod; with
-  // reload-connector the same restore is proven by secretBytes (kubernetes store) and the workflow tests
-  it.runIf(strategy === 'restart-worker')('rolls back under load by restoring the Secret from its backup when verification fails', async () => {
-    const before = await k8s.read(pipeline.cdcSecret);
-    const roles = (await pipelineState()).cdcRoles;
-    const db = await adminClient(cfg, pipeline.database);
-    const { result: err, emails, deliveries } = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40 }, async () => {
-      const handle = await start(strategy, { gracePeriod: 'PT1H', injectFailure: 'canary-read-back' });
-      return (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
-    }).finally(() => db.end());
-    expect((err.cause as { type?: string }).type).toBe('RotationRolledBack');
-    expect(err.cause?.message).toContain('failure injected after step canary-read-back');
-    const after = await k8s.read(pipeline.cdcSecret);
-    expect(after?.info.fingerprint).toBe(before?.info.fingerprint);
-    expect(after?.info.annotations.stage).toBe('restored');
-    const state = await waitStreaming(before!.data['db-username']!);
-    expect(state.streamingUser).toBe(before!.data['db-username']);
-    expect(summarize(emails, deliveries).lost).toBe(0);
-    expect(await k8s.read(`${pipeline.cdcSecret}-backup`)).toBeUndefined();
-    expect(await k8s.read(`${pipeline.cdcSecret}-pending`)).toBeUndefined();
-    expect(state.cdcRoles).toEqual(roles);
-    expect(await roleValidUntil(before!.data['db-username']!)).toBe('never');
-  });
+  // a real CDC rollback: rotation.test.ts (canary-read-back drill); restoring a Secret exactly on this store: integration/secretBytes.test.ts
 });

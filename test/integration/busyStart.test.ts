@@ -17,6 +17,7 @@ async function freePort(): Promise<number> {
 
 const hogs: ChildProcess[] = [];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-busy-stack-'));
+fs.chmodSync(dir, 0o755); // initdb runs as the postgres user and reads its password file under it (mkdtemp makes 0700)
 afterAll(() => {
   for (const h of hogs) h.kill('SIGKILL');
   fs.rmSync(dir, { recursive: true, force: true });

@@ -102,8 +102,11 @@ export const matrixCells: MatrixCell[] = [
   // `hold`: the worker pauses that activity until the fault is in place, so a step shorter than a progress poll is
   // struck for certain (on an idle machine the poll-triggered versions of these cells were not-triggered).
   // The PostgreSQL restart @ streaming-user stays out of CI: its wait can outlast the test's 300 s when Debezium reconnects late.
+  // The CI subset is one cell per kind of fault rekey itself must ride out (its server restarting, a concurrent writer,
+  // a data-path service restarting); the outage cells (Kubernetes API 30 s, S3 20 s: 68 s and 52 s in CI) prove the
+  // same retry budgets as the Connect 503 cells and run with the whole matrix (npm run bench:faults).
   cell({ procedure: 'cdc', fault: 'Temporal server restart', step: 'canary-write', hold: 'writeCanary', inject: faults.temporalRestart(), ci: true }),
-  cell({ procedure: 'cdc', fault: 'Kubernetes API down 30 s', step: 'promote', hold: 'promotePendingCredential', store: 'kubernetes', inject: faults.kubeApiDown(), ci: true }),
+  cell({ procedure: 'cdc', fault: 'Kubernetes API down 30 s', step: 'promote', hold: 'promotePendingCredential', store: 'kubernetes', inject: faults.kubeApiDown() }),
   cell({
     procedure: 'cdc',
     fault: 'Secret changed concurrently (409)',
@@ -116,7 +119,7 @@ export const matrixCells: MatrixCell[] = [
   cell({ procedure: 'registry', fault: 'registry down 20 s', step: 'new-user-accepted', hold: 'waitRegistryAuth', inject: faults.registryDown() }),
   cell({ procedure: 'registry', fault: 'Connect REST 503 for 20 s', step: 'restart-tasks', hold: 'restartConnector', inject: faults.connect5xx() }),
   cell({ procedure: 'registry', fault: 'Temporal server restart', step: 'phase:grace', inject: faults.temporalRestart() }),
-  cell({ procedure: 'aws', fault: 'S3/IAM emulator down 20 s', step: 'new-key-used', hold: 'waitAccessKeyUsedSince', inject: faults.s3Down(), ci: true }),
+  cell({ procedure: 'aws', fault: 'S3/IAM emulator down 20 s', step: 'new-key-used', hold: 'waitAccessKeyUsedSince', inject: faults.s3Down() }),
   cell({ procedure: 'aws', fault: 'Connect REST 503 for 20 s', step: 'restart-tasks', hold: 'restartConnector', inject: faults.connect5xx() }),
   // the switch (install + reload + stable handshakes) lasts seconds; verify-served alone can pass between two polls
   cell({ procedure: 'cert', fault: 'PostgreSQL restart', step: 'phase:switching', inject: faults.postgresRestart(), ci: true }),
