@@ -14,6 +14,8 @@ import { StackSequencer } from './test/stackSequencer.js';
 export default defineConfig({
   test: {
     reporters: ['default', './test/fileTimesReporter.ts'],
+    // a root option (projects cannot set their own): orders the stack lane's files, see test/stackSequencer.ts
+    sequence: { sequencer: StackSequencer },
     projects: [
       {
         test: {
@@ -34,7 +36,7 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           globalSetup: ['test/globalSetup.ts'],
           setupFiles: ['test/stackEnv.ts'],
-          sequence: { groupOrder: 1, sequencer: StackSequencer },
+          sequence: { groupOrder: 1 },
           pool: 'forks',
           fileParallelism: false,
           testTimeout: 240_000,
