@@ -1,4 +1,3 @@
-import net from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import type { RotationResult } from '../../workflows/rotation/index.js';
 import { cfg, stopLeftover } from './pipeline.js';
 import { parsePrometheusText, select, total, type Sample } from './prometheusText.js';
 import { WorkerProcess } from './workerProcess.js';
+import { freePort } from '../freePort.js';
 
 /**
  * The worker's Prometheus endpoint as Prometheus sees it: a worker process started with
@@ -24,14 +24,6 @@ let worker: WorkerProcess;
 let client: Client;
 let connection: Connection;
 let running: WorkflowHandle | undefined;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port: p } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return p;
-}
 
 async function scrape(): Promise<Sample[]> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);

@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -12,6 +11,7 @@ import { loadStackConfig } from '../../scripts/stack/config.js';
 import { temporalAddress } from '../../scripts/stack/temporal.js';
 import { dataConverter } from '../../workers/codec.js';
 import { createCodecServer, loopbackHosts } from '../../workers/codecServer.js';
+import { freePort } from '../freePort.js';
 
 const run = promisify(execFile);
 const cfg = loadStackConfig();
@@ -19,14 +19,6 @@ const cli = path.join(cfg.cache, `temporal-cli-${cfg.versions.temporalCli}`, 'te
 const address = temporalAddress(cfg);
 const ui = `http://127.0.0.1:${cfg.ports.temporalUi}`;
 const opsOrigin = 'https://ops.example.com';
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 interface Reply {
   status: number;

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import type net from 'node:net';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../freePort.js';
 import { codecServerOptionsFromEnv, createCodecServer, isLoopbackPeer } from '../../workers/codecServer.js';
 
 const uiOrigin = 'http://127.0.0.1:18233';
@@ -12,10 +12,7 @@ const lanAddress = Object.values(os.networkInterfaces()).flat().find((i) => i &&
 let server: http.Server;
 let port = 0;
 beforeAll(async () => {
-  const probe = (await import('node:net')).createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '0.0.0.0', resolve));
-  port = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  port = await freePort('0.0.0.0');
   server = createCodecServer({
     keyring: { current: { id: 'k1', key: randomBytes(32).toString('base64') } },
     authToken: 'a-token-of-at-least-16-chars',
