@@ -5,11 +5,14 @@ import type { Reporter, TestModule } from 'vitest/node';
 /**
  * Prints, at the end of a run, each test file's wall time (slowest first) with its lane and
  * test count, and writes the same as JSON to `.rekey/test-times.json` (REKEY_TEST_TIMES
- * overrides the path) so CI and the README can quote figures instead of guesses.
+ * overrides the path) so CI and the README can quote figures instead of guesses. With
+ * REKEY_TEST_TIMES_MERGE=1 (set by `npm test`, whose two lanes are two vitest processes) the
+ * other lanes' rows already in the file are kept, and the table shows every lane so far.
  */
 export default class FileTimesReporter implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>) {
-    const rows = modules.map((m) => {
+    const out = process.env.REKEY_TEST_TIMES ?? path.join(process.cwd(), '.rekey', 'test-times.json');
+    const own = modules.map((m) => {
       const d = m.diagnostic();
       const tests = [...m.children.allTests()];
       return {
@@ -20,7 +23,9 @@ export default class FileTimesReporter implements Reporter {
         failed: tests.filter((t) => t.result().state === 'failed').length,
       };
     });
-    if (rows.length === 0) return;
+    if (own.length === 0) return;
+    const lanes = new Set(own.map((r) => r.lane));
+    const rows = [...(process.env.REKEY_TEST_TIMES_MERGE === '1' ? earlierRows(out).filter((r) => !lanes.has(r.lane)) : []), ...own];
     rows.sort((a, b) => b.seconds - a.seconds);
     const width = Math.max(...rows.map((r) => r.file.length));
     const lines = ['', 'per-file wall time (s), slowest first:', `${'file'.padEnd(width)}  lane   tests  failed  seconds`];
@@ -29,8 +34,23 @@ export default class FileTimesReporter implements Reporter {
     for (const r of rows) byLane.set(r.lane, (byLane.get(r.lane) ?? 0) + r.seconds);
     lines.push(`sum per lane: ${[...byLane].map(([lane, s]) => `${lane} ${s.toFixed(0)} s`).join(', ')}`);
     process.stdout.write(`${lines.join('\n')}\n`);
-    const out = process.env.REKEY_TEST_TIMES ?? path.join(process.cwd(), '.rekey', 'test-times.json');
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), files: rows }, null, 2)}\n`);
+  }
+}
+
+interface Row {
+  file: string;
+  lane: string;
+  seconds: number;
+  tests: number;
+  failed: number;
+}
+
+function earlierRows(file: string): Row[] {
+  try {
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { files: Row[] }).files;
+  } catch {
+    return [];
   }
 }

@@ -7,6 +7,7 @@ import { spawnDetached, stopPid, waitFor } from './proc.js';
 import { logPath, type Service } from './service.js';
 import { prepareHttpsTls } from './httpsTls.js';
 import { connectPluginSettings } from './connectPlugins.js';
+import { fastJvmStart } from './jvmStart.js';
 
 export const connectUrl = (cfg: StackConfig) => `http://127.0.0.1:${cfg.ports.connect}`;
 /** The kubeconfig Strimzi's provider reads (the kafka-connect ServiceAccount's token, written by the kubelet when it starts the pod). */
@@ -190,7 +191,7 @@ export const connect: Service = {
     const pid = spawnDetached({
       name: 'kafka-connect',
       command: 'java',
-      args: [...javaArgs(cfg, 'kafka-connect', '768m', classpath), 'org.apache.kafka.connect.cli.ConnectDistributed', props],
+      args: [...fastJvmStart(cfg, `kafka-connect-${cfg.versions.kafka}`, 'java'), ...javaArgs(cfg, 'kafka-connect', '768m', classpath), 'org.apache.kafka.connect.cli.ConnectDistributed', props],
       // fabric8 (in Strimzi's provider) reads KUBECONFIG; the file exists once the kubelet has started the pod
       env: { KUBECONFIG: connectKubeconfigPath(cfg) },
       runDir: cfg.runDir,

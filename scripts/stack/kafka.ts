@@ -6,6 +6,7 @@ import type { StackConfig } from './config.js';
 import { execFileAsync, runInstaller, spawnDetached, StackError, stopPid, waitFor } from './proc.js';
 import { installScript, logPath, type Service } from './service.js';
 import { ensureStackCertificates, kafkaTlsFiles, writeKafkaTlsFiles } from './tls.js';
+import { fastJvmStart } from './jvmStart.js';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 
 export const kafkaBootstrap = (cfg: StackConfig) => `127.0.0.1:${cfg.ports.kafka}`;
@@ -111,7 +112,7 @@ export const kafka: Service = {
     const pid = spawnDetached({
       name: 'kafka',
       command: 'java',
-      args: [...javaArgs(cfg, 'kafka', '512m', classpath), 'kafka.Kafka', props],
+      args: [...fastJvmStart(cfg, `kafka-${cfg.versions.kafka}`, 'java'), ...javaArgs(cfg, 'kafka', '512m', classpath), 'kafka.Kafka', props],
       runDir: cfg.runDir,
       logPath: log,
     });

@@ -6,6 +6,7 @@ import { pipeline, type StackConfig } from './config.js';
 import { spawnDetached, StackError, stopPid, waitFor } from './proc.js';
 import { logPath, type Service } from './service.js';
 import { prepareHttpsTls } from './httpsTls.js';
+import { fastJvmStart } from './jvmStart.js';
 
 /** Apicurio 3 is compiled for Java 21: use REKEY_JAVA21_HOME, else the newest JDK >= 21 under /usr/lib/jvm. */
 function javaForRegistry(): string {
@@ -106,10 +107,11 @@ export const registry: Service = {
     const app = path.join(cfg.cache, `apicurio-registry-${cfg.versions.apicurio}`);
     const log = logPath(cfg, 'schema-registry');
     fs.mkdirSync(cfg.dataDir, { recursive: true });
+    const java = javaForRegistry();
     const pid = spawnDetached({
       name: 'schema-registry',
-      command: javaForRegistry(),
-      args: ['-Xms128m', '-Xmx384m', '-XX:+UseSerialGC', '-jar', path.join(app, 'quarkus-run.jar')],
+      command: java,
+      args: ['-Xms128m', '-Xmx384m', '-XX:+UseSerialGC', ...fastJvmStart(cfg, `apicurio-registry-${cfg.versions.apicurio}`, java), '-jar', path.join(app, 'quarkus-run.jar')],
       cwd: cfg.dataDir,
       env,
       runDir: cfg.runDir,

@@ -31,14 +31,13 @@ afterAll(async () => {
   await connection?.close();
 });
 
-/** Steps whose activity runs long enough to be cut off by a kill (and the activity each one runs). */
-// Three of the four long waits: each cut-off costs the 30 s heartbeat timeout before the new worker
-// retries it; the fourth (waitSlotPast) is the same kind of heartbeating wait, and every activity is
-// killed in turn by the fault matrix's kill sweep (npm run bench:faults).
+/** The step whose activity is cut off by a kill, and the activity it runs. */
+// One long wait is enough to prove a lost activity is retried by the next worker and converges;
+// each cut-off costs the 30 s heartbeat timeout. The other long waits (waitStreamingUser,
+// awaitCanaryEvent, waitSlotPast) are the same kind of heartbeating wait, and every activity
+// is killed in turn by the fault matrix's kill sweep (npm run bench:faults).
 const longSteps: Record<string, string> = {
   'apply:restart-worker': 'restartConnectWorker',
-  'streaming-user': 'waitStreamingUser',
-  'canary-read-back': 'awaitCanaryEvent',
 };
 
 /** Attempts of each activity type, from the history (an attempt > 1 means an attempt was lost or failed). */
@@ -96,11 +95,8 @@ describe('a worker killed with SIGKILL while an activity runs', () => {
 
     // the kills hit running activities: the Connect worker restart (long) was cut off and retried by the new worker
     expect(killedDuring.map((k) => k.step)).toContain('apply:restart-worker');
-    expect(killedDuring.length).toBeGreaterThanOrEqual(2);
     const attempts = await attemptsByActivity(result.handle);
     expect(attempts.restartConnectWorker).toBeGreaterThanOrEqual(2);
-    // (a short wait may finish between the query and the kill; most are cut off and run again)
-    expect(killedDuring.filter((k) => (attempts[longSteps[k.step]!] ?? 0) >= 2).length).toBeGreaterThanOrEqual(2);
     console.info(`killed during ${killedDuring.map((k) => `${k.step} (${longSteps[k.step]} attempts ${attempts[longSteps[k.step]!]})`).join(', ')}; worker started ${worker.starts} times`);
 
     expect(result.status).toBe('completed');
