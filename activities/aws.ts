@@ -1,8 +1,12 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
+import { awsFailure, codeOf, ID_KEY, SECRET_KEY, until } from './awsCalls.js';
 import type { IAMClient, IAMClientConfig } from '@aws-sdk/client-iam';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { awsSdk, type AwsSdk } from './awsSdk.js';
 import { siblings, type SecretStore, type StoredSecret } from './secrets/store.js';
+import { createS3Activities } from './awsS3.js';
+
+export { awsFailure } from './awsCalls.js';
 
 /** What the worker signs its IAM and S3 calls with: an AwsCredentialIdentity or a provider of one. Absent: the SDK's default chain. */
 export type AwsCredentials = NonNullable<IAMClientConfig['credentials']>;
@@ -27,56 +31,6 @@ export interface StagedAccessKey {
   accessKeyId: string;
   createDate: string;
   fingerprint: string;
-}
-
-const ID_KEY = 'access-key-id';
-const SECRET_KEY = 'secret-access-key';
-/** Answers that mean "this key does not exist (any more)": the proof that a deleted key is refused. */
-const REFUSED = new Set(['InvalidAccessKeyId', 'InvalidClientTokenId']);
-const DENIED = new Set(['AccessDenied', 'InvalidAccessKeyId', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'UnrecognizedClient', 'ExpiredToken', 'CredentialsProviderError']);
-const THROTTLED = new Set(['Throttling', 'RequestLimitExceeded', 'SlowDown', 'ServiceUnavailable', 'InternalFailure', 'InternalError', 'RequestTimeout']);
-/** At most this many ListObjectsV2 pages (1000 keys each) per look at the bucket: narrow `prefix` for bigger archives. */
-const MAX_LIST_PAGES = 100;
-
-const codeOf = (err: unknown): string => {
-  const e = err as { Code?: string; name?: string };
-  return (e.Code ?? e.name ?? 'Error').replace(/Exception$/, '');
-};
-
-/**
- * An AWS SDK error as an activity failure: the error code and HTTP status, the first line of
- * AWS's message (which never quotes a secret). Throttling, 5xx and network errors are retried;
- * not found, access denied, limits and other 4xx answers are not.
- */
-export function awsFailure(what: string, err: unknown): ApplicationFailure {
-  if (err instanceof ApplicationFailure) return err;
-  const code = codeOf(err);
-  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  const message = `${what}: ${code}${status ? ` (HTTP ${status})` : ''}: ${String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 300)}`;
-  if (code === 'NoSuchEntity' || code === 'NoSuchBucket') return ApplicationFailure.nonRetryable(message, 'AwsNotFound');
-  if (code === 'LimitExceeded') return ApplicationFailure.nonRetryable(message, 'AccessKeyLimitExceeded');
-  if (DENIED.has(code)) return ApplicationFailure.nonRetryable(message, 'AwsAccessDenied');
-  if (status === undefined || status >= 500 || status === 429 || THROTTLED.has(code)) return ApplicationFailure.retryable(message, 'AwsUnavailable');
-  return ApplicationFailure.nonRetryable(message, 'AwsRequestFailed');
-}
-
-/** Polls `probe` every `everyMs` until it is done or `timeoutMs` passed, heartbeating what it saw; retryable errors count as "not yet". */
-async function until<T>(timeoutMs: number, everyMs: number, probe: () => Promise<{ done: T } | { seen: string }>, onTimeout: (seen: string) => ApplicationFailure): Promise<T & { waitedMs: number }> {
-  const t0 = Date.now();
-  let seen = 'no answer yet';
-  for (;;) {
-    try {
-      const r = await probe();
-      if ('done' in r) return { ...r.done, waitedMs: Date.now() - t0 };
-      seen = r.seen;
-    } catch (err) {
-      if (err instanceof ApplicationFailure && err.nonRetryable) throw err;
-      seen = (err as Error).message;
-    }
-    if (Date.now() - t0 >= timeoutMs) throw onTimeout(seen);
-    heartbeat(seen);
-    await sleep(everyMs);
-  }
 }
 
 /**
@@ -154,20 +108,21 @@ export function createAwsActivities(deps: AwsDeps) {
   }
 
   /**
-   * Keys an earlier attempt created whose secret never reached the store (the answer was lost):
-   * not among the user's keys before the attempt, never used (nobody holds their secret), not in
-   * the live secret. They are deleted: IAM returns a secret access key only once.
+   * Keys of the user that appeared after an earlier attempt wrote its marker and that no secret
+   * holds: the key whose CreateAccessKey answer was lost, or one someone else made meanwhile.
+   * rekey cannot tell them apart (IAM keys carry no tag or idempotency token) and returns a
+   * secret access key only once, so it deletes neither: the operator decides.
    */
-  async function sweepLostKeys(user: string, marker: StoredSecret, keep: string): Promise<string[]> {
+  async function unrecordedKeys(user: string, marker: StoredSecret, live: string): Promise<string[]> {
     const before = (marker.info.annotations.keysBefore ?? '').split(',');
-    const swept: string[] = [];
-    for (const k of await listAccessKeys({ user })) {
-      if (before.includes(k.accessKeyId) || k.accessKeyId === keep) continue;
-      if ((await accessKeyLastUsed(k)).lastUsedDate !== null) continue;
-      if ((await deleteAccessKey({ user, accessKeyId: k.accessKeyId })).deleted) swept.push(k.accessKeyId);
-    }
-    return swept;
+    return (await listAccessKeys({ user })).map((k) => k.accessKeyId).filter((id) => !before.includes(id) && id !== live);
   }
+
+  const unrecordedFailure = (user: string, ids: string[], what: string) =>
+    ApplicationFailure.nonRetryable(
+      `IAM user ${user} has ${ids.join(', ')}, created after this rotation's marker and recorded nowhere (a CreateAccessKey answer was lost, or someone else created it): rekey deletes only keys it recorded, so ${what}. If it is the lost key, delete it (aws iam delete-access-key --user-name ${user} --access-key-id ${ids[0]}) and retry`,
+      'UnrecordedAccessKey',
+    );
 
   /** The second key, created with IAM and written only to `<secret>-pending`. Repeating it for the same rotation returns the same key. */
   async function createStagedAccessKey(input: { user: string; secret: string; rotationId: string }): Promise<StagedAccessKey> {
@@ -175,7 +130,10 @@ export function createAwsActivities(deps: AwsDeps) {
     const existing = await store.read(pending);
     const ours = existing?.info.annotations.rotationId === input.rotationId;
     if (ours && existing.data[ID_KEY]) return { secret: pending, accessKeyId: existing.data[ID_KEY], createDate: existing.info.annotations.createDate ?? '', fingerprint: existing.info.fingerprint };
-    if (ours) await sweepLostKeys(input.user, existing, await liveKeyId(input.secret));
+    if (ours) {
+      const unknown = await unrecordedKeys(input.user, existing, await liveKeyId(input.secret));
+      if (unknown.length > 0) throw unrecordedFailure(input.user, unknown, 'no second key was created');
+    }
     // a marker first: a retry after a lost answer knows which keys were there before
     const keysBefore = (await listAccessKeys({ user: input.user })).map((k) => k.accessKeyId).join(',');
     await store.write(pending, {}, { annotations: { rotationId: input.rotationId, stage: 'creating', user: input.user, keysBefore } });
@@ -188,7 +146,7 @@ export function createAwsActivities(deps: AwsDeps) {
     return { secret: pending, accessKeyId: key.AccessKeyId, createDate, fingerprint: info.fingerprint };
   }
 
-  /** Undo of createStagedAccessKey: deletes the key this rotation created (or lost) and `<secret>-pending`; never the key the live secret holds. */
+  /** Undo of createStagedAccessKey: deletes the key this rotation created and recorded, and `<secret>-pending`; never the key the live secret holds, never a key it did not record. */
   async function discardStagedAccessKey(input: { user: string; secret: string; rotationId: string }): Promise<{ deleted: string[] }> {
     const { pending } = siblings(input.secret);
     const p = await store.read(pending);
@@ -196,7 +154,11 @@ export function createAwsActivities(deps: AwsDeps) {
     const live = await liveKeyId(input.secret);
     const id = p.data[ID_KEY];
     if (id === live) throw ApplicationFailure.nonRetryable(`secret ${input.secret} still holds ${id}: restore ${input.secret}-backup before deleting the new key`, 'AccessKeyInUse');
-    const deleted = id ? ((await deleteAccessKey({ user: input.user, accessKeyId: id })).deleted ? [id] : []) : await sweepLostKeys(input.user, p, live);
+    if (!id) {
+      const unknown = await unrecordedKeys(input.user, p, live);
+      if (unknown.length > 0) throw unrecordedFailure(input.user, unknown, 'it was left in place');
+    }
+    const deleted = id && (await deleteAccessKey({ user: input.user, accessKeyId: id })).deleted ? [id] : [];
     await store.remove(pending);
     return { deleted };
   }
@@ -242,40 +204,7 @@ export function createAwsActivities(deps: AwsDeps) {
     );
   }
 
-  /** The newest object under the prefix modified after `since`, or null. */
-  async function newestObjectSince(input: { bucket: string; prefix: string; since: string }): Promise<{ key: string; lastModified: string } | null> {
-    const since = Date.parse(input.since);
-    let newest: { key: string; at: number } | null = null;
-    let token: string | undefined;
-    for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      const { sdk, s3 } = await aws();
-      const out = await call(`S3 ListObjectsV2 s3://${input.bucket}/${input.prefix}`, () => s3.send(new sdk.s3.ListObjectsV2Command({ Bucket: input.bucket, Prefix: input.prefix, ContinuationToken: token })));
-      for (const o of out.Contents ?? []) {
-        const at = o.LastModified?.getTime() ?? 0;
-        if (o.Key && at > since && (!newest || at > newest.at)) newest = { key: o.Key, at };
-      }
-      token = out.IsTruncated ? out.NextContinuationToken : undefined;
-      if (!token) break;
-      heartbeat(`listed ${page + 1} page(s) of s3://${input.bucket}/${input.prefix}`);
-    }
-    return newest && { key: newest.key, lastModified: new Date(newest.at).toISOString() };
-  }
-
-  /** Polls until the sink has written an object after `since`, heartbeating. */
-  async function waitObjectSince(input: { bucket: string; prefix: string; since: string; timeoutMs: number }) {
-    const where = `s3://${input.bucket}/${input.prefix}`;
-    return until(
-      input.timeoutMs,
-      2000,
-      async () => {
-        const o = await newestObjectSince(input);
-        return o ? { done: o } : { seen: `no object under ${where} after ${input.since}` };
-      },
-      (seen) => ApplicationFailure.nonRetryable(`${seen} within ${input.timeoutMs / 1000} s: is the sink writing?`, 'NoFreshObject'),
-    );
-  }
-
-  /** For `watchMs`, the deactivated key's LastUsedDate must not pass `since`: if it does, a client besides the sink still uses it. */
+  /** For `watchMs`, the old key's LastUsedDate must not pass `since` (the sink left it then): if it does, a client besides the sink still uses it. */
   async function watchOldKeyUnused(input: { accessKeyId: string; since: string; watchMs: number }): Promise<{ lastUsedDate: string | null; watchedMs: number; polls: number }> {
     const t0 = Date.now();
     const since = Date.parse(input.since);
@@ -290,7 +219,7 @@ export function createAwsActivities(deps: AwsDeps) {
         polls++;
         last = u.lastUsedDate;
         if (last !== null && Date.parse(last) > since) {
-          throw ApplicationFailure.nonRetryable(`access key ${input.accessKeyId} was used at ${last} (${u.serviceName}) after its deactivation at ${input.since}: something besides the sink still uses it`, 'OldKeyStillUsed');
+          throw ApplicationFailure.nonRetryable(`access key ${input.accessKeyId} was used at ${last} (${u.serviceName}), after ${input.since}: something besides the sink still uses it`, 'OldKeyStillUsed');
         }
       }
       const left = input.watchMs - (Date.now() - t0);
@@ -302,28 +231,18 @@ export function createAwsActivities(deps: AwsDeps) {
     return { lastUsedDate: last, watchedMs: Date.now() - t0, polls };
   }
 
-  /** Signs an S3 request with the key stored in `secret` (the old key, in `-backup`) until S3 refuses the key as unknown (deleted). */
-  async function waitAccessKeyRefused(input: { secret: string; bucket: string; timeoutMs: number }): Promise<{ accessKeyId: string; code: string; waitedMs: number }> {
-    const s = await must(input.secret);
-    const accessKeyId = s.data[ID_KEY];
-    const secretAccessKey = s.data[SECRET_KEY];
-    if (!accessKeyId || !secretAccessKey) throw ApplicationFailure.nonRetryable(`secret ${input.secret} has no ${ID_KEY}/${SECRET_KEY}`, 'NoSuchCredential');
-    const { sdk } = await aws();
-    const probe = new sdk.s3.S3Client({ ...client, forcePathStyle: Boolean(deps.endpoint), credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
-    try {
-      return await until(
-        input.timeoutMs,
-        2000,
-        async () => {
-          const code = await probe.send(new sdk.s3.ListObjectsV2Command({ Bucket: input.bucket, MaxKeys: 1 })).then(() => 'accepted (HTTP 200)', codeOf);
-          return REFUSED.has(code) ? { done: { accessKeyId, code } } : { seen: code };
-        },
-        (seen) => ApplicationFailure.nonRetryable(`S3 did not refuse ${accessKeyId} within ${input.timeoutMs / 1000} s (last answer: ${seen})`, 'OldKeyStillAccepted'),
-      );
-    } finally {
-      probe.destroy();
-    }
-  }
-
-  return { describeAwsCredential, listAccessKeys, accessKeyLastUsed, setAccessKeyStatus, deleteAccessKey, createStagedAccessKey, discardStagedAccessKey, promoteAwsCredential, restoreAwsCredential, waitAccessKeyUsedSince, newestObjectSince, waitObjectSince, watchOldKeyUnused, waitAccessKeyRefused };
+  return {
+    describeAwsCredential,
+    listAccessKeys,
+    accessKeyLastUsed,
+    setAccessKeyStatus,
+    deleteAccessKey,
+    createStagedAccessKey,
+    discardStagedAccessKey,
+    promoteAwsCredential,
+    restoreAwsCredential,
+    waitAccessKeyUsedSince,
+    watchOldKeyUnused,
+    ...createS3Activities({ aws, call, must, client, endpoint: deps.endpoint }),
+  };
 }

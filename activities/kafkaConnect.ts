@@ -199,8 +199,24 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
       .map(([name]) => name);
   }
 
-  async function waitConnectorRunning(input: { connector: string; timeoutMs?: number }): Promise<ConnectorStatus> {
-    return waitForState(input.connector, 'RUNNING', input.timeoutMs ?? 120_000);
+  /**
+   * Waits until the connector and every task are RUNNING. A FAILED task fails the wait, unless
+   * `restartFailed` allows restarting failed tasks that many times: a sink that met a key S3
+   * did not accept yet fails its task and never retries by itself.
+   */
+  async function waitConnectorRunning(input: { connector: string; timeoutMs?: number; restartFailed?: number }): Promise<ConnectorStatus> {
+    let restartsLeft = input.restartFailed ?? 0;
+    for (;;) {
+      try {
+        return await waitForState(input.connector, 'RUNNING', input.timeoutMs ?? 120_000);
+      } catch (err) {
+        if (!(restartsLeft > 0 && err instanceof ApplicationFailure && err.type === 'ConnectorTaskFailed')) throw err;
+        restartsLeft--;
+        heartbeat(`restarting the failed tasks of ${input.connector}: ${err.message.slice(0, 200)}`);
+        await call('POST', `/connectors/${encodeURIComponent(input.connector)}/restart?includeTasks=true&onlyFailed=true`);
+        await sleep(1000);
+      }
+    }
   }
 
   /**

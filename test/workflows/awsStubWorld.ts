@@ -11,6 +11,8 @@ interface Key extends Cred {
   status: 'Active' | 'Inactive';
   createdAt: number;
   lastUsed: number | null;
+  /** S3 refuses the key this many more times (IAM's eventual consistency after a create or a reactivation). */
+  refusalsLeft: number;
 }
 type Versioned = Cred & { rotationId: string };
 
@@ -34,6 +36,14 @@ export class AwsStubWorld {
   sinkIdle = false;
   /** Another client that holds a key and uses it whenever the sink works (someone the runbook forgot). */
   otherClient: Cred | null = null;
+  /** Every moment the other client was refused. */
+  otherDenied: string[] = [];
+  /** How many requests S3 refuses a key IAM just created or reactivated (real AWS: seconds of them; moto: none). */
+  propagation = 0;
+  /** After S3 accepted a key once, it refuses it this many more times (eventual consistency is not monotonic across endpoints). */
+  refusalsAfterAccepted = 0;
+  /** The sink's task failed on a refusal: it stays FAILED until its tasks are restarted (the sink does not retry a 403). */
+  sinkFailed = false;
   objects: Array<{ key: string; at: number }> = [];
   /** Every moment the sink was refused (would be AccessDenied / InvalidAccessKeyId). */
   denied: string[] = [];
@@ -96,7 +106,7 @@ export class AwsStubWorld {
     const id = `AKIASTUB${String(++this.seq).padStart(4, '0')}${Math.random().toString(36).slice(2, 10).toUpperCase()}`;
     const secret = `sEcReT/${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
     this.secrets.push(secret);
-    this.keys.set(id, { id, secret, status: 'Active', createdAt: this.now(), lastUsed: null });
+    this.keys.set(id, { id, secret, status: 'Active', createdAt: this.now(), lastUsed: null, refusalsLeft: this.propagation });
     return { id, secret };
   }
 
@@ -104,6 +114,10 @@ export class AwsStubWorld {
   private signs(c: Cred, at: number): boolean {
     const k = this.keys.get(c.id);
     if (!k || k.secret !== c.secret || (this.mode === 'aws' && k.status === 'Inactive')) return false;
+    if (k.refusalsLeft > 0) {
+      k.refusalsLeft--;
+      return false;
+    }
     k.lastUsed = at;
     return true;
   }
@@ -112,9 +126,13 @@ export class AwsStubWorld {
   private sinkWorks(when: string): void {
     if (this.sinkIdle) return;
     const at = this.now();
-    if (this.otherClient) this.signs(this.otherClient, at);
+    if (this.otherClient && !this.signs(this.otherClient, at)) this.otherDenied.push(`${when}: ${this.otherClient.id}`);
+    if (this.sinkFailed) return;
     if (this.signs(this.sink, at)) this.objects.push({ key: `topics/ecommerce.public.users/partition=0/${at}.jsonl`, at });
-    else this.denied.push(`${when}: ${this.sink.id}`);
+    else {
+      this.denied.push(`${when}: ${this.sink.id}`);
+      this.sinkFailed = true;
+    }
   }
 
   private key(id: string): Key {
@@ -151,7 +169,12 @@ export class AwsStubWorld {
     const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
     const lastUsed = (id: string) => ({ lastUsedDate: iso(w.key(id).lastUsed), serviceName: w.key(id).lastUsed === null ? 'N/A' : 's3' });
     const sinkOk = () => w.keys.get(w.sink.id)?.secret === w.sink.secret && !(w.mode === 'aws' && w.keys.get(w.sink.id)?.status === 'Inactive');
-    const connector = () => ({ connector: 's3-sink-connector', state: 'RUNNING', tasks: [{ id: 0, state: sinkOk() ? 'RUNNING' : 'FAILED' }] });
+    const connector = () => ({ connector: 's3-sink-connector', state: 'RUNNING', tasks: [{ id: 0, state: sinkOk() && !w.sinkFailed ? 'RUNNING' : 'FAILED' }] });
+    const restartTasks = () => {
+      w.sink = w.live;
+      w.sinkFailed = false;
+    };
+    const credIn = (secret: string): Cred | undefined => (secret.endsWith('-pending') ? w.pending : secret.endsWith('-backup') ? w.backup : w.live);
     const staged = (p: Versioned) => ({ secret: `${w.secret}-pending`, accessKeyId: p.id, createDate: iso(w.key(p.id).createdAt)!, fingerprint: `fp-${p.id.slice(-4)}` });
     const objectSince = ({ since }: { since: string }) => {
       w.sinkWorks('while the sink runs');
@@ -164,7 +187,12 @@ export class AwsStubWorld {
       describeAwsCredential: on('describeAwsCredential', ({ secret }: { secret: string }) => ({ secret, accessKeyId: w.live.id, fingerprint: `fp-${w.live.id.slice(-4)}`, store: 'memory' })),
       listAccessKeys: on('listAccessKeys', () => [...w.keys.values()].map((k) => ({ accessKeyId: k.id, status: k.status, createDate: iso(k.createdAt)! }))),
       accessKeyLastUsed: on('accessKeyLastUsed', ({ accessKeyId }: { accessKeyId: string }) => lastUsed(accessKeyId)),
-      setAccessKeyStatus: on('setAccessKeyStatus', ({ accessKeyId, status }: { accessKeyId: string; status: 'Active' | 'Inactive' }) => ((w.key(accessKeyId).status = status), { accessKeyId, status })),
+      setAccessKeyStatus: on('setAccessKeyStatus', ({ accessKeyId, status }: { accessKeyId: string; status: 'Active' | 'Inactive' }) => {
+        const k = w.key(accessKeyId);
+        if (status === 'Active' && k.status === 'Inactive') k.refusalsLeft = w.propagation;
+        k.status = status;
+        return { accessKeyId, status };
+      }),
       deleteAccessKey: on('deleteAccessKey', ({ accessKeyId, onlyIf }: { accessKeyId: string; onlyIf?: string }) => {
         const k = w.keys.get(accessKeyId);
         if (!k) return { accessKeyId, deleted: false };
@@ -204,10 +232,14 @@ export class AwsStubWorld {
       }),
       newestObjectSince: on('newestObjectSince', ({ since }: { since: string }) => w.newestSince(since)),
       waitObjectSince: on('waitObjectSince', objectSince),
-      watchOldKeyUnused: on('watchOldKeyUnused', ({ accessKeyId, since }: { accessKeyId: string; since: string }) => {
-        for (let i = 0; i < 3; i++) w.sinkWorks('during the watch');
+      watchOldKeyUnused: on('watchOldKeyUnused', ({ accessKeyId, since, watchMs }: { accessKeyId: string; since: string; watchMs: number }) => {
+        // the watch lasts watchMs: the world's clock moves on while the sink (and any other client) works
+        for (let i = 0; i < 3; i++) {
+          w.clock += watchMs / 3;
+          w.sinkWorks('during the watch');
+        }
         const u = lastUsed(accessKeyId);
-        if (u.lastUsedDate !== null && Date.parse(u.lastUsedDate) > Date.parse(since)) throw ApplicationFailure.nonRetryable(`access key ${accessKeyId} was used at ${u.lastUsedDate} after its deactivation at ${since}: something besides the sink still uses it`, 'OldKeyStillUsed');
+        if (u.lastUsedDate !== null && Date.parse(u.lastUsedDate) > Date.parse(since)) throw ApplicationFailure.nonRetryable(`access key ${accessKeyId} was used at ${u.lastUsedDate}, after ${since}: something besides the sink still uses it`, 'OldKeyStillUsed');
         return { lastUsedDate: u.lastUsedDate, watchedMs: 60_000, polls: 12 };
       }),
       waitAccessKeyRefused: on('waitAccessKeyRefused', () => {
@@ -216,11 +248,24 @@ export class AwsStubWorld {
         return { accessKeyId: b.id, code: 'InvalidAccessKeyId', waitedMs: 0 };
       }),
       connectorStatus: on('connectorStatus', connector),
-      restartConnector: on('restartConnector', () => void (w.sink = w.live)),
-      waitConnectorRunning: on('waitConnectorRunning', () => {
+      restartConnector: on('restartConnector', restartTasks),
+      waitConnectorRunning: on('waitConnectorRunning', ({ restartFailed = 0 }: { restartFailed?: number }) => {
         w.sinkWorks('after a task restart');
-        if (!sinkOk()) throw ApplicationFailure.nonRetryable(`task 0 FAILED: the sink's key ${w.sink.id} is refused`, 'ConnectorTaskFailed');
+        for (let i = 0; i < restartFailed && (w.sinkFailed || !sinkOk()); i++) {
+          restartTasks();
+          w.sinkWorks('after restarting a FAILED task');
+        }
+        if (w.sinkFailed || !sinkOk()) throw ApplicationFailure.nonRetryable(`task 0 FAILED: the sink's key ${w.sink.id} is refused`, 'ConnectorTaskFailed');
         return connector();
+      }),
+      waitAccessKeyAccepted: on('waitAccessKeyAccepted', ({ secret }: { secret: string }) => {
+        const c = credIn(secret)!;
+        for (let polls = 1; polls <= 30; polls++) {
+          if (!w.signs(c, w.now())) continue;
+          w.key(c.id).refusalsLeft = w.refusalsAfterAccepted;
+          return { accessKeyId: c.id, code: 'accepted (HTTP 200)', waitedMs: polls * 2000 };
+        }
+        throw ApplicationFailure.nonRetryable(`S3 did not accept ${c.id}`, 'NewKeyNotAccepted');
       }),
       removeCredentialVersions: on('removeCredentialVersions', ({ versions }: { versions: Array<'pending' | 'backup'> }) => {
         for (const v of versions) w[v] = undefined;

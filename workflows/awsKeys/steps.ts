@@ -10,6 +10,10 @@ export const KEY_USE_TIMEOUT_MS = 600_000;
 export const OBJECT_TIMEOUT_MS = 300_000;
 /** IAM is eventually consistent: a deleted key may authenticate for a few seconds more. */
 export const REFUSAL_TIMEOUT_MS = 300_000;
+/** ... and a new or reactivated key may be refused for a while ("eventually consistent", IAM user guide: changes take time to propagate). */
+export const KEY_ACCEPT_TIMEOUT_MS = 300_000;
+/** The sink fails a task on a refusal and never retries it: the switch's wait restarts failed tasks this many times. */
+export const FAILED_TASK_RESTARTS = 3;
 
 /**
  * The `since` that proves a brand-new key is in use: any use reported from the minute it was
@@ -22,11 +26,21 @@ export function beforeReportedMinute(createDate: string): string {
 }
 
 /**
+ * The `since` for the old key's watch after the switch: uses reported after the minute the
+ * sink's tasks restarted in. AWS reports LastUsedDate to the minute, so the sink's own last
+ * uses of the old key (before the restart) may be reported as late as that minute.
+ */
+export function afterReportedMinute(restartedAt: string): string {
+  const at = Date.parse(restartedAt);
+  return Number.isNaN(at) ? new Date().toISOString() : new Date(Math.ceil((at + 1) / 60_000) * 60_000).toISOString();
+}
+
+/**
  * Every step of the access-key rotation with the call it makes (secrets never shown) and its
  * compensation. The workflow names its steps from here and the dry run prints this list, so the
  * plan an operator reviews is the code that runs. AWS's own order for IAM user keys: create the
- * second key, switch the client, confirm the new key is used, deactivate the old one, watch,
- * delete it.
+ * second key, switch the client, confirm the new key is used, watch the old one, deactivate
+ * it, delete it.
  */
 export function awsKeySteps(p: AwsKeysRotationPlan, n: { oldKey: string; inactiveKey: string | null }) {
   const s = p.secret;
@@ -47,6 +61,7 @@ export function awsKeySteps(p: AwsKeysRotationPlan, n: { oldKey: string; inactiv
       `IAM CreateAccessKey for ${p.user}; the new key id and its secret access key go only to secret ${s}-pending (the secret is never shown)`,
       `IAM DeleteAccessKey of the created key (never the one ${s} holds); delete secret ${s}-pending`,
     ),
+    newKeyAccepted: step('new-key-accepted', 'staging', `S3 ListObjectsV2 on ${p.bucket} signed with the new key (from ${s}-pending) until S3 accepts it (≤ ${KEY_ACCEPT_TIMEOUT_MS / 1000} s: IAM is eventually consistent, and the sink fails its task on a refusal)`),
     promote: step(
       'promote',
       'switching',
@@ -54,15 +69,15 @@ export function awsKeySteps(p: AwsKeysRotationPlan, n: { oldKey: string; inactiv
       `copy ${s}-backup → ${s} (${n.oldKey} current again), restart ${p.connector}'s tasks, wait RUNNING, delete ${s}-backup`,
     ),
     restartTasks: step('restart-tasks', 'switching', `POST /connectors/${p.connector}/tasks/<id>/restart for every task: the sink's config provider re-reads ${s}`),
-    running: step('running', 'switching', `wait until ${p.connector} and every task are RUNNING`),
+    running: step('running', 'switching', `wait until ${p.connector} and every task are RUNNING (a FAILED task restarted up to ${FAILED_TASK_RESTARTS} times)`),
     newKeyUsed: step('new-key-used', 'verifying', `IAM GetAccessKeyLastUsed of the new key until it reports a use (≤ ${KEY_USE_TIMEOUT_MS / 1000} s, heartbeating): the sink signs with it`),
     freshObject: step('fresh-object', 'verifying', `wait until an object under ${where} is newer than the task restart (≤ ${OBJECT_TIMEOUT_MS / 1000} s): the sink writes with the new key`),
-    deactivate: step('deactivate-old-key', 'verifying', `IAM UpdateAccessKey ${n.oldKey} Inactive`, `IAM UpdateAccessKey ${n.oldKey} Active`),
     oldKeyUnused: step(
       'old-key-unused',
       'verifying',
-      `for ${p.watchSeconds} s, IAM GetAccessKeyLastUsed of ${n.oldKey} every 5 s: it must not report a use after the deactivation (else OldKeyStillUsed: something besides the sink uses it; roll back)`,
+      `for ${p.watchSeconds} s, while ${n.oldKey} is still Active, IAM GetAccessKeyLastUsed of it every 5 s: it must not report a use after the minute the sink's tasks restarted (else OldKeyStillUsed: something besides the sink uses it; roll back). Watched before the deactivation: AWS refuses an Inactive key, so its last use cannot move after it`,
     ),
+    deactivate: step('deactivate-old-key', 'verifying', `IAM UpdateAccessKey ${n.oldKey} Inactive`, `IAM UpdateAccessKey ${n.oldKey} Active, then S3 signed with it until it accepts it again`),
     stillWriting: step('still-writing', 'verifying', `${p.connector} and every task RUNNING, and an object under ${where} newer than the deactivation (≤ ${OBJECT_TIMEOUT_MS / 1000} s)`),
     grace: step('grace', 'grace', `keep ${n.oldKey} (Inactive) for ${p.gracePeriod}, so a rollback can reactivate it (signals: cleanupNow, extendGrace, rollback)`),
     oldKeyIdle: step('old-key-idle', 'cleanup', `IAM GetAccessKeyLastUsed of ${n.oldKey}: no use since its deactivation (else the run parks: someone uses it again)`),

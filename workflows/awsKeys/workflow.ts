@@ -6,7 +6,10 @@ import { evaluateAwsPreflight, HARD_CHECKS, inactiveKeyToDelete } from './prefli
 import {
   type AwsKeySteps,
   awsKeySteps,
+  afterReportedMinute,
   beforeReportedMinute,
+  FAILED_TASK_RESTARTS,
+  KEY_ACCEPT_TIMEOUT_MS,
   KEY_USE_TIMEOUT_MS,
   OBJECT_TIMEOUT_MS,
   orderedAwsKeySteps,
@@ -32,6 +35,15 @@ interface Run {
   watch: Activities;
   /** Emergency rotation: no watch of the old key, no grace, deleted at once. */
   compromise?: boolean;
+  /**
+   * Runs started since the patch do what real IAM requires: S3 must accept a new or
+   * reactivated key before the sink signs with it, failed sink tasks are restarted, and the old
+   * key is watched while still Active (an Inactive key is refused, so its LastUsedDate cannot
+   * move after deactivation).
+   */
+  asOnAws: boolean;
+  /** When the sink's tasks were restarted onto the new key (workflow time). */
+  restartedAt: string;
 }
 
 /**
@@ -59,11 +71,15 @@ export async function rotateAwsAccessKeys(input: AwsKeysRotationInput): Promise<
     const steps = awsKeySteps(plan, found);
     if (plan.dryRun) return r.dryRun(orderedAwsKeySteps(steps));
     const watch = proxyActivities<Activities>({ ...activityOptions.wait, startToCloseTimeout: `${Math.max(660, plan.watchSeconds + 60)}s` });
-    const run: Run = { r, plan, steps, rotationId: `${workflowId}/${runId}`, oldKey: found.oldKey, newKey: { accessKeyId: '', createDate: '' }, deactivatedAt: '', watch };
+    const asOnAws = patched('aws-iam-eventual-consistency');
+    const run: Run = { r, plan, steps, rotationId: `${workflowId}/${runId}`, oldKey: found.oldKey, newKey: { accessKeyId: '', createDate: '' }, deactivatedAt: '', watch, asOnAws, restartedAt: '' };
 
-    await createSecondKey(run, found.inactiveKey); // 2. the second key, staged: its secret only in the store
+    await createSecondKey(run, found.inactiveKey); // 2. the second key, staged (its secret only in the store) and accepted by S3
     await switchSink(run); // 3. the sink signs with the new key: proven by LastUsed and a fresh object
-    await deactivateOldKey(run); // 4. the old key Inactive, watched for uses
+    if (run.asOnAws) {
+      await watchOldKey(run); // 4. nobody else signs with the old key while it is still Active
+      await deactivateOldKey(run); // 5. the old key Inactive; the sink keeps writing
+    } else await deactivateAndWatchOldKey(run);
     // 5. kept inactive; rollback reactivates it until cleanup (compromise: no grace)
     if (run.compromise) r.tracker.note('grace', 'skipped', 'compromise: the old key is deleted at once');
     else await r.holdGrace(parseIsoDuration(plan.gracePeriod)!);
@@ -83,6 +99,7 @@ async function createSecondKey(run: Run, inactiveKey: string | null): Promise<vo
   const created = await r.change(steps.create, () => change.createStagedAccessKey(ref), () => undo.discardStagedAccessKey(ref), (k) => `${k.accessKeyId} in ${k.secret} fp=${k.fingerprint}`);
   run.newKey = { accessKeyId: created.accessKeyId, createDate: created.createDate };
   r.to = created.accessKeyId;
+  if (run.asOnAws) await r.step(steps.newKeyAccepted.name, () => wait.waitAccessKeyAccepted({ secret: `${plan.secret}-pending`, bucket: plan.bucket, timeoutMs: KEY_ACCEPT_TIMEOUT_MS }), acceptedDetail);
 }
 
 /** Phase 3: the secret the sink reads is promoted, its tasks restarted, and the switch proven by the new key's LastUsed and a fresh object. */
@@ -91,8 +108,9 @@ async function switchSink(run: Run): Promise<void> {
   r.setPhase('switching');
   const promoted = await r.change(steps.promote, () => change.promoteAwsCredential({ secret: plan.secret, rotationId }), () => switchBack(run), (x) => `${plan.secret} holds ${x.accessKeyId} (fp=${x.fingerprint}); ${x.previousAccessKeyId} in ${plan.secret}-backup`);
   await r.step(steps.restartTasks.name, () => wait.restartConnector({ connector: plan.connector, tasksOnly: true }));
-  await r.step(steps.running.name, () => wait.waitConnectorRunning({ connector: plan.connector }), tasksDetail);
+  await r.step(steps.running.name, () => wait.waitConnectorRunning({ connector: plan.connector, ...(run.asOnAws ? { restartFailed: FAILED_TASK_RESTARTS } : {}) }), tasksDetail);
   const restarted = new Date().toISOString();
+  run.restartedAt = restarted;
   r.checkpoint('switch');
 
   r.setPhase('verifying');
@@ -102,8 +120,27 @@ async function switchSink(run: Run): Promise<void> {
   r.checkpoint('switch-proven');
 }
 
-/** Phase 4: the old key Inactive; for watchSeconds nobody may use it, and the sink keeps writing. */
+/** Phase 4: for watchSeconds, nobody but the sink (now on the new key) may sign with the old key, still Active; a use is someone the runbook forgot. */
+async function watchOldKey(run: Run): Promise<void> {
+  const { r, plan, steps, oldKey } = run;
+  const since = afterReportedMinute(run.restartedAt);
+  if (plan.compromise && patched('compromise-mode')) r.tracker.note(steps.oldKeyUnused.name, 'skipped', 'compromise: uses of the old key are not waited out');
+  else await r.step(steps.oldKeyUnused.name, () => run.watch.watchOldKeyUnused({ accessKeyId: oldKey, since, watchMs: plan.watchSeconds * 1000 }), (w) => `no use after ${since} in ${Math.round(w.watchedMs / 1000)} s (last used ${w.lastUsedDate ?? 'never'})`);
+}
+
+/** Phase 5: the old key Inactive (its undo reactivates it and waits until S3 accepts it again); the sink keeps writing. */
 async function deactivateOldKey(run: Run): Promise<void> {
+  const { r, plan, steps, oldKey } = run;
+  const key = { user: plan.user, accessKeyId: oldKey };
+  await r.change(steps.deactivate, () => change.setAccessKeyStatus({ ...key, status: 'Inactive' }), () => reactivateOldKey(run), (x) => `${x.accessKeyId} ${x.status}`);
+  run.deactivatedAt = new Date().toISOString();
+  run.compromise = plan.compromise && patched('compromise-mode');
+  await r.step(steps.stillWriting.name, () => stillWriting(run, run.deactivatedAt), objectDetail);
+  r.checkpoint('old-key-unused');
+}
+
+/** Before the patch 'aws-iam-eventual-consistency': deactivate, then watch (kept for runs started before it). */
+async function deactivateAndWatchOldKey(run: Run): Promise<void> {
   const { r, plan, steps, oldKey } = run;
   const key = { user: plan.user, accessKeyId: oldKey };
   await r.change(steps.deactivate, () => change.setAccessKeyStatus({ ...key, status: 'Inactive' }), () => undo.setAccessKeyStatus({ ...key, status: 'Active' }), (x) => `${x.accessKeyId} ${x.status}`);
@@ -113,11 +150,20 @@ async function deactivateOldKey(run: Run): Promise<void> {
   run.compromise = plan.compromise && patched('compromise-mode');
   if (run.compromise) r.tracker.note(steps.oldKeyUnused.name, 'skipped', 'compromise: uses of the old key are not waited out');
   else await r.step(steps.oldKeyUnused.name, () => run.watch.watchOldKeyUnused({ accessKeyId: oldKey, since, watchMs: plan.watchSeconds * 1000 }), (w) => `no use after ${since} in ${Math.round(w.watchedMs / 1000)} s (last used ${w.lastUsedDate ?? 'never'})`);
-  await r.step(steps.stillWriting.name, async () => {
-    await wait.waitConnectorRunning({ connector: plan.connector });
-    return wait.waitObjectSince({ bucket: plan.bucket, prefix: plan.prefix, since, timeoutMs: OBJECT_TIMEOUT_MS });
-  }, objectDetail);
+  await r.step(steps.stillWriting.name, () => stillWriting(run, since), objectDetail);
   r.checkpoint('old-key-unused');
+}
+
+async function stillWriting(run: Run, since: string) {
+  await wait.waitConnectorRunning({ connector: run.plan.connector });
+  return wait.waitObjectSince({ bucket: run.plan.bucket, prefix: run.plan.prefix, since, timeoutMs: OBJECT_TIMEOUT_MS });
+}
+
+/** deactivate's undo: the old key Active again, and accepted by S3 (signed with it, from `<secret>-backup`) before the sink is moved back to it. */
+async function reactivateOldKey(run: Run): Promise<void> {
+  const { plan, oldKey } = run;
+  await undo.setAccessKeyStatus({ user: plan.user, accessKeyId: oldKey, status: 'Active' });
+  await undo.waitAccessKeyAccepted({ secret: `${plan.secret}-backup`, bucket: plan.bucket, timeoutMs: KEY_ACCEPT_TIMEOUT_MS });
 }
 
 /** Phase 6: after grace the old key is deleted (only if still unused and Inactive) and S3 proven to refuse it; the store keeps no old secret. */
@@ -168,3 +214,4 @@ async function switchBack(run: Run): Promise<void> {
 
 const tasksDetail = (s: { tasks: Array<{ id: number; state: string }> }) => `tasks ${s.tasks.map((t) => `${t.id}:${t.state}`).join(',')}`;
 const objectDetail = (o: { key: string; lastModified: string }) => `${o.key} at ${o.lastModified}`;
+const acceptedDetail = (a: { accessKeyId: string; waitedMs: number }) => `S3 accepts ${a.accessKeyId} (after ${a.waitedMs} ms)`;

@@ -1,0 +1,105 @@
+import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { AwsSdk } from './awsSdk.js';
+import { codeOf, ID_KEY, SECRET_KEY, until } from './awsCalls.js';
+import type { StoredSecret } from './secrets/store.js';
+
+/** At most this many ListObjectsV2 pages (1000 keys each) per look at the bucket: narrow `prefix` for bigger archives. */
+const MAX_LIST_PAGES = 100;
+/** Answers that mean "this key does not exist (any more)": the proof that a deleted key is refused. */
+const REFUSED = new Set(['InvalidAccessKeyId', 'InvalidClientTokenId']);
+const ACCEPTED = 'accepted (HTTP 200)';
+
+interface S3Context {
+  aws: () => Promise<{ sdk: AwsSdk; s3: S3Client }>;
+  call: <T>(what: string, run: () => Promise<T>) => Promise<T>;
+  must: (secret: string) => Promise<StoredSecret>;
+  client: { region: string; endpoint?: string };
+  endpoint?: string;
+}
+
+/**
+ * The archive the S3 sink writes, and S3's own answer to a given key: signed with that key,
+ * not the worker's, because what counts is whether S3 accepts it (IAM is eventually
+ * consistent: a new or reactivated key may be refused for seconds, a deleted one accepted).
+ */
+export function createS3Activities(ctx: S3Context) {
+  const { aws, call, must } = ctx;
+
+  /** The newest object under the prefix modified after `since`, or null. */
+  async function newestObjectSince(input: { bucket: string; prefix: string; since: string }): Promise<{ key: string; lastModified: string } | null> {
+    const since = Date.parse(input.since);
+    let newest: { key: string; at: number } | null = null;
+    let token: string | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const { sdk, s3 } = await aws();
+      const out = await call(`S3 ListObjectsV2 s3://${input.bucket}/${input.prefix}`, () => s3.send(new sdk.s3.ListObjectsV2Command({ Bucket: input.bucket, Prefix: input.prefix, ContinuationToken: token })));
+      for (const o of out.Contents ?? []) {
+        const at = o.LastModified?.getTime() ?? 0;
+        if (o.Key && at > since && (!newest || at > newest.at)) newest = { key: o.Key, at };
+      }
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      if (!token) break;
+      heartbeat(`listed ${page + 1} page(s) of s3://${input.bucket}/${input.prefix}`);
+    }
+    return newest && { key: newest.key, lastModified: new Date(newest.at).toISOString() };
+  }
+
+  /** Polls until the sink has written an object after `since`, heartbeating. */
+  async function waitObjectSince(input: { bucket: string; prefix: string; since: string; timeoutMs: number }) {
+    const where = `s3://${input.bucket}/${input.prefix}`;
+    return until(
+      input.timeoutMs,
+      2000,
+      async () => {
+        const o = await newestObjectSince(input);
+        return o ? { done: o } : { seen: `no object under ${where} after ${input.since}` };
+      },
+      (seen) => ApplicationFailure.nonRetryable(`${seen} within ${input.timeoutMs / 1000} s: is the sink writing?`, 'NoFreshObject'),
+    );
+  }
+
+  /** Polls S3 with a ListObjectsV2 signed by the key in `secret` until `settled(answer)`; the answer is an error code or ACCEPTED. */
+  async function probeKey(secret: string, bucket: string, timeoutMs: number, settled: (answer: string) => boolean, onTimeout: (accessKeyId: string, seen: string) => ApplicationFailure) {
+    const s = await must(secret);
+    const accessKeyId = s.data[ID_KEY];
+    const secretAccessKey = s.data[SECRET_KEY];
+    if (!accessKeyId || !secretAccessKey) throw ApplicationFailure.nonRetryable(`secret ${secret} has no ${ID_KEY}/${SECRET_KEY}`, 'NoSuchCredential');
+    const { sdk } = await aws();
+    const probe = new sdk.s3.S3Client({ ...ctx.client, forcePathStyle: Boolean(ctx.endpoint), credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+    try {
+      return await until(
+        timeoutMs,
+        2000,
+        async () => {
+          const code = await probe.send(new sdk.s3.ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 })).then(() => ACCEPTED, codeOf);
+          return settled(code) ? { done: { accessKeyId, code } } : { seen: code };
+        },
+        (seen) => onTimeout(accessKeyId, seen),
+      );
+    } finally {
+      probe.destroy();
+    }
+  }
+
+  /** Signs an S3 request with the key stored in `secret` (the old key, in `-backup`) until S3 refuses the key as unknown (deleted). */
+  async function waitAccessKeyRefused(input: { secret: string; bucket: string; timeoutMs: number }): Promise<{ accessKeyId: string; code: string; waitedMs: number }> {
+    return probeKey(input.secret, input.bucket, input.timeoutMs, (code) => REFUSED.has(code), (id, seen) =>
+      ApplicationFailure.nonRetryable(`S3 did not refuse ${id} within ${input.timeoutMs / 1000} s (last answer: ${seen})`, 'OldKeyStillAccepted'),
+    );
+  }
+
+  /**
+   * Signs an S3 request with the key stored in `secret` until S3 accepts it: a key IAM just
+   * created or reactivated may be refused for a while ("changes … are eventually consistent",
+   * IAM user guide), and the sink fails its task on a refusal without retrying. Only then may
+   * the sink be pointed at it.
+   */
+  async function waitAccessKeyAccepted(input: { secret: string; bucket: string; timeoutMs: number }): Promise<{ accessKeyId: string; code: string; waitedMs: number }> {
+    return probeKey(input.secret, input.bucket, input.timeoutMs, (code) => code === ACCEPTED, (id, seen) =>
+      ApplicationFailure.nonRetryable(`S3 did not accept ${id} within ${input.timeoutMs / 1000} s (last answer: ${seen})`, 'NewKeyNotAccepted'),
+    );
+  }
+
+  return { newestObjectSince, waitObjectSince, waitAccessKeyRefused, waitAccessKeyAccepted };
+}
