@@ -14,7 +14,6 @@ import {
   extendGraceSignal,
   progressQuery,
   retrySignal,
-  rollbackSignal,
   type RotationProgress,
   type RotationResult,
 } from '../workflows/rotation/index.js';
@@ -25,6 +24,7 @@ import { emergencyCommand, registerEmergencyCommands } from './cli/emergency.js'
 import { addRotateAllCommand } from './cli/emergencyRotateAll.js';
 import { registerCertificateCommands } from './cli/certificates.js';
 import { registerCertificateLifecycleCommands } from './cli/certificateLifecycle.js';
+import { registerRollbackCommand } from './cli/rollback.js';
 
 /** Operator CLI: start, inspect and steer rotations (what the Web UI does, from a terminal). */
 const program = new Command('rekey').description('credential rotations for the CDC pipeline, on Temporal');
@@ -213,8 +213,7 @@ const send = (run: (h: WorkflowHandle, o: Record<string, string>) => Promise<voi
     await run(handle, o);
     console.log(`sent ${what} to ${id}; check it took effect with: rekey progress ${id}`);
   });
-program.command('rollback <workflowId>').description('undo the rotation (any time before cleanup)').requiredOption('--reason <text>', 'why')
-  .action(send((h, o) => h.signal(rollbackSignal, { reason: o.reason!, by: operator }), 'rollback'));
+registerRollbackCommand(program);
 program.command('cleanup-now <workflowId>').description('end the grace period now and retire the old credential')
   .action(send((h) => h.signal(cleanupNowSignal, { by: operator }), 'cleanupNow'));
 program.command('extend-grace <workflowId>').description('hold the old credential longer (total at most P30D)').requiredOption('--by <duration>', 'e.g. PT12H', duration)

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { abandonSignal, cleanupNowSignal, extendGraceSignal, progressQuery, retrySignal, rollbackSignal, signalNames, type RotationResult } from '../../workflows/rotation/index.js';
+import { abandonSignal, cleanupNowSignal, extendGraceSignal, progressQuery, requestRollbackUpdate, retrySignal, rollbackSignal, signalNames, type RotationResult } from '../../workflows/rotation/index.js';
 import { failureOf, stubWorker, timeSkippingEnv, waitFor } from './harness.js';
 import type { StubWorld } from './stubWorld.js';
 
@@ -176,6 +176,39 @@ describe('CDC rotation with stub activities', () => {
     expect(((await handle.result()) as RotationResult).status).toBe('rolled-back');
     clean(world, world.oldUser);
     expect(world.state()).toMatchObject({ roles: [world.oldUser], oldValidUntil: null });
+  });
+
+  it('a rollback stops the wait in flight at once (the canary read-back held for good): the Update answers accepted, naming it; the rotation rolls back while the wait is still held', async () => {
+    const world = w.newWorld();
+    const release = world.gate('awaitCanaryEvent');
+    const handle = await w.start(world);
+    await waitFor(handle, (p) => p.steps.some((s) => s.name === 'canary-read-back' && s.outcome === 'running'), 'canary-read-back running');
+    const answer = await handle.executeUpdate(requestRollbackUpdate, { args: [{ reason: 'consumers see errors', by: 'test' }] }).catch((e: unknown) => (release(), Promise.reject(e)));
+    // the gate is still closed: only a rollback that does not wait for the step can end the run
+    const ended = await Promise.race([handle.result().then((r) => r as RotationResult), new Promise<'still waiting'>((r) => setTimeout(() => r('still waiting'), 20_000))]).finally(release);
+    expect(answer).toMatchObject({ accepted: true, phase: 'verifying', interrupts: 'canary-read-back' });
+    expect(answer.willUndo).toEqual(expect.arrayContaining(['canary-write', 'promote', 'create-role']));
+    expect(ended).not.toBe('still waiting');
+    expect((ended as RotationResult).status).toBe('rolled-back');
+    expect((ended as RotationResult).steps.find((s) => s.name === 'canary-read-back')).toMatchObject({ outcome: 'skipped', detail: 'stopped by the rollback: consumers see errors (by test)' });
+    clean(world, world.oldUser);
+  });
+
+  it('the rollback Update is refused at once, with the reason, once cleanup has started (and a malformed one before that)', async () => {
+    const world = w.newWorld();
+    const release = world.gate('retireRole');
+    const handle = await w.start(world, { gracePeriod: 'PT1H' });
+    await waitFor(handle, (p) => p.phase === 'grace', 'grace');
+    const refusal = (args: unknown) => handle.executeUpdate(requestRollbackUpdate, { args: [args as never] }).then(() => 'accepted', (e: Error & { cause?: Error }) => e.cause?.message ?? e.message);
+    try {
+      expect(await refusal({ reason: '' })).toMatch(/^malformed rollback request: reason/);
+      await handle.signal(cleanupNowSignal, {});
+      await waitFor(handle, (p) => p.phase === 'cleanup', 'cleanup');
+      expect(await refusal({ reason: 'too late', by: 'test' })).toMatch(/^rollback refused: cleanup has started/);
+    } finally {
+      release();
+    }
+    expect(((await handle.result()) as RotationResult).status).toBe('completed');
   });
 
   it('a failed grace extension parks in needs-attention (the verified switch stays); retry moves the expiry, and the rotation completes', async () => {

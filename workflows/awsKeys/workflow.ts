@@ -99,7 +99,7 @@ async function createSecondKey(run: Run, inactiveKey: string | null): Promise<vo
   const created = await r.change(steps.create, () => change.createStagedAccessKey(ref), () => undo.discardStagedAccessKey(ref), (k) => `${k.accessKeyId} in ${k.secret} fp=${k.fingerprint}`);
   run.newKey = { accessKeyId: created.accessKeyId, createDate: created.createDate };
   r.to = created.accessKeyId;
-  if (run.asOnAws) await r.step(steps.newKeyAccepted.name, () => wait.waitAccessKeyAccepted({ secret: `${plan.secret}-pending`, bucket: plan.bucket, timeoutMs: KEY_ACCEPT_TIMEOUT_MS }), acceptedDetail);
+  if (run.asOnAws) await r.wait(steps.newKeyAccepted.name, () => wait.waitAccessKeyAccepted({ secret: `${plan.secret}-pending`, bucket: plan.bucket, timeoutMs: KEY_ACCEPT_TIMEOUT_MS }), acceptedDetail);
 }
 
 /** Phase 3: the secret the sink reads is promoted, its tasks restarted, and the switch proven by the new key's LastUsed and a fresh object. */
@@ -115,8 +115,8 @@ async function switchSink(run: Run): Promise<void> {
 
   r.setPhase('verifying');
   const since = beforeReportedMinute(run.newKey.createDate);
-  await r.step(steps.newKeyUsed.name, () => wait.waitAccessKeyUsedSince({ accessKeyId: promoted.accessKeyId, since, timeoutMs: KEY_USE_TIMEOUT_MS }), (u) => `used ${u.lastUsedDate} (${u.serviceName})`);
-  await r.step(steps.freshObject.name, () => wait.waitObjectSince({ bucket: plan.bucket, prefix: plan.prefix, since: restarted, timeoutMs: OBJECT_TIMEOUT_MS }), objectDetail);
+  await r.wait(steps.newKeyUsed.name, () => wait.waitAccessKeyUsedSince({ accessKeyId: promoted.accessKeyId, since, timeoutMs: KEY_USE_TIMEOUT_MS }), (u) => `used ${u.lastUsedDate} (${u.serviceName})`);
+  await r.wait(steps.freshObject.name, () => wait.waitObjectSince({ bucket: plan.bucket, prefix: plan.prefix, since: restarted, timeoutMs: OBJECT_TIMEOUT_MS }), objectDetail);
   r.checkpoint('switch-proven');
 }
 
@@ -125,7 +125,7 @@ async function watchOldKey(run: Run): Promise<void> {
   const { r, plan, steps, oldKey } = run;
   const since = afterReportedMinute(run.restartedAt);
   if (plan.compromise && patched('compromise-mode')) r.tracker.note(steps.oldKeyUnused.name, 'skipped', 'compromise: uses of the old key are not waited out');
-  else await r.step(steps.oldKeyUnused.name, () => run.watch.watchOldKeyUnused({ accessKeyId: oldKey, since, watchMs: plan.watchSeconds * 1000 }), (w) => `no use after ${since} in ${Math.round(w.watchedMs / 1000)} s (last used ${w.lastUsedDate ?? 'never'})`);
+  else await r.wait(steps.oldKeyUnused.name, () => run.watch.watchOldKeyUnused({ accessKeyId: oldKey, since, watchMs: plan.watchSeconds * 1000 }), (w) => `no use after ${since} in ${Math.round(w.watchedMs / 1000)} s (last used ${w.lastUsedDate ?? 'never'})`);
 }
 
 /** Phase 5: the old key Inactive (its undo reactivates it and waits until S3 accepts it again); the sink keeps writing. */
@@ -135,7 +135,7 @@ async function deactivateOldKey(run: Run): Promise<void> {
   await r.change(steps.deactivate, () => change.setAccessKeyStatus({ ...key, status: 'Inactive' }), () => reactivateOldKey(run), (x) => `${x.accessKeyId} ${x.status}`);
   run.deactivatedAt = new Date().toISOString();
   run.compromise = plan.compromise && patched('compromise-mode');
-  await r.step(steps.stillWriting.name, () => stillWriting(run, run.deactivatedAt), objectDetail);
+  await r.wait(steps.stillWriting.name, () => stillWriting(run, run.deactivatedAt), objectDetail);
   r.checkpoint('old-key-unused');
 }
 
@@ -149,8 +149,8 @@ async function deactivateAndWatchOldKey(run: Run): Promise<void> {
   // compromise: a use of the old key now is the attacker's; it must not roll the rotation back (that would reactivate the key)
   run.compromise = plan.compromise && patched('compromise-mode');
   if (run.compromise) r.tracker.note(steps.oldKeyUnused.name, 'skipped', 'compromise: uses of the old key are not waited out');
-  else await r.step(steps.oldKeyUnused.name, () => run.watch.watchOldKeyUnused({ accessKeyId: oldKey, since, watchMs: plan.watchSeconds * 1000 }), (w) => `no use after ${since} in ${Math.round(w.watchedMs / 1000)} s (last used ${w.lastUsedDate ?? 'never'})`);
-  await r.step(steps.stillWriting.name, () => stillWriting(run, since), objectDetail);
+  else await r.wait(steps.oldKeyUnused.name, () => run.watch.watchOldKeyUnused({ accessKeyId: oldKey, since, watchMs: plan.watchSeconds * 1000 }), (w) => `no use after ${since} in ${Math.round(w.watchedMs / 1000)} s (last used ${w.lastUsedDate ?? 'never'})`);
+  await r.wait(steps.stillWriting.name, () => stillWriting(run, since), objectDetail);
   r.checkpoint('old-key-unused');
 }
 

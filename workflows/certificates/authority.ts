@@ -131,7 +131,7 @@ async function promote(run: Run): Promise<void> {
   await r.change(steps.backupCa, () => change.backupAuthority(ref), () => undo.removeCredentialVersions({ secret: plan.caSecret, versions: ['backup'] }), (c) => `${c.fingerprint} in ${c.secret}`);
   await r.change(steps.promoteCa, () => change.promotePendingAuthority(ref), () => undo.restoreAuthorityBackup(ref), (c) => `${plan.caSecret} is ${c.fingerprint}`);
   r.setPhase('verifying');
-  await r.step(steps.verifyNew.name, () => verifyServed(run, 'new'), (x) => x);
+  await r.wait(steps.verifyNew.name, () => verifyServed(run, 'new'), (x) => x);
 }
 
 /**

@@ -45,7 +45,7 @@ export async function rotateServiceCertificate(input: CertificateRotationInput):
     await switchOver(run, issued); // 3. backup, promote, install + reload until it is served
     // 4. a client's handshake: the new certificate, trusted, for the right name
     r.setPhase('verifying');
-    await r.step(steps.verify.name, () => verifyServed(run, issued), (s) => `served ${s.fingerprint} (${s.tlsVersion}), trusted by ${plan.caSecret}, matches ${facts.hostname}`);
+    await r.wait(steps.verify.name, () => verifyServed(run, issued), (s) => `served ${s.fingerprint} (${s.tlsVersion}), trusted by ${plan.caSecret}, matches ${facts.hostname}`);
     r.checkpoint(steps.verify.name);
     // 5. the old key is deleted with the staging versions (a certificate needs no grace: the old one is not revoked)
     await r.cleanup(async () => {

@@ -39,8 +39,8 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
     const pending = await r.change(steps.stage, () => change.stagePendingCredential({ secret: plan.secret, newUser, rotationId }), () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }), (c) => `${c.secret} fp=${c.fingerprint}`);
     await r.change(steps.createRole, () => change.createRoleFromSecret({ secret: pending.secret, parentRole: plan.parentRole, rotationId }), () => undo.dropRoleCreatedBy({ role: newUser, rotationId, parentRole: plan.parentRole }), (x) => `${x.role} ${x.created ? 'created' : 'converged'}`);
     const was = await r.step(steps.parity.name, () => privilegeParity(oldUser, newUser));
-    await r.step(steps.tableAccess.name, () => wait.testTableAccess({ secret: pending.secret, publication: plan.publication }), (x) => `${x.tables.length} published tables readable`);
-    await r.step(steps.replicationLogin.name, () => read.testReplicationLogin({ secret: pending.secret }), (x) => `IDENTIFY_SYSTEM ok (system ${x.systemId})`);
+    await r.wait(steps.tableAccess.name, () => wait.testTableAccess({ secret: pending.secret, publication: plan.publication }), (x) => `${x.tables.length} published tables readable`);
+    await r.wait(steps.replicationLogin.name, () => read.testReplicationLogin({ secret: pending.secret }), (x) => `IDENTIFY_SYSTEM ok (system ${x.systemId})`);
 
     // 3. Switch the pipeline to it.
     r.setPhase('switching');
@@ -55,12 +55,12 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
 
     // 4. Verify: the new user streams, the slot moves, a canary change arrives in Kafka.
     r.setPhase('verifying');
-    await r.step(steps.streamingUser.name, () => wait.waitStreamingUser({ slot: plan.slot, user: newUser, timeoutMs: 120_000 }), (s) => `walsender ${s.slot.activePid} runs as ${s.streamingUser}`);
+    await r.wait(steps.streamingUser.name, () => wait.waitStreamingUser({ slot: plan.slot, user: newUser, timeoutMs: 120_000 }), (s) => `walsender ${s.slot.activePid} runs as ${s.streamingUser}`);
     const marker = `rekey-${runId}`;
     const since = Date.now() - 5_000;
     const canary = await r.change(steps.canaryWrite, () => change.writeCanary({ marker }), () => undo.removeCanary({ marker }), (c) => `at ${c.lsn}`);
-    await r.step(steps.slotAdvanced.name, () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: 120_000 }), (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`);
-    await r.step(steps.canaryReadBack.name, () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: 120_000 }), (e) => `partition ${e.partition} offset ${e.offset}`);
+    await r.wait(steps.slotAdvanced.name, () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: 120_000 }), (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`);
+    await r.wait(steps.canaryReadBack.name, () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: 120_000 }), (e) => `partition ${e.partition} offset ${e.offset}`);
     r.checkpoint('canary-read-back');
 
     // 5. Grace: the old user stays valid (and expires by itself at grace end + 1 h).

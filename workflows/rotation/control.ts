@@ -8,8 +8,10 @@ import {
   ExtendGraceRequest,
   extendGraceSignal,
   OperatorRequest,
+  type RollbackAccepted,
   RollbackRequest,
   rollbackSignal,
+  requestRollbackUpdate,
   retrySignal,
 } from './definitions.js';
 import { MAX_GRACE_MS, parseIsoDuration } from './duration.js';
@@ -27,6 +29,8 @@ interface ControlHooks {
   rollbackRefusal(): string | null;
   /** Total grace of this rotation so far (ms), or null when not in the grace period. */
   graceTotalMs(): number | null;
+  /** What an accepted rollback does now (the Update's answer). */
+  rollbackPreview(): Omit<RollbackAccepted, 'accepted'>;
 }
 
 /**
@@ -49,12 +53,26 @@ export class OperatorControl {
       // reason. Runs before the patch ignored it, and replay keeps them so.
       const r = raw == null && patched('rollback-without-input') ? { reason: ROLLBACK_WITHOUT_INPUT, by: undefined } : this.parse('rollback', RollbackRequest, raw);
       if (!r) return;
-      const refusal = this.hooks.rollbackRefusal();
+      const refusal = this.rollbackRefusal();
       if (refusal) return this.ignore('rollback', refusal);
-      if (this.rollback) return this.ignore('rollback', 'a rollback is already under way');
-      this.rollback = { reason: r.reason, by: r.by ?? 'operator' };
-      this.accept('rollback', `${r.reason} (by ${this.rollback.by})`);
+      this.acceptRollback(r);
     });
+    setHandler(
+      requestRollbackUpdate,
+      (raw: unknown) => {
+        this.acceptRollback(RollbackRequest.parse(raw ?? { reason: ROLLBACK_WITHOUT_INPUT }));
+        return { accepted: true as const, ...this.hooks.rollbackPreview() };
+      },
+      {
+        // rejected at once, with the reason, and nothing recorded in the history
+        validator: (raw: unknown) => {
+          const parsed = RollbackRequest.safeParse(raw ?? { reason: ROLLBACK_WITHOUT_INPUT });
+          if (!parsed.success) throw new Error(`malformed rollback request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`);
+          const refusal = this.rollbackRefusal();
+          if (refusal) throw new Error(`rollback refused: ${refusal}`);
+        },
+      },
+    );
     setHandler(cleanupNowSignal, (raw: unknown) => {
       const r = this.parse('cleanupNow', OperatorRequest, raw ?? {});
       if (!r) return;
@@ -74,6 +92,15 @@ export class OperatorControl {
     });
     setHandler(retrySignal, (raw: unknown) => this.decide('retry', OperatorRequest, raw ?? {}));
     setHandler(abandonSignal, (raw: unknown) => this.decide('abandon', AbandonRequest, raw));
+  }
+
+  private rollbackRefusal(): string | null {
+    return this.hooks.rollbackRefusal() ?? (this.rollback ? 'a rollback is already under way' : null);
+  }
+
+  private acceptRollback(r: RollbackRequest): void {
+    this.rollback = { reason: r.reason, by: r.by ?? 'operator' };
+    this.accept('rollback', `${r.reason} (by ${this.rollback.by})`);
   }
 
   /** Parks until an operator sends `retry` or `abandon` (the rotation is in needs-attention). */

@@ -4,7 +4,7 @@
  * (The Web UI and `temporal workflow signal --name …` use the same names: rollback,
  * cleanupNow, extendGrace, retry, abandon; query: progress.)
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { MAX_GRACE_MS, parseIsoDuration } from './duration.js';
 
@@ -103,6 +103,21 @@ export type AbandonRequest = z.infer<typeof AbandonRequest>;
 export const progressQuery = defineQuery<RotationProgress>('progress');
 /** Undo the rotation (any time before cleanup starts). */
 export const rollbackSignal = defineSignal<[RollbackRequest]>('rollback');
+/** What `requestRollback` answers at once when it accepts a rollback. */
+export interface RollbackAccepted {
+  accepted: true;
+  phase: Phase;
+  /** The step whose wait the rollback stops now (null: none in flight, or a change, which runs to its end first). */
+  interrupts: string | null;
+  /** What the rollback will undo, newest first. */
+  willUndo: string[];
+}
+/**
+ * The rollback as an Update: the same request as the signal, but the caller learns at once
+ * whether it was accepted (a refused one, e.g. once cleanup started, is rejected with the
+ * reason and leaves nothing in the history).
+ */
+export const requestRollbackUpdate = defineUpdate<RollbackAccepted, [RollbackRequest]>('requestRollback');
 /** End the grace period now. */
 export const cleanupNowSignal = defineSignal<[OperatorRequest?]>('cleanupNow');
 /** Hold the old credential longer (total grace at most P30D). */
@@ -119,3 +134,5 @@ export const signalNames = {
   retry: retrySignal.name,
   abandon: abandonSignal.name,
 } as const;
+
+export const updateNames = { requestRollback: requestRollbackUpdate.name } as const;

@@ -32,6 +32,8 @@ export class Rotation {
   private plan?: PlannedStep[];
   private validation?: RotationResult['validation'];
   private readonly metrics: RotationMetrics;
+  /** The interruptible step in flight (the rollback Update names it). */
+  private waitInFlight: string | null = null;
 
   private constructor(readonly spec: RotationSpec) {
     this.metrics = new RotationMetrics(spec);
@@ -42,6 +44,7 @@ export class Rotation {
       tracker: this.tracker,
       rollbackRefusal: () => (this.cleanupStarted ? 'cleanup has started: the old credential is being removed' : null),
       graceTotalMs: () => (this.graceEndsAt === null ? null : this.graceTotalMs + this.control.extendedByMs),
+      rollbackPreview: () => ({ phase: this.tracker.phase, interrupts: this.waitInFlight, willUndo: this.saga.pending().map((c) => c.step) }),
     });
   }
 
@@ -92,6 +95,38 @@ export class Rotation {
     return this.tracker.step(name, run, detail);
   }
 
+  /**
+   * A step that only waits or reads (a verification: the new user accepted, the canary read
+   * back). An accepted rollback stops it at once instead of at the next checkpoint: it runs in
+   * a cancellation scope the rollback cancels (its activity is asked to stop). Changes, and
+   * steps such as a restart, are not waits: they run to their end, then the checkpoint after
+   * them rolls back. Runs started before the patch waited for the step, and replay that way.
+   */
+  wait<T>(name: string, run: () => Promise<T>, detail?: (result: T) => string): Promise<T> {
+    if (this.cleanupStarted || !patched('rollback-interrupts-waits')) return this.tracker.step(name, run, detail);
+    return this.tracker.step(name, () => this.untilRollback(name, run), detail);
+  }
+
+  private async untilRollback<T>(name: string, run: () => Promise<T>): Promise<T> {
+    this.checkpointRollback();
+    const work = new CancellationScope();
+    const watch = new CancellationScope();
+    void watch.run(() => condition(() => this.control.rollback !== null)).then(
+      () => work.cancel(),
+      () => undefined, // the step ended first: the watch was cancelled
+    );
+    this.waitInFlight = name;
+    try {
+      return await work.run(run);
+    } catch (err) {
+      if (this.control.rollback && isCancellation(err)) this.checkpointRollback();
+      throw err;
+    } finally {
+      this.waitInFlight = null;
+      watch.cancel();
+    }
+  }
+
   /** A step that changes something: its compensation is on record before the change is made. */
   async change<T>(step: PlannedStep, effect: () => Promise<T>, undo: (() => Promise<unknown>) | null, detail?: (result: T) => string): Promise<T> {
     if (undo) this.saga.register({ step: step.name, description: step.undo ?? `undo ${step.name}`, run: undo });
@@ -104,6 +139,10 @@ export class Rotation {
   /** Between steps: an operator's rollback (or a drill's injected failure) stops the forward path here. */
   checkpoint(after: string): void {
     if (this.spec.injectFailure === after) throw ApplicationFailure.nonRetryable(`rollback drill: failure injected after step ${after}`, 'InjectedFailure');
+    this.checkpointRollback();
+  }
+
+  private checkpointRollback(): void {
     if (this.control.rollback) throw new RollbackRequested(`${this.control.rollback.reason} (by ${this.control.rollback.by})`);
   }
 

@@ -1,6 +1,6 @@
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Phase, StepRecord } from './definitions.js';
-import { describeError } from './errors.js';
+import { describeError, RollbackRequested } from './errors.js';
 import { RotationPhase } from './searchAttributes.js';
 
 /**
@@ -34,8 +34,9 @@ export class PhaseTracker {
       if (detail) record.detail = detail(result);
       return result;
     } catch (err) {
-      record.outcome = 'failed';
-      record.detail = describeError(err);
+      const stopped = err instanceof RollbackRequested;
+      record.outcome = stopped ? 'skipped' : 'failed';
+      record.detail = stopped ? `stopped by the rollback: ${err.message}` : describeError(err);
       throw err;
     } finally {
       record.endedAt = new Date().toISOString();

@@ -69,8 +69,8 @@ async function addNewUser(run: Run): Promise<void> {
   run.restartedWithNewUser = true;
   await r.step(steps.restartAdd.name, () => wait.restartRegistry({ restartedAt: restartStamp() }));
   const timeoutMs = plan.registryWaitSeconds * 1000;
-  await r.step(steps.newAccepted.name, () => run.registry.wait.waitRegistryAuth({ ...ref, slot: 'next', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status} after ${x.waitedMs} ms`);
-  await r.step(steps.oldAccepted.name, () => run.registry.wait.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status}`);
+  await r.wait(steps.newAccepted.name, () => run.registry.wait.waitRegistryAuth({ ...ref, slot: 'next', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status} after ${x.waitedMs} ms`);
+  await r.wait(steps.oldAccepted.name, () => run.registry.wait.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status}`);
   await r.step(steps.healAfterAdd.name, () => wait.restartFailedTasks({ connector: plan.connector }), healed);
   r.checkpoint('both-accepted');
 }
@@ -86,12 +86,12 @@ async function switchClients(run: Run): Promise<void> {
   r.checkpoint('switch');
 
   r.setPhase('verifying');
-  await r.step(steps.newAuth.name, () => expectAccepted(ref, newUser), (x) => `${x.user}: HTTP ${x.status}`);
-  await r.step(steps.lookup.name, () => lookupAs(plan, newUser), (x) => `${x.subject} v${x.version} (id ${x.id}) as ${x.user}`);
+  await r.wait(steps.newAuth.name, () => expectAccepted(ref, newUser), (x) => `${x.user}: HTTP ${x.status}`);
+  await r.wait(steps.lookup.name, () => lookupAs(plan, newUser), (x) => `${x.subject} v${x.version} (id ${x.id}) as ${x.user}`);
   const since = Date.now() - 5_000;
   const canary = await r.change(steps.canaryWrite, () => change.writeCanary({ marker }), () => undo.removeCanary({ marker }), (c) => `at ${c.lsn}`);
-  await r.step(steps.slotAdvanced.name, () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: CANARY_TIMEOUT_MS }), (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`);
-  await r.step(steps.canaryReadBack.name, () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: CANARY_TIMEOUT_MS }), (e) => `partition ${e.partition} offset ${e.offset}`);
+  await r.wait(steps.slotAdvanced.name, () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: CANARY_TIMEOUT_MS }), (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`);
+  await r.wait(steps.canaryReadBack.name, () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: CANARY_TIMEOUT_MS }), (e) => `partition ${e.partition} offset ${e.offset}`);
   r.checkpoint('canary-read-back');
 }
 
