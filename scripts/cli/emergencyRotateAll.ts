@@ -49,7 +49,10 @@ export function addRotateAllCommand(emergency: Command): void {
       });
       if (o.json) console.log(JSON.stringify(result));
       else {
-        for (const r of result.rotations) console.log(`${r.status === 'completed' || r.status === 'skipped' ? '✓' : '✗'} ${r.procedure.padEnd(16)} ${r.status.padEnd(10)} ${r.error ?? `${r.from ?? ''} → ${r.to ?? ''}`}`);
+        for (const r of result.rotations) {
+          console.log(`${r.status === 'completed' || r.status === 'skipped' ? '✓' : '✗'} ${r.procedure.padEnd(16)} ${r.status.padEnd(10)} ${r.error ?? `${r.from ?? ''} → ${r.to ?? ''}`}`);
+          if (r.preempted) console.log(`  ${r.preempted}`);
+        }
         const v = result.validation;
         console.log(v ? `${v.ok ? '✓' : '✗'} validation (${v.workflowId})${v.failed.length ? `: ${v.failed.join('; ')}` : ''}` : '✗ validation did not run');
         console.log(`emergency rotation ${result.status}`);

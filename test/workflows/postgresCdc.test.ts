@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { abandonSignal, cleanupNowSignal, extendGraceSignal, progressQuery, requestRollbackUpdate, retrySignal, rollbackSignal, signalNames, type RotationResult } from '../../workflows/rotation/index.js';
 import { failureOf, stubWorker, timeSkippingEnv, waitFor } from './harness.js';
+import { emergencyRotateAll, type EmergencyResult } from '../../workflows/emergency/rotateAll.js';
 import type { StubWorld } from './stubWorld.js';
 
 let env: TestWorkflowEnvironment;
@@ -209,6 +210,27 @@ describe('CDC rotation with stub activities', () => {
       release();
     }
     expect(((await handle.result()) as RotationResult).status).toBe('completed');
+  });
+
+  it('emergency rotate-all takes over a rotation caught mid-wait: it rolls back at once, then the credential is rotated in compromise mode; the report says so', async () => {
+    const world = w.newWorld();
+    const release = world.gate('awaitCanaryEvent');
+    const first = await w.start(world);
+    await waitFor(first, (p) => p.steps.some((s) => s.name === 'canary-read-back' && s.outcome === 'running'), 'canary-read-back running');
+    const firstTo = (await first.query(progressQuery)).to;
+    const emergency = await env.client.workflow.start(emergencyRotateAll, {
+      taskQueue: w.taskQueue,
+      workflowId: `emergency-rotate-all/${world.secret}`,
+      args: [{ reason: 'leaked in a public paste', requestedBy: 'test', target: 'stub', skip: ['aws-keys', 'schema-registry'], inputs: { 'postgresql-cdc': { secret: world.secret } }, waitForRunningSeconds: 60 }],
+    });
+    // the held read-back never returns: only a rotation that rolls back at once frees the credential
+    const firstEnded = await Promise.race([first.result().then((r) => (r as RotationResult).status, () => 'failed'), new Promise<string>((r) => setTimeout(() => r('still running'), 20_000))]).finally(release);
+    expect(firstEnded).toBe('rolled-back');
+    const report = (await emergency.result()) as EmergencyResult;
+    const cdc = report.rotations.find((r) => r.procedure === 'postgresql-cdc')!;
+    expect(cdc).toMatchObject({ status: 'completed', preempted: expect.stringMatching(/told the credential is compromised .*; it ended, and this rotation ran after it$/) });
+    expect(cdc.to).not.toBe(firstTo);
+    expect(world.state()).toMatchObject({ current: cdc.to, streaming: cdc.to, roles: [cdc.to] });
   });
 
   it('a failed grace extension parks in needs-attention (the verified switch stays); retry moves the expiry, and the rotation completes', async () => {

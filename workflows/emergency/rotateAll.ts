@@ -5,6 +5,7 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   ParentClosePolicy,
+  patched,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -13,7 +14,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { credentialRotations } from '../credentialRotations.js';
 import { AuditTrail } from '../rotation/audit.js';
-import { cleanupNowSignal, describeError, rotationWorkflowId } from '../rotation/index.js';
+import { cleanupNowSignal, compromiseSignal, describeError, rotationWorkflowId } from '../rotation/index.js';
 import { RotationComponent, RotationPhase, RotationTarget } from '../rotation/searchAttributes.js';
 import type { ValidationReport } from '../validation/checklist.js';
 import { validatePipeline } from '../validation/workflow.js';
@@ -26,6 +27,8 @@ export interface EmergencyRotation {
   from?: string | null;
   to?: string | null;
   error?: string;
+  /** What was done about a rotation of the credential that was already running. */
+  preempted?: string;
 }
 export interface EmergencyResult {
   status: 'completed' | 'incomplete';
@@ -99,20 +102,36 @@ async function rotateOne(plan: RotateAllPlan, rotation: EmergencyRotation): Prom
         staticSummary: `emergency ${rotation.procedure} rotation (compromise mode): ${plan.reason}`,
       });
       Object.assign(rotation, { status: r.status === 'completed' ? 'completed' : 'failed', from: r.from, to: r.to });
+      if (asked) rotation.preempted = `${rotation.preempted}; it ended, and this rotation ran after it`;
       return;
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError && Date.now() < deadline) {
-        // a scheduled or manual rotation holds the credential's id: end its grace now, then rotate again in compromise mode
-        if (!asked) await getExternalWorkflowHandle(rotation.workflowId).signal(cleanupNowSignal, { by: `emergency: ${plan.requestedBy}` }).catch(() => undefined);
+        // a scheduled or manual rotation holds the credential's id: end it, then rotate again in compromise mode
+        if (!asked) await endRunningRotation(plan, rotation);
         asked = true;
         await sleep('15s');
         continue;
       }
       rotation.status = 'failed';
-      rotation.error = err instanceof WorkflowExecutionAlreadyStartedError ? `a rotation of this credential kept running for ${plan.waitForRunningSeconds} s after cleanupNow; finish or roll it back, then run the emergency again` : describeError(err instanceof ChildWorkflowFailure && err.cause ? err.cause : err);
+      rotation.error = err instanceof WorkflowExecutionAlreadyStartedError ? `a rotation of this credential kept running for ${plan.waitForRunningSeconds} s after it was told to end (is it parked in needs-attention? retry or abandon it); then run the emergency again` : describeError(err instanceof ChildWorkflowFailure && err.cause ? err.cause : err);
       return;
     }
   }
+}
+
+/**
+ * A rotation already running on the credential is told the credential is compromised: in
+ * grace it cleans up now; before grace it rolls back at once (even mid-wait); in cleanup it is
+ * already removing the old credential. Runs before the patch only sent cleanupNow, which a
+ * rotation outside its grace period ignores, so the emergency waited and gave up.
+ */
+async function endRunningRotation(plan: RotateAllPlan, rotation: EmergencyRotation): Promise<void> {
+  const running = getExternalWorkflowHandle(rotation.workflowId);
+  const by = `emergency: ${plan.requestedBy}`;
+  if (patched('emergency-ends-running-rotations')) {
+    await running.signal(compromiseSignal, { by }).catch(() => undefined);
+    rotation.preempted = `a rotation was running under ${rotation.workflowId}: told the credential is compromised (in grace: cleaned up now; before it: rolled back at once)`;
+  } else await running.signal(cleanupNowSignal, { by }).catch(() => undefined);
 }
 
 /** `validate --component all` as a child: a failed check fails that child, whose details carry the report. */

@@ -14,7 +14,7 @@ export const RotateAllInput = z
     target: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, "-" or "." (at most 63 characters)').default('ecommerce'),
     skip: z.array(z.enum(emergencyOrder)).max(3).default([]).describe('procedures not to run (e.g. a credential not in use)'),
     inputs: z.object({ 'postgresql-cdc': overrides, 'aws-keys': overrides, 'schema-registry': overrides }).partial().strict().default({}),
-    /** How long to wait for a rotation already running on a credential to finish (after cleanupNow) before reporting it. */
+    /** How long to wait for a rotation already running on a credential to end (it is told the credential is compromised) before reporting it. */
     waitForRunningSeconds: z.number().int().min(0).max(1800).default(600),
   })
   .strict();

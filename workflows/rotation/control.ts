@@ -5,6 +5,7 @@ import {
   AbandonRequest,
   abandonSignal,
   cleanupNowSignal,
+  compromiseSignal,
   ExtendGraceRequest,
   extendGraceSignal,
   OperatorRequest,
@@ -79,6 +80,18 @@ export class OperatorControl {
       if (this.hooks.graceTotalMs() === null) return this.ignore('cleanupNow', 'the rotation is not in its grace period');
       this.cleanupNow = true;
       this.accept('cleanupNow', `by ${r.by ?? 'operator'}`);
+    });
+    setHandler(compromiseSignal, (raw: unknown) => {
+      const r = this.parse('compromise', OperatorRequest, raw ?? {});
+      if (!r) return;
+      const by = r.by ?? 'operator';
+      if (this.hooks.graceTotalMs() !== null) {
+        this.cleanupNow = true;
+        return this.accept('compromise', `in grace: the old credential is retired now (by ${by})`);
+      }
+      if (this.hooks.rollbackRefusal()) return this.accept('compromise', `cleanup is under way: the old credential is being removed (by ${by})`);
+      if (this.rollback) return this.ignore('compromise', 'a rollback is already under way');
+      this.acceptRollback({ reason: 'credential compromise: the emergency rotation takes over', by });
     });
     setHandler(extendGraceSignal, (raw: unknown) => {
       const r = this.parse('extendGrace', ExtendGraceRequest, raw);

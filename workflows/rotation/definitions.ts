@@ -122,6 +122,13 @@ export const requestRollbackUpdate = defineUpdate<RollbackAccepted, [RollbackReq
 export const cleanupNowSignal = defineSignal<[OperatorRequest?]>('cleanupNow');
 /** Hold the old credential longer (total grace at most P30D). */
 export const extendGraceSignal = defineSignal<[ExtendGraceRequest]>('extendGrace');
+/**
+ * The credential is compromised (sent by the emergency rotate-all): end this rotation the way
+ * that leaves the old credential unusable soonest, whatever its phase. In grace: clean up now.
+ * Before grace: roll back at once (the emergency then rotates again in compromise mode).
+ * In cleanup: nothing to do, the old credential is being removed.
+ */
+export const compromiseSignal = defineSignal<[OperatorRequest?]>('compromise');
 /** After a step parked the rotation in needs-attention: try it again. */
 export const retrySignal = defineSignal<[OperatorRequest?]>('retry');
 /** After a step parked the rotation in needs-attention: skip it; it is recorded as left to do by hand. */
@@ -133,6 +140,7 @@ export const signalNames = {
   extendGrace: extendGraceSignal.name,
   retry: retrySignal.name,
   abandon: abandonSignal.name,
+  compromise: compromiseSignal.name,
 } as const;
 
 export const updateNames = { requestRollback: requestRollbackUpdate.name } as const;
