@@ -2,15 +2,44 @@ import { defineConfig } from 'vitest/config';
 import { StackSequencer } from './test/stackSequencer.js';
 
 /**
- * Two lanes, one `npm test`:
+ * Two lanes, one `npm test` (scripts/testLanes.ts runs them at once, as separate processes):
  * - `fast`: unit tests and workflow tests (stub activities on the Java time-skipping test
  *   server, promtool on the alert rules). No embedded stack, files in parallel.
  *   `npm run test:fast` runs it alone.
- * - `stack`: integration and end-to-end tests against the one embedded stack its global setup
- *   brings up; files run one after another because they share it. Runs after `fast`
- *   (`groupOrder`), so a broken unit fails the run before minutes of stack tests.
+ * - `stack` (+ `stack-side`): integration and end-to-end tests against the one embedded stack
+ *   its global setup brings up; the pipeline's files run one after another because they share
+ *   it. `npm run test:stack` runs both projects, one after the other (`groupOrder`).
  * The file-times reporter prints every file's wall time at the end (slowest first).
  */
+/**
+ * Stack-lane files that never touch the pipeline (its connector, secrets, slot or IAM user):
+ * `npm test` runs them in a second stack process once the fast lane is done, beside the
+ * pipeline files (scripts/testLanes.ts).
+ */
+export const stackSideFiles = [
+  'test/integration/awsKeys.test.ts',
+  'test/integration/codecServer.test.ts',
+  'test/integration/kubernetes.test.ts',
+  'test/integration/postgresRoles.test.ts',
+  'test/integration/secretBytes.test.ts',
+  'test/e2e/emergencyIsolate.test.ts',
+];
+
+const stackProject = (name: string, include: string[], exclude: string[], groupOrder: number) => ({
+  test: {
+    name,
+    include,
+    exclude,
+    globalSetup: ['test/globalSetup.ts'],
+    setupFiles: ['test/stackEnv.ts'],
+    sequence: { groupOrder },
+    pool: 'forks' as const,
+    fileParallelism: false,
+    testTimeout: 240_000,
+    hookTimeout: 300_000,
+  },
+});
+
 export default defineConfig({
   test: {
     reporters: ['default', './test/fileTimesReporter.ts'],
@@ -24,25 +53,15 @@ export default defineConfig({
           globalSetup: ['test/fastSetup.ts'],
           pool: 'forks',
           fileParallelism: true,
-          maxWorkers: 2,
+          // npm test runs this lane beside the stack lane on one worker (REKEY_FAST_WORKERS=1); alone it takes both cores
+          maxWorkers: Number(process.env.REKEY_FAST_WORKERS ?? 2),
           testTimeout: 120_000,
           hookTimeout: 120_000,
           sequence: { groupOrder: 0 },
         },
       },
-      {
-        test: {
-          name: 'stack',
-          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
-          globalSetup: ['test/globalSetup.ts'],
-          setupFiles: ['test/stackEnv.ts'],
-          sequence: { groupOrder: 1 },
-          pool: 'forks',
-          fileParallelism: false,
-          testTimeout: 240_000,
-          hookTimeout: 300_000,
-        },
-      },
+      stackProject('stack', ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'], stackSideFiles, 1),
+      stackProject('stack-side', stackSideFiles, [], 2),
     ],
   },
 });

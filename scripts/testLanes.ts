@@ -1,68 +1,92 @@
 /**
- * `npm test`: both test lanes at once. The stack lane (one embedded stack, files one after
- * another, ~15 min) sets the pace; the fast lane (no service) runs beside it on one worker, so
- * it costs the run no wall time instead of ~3 min in front of it. The stack lane streams to the
- * terminal; the fast lane writes to `.rekey/test-fast.log` and is summarised when it ends (its
- * failures printed in full). Exit status: non-zero if either lane failed.
+ * `npm test`: the lanes at once, as separate vitest processes, so the run takes about as long
+ * as the stack lane alone (2 cores: more processes than this only slow each other down).
+ * - `stack`: the pipeline's files, one after another against the embedded stack; streams to
+ *   the terminal and sets the pace.
+ * - `fast`: unit and workflow tests beside it on one worker (no service).
+ * - `stack-side`: the stack files that never touch the pipeline, started once the fast lane is
+ *   done and the stack is up, beside the pipeline files.
+ * The side lanes write to `.rekey/test-<lane>.log` and are summarised when they end (their
+ * failures printed in full). The stack is stopped at the end if this run started it (unless
+ * REKEY_KEEP_STACK=1). Exit status: non-zero if any lane failed.
  *
- * Arguments go to both lanes (`npm test -- rotation` runs the matching files of each).
+ * Arguments go to every lane (`npm test -- rotation` runs the matching files of each).
  * `npm run test:fast` / `npm run test:stack` run one lane alone.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadStackConfig } from './stack/config.js';
+import { down, status } from './stack/stack.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
 const timesFile = path.join(root, '.rekey', 'test-times.json');
-const fastLog = path.join(root, '.rekey', 'test-fast.log');
 const args = process.argv.slice(2);
 
 interface LaneResult {
   lane: string;
   code: number;
   seconds: number;
+  log?: string;
 }
 
-function runLane(lane: string, extra: string[], out: 'inherit' | number): Promise<LaneResult> {
+/** One vitest process for `lane`; `log`: its output goes there instead of the terminal. */
+function runLane(lane: string, env: NodeJS.ProcessEnv, log?: string): Promise<LaneResult> {
   const t0 = Date.now();
-  // both reporters merge into one times file (REKEY_TEST_TIMES_MERGE): the last lane to end prints the whole table
-  const child: ChildProcess = spawn(process.execPath, [vitest, 'run', '--project', lane, ...extra, ...args], {
+  const fd = log ? fs.openSync(log, 'w') : undefined;
+  const out = fd ?? 'inherit';
+  // every lane's reporter merges into one times file (REKEY_TEST_TIMES_MERGE): the last to end prints the whole table
+  const child = spawn(process.execPath, [vitest, 'run', '--project', lane, ...args], {
     cwd: root,
     stdio: ['ignore', out, out],
-    env: { ...process.env, REKEY_TEST_TIMES_MERGE: '1', ...(out === 'inherit' ? {} : { FORCE_COLOR: '0' }) },
+    env: { ...process.env, REKEY_TEST_TIMES_MERGE: '1', REKEY_KEEP_STACK: '1', ...(fd ? { FORCE_COLOR: '0' } : {}), ...env },
   });
   const stop = () => child.kill('SIGINT');
   process.once('SIGINT', stop).once('SIGTERM', stop);
   return new Promise((resolve) => {
-    child.on('exit', (code, signal) => resolve({ lane, code: code ?? (signal ? 1 : 0), seconds: Math.round((Date.now() - t0) / 1000) }));
+    child.on('exit', (code, signal) => {
+      if (fd !== undefined) fs.closeSync(fd);
+      const result = { lane, code: code ?? (signal ? 1 : 0), seconds: Math.round((Date.now() - t0) / 1000), log };
+      if (log) report(result);
+      resolve(result);
+    });
   });
 }
 
-/** The fast lane's summary lines, and its failures in full when it failed. */
-function reportFast(r: LaneResult) {
-  const text = fs.readFileSync(fastLog, 'utf8');
+/** A side lane's summary lines, and its failures in full when it failed. */
+function report(r: LaneResult) {
+  const text = fs.readFileSync(r.log!, 'utf8');
   const summary = text.split('\n').filter((l) => /^\s*(Test Files|Tests|Duration)\s/.test(l));
-  process.stdout.write(`\n[fast lane] ${r.code === 0 ? 'passed' : 'FAILED'} in ${r.seconds} s (full output: ${path.relative(root, fastLog)})\n${summary.join('\n')}\n`);
+  process.stdout.write(`\n[${r.lane} lane] ${r.code === 0 ? 'passed' : 'FAILED'} in ${r.seconds} s (full output: ${path.relative(root, r.log!)})\n${summary.join('\n')}\n`);
   if (r.code !== 0) {
     const failures = text.indexOf('Failed Tests');
-    process.stdout.write(`${failures >= 0 ? text.slice(failures - 40) : text.slice(-20_000)}\n`);
+    process.stdout.write(`${failures >= 0 ? text.slice(Math.max(0, failures - 40)) : text.slice(-20_000)}\n`);
   }
+}
+
+async function stackUp(): Promise<boolean> {
+  return (await status(loadStackConfig()).catch(() => [])).every((s) => s.healthy);
 }
 
 async function main() {
   fs.mkdirSync(path.dirname(timesFile), { recursive: true });
   fs.rmSync(timesFile, { force: true });
-  const fd = fs.openSync(fastLog, 'w');
-  process.stdout.write(`[lanes] fast lane (1 worker) beside the stack lane; fast lane output: ${path.relative(root, fastLog)}\n`);
-  const fast = runLane('fast', ['--maxWorkers=1'], fd).then((r) => {
-    fs.closeSync(fd);
-    reportFast(r);
-    return r;
+  const wasRunning = await stackUp();
+  const logOf = (lane: string) => path.join(root, '.rekey', `test-${lane}.log`);
+  process.stdout.write(`[lanes] stack lane here; fast lane beside it (1 worker, ${path.relative(root, logOf('fast'))}), then the stack-side lane (${path.relative(root, logOf('stack-side'))})\n`);
+  const stack = runLane('stack', {});
+  const fast = runLane('fast', { REKEY_FAST_WORKERS: '1' }, logOf('fast'));
+  let stackEnded = false;
+  void stack.then(() => (stackEnded = true));
+  const side = fast.then(async () => {
+    // its global setup reuses the stack the stack lane brought up: wait for it, never start it twice
+    while (!stackEnded && !(await stackUp())) await sleep(5000);
+    return runLane('stack-side', {}, logOf('stack-side'));
   });
-  const stack = runLane('stack', [], 'inherit');
-  const results = await Promise.all([fast, stack]);
-  // the fast lane's summary again at the very end, where a reader of CI's log looks
+  const results = await Promise.all([fast, stack, side]);
+  if (!wasRunning && process.env.REKEY_KEEP_STACK !== '1') await down(loadStackConfig(), {}, (line) => console.error(`[stack] ${line}`));
   process.stdout.write(`\n[lanes] ${results.map((r) => `${r.lane} ${r.code === 0 ? 'passed' : 'FAILED'} in ${r.seconds} s`).join(', ')}\n`);
   process.exit(results.some((r) => r.code !== 0) ? 1 : 0);
 }
