@@ -11,3 +11,4 @@ export { isolateDeployment } from './emergency/isolate.js';
 export { renewCertificates } from './certificates/renew.js';
 export { rotateCertificateAuthority } from './certificates/authority.js';
 export { issueFirstCertificate } from './certificates/issue.js';
+export { initCertificateAuthority } from './certificates/initCa.js';

@@ -4,6 +4,7 @@ import { createConnections, type PostgresDeps } from '../postgres/connection.js'
 import { siblings, type SecretStore, type StoredSecret } from '../secrets/store.js';
 import { bundleHas, parseBundle } from './bundle.js';
 import { handshake, type ServedCertificate, type TlsProtocol } from './handshake.js';
+import type { KeyAlgorithm } from '../../workflows/certificates/keys.js';
 import { caRefusal, type CertificateInfo, describeCertificate, issueCertificate, IssuanceRefused, pemKeystore } from './pki.js';
 
 export { handshake, type ServedCertificate, type TlsProtocol } from './handshake.js';
@@ -153,7 +154,7 @@ export function createTlsActivities(deps: TlsDeps) {
   }
 
   /** Issues the new certificate into `<secret>-pending` (key, certificate, CA); repeating it for the same rotation returns the same one. */
-  async function stagePendingCertificate(input: { secret: string; caSecret: string; commonName: string; sans: string[]; validityDays: number; rotationId: string }): Promise<CertificateInfo & { secret: string }> {
+  async function stagePendingCertificate(input: { secret: string; caSecret: string; commonName: string; sans: string[]; validityDays: number; keyAlgorithm?: KeyAlgorithm; rotationId: string }): Promise<CertificateInfo & { secret: string }> {
     const { pending } = siblings(input.secret);
     const existing = await store.read(pending);
     if (existing && existing.info.annotations.rotationId === input.rotationId) return { ...certOf(existing, pending), secret: pending };
@@ -162,7 +163,7 @@ export function createTlsActivities(deps: TlsDeps) {
     if (!caPem.keyPem) throw refuse(`secret ${input.caSecret} has no ${CA_KEYS.key}: rekey cannot sign with this CA`, 'CaUnusable');
     let issued;
     try {
-      issued = await issueCertificate({ ca: caPem, commonName: input.commonName, sans: input.sans, validityDays: input.validityDays });
+      issued = await issueCertificate({ ca: caPem, commonName: input.commonName, sans: input.sans, validityDays: input.validityDays, keyAlgorithm: input.keyAlgorithm });
     } catch (err) {
       if (err instanceof IssuanceRefused) throw refuse(`not issued: ${err.message}`, 'IssuanceRefused');
       throw err;

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { ManagedCertificateRef, ScannedCertificate } from '../../workflows/certificates/managed.js';
 import { siblings, type SecretStore, type StoredSecret } from '../secrets/store.js';
 import { formatBundle, issuedBy, parseBundle, withAuthority, withoutAuthority } from './bundle.js';
+import type { KeyAlgorithm } from '../../workflows/certificates/keys.js';
 import { type CertificateInfo, createCertificateAuthority, describeCertificate } from './pki.js';
 
 const CERT = 'tls.crt';
@@ -44,6 +45,23 @@ export function createCertificateLifecycleActivities(deps: { store: SecretStore 
     const { pending, backup } = siblings(input.caSecret);
     const staged = (await store.read(pending)) ?? (await store.read(backup));
     return { certificates, caRotationInProgress: staged ? `${staged.info.name} exists (rotation ${staged.info.annotations.rotationId ?? '?'})` : null };
+  }
+
+  /**
+   * `rekey cert init-ca`: a first CA, made on the worker straight into `caSecret` (its key never
+   * leaves the worker but into the store). Refused when the secret exists, unless this same
+   * init (`initId`) wrote it and only its answer was lost.
+   */
+  async function createAuthorityIfAbsent(input: { caSecret: string; commonName: string; validityDays: number; keyAlgorithm: KeyAlgorithm; initId: string }): Promise<CertificateInfo & { secret: string }> {
+    const existing = await store.read(input.caSecret);
+    if (existing?.info.annotations.initId === input.initId && existing.data[BUNDLE]) return { ...describeCertificate(existing.data[BUNDLE]), secret: input.caSecret };
+    if (existing) {
+      const held = existing.data[BUNDLE] ? `: ${describeCertificate(existing.data[BUNDLE]).subject}` : '';
+      throw refuse(`secret ${input.caSecret} already exists${held}; rekey never overwrites a CA: replace it with rekey cert rotate-ca`, 'CaExists');
+    }
+    const made = await createCertificateAuthority({ commonName: input.commonName, validityDays: input.validityDays, keyAlgorithm: input.keyAlgorithm });
+    await store.write(input.caSecret, { [BUNDLE]: made.certPem, [CA_KEY]: made.keyPem }, { expectedVersion: null, annotations: { initId: input.initId, stage: 'init-ca' } });
+    return { ...describeCertificate(made.certPem), secret: input.caSecret };
   }
 
   /** The new CA, made on the worker into `<caSecret>-pending`; repeating it for the same rotation returns the same CA. */
@@ -121,5 +139,5 @@ export function createCertificateLifecycleActivities(deps: { store: SecretStore 
     if (s && s.info.annotations.rotationId === input.rotationId) await store.remove(input.secret);
   }
 
-  return { removeIssuedCertificate, scanManagedCertificates, stagePendingAuthority, backupAuthority, promotePendingAuthority, restoreAuthorityBackup, trustAuthority, distrustAuthority };
+  return { createAuthorityIfAbsent, removeIssuedCertificate, scanManagedCertificates, stagePendingAuthority, backupAuthority, promotePendingAuthority, restoreAuthorityBackup, trustAuthority, distrustAuthority };
 }

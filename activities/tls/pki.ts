@@ -1,6 +1,7 @@
-import { randomBytes, webcrypto, X509Certificate as NodeCertificate } from 'node:crypto';
+import { createPrivateKey, randomBytes, webcrypto, X509Certificate as NodeCertificate } from 'node:crypto';
 import type * as X509 from '@peculiar/x509';
 import { normalizeSan } from '../../workflows/certificates/sans.js';
+import type { KeyAlgorithm } from '../../workflows/certificates/keys.js';
 
 let loading: Promise<typeof X509> | undefined;
 /**
@@ -52,9 +53,37 @@ export class IssuanceRefused extends Error {
 }
 
 const DAY_MS = 86_400_000;
-/** ECDSA P-256: small keys, fast on the worker, accepted by OpenSSL (PostgreSQL), the JVM (Kafka, Connect, Apicurio) and Node. */
-const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
+
+
+interface Algorithm {
+  generate: EcKeyGenParams | RsaHashedKeyGenParams;
+  import: EcKeyImportParams | RsaHashedImportParams;
+  sign: EcdsaParams | Algorithm_;
+}
+type Algorithm_ = { name: string };
+
+const ECDSA_CURVES: Record<string, { namedCurve: string; hash: string }> = {
+  prime256v1: { namedCurve: 'P-256', hash: 'SHA-256' },
+  secp384r1: { namedCurve: 'P-384', hash: 'SHA-384' },
+};
+
+const ecdsa = (namedCurve: string, hash: string): Algorithm => ({
+  generate: { name: 'ECDSA', namedCurve },
+  import: { name: 'ECDSA', namedCurve },
+  sign: { name: 'ECDSA', hash },
+});
+const rsa = (modulusLength: number): Algorithm => ({
+  generate: { name: 'RSASSA-PKCS1-v1_5', modulusLength, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+  import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+  sign: { name: 'RSASSA-PKCS1-v1_5' },
+});
+
+/** What x509's generators take to sign: the key's parameters with the hash. */
+const signingParams = (a: Algorithm) => ({ ...a.generate, ...a.sign });
+
+function algorithmOf(kind: KeyAlgorithm): Algorithm {
+  return kind === 'ecdsa-p256' ? ecdsa('P-256', 'SHA-256') : rsa(Number(kind.slice(4)));
+}
 
 export function describeCertificate(pem: string): CertificateInfo {
   const c = new NodeCertificate(pem);
@@ -86,30 +115,43 @@ async function exportKeyPem(key: CryptoKey): Promise<string> {
   return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
 }
 
-async function importSigningKey(keyPem: string): Promise<CryptoKey> {
-  const der = Buffer.from(keyPem.replace(/-----(BEGIN|END) PRIVATE KEY-----|\s/g, ''), 'base64');
+/**
+ * The CA's private key for signing, whatever form OpenSSL wrote it in: PKCS #8, or PKCS #1 /
+ * SEC 1 (`openssl genrsa 4096` before OpenSSL 3, `openssl ecparam -genkey`); RSA or ECDSA
+ * P-256/P-384. Certificates it signs use its own algorithm (RSA: SHA-256 with PKCS #1 v1.5).
+ */
+async function importSigningKey(keyPem: string): Promise<{ key: CryptoKey; sign: Algorithm['sign'] }> {
+  let algorithm: Algorithm | undefined;
+  let der: Buffer;
   try {
-    return await webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, false, ['sign']);
+    const k = createPrivateKey(keyPem);
+    der = k.export({ type: 'pkcs8', format: 'der' });
+    if (k.asymmetricKeyType === 'rsa') algorithm = rsa(k.asymmetricKeyDetails?.modulusLength ?? 2048);
+    const curve = k.asymmetricKeyType === 'ec' ? ECDSA_CURVES[k.asymmetricKeyDetails?.namedCurve ?? ''] : undefined;
+    if (curve) algorithm = ecdsa(curve.namedCurve, curve.hash);
   } catch {
-    throw new IssuanceRefused('the CA private key is not a PKCS #8 ECDSA P-256 key (the only kind rekey signs with)');
+    throw new IssuanceRefused('the CA private key cannot be read: it must be an unencrypted PEM key (PKCS #8, or PKCS #1 RSA / SEC 1 EC as OpenSSL writes them)');
   }
+  if (!algorithm) throw new IssuanceRefused('the CA private key is neither RSA nor ECDSA P-256/P-384 (the kinds rekey signs with)');
+  return { key: await webcrypto.subtle.importKey('pkcs8', der, algorithm.import, false, ['sign']), sign: algorithm.sign };
 }
 
-const generateKeys = () => webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+const generateKeys = (kind: KeyAlgorithm = 'ecdsa-p256') => webcrypto.subtle.generateKey(algorithmOf(kind).generate, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
 const serial = () => `01${randomBytes(15).toString('hex')}`;
 
 /** A self-signed CA (the embedded stack's, and tests'). */
-export async function createCertificateAuthority(opts: { commonName: string; validityDays: number; now?: Date }): Promise<KeyPairPem> {
+export async function createCertificateAuthority(opts: { commonName: string; validityDays: number; now?: Date; keyAlgorithm?: KeyAlgorithm }): Promise<KeyPairPem> {
   const x509 = await x509Library();
   const now = opts.now ?? new Date();
-  const keys = await generateKeys();
+  const kind = opts.keyAlgorithm ?? 'ecdsa-p256';
+  const keys = await generateKeys(kind);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: [{ CN: [opts.commonName] }, { O: ['rekey'] }],
     notBefore: new Date(now.getTime() - 60_000),
     notAfter: new Date(now.getTime() + opts.validityDays * DAY_MS),
     keys,
-    signingAlgorithm: SIGNING,
+    signingAlgorithm: signingParams(algorithmOf(kind)),
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
@@ -128,6 +170,8 @@ export interface IssueRequest {
   now?: Date;
   /** `client`: a certificate a client presents for mTLS (clientAuth); default `server` (serverAuth). */
   usage?: 'server' | 'client';
+  /** The new certificate's key (default ECDSA P-256), whatever the CA's own key is. */
+  keyAlgorithm?: KeyAlgorithm;
 }
 
 /**
@@ -143,19 +187,17 @@ export async function issueCertificate(req: IssueRequest): Promise<KeyPairPem & 
   const caInfo = describeCertificate(req.ca.certPem);
   const refusal = caRefusal(caInfo, now, notAfter);
   if (refusal) throw new IssuanceRefused(refusal);
-  const caKey = await importSigningKey(req.ca.keyPem);
+  const { key: caKey, sign: caSigning } = await importSigningKey(req.ca.keyPem);
   const caCert = new x509.X509Certificate(req.ca.certPem);
-  const caPublicKey = await caCert.publicKey.export();
-  if (!(await webcrypto.subtle.verify(SIGNING, caPublicKey, await webcrypto.subtle.sign(SIGNING, caKey, Buffer.from('rekey')), Buffer.from('rekey')))) {
-    throw new IssuanceRefused(`the CA private key does not belong to the CA certificate ${caInfo.subject}`);
-  }
+  if (!(await belongsTo(caKey, caSigning, caCert))) throw new IssuanceRefused(`the CA private key does not belong to the CA certificate ${caInfo.subject}`);
 
-  const keys = await generateKeys();
+  const leaf = algorithmOf(req.keyAlgorithm ?? 'ecdsa-p256');
+  const keys = await generateKeys(req.keyAlgorithm);
   const names = req.sans.map(normalizeSan).map((s) => (s.startsWith('IP:') ? { type: 'ip' as const, value: s.slice(3) } : { type: 'dns' as const, value: s.slice(4) }));
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: [{ CN: [req.commonName] }],
     keys,
-    signingAlgorithm: SIGNING,
+    signingAlgorithm: signingParams(leaf),
     extensions: [new x509.SubjectAlternativeNameExtension(names)],
   });
   if (!(await csr.verify())) throw new IssuanceRefused('the certificate signing request does not verify');
@@ -170,7 +212,7 @@ export async function issueCertificate(req: IssueRequest): Promise<KeyPairPem & 
     notAfter,
     publicKey: csr.publicKey,
     signingKey: caKey,
-    signingAlgorithm: SIGNING,
+    signingAlgorithm: { ...caSigning, ...caKey.algorithm },
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
@@ -182,6 +224,18 @@ export async function issueCertificate(req: IssueRequest): Promise<KeyPairPem & 
   });
   const certPem = cert.toString('pem');
   return { certPem, keyPem: await exportKeyPem(keys.privateKey), info: describeCertificate(certPem) };
+}
+
+/** Whether the private key signs what the certificate's public key verifies. */
+async function belongsTo(key: CryptoKey, sign: Algorithm['sign'], cert: X509.X509Certificate): Promise<boolean> {
+  let publicKey: CryptoKey;
+  try {
+    publicKey = await cert.publicKey.export(key.algorithm as Algorithm_ as EcKeyImportParams, ['verify']);
+  } catch {
+    return false; // a key of another kind than the certificate's
+  }
+  const probe = Buffer.from('rekey');
+  return webcrypto.subtle.verify(sign, publicKey, await webcrypto.subtle.sign(sign, key, probe), probe);
 }
 
 /** Whether `certPem` was signed by `caPem` and is valid now (the chain a client builds, one level deep). */

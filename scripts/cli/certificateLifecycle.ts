@@ -7,6 +7,8 @@ import { DEFAULT_CERT_SECRETS, MAX_VALIDITY_DAYS, TLS_SERVICES, type TlsService 
 import { renewCertificates, type RenewalScanResult } from '../../workflows/certificates/renew.js';
 import { RENEW_BEFORE_RATIO, type RenewalScanInput, parseRenewalScanInput } from '../../workflows/certificates/renewalInput.js';
 import { issueFirstCertificate } from '../../workflows/certificates/issue.js';
+import { initCaWorkflowId, initCertificateAuthority, InitCaInput } from '../../workflows/certificates/initCa.js';
+import { keyAlgorithms, type KeyAlgorithm } from '../../workflows/certificates/keys.js';
 import { MAX_GRACE_MS, parseIsoDuration, rotationWorkflowId } from '../../workflows/rotation/index.js';
 import { finish, service } from './certificates.js';
 import { configFromEnv, operator, withClient } from './context.js';
@@ -84,6 +86,22 @@ async function rotateCa(o: { caSecret?: string; service?: TlsService[]; grace?: 
   });
 }
 
+function keyAlgorithm(v: string): KeyAlgorithm {
+  if (!(keyAlgorithms as readonly string[]).includes(v)) throw new InvalidArgumentError(`must be one of: ${keyAlgorithms.join(', ')}`);
+  return v as KeyAlgorithm;
+}
+
+/** A first CA where none exists: made on the worker (its key only ever in the secret store). */
+async function initCa(o: { caSecret?: string; commonName?: string; validityDays?: number; keyAlgorithm?: KeyAlgorithm; requestedBy: string; json?: boolean }): Promise<void> {
+  const input = InitCaInput.parse({ caSecret: o.caSecret, commonName: o.commonName, validityDays: o.validityDays, keyAlgorithm: o.keyAlgorithm, requestedBy: o.requestedBy });
+  await withClient(async (client, taskQueue) => {
+    const workflowId = initCaWorkflowId(input.caSecret);
+    const ca = await client.workflow.execute(initCertificateAuthority, { taskQueue, workflowId, args: [input], staticSummary: `first CA into ${input.caSecret} (${input.keyAlgorithm})` });
+    if (o.json) console.log(JSON.stringify({ workflowId, ...ca }));
+    else console.log(`CA ${ca.subject} in secret ${ca.secret}: ${ca.fingerprint}, valid until ${ca.notAfter}\nnext: rekey cert issue --service <name>`);
+  });
+}
+
 /** `rekey cert issue|renew|rotate-ca`, beside `cert rotate|list` (scripts/cli/certificates.ts). */
 export function registerCertificateLifecycleCommands(program: Command): void {
   const cert = program.commands.find((c) => c.name() === 'cert') ?? program.command('cert').description('TLS certificates of the pipeline’s services');
@@ -98,6 +116,16 @@ export function registerCertificateLifecycleCommands(program: Command): void {
     .option('--requested-by <who>', 'who', operator)
     .option('--json', 'print the result as JSON')
     .action(issue);
+  cert
+    .command('init-ca')
+    .description('a first CA where none exists (the worker makes the key and writes it only to the secret store); never replaces one (rotate-ca does)')
+    .option('--ca-secret <name>', 'the CA secret (default rekey-ca)')
+    .option('--common-name <cn>', "the CA's CN (default rekey CA)")
+    .option('--validity-days <n>', 'lifetime of the CA (default 3650)', wholeDays(MAX_CA_VALIDITY_DAYS))
+    .option('--key-algorithm <kind>', `${keyAlgorithms.join('|')} (default ecdsa-p256)`, keyAlgorithm)
+    .option('--requested-by <who>', 'who', operator)
+    .option('--json', 'print the result as JSON')
+    .action(initCa);
   cert
     .command('renew')
     .description('scan every managed certificate now and renew those due (less than --renew-before of the lifetime left); prints what is due and what was started')

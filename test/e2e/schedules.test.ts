@@ -148,6 +148,8 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       [(d) => ((d.schedules[0]!.calendar as Record<string, unknown>).dayOfMonth = '7-1'), /schedules\.0\.calendar\.dayOfMonth/],
       [(d) => ((d.schedules[0]!.input as Record<string, unknown>).strategy = 'yolo'), /schedules\.0\.input\.strategy/],
       [(d) => (d.schedules[2]!.id = d.schedules[0]!.id), /duplicate schedule id/],
+      // the runbook's window is 02:00–04:00 UTC: longer is refused
+      [(d) => (d.schedules[0]!.maintenanceWindow = { length: 'PT3H' }), /schedules\.0\.maintenanceWindow\.length: must be a positive ISO-8601 duration \(at most 2 h\)/],
     ];
     const ids = await rekeyIds();
     for (const [mutate, message] of cases) {

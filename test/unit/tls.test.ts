@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +42,36 @@ describe('certificate issuance', () => {
     await expect(issueCertificate({ ca, commonName: 'x', sans: [], validityDays: 1 })).rejects.toBeInstanceOf(IssuanceRefused);
     const leaf = await issueCertificate({ ca, commonName: 'leaf', sans: ['leaf'], validityDays: 1 });
     await expect(issueCertificate({ ca: leaf, commonName: 'x', sans: ['x'], validityDays: 1 })).rejects.toThrow(/is not a CA/);
+  });
+
+  it("signs with an RSA CA made as the platform plan makes it (openssl genrsa 4096; PKCS #1 or #8), issuing ECDSA or RSA leaves as asked", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-rsa-ca-'));
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      openssl('genrsa', '-out', 'ca-key.pem', '4096'); // PKCS #8 with OpenSSL 3
+      openssl('rsa', '-in', 'ca-key.pem', '-traditional', '-out', 'ca-key-pkcs1.pem'); // what OpenSSL 1.1's genrsa wrote
+      openssl('req', '-new', '-x509', '-days', '3650', '-key', 'ca-key.pem', '-out', 'ca-cert.pem', '-subj', '/CN=platform CA');
+      const certPem = fs.readFileSync(path.join(dir, 'ca-cert.pem'), 'utf8');
+      for (const keyFile of ['ca-key.pem', 'ca-key-pkcs1.pem']) {
+        const rsaCa = { certPem, keyPem: fs.readFileSync(path.join(dir, keyFile), 'utf8') };
+        const leaf = await issueCertificate({ ca: rsaCa, commonName: 'kafka', sans: ['kafka.data-ingestion.svc'], validityDays: 30 });
+        expect(signedBy(leaf.certPem, certPem), keyFile).toBe(true);
+        expect(new X509Certificate(leaf.certPem).publicKey.asymmetricKeyType).toBe('ec');
+      }
+      const rsaLeaf = await issueCertificate({ ca: { certPem, keyPem: fs.readFileSync(path.join(dir, 'ca-key.pem'), 'utf8') }, commonName: 'kafka', sans: ['kafka'], validityDays: 30, keyAlgorithm: 'rsa-2048' });
+      expect(new X509Certificate(rsaLeaf.certPem).publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+      expect(signedBy(rsaLeaf.certPem, certPem)).toBe(true);
+      // OpenSSL itself accepts what rekey signed
+      fs.writeFileSync(path.join(dir, 'leaf.pem'), rsaLeaf.certPem);
+      expect(openssl('verify', '-CAfile', 'ca-cert.pem', 'leaf.pem').toString()).toMatch(/leaf\.pem: OK/);
+      // an RSA CA made by rekey, and an ECDSA key against an RSA certificate
+      const madeRsa = await createCertificateAuthority({ commonName: 'rekey RSA CA', validityDays: 365, keyAlgorithm: 'rsa-2048' });
+      expect(signedBy((await issueCertificate({ ca: madeRsa, commonName: 'x', sans: ['x'], validityDays: 1 })).certPem, madeRsa.certPem)).toBe(true);
+      await expect(issueCertificate({ ca: { certPem, keyPem: ca.keyPem }, commonName: 'x', sans: ['x'], validityDays: 1 })).rejects.toThrow(/private key does not belong to the CA certificate/);
+      await expect(issueCertificate({ ca: { certPem, keyPem: 'not a key' }, commonName: 'x', sans: ['x'], validityDays: 1 })).rejects.toThrow(/cannot be read: it must be an unencrypted PEM key/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('SANs compare as sets; host names match exact names, one-label wildcards and IP SANs', () => {

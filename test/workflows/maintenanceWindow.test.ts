@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { RotationResult } from '../../workflows/rotation/index.js';
-import { windowRefusal } from '../../workflows/rotation/window.js';
-import { stubWorker, timeSkippingEnv, waitFor } from './harness.js';
+import { alignToWindow, windowRefusal } from '../../workflows/rotation/window.js';
+import { runScheduled, type ScheduledRunResult } from '../../workflows/schedules/workflow.js';
+import { failureOf, stubWorker, timeSkippingEnv, waitFor } from './harness.js';
 
 let env: TestWorkflowEnvironment;
 let w: Awaited<ReturnType<typeof stubWorker>>;
@@ -49,5 +50,30 @@ describe('maintenance window (the kit, any procedure)', () => {
     expect(world.state()).toMatchObject({ current: world.oldUser, pending: false, backup: false, streaming: world.oldUser, roles: [world.oldUser] });
     expect(result.steps.map((s) => s.name)).not.toContain('promote');
     expect(world.audit.at(-1)).toMatchObject({ step: 'maintenance-window', status: 'skipped' });
+  });
+
+  it("a grace period that must end inside the daily window: kept when it ends inside one, else moved to the next opening", () => {
+    const window = { opensAt: '2026-12-06T02:30:00Z', switchBy: '2026-12-06T04:00:00Z' };
+    const iso = (ms: number) => new Date(ms).toISOString();
+    expect(iso(alignToWindow(Date.parse('2026-12-07T02:40:00Z'), window))).toBe('2026-12-07T02:40:00.000Z');
+    expect(iso(alignToWindow(Date.parse('2026-12-07T04:00:00Z'), window))).toBe('2026-12-07T04:00:00.000Z');
+    expect(iso(alignToWindow(Date.parse('2026-12-07T14:00:00Z'), window))).toBe('2026-12-08T02:30:00.000Z');
+    expect(iso(alignToWindow(Date.parse('2026-12-07T01:00:00Z'), window))).toBe('2026-12-07T02:30:00.000Z');
+    expect(alignToWindow(123, { switchBy: '2026-12-06T04:00:00Z' })).toBe(123); // no opening: no window to align to
+  });
+
+  it("a scheduled rotation without a window gets the runbook's (2 h from its time); one longer than 2 h is refused, naming the field", async () => {
+    const world = w.newWorld();
+    const run = (maintenanceWindow?: { length: string }) =>
+      env.client.workflow.start(runScheduled, {
+        taskQueue: w.taskQueue,
+        workflowId: `scheduled-test/${world.secret}/${maintenanceWindow?.length ?? 'default'}`,
+        args: [{ schedule: 'test', procedure: 'postgresql-cdc', input: { target: 'stub', secret: world.secret, gracePeriod: 'PT1H', requestedBy: 'test' }, ...(maintenanceWindow ? { maintenanceWindow } : {}) }],
+      });
+    const result = (await (await run()).result()) as ScheduledRunResult;
+    expect(result.status).toBe('completed');
+    expect(Date.parse(result.switchBy!) - Date.parse(result.scheduledAt)).toBe(2 * 3_600_000);
+    const refused = await failureOf(await run({ length: 'PT3H' }));
+    expect(refused).toMatchObject({ type: 'InvalidInput', message: expect.stringMatching(/maintenanceWindow\.length: must be at most PT2H/) });
   });
 });

@@ -33,6 +33,18 @@ const only = (world: RegistryStubWorld, user: string) =>
 const readOnly = ['describeRegistryAccount', 'connectorStatus', 'registryAuth', 'registryCompatibility'];
 
 describe('Schema Registry rotation with stub activities', () => {
+  it('a scheduled run ends its grace inside the maintenance window (phase 3 restarts the registry): a later day, same hours, not gracePeriod after the switch', async () => {
+    const world = w.newWorld();
+    const now = await env.currentTimeMs();
+    const window = { opensAt: new Date(now).toISOString(), switchBy: new Date(now + 2 * 3_600_000).toISOString() };
+    const handle = await start(world, { gracePeriod: 'PT3H', maintenanceWindow: window });
+    const grace = await waitFor(handle, (p) => p.phase === 'grace', 'grace');
+    // 3 h after the switch is past today's window: grace ends when tomorrow's opens
+    expect(grace.graceEndsAt).toBe(new Date(now + 86_400_000).toISOString());
+    await handle.signal(cleanupNowSignal, {});
+    expect(((await handle.result()) as RotationResult).status).toBe('completed');
+  });
+
   it('completes: the registry accepts only the new user, the client uses it, the store is clean; steps follow the dry-run plan', async () => {
     const dryWorld = w.newWorld();
     const dry = (await (await start(dryWorld, { dryRun: true }, `rotate-schema-registry/${dryWorld.secret}/dry-run/t`)).result()) as RotationResult;

@@ -1,3 +1,4 @@
+import { keyAlgorithms } from './keys.js';
 import { z } from 'zod';
 import { InvalidInputError } from '../postgresCdc/input.js';
 import { isIp } from './sans.js';
@@ -48,6 +49,7 @@ export const CertificateRotationInput = z
     allowSanChange: z.boolean().default(false).describe('accept SANs that differ from the current certificate’s (clients that connect by a dropped name will refuse the new certificate)'),
     hostname: z.string().min(1).max(253).optional().describe('the name clients connect with, checked in the served certificate (default: the host the worker connects to)'),
     validityDays: z.number().int().min(1).max(MAX_VALIDITY_DAYS).default(90).describe('lifetime of the new certificate in days'),
+    keyAlgorithm: z.enum(keyAlgorithms).default('ecdsa-p256').describe("the new certificate's key: ecdsa-p256 (default), rsa-2048, rsa-3072 or rsa-4096; the CA may be RSA or ECDSA either way"),
     reason: z.string().min(1).max(500).default('certificate renewal'),
     requestedBy: z.string().min(1).max(200).default('unknown'),
     connector: objectName.optional().describe(`kafka-connect and schema-registry: the connector to see running again after the restart (default ${DEFAULT_CONNECTOR})`),

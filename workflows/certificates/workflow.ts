@@ -60,7 +60,7 @@ async function issue(run: Run): Promise<{ fingerprint: string; notAfter: string 
   r.setPhase('staging');
   const issued = await r.change(
     steps.issue,
-    () => change.stagePendingCertificate({ secret: plan.secret, caSecret: plan.caSecret, commonName: facts.commonName, sans: facts.sans, validityDays: plan.validityDays, rotationId }),
+    () => change.stagePendingCertificate({ secret: plan.secret, caSecret: plan.caSecret, commonName: facts.commonName, sans: facts.sans, validityDays: plan.validityDays, keyAlgorithm: plan.keyAlgorithm, rotationId }),
     () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }),
     (c) => `${c.fingerprint} in ${c.secret}, valid until ${c.notAfter}`,
   );

@@ -10,6 +10,10 @@ const TWO_HOURS_MS = 2 * 3_600_000;
  */
 export const MaintenanceWindowInput = z
   .object({
+    opensAt: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe("when the window opened (a schedule's nominal time): with switchBy it defines the daily window a later restart (the registry's phase 3) waits for"),
     switchBy: z.iso.datetime({ offset: true }).describe('the switch step must start before this instant, e.g. 2026-12-06T04:00:00Z'),
     stagingBudget: z
       .string()
@@ -42,4 +46,22 @@ export function windowRefusal(window: MaintenanceWindow, phase: 'staging' | 'swi
     return `maintenance window: the switch would start at ${at}, after its deadline ${window.switchBy}; staging is undone`;
   }
   return null;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The end of a grace period that must end inside the maintenance window, which recurs daily
+ * from `opensAt` to `switchBy` (a schedule's 02:00–04:00 UTC): `endMs` if it falls inside an
+ * occurrence, else the opening of the next one. Pure: the kit calls it with workflow time.
+ */
+export function alignToWindow(endMs: number, window: Pick<MaintenanceWindow, 'opensAt' | 'switchBy'>): number {
+  if (!window.opensAt) return endMs;
+  const opens = Date.parse(window.opensAt);
+  const length = Date.parse(window.switchBy) - opens;
+  if (!(length > 0) || length >= DAY_MS) return endMs;
+  // the first occurrence that has not closed by endMs
+  const k = Math.ceil((endMs - opens - length) / DAY_MS);
+  const open = opens + k * DAY_MS;
+  return endMs >= open ? endMs : open;
 }

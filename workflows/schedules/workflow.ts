@@ -1,11 +1,11 @@
-import { ApplicationFailure, ParentClosePolicy, executeChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, ParentClosePolicy, executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { credentialRotations } from '../credentialRotations.js';
 import { parseIsoDuration, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
 import type { ValidationReport } from '../validation/checklist.js';
 import { validatePipeline } from '../validation/workflow.js';
 import { renewCertificates } from '../certificates/renew.js';
-import { ScheduledRunInput, type ScheduledProcedure, type ScheduledRotation, type ScheduledRunPlan } from './input.js';
+import { MAX_WINDOW_LENGTH_MS, RUNBOOK_WINDOW, ScheduledRunInput, type ScheduledProcedure, type ScheduledRotation, type ScheduledRunPlan } from './input.js';
 
 /** Set by the server on every workflow a Schedule starts: the action's nominal time (not when it actually ran). */
 const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
@@ -39,11 +39,15 @@ export async function runScheduled(raw: ScheduledRunInput): Promise<ScheduledRun
   const scheduledAt = info.typedSearchAttributes.get(TemporalScheduledStartTime) ?? info.startTime;
   if (plan.procedure === 'validation') return validate(plan, scheduledAt);
   if (plan.procedure === 'certificate-renewal') return renewDue(plan, scheduledAt);
+  // runs started before the patch: no default window, windows up to 12 h, no opening time passed on
+  const runbookWindow = patched('schedule-window-as-runbook');
+  if (runbookWindow) plan.maintenanceWindow = runbookWindowOf(plan);
   const switchBy = deadline(plan, scheduledAt);
   const secret = String(plan.input.secret);
   const workflowId = rotationWorkflowId(plan.procedure, secret);
   const base = { schedule: plan.schedule, procedure: plan.procedure, workflowId, scheduledAt: scheduledAt.toISOString(), switchBy };
-  const input = { ...plan.input, ...(switchBy ? { maintenanceWindow: { switchBy, stagingBudget: plan.maintenanceWindow!.stagingBudget } } : {}) };
+  const opensAt = runbookWindow ? { opensAt: scheduledAt.toISOString() } : {};
+  const input = { ...plan.input, ...(switchBy ? { maintenanceWindow: { ...opensAt, switchBy, stagingBudget: plan.maintenanceWindow!.stagingBudget } } : {}) };
   try {
     const result = await executeChild(credentialRotations[plan.procedure as ScheduledRotation].run, {
       workflowId,
@@ -58,6 +62,15 @@ export async function runScheduled(raw: ScheduledRunInput): Promise<ScheduledRun
     }
     throw err;
   }
+}
+
+/** The runbook's window (PT2H) when a rotation's schedule names none; longer than the runbook's 2 h is refused. */
+function runbookWindowOf(plan: ScheduledRunPlan): ScheduledRunPlan['maintenanceWindow'] {
+  const window = plan.maintenanceWindow ?? { ...RUNBOOK_WINDOW };
+  if (parseIsoDuration(window.length)! > MAX_WINDOW_LENGTH_MS) {
+    throw ApplicationFailure.nonRetryable(`invalid scheduled run input: maintenanceWindow.length: must be at most PT2H (the runbook's 02:00–04:00 UTC), got ${window.length}`, 'InvalidInput');
+  }
+  return window;
 }
 
 function deadline(plan: ScheduledRunPlan, scheduledAt: Date): string | null {

@@ -1,6 +1,7 @@
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { activityOptions, parseIsoDuration, Rotation, type RotationResult, procedureActivities, gatePreflight, resolvePlanOnWorker, restartStamp } from '../rotation/index.js';
+import { alignToWindow } from '../rotation/window.js';
 import { lookupSubject, registryUserName, type SchemaRegistryRotationInput, type SchemaRegistryRotationPlan } from './input.js';
 import { evaluateRegistryPreflight } from './preflight.js';
 import { CANARY_TIMEOUT_MS, orderedRegistrySteps, type RegistrySteps, registrySteps } from './steps.js';
@@ -53,10 +54,23 @@ export async function rotateSchemaRegistryCredentials(input: SchemaRegistryRotat
     await switchClients(run); // 3. phase 2: clients use the new user; proven by auth, lookup and a canary
     // 4. the old user stays accepted; rollback works until phase 3 (compromise: no grace)
     if (plan.compromise && patched('compromise-mode')) r.tracker.note('grace', 'skipped', 'compromise: the old user is removed at once');
-    else await r.holdGrace(parseIsoDuration(plan.gracePeriod)!);
-    await removeOldUser(run); // 5. phase 3: the registry refuses the old user
+    else await r.holdGrace(graceEndingInWindow(plan));
+    await removeOldUser(run); // 5. phase 3: the registry refuses the old user (a restart: inside the maintenance window)
     return 'completed';
   });
+}
+
+/**
+ * Phase 3 restarts the registry, so a scheduled run's grace ends inside its maintenance
+ * window (the same hours, a later day) rather than exactly gracePeriod after the switch, at
+ * whatever time that is. Manual runs (no window) and runs from before the patch: gracePeriod.
+ */
+function graceEndingInWindow(plan: SchemaRegistryRotationPlan): number {
+  const graceMs = parseIsoDuration(plan.gracePeriod)!;
+  const window = plan.maintenanceWindow;
+  if (!window?.opensAt || !patched('registry-cleanup-in-window')) return graceMs;
+  const now = Date.now();
+  return alignToWindow(now + graceMs, window) - now;
 }
 
 /** Phase 1 — add: the new user is staged, then accepted by the registry beside the old one (a restart: Apicurio reads its users at start). */
