@@ -13,8 +13,12 @@ export interface IsolationAllow {
   port?: number;
 }
 
+export type WorkloadKind = 'Deployment' | 'StatefulSet';
+
 export interface IsolationRecord {
+  /** The workload's name (a Deployment's, or a StatefulSet's with kind). */
   deployment: string;
+  kind?: WorkloadKind;
   namespace: string;
   /** spec.replicas before isolation: what restore puts back. */
   replicas: number;
@@ -22,12 +26,14 @@ export interface IsolationRecord {
   policy: string;
 }
 
-export const isolationPolicyName = (deployment: string) => `rekey-emergency-isolate-${deployment}`.slice(0, 253);
+export const isolationPolicyName = (deployment: string, kind?: WorkloadKind) => `rekey-emergency-isolate-${kind === 'StatefulSet' ? 'sts-' : ''}${deployment}`.slice(0, 253);
+const pathOf = (name: string, kind?: WorkloadKind) => `${kind === 'StatefulSet' ? 'statefulsets' : 'deployments'}/${name}`;
 
 /**
  * The runbook's "Service Compromise" isolation through the Kubernetes API: an emergency
  * NetworkPolicy (deny all but what the operator lists) and a scale to 0 through the
- * deployments/scale subresource (RBAC grants scale, not the whole Deployment). Idempotent.
+ * deployments/scale or statefulsets/scale subresource (RBAC grants scale, not the whole
+ * workload). A StatefulSet (the registry, PostgreSQL) is isolated the same way. Idempotent.
  */
 export function createIsolationActivities(deps: { kubeConfig: KubeConfig; namespace: string }) {
   const { namespace } = deps;
@@ -48,18 +54,21 @@ export function createIsolationActivities(deps: { kubeConfig: KubeConfig; namesp
   }
 
   /** What isolation records before it changes anything; an emergency policy already in place (an earlier isolation) is reported. */
-  async function inspectDeployment(input: { deployment: string }): Promise<IsolationRecord & { alreadyIsolated: boolean; existing?: { workflowId?: string; replicasBefore?: string } }> {
-    const d = (await call('get', `deployments/${input.deployment}`, () => apps.readNamespacedDeployment({ name: input.deployment, namespace })))!;
-    const policy = isolationPolicyName(input.deployment);
+  async function inspectDeployment(input: { deployment: string; kind?: WorkloadKind }): Promise<IsolationRecord & { alreadyIsolated: boolean; existing?: { workflowId?: string; replicasBefore?: string } }> {
+    const path = pathOf(input.deployment, input.kind);
+    const read = { name: input.deployment, namespace };
+    const d = (await call('get', path, () => (input.kind === 'StatefulSet' ? apps.readNamespacedStatefulSet(read) : apps.readNamespacedDeployment(read))))!;
+    const policy = isolationPolicyName(input.deployment, input.kind);
     const existing = await call('get', `networkpolicies/${policy}`, () => net.readNamespacedNetworkPolicy({ name: policy, namespace }), 404);
     const matchLabels = d.spec?.selector?.matchLabels ?? {};
-    // matchExpressions would be dropped by a matchLabels-only record: the policy must select exactly the deployment's pods
+    // matchExpressions would be dropped by a matchLabels-only record: the policy must select exactly the workload's pods
     if (Object.keys(matchLabels).length === 0 || (d.spec?.selector?.matchExpressions?.length ?? 0) > 0) {
-      throw ApplicationFailure.nonRetryable(`deployments/${input.deployment} selects its pods with matchExpressions, not matchLabels alone; isolate it by hand`, 'UnsupportedSelector');
+      throw ApplicationFailure.nonRetryable(`${path} selects its pods with matchExpressions, not matchLabels alone; isolate it by hand`, 'UnsupportedSelector');
     }
     const notes = existing?.metadata?.annotations ?? {};
     return {
       deployment: input.deployment,
+      ...(input.kind === 'StatefulSet' ? { kind: input.kind } : {}),
       namespace,
       replicas: d.spec?.replicas ?? 1,
       matchLabels,
@@ -96,7 +105,7 @@ export function createIsolationActivities(deps: { kubeConfig: KubeConfig; namesp
     const notes = found?.metadata?.annotations ?? {};
     if (notes['rekey.dev/workflow-id'] === input.workflowId && notes['rekey.dev/run-id'] === runId) return { created: false };
     throw ApplicationFailure.nonRetryable(
-      `networkpolicies/${record.policy} appeared while isolating (workflow ${notes['rekey.dev/workflow-id'] ?? 'unknown'}): another isolation of deployments/${record.deployment} is under way`,
+      `networkpolicies/${record.policy} appeared while isolating (workflow ${notes['rekey.dev/workflow-id'] ?? 'unknown'}): another isolation of ${pathOf(record.deployment, record.kind)} is under way`,
       'EmergencyPolicyExists',
     );
   }
@@ -120,11 +129,14 @@ export function createIsolationActivities(deps: { kubeConfig: KubeConfig; namesp
     return { removed: Boolean(done) };
   }
 
-  /** Sets spec.replicas through the scale subresource; returns what it was. */
-  async function scaleDeployment(input: { deployment: string; replicas: number }): Promise<{ previous: number; replicas: number }> {
-    const target = `deployments/${input.deployment}/scale`;
-    const current = (await call('get', target, () => apps.readNamespacedDeploymentScale({ name: input.deployment, namespace })))!;
-    await call('patch', target, () => apps.patchNamespacedDeploymentScale({ name: input.deployment, namespace, body: { spec: { replicas: input.replicas } } }, merge));
+  /** Sets spec.replicas through the scale subresource (a Deployment's or a StatefulSet's); returns what it was. */
+  async function scaleDeployment(input: { deployment: string; replicas: number; kind?: WorkloadKind }): Promise<{ previous: number; replicas: number }> {
+    const target = `${pathOf(input.deployment, input.kind)}/scale`;
+    const ref = { name: input.deployment, namespace };
+    const body = { spec: { replicas: input.replicas } };
+    const sts = input.kind === 'StatefulSet';
+    const current = (await call('get', target, () => (sts ? apps.readNamespacedStatefulSetScale(ref) : apps.readNamespacedDeploymentScale(ref))))!;
+    await call('patch', target, () => (sts ? apps.patchNamespacedStatefulSetScale({ ...ref, body }, merge) : apps.patchNamespacedDeploymentScale({ ...ref, body }, merge)));
     return { previous: current.spec?.replicas ?? 0, replicas: input.replicas };
   }
 

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
-import type { IsolationAllow } from '../../activities/isolation.js';
+import type { IsolationAllow, WorkloadKind } from '../../activities/isolation.js';
 import { isolationQuery, type IsolationResult, type IsolationState, isolationWorkflowId, restoreSignal } from '../../workflows/emergency/definitions.js';
-import { deploymentName, IsolationAllowInput, type IsolationInput } from '../../workflows/emergency/input.js';
+import { deploymentName, IsolationAllowInput, type IsolationInput, workloadPath } from '../../workflows/emergency/input.js';
 import { isolateDeployment } from '../../workflows/emergency/isolate.js';
 import { operator, withClient } from './context.js';
 
@@ -58,13 +58,15 @@ async function waitForState(handle: WorkflowHandle, done: (s: IsolationState) =>
 
 /** Starts the isolation and returns once the deployment is isolated (network cut, scaled to 0). */
 export async function isolate(client: Client, taskQueue: string, input: IsolationInput, timeoutMs = 120_000): Promise<IsolationState> {
-  const workflowId = isolationWorkflowId(input.deployment);
+  const workflowId = isolationWorkflowId(input.deployment, input.kind);
+  const path = workloadPath({ deployment: input.deployment, kind: input.kind ?? 'Deployment' });
+  const flag = input.kind === 'StatefulSet' ? ' --statefulset' : '';
   let handle: WorkflowHandle<typeof isolateDeployment>;
   try {
-    handle = await client.workflow.start(isolateDeployment, { taskQueue, workflowId, args: [input], staticSummary: `Emergency isolation of deployments/${input.deployment}: ${input.reason}` });
+    handle = await client.workflow.start(isolateDeployment, { taskQueue, workflowId, args: [input], staticSummary: `Emergency isolation of ${path}: ${input.reason}` });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new Error(`deployments/${input.deployment} is already isolated by ${workflowId}: see it with \`rekey emergency status ${input.deployment}\`, lift it with \`rekey emergency restore ${input.deployment}\``);
+      throw new Error(`${path} is already isolated by ${workflowId}: see it with \`rekey emergency status ${input.deployment}${flag}\`, lift it with \`rekey emergency restore ${input.deployment}${flag}\``);
     }
     throw err;
   }
@@ -72,19 +74,20 @@ export async function isolate(client: Client, taskQueue: string, input: Isolatio
 }
 
 /** Signals restore and waits for the result; a restore that fails leaves the isolation in place and throws its error. */
-export async function restore(client: Client, name: string, request: { reason?: string; by: string }, timeoutMs = 120_000): Promise<IsolationResult> {
-  const handle = client.workflow.getHandle<typeof isolateDeployment>(isolationWorkflowId(name));
+export async function restore(client: Client, name: string, request: { reason?: string; by: string }, timeoutMs = 120_000, kind: WorkloadKind = 'Deployment'): Promise<IsolationResult> {
+  const handle = client.workflow.getHandle<typeof isolateDeployment>(isolationWorkflowId(name, kind));
+  const path = workloadPath({ deployment: name, kind });
   const before = await handle.query(isolationQuery).catch((err: unknown) => {
-    if (err instanceof WorkflowNotFoundError) throw new Error(`deployments/${name} has never been isolated by rekey (no workflow ${handle.workflowId})`);
+    if (err instanceof WorkflowNotFoundError) throw new Error(`${path} has never been isolated by rekey (no workflow ${handle.workflowId})`);
     throw err;
   });
   const status = (await handle.describe()).status.name;
-  if (status !== 'RUNNING') throw new Error(`deployments/${name} is not isolated by rekey: ${handle.workflowId} ended (${status.toLowerCase()}, phase ${before.phase})`);
+  if (status !== 'RUNNING') throw new Error(`${path} is not isolated by rekey: ${handle.workflowId} ended (${status.toLowerCase()}, phase ${before.phase})`);
   if (before.phase !== 'isolated' && before.phase !== 'isolating' && before.phase !== 'inspecting') throw new Error(`${handle.workflowId} is ${before.phase}: nothing to restore`);
   await handle.signal(restoreSignal, { by: request.by, ...(request.reason ? { reason: request.reason } : {}) });
   const n = before.restores.length;
   const state = await waitForState(handle, (s) => s.phase === 'restored' || s.restores[n]?.outcome === 'failed', timeoutMs);
-  if (state.phase !== 'restored') throw new Error(`restore of deployments/${name} failed, it stays isolated: ${state.restores[n]!.error}; send restore again`);
+  if (state.phase !== 'restored') throw new Error(`restore of ${path} failed, it stays isolated: ${state.restores[n]!.error}; send restore again`);
   return handle.result();
 }
 
@@ -95,12 +98,12 @@ const peers = (allow: IsolationAllow[]) =>
 
 function printState(s: IsolationState): void {
   const r = s.record;
-  console.log(`${s.phase}: deployments/${s.deployment}${r ? ` in ${r.namespace}` : ''} (workflow ${s.workflowId}, since ${s.isolatedAt ?? '—'})`);
+  console.log(`${s.phase}: ${workloadPath({ deployment: s.deployment, kind: r?.kind ?? 'Deployment' })}${r ? ` in ${r.namespace}` : ''} (workflow ${s.workflowId}, since ${s.isolatedAt ?? '—'})`);
   if (r) console.log(`  recorded:  ${r.replicas} replica(s), selector ${Object.entries(r.matchLabels).map(([k, v]) => `${k}=${v}`).join(',')}`);
   if (r) console.log(`  network:   networkpolicies/${r.policy} denies all ingress and egress except ${peers(s.allow)}`);
   console.log(`  reason:    ${s.reason} (by ${s.requestedBy})`);
   for (const f of s.restores.filter((a) => a.outcome === 'failed')) console.log(`  restore failed at ${f.at}: ${f.error}`);
-  if (s.phase === 'isolated') console.log(`  restore with: rekey emergency restore ${s.deployment} --reason "…"`);
+  if (s.phase === 'isolated') console.log(`  restore with: rekey emergency restore ${s.deployment}${r?.kind === 'StatefulSet' ? ' --statefulset' : ''} --reason "…"`);
 }
 
 /** The `emergency` group; other emergency commands (rotate-all) add their subcommands to it. */
@@ -118,10 +121,11 @@ export function registerEmergencyCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why (at least 10 characters; written to the audit log)', reasonText)
     .option('--allow-ingress-from <peer>', 'k=v[,k=v] or CIDR, optionally :port; repeatable', allowParser('ingress'))
     .option('--allow-egress-to <peer>', 'k=v[,k=v] or CIDR, optionally :port; repeatable', allowParser('egress'))
+    .option('--statefulset', 'the workload is a StatefulSet (the registry, PostgreSQL), not a Deployment')
     .option('--json', 'print the isolation record as JSON')
-    .action(async (name: string, o: { reason: string; allowIngressFrom?: IsolationAllow[]; allowEgressTo?: IsolationAllow[]; json?: boolean }) => {
+    .action(async (name: string, o: { reason: string; allowIngressFrom?: IsolationAllow[]; allowEgressTo?: IsolationAllow[]; statefulset?: boolean; json?: boolean }) => {
       deployment(name);
-      const input = { deployment: name, reason: o.reason, requestedBy: operator, allow: [...(o.allowIngressFrom ?? []), ...(o.allowEgressTo ?? [])] };
+      const input = { deployment: name, ...(o.statefulset ? { kind: 'StatefulSet' as const } : {}), reason: o.reason, requestedBy: operator, allow: [...(o.allowIngressFrom ?? []), ...(o.allowEgressTo ?? [])] };
       const state = await withClient((client, taskQueue) => isolate(client, taskQueue, input));
       if (o.json) console.log(JSON.stringify(state));
       else printState(state);
@@ -131,22 +135,27 @@ export function registerEmergencyCommands(program: Command): void {
     .command('restore <deployment>')
     .description('put back exactly what isolation recorded: the replicas, and the emergency policy removed')
     .option('--reason <text>', 'why it is safe again (written to the audit log)')
+    .option('--statefulset', 'the workload is a StatefulSet')
     .option('--json', 'print the result as JSON')
-    .action(async (name: string, o: { reason?: string; json?: boolean }) => {
+    .action(async (name: string, o: { reason?: string; statefulset?: boolean; json?: boolean }) => {
       deployment(name);
-      const result = await withClient((client) => restore(client, name, { reason: o.reason, by: operator }));
+      const kind: WorkloadKind = o.statefulset ? 'StatefulSet' : 'Deployment';
+      const result = await withClient((client) => restore(client, name, { reason: o.reason, by: operator }, 120_000, kind));
       if (o.json) console.log(JSON.stringify(result));
-      else console.log(`restored deployments/${result.deployment}: ${result.record.replicas} replica(s), networkpolicies/${result.record.policy} removed (isolated ${result.isolatedAt} → restored ${result.restoredAt} by ${result.restoredBy})`);
+      else console.log(`restored ${workloadPath({ deployment: result.deployment, kind })}: ${result.record.replicas} replica(s), networkpolicies/${result.record.policy} removed (isolated ${result.isolatedAt} → restored ${result.restoredAt} by ${result.restoredBy})`);
     });
 
   emergency
     .command('status <deployment>')
     .description("the isolation's record and phase")
+    .option('--statefulset', 'the workload is a StatefulSet')
     .option('--json')
-    .action(async (name: string, o: { json?: boolean }) => {
+    .action(async (name: string, o: { statefulset?: boolean; json?: boolean }) => {
       deployment(name);
-      const state = await withClient((client) => client.workflow.getHandle(isolationWorkflowId(name)).query(isolationQuery)).catch((err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) throw new Error(`deployments/${name} has never been isolated by rekey (no workflow ${isolationWorkflowId(name)})`);
+      const kind: WorkloadKind = o.statefulset ? 'StatefulSet' : 'Deployment';
+      const id = isolationWorkflowId(name, kind);
+      const state = await withClient((client) => client.workflow.getHandle(id).query(isolationQuery)).catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) throw new Error(`${workloadPath({ deployment: name, kind })} has never been isolated by rekey (no workflow ${id})`);
         throw err;
       });
       if (o.json) console.log(JSON.stringify(state));

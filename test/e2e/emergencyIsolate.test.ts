@@ -155,4 +155,41 @@ describe('rekey emergency isolate / restore against the API server', () => {
     expect(ours.find((l) => l.action === 'isolation_started')?.detail).toMatch(/e2e: suspected compromise of the victim/);
     expect(ours.find((l) => l.action === 'restore')?.detail).toMatch(/e2e: forensics done \(by .+\)/);
   });
+
+  it('a StatefulSet (the registry, PostgreSQL) is isolated and restored the same way, through the worker ServiceAccount (statefulsets/scale)', async () => {
+    const sts = 'rekey-e2e-victim-db';
+    const stsPolicy = `rekey-emergency-isolate-sts-${sts}`;
+    const stsReplicas = async () => (await apps.readNamespacedStatefulSet({ name: sts, namespace: ns })).spec?.replicas;
+    await apps.deleteNamespacedStatefulSet({ name: sts, namespace: ns }).catch(() => undefined);
+    await apps.createNamespacedStatefulSet({
+      namespace: ns,
+      body: {
+        metadata: { name: sts, labels: { app: sts } },
+        spec: {
+          replicas: 2,
+          serviceName: sts,
+          selector: { matchLabels: { app: sts } },
+          template: { metadata: { labels: { app: sts } }, spec: { nodeSelector: { type: 'kwok' }, automountServiceAccountToken: false, containers: [{ name: 'db', image: 'registry.k8s.io/pause:3.10' }] } },
+        },
+      },
+    });
+    try {
+      const out = await rekey('emergency', 'isolate', sts, '--statefulset', '--reason', 'e2e: suspected compromise of the database', '--json');
+      expect(out.code, out.stderr).toBe(0);
+      expect(lastJson<IsolationState>(out.stdout)).toMatchObject({ phase: 'isolated', record: { deployment: sts, kind: 'StatefulSet', replicas: 2, matchLabels: { app: sts }, policy: stsPolicy } });
+      expect(await stsReplicas()).toBe(0);
+      expect((await net.readNamespacedNetworkPolicy({ name: stsPolicy, namespace: ns })).spec?.podSelector).toEqual({ matchLabels: { app: sts } });
+      expect((await rekey('emergency', 'status', sts, '--statefulset')).stdout).toMatch(/isolated: statefulsets\/rekey-e2e-victim-db /);
+
+      const restored = await rekey('emergency', 'restore', sts, '--statefulset', '--reason', 'e2e: forensics done');
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(restored.stdout).toMatch(/^restored statefulsets\/rekey-e2e-victim-db: 2 replica\(s\)/);
+      expect(await stsReplicas()).toBe(2);
+      expect((await policies()).map((p) => p.name)).not.toContain(stsPolicy);
+    } finally {
+      await w.client.workflow.getHandle(isolationWorkflowId(sts, 'StatefulSet')).terminate('test cleanup').catch(() => undefined);
+      await apps.deleteNamespacedStatefulSet({ name: sts, namespace: ns }).catch(() => undefined);
+      await net.deleteNamespacedNetworkPolicy({ name: stsPolicy, namespace: ns }).catch(() => undefined);
+    }
+  });
 });

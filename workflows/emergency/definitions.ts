@@ -11,7 +11,8 @@ import type { StepRecord } from '../rotation/definitions.js';
 export const ISOLATION_COMPONENT = 'emergency-isolate';
 
 /** One isolation per deployment: the server itself refuses a second run while one holds. */
-export const isolationWorkflowId = (deployment: string) => `${ISOLATION_COMPONENT}/${deployment}`;
+/** `isolate/<deployment>`; a StatefulSet's: `isolate/statefulsets/<name>` (its own id, as a Deployment may share the name). */
+export const isolationWorkflowId = (deployment: string, kind: 'Deployment' | 'StatefulSet' = 'Deployment') => `${ISOLATION_COMPONENT}/${kind === 'StatefulSet' ? 'statefulsets/' : ''}${deployment}`;
 
 export type IsolationPhase = 'inspecting' | 'isolating' | 'isolated' | 'restoring' | 'restored' | 'rolling-back' | 'rolled-back';
 

@@ -35,7 +35,8 @@ export const IsolationAllowInput = z
  */
 export const IsolationInput = z
   .object({
-    deployment: deploymentName,
+    deployment: deploymentName.describe('the workload to isolate (a Deployment, or a StatefulSet with kind)'),
+    kind: z.enum(['Deployment', 'StatefulSet']).default('Deployment').describe('StatefulSet for the registry or PostgreSQL'),
     reason: z.string().trim().min(10, 'say in at least 10 characters why the deployment is isolated (it goes to the audit log)').max(500),
     requestedBy: z.string().min(1).max(200).default('unknown'),
     allow: z.array(IsolationAllowInput).max(20, 'at most 20 allowed peers: an isolation lets almost nothing through').default([]),
@@ -44,6 +45,9 @@ export const IsolationInput = z
 
 export type IsolationInput = z.input<typeof IsolationInput>;
 export type IsolationPlan = z.output<typeof IsolationInput>;
+
+/** `deployments/<name>` or `statefulsets/<name>`: how the API, kubectl and every message name the workload. */
+export const workloadPath = (plan: Pick<IsolationPlan, 'kind' | 'deployment'>) => `${plan.kind === 'StatefulSet' ? 'statefulsets' : 'deployments'}/${plan.deployment}`;
 
 export function parseIsolationInput(raw: unknown): { ok: true; plan: IsolationPlan } | { ok: false; message: string } {
   const parsed = IsolationInput.safeParse(raw ?? {});

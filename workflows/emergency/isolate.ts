@@ -8,7 +8,7 @@ import { describeError } from '../rotation/errors.js';
 import { Saga } from '../rotation/saga.js';
 import { RotationComponent, RotationPhase, RotationTarget } from '../rotation/searchAttributes.js';
 import { ISOLATION_COMPONENT, type IsolationPhase, type IsolationResult, type IsolationState, isolationQuery, isolationWorkflowId, RestoreRequest, restoreSignal } from './definitions.js';
-import { type IsolationPlan, parseIsolationInput } from './input.js';
+import { type IsolationPlan, parseIsolationInput, workloadPath } from './input.js';
 
 const read = proxyActivities<Activities>(activityOptions.read);
 const change = proxyActivities<Activities>(activityOptions.change);
@@ -26,9 +26,9 @@ export async function isolateDeployment(raw: unknown): Promise<IsolationResult> 
   const parsed = parseIsolationInput(raw);
   if (!parsed.ok) throw ApplicationFailure.create({ message: `${parsed.message}; nothing was changed`, type: 'InvalidInput', nonRetryable: true });
   const { workflowId } = workflowInfo();
-  const canonical = isolationWorkflowId(parsed.plan.deployment);
+  const canonical = isolationWorkflowId(parsed.plan.deployment, parsed.plan.kind);
   if (workflowId !== canonical) {
-    throw ApplicationFailure.nonRetryable(`start this isolation with workflow id ${canonical}: the id is what keeps it to one isolation of deployments/${parsed.plan.deployment} at a time; nothing was changed`, 'NonCanonicalWorkflowId');
+    throw ApplicationFailure.nonRetryable(`start this isolation with workflow id ${canonical}: the id is what keeps it to one isolation of ${workloadPath(parsed.plan)} at a time; nothing was changed`, 'NonCanonicalWorkflowId');
   }
   return new Isolation(parsed.plan).run();
 }
@@ -80,11 +80,13 @@ class Isolation {
   /** Inspect and record, cut the network, scale to 0: each undo is on record before its change. */
   private async isolate(): Promise<void> {
     const { deployment } = this.plan;
-    const found = await this.step('inspect', () => read.inspectDeployment({ deployment }), (r) => `replicas ${r.replicas}, selector ${labels(r.matchLabels)}`);
+    // a StatefulSet's calls name its kind; a Deployment's stay as they were (runs from before replay unchanged)
+    const kind = this.plan.kind === 'StatefulSet' ? { kind: this.plan.kind } : {};
+    const found = await this.step('inspect', () => read.inspectDeployment({ deployment, ...kind }), (r) => `replicas ${r.replicas}, selector ${labels(r.matchLabels)}`);
     if (found.alreadyIsolated) {
       const by = found.existing?.workflowId ? ` by ${found.existing.workflowId}` : '';
       throw ApplicationFailure.nonRetryable(
-        `deployments/${deployment} is already isolated${by}: networkpolicies/${found.policy} exists (replicas before: ${found.existing?.replicasBefore ?? 'unknown'}). ` +
+        `${workloadPath(this.plan)} is already isolated${by}: networkpolicies/${found.policy} exists (replicas before: ${found.existing?.replicasBefore ?? 'unknown'}). ` +
           `Restore it first (rekey emergency restore ${deployment}); if no isolation workflow holds it any more, scale it back and delete that policy by hand. Nothing was changed`,
         'AlreadyIsolated',
       );
@@ -97,8 +99,8 @@ class Isolation {
     this.saga.register({ step: 'apply-emergency-policy', description: `delete networkpolicies/${record.policy}`, run: () => undo.removeEmergencyPolicy({ policy: record.policy, ownedBy: owner }) });
     await this.step('apply-emergency-policy', () => change.applyEmergencyPolicy({ record, allow: this.plan.allow, reason: this.plan.reason, ...owner }), () => `${record.policy}: deny all but ${this.plan.allow.length} allowed peer(s)`);
     this.record('apply-emergency-policy', 'apply_emergency_policy', 'success', record.policy);
-    this.saga.register({ step: 'scale-to-zero', description: `scale deployments/${deployment} back to ${record.replicas}`, run: () => undo.scaleDeployment({ deployment, replicas: record.replicas }) });
-    await this.step('scale-to-zero', () => change.scaleDeployment({ deployment, replicas: 0 }), (r) => `${r.previous} → 0`);
+    this.saga.register({ step: 'scale-to-zero', description: `scale ${workloadPath(this.plan)} back to ${record.replicas}`, run: () => undo.scaleDeployment({ deployment, replicas: record.replicas, ...kind }) });
+    await this.step('scale-to-zero', () => change.scaleDeployment({ deployment, replicas: 0, ...kind }), (r) => `${r.previous} → 0`);
     this.record('scale-to-zero', 'scale_to_zero', 'success', `${record.replicas} → 0`);
     this.state.isolatedAt = new Date().toISOString();
     this.setPhase('isolated');
@@ -135,7 +137,7 @@ class Isolation {
     });
     if (isCancellation(err)) throw err;
     const left = this.state.leftByHand.length ? `; left to do by hand: ${this.state.leftByHand.join('; ')}` : '';
-    throw ApplicationFailure.nonRetryable(`isolation of deployments/${this.plan.deployment} failed and was undone: ${reason}${left}`, 'IsolationRolledBack', { leftByHand: this.state.leftByHand });
+    throw ApplicationFailure.nonRetryable(`isolation of ${workloadPath(this.plan)} failed and was undone: ${reason}${left}`, 'IsolationRolledBack', { leftByHand: this.state.leftByHand });
   }
 
   /** Isolated: wait for `restore`; a restore that fails keeps the isolation and the record, and waits for the next one. */
@@ -146,7 +148,7 @@ class Isolation {
         await condition(() => this.restoreRequest !== null);
       } catch (err) {
         if (!isCancellation(err)) throw err;
-        this.record('isolated', 'isolation_left_in_place', 'skipped', `workflow cancelled: deployments/${record.deployment} stays isolated; restore by hand: scale to ${record.replicas}, delete networkpolicies/${record.policy}`);
+        this.record('isolated', 'isolation_left_in_place', 'skipped', `workflow cancelled: ${workloadPath(this.plan)} stays isolated; restore by hand: scale to ${record.replicas}, delete networkpolicies/${record.policy}`);
         await CancellationScope.nonCancellable(() => this.audit.settled());
         throw err;
       }
@@ -172,7 +174,7 @@ class Isolation {
   /** Exactly what was there: the recorded replicas first (pods start still cut off), then the network back. */
   private async restore(record: IsolationRecord): Promise<void> {
     this.setPhase('restoring');
-    await this.step('restore-replicas', () => undo.scaleDeployment({ deployment: record.deployment, replicas: record.replicas }), (r) => `${r.previous} → ${r.replicas}`);
+    await this.step('restore-replicas', () => undo.scaleDeployment({ deployment: record.deployment, replicas: record.replicas, ...(this.plan.kind === 'StatefulSet' ? { kind: this.plan.kind } : {}) }), (r) => `${r.previous} → ${r.replicas}`);
     this.record('restore-replicas', 'restore_replicas', 'success', `→ ${record.replicas}`);
     const owner = { workflowId: this.state.workflowId, runId: workflowInfo().runId };
     await this.step('remove-emergency-policy', () => undo.removeEmergencyPolicy({ policy: record.policy, ownedBy: owner }), (r) => (r.removed ? `${record.policy} deleted` : `${record.policy} was already gone`));
@@ -201,7 +203,7 @@ class Isolation {
     this.state.phase = phase;
     upsertSearchAttributes([{ key: RotationPhase, value: phase }]);
     const r = this.state.record;
-    setCurrentDetails(`**${phase}** — deployments/${this.plan.deployment}${r ? `: ${r.replicas} replica(s) recorded, policy ${r.policy}` : ''}\n\nreason: ${this.plan.reason} (by ${this.plan.requestedBy})`);
+    setCurrentDetails(`**${phase}** — ${workloadPath(this.plan)}${r ? `: ${r.replicas} replica(s) recorded, policy ${r.policy}` : ''}\n\nreason: ${this.plan.reason} (by ${this.plan.requestedBy})`);
   }
 
   private async step<T>(name: string, fn: () => Promise<T>, detail?: (r: T) => string): Promise<T> {
@@ -228,7 +230,7 @@ class Isolation {
   }
 
   private record(step: string, action: string, status: Parameters<AuditTrail['record']>[2], detail: string, type: 'emergency' | 'compensation' | 'signal' = 'emergency'): void {
-    this.audit.record(step, action, status, { event_type: type, detail: `deployments/${this.plan.deployment}: ${detail}` });
+    this.audit.record(step, action, status, { event_type: type, detail: `${workloadPath(this.plan)}: ${detail}` });
   }
 }
 
