@@ -11,7 +11,7 @@ async function follow(handle: WorkflowHandle, json: boolean): Promise<EmergencyR
   const timer = setInterval(() => {
     void handle.query(emergencyProgressQuery).then(
       (p) => {
-        const line = `  ${p.phase}: ${p.rotations.map((r) => `${r.procedure} ${r.status}`).join(', ')}`;
+        const line = `  ${p.phase}: ${p.rotations.map((r) => `${r.account ? `${r.procedure}/${r.account}` : r.procedure} ${r.status}`).join(', ')}`;
         if (!json && line !== last) console.log(`${line}   (${Math.round((Date.now() - t0) / 1000)} s)`);
         last = line;
       },
@@ -50,7 +50,7 @@ export function addRotateAllCommand(emergency: Command): void {
       if (o.json) console.log(JSON.stringify(result));
       else {
         for (const r of result.rotations) {
-          console.log(`${r.status === 'completed' || r.status === 'skipped' ? '✓' : '✗'} ${r.procedure.padEnd(16)} ${r.status.padEnd(10)} ${r.error ?? `${r.from ?? ''} → ${r.to ?? ''}`}`);
+          console.log(`${r.status === 'completed' || r.status === 'skipped' ? '✓' : '✗'} ${(r.account ? `${r.procedure}/${r.account}` : r.procedure).padEnd(26)} ${r.status.padEnd(10)} ${r.error ?? `${r.from ?? ''} → ${r.to ?? ''}`}`);
           if (r.preempted) console.log(`  ${r.preempted}`);
         }
         const v = result.validation;

@@ -42,17 +42,19 @@ describe('emergency rotate-all', () => {
       handle = await w.client.workflow.start(emergencyRotateAll, {
         taskQueue: w.taskQueue,
         workflowId: `emergency-rotate-all/e2e-${Date.now()}`,
-        args: [{ reason: 'e2e: a laptop with every pipeline credential was lost', requestedBy: 'e2e' }],
+        // the converter's account and one it does not use (probe: the health checks'); every account by default, as the workflow test shows
+        args: [{ reason: 'e2e: a laptop with every pipeline credential was lost', requestedBy: 'e2e', registryAccounts: ['developer', 'probe'] }],
       });
       return (await handle.result()) as EmergencyResult;
     }).finally(() => db.end());
     await recordHistory(handle!, 'other-emergency-rotate-all-completed-v2');
     const result = run.result;
     console.info(`emergency: ${JSON.stringify(result)}`);
-    expect(result.rotations.map((r) => [r.procedure, r.status])).toEqual([
-      ['postgresql-cdc', 'completed'],
-      ['aws-keys', 'completed'],
-      ['schema-registry', 'completed'],
+    expect(result.rotations.map((r) => [r.procedure, r.account, r.status])).toEqual([
+      ['postgresql-cdc', undefined, 'completed'],
+      ['aws-keys', undefined, 'completed'],
+      ['schema-registry', 'developer', 'completed'],
+      ['schema-registry', 'probe', 'completed'],
     ]);
     expect(result.validation?.failed).toEqual([]);
     expect(result.status).toBe('completed');
@@ -68,11 +70,13 @@ describe('emergency rotate-all', () => {
     expect(keys.map((k) => k.AccessKeyId)).not.toContain(oldAws['access-key-id']);
     // registry: the old user is refused, the new one accepted
     const now = (await store.read(pipeline.registrySecret))!.data;
-    expect(await registryStatus(oldRegistry['developer-user']!, oldRegistry['developer-password']!)).toBe(401);
-    expect(await registryStatus(now['developer-user']!, now['developer-password']!)).toBe(200);
+    for (const account of ['developer', 'probe']) {
+      expect(await registryStatus(oldRegistry[`${account}-user`]!, oldRegistry[`${account}-password`]!), account).toBe(401);
+      expect(await registryStatus(now[`${account}-user`]!, now[`${account}-password`]!), account).toBe(200);
+    }
 
     // one tree: every rotation and the validation are children of the emergency run
-    for (const id of [...result.rotations.map((r) => r.workflowId), result.validation!.workflowId]) {
+    for (const id of [...new Set(result.rotations.map((r) => r.workflowId)), result.validation!.workflowId]) {
       const d = await w.client.workflow.getHandle(id).describe();
       expect(d.parentExecution?.workflowId, id).toBe(handle!.workflowId);
     }
@@ -80,6 +84,7 @@ describe('emergency rotate-all', () => {
     const audit = await auditLines(Object.assign(handle!, { firstExecutionRunId: runId }), w.config.audit.path);
     expect(audit.map((a) => `${a.action}:${a.status}`)).toEqual([
       'emergency_rotate_all:started',
+      'emergency_rotation:success',
       'emergency_rotation:success',
       'emergency_rotation:success',
       'emergency_rotation:success',

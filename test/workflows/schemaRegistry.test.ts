@@ -6,6 +6,7 @@ import { parseSchemaRegistryInput, registryUserName, type InvalidInputError, typ
 import { evaluateRegistryPreflight } from '../../workflows/schemaRegistry/preflight.js';
 import { cleanupNowSignal, progressQuery, retrySignal, rollbackSignal, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
 import { failureOf, timeSkippingEnv, waitFor, worldWorker } from './harness.js';
+import { emergencyRotateAll, type EmergencyResult } from '../../workflows/emergency/rotateAll.js';
 import { RegistryStubWorld } from './registryStubWorld.js';
 
 let env: TestWorkflowEnvironment;
@@ -33,6 +34,30 @@ const only = (world: RegistryStubWorld, user: string) =>
 const readOnly = ['describeRegistryAccount', 'connectorStatus', 'registryAuth', 'registryCompatibility'];
 
 describe('Schema Registry rotation with stub activities', () => {
+  it('emergency rotate-all rotates every registry account by default (developer, admin, probe), one after another, in compromise mode', async () => {
+    const world = w.newWorld();
+    const accounts: string[] = [];
+    const acts = world.activities.bind(world);
+    world.activities = (testHooks?: boolean) => {
+      const a = acts(testHooks) as unknown as Record<string, (input: { account?: string }) => Promise<unknown>>;
+      const describe = a.describeRegistryAccount!;
+      a.describeRegistryAccount = (input) => (accounts.push(input.account!), describe(input));
+      return a as never;
+    };
+    const handle = await env.client.workflow.start(emergencyRotateAll, {
+      taskQueue: w.taskQueue,
+      workflowId: `emergency-rotate-all/${world.secret}`,
+      args: [{ reason: 'registry credentials leaked in a ticket', requestedBy: 'test', target: 'stub', skip: ['postgresql-cdc', 'aws-keys'], inputs: { 'schema-registry': { secret: world.secret } } }],
+    });
+    const report = (await handle.result()) as EmergencyResult;
+    expect(report.rotations.filter((r) => r.procedure === 'schema-registry').map((r) => [r.account, r.status])).toEqual([
+      ['developer', 'completed'],
+      ['admin', 'completed'],
+      ['probe', 'completed'],
+    ]);
+    expect([...new Set(accounts)]).toEqual(['developer', 'admin', 'probe']);
+  });
+
   it('a scheduled run ends its grace inside the maintenance window (phase 3 restarts the registry): a later day, same hours, not gracePeriod after the switch', async () => {
     const world = w.newWorld();
     const now = await env.currentTimeMs();

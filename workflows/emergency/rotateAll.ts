@@ -22,6 +22,8 @@ import { type EmergencyProcedure, emergencyOrder, RotateAllInput, type RotateAll
 
 export interface EmergencyRotation {
   procedure: EmergencyProcedure;
+  /** The Schema Registry account (one rotation per account). */
+  account?: string;
   workflowId: string;
   status: 'pending' | 'running' | 'completed' | 'rolled-back' | 'failed' | 'skipped';
   from?: string | null;
@@ -53,11 +55,16 @@ export async function emergencyRotateAll(raw: RotateAllInput): Promise<Emergency
   }
   const plan = parsed.data;
   const { workflowId } = workflowInfo();
-  const rotations: EmergencyRotation[] = emergencyOrder.map((procedure) => ({
-    procedure,
-    workflowId: rotationWorkflowId(procedure, String(plan.inputs[procedure]?.secret ?? credentialRotations[procedure].defaultSecret)),
-    status: plan.skip.includes(procedure) ? 'skipped' : 'pending',
-  }));
+  // every registry account, not only the converter's (runs before the patch rotated developer only)
+  const everyAccount = patched('emergency-every-registry-account');
+  const rotations: EmergencyRotation[] = emergencyOrder.flatMap((procedure) =>
+    (procedure === 'schema-registry' && everyAccount ? plan.registryAccounts : [undefined]).map((account) => ({
+      procedure,
+      ...(account ? { account } : {}),
+      workflowId: rotationWorkflowId(procedure, String(plan.inputs[procedure]?.secret ?? credentialRotations[procedure].defaultSecret)),
+      status: plan.skip.includes(procedure) ? ('skipped' as const) : ('pending' as const),
+    })),
+  );
   const result: EmergencyResult = { status: 'completed', reason: plan.reason, rotations, validation: null };
   let phase = 'rotating';
   setHandler(emergencyProgressQuery, () => ({ ...result, phase }));
@@ -73,7 +80,7 @@ export async function emergencyRotateAll(raw: RotateAllInput): Promise<Emergency
     rotation.status = 'running';
     upsertSearchAttributes([{ key: RotationPhase, value: rotation.procedure }]);
     await rotateOne(plan, rotation);
-    audit.record(rotation.procedure, 'emergency_rotation', (rotation.status as EmergencyRotation['status']) === 'completed' ? 'success' : 'failed', { detail: rotation.error ?? `${rotation.from} → ${rotation.to}` });
+    audit.record(rotation.account ? `${rotation.procedure}/${rotation.account}` : rotation.procedure, 'emergency_rotation', (rotation.status as EmergencyRotation['status']) === 'completed' ? 'success' : 'failed', { detail: rotation.error ?? `${rotation.from} → ${rotation.to}` });
   }
 
   phase = 'validating';
@@ -91,7 +98,7 @@ export async function emergencyRotateAll(raw: RotateAllInput): Promise<Emergency
 
 /** One procedure as a child in compromise mode; a rotation already running on the credential is asked to finish first. */
 async function rotateOne(plan: RotateAllPlan, rotation: EmergencyRotation): Promise<void> {
-  const input = { ...plan.inputs[rotation.procedure], target: plan.target, compromise: true, reason: `emergency: ${plan.reason}`, requestedBy: plan.requestedBy };
+  const input = { ...plan.inputs[rotation.procedure], ...(rotation.account ? { account: rotation.account } : {}), target: plan.target, compromise: true, reason: `emergency: ${plan.reason}`, requestedBy: plan.requestedBy };
   const deadline = Date.now() + plan.waitForRunningSeconds * 1000;
   for (let asked = false; ; ) {
     try {

@@ -14,6 +14,12 @@ export const RotateAllInput = z
     target: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, "-" or "." (at most 63 characters)').default('ecommerce'),
     skip: z.array(z.enum(emergencyOrder)).max(3).default([]).describe('procedures not to run (e.g. a credential not in use)'),
     inputs: z.object({ 'postgresql-cdc': overrides, 'aws-keys': overrides, 'schema-registry': overrides }).partial().strict().default({}),
+    registryAccounts: z
+      .array(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'must be a lowercase account name'))
+      .min(1)
+      .max(10)
+      .default(['developer', 'admin', 'probe'])
+      .describe("the Schema Registry accounts rotated, one after another (every account of the runbook's user-info by default: the converter's developer, admin, probe)"),
     /** How long to wait for a rotation already running on a credential to end (it is told the credential is compromised) before reporting it. */
     waitForRunningSeconds: z.number().int().min(0).max(1800).default(600),
   })
