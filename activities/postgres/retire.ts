@@ -16,6 +16,16 @@ async function terminateSessions(c: pg.Client, role: string): Promise<number> {
   return rows[0]?.n ?? 0;
 }
 
+/** Who still holds a session of `role` (never a query's text): what the refusal names so an operator can find the client. */
+async function sessionsOf(c: pg.Client, role: string): Promise<string[]> {
+  const { rows } = await c.query<{ pid: number; app: string; addr: string | null; kind: string }>(
+    `SELECT pid, application_name AS app, client_addr::text AS addr, backend_type AS kind
+       FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid() ORDER BY pid`,
+    [role],
+  );
+  return rows.map((r) => `pid ${r.pid} (${r.kind}${r.app ? `, application ${r.app}` : ''}${r.addr ? `, from ${r.addr}` : ''})`);
+}
+
 export function createRetireActivities(conns: Connections) {
   /**
    * Removes a role whose sessions are already ended: in every connectable database
@@ -74,29 +84,46 @@ export function createRetireActivities(conns: Connections) {
     return { dropped: true };
   }
 
-  /** Refuses while the walsender of `slot` runs as `role`; then NOLOGIN (re-checked) and terminates its sessions. */
-  async function lockOut(c: pg.Client, input: { role: string; slot: string; lockTimeoutMs: number }, canLogin: boolean): Promise<number> {
-    const refuse = () =>
+  /**
+   * Refuses while the walsender of `slot` runs as `role`, and with `sessions: 'refuse'` while any
+   * session of the role is open; then NOLOGIN (re-checked: something may have connected in
+   * between) and terminates its sessions (none are left unless `terminate`).
+   */
+  async function lockOut(c: pg.Client, input: { role: string; slot: string; lockTimeoutMs: number; sessions: 'refuse' | 'terminate' }, canLogin: boolean): Promise<number> {
+    const streaming = () =>
       ApplicationFailure.retryable(`role ${input.role} still streams slot ${input.slot}; retire it only after the connector switched to its successor`, 'RoleStillStreaming');
-    if ((await slotStreamer(c, input.slot)) === input.role) throw refuse();
+    const inUse = (who: string[]) =>
+      ApplicationFailure.retryable(
+        `role ${input.role} still has ${who.length} session(s): ${who.join('; ')}. Another client (a second connector, a job) still uses the old credential: move it to the new one, then retry; nothing was changed`,
+        'RoleInUse',
+      );
+    const check = async () => {
+      if ((await slotStreamer(c, input.slot)) === input.role) return streaming();
+      const who = input.sessions === 'refuse' ? await sessionsOf(c, input.role) : [];
+      return who.length > 0 ? inUse(who) : null;
+    };
+    const before = await check();
+    if (before) throw before;
     const ident = c.escapeIdentifier(input.role);
     await inTransaction(c, input.lockTimeoutMs, `ALTER ROLE ${input.role} NOLOGIN`, () => c.query(`ALTER ROLE ${ident} NOLOGIN`));
-    // the connector may have reconnected with the old credential between the check and NOLOGIN
-    if ((await slotStreamer(c, input.slot)) === input.role) {
+    const after = await check();
+    if (after) {
       if (canLogin) await c.query(`ALTER ROLE ${ident} LOGIN`);
-      throw refuse();
+      throw after;
     }
     return terminateSessions(c, input.role);
   }
 
   /**
    * Cleanup of an old CDC user (and what compromise mode runs right after the switch):
-   * refuses (retryable `RoleStillStreaming`) while the walsender of `slot` runs as `role`;
-   * otherwise NOLOGIN first so nothing reconnects, terminates every session of the role,
+   * refuses (retryable `RoleStillStreaming`) while the walsender of `slot` runs as `role`, and
+   * (retryable `RoleInUse`, naming each session) while any session of the role is open, unless
+   * `sessions: 'terminate'` (compromise mode: the sessions may be an attacker's). Otherwise
+   * NOLOGIN first so nothing reconnects, terminates every session of the role,
    * reassigns/drops what it owns in every connectable database and drops it. Each step
    * waits at most `lockTimeoutMs` for a lock (then retryable `LockTimeout`).
    */
-  async function retireRole(input: { role: string; parentRole: string; slot: string; lockTimeoutMs: number }): Promise<{ dropped: boolean; terminated: number }> {
+  async function retireRole(input: { role: string; parentRole: string; slot: string; lockTimeoutMs: number; sessions?: 'refuse' | 'terminate' }): Promise<{ dropped: boolean; terminated: number }> {
     assertIdentifier('role', input.role);
     assertIdentifier('parentRole', input.parentRole);
     const lockTimeoutMs = boundedTimeout('lockTimeoutMs', input.lockTimeoutMs);
@@ -107,7 +134,7 @@ export function createRetireActivities(conns: Connections) {
       if (!row) return null;
       assertRetirable(input.role, input.parentRole, row);
       await assertParentExists(c, input.parentRole);
-      return carried + (await lockOut(c, { ...input, lockTimeoutMs }, row.canLogin));
+      return carried + (await lockOut(c, { ...input, lockTimeoutMs, sessions: input.sessions ?? 'refuse' }, row.canLogin));
     });
     if (terminated === null) return { dropped: false, terminated: 0 };
     heartbeat({ terminated });

@@ -70,8 +70,8 @@ export async function withDb<T>(fn: (c: pg.Client) => Promise<T>, database: stri
 }
 
 /** Connects as `user` to the pipeline database (throws on a refused login). */
-export async function loginAs(user: string, password: string): Promise<pg.Client> {
-  const c = new pg.Client({ host: '127.0.0.1', port: cfg.ports.postgres, database: pipeline.database, user, password, connectionTimeoutMillis: 3000 });
+export async function loginAs(user: string, password: string, applicationName?: string): Promise<pg.Client> {
+  const c = new pg.Client({ host: '127.0.0.1', port: cfg.ports.postgres, database: pipeline.database, user, password, connectionTimeoutMillis: 3000, ...(applicationName ? { application_name: applicationName } : {}) });
   c.on('error', () => undefined);
   try {
     await c.connect();

@@ -26,13 +26,25 @@ describe('retireRole', () => {
     expect((await run(pgActs.inspectReplication, { slot: pipeline.slot })).streamingUser).toBe(streamer);
   });
 
-  it('locks out, disconnects and drops a role with an open session; heartbeats per database', async () => {
+  it('refuses (retryable RoleInUse, naming the session) while another client still uses the role, changing nothing', async () => {
+    const t = await throwaway();
+    await run(pgActs.createRoleFromSecret, { secret: t.secret, parentRole: pipeline.parentRole, rotationId: `it-${suffix()}` });
+    const session = await loginAs(t.role, t.password, 'second-connector');
+    const refused = await failure(run(pgActs.retireRole, retire(t.role)));
+    expect(refused).toMatchObject({ type: 'RoleInUse', nonRetryable: false, message: expect.stringMatching(/still has 1 session\(s\): pid \d+ \(client backend, application second-connector, from 127\.0\.0\.1.*nothing was changed/) });
+    expect(await session.query('SELECT 1')).toBeTruthy();
+    expect(await canLogin(t.role, t.password)).toBe(true);
+    await session.end();
+    expect(await run(pgActs.retireRole, retire(t.role))).toEqual({ dropped: true, terminated: 0 });
+  });
+
+  it("with sessions: 'terminate' (compromise) locks out, disconnects and drops a role with an open session; heartbeats per database", async () => {
     const t = await throwaway();
     await run(pgActs.createRoleFromSecret, { secret: t.secret, parentRole: pipeline.parentRole, rotationId: `it-${suffix()}` });
     const session = await loginAs(t.role, t.password);
     expect(await run(pgActs.roleSessions, { role: t.role })).toEqual({ sessions: 1, streaming: false });
     const heartbeats: unknown[] = [];
-    expect(await run(pgActs.retireRole, retire(t.role), { heartbeats })).toEqual({ dropped: true, terminated: 1 });
+    expect(await run(pgActs.retireRole, { ...retire(t.role), sessions: 'terminate' as const }, { heartbeats })).toEqual({ dropped: true, terminated: 1 });
     await expect(session.query('SELECT 1')).rejects.toThrow();
     await session.end().catch(() => undefined);
     expect((await run(pgActs.describeRole, { role: t.role })).exists).toBe(false);

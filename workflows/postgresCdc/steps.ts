@@ -53,7 +53,7 @@ export function cdcSteps(p: PostgresCdcRotationPlan, n: { oldUser: string; newUs
     retire: step(
       'retire-old-user',
       'cleanup',
-      `ALTER ROLE ${q(n.oldUser)} NOLOGIN; terminate its sessions; REASSIGN OWNED/DROP OWNED in every database; DROP ROLE — lock_timeout ${RETIRE_LOCK_TIMEOUT_MS / 1000} s; refused while ${n.oldUser} streams ${p.slot}`,
+      `ALTER ROLE ${q(n.oldUser)} NOLOGIN; ${p.compromise ? 'terminate its sessions' : `refused (RoleInUse, naming each) while any session of ${n.oldUser} is open`}; REASSIGN OWNED/DROP OWNED in every database; DROP ROLE — lock_timeout ${RETIRE_LOCK_TIMEOUT_MS / 1000} s; refused while ${n.oldUser} streams ${p.slot}`,
     ),
     removeVersions: step('remove-versions', 'cleanup', `delete secrets ${s}-pending, ${s}-backup and the canary row`),
     accessValidation: step('access-validation', 'cleanup', 'the runbook checklist lines of postgresql and kafka-connect (read only); a failed line is reported in the result and the audit log, not rolled back'),

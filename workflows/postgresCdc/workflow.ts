@@ -67,9 +67,9 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
     if (plan.compromise) r.tracker.note(steps.grace.name, 'skipped', 'compromise: the old user is revoked at once');
     else await r.holdGrace(graceMs, (endsAt) => change.limitRoleValidity({ role: oldUser, until: expiry(endsAt.getTime()) }));
 
-    // 6. Cleanup: NOLOGIN, terminate its sessions (an attacker's included), drop it; tidy the store.
+    // 6. Cleanup: refused while anyone still uses the old user (compromise: its sessions, an attacker's included, are ended); NOLOGIN, drop it; tidy the store.
     await r.cleanup(async () => {
-      await r.persist(steps.retire.name, () => undo.retireRole({ role: oldUser, parentRole: plan.parentRole, slot: plan.slot, lockTimeoutMs: RETIRE_LOCK_TIMEOUT_MS }), (x) => (x.dropped ? `dropped ${oldUser}, ${x.terminated} session(s) terminated` : `${oldUser} was already gone`));
+      await r.persist(steps.retire.name, () => undo.retireRole({ role: oldUser, parentRole: plan.parentRole, slot: plan.slot, lockTimeoutMs: RETIRE_LOCK_TIMEOUT_MS, sessions: plan.compromise ? 'terminate' : 'refuse' }), (x) => (x.dropped ? `dropped ${oldUser}, ${x.terminated} session(s) terminated` : `${oldUser} was already gone`));
       await r.persist(steps.removeVersions.name, async () => {
         await undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] });
         await undo.removeCanary({ marker });
