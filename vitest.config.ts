@@ -12,14 +12,14 @@ import { StackSequencer } from './test/stackSequencer.js';
  * The file-times reporter prints every file's wall time at the end (slowest first).
  */
 /**
- * Stack-lane files that never touch the pipeline (its connector, secrets, slot or IAM user):
- * `npm test` runs them in a second stack process once the fast lane is done, beside the
- * pipeline files (scripts/testLanes.ts).
+ * Stack-lane files that never touch the pipeline (its connector, its workloads, secrets, slot
+ * or IAM user, the secret store it uses): `npm test` runs them in a second stack process once
+ * the fast lane is done, beside the pipeline files (scripts/testLanes.ts). Not kubernetes.test:
+ * it rollout-restarts Connect and the registry.
  */
 export const stackSideFiles = [
   'test/integration/awsKeys.test.ts',
   'test/integration/codecServer.test.ts',
-  'test/integration/kubernetes.test.ts',
   'test/integration/postgresRoles.test.ts',
   'test/integration/secretBytes.test.ts',
   'test/e2e/emergencyIsolate.test.ts',

@@ -41,8 +41,9 @@ export default async function setup(project: TestProject) {
   const wasRunning = before.every((s) => s.healthy);
   const t0 = Date.now();
   await up(cfg, (line) => console.error(`[stack] ${line}`));
-  // the tests start from the file store (a `demo --store kubernetes` may have moved the pipeline)
-  await usePipelineStore(cfg, 'file');
+  // the tests start from the file store (a `demo --store kubernetes` may have moved the pipeline);
+  // not for the side lane, which starts while the pipeline's own files run (one may have moved it on purpose)
+  if (project.name !== 'stack-side') await usePipelineStore(cfg, 'file');
   console.error(`[stack] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return async () => {
     fs.rmSync(bundle, { force: true });
