@@ -12,3 +12,4 @@ export { renewCertificates } from './certificates/renew.js';
 export { rotateCertificateAuthority } from './certificates/authority.js';
 export { issueFirstCertificate } from './certificates/issue.js';
 export { initCertificateAuthority } from './certificates/initCa.js';
+export { workloadLease } from './rotation/lease.js';

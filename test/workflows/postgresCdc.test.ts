@@ -233,6 +233,28 @@ describe('CDC rotation with stub activities', () => {
     expect(world.state()).toMatchObject({ current: cdc.to, streaming: cdc.to, roles: [cdc.to] });
   });
 
+  it('two procedures never restart one connector at once: the second waits for the lease until the first verified its switch, then runs', async () => {
+    const first = w.newWorld();
+    const release = first.gate('awaitCanaryEvent');
+    const a = await w.start(first, { gracePeriod: 'PT1H' });
+    await waitFor(a, (p) => p.steps.some((s) => s.name === 'canary-read-back' && s.outcome === 'running'), 'first at canary-read-back');
+    const second = w.newWorld(); // another secret, the same connector (a registry switch, a Connect certificate: same lease)
+    const b = await w.start(second, { gracePeriod: 'PT1H' });
+    const waiting = await waitFor(b, (p) => p.steps.some((s) => s.name === 'lease' && s.outcome === 'skipped'), 'second waiting for the lease');
+    expect(waiting.steps.find((s) => s.name === 'lease')!.detail).toMatch(/^waiting: another procedure holds lease\/connector\/postgres-cdc-users-connector/);
+    expect(waiting.steps.filter((s) => s.outcome === 'ok').map((s) => s.name)).toEqual(['preflight']); // nothing changed yet
+    release();
+    await waitFor(a, (p) => p.phase === 'grace', 'first in grace');
+    const b2 = await waitFor(b, (p) => p.phase === 'grace', 'second in grace');
+    // the second's first change came after the first's verification
+    const firstVerified = Date.parse((await a.query(progressQuery)).steps.find((s) => s.name === 'canary-read-back')!.endedAt!);
+    expect(Date.parse(b2.steps.find((s) => s.name === 'create-role')!.startedAt)).toBeGreaterThanOrEqual(firstVerified);
+    expect(b2.steps.find((s) => s.name === 'lease' && s.outcome === 'ok')!.detail).toMatch(/acquired after \d+ s$/);
+    for (const h of [a, b]) await h.signal(cleanupNowSignal, {});
+    expect(((await a.result()) as RotationResult).status).toBe('completed');
+    expect(((await b.result()) as RotationResult).status).toBe('completed');
+  });
+
   it('a failed grace extension parks in needs-attention (the verified switch stays); retry moves the expiry, and the rotation completes', async () => {
     const world = w.newWorld();
     const handle = await w.start(world, { gracePeriod: 'PT1H' });

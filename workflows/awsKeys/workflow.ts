@@ -57,6 +57,7 @@ export async function rotateAwsAccessKeys(input: AwsKeysRotationInput): Promise<
   const { workflowId, runId } = workflowInfo();
   const r = Rotation.forPlan(plan, {
     procedure: 'aws-keys',
+    lease: `connector/${plan.connector}`,
     component: 'aws_s3',
     details: { user: plan.user, secret: plan.secret, connector: plan.connector, bucket: plan.bucket, gracePeriod: plan.gracePeriod, watchSeconds: String(plan.watchSeconds) },
     validation: { components: ['s3'], targets: { awsSecret: plan.secret, bucket: plan.bucket, prefix: plan.prefix, sinkConnector: plan.connector } },

@@ -28,6 +28,8 @@ export async function rotateServiceCertificate(input: CertificateRotationInput):
   const r = Rotation.forPlan(plan, {
     procedure: 'certificate',
     component: `tls_${plan.service}`,
+    // a restart of Connect or the registry restarts the pipeline connector's tasks too
+    ...(plan.service === 'kafka-connect' || plan.service === 'schema-registry' ? { lease: `connector/${plan.connector ?? DEFAULT_CONNECTOR}` } : {}),
     details: { service: plan.service, secret: plan.secret, caSecret: plan.caSecret, validityDays: String(plan.validityDays) },
     orderedAudit: true,
   });

@@ -18,6 +18,7 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
   const rotationId = `${workflowId}/${runId}`;
   const r = Rotation.forPlan(plan, {
     procedure: 'postgresql-cdc',
+    lease: `connector/${plan.connector}`,
     component: 'postgresql_cdc',
     details: { strategy: plan.strategy, gracePeriod: plan.gracePeriod, secret: plan.secret, slot: plan.slot, connector: plan.connector },
     validation: { components: ['postgresql', 'kafka-connect'], targets: { cdcSecret: plan.secret, slot: plan.slot, publication: plan.publication, connector: plan.connector } },

@@ -1,6 +1,7 @@
 import { ApplicationFailure, CancellationScope, condition, isCancellation, patched, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { AuditTrail } from './audit.js';
 import { OperatorControl } from './control.js';
+import { LeaseHolder } from './lease.js';
 import { type Phase, type PlannedStep, progressQuery, type RotationProgress, type RotationResult } from './definitions.js';
 import { describeError, RollbackRequested } from './errors.js';
 import { rotationWorkflowId } from './ids.js';
@@ -32,6 +33,9 @@ export class Rotation {
   private plan?: PlannedStep[];
   private validation?: RotationResult['validation'];
   private readonly metrics: RotationMetrics;
+  /** The lease on the workload (spec.lease), from the first change through verification. */
+  private lease: LeaseHolder | null = null;
+  private leaseDecided = false;
   /** The interruptible step in flight (the rollback Update names it). */
   private waitInFlight: string | null = null;
 
@@ -50,7 +54,7 @@ export class Rotation {
 
   /** Claims the identity, labels the run for the Web UI and installs the query and signal handlers. */
   /** `begin` for a procedure keyed on its plan's secret: the plan's common fields, the whole plan as the memo. */
-  static forPlan(plan: RotationPlanBasics, spec: Pick<RotationSpec, 'procedure' | 'component' | 'details' | 'orderedAudit' | 'validation'>): Rotation {
+  static forPlan(plan: RotationPlanBasics, spec: Pick<RotationSpec, 'procedure' | 'component' | 'details' | 'orderedAudit' | 'validation' | 'lease'>): Rotation {
     const { target, secret, reason, requestedBy, dryRun, injectFailure, maintenanceWindow } = plan;
     return Rotation.begin({ ...spec, target, resource: secret, reason, requestedBy, dryRun, injectFailure, memo: { ...plan }, maintenanceWindow });
   }
@@ -127,8 +131,19 @@ export class Rotation {
     }
   }
 
-  /** A step that changes something: its compensation is on record before the change is made. */
+  /**
+   * A step that changes something: its compensation is on record before the change is made.
+   * The first one takes the lease on the workload the procedure restarts (runs started before
+   * the patch took none).
+   */
   async change<T>(step: PlannedStep, effect: () => Promise<T>, undo: (() => Promise<unknown>) | null, detail?: (result: T) => string): Promise<T> {
+    if (this.spec.lease && !this.leaseDecided) {
+      this.leaseDecided = true;
+      if (patched('workload-lease')) {
+        this.lease = new LeaseHolder(this.spec.lease, this.tracker);
+        await this.lease.acquire();
+      }
+    }
     if (undo) this.saga.register({ step: step.name, description: step.undo ?? `undo ${step.name}`, run: undo });
     const result = await this.tracker.step(step.name, effect, detail);
     this.audit.record(step.name, step.name, 'success');
@@ -153,6 +168,8 @@ export class Rotation {
    */
   async holdGrace(ms: number, onExtended?: (endsAt: Date) => Promise<unknown>): Promise<void> {
     this.setPhase('grace');
+    // the switch is verified: other procedures may restart the workload again
+    await this.lease?.release();
     this.graceTotalMs = ms;
     let applied = 0;
     this.graceEndsAt = Date.now() + ms;
@@ -227,6 +244,15 @@ export class Rotation {
 
   /** Runs the procedure; any failure, rollback signal or cancellation before cleanup undoes what was done, newest first. */
   async run(body: () => Promise<'completed' | 'dry-run'>): Promise<RotationResult> {
+    try {
+      return await this.runBody(body);
+    } finally {
+      // the next procedure on the workload need not wait for the server to terminate the lease with this run
+      if (this.lease?.held) await CancellationScope.nonCancellable(() => this.lease!.release()).catch(() => undefined);
+    }
+  }
+
+  private async runBody(body: () => Promise<'completed' | 'dry-run'>): Promise<RotationResult> {
     this.audit.record('start', 'rotation_started', 'started', { detail: this.spec.reason });
     this.metrics.started();
     try {

@@ -25,6 +25,11 @@ export interface RotationSpec {
    * patch marker recorded right after a local-activity marker does not replay (TMPRL1100).
    */
   orderedAudit: boolean;
+  /**
+   * The workload this procedure restarts (`connector/<name>`): leased from its first change
+   * through verification, so no other procedure restarts it meanwhile (rotation/lease.ts).
+   */
+  lease?: string;
   /** Scheduled runs: the switch must start inside this window, or the rotation ends without switching. */
   maintenanceWindow?: MaintenanceWindow;
   /** The final verification: these components' checklist lines, run after cleanup (reported, never rolled back: the old credential is gone by then). */

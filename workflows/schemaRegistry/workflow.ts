@@ -34,6 +34,7 @@ export async function rotateSchemaRegistryCredentials(input: SchemaRegistryRotat
   const { workflowId, runId } = workflowInfo();
   const r = Rotation.forPlan(plan, {
     procedure: 'schema-registry',
+    lease: `connector/${plan.connector}`,
     component: 'schema_registry',
     details: { account: plan.account, gracePeriod: plan.gracePeriod, secret: plan.secret, connector: plan.connector, subjectPrefix: plan.subjectPrefix },
     validation: { components: ['schema-registry'], targets: { registrySecret: plan.secret, topicPrefix: plan.subjectPrefix } },

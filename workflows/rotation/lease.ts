@@ -1,0 +1,77 @@
+import { ApplicationFailure, type ChildWorkflowHandle, condition, defineSignal, ParentClosePolicy, setHandler, sleep, startChild, workflowInfo } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { PhaseTracker } from './tracker.js';
+
+/** Ends a lease: sent by its holder once its restarts are verified. */
+export const releaseLeaseSignal = defineSignal('releaseLease');
+
+/** How long a procedure waits for a workload another procedure holds, and how often it looks. */
+export const LEASE_WAIT_MS = 10 * 60_000;
+const LEASE_POLL = '5 seconds';
+
+export const leaseWorkflowId = (resource: string) => `lease/${resource}`;
+
+/**
+ * A lease on a workload (`connector/<name>`): a child workflow under the id
+ * `lease/<resource>`, which the server lets exist only once, so two procedures never restart
+ * one connector at once (a CDC switch and a registry switch started together after a Temporal
+ * outage; a Connect certificate rotation under a CDC switch). It lives until its holder
+ * releases it, or until the holder closes (parent-close policy TERMINATE). In the Web UI it
+ * is a child of its holder.
+ */
+export async function workloadLease(_input: { resource: string; holder: string }): Promise<void> {
+  let released = false;
+  setHandler(releaseLeaseSignal, () => {
+    released = true;
+  });
+  await condition(() => released);
+}
+
+/** The holder's side: acquire before the first change (waiting up to LEASE_WAIT_MS), release after verification. */
+export class LeaseHolder {
+  private handle: ChildWorkflowHandle<typeof workloadLease> | null = null;
+
+  constructor(
+    private readonly resource: string,
+    private readonly tracker: PhaseTracker,
+  ) {}
+
+  get held(): boolean {
+    return this.handle !== null;
+  }
+
+  async acquire(): Promise<void> {
+    const workflowId = leaseWorkflowId(this.resource);
+    const started = Date.now();
+    for (let noted = false; ; ) {
+      try {
+        this.handle = await startChild(workloadLease, {
+          workflowId,
+          args: [{ resource: this.resource, holder: workflowInfo().workflowId }],
+          parentClosePolicy: ParentClosePolicy.TERMINATE,
+          staticSummary: `lease on ${this.resource}, held by ${workflowInfo().workflowId}`,
+        });
+        if (noted) this.tracker.note('lease', 'ok', `${this.resource} acquired after ${Math.round((Date.now() - started) / 1000)} s`);
+        return;
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        if (Date.now() - started >= LEASE_WAIT_MS) {
+          throw ApplicationFailure.nonRetryable(
+            `${this.resource} is busy: another procedure holds ${workflowId} (its parent in the Web UI, or temporal workflow describe -w ${workflowId}) and did not release it within ${LEASE_WAIT_MS / 60_000} min; nothing was changed, start this one again when it is done`,
+            'WorkloadBusy',
+          );
+        }
+        if (!noted) this.tracker.note('lease', 'skipped', `waiting: another procedure holds ${workflowId} (it restarts ${this.resource}); waits up to ${LEASE_WAIT_MS / 60_000} min`);
+        noted = true;
+        await sleep(LEASE_POLL);
+      }
+    }
+  }
+
+  async release(): Promise<void> {
+    const h = this.handle;
+    if (!h) return;
+    this.handle = null;
+    await h.signal(releaseLeaseSignal);
+  }
+}
