@@ -178,6 +178,9 @@ describe('deploy/ manifests and least privilege', () => {
       ['get', 'deployments/some-other-app', '-n', ns],
       ['get', 'deployments/some-other-app', '--subresource', 'scale', '-n', ns],
       ['patch', 'deployments/some-other-app', '--subresource', 'scale', '-n', ns],
+      // …and a StatefulSet (the registry, PostgreSQL): read and scaled, never its spec
+      ['get', 'statefulsets/some-other-db', '-n', ns],
+      ['patch', 'statefulsets/some-other-db', '--subresource', 'scale', '-n', ns],
       ['get', 'networkpolicies/rekey-emergency-isolate-some-other-app', '-n', ns],
       ['delete', 'networkpolicies/rekey-emergency-isolate-some-other-app', '-n', ns],
       // the access validation (rekey validate), read only
@@ -204,8 +207,8 @@ describe('deploy/ manifests and least privilege', () => {
       ['delete', 'deployments/some-other-app', '-n', ns],
       ['list', 'deployments', '-n', ns],
       ['patch', 'networkpolicies/default-deny-ingress', '-n', ns],
-      ['patch', 'statefulsets/some-other-db', '--subresource', 'scale', '-n', ns],
       ['patch', 'statefulsets/some-other-db', '-n', ns],
+      ['delete', 'statefulsets/some-other-db', '-n', ns],
       ['delete', 'pods', '-n', ns],
       ['create', 'pods', '-n', ns],
       // nothing cluster-scoped
