@@ -22,6 +22,7 @@ export const stackSideFiles = [
   'test/integration/codecServer.test.ts',
   'test/integration/postgresRoles.test.ts',
   'test/integration/secretBytes.test.ts',
+  'test/integration/strimzi.test.ts',
   'test/e2e/emergencyIsolate.test.ts',
 ];
 

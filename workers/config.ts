@@ -37,6 +37,16 @@ export const CodecConfigSchema = z
 export type CodecConfig = z.infer<typeof CodecConfigSchema>;
 
 /** Everything the worker needs, validated at start: REKEY_* variables or a JSON file named by REKEY_CONFIG. */
+const workloadRef = (kinds: string[]) =>
+  z.string().regex(new RegExp(`^(${kinds.join('|')})/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`), `must be Kind/name with Kind one of ${kinds.join(', ')} (e.g. ${kinds[0]}/kafka-connect)`);
+const labelSelector = z.string().regex(/^[A-Za-z0-9./_-]+(=|==|!=)[A-Za-z0-9._-]*(,[A-Za-z0-9./_-]+(=|==|!=)[A-Za-z0-9._-]*)*$/, 'must be a label selector such as app=kafka-connect or strimzi.io/name=my-connect-connect');
+
+/** A `Kind/name` workload reference, split. */
+export function parseWorkload(ref: string): { kind: 'Deployment' | 'StatefulSet' | 'StrimziPodSet'; name: string } {
+  const [kind, name] = ref.split('/') as ['Deployment' | 'StatefulSet' | 'StrimziPodSet', string];
+  return { kind, name };
+}
+
 export const WorkerConfigSchema = z
   .object({
     temporal: z.object({
@@ -59,6 +69,18 @@ export const WorkerConfigSchema = z
      * store's when that is Kubernetes.
      */
     kubernetes: z.object({ namespace: z.string().min(1), kubeconfig: z.string().optional() }).optional(),
+    /**
+     * The workloads rekey restarts on a cluster, as `Kind/name` (env REKEY_CONNECT_WORKLOAD,
+     * REKEY_CONNECT_POD_SELECTOR, REKEY_REGISTRY_WORKLOAD). Kafka Connect run by Strimzi is
+     * `StrimziPodSet/<cluster>-connect` (rolled by Strimzi's manual-rolling-update annotation).
+     */
+    workloads: z
+      .object({
+        connect: workloadRef(['Deployment', 'StatefulSet', 'StrimziPodSet']).default('Deployment/kafka-connect'),
+        connectPodSelector: labelSelector.optional(),
+        registry: workloadRef(['Deployment', 'StatefulSet']).default('StatefulSet/schema-registry'),
+      })
+      .default({ connect: 'Deployment/kafka-connect', registry: 'StatefulSet/schema-registry' }),
     postgres: z.object({
       host: z.string().min(1),
       port: z.coerce.number().int().min(1).max(65535),
@@ -155,6 +177,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
         ? { kind: 'kubernetes', namespace: env.REKEY_K8S_NAMESPACE ?? 'data-ingestion', kubeconfig: env.KUBECONFIG, dir: undefined }
         : { kind: env.REKEY_SECRET_STORE, dir: env.REKEY_SECRETS_DIR },
     kubernetes: env.REKEY_K8S_NAMESPACE && env.REKEY_SECRET_STORE !== 'kubernetes' ? { namespace: env.REKEY_K8S_NAMESPACE, kubeconfig: env.KUBECONFIG } : undefined,
+    workloads: { connect: env.REKEY_CONNECT_WORKLOAD, connectPodSelector: env.REKEY_CONNECT_POD_SELECTOR, registry: env.REKEY_REGISTRY_WORKLOAD },
     postgres: { host: env.REKEY_PG_HOST, port: env.REKEY_PG_PORT, database: env.REKEY_PG_DATABASE, adminSecret: env.REKEY_PG_ADMIN_SECRET },
     kafkaConnect: { url: env.REKEY_CONNECT_URL },
     kafka: { brokers: env.REKEY_KAFKA_BROKERS?.split(','), tls: env.REKEY_KAFKA_TLS_BROKERS ? { brokers: env.REKEY_KAFKA_TLS_BROKERS.split(','), listener: env.REKEY_KAFKA_TLS_LISTENER } : undefined },

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type ActivityInterceptorsFactory, DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { kubernetesRolloutRestart } from '../activities/connectRuntime.js';
+import { strimziRollingRestart } from '../activities/strimzi.js';
 import type { RegistryRuntime } from '../activities/schemaRegistry.js';
 import type { AwsCredentials } from '../activities/aws.js';
 import { createActivities } from '../activities/index.js';
@@ -16,7 +17,7 @@ import { loadKubernetesClient } from '../activities/kubernetesClient.js';
 import type { SecretStore } from '../activities/secrets/store.js';
 import { metricNames, stepDurationBuckets } from '../workflows/rotation/metricNames.js';
 import { dataConverter } from './codec.js';
-import type { WorkerConfig } from './config.js';
+import { parseWorkload, type WorkerConfig } from './config.js';
 import { logger } from './logger.js';
 import { postgresTls, readCaBundle, temporalConnectionOptions } from './tlsConfig.js';
 
@@ -89,6 +90,19 @@ export interface WorkerOverrides {
   quiet?: boolean;
 }
 
+/** The pods of Kafka Connect: the configured selector, else Strimzi's label for its pod set, else the runbook's app=kafka-connect. */
+function connectPodSelector(w: WorkerConfig['workloads']): string {
+  const { kind, name } = parseWorkload(w.connect);
+  return w.connectPodSelector ?? (kind === 'StrimziPodSet' ? `strimzi.io/name=${name}` : 'app=kafka-connect');
+}
+
+/** Restarting Kafka Connect on a cluster: a rollout restart of its Deployment/StatefulSet, or Strimzi's manual rolling update. */
+function connectRestart(kube: { kubeConfig: KubeConfig; namespace: string }, w: WorkerConfig['workloads']) {
+  const { kind, name } = parseWorkload(w.connect);
+  if (kind === 'StrimziPodSet') return strimziRollingRestart({ ...kube, podSet: name, selector: connectPodSelector(w) });
+  return kubernetesRolloutRestart({ ...kube, kind, name });
+}
+
 /** Builds a worker for task queue `config.temporal.taskQueue` with every rekey workflow and activity. */
 export async function createWorker(config: WorkerConfig, overrides: WorkerOverrides = {}) {
   installRuntime(overrides.quiet ?? false, config.metrics.address);
@@ -102,13 +116,13 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
   const activities = createActivities({
     store: await secretStoreFor(config, kube?.kubeConfig),
     postgres: { host: config.postgres.host, port: config.postgres.port, database: config.postgres.database, adminSecret: config.postgres.adminSecret, ssl: postgresTls(config.postgres) },
-    kafkaConnect: { url: config.kafkaConnect.url, caPem: readCaBundle(config.kafkaConnect.caFile), worker: overrides.connectWorker ?? (kube ? kubernetesRolloutRestart(kube) : undefined) },
+    kafkaConnect: { url: config.kafkaConnect.url, caPem: readCaBundle(config.kafkaConnect.caFile), worker: overrides.connectWorker ?? (kube ? connectRestart(kube, config.workloads) : undefined) },
     kafka: config.kafka,
-    schemaRegistry: { url: config.schemaRegistry.url, caPem: readCaBundle(config.schemaRegistry.caFile), runtime: overrides.registryRuntime ?? (kube ? kubernetesRolloutRestart({ ...kube, kind: 'StatefulSet', name: 'schema-registry' }) : undefined) },
+    schemaRegistry: { url: config.schemaRegistry.url, caPem: readCaBundle(config.schemaRegistry.caFile), runtime: overrides.registryRuntime ?? (kube ? kubernetesRolloutRestart({ ...kube, ...(parseWorkload(config.workloads.registry) as { kind: 'Deployment' | 'StatefulSet'; name: string }) }) : undefined) },
     aws: { region: config.aws.region, endpoint: config.aws.endpoint, credentials: overrides.awsCredentials },
     audit: config.audit,
     testHooks: config.testHooks,
-    connectPodsMemory: nodes ? () => nodes.connectPodsMemory({ selector: 'app=kafka-connect' }) : undefined,
+    connectPodsMemory: nodes ? () => nodes.connectPodsMemory({ selector: connectPodSelector(config.workloads) }) : undefined,
     kubernetes: cluster,
     // on Kubernetes each service's certificate is a Secret volume; Connect and the registry then take a rollout restart
     tlsInstallers: overrides.tlsInstallers ?? (kube ? { postgresql: projectedSecretVolume, kafka: projectedSecretVolume, 'kafka-connect': projectedSecretVolume, 'schema-registry': projectedSecretVolume } : undefined),

@@ -61,6 +61,15 @@ describe('worker configuration', () => {
     expect(() => loadWorkerConfig({ ...production, REKEY_PG_PORT: '99999' })).toThrow(/postgres\.port/);
   });
 
+  it("names the workloads rekey restarts: Deployment/kafka-connect and StatefulSet/schema-registry by default, Strimzi's pod set when set; a bad one names its field", () => {
+    expect(loadWorkerConfig(production).workloads).toEqual({ connect: 'Deployment/kafka-connect', registry: 'StatefulSet/schema-registry' });
+    const strimzi = loadWorkerConfig({ ...production, REKEY_CONNECT_WORKLOAD: 'StrimziPodSet/pipeline-connect', REKEY_REGISTRY_WORKLOAD: 'Deployment/confluent-sr' });
+    expect(strimzi.workloads).toMatchObject({ connect: 'StrimziPodSet/pipeline-connect', registry: 'Deployment/confluent-sr' });
+    expect(() => loadWorkerConfig({ ...production, REKEY_CONNECT_WORKLOAD: 'kafka-connect' })).toThrow(/workloads\.connect: must be Kind\/name with Kind one of Deployment, StatefulSet, StrimziPodSet/);
+    expect(() => loadWorkerConfig({ ...production, REKEY_REGISTRY_WORKLOAD: 'StrimziPodSet/sr' })).toThrow(/workloads\.registry: must be Kind\/name with Kind one of Deployment, StatefulSet/);
+    expect(() => loadWorkerConfig({ ...production, REKEY_CONNECT_POD_SELECTOR: 'app in (a,b)' })).toThrow(/workloads\.connectPodSelector: must be a label selector/);
+  });
+
   it('serves metrics on 0.0.0.0:9464 in production, off on the embedded stack, REKEY_METRICS_ADDRESS over both', () => {
     expect(loadWorkerConfig(production).metrics.address).toBe('0.0.0.0:9464');
     expect(loadWorkerConfig({ REKEY_CODEC_KEY: key }, stack()).metrics.address).toBe('off');
