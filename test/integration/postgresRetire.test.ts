@@ -65,7 +65,7 @@ describe('retireRole', () => {
       await locker.query(`BEGIN; LOCK TABLE public.${table} IN ACCESS SHARE MODE`);
       const heartbeats: unknown[] = [];
       const started = Date.now();
-      const timedOut = await failure(run(pgActs.retireRole, retire(t.role, 300), { heartbeats }));
+      const timedOut = await failure(run(pgActs.retireRole, { ...retire(t.role, 300), sessions: 'terminate' as const }, { heartbeats }));
       expect(timedOut).toMatchObject({ type: 'LockTimeout', nonRetryable: false });
       expect(timedOut.message).toContain(`database ${pipeline.database}`);
       expect(Date.now() - started).toBeLessThan(10_000);
@@ -75,7 +75,7 @@ describe('retireRole', () => {
       expect((await run(pgActs.roleSessions, { role: t.role })).sessions).toBe(0);
       await locker.query('ROLLBACK');
       // the retry gets the first attempt's heartbeat details, as Temporal hands them over
-      const retried = await run(pgActs.retireRole, retire(t.role, 300), { heartbeatDetails: heartbeats.at(-1) });
+      const retried = await run(pgActs.retireRole, { ...retire(t.role, 300), sessions: 'terminate' as const }, { heartbeatDetails: heartbeats.at(-1) });
       expect(retried).toEqual({ dropped: true, terminated: 1 });
       expect((await run(pgActs.describeRole, { role: t.role })).exists).toBe(false);
       expect(await ownerOf(table)).toBe(pipeline.parentRole);
