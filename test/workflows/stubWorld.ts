@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Activities } from '../../activities/index.js';
 import { createPlanActivities } from '../../activities/plans.js';
 import type { AuditEvent } from '../../activities/audit.js';
@@ -56,7 +56,7 @@ export class StubWorld {
   private async enter(name: string): Promise<void> {
     this.calls.push(name);
     const gate = this.gates.get(name);
-    if (gate) await gate;
+    if (gate) await heldUntil(gate);
     const left = this.failures.get(name) ?? 0;
     if (left > 0) {
       this.failures.set(name, left - 1);
@@ -146,5 +146,26 @@ export class StubWorld {
       },
     };
     return stubs as unknown as Activities;
+  }
+}
+
+/**
+ * Waits on a gate as a real long wait does: heartbeating, so a cancellation (a rollback that
+ * stops the wait) reaches it and it ends as cancelled. (An activity that never heard of its
+ * cancellation stays pending on the Java test server after its workflow closed, and blocks time
+ * skipping for every later test of the file.)
+ */
+async function heldUntil(gate: Promise<void>): Promise<void> {
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    return gate;
+  }
+  const beat = setInterval(() => ctx!.heartbeat('held by the test'), 200);
+  try {
+    await Promise.race([gate, ctx.cancelled]);
+  } finally {
+    clearInterval(beat);
   }
 }

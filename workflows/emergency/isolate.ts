@@ -91,7 +91,7 @@ class Isolation {
         'AlreadyIsolated',
       );
     }
-    const record: IsolationRecord = { deployment: found.deployment, namespace: found.namespace, replicas: found.replicas, matchLabels: found.matchLabels, policy: found.policy };
+    const record: IsolationRecord = { deployment: found.deployment, ...(found.kind ? { kind: found.kind } : {}), namespace: found.namespace, replicas: found.replicas, matchLabels: found.matchLabels, policy: found.policy };
     this.state.record = record;
     this.record('inspect', 'record_deployment', 'success', `replicas ${record.replicas}, selector ${labels(record.matchLabels)}`);
     this.setPhase('isolating');

@@ -73,5 +73,7 @@ export class LeaseHolder {
     if (!h) return;
     this.handle = null;
     await h.signal(releaseLeaseSignal);
+    // closed before its holder: nothing left for the parent-close policy to act on
+    await h.result();
   }
 }

@@ -168,12 +168,13 @@ export class Rotation {
    */
   async holdGrace(ms: number, onExtended?: (endsAt: Date) => Promise<unknown>): Promise<void> {
     this.setPhase('grace');
-    // the switch is verified: other procedures may restart the workload again
-    await this.lease?.release();
     this.graceTotalMs = ms;
     let applied = 0;
     this.graceEndsAt = Date.now() + ms;
     this.audit.record('grace', 'grace_started', 'success', { detail: `until ${new Date(this.graceEndsAt).toISOString()}` });
+    // the switch is verified: other procedures may restart the workload again (after the grace state is set: queries and signals
+    // see it). Only when a lease is held: an await with nothing to wait for still moves later commands in the activation
+    if (this.lease) await this.lease.release();
     for (;;) {
       this.checkpoint('grace');
       if (this.control.extendedByMs !== applied) {
