@@ -63,7 +63,7 @@ describe('AWS access-key rotation with S3 in the data path', () => {
     expect(await putWith(now)).toBe('ok');
     expect(await store.read(`${pipeline.awsSecret}-pending`)).toBeUndefined();
     expect(await store.read(`${pipeline.awsSecret}-backup`)).toBeUndefined();
-    await recordHistory(r.handle, 'v6-kit-aws-keys-completed');
+    await recordHistory(r.handle, 'v7-kit-aws-keys-completed');
   });
 
   it('rolls back when a drill fails it after the old key was deactivated: old key active and in the secret, new key deleted, 0 lost', async () => {

@@ -47,7 +47,7 @@ describe('emergency rotate-all', () => {
       });
       return (await handle.result()) as EmergencyResult;
     }).finally(() => db.end());
-    await recordHistory(handle!, 'other-emergency-rotate-all-completed-v2');
+    await recordHistory(handle!, 'other-emergency-rotate-all-completed-v3');
     const result = run.result;
     console.info(`emergency: ${JSON.stringify(result)}`);
     expect(result.rotations.map((r) => [r.procedure, r.account, r.status])).toEqual([

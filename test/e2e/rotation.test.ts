@@ -82,7 +82,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     const audit = await auditLines(handle, w.config.audit.path);
     expect(audit.at(-1)).toMatchObject({ action: 'rotate_credentials', status: 'success' });
     expect(await verifyAuditChain(w.config.audit.path)).toMatchObject({ ok: true });
-    await recordHistory(handle, 'v6-kit-completed-reload-connector');
+    await recordHistory(handle, 'v7-kit-completed-reload-connector');
   });
 
   it('dry run: plans every step with what it does and how it is undone, changes nothing, and is what the rotation then runs', async () => {
@@ -208,7 +208,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     const after = await waitStreaming(before.secretUser!);
     expect(after).toEqual(before);
     expect(await roleValidUntil(before.secretUser!)).toBe('never');
-    await recordHistory(handle, 'v6-kit-rolled-back-by-signal');
+    await recordHistory(handle, 'v7-kit-rolled-back-by-signal');
   });
 
   it('--compromise: no grace, the old role is gone right after the switch and its open session is terminated', async () => {

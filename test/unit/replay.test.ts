@@ -46,12 +46,14 @@ function workflowIdOf(f: string): string {
 /**
  * v3-kit: the kit (v3-kit-ordered-audit: with ordered audit appends); v4-kit: the ordered-audit
  * patch decided before the first local activity; v5-kit: with the final access validation;
- * v6-kit: rollbacks that stop the wait in flight, AWS keys as IAM really behaves.
+ * v6-kit: rollbacks that stop the wait in flight, AWS keys as IAM really behaves; v7-kit: the
+ * lease on the connector.
  */
-const isKit = (f: string) => /^v[3456]-kit-/.test(f);
+const isKit = (f: string) => /^v[3-7]-kit-/.test(f);
 /** With the final access validation (v5 and later). */
-const isV5 = (f: string) => /^v[56]-kit-/.test(f);
-const isV6 = (f: string) => f.startsWith('v6-kit-');
+const isV5 = (f: string) => /^v[5-7]-kit-/.test(f);
+const isV6 = (f: string) => /^v[67]-kit-/.test(f);
+const isV7 = (f: string) => f.startsWith('v7-kit-');
 const isRegistry = (f: string) => f.includes('-schema-registry-');
 const isAws = (f: string) => f.includes('-aws-keys-');
 const kit = files.filter((f) => isKit(f) && !isRegistry(f) && !isAws(f));
@@ -90,7 +92,8 @@ describe('replay of recorded rotation histories', () => {
     expect(registry.sort()).toEqual(expect.arrayContaining(['v4-kit-schema-registry-completed.json', 'v4-kit-schema-registry-rolled-back-signal.json', 'v5-kit-schema-registry-completed.json']));
     expect(aws.sort()).toEqual(expect.arrayContaining(['v4-kit-aws-keys-completed.json', 'v4-kit-aws-keys-rolled-back-signal.json', 'v5-kit-aws-keys-completed.json']));
     expect(kit).toEqual(expect.arrayContaining(['v5-kit-completed-reload-connector.json', 'v5-kit-rolled-back-by-signal.json', 'v6-kit-completed-reload-connector.json', 'v6-kit-rolled-back-by-signal.json']));
-    expect(aws).toEqual(expect.arrayContaining(['v6-kit-aws-keys-completed.json']));
+    expect(aws).toEqual(expect.arrayContaining(['v6-kit-aws-keys-completed.json', 'v7-kit-aws-keys-completed.json']));
+    expect(kit).toEqual(expect.arrayContaining(['v7-kit-completed-reload-connector.json', 'v7-kit-rolled-back-by-signal.json']));
     expect(others.sort()).toEqual(
       expect.arrayContaining(['other-run-scheduled-e2e-cdc.json', 'other-run-scheduled-e2e-late.json', 'other-run-scheduled-e2e-validate.json', 'other-validate-pipeline-passed.json']),
     );
@@ -108,6 +111,9 @@ describe('replay of recorded rotation histories', () => {
     // v6: the waits a rollback stops (every procedure), and the AWS order IAM requires
     for (const f of files.filter(isV6)) expect(patchesOf(f), f).toContain('rollback-interrupts-waits');
     expect(patchesOf('v6-kit-aws-keys-completed.json')).toContain('aws-iam-eventual-consistency');
+    // v7: the lease on the connector, taken at the first change
+    for (const f of files.filter(isV7)) expect(patchesOf(f), f).toContain('workload-lease');
+    expect(patchesOf('other-emergency-rotate-all-completed-v3.json')).toEqual(expect.arrayContaining(['emergency-every-registry-account']));
   });
 
   it('replays every one of them without nondeterminism', async () => {
