@@ -6,7 +6,7 @@ import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { loadStackConfig, searchAttributes } from '../../scripts/stack/config.js';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { rotatePostgresCdcCredentials } from '../../workflows/postgresCdc/workflow.js';
 import type { PostgresCdcRotationInput } from '../../workflows/postgresCdc/input.js';
 import { progressQuery, rotationWorkflowId, type RotationProgress } from '../../workflows/rotation/index.js';
@@ -132,3 +132,24 @@ export async function timeSkippingOrStackEnv(): Promise<TestWorkflowEnvironment>
     return TestWorkflowEnvironment.createFromExistingServer({ address: `127.0.0.1:${cfg.ports.temporal}` });
   }
 }
+
+/**
+ * A test file's time-skipping server and CDC stub worker: started before its tests, stopped
+ * after them. Read `suite.env` and `suite.w` inside tests (they are set in beforeAll).
+ */
+export function stubSuite(opts: { testHooks?: boolean } = {}) {
+  const suite = {} as { env: TestWorkflowEnvironment; w: Awaited<ReturnType<typeof stubWorker>> };
+  beforeAll(async () => {
+    suite.env = await timeSkippingEnv();
+    suite.w = await stubWorker(suite.env, opts);
+  });
+  afterAll(async () => {
+    await suite.w?.stop();
+    await suite.env?.teardown();
+  });
+  return suite;
+}
+
+/** The CDC world after a rotation ended on `user`: it is current and streams, nothing staged, backed up or left as canary. */
+export const expectClean = (world: StubWorld, user: string) =>
+  expect(world.state()).toMatchObject({ current: user, pending: false, backup: false, streaming: user, canaries: 0 });

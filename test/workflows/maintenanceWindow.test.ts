@@ -1,20 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { alignToWindow, windowRefusal } from '../../workflows/rotation/window.js';
 import { runScheduled, type ScheduledRunResult } from '../../workflows/schedules/workflow.js';
-import { failureOf, stubWorker, timeSkippingEnv, waitFor } from './harness.js';
+import { failureOf, stubSuite, waitFor } from './harness.js';
 
-let env: TestWorkflowEnvironment;
-let w: Awaited<ReturnType<typeof stubWorker>>;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-  w = await stubWorker(env);
-});
-afterAll(async () => {
-  await w?.stop();
-  await env?.teardown();
-});
+const suite = stubSuite();
 
 const at = (ms: number) => new Date(ms).toISOString();
 
@@ -30,20 +20,20 @@ describe('maintenance window (the kit, any procedure)', () => {
   });
 
   it('a run within its window completes as usual', async () => {
-    const world = w.newWorld();
-    const now = await env.currentTimeMs();
-    const result = (await (await w.start(world, { gracePeriod: 'PT1H', maintenanceWindow: { switchBy: at(now + 3_600_000) } })).result()) as RotationResult;
+    const world = suite.w.newWorld();
+    const now = await suite.env.currentTimeMs();
+    const result = (await (await suite.w.start(world, { gracePeriod: 'PT1H', maintenanceWindow: { switchBy: at(now + 3_600_000) } })).result()) as RotationResult;
     expect(result.status).toBe('completed');
   });
 
   it('the window closes while staging runs: the switch is not started, staging is undone, the audit says skipped', async () => {
-    const world = w.newWorld();
+    const world = suite.w.newWorld();
     const release = world.gate('testTableAccess');
-    const now = await env.currentTimeMs();
+    const now = await suite.env.currentTimeMs();
     // the held activity heartbeats within 30 s, so the window is seconds long here
-    const handle = await w.start(world, { maintenanceWindow: { switchBy: at(now + 15_000), stagingBudget: 'PT1S' } });
+    const handle = await suite.w.start(world, { maintenanceWindow: { switchBy: at(now + 15_000), stagingBudget: 'PT1S' } });
     await waitFor(handle, (p) => p.phase === 'staging' && p.steps.some((s) => s.name === 'table-access' && s.outcome === 'running'), 'table-access running');
-    await env.sleep('20 seconds');
+    await suite.env.sleep('20 seconds');
     release();
     const result = (await handle.result()) as RotationResult;
     expect(result.status).toBe('outside-window');
@@ -63,10 +53,10 @@ describe('maintenance window (the kit, any procedure)', () => {
   });
 
   it("a scheduled rotation without a window gets the runbook's (2 h from its time); one longer than 2 h is refused, naming the field", async () => {
-    const world = w.newWorld();
+    const world = suite.w.newWorld();
     const run = (maintenanceWindow?: { length: string }) =>
-      env.client.workflow.start(runScheduled, {
-        taskQueue: w.taskQueue,
+      suite.env.client.workflow.start(runScheduled, {
+        taskQueue: suite.w.taskQueue,
         workflowId: `scheduled-test/${world.secret}/${maintenanceWindow?.length ?? 'default'}`,
         args: [{ schedule: 'test', procedure: 'postgresql-cdc', input: { target: 'stub', secret: world.secret, gracePeriod: 'PT1H', requestedBy: 'test' }, ...(maintenanceWindow ? { maintenanceWindow } : {}) }],
       });

@@ -1,33 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
 import { abandonSignal, cleanupNowSignal, extendGraceSignal, progressQuery, retrySignal, rollbackSignal, signalNames, type RotationResult } from '../../workflows/rotation/index.js';
-import { failureOf, stubWorker, timeSkippingEnv, waitFor } from './harness.js';
-import type { StubWorld } from './stubWorld.js';
+import { expectClean, failureOf, stubSuite, waitFor } from './harness.js';
 
-let env: TestWorkflowEnvironment;
-let w: Awaited<ReturnType<typeof stubWorker>>;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-  w = await stubWorker(env);
-});
-afterAll(async () => {
-  await w?.stop();
-  await env?.teardown();
-});
+const suite = stubSuite();
 
-const clean = (world: StubWorld, user: string) =>
-  expect(world.state()).toMatchObject({ current: user, pending: false, backup: false, streaming: user, canaries: 0 });
+const clean = expectClean;
 
 describe('CDC rotation with stub activities', () => {
   it('completes: new user streams, old user retired, store clean, steps follow the dry-run plan', async () => {
-    const dryWorld = w.newWorld();
-    const dry = (await (await w.start(dryWorld, { dryRun: true }, `rotate-postgresql-cdc/${dryWorld.secret}/dry-run/t`)).result()) as RotationResult;
+    const dryWorld = suite.w.newWorld();
+    const dry = (await (await suite.w.start(dryWorld, { dryRun: true }, `rotate-postgresql-cdc/${dryWorld.secret}/dry-run/t`)).result()) as RotationResult;
     expect(dry.status).toBe('dry-run');
     expect(dryWorld.state()).toMatchObject({ pending: false, backup: false, roles: [dryWorld.oldUser] });
     expect(dry.plan!.find((s) => s.name === 'create-role')!.does).toMatch(/PASSWORD '<SCRAM-SHA-256 verifier/);
 
-    const world = w.newWorld();
-    const result = (await (await w.start(world, { gracePeriod: 'PT6H' })).result()) as RotationResult;
+    const world = suite.w.newWorld();
+    const result = (await (await suite.w.start(world, { gracePeriod: 'PT6H' })).result()) as RotationResult;
     expect(result.status).toBe('completed');
     clean(world, result.to!);
     expect(world.state().roles).toEqual([result.to]);
@@ -43,8 +31,8 @@ describe('CDC rotation with stub activities', () => {
 
   it('holds the old user for the default 24 h grace (no gracePeriod given), then retires it', async () => {
     // moved from the e2e time-skipping file: the default is the runbook's 24 h, as a durable timer
-    const world = w.newWorld();
-    const result = (await (await w.start(world)).result()) as RotationResult;
+    const world = suite.w.newWorld();
+    const result = (await (await suite.w.start(world)).result()) as RotationResult;
     expect(result.status).toBe('completed');
     const verified = Date.parse(result.steps.find((s) => s.name === 'canary-read-back')!.endedAt!);
     const retired = Date.parse(result.steps.find((s) => s.name === 'retire-old-user')!.startedAt);
@@ -68,9 +56,9 @@ describe('CDC rotation with stub activities', () => {
   ];
   for (const [activity, undone] of failing) {
     it(`rolls back newest first when ${activity} fails`, async () => {
-      const world = w.newWorld();
+      const world = suite.w.newWorld();
       world.failTimes(activity, 1); // the forward step fails once; its compensation (maybe the same activity) then works
-      const handle = await w.start(world);
+      const handle = await suite.w.start(world);
       const cause = await failureOf(handle);
       expect(cause?.type).toBe('RotationRolledBack');
       expect(cause?.message).toContain(`stub failure in ${activity}`);
@@ -82,19 +70,19 @@ describe('CDC rotation with stub activities', () => {
   }
 
   it('fails pre-flight without changing anything, and a forced run records why', async () => {
-    const world = w.newWorld();
+    const world = suite.w.newWorld();
     world.streaming = 'someone_else';
-    const cause = await failureOf(await w.start(world));
+    const cause = await failureOf(await suite.w.start(world));
     expect(cause?.type).toBe('PreflightFailed');
     expect(cause?.message).toMatch(/streaming user matches secret: saw someone_else/);
     expect(world.calls.filter((c) => !['inspectReplication', 'connectorStatus', 'connectorBinding', 'describeCredential', 'memoryHeadroom'].includes(c))).toEqual([]);
   });
 
   it('a failing compensation parks in needs-attention; retry finishes the rollback', async () => {
-    const world = w.newWorld();
+    const world = suite.w.newWorld();
     world.failTimes('promotePendingCredential');
     world.failTimes('dropRoleCreatedBy', 1);
-    const handle = await w.start(world);
+    const handle = await suite.w.start(world);
     const parked = await waitFor(handle, (p) => p.phase === 'needs-attention', 'needs-attention');
     expect(parked.attention).toMatchObject({ step: 'undo:create-role' });
     await handle.signal(retrySignal, { by: 'test' });
@@ -104,10 +92,10 @@ describe('CDC rotation with stub activities', () => {
   });
 
   it('abandon skips a stuck compensation and records what is left by hand', async () => {
-    const world = w.newWorld();
+    const world = suite.w.newWorld();
     world.failTimes('promotePendingCredential');
     world.failTimes('dropRoleCreatedBy');
-    const handle = await w.start(world);
+    const handle = await suite.w.start(world);
     await waitFor(handle, (p) => p.phase === 'needs-attention', 'needs-attention');
     await handle.signal(abandonSignal, { reason: 'DBA drops it by hand', by: 'test' });
     const cause = await failureOf(handle);
@@ -119,10 +107,10 @@ describe('CDC rotation with stub activities', () => {
   });
 
   it('ignores signals with missing or malformed input, recording why, and keeps going', async () => {
-    const world = w.newWorld();
-    const handle = await w.start(world, { gracePeriod: 'PT1H' });
+    const world = suite.w.newWorld();
+    const handle = await suite.w.start(world, { gracePeriod: 'PT1H' });
     await waitFor(handle, (p) => p.phase === 'grace', 'grace');
-    const raw = (name: string, ...args: unknown[]) => env.client.workflow.getHandle(handle.workflowId).signal(name, ...(args as []));
+    const raw = (name: string, ...args: unknown[]) => suite.env.client.workflow.getHandle(handle.workflowId).signal(name, ...(args as []));
     await raw(signalNames.rollback, {});
     await raw(signalNames.rollback, { reason: 42 });
     await raw(signalNames.extendGrace, { duration: 'P99999999W' });
@@ -146,10 +134,10 @@ describe('CDC rotation with stub activities', () => {
   });
 
   it('a rollback signal with no input (the Web UI default) rolls back: the old user streams again, recorded as given no reason', async () => {
-    const world = w.newWorld();
-    const handle = await w.start(world, { gracePeriod: 'PT1H' });
+    const world = suite.w.newWorld();
+    const handle = await suite.w.start(world, { gracePeriod: 'PT1H' });
     await waitFor(handle, (p) => p.phase === 'grace', 'grace');
-    await env.client.workflow.getHandle(handle.workflowId).signal(signalNames.rollback);
+    await suite.env.client.workflow.getHandle(handle.workflowId).signal(signalNames.rollback);
     const result = (await handle.result()) as RotationResult;
     expect(result.status).toBe('rolled-back');
     clean(world, world.oldUser);
@@ -157,8 +145,8 @@ describe('CDC rotation with stub activities', () => {
   });
 
   it('extendGrace moves the deadline and the old role expiry; totals above P30D are refused', async () => {
-    const world = w.newWorld();
-    const handle = await w.start(world, { gracePeriod: 'PT1H' });
+    const world = suite.w.newWorld();
+    const handle = await suite.w.start(world, { gracePeriod: 'PT1H' });
     const grace = await waitFor(handle, (p) => p.phase === 'grace', 'grace');
     const expiryBefore = world.state().oldValidUntil!;
     await handle.signal(extendGraceSignal, { duration: 'PT2H', by: 'test' });
@@ -179,8 +167,8 @@ describe('CDC rotation with stub activities', () => {
   });
 
   it('a failed grace extension parks in needs-attention (the verified switch stays); retry moves the expiry, and the rotation completes', async () => {
-    const world = w.newWorld();
-    const handle = await w.start(world, { gracePeriod: 'PT1H' });
+    const world = suite.w.newWorld();
+    const handle = await suite.w.start(world, { gracePeriod: 'PT1H' });
     const grace = await waitFor(handle, (p) => p.phase === 'grace', 'grace');
     world.failTimes('limitRoleValidity'); // ALTER ROLE … VALID UNTIL refused from now on
     await handle.signal(extendGraceSignal, { duration: 'PT2H', by: 'test' });
@@ -198,8 +186,8 @@ describe('CDC rotation with stub activities', () => {
   });
 
   it('restart-worker: the rollout stamp is chosen by the workflow (a retried activity re-applies it, starting no second rollout)', async () => {
-    const world = w.newWorld();
-    const handle = await w.start(world, { strategy: 'restart-worker', gracePeriod: 'PT1M' });
+    const world = suite.w.newWorld();
+    const handle = await suite.w.start(world, { strategy: 'restart-worker', gracePeriod: 'PT1M' });
     expect(((await handle.result()) as RotationResult).status).toBe('completed');
     const history = await handle.fetchHistory();
     const inputs = history.events!
@@ -211,8 +199,8 @@ describe('CDC rotation with stub activities', () => {
   });
 
   it('compromise: no grace, the old user is retired right after the switch', async () => {
-    const world = w.newWorld();
-    const result = (await (await w.start(world, { compromise: true })).result()) as RotationResult;
+    const world = suite.w.newWorld();
+    const result = (await (await suite.w.start(world, { compromise: true })).result()) as RotationResult;
     expect(result.status).toBe('completed');
     expect(result.steps.find((s) => s.name === 'grace')).toMatchObject({ outcome: 'skipped' });
     expect(world.state().roles).toEqual([result.to]);
@@ -220,27 +208,27 @@ describe('CDC rotation with stub activities', () => {
   });
 
   it('refuses a run under a workflow id that is not the resource id, before changing anything', async () => {
-    const world = w.newWorld();
-    const cause = await failureOf(await w.start(world, {}, `my-rotation-${world.secret}`));
+    const world = suite.w.newWorld();
+    const cause = await failureOf(await suite.w.start(world, {}, `my-rotation-${world.secret}`));
     expect(cause?.type).toBe('NonCanonicalWorkflowId');
     expect(cause?.message).toContain(`rotate-postgresql-cdc/${world.secret}`);
     expect(world.calls).toEqual([]);
   });
 
   it('a second rotation of the same secret is refused by the server while the first runs', async () => {
-    const world = w.newWorld();
-    const first = await w.start(world, { gracePeriod: 'PT1H' });
+    const world = suite.w.newWorld();
+    const first = await suite.w.start(world, { gracePeriod: 'PT1H' });
     await waitFor(first, (p) => p.phase === 'grace', 'grace');
-    await expect(w.start(world, { target: 'another-label' })).rejects.toThrow(/already started|already running/i);
+    await expect(suite.w.start(world, { target: 'another-label' })).rejects.toThrow(/already started|already running/i);
     await first.signal(cleanupNowSignal);
     expect(((await first.result()) as RotationResult).status).toBe('completed');
   });
 
   it('an audit outage never blocks the rotation; it is counted', async () => {
-    const world = w.newWorld();
+    const world = suite.w.newWorld();
     world.failTimes('appendAudit');
     world.failTimes('writeCanary');
-    const handle = await w.start(world);
+    const handle = await suite.w.start(world);
     expect((await failureOf(handle))?.type).toBe('RotationRolledBack');
     clean(world, world.oldUser);
   });
@@ -255,9 +243,9 @@ describe('cancelling a rotation in each phase leaves the store clean', () => {
   ];
   for (const [phase, activity, step] of phases) {
     it(`cancel during ${phase}: rolled back, old user streams`, async () => {
-      const world = w.newWorld();
+      const world = suite.w.newWorld();
       const release = world.gate(activity);
-      const handle = await w.start(world);
+      const handle = await suite.w.start(world);
       // cancel while the held activity runs, not while an earlier step of the phase is still in flight
       // (a cancel racing an activity's completion wedges the Java test server's workflow)
       await waitFor(handle, (p) => p.phase === phase && p.steps.some((s) => s.name === step && s.outcome === 'running'), `${step} running`);
@@ -271,8 +259,8 @@ describe('cancelling a rotation in each phase leaves the store clean', () => {
   }
 
   it('cancel during grace: rolled back', async () => {
-    const world = w.newWorld();
-    const handle = await w.start(world, { gracePeriod: 'PT2H' });
+    const world = suite.w.newWorld();
+    const handle = await suite.w.start(world, { gracePeriod: 'PT2H' });
     await waitFor(handle, (p) => p.phase === 'grace', 'grace');
     await handle.cancel();
     await handle.result().catch(() => undefined);
@@ -284,9 +272,9 @@ describe('cancelling a rotation in each phase leaves the store clean', () => {
   // cancel request (FAILED_PRECONDITION) and never hand out another one; the run then hangs
   // (seen once, 2026-12-02, with a Go build beside it). A real server times the task out and retries it.
   it('cancel during cleanup: cleanup finishes first, store clean', { retry: 1, timeout: 60_000 }, async () => {
-    const world = w.newWorld();
+    const world = suite.w.newWorld();
     const release = world.gate('retireRole');
-    const handle = await w.start(world, { gracePeriod: 'PT1H' });
+    const handle = await suite.w.start(world, { gracePeriod: 'PT1H' });
     await waitFor(handle, (p) => p.phase === 'grace', 'grace');
     await handle.signal(cleanupNowSignal, {});
     await waitFor(handle, (p) => p.phase === 'cleanup', 'cleanup');
@@ -299,9 +287,9 @@ describe('cancelling a rotation in each phase leaves the store clean', () => {
   });
 
   it('cancel during pre-flight: nothing was changed', async () => {
-    const world = w.newWorld();
+    const world = suite.w.newWorld();
     const release = world.gate('memoryHeadroom');
-    const handle = await w.start(world);
+    const handle = await suite.w.start(world);
     await waitFor(handle, (p) => p.phase === 'preflight' && p.steps.some((s) => s.outcome === 'running'), 'preflight');
     await handle.cancel();
     await handle.result().catch(() => undefined).finally(release);

@@ -1,9 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
 import { cleanupNowSignal, progressQuery, requestRollbackUpdate, type RotationResult } from '../../workflows/rotation/index.js';
 import { emergencyRotateAll, type EmergencyResult } from '../../workflows/emergency/rotateAll.js';
-import { stubWorker, timeSkippingEnv, waitFor } from './harness.js';
-import type { StubWorld } from './stubWorld.js';
+import { expectClean, stubSuite, waitFor } from './harness.js';
 
 /**
  * What acts at once, with stub activities: a rollback that stops the wait in flight, the
@@ -12,28 +10,18 @@ import type { StubWorld } from './stubWorld.js';
  * keeps an activity whose workflow stopped waiting for it pending after the workflow closed,
  * which blocks time skipping for every later test of a file; the emergency test runs last.
  */
-let env: TestWorkflowEnvironment;
-let w: Awaited<ReturnType<typeof stubWorker>>;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-  w = await stubWorker(env);
-});
-afterAll(async () => {
-  await w?.stop();
-  await env?.teardown();
-});
+const suite = stubSuite();
 
-const clean = (world: StubWorld, user: string) =>
-  expect(world.state()).toMatchObject({ current: user, pending: false, backup: false, streaming: user, canaries: 0 });
+const clean = expectClean;
 
 describe('rollbacks and emergencies act at once; one procedure per connector', () => {
   it('two procedures never restart one connector at once: the second waits for the lease until the first verified its switch, then runs', async () => {
-    const first = w.newWorld();
+    const first = suite.w.newWorld();
     const release = first.gate('awaitCanaryEvent');
-    const a = await w.start(first, { gracePeriod: 'PT1H' });
+    const a = await suite.w.start(first, { gracePeriod: 'PT1H' });
     await waitFor(a, (p) => p.steps.some((s) => s.name === 'canary-read-back' && s.outcome === 'running'), 'first at canary-read-back');
-    const second = w.newWorld(); // another secret, the same connector (a registry switch, a Connect certificate: same lease)
-    const b = await w.start(second, { gracePeriod: 'PT1H' });
+    const second = suite.w.newWorld(); // another secret, the same connector (a registry switch, a Connect certificate: same lease)
+    const b = await suite.w.start(second, { gracePeriod: 'PT1H' });
     const waiting = await waitFor(b, (p) => p.steps.some((s) => s.name === 'lease' && s.outcome === 'skipped'), 'second waiting for the lease');
     expect(waiting.steps.find((s) => s.name === 'lease')!.detail).toMatch(/^waiting: another procedure holds lease\/connector\/postgres-cdc-users-connector/);
     expect(waiting.steps.filter((s) => s.outcome === 'ok').map((s) => s.name)).toEqual(['preflight']); // nothing changed yet
@@ -50,9 +38,9 @@ describe('rollbacks and emergencies act at once; one procedure per connector', (
   });
 
   it('the rollback Update is refused at once, with the reason, once cleanup has started (and a malformed one before that)', async () => {
-    const world = w.newWorld();
+    const world = suite.w.newWorld();
     const release = world.gate('retireRole');
-    const handle = await w.start(world, { gracePeriod: 'PT1H' });
+    const handle = await suite.w.start(world, { gracePeriod: 'PT1H' });
     await waitFor(handle, (p) => p.phase === 'grace', 'grace');
     const refusal = (args: unknown) => handle.executeUpdate(requestRollbackUpdate, { args: [args as never] }).then(() => 'accepted', (e: Error & { cause?: Error }) => e.cause?.message ?? e.message);
     try {
@@ -67,9 +55,9 @@ describe('rollbacks and emergencies act at once; one procedure per connector', (
   });
 
   it('a rollback stops the wait in flight at once (the canary read-back held for good): the Update answers accepted, naming it; the rotation rolls back while the wait is still held', async () => {
-    const world = w.newWorld();
+    const world = suite.w.newWorld();
     const release = world.gate('awaitCanaryEvent');
-    const handle = await w.start(world);
+    const handle = await suite.w.start(world);
     await waitFor(handle, (p) => p.steps.some((s) => s.name === 'canary-read-back' && s.outcome === 'running'), 'canary-read-back running');
     const answer = await handle.executeUpdate(requestRollbackUpdate, { args: [{ reason: 'consumers see errors', by: 'test' }] }).catch((e: unknown) => (release(), Promise.reject(e)));
     // the gate is still closed: only a rollback that does not wait for the step can end the run
@@ -83,13 +71,13 @@ describe('rollbacks and emergencies act at once; one procedure per connector', (
   });
 
   it('emergency rotate-all takes over a rotation caught mid-wait: it rolls back at once, then the credential is rotated in compromise mode; the report says so', async () => {
-    const world = w.newWorld();
+    const world = suite.w.newWorld();
     const release = world.gate('awaitCanaryEvent');
-    const first = await w.start(world);
+    const first = await suite.w.start(world);
     await waitFor(first, (p) => p.steps.some((s) => s.name === 'canary-read-back' && s.outcome === 'running'), 'canary-read-back running');
     const firstTo = (await first.query(progressQuery)).to;
-    const emergency = await env.client.workflow.start(emergencyRotateAll, {
-      taskQueue: w.taskQueue,
+    const emergency = await suite.env.client.workflow.start(emergencyRotateAll, {
+      taskQueue: suite.w.taskQueue,
       workflowId: `emergency-rotate-all/${world.secret}`,
       args: [{ reason: 'leaked in a public paste', requestedBy: 'test', target: 'stub', skip: ['aws-keys', 'schema-registry'], inputs: { 'postgresql-cdc': { secret: world.secret } }, waitForRunningSeconds: 60 }],
     });
