@@ -42,8 +42,9 @@ describe('emergency rotate-all', () => {
       handle = await w.client.workflow.start(emergencyRotateAll, {
         taskQueue: w.taskQueue,
         workflowId: `emergency-rotate-all/e2e-${Date.now()}`,
-        // the converter's account and one it does not use (probe: the health checks'); every account by default, as the workflow test shows
-        args: [{ reason: 'e2e: a laptop with every pipeline credential was lost', requestedBy: 'e2e', registryAccounts: ['developer', 'probe'] }],
+        // the converter's account and one it does not use (probe: the health checks'); every account by default, as the workflow test shows;
+        // a 3 s watch for failing tasks after each registry restart instead of the default 15 s (the input operators have)
+        args: [{ reason: 'e2e: a laptop with every pipeline credential was lost', requestedBy: 'e2e', registryAccounts: ['developer', 'probe'], inputs: { 'schema-registry': { clientWatch: 'PT3S' } } }],
       });
       return (await handle.result()) as EmergencyResult;
     }).finally(() => db.end());

@@ -61,7 +61,7 @@ async function rotateUnderLoad(service: HttpsService) {
   const db = await adminClient(cfg, pipeline.database);
   try {
     const t0 = Date.now();
-    const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 15, warmupMs: 1000, drainMs: 240_000 }, () => rotate({ service, validityDays: 30 }));
+    const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 15, warmupMs: 1000, drainMs: 240_000 }, () => rotate({ service, validityDays: 30, clientWatch: 'PT3S' }));
     const events = summarize(run.emails, run.deliveries);
     const { result, error } = run.result;
     console.info(`${service} certificate rotation: ${JSON.stringify({ seconds: (Date.now() - t0) / 1000, events, from: result?.from, to: result?.to, steps: result?.steps.map((s) => `${s.name}:${s.outcome}:${s.detail ?? ''}`) })}`);

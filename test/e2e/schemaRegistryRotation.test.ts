@@ -41,7 +41,7 @@ describe('Schema Registry rotation (dual users, three phases) with the registry 
   it('rotates under CDC load with 0 × 401 and 0 lost events; afterwards the old user is refused and the new one accepted', async () => {
     const old = await clientCredential();
     expect(await registryStatus(old.user, old.password)).toBe(200);
-    const r = await rotate({ gracePeriod: 'PT1S' });
+    const r = await rotate({ gracePeriod: 'PT1S', clientWatch: 'PT3S' });
     const { events, probe } = r;
     console.info(`registry rotation: ${JSON.stringify({ ...probe, events })}`);
     expect(r.error).toBeUndefined();
@@ -73,7 +73,7 @@ describe('Schema Registry rotation (dual users, three phases) with the registry 
   // the rollback signal's undo chain is the drill's below (same steps undone); the signal itself: schemaRegistry.test.ts (stub world)
   it('rolls back when a drill fails it after the switch, and the connector keeps its tasks RUNNING', async () => {
     const old = await clientCredential();
-    const { error, events, probe } = await rotate({ gracePeriod: 'PT1H', injectFailure: 'canary-read-back' });
+    const { error, events, probe } = await rotate({ gracePeriod: 'PT1H', injectFailure: 'canary-read-back', clientWatch: 'PT3S' });
     expect((error?.cause as { type?: string } | undefined)?.type).toBe('RotationRolledBack');
     expect(probe.client401).toBe(0);
     expect(events.lost).toBe(0);

@@ -101,6 +101,7 @@ describe('certificate rotation input and pre-flight', () => {
     expect(issue({ service: 'postgresql', sans: Array.from({ length: 21 }, (_, i) => `h${i}`) })).toMatch(/sans:/);
     expect(issue({ service: 'postgresql', validityDays: 0 })).toMatch(/validityDays:/);
     expect(issue({ service: 'postgresql', validityDays: 826 })).toMatch(/validityDays:/);
+    expect(issue({ service: 'schema-registry', clientWatch: 'PT11M' })).toMatch(/clientWatch: must be an ISO-8601 duration \(at most 600 s\)/);
     expect(issue({ service: 'postgresql', password: 'x' })).toMatch(/\(input\): Unrecognized key: "password"/);
     expect(parseCertificateInput({ service: 'postgresql' })).toMatchObject({ secret: 'postgres-tls', caSecret: 'rekey-ca', validityDays: 90, allowSanChange: false });
     expect(parseCertificateInput({ service: 'kafka' })).toMatchObject({ service: 'kafka', secret: 'kafka-tls', caSecret: 'rekey-ca' });

@@ -35,6 +35,8 @@ export class RegistryStubWorld {
   /** Every moment the client's credential was refused (would be an HTTP 401). */
   unauthorized: string[] = [];
   calls: string[] = [];
+  /** The watch (settleMs) each restartFailedTasks call was given. */
+  readonly clientWatches: Array<number | undefined> = [];
   audit: AuditEvent[] = [];
   /** Every password the world generated or holds: none may appear in a workflow history. */
   readonly passwords: string[] = [];
@@ -166,7 +168,7 @@ export class RegistryStubWorld {
         w.client = w.live.current!;
         w.clientCalls('after a task restart');
       }),
-      restartFailedTasks: on('restartFailedTasks', () => ({ restarted: [] as number[] })),
+      restartFailedTasks: on('restartFailedTasks', ({ settleMs }: { settleMs?: number }) => (w.clientWatches.push(settleMs), { restarted: [] as number[] })),
       waitConnectorRunning: on('waitConnectorRunning', () => {
         if (!w.accepts(w.client)) throw ApplicationFailure.nonRetryable('task 0 FAILED: 401 Unauthorized from the registry', 'ConnectorTaskFailed');
         return connector();

@@ -79,9 +79,11 @@ describe('Schema Registry rotation with stub activities', () => {
     expect(dry.plan!.find((s) => s.name === 'accept-user')!.undo).toMatch(/remove developer-next-\*/);
 
     const world = w.newWorld();
-    const handle = await start(world, { gracePeriod: 'PT6H' });
+    const handle = await start(world, { gracePeriod: 'PT6H', clientWatch: 'PT4S' });
     const result = (await handle.result()) as RotationResult;
     expect(result).toMatchObject({ status: 'completed', procedure: 'schema-registry', from: 'developer' });
+    // after each of the two registry restarts, failing tasks are watched for as long as the input says
+    expect(world.clientWatches).toEqual([4000, 4000]);
     expect(result.to).toMatch(/^developer_\d{8}_\d{4}$/);
     only(world, result.to!);
     const ran = result.steps.filter((s) => !s.name.startsWith('signal:')).map((s) => s.name);
@@ -241,7 +243,7 @@ describe('Schema Registry input and pre-flight (pure)', () => {
   it('fills defaults: the developer account, its secret and connector, 24 h grace, 120 s registry waits', () => {
     expect(parseSchemaRegistryInput({ target: 'ecommerce' })).toMatchObject({
       secret: 'schema-registry-auth', account: 'developer', userPrefix: 'developer', connector: 'postgres-cdc-users-connector',
-      subjectPrefix: 'ecommerce.', canaryTopic: 'ecommerce.public.rekey_canary', slot: 'debezium_slot', gracePeriod: 'PT24H', registryWaitSeconds: 120, dryRun: false,
+      subjectPrefix: 'ecommerce.', canaryTopic: 'ecommerce.public.rekey_canary', slot: 'debezium_slot', gracePeriod: 'PT24H', registryWaitSeconds: 120, clientWatch: 'PT15S', dryRun: false,
     });
     expect(parseSchemaRegistryInput({ target: 't', account: 'probe' }).userPrefix).toBe('probe');
   });
@@ -251,6 +253,9 @@ describe('Schema Registry input and pre-flight (pure)', () => {
     expect(fieldsOf({ target: 't', force: { reason: 'lag' } })).toEqual(['force.reason']);
     expect(fieldsOf({ target: 't', injectFailure: 'stage' })).toEqual(['injectFailure']);
     expect(fieldsOf({ target: 't', injectFailure: 'both-accepted' })).toEqual([]);
+    expect(fieldsOf({ target: 't', clientWatch: 'PT11M' })).toEqual(['clientWatch']);
+    expect(fieldsOf({ target: 't', clientWatch: '15s' })).toEqual(['clientWatch']);
+    expect(fieldsOf({ target: 't', clientWatch: 'PT0S' })).toEqual([]);
   });
 
   it('new user names: <prefix>_<yyyymmdd_hhmm> in UTC, seconds added when the name is taken', () => {

@@ -2,6 +2,7 @@ import { keyAlgorithms } from './keys.js';
 import { z } from 'zod';
 import { InvalidInputError } from '../postgresCdc/input.js';
 import { isIp } from './sans.js';
+import { clientWatchField } from '../rotation/durationField.js';
 
 export { InvalidInputError };
 
@@ -53,6 +54,7 @@ export const CertificateRotationInput = z
     reason: z.string().min(1).max(500).default('certificate renewal'),
     requestedBy: z.string().min(1).max(200).default('unknown'),
     connector: objectName.optional().describe(`kafka-connect and schema-registry: the connector to see running again after the restart (default ${DEFAULT_CONNECTOR})`),
+    clientWatch: clientWatchField().optional().describe('kafka-connect and schema-registry: after the restart, how long to keep watching the connectors that use the registry, restarting tasks that FAIL meanwhile (default PT3S for Connect, PT15S for the registry; at most PT10M)'),
     dryRun: z.boolean().default(false),
     injectFailure: z.enum(certificateDrillSteps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
   })

@@ -1,5 +1,5 @@
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
-import { describeError, Rotation, type RotationResult, procedureActivities, gatePreflight, resolvePlanOnWorker } from '../rotation/index.js';
+import { describeError, parseIsoDuration, Rotation, type RotationResult, procedureActivities, gatePreflight, resolvePlanOnWorker } from '../rotation/index.js';
 import { type CertificateRotationInput, type CertificateRotationPlan, DEFAULT_CONNECTOR } from './input.js';
 import { evaluateCertificatePreflight, servedProblem } from './preflight.js';
 import { normalizeSan } from './sans.js';
@@ -92,7 +92,7 @@ async function healConnector(plan: CertificateRotationPlan): Promise<{ restarted
   const connector = plan.connector ?? DEFAULT_CONNECTOR;
   // a restarted Connect first has to assign the connector again (polled; a FAILED task ends the wait)
   if (plan.service === 'kafka-connect') await wait.waitConnectorRunning({ connector }).catch(() => undefined);
-  const healed = await wait.restartFailedTasks({ connector, settleMs: plan.service === 'schema-registry' ? 15_000 : 3000 });
+  const healed = await wait.restartFailedTasks({ connector, settleMs: parseIsoDuration(plan.clientWatch ?? (plan.service === 'schema-registry' ? 'PT15S' : 'PT3S')) });
   await wait.waitConnectorRunning({ connector });
   return { restarted: healed.restarted };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
+import { MAX_GRACE_MS } from '../rotation/duration.js';
+import { isoDurationField } from '../rotation/durationField.js';
 
 /** What a schedule can run: each rotation procedure, the access validation, and the certificate renewal scan. */
 export const scheduledRotations = ['postgresql-cdc', 'schema-registry', 'aws-keys'] as const;
@@ -7,14 +8,7 @@ export const scheduledProcedures = [...scheduledRotations, 'validation', 'certif
 export type ScheduledProcedure = (typeof scheduledProcedures)[number];
 export type ScheduledRotation = (typeof scheduledRotations)[number];
 
-const isoDuration = (max: number, example: string) =>
-  z
-    .string()
-    .max(40)
-    .refine((v) => {
-      const ms = parseIsoDuration(v);
-      return ms !== undefined && ms > 0 && ms <= max;
-    }, `must be a positive ISO-8601 duration (at most ${Math.round(max / 3_600_000)} h), such as ${example}`);
+const isoDuration = (maxMs: number, example: string) => isoDurationField({ maxMs, example });
 
 /** The runbook's maintenance window: 02:00–04:00 UTC, two hours. */
 export const RUNBOOK_WINDOW = { length: 'PT2H', stagingBudget: 'PT10M' } as const;

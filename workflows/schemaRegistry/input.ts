@@ -3,6 +3,7 @@ import { InvalidInputError } from '../postgresCdc/input.js';
 import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
 import { defaultSecrets } from '../rotation/ids.js';
 import { MaintenanceWindowInput } from '../rotation/window.js';
+import { clientWatchField } from '../rotation/durationField.js';
 
 export { InvalidInputError };
 
@@ -39,6 +40,7 @@ export const SchemaRegistryRotationInput = z
     canaryTopic: kafkaName.default('ecommerce.public.rekey_canary'),
     slot: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)').default('debezium_slot'),
     gracePeriod: gracePeriod.optional().describe('how long the old user stays accepted after clients moved'),
+    clientWatch: clientWatchField().default('PT15S'),
     registryWaitSeconds: z.number().int().min(10).max(900).default(120).describe('how long to wait for the registry to accept or refuse a user after a restart'),
     force: z
       .object({ reason: z.string().min(10, 'explain in at least 10 characters why pre-flight may fail').max(500) })

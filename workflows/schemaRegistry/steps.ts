@@ -32,7 +32,7 @@ export function registrySteps(p: SchemaRegistryRotationPlan, n: { oldUser: strin
     restartAdd: step('restart-registry:add', 'staging', `restart the Schema Registry so it reads its users again (Kubernetes: rollout restart of statefulsets/schema-registry; embedded stack: the stand-in)`),
     newAccepted: step('new-user-accepted', 'staging', `wait until the registry answers ${n.newUser} (${a}-next-*) with HTTP 200 (${waitS})`),
     oldAccepted: step('old-user-accepted', 'staging', `wait until the registry answers ${n.oldUser} (${a}-user) with HTTP 200: both users are accepted (${waitS})`),
-    healAfterAdd: step('tasks-after-add', 'staging', `restart any task of ${p.connector} that FAILED while the registry restarted (a cold schema cache meets the outage), wait RUNNING`),
+    healAfterAdd: step('tasks-after-add', 'staging', `restart any task of ${p.connector} that FAILED while the registry restarted (a cold schema cache meets the outage), watching ${p.clientWatch ?? 'PT15S'}, wait RUNNING`),
     // Phase 2 — switch clients.
     promote: step(
       'promote',
@@ -53,7 +53,7 @@ export function registrySteps(p: SchemaRegistryRotationPlan, n: { oldUser: strin
     restartRemove: step('restart-registry:remove', 'cleanup', `restart the Schema Registry so it reads its users again (${n.oldUser} no longer among them)`),
     oldRefused: step('old-user-refused', 'cleanup', `wait until the registry answers ${n.oldUser} (its credential in ${s}-backup) with HTTP 401 (${waitS})`),
     newStillAccepted: step('new-user-still-accepted', 'cleanup', `wait until the registry answers ${n.newUser} (${a}-user) with HTTP 200 (${waitS})`),
-    healAfterRemove: step('tasks-after-remove', 'cleanup', `restart any task of ${p.connector} that FAILED while the registry restarted, wait RUNNING`),
+    healAfterRemove: step('tasks-after-remove', 'cleanup', `restart any task of ${p.connector} that FAILED while the registry restarted, watching ${p.clientWatch ?? 'PT15S'}, wait RUNNING`),
     removeVersions: step('remove-versions', 'cleanup', `delete secrets ${s}-pending, ${s}-backup and the canary row`),
     accessValidation: step('access-validation', 'cleanup', 'the runbook checklist lines of schema-registry (read only); a failed line is reported in the result and the audit log, not rolled back'),
   };

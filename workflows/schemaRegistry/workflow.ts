@@ -86,7 +86,7 @@ async function addNewUser(run: Run): Promise<void> {
   const timeoutMs = plan.registryWaitSeconds * 1000;
   await r.wait(steps.newAccepted.name, () => run.registry.wait.waitRegistryAuth({ ...ref, slot: 'next', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status} after ${x.waitedMs} ms`);
   await r.wait(steps.oldAccepted.name, () => run.registry.wait.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status}`);
-  await r.step(steps.healAfterAdd.name, () => wait.restartFailedTasks({ connector: plan.connector }), healed);
+  await r.step(steps.healAfterAdd.name, () => wait.restartFailedTasks({ connector: plan.connector, settleMs: clientWatchMs(plan) }), healed);
   r.checkpoint('both-accepted');
 }
 
@@ -121,7 +121,7 @@ async function removeOldUser(run: Run): Promise<void> {
     const refused = await r.persist(steps.oldRefused.name, () => run.registry.undo.waitRegistryAuth({ ...ref, slot: 'backup', expectStatus: 401, timeoutMs }), (x) => `${x.user}: HTTP ${x.status} after ${x.waitedMs} ms`);
     if (refused) r.audit.record(steps.oldRefused.name, 'old_user_refused', 'success', { validation_status: 'passed', detail: `${refused.user}: HTTP ${refused.status}` });
     await r.persist(steps.newStillAccepted.name, () => run.registry.undo.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs }), (x) => `${x.user}: HTTP ${x.status}`);
-    await r.persist(steps.healAfterRemove.name, () => undo.restartFailedTasks({ connector: plan.connector }), healed);
+    await r.persist(steps.healAfterRemove.name, () => undo.restartFailedTasks({ connector: plan.connector, settleMs: clientWatchMs(plan) }), healed);
     await r.persist(steps.removeVersions.name, async () => {
       await undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] });
       await undo.removeCanary({ marker });
@@ -129,6 +129,9 @@ async function removeOldUser(run: Run): Promise<void> {
   });
 }
 
+
+/** Runs recorded before the field existed carry no clientWatch: the 15 s they watched. */
+const clientWatchMs = (plan: SchemaRegistryRotationPlan): number => parseIsoDuration(plan.clientWatch ?? 'PT15S')!;
 
 /** Registry waits get a start-to-close above their own bound (registryWaitSeconds may exceed the kit's 600 s waits). */
 function registryWaits(plan: SchemaRegistryRotationPlan): Run['registry'] {
@@ -175,7 +178,7 @@ async function forgetNewUser(run: Run): Promise<void> {
   if (!run.restartedWithNewUser) return; // the registry never read the new user
   await undo.restartRegistry({ restartedAt: restartStamp() });
   await run.registry.undo.waitRegistryAuth({ ...ref, slot: 'current', expectStatus: 200, timeoutMs: plan.registryWaitSeconds * 1000 });
-  await undo.restartFailedTasks({ connector: plan.connector });
+  await undo.restartFailedTasks({ connector: plan.connector, settleMs: clientWatchMs(plan) });
 }
 
 const healed = (x: { restarted: number[] }) => (x.restarted.length ? `restarted failed task(s) ${x.restarted.join(',')}` : 'no task failed');
