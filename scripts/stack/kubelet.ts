@@ -163,7 +163,9 @@ export class EmbeddedKubelet {
       log(`pod ${p.metadata!.name} terminated`);
       await this.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: kubeNamespace, gracePeriodSeconds: 0 }).catch(() => undefined);
     }
-    const live = pods.filter((x) => !x.metadata?.deletionTimestamp).sort((a, b) => String(a.metadata!.creationTimestamp).localeCompare(String(b.metadata!.creationTimestamp)));
+    // by time, not by text: the client hands Dates, whose text starts with the weekday ("Mon …" < "Sun …")
+    const created = (p: V1Pod) => new Date(p.metadata!.creationTimestamp ?? 0).getTime();
+    const live = pods.filter((x) => !x.metadata?.deletionTimestamp).sort((a, b) => created(a) - created(b));
     const newest = live.at(-1);
     if (!newest) {
       // scaled to zero: the container of the last pod stops with it
