@@ -36,6 +36,9 @@ const stackProject = (name: string, include: string[], exclude: string[], groupO
     sequence: { groupOrder },
     pool: 'forks' as const,
     fileParallelism: false,
+    // one process and one module cache for the lane's files (≈ 2.5 s of imports saved per file);
+    // each file still starts its own workers and clients. REKEY_STACK_ISOLATE=1 isolates them again.
+    isolate: process.env.REKEY_STACK_ISOLATE === '1',
     testTimeout: 240_000,
     hookTimeout: 300_000,
   },

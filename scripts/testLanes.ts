@@ -83,7 +83,7 @@ async function main() {
   const side = fast.then(async () => {
     // its global setup reuses the stack the stack lane brought up: wait for it, never start it twice
     while (!stackEnded && !(await stackUp())) await sleep(5000);
-    return runLane('stack-side', {}, logOf('stack-side'));
+    return runLane('stack-side', { REKEY_STACK_SHARED: '1' }, logOf('stack-side'));
   });
   const results = await Promise.all([fast, stack, side]);
   if (!wasRunning && process.env.REKEY_KEEP_STACK !== '1') await down(loadStackConfig(), {}, (line) => console.error(`[stack] ${line}`));

@@ -68,6 +68,15 @@ export class FleetWatcher {
     const kafka = new Kafka({ clientId: 'rekey-fleet-watch', brokers: this.brokers, logLevel: logLevel.NOTHING });
     this.consumer = kafka.consumer({ groupId: `rekey-fleet-watch-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 200 });
     await this.consumer.connect();
+    // Debezium creates a topic with its first event; subscribing before the broker has a leader for
+    // it fails ("does not host this topic-partition"): create them first, waiting for their leaders
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ waitForLeaders: true, topics: [...this.byTopic.keys()].map((topic) => ({ topic })) });
+    } finally {
+      await admin.disconnect();
+    }
     // from the beginning, filtered by this run's emails: no race between subscribing and the first insert
     await this.consumer.subscribe({ topics: [...this.byTopic.keys()], fromBeginning: true });
     await this.consumer.run({
