@@ -3,9 +3,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { AwsSdk } from './awsSdk.js';
 import { codeOf, ID_KEY, SECRET_KEY, until } from './awsCalls.js';
 import type { StoredSecret } from './secrets/store.js';
+import { type ListPage, newestArchiveObjects } from './s3Archive.js';
 
-/** At most this many ListObjectsV2 pages (1000 keys each) per look at the bucket: narrow `prefix` for bigger archives. */
-const MAX_LIST_PAGES = 100;
 /** Answers that mean "this key does not exist (any more)": the proof that a deleted key is refused. */
 const REFUSED = new Set(['InvalidAccessKeyId', 'InvalidClientTokenId']);
 const ACCEPTED = 'accepted (HTTP 200)';
@@ -26,21 +25,23 @@ interface S3Context {
 export function createS3Activities(ctx: S3Context) {
   const { aws, call, must } = ctx;
 
-  /** The newest object under the prefix modified after `since`, or null. */
+  /** One ListObjectsV2 page, signed with rekey's identity. */
+  async function listPage(bucket: string, prefix: string, opts: { delimiter?: string; token?: string }) {
+    const { sdk, s3 } = await aws();
+    return call(`S3 ListObjectsV2 s3://${bucket}/${prefix}`, () =>
+      s3.send(new sdk.s3.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: opts.delimiter, ContinuationToken: opts.token })),
+    );
+  }
+
+  /** The newest object under the prefix modified after `since`, or null; only the archive's newest folders are listed. */
   async function newestObjectSince(input: { bucket: string; prefix: string; since: string }): Promise<{ key: string; lastModified: string } | null> {
     const since = Date.parse(input.since);
+    const list: ListPage = (prefix, opts) => listPage(input.bucket, prefix, opts);
+    const objects = await newestArchiveObjects(list, input.prefix, (folder, pages) => heartbeat(`listed ${pages} page(s) of s3://${input.bucket}/${folder}`));
     let newest: { key: string; at: number } | null = null;
-    let token: string | undefined;
-    for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      const { sdk, s3 } = await aws();
-      const out = await call(`S3 ListObjectsV2 s3://${input.bucket}/${input.prefix}`, () => s3.send(new sdk.s3.ListObjectsV2Command({ Bucket: input.bucket, Prefix: input.prefix, ContinuationToken: token })));
-      for (const o of out.Contents ?? []) {
-        const at = o.LastModified?.getTime() ?? 0;
-        if (o.Key && at > since && (!newest || at > newest.at)) newest = { key: o.Key, at };
-      }
-      token = out.IsTruncated ? out.NextContinuationToken : undefined;
-      if (!token) break;
-      heartbeat(`listed ${page + 1} page(s) of s3://${input.bucket}/${input.prefix}`);
+    for (const o of objects) {
+      const at = o.LastModified?.getTime() ?? 0;
+      if (o.Key && at > since && (!newest || at > newest.at)) newest = { key: o.Key, at };
     }
     return newest && { key: newest.key, lastModified: new Date(newest.at).toISOString() };
   }

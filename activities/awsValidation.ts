@@ -1,5 +1,6 @@
 import type { _Object } from '@aws-sdk/client-s3';
 import { awsSdk } from './awsSdk.js';
+import { newestArchiveObjects } from './s3Archive.js';
 import type { AwsDeps } from './aws.js';
 import { fail, list, runCheck, verdict, type CheckResult } from './checks.js';
 import { checklist } from '../workflows/validation/checklist.js';
@@ -7,7 +8,6 @@ import { checklist } from '../workflows/validation/checklist.js';
 const lines = checklist.s3;
 /** How many of the newest objects have their key checked against the sink's layout. */
 const SAMPLE = 20;
-const MAX_PAGES = 20;
 
 export interface S3ValidationInput {
   /** The sink's key: `access-key-id`, `secret-access-key`. */
@@ -66,22 +66,16 @@ export function createAwsValidation(deps: AwsDeps) {
     }
   }
 
+  /** The SAMPLE newest objects, from the archive's newest folders only (see s3Archive.ts). */
   async function newestObjects(bucket: string, prefix: string): Promise<_Object[]> {
     const { s3: s3Sdk } = await awsSdk();
     const s3 = new s3Sdk.S3Client({ ...client, ...own });
-    const all: _Object[] = [];
-    let token: string | undefined;
     try {
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const out = await s3.send(new s3Sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-        all.push(...(out.Contents ?? []));
-        token = out.IsTruncated ? out.NextContinuationToken : undefined;
-        if (!token) break;
-      }
+      const all = await newestArchiveObjects((p, opts) => s3.send(new s3Sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: p, Delimiter: opts.delimiter, ContinuationToken: opts.token })), prefix);
+      return all.sort((a, b) => (b.LastModified?.getTime() ?? 0) - (a.LastModified?.getTime() ?? 0)).slice(0, SAMPLE);
     } finally {
       s3.destroy();
     }
-    return all.sort((a, b) => (b.LastModified?.getTime() ?? 0) - (a.LastModified?.getTime() ?? 0)).slice(0, SAMPLE);
   }
 
   async function partitioning(input: S3ValidationInput) {
