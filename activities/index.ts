@@ -16,6 +16,7 @@ import { createPlanActivities } from './plans.js';
 import { createPostgresActivities } from './postgres/index.js';
 import { createSchemaRegistryActivities, type RegistryRuntime } from './schemaRegistry.js';
 import { createSchemaRegistryValidation } from './schemaRegistryValidation.js';
+import { createRegistryAccessLogActivities } from './registryAccessLog.js';
 import type { SecretStore } from './secrets/store.js';
 import { createTlsActivities, type TlsInstaller } from './tls/index.js';
 import { fetchTrusting, httpsEndpoint } from './http.js';
@@ -31,7 +32,8 @@ export interface ActivityDeps {
   kafkaConnect: { url: string; worker?: ConnectWorkerRuntime; caPem?: string };
   kafka: { brokers: string[]; tls?: { brokers: string[]; listener: string } };
   /** Apicurio's base URL (…/apis/… suffixes are stripped) and how to restart it. */
-  schemaRegistry?: { url: string; runtime?: RegistryRuntime; caPem?: string };
+  /** `accessLog`: `file:<path>` of the registry's access log (the registry-side proof that clients moved). */
+  schemaRegistry?: { url: string; runtime?: RegistryRuntime; caPem?: string; accessLog?: string };
   /** IAM and S3 (the S3 sink's access keys): `endpoint` for an emulator; `credentials` absent = the SDK's default chain. */
   aws?: { region: string; endpoint?: string; credentials?: AwsCredentials };
   audit: { path: string };
@@ -93,6 +95,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createKafkaConnectActivities(connect),
     ...createKafkaActivities(deps.kafka),
     ...createSchemaRegistryActivities({ store: deps.store, ...registry, runtime: deps.schemaRegistry?.runtime }),
+    ...createRegistryAccessLogActivities({ accessLog: deps.schemaRegistry?.accessLog }),
     ...createCredentialActivities({ store: deps.store }),
     ...createTlsActivities({ store: deps.store, postgres: { store: deps.store, ...deps.postgres }, installers: deps.tlsInstallers, kafka: kafkaTls(deps.kafka), ...tlsRuntimes(deps, registryUrl) }),
     ...createCertificateLifecycleActivities({ store: deps.store }),

@@ -25,6 +25,8 @@ export interface KafkaConnectDeps {
 /** How long one Connect REST call rides out a Connect that is unreachable or answers 5xx. */
 const CONNECT_TRANSIENT_MS = 25_000;
 
+const escapeRe = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /** A heartbeat when running as an activity (the integration tests call these functions directly). */
 function beat(detail: string): void {
   try {
@@ -94,6 +96,45 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
     const config = (await res.json()) as Record<string, string>;
     const refs = ['database.user', 'database.password'].map((k) => config[k]).filter((v): v is string => typeof v === 'string');
     return { slot: config['slot.name'] ?? null, credentialRefs: refs.map((v) => (/^\$\{[a-z]+:[^}]+\}$/.test(v) ? v : '(literal value, not shown)')) };
+  }
+
+  /** Every connector's config, as Connect returns it (config-provider references unresolved). */
+  async function connectorConfigs(): Promise<Array<[string, Record<string, string>]>> {
+    const res = await call('GET', '/connectors?expand=info');
+    const all = (await res.json()) as Record<string, { info: { config: Record<string, string> } }>;
+    return Object.entries(all).map(([name, c]) => [name, c.info.config]);
+  }
+
+  /** `${provider:…<secret>:<key>}` for a key matching `key` (a regex source). */
+  const referenceTo = (secret: string, key: string) => new RegExp(`\\$\\{[a-zA-Z0-9_-]+:[^}]*[/:]${escapeRe(secret)}:(?:${key})\\}`);
+
+  /**
+   * The connectors that read `secret` through a config provider (Connect keeps the `${provider:…}`
+   * text in the config it returns; a task restart re-reads it): every one of them must move
+   * when the secret changes, not only the connector a rotation names.
+   */
+  async function secretReaders(input: { secret: string }): Promise<{ readers: string[] }> {
+    const reference = referenceTo(input.secret, '[^}]+');
+    return { readers: (await connectorConfigs()).filter(([, config]) => Object.values(config).some((v) => reference.test(v))).map(([name]) => name).sort() };
+  }
+
+  /**
+   * The connectors that authenticate to the Schema Registry as `account`: a config value holds a
+   * config-provider reference to `<secret>`'s `<account>-user` or `-password` key. `literal`:
+   * connectors whose registry credentials are written into their config as the account's current
+   * user, which a rotation cannot move.
+   */
+  async function registryAccountClients(input: { secret: string; account: string; currentUser: string }): Promise<{ clients: string[]; literal: string[] }> {
+    const reference = referenceTo(input.secret, `${escapeRe(input.account)}-(?:user|password)`);
+    const authKey = /(\.auth\.username|basic\.auth\.user\.info)$/;
+    const clients: string[] = [];
+    const literal: string[] = [];
+    for (const [name, config] of await connectorConfigs()) {
+      const entries = Object.entries(config);
+      if (entries.some(([, v]) => reference.test(v))) clients.push(name);
+      else if (entries.some(([k, v]) => authKey.test(k) && !v.includes('${') && v.split(':')[0] === input.currentUser)) literal.push(name);
+    }
+    return { clients: clients.sort(), literal: literal.sort() };
   }
 
   /** Polls until the connector and all its tasks are in `state`; a FAILED task ends the wait early. */
@@ -244,5 +285,5 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
     throw ApplicationFailure.retryable(`Kafka Connect worker not ready ${timeoutMs / 1000} s after restart (${seen})`, 'WorkerNotReady');
   }
 
-  return { connectorStatus, connectorBinding, pauseConnector, resumeConnector, restartConnector, restartFailedTasks, waitConnectorRunning, restartConnectWorker };
+  return { connectorStatus, connectorBinding, secretReaders, registryAccountClients, pauseConnector, resumeConnector, restartConnector, restartFailedTasks, waitConnectorRunning, restartConnectWorker };
 }

@@ -30,7 +30,8 @@ export function stackWorkerDefaults(stack: StackConfig) {
     postgres: { host: '127.0.0.1', port: stack.ports.postgres, database: pipeline.database, adminSecret: pipeline.adminSecret },
     kafkaConnect: { url: `http://127.0.0.1:${stack.ports.connect}` },
     kafka: { brokers: [`127.0.0.1:${stack.ports.kafka}`], tls: { brokers: [`127.0.0.1:${stack.ports.kafkaTls}`], listener: KAFKA_TLS_LISTENER } },
-    schemaRegistry: { url: `http://127.0.0.1:${stack.ports.registry}/apis/ccompat/v7` },
+    // the stand-in's access log names the user of every request (scripts/stack/registry.ts)
+    schemaRegistry: { url: `http://127.0.0.1:${stack.ports.registry}/apis/ccompat/v7`, accessLog: `file:${path.join(stack.logDir, 'schema-registry.log')}` },
     aws: { endpoint: `http://127.0.0.1:${stack.ports.moto}`, region: 'us-east-1' },
     audit: { path: path.join(stack.dir, 'audit', 'rotations.jsonl') },
     // the access validation's RBAC and network-policy checks read the embedded control plane (when it was ever started)

@@ -57,6 +57,8 @@ describe('Schema Registry rotation (dual users, three phases) with the registry 
     expect(events.lost).toBe(0);
     expect(await connectorTasks()).toEqual(['RUNNING']);
     expect(events.inserted).toBeGreaterThan(20);
+    // the registry's own access log: after the tasks restarted, no request as the old user; the converter on the new one
+    expect(result.steps.find((s) => s.name === 'registry-saw-switch')?.detail).toMatch(new RegExp(`^0 request\\(s\\) as ${old.user} since the switch, [1-9]\\d* as ${result.to} while the canary passed$`));
     // the registry was restarted twice (add, remove): the probe saw it unreachable, never refusing
     expect(probe.registryUnreachableMs.length).toBeGreaterThanOrEqual(2);
     // end state as an operator checks it with curl: new user 200, old user 401, no leftovers

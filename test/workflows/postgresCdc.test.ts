@@ -69,13 +69,27 @@ describe('CDC rotation with stub activities', () => {
     });
   }
 
+  it('restarts every connector that reads the secret (another slot on the same Secret), and moves them all back on a rollback', async () => {
+    const world = suite.w.newWorld();
+    world.otherReaders.set('orders-cdc-connector', world.oldUser);
+    const result = (await (await suite.w.start(world, { gracePeriod: 'PT1M' })).result()) as RotationResult;
+    expect(result.status).toBe('completed');
+    expect(world.otherReaders.get('orders-cdc-connector')).toBe(result.to);
+    expect(result.steps.find((s) => s.name === 'preflight')!.detail).toMatch(/connectors reading .*: postgres-cdc-users-connector, orders-cdc-connector$/);
+
+    const drill = suite.w.newWorld();
+    drill.otherReaders.set('orders-cdc-connector', drill.oldUser);
+    expect((await failureOf(await suite.w.start(drill, { gracePeriod: 'PT1H', injectFailure: 'canary-read-back' })))?.type).toBe('RotationRolledBack');
+    expect(drill.otherReaders.get('orders-cdc-connector')).toBe(drill.oldUser);
+  });
+
   it('fails pre-flight without changing anything, and a forced run records why', async () => {
     const world = suite.w.newWorld();
     world.streaming = 'someone_else';
     const cause = await failureOf(await suite.w.start(world));
     expect(cause?.type).toBe('PreflightFailed');
     expect(cause?.message).toMatch(/streaming user matches secret: saw someone_else/);
-    expect(world.calls.filter((c) => !['inspectReplication', 'connectorStatus', 'connectorBinding', 'describeCredential', 'memoryHeadroom'].includes(c))).toEqual([]);
+    expect(world.calls.filter((c) => !['inspectReplication', 'connectorStatus', 'connectorBinding', 'describeCredential', 'memoryHeadroom', 'secretReaders'].includes(c))).toEqual([]);
   });
 
   it('a failing compensation parks in needs-attention; retry finishes the rollback', async () => {

@@ -35,6 +35,14 @@ export class RegistryStubWorld {
   /** Every moment the client's credential was refused (would be an HTTP 401). */
   unauthorized: string[] = [];
   calls: string[] = [];
+  /** Other connectors that authenticate as the account (the S3 sink reads probe's), with the credential each uses. */
+  readonly otherClients = new Map<string, Cred>();
+  /** Connectors with the account's user written into their config (not through a config provider). */
+  literalClients: string[] = [];
+  /** The registry's access log: the user of every request it authenticated (null: no access log configured). */
+  accessLog: string[] | null = [];
+  /** A client rekey does not know of (not a connector), still on the credential it read at the start. */
+  stray?: Cred;
   /** The watch (settleMs) each restartFailedTasks call was given. */
   readonly clientWatches: Array<number | undefined> = [];
   audit: AuditEvent[] = [];
@@ -84,13 +92,14 @@ export class RegistryStubWorld {
     return p;
   }
 
-  private accepts(c: Cred | undefined): boolean {
+  accepts(c: Cred | undefined): boolean {
     return c !== undefined && this.accepted.some((a) => key(a) === key(c));
   }
 
   /** The client talks to the registry (after either side restarted): a refusal is a 401. */
   private clientCalls(when: string): void {
     if (!this.accepts(this.client)) this.unauthorized.push(`${when}: ${this.client.user}`);
+    for (const c of [this.client, ...this.otherClients.values(), ...(this.stray ? [this.stray] : [])]) if (this.accepts(c)) this.accessLog?.push(c.user);
   }
 
   private credOf(slot: Slot | 'backup'): Cred {
@@ -164,10 +173,18 @@ export class RegistryStubWorld {
         w.clientCalls('after a registry restart');
       }),
       connectorStatus: on('connectorStatus', connector),
-      restartConnector: on('restartConnector', () => {
+      restartConnector: on('restartConnector', ({ connector: name }: { connector: string }) => {
+        if (w.otherClients.has(name)) return void w.otherClients.set(name, w.live.current!);
         w.client = w.live.current!;
         w.clientCalls('after a task restart');
       }),
+      registryAccessLogMark: on('registryAccessLogMark', () => (w.accessLog ? { source: 'stub', offset: w.accessLog.length } : null)),
+      registryRequestsBy: on('registryRequestsBy', ({ users, from }: { users: string[]; from: { offset: number } }) => ({
+        source: 'stub',
+        lines: (w.accessLog ?? []).length - from.offset,
+        requests: Object.fromEntries(users.map((u) => [u, (w.accessLog ?? []).slice(from.offset).filter((x) => x === u).length])),
+      })),
+      registryAccountClients: on('registryAccountClients', () => ({ clients: ['postgres-cdc-users-connector', ...w.otherClients.keys()].sort(), literal: w.literalClients })),
       restartFailedTasks: on('restartFailedTasks', ({ settleMs }: { settleMs?: number }) => (w.clientWatches.push(settleMs), { restarted: [] as number[] })),
       waitConnectorRunning: on('waitConnectorRunning', () => {
         if (!w.accepts(w.client)) throw ApplicationFailure.nonRetryable('task 0 FAILED: 401 Unauthorized from the registry', 'ConnectorTaskFailed');
@@ -178,6 +195,7 @@ export class RegistryStubWorld {
       waitSlotPast: on('waitSlotPast', () => ({ confirmedFlushLsn: '0/4' })),
       awaitCanaryEvent: on('awaitCanaryEvent', () => {
         if (!w.accepts(w.client)) throw ApplicationFailure.nonRetryable('no canary: the converter is refused by the registry', 'CanaryEventNotSeen');
+        w.clientCalls('serializing the canary');
         return { partition: 0, offset: '7' };
       }),
       removeCredentialVersions: on('removeCredentialVersions', ({ versions }: { versions: Array<'pending' | 'backup'> }) => {

@@ -31,7 +31,7 @@ const start = (world: RegistryStubWorld, input: Partial<SchemaRegistryRotationIn
 const only = (world: RegistryStubWorld, user: string) =>
   expect(world.state()).toEqual({ current: user, next: null, previous: null, pending: false, backup: false, accepted: [user], client: user, canaries: 0, unauthorized: [] });
 
-const readOnly = ['describeRegistryAccount', 'connectorStatus', 'registryAuth', 'registryCompatibility'];
+const readOnly = ['describeRegistryAccount', 'connectorStatus', 'registryAuth', 'registryCompatibility', 'registryAccountClients', 'registryAccessLogMark', 'registryRequestsBy'];
 
 describe('Schema Registry rotation with stub activities', () => {
   it('emergency rotate-all rotates every registry account by default (developer, admin, probe), one after another, in compromise mode', async () => {
@@ -84,6 +84,9 @@ describe('Schema Registry rotation with stub activities', () => {
     expect(result).toMatchObject({ status: 'completed', procedure: 'schema-registry', from: 'developer' });
     // after each of the two registry restarts, failing tasks are watched for as long as the input says
     expect(world.clientWatches).toEqual([4000, 4000]);
+    // the registry's side: nobody on the old user after the switch, the converter on the new one while the canary passed
+    expect(result.steps.find((s) => s.name === 'registry-saw-switch')).toMatchObject({ outcome: 'ok', detail: `0 request(s) as developer since the switch, 1 as ${result.to} while the canary passed` });
+    expect(result.steps.find((s) => s.name === 'old-user-idle')).toMatchObject({ outcome: 'ok', detail: 'no request as developer since the switch' });
     expect(result.to).toMatch(/^developer_\d{8}_\d{4}$/);
     only(world, result.to!);
     const ran = result.steps.filter((s) => !s.name.startsWith('signal:')).map((s) => s.name);
@@ -97,12 +100,52 @@ describe('Schema Registry rotation with stub activities', () => {
     for (const p of world.passwords) expect(`${history}${JSON.stringify(result)}${JSON.stringify(world.audit)}`).not.toContain(p);
   });
 
+  it('moves every connector that authenticates as the account, not only plan.connector; a rollback moves them all back', async () => {
+    const world = w.newWorld();
+    world.otherClients.set('s3-sink-connector', world.client);
+    const result = (await (await start(world, { gracePeriod: 'PT1M' })).result()) as RotationResult;
+    expect(result.status).toBe('completed');
+    expect(world.otherClients.get('s3-sink-connector')!.user).toBe(result.to);
+    expect(result.steps.find((s) => s.name === 'restart-tasks')!.detail).toBe('postgres-cdc-users-connector, s3-sink-connector');
+
+    const drill = w.newWorld();
+    drill.otherClients.set('s3-sink-connector', drill.client);
+    const cause = await failureOf(await start(drill, { gracePeriod: 'PT1H', injectFailure: 'canary-read-back' }));
+    expect(cause?.type).toBe('RotationRolledBack');
+    expect(drill.otherClients.get('s3-sink-connector')!.user).toBe(drill.oldUser);
+  });
+
+  it('the registry’s access log decides: a client still on the old user after the switch rolls it back; one that shows up in grace parks the cleanup; without a log the proof is skipped', async () => {
+    const stray = w.newWorld();
+    stray.stray = stray.client;
+    const cause = await failureOf(await start(stray, { gracePeriod: 'PT1H' }));
+    expect(cause?.type).toBe('RotationRolledBack');
+    expect(JSON.stringify(cause)).toMatch(/the registry still authenticates a client as developer: 1 request\(s\) as developer since the switch/);
+    only(stray, stray.oldUser);
+
+    const late = w.newWorld();
+    const handle = await start(late, { gracePeriod: 'PT1H' });
+    await waitFor(handle, (p) => p.phase === 'grace', 'grace');
+    late.accessLog!.push(late.oldUser); // a client rekey does not know of, on the old user
+    await handle.signal(cleanupNowSignal, { by: 'test' });
+    const parked = await waitFor(handle, (p) => p.phase === 'needs-attention', 'needs-attention');
+    expect(parked.attention).toMatchObject({ step: 'old-user-idle', error: expect.stringContaining('a client still uses it') });
+    expect(late.accepts(late.live.previous!)).toBe(true); // still accepted: nobody was cut off
+    await handle.terminate('test done');
+
+    const blind = w.newWorld();
+    blind.accessLog = null;
+    const result = (await (await start(blind, { gracePeriod: 'PT1M' })).result()) as RotationResult;
+    expect(result.steps.find((s) => s.name === 'registry-saw-switch')).toMatchObject({ outcome: 'skipped', detail: 'no registry access log configured (REKEY_REGISTRY_ACCESS_LOG)' });
+  });
+
   it('pre-flight: a refused user, weak compatibility or a half-done rotation stops it before anything changes', async () => {
     const cases: Array<[string, (x: RegistryStubWorld) => void, RegExp]> = [
       ['refused', (x) => (x.accepted = []), /registry accepts the current user: saw developer: HTTP 401/],
       ['compatibility', (x) => (x.subjects[0]!.level = 'NONE'), /compatibility: saw ecommerce\.public\.orders-value: NONE/],
       ['no subjects', (x) => (x.subjects = []), /subjects registered: saw 0 subject\(s\)/],
       ['half done', (x) => (x.live.previous = { user: 'developer_20260101_0000', password: 'p' }), /no rotation half-done: saw developer-previous-user = developer_20260101_0000/],
+      ['literal user', (x) => (x.literalClients = ['legacy-sink']), /clients read the secret: saw restarted onto the new user: postgres-cdc-users-connector; with developer written into their config: legacy-sink/],
     ];
     for (const [, spoil, message] of cases) {
       const world = w.newWorld();

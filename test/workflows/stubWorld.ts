@@ -14,6 +14,8 @@ export class StubWorld {
   streaming: string;
   canaries = new Set<string>();
   calls: string[] = [];
+  /** Other connectors that read the secret (another slot), with the user each streams as. */
+  readonly otherReaders = new Map<string, string>();
   audit: AuditEvent[] = [];
   /** activity name → how many more calls fail (Infinity: always). */
   failures = new Map<string, number>();
@@ -109,7 +111,8 @@ export class StubWorld {
       pauseConnector: on('pauseConnector', () => ok),
       resumeConnector: on('resumeConnector', () => ok),
       waitConnectorRunning: on('waitConnectorRunning', () => ok),
-      restartConnector: on('restartConnector', applyCurrent),
+      restartConnector: on('restartConnector', ({ connector }: { connector: string }) => (w.otherReaders.has(connector) ? void w.otherReaders.set(connector, s(w.secret)!.user) : applyCurrent())),
+      secretReaders: on('secretReaders', () => ({ readers: ['postgres-cdc-users-connector', ...w.otherReaders.keys()].sort() })),
       restartConnectWorker: on('restartConnectWorker', applyCurrent),
       promotePendingCredential: on('promotePendingCredential', ({ secret }: { secret: string }) => {
         w.secrets.set(secret, { ...s(`${secret}-pending`)! });

@@ -28,7 +28,8 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
   return r.run(async () => {
     // 1. Pre-flight: read only; nothing is changed if it fails (unless forced, with a reason).
     r.setPhase('preflight');
-    const oldUser = await r.step('preflight', () => preflight(plan, r), (u) => `current user ${u}`);
+    const found = await r.step('preflight', () => preflight(plan, r), (f) => `current user ${f.user}${f.readers.length > 1 ? `; connectors reading ${plan.secret}: ${f.readers.join(', ')}` : ''}`);
+    const [oldUser, readers] = [found.user, found.readers];
     const newUser = cdcUserName(plan.userPrefix, new Date(), oldUser);
     [r.from, r.to] = [oldUser, newUser];
     const steps = cdcSteps(plan, { oldUser, newUser, rotationId });
@@ -49,9 +50,9 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
     const expiry = (endsAt: number) => new Date(endsAt + EXPIRY_MARGIN_MS).toISOString();
     await r.change(steps.expireOld, () => change.limitRoleValidity({ role: oldUser, until: expiry(Date.now() + graceMs) }), () => undo.limitRoleValidity({ role: oldUser, until: was.validUntil }));
     if (plan.strategy === 'restart-worker') await r.change(steps.pause, () => change.pauseConnector({ connector: plan.connector }), () => undo.resumeConnector({ connector: plan.connector }));
-    await r.change(steps.promote, () => change.promotePendingCredential({ secret: plan.secret, rotationId }), () => switchBack(plan, oldUser, rotationId), (c) => `current now ${c.user} fp=${c.fingerprint}`);
-    await r.step(steps.apply.name, () => apply(wait, plan));
-    await r.step(steps.running.name, () => (plan.strategy === 'restart-worker' ? wait.resumeConnector({ connector: plan.connector }) : wait.waitConnectorRunning({ connector: plan.connector })));
+    await r.change(steps.promote, () => change.promotePendingCredential({ secret: plan.secret, rotationId }), () => switchBack(plan, oldUser, rotationId, readers), (c) => `current now ${c.user} fp=${c.fingerprint}`);
+    await r.step(steps.apply.name, () => apply(wait, plan, readers));
+    await r.step(steps.running.name, (): Promise<unknown> => (plan.strategy === 'restart-worker' ? wait.resumeConnector({ connector: plan.connector }) : readersRunning(wait, readers)));
     r.checkpoint('switch');
 
     // 4. Verify: the new user streams, the slot moves, a canary change arrives in Kafka.
@@ -81,20 +82,23 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
 }
 
 
-async function preflight(plan: PostgresCdcRotationPlan, r: Rotation): Promise<string> {
-  const [replication, connector, binding, current, memory] = await Promise.all([
+/** The current user, and every connector that reads the secret (plan.connector first; runs from before the patch: it alone). */
+async function preflight(plan: PostgresCdcRotationPlan, r: Rotation): Promise<{ user: string; readers: string[] }> {
+  const everyReader = patched('cdc-every-reader');
+  const [replication, connector, binding, current, memory, others] = await Promise.all([
     read.inspectReplication({ slot: plan.slot }),
     read.connectorStatus({ connector: plan.connector }),
     read.connectorBinding({ connector: plan.connector }),
     read.describeCredential({ secret: plan.secret }),
     read.memoryHeadroom(),
+    everyReader ? read.secretReaders({ secret: plan.secret }) : Promise.resolve({ readers: [] as string[] }),
   ]);
   const checks = evaluatePreflight(
     { ...replication, currentSecretUser: current.user, secretStore: current.store, connector, binding, memoryAvailablePercent: memory.availablePercent, nodesUnderMemoryPressure: memory.nodesUnderPressure, connectPods: memory.connectPods },
     plan,
   );
   gatePreflight(r.audit, checks, { force: plan.force });
-  return current.user;
+  return { user: current.user, readers: [plan.connector, ...others.readers.filter((c) => c !== plan.connector)] };
 }
 
 async function privilegeParity(oldUser: string, newUser: string) {
@@ -110,14 +114,24 @@ async function privilegeParity(oldUser: string, newUser: string) {
   return was;
 }
 
-function apply(acts: typeof wait, plan: PostgresCdcRotationPlan): Promise<unknown> {
-  return plan.strategy === 'restart-worker' ? acts.restartConnectWorker({ connector: plan.connector, timeoutMs: 300_000, restartedAt: restartStamp() }) : acts.restartConnector({ connector: plan.connector, tasksOnly: true });
+/**
+ * The switch: the worker restarted (every connector on it re-reads its secrets), or the tasks of
+ * every connector that reads the secret restarted (another connector on another slot reading the
+ * same Secret would otherwise keep the old user, and cleanup would refuse to drop it).
+ */
+async function apply(acts: typeof wait, plan: PostgresCdcRotationPlan, readers: string[]): Promise<void> {
+  if (plan.strategy === 'restart-worker') return void (await acts.restartConnectWorker({ connector: plan.connector, timeoutMs: 300_000, restartedAt: restartStamp() }));
+  for (const connector of readers) await acts.restartConnector({ connector, tasksOnly: true });
+}
+
+async function readersRunning(acts: typeof wait, readers: string[]): Promise<void> {
+  for (const connector of readers) await acts.waitConnectorRunning({ connector });
 }
 
 /** The promote step's compensation: the old credential back in the secret, applied, streaming again. */
-async function switchBack(plan: PostgresCdcRotationPlan, oldUser: string, rotationId: string): Promise<void> {
+async function switchBack(plan: PostgresCdcRotationPlan, oldUser: string, rotationId: string, readers: string[]): Promise<void> {
   await undo.restoreBackupCredential({ secret: plan.secret, rotationId });
-  await apply(undo, plan);
+  await apply(undo, plan, readers);
   await undo.resumeConnector({ connector: plan.connector });
   await undo.waitStreamingUser({ slot: plan.slot, user: oldUser, timeoutMs: 120_000 });
 }

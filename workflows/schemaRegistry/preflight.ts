@@ -11,6 +11,8 @@ export interface RegistryPreflightFacts {
   connector: { state: string; tasks: Array<{ id: number; state: string }> };
   /** Users of the account the secret holds besides the current one: a rotation half-done (by hand, or by a run that was abandoned). */
   account: { user: string; next: string | null; previous: string | null };
+  /** The connectors whose converter authenticates as the account (from Connect's configs); absent in runs from before the check. */
+  clients?: { clients: string[]; literal: string[] };
 }
 
 export interface RegistryPreflightLimits {
@@ -61,6 +63,16 @@ export function evaluateRegistryPreflight(f: RegistryPreflightFacts, l: Registry
       f.connector.tasks.map((t) => `${t.id}:${t.state}`).join(',') || 'no tasks',
       'every task RUNNING',
     ),
+    ...(f.clients
+      ? [
+          check(
+            'clients read the secret',
+            f.clients.literal.length === 0,
+            `${f.clients.clients.length ? `restarted onto the new user: ${f.clients.clients.join(', ')}` : `no connector authenticates as ${l.account}`}${f.clients.literal.length ? `; with ${f.account.user} written into their config: ${f.clients.literal.join(', ')}` : ''}`,
+            `every connector that authenticates as ${l.account} reads ${l.account}-user/-password from ${l.secret} through a config provider`,
+          ),
+        ]
+      : []),
     check(
       'no rotation half-done',
       f.account.next === null && f.account.previous === null,

@@ -1,5 +1,6 @@
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
+import type { AccessLogMark } from '../../activities/registryAccessLog.js';
 import { activityOptions, parseIsoDuration, Rotation, type RotationResult, procedureActivities, gatePreflight, resolvePlanOnWorker, restartStamp } from '../rotation/index.js';
 import { alignToWindow } from '../rotation/window.js';
 import { lookupSubject, registryUserName, type SchemaRegistryRotationInput, type SchemaRegistryRotationPlan } from './input.js';
@@ -22,6 +23,10 @@ interface Run {
   registry: { wait: Activities; undo: Activities };
   /** Whether phase 1 restarted the registry (its undo restarts it again only then). */
   restartedWithNewUser: boolean;
+  /** The connectors moved onto the new user: every one that authenticates as the account (runs from before the patch: plan.connector). */
+  clients: string[];
+  /** Where the registry's access log stood once the clients ran on the new user (null: no access log, or a run from before the proof). */
+  switchedAt?: AccessLogMark | null;
 }
 
 /**
@@ -45,11 +50,12 @@ export async function rotateSchemaRegistryCredentials(input: SchemaRegistryRotat
     // 1. Pre-flight: read only; nothing is changed if it fails (unless forced, with a reason).
     r.setPhase('preflight');
     const found = await r.step('preflight', () => preflight(plan, r), (a) => `current user ${a.user}`);
+    const clients = found.clients ?? [plan.connector];
     const newUser = registryUserName(plan.userPrefix, new Date(), [found.user, found.next, found.previous]);
     [r.from, r.to] = [found.user, newUser];
     const steps = registrySteps(plan, { oldUser: found.user, newUser });
     if (plan.dryRun) return r.dryRun(orderedRegistrySteps(steps));
-    const run: Run = { r, plan, steps, rotationId: `${workflowId}/${runId}`, oldUser: found.user, newUser, marker: `rekey-${runId}`, registry: registryWaits(plan), restartedWithNewUser: false };
+    const run: Run = { r, plan, steps, rotationId: `${workflowId}/${runId}`, oldUser: found.user, newUser, marker: `rekey-${runId}`, registry: registryWaits(plan), restartedWithNewUser: false, clients };
 
     await addNewUser(run); // 2. phase 1: the registry accepts both users
     await switchClients(run); // 3. phase 2: clients use the new user; proven by auth, lookup and a canary
@@ -96,18 +102,43 @@ async function switchClients(run: Run): Promise<void> {
   const ref = { secret: plan.secret, account: plan.account };
   r.setPhase('switching');
   await r.change(steps.promote, () => change.promoteRegistryUser({ ...ref, rotationId }), () => switchBack(run), (x) => `${plan.account}-user now ${x.user}, ${x.previousUser} still accepted as previous`);
-  await r.step(steps.restartTasks.name, () => wait.restartConnector({ connector: plan.connector, tasksOnly: true }));
-  await r.step(steps.running.name, () => wait.waitConnectorRunning({ connector: plan.connector }), (s) => `tasks ${s.tasks.map((t) => `${t.id}:${t.state}`).join(',')}`);
+  await r.step(steps.restartTasks.name, () => restartClients(run.clients, wait), () => run.clients.join(', ') || 'no connector authenticates as this account');
+  await r.step(steps.running.name, () => clientsRunning(run.clients, wait), (states) => states.join('; '));
+  const registrySide = patched('registry-side-proof');
+  if (registrySide) run.switchedAt = await read.registryAccessLogMark();
   r.checkpoint('switch');
 
   r.setPhase('verifying');
   await r.wait(steps.newAuth.name, () => expectAccepted(ref, newUser), (x) => `${x.user}: HTTP ${x.status}`);
   await r.wait(steps.lookup.name, () => lookupAs(plan, newUser), (x) => `${x.subject} v${x.version} (id ${x.id}) as ${x.user}`);
   const since = Date.now() - 5_000;
+  // rekey's own lookups above authenticate as the new user too: the converter's request is the one after this mark
+  const beforeCanary = run.switchedAt ? await read.registryAccessLogMark() : null;
   const canary = await r.change(steps.canaryWrite, () => change.writeCanary({ marker }), () => undo.removeCanary({ marker }), (c) => `at ${c.lsn}`);
   await r.wait(steps.slotAdvanced.name, () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: CANARY_TIMEOUT_MS }), (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`);
   await r.wait(steps.canaryReadBack.name, () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: CANARY_TIMEOUT_MS }), (e) => `partition ${e.partition} offset ${e.offset}`);
   r.checkpoint('canary-read-back');
+  if (run.switchedAt && beforeCanary) await r.step(steps.sawSwitch.name, () => registrySawSwitch(run, run.switchedAt!, beforeCanary), (x) => x);
+  else if (registrySide) r.tracker.note(steps.sawSwitch.name, 'skipped', 'no registry access log configured (REKEY_REGISTRY_ACCESS_LOG)');
+}
+
+/** The registry's side: the clients stopped authenticating as the old user, and the canary's connector authenticated as the new one. */
+async function registrySawSwitch(run: Run, switchedAt: AccessLogMark, beforeCanary: AccessLogMark): Promise<string> {
+  const { plan, oldUser, newUser } = run;
+  const old = (await read.registryRequestsBy({ users: [oldUser], from: switchedAt })).requests[oldUser] ?? 0;
+  const converter = run.clients.includes(plan.connector) ? ((await read.registryRequestsBy({ users: [newUser], from: beforeCanary })).requests[newUser] ?? 0) : undefined;
+  const seen = `${old} request(s) as ${oldUser} since the switch${converter === undefined ? '' : `, ${converter} as ${newUser} while the canary passed`}`;
+  if (old > 0) throw ApplicationFailure.nonRetryable(`the registry still authenticates a client as ${oldUser}: ${seen}`, 'RegistryOldUserInUse');
+  if (converter === 0) throw ApplicationFailure.nonRetryable(`${plan.connector}'s converter made no request as ${newUser}: ${seen}`, 'RegistryNewUserUnused');
+  return seen;
+}
+
+/** Before phase 3: nobody authenticated as the old user since the switch (run's clients, or a client rekey does not know). */
+async function oldUserIdle(run: Run, switchedAt: AccessLogMark): Promise<string> {
+  const { oldUser } = run;
+  const used = (await undo.registryRequestsBy({ users: [oldUser], from: switchedAt })).requests[oldUser] ?? 0;
+  if (used > 0) throw ApplicationFailure.nonRetryable(`${used} request(s) authenticated as ${oldUser} since the switch: a client still uses it; removing it would cut that client off`, 'RegistryOldUserInUse');
+  return `no request as ${oldUser} since the switch`;
 }
 
 /** Phase 3 — remove: the old user leaves the secret, the registry restarts without it, and is proven to refuse it (401) while accepting the new one. */
@@ -116,6 +147,7 @@ async function removeOldUser(run: Run): Promise<void> {
   const ref = { secret: plan.secret, account: plan.account };
   const timeoutMs = plan.registryWaitSeconds * 1000;
   await r.cleanup(async () => {
+    if (run.switchedAt && !plan.compromise) await r.persist(steps.oldIdle.name, () => oldUserIdle(run, run.switchedAt!), (x) => x);
     await r.persist(steps.forgetOld.name, () => undo.forgetRegistryUser({ ...ref, slot: 'previous', rotationId }));
     await r.persist(steps.restartRemove.name, () => undo.restartRegistry({ restartedAt: restartStamp() }));
     const refused = await r.persist(steps.oldRefused.name, () => run.registry.undo.waitRegistryAuth({ ...ref, slot: 'backup', expectStatus: 401, timeoutMs }), (x) => `${x.user}: HTTP ${x.status} after ${x.waitedMs} ms`);
@@ -142,7 +174,7 @@ function registryWaits(plan: SchemaRegistryRotationPlan): Run['registry'] {
   };
 }
 
-async function preflight(plan: SchemaRegistryRotationPlan, r: Rotation): Promise<{ user: string; next: string | null; previous: string | null }> {
+async function preflight(plan: SchemaRegistryRotationPlan, r: Rotation): Promise<{ user: string; next: string | null; previous: string | null; clients?: string[] }> {
   const ref = { secret: plan.secret, account: plan.account };
   const [account, connector, auth] = await Promise.all([
     read.describeRegistryAccount(ref),
@@ -151,9 +183,25 @@ async function preflight(plan: SchemaRegistryRotationPlan, r: Rotation): Promise
   ]);
   const currentAuth = auth ?? { user: account.user, status: 0 };
   const subjects = currentAuth.status === 200 ? (await read.registryCompatibility({ ...ref, subjectPrefix: plan.subjectPrefix })).subjects : null;
-  const checks = evaluateRegistryPreflight({ currentAuth, subjects, connector, account }, { ...ref, subjectPrefix: plan.subjectPrefix, lookupSubject: lookupSubject(plan) });
+  // every connector that authenticates as the account is moved, not only plan.connector (the S3 sink reads probe's)
+  const clients = patched('registry-every-client') ? await read.registryAccountClients({ ...ref, currentUser: account.user }) : undefined;
+  const checks = evaluateRegistryPreflight({ currentAuth, subjects, connector, account, clients }, { ...ref, subjectPrefix: plan.subjectPrefix, lookupSubject: lookupSubject(plan) });
   gatePreflight(r.audit, checks, { force: plan.force });
-  return account;
+  return { ...account, ...(clients ? { clients: clients.clients } : {}) };
+}
+
+/** The switch: each client's tasks restarted, so its converter's config provider re-reads the secret. */
+async function restartClients(clients: string[], acts: Activities): Promise<void> {
+  for (const connector of clients) await acts.restartConnector({ connector, tasksOnly: true });
+}
+
+async function clientsRunning(clients: string[], acts: Activities): Promise<string[]> {
+  const states: string[] = [];
+  for (const connector of clients) {
+    const s = await acts.waitConnectorRunning({ connector });
+    states.push(`${connector} tasks ${s.tasks.map((t) => `${t.id}:${t.state}`).join(',')}`);
+  }
+  return states;
 }
 
 /** The registry answers the account's current user, which must be `user`, with 200. */
@@ -187,7 +235,7 @@ const healed = (x: { restarted: number[] }) => (x.restarted.length ? `restarted 
 async function switchBack(run: Run): Promise<void> {
   const { plan, rotationId } = run;
   await undo.restoreRegistryBackup({ secret: plan.secret, rotationId });
-  await undo.restartConnector({ connector: plan.connector, tasksOnly: true });
-  await undo.waitConnectorRunning({ connector: plan.connector });
+  await restartClients(run.clients, undo);
+  await clientsRunning(run.clients, undo);
   await undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] });
 }
