@@ -4,8 +4,8 @@
  * - `stack`: the pipeline's files, one after another against the embedded stack; streams to
  *   the terminal and sets the pace.
  * - `fast`: unit and workflow tests beside it on one worker (no service).
- * - `stack-side`: the stack files that never touch the pipeline, started once the fast lane is
- *   done and the stack is up, beside the pipeline files.
+ * - `stack-side`: the stack files that never change the pipeline, started once the stack is up,
+ *   beside the pipeline files (its global setup waits for the shared stack, never starts it).
  * The side lanes write to `.rekey/test-<lane>.log` and are summarised when they end (their
  * failures printed in full). The stack is stopped at the end if this run started it (unless
  * REKEY_KEEP_STACK=1). Exit status: non-zero if any lane failed.
@@ -75,16 +75,16 @@ async function main() {
   fs.rmSync(timesFile, { force: true });
   const wasRunning = await stackUp();
   const logOf = (lane: string) => path.join(root, '.rekey', `test-${lane}.log`);
-  process.stdout.write(`[lanes] stack lane here; fast lane beside it (1 worker, ${path.relative(root, logOf('fast'))}), then the stack-side lane (${path.relative(root, logOf('stack-side'))})\n`);
+  process.stdout.write(`[lanes] stack lane here; fast lane beside it (1 worker, ${path.relative(root, logOf('fast'))}), and the stack-side lane once the stack is up (${path.relative(root, logOf('stack-side'))})\n`);
   const stack = runLane('stack', {});
   const fast = runLane('fast', { REKEY_FAST_WORKERS: '1' }, logOf('fast'));
   let stackEnded = false;
   void stack.then(() => (stackEnded = true));
-  const side = fast.then(async () => {
-    // its global setup reuses the stack the stack lane brought up: wait for it, never start it twice
+  const side = (async () => {
+    // its global setup reuses the stack the stack lane brings up: wait for it, never start it twice
     while (!stackEnded && !(await stackUp())) await sleep(5000);
     return runLane('stack-side', { REKEY_STACK_SHARED: '1' }, logOf('stack-side'));
-  });
+  })();
   const results = await Promise.all([fast, stack, side]);
   if (!wasRunning && process.env.REKEY_KEEP_STACK !== '1') await down(loadStackConfig(), {}, (line) => console.error(`[stack] ${line}`));
   process.stdout.write(`\n[lanes] ${results.map((r) => `${r.lane} ${r.code === 0 ? 'passed' : 'FAILED'} in ${r.seconds} s`).join(', ')}\n`);
