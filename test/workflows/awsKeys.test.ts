@@ -27,7 +27,7 @@ const start = (world: AwsStubWorld, input: Partial<AwsKeysRotationInput> = {}, w
   env.client.workflow.start(rotateAwsAccessKeys, {
     taskQueue: w.taskQueue,
     workflowId: workflowId ?? rotationWorkflowId('aws-keys', world.secret),
-    args: [{ target: 'stub', requestedBy: 'workflow-test', ...input, secret: world.secret }],
+    args: [{ target: 'stub', requestedBy: 'workflow-test', user: world.user, ...input, secret: world.secret }],
   });
 
 /** The user has exactly `key`, Active; the secret and the sink hold it; nothing staged or backed up is left; the sink was never refused. */
@@ -245,6 +245,24 @@ describe('AWS access-key rotation with stub activities', () => {
     const result = (await handle.result()) as RotationResult;
     expect(result.status).toBe('completed');
     only(world, result.to!);
+  });
+
+  it('one rotation per IAM user: a run on another secret of the same user is refused before it changes anything while the first holds the user', async () => {
+    const world = w.newWorld();
+    const release = world.gate('createStagedAccessKey'); // the first holds the user, its second key not created yet
+    const first = await start(world, { gracePeriod: 'PT1M' });
+    await waitFor(first, (p) => p.steps.some((s) => s.name === 'create-key' && s.outcome === 'running'), 'first creating its key');
+    const before = world.calls.length;
+    // the same user behind another secret (the stub world answers for any secret: pre-flight passes, the lease refuses)
+    const other = await env.client.workflow.start(rotateAwsAccessKeys, { taskQueue: w.taskQueue, workflowId: rotationWorkflowId('aws-keys', 'other-secret'), args: [{ target: 'stub', requestedBy: 'workflow-test', user: world.user, secret: 'other-secret' }] });
+    const cause = await failureOf(other);
+    const meanwhile = world.calls.slice(before);
+    release();
+    expect(cause?.type).toBe('WorkloadBusy');
+    expect(cause?.message).toMatch(new RegExp(`^iam-user/${world.user} is busy: another procedure holds lease/iam-user/${world.user}`));
+    expect(meanwhile.filter((c) => ![...readOnly, 'accessKeyLastUsed', 'appendAudit'].includes(c))).toEqual([]); // its pre-flight's reads only
+    expect(((await first.result()) as RotationResult).status).toBe('completed');
+    only(world, (await first.query(progressQuery)).to!);
   });
 
   it('refuses a run under a workflow id that is not the resource id, before changing anything', async () => {

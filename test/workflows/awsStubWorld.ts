@@ -25,7 +25,8 @@ type Versioned = Cred & { rotationId: string };
  * server's (activity scheduled time), so it agrees with the workflow's, which skips time.
  */
 export class AwsStubWorld {
-  readonly user = 'datapipe-s3-user';
+  /** Its own IAM user: one rotation per user (the lease), and worlds of one test file run side by side. */
+  readonly user: string;
   keys = new Map<string, Key>();
   live: Cred;
   pending: Versioned | undefined;
@@ -59,6 +60,7 @@ export class AwsStubWorld {
     readonly secret: string,
     readonly mode: 'moto' | 'aws' = 'moto',
   ) {
+    this.user = `datapipe-s3-user-${secret}`.slice(0, 64);
     this.live = this.createKey();
     this.sink = this.live;
   }
@@ -146,8 +148,23 @@ export class AwsStubWorld {
     return o ? { key: o.key, lastModified: new Date(o.at).toISOString() } : null;
   }
 
+  /** activity name → a promise the stub waits on before acting (to hold a rotation at a step). */
+  gates = new Map<string, Promise<void>>();
+
+  /** Holds `activity` until the returned function is called. */
+  gate(activity: string): () => void {
+    let open!: () => void;
+    this.gates.set(activity, new Promise<void>((r) => (open = r)));
+    return () => {
+      this.gates.delete(activity);
+      open();
+    };
+  }
+
   private async enter(name: string): Promise<void> {
     this.calls.push(name);
+    const gate = this.gates.get(name);
+    if (gate) await gate;
     const f = this.failures.get(name);
     if (!f) return;
     if (f.skip > 0) f.skip--;

@@ -50,7 +50,7 @@ interface Run {
  * The runbook's quarterly "Rotate AWS S3 access keys", done AWS's way for IAM users: a second
  * key, the sink switched to it and proven to use it, the old key deactivated and watched, kept
  * inactive through grace, then deleted and proven refused. One rotation per secret at a time
- * (`rotate-aws-keys/<secret>`).
+ * (`rotate-aws-keys/<secret>`) and per IAM user (the lease `lease/iam-user/<user>`, held until the run ends).
  */
 export async function rotateAwsAccessKeys(input: AwsKeysRotationInput): Promise<RotationResult> {
   const plan = await resolvePlanOnWorker(() => worker.resolveAwsKeysPlan(input));
@@ -75,6 +75,8 @@ export async function rotateAwsAccessKeys(input: AwsKeysRotationInput): Promise<
     const asOnAws = patched('aws-iam-eventual-consistency');
     const run: Run = { r, plan, steps, rotationId: `${workflowId}/${runId}`, oldKey: found.oldKey, newKey: { accessKeyId: '', createDate: '' }, deactivatedAt: '', watch, asOnAws, restartedAt: '' };
 
+    // one rotation per IAM user, whichever secret holds its key: two would fight over its two-key limit and each other's keys
+    if (patched('aws-user-lease')) await r.holdUntilEnd(`iam-user/${plan.user}`, 'user-lease');
     await createSecondKey(run, found.inactiveKey); // 2. the second key, staged (its secret only in the store) and accepted by S3
     await switchSink(run); // 3. the sink signs with the new key: proven by LastUsed and a fresh object
     if (run.asOnAws) {

@@ -31,10 +31,19 @@ export async function workloadLease(_input: { resource: string; holder: string }
 export class LeaseHolder {
   private handle: ChildWorkflowHandle<typeof workloadLease> | null = null;
 
+  /**
+   * `step`: the name its waits and acquisition are recorded under; `waitMs`: how long to wait
+   * for another holder (0: refuse at once, for a lease held through grace, days long).
+   */
   constructor(
     private readonly resource: string,
     private readonly tracker: PhaseTracker,
+    private readonly opts: { step?: string; waitMs?: number } = {},
   ) {}
+
+  private get step(): string {
+    return this.opts.step ?? 'lease';
+  }
 
   get held(): boolean {
     return this.handle !== null;
@@ -51,17 +60,18 @@ export class LeaseHolder {
           parentClosePolicy: ParentClosePolicy.TERMINATE,
           staticSummary: `lease on ${this.resource}, held by ${workflowInfo().workflowId}`,
         });
-        if (noted) this.tracker.note('lease', 'ok', `${this.resource} acquired after ${Math.round((Date.now() - started) / 1000)} s`);
+        if (noted) this.tracker.note(this.step, 'ok', `${this.resource} acquired after ${Math.round((Date.now() - started) / 1000)} s`);
         return;
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        if (Date.now() - started >= LEASE_WAIT_MS) {
+        const waitMs = this.opts.waitMs ?? LEASE_WAIT_MS;
+        if (Date.now() - started >= waitMs) {
           throw ApplicationFailure.nonRetryable(
-            `${this.resource} is busy: another procedure holds ${workflowId} (its parent in the Web UI, or temporal workflow describe -w ${workflowId}) and did not release it within ${LEASE_WAIT_MS / 60_000} min; nothing was changed, start this one again when it is done`,
+            `${this.resource} is busy: another procedure holds ${workflowId} (its parent in the Web UI, or temporal workflow describe -w ${workflowId})${waitMs > 0 ? ` and did not release it within ${waitMs / 60_000} min` : ''}; nothing was changed, start this one again when it is done`,
             'WorkloadBusy',
           );
         }
-        if (!noted) this.tracker.note('lease', 'skipped', `waiting: another procedure holds ${workflowId} (it restarts ${this.resource}); waits up to ${LEASE_WAIT_MS / 60_000} min`);
+        if (!noted) this.tracker.note(this.step, 'skipped', `waiting: another procedure holds ${workflowId} (it restarts ${this.resource}); waits up to ${waitMs / 60_000} min`);
         noted = true;
         await sleep(LEASE_POLL);
       }

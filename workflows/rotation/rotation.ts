@@ -36,6 +36,8 @@ export class Rotation {
   /** The lease on the workload (spec.lease), from the first change through verification. */
   private lease: LeaseHolder | null = null;
   private leaseDecided = false;
+  /** Leases held until the run ends (holdUntilEnd), released by run(). */
+  private endLeases: LeaseHolder[] = [];
   /** The interruptible step in flight (the rollback Update names it). */
   private waitInFlight: string | null = null;
 
@@ -151,6 +153,16 @@ export class Rotation {
     return result;
   }
 
+  /**
+   * A lease held for the whole run, grace and cleanup included (e.g. `iam-user/<user>`: one
+   * rotation per IAM user), refused at once when another run holds it. Released when the run ends.
+   */
+  async holdUntilEnd(resource: string, step: string): Promise<void> {
+    const lease = new LeaseHolder(resource, this.tracker, { step, waitMs: 0 });
+    await lease.acquire();
+    this.endLeases.push(lease);
+  }
+
   /** Between steps: an operator's rollback (or a drill's injected failure) stops the forward path here. */
   checkpoint(after: string): void {
     if (this.spec.injectFailure === after) throw ApplicationFailure.nonRetryable(`rollback drill: failure injected after step ${after}`, 'InjectedFailure');
@@ -250,6 +262,7 @@ export class Rotation {
     } finally {
       // the next procedure on the workload need not wait for the server to terminate the lease with this run
       if (this.lease?.held) await CancellationScope.nonCancellable(() => this.lease!.release()).catch(() => undefined);
+      for (const lease of this.endLeases) await CancellationScope.nonCancellable(() => lease.release()).catch(() => undefined);
     }
   }
 
