@@ -57,12 +57,26 @@ async function attemptsByActivity(handle: WorkflowHandle): Promise<Record<string
   return attempts;
 }
 
+/** Where a run stands, for a failure message: its phase, its running or failed steps, what needs attention. */
+const standing = (p: RotationProgress | undefined) =>
+  p ? `phase ${p.phase}; steps ${p.steps.filter((s) => s.outcome !== 'ok').map((s) => `${s.name}:${s.outcome}${s.detail ? ` (${s.detail})` : ''}`).join(', ') || 'all ok'}; attention ${JSON.stringify(p.attention ?? null)}` : 'no progress (no worker answered the query)';
+
+/** The run's result, or a failure naming where it stands after `timeoutMs` (a hang must not become the test's timeout). */
+async function resultWithin<T>(handle: WorkflowHandle, result: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => void progressOf(handle).then((p) => reject(new Error(`no result within ${timeoutMs / 1000} s: ${standing(p)}`))), timeoutMs);
+  });
+  return Promise.race([result, late]).finally(() => clearTimeout(timer));
+}
+
 describe('a worker killed with SIGKILL while an activity runs', () => {
-  it('converges: each step exactly once, new user streams, old role gone, store clean, 0 lost events under load', async () => {
+  // bounds: each wait below fails with where the run stands before the test's own timeout
+  it('converges: each step exactly once, new user streams, old role gone, store clean, 0 lost events under load', { timeout: 720_000 }, async () => {
     const before = await pipelineState();
     // the plan of this rotation (restart-worker), from a dry run: what the crashed rotation must end up having done, once each
     const dry = await startPostgresCdcRotation(client, { target: 'ecommerce', strategy: 'restart-worker', dryRun: true, requestedBy: 'crash-test' }, { taskQueue });
-    const planned = (await dry.result()).plan!.map((s) => s.name).filter((n) => n !== 'grace');
+    const planned = (await resultWithin(dry, dry.result(), 120_000)).plan!.map((s) => s.name).filter((n) => n !== 'grace');
     expect(planned).toContain('apply:restart-worker');
 
     const killedDuring: Array<{ step: string; progress: RotationProgress }> = [];
@@ -71,12 +85,15 @@ describe('a worker killed with SIGKILL while an activity runs', () => {
       const handle = await startPostgresCdcRotation(client, { target: 'ecommerce', strategy: 'restart-worker', gracePeriod: 'PT1H', requestedBy: 'crash-test' }, { taskQueue });
       running = handle;
       // poll the progress query; kill the worker the first time each long step is seen running
-      const deadline = Date.now() + 480_000;
+      const deadline = Date.now() + 420_000;
+      let lastPhase: string | undefined;
       for (;;) {
         const p = await progressOf(handle);
+        if (p && p.phase !== lastPhase) console.info(`[crash] ${new Date().toISOString()} ${standing(p)}`);
+        lastPhase = p?.phase ?? lastPhase;
         if (p?.phase === 'grace') break;
-        if (p && ['rolling-back', 'rolled-back', 'needs-attention'].includes(p.phase)) throw new Error(`rotation left the forward path: ${p.phase} ${JSON.stringify(p.attention)}`);
-        if (Date.now() > deadline) throw new Error(`no grace within 480 s; last phase ${p?.phase}`);
+        if (p && ['rolling-back', 'rolled-back', 'needs-attention'].includes(p.phase)) throw new Error(`rotation left the forward path: ${standing(p)}`);
+        if (Date.now() > deadline) throw new Error(`no grace within 420 s: ${standing(p)}`);
         const step = p?.steps.find((s) => s.outcome === 'running' && s.name in longSteps && !killedDuring.some((k) => k.step === s.name));
         if (p && step) {
           await worker.kill();
@@ -89,7 +106,7 @@ describe('a worker killed with SIGKILL while an activity runs', () => {
       await worker.kill();
       worker.start();
       await handle.signal(cleanupNowSignal, { by: 'crash-test' });
-      return { handle, ...(await handle.result()) };
+      return { handle, ...(await resultWithin(handle, handle.result(), 180_000)) };
     }).finally(() => db.end());
     running = undefined;
 

@@ -253,7 +253,7 @@ describe('AWS access-key rotation with stub activities', () => {
     const first = await start(world, { gracePeriod: 'PT1M' });
     await waitFor(first, (p) => p.steps.some((s) => s.name === 'create-key' && s.outcome === 'running'), 'first creating its key');
     // the activity itself entered (and is held at) the gate: its call is on record before we count
-    while (!world.calls.includes('createStagedAccessKey')) await new Promise((r) => setTimeout(r, 50));
+    await world.reached('createStagedAccessKey');
     const before = world.calls.length;
     // the same user behind another secret (the stub world answers for any secret: pre-flight passes, the lease refuses)
     const other = await env.client.workflow.start(rotateAwsAccessKeys, { taskQueue: w.taskQueue, workflowId: rotationWorkflowId('aws-keys', 'other-secret'), args: [{ target: 'stub', requestedBy: 'workflow-test', user: world.user, secret: 'other-secret' }] });

@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Activities } from '../../activities/index.js';
 import { createPlanActivities } from '../../activities/plans.js';
 import type { AuditEvent } from '../../activities/audit.js';
+import { Gates } from './gates.js';
 
 interface Cred {
   id: string;
@@ -149,22 +150,21 @@ export class AwsStubWorld {
   }
 
   /** activity name → a promise the stub waits on before acting (to hold a rotation at a step). */
-  gates = new Map<string, Promise<void>>();
+  readonly gates = new Gates();
 
   /** Holds `activity` until the returned function is called. */
   gate(activity: string): () => void {
-    let open!: () => void;
-    this.gates.set(activity, new Promise<void>((r) => (open = r)));
-    return () => {
-      this.gates.delete(activity);
-      open();
-    };
+    return this.gates.gate(activity);
+  }
+
+  /** Resolves once a call of `activity` waits at its gate. */
+  reached(activity: string): Promise<void> {
+    return this.gates.reached(activity);
   }
 
   private async enter(name: string): Promise<void> {
     this.calls.push(name);
-    const gate = this.gates.get(name);
-    if (gate) await gate;
+    await this.gates.pass(name);
     const f = this.failures.get(name);
     if (!f) return;
     if (f.skip > 0) f.skip--;

@@ -110,6 +110,22 @@ export async function waitFor(handle: WorkflowHandle, test: (p: RotationProgress
   throw new Error(`timed out waiting for ${what}; last phase ${last?.phase}, steps ${last?.steps.map((s) => `${s.name}:${s.outcome}`).join(' ')}`);
 }
 
+/**
+ * Waits until a workflow task has completed after the run's cancel request: the workflow has
+ * seen the cancel. Releasing a held activity before that lets its completion race the cancel
+ * in one workflow task, which the Java time-skipping server can refuse and never retry.
+ */
+export async function waitCancelSeen(handle: WorkflowHandle, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const requested = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+    if (requested >= 0 && events.slice(requested).some((e) => e.workflowTaskCompletedEventAttributes)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no workflow task completed after the cancel request within ${timeoutMs} ms`);
+}
+
 export const failureOf = async (handle: WorkflowHandle) => {
   const err = await handle.result().then(
     () => undefined,

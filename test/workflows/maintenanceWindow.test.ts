@@ -33,6 +33,7 @@ describe('maintenance window (the kit, any procedure)', () => {
     // the held activity heartbeats within 30 s, so the window is seconds long here
     const handle = await suite.w.start(world, { maintenanceWindow: { switchBy: at(now + 15_000), stagingBudget: 'PT1S' } });
     await waitFor(handle, (p) => p.phase === 'staging' && p.steps.some((s) => s.name === 'table-access' && s.outcome === 'running'), 'table-access running');
+    await world.reached('testTableAccess');
     await suite.env.sleep('20 seconds');
     release();
     const result = (await handle.result()) as RotationResult;

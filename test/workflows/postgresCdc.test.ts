@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { abandonSignal, cleanupNowSignal, extendGraceSignal, progressQuery, retrySignal, rollbackSignal, signalNames, type RotationResult } from '../../workflows/rotation/index.js';
-import { expectClean, failureOf, stubSuite, waitFor } from './harness.js';
+import { expectClean, failureOf, stubSuite, waitCancelSeen, waitFor } from './harness.js';
 
 const suite = stubSuite();
 
@@ -263,6 +263,7 @@ describe('cancelling a rotation in each phase leaves the store clean', () => {
       // cancel while the held activity runs, not while an earlier step of the phase is still in flight
       // (a cancel racing an activity's completion wedges the Java test server's workflow)
       await waitFor(handle, (p) => p.phase === phase && p.steps.some((s) => s.name === step && s.outcome === 'running'), `${step} running`);
+      await world.reached(activity);
       await handle.cancel();
       // keep the activity held until the rollback is done: its cancellation must not race its completion
       const err = await handle.result().catch((e: unknown) => e as Error).finally(release);
@@ -292,9 +293,10 @@ describe('cancelling a rotation in each phase leaves the store clean', () => {
     await waitFor(handle, (p) => p.phase === 'grace', 'grace');
     await handle.signal(cleanupNowSignal, {});
     await waitFor(handle, (p) => p.phase === 'cleanup', 'cleanup');
+    await world.reached('retireRole');
     await handle.cancel();
     // the cancel's workflow task first, then the activity's completion: the two racing in one task is what hangs the test server
-    await new Promise((r) => setTimeout(r, 1000));
+    await waitCancelSeen(handle);
     release();
     await handle.result().catch(() => undefined);
     const to = (await handle.query(progressQuery)).to!;
@@ -307,6 +309,7 @@ describe('cancelling a rotation in each phase leaves the store clean', () => {
     const release = world.gate('memoryHeadroom');
     const handle = await suite.w.start(world);
     await waitFor(handle, (p) => p.phase === 'preflight' && p.steps.some((s) => s.outcome === 'running'), 'preflight');
+    await world.reached('memoryHeadroom');
     await handle.cancel();
     await handle.result().catch(() => undefined).finally(release);
     clean(world, world.oldUser);

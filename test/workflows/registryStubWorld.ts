@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Activities } from '../../activities/index.js';
 import { createPlanActivities } from '../../activities/plans.js';
 import type { AuditEvent } from '../../activities/audit.js';
+import { Gates } from './gates.js';
 
 interface Cred {
   user: string;
@@ -49,7 +50,7 @@ export class RegistryStubWorld {
   /** Every password the world generated or holds: none may appear in a workflow history. */
   readonly passwords: string[] = [];
   failures = new Map<string, number>();
-  gates = new Map<string, Promise<void>>();
+  readonly gates = new Gates();
   private seq = 0;
 
   constructor(readonly secret: string, readonly oldUser = 'developer') {
@@ -64,12 +65,12 @@ export class RegistryStubWorld {
 
   /** Holds `activity` until the returned function is called. */
   gate(activity: string): () => void {
-    let open!: () => void;
-    this.gates.set(activity, new Promise<void>((r) => (open = r)));
-    return () => {
-      this.gates.delete(activity);
-      open();
-    };
+    return this.gates.gate(activity);
+  }
+
+  /** Resolves once a call of `activity` waits at its gate. */
+  reached(activity: string): Promise<void> {
+    return this.gates.reached(activity);
   }
 
   state() {
@@ -110,8 +111,7 @@ export class RegistryStubWorld {
 
   private async enter(name: string): Promise<void> {
     this.calls.push(name);
-    const gate = this.gates.get(name);
-    if (gate) await gate;
+    await this.gates.pass(name);
     const left = this.failures.get(name) ?? 0;
     if (left > 0) {
       this.failures.set(name, left - 1);

@@ -20,6 +20,8 @@ describe('rollbacks and emergencies act at once; one procedure per connector', (
     const release = first.gate('awaitCanaryEvent');
     const a = await suite.w.start(first, { gracePeriod: 'PT1H' });
     await waitFor(a, (p) => p.steps.some((s) => s.name === 'canary-read-back' && s.outcome === 'running'), 'first at canary-read-back');
+    // held in the first world: scheduled is not enough, a queued call would run in the next world
+    await first.reached('awaitCanaryEvent');
     const second = suite.w.newWorld(); // another secret, the same connector (a registry switch, a Connect certificate: same lease)
     const b = await suite.w.start(second, { gracePeriod: 'PT1H' });
     const waiting = await waitFor(b, (p) => p.steps.some((s) => s.name === 'lease' && s.outcome === 'skipped'), 'second waiting for the lease');
@@ -59,6 +61,7 @@ describe('rollbacks and emergencies act at once; one procedure per connector', (
     const release = world.gate('awaitCanaryEvent');
     const handle = await suite.w.start(world);
     await waitFor(handle, (p) => p.steps.some((s) => s.name === 'canary-read-back' && s.outcome === 'running'), 'canary-read-back running');
+    await world.reached('awaitCanaryEvent');
     const answer = await handle.executeUpdate(requestRollbackUpdate, { args: [{ reason: 'consumers see errors', by: 'test' }] }).catch((e: unknown) => (release(), Promise.reject(e)));
     // the gate is still closed: only a rollback that does not wait for the step can end the run
     const ended = await Promise.race([handle.result().then((r) => r as RotationResult), new Promise<'still waiting'>((r) => setTimeout(() => r('still waiting'), 90_000))]).finally(release);
@@ -75,6 +78,7 @@ describe('rollbacks and emergencies act at once; one procedure per connector', (
     const release = world.gate('awaitCanaryEvent');
     const first = await suite.w.start(world);
     await waitFor(first, (p) => p.steps.some((s) => s.name === 'canary-read-back' && s.outcome === 'running'), 'canary-read-back running');
+    await world.reached('awaitCanaryEvent');
     const firstTo = (await first.query(progressQuery)).to;
     const emergency = await suite.env.client.workflow.start(emergencyRotateAll, {
       taskQueue: suite.w.taskQueue,

@@ -1,7 +1,8 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Activities } from '../../activities/index.js';
 import { createPlanActivities } from '../../activities/plans.js';
 import type { AuditEvent } from '../../activities/audit.js';
+import { Gates } from './gates.js';
 
 /**
  * A pipeline in memory, for workflow tests with stub activities: secrets, roles, who
@@ -20,7 +21,7 @@ export class StubWorld {
   /** activity name → how many more calls fail (Infinity: always). */
   failures = new Map<string, number>();
   /** activity name → a promise the stub waits on before acting (to hold a rotation in a phase). */
-  gates = new Map<string, Promise<void>>();
+  readonly gates = new Gates();
   private seq = 0;
 
   constructor(readonly secret: string, readonly oldUser = 'debezium_20260101_0000') {
@@ -35,12 +36,12 @@ export class StubWorld {
 
   /** Holds `activity` until the returned function is called. */
   gate(activity: string): () => void {
-    let open!: () => void;
-    this.gates.set(activity, new Promise<void>((r) => (open = r)));
-    return () => {
-      this.gates.delete(activity);
-      open();
-    };
+    return this.gates.gate(activity);
+  }
+
+  /** Resolves once a call of `activity` waits at its gate. */
+  reached(activity: string): Promise<void> {
+    return this.gates.reached(activity);
   }
 
   state() {
@@ -57,8 +58,7 @@ export class StubWorld {
 
   private async enter(name: string): Promise<void> {
     this.calls.push(name);
-    const gate = this.gates.get(name);
-    if (gate) await heldUntil(gate);
+    await this.gates.pass(name);
     const left = this.failures.get(name) ?? 0;
     if (left > 0) {
       this.failures.set(name, left - 1);
@@ -149,26 +149,5 @@ export class StubWorld {
       },
     };
     return stubs as unknown as Activities;
-  }
-}
-
-/**
- * Waits on a gate as a real long wait does: heartbeating, so a cancellation (a rollback that
- * stops the wait) reaches it and it ends as cancelled. (An activity that never heard of its
- * cancellation stays pending on the Java test server after its workflow closed, and blocks time
- * skipping for every later test of the file.)
- */
-async function heldUntil(gate: Promise<void>): Promise<void> {
-  let ctx: Context | undefined;
-  try {
-    ctx = Context.current();
-  } catch {
-    return gate;
-  }
-  const beat = setInterval(() => ctx!.heartbeat('held by the test'), 200);
-  try {
-    await Promise.race([gate, ctx.cancelled]);
-  } finally {
-    clearInterval(beat);
   }
 }
