@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { WorkflowHandle } from '@temporalio/client';
-import { emergencyProgressQuery, emergencyRotateAll, type EmergencyResult } from '../../workflows/emergency/rotateAll.js';
-import { emergencyOrder, RotateAllInput } from '../../workflows/emergency/rotateAllInput.js';
+import { TLS_SERVICES } from '../../workflows/certificates/input.js';
+import { emergencyLabel, emergencyProgressQuery, emergencyRotateAll, type EmergencyResult } from '../../workflows/emergency/rotateAll.js';
+import { emergencyOrder, emergencyTlsMaterial, RotateAllInput } from '../../workflows/emergency/rotateAllInput.js';
 import { operator, withClient } from './context.js';
 
 /** Prints one line whenever a rotation's status or the phase changes (the progress query, polled). */
@@ -11,7 +12,7 @@ async function follow(handle: WorkflowHandle, json: boolean): Promise<EmergencyR
   const timer = setInterval(() => {
     void handle.query(emergencyProgressQuery).then(
       (p) => {
-        const line = `  ${p.phase}: ${p.rotations.map((r) => `${r.account ? `${r.procedure}/${r.account}` : r.procedure} ${r.status}`).join(', ')}`;
+        const line = `  ${p.phase}: ${p.rotations.map((r) => `${emergencyLabel(r)} ${r.status}`).join(', ')}`;
         if (!json && line !== last) console.log(`${line}   (${Math.round((Date.now() - t0) / 1000)} s)`);
         last = line;
       },
@@ -25,6 +26,9 @@ async function follow(handle: WorkflowHandle, json: boolean): Promise<EmergencyR
   }
 }
 
+/** The CLI flag of an input field, for error messages. */
+const flagOf = (field: string) => (({ certificateServices: 'certificate-service', caGrace: 'ca-grace' }) as Record<string, string>)[field] ?? field;
+
 /** `rekey emergency rotate-all --reason …`: every credential in compromise mode, then the full validation. */
 export function addRotateAllCommand(emergency: Command): void {
   emergency
@@ -33,10 +37,13 @@ export function addRotateAllCommand(emergency: Command): void {
     .requiredOption('--reason <text>', 'what is suspected (at least 10 characters; goes to every rotation and the audit log)')
     .option('--target <name>', 'the pipeline (a label)', 'ecommerce')
     .option('--skip <procedure...>', `procedures not to run (${emergencyOrder.join(', ')})`)
+    .option('--include <material...>', `TLS material replaced too, after the credentials (${emergencyTlsMaterial.join(', ')}): certificates reissues every service certificate; ca replaces the CA and reissues them all from it`)
+    .option('--certificate-service <service...>', `with --include: only these services' certificates (${TLS_SERVICES.join(', ')}; default every one)`)
+    .option('--ca-grace <duration>', 'with --include ca: how long the old CA stays trusted beside the new one (default PT0S, at most PT1H)')
     .option('--json', 'print the result as JSON')
-    .action(async (o: { reason: string; target: string; skip?: string[]; json?: boolean }) => {
-      const input = RotateAllInput.safeParse({ reason: o.reason, target: o.target, skip: o.skip ?? [], requestedBy: operator });
-      if (!input.success) throw new Error(`invalid arguments: ${input.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; ')}`);
+    .action(async (o: { reason: string; target: string; skip?: string[]; include?: string[]; certificateService?: string[]; caGrace?: string; json?: boolean }) => {
+      const input = RotateAllInput.safeParse({ reason: o.reason, target: o.target, skip: o.skip ?? [], include: o.include ?? [], certificateServices: o.certificateService, caGrace: o.caGrace, requestedBy: operator });
+      if (!input.success) throw new Error(`invalid arguments: ${input.error.issues.map((i) => `--${flagOf(String(i.path[0]))}: ${i.message}`).join('; ')}`);
       const result = await withClient(async (client, taskQueue) => {
         const handle = await client.workflow.start(emergencyRotateAll, {
           taskQueue,
@@ -50,7 +57,7 @@ export function addRotateAllCommand(emergency: Command): void {
       if (o.json) console.log(JSON.stringify(result));
       else {
         for (const r of result.rotations) {
-          console.log(`${r.status === 'completed' || r.status === 'skipped' ? '✓' : '✗'} ${(r.account ? `${r.procedure}/${r.account}` : r.procedure).padEnd(26)} ${r.status.padEnd(10)} ${r.error ?? `${r.from ?? ''} → ${r.to ?? ''}`}`);
+          console.log(`${r.status === 'completed' || r.status === 'skipped' ? '✓' : '✗'} ${emergencyLabel(r).padEnd(26)} ${r.status.padEnd(10)} ${r.error ?? `${r.from ?? ''} → ${r.to ?? ''}`}`);
           if (r.preempted) console.log(`  ${r.preempted}`);
         }
         const v = result.validation;

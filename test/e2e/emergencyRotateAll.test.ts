@@ -1,9 +1,13 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { pipeline } from '../../scripts/stack/config.js';
 import { awsClientConfig } from '../../scripts/stack/moto.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
+import { CA_KEYS, CERT_KEYS } from '../../activities/tls/index.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { emergencyRotateAll, type EmergencyResult } from '../../workflows/emergency/rotateAll.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
@@ -20,7 +24,11 @@ let w: TestWorker;
 let handle: WorkflowHandle | undefined;
 beforeAll(async () => {
   await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, { method: 'POST' });
-  w = await startTestWorker(recordingOverrides);
+  // the worker reaches Connect's REST API over HTTPS (as a production worker should), so the certificate
+  // it reissues is checked as served: rekey's CA file holds the signing CA and Connect's trust bundle
+  const caFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-ca-')), 'ca.crt');
+  fs.writeFileSync(caFile, [(await store.read(pipeline.caSecret))!.data[CA_KEYS.cert]!, (await store.read('connect-tls'))!.data[CERT_KEYS.ca]!].join('\n'));
+  w = await startTestWorker({ ...recordingOverrides, kafkaConnect: { url: `https://127.0.0.1:${cfg.ports.connectHttps}`, caFile } });
 });
 afterAll(async () => {
   await stopLeftover(handle);
@@ -31,10 +39,11 @@ const registryStatus = async (user: string, password: string) =>
   (await fetch(`http://127.0.0.1:${cfg.ports.registry}/apis/ccompat/v7/subjects`, { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } })).status;
 
 describe('emergency rotate-all', () => {
-  it('rotates the CDC user, the AWS key and the registry user with no grace, as one tree, then validates everything; 0 lost', async () => {
+  it('rotates the CDC user, the AWS key, the registry user with no grace and (asked) Connect’s certificate, as one tree, then validates everything; 0 lost', async () => {
     const oldCdc = (await store.read(pipeline.cdcSecret))!.data;
     const oldAws = (await store.read(pipeline.awsSecret))!.data;
     const oldRegistry = (await store.read(pipeline.registrySecret))!.data;
+    const oldConnectCert = (await store.read('connect-tls'))!.info.fingerprint;
     expect(await registryStatus(oldRegistry['developer-user']!, oldRegistry['developer-password']!)).toBe(200);
 
     const db = await adminClient(cfg, pipeline.database);
@@ -45,17 +54,19 @@ describe('emergency rotate-all', () => {
         // probe, the S3 sink's account: its connector must move too. developer (the CDC converter's) is the registry
         // e2e's subject; every account by default, as the workflow test shows. A 3 s watch for failing tasks after
         // each registry restart instead of the default 15 s (the input operators have).
-        args: [{ reason: 'e2e: a laptop with every pipeline credential was lost', requestedBy: 'e2e', registryAccounts: ['probe'], inputs: { 'schema-registry': { clientWatch: 'PT3S' } } }],
+        // With the credentials, the TLS material that was on it (include): here Connect's REST certificate, reissued and served.
+        args: [{ reason: 'e2e: a laptop with every pipeline credential was lost', requestedBy: 'e2e', registryAccounts: ['probe'], inputs: { 'schema-registry': { clientWatch: 'PT3S' } }, include: ['certificates'], certificateServices: ['kafka-connect'] }],
       });
       return (await handle.result()) as EmergencyResult;
     }).finally(() => db.end());
     await recordHistory(handle!, 'other-emergency-rotate-all-completed-v3');
     const result = run.result;
     console.info(`emergency: ${JSON.stringify(result)}`);
-    expect(result.rotations.map((r) => [r.procedure, r.account, r.status])).toEqual([
+    expect(result.rotations.map((r) => [r.procedure, r.account ?? r.service, r.status])).toEqual([
       ['postgresql-cdc', undefined, 'completed'],
       ['aws-keys', undefined, 'completed'],
       ['schema-registry', 'probe', 'completed'],
+      ['certificate', 'kafka-connect', 'completed'],
     ]);
     expect(result.validation?.failed).toEqual([]);
     expect(result.status).toBe('completed');
@@ -80,6 +91,13 @@ describe('emergency rotate-all', () => {
     const sink = (await (await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/status`)).json()) as { tasks: Array<{ state: string }> };
     expect(sink.tasks.map((t) => t.state)).toEqual(['RUNNING']);
 
+    // Connect's REST API: a new certificate in its secret (the child proved it served and trusted before it completed)
+    const connectCert = (await store.read('connect-tls'))!.info.fingerprint;
+    expect(connectCert).not.toBe(oldConnectCert);
+    const cert = result.rotations.at(-1)!;
+    expect(cert.to).toMatch(/^[0-9A-F]{2}(:[0-9A-F]{2})+$/);
+    expect(cert.to).not.toBe(cert.from);
+
     // one tree: every rotation and the validation are children of the emergency run
     for (const id of [...new Set(result.rotations.map((r) => r.workflowId)), result.validation!.workflowId]) {
       const d = await w.client.workflow.getHandle(id).describe();
@@ -89,6 +107,7 @@ describe('emergency rotate-all', () => {
     const audit = await auditLines(Object.assign(handle!, { firstExecutionRunId: runId }), w.config.audit.path);
     expect(audit.map((a) => `${a.action}:${a.status}`)).toEqual([
       'emergency_rotate_all:started',
+      'emergency_rotation:success',
       'emergency_rotation:success',
       'emergency_rotation:success',
       'emergency_rotation:success',

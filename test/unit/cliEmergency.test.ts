@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { registerEmergencyCommands } from '../../scripts/cli/emergency.js';
+import { emergencyCommand, registerEmergencyCommands } from '../../scripts/cli/emergency.js';
+import { addRotateAllCommand } from '../../scripts/cli/emergencyRotateAll.js';
 
 /**
  * `rekey emergency isolate` refuses bad input before it connects anywhere: the parser of the
@@ -44,5 +45,25 @@ describe('rekey emergency isolate: input refused before anything runs', () => {
     const r = await isolate('rekey-e2e-victim', '--reason', 'suspected compromise', '--allow-egress-to', '10.0.0.0/8:443');
     expect(r.error).toBe('');
     expect(r.actionRan).toBe(true);
+  });
+});
+
+/** `rekey emergency rotate-all …` as parsed by the real command: the error its action throws before it connects anywhere. */
+async function rotateAll(...args: string[]): Promise<string> {
+  const program = new Command('rekey').exitOverride();
+  program.configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  addRotateAllCommand(emergencyCommand(program));
+  return program.parseAsync(['emergency', 'rotate-all', '--reason', 'a laptop with every credential was lost', ...args], { from: 'user' }).then(
+    () => '(ran)',
+    (e: Error) => e.message,
+  );
+}
+
+describe('rekey emergency rotate-all --include: TLS material, validated at the edge', () => {
+  it('names the flag and the values it takes', async () => {
+    expect(await rotateAll('--include', 'keys')).toMatch(/^invalid arguments: --include: must be one of: certificates, ca$/);
+    expect(await rotateAll('--include', 'ca', 'ca')).toMatch(/^invalid arguments: --include: must not name one twice$/);
+    expect(await rotateAll('--include', 'certificates', '--certificate-service', 'redis')).toMatch(/^invalid arguments: --certificate-service: must be one of: postgresql, kafka, kafka-connect, schema-registry$/);
+    expect(await rotateAll('--include', 'ca', '--ca-grace', 'PT2H')).toMatch(/^invalid arguments: --ca-grace: must be an ISO-8601 duration of at most PT1H/);
   });
 });

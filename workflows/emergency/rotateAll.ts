@@ -12,18 +12,24 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { rotateCertificateAuthority } from '../certificates/authority.js';
+import { DEFAULT_CERT_SECRETS, type TlsService } from '../certificates/input.js';
+import { rotateServiceCertificate } from '../certificates/workflow.js';
 import { credentialRotations } from '../credentialRotations.js';
 import { AuditTrail } from '../rotation/audit.js';
-import { cleanupNowSignal, compromiseSignal, describeError, rotationWorkflowId } from '../rotation/index.js';
+import { cleanupNowSignal, compromiseSignal, describeError, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
 import { RotationComponent, RotationPhase, RotationTarget } from '../rotation/searchAttributes.js';
 import type { ValidationReport } from '../validation/checklist.js';
 import { validatePipeline } from '../validation/workflow.js';
 import { type EmergencyProcedure, emergencyOrder, RotateAllInput, type RotateAllPlan } from './rotateAllInput.js';
 
 export interface EmergencyRotation {
-  procedure: EmergencyProcedure;
+  /** A credential's procedure, or TLS material (`include`): a service certificate, the CA. */
+  procedure: EmergencyProcedure | 'certificate' | 'ca';
   /** The Schema Registry account (one rotation per account). */
   account?: string;
+  /** The service whose certificate is reissued. */
+  service?: TlsService;
   workflowId: string;
   status: 'pending' | 'running' | 'completed' | 'rolled-back' | 'failed' | 'skipped';
   from?: string | null;
@@ -65,6 +71,8 @@ export async function emergencyRotateAll(raw: RotateAllInput): Promise<Emergency
       status: plan.skip.includes(procedure) ? ('skipped' as const) : ('pending' as const),
     })),
   );
+  // TLS material only when asked (`include`, an input that runs from before it never carry)
+  rotations.push(...tlsRotations(plan));
   const result: EmergencyResult = { status: 'completed', reason: plan.reason, rotations, validation: null };
   let phase = 'rotating';
   setHandler(emergencyProgressQuery, () => ({ ...result, phase }));
@@ -80,7 +88,7 @@ export async function emergencyRotateAll(raw: RotateAllInput): Promise<Emergency
     rotation.status = 'running';
     upsertSearchAttributes([{ key: RotationPhase, value: rotation.procedure }]);
     await rotateOne(plan, rotation);
-    audit.record(rotation.account ? `${rotation.procedure}/${rotation.account}` : rotation.procedure, 'emergency_rotation', (rotation.status as EmergencyRotation['status']) === 'completed' ? 'success' : 'failed', { detail: rotation.error ?? `${rotation.from} → ${rotation.to}` });
+    audit.record(emergencyLabel(rotation), 'emergency_rotation', (rotation.status as EmergencyRotation['status']) === 'completed' ? 'success' : 'failed', { detail: rotation.error ?? `${rotation.from} → ${rotation.to}` });
   }
 
   phase = 'validating';
@@ -96,17 +104,40 @@ export async function emergencyRotateAll(raw: RotateAllInput): Promise<Emergency
   return result;
 }
 
+/** How a rotation is named in the audit log and the CLI: procedure/account, certificate/service, or the procedure. */
+export const emergencyLabel = (r: Pick<EmergencyRotation, 'procedure' | 'account' | 'service'>) => (r.account ? `${r.procedure}/${r.account}` : r.service ? `${r.procedure}/${r.service}` : r.procedure);
+
+/** The CA rotation (which reissues every certificate from the new CA), else one reissue per service, else nothing. */
+function tlsRotations(plan: RotateAllPlan): EmergencyRotation[] {
+  if (plan.include.includes('ca')) return [{ procedure: 'ca', workflowId: rotationWorkflowId('ca', plan.caSecret), status: 'pending' }];
+  if (!plan.include.includes('certificates')) return [];
+  return plan.certificateServices.map((service) => ({ procedure: 'certificate', service, workflowId: rotationWorkflowId('certificate', DEFAULT_CERT_SECRETS[service]), status: 'pending' }));
+}
+
+/** The child workflow that replaces what `rotation` names, and its input (plain JSON, validated by the child). */
+function childOf(plan: RotateAllPlan, rotation: EmergencyRotation): { run: (input: Record<string, unknown>) => Promise<RotationResult>; input: Record<string, unknown> } {
+  const why = { reason: `emergency: ${plan.reason}`, requestedBy: plan.requestedBy };
+  if (rotation.procedure === 'ca') {
+    return { run: rotateCertificateAuthority as (i: Record<string, unknown>) => Promise<RotationResult>, input: { caSecret: plan.caSecret, services: plan.certificateServices, gracePeriod: plan.caGrace, ...why } };
+  }
+  if (rotation.procedure === 'certificate') {
+    return { run: rotateServiceCertificate as (i: Record<string, unknown>) => Promise<RotationResult>, input: { service: rotation.service, caSecret: plan.caSecret, ...why } };
+  }
+  const overrides = { ...plan.inputs[rotation.procedure], ...(rotation.account ? { account: rotation.account } : {}) };
+  return { run: credentialRotations[rotation.procedure].run, input: { ...overrides, target: plan.target, compromise: true, ...why } };
+}
+
 /** One procedure as a child in compromise mode; a rotation already running on the credential is asked to finish first. */
 async function rotateOne(plan: RotateAllPlan, rotation: EmergencyRotation): Promise<void> {
-  const input = { ...plan.inputs[rotation.procedure], ...(rotation.account ? { account: rotation.account } : {}), target: plan.target, compromise: true, reason: `emergency: ${plan.reason}`, requestedBy: plan.requestedBy };
+  const { run, input } = childOf(plan, rotation);
   const deadline = Date.now() + plan.waitForRunningSeconds * 1000;
   for (let asked = false; ; ) {
     try {
-      const r = await executeChild(credentialRotations[rotation.procedure].run, {
+      const r = await executeChild(run, {
         workflowId: rotation.workflowId,
         args: [input],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        staticSummary: `emergency ${rotation.procedure} rotation (compromise mode): ${plan.reason}`,
+        staticSummary: `emergency ${emergencyLabel(rotation)} rotation${rotation.procedure === 'ca' || rotation.procedure === 'certificate' ? '' : ' (compromise mode)'}: ${plan.reason}`,
       });
       Object.assign(rotation, { status: r.status === 'completed' ? 'completed' : 'failed', from: r.from, to: r.to });
       if (asked) rotation.preempted = `${rotation.preempted}; it ended, and this rotation ran after it`;
