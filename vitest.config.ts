@@ -22,6 +22,7 @@ export const stackSideFiles = [
   'test/integration/awsKeys.test.ts',
   'test/integration/codecServer.test.ts',
   'test/integration/postgresRoles.test.ts',
+  'test/integration/registryFlavours.test.ts',
   'test/integration/postgresCanary.test.ts',
   'test/integration/secretBytes.test.ts',
   'test/integration/secretReaders.test.ts',

@@ -14,6 +14,7 @@ import { createKubernetesValidation } from './kubernetesValidation.js';
 import { createNetworkValidation, endpointOf, type Endpoint } from './network.js';
 import { createPlanActivities } from './plans.js';
 import { createPostgresActivities } from './postgres/index.js';
+import { registryApi, type RegistryFlavour } from './registryApi.js';
 import { createSchemaRegistryActivities, type RegistryRuntime } from './schemaRegistry.js';
 import { createSchemaRegistryValidation } from './schemaRegistryValidation.js';
 import { createRegistryAccessLogActivities } from './registryAccessLog.js';
@@ -33,7 +34,8 @@ export interface ActivityDeps {
   kafka: { brokers: string[]; tls?: { brokers: string[]; listener: string } };
   /** Apicurio's base URL (…/apis/… suffixes are stripped) and how to restart it. */
   /** `accessLog`: `file:<path>` of the registry's access log (the registry-side proof that clients moved). */
-  schemaRegistry?: { url: string; runtime?: RegistryRuntime; caPem?: string; accessLog?: string };
+  /** `api`: the registry's API flavour (default apicurio: the URL may name Apicurio's root or any of its API paths). */
+  schemaRegistry?: { url: string; api?: RegistryFlavour; runtime?: RegistryRuntime; caPem?: string; accessLog?: string };
   /** IAM and S3 (the S3 sink's access keys): `endpoint` for an emulator; `credentials` absent = the SDK's default chain. */
   aws?: { region: string; endpoint?: string; credentials?: AwsCredentials };
   audit: { path: string };
@@ -86,9 +88,11 @@ function tlsRuntimes(deps: ActivityDeps, registryUrl: string) {
 
 /** The object the worker registers: every activity, built from injected clients and settings. */
 export function createActivities(deps: ActivityDeps) {
-  const registryUrl = (deps.schemaRegistry?.url ?? 'http://schema-registry:8080').replace(/\/apis\/.*$/, '');
+  const flavour = deps.schemaRegistry?.api ?? 'apicurio';
+  // Apicurio's root, whichever of its APIs the URL names; a Confluent registry's URL is its root as given
+  const registryUrl = (deps.schemaRegistry?.url ?? 'http://schema-registry:8080').replace(flavour === 'apicurio' ? /\/apis\/.*$/ : /\/+$/, '');
   const connect = { ...deps.kafkaConnect, fetch: fetchTrusting(deps.kafkaConnect.caPem) };
-  const registry = { url: registryUrl, fetch: fetchTrusting(deps.schemaRegistry?.caPem) };
+  const registry = { url: registryUrl, api: registryApi(flavour), fetch: fetchTrusting(deps.schemaRegistry?.caPem) };
   const aws = { store: deps.store, region: deps.aws?.region ?? 'us-east-1', endpoint: deps.aws?.endpoint, credentials: deps.aws?.credentials };
   return {
     ...createPostgresActivities({ store: deps.store, ...deps.postgres }),

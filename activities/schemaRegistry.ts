@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
+import { authOutcome, type RegistryApi, registryApi } from './registryApi.js';
 import { siblings, type SecretStore, type StoredSecret } from './secrets/store.js';
 
 /**
@@ -19,8 +20,10 @@ export interface RegistryRuntime {
 
 export interface RegistryDeps {
   store: SecretStore;
-  /** Base of Apicurio's API, e.g. http://schema-registry:8080 (v2 and ccompat paths are appended). */
+  /** The registry's root, e.g. http://schema-registry:8080 (the flavour's paths are appended). */
   url: string;
+  /** Which API the registry speaks (default Apicurio's). */
+  api?: RegistryApi;
   runtime?: RegistryRuntime;
   /** A fetch trusting the configured CA when the URL is https:// (default: the global fetch). */
   fetch?: typeof fetch;
@@ -41,6 +44,7 @@ const keysOf = (account: string, slot: 'current' | 'next' | 'previous') => {
 export function createSchemaRegistryActivities(deps: RegistryDeps) {
   const { store } = deps;
   const base = deps.url.replace(/\/+$/, '');
+  const api = deps.api ?? registryApi();
 
   async function must(name: string): Promise<StoredSecret> {
     const s = await store.read(name);
@@ -66,22 +70,26 @@ export function createSchemaRegistryActivities(deps: RegistryDeps) {
     }
   }
 
-  /** HTTP status of an authenticated request made with the slot's credentials (200 accepted, 401 refused). */
-  async function registryAuth(input: { secret: string; account: string; slot: RegistrySlot }): Promise<{ user: string; status: number }> {
+  /** An authenticated read made with the slot's credentials: its status, and whether it came past authentication (anything but 401/403, 5xx). */
+  async function registryAuth(input: { secret: string; account: string; slot: RegistrySlot }): Promise<{ user: string; status: number; accepted: boolean }> {
     const creds = await credentialsOf(input.secret, input.account, input.slot);
     if (!creds) throw ApplicationFailure.nonRetryable(`secret ${input.secret} has no ${input.slot} credentials for account ${input.account}`, 'NoSuchCredential');
-    const res = await get('/apis/registry/v2/search/artifacts?limit=1', creds);
-    return { user: creds.user, status: res.status };
+    const res = await get(api.authProbe, creds);
+    return { user: creds.user, status: res.status, accepted: authOutcome(res.status) === 'accepted' };
   }
 
-  /** Polls until the slot's credentials get `expectStatus` (the registry back up and reading its users), heartbeating. */
-  async function waitRegistryAuth(input: { secret: string; account: string; slot: RegistrySlot; expectStatus: 200 | 401; timeoutMs?: number }): Promise<{ user: string; status: number; waitedMs: number }> {
+  /**
+   * Polls until the slot's credentials are accepted (`expectStatus` 200) or refused (401: a 401
+   * or 403) by the registry, back up and reading its users; heartbeating.
+   */
+  async function waitRegistryAuth(input: { secret: string; account: string; slot: RegistrySlot; expectStatus: 200 | 401; timeoutMs?: number }): Promise<{ user: string; status: number; accepted: boolean; waitedMs: number }> {
     const t0 = Date.now();
     const timeoutMs = input.timeoutMs ?? 120_000;
+    const wanted = input.expectStatus === 200 ? 'accepted' : 'refused';
     let seen = 'no answer';
     for (;;) {
-      const r = await registryAuth(input).catch((e: Error) => ({ user: '?', status: 0, error: e.message }));
-      if (r.status === input.expectStatus) return { user: r.user, status: r.status, waitedMs: Date.now() - t0 };
+      const r = await registryAuth(input).catch((e: Error) => ({ user: '?', status: 0, accepted: false, error: e.message }));
+      if (authOutcome(r.status) === wanted) return { user: r.user, status: r.status, accepted: r.accepted, waitedMs: Date.now() - t0 };
       seen = r.status ? `HTTP ${r.status}` : 'unreachable';
       if (Date.now() - t0 > timeoutMs) throw ApplicationFailure.retryable(`registry answered ${input.slot} user of ${input.account} with ${seen}, not ${input.expectStatus}, for ${timeoutMs / 1000} s`, 'RegistryAuthWait');
       heartbeat(`${input.slot} user: ${seen}, waiting for ${input.expectStatus}`);
@@ -92,12 +100,12 @@ export function createSchemaRegistryActivities(deps: RegistryDeps) {
   /** Compatibility level of each subject (its own, else the global one), through the Confluent-compatible API. */
   async function registryCompatibility(input: { secret: string; account: string; subjectPrefix: string }): Promise<{ subjects: Array<{ subject: string; level: string }> }> {
     const creds = await credentialsOf(input.secret, input.account, 'current');
-    const list = await get('/apis/ccompat/v7/subjects', creds);
+    const list = await get(api.subjects, creds);
     if (!list.ok) throw ApplicationFailure.nonRetryable(`listing subjects answered HTTP ${list.status}`, 'RegistryRequestFailed');
     const subjects = ((await list.json()) as string[]).filter((s) => s.startsWith(input.subjectPrefix)).sort();
     const out: Array<{ subject: string; level: string }> = [];
     for (const subject of subjects) {
-      const res = await get(`/apis/ccompat/v7/config/${encodeURIComponent(subject)}?defaultToGlobal=true`, creds);
+      const res = await get(api.config(subject), creds);
       const body = res.ok ? ((await res.json()) as { compatibilityLevel?: string; compatibility?: string }) : {};
       out.push({ subject, level: body.compatibilityLevel ?? body.compatibility ?? `HTTP ${res.status}` });
     }
@@ -107,7 +115,7 @@ export function createSchemaRegistryActivities(deps: RegistryDeps) {
   /** The latest schema of a subject, read with the account's current credentials: proves a client lookup works. */
   async function registryLookup(input: { secret: string; account: string; subject: string }): Promise<{ user: string; subject: string; version: number; id: number }> {
     const creds = await credentialsOf(input.secret, input.account, 'current');
-    const res = await get(`/apis/ccompat/v7/subjects/${encodeURIComponent(input.subject)}/versions/latest`, creds);
+    const res = await get(api.latest(input.subject), creds);
     if (!res.ok) throw ApplicationFailure.retryable(`lookup of ${input.subject} as ${creds?.user} answered HTTP ${res.status}`, 'RegistryLookupFailed');
     const body = (await res.json()) as { version: number; id: number };
     return { user: creds!.user, subject: input.subject, version: body.version, id: body.id };

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { pemFile, sslmodes, TemporalTlsSchema, tlsFromEnv } from './tlsConfig.js';
+import { registryFlavours } from '../activities/registryApi.js';
 
 const url = z.string().url();
 
@@ -104,7 +105,8 @@ export const WorkerConfigSchema = z
         .optional(),
     }),
     /** `accessLog`: where the registry's access log is read (`file:<path>`), for the registry-side proof that clients moved. Env: REKEY_REGISTRY_ACCESS_LOG. */
-    schemaRegistry: z.object({ url, caFile: pemFile('CA bundle').optional(), accessLog: z.string().regex(/^file:\/.+/, 'must be file:<absolute path>').optional() }),
+    /** `api`: the API the registry speaks, apicurio (default) or confluent (the URL is then the Confluent root). Env: REKEY_REGISTRY_API. */
+    schemaRegistry: z.object({ url, api: z.enum(registryFlavours, { error: () => `must be one of: ${registryFlavours.join(', ')}` }).default('apicurio'), caFile: pemFile('CA bundle').optional(), accessLog: z.string().regex(/^file:\/.+/, 'must be file:<absolute path>').optional() }),
     aws: z.object({ endpoint: url.optional(), region: z.string().min(1).default('us-east-1') }),
     audit: z.object({ path: z.string().min(1) }),
     /**
@@ -182,7 +184,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
     postgres: { host: env.REKEY_PG_HOST, port: env.REKEY_PG_PORT, database: env.REKEY_PG_DATABASE, adminSecret: env.REKEY_PG_ADMIN_SECRET },
     kafkaConnect: { url: env.REKEY_CONNECT_URL },
     kafka: { brokers: env.REKEY_KAFKA_BROKERS?.split(','), tls: env.REKEY_KAFKA_TLS_BROKERS ? { brokers: env.REKEY_KAFKA_TLS_BROKERS.split(','), listener: env.REKEY_KAFKA_TLS_LISTENER } : undefined },
-    schemaRegistry: { url: env.REKEY_REGISTRY_URL, accessLog: env.REKEY_REGISTRY_ACCESS_LOG },
+    schemaRegistry: { url: env.REKEY_REGISTRY_URL, api: env.REKEY_REGISTRY_API, accessLog: env.REKEY_REGISTRY_ACCESS_LOG },
     aws: { endpoint: env.REKEY_AWS_ENDPOINT, region: env.AWS_REGION },
     audit: { path: env.REKEY_AUDIT_LOG },
     metrics: { address: env.REKEY_METRICS_ADDRESS?.trim() || undefined },

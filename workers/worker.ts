@@ -118,7 +118,7 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
     postgres: { host: config.postgres.host, port: config.postgres.port, database: config.postgres.database, adminSecret: config.postgres.adminSecret, ssl: postgresTls(config.postgres) },
     kafkaConnect: { url: config.kafkaConnect.url, caPem: readCaBundle(config.kafkaConnect.caFile), worker: overrides.connectWorker ?? (kube ? connectRestart(kube, config.workloads) : undefined) },
     kafka: config.kafka,
-    schemaRegistry: { url: config.schemaRegistry.url, caPem: readCaBundle(config.schemaRegistry.caFile), accessLog: config.schemaRegistry.accessLog, runtime: overrides.registryRuntime ?? (kube ? kubernetesRolloutRestart({ ...kube, ...(parseWorkload(config.workloads.registry) as { kind: 'Deployment' | 'StatefulSet'; name: string }) }) : undefined) },
+    schemaRegistry: { url: config.schemaRegistry.url, api: config.schemaRegistry.api, caPem: readCaBundle(config.schemaRegistry.caFile), accessLog: config.schemaRegistry.accessLog, runtime: overrides.registryRuntime ?? (kube ? kubernetesRolloutRestart({ ...kube, ...(parseWorkload(config.workloads.registry) as { kind: 'Deployment' | 'StatefulSet'; name: string }) }) : undefined) },
     aws: { region: config.aws.region, endpoint: config.aws.endpoint, credentials: overrides.awsCredentials },
     audit: config.audit,
     testHooks: config.testHooks,

@@ -34,7 +34,7 @@ beforeAll(async () => {
   fs.writeFileSync(caFile, bundles.join('\n'));
   w = await startTestWorker({
     kafkaConnect: { url: `https://127.0.0.1:${cfg.ports.connectHttps}`, caFile },
-    schemaRegistry: { url: `https://127.0.0.1:${cfg.ports.registryHttps}/apis/ccompat/v7`, caFile },
+    schemaRegistry: { url: `https://127.0.0.1:${cfg.ports.registryHttps}/apis/ccompat/v7`, api: 'apicurio', caFile },
   });
 });
 afterAll(async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadWorkerConfig, productionDefaults } from '../../workers/config.js';
+import { authOutcome, registryApi } from '../../activities/registryApi.js';
 import { loadStackConfig } from '../../scripts/stack/config.js';
 import { stackWorkerDefaults } from '../../scripts/lib/session.js';
 
@@ -99,5 +100,21 @@ describe('worker configuration', () => {
   it('stack ports are validated and name their variable', () => {
     expect(() => loadStackConfig({ REKEY_POSTGRES_PORT: '80' })).toThrow(/REKEY_POSTGRES_PORT/);
     expect(loadStackConfig({ REKEY_KAFKA_PORT: '29092' }).ports.kafka).toBe(29092);
+  });
+});
+
+describe('the registry API flavour (REKEY_REGISTRY_API)', () => {
+  it('is apicurio by default, confluent when set, and a bad value is named', () => {
+    expect(loadWorkerConfig(production).schemaRegistry.api).toBe('apicurio');
+    expect(loadWorkerConfig({ ...production, REKEY_REGISTRY_API: 'confluent' }).schemaRegistry.api).toBe('confluent');
+    expect(() => loadWorkerConfig({ ...production, REKEY_REGISTRY_API: 'karapace' })).toThrow(/schemaRegistry\.api: must be one of: apicurio, confluent/);
+  });
+
+  it('only 401 and 403 are refusals; a 404 came past authentication; a 5xx or no answer says nothing', () => {
+    expect([200, 204, 404, 401, 403, 500, 503, 0].map(authOutcome)).toEqual(['accepted', 'accepted', 'accepted', 'refused', 'refused', 'no answer', 'no answer', 'no answer']);
+    // Confluent serves its API at the root; Apicurio under /apis/ccompat/v7, and its own API beside it
+    expect(registryApi('confluent')).toMatchObject({ authProbe: '/subjects', subjects: '/subjects' });
+    expect(registryApi('confluent').latest('a/b-value')).toBe('/subjects/a%2Fb-value/versions/latest');
+    expect(registryApi('apicurio').config('x')).toBe('/apis/ccompat/v7/config/x?defaultToGlobal=true');
   });
 });

@@ -5,7 +5,7 @@ export type { CheckResult };
 /** Facts gathered by read-only activities before a Schema Registry rotation changes anything. */
 export interface RegistryPreflightFacts {
   /** HTTP status the registry answered the account's current user with (200 accepted, 401 refused, 0 unreachable). */
-  currentAuth: { user: string; status: number };
+  currentAuth: RegistryAuthAnswer;
   /** Subjects with the prefix and their compatibility level; null when they could not be read (the current user was refused). */
   subjects: Array<{ subject: string; level: string }> | null;
   connector: { state: string; tasks: Array<{ id: number; state: string }> };
@@ -26,6 +26,20 @@ export interface RegistryPreflightLimits {
 /** Levels under which a consumer with the newest schema can still read older data: what the runbook asks for. */
 export const ACCEPTED_COMPATIBILITY = ['BACKWARD', 'BACKWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE'] as const;
 
+/** The registry's answer to an account's user: `accepted` when it came past authentication. */
+export interface RegistryAuthAnswer {
+  user: string;
+  status: number;
+  /** Absent in activity results recorded before the flag existed: those were 200 or not. */
+  accepted?: boolean;
+}
+
+/**
+ * Accepted: any answer but 401/403 (a Confluent registry's 404 too), as the activity decides.
+ * Replay-safe: a result recorded before `accepted` existed is judged as it was then (200).
+ */
+export const authAccepted = (a: RegistryAuthAnswer) => a.accepted ?? a.status === 200;
+
 /** Every check of the procedure's pre-flight, each with what it saw and what it needed. */
 export function evaluateRegistryPreflight(f: RegistryPreflightFacts, l: RegistryPreflightLimits): CheckResult[] {
   const status = f.currentAuth.status;
@@ -34,9 +48,9 @@ export function evaluateRegistryPreflight(f: RegistryPreflightFacts, l: Registry
   return [
     check(
       'registry accepts the current user',
-      status === 200,
+      authAccepted(f.currentAuth),
       status === 0 ? `${f.currentAuth.user}: registry unreachable` : `${f.currentAuth.user}: HTTP ${status}`,
-      `HTTP 200 for ${l.account}'s user in ${l.secret}`,
+      `accepted (HTTP 200, or any answer but 401/403/5xx) for ${l.account}'s user in ${l.secret}`,
     ),
     check(
       'subjects registered',

@@ -43,7 +43,7 @@ export function registrySteps(p: SchemaRegistryRotationPlan, n: { oldUser: strin
     restartTasks: step('restart-tasks', 'switching', `POST /connectors/<c>/tasks/<id>/restart for every task of every connector that authenticates as ${a} (found in pre-flight): the converter's config provider re-reads ${s}`),
     running: step('running', 'switching', `wait until each of those connectors and every task are RUNNING`),
     newAuth: step('registry-auth', 'verifying', `the registry answers ${a}-user (now ${n.newUser}) with HTTP 200`),
-    lookup: step('registry-lookup', 'verifying', `as ${n.newUser}: GET /apis/ccompat/v7/subjects/${lookupSubject(p)}/versions/latest answers 200`),
+    lookup: step('registry-lookup', 'verifying', `as ${n.newUser}: GET <registry>/subjects/${lookupSubject(p)}/versions/latest answers 200 (the Confluent-compatible API)`),
     canaryWrite: step('canary-write', 'verifying', `INSERT INTO public.rekey_canary (marker) VALUES ('rekey-<run>')`, `DELETE FROM public.rekey_canary WHERE marker = 'rekey-<run>'`),
     slotAdvanced: step('slot-advanced', 'verifying', `wait until ${p.slot}.confirmed_flush_lsn passes the canary's LSN (the connector serialized it through the registry)`),
     canaryReadBack: step('canary-read-back', 'verifying', `read ${p.canaryTopic} from the switch on until a record carries the canary marker: change events keep flowing`),

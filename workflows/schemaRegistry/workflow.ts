@@ -4,7 +4,7 @@ import type { AccessLogMark } from '../../activities/registryAccessLog.js';
 import { activityOptions, parseIsoDuration, Rotation, type RotationResult, procedureActivities, gatePreflight, resolvePlanOnWorker, restartStamp } from '../rotation/index.js';
 import { alignToWindow } from '../rotation/window.js';
 import { lookupSubject, registryUserName, type SchemaRegistryRotationInput, type SchemaRegistryRotationPlan } from './input.js';
-import { evaluateRegistryPreflight } from './preflight.js';
+import { authAccepted, evaluateRegistryPreflight } from './preflight.js';
 import { CANARY_TIMEOUT_MS, orderedRegistrySteps, type RegistrySteps, registrySteps } from './steps.js';
 
 const { read, change, wait, undo, worker } = procedureActivities();
@@ -182,7 +182,7 @@ async function preflight(plan: SchemaRegistryRotationPlan, r: Rotation): Promise
     read.registryAuth({ ...ref, slot: 'current' }).catch(() => undefined),
   ]);
   const currentAuth = auth ?? { user: account.user, status: 0 };
-  const subjects = currentAuth.status === 200 ? (await read.registryCompatibility({ ...ref, subjectPrefix: plan.subjectPrefix })).subjects : null;
+  const subjects = authAccepted(currentAuth) ? (await read.registryCompatibility({ ...ref, subjectPrefix: plan.subjectPrefix })).subjects : null;
   // every connector that authenticates as the account is moved, not only plan.connector (the S3 sink reads probe's)
   const clients = patched('registry-every-client') ? await read.registryAccountClients({ ...ref, currentUser: account.user }) : undefined;
   const checks = evaluateRegistryPreflight({ currentAuth, subjects, connector, account, clients }, { ...ref, subjectPrefix: plan.subjectPrefix, lookupSubject: lookupSubject(plan) });
@@ -207,7 +207,7 @@ async function clientsRunning(clients: string[], acts: Activities): Promise<stri
 /** The registry answers the account's current user, which must be `user`, with 200. */
 async function expectAccepted(ref: { secret: string; account: string }, user: string) {
   const a = await read.registryAuth({ ...ref, slot: 'current' });
-  if (a.user !== user || a.status !== 200) throw ApplicationFailure.nonRetryable(`registry answered ${ref.account}-user ${a.user} with HTTP ${a.status}; expected ${user} accepted (200)`, 'RegistryAuthFailed');
+  if (a.user !== user || !authAccepted(a)) throw ApplicationFailure.nonRetryable(`registry answered ${ref.account}-user ${a.user} with HTTP ${a.status}; expected ${user} accepted`, 'RegistryAuthFailed');
   return a;
 }
 
