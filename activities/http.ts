@@ -8,10 +8,23 @@ export type Fetch = typeof fetch;
  * A `fetch` that trusts exactly `caPem` for https:// URLs (a private CA bundle, as
  * `curl --cacert` does: the system roots are not consulted). Without a CA it is the global
  * fetch. Node's built-in fetch takes no CA option, hence this small client on node:https.
+ * `caPem` may be a reader, called per request: the worker's CA file is a mounted Secret that a
+ * CA rotation changes under it (the new CA is added to the bundle before any service serves a
+ * certificate from it), and a bundle read once at start would refuse those certificates.
  */
-export function fetchTrusting(caPem?: string): Fetch {
+export function fetchTrusting(caPem?: string | (() => string)): Fetch {
   if (!caPem) return fetch;
-  const agent = new https.Agent({ ca: caPem, keepAlive: true });
+  const current = typeof caPem === 'function' ? caPem : () => caPem;
+  // one agent per bundle: a bundle that changed (a CA rotation updated the mounted file) gets a new one
+  let agent: { pem: string; agent: https.Agent } | undefined;
+  const agentFor = () => {
+    const pem = current();
+    if (agent?.pem !== pem) {
+      agent?.agent.destroy();
+      agent = { pem, agent: new https.Agent({ ca: pem, keepAlive: true }) };
+    }
+    return agent.agent;
+  };
   return (async (input: string | URL | Request, init: RequestInit = {}) => {
     const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
     const body = typeof init.body === 'string' ? init.body : init.body == null ? undefined : String(init.body as unknown as string);
@@ -19,7 +32,7 @@ export function fetchTrusting(caPem?: string): Fetch {
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
     const lib = url.protocol === 'https:' ? https : http;
     return new Promise<Response>((resolve, reject) => {
-      const req = lib.request(url, { method: init.method ?? 'GET', headers, ...(url.protocol === 'https:' ? { agent } : {}), signal: init.signal ?? undefined }, (res) => {
+      const req = lib.request(url, { method: init.method ?? 'GET', headers, ...(url.protocol === 'https:' ? { agent: agentFor() } : {}), signal: init.signal ?? undefined }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);

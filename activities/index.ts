@@ -29,13 +29,13 @@ export interface ActivityDeps {
   store: SecretStore;
   /** `ssl`: rekey's own connections over TLS (sslmode, root CA); absent: plaintext. */
   postgres: { host: string; port: number; database: string; adminSecret: string; ssl?: PostgresTls };
-  /** `caPem`: the CA bundle trusted for an https:// URL. */
-  kafkaConnect: { url: string; worker?: ConnectWorkerRuntime; caPem?: string };
+  /** `caPem`: the CA bundle trusted for an https:// URL, or a reader of it (re-read per request: a mounted Secret a CA rotation changes). */
+  kafkaConnect: { url: string; worker?: ConnectWorkerRuntime; caPem?: string | (() => string) };
   kafka: { brokers: string[]; tls?: { brokers: string[]; listener: string } };
   /** Apicurio's base URL (…/apis/… suffixes are stripped) and how to restart it. */
   /** `accessLog`: `file:<path>` of the registry's access log (the registry-side proof that clients moved). */
   /** `api`: the registry's API flavour (default apicurio: the URL may name Apicurio's root or any of its API paths). */
-  schemaRegistry?: { url: string; api?: RegistryFlavour; runtime?: RegistryRuntime; caPem?: string; accessLog?: string };
+  schemaRegistry?: { url: string; api?: RegistryFlavour; runtime?: RegistryRuntime; caPem?: string | (() => string); accessLog?: string };
   /** IAM and S3 (the S3 sink's access keys): `endpoint` for an emulator; `credentials` absent = the SDK's default chain. */
   aws?: { region: string; endpoint?: string; credentials?: AwsCredentials };
   audit: { path: string };

@@ -73,6 +73,23 @@ export function postgresTls(p: { sslmode: (typeof sslmodes)[number]; sslRootCert
 
 export const readCaBundle = (file: string | undefined) => (file ? fs.readFileSync(file, 'utf8') : undefined);
 
+/**
+ * The CA bundle as it is now: read once at start (a missing file fails the start), then again
+ * whenever its modification time or size changes (the kubelet swaps a mounted Secret's files).
+ */
+export function caBundleReader(file: string | undefined): (() => string) | undefined {
+  if (!file) return undefined;
+  let seen = { key: '', pem: '' };
+  const read = () => {
+    const st = fs.statSync(file);
+    const key = `${st.mtimeMs}:${st.size}`;
+    if (key !== seen.key) seen = { key, pem: fs.readFileSync(file, 'utf8') };
+    return seen.pem;
+  };
+  read();
+  return read;
+}
+
 /** The TLS part of the environment: REKEY_TEMPORAL_TLS*, REKEY_TEMPORAL_API_KEY(_FILE), REKEY_PG_SSLMODE/SSLROOTCERT, REKEY_CONNECT_CA_FILE, REKEY_REGISTRY_CA_FILE. */
 export function tlsFromEnv(env: NodeJS.ProcessEnv) {
   const anyTls = ['REKEY_TEMPORAL_TLS_CERT', 'REKEY_TEMPORAL_TLS_KEY', 'REKEY_TEMPORAL_TLS_CA', 'REKEY_TEMPORAL_TLS_SERVER_NAME'].some((k) => env[k]);

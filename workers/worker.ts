@@ -19,7 +19,7 @@ import { metricNames, stepDurationBuckets } from '../workflows/rotation/metricNa
 import { dataConverter } from './codec.js';
 import { parseWorkload, type WorkerConfig } from './config.js';
 import { logger } from './logger.js';
-import { postgresTls, readCaBundle, temporalConnectionOptions } from './tlsConfig.js';
+import { caBundleReader, postgresTls, temporalConnectionOptions } from './tlsConfig.js';
 
 const workflowsIndex = (ext: string) => fileURLToPath(new URL(`../workflows/index.${ext}`, import.meta.url));
 /** Source checkout: workflows/index.ts; compiled (dist/): workflows/index.js. */
@@ -116,9 +116,9 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
   const activities = createActivities({
     store: await secretStoreFor(config, kube?.kubeConfig),
     postgres: { host: config.postgres.host, port: config.postgres.port, database: config.postgres.database, adminSecret: config.postgres.adminSecret, ssl: postgresTls(config.postgres) },
-    kafkaConnect: { url: config.kafkaConnect.url, caPem: readCaBundle(config.kafkaConnect.caFile), worker: overrides.connectWorker ?? (kube ? connectRestart(kube, config.workloads) : undefined) },
+    kafkaConnect: { url: config.kafkaConnect.url, caPem: caBundleReader(config.kafkaConnect.caFile), worker: overrides.connectWorker ?? (kube ? connectRestart(kube, config.workloads) : undefined) },
     kafka: config.kafka,
-    schemaRegistry: { url: config.schemaRegistry.url, api: config.schemaRegistry.api, caPem: readCaBundle(config.schemaRegistry.caFile), accessLog: config.schemaRegistry.accessLog, runtime: overrides.registryRuntime ?? (kube ? kubernetesRolloutRestart({ ...kube, ...(parseWorkload(config.workloads.registry) as { kind: 'Deployment' | 'StatefulSet'; name: string }) }) : undefined) },
+    schemaRegistry: { url: config.schemaRegistry.url, api: config.schemaRegistry.api, caPem: caBundleReader(config.schemaRegistry.caFile), accessLog: config.schemaRegistry.accessLog, runtime: overrides.registryRuntime ?? (kube ? kubernetesRolloutRestart({ ...kube, ...(parseWorkload(config.workloads.registry) as { kind: 'Deployment' | 'StatefulSet'; name: string }) }) : undefined) },
     aws: { region: config.aws.region, endpoint: config.aws.endpoint, credentials: overrides.awsCredentials },
     audit: config.audit,
     testHooks: config.testHooks,

@@ -86,3 +86,26 @@ describe("rekey's own TLS client options", () => {
     expect(postgresTls(loadWorkerConfig(production).postgres)).toBeUndefined();
   });
 });
+
+describe('the worker re-reads its CA file for Connect and the registry (REKEY_CONNECT_CA_FILE, a mounted Secret)', () => {
+  it('trusts a certificate from a new CA once the file holds it, without a restart', async () => {
+    const https = await import('node:https');
+    const { fetchTrusting } = await import('../../activities/http.js');
+    const { caBundleReader } = await import('../../workers/tlsConfig.js');
+    const newCa = await createCertificateAuthority({ commonName: 'next CA', validityDays: 2 });
+    const served = await issueCertificate({ ca: newCa, commonName: 'localhost', sans: ['IP:127.0.0.1'], validityDays: 1 });
+    const server = https.createServer({ cert: served.certPem, key: served.keyPem }, (_req, res) => res.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    const bundle = file('bundle.crt', ca.certPem); // the old CA only: the new one is not trusted yet
+    const get = fetchTrusting(caBundleReader(bundle));
+    try {
+      await expect(get(url)).rejects.toThrow(/fetch failed: .*(certificate|self.signed|issuer)/i);
+      // the CA rotation adds the new CA to the bundle (as the kubelet updates a mounted Secret)
+      fs.writeFileSync(bundle, `${ca.certPem}\n${newCa.certPem}`);
+      expect(await (await get(url)).text()).toBe('ok');
+    } finally {
+      server.close();
+    }
+  });
+});

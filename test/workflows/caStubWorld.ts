@@ -45,6 +45,8 @@ export class CaStubWorld {
   readonly firstCa: string;
   calls: string[] = [];
   audit: AuditEvent[] = [];
+  /** The CDC task, FAILED by each Connect or registry restart (its converter meets the outage) until restartFailedTasks. */
+  failedTasks: number[] = [];
   private seq = 0;
 
   constructor(readonly caSecret: string, now = Date.now(), lifetimeDays = 90, ageDays = 0) {
@@ -115,7 +117,7 @@ export class CaStubWorld {
       ...createPlanActivities({ testHooks }),
       // Kafka Connect and the registry take a certificate by a restart, then the connector's tasks are checked
       waitConnectorRunning: on('waitConnectorRunning', () => ({ state: 'RUNNING' })),
-      restartFailedTasks: on('restartFailedTasks', () => ({ restarted: [] as number[] })),
+      restartFailedTasks: on('restartFailedTasks', () => ({ restarted: w.failedTasks.splice(0) })),
       serviceEndpoint: on('serviceEndpoint', ({ service }: { service: string }) => ({ host: '127.0.0.1', port: 5000 + w.refs.findIndex((r) => r.service === service), protocol: 'tls' as const })),
       describeCertificateAuthority: on('describeCertificateAuthority', ({ caSecret }: { caSecret: string }) => {
         const ca = w.ca(caSecret);
@@ -159,6 +161,7 @@ export class CaStubWorld {
         if (s.cert.fingerprint !== expectFingerprint) throw ApplicationFailure.nonRetryable(`secret holds ${s.cert.fingerprint}, not ${expectFingerprint}`, 'UnexpectedCertificate');
         if (w.refuseNewCa && s.cert.issuer !== w.firstCa) throw ApplicationFailure.nonRetryable(`${service} refuses a certificate from ${s.cert.issuer} (stub)`, 'CertificateNotServed');
         w.served.set(service, { cert: s.cert, bundle: [...s.bundle] });
+        if (['kafka-connect', 'schema-registry'].includes(service) && !w.failedTasks.includes(0)) w.failedTasks.push(0);
         return { servedFingerprint: s.cert.fingerprint, reloads: 1, waitedMs: 5 };
       }),
       removeCredentialVersions: on('removeCredentialVersions', ({ secret, versions }: { secret: string; versions: Array<'pending' | 'backup'> }) => {

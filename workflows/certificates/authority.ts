@@ -1,10 +1,11 @@
-import { ApplicationFailure, executeChild, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, ParentClosePolicy, patched, workflowInfo } from '@temporalio/workflow';
 import { describeError, parseIsoDuration, Rotation, rotationWorkflowId, type RotationResult, procedureActivities, resolvePlanOnWorker } from '../rotation/index.js';
 import type { CaRotationInput, CaRotationPlan } from './authorityInput.js';
 import { type CaFacts, caSteps, type CaSteps, orderedCaSteps } from './authoritySteps.js';
 import { managedCertificates, renewalDecisions } from './managed.js';
 import { describeChildError } from './renew.js';
-import { rotateServiceCertificate } from './workflow.js';
+import { RESTARTED_TLS_SERVICES } from './input.js';
+import { healConnector, rotateServiceCertificate } from './workflow.js';
 
 const { read, change, wait, undo, worker } = procedureActivities();
 
@@ -83,10 +84,17 @@ async function createAndTrust(run: Run): Promise<void> {
   r.checkpoint('trust-new-ca');
 }
 
-/** A bundle change, then the same certificate installed again so the service (its trust store) reloads. */
+/**
+ * A bundle change, then the same certificate installed again so the service (its trust store)
+ * reloads. Connect and the registry reload by a restart, which fails a converter's task that
+ * meets it: those tasks are restarted and the connector seen RUNNING, as a service-certificate
+ * rotation does (found by an emergency CA rotation left with the CDC task FAILED; runs from
+ * before the marker never healed).
+ */
 async function trustAndInstall(c: Cert, edit: () => Promise<{ bundle: string[]; certificate: string }>) {
   const b = await edit();
   await wait.installServiceCertificate({ service: c.service, secret: c.secret, expectFingerprint: b.certificate });
+  if (RESTARTED_TLS_SERVICES.includes(c.service) && patched('ca-restart-heal')) await healConnector({ service: c.service });
   return b;
 }
 

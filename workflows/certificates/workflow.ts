@@ -88,7 +88,7 @@ async function switchOver(run: Run, issued: { fingerprint: string }): Promise<vo
 }
 
 /** After a restart of Connect or the registry: failed tasks restarted, then the connector and its tasks RUNNING. */
-async function healConnector(plan: CertificateRotationPlan): Promise<{ restarted: number[] }> {
+export async function healConnector(plan: Pick<CertificateRotationPlan, 'service' | 'connector' | 'clientWatch'>): Promise<{ restarted: number[] }> {
   const connector = plan.connector ?? DEFAULT_CONNECTOR;
   // a restarted Connect first has to assign the connector again (polled; a FAILED task ends the wait)
   if (plan.service === 'kafka-connect') await wait.waitConnectorRunning({ connector }).catch(() => undefined);
