@@ -73,39 +73,6 @@ export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; names
     }
   }
 
-  /** The runbook's `kubectl delete pod -l …` followed by `kubectl wait --for=condition=ready`. */
-  async function restartPodsByLabel(input: { selector: string; timeoutMs?: number }): Promise<{ deleted: string[]; ready: number }> {
-    const pods = await call('list', `pods -l ${input.selector}`, () => core.listNamespacedPod({ namespace, labelSelector: input.selector }));
-    const deleted = (pods.items ?? []).map((p) => p.metadata!.name!);
-    // StatefulSet replacements reuse the name: tell old from new by UID
-    const oldUids = new Set((pods.items ?? []).map((p) => p.metadata!.uid!));
-    if (deleted.length === 0) throw ApplicationFailure.nonRetryable(`no pods match ${input.selector} in namespace ${namespace}`, 'NoPods');
-    for (const name of deleted) await call('delete', `pods/${name}`, () => core.deleteNamespacedPod({ name, namespace })).catch((e: ApplicationFailure) => (/not found/.test(e.message) ? undefined : Promise.reject(e)));
-    const timeoutMs = input.timeoutMs ?? 300_000;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const now = await call('list', `pods -l ${input.selector}`, () => core.listNamespacedPod({ namespace, labelSelector: input.selector }));
-      const fresh = (now.items ?? []).filter((p) => !oldUids.has(p.metadata!.uid!) && !p.metadata?.deletionTimestamp);
-      const ready = fresh.filter(podReady).length;
-      if (fresh.length >= deleted.length && ready === fresh.length) return { deleted, ready };
-      if (Date.now() > deadline) throw ApplicationFailure.retryable(`pods ${input.selector} not ready after ${timeoutMs / 1000} s (${ready}/${deleted.length} replacements ready)`, 'PodsNotReady');
-      heartbeat(`${ready}/${deleted.length} ready`);
-      await sleep(1000);
-    }
-  }
-
-  /** One workload after another with a pause between them (the runbook's advice for a memory-tight cluster). */
-  async function restartSequentially(input: { workloads: WorkloadRef[]; pauseMs: number; timeoutMs?: number; restartedAt: string }): Promise<void> {
-    for (const [i, w] of input.workloads.entries()) {
-      await restartWorkload({ ...w, restartedAt: input.restartedAt });
-      await waitWorkloadReady({ ...w, timeoutMs: input.timeoutMs });
-      if (i < input.workloads.length - 1) {
-        heartbeat(`pausing ${input.pauseMs} ms after ${what(w)}`);
-        await sleep(input.pauseMs);
-      }
-    }
-  }
-
   async function scaleWorkload(input: WorkloadRef & { replicas: number }): Promise<{ previous: number }> {
     const current = await readWorkload(input);
     const body = { spec: { replicas: input.replicas } };
@@ -157,12 +124,5 @@ export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; names
     };
   }
 
-  /** Nodes reporting MemoryPressure (the kubelet's view); feeds the pre-flight memory check. */
-  async function nodeMemoryPressure(): Promise<{ nodes: number; underPressure: string[] }> {
-    const nodes = await call('list', 'nodes', () => core.listNode());
-    const underPressure = (nodes.items ?? []).filter((n) => (n.status?.conditions ?? []).some((c) => c.type === 'MemoryPressure' && c.status === 'True')).map((n) => n.metadata!.name!);
-    return { nodes: nodes.items?.length ?? 0, underPressure };
-  }
-
-  return { restartWorkload, waitWorkloadReady, restartPodsByLabel, restartSequentially, scaleWorkload, applyIsolationPolicy, removeIsolationPolicy, nodeMemoryPressure, connectPodsMemory };
+  return { restartWorkload, waitWorkloadReady, scaleWorkload, applyIsolationPolicy, removeIsolationPolicy, connectPodsMemory };
 }

@@ -98,7 +98,7 @@ export const kube: Service = {
   /** The runbook's namespace, workloads and Secrets; Secret values come from the file store so both stores agree. */
   async seed(cfg) {
     await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/stack/pipeline.yaml')]);
-    await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/rbac.yaml')]);
+    await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/rbac.yaml'), '-f', path.join(repoRoot, 'deploy/admission-policy.yaml')]);
     await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/kafka-connect.yaml')]);
     await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/network-policies.yaml')]);
     const files = new FileSecretStore(cfg.secretsDir);

@@ -82,12 +82,6 @@ describe('Kubernetes workloads', () => {
     expect((await fetch(`http://127.0.0.1:${cfg.ports.connect}/`)).ok).toBe(true);
   });
 
-  it('restarts pods by label (the runbook form) and waits for their replacements', async () => {
-    const res = await run(acts.restartPodsByLabel, { selector: 'app=schema-registry,component=schema-management', timeoutMs: 120_000 });
-    expect(res.deleted).toEqual(['schema-registry-0']);
-    expect(res.ready).toBe(1);
-  });
-
   it('times out with a clear error when pods never become ready', async () => {
     const apps = kc.makeApiClient(AppsV1Api);
     await apps.deleteNamespacedDeployment({ name: 'never-ready', namespace: ns }).catch(() => undefined);
@@ -147,8 +141,10 @@ describe('Kubernetes workloads', () => {
 
 describe('deploy/ manifests and least privilege', () => {
   it('apply cleanly (server-side dry run)', async () => {
-    const { stdout } = await kubectl(cfg, ['apply', '--dry-run=server', '-f', path.join(repoRoot, 'deploy/rbac.yaml'), '-f', path.join(repoRoot, 'deploy/worker.yaml'), '-f', path.join(repoRoot, 'deploy/kafka-connect.yaml')]);
+    const files = ['rbac.yaml', 'admission-policy.yaml', 'worker.yaml', 'kafka-connect.yaml', 'network-policies.yaml'].flatMap((f) => ['-f', path.join(repoRoot, 'deploy', f)]);
+    const { stdout } = await kubectl(cfg, ['apply', '--dry-run=server', ...files]);
     expect(stdout).toMatch(/deployment.apps\/rekey-worker (created|configured|unchanged) \(server dry run\)/);
+    expect(stdout).toMatch(/validatingadmissionpolicy.admissionregistration.k8s.io\/rekey-worker-limits .*\(server dry run\)/);
     expect(stdout).toMatch(/role.rbac.authorization.k8s.io\/rekey-worker .*\(server dry run\)/);
   });
 
@@ -167,6 +163,12 @@ describe('deploy/ manifests and least privilege', () => {
       ['get', 'secrets/debezium-credentials', '-n', ns],
       ['patch', 'secrets/debezium-credentials-pending', '-n', ns],
       ['delete', 'secrets/debezium-credentials-backup', '-n', ns],
+      // certificates and their CA (cert rotate, renew, rotate-ca)
+      ...['rekey-ca', 'postgres-tls', 'kafka-tls', 'connect-tls', 'registry-tls'].flatMap((n) => [
+        ['get', `secrets/${n}`, '-n', ns],
+        ['patch', `secrets/${n}-pending`, '-n', ns],
+        ['delete', `secrets/${n}-backup`, '-n', ns],
+      ]),
       ['create', 'secrets', '-n', ns],
       ['patch', 'deployments/kafka-connect', '-n', ns],
       ['get', 'statefulsets/schema-registry', '-n', ns],
@@ -211,6 +213,10 @@ describe('deploy/ manifests and least privilege', () => {
       ['delete', 'statefulsets/some-other-db', '-n', ns],
       ['delete', 'pods', '-n', ns],
       ['create', 'pods', '-n', ns],
+      // nothing it does not use: a pod by name, every ServiceAccount, a Service by name
+      ['get', 'pods/kafka-connect-0', '-n', ns],
+      ['list', 'serviceaccounts', '-n', ns],
+      ['get', 'services/kafka-connect', '-n', ns],
       // nothing cluster-scoped
       ['list', 'nodes'],
       ['get', 'nodes/rekey-local'],
@@ -225,6 +231,25 @@ describe('deploy/ manifests and least privilege', () => {
     const err = await new KubernetesSecretStore(worker, 'other-team').read('other-team-secret').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubernetesAccessError);
     expect((err as Error).message).toBe('forbidden: cannot get secrets/other-team-secret in namespace other-team; grant verb "get" on that resource to the worker\'s ServiceAccount');
+  });
+
+  it('the admission policy refuses, as the worker, what RBAC cannot name: a token Secret under a rotated name, a Secret it does not rotate, a policy not its own', async () => {
+    const worker = await asWorker();
+    const core = worker.makeApiClient(CoreV1Api);
+    const net = worker.makeApiClient(NetworkingV1Api);
+    const dryRun = 'All'; // admission runs on dry runs: nothing is written
+    const refusal = (p: Promise<unknown>) => p.then(() => 'allowed', (e: { code?: number; body?: string }) => `${e.code}: ${JSON.parse(e.body ?? '{}').message ?? ''}`);
+    const tokenSecret = { metadata: { name: 'debezium-credentials-pending', annotations: { 'kubernetes.io/service-account.name': 'kafka-connect' } }, type: 'kubernetes.io/service-account-token' };
+    expect(await refusal(core.createNamespacedSecret({ namespace: ns, body: tokenSecret, dryRun }))).toMatch(/^403: .*rekey-worker may only write Opaque Secrets it rotates; refused kubernetes.io\/service-account-token Secret debezium-credentials-pending/);
+    expect(await refusal(core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'someone-elses-secret' }, stringData: { a: 'b' } }, dryRun }))).toMatch(/^403: .*refused Opaque Secret someone-elses-secret/);
+    expect(await refusal(net.deleteNamespacedNetworkPolicy({ name: 'default-deny-ingress', namespace: ns, dryRun }))).toMatch(/^403: .*may only create or delete rekey-emergency-\* NetworkPolicies; refused DELETE of default-deny-ingress/);
+    const allowAll = { metadata: { name: 'allow-everything' }, spec: { podSelector: {}, ingress: [{}], policyTypes: ['Ingress'] } };
+    expect(await refusal(net.createNamespacedNetworkPolicy({ namespace: ns, body: allowAll, dryRun }))).toMatch(/^403: .*refused CREATE of allow-everything/);
+    // what rekey does itself still passes (the test has teeth): a staged Opaque Secret, an emergency policy
+    expect(await refusal(core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'rekey-ca-pending' }, stringData: { a: 'b' } }, dryRun }))).toMatch(/^(allowed|409: .*already exists)$/);
+    expect(await refusal(net.createNamespacedNetworkPolicy({ namespace: ns, body: { ...allowAll, metadata: { name: 'rekey-emergency-isolate-x' } }, dryRun }))).toBe('allowed');
+    // ...and the admin is not matched
+    expect(await refusal(kc.makeApiClient(NetworkingV1Api).deleteNamespacedNetworkPolicy({ name: 'default-deny-ingress', namespace: ns, dryRun }))).toBe('allowed');
   });
 
   it('Kafka Connect`s ServiceAccount (Strimzi provider) may get the rotated Secrets by name, nothing else', async () => {
