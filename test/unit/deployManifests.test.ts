@@ -37,3 +37,59 @@ describe('deploy/ names every secret rekey rotates', () => {
     expect(binding.spec).toMatchObject({ policyName: policy.metadata.name, validationActions: ['Deny'] });
   });
 });
+
+/** A pod as a NetworkPolicy sees it: its labels and its namespace's. */
+interface Peer {
+  labels: Record<string, string>;
+  namespace: Record<string, string>;
+}
+type Selector = { matchLabels?: Record<string, string> } | undefined;
+const selects = (sel: Selector, labels: Record<string, string>) => Object.entries(sel?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+const pipelineNs = { 'kubernetes.io/metadata.name': 'data-ingestion' };
+
+/** Whether deploy/network-policies.yaml lets `from` reach `to` on `port` (ingress, the only type it restricts). */
+function allowed(from: Peer, to: Peer, port: number): boolean {
+  const policies = docs('network-policies.yaml').filter((p) => p.kind === 'NetworkPolicy' && selects(p.spec.podSelector, to.labels));
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return policies.some((p) => (p.spec.ingress ?? []).some((rule: any) => {
+    const peerOk = (rule.from ?? []).some((f: { podSelector?: Selector; namespaceSelector?: Selector }) =>
+      f.namespaceSelector ? selects(f.namespaceSelector, from.namespace) && (!f.podSelector || selects(f.podSelector, from.labels)) : Boolean(f.podSelector) && selects(f.podSelector, from.labels) && from.namespace === pipelineNs,
+    );
+    return peerOk && (rule.ports ?? []).some((p: { port: number }) => p.port === port);
+  }));
+}
+
+describe('deploy/network-policies.yaml: default deny, and the pipeline still flows', () => {
+  const pod = (labels: Record<string, string>): Peer => ({ labels, namespace: pipelineNs });
+  const connect = pod({ app: 'kafka-connect', component: 'worker' });
+  const registry = pod({ app: 'schema-registry' });
+  const rekey = pod({ 'app.kubernetes.io/name': 'rekey', 'app.kubernetes.io/component': 'worker' });
+  const postgres = pod({ app: 'postgresql' });
+  const kafka = pod({ app: 'kafka' });
+  const prometheus: Peer = { labels: { app: 'prometheus' }, namespace: { 'kubernetes.io/metadata.name': 'monitoring' } };
+  const stranger: Peer = { labels: { app: 'web' }, namespace: { 'kubernetes.io/metadata.name': 'frontend' } };
+
+  it('lets each flow of the pipeline and its scrapes through', () => {
+    const flows: Array<[string, Peer, Peer, number]> = [
+      ['Debezium → PostgreSQL', connect, postgres, 5432],
+      ['rekey → PostgreSQL (users)', rekey, postgres, 5432],
+      ['Connect → Kafka', connect, kafka, 9092],
+      ['registry → Kafka (storage)', registry, kafka, 9092],
+      ['rekey → Kafka TLS listener', rekey, kafka, 9093],
+      ['converter → registry (Confluent port)', connect, registry, 8081],
+      ['converter → registry (Apicurio port)', connect, registry, 8080],
+      ['rekey → Connect REST', rekey, connect, 8083],
+      ['Prometheus → rekey metrics', prometheus, rekey, 9464],
+      ['Prometheus → Connect JMX exporter', prometheus, connect, 9404],
+    ];
+    expect(flows.filter(([, from, to, port]) => !allowed(from, to, port)).map(([name]) => name)).toEqual([]);
+  });
+
+  it('and denies the rest (the test has teeth)', () => {
+    expect(allowed(stranger, postgres, 5432)).toBe(false);
+    expect(allowed(stranger, connect, 8083)).toBe(false);
+    expect(allowed(prometheus, postgres, 5432)).toBe(false);
+    expect(allowed(registry, postgres, 5432)).toBe(false);
+    expect(docs('network-policies.yaml').find((p) => p.metadata?.name === 'default-deny-ingress')?.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
+  });
+});
