@@ -1,4 +1,4 @@
-# rekey worker image. Build: docker build -t rekey-worker:0.2.0 .
+# rekey worker image. Build: docker build -t <registry>/rekey-worker:0.1.0 . (the version of package.json), push, deploy by digest
 # The same steps run in test/e2e/builtWorker.test.ts (no Docker engine there): build dist/,
 # install production dependencies alone, run `node dist/workers/main.js`, complete a rotation.
 FROM node:20.19-bookworm-slim AS build

@@ -23,6 +23,7 @@ export const stackSideFiles = [
   'test/integration/codecServer.test.ts',
   'test/integration/postgresRoles.test.ts',
   'test/integration/registryFlavours.test.ts',
+  'test/integration/health.test.ts',
   'test/integration/postgresCanary.test.ts',
   'test/integration/secretBytes.test.ts',
   'test/integration/secretReaders.test.ts',

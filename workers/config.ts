@@ -6,10 +6,12 @@ import { registryFlavours } from '../activities/registryApi.js';
 const url = z.string().url();
 
 /** `host:port` (IPv6 in brackets) to bind the metrics endpoint on, or `off`. */
-const metricsAddress = z
-  .string()
-  .regex(/^(off|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/, 'must be host:port to bind the Prometheus endpoint on (e.g. 0.0.0.0:9464), or off')
-  .refine((a) => a === 'off' || Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
+const listenAddress = (what: string, example: string) =>
+  z
+    .string()
+    .regex(/^(off|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/, `must be host:port to bind ${what} on (e.g. ${example}), or off`)
+    .refine((a) => a === 'off' || Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
+const metricsAddress = listenAddress('the Prometheus endpoint', '0.0.0.0:9464');
 
 const keyId = (hint = '') => z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, `must be a key id: 1-64 characters of A-Z a-z 0-9 . _ -${hint}`);
 const codecKey = z.string().refine((k) => Buffer.from(k, 'base64').length === 32, 'must be base64 of exactly 32 bytes (openssl rand -base64 32)');
@@ -115,6 +117,11 @@ export const WorkerConfigSchema = z
      */
     metrics: z.object({ address: metricsAddress }),
     /**
+     * The worker's health endpoint for Kubernetes probes (`/livez`, `/readyz`: workers/health.ts).
+     * `host:port`, or `off`. Env: REKEY_HEALTH_ADDRESS.
+     */
+    health: z.object({ address: listenAddress('the health endpoint', '0.0.0.0:8080') }).default({ address: 'off' }),
+    /**
      * Worker slots and cache (the SDK's WorkerOptions); unset = the SDK's defaults. Measured by
      * bench:fleet (README, "Fleet"). Env: REKEY_MAX_CONCURRENT_ACTIVITIES,
      * REKEY_MAX_CONCURRENT_WORKFLOW_TASKS, REKEY_MAX_CACHED_WORKFLOWS.
@@ -158,6 +165,8 @@ export const productionDefaults = {
   audit: { path: '/var/lib/rekey/audit/rotations.jsonl' },
   // a worker in production is meant to be scraped (deploy/worker.yaml declares the port)
   metrics: { address: '0.0.0.0:9464' },
+  // deploy/worker.yaml's probes ask it
+  health: { address: '0.0.0.0:8080' },
   testHooks: false,
 };
 
@@ -188,6 +197,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
     aws: { endpoint: env.REKEY_AWS_ENDPOINT, region: env.AWS_REGION },
     audit: { path: env.REKEY_AUDIT_LOG },
     metrics: { address: env.REKEY_METRICS_ADDRESS?.trim() || undefined },
+    health: { address: env.REKEY_HEALTH_ADDRESS?.trim() || undefined },
     worker: { maxConcurrentActivities: env.REKEY_MAX_CONCURRENT_ACTIVITIES, maxConcurrentWorkflowTasks: env.REKEY_MAX_CONCURRENT_WORKFLOW_TASKS, maxCachedWorkflows: env.REKEY_MAX_CACHED_WORKFLOWS },
     testHooks: env.REKEY_TEST_HOOKS === undefined ? undefined : ['1', 'true', 'yes'].includes(env.REKEY_TEST_HOOKS.toLowerCase()),
   };

@@ -38,6 +38,7 @@ export function stackWorkerDefaults(stack: StackConfig) {
     kubernetes: fs.existsSync(kubeconfigPath(stack)) ? { namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) } : undefined,
     // many workers share one machine on the stack: metrics only when REKEY_METRICS_ADDRESS asks
     metrics: { address: 'off' },
+    health: { address: 'off' },
   };
 }
 

@@ -118,3 +118,12 @@ describe('the registry API flavour (REKEY_REGISTRY_API)', () => {
     expect(registryApi('apicurio').config('x')).toBe('/apis/ccompat/v7/config/x?defaultToGlobal=true');
   });
 });
+
+describe('the health endpoint (REKEY_HEALTH_ADDRESS)', () => {
+  it('listens on 0.0.0.0:8080 in production (deploy/worker.yaml probes it), off on the stack, and a bad value is named', () => {
+    expect(loadWorkerConfig(production).health.address).toBe('0.0.0.0:8080');
+    expect(loadWorkerConfig({ ...production, REKEY_HEALTH_ADDRESS: 'off' }).health.address).toBe('off');
+    expect(stack().health.address).toBe('off');
+    expect(() => loadWorkerConfig({ ...production, REKEY_HEALTH_ADDRESS: '8080' })).toThrow(/health\.address: must be host:port to bind the health endpoint on \(e\.g\. 0\.0\.0\.0:8080\), or off/);
+  });
+});
