@@ -24,6 +24,7 @@ export const stackSideFiles = [
   'test/integration/postgresRoles.test.ts',
   'test/integration/registryFlavours.test.ts',
   'test/integration/health.test.ts',
+  'test/integration/installGuide.test.ts',
   'test/integration/postgresCanary.test.ts',
   'test/integration/secretBytes.test.ts',
   'test/integration/secretReaders.test.ts',

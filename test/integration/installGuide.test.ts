@@ -1,0 +1,32 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { execFileAsync } from '../../scripts/stack/proc.js';
+import { loadStackConfig, repoRoot } from '../../scripts/stack/config.js';
+import { kubeBin, kubeconfigPath } from '../../scripts/stack/kube.js';
+
+/**
+ * docs/install.md as a platform engineer runs it: every `kubectl` line of its ```bash install
+ * blocks, in order, against the embedded API server (Kubernetes 1.36) as cluster-admin, with
+ * --dry-run=server: the manifests pass the server's schemas, the admission chain (the
+ * ValidatingAdmissionPolicy included) and name resolution, and nothing is written.
+ */
+const cfg = loadStackConfig();
+const guide = fs.readFileSync(path.join(repoRoot, 'docs/install.md'), 'utf8');
+const commands = [...guide.matchAll(/```bash install\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.split('\n').filter((l) => l.startsWith('kubectl ')));
+
+describe('docs/install.md', () => {
+  it('every kubectl command of the guide passes the API server (server-side dry run)', { timeout: 120_000 }, async () => {
+    expect(commands.length).toBeGreaterThanOrEqual(6);
+    const env = { ...process.env, KUBECONFIG: kubeconfigPath(cfg), PATH: `${path.dirname(kubeBin(cfg, 'kubectl'))}:${process.env.PATH}` };
+    const failed: string[] = [];
+    for (const command of commands) {
+      const run = await execFileAsync('bash', ['-c', `${command} --dry-run=server`], { cwd: repoRoot, env }).then(
+        ({ stdout }) => stdout,
+        (e: { stderr?: string; message: string }) => `FAILED: ${e.stderr?.trim() || e.message}`,
+      );
+      if (!/\(server dry run\)/.test(run) || run.startsWith('FAILED')) failed.push(`${command}\n  → ${run.trim()}`);
+    }
+    expect(failed).toEqual([]);
+  });
+});
