@@ -1,6 +1,8 @@
+import os from 'node:os';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createAuditActivities } from './audit.js';
+import { createStreamAuditActivities } from './auditStream.js';
 import { type AwsCredentials, createAwsActivities } from './aws.js';
 import { createAwsValidation } from './awsValidation.js';
 import { createCredentialActivities } from './credentials.js';
@@ -25,6 +27,9 @@ import type { PostgresTls } from './postgres/connection.js';
 import { createCertificateLifecycleActivities } from './tls/lifecycle.js';
 import type { TlsService } from '../workflows/certificates/input.js';
 
+/** This process as an audit writer: the pod (host) name, the pid and the start time, so a restarted container starts a chain of its own. */
+const auditWriter = `${os.hostname()}#${process.pid}@${new Date().toISOString()}`;
+
 export interface ActivityDeps {
   store: SecretStore;
   /** `ssl`: rekey's own connections over TLS (sslmode, root CA); absent: plaintext. */
@@ -38,6 +43,7 @@ export interface ActivityDeps {
   schemaRegistry?: { url: string; api?: RegistryFlavour; runtime?: RegistryRuntime; caPem?: string | (() => string); accessLog?: string };
   /** IAM and S3 (the S3 sink's access keys): `endpoint` for an emulator; `credentials` absent = the SDK's default chain. */
   aws?: { region: string; endpoint?: string; credentials?: AwsCredentials };
+  /** `path`: the JSONL file, or `stdout` (REKEY_AUDIT_LOG=stdout). */
   audit: { path: string };
   /** Workers started for tests (REKEY_TEST_HOOKS) accept rollback drills (`injectFailure`). */
   testHooks?: boolean;
@@ -105,7 +111,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createCertificateLifecycleActivities({ store: deps.store }),
     ...createAwsActivities(aws),
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),
-    ...createAuditActivities(deps.audit),
+    // `stdout`: one hash chain per worker process, for the log shipper (no shared volume); else a JSONL file
+    ...(deps.audit.path === 'stdout' ? createStreamAuditActivities({ writer: auditWriter }) : createAuditActivities(deps.audit)),
     ...createPlanActivities({ testHooks: deps.testHooks ?? false }),
     // access validation (`rekey validate`): read-only checks, one module per system
     ...createKafkaConnectValidation(connect),

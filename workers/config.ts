@@ -162,7 +162,8 @@ export const productionDefaults = {
   codec: { keyId: 'rekey-1', insecureNoEncryption: false },
   secrets: { kind: 'kubernetes', namespace: 'data-ingestion' },
   aws: { region: 'us-east-1' },
-  audit: { path: '/var/lib/rekey/audit/rotations.jsonl' },
+  // for the log shipper: a worker needs no volume (activities/auditStream.ts)
+  audit: { path: 'stdout' },
   // a worker in production is meant to be scraped (deploy/worker.yaml declares the port)
   metrics: { address: '0.0.0.0:9464' },
   // deploy/worker.yaml's probes ask it

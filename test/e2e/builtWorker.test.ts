@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { verifyAuditStream } from '../../activities/auditStream.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,7 @@ import { pipelineState } from './pipeline.js';
 const { stack, config } = embeddedWorkerConfig();
 const app = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-image-'));
 const taskQueue = `rekey-image-${randomBytes(3).toString('hex')}`;
+const healthPort = 23000 + Math.floor(Math.random() * 2000);
 let worker: ChildProcess | undefined;
 let log = '';
 
@@ -57,7 +59,9 @@ describe('the built worker (image contents)', () => {
       REKEY_CONNECT_URL: config.kafkaConnect.url,
       REKEY_KAFKA_BROKERS: config.kafka.brokers.join(','),
       REKEY_REGISTRY_URL: config.schemaRegistry.url,
-      REKEY_AUDIT_LOG: config.audit.path,
+      // as deploy/worker.yaml runs it: the audit trail on stdout (one chain per process), the health endpoint for the probes
+      REKEY_AUDIT_LOG: 'stdout',
+      REKEY_HEALTH_ADDRESS: `127.0.0.1:${healthPort}`,
     };
     worker = spawn(process.execPath, ['dist/workers/main.js'], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
     worker.stdout!.on('data', (d: Buffer) => (log += d.toString()));
@@ -74,6 +78,15 @@ describe('the built worker (image contents)', () => {
       const result = (await handle.result()) as RotationResult;
       expect(result.status).toBe('completed');
       expect((await pipelineState()).streamingUser).toBe(result.to);
+      // Ready, as the readiness probe asks
+      expect(await fetch(`http://127.0.0.1:${healthPort}/readyz`).then(async (r) => [r.status, ((await r.json()) as { worker: string }).worker])).toEqual([200, 'RUNNING']);
+      // the audit trail as the log shipper keeps the pod's stdout: one writer's chain, intact, holding this rotation
+      const shipped = path.join(app, 'stdout.log');
+      fs.writeFileSync(shipped, log);
+      const audit = await verifyAuditStream(shipped);
+      expect(audit).toMatchObject({ ok: true, writers: [{ firstSeq: 1 }] });
+      expect(audit.lines).toBeGreaterThan(5);
+      expect(log).toContain(`"workflow_id":"${handle.workflowId}"`);
     } finally {
       await connection.close();
     }
