@@ -54,7 +54,9 @@ export function productionWorkerEnv(stack: StackConfig, config: WorkerConfig): N
     REKEY_REGISTRY_URL: config.schemaRegistry.url,
     REKEY_AWS_ENDPOINT: config.aws.endpoint,
     REKEY_AUDIT_LOG: config.audit.path,
+    // several production workers on one machine: no fixed ports (the built-worker e2e probes one worker's health)
     REKEY_METRICS_ADDRESS: 'off',
+    REKEY_HEALTH_ADDRESS: 'off',
     REKEY_LOG_LEVEL: 'warn',
   };
 }

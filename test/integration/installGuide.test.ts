@@ -29,4 +29,15 @@ describe('docs/install.md', () => {
     }
     expect(failed).toEqual([]);
   });
+
+  it('the Kustomize base with the Strimzi component, from an overlay of the operator\'s own, passes the API server too', async () => {
+    const overlay = path.join(cfg.dir, 'test', 'overlay-strimzi');
+    fs.mkdirSync(overlay, { recursive: true });
+    const deploy = path.relative(overlay, path.join(repoRoot, 'deploy'));
+    fs.writeFileSync(path.join(overlay, 'kustomization.yaml'), `resources: [${deploy}]\ncomponents: [${deploy}/components/strimzi]\nimages: [{ name: rekey-worker, newName: registry.example.com/platform/rekey-worker, digest: "sha256:${'a'.repeat(64)}" }]\n`);
+    const { stdout } = await execFileAsync(kubeBin(cfg, 'kubectl'), ['--kubeconfig', kubeconfigPath(cfg), 'apply', '-k', overlay, '--dry-run=server', '-o', 'yaml']);
+    expect(stdout).toContain('REKEY_CONNECT_WORKLOAD: StrimziPodSet/kafka-connect-connect');
+    expect(stdout).toContain(`image: registry.example.com/platform/rekey-worker@sha256:${'a'.repeat(64)}`);
+    expect(stdout).toMatch(/kind: Role\n[\s\S]*name: rekey-worker-strimzi/);
+  });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { loadStackConfig, pipeline } from '../../scripts/stack/config.js';
 import { connectUrl } from '../../scripts/stack/connect.js';
 import { s3SinkConnector } from '../../scripts/stack/s3Sink.js';
@@ -14,6 +14,11 @@ const cfg = loadStackConfig();
 const connect = createKafkaConnectActivities({ url: connectUrl(cfg) });
 const secrets = new FileSecretStore(cfg.secretsDir);
 const userOf = async (account: string) => (await secrets.read(pipeline.registrySecret))!.data[`${account}-user`]!;
+
+/** This lane runs beside the pipeline files, which restart Connect: wait until its REST API lists the pipeline's connectors. */
+beforeEach(async () => {
+  await expect.poll(() => connect.secretReaders({ secret: pipeline.cdcSecret }).then((r) => r.readers, (e: Error) => e.message), { timeout: 90_000, interval: 1000 }).toEqual([pipeline.connector]);
+});
 
 describe('the connectors that authenticate to the registry as an account', () => {
   it('finds each account’s clients by their config-provider references, and none for an account nobody uses', async () => {
