@@ -7,7 +7,7 @@ import { parseAwsKeysInput, type AwsKeysRotationInput, type InvalidInputError } 
 import { evaluateAwsPreflight, inactiveKeyToDelete } from '../../workflows/awsKeys/preflight.js';
 import { beforeReportedMinute } from '../../workflows/awsKeys/steps.js';
 import { cleanupNowSignal, progressQuery, retrySignal, rollbackSignal, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
-import { failureOf, timeSkippingEnv, waitFor, worldWorker } from './harness.js';
+import { failureOf, patchesRightAfterLocalActivity, timeSkippingEnv, waitFor, worldWorker } from './harness.js';
 import { AwsStubWorld } from './awsStubWorld.js';
 
 let env: TestWorkflowEnvironment;
@@ -67,7 +67,10 @@ describe('AWS access-key rotation with stub activities', () => {
       expect(world.audit[0]!.eventId).toMatch(new RegExp(`^rotate-aws-keys/${world.secret}/[0-9a-f-]{36}#1$`));
       expect(world.audit.every((e) => e.component === 'aws_s3')).toBe(true);
       // key ids, user names and fingerprints only: no secret access key in history, result or audit
-      const history = JSON.stringify(await handle.fetchHistory());
+      const events = await handle.fetchHistory();
+      // every patch decided before the plan's local activity (else a replaying worker can fail on it)
+      expect(patchesRightAfterLocalActivity(events)).toEqual([]);
+      const history = JSON.stringify(events);
       for (const s of world.secrets) expect(`${history}${JSON.stringify(result)}${JSON.stringify(world.audit)}`).not.toContain(s);
     });
   }

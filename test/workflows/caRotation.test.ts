@@ -4,7 +4,7 @@ import { rotateCertificateAuthority } from '../../workflows/certificates/authori
 import type { CaRotationInput } from '../../workflows/certificates/authorityInput.js';
 import { cleanupNowSignal, rollbackSignal, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
 import { CaStubWorld } from './caStubWorld.js';
-import { failureOf, timeSkippingOrStackEnv, waitFor, worldWorker } from './harness.js';
+import { failureOf, patchesRightAfterLocalActivity, timeSkippingOrStackEnv, waitFor, worldWorker } from './harness.js';
 
 let env: TestWorkflowEnvironment;
 /** Worlds are made on the test server's clock (time skipping moves it): see newWorld below. */
@@ -64,7 +64,10 @@ describe('CA rotation with stub activities', () => {
     expect(world.failedTasks).toEqual([]);
     // the grace period is a phase (progress, search attribute), not a step
     expect(steps(result)).toEqual(dry.plan!.filter((s) => s.name !== 'grace').map((s) => `${s.name}:ok`));
-    const history = JSON.stringify(await handle.fetchHistory());
+    const events = await handle.fetchHistory();
+    // every patch decided before the plan's local activity (else a replaying worker can fail on it)
+    expect(patchesRightAfterLocalActivity(events)).toEqual([]);
+    const history = JSON.stringify(events);
     for (const key of world.keys) expect(`${history}${JSON.stringify(result)}${JSON.stringify(world.audit)}`).not.toContain(key);
   });
 

@@ -4,7 +4,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { rotateServiceCertificate } from '../../workflows/certificates/workflow.js';
 import type { CertificateRotationInput } from '../../workflows/certificates/input.js';
 import { rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
-import { failureOf, timeSkippingEnv, worldWorker } from './harness.js';
+import { failureOf, patchesRightAfterLocalActivity, timeSkippingEnv, worldWorker } from './harness.js';
 import { CertStubWorld } from './certStubWorld.js';
 
 let env: TestWorkflowEnvironment;
@@ -50,7 +50,10 @@ describe('service certificate rotation with stub activities', () => {
     expect(result.steps.find((s) => s.name === 'verify-served')!.detail).toMatch(new RegExp(`^served ${result.to} \\(TLSv1.3\\), trusted by rekey-ca, matches 127.0.0.1$`));
     expect(world.audit.map((e) => e.action)).toEqual(['rotation_started', 'preflight', 'issue', 'backup', 'promote', 'install', 'rotate_credentials']);
     expect(world.audit.every((e) => e.component === 'tls_postgresql')).toBe(true);
-    const history = JSON.stringify(await handle.fetchHistory());
+    const events = await handle.fetchHistory();
+    // every patch decided before the plan's local activity (else a replaying worker can fail on it)
+    expect(patchesRightAfterLocalActivity(events)).toEqual([]);
+    const history = JSON.stringify(events);
     for (const key of world.keys) expect(`${history}${JSON.stringify(result)}${JSON.stringify(world.audit)}`).not.toContain(key);
   });
 

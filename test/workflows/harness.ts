@@ -111,6 +111,25 @@ export async function waitFor(handle: WorkflowHandle, test: (p: RotationProgress
 }
 
 /**
+ * Patch markers a workflow decided after a local activity and before anything else it waited on
+ * (an activity, a timer, a child). On replay the SDK can resolve the local activity in the
+ * earlier workflow task, run on, and call patched() before it has seen the marker: the replay
+ * then fails on a nondeterminism error (a worker restarted mid-run retried its task forever; the
+ * crash test met it). A procedure decides its patches before its first local activity.
+ */
+export function patchesRightAfterLocalActivity(history: temporal.api.history.v1.IHistory): string[] {
+  const found: string[] = [];
+  let afterLocalActivity = false;
+  for (const e of history.events ?? []) {
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') afterLocalActivity = true;
+    else if (marker?.markerName === 'core_patch' && afterLocalActivity) found.push(`event ${e.eventId}: ${Buffer.from(marker.details?.['patch-data']?.payloads?.[0]?.data ?? new Uint8Array()).toString()}`);
+    else if (e.activityTaskScheduledEventAttributes || e.timerStartedEventAttributes || e.startChildWorkflowExecutionInitiatedEventAttributes) afterLocalActivity = false;
+  }
+  return found;
+}
+
+/**
  * Waits until a workflow task has completed after the run's cancel request: the workflow has
  * seen the cancel. Releasing a held activity before that lets its completion race the cancel
  * in one workflow task, which the Java time-skipping server can refuse and never retry.

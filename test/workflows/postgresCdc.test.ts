@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { abandonSignal, cleanupNowSignal, extendGraceSignal, progressQuery, retrySignal, rollbackSignal, signalNames, type RotationResult } from '../../workflows/rotation/index.js';
-import { expectClean, failureOf, stubSuite, waitCancelSeen, waitFor } from './harness.js';
+import { Worker } from '@temporalio/worker';
+import { expectClean, failureOf, patchesRightAfterLocalActivity, stubSuite, waitCancelSeen, waitFor, workflowBundle } from './harness.js';
 
 const suite = stubSuite();
 
@@ -27,6 +28,17 @@ describe('CDC rotation with stub activities', () => {
     const seqs = world.audit.map((e) => Number(e.eventId.split('#')[1]));
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
     expect(world.audit[0]!.eventId).toMatch(new RegExp(`^rotate-postgresql-cdc/${world.secret}/[0-9a-f-]{36}#1$`));
+  });
+
+  it('decides every patch before its local activity: a worker restarted mid-run replays it (the crash test hung on cdc-every-reader)', async () => {
+    const world = suite.w.newWorld();
+    const handle = await suite.w.start(world, { gracePeriod: 'PT1H' });
+    await waitFor(handle, (p) => p.phase === 'grace', 'grace');
+    const history = await handle.fetchHistory();
+    expect(patchesRightAfterLocalActivity(history)).toEqual([]);
+    await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, history, handle.workflowId);
+    await handle.signal(cleanupNowSignal, {});
+    expect(((await handle.result()) as RotationResult).status).toBe('completed');
   });
 
   it('holds the old user for the default 24 h grace (no gracePeriod given), then retires it', async () => {

@@ -5,7 +5,7 @@ import { rotateSchemaRegistryCredentials } from '../../workflows/schemaRegistry/
 import { parseSchemaRegistryInput, registryUserName, type InvalidInputError, type SchemaRegistryRotationInput } from '../../workflows/schemaRegistry/input.js';
 import { evaluateRegistryPreflight } from '../../workflows/schemaRegistry/preflight.js';
 import { cleanupNowSignal, progressQuery, retrySignal, rollbackSignal, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
-import { failureOf, timeSkippingEnv, waitFor, worldWorker } from './harness.js';
+import { failureOf, patchesRightAfterLocalActivity, timeSkippingEnv, waitFor, worldWorker } from './harness.js';
 import { emergencyRotateAll, type EmergencyResult } from '../../workflows/emergency/rotateAll.js';
 import { RegistryStubWorld } from './registryStubWorld.js';
 
@@ -96,7 +96,10 @@ describe('Schema Registry rotation with stub activities', () => {
     expect(world.audit[0]!.eventId).toMatch(new RegExp(`^rotate-schema-registry/${world.secret}/[0-9a-f-]{36}#1$`));
     expect(world.audit.every((e) => e.component === 'schema_registry')).toBe(true);
     // names, users and fingerprints only: no password in history, result or audit
-    const history = JSON.stringify(await handle.fetchHistory());
+    const events = await handle.fetchHistory();
+    // every patch decided before the plan's local activity (else a replaying worker can fail on it)
+    expect(patchesRightAfterLocalActivity(events)).toEqual([]);
+    const history = JSON.stringify(events);
     for (const p of world.passwords) expect(`${history}${JSON.stringify(result)}${JSON.stringify(world.audit)}`).not.toContain(p);
   });
 

@@ -22,6 +22,7 @@ export class StubWorld {
   failures = new Map<string, number>();
   /** activity name → a promise the stub waits on before acting (to hold a rotation in a phase). */
   readonly gates = new Gates();
+
   private seq = 0;
 
   constructor(readonly secret: string, readonly oldUser = 'debezium_20260101_0000') {
@@ -80,6 +81,7 @@ export class StubWorld {
     const applyCurrent = () => void (w.streaming = s(w.secret)!.user);
     const stubs = {
       ...createPlanActivities({ testHooks }),
+
       inspectReplication: on('inspectReplication', () => ({ walLevel: 'logical', maxReplicationSlots: 10, slot: { name: 'debezium_slot', exists: true, active: true, activePid: 1, confirmedFlushLsn: '0/1', lagBytes: 0 }, streamingUser: w.streaming, lagSeconds: { write: null, flush: null, replay: null } })),
       connectorStatus: on('connectorStatus', () => ok),
       connectorBinding: on('connectorBinding', () => ({ slot: 'debezium_slot', credentialRefs: [`\${dir:/run/secrets/${w.secret}:db-username}`, `\${dir:/run/secrets/${w.secret}:db-password}`] })),

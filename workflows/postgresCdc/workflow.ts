@@ -12,7 +12,10 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
   // Runs started before the kit (their histories have no `rotation-kit` marker) finish on the frozen code, old result shape included.
   if (!patched('rotation-kit')) return (await legacyRotatePostgresCdcV2(input as never)) as never;
   // decided before the local activity below: a patch marker right after a local-activity marker does not replay
+  // (the crash test met it for cdc-every-reader: a worker restarted mid-run failed every workflow task on a
+  // nondeterminism error when the plan's local activity had outlived a workflow task; never released in that form)
   const orderedAudit = patched('ordered-audit');
+  const everyReader = patched('cdc-every-reader');
   const plan = await resolvePlanOnWorker(() => worker.resolvePostgresCdcPlan(input));
   const { workflowId, runId } = workflowInfo();
   const rotationId = `${workflowId}/${runId}`;
@@ -28,7 +31,7 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
   return r.run(async () => {
     // 1. Pre-flight: read only; nothing is changed if it fails (unless forced, with a reason).
     r.setPhase('preflight');
-    const found = await r.step('preflight', () => preflight(plan, r), (f) => `current user ${f.user}${f.readers.length > 1 ? `; connectors reading ${plan.secret}: ${f.readers.join(', ')}` : ''}`);
+    const found = await r.step('preflight', () => preflight(plan, r, everyReader), (f) => `current user ${f.user}${f.readers.length > 1 ? `; connectors reading ${plan.secret}: ${f.readers.join(', ')}` : ''}`);
     const [oldUser, readers] = [found.user, found.readers];
     const newUser = cdcUserName(plan.userPrefix, new Date(), oldUser);
     [r.from, r.to] = [oldUser, newUser];
@@ -83,8 +86,7 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
 
 
 /** The current user, and every connector that reads the secret (plan.connector first; runs from before the patch: it alone). */
-async function preflight(plan: PostgresCdcRotationPlan, r: Rotation): Promise<{ user: string; readers: string[] }> {
-  const everyReader = patched('cdc-every-reader');
+async function preflight(plan: PostgresCdcRotationPlan, r: Rotation, everyReader: boolean): Promise<{ user: string; readers: string[] }> {
   const [replication, connector, binding, current, memory, others] = await Promise.all([
     read.inspectReplication({ slot: plan.slot }),
     read.connectorStatus({ connector: plan.connector }),
