@@ -39,7 +39,8 @@ export interface AuditDeps {
   staleLockMs?: number;
 }
 
-const GENESIS = '0'.repeat(64);
+/** The prev_hash of a chain's first line. */
+export const GENESIS = '0'.repeat(64);
 const hashOf = (prev: string, event: AuditEvent) => createHash('sha256').update(prev).update(JSON.stringify(event)).digest('hex');
 
 // proper-lockfile ships no types (and @types/ would be a second dependency): the part used here.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import type { AuditEvent } from './audit.js';
+import { type AuditEvent, GENESIS } from './audit.js';
 
 /**
  * The audit trail as lines on the worker's stdout (REKEY_AUDIT_LOG=stdout), for the
@@ -16,7 +16,6 @@ export interface StreamedAuditLine extends AuditEvent {
   hash: string;
 }
 
-const GENESIS = '0'.repeat(64);
 const hashOf = (prev: string, body: Omit<StreamedAuditLine, 'prev_hash' | 'hash'>) => createHash('sha256').update(prev).update(JSON.stringify(body)).digest('hex');
 /** eventIds remembered per writer, for a retried append (the same process) to be recognised. */
 const REMEMBERED_IDS = 10_000;
@@ -81,7 +80,9 @@ export async function verifyAuditStream(file: string): Promise<StreamChainReport
     const line = auditLineOf(text);
     if (!line) continue;
     lines += 1;
-    byWriter.set(line.writer, [...(byWriter.get(line.writer) ?? []), line]);
+    const chain = byWriter.get(line.writer) ?? [];
+    chain.push(line);
+    byWriter.set(line.writer, chain);
   }
   const writers = [...byWriter.entries()].map(([writer, ls]) => checkWriter(writer, ls.sort((a, b) => a.seq - b.seq)));
   const events = [...byWriter.values()].flat().map((l) => l.eventId);
