@@ -1,9 +1,15 @@
+import { gunzipSync } from 'node:zlib';
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { AwsSdk } from './awsSdk.js';
 import { codeOf, ID_KEY, SECRET_KEY, until } from './awsCalls.js';
 import type { StoredSecret } from './secrets/store.js';
 import { type ListPage, newestArchiveObjects } from './s3Archive.js';
+
+/** Objects larger than this are not read for a canary (a canary topic's files hold a few records). */
+const MAX_CANARY_OBJECT_BYTES = 16 * 1024 * 1024;
+/** At most this many of the newest objects are read per look. */
+const MAX_CANARY_OBJECTS = 20;
 
 /** Answers that mean "this key does not exist (any more)": the proof that a deleted key is refused. */
 const REFUSED = new Set(['InvalidAccessKeyId', 'InvalidClientTokenId']);
@@ -44,6 +50,29 @@ export function createS3Activities(ctx: S3Context) {
       if (o.Key && at > since && (!newest || at > newest.at)) newest = { key: o.Key, at };
     }
     return newest && { key: newest.key, lastModified: new Date(newest.at).toISOString() };
+  }
+
+  /**
+   * The newest object under `prefix`, written after `since`, whose bytes hold `marker` (a
+   * gzip object, `.gz`, is read unpacked): the canary rekey wrote, archived by the sink. JSON
+   * and Avro files carry a string's bytes as they are; a Parquet file compresses them, so a
+   * Parquet sink cannot be proven this way (the runbook says so).
+   */
+  async function archivedMarker(input: { bucket: string; prefix: string; marker: string; since: string }): Promise<{ key: string; lastModified: string } | null> {
+    const since = Date.parse(input.since);
+    const list: ListPage = (prefix, opts) => listPage(input.bucket, prefix, opts);
+    const fresh = (await newestArchiveObjects(list, input.prefix))
+      .filter((o) => o.Key && (o.LastModified?.getTime() ?? 0) > since && (o.Size ?? 0) <= MAX_CANARY_OBJECT_BYTES)
+      .sort((a, b) => b.LastModified!.getTime() - a.LastModified!.getTime())
+      .slice(0, MAX_CANARY_OBJECTS);
+    const { sdk, s3 } = await aws();
+    for (const o of fresh) {
+      const out = await call(`S3 GetObject s3://${input.bucket}/${o.Key}`, () => s3.send(new sdk.s3.GetObjectCommand({ Bucket: input.bucket, Key: o.Key })));
+      const raw = Buffer.from((await out.Body?.transformToByteArray()) ?? []);
+      const bytes = o.Key!.endsWith('.gz') ? gunzipSync(raw) : raw;
+      if (bytes.includes(input.marker)) return { key: o.Key!, lastModified: o.LastModified!.toISOString() };
+    }
+    return null;
   }
 
   /** Polls until the sink has written an object after `since`, heartbeating. */
@@ -102,5 +131,5 @@ export function createS3Activities(ctx: S3Context) {
     );
   }
 
-  return { newestObjectSince, waitObjectSince, waitAccessKeyRefused, waitAccessKeyAccepted };
+  return { newestObjectSince, waitObjectSince, archivedMarker, waitAccessKeyRefused, waitAccessKeyAccepted };
 }

@@ -20,6 +20,7 @@ import { registryApi, type RegistryFlavour } from './registryApi.js';
 import { createSchemaRegistryActivities, type RegistryRuntime } from './schemaRegistry.js';
 import { createSchemaRegistryValidation } from './schemaRegistryValidation.js';
 import { createRegistryAccessLogActivities } from './registryAccessLog.js';
+import { createSinkCanaryActivities } from './sinkCanary.js';
 import type { SecretStore } from './secrets/store.js';
 import { createTlsActivities, type TlsInstaller } from './tls/index.js';
 import { fetchTrusting, httpsEndpoint } from './http.js';
@@ -38,7 +39,7 @@ export interface ActivityDeps {
   kafkaConnect: { url: string; worker?: ConnectWorkerRuntime; caPem?: string | (() => string) };
   kafka: { brokers: string[]; tls?: { brokers: string[]; listener: string } };
   /** Apicurio's base URL (…/apis/… suffixes are stripped) and how to restart it. */
-  /** `accessLog`: `file:<path>` of the registry's access log (the registry-side proof that clients moved). */
+  /** `accessLog`: the registry's access log (the registry-side proof that clients moved), `file:<path>` or `pods:<namespace>/<selector>[:<container>]` (read through `kubernetes`). */
   /** `api`: the registry's API flavour (default apicurio: the URL may name Apicurio's root or any of its API paths). */
   schemaRegistry?: { url: string; api?: RegistryFlavour; runtime?: RegistryRuntime; caPem?: string | (() => string); accessLog?: string };
   /** IAM and S3 (the S3 sink's access keys): `endpoint` for an emulator; `credentials` absent = the SDK's default chain. */
@@ -100,16 +101,20 @@ export function createActivities(deps: ActivityDeps) {
   const connect = { ...deps.kafkaConnect, fetch: fetchTrusting(deps.kafkaConnect.caPem) };
   const registry = { url: registryUrl, api: registryApi(flavour), fetch: fetchTrusting(deps.schemaRegistry?.caPem) };
   const aws = { store: deps.store, region: deps.aws?.region ?? 'us-east-1', endpoint: deps.aws?.endpoint, credentials: deps.aws?.credentials };
+  const postgres = createPostgresActivities({ store: deps.store, ...deps.postgres });
+  const awsActivities = createAwsActivities(aws);
   return {
-    ...createPostgresActivities({ store: deps.store, ...deps.postgres }),
+    ...postgres,
     ...createKafkaConnectActivities(connect),
     ...createKafkaActivities(deps.kafka),
     ...createSchemaRegistryActivities({ store: deps.store, ...registry, runtime: deps.schemaRegistry?.runtime }),
-    ...createRegistryAccessLogActivities({ accessLog: deps.schemaRegistry?.accessLog }),
+    // a pods: access log is read through the cluster's API (list pods, get pods/log)
+    ...createRegistryAccessLogActivities({ accessLog: deps.schemaRegistry?.accessLog, kubeConfig: deps.kubernetes?.kubeConfig }),
     ...createCredentialActivities({ store: deps.store }),
     ...createTlsActivities({ store: deps.store, postgres: { store: deps.store, ...deps.postgres }, installers: deps.tlsInstallers, kafka: kafkaTls(deps.kafka), ...tlsRuntimes(deps, registryUrl) }),
     ...createCertificateLifecycleActivities({ store: deps.store }),
-    ...createAwsActivities(aws),
+    ...awsActivities,
+    ...createSinkCanaryActivities({ writeCanary: postgres.writeCanary, archivedMarker: awsActivities.archivedMarker }),
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),
     // `stdout`: one hash chain per worker process, for the log shipper (no shared volume); else a JSONL file
     ...(deps.audit.path === 'stdout' ? createStreamAuditActivities({ writer: auditWriter }) : createAuditActivities(deps.audit)),

@@ -98,6 +98,14 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
     return { slot: config['slot.name'] ?? null, credentialRefs: refs.map((v) => (/^\$\{[a-z]+:[^}]+\}$/.test(v) ? v : '(literal value, not shown)')) };
   }
 
+  /** The topics a sink connector consumes: its `topics` list and `topics.regex` (Connect takes one or the other). */
+  async function connectorTopics(input: { connector: string }): Promise<{ topics: string[]; regex: string | null }> {
+    const res = await call('GET', `/connectors/${encodeURIComponent(input.connector)}/config`);
+    const config = (await res.json()) as Record<string, string>;
+    const topics = (config['topics'] ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+    return { topics, regex: config['topics.regex']?.trim() || null };
+  }
+
   /** Every connector's config, as Connect returns it (config-provider references unresolved). */
   async function connectorConfigs(): Promise<Array<[string, Record<string, string>]>> {
     const res = await call('GET', '/connectors?expand=info');
@@ -285,5 +293,5 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
     throw ApplicationFailure.retryable(`Kafka Connect worker not ready ${timeoutMs / 1000} s after restart (${seen})`, 'WorkerNotReady');
   }
 
-  return { connectorStatus, connectorBinding, secretReaders, registryAccountClients, pauseConnector, resumeConnector, restartConnector, restartFailedTasks, waitConnectorRunning, restartConnectWorker };
+  return { connectorStatus, connectorBinding, connectorTopics, secretReaders, registryAccountClients, pauseConnector, resumeConnector, restartConnector, restartFailedTasks, waitConnectorRunning, restartConnectWorker };
 }

@@ -31,3 +31,10 @@ export const mergePatch = () => {
   const k8s = kubernetesClient();
   return k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 };
+
+/**
+ * An equality-based label selector (`key=value`, `==`, `!=`, comma-joined; not the set-based
+ * `in (…)` forms), as the worker's settings accept one. Here rather than in workers/config.ts so
+ * the activities that parse a setting (REKEY_REGISTRY_ACCESS_LOG) check it the same way.
+ */
+export const labelSelectorPattern = /^[A-Za-z0-9./_-]+(=|==|!=)[A-Za-z0-9._-]*(,[A-Za-z0-9./_-]+(=|==|!=)[A-Za-z0-9._-]*)*$/;

@@ -129,7 +129,7 @@ program
     await runRotation(o, (client, taskQueue) => startSchemaRegistryRotation(client, input, { taskQueue }));
   });
 
-interface AwsRotateOptions { compromise?: boolean; target: string; secret: string; user: string; connector: string; bucket: string; prefix: string; grace?: string; watchSeconds?: number; deleteInactiveKey?: boolean; reason: string; requestedBy: string; dryRun?: boolean; force?: string; wait?: boolean; json?: boolean }
+interface AwsRotateOptions { compromise?: boolean; target: string; secret: string; user: string; connector: string; bucket: string; prefix: string; canaryTopic?: string; grace?: string; watchSeconds?: number; deleteInactiveKey?: boolean; reason: string; requestedBy: string; dryRun?: boolean; force?: string; wait?: boolean; json?: boolean }
 
 program
   .command('rotate-aws-keys')
@@ -140,6 +140,7 @@ program
   .option('--connector <name>', 'the S3 sink connector', 's3-sink-connector')
   .option('--bucket <name>', 'the bucket the sink writes to', 'datapipe-archive')
   .option('--prefix <prefix>', "the sink's key prefix (topics.dir)", 'topics/')
+  .option('--canary-topic <topic>', 'the topic of public.rekey_canary; when the sink archives it, a canary row proves the switch (default ecommerce.public.rekey_canary)')
   .option('--grace <duration>', 'keep the old key (inactive) this long before deleting it (default P7D; at most P30D)', duration)
   .option('--compromise', 'suspected compromise: deactivate and delete the old key right after the switch (no watch, no grace)')
   .option('--watch-seconds <n>', 'watch the deactivated old key this long for uses (default 60; 10-900)', seconds)
@@ -158,6 +159,7 @@ program
       connector: o.connector,
       bucket: o.bucket,
       prefix: o.prefix,
+      ...(o.canaryTopic ? { canaryTopic: o.canaryTopic } : {}),
       ...(o.grace ? { gracePeriod: o.grace } : {}),
       ...(o.watchSeconds !== undefined ? { watchSeconds: o.watchSeconds } : {}),
       deleteInactiveKey: Boolean(o.deleteInactiveKey),

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { pemFile, sslmodes, TemporalTlsSchema, tlsFromEnv } from './tlsConfig.js';
 import { registryFlavours } from '../activities/registryApi.js';
+import { labelSelectorPattern } from '../activities/kubernetesClient.js';
+import { parseAccessLogSource } from '../activities/registryAccessLogSource.js';
 
 const url = z.string().url();
 
@@ -42,7 +44,13 @@ export type CodecConfig = z.infer<typeof CodecConfigSchema>;
 /** Everything the worker needs, validated at start: REKEY_* variables or a JSON file named by REKEY_CONFIG. */
 const workloadRef = (kinds: string[]) =>
   z.string().regex(new RegExp(`^(${kinds.join('|')})/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`), `must be Kind/name with Kind one of ${kinds.join(', ')} (e.g. ${kinds[0]}/kafka-connect)`);
-const labelSelector = z.string().regex(/^[A-Za-z0-9./_-]+(=|==|!=)[A-Za-z0-9._-]*(,[A-Za-z0-9./_-]+(=|==|!=)[A-Za-z0-9._-]*)*$/, 'must be a label selector such as app=kafka-connect or strimzi.io/name=my-connect-connect');
+const labelSelector = z.string().regex(labelSelectorPattern, 'must be a label selector such as app=kafka-connect or strimzi.io/name=my-connect-connect');
+
+/** REKEY_REGISTRY_ACCESS_LOG: the activities' own parser decides, so the worker never starts with a value they would refuse. */
+const accessLogSource = z.string().superRefine((v, ctx) => {
+  const parsed = parseAccessLogSource(v);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+});
 
 /** A `Kind/name` workload reference, split. */
 export function parseWorkload(ref: string): { kind: 'Deployment' | 'StatefulSet' | 'StrimziPodSet'; name: string } {
@@ -106,9 +114,13 @@ export const WorkerConfigSchema = z
         })
         .optional(),
     }),
-    /** `accessLog`: where the registry's access log is read (`file:<path>`), for the registry-side proof that clients moved. Env: REKEY_REGISTRY_ACCESS_LOG. */
+    /**
+     * `accessLog`: where the registry's access log is read, for the registry-side proof that clients
+     * moved: `file:<absolute path>`, or `pods:<namespace>/<label selector>[:<container>]` (the pods'
+     * stdout through the Kubernetes API). Env: REKEY_REGISTRY_ACCESS_LOG.
+     */
     /** `api`: the API the registry speaks, apicurio (default) or confluent (the URL is then the Confluent root). Env: REKEY_REGISTRY_API. */
-    schemaRegistry: z.object({ url, api: z.enum(registryFlavours, { error: () => `must be one of: ${registryFlavours.join(', ')}` }).default('apicurio'), caFile: pemFile('CA bundle').optional(), accessLog: z.string().regex(/^file:\/.+/, 'must be file:<absolute path>').optional() }),
+    schemaRegistry: z.object({ url, api: z.enum(registryFlavours, { error: () => `must be one of: ${registryFlavours.join(', ')}` }).default('apicurio'), caFile: pemFile('CA bundle').optional(), accessLog: accessLogSource.optional() }),
     aws: z.object({ endpoint: url.optional(), region: z.string().min(1).default('us-east-1') }),
     audit: z.object({ path: z.string().min(1) }),
     /**
@@ -139,6 +151,10 @@ export const WorkerConfigSchema = z
   .superRefine((c, ctx) => {
     for (const part of ['kafkaConnect', 'schemaRegistry'] as const) {
       if (c[part].caFile && !c[part].url.startsWith('https://')) ctx.addIssue({ code: 'custom', path: [part, 'caFile'], message: `is set but ${part}.url is not https:// (the CA would never be used)` });
+    }
+    // the pods' logs are read through the cluster's API: without one the proof could only fail mid-rotation
+    if (c.schemaRegistry.accessLog?.startsWith('pods:') && c.secrets.kind !== 'kubernetes' && !c.kubernetes) {
+      ctx.addIssue({ code: 'custom', path: ['schemaRegistry', 'accessLog'], message: 'pods:… reads the pods through the Kubernetes API: set REKEY_K8S_NAMESPACE (and KUBECONFIG, or run in-cluster) or REKEY_SECRET_STORE=kubernetes' });
     }
   })
   .refine((c) => c.codec.key !== undefined || c.codec.insecureNoEncryption, {

@@ -82,6 +82,8 @@ export const pipeline = {
   connector: 'postgres-cdc-users-connector',
   topicPrefix: 'ecommerce',
   usersTopic: 'ecommerce.public.users',
+  /** Where Debezium writes public.rekey_canary: the CDC rotation reads its canary back here, and the sink archives it (the AWS rotation's canary). */
+  canaryTopic: 'ecommerce.public.rekey_canary',
   cdcSecret: 'debezium-credentials',
   adminSecret: 'postgres-admin',
   registrySecret: 'schema-registry-auth',

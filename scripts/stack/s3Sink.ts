@@ -11,7 +11,7 @@ export const s3SinkConnector = 's3-sink-connector';
 
 /**
  * The archive leg of the pipeline: the repo's own S3 sink (connectors/s3-sink, built by
- * install-jvm.sh) writes the users topic to the bucket as JSON lines, with the key in the
+ * install-jvm.sh) writes the users and canary topics to the bucket as JSON lines, with the key in the
  * `aws-credentials` secret read through the same config providers as every other credential,
  * and the values decoded through the registry as the read-only `probe` account.
  */
@@ -21,7 +21,8 @@ export function s3SinkConfig(cfg: StackConfig): Record<string, string> {
   return {
     'connector.class': 'dev.rekey.connect.s3.S3SinkConnector',
     'tasks.max': '1',
-    topics: pipeline.usersTopic,
+    // the canary topic too: the AWS rotation proves the sink's switch with a canary row, whatever the traffic
+    topics: [pipeline.usersTopic, pipeline.canaryTopic].join(','),
     'aws.access.key.id': ref(cfg, store, pipeline.awsSecret, 'access-key-id'),
     'aws.secret.access.key': ref(cfg, store, pipeline.awsSecret, 'secret-access-key'),
     'aws.s3.bucket.name': pipeline.bucket,

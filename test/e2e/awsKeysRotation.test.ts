@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { adminClient } from '../../scripts/stack/postgres.js';
+import { startAwsKeysRotation } from '../../workers/startRotation.js';
+import type { RotationResult } from '../../workflows/rotation/index.js';
 import { pipeline } from '../../scripts/stack/config.js';
 import { awsClientConfig } from '../../scripts/stack/moto.js';
 import { rotateAwsUnderLoad } from '../../scripts/lib/awsMeasure.js';
@@ -63,7 +66,32 @@ describe('AWS access-key rotation with S3 in the data path', () => {
     expect(await putWith(now)).toBe('ok');
     expect(await store.read(`${pipeline.awsSecret}-pending`)).toBeUndefined();
     expect(await store.read(`${pipeline.awsSecret}-backup`)).toBeUndefined();
-    await recordHistory(r.handle, 'v7-kit-aws-keys-completed');
+    await recordHistory(r.handle, 'v8-kit-aws-keys-completed');
+  });
+
+  it('on a quiet pipeline (no change events at all) a canary row through the sink proves the switch: its object holds the marker, the row is gone after', async () => {
+    const old = await sinkKey();
+    const handle = await startAwsKeysRotation(w.client, { target: 'datapipe-archive', requestedBy: 'e2e', gracePeriod: 'PT1S', watchSeconds: 10 }, { taskQueue: w.taskQueue });
+    running = handle;
+    const result = (await handle.result()) as RotationResult;
+    running = undefined;
+    expect(result.status).toBe('completed');
+    const archived = result.steps.find((s) => s.name === 'canary-archived')!;
+    expect(archived.outcome).toBe('ok');
+    const key = /^(topics\/ecommerce\.public\.rekey_canary\/\S+)/.exec(archived.detail ?? '')?.[1];
+    expect(key, archived.detail).toBeDefined();
+    // read back as an auditor would, with the new key: the object the sink wrote holds this run's marker
+    const now = await sinkKey();
+    expect(now.accessKeyId).not.toBe(old.accessKeyId);
+    const s3 = new S3Client({ ...(await awsClientConfig(cfg)), credentials: now });
+    const body = await (await s3.send(new GetObjectCommand({ Bucket: pipeline.bucket, Key: key! }))).Body!.transformToString();
+    expect(body).toContain(`rekey-${handle.firstExecutionRunId}`);
+    const db = await adminClient(cfg, pipeline.database);
+    try {
+      expect((await db.query('SELECT count(*)::int AS n FROM public.rekey_canary WHERE marker = $1', [`rekey-${handle.firstExecutionRunId}`])).rows[0].n).toBe(0);
+    } finally {
+      await db.end();
+    }
   });
 
   it('rolls back when a drill fails it after the old key was deactivated: old key active and in the secret, new key deleted, 0 lost', async () => {

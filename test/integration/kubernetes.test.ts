@@ -173,6 +173,8 @@ describe('deploy/ manifests and least privilege', () => {
       ['patch', 'deployments/kafka-connect', '-n', ns],
       ['get', 'statefulsets/schema-registry', '-n', ns],
       ['list', 'pods', '-n', ns],
+      // the registry's access log read from its pods (REKEY_REGISTRY_ACCESS_LOG=pods:…)
+      ['get', 'pods/schema-registry-0', '--subresource', 'log', '-n', ns],
       ['get', 'deployments/kafka-connect', '-n', ns],
       ['patch', 'statefulsets/schema-registry', '-n', ns],
       ['create', 'networkpolicies', '-n', ns],
@@ -213,6 +215,8 @@ describe('deploy/ manifests and least privilege', () => {
       ['delete', 'statefulsets/some-other-db', '-n', ns],
       ['delete', 'pods', '-n', ns],
       ['create', 'pods', '-n', ns],
+      // pods' logs, never a shell in them
+      ['create', 'pods/schema-registry-0', '--subresource', 'exec', '-n', ns],
       // nothing it does not use: a pod by name, every ServiceAccount, a Service by name
       ['get', 'pods/kafka-connect-0', '-n', ns],
       ['list', 'serviceaccounts', '-n', ns],

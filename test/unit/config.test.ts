@@ -119,6 +119,37 @@ describe('the registry API flavour (REKEY_REGISTRY_API)', () => {
   });
 });
 
+describe("the registry's access log (REKEY_REGISTRY_ACCESS_LOG)", () => {
+  const accessLog = (value: string, env: NodeJS.ProcessEnv = production) => loadWorkerConfig({ ...env, REKEY_REGISTRY_ACCESS_LOG: value }).schemaRegistry.accessLog;
+
+  it('is a file (absolute path) or the pods of a namespace by label selector, with an optional container', () => {
+    expect(loadWorkerConfig(production).schemaRegistry.accessLog).toBeUndefined();
+    expect(accessLog('file:/var/log/registry/access.log')).toBe('file:/var/log/registry/access.log');
+    expect(accessLog('pods:data-ingestion/app=schema-registry')).toBe('pods:data-ingestion/app=schema-registry');
+    expect(accessLog('pods:data-ingestion/app.kubernetes.io/name=schema-registry,tier!=canary:registry')).toBe('pods:data-ingestion/app.kubernetes.io/name=schema-registry,tier!=canary:registry');
+  });
+
+  it('a wrong value names the field and the form', () => {
+    expect(() => accessLog('file:access.log')).toThrow(/schemaRegistry\.accessLog: must be file:<absolute path>/);
+    expect(() => accessLog('/var/log/access.log')).toThrow(/schemaRegistry\.accessLog: must be file:<absolute path> or pods:<namespace>\/<label selector>/);
+    expect(() => accessLog('pods:app=schema-registry')).toThrow(/schemaRegistry\.accessLog: needs a namespace: pods:<namespace>\/<label selector>/);
+    expect(() => accessLog('pods:/app=schema-registry')).toThrow(/schemaRegistry\.accessLog: needs a namespace/);
+    expect(() => accessLog('pods:Data_Ingestion/app=schema-registry')).toThrow(/schemaRegistry\.accessLog: needs a namespace/);
+    expect(() => accessLog('pods:data-ingestion/')).toThrow(/schemaRegistry\.accessLog: needs a label selector after the namespace/);
+    expect(() => accessLog('pods:data-ingestion/:registry')).toThrow(/schemaRegistry\.accessLog: needs a label selector after the namespace/);
+    expect(() => accessLog('pods:data-ingestion/app in (a,b)')).toThrow(/schemaRegistry\.accessLog: app in \(a,b\) must be a label selector/);
+    expect(() => accessLog('pods:data-ingestion/app=schema-registry:')).toThrow(/schemaRegistry\.accessLog: needs a container name after ':'/);
+    expect(() => accessLog('pods:data-ingestion/app=schema-registry:a:b')).toThrow(/schemaRegistry\.accessLog: needs a container name after ':'/);
+  });
+
+  it('pods: needs a cluster: the Kubernetes secret store or REKEY_K8S_NAMESPACE', () => {
+    const fileStore = { ...production, REKEY_SECRET_STORE: 'file', REKEY_SECRETS_DIR: '/var/lib/rekey/secrets' };
+    expect(() => accessLog('pods:data-ingestion/app=schema-registry', fileStore)).toThrow(/schemaRegistry\.accessLog: pods:… reads the pods through the Kubernetes API/);
+    expect(accessLog('pods:data-ingestion/app=schema-registry', { ...fileStore, REKEY_K8S_NAMESPACE: 'data-ingestion' })).toBe('pods:data-ingestion/app=schema-registry');
+    expect(accessLog('file:/var/log/registry/access.log', fileStore)).toBe('file:/var/log/registry/access.log');
+  });
+});
+
 describe('the health endpoint (REKEY_HEALTH_ADDRESS)', () => {
   it('listens on 0.0.0.0:8080 in production (deploy/worker.yaml probes it), off on the stack, and a bad value is named', () => {
     expect(loadWorkerConfig(production).health.address).toBe('0.0.0.0:8080');

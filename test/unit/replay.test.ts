@@ -47,13 +47,13 @@ function workflowIdOf(f: string): string {
  * v3-kit: the kit (v3-kit-ordered-audit: with ordered audit appends); v4-kit: the ordered-audit
  * patch decided before the first local activity; v5-kit: with the final access validation;
  * v6-kit: rollbacks that stop the wait in flight, AWS keys as IAM really behaves; v7-kit: the
- * lease on the connector.
+ * lease on the connector; v8-kit: the AWS rotation's canary through the sink.
  */
-const isKit = (f: string) => /^v[3-7]-kit-/.test(f);
+const isKit = (f: string) => /^v[3-8]-kit-/.test(f);
 /** With the final access validation (v5 and later). */
-const isV5 = (f: string) => /^v[5-7]-kit-/.test(f);
-const isV6 = (f: string) => /^v[67]-kit-/.test(f);
-const isV7 = (f: string) => f.startsWith('v7-kit-');
+const isV5 = (f: string) => /^v[5-8]-kit-/.test(f);
+const isV6 = (f: string) => /^v[6-8]-kit-/.test(f);
+const isV7 = (f: string) => /^v[78]-kit-/.test(f);
 const isRegistry = (f: string) => f.includes('-schema-registry-');
 const isAws = (f: string) => f.includes('-aws-keys-');
 const kit = files.filter((f) => isKit(f) && !isRegistry(f) && !isAws(f));
@@ -92,7 +92,7 @@ describe('replay of recorded rotation histories', () => {
     expect(registry.sort()).toEqual(expect.arrayContaining(['v4-kit-schema-registry-completed.json', 'v4-kit-schema-registry-rolled-back-signal.json', 'v5-kit-schema-registry-completed.json']));
     expect(aws.sort()).toEqual(expect.arrayContaining(['v4-kit-aws-keys-completed.json', 'v4-kit-aws-keys-rolled-back-signal.json', 'v5-kit-aws-keys-completed.json']));
     expect(kit).toEqual(expect.arrayContaining(['v5-kit-completed-reload-connector.json', 'v5-kit-rolled-back-by-signal.json', 'v6-kit-completed-reload-connector.json', 'v6-kit-rolled-back-by-signal.json']));
-    expect(aws).toEqual(expect.arrayContaining(['v6-kit-aws-keys-completed.json', 'v7-kit-aws-keys-completed.json']));
+    expect(aws).toEqual(expect.arrayContaining(['v6-kit-aws-keys-completed.json', 'v7-kit-aws-keys-completed.json', 'v8-kit-aws-keys-completed.json']));
     expect(kit).toEqual(expect.arrayContaining(['v7-kit-completed-reload-connector.json', 'v7-kit-rolled-back-by-signal.json']));
     expect(others.sort()).toEqual(
       expect.arrayContaining(['other-run-scheduled-e2e-cdc.json', 'other-run-scheduled-e2e-late.json', 'other-run-scheduled-e2e-validate.json', 'other-validate-pipeline-passed.json']),
@@ -113,6 +113,8 @@ describe('replay of recorded rotation histories', () => {
     expect(patchesOf('v6-kit-aws-keys-completed.json')).toContain('aws-iam-eventual-consistency');
     // v7: the lease on the connector, taken at the first change
     for (const f of files.filter(isV7)) expect(patchesOf(f), f).toContain('workload-lease');
+    // v8: the AWS rotation proves the sink's switch with a canary, decided before the plan's local activity
+    expect(patchesOf('v8-kit-aws-keys-completed.json')).toContain('aws-sink-canary');
     expect(patchesOf('other-emergency-rotate-all-completed-v3.json')).toEqual(expect.arrayContaining(['emergency-every-registry-account']));
   });
 

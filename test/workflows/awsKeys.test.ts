@@ -36,7 +36,7 @@ const only = (world: AwsStubWorld, key: string) => expect(world.state()).toEqual
 /** The world's state apart from the sink's own refusals (a spoiled world may refuse it while pre-flight looks). */
 const unchanged = (world: AwsStubWorld) => JSON.stringify({ ...world.state(), denied: undefined });
 
-const readOnly = ['describeAwsCredential', 'listAccessKeys', 'connectorStatus', 'waitObjectSince'];
+const readOnly = ['describeAwsCredential', 'listAccessKeys', 'connectorStatus', 'connectorTopics', 'waitObjectSince'];
 const changes = (world: AwsStubWorld) => world.calls.filter((c) => !readOnly.includes(c));
 
 describe('AWS access-key rotation with stub activities', () => {
@@ -82,7 +82,15 @@ describe('AWS access-key rotation with stub activities', () => {
       ['inactive, no flag', (x) => x.addKey('Inactive'), /key limit: saw 2 key\(s\): .*\(Inactive/],
       ['secret key inactive', (x) => (x.keys.get(x.oldKey)!.status = 'Inactive'), /secret holds an active key of the user: saw AKIA\w+: Inactive/],
       ['task failed', (x) => (x.keys.get(x.oldKey)!.secret = 'changed by hand'), /tasks running: saw 0:FAILED/],
-      ['no objects', (x) => (x.sinkIdle = true), /objects being written: saw NoFreshObject: no object under s3:\/\/datapipe-archive\/topics\//],
+      ['canary topic not archived', (x) => (x.sinkTopics = ['ecommerce.public.users']), /sink archives the canary topic: saw topics=ecommerce.public.users/],
+      [
+        'not archived and no objects',
+        (x) => {
+          x.sinkTopics = ['ecommerce.public.users'];
+          x.sinkIdle = true;
+        },
+        /objects being written: saw NoFreshObject: no object under s3:\/\/datapipe-archive\/topics\//,
+      ],
       ['forced past a key check', (x) => x.addKey('Active'), /force does not apply to: key limit/, { force: { reason: 'the second key is somebody else’s' } }],
     ];
     for (const [, spoil, message, input] of cases) {
@@ -114,12 +122,34 @@ describe('AWS access-key rotation with stub activities', () => {
     only(world, result.to!);
   });
 
-  it('a forced run goes past a soft check (no objects lately) and records why', async () => {
+  it('a forced run goes past a soft check (no canary topic, no objects lately) and records why; the switch is then proven by traffic', async () => {
     const world = w.newWorld();
+    world.sinkTopics = ['ecommerce.public.users'];
     world.failTimes('waitObjectSince', 1); // pre-flight sees no recent object; the sink writes again afterwards
     const result = (await (await start(world, { gracePeriod: 'PT1H', force: { reason: 'quiet night, the load test starts at once' } })).result()) as RotationResult;
     expect(result.status).toBe('completed');
-    expect(world.audit.find((e) => e.action === 'preflight_forced')?.detail).toMatch(/objects being written: saw StubFailure.*reason: quiet night/);
+    expect(world.audit.find((e) => e.action === 'preflight_forced')?.detail).toMatch(/sink archives the canary topic: saw topics=ecommerce.public.users.*objects being written: saw StubFailure.*reason: quiet night/);
+    expect(result.steps.map((s) => s.name)).toEqual(expect.arrayContaining(['fresh-object', 'still-writing']));
+    expect(result.steps.map((s) => s.name)).not.toContain('canary-archived');
+  });
+
+  it('a quiet pipeline at 03:00 (no traffic): a canary row through the sink proves the switch and the deactivation; the row is gone afterwards', async () => {
+    const world = w.newWorld();
+    world.sinkIdle = true;
+    const oldKey = world.oldKey;
+    const handle = await start(world, { gracePeriod: 'PT1H' });
+    const result = (await handle.result()) as RotationResult;
+    expect(result.status).toBe('completed');
+    only(world, result.to!);
+    const step = (name: string) => result.steps.find((s) => s.name === name);
+    expect(step('canary-archived')).toMatchObject({ outcome: 'ok', detail: expect.stringMatching(/^topics\/ecommerce\.public\.rekey_canary\/partition=0\//) });
+    expect(step('still-writing')?.detail).toMatch(/rekey_canary/);
+    expect(step('fresh-object')).toBeUndefined();
+    // the archive holds only canaries, each written with the new key: none before the switch, none refused
+    expect(world.objects.length).toBeGreaterThanOrEqual(2);
+    expect(world.objects.every((o) => o.marker === `rekey-${handle.firstExecutionRunId}`)).toBe(true);
+    expect(world.canaryRows.size).toBe(0);
+    expect(world.keys.has(oldKey)).toBe(false);
   });
 
   // a failure in each phase: compensations run newest first and leave the old key the only one, active, in the secret and the sink
@@ -127,11 +157,12 @@ describe('AWS access-key rotation with stub activities', () => {
     ['createStagedAccessKey', ['create-key']],
     ['promoteAwsCredential', ['promote', 'create-key']],
     ['restartConnector', ['promote', 'create-key']],
-    ['waitAccessKeyUsedSince', ['promote', 'create-key']],
-    ['waitObjectSince', ['promote', 'create-key'], 1],
-    ['setAccessKeyStatus', ['deactivate-old-key', 'promote', 'create-key']],
-    ['watchOldKeyUnused', ['promote', 'create-key']],
-    ['waitConnectorRunning', ['deactivate-old-key', 'promote', 'create-key'], 1],
+    ['waitCanaryArchived', ['canary-write', 'promote', 'create-key']],
+    ['waitAccessKeyUsedSince', ['canary-write', 'promote', 'create-key']],
+    ['setAccessKeyStatus', ['deactivate-old-key', 'canary-write', 'promote', 'create-key']],
+    ['watchOldKeyUnused', ['canary-write', 'promote', 'create-key']],
+    ['waitConnectorRunning', ['deactivate-old-key', 'canary-write', 'promote', 'create-key'], 1],
+    ['waitCanaryArchived', ['deactivate-old-key', 'canary-write', 'promote', 'create-key'], 1],
   ];
   for (const [activity, undone, skip] of failing) {
     it(`rolls back newest first when ${activity}${skip ? ` (call ${skip + 1})` : ''} fails`, async () => {
@@ -145,6 +176,7 @@ describe('AWS access-key rotation with stub activities', () => {
       const p = await handle.query(progressQuery);
       expect(p.steps.filter((s) => s.outcome === 'compensated').map((s) => s.name)).toEqual(undone.map((u) => `undo:${u}`));
       only(world, oldKey);
+      expect(world.canaryRows.size).toBe(0);
     });
   }
 
@@ -159,7 +191,7 @@ describe('AWS access-key rotation with stub activities', () => {
       const cause = await failureOf(handle);
       expect(cause?.type).toBe('RotationRolledBack');
       expect(cause?.message).toMatch(new RegExp(`OldKeyStillUsed: access key ${oldKey} was used at .*: something besides the sink still uses it`));
-      expect((await handle.query(progressQuery)).steps.filter((s) => s.outcome === 'compensated').map((s) => s.name)).toEqual(['undo:promote', 'undo:create-key']);
+      expect((await handle.query(progressQuery)).steps.filter((s) => s.outcome === 'compensated').map((s) => s.name)).toEqual(['undo:canary-write', 'undo:promote', 'undo:create-key']);
       // on AWS an Inactive key is refused: a watch after the deactivation would have seen nothing, and broken this client
       expect(world.otherDenied).toEqual([]);
       only(world, oldKey);
@@ -204,7 +236,7 @@ describe('AWS access-key rotation with stub activities', () => {
     const oldKey = world.oldKey;
     const handle = await start(world, { gracePeriod: 'PT2H' });
     const grace = await waitFor(handle, (p) => p.phase === 'grace', 'grace');
-    expect(grace.rollbackWouldUndo.map((u) => u.step)).toEqual(['deactivate-old-key', 'promote', 'create-key']);
+    expect(grace.rollbackWouldUndo.map((u) => u.step)).toEqual(['deactivate-old-key', 'canary-write', 'promote', 'create-key']);
     expect(world.state()).toMatchObject({ secret: grace.to, keys: [`${oldKey}:Inactive`, `${grace.to}:Active`], sink: grace.to, backup: true });
     await handle.signal(rollbackSignal, { reason: 'a batch job still has the old key', by: 'test' });
     expect(((await handle.result()) as RotationResult).status).toBe('rolled-back');

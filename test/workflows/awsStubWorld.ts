@@ -46,7 +46,11 @@ export class AwsStubWorld {
   refusalsAfterAccepted = 0;
   /** The sink's task failed on a refusal: it stays FAILED until its tasks are restarted (the sink does not retry a 403). */
   sinkFailed = false;
-  objects: Array<{ key: string; at: number }> = [];
+  objects: Array<{ key: string; at: number; marker?: string }> = [];
+  /** What the sink consumes: by default the users topic and the canary topic (the canary proves the switch). */
+  sinkTopics = ['ecommerce.public.users', 'ecommerce.public.rekey_canary'];
+  /** Rows of public.rekey_canary (their markers). */
+  canaryRows = new Set<string>();
   /** Every moment the sink was refused (would be AccessDenied / InvalidAccessKeyId). */
   denied: string[] = [];
   calls: string[] = [];
@@ -125,13 +129,13 @@ export class AwsStubWorld {
     return true;
   }
 
-  /** The sink does its work: one object written with its key, or refused. */
-  private sinkWorks(when: string): void {
-    if (this.sinkIdle) return;
+  /** The sink does its work: one object written with its key, or refused. A canary record makes it work on an idle pipeline too. */
+  private sinkWorks(when: string, marker?: string): void {
+    if (this.sinkIdle && !marker) return;
     const at = this.now();
     if (this.otherClient && !this.signs(this.otherClient, at)) this.otherDenied.push(`${when}: ${this.otherClient.id}`);
     if (this.sinkFailed) return;
-    if (this.signs(this.sink, at)) this.objects.push({ key: `topics/ecommerce.public.users/partition=0/${at}.jsonl`, at });
+    if (this.signs(this.sink, at)) this.objects.push({ key: `topics/ecommerce.public.${marker ? 'rekey_canary' : 'users'}/partition=0/${at}.jsonl`, at, ...(marker ? { marker } : {}) });
     else {
       this.denied.push(`${when}: ${this.sink.id}`);
       this.sinkFailed = true;
@@ -249,6 +253,19 @@ export class AwsStubWorld {
       }),
       newestObjectSince: on('newestObjectSince', ({ since }: { since: string }) => w.newestSince(since)),
       waitObjectSince: on('waitObjectSince', objectSince),
+      connectorTopics: on('connectorTopics', () => ({ topics: w.sinkTopics, regex: null })),
+      writeCanary: on('writeCanary', ({ marker }: { marker: string }) => {
+        w.canaryRows.add(marker);
+        return { marker, lsn: '0/16B3748' };
+      }),
+      removeCanary: on('removeCanary', ({ marker }: { marker: string }) => void w.canaryRows.delete(marker)),
+      waitCanaryArchived: on('waitCanaryArchived', ({ marker, since }: { marker: string; since: string }) => {
+        w.canaryRows.add(marker); // the wait writes the row again
+        if (w.sinkTopics.includes('ecommerce.public.rekey_canary')) w.sinkWorks('archiving the canary', marker);
+        const o = w.objects.filter((x) => x.marker === marker && x.at > Date.parse(since)).at(-1);
+        if (!o) throw ApplicationFailure.nonRetryable(`canary ${marker} written 1 time(s), not yet under s3://datapipe-archive/topics/ecommerce.public.rekey_canary/ within 300 s`, 'CanaryNotArchived');
+        return { key: o.key, lastModified: new Date(o.at).toISOString(), waitedMs: 0, writes: 1 };
+      }),
       watchOldKeyUnused: on('watchOldKeyUnused', ({ accessKeyId, since, watchMs }: { accessKeyId: string; since: string; watchMs: number }) => {
         // the watch lasts watchMs: the world's clock moves on while the sink (and any other client) works
         for (let i = 0; i < 3; i++) {

@@ -43,6 +43,11 @@ export const AwsKeysRotationInput = z
       .regex(/^[\w!*'()/=+.-]{0,512}$/, "must be an S3 key prefix of at most 512 characters (letters, digits and !_.*'()/=+-)")
       .default('topics/')
       .describe('the sink’s key prefix (topics.dir); narrow it to one topic for a big archive'),
+    canaryTopic: z
+      .string()
+      .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name')
+      .default('ecommerce.public.rekey_canary')
+      .describe('the topic Debezium writes public.rekey_canary to: when the sink archives it, a canary row proves the switch whatever the traffic'),
     gracePeriod: gracePeriod.optional().describe('how long the old key stays (inactive) before it is deleted'),
     watchSeconds: z.number().int().min(10).max(900).default(60).describe('how long to watch the deactivated old key for uses'),
     deleteInactiveKey: z.boolean().default(false).describe('the user already has two keys and the other one is Inactive: delete it first (never an Active one)'),

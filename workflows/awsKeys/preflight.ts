@@ -10,8 +10,10 @@ export interface AwsPreflightFacts {
   /** The key id the secret holds: the key the sink uses now. */
   secretKey: string;
   connector: { state: string; tasks: Array<{ id: number; state: string }> };
-  /** An object the sink wrote recently, or why none was found. */
-  recentObject: { key: string; lastModified: string } | { error: string };
+  /** An object the sink wrote recently, or why none was found (not looked for when the canary proves the switch). */
+  recentObject?: { key: string; lastModified: string } | { error: string };
+  /** The canary topic and what the sink consumes (runs whose plan predates the canary have none). */
+  canary?: { topic: string; sinkTopics: { topics: string[]; regex: string | null } };
   deleteInactiveKey: boolean;
 }
 
@@ -36,10 +38,21 @@ export function inactiveKeyToDelete(f: Pick<AwsPreflightFacts, 'keys' | 'secretK
   return other && other.status === 'Inactive' && f.keys.some((k) => k.accessKeyId === f.secretKey) ? other.accessKeyId : null;
 }
 
+/** Whether the sink consumes `topic`: listed in `topics`, or matched by `topics.regex` (a Java regex; the common subset reads the same in JavaScript). */
+export function sinkArchives(topic: string, sink: { topics: string[]; regex: string | null }): boolean {
+  if (sink.topics.includes(topic)) return true;
+  try {
+    return sink.regex !== null && new RegExp(`^(?:${sink.regex})$`).test(topic);
+  } catch {
+    return false;
+  }
+}
+
 /** Every check of the procedure's pre-flight, each with what it saw and what it needed. */
 export function evaluateAwsPreflight(f: AwsPreflightFacts, l: AwsPreflightLimits): CheckResult[] {
   const mine = f.keys.find((k) => k.accessKeyId === f.secretKey);
-  const object = 'key' in f.recentObject ? f.recentObject : null;
+  const object = f.recentObject && 'key' in f.recentObject ? f.recentObject : null;
+  const canary = f.canary && sinkArchives(f.canary.topic, f.canary.sinkTopics);
   return [
     check(
       'key limit',
@@ -60,11 +73,25 @@ export function evaluateAwsPreflight(f: AwsPreflightFacts, l: AwsPreflightLimits
       f.connector.tasks.map((t) => `${t.id}:${t.state}`).join(',') || 'no tasks',
       'every task RUNNING',
     ),
-    check(
-      'objects being written',
-      object !== null,
-      object ? `${object.key} at ${object.lastModified}` : (f.recentObject as { error: string }).error,
-      `an object under s3://${l.bucket}/${l.prefix} written in the last ${l.windowMinutes} min (the switch is proven by a fresh one)`,
-    ),
+    ...(f.canary
+      ? [
+          check(
+            'sink archives the canary topic',
+            canary === true,
+            `topics=${f.canary.sinkTopics.topics.join(',') || '(none)'}${f.canary.sinkTopics.regex ? ` topics.regex=${f.canary.sinkTopics.regex}` : ''}`,
+            `${f.canary.topic} among the sink's topics: a canary row written to public.rekey_canary is then found under s3://${l.bucket}/${l.prefix}${f.canary.topic}/, proving the switch without waiting for traffic`,
+          ),
+        ]
+      : []),
+    ...(canary
+      ? []
+      : [
+          check(
+            'objects being written',
+            object !== null,
+            object ? `${object.key} at ${object.lastModified}` : ((f.recentObject as { error: string } | undefined)?.error ?? 'not looked for'),
+            `an object under s3://${l.bucket}/${l.prefix} written in the last ${l.windowMinutes} min (the switch is proven by a fresh one)`,
+          ),
+        ]),
   ];
 }

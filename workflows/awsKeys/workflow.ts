@@ -2,7 +2,7 @@ import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@tem
 import type { Activities } from '../../activities/index.js';
 import { activityOptions, describeError, parseIsoDuration, Rotation, procedureActivities, type RotationResult, gatePreflight, resolvePlanOnWorker } from '../rotation/index.js';
 import type { AwsKeysRotationInput, AwsKeysRotationPlan } from './input.js';
-import { evaluateAwsPreflight, HARD_CHECKS, inactiveKeyToDelete } from './preflight.js';
+import { evaluateAwsPreflight, HARD_CHECKS, inactiveKeyToDelete, sinkArchives } from './preflight.js';
 import {
   type AwsKeySteps,
   awsKeySteps,
@@ -44,6 +44,8 @@ interface Run {
   asOnAws: boolean;
   /** When the sink's tasks were restarted onto the new key (workflow time). */
   restartedAt: string;
+  /** The sink archives the canary topic: a canary row proves each switch, whatever the traffic (null: fresh objects do, as before). */
+  canary: { marker: string; prefix: string } | null;
 }
 
 /**
@@ -53,6 +55,8 @@ interface Run {
  * (`rotate-aws-keys/<secret>`) and per IAM user (the lease `lease/iam-user/<user>`, held until the run ends).
  */
 export async function rotateAwsAccessKeys(input: AwsKeysRotationInput): Promise<RotationResult> {
+  // decided before the plan's local activity: a patch marker right after one does not replay
+  const sinkCanary = patched('aws-sink-canary');
   const plan = await resolvePlanOnWorker(() => worker.resolveAwsKeysPlan(input));
   const { workflowId, runId } = workflowInfo();
   const r = Rotation.forPlan(plan, {
@@ -67,13 +71,14 @@ export async function rotateAwsAccessKeys(input: AwsKeysRotationInput): Promise<
   return r.run(async () => {
     // 1. Pre-flight: read only; nothing is changed if it fails (forced past only the soft checks, with a reason).
     r.setPhase('preflight');
-    const found = await r.step('preflight', () => preflight(plan, r), (f) => `${plan.user}'s key ${f.oldKey} in ${plan.secret}${f.inactiveKey ? `; Inactive ${f.inactiveKey} to delete` : ''}`);
+    const canaryTopic = sinkCanary ? plan.canaryTopic : undefined;
+    const found = await r.step('preflight', () => preflight(plan, r, canaryTopic), (f) => `${plan.user}'s key ${f.oldKey} in ${plan.secret}${f.inactiveKey ? `; Inactive ${f.inactiveKey} to delete` : ''}${f.canary ? `; the canary proves the switch (${canaryTopic})` : ''}`);
     r.from = found.oldKey;
     const steps = awsKeySteps(plan, found);
     if (plan.dryRun) return r.dryRun(orderedAwsKeySteps(steps));
     const watch = proxyActivities<Activities>({ ...activityOptions.wait, startToCloseTimeout: `${Math.max(660, plan.watchSeconds + 60)}s` });
     const asOnAws = patched('aws-iam-eventual-consistency');
-    const run: Run = { r, plan, steps, rotationId: `${workflowId}/${runId}`, oldKey: found.oldKey, newKey: { accessKeyId: '', createDate: '' }, deactivatedAt: '', watch, asOnAws, restartedAt: '' };
+    const run: Run = { r, plan, steps, rotationId: `${workflowId}/${runId}`, oldKey: found.oldKey, newKey: { accessKeyId: '', createDate: '' }, deactivatedAt: '', watch, asOnAws, restartedAt: '', canary: found.canary ? { marker: `rekey-${runId}`, prefix: `${plan.prefix}${plan.canaryTopic}/` } : null };
 
     // one rotation per IAM user, whichever secret holds its key: two would fight over its two-key limit and each other's keys
     if (patched('aws-user-lease')) await r.holdUntilEnd(`iam-user/${plan.user}`, 'user-lease');
@@ -117,10 +122,20 @@ async function switchSink(run: Run): Promise<void> {
   r.checkpoint('switch');
 
   r.setPhase('verifying');
+  // the canary first: on a quiet pipeline it is what makes the sink sign with the new key at all
+  if (run.canary) await canaryThroughSink(run, restarted);
   const since = beforeReportedMinute(run.newKey.createDate);
   await r.wait(steps.newKeyUsed.name, () => wait.waitAccessKeyUsedSince({ accessKeyId: promoted.accessKeyId, since, timeoutMs: KEY_USE_TIMEOUT_MS }), (u) => `used ${u.lastUsedDate} (${u.serviceName})`);
-  await r.wait(steps.freshObject.name, () => wait.waitObjectSince({ bucket: plan.bucket, prefix: plan.prefix, since: restarted, timeoutMs: OBJECT_TIMEOUT_MS }), objectDetail);
+  if (steps.freshObject) await r.wait(steps.freshObject.name, () => wait.waitObjectSince({ bucket: plan.bucket, prefix: plan.prefix, since: restarted, timeoutMs: OBJECT_TIMEOUT_MS }), objectDetail);
   r.checkpoint('switch-proven');
+}
+
+/** A canary row through PostgreSQL → Debezium → Kafka → the sink, found in the archive in an object written after `since`. */
+async function canaryThroughSink(run: Run, since: string): Promise<void> {
+  const { r, plan, steps } = run;
+  const { marker, prefix } = run.canary!;
+  await r.change(steps.canaryWrite!, () => change.writeCanary({ marker }), () => undo.removeCanary({ marker }), (c) => `at ${c.lsn}`);
+  await r.wait(steps.canaryArchived!.name, () => wait.waitCanaryArchived({ bucket: plan.bucket, prefix, marker, since, timeoutMs: OBJECT_TIMEOUT_MS }), objectDetail);
 }
 
 /** Phase 4: for watchSeconds, nobody but the sink (now on the new key) may sign with the old key, still Active; a use is someone the runbook forgot. */
@@ -159,6 +174,7 @@ async function deactivateAndWatchOldKey(run: Run): Promise<void> {
 
 async function stillWriting(run: Run, since: string) {
   await wait.waitConnectorRunning({ connector: run.plan.connector });
+  if (run.canary) return wait.waitCanaryArchived({ bucket: run.plan.bucket, prefix: run.canary.prefix, marker: run.canary.marker, since, timeoutMs: OBJECT_TIMEOUT_MS });
   return wait.waitObjectSince({ bucket: run.plan.bucket, prefix: run.plan.prefix, since, timeoutMs: OBJECT_TIMEOUT_MS });
 }
 
@@ -178,23 +194,32 @@ async function deleteOldKey(run: Run): Promise<void> {
     if (gone) r.audit.record(steps.deleteOld.name, 'old_key_deleted', 'success', { detail: oldKey });
     const refused = await r.persist(steps.oldKeyRefused.name, () => undo.waitAccessKeyRefused({ secret: `${plan.secret}-backup`, bucket: plan.bucket, timeoutMs: REFUSAL_TIMEOUT_MS }), (x) => `${x.accessKeyId}: ${x.code} after ${x.waitedMs} ms`);
     if (refused) r.audit.record(steps.oldKeyRefused.name, 'old_key_refused', 'success', { validation_status: 'passed', detail: `${refused.accessKeyId}: ${refused.code}` });
-    await r.persist(steps.removeVersions.name, () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] }));
+    await r.persist(steps.removeVersions.name, async () => {
+      await undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] });
+      if (run.canary) await undo.removeCanary({ marker: run.canary.marker });
+    });
   });
 }
 
 
-async function preflight(plan: AwsKeysRotationPlan, r: Rotation): Promise<{ oldKey: string; inactiveKey: string | null }> {
+/** `canaryTopic`: runs since the canary patch ask whether the sink archives it; when it does, no recent traffic is needed. */
+async function preflight(plan: AwsKeysRotationPlan, r: Rotation, canaryTopic?: string): Promise<{ oldKey: string; inactiveKey: string | null; canary: boolean }> {
   const since = new Date(Date.now() - RECENT_OBJECT_WINDOW_MS).toISOString();
-  const [credential, keys, connector, recentObject] = await Promise.all([
+  const recent = () => wait.waitObjectSince({ bucket: plan.bucket, prefix: plan.prefix, since, timeoutMs: PREFLIGHT_OBJECT_WAIT_MS }).catch((err: unknown) => ({ error: describeError(err) }));
+  const [credential, keys, connector, fourth] = await Promise.all([
     read.describeAwsCredential({ secret: plan.secret }),
     read.listAccessKeys({ user: plan.user }),
     read.connectorStatus({ connector: plan.connector }),
-    wait.waitObjectSince({ bucket: plan.bucket, prefix: plan.prefix, since, timeoutMs: PREFLIGHT_OBJECT_WAIT_MS }).catch((err: unknown) => ({ error: describeError(err) })),
+    // runs before the canary patch scheduled the object wait here, fourth: replay needs that order
+    canaryTopic ? read.connectorTopics({ connector: plan.connector }) : recent(),
   ]);
-  const facts = { user: plan.user, keys, secretKey: credential.accessKeyId, connector, recentObject, deleteInactiveKey: plan.deleteInactiveKey };
+  const sinkTopics = canaryTopic ? (fourth as { topics: string[]; regex: string | null }) : null;
+  const canary = canaryTopic !== undefined && sinkTopics !== null && sinkArchives(canaryTopic, sinkTopics);
+  const recentObject = canaryTopic ? (canary ? undefined : await recent()) : (fourth as Awaited<ReturnType<typeof recent>>);
+  const facts = { user: plan.user, keys, secretKey: credential.accessKeyId, connector, recentObject, deleteInactiveKey: plan.deleteInactiveKey, ...(canaryTopic && sinkTopics ? { canary: { topic: canaryTopic, sinkTopics } } : {}) };
   const checks = evaluateAwsPreflight(facts, { secret: plan.secret, bucket: plan.bucket, prefix: plan.prefix, windowMinutes: RECENT_OBJECT_WINDOW_MS / 60_000 });
   gatePreflight(r.audit, checks, { force: plan.force, unforceable: HARD_CHECKS });
-  return { oldKey: credential.accessKeyId, inactiveKey: inactiveKeyToDelete(facts) };
+  return { oldKey: credential.accessKeyId, inactiveKey: inactiveKeyToDelete(facts), canary };
 }
 
 /** old-key-idle: the old key reports no use since its deactivation (someone reactivated and uses it: park, never delete). */
