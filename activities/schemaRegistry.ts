@@ -1,18 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
 import { authOutcome, type RegistryApi, registryApi } from './registryApi.js';
-import { siblings, type SecretStore, type StoredSecret } from './secrets/store.js';
+import { fingerprint, siblings, toText, type SecretBytes, type SecretStore, type StoredSecret } from './secrets/store.js';
+import { registryKeys, syncUserInfo, UserInfoError } from './registryUserInfo.js';
 
 /**
  * The Schema Registry's users live in one secret (`schema-registry-auth`), which both sides
  * read: clients use `<account>-user`/`<account>-password`; the registry accepts those and,
  * while a rotation runs, `<account>-next-*` (staged, accepted, not yet used) and
  * `<account>-previous-*` (the old user, accepted through grace). Apicurio reads its users at
- * start, so changing what it accepts is a restart (`RegistryRuntime`).
+ * start, so changing what it accepts is a restart (`RegistryRuntime`). A secret in the runbook's
+ * layout also holds `user-info`, the Jetty users file a Confluent registry reads: every write
+ * below rewrites it to list the same users (registryUserInfo.ts).
  */
 export type RegistrySlot = 'current' | 'next' | 'previous' | 'backup';
 
-/** How the registry is restarted so it re-reads its users: a StatefulSet rollout on Kubernetes, the stack's stand-in locally. */
+/** How the registry comes to re-read its users: a StatefulSet rollout on Kubernetes, the stack's stand-in locally, or nothing when it watches its users file (registryReload.ts). */
 export interface RegistryRuntime {
   /** `restartedAt`: the workflow's stamp for this restart; a retry with the same stamp starts no second rollout. */
   restart(onProgress: (detail: string) => void, restartedAt?: string): Promise<void>;
@@ -36,10 +39,8 @@ export interface RegistryAccountRef {
   fingerprint: string;
 }
 
-const keysOf = (account: string, slot: 'current' | 'next' | 'previous') => {
-  const p = slot === 'current' ? account : `${account}-${slot}`;
-  return { user: `${p}-user`, password: `${p}-password` };
-};
+const keysOf = registryKeys;
+const userInfoKey = 'user-info';
 
 export function createSchemaRegistryActivities(deps: RegistryDeps) {
   const { store } = deps;
@@ -50,6 +51,24 @@ export function createSchemaRegistryActivities(deps: RegistryDeps) {
     const s = await store.read(name);
     if (!s) throw ApplicationFailure.nonRetryable(`secret ${name} not found in the ${store.kind} store`, 'SecretNotFound');
     return s;
+  }
+
+  /**
+   * What a write to the secret stores: `data`, and when the live secret holds `user-info` (the
+   * runbook's layout), that file rewritten to list exactly the users of `data`'s keys, so the
+   * registry reading it accepts what the keys say. Other users' lines and the roles stay.
+   * Detected per write: a secret without `user-info` is written as given.
+   */
+  function withUserInfo(secret: string, live: StoredSecret, data: SecretBytes): SecretBytes {
+    const file = live.bytes[userInfoKey];
+    if (!file) return data;
+    try {
+      // latin1 both ways: Jetty reads the file as ISO-8859-1, and the lines rekey keeps stay byte for byte
+      return { ...data, [userInfoKey]: Buffer.from(syncUserInfo(file.toString('latin1'), live.data, toText(data)), 'latin1') };
+    } catch (err) {
+      if (err instanceof UserInfoError) throw ApplicationFailure.nonRetryable(`secret ${secret}, key ${userInfoKey}: ${err.message}`, 'RegistryUserInfo');
+      throw err;
+    }
   }
 
   /** The (user, password) a slot holds; `backup` is the current pair in `<secret>-backup`. */
@@ -146,7 +165,7 @@ export function createSchemaRegistryActivities(deps: RegistryDeps) {
     const data = { ...live.bytes };
     if (from) Object.assign(data, { [k.user]: Buffer.from(from.user), [k.password]: Buffer.from(from.password) });
     else for (const key of [k.user, k.password]) delete data[key];
-    await store.write(secret, data, { expectedVersion: live.info.version, annotations: { rotationId, stage } });
+    await store.write(secret, withUserInfo(secret, live, data), { expectedVersion: live.info.version, annotations: { rotationId, stage } });
     return must(secret);
   }
 
@@ -188,18 +207,23 @@ export function createSchemaRegistryActivities(deps: RegistryDeps) {
     Object.assign(data, { [cur.user]: Buffer.from(next.user), [cur.password]: Buffer.from(next.password), [pk.user]: Buffer.from(current.user), [pk.password]: Buffer.from(current.password) });
     delete data[nk.user];
     delete data[nk.password];
-    await store.write(input.secret, data, { expectedVersion: live.info.version, annotations: { rotationId: input.rotationId, stage: 'current' } });
+    await store.write(input.secret, withUserInfo(input.secret, live, data), { expectedVersion: live.info.version, annotations: { rotationId: input.rotationId, stage: 'current' } });
     return { user: next.user, previousUser: current.user };
   }
 
-  /** Undo of promote: the secret exactly as it was before it (old user current, new one still accepted as next). */
+  /**
+   * Undo of promote: the secret as it was before it (old user current, new one still accepted as
+   * next). Its `user-info` is rewritten from the live one, so a line an operator changed during
+   * grace for a user rekey does not manage survives; otherwise it is the backup's, byte for byte.
+   */
   async function restoreRegistryBackup(input: { secret: string; rotationId: string }): Promise<void> {
     const b = await store.read(siblings(input.secret).backup);
     if (!b) return;
     if (b.info.annotations.rotationId !== input.rotationId) throw ApplicationFailure.nonRetryable(`secret ${siblings(input.secret).backup} belongs to another rotation`, 'ForeignSecretVersion');
     const live = await must(input.secret);
-    if (live.info.fingerprint === b.info.fingerprint) return;
-    await store.write(input.secret, b.bytes, { expectedVersion: live.info.version, annotations: { rotationId: input.rotationId, stage: 'restored' } });
+    const data = withUserInfo(input.secret, live, b.bytes);
+    if (live.info.fingerprint === fingerprint(data)) return;
+    await store.write(input.secret, data, { expectedVersion: live.info.version, annotations: { rotationId: input.rotationId, stage: 'restored' } });
   }
 
   async function restartRegistry(input: { timeoutMs?: number; restartedAt?: string } = {}): Promise<void> {

@@ -4,6 +4,7 @@ import { pemFile, sslmodes, TemporalTlsSchema, tlsFromEnv } from './tlsConfig.js
 import { registryFlavours } from '../activities/registryApi.js';
 import { labelSelectorPattern } from '../activities/kubernetesClient.js';
 import { parseAccessLogSource } from '../activities/registryAccessLogSource.js';
+import { registryReloads } from '../activities/registryReload.js';
 
 const url = z.string().url();
 
@@ -120,7 +121,15 @@ export const WorkerConfigSchema = z
      * stdout through the Kubernetes API). Env: REKEY_REGISTRY_ACCESS_LOG.
      */
     /** `api`: the API the registry speaks, apicurio (default) or confluent (the URL is then the Confluent root). Env: REKEY_REGISTRY_API. */
-    schemaRegistry: z.object({ url, api: z.enum(registryFlavours, { error: () => `must be one of: ${registryFlavours.join(', ')}` }).default('apicurio'), caFile: pemFile('CA bundle').optional(), accessLog: accessLogSource.optional() }),
+    /** `reload`: restart (unset: a rollout restart makes the registry read its users) or file-watch (it re-reads its users file by itself). Env: REKEY_REGISTRY_RELOAD. */
+    schemaRegistry: z.object({
+      url,
+      api: z.enum(registryFlavours, { error: () => `must be one of: ${registryFlavours.join(', ')}` }).default('apicurio'),
+      caFile: pemFile('CA bundle').optional(),
+      accessLog: accessLogSource.optional(),
+      // optional rather than defaulted: configs built in code (tests, tools) need not name it; unset is restart
+      reload: z.enum(registryReloads, { error: () => `must be one of: ${registryReloads.join(', ')}` }).optional(),
+    }),
     aws: z.object({ endpoint: url.optional(), region: z.string().min(1).default('us-east-1') }),
     audit: z.object({ path: z.string().min(1) }),
     /**
@@ -210,7 +219,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Json {
     postgres: { host: env.REKEY_PG_HOST, port: env.REKEY_PG_PORT, database: env.REKEY_PG_DATABASE, adminSecret: env.REKEY_PG_ADMIN_SECRET },
     kafkaConnect: { url: env.REKEY_CONNECT_URL },
     kafka: { brokers: env.REKEY_KAFKA_BROKERS?.split(','), tls: env.REKEY_KAFKA_TLS_BROKERS ? { brokers: env.REKEY_KAFKA_TLS_BROKERS.split(','), listener: env.REKEY_KAFKA_TLS_LISTENER } : undefined },
-    schemaRegistry: { url: env.REKEY_REGISTRY_URL, api: env.REKEY_REGISTRY_API, accessLog: env.REKEY_REGISTRY_ACCESS_LOG },
+    schemaRegistry: { url: env.REKEY_REGISTRY_URL, api: env.REKEY_REGISTRY_API, accessLog: env.REKEY_REGISTRY_ACCESS_LOG, reload: env.REKEY_REGISTRY_RELOAD?.trim() || undefined },
     aws: { endpoint: env.REKEY_AWS_ENDPOINT, region: env.AWS_REGION },
     audit: { path: env.REKEY_AUDIT_LOG },
     metrics: { address: env.REKEY_METRICS_ADDRESS?.trim() || undefined },

@@ -5,6 +5,7 @@ import { type ActivityInterceptorsFactory, DefaultLogger, NativeConnection, Runt
 import { kubernetesRolloutRestart } from '../activities/connectRuntime.js';
 import { strimziRollingRestart } from '../activities/strimzi.js';
 import type { RegistryRuntime } from '../activities/schemaRegistry.js';
+import { registryFileWatch } from '../activities/registryReload.js';
 import type { AwsCredentials } from '../activities/aws.js';
 import { createActivities } from '../activities/index.js';
 import type { ConnectWorkerRuntime } from '../activities/kafkaConnect.js';
@@ -103,6 +104,18 @@ function connectRestart(kube: { kubeConfig: KubeConfig; namespace: string }, w: 
   return kubernetesRolloutRestart({ ...kube, kind, name });
 }
 
+/**
+ * How the registry comes to re-read its users. `file-watch` is the operator's explicit choice and
+ * wins over the embedded stack's stand-in (whose Apicurio reads users only at start, so there a
+ * rotation then waits in vain and rolls back). Else the caller's runtime, else a rollout restart
+ * of the registry's workload on a cluster; none with the file store.
+ */
+function registryRuntime(config: WorkerConfig, override: RegistryRuntime | undefined, kube: { kubeConfig: KubeConfig; namespace: string } | undefined): RegistryRuntime | undefined {
+  if (config.schemaRegistry.reload === 'file-watch') return registryFileWatch();
+  if (override) return override;
+  return kube ? kubernetesRolloutRestart({ ...kube, ...(parseWorkload(config.workloads.registry) as { kind: 'Deployment' | 'StatefulSet'; name: string }) }) : undefined;
+}
+
 /** Builds a worker for task queue `config.temporal.taskQueue` with every rekey workflow and activity. */
 export async function createWorker(config: WorkerConfig, overrides: WorkerOverrides = {}) {
   installRuntime(overrides.quiet ?? false, config.metrics.address);
@@ -118,7 +131,7 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
     postgres: { host: config.postgres.host, port: config.postgres.port, database: config.postgres.database, adminSecret: config.postgres.adminSecret, ssl: postgresTls(config.postgres) },
     kafkaConnect: { url: config.kafkaConnect.url, caPem: caBundleReader(config.kafkaConnect.caFile), worker: overrides.connectWorker ?? (kube ? connectRestart(kube, config.workloads) : undefined) },
     kafka: config.kafka,
-    schemaRegistry: { url: config.schemaRegistry.url, api: config.schemaRegistry.api, caPem: caBundleReader(config.schemaRegistry.caFile), accessLog: config.schemaRegistry.accessLog, runtime: overrides.registryRuntime ?? (kube ? kubernetesRolloutRestart({ ...kube, ...(parseWorkload(config.workloads.registry) as { kind: 'Deployment' | 'StatefulSet'; name: string }) }) : undefined) },
+    schemaRegistry: { url: config.schemaRegistry.url, api: config.schemaRegistry.api, caPem: caBundleReader(config.schemaRegistry.caFile), accessLog: config.schemaRegistry.accessLog, runtime: registryRuntime(config, overrides.registryRuntime, kube) },
     aws: { region: config.aws.region, endpoint: config.aws.endpoint, credentials: overrides.awsCredentials },
     audit: config.audit,
     testHooks: config.testHooks,

@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
+import { parseUserInfo } from '../../activities/registryUserInfo.js';
 import { pipeline, type StackConfig } from './config.js';
-import { spawnDetached, StackError, stopPid, waitFor } from './proc.js';
-import { logPath, type Service } from './service.js';
+import { StackError, stopPid } from './proc.js';
+import type { Service } from './service.js';
+import { type ReplicaSpec, startReplicas, stopReplicas } from './registryReplicas.js';
 import { prepareHttpsTls } from './httpsTls.js';
-import { fastJvmStart } from './jvmStart.js';
 
 /** Apicurio 3 is compiled for Java 21: use REKEY_JAVA21_HOME, else the newest JDK >= 21 under /usr/lib/jvm. */
 function javaForRegistry(): string {
@@ -30,21 +31,66 @@ export const registryUrl = (cfg: StackConfig) => `http://127.0.0.1:${cfg.ports.r
 export const registryUsers = ['admin', 'developer', 'probe'] as const;
 const roles: Record<(typeof registryUsers)[number], string> = { admin: 'sr-admin', developer: 'sr-developer', probe: 'sr-readonly' };
 
-/** The embedded users file: each account's current, next and previous (user, password) with the account's role. */
+/**
+ * The embedded users file. A secret in the runbook's layout (`user-info`, the Jetty users file a
+ * Confluent registry reads: `user: password[,role…]`) is converted as the registry starts: Jetty
+ * roles admin/developer/readonly become sr-admin/sr-developer/sr-readonly, other roles none. Else
+ * each account's current, next and previous (user, password) with the account's role.
+ */
 export function registryUserProperties(data: Record<string, string>): string[] {
   const lines: string[] = [];
+  const add = (user: string, password: string, role: string) => {
+    if (!/^[A-Za-z0-9_-]+$/.test(user)) return;
+    lines.push(`quarkus.security.users.embedded.users.${user}=${password}`);
+    if (role) lines.push(`quarkus.security.users.embedded.roles.${user}=${role}`);
+  };
+  const userInfo = data['user-info'];
+  if (userInfo !== undefined) {
+    const apicurio: Record<string, string> = { admin: 'sr-admin', developer: 'sr-developer', readonly: 'sr-readonly' };
+    for (const { entry } of parseUserInfo(userInfo)) {
+      // a password Quarkus' properties would read otherwise (escapes, ${…}) or Jetty's encoded ones: the stand-in cannot serve that user
+      if (!entry || !/^[\x21-\x7e]+$/.test(entry.password) || /[\\$]|^(OBF|MD5|CRYPT):/.test(entry.password)) continue;
+      add(entry.user, entry.password, [...new Set(entry.roles.flatMap((r) => apicurio[r] ?? []))].join(','));
+    }
+    return lines;
+  }
   for (const account of registryUsers) {
     for (const slot of ['', '-next', '-previous']) {
       const user = data[`${account}${slot}-user`];
       const password = data[`${account}${slot}-password`];
-      if (!user || !password || !/^[A-Za-z0-9_-]+$/.test(user)) continue;
-      lines.push(`quarkus.security.users.embedded.users.${user}=${password}`, `quarkus.security.users.embedded.roles.${user}=${roles[account]}`);
+      if (user && password) add(user, password, roles[account]);
     }
   }
   return lines;
 }
 
-/** Apicurio Registry with its Confluent-compatible API behind HTTP basic auth (Quarkus embedded users). */
+/** Whether the registry on `port` answers an authenticated request (the read-only `probe` account). */
+async function answers(cfg: StackConfig, port: number): Promise<boolean> {
+  const secret = await new FileSecretStore(cfg.secretsDir).read(pipeline.registrySecret);
+  if (!secret) return false;
+  const auth = Buffer.from(`${secret.data['probe-user']}:${secret.data['probe-password']}`).toString('base64');
+  const res = await fetch(`http://127.0.0.1:${port}/apis/ccompat/v7/subjects`, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(3000) });
+  return res.ok;
+}
+
+/**
+ * What a replica starts with: the users in the secret (every account's current user, plus the
+ * `-next`/`-previous` users a rotation has the registry accept beside it), written to a 0600
+ * properties file the JVM reads at start, and the HTTPS certificate from secret registry-tls.
+ */
+export async function replicaSpec(cfg: StackConfig): Promise<ReplicaSpec> {
+  const secret = await new FileSecretStore(cfg.secretsDir).read(pipeline.registrySecret);
+  if (!secret) throw new StackError('schema-registry', `secret ${pipeline.registrySecret} missing; run npm run stack:up`);
+  const dir = path.join(cfg.dataDir, 'registry');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const usersFile = path.join(dir, 'users.properties');
+  fs.writeFileSync(usersFile, registryUserProperties(secret.data).join('\n') + '\n', { mode: 0o600 });
+  fs.chmodSync(usersFile, 0o600);
+  const tls = await prepareHttpsTls(cfg, 'schema-registry');
+  return { java: javaForRegistry(), app: path.join(cfg.cache, `apicurio-registry-${cfg.versions.apicurio}`), usersFile, tls, healthy: (port) => answers(cfg, port) };
+}
+
+/** Apicurio Registry with its Confluent-compatible API behind HTTP basic auth (Quarkus embedded users): two replicas behind one address. */
 export const registry: Service = {
   name: 'schema-registry',
   url: (cfg) => registryUrl(cfg),
@@ -58,66 +104,22 @@ export const registry: Service = {
     const store = new FileSecretStore(cfg.secretsDir);
     let secret = await store.read(pipeline.registrySecret);
     if (!secret) {
+      // the runbook's layout: the keys the clients read, and `user-info`, the Jetty users file a Confluent
+      // registry reads (rekey keeps it in step; this stand-in converts it at start). A secret that
+      // exists without it (an older stack) is left as it is: the keys alone keep working.
       const data: Record<string, string> = {};
+      const jettyRoles: Record<(typeof registryUsers)[number], string> = { admin: 'admin', developer: 'developer', probe: 'readonly' };
+      const userInfo: string[] = [];
       for (const user of registryUsers) {
         data[`${user}-user`] = user;
         data[`${user}-password`] = randomBytes(18).toString('base64url');
+        userInfo.push(`${user}: ${data[`${user}-password`]},${jettyRoles[user]}`);
       }
+      data['user-info'] = `${userInfo.join('\n')}\n`;
       await store.write(pipeline.registrySecret, data);
       secret = (await store.read(pipeline.registrySecret))!;
     }
-    // Users reach the JVM through a 0600 properties file, never its command line (which `ps`
-    // shows). Every account's current user, plus the `-next`/`-previous` users a rotation has
-    // the registry accept beside it (Apicurio reads its users only at start).
-    const dir = path.join(cfg.dataDir, 'registry');
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const usersFile = path.join(dir, 'users.properties');
-    fs.writeFileSync(usersFile, registryUserProperties(secret.data).join('\n') + '\n', { mode: 0o600 });
-    fs.chmodSync(usersFile, 0o600);
-    // the HTTPS port's certificate, from secret registry-tls (Quarkus reads it at start: a new one takes a restart)
-    const tls = await prepareHttpsTls(cfg, 'schema-registry');
-    const env: NodeJS.ProcessEnv = {
-      QUARKUS_HTTP_HOST: '127.0.0.1',
-      QUARKUS_HTTP_PORT: String(cfg.ports.registry),
-      QUARKUS_HTTP_SSL_PORT: String(cfg.ports.registryHttps),
-      QUARKUS_HTTP_SSL_CERTIFICATE_FILES: tls.cert,
-      QUARKUS_HTTP_SSL_CERTIFICATE_KEY_FILES: tls.key,
-      // HTTP stays beside HTTPS (the connector's converter and the other clients use it)
-      QUARKUS_HTTP_INSECURE_REQUESTS: 'enabled',
-      // health/metrics interface: loopback and a port of our own (its default is 0.0.0.0:9000)
-      QUARKUS_MANAGEMENT_HOST: '127.0.0.1',
-      QUARKUS_MANAGEMENT_PORT: String(cfg.ports.registryManagement),
-      QUARKUS_OIDC_TENANT_ENABLED: 'false',
-      QUARKUS_HTTP_AUTH_BASIC: 'true',
-      QUARKUS_SECURITY_USERS_EMBEDDED_ENABLED: 'true',
-      QUARKUS_SECURITY_USERS_EMBEDDED_PLAIN_TEXT: 'true',
-      QUARKUS_HTTP_AUTH_PERMISSION_APIS_PATHS: '/apis/*',
-      QUARKUS_HTTP_AUTH_PERMISSION_APIS_POLICY: 'authenticated',
-      QUARKUS_CONFIG_LOCATIONS: usersFile,
-      // every 401 and 200 in the log: the rotation test counts refusals from the registry's side
-      QUARKUS_HTTP_ACCESS_LOG_ENABLED: 'true',
-      QUARKUS_HTTP_ACCESS_LOG_PATTERN: 'access "%r" %s %u',
-      // schemas survive a restart (the default is an in-memory H2): a rotation restarts the registry
-      APICURIO_DATASOURCE_URL: `jdbc:h2:file:${path.join(dir, 'registry')}`,
-      APICURIO_DATASOURCE_JDBC_INITIAL_SIZE: '2',
-      APICURIO_DATASOURCE_JDBC_MIN_SIZE: '2',
-      APICURIO_DATASOURCE_JDBC_MAX_SIZE: '10',
-      QUARKUS_LOG_LEVEL: 'WARN',
-    };
-    const app = path.join(cfg.cache, `apicurio-registry-${cfg.versions.apicurio}`);
-    const log = logPath(cfg, 'schema-registry');
-    fs.mkdirSync(cfg.dataDir, { recursive: true });
-    const java = javaForRegistry();
-    const pid = spawnDetached({
-      name: 'schema-registry',
-      command: java,
-      args: ['-Xms128m', '-Xmx384m', '-XX:+UseSerialGC', ...fastJvmStart(cfg, `apicurio-registry-${cfg.versions.apicurio}`, java), '-jar', path.join(app, 'quarkus-run.jar')],
-      cwd: cfg.dataDir,
-      env,
-      runDir: cfg.runDir,
-      logPath: log,
-    });
-    await waitFor('schema-registry', () => registry.healthy(cfg), { timeoutMs: 120_000, logPath: log, pid });
+    await startReplicas(cfg, await replicaSpec(cfg));
   },
 
   /** The pipeline's compatibility rule: BACKWARD globally (what the rotation's pre-flight requires of the CDC subjects). */
@@ -133,14 +135,11 @@ export const registry: Service = {
   },
 
   async healthy(cfg) {
-    const secret = await new FileSecretStore(cfg.secretsDir).read(pipeline.registrySecret);
-    if (!secret) return false;
-    const auth = Buffer.from(`${secret.data['probe-user']}:${secret.data['probe-password']}`).toString('base64');
-    const res = await fetch(`${registryUrl(cfg)}/subjects`, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(3000) });
-    return res.ok;
+    return answers(cfg, cfg.ports.registry);
   },
 
   async stop(cfg) {
-    await stopPid(cfg.runDir, 'schema-registry');
+    await stopReplicas(cfg);
+    await stopPid(cfg.runDir, 'schema-registry'); // a stack started before the replicas
   },
 };

@@ -1,21 +1,20 @@
 import type { RegistryRuntime } from '../../activities/schemaRegistry.js';
 import { loadStackConfig } from './config.js';
-import { registry } from './registry.js';
+import { replicaSpec } from './registry.js';
+import { rollReplicas } from './registryReplicas.js';
 
 /**
- * The embedded stack's Schema Registry is a local process that reads its users from the
- * file store when it starts: restarting it is what a StatefulSet rollout does on Kubernetes.
+ * The embedded stack's Schema Registry: two local replicas that read their users from the
+ * file store when they start, restarted one at a time behind one address, as a StatefulSet
+ * rollout does on Kubernetes.
  */
 export function localRegistry(env: NodeJS.ProcessEnv = process.env): RegistryRuntime {
   const cfg = loadStackConfig(env);
   return {
     async restart(onProgress) {
-      onProgress('stopping the Schema Registry');
-      await registry.stop(cfg);
-      onProgress('starting the Schema Registry with the users in the secret');
-      const beat = setInterval(() => onProgress('waiting for the Schema Registry'), 5000);
+      const beat = setInterval(() => onProgress('waiting for the Schema Registry replica'), 5000);
       try {
-        await registry.start(cfg);
+        await rollReplicas(cfg, await replicaSpec(cfg), onProgress);
       } finally {
         clearInterval(beat);
       }

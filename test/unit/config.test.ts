@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadWorkerConfig, productionDefaults } from '../../workers/config.js';
 import { authOutcome, registryApi } from '../../activities/registryApi.js';
+import { registryFileWatch } from '../../activities/registryReload.js';
 import { loadStackConfig } from '../../scripts/stack/config.js';
 import { stackWorkerDefaults } from '../../scripts/lib/session.js';
 
@@ -116,6 +117,29 @@ describe('the registry API flavour (REKEY_REGISTRY_API)', () => {
     expect(registryApi('confluent')).toMatchObject({ authProbe: '/subjects', subjects: '/subjects' });
     expect(registryApi('confluent').latest('a/b-value')).toBe('/subjects/a%2Fb-value/versions/latest');
     expect(registryApi('apicurio').config('x')).toBe('/apis/ccompat/v7/config/x?defaultToGlobal=true');
+  });
+});
+
+describe('how the registry re-reads its users (REKEY_REGISTRY_RELOAD)', () => {
+  it('is unset (a restart) by default, restart or file-watch when set, and a bad value is named', () => {
+    expect(loadWorkerConfig(production).schemaRegistry.reload).toBeUndefined();
+    expect(loadWorkerConfig({ ...production, REKEY_REGISTRY_RELOAD: 'restart' }).schemaRegistry.reload).toBe('restart');
+    expect(loadWorkerConfig({ ...production, REKEY_REGISTRY_RELOAD: 'file-watch' }).schemaRegistry.reload).toBe('file-watch');
+    expect(() => loadWorkerConfig({ ...production, REKEY_REGISTRY_RELOAD: 'hot-reload' })).toThrow(/schemaRegistry\.reload: must be one of: restart, file-watch/);
+  });
+
+  it('file-watch restarts nothing: it calls no service and reports that the registry re-reads its users file', async () => {
+    const realFetch = globalThis.fetch;
+    let calls = 0;
+    globalThis.fetch = (() => (calls++, Promise.reject(new Error('no call expected')))) as typeof fetch;
+    try {
+      const progress: string[] = [];
+      await registryFileWatch().restart((d) => progress.push(d), '2026-01-01T00:00:00Z');
+      expect(calls).toBe(0);
+      expect(progress).toEqual([expect.stringMatching(/no restart .*re-reads its users file/)]);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
   });
 });
 
