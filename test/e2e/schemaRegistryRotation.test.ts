@@ -68,6 +68,10 @@ describe('Schema Registry rotation (dual users, three phases) with the registry 
     expect(await registryStatus(now.user, now.password)).toBe(200);
     expect(await registryStatus(old.user, old.password)).toBe(401);
     expect(await rotatedKeys()).toEqual([]);
+    // the runbook's layout: the Jetty users file the registry reads names the new user (its role kept), not the old one
+    const userInfo = (await store.read(pipeline.registrySecret))!.data['user-info']!;
+    expect(userInfo).toMatch(new RegExp(`^${result.to}: \\S+,developer$`, 'm'));
+    expect(userInfo).not.toMatch(new RegExp(`^${old.user}:`, 'm'));
     expect(await store.read(`${pipeline.registrySecret}-pending`)).toBeUndefined();
     expect(await store.read(`${pipeline.registrySecret}-backup`)).toBeUndefined();
     await recordHistory(r.handle, 'v5-kit-schema-registry-completed');
