@@ -5,8 +5,8 @@ import net from 'node:net';
  * The embedded stack's stand-in for a Kubernetes Service in front of a two-replica registry:
  * a TCP balancer on the registry's addresses (HTTP and HTTPS, passed through untouched) that
  * spreads connections over the live replicas. A replica taken out of the live set gets no new
- * connection, and its idle keep-alive connections are closed, as a Service stops routing to a
- * pod that is no longer Ready; it is stopped only then. A connection that cannot reach its
+ * connection, and its idle keep-alive connections move to a live one (plain HTTP) or are closed
+ * (TLS), as a Service stops routing to a pod that is no longer Ready; it is stopped only then. A connection that cannot reach its
  * replica tries the next one, so a client never sees a replica restart. Run as its own process by the stack
  * (`node --import tsx registryBalancer.ts <control file>`); the control file is re-read when
  * it changes.
@@ -45,26 +45,65 @@ function connectFirst(ports: number[], order: number[], done: (backend: { socket
 /** One client connection and the replica it is pinned to; who spoke last tells an idle keep-alive connection from a request in flight. */
 interface Pinned {
   client: net.Socket;
+  backend: net.Socket;
   index: number;
   lastFrom: 'client' | 'backend';
   lastAt: number;
+  /** Client bytes held while the connection moves to another replica. */
+  held: Buffer[] | null;
 }
 
-/** A keep-alive connection to a drained replica (not live) is closed once idle (its last answer delivered): the client's next request opens one to the other replica. */
+/** A connection to a drained replica is moved (plain HTTP) or closed (TLS) once idle: its last answer delivered, no request begun. */
 const IDLE_MS = 20;
+
+/** Forwards the replica's bytes to the client while it is the connection's replica. */
+function attach(p: Pinned, backend: net.Socket): void {
+  backend.on('data', (chunk) => {
+    if (p.backend !== backend) return;
+    Object.assign(p, { lastFrom: 'backend', lastAt: Date.now() });
+    p.client.write(chunk);
+  });
+  backend.on('error', () => backend.destroy());
+  backend.on('close', () => {
+    if (p.backend === backend && p.held === null) p.client.destroy();
+  });
+}
+
+/**
+ * Moves an idle plain-HTTP keep-alive connection to a live replica: HTTP/1.1 carries no state
+ * between requests (basic auth is sent with each), so the client's next request simply goes to
+ * the new replica, and the client never sees its connection closed under a request it is sending.
+ * A TLS session belongs to its replica: that connection is closed instead, while idle.
+ */
+function move(p: Pinned, ports: number[], live: number[], plain: boolean): void {
+  if (!plain) return void p.client.end();
+  p.held = [];
+  connectFirst(ports, live, (next) => {
+    const old = p.backend;
+    if (!next) return p.client.destroy();
+    Object.assign(p, { backend: next.socket, index: next.index });
+    attach(p, next.socket);
+    for (const chunk of p.held ?? []) next.socket.write(chunk);
+    p.held = null;
+    old.destroy();
+  });
+}
 
 function serve(controlFile: string): void {
   let control = readBalancerControl(controlFile);
   let stamp = fs.statSync(controlFile).mtimeMs;
   let turn = 0;
-  const open = new Set<Pinned>();
+  const open = new Map<Pinned, number>();
   setInterval(() => {
     const now = fs.statSync(controlFile).mtimeMs;
     if (now !== stamp) {
       stamp = now;
       control = readBalancerControl(controlFile);
     }
-    for (const p of open) if (!control.live.includes(p.index) && p.lastFrom === 'backend' && Date.now() - p.lastAt >= IDLE_MS) p.client.end();
+    for (const [p, r] of open) {
+      if (control.live.includes(p.index) || p.held !== null || p.lastFrom !== 'backend' || Date.now() - p.lastAt < IDLE_MS) continue;
+      move(p, control.routes[r]!.backends, control.live, r === 0);
+    }
   }, 25).unref();
   control.routes.forEach((_, r) => {
     const server = net.createServer((client) => {
@@ -77,19 +116,19 @@ function serve(controlFile: string): void {
       const order = [...live.slice(first), ...live.slice(0, first), ...indexes.filter((i) => !control.live.includes(i))];
       connectFirst(backends, order, (backend) => {
         if (!backend) return client.destroy();
-        const pinned: Pinned = { client, index: backend.index, lastFrom: 'backend', lastAt: Date.now() };
-        open.add(pinned);
-        const socket = backend.socket;
-        client.on('data', () => Object.assign(pinned, { lastFrom: 'client', lastAt: Date.now() }));
-        socket.on('data', () => Object.assign(pinned, { lastFrom: 'backend', lastAt: Date.now() }));
-        client.on('error', () => socket.destroy());
-        socket.on('error', () => client.destroy());
-        client.on('close', () => {
-          open.delete(pinned);
-          socket.destroy();
+        const p: Pinned = { client, backend: backend.socket, index: backend.index, lastFrom: 'backend', lastAt: Date.now(), held: null };
+        open.set(p, r);
+        attach(p, backend.socket);
+        client.on('data', (chunk) => {
+          Object.assign(p, { lastFrom: 'client', lastAt: Date.now() });
+          if (p.held) p.held.push(chunk);
+          else p.backend.write(chunk);
         });
-        socket.on('close', () => client.destroy());
-        client.pipe(socket).pipe(client);
+        client.on('error', () => client.destroy());
+        client.on('close', () => {
+          open.delete(p);
+          p.backend.destroy();
+        });
         client.resume();
       });
     });

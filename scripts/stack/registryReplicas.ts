@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { StackConfig } from './config.js';
-import { adminClient } from './postgres.js';
+import { kafkaBootstrap } from './kafka.js';
 import { isAlive, readPid, spawnDetached, stopPid, waitFor } from './proc.js';
 import { logPath } from './service.js';
 import { fastJvmStart } from './jvmStart.js';
@@ -11,7 +10,10 @@ import { readBalancerControl, writeBalancerControl } from './registryBalancer.js
 
 /**
  * The registry as production runs it: two replicas behind one address, sharing their storage
- * (PostgreSQL, as Apicurio's SQL storage does in a cluster), rolled without a gap. Apicurio
+ * through Kafka (Apicurio's `kafkasql`: a journal topic each replica replays, as Confluent's
+ * registry keeps its schemas in `_schemas`), rolled without a gap. Not PostgreSQL: the
+ * pipeline's database restarts in the fault matrix would then take the registry down with it,
+ * a coupling production does not have. Apicurio
  * reads its users only at start, so each rotation restarts it; with one replica every restart
  * left the clients without a registry for seconds (≈ 27 s over a rotation). A restart here is a
  * Deployment's surge rollout (maxSurge 100 %, maxUnavailable 0): two new replicas start on
@@ -38,24 +40,7 @@ export interface ReplicaSpec {
   healthy: (httpPort: number) => Promise<boolean>;
 }
 
-/** The registry's database and login in the stack's PostgreSQL (created once; the password stays in the registry's data folder). */
-async function registryDatabase(cfg: StackConfig): Promise<{ url: string; user: string; password: string }> {
-  const file = path.join(cfg.dataDir, 'registry', 'db.password');
-  if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(18).toString('base64url'), { mode: 0o600 });
-  const password = fs.readFileSync(file, 'utf8').trim();
-  const db = await adminClient(cfg);
-  try {
-    const role = await db.query("SELECT 1 FROM pg_roles WHERE rolname = 'apicurio'");
-    await db.query(`${role.rowCount ? 'ALTER' : 'CREATE'} ROLE apicurio LOGIN PASSWORD ${db.escapeLiteral(password)}`);
-    const exists = await db.query("SELECT 1 FROM pg_database WHERE datname = 'apicurio'");
-    if (!exists.rowCount) await db.query('CREATE DATABASE apicurio OWNER apicurio');
-  } finally {
-    await db.end();
-  }
-  return { url: `jdbc:postgresql://127.0.0.1:${cfg.ports.postgres}/apicurio`, user: 'apicurio', password };
-}
-
-function replicaEnv(cfg: StackConfig, i: number, spec: ReplicaSpec, db: { url: string; user: string; password: string }): NodeJS.ProcessEnv {
+function replicaEnv(cfg: StackConfig, i: number, spec: ReplicaSpec): NodeJS.ProcessEnv {
   const ports = replicaPorts(cfg, i);
   return {
     QUARKUS_HTTP_HOST: '127.0.0.1',
@@ -81,20 +66,16 @@ function replicaEnv(cfg: StackConfig, i: number, spec: ReplicaSpec, db: { url: s
     // every 401 and 200 in the log: the rotation counts requests per user from the registry's side
     QUARKUS_HTTP_ACCESS_LOG_ENABLED: 'true',
     QUARKUS_HTTP_ACCESS_LOG_PATTERN: 'access "%r" %s %u',
-    // one store for both replicas, surviving restarts
-    APICURIO_STORAGE_KIND: 'sql',
-    APICURIO_STORAGE_SQL_KIND: 'postgresql',
-    APICURIO_DATASOURCE_URL: db.url,
-    APICURIO_DATASOURCE_USERNAME: db.user,
-    APICURIO_DATASOURCE_PASSWORD: db.password,
-    APICURIO_DATASOURCE_JDBC_INITIAL_SIZE: '2',
-    APICURIO_DATASOURCE_JDBC_MIN_SIZE: '2',
-    APICURIO_DATASOURCE_JDBC_MAX_SIZE: '10',
+    // one store for both replicas, surviving restarts: the journal topic in the stack's Kafka
+    APICURIO_STORAGE_KIND: 'kafkasql',
+    APICURIO_KAFKASQL_BOOTSTRAP_SERVERS: kafkaBootstrap(cfg),
+    // a replica is ready once it has read the journal back; 5 s polls made that 12 s
+    APICURIO_KAFKASQL_CONSUMER_POLL_TIMEOUT: '250',
     QUARKUS_LOG_LEVEL: 'WARN',
   };
 }
 
-async function startReplica(cfg: StackConfig, i: number, spec: ReplicaSpec, db: Awaited<ReturnType<typeof registryDatabase>>): Promise<void> {
+async function startReplica(cfg: StackConfig, i: number, spec: ReplicaSpec): Promise<void> {
   // both replicas append to one log: the access log the rotation reads holds every request
   const log = logPath(cfg, 'schema-registry');
   const pid = spawnDetached({
@@ -102,7 +83,7 @@ async function startReplica(cfg: StackConfig, i: number, spec: ReplicaSpec, db: 
     command: spec.java,
     args: ['-Xms128m', '-Xmx384m', '-XX:+UseSerialGC', ...fastJvmStart(cfg, `apicurio-registry-${cfg.versions.apicurio}`, spec.java), '-jar', path.join(spec.app, 'quarkus-run.jar')],
     cwd: cfg.dataDir,
-    env: replicaEnv(cfg, i, spec, db),
+    env: replicaEnv(cfg, i, spec),
     runDir: cfg.runDir,
     logPath: log,
   });
@@ -138,9 +119,11 @@ function startBalancer(cfg: StackConfig): number[] {
 
 /** Both replicas and the balancer in front of them; replicas already running are left as they are. */
 export async function startReplicas(cfg: StackConfig, spec: ReplicaSpec): Promise<void> {
-  const db = await registryDatabase(cfg);
   const live = startBalancer(cfg);
-  await Promise.all(live.filter((slot) => !running(cfg, slot)).map((slot) => startReplica(cfg, slot, spec, db)));
+  const [first, ...rest] = live.filter((slot) => !running(cfg, slot));
+  // one first: it creates the journal topics, which two replicas starting together would both try (TopicExistsException)
+  if (first !== undefined) await startReplica(cfg, first, spec);
+  await Promise.all(rest.map((slot) => startReplica(cfg, slot, spec)));
   await waitFor(BALANCER, () => spec.healthy(cfg.ports.registry), { timeoutMs: 30_000, logPath: logPath(cfg, BALANCER), pid: readPid(cfg.runDir, BALANCER) });
 }
 
@@ -152,22 +135,22 @@ export async function stopReplicas(cfg: StackConfig): Promise<void> {
 /**
  * A surge rollout: the new pair starts on the free slots with the users in the secret
  * (`spec.usersFile` already rewritten) while the old pair serves; once both answer they are
- * made live, the old pair's idle connections are closed, and after a moment for requests in
+ * made live, the old pair's idle connections move to them, and after a moment for requests in
  * flight the old pair is stopped. A retry after a crash finds the new pair running and only
  * finishes the switch.
  */
 export async function rollReplicas(cfg: StackConfig, spec: ReplicaSpec, onProgress: (detail: string) => void): Promise<void> {
-  const db = await registryDatabase(cfg);
   const file = controlFile(cfg);
   const old = readBalancerControl(file).live;
   const next = slots.filter((slot) => !old.includes(slot)).slice(0, REGISTRY_REPLICAS);
   onProgress(`starting ${REGISTRY_REPLICAS} new replicas with the users in the secret beside the ${old.length} serving`);
   await Promise.all(next.map(async (slot) => {
     await stopPid(cfg.runDir, replicaName(slot)); // left over from an interrupted rollout: it may hold the old users
-    await startReplica(cfg, slot, spec, db);
+    await startReplica(cfg, slot, spec);
   }));
   writeBalancerControl(file, { ...readBalancerControl(file), live: next });
   onProgress('new replicas serve; draining the old ones');
   await new Promise((r) => setTimeout(r, 500));
-  await Promise.all(old.map((slot) => stopPid(cfg.runDir, replicaName(slot))));
+  // the rollout is done once the new pair serves; the old pair shuts down on its own (the next rollout waits for it before reusing its slots)
+  void Promise.all(old.map((slot) => stopPid(cfg.runDir, replicaName(slot)))).catch(() => undefined);
 }
