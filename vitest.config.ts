@@ -21,6 +21,7 @@ import { StackSequencer } from './test/stackSequencer.js';
 export const stackSideFiles = [
   'test/integration/awsKeys.test.ts',
   'test/integration/codecServer.test.ts',
+  'test/integration/connectMetrics.test.ts',
   'test/integration/postgresRoles.test.ts',
   'test/integration/registryFlavours.test.ts',
   'test/integration/health.test.ts',

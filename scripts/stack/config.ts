@@ -17,6 +17,8 @@ const EnvSchema = z.object({
   REKEY_KAFKA_PORT: port(19092),
   REKEY_KAFKA_CONTROLLER_PORT: port(19093),
   REKEY_CONNECT_PORT: port(18083),
+  /** Kafka Connect's JMX exporter agent (deploy/monitoring/kafka-connect-metrics.yaml) */
+  REKEY_CONNECT_METRICS_PORT: port(19404),
   REKEY_CODEC_SERVER_PORT: port(18084),
   REKEY_REGISTRY_PORT: port(18081),
   REKEY_REGISTRY_MANAGEMENT_PORT: port(18082),
@@ -58,6 +60,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env) {
       kafka: e.REKEY_KAFKA_PORT,
       kafkaController: e.REKEY_KAFKA_CONTROLLER_PORT,
       connect: e.REKEY_CONNECT_PORT,
+      connectMetrics: e.REKEY_CONNECT_METRICS_PORT,
       codec: e.REKEY_CODEC_SERVER_PORT,
       registry: e.REKEY_REGISTRY_PORT,
       registryManagement: e.REKEY_REGISTRY_MANAGEMENT_PORT,
@@ -69,7 +72,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env) {
       registryHttps: e.REKEY_REGISTRY_HTTPS_PORT,
       proxyBase: e.REKEY_PROXY_BASE_PORT,
     },
-    versions: { temporalCli: 'v1.5.1', kafka: '4.3.1', debezium: '3.6.3.Final', apicurio: '3.3.3', moto: '5.2.5', strimziProvider: '1.2.0', apicurioConverter: '2.6.13.Final' },
+    versions: { temporalCli: 'v1.5.1', kafka: '4.3.1', debezium: '3.6.3.Final', apicurio: '3.3.3', moto: '5.2.5', strimziProvider: '1.2.0', jmxExporter: '1.0.1', apicurioConverter: '2.6.13.Final' },
   } as const;
 }
 

@@ -8,6 +8,7 @@ import { logPath, type Service } from './service.js';
 import { prepareHttpsTls } from './httpsTls.js';
 import { connectPluginSettings } from './connectPlugins.js';
 import { fastJvmStart } from './jvmStart.js';
+import { connectMetricsAgent } from './connectMetrics.js';
 
 export const connectUrl = (cfg: StackConfig) => `http://127.0.0.1:${cfg.ports.connect}`;
 /** The kubeconfig Strimzi's provider reads (the kafka-connect ServiceAccount's token, written by the kubelet when it starts the pod). */
@@ -137,7 +138,7 @@ async function runningWith(url: string, desired: Record<string, string>): Promis
 export const connect: Service = {
   name: 'kafka-connect',
   url: (cfg) => connectUrl(cfg),
-  ports: (cfg) => [cfg.ports.connect, cfg.ports.connectHttps],
+  ports: (cfg) => [cfg.ports.connect, cfg.ports.connectHttps, cfg.ports.connectMetrics],
   extra: () => ({ connector: pipeline.connector }),
 
   async install() {
@@ -191,7 +192,7 @@ export const connect: Service = {
     const pid = spawnDetached({
       name: 'kafka-connect',
       command: 'java',
-      args: [...fastJvmStart(cfg, `kafka-connect-${cfg.versions.kafka}`, 'java'), ...javaArgs(cfg, 'kafka-connect', '768m', classpath), 'org.apache.kafka.connect.cli.ConnectDistributed', props],
+      args: [...fastJvmStart(cfg, `kafka-connect-${cfg.versions.kafka}`, 'java'), connectMetricsAgent(cfg, dir), ...javaArgs(cfg, 'kafka-connect', '768m', classpath), 'org.apache.kafka.connect.cli.ConnectDistributed', props],
       // fabric8 (in Strimzi's provider) reads KUBECONFIG; the file exists once the kubelet has started the pod
       env: { KUBECONFIG: connectKubeconfigPath(cfg) },
       runDir: cfg.runDir,

@@ -33,6 +33,8 @@ classpath kafka "$KAFKA" "$REV"
 classpath connect "$KAFKA" "$REV"
 # Strimzi's Kubernetes config providers, loaded by Connect from plugin.path (isolated jackson)
 classpath strimzi "$STRIMZI_PROVIDER"
+# Prometheus' JMX exporter agent on Connect (the shipped metrics config is scraped in a test)
+classpath jmx-exporter 1.0.1
 # Apicurio's Avro converter: the CDC connector serializes through the registry
 classpath apicurio-converter "$APICURIO_CONVERTER"
 [ -d "$CACHE/rekey-s3-sink-0.1.0/libs" ] || { echo "install-jvm: building rekey-s3-sink 0.1.0 (connectors/s3-sink, our S3 sink plugin)" >&2; rm -rf "$CACHE/rekey-s3-sink-0.1.0.tmp"; mvn -B -q -f "$HERE/../../connectors/s3-sink/pom.xml" package -DskipTests -Dout="$CACHE/rekey-s3-sink-0.1.0.tmp" >&2; rm -rf "$CACHE/rekey-s3-sink-0.1.0"; mv "$CACHE/rekey-s3-sink-0.1.0.tmp" "$CACHE/rekey-s3-sink-0.1.0"; }

@@ -40,4 +40,15 @@ describe('docs/install.md', () => {
     expect(stdout).toContain(`image: registry.example.com/platform/rekey-worker@sha256:${'a'.repeat(64)}`);
     expect(stdout).toMatch(/kind: Role\n[\s\S]*name: rekey-worker-strimzi/);
   });
+
+  it('the Prometheus Operator component renders from an overlay (client side: the embedded API server has no monitoring.coreos.com CRDs)', async () => {
+    const overlay = path.join(cfg.dir, 'test', 'overlay-prometheus-operator');
+    fs.mkdirSync(overlay, { recursive: true });
+    const deploy = path.relative(overlay, path.join(repoRoot, 'deploy'));
+    fs.writeFileSync(path.join(overlay, 'kustomization.yaml'), `resources: [${deploy}]\ncomponents: [${deploy}/components/prometheus-operator]\n`);
+    const { stdout } = await execFileAsync(kubeBin(cfg, 'kubectl'), ['kustomize', overlay]);
+    expect(stdout).toMatch(/kind: PrometheusRule\n[\s\S]*name: rekey-data-ingestion/);
+    expect(stdout.match(/kind: PodMonitor/g)?.length).toBe(2);
+    expect(stdout).toMatch(/kind: ConfigMap\n[\s\S]*name: kafka-connect-metrics/);
+  });
 });

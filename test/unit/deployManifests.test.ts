@@ -6,6 +6,7 @@ import { repoRoot } from '../../scripts/stack/config.js';
 import { siblings } from '../../activities/secrets/store.js';
 import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS } from '../../workflows/certificates/input.js';
 import { defaultSecrets } from '../../workflows/rotation/index.js';
+import { generated } from '../../scripts/deploy-generate.js';
 
 /**
  * deploy/rbac.yaml and deploy/admission-policy.yaml name the Secrets rekey writes (RBAC by
@@ -91,5 +92,33 @@ describe('deploy/network-policies.yaml: default deny, and the pipeline still flo
     expect(allowed(prometheus, postgres, 5432)).toBe(false);
     expect(allowed(registry, postgres, 5432)).toBe(false);
     expect(docs('network-policies.yaml').find((p) => p.metadata?.name === 'default-deny-ingress')?.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
+  });
+});
+
+describe('generated parts of deploy/ are current (npm run deploy:generate)', () => {
+  it('the Role, the admission policy and the PrometheusRule are what the generator writes from the code and rules.yaml', () => {
+    expect(generated.filter(({ file, render }) => !fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== render()).map(({ file }) => path.relative(repoRoot, file))).toEqual([]);
+  });
+
+  it('the PrometheusRule carries every alert of rules.yaml, unchanged', () => {
+    const rule = docs('components/prometheus-operator/prometheusrule.yaml')[0]!;
+    const source = docs('prometheus/rules.yaml')[0]!;
+    expect(rule).toMatchObject({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule' });
+    expect(rule.spec.groups).toEqual(source.groups);
+  });
+
+  it('the PodMonitors select pods deploy/ runs, on a port they expose, under the job names the rules read', () => {
+    const monitors = docs('components/prometheus-operator/podmonitors.yaml');
+    const worker = docs('worker.yaml').find((d) => d.kind === 'Deployment' && d.metadata.name === 'rekey-worker')!;
+    const rekeyMonitor = monitors.find((m) => m.metadata.name === 'rekey-worker')!;
+    expect(selects(rekeyMonitor.spec.selector, worker.spec.template.metadata.labels)).toBe(true);
+    const ports = worker.spec.template.spec.containers.flatMap((c: { ports?: Array<{ name: string }> }) => (c.ports ?? []).map((p) => p.name));
+    expect(ports).toContain(rekeyMonitor.spec.podMetricsEndpoints[0].port);
+    const jobs = monitors.map((m) => m.spec.podMetricsEndpoints[0].relabelings.find((r: { targetLabel: string }) => r.targetLabel === 'job').replacement).sort();
+    // the jobs docs/alerts.md tells Prometheus to scrape (the rules select rekey's by job="rekey-worker")
+    const alerts = fs.readFileSync(path.join(repoRoot, 'docs', 'alerts.md'), 'utf8');
+    for (const job of jobs) expect(alerts).toContain(`| \`${job}\` |`);
+    expect(fs.readFileSync(path.join(repoRoot, 'deploy', 'prometheus', 'rules.yaml'), 'utf8')).toContain('job="rekey-worker"');
+    expect(jobs).toEqual(['kafka-connect', 'rekey-worker']);
   });
 });
