@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { FileSecretStore } from '../../activities/secrets/fileStore.js';
+import { registrySecret } from '../stack/registry.js';
 import { pipeline, type StackConfig } from '../stack/config.js';
 import { registryClientAccount } from '../stack/connect.js';
 import { logPath } from '../stack/service.js';
@@ -69,7 +69,8 @@ export class RegistryProbe {
   }
 
   private async sample(): Promise<void> {
-    const secret = await new FileSecretStore(this.cfg.secretsDir).read(pipeline.registrySecret);
+    // what a client re-reading its credential sees: the pipeline's store (file or Kubernetes Secret)
+    const secret = await registrySecret(this.cfg);
     const user = secret?.data[`${this.account}-user`];
     const password = secret?.data[`${this.account}-password`];
     const auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;

@@ -73,7 +73,8 @@ export async function createEmbeddedWorker(config: WorkerConfig, opts: { connect
     connectWorker: local ? localConnectWorker() : undefined,
     // the stack's PostgreSQL, Kafka, Connect and registry are local processes: their certificate files are written, whichever store holds the secret
     tlsInstallers: await tlsInstallersFor(config),
-    registryRuntime: local ? localRegistry() : undefined,
+    // the stack's registry is always local processes (no StatefulSet runs it), whichever store holds its users
+    registryRuntime: localRegistry(),
     awsCredentials,
     // the fault matrix parks a named activity so it can kill the worker inside it (test workers only)
     activityInterceptors: holdHook ? [holdHook] : undefined,

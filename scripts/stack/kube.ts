@@ -61,6 +61,22 @@ function kwokConfig(cfg: StackConfig): string {
 }
 
 /** A real Kubernetes control plane (etcd, kube-apiserver with RBAC, controller-manager, scheduler) with kwok-simulated nodes. */
+/**
+ * A kubeconfig that authenticates as a ServiceAccount of the pipeline's namespace (a bound token
+ * from the TokenRequest API): what a worker in the cluster is, unlike the admin kubeconfig.
+ * Written 0600 into the stack's data folder; `minutes` bounds the token.
+ */
+export async function serviceAccountKubeconfig(cfg: StackConfig, account: string, minutes = 60): Promise<string> {
+  const { stdout } = await kubectl(cfg, ['-n', kubeNamespace, 'create', 'token', account, '--duration', `${minutes}m`]);
+  const admin = adminKubeConfig(cfg);
+  const cluster = admin.getCurrentCluster()!;
+  const sa = new KubeConfig();
+  sa.loadFromOptions({ clusters: [cluster], users: [{ name: account, token: stdout.trim() }], contexts: [{ name: account, cluster: cluster.name, user: account, namespace: kubeNamespace }], currentContext: account });
+  const file = path.join(cfg.dataDir, `${account}.kubeconfig`);
+  fs.writeFileSync(file, sa.exportConfig(), { mode: 0o600 });
+  return file;
+}
+
 export const kube: Service = {
   name: 'kubernetes',
   url: (cfg) => `https://127.0.0.1:${cfg.ports.kubeApiserver}`,

@@ -4,6 +4,7 @@ import type { SecretStore } from '../../activities/secrets/store.js';
 import { pipeline, type StackConfig } from './config.js';
 import { connectorStore, useConnectorStore, type ConnectorStore } from './connect.js';
 import { adminKubeConfig, kubeNamespace } from './kube.js';
+import { s3Sink } from './s3Sink.js';
 
 /** The secret store a rotation on the embedded stack writes, as the worker config names it. */
 export type PipelineStore = 'file' | 'kubernetes';
@@ -19,8 +20,8 @@ async function copySecrets(from: SecretStore, to: SecretStore): Promise<void> {
 
 /**
  * Moves the embedded pipeline to another source of truth for its credentials (demo, bench
- * and test wiring): the current values are copied into that store, then the connector is
- * pointed at it (`${dir:…}` for the file store; `${secrets:…}` through Strimzi's provider,
+ * and test wiring): the current values are copied into that store, then the
+ * connectors are pointed at it (the CDC connector and the S3 sink: `${dir:…}` for the file store; `${secrets:…}` through Strimzi's provider,
  * or the kubelet's projected volume, for Kubernetes). Switching to the store in use changes nothing.
  */
 export async function usePipelineStore(cfg: StackConfig, store: PipelineStore, opts: { volume?: boolean } = {}): Promise<ConnectorStore> {
@@ -34,5 +35,7 @@ export async function usePipelineStore(cfg: StackConfig, store: PipelineStore, o
     await (store === 'kubernetes' ? copySecrets(files, kube) : copySecrets(kube, files));
   }
   await useConnectorStore(cfg, target);
+  // the S3 sink reads its AWS key and its registry account through the same store
+  await s3Sink.seed?.(cfg);
   return target;
 }

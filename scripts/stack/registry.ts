@@ -3,6 +3,9 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { parseUserInfo } from '../../activities/registryUserInfo.js';
+import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
+import { connectorStore } from './connect.js';
+import { adminKubeConfig, kubeNamespace } from './kube.js';
 import { pipeline, type StackConfig } from './config.js';
 import { StackError, stopPid } from './proc.js';
 import type { Service } from './service.js';
@@ -64,9 +67,22 @@ export function registryUserProperties(data: Record<string, string>): string[] {
   return lines;
 }
 
+/**
+ * The registry's users as the pipeline holds them now: the Kubernetes Secret once the pipeline
+ * moved there (`usePipelineStore`), as a registry in the cluster mounts it; the file store
+ * otherwise, and while the embedded API server is not up yet (the registry starts before it).
+ */
+export async function registrySecret(cfg: StackConfig) {
+  if (connectorStore(cfg) !== 'file') {
+    const live = await new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace).read(pipeline.registrySecret).catch(() => undefined);
+    if (live) return live;
+  }
+  return new FileSecretStore(cfg.secretsDir).read(pipeline.registrySecret);
+}
+
 /** Whether the registry on `port` answers an authenticated request (the read-only `probe` account). */
 async function answers(cfg: StackConfig, port: number): Promise<boolean> {
-  const secret = await new FileSecretStore(cfg.secretsDir).read(pipeline.registrySecret);
+  const secret = await registrySecret(cfg);
   if (!secret) return false;
   const auth = Buffer.from(`${secret.data['probe-user']}:${secret.data['probe-password']}`).toString('base64');
   const res = await fetch(`http://127.0.0.1:${port}/apis/ccompat/v7/subjects`, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(3000) });
@@ -79,7 +95,7 @@ async function answers(cfg: StackConfig, port: number): Promise<boolean> {
  * properties file the JVM reads at start, and the HTTPS certificate from secret registry-tls.
  */
 export async function replicaSpec(cfg: StackConfig): Promise<ReplicaSpec> {
-  const secret = await new FileSecretStore(cfg.secretsDir).read(pipeline.registrySecret);
+  const secret = await registrySecret(cfg);
   if (!secret) throw new StackError('schema-registry', `secret ${pipeline.registrySecret} missing; run npm run stack:up`);
   const dir = path.join(cfg.dataDir, 'registry');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -124,7 +140,7 @@ export const registry: Service = {
 
   /** The pipeline's compatibility rule: BACKWARD globally (what the rotation's pre-flight requires of the CDC subjects). */
   async seed(cfg) {
-    const secret = (await new FileSecretStore(cfg.secretsDir).read(pipeline.registrySecret))!;
+    const secret = (await registrySecret(cfg))!;
     const auth = Buffer.from(`${secret.data['admin-user']}:${secret.data['admin-password']}`).toString('base64');
     const res = await fetch(`${registryUrl(cfg)}/config`, {
       method: 'PUT',

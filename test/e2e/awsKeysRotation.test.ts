@@ -9,25 +9,38 @@ import { pipeline } from '../../scripts/stack/config.js';
 import { awsClientConfig } from '../../scripts/stack/moto.js';
 import { rotateAwsUnderLoad } from '../../scripts/lib/awsMeasure.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
-import { cfg, stopLeftover, store } from './pipeline.js';
+import { cfg, stopLeftover } from './pipeline.js';
+import { adminKubeConfig, kubeNamespace, serviceAccountKubeconfig } from '../../scripts/stack/kube.js';
+import { usePipelineStore } from '../../scripts/stack/pipelineStore.js';
+import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
 import { recordHistory, recording } from './histories.js';
 
 /**
- * The AWS key rotation with S3 in the data path: the stack's S3 sink archives the CDC topic
- * with the key in `aws-credentials`, moto checks every signature. Measured as an auditor
+ * The AWS key rotation with S3 in the data path, as production runs it: the key in the
+ * Kubernetes Secret `aws-credentials`, read by the S3 sink through Strimzi's provider, and the
+ * worker acting as the rekey-worker ServiceAccount (deploy/rbac.yaml, the admission policy).
+ * The stack's S3 sink archives the CDC topic, moto checks every signature. Measured as an auditor
  * would: the archive against the rows inserted (0 lost), the sink's task never FAILED
  * (no AccessDenied/InvalidAccessKeyId), and at the end the old key is gone and refused.
  */
 let w: TestWorker;
 let running: WorkflowHandle | undefined;
+const store = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
 beforeAll(async () => {
   // start from a running sink: a task an earlier file's registry restart failed is not this file's subject
   await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, { method: 'POST' });
-  w = await startTestWorker(recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {});
+  await usePipelineStore(cfg, 'kubernetes');
+  const asWorker = await serviceAccountKubeconfig(cfg, 'rekey-worker');
+  w = await startTestWorker({
+    secrets: { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: asWorker },
+    kubernetes: { namespace: kubeNamespace, kubeconfig: asWorker },
+    ...(recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {}),
+  });
 });
 afterAll(async () => {
   await stopLeftover(running);
   await w?.stop();
+  await usePipelineStore(cfg, 'file');
 });
 
 const sinkKey = async () => {

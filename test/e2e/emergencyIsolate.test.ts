@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import type { AuditLine } from '../../activities/audit.js';
 import { embeddedWorkerConfig } from '../../scripts/lib/session.js';
 import { repoRoot } from '../../scripts/stack/config.js';
-import { adminKubeConfig, kubectl, kubeNamespace as ns } from '../../scripts/stack/kube.js';
+import { adminKubeConfig, kubeNamespace as ns, serviceAccountKubeconfig } from '../../scripts/stack/kube.js';
 import { isolationQuery, type IsolationResult, type IsolationState, isolationWorkflowId } from '../../workflows/emergency/definitions.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { cfg } from './pipeline.js';
@@ -41,15 +41,7 @@ async function rekey(...args: string[]): Promise<{ code: number; stdout: string;
 const lastJson = <T>(out: string) => JSON.parse(out.trim().split('\n').pop()!) as T;
 
 /** A kubeconfig file that authenticates as the rekey-worker ServiceAccount. */
-async function workerKubeconfig(): Promise<string> {
-  const { stdout } = await kubectl(cfg, ['-n', ns, 'create', 'token', 'rekey-worker', '--duration', '30m']);
-  const sa = new KubeConfig();
-  const cluster = kc.getCurrentCluster()!;
-  sa.loadFromOptions({ clusters: [cluster], users: [{ name: 'rekey-worker', token: stdout.trim() }], contexts: [{ name: 'sa', cluster: cluster.name, user: 'rekey-worker', namespace: ns }], currentContext: 'sa' });
-  const file = path.join(tmp, 'rekey-worker.kubeconfig');
-  fs.writeFileSync(file, sa.exportConfig(), { mode: 0o600 });
-  return file;
-}
+const workerKubeconfig = () => serviceAccountKubeconfig(cfg, 'rekey-worker', 30);
 
 const policies = async () => ((await net.listNamespacedNetworkPolicy({ namespace: ns })).items ?? []).map((p) => ({ name: p.metadata!.name!, resourceVersion: p.metadata!.resourceVersion! })).sort((a, b) => a.name.localeCompare(b.name));
 const specReplicas = async () => (await apps.readNamespacedDeployment({ name: victim, namespace: ns })).spec?.replicas;

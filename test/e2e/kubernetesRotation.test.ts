@@ -3,7 +3,7 @@ import { type WorkflowHandle } from '@temporalio/client';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { pipeline } from '../../scripts/stack/config.js';
 import { connectUrl } from '../../scripts/stack/connect.js';
-import { adminKubeConfig, kubeconfigPath, kubeNamespace } from '../../scripts/stack/kube.js';
+import { adminKubeConfig, kubeNamespace, serviceAccountKubeconfig } from '../../scripts/stack/kube.js';
 import { usePipelineStore } from '../../scripts/stack/pipelineStore.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
@@ -15,7 +15,7 @@ import { recordHistory, recording } from './histories.js';
 
 /**
  * The production path on the embedded Kubernetes stack: the worker is the production one
- * (rollout restart through the API, Secrets through the API), Connect reads the Secret with
+ * (rollout restart through the API, Secrets through the API) and acts as its ServiceAccount, Connect reads the Secret with
  * Strimzi's provider (`${secrets:…}`), and the stack's kubelet turns a replaced pod into a
  * fresh Connect process.
  */
@@ -30,8 +30,11 @@ const connectorRefs = async () => ((await (await fetch(`${connectUrl(cfg)}/conne
 beforeAll(async () => {
   // the Secret is the source of truth from here on, read by Connect through the API
   await usePipelineStore(cfg, 'kubernetes');
+  // the worker is what it is in the cluster: the rekey-worker ServiceAccount (deploy/rbac.yaml and the admission policy), not the admin
+  const asWorker = await serviceAccountKubeconfig(cfg, 'rekey-worker');
   w = await startTestWorker({
-    secrets: { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: kubeconfigPath(cfg) },
+    secrets: { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: asWorker },
+    kubernetes: { namespace: kubeNamespace, kubeconfig: asWorker },
     // recorded histories are replayed in CI without the codec key: record them unencrypted
     ...(recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {}),
   });

@@ -3,24 +3,37 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { pipeline } from '../../scripts/stack/config.js';
 import { rotateRegistryUnderLoad } from '../../scripts/lib/registryMeasure.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
-import { cfg, store, stopLeftover } from './pipeline.js';
+import { cfg, stopLeftover } from './pipeline.js';
+import { adminKubeConfig, kubeNamespace, serviceAccountKubeconfig } from '../../scripts/stack/kube.js';
+import { usePipelineStore } from '../../scripts/stack/pipelineStore.js';
+import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
 import { recordHistory, recording } from './histories.js';
 
 /**
  * The Schema Registry rotation on the real stack, with the registry in the data path (the
  * CDC connector's Avro converter authenticates as the rotated account): measured from the
  * clients' side (a probe re-reading the secret, the connector's task state) and from the
- * registry's side (its access log), under CDC load.
+ * registry's side (its access log), under CDC load. As production runs it: the accounts in the
+ * Kubernetes Secret (the registry's replicas and the converter read it there), the worker acting
+ * as the rekey-worker ServiceAccount.
  */
 let w: TestWorker;
 let running: WorkflowHandle | undefined;
+const store = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
 beforeAll(async () => {
-  // recorded histories are replayed in CI without the codec key: record them unencrypted
-  w = await startTestWorker(recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {});
+  await usePipelineStore(cfg, 'kubernetes');
+  const asWorker = await serviceAccountKubeconfig(cfg, 'rekey-worker');
+  w = await startTestWorker({
+    secrets: { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: asWorker },
+    kubernetes: { namespace: kubeNamespace, kubeconfig: asWorker },
+    // recorded histories are replayed in CI without the codec key: record them unencrypted
+    ...(recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {}),
+  });
 });
 afterAll(async () => {
   await stopLeftover(running);
   await w?.stop();
+  await usePipelineStore(cfg, 'file');
 });
 
 const account = 'developer';
