@@ -11,7 +11,7 @@ export default tseslint.config(
   },
   {
     // Production code never depends on the development stack: stand-ins are injected by scripts/.
-    files: ['activities/**/*.ts', 'workers/**/*.ts'],
+    files: ['activities/**/*.ts', 'workers/**/*.ts', 'cli/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/scripts/**', '../scripts/*', '../../scripts/*'], message: 'production code must not import scripts/: inject development stand-ins from scripts/ instead' }] }],
     },

@@ -19,7 +19,7 @@ function sourceDigest(): string {
   const h = createHash('sha256');
   const walk = (dir: string): string[] =>
     fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-  const files = [...['workflows', 'activities', 'workers'].flatMap((d) => walk(path.join(repoRoot, d))), ...['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'].map((f) => path.join(repoRoot, f))].sort();
+  const files = [...['workflows', 'activities', 'workers', 'cli'].flatMap((d) => walk(path.join(repoRoot, d))), ...['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'].map((f) => path.join(repoRoot, f))].sort();
   for (const f of files) h.update(path.relative(repoRoot, f)).update('\0').update(fs.readFileSync(f));
   return h.digest('hex');
 }

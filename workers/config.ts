@@ -59,17 +59,20 @@ export function parseWorkload(ref: string): { kind: 'Deployment' | 'StatefulSet'
   return { kind, name };
 }
 
+/** The Temporal frontend the worker and the CLI connect to. */
+const TemporalConfigSchema = z.object({
+  address: z.string().min(1),
+  namespace: z.string().min(1).default('default'),
+  taskQueue: z.string().min(1).default('rekey'),
+  /** TLS to the frontend (mTLS with a client certificate); set with no fields: server TLS with the system roots. */
+  tls: TemporalTlsSchema.optional(),
+  /** Temporal Cloud API key (implies TLS). Env: REKEY_TEMPORAL_API_KEY or REKEY_TEMPORAL_API_KEY_FILE. Never logged. */
+  apiKey: z.string().min(1, 'is empty (REKEY_TEMPORAL_API_KEY_FILE unreadable or blank?)').optional(),
+});
+
 export const WorkerConfigSchema = z
   .object({
-    temporal: z.object({
-      address: z.string().min(1),
-      namespace: z.string().min(1).default('default'),
-      taskQueue: z.string().min(1).default('rekey'),
-      /** TLS to the frontend (mTLS with a client certificate); set with no fields: server TLS with the system roots. */
-      tls: TemporalTlsSchema.optional(),
-      /** Temporal Cloud API key (implies TLS). Env: REKEY_TEMPORAL_API_KEY or REKEY_TEMPORAL_API_KEY_FILE. Never logged. */
-      apiKey: z.string().min(1, 'is empty (REKEY_TEMPORAL_API_KEY_FILE unreadable or blank?)').optional(),
-    }),
+    temporal: TemporalConfigSchema,
     codec: CodecConfigSchema,
     secrets: z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('file'), dir: z.string().min(1) }),
@@ -271,8 +274,8 @@ function readKeyFile(file: string | undefined): string | undefined {
   }
 }
 
-/** Defaults ← config file (REKEY_CONFIG) ← environment. A wrong value names its field. */
-export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, defaults: Json = productionDefaults): WorkerConfig {
+/** Defaults ← config file (REKEY_CONFIG) ← environment, before validation. */
+function configSources(env: NodeJS.ProcessEnv, defaults: Json): Json {
   let file: Json = {};
   if (env.REKEY_CONFIG) {
     try {
@@ -281,10 +284,26 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, defaults:
       throw new ConfigError(`cannot read config file REKEY_CONFIG=${env.REKEY_CONFIG}: ${(err as Error).message}`);
     }
   }
-  const parsed = WorkerConfigSchema.safeParse(merge(merge(merge(defaults, file), fromEnv(env)), tlsFromEnv(env)));
+  return merge(merge(merge(defaults, file), fromEnv(env)), tlsFromEnv(env));
+}
+
+function parseConfig<T extends z.ZodType>(schema: T, what: string, input: Json): z.infer<T> {
+  const parsed = schema.safeParse(input);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ConfigError(`invalid worker configuration:\n${lines.join('\n')}`);
+    throw new ConfigError(`invalid ${what} configuration:\n${lines.join('\n')}`);
   }
   return parsed.data;
+}
+
+/** Defaults ← config file (REKEY_CONFIG) ← environment. A wrong value names its field. */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, defaults: Json = productionDefaults): WorkerConfig {
+  return parseConfig(WorkerConfigSchema, 'worker', configSources(env, defaults));
+}
+
+/** What a Temporal client needs (the CLI): the same sources, only the frontend and the payload codec validated. */
+export const ClientConfigSchema = z.object({ temporal: TemporalConfigSchema, codec: CodecConfigSchema });
+export type ClientConfig = z.infer<typeof ClientConfigSchema>;
+export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, defaults: Json = productionDefaults): ClientConfig {
+  return parseConfig(ClientConfigSchema, 'client', configSources(env, defaults));
 }

@@ -44,6 +44,20 @@ describe('the built worker (image contents)', () => {
     expect(fs.existsSync(path.join(app, 'dist/workflow-bundle.js'))).toBe(true);
   });
 
+  it('runs `rekey --version` and `rekey --help` in under a second, without tsx', () => {
+    const version = (JSON.parse(fs.readFileSync(path.join(app, 'package.json'), 'utf8')) as { version: string }).version;
+    const timed = (arg: string) => {
+      const t0 = performance.now();
+      const out = execFileSync(process.execPath, ['dist/cli/bin.js', arg], { cwd: app, env: { PATH: process.env.PATH }, encoding: 'utf8' });
+      return { out, ms: performance.now() - t0 };
+    };
+    expect(timed('--version').out.trim()).toBe(version);
+    // best of three: the machine runs two other test lanes beside this one
+    const help = [timed('--help'), timed('--help'), timed('--help')];
+    expect(help[0]!.out).toMatch(/rotate-postgres-cdc[\s\S]*emergency[\s\S]*cert/);
+    expect(Math.min(...help.map((h) => h.ms))).toBeLessThan(1000);
+  });
+
   it('starts from production dependencies alone and completes a rotation', async () => {
     const env = {
       PATH: process.env.PATH,
@@ -87,6 +101,11 @@ describe('the built worker (image contents)', () => {
       expect(audit).toMatchObject({ ok: true, writers: [{ firstSeq: 1 }] });
       expect(audit.lines).toBeGreaterThan(5);
       expect(log).toContain(`"workflow_id":"${handle.workflowId}"`);
+      // the operator CLI from the same package, as `rekey` in the image: the Temporal CLI's own variable names its server
+      const rekey = (...args: string[]) =>
+        execFileSync(process.execPath, ['dist/cli/bin.js', ...args], { cwd: app, env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: config.temporal.address, REKEY_CODEC_KEY_FILE: codecKeyFile(stack) }, encoding: 'utf8' });
+      const progress = JSON.parse(rekey('progress', handle.workflowId, '--json')) as { workflowId: string; phase: string; to: string };
+      expect(progress).toMatchObject({ workflowId: handle.workflowId, phase: 'completed', to: result.to });
     } finally {
       await connection.close();
     }

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { emergencyCommand, registerEmergencyCommands } from '../../scripts/cli/emergency.js';
-import { addRotateAllCommand } from '../../scripts/cli/emergencyRotateAll.js';
+import { emergencyCommand, registerEmergencyCommands } from '../../cli/commands/emergency.js';
+import { addRotateAllCommand } from '../../cli/commands/emergencyRotateAll.js';
 
 /**
  * `rekey emergency isolate` refuses bad input before it connects anywhere: the parser of the

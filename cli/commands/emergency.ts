@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Command, InvalidArgumentError } from 'commander';
-import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { IsolationAllow, WorkloadKind } from '../../activities/isolation.js';
-import { isolationQuery, type IsolationResult, type IsolationState, isolationWorkflowId, restoreSignal } from '../../workflows/emergency/definitions.js';
+import type { IsolationResult, IsolationState } from '../../workflows/emergency/definitions.js';
 import { deploymentName, IsolationAllowInput, type IsolationInput, workloadPath } from '../../workflows/emergency/input.js';
-import { isolateDeployment } from '../../workflows/emergency/isolate.js';
-import { operator, withClient } from './context.js';
+import type { isolateDeployment } from '../../workflows/emergency/isolate.js';
+import { operator, withClient } from '../context.js';
 
 /**
  * `--allow-ingress-from` / `--allow-egress-to`: `k=v[,k=v]` (pods of the namespace by labels)
@@ -37,10 +37,14 @@ function deployment(v: string): string {
   return v;
 }
 
-const failureOf = (err: unknown) => (err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : err instanceof Error ? err.message : String(err));
+/** The isolation workflow's definitions and the client's errors, loaded when a command runs (not for --help). */
+const definitions = () => import('../../workflows/emergency/definitions.js');
+const clientErrors = () => import('@temporalio/client');
+const failureOf = (err: unknown) => (err instanceof Error && 'cause' in err && err.name === 'WorkflowFailedError' ? ((err.cause as Error | undefined)?.message ?? err.message) : err instanceof Error ? err.message : String(err));
 
 /** Polls the `isolation` query until `done`; a run that ends meanwhile (refused, rolled back) throws its failure. */
 async function waitForState(handle: WorkflowHandle, done: (s: IsolationState) => boolean, timeoutMs: number): Promise<IsolationState> {
+  const { isolationQuery } = await definitions();
   let ended: { error: unknown } | undefined;
   void handle.result().then(
     () => undefined,
@@ -58,12 +62,14 @@ async function waitForState(handle: WorkflowHandle, done: (s: IsolationState) =>
 
 /** Starts the isolation and returns once the deployment is isolated (network cut, scaled to 0). */
 export async function isolate(client: Client, taskQueue: string, input: IsolationInput, timeoutMs = 120_000): Promise<IsolationState> {
+  const { isolationWorkflowId } = await definitions();
+  const { WorkflowExecutionAlreadyStartedError } = await clientErrors();
   const workflowId = isolationWorkflowId(input.deployment, input.kind);
   const path = workloadPath({ deployment: input.deployment, kind: input.kind ?? 'Deployment' });
   const flag = input.kind === 'StatefulSet' ? ' --statefulset' : '';
   let handle: WorkflowHandle<typeof isolateDeployment>;
   try {
-    handle = await client.workflow.start(isolateDeployment, { taskQueue, workflowId, args: [input], staticSummary: `Emergency isolation of ${path}: ${input.reason}` });
+    handle = await client.workflow.start<typeof isolateDeployment>('isolateDeployment', { taskQueue, workflowId, args: [input], staticSummary: `Emergency isolation of ${path}: ${input.reason}` });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw new Error(`${path} is already isolated by ${workflowId}: see it with \`rekey emergency status ${input.deployment}${flag}\`, lift it with \`rekey emergency restore ${input.deployment}${flag}\``);
@@ -75,6 +81,8 @@ export async function isolate(client: Client, taskQueue: string, input: Isolatio
 
 /** Signals restore and waits for the result; a restore that fails leaves the isolation in place and throws its error. */
 export async function restore(client: Client, name: string, request: { reason?: string; by: string }, timeoutMs = 120_000, kind: WorkloadKind = 'Deployment'): Promise<IsolationResult> {
+  const { isolationWorkflowId, isolationQuery, restoreSignal } = await definitions();
+  const { WorkflowNotFoundError } = await clientErrors();
   const handle = client.workflow.getHandle<typeof isolateDeployment>(isolationWorkflowId(name, kind));
   const path = workloadPath({ deployment: name, kind });
   const before = await handle.query(isolationQuery).catch((err: unknown) => {
@@ -153,6 +161,8 @@ export function registerEmergencyCommands(program: Command): void {
     .action(async (name: string, o: { statefulset?: boolean; json?: boolean }) => {
       deployment(name);
       const kind: WorkloadKind = o.statefulset ? 'StatefulSet' : 'Deployment';
+      const { isolationWorkflowId, isolationQuery } = await definitions();
+      const { WorkflowNotFoundError } = await clientErrors();
       const id = isolationWorkflowId(name, kind);
       const state = await withClient((client) => client.workflow.getHandle(id).query(isolationQuery)).catch((err: unknown) => {
         if (err instanceof WorkflowNotFoundError) throw new Error(`${workloadPath({ deployment: name, kind })} has never been isolated by rekey (no workflow ${id})`);

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { requestRollbackUpdate, rollbackSignal, type RollbackAccepted } from '../../workflows/rotation/index.js';
-import { operator, withClient } from './context.js';
+import type { RollbackAccepted } from '../../workflows/rotation/definitions.js';
+import { operator, withClient } from '../context.js';
 
 type Outcome = ({ outcome: 'accepted' } & RollbackAccepted) | { outcome: 'refused'; reason: string } | { outcome: 'signalled'; note: string };
 
@@ -18,6 +17,8 @@ export function registerRollbackCommand(program: Command): void {
     .option('--json', 'print {"outcome":"accepted"|"refused"|"signalled",…}')
     .action(async (id: string, o: { reason: string; json?: boolean }) => {
       const request = { reason: o.reason, by: operator };
+      const { WorkflowUpdateFailedError } = await import('@temporalio/client');
+      const { requestRollbackUpdate, rollbackSignal } = await import('../../workflows/rotation/definitions.js');
       const result: Outcome = await withClient(async (client) => {
         const handle = client.workflow.getHandle(id);
         try {

@@ -1,4 +1,4 @@
-import type { RotationProgress, RotationResult, StepRecord } from '../../workflows/rotation/index.js';
+import type { RotationProgress, RotationResult, StepRecord } from '../workflows/rotation/index.js';
 
 const ms = (s: StepRecord) => (s.endedAt ? `${Date.parse(s.endedAt) - Date.parse(s.startedAt)} ms` : '');
 

@@ -1,17 +1,15 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { CERT_KEYS, describeCertificate } from '../../activities/tls/index.js';
-import { startCaRotation, startCertificateRotation } from '../../workers/startRotation.js';
-import { secretStoreFor } from '../../workers/worker.js';
-import { type CaRotationInput, MAX_CA_VALIDITY_DAYS } from '../../workflows/certificates/authorityInput.js';
+import { type CaRotationInput, MAX_CA_VALIDITY_DAYS, parseCaRotationInput } from '../../workflows/certificates/authorityInput.js';
 import { DEFAULT_CERT_SECRETS, MAX_VALIDITY_DAYS, TLS_SERVICES, type TlsService } from '../../workflows/certificates/input.js';
-import { renewCertificates, type RenewalScanResult } from '../../workflows/certificates/renew.js';
+import type { RenewalScanResult } from '../../workflows/certificates/renew.js';
 import { RENEW_BEFORE_RATIO, type RenewalScanInput, parseRenewalScanInput } from '../../workflows/certificates/renewalInput.js';
-import { issueFirstCertificate } from '../../workflows/certificates/issue.js';
-import { initCaWorkflowId, initCertificateAuthority, InitCaInput } from '../../workflows/certificates/initCa.js';
+import type { initCertificateAuthority } from '../../workflows/certificates/initCa.js';
 import { keyAlgorithms, type KeyAlgorithm } from '../../workflows/certificates/keys.js';
-import { MAX_GRACE_MS, parseIsoDuration, rotationWorkflowId } from '../../workflows/rotation/index.js';
-import { finish, service } from './certificates.js';
-import { configFromEnv, operator, withClient } from './context.js';
+import { MAX_GRACE_MS, parseIsoDuration } from '../../workflows/rotation/duration.js';
+import { rotationWorkflowId } from '../../workflows/rotation/ids.js';
+import { service } from './certificates.js';
+import { finish, runRotation } from './rotate.js';
+import { configFromEnv, operator, withClient } from '../context.js';
 
 const wholeDays = (max: number) => (v: string) => {
   const n = Number(v);
@@ -40,6 +38,8 @@ interface IssueOptions { service: TlsService; san?: string[]; force?: boolean; v
 /** A certificate where the service's secret has none; with --force a re-issue of an existing one (the rotation workflow). */
 async function issue(o: IssueOptions): Promise<void> {
   const secret = DEFAULT_CERT_SECRETS[o.service];
+  const { secretStoreFor } = await import('../../workers/worker.js');
+  const { CERT_KEYS, describeCertificate } = await import('../../activities/tls/index.js');
   const current = await (await secretStoreFor(configFromEnv())).read(secret);
   const pem = current?.data[CERT_KEYS.cert];
   if (pem && !o.force) {
@@ -47,9 +47,10 @@ async function issue(o: IssueOptions): Promise<void> {
     throw new InvalidArgumentError(`--service ${o.service}: secret ${secret} already holds a certificate (${c.fingerprint}, expires ${c.notAfter}); use --force to re-issue it, or rekey cert renew`);
   }
   await withClient(async (client, taskQueue) => {
+    const { startCertificateRotation } = await import('../../workers/startRotation.js');
     const handle = pem
       ? await startCertificateRotation(client, { service: o.service, validityDays: o.validityDays, reason: o.reason, requestedBy: o.requestedBy }, { taskQueue })
-      : await client.workflow.start(issueFirstCertificate, { taskQueue, workflowId: rotationWorkflowId('certificate', secret), args: [{ service: o.service, secret, sans: o.san, validityDays: o.validityDays, requestedBy: o.requestedBy }], staticSummary: `first certificate for ${o.service} (${secret})` });
+      : await client.workflow.start('issueFirstCertificate', { taskQueue, workflowId: rotationWorkflowId('certificate', secret), args: [{ service: o.service, secret, sans: o.san, validityDays: o.validityDays, requestedBy: o.requestedBy }], staticSummary: `first certificate for ${o.service} (${secret})` });
     if (!o.json) console.log(`started ${handle.workflowId}`);
     await finish(handle, o);
   });
@@ -69,21 +70,17 @@ async function renew(o: { renewBefore?: number; renewBeforeDays?: number; validi
   parseRenewalScanInput(input);
   await withClient(async (client, taskQueue) => {
     const workflowId = `renew-certificates/manual/${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
-    const result = await client.workflow.execute(renewCertificates, { taskQueue, workflowId, args: [input], staticSummary: `certificate renewal scan${o.dryRun ? ' (dry run)' : ''} by ${o.requestedBy}` });
+    const result: RenewalScanResult = await client.workflow.execute('renewCertificates', { taskQueue, workflowId, args: [input], staticSummary: `certificate renewal scan${o.dryRun ? ' (dry run)' : ''} by ${o.requestedBy}` });
     if (o.json) console.log(JSON.stringify({ workflowId, ...result }));
     else printScan(result);
     if (result.certificates.some((c) => c.action === 'failed' || c.action === 'unreadable')) process.exitCode = 1;
   });
 }
 
-async function rotateCa(o: { caSecret?: string; service?: TlsService[]; grace?: string; caValidityDays?: number; validityDays?: number; commonName?: string; reason: string; requestedBy: string; dryRun?: boolean; wait: boolean; json?: boolean }): Promise<void> {
+async function rotateCa(o: { caSecret?: string; service?: TlsService[]; grace?: string; caValidityDays?: number; validityDays?: number; commonName?: string; reason: string; requestedBy: string; dryRun?: boolean; wait?: boolean; json?: boolean }): Promise<void> {
   const input: CaRotationInput = { caSecret: o.caSecret, services: o.service, gracePeriod: o.grace, caValidityDays: o.caValidityDays, validityDays: o.validityDays, commonName: o.commonName, reason: o.reason, requestedBy: o.requestedBy, dryRun: Boolean(o.dryRun) };
-  await withClient(async (client, taskQueue) => {
-    const handle = await startCaRotation(client, input, { taskQueue });
-    if (!o.json) console.log(`started ${handle.workflowId}${o.dryRun || !o.wait ? '' : ` (both CAs stay trusted for ${o.grace ?? 'PT24H'} after the switch; rekey cleanup-now ${handle.workflowId} ends that early)`}`);
-    if (!o.wait && !o.dryRun) return;
-    await finish(handle, o);
-  });
+  if (!o.json && o.wait && !o.dryRun) console.log(`both CAs stay trusted for ${o.grace ?? 'PT24H'} after the switch; rekey cleanup-now rotate-ca/<secret> ends that early`);
+  await runRotation(o, input, parseCaRotationInput, async (c, i, taskQueue) => (await import('../../workers/startRotation.js')).startCaRotation(c, i, { taskQueue }));
 }
 
 function keyAlgorithm(v: string): KeyAlgorithm {
@@ -93,16 +90,17 @@ function keyAlgorithm(v: string): KeyAlgorithm {
 
 /** A first CA where none exists: made on the worker (its key only ever in the secret store). */
 async function initCa(o: { caSecret?: string; commonName?: string; validityDays?: number; keyAlgorithm?: KeyAlgorithm; requestedBy: string; json?: boolean }): Promise<void> {
+  const { InitCaInput, initCaWorkflowId } = await import('../../workflows/certificates/initCa.js');
   const input = InitCaInput.parse({ caSecret: o.caSecret, commonName: o.commonName, validityDays: o.validityDays, keyAlgorithm: o.keyAlgorithm, requestedBy: o.requestedBy });
   await withClient(async (client, taskQueue) => {
     const workflowId = initCaWorkflowId(input.caSecret);
-    const ca = await client.workflow.execute(initCertificateAuthority, { taskQueue, workflowId, args: [input], staticSummary: `first CA into ${input.caSecret} (${input.keyAlgorithm})` });
+    const ca: Awaited<ReturnType<typeof initCertificateAuthority>> = await client.workflow.execute('initCertificateAuthority', { taskQueue, workflowId, args: [input], staticSummary: `first CA into ${input.caSecret} (${input.keyAlgorithm})` });
     if (o.json) console.log(JSON.stringify({ workflowId, ...ca }));
     else console.log(`CA ${ca.subject} in secret ${ca.secret}: ${ca.fingerprint}, valid until ${ca.notAfter}\nnext: rekey cert issue --service <name>`);
   });
 }
 
-/** `rekey cert issue|renew|rotate-ca`, beside `cert rotate|list` (scripts/cli/certificates.ts). */
+/** `rekey cert issue|renew|rotate-ca`, beside `cert rotate|list` (cli/commands/certificates.ts). */
 export function registerCertificateLifecycleCommands(program: Command): void {
   const cert = program.commands.find((c) => c.name() === 'cert') ?? program.command('cert').description('TLS certificates of the pipeline’s services');
   cert
@@ -148,7 +146,7 @@ export function registerCertificateLifecycleCommands(program: Command): void {
     .option('--reason <text>', 'why', 'CA rotation')
     .option('--requested-by <who>', 'who', operator)
     .option('--dry-run', 'run pre-flight and print the plan: every step and its compensation')
-    .option('--no-wait', 'start it and return (follow with rekey progress rotate-ca/<secret>)')
+    .option('--wait', 'follow the rotation until it ends, grace included (a dry run always does)')
     .option('--json', 'print the result as JSON')
     .action(rotateCa);
 }

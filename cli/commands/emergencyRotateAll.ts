@@ -1,12 +1,17 @@
 import type { Command } from 'commander';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TLS_SERVICES } from '../../workflows/certificates/input.js';
-import { emergencyLabel, emergencyProgressQuery, emergencyRotateAll, type EmergencyResult } from '../../workflows/emergency/rotateAll.js';
+import type { emergencyRotateAll, EmergencyResult } from '../../workflows/emergency/rotateAll.js';
+
 import { emergencyOrder, emergencyTlsMaterial, RotateAllInput } from '../../workflows/emergency/rotateAllInput.js';
-import { operator, withClient } from './context.js';
+import { operator, withClient } from '../context.js';
+
+/** The workflow's query and labels, loaded when the command runs (not for --help). */
+const rotateAll = () => import('../../workflows/emergency/rotateAll.js');
 
 /** Prints one line whenever a rotation's status or the phase changes (the progress query, polled). */
 async function follow(handle: WorkflowHandle, json: boolean): Promise<EmergencyResult> {
+  const { emergencyLabel, emergencyProgressQuery } = await rotateAll();
   const t0 = Date.now();
   let last = '';
   const timer = setInterval(() => {
@@ -45,7 +50,7 @@ export function addRotateAllCommand(emergency: Command): void {
       const input = RotateAllInput.safeParse({ reason: o.reason, target: o.target, skip: o.skip ?? [], include: o.include ?? [], certificateServices: o.certificateService, caGrace: o.caGrace, requestedBy: operator });
       if (!input.success) throw new Error(`invalid arguments: ${input.error.issues.map((i) => `--${flagOf(String(i.path[0]))}: ${i.message}`).join('; ')}`);
       const result = await withClient(async (client, taskQueue) => {
-        const handle = await client.workflow.start(emergencyRotateAll, {
+        const handle = await client.workflow.start<typeof emergencyRotateAll>('emergencyRotateAll', {
           taskQueue,
           workflowId: `emergency-rotate-all/${o.target}`,
           args: [input.data],
@@ -54,6 +59,7 @@ export function addRotateAllCommand(emergency: Command): void {
         if (!o.json) console.log(`started ${handle.workflowId} (each rotation is a child: see it as one tree in the Web UI)`);
         return follow(handle, Boolean(o.json));
       });
+      const { emergencyLabel } = await rotateAll();
       if (o.json) console.log(JSON.stringify(result));
       else {
         for (const r of result.rotations) {

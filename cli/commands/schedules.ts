@@ -1,11 +1,12 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { applySchedules, listSchedules, pauseSchedule, triggerSchedule, unpauseSchedule } from '../../workers/schedules/client.js';
-import { loadScheduleFile } from '../../workers/schedules/file.js';
-import { repoRoot } from '../stack/config.js';
-import { operator, withClient } from './context.js';
+import { operator, withClient } from '../context.js';
 
-const defaultFile = path.join(repoRoot, 'schedules.yaml');
+/** The Schedules client and the file's parser, loaded when a command runs (not for --help). */
+const schedulesClient = () => import('../../workers/schedules/client.js');
+
+/** The calendar file in the working directory (REKEY_SCHEDULES_FILE names another). */
+const defaultFile = process.env.REKEY_SCHEDULES_FILE ?? path.resolve('schedules.yaml');
 
 /** `rekey schedules …`: the maintenance calendar as Temporal Schedules, from a declarative file. */
 export function registerScheduleCommands(program: Command): void {
@@ -18,6 +19,8 @@ export function registerScheduleCommands(program: Command): void {
     .option('--prune', 'delete rekey/* schedules that are not in the file')
     .option('--json')
     .action(async (o: { file: string; prune?: boolean; json?: boolean }) => {
+      const { loadScheduleFile } = await import('../../workers/schedules/file.js');
+      const { applySchedules } = await schedulesClient();
       loadScheduleFile(o.file); // validate before connecting: a bad file never touches the server
       const changes = await withClient((client, taskQueue) => applySchedules(client, o.file, { taskQueue, prune: o.prune }));
       if (o.json) console.log(JSON.stringify(changes));
@@ -30,9 +33,10 @@ export function registerScheduleCommands(program: Command): void {
     .option('--next <n>', 'how many next run times to show', '3')
     .option('--json')
     .action(async (o: { next: string; json?: boolean }) => {
+      const { listSchedules } = await schedulesClient();
       const rows = await withClient((client) => listSchedules(client));
       if (o.json) return console.log(JSON.stringify(rows));
-      if (rows.length === 0) return console.log('no rekey schedules; create them with: npm run rekey -- schedules apply');
+      if (rows.length === 0) return console.log('no rekey schedules; create them with: rekey schedules apply');
       for (const r of rows) {
         console.log(`${r.id}  (${r.procedure})${r.paused ? `  PAUSED: ${r.note}` : ''}\n  ${r.description}`);
         console.log(`  next: ${r.nextRuns.slice(0, Number(o.next)).join(', ') || '(none)'}`);
@@ -45,6 +49,7 @@ export function registerScheduleCommands(program: Command): void {
     .description('pause a schedule; the note says why (shown by list and the Web UI)')
     .requiredOption('--note <text>', 'why it is paused')
     .action(async (id: string, o: { note: string }) => {
+      const { pauseSchedule } = await schedulesClient();
       await withClient((client) => pauseSchedule(client, id, `${o.note} (by ${operator})`));
       console.log(`paused ${id}`);
     });
@@ -54,6 +59,7 @@ export function registerScheduleCommands(program: Command): void {
     .description('resume a paused schedule')
     .option('--note <text>', 'why it resumes', 'resumed')
     .action(async (id: string, o: { note: string }) => {
+      const { unpauseSchedule } = await schedulesClient();
       await withClient((client) => unpauseSchedule(client, id, `${o.note} (by ${operator})`));
       console.log(`unpaused ${id}`);
     });
@@ -62,7 +68,8 @@ export function registerScheduleCommands(program: Command): void {
     .command('trigger <id>')
     .description('run the schedule now (overlap SKIP: nothing happens while its previous run is open)')
     .action(async (id: string) => {
+      const { triggerSchedule } = await schedulesClient();
       await withClient((client) => triggerSchedule(client, id));
-      console.log(`triggered ${id}; follow it with: npm run rekey -- schedules list`);
+      console.log(`triggered ${id}; follow it with: rekey schedules list`);
     });
 }

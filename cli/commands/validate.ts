@@ -1,8 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
-import { withClient } from './context.js';
+import { withClient } from '../context.js';
 import { components as allComponents, type CheckResult, type ValidationReport } from '../../workflows/validation/checklist.js';
-import { validatePipeline, VALIDATION_FAILED } from '../../workflows/validation/workflow.js';
+import type { validatePipeline } from '../../workflows/validation/workflow.js';
 
 const choices = ['all', ...allComponents];
 
@@ -26,7 +25,9 @@ function printCheck(c: CheckResult, verbose: boolean): void {
 }
 
 /** The report a finished run carries: its result, or the details of its ValidationFailed failure. */
-function reportOfFailure(err: unknown): ValidationReport | undefined {
+async function reportOfFailure(err: unknown): Promise<ValidationReport | undefined> {
+  const { ApplicationFailure, WorkflowFailedError } = await import('@temporalio/client');
+  const { VALIDATION_FAILED } = await import('../../workflows/validation/workflow.js');
   if (!(err instanceof WorkflowFailedError) || !(err.cause instanceof ApplicationFailure) || err.cause.type !== VALIDATION_FAILED) return undefined;
   return err.cause.details?.[0] as ValidationReport | undefined;
 }
@@ -45,14 +46,14 @@ export function registerValidateCommands(program: Command): void {
       const requested = [...new Set(o.component ?? ['all'])];
       await withClient(async (client, taskQueue) => {
         const workflowId = validationWorkflowId(requested, new Date());
-        const handle = await client.workflow.start(validatePipeline, { taskQueue, workflowId, args: [{ components: requested, verbose: Boolean(o.verbose) }] });
+        const handle = await client.workflow.start<typeof validatePipeline>('validatePipeline', { taskQueue, workflowId, args: [{ components: requested, verbose: Boolean(o.verbose) }] });
         if (!o.json) console.log(`started ${workflowId}`);
         let report: ValidationReport;
         try {
           report = await handle.result();
         } catch (err) {
-          const r = reportOfFailure(err);
-          if (!r) throw err instanceof WorkflowFailedError ? new Error(`${workflowId} failed: ${err.cause?.message ?? err.message}`) : err;
+          const r = await reportOfFailure(err);
+          if (!r) throw err instanceof Error && err.name === 'WorkflowFailedError' ? new Error(`${workflowId} failed: ${(err.cause as Error | undefined)?.message ?? err.message}`) : err;
           report = r;
         }
         if (o.json) console.log(JSON.stringify(report));

@@ -1,0 +1,85 @@
+import os from 'node:os';
+import { InvalidArgumentError } from 'commander';
+import type { Client } from '@temporalio/client';
+import { type ClientConfig, type Json, loadClientConfig, loadWorkerConfig, type WorkerConfig } from '../workers/config.js';
+import { parseIsoDuration } from '../workflows/rotation/duration.js';
+
+/**
+ * What every `rekey` command shares: who runs it, how the client is configured, argument
+ * parsers. The configuration comes from the environment the worker reads (REKEY_*), with the
+ * Temporal CLI's own names as a fallback (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE) and the global
+ * flags on top; a development wrapper (scripts/rekey.ts) injects the embedded stack's defaults.
+ */
+
+/** The OS user running the command: the default of every --requested-by / --by. */
+export const operator = (() => {
+  try {
+    return os.userInfo().username || process.env.USER || 'operator';
+  } catch {
+    return process.env.USER ?? 'operator';
+  }
+})();
+
+export function duration(v: string) {
+  if (parseIsoDuration(v) === undefined) throw new InvalidArgumentError('must be an ISO-8601 duration such as PT24H');
+  return v;
+}
+
+export function seconds(v: string) {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('must be a whole number of seconds');
+  return n;
+}
+
+interface CliSettings {
+  env: NodeJS.ProcessEnv;
+  /** Defaults under the environment (the embedded stack's, from scripts/rekey.ts); the worker's production defaults otherwise. */
+  defaults?: Json;
+  /** --address / --namespace, over every environment variable. */
+  address?: string;
+  namespace?: string;
+}
+let settings: CliSettings = { env: process.env };
+
+/** Set once by the entry point before the commands run. */
+export function configureCli(next: Partial<CliSettings>): void {
+  settings = { ...settings, ...next };
+}
+
+/** The environment with the flags applied: flags ← REKEY_* ← TEMPORAL_* (the Temporal CLI's names). */
+function effectiveEnv(): NodeJS.ProcessEnv {
+  const env = { ...settings.env };
+  env.REKEY_TEMPORAL_ADDRESS = settings.address ?? env.REKEY_TEMPORAL_ADDRESS ?? env.TEMPORAL_ADDRESS;
+  env.REKEY_TEMPORAL_NAMESPACE = settings.namespace ?? env.REKEY_TEMPORAL_NAMESPACE ?? env.TEMPORAL_NAMESPACE;
+  return env;
+}
+
+/** The worker's whole configuration: the commands that read the secret store or the services themselves (cert list, cert issue). */
+export function configFromEnv(): WorkerConfig {
+  return settings.defaults ? loadWorkerConfig(effectiveEnv(), settings.defaults) : loadWorkerConfig(effectiveEnv());
+}
+
+/** What every other command needs: Temporal's address, namespace, task queue, TLS and the payload codec. */
+export function clientConfigFromEnv(): ClientConfig {
+  return settings.defaults ? loadClientConfig(effectiveEnv(), settings.defaults) : loadClientConfig(effectiveEnv());
+}
+
+/** A connection failure names where it tried (the gRPC message alone says only "deadline"). */
+export class ConnectionError extends Error {
+  override name = 'ConnectionError';
+}
+
+export async function withClient<T>(fn: (c: Client, taskQueue: string) => Promise<T>): Promise<T> {
+  const config = clientConfigFromEnv();
+  // loaded here, not at the top: `rekey --help` and refused arguments never pay for the gRPC client
+  const { createClient } = await import('../workers/client.js');
+  const { address, namespace } = config.temporal;
+  const { client, connection } = await createClient(config).catch((err: unknown) => {
+    throw new ConnectionError(`cannot reach Temporal at ${address} (namespace ${namespace}): ${(err as Error).message}. Set --address/--namespace or REKEY_TEMPORAL_ADDRESS (TEMPORAL_ADDRESS).`);
+  });
+  try {
+    return await fn(client, config.temporal.taskQueue);
+  } finally {
+    await connection.close();
+  }
+}
