@@ -11,9 +11,39 @@ export default tseslint.config(
   },
   {
     // Production code never depends on the development stack: stand-ins are injected by scripts/.
-    files: ['activities/**/*.ts', 'workers/**/*.ts', 'cli/**/*.ts'],
+    files: ['workers/**/*.ts', 'cli/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/scripts/**', '../scripts/*', '../../scripts/*'], message: 'production code must not import scripts/: inject development stand-ins from scripts/ instead' }] }],
+    },
+  },
+  {
+    // Activities do the I/O; what they share with workflows (inputs, checks, names) lives in contracts/.
+    files: ['activities/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/scripts/**', '../scripts/*', '../../scripts/*'], message: 'production code must not import scripts/: inject development stand-ins from scripts/ instead' },
+            { group: ['**/workflows/**', '../workflows/*', '../../workflows/*'], message: 'activities never import workflows/: move what both need to contracts/' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The contracts are the bottom floor: imported by workflows (so deterministic), activities, workers and the CLI; they import none of them.
+    files: ['contracts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process', 'net', 'http', 'https', 'pg', 'kafkajs', '@aws-sdk/*', '@kubernetes/*', 'pino', '@temporalio/*'], message: 'contracts are plain data and pure functions: no I/O, no SDK' },
+            { group: ['**/workflows/**', '**/activities/**', '**/workers/**', '**/cli/**', '**/scripts/**', '../workflows/*', '../activities/*', '../workers/*', '../cli/*', '../scripts/*'], message: 'contracts import only contracts/' },
+          ],
+        },
+      ],
     },
   },
   {

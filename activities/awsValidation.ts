@@ -3,7 +3,7 @@ import { awsSdk } from './awsSdk.js';
 import { newestArchiveObjects } from './s3Archive.js';
 import type { AwsDeps } from './aws.js';
 import { fail, list, runCheck, verdict, type CheckResult } from './checks.js';
-import { checklist } from '../workflows/validation/checklist.js';
+import { checklist } from '../contracts/checklist.js';
 
 const lines = checklist.s3;
 /** How many of the newest objects have their key checked against the sink's layout. */

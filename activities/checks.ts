@@ -1,4 +1,4 @@
-import type { CheckResult, CheckStatus, Component } from '../workflows/validation/checklist.js';
+import type { CheckResult, CheckStatus, Component } from '../contracts/checklist.js';
 
 export type { CheckResult, Component };
 

@@ -26,7 +26,7 @@ import { createTlsActivities, type TlsInstaller } from './tls/index.js';
 import { fetchTrusting, httpsEndpoint } from './http.js';
 import type { PostgresTls } from './postgres/connection.js';
 import { createCertificateLifecycleActivities } from './tls/lifecycle.js';
-import type { TlsService } from '../workflows/certificates/input.js';
+import type { TlsService } from '../contracts/input/certificate.js';
 
 /** This process as an audit writer: the pod (host) name, the pid and the start time, so a restarted container starts a chain of its own. */
 const auditWriter = `${os.hostname()}#${process.pid}@${new Date().toISOString()}`;

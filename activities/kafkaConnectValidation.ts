@@ -1,5 +1,5 @@
 import { fail, list, pass, runCheck, skip, verdict, type CheckResult } from './checks.js';
-import { checklist } from '../workflows/validation/checklist.js';
+import { checklist } from '../contracts/checklist.js';
 
 const lines = checklist['kafka-connect'];
 

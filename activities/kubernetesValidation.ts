@@ -1,7 +1,7 @@
 import type { KubeConfig, V1NetworkPolicy, V1PodSpec } from '@kubernetes/client-node';
 import { kubernetesClient } from './kubernetesClient.js';
 import { fail, list, pass, runCheck, skip, verdict, type CheckResult, type Finding } from './checks.js';
-import { checklist } from '../workflows/validation/checklist.js';
+import { checklist } from '../contracts/checklist.js';
 
 export interface WorkloadName {
   kind: 'Deployment' | 'StatefulSet';

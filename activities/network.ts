@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP, Socket } from 'node:net';
 import { fail, list, pass, runCheck, skip, type CheckResult } from './checks.js';
-import { checklist } from '../workflows/validation/checklist.js';
+import { checklist } from '../contracts/checklist.js';
 
 export interface Endpoint {
   /** What it is: postgresql, kafka, kafka-connect, schema-registry, aws, kubernetes. */

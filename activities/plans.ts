@@ -1,10 +1,11 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { type AwsKeysRotationPlan, parseAwsKeysInput } from '../workflows/awsKeys/input.js';
-import { type CaRotationPlan, parseCaRotationInput } from '../workflows/certificates/authorityInput.js';
-import { type CertificateRotationPlan, parseCertificateInput } from '../workflows/certificates/input.js';
-import { parseRenewalScanInput, type RenewalScanPlan } from '../workflows/certificates/renewalInput.js';
-import { InvalidInputError, parsePostgresCdcInput, type PostgresCdcRotationPlan } from '../workflows/postgresCdc/input.js';
-import { parseSchemaRegistryInput, type SchemaRegistryRotationPlan } from '../workflows/schemaRegistry/input.js';
+import { type AwsKeysRotationPlan, parseAwsKeysInput } from '../contracts/input/awsKeys.js';
+import { type CaRotationPlan, parseCaRotationInput } from '../contracts/input/caRotation.js';
+import { type CertificateRotationPlan, parseCertificateInput } from '../contracts/input/certificate.js';
+import { parseRenewalScanInput, type RenewalScanPlan } from '../contracts/input/renewalScan.js';
+import { InvalidInputError } from '../contracts/errors.js';
+import { parsePostgresCdcInput, type PostgresCdcRotationPlan } from '../contracts/input/postgresCdc.js';
+import { parseSchemaRegistryInput, type SchemaRegistryRotationPlan } from '../contracts/input/schemaRegistry.js';
 
 /**
  * Input resolution, run as a local activity when a rotation starts: validation and defaults

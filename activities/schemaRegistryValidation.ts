@@ -2,7 +2,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { fail, list, pass, runCheck, skip, verdict, type CheckResult } from './checks.js';
 import { authOutcome, type RegistryApi, registryApi } from './registryApi.js';
 import type { SecretStore } from './secrets/store.js';
-import { checklist } from '../workflows/validation/checklist.js';
+import { checklist } from '../contracts/checklist.js';
 
 const lines = checklist['schema-registry'];
 

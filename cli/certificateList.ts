@@ -1,8 +1,8 @@
 import { CA_KEYS, CERT_KEYS, describeCertificate, handshake } from '../activities/tls/index.js';
 import { httpsEndpoint } from '../activities/http.js';
-import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS, TLS_SERVICES, type TlsService } from '../workflows/certificates/input.js';
-import { renewalDecisions } from '../workflows/certificates/managed.js';
-import { RENEW_BEFORE_RATIO } from '../workflows/certificates/renewalInput.js';
+import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS, TLS_SERVICES, type TlsService } from '../contracts/input/certificate.js';
+import { renewalDecisions } from '../contracts/managedCertificates.js';
+import { RENEW_BEFORE_RATIO } from '../contracts/input/renewalScan.js';
 import { configFromEnv } from './context.js';
 
 /** `rekey cert list`: loaded when the command runs (it needs the secret store's and TLS clients). */

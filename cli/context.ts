@@ -2,7 +2,7 @@ import os from 'node:os';
 import { InvalidArgumentError } from 'commander';
 import type { Client } from '@temporalio/client';
 import { type ClientConfig, type Json, loadClientConfig, loadWorkerConfig, type WorkerConfig } from '../workers/config.js';
-import { parseIsoDuration } from '../workflows/rotation/duration.js';
+import { parseIsoDuration } from '../contracts/duration.js';
 
 /**
  * What every `rekey` command shares: who runs it, how the client is configured, argument

@@ -6,7 +6,7 @@ import { createEmbeddedWorker, embeddedWorkerConfig } from './lib/session.js';
 import { rotateUnderLoad } from './lib/measure.js';
 import { parseStore, upWithStore } from './lib/stores.js';
 import { tlsDemo } from './lib/tlsDemo.js';
-import { TLS_SERVICES, type TlsService } from '../workflows/certificates/input.js';
+import { TLS_SERVICES, type TlsService } from '../contracts/input/certificate.js';
 
 const program = new Command('demo')
   .description('a real PostgreSQL CDC credential rotation on the embedded stack, under insert load')

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './stack/config.js';
 import { siblings } from '../activities/secrets/store.js';
-import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS } from '../workflows/certificates/input.js';
+import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS } from '../contracts/input/certificate.js';
 import { defaultSecrets } from '../workflows/rotation/index.js';
 
 /**

@@ -1,17 +1,17 @@
-import { type CaRotationInput, parseCaRotationInput } from '../workflows/certificates/authorityInput.js';
+import { type CaRotationInput, parseCaRotationInput } from '../contracts/input/caRotation.js';
 import { rotateCertificateAuthority } from '../workflows/certificates/authority.js';
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { RotationResult } from '../workflows/rotation/index.js';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { type AwsKeysRotationInput, parseAwsKeysInput } from '../workflows/awsKeys/input.js';
+import { type AwsKeysRotationInput, parseAwsKeysInput } from '../contracts/input/awsKeys.js';
 import { rotateAwsAccessKeys } from '../workflows/awsKeys/workflow.js';
-import { type CertificateRotationInput, parseCertificateInput } from '../workflows/certificates/input.js';
+import { type CertificateRotationInput, parseCertificateInput } from '../contracts/input/certificate.js';
 import { rotateServiceCertificate } from '../workflows/certificates/workflow.js';
-import { parsePostgresCdcInput, type PostgresCdcRotationInput } from '../workflows/postgresCdc/input.js';
+import { parsePostgresCdcInput, type PostgresCdcRotationInput } from '../contracts/input/postgresCdc.js';
 import { rotatePostgresCdcCredentials } from '../workflows/postgresCdc/workflow.js';
-import { parseSchemaRegistryInput, type SchemaRegistryRotationInput } from '../workflows/schemaRegistry/input.js';
+import { parseSchemaRegistryInput, type SchemaRegistryRotationInput } from '../contracts/input/schemaRegistry.js';
 import { rotateSchemaRegistryCredentials } from '../workflows/schemaRegistry/workflow.js';
-import { dryRunWorkflowId, rotationWorkflowId } from '../workflows/rotation/ids.js';
+import { dryRunWorkflowId, rotationWorkflowId } from '../contracts/ids.js';
 import { RotationComponent, RotationPhase, RotationTarget } from '../workflows/rotation/searchAttributes.js';
 
 export class RotationInProgressError extends Error {

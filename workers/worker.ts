@@ -12,7 +12,7 @@ import type { ConnectWorkerRuntime } from '../activities/kafkaConnect.js';
 import { createKubernetesActivities } from '../activities/kubernetes.js';
 import { FileSecretStore } from '../activities/secrets/fileStore.js';
 import { projectedSecretVolume, type TlsInstaller } from '../activities/tls/index.js';
-import type { TlsService } from '../workflows/certificates/input.js';
+import type { TlsService } from '../contracts/input/certificate.js';
 import { KubernetesSecretStore, loadKubeConfig } from '../activities/secrets/kubernetesStore.js';
 import { loadKubernetesClient } from '../activities/kubernetesClient.js';
 import type { SecretStore } from '../activities/secrets/store.js';

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { fail, list, pass, runCheck, verdict, type CheckResult } from '../checks.js';
-import { checklist } from '../../workflows/validation/checklist.js';
+import { checklist } from '../../contracts/checklist.js';
 import type { Connections } from './connection.js';
 
 const lines = checklist.postgresql;

@@ -1,15 +1,15 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
-import { RESTARTED_TLS_SERVICES, type TlsService } from '../../workflows/certificates/input.js';
+import { RESTARTED_TLS_SERVICES, type TlsService } from '../../contracts/input/certificate.js';
 import { createConnections, type PostgresDeps } from '../postgres/connection.js';
 import { siblings, type SecretStore, type StoredSecret } from '../secrets/store.js';
 import { bundleHas, parseBundle } from './bundle.js';
 import { handshake, type ServedCertificate, type TlsProtocol } from './handshake.js';
-import type { KeyAlgorithm } from '../../workflows/certificates/keys.js';
+import type { KeyAlgorithm } from '../../contracts/keyAlgorithms.js';
 import { caRefusal, type CertificateInfo, describeCertificate, issueCertificate, IssuanceRefused, pemKeystore } from './pki.js';
 
 export { handshake, type ServedCertificate, type TlsProtocol } from './handshake.js';
 export { type CertificateInfo, createCertificateAuthority, type KeyPairPem, describeCertificate, issueCertificate, IssuanceRefused, pemKeystore, signedBy } from './pki.js';
-export { hostMatchesSans, normalizeSan, sameSans } from '../../workflows/certificates/sans.js';
+export { hostMatchesSans, normalizeSan, sameSans } from '../../contracts/sans.js';
 
 /**
  * Keys of a service certificate's secret (kubernetes.io/tls, plus the CA that signed it) and of

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { ManagedCertificateRef, ScannedCertificate } from '../../workflows/certificates/managed.js';
+import type { ManagedCertificateRef, ScannedCertificate } from '../../contracts/managedCertificates.js';
 import { siblings, type SecretStore, type StoredSecret } from '../secrets/store.js';
 import { formatBundle, issuedBy, parseBundle, withAuthority, withoutAuthority } from './bundle.js';
-import type { KeyAlgorithm } from '../../workflows/certificates/keys.js';
+import type { KeyAlgorithm } from '../../contracts/keyAlgorithms.js';
 import { type CertificateInfo, createCertificateAuthority, describeCertificate } from './pki.js';
 
 const CERT = 'tls.crt';

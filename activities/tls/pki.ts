@@ -1,7 +1,7 @@
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate as NodeCertificate } from 'node:crypto';
 import type * as X509 from '@peculiar/x509';
-import { normalizeSan } from '../../workflows/certificates/sans.js';
-import type { KeyAlgorithm } from '../../workflows/certificates/keys.js';
+import { normalizeSan } from '../../contracts/sans.js';
+import type { KeyAlgorithm } from '../../contracts/keyAlgorithms.js';
 
 let loading: Promise<typeof X509> | undefined;
 /**

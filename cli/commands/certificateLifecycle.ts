@@ -1,12 +1,12 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { type CaRotationInput, MAX_CA_VALIDITY_DAYS, parseCaRotationInput } from '../../workflows/certificates/authorityInput.js';
-import { DEFAULT_CERT_SECRETS, MAX_VALIDITY_DAYS, TLS_SERVICES, type TlsService } from '../../workflows/certificates/input.js';
+import { type CaRotationInput, MAX_CA_VALIDITY_DAYS, parseCaRotationInput } from '../../contracts/input/caRotation.js';
+import { DEFAULT_CERT_SECRETS, MAX_VALIDITY_DAYS, TLS_SERVICES, type TlsService } from '../../contracts/input/certificate.js';
 import type { RenewalScanResult } from '../../workflows/certificates/renew.js';
-import { RENEW_BEFORE_RATIO, type RenewalScanInput, parseRenewalScanInput } from '../../workflows/certificates/renewalInput.js';
+import { RENEW_BEFORE_RATIO, type RenewalScanInput, parseRenewalScanInput } from '../../contracts/input/renewalScan.js';
 import type { initCertificateAuthority } from '../../workflows/certificates/initCa.js';
-import { keyAlgorithms, type KeyAlgorithm } from '../../workflows/certificates/keys.js';
-import { MAX_GRACE_MS, parseIsoDuration } from '../../workflows/rotation/duration.js';
-import { rotationWorkflowId } from '../../workflows/rotation/ids.js';
+import { keyAlgorithms, type KeyAlgorithm } from '../../contracts/keyAlgorithms.js';
+import { MAX_GRACE_MS, parseIsoDuration } from '../../contracts/duration.js';
+import { rotationWorkflowId } from '../../contracts/ids.js';
 import { service } from './certificates.js';
 import { finish, runRotation } from './rotate.js';
 import { configFromEnv, operator, withClient } from '../context.js';

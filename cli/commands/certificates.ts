@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_CA_SECRET, MAX_VALIDITY_DAYS, TLS_SERVICES, type CertificateRotationInput, type TlsService } from '../../workflows/certificates/input.js';
-import { parseCertificateInput } from '../../workflows/certificates/input.js';
+import { DEFAULT_CA_SECRET, MAX_VALIDITY_DAYS, TLS_SERVICES, type CertificateRotationInput, type TlsService } from '../../contracts/input/certificate.js';
+import { parseCertificateInput } from '../../contracts/input/certificate.js';
 import { operator } from '../context.js';
 import { runRotation } from './rotate.js';
 

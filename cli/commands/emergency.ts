@@ -3,7 +3,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { IsolationAllow, WorkloadKind } from '../../activities/isolation.js';
 import type { IsolationResult, IsolationState } from '../../workflows/emergency/definitions.js';
-import { deploymentName, IsolationAllowInput, type IsolationInput, workloadPath } from '../../workflows/emergency/input.js';
+import { deploymentName, IsolationAllowInput, type IsolationInput, workloadPath } from '../../contracts/input/isolation.js';
 import type { isolateDeployment } from '../../workflows/emergency/isolate.js';
 import { operator, withClient } from '../context.js';
 

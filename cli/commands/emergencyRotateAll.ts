@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import type { WorkflowHandle } from '@temporalio/client';
-import { TLS_SERVICES } from '../../workflows/certificates/input.js';
+import { TLS_SERVICES } from '../../contracts/input/certificate.js';
 import type { emergencyRotateAll, EmergencyResult } from '../../workflows/emergency/rotateAll.js';
 
-import { emergencyOrder, emergencyTlsMaterial, RotateAllInput } from '../../workflows/emergency/rotateAllInput.js';
+import { emergencyOrder, emergencyTlsMaterial, RotateAllInput } from '../../contracts/input/rotateAll.js';
 import { operator, withClient } from '../context.js';
 
 /** The workflow's query and labels, loaded when the command runs (not for --help). */

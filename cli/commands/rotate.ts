@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { type AwsKeysRotationInput, parseAwsKeysInput } from '../../workflows/awsKeys/input.js';
-import { parsePostgresCdcInput, type PostgresCdcRotationInput } from '../../workflows/postgresCdc/input.js';
-import { parseSchemaRegistryInput, type SchemaRegistryRotationInput } from '../../workflows/schemaRegistry/input.js';
+import { type AwsKeysRotationInput, parseAwsKeysInput } from '../../contracts/input/awsKeys.js';
+import { parsePostgresCdcInput, type PostgresCdcRotationInput } from '../../contracts/input/postgresCdc.js';
+import { parseSchemaRegistryInput, type SchemaRegistryRotationInput } from '../../contracts/input/schemaRegistry.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { duration, operator, seconds, withClient } from '../context.js';
 import { printPlan, printResult } from '../print.js';

@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { withClient } from '../context.js';
-import { components as allComponents, type CheckResult, type ValidationReport } from '../../workflows/validation/checklist.js';
+import { components as allComponents, type CheckResult, type ValidationReport } from '../../contracts/checklist.js';
 import type { validatePipeline } from '../../workflows/validation/workflow.js';
 
 const choices = ['all', ...allComponents];

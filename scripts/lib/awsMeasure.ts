@@ -3,7 +3,7 @@ import { pipeline, type StackConfig } from '../stack/config.js';
 import { adminClient } from '../stack/postgres.js';
 import { s3SinkConnector } from '../stack/s3Sink.js';
 import { startAwsKeysRotation } from '../../workers/startRotation.js';
-import type { AwsKeysRotationInput } from '../../workflows/awsKeys/input.js';
+import type { AwsKeysRotationInput } from '../../contracts/input/awsKeys.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { underLoad } from './load.js';
 import { waitArchived } from './s3Archive.js';

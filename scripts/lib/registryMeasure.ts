@@ -2,7 +2,7 @@ import type { Client, WorkflowFailedError, WorkflowHandle } from '@temporalio/cl
 import { pipeline, type StackConfig } from '../stack/config.js';
 import { adminClient } from '../stack/postgres.js';
 import { startSchemaRegistryRotation } from '../../workers/startRotation.js';
-import type { SchemaRegistryRotationInput } from '../../workflows/schemaRegistry/input.js';
+import type { SchemaRegistryRotationInput } from '../../contracts/input/schemaRegistry.js';
 import { progressQuery, type RotationResult } from '../../workflows/rotation/index.js';
 import { summarize, underLoad } from './load.js';
 import { RegistryProbe } from './registryProbe.js';

@@ -5,7 +5,7 @@ import { handshake, type TlsProtocol } from '../../activities/tls/index.js';
 import { createClient } from '../../workers/client.js';
 import type { WorkerConfig } from '../../workers/config.js';
 import { startCertificateRotation } from '../../workers/startRotation.js';
-import { DEFAULT_CERT_SECRETS, type TlsService } from '../../workflows/certificates/input.js';
+import { DEFAULT_CERT_SECRETS, type TlsService } from '../../contracts/input/certificate.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { pipeline, type StackConfig } from '../stack/config.js';
 import { adminClient } from '../stack/postgres.js';

@@ -9,7 +9,7 @@ import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { pipeline } from '../../scripts/stack/config.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
 import { startCertificateRotation } from '../../workers/startRotation.js';
-import type { CertificateRotationInput } from '../../workflows/certificates/input.js';
+import type { CertificateRotationInput } from '../../contracts/input/certificate.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { cfg, failureOf, stopLeftover, store } from './pipeline.js';

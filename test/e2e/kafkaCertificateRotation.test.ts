@@ -10,7 +10,7 @@ import { kafkaTlsBootstrap } from '../../scripts/stack/kafka.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
 import { pidFile } from '../../scripts/stack/proc.js';
 import { startCertificateRotation } from '../../workers/startRotation.js';
-import type { CertificateRotationInput } from '../../workflows/certificates/input.js';
+import type { CertificateRotationInput } from '../../contracts/input/certificate.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { cfg, failureOf, stopLeftover, store } from './pipeline.js';

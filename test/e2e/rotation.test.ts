@@ -5,7 +5,7 @@ import { adminClient } from '../../scripts/stack/postgres.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { verifyAuditChain } from '../../activities/audit.js';
 import { RotationInProgressError, startPostgresCdcRotation } from '../../workers/startRotation.js';
-import type { PostgresCdcRotationInput } from '../../workflows/postgresCdc/input.js';
+import type { PostgresCdcRotationInput } from '../../contracts/input/postgresCdc.js';
 import { rotatePostgresCdcCredentials } from '../../workflows/postgresCdc/workflow.js';
 import {
   extendGraceSignal,

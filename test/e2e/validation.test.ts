@@ -11,7 +11,7 @@ import { adminClient } from '../../scripts/stack/postgres.js';
 import { adminKubeConfig, kubeNamespace } from '../../scripts/stack/kube.js';
 import { waitArchived } from '../../scripts/lib/s3Archive.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
-import { checklist, type CheckStatus, type Component, type ValidationReport } from '../../workflows/validation/checklist.js';
+import { checklist, type CheckStatus, type Component, type ValidationReport } from '../../contracts/checklist.js';
 import { validatePipeline } from '../../workflows/validation/workflow.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { recordHistory, recordingOverrides } from './histories.js';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../../scripts/stack/config.js';
 import { siblings } from '../../activities/secrets/store.js';
-import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS } from '../../workflows/certificates/input.js';
+import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS } from '../../contracts/input/certificate.js';
 import { defaultSecrets } from '../../workflows/rotation/index.js';
 import { generated } from '../../scripts/deploy-generate.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cdcUserName, type InvalidInputError, parsePostgresCdcInput } from '../../workflows/postgresCdc/input.js';
+import { cdcUserName, type InvalidInputError, parsePostgresCdcInput } from '../../contracts/input/postgresCdc.js';
 import { parseIsoDuration } from '../../workflows/rotation/index.js';
 
 const fieldsOf = (raw: unknown) => {

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
-import { parsePostgresCdcInput } from '../../workflows/postgresCdc/input.js';
-import { parseSchemaRegistryInput } from '../../workflows/schemaRegistry/input.js';
-import { parseAwsKeysInput } from '../../workflows/awsKeys/input.js';
+import { parsePostgresCdcInput } from '../../contracts/input/postgresCdc.js';
+import { parseSchemaRegistryInput } from '../../contracts/input/schemaRegistry.js';
+import { parseAwsKeysInput } from '../../contracts/input/awsKeys.js';
 import { rotationWorkflowId } from '../../workflows/rotation/index.js';
 
 const dir = path.resolve(import.meta.dirname, '..', 'histories');

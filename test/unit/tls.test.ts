@@ -7,7 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, handshake, hostMatchesSans, issueCertificate, IssuanceRefused, sameSans, signedBy, type KeyPairPem } from '../../activities/tls/index.js';
-import { parseCertificateInput } from '../../workflows/certificates/input.js';
+import { parseCertificateInput } from '../../contracts/input/certificate.js';
 import { evaluateCertificatePreflight, servedProblem } from '../../workflows/certificates/preflight.js';
 
 const DAY = 86_400_000;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { awsFailure } from '../../activities/aws.js';
 import { rotateAwsAccessKeys } from '../../workflows/awsKeys/workflow.js';
-import { parseAwsKeysInput, type AwsKeysRotationInput, type InvalidInputError } from '../../workflows/awsKeys/input.js';
+import { parseAwsKeysInput, type AwsKeysRotationInput, type InvalidInputError } from '../../contracts/input/awsKeys.js';
 import { evaluateAwsPreflight, inactiveKeyToDelete } from '../../workflows/awsKeys/preflight.js';
 import { beforeReportedMinute } from '../../workflows/awsKeys/steps.js';
 import { cleanupNowSignal, progressQuery, retrySignal, rollbackSignal, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';

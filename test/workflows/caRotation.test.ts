@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { rotateCertificateAuthority } from '../../workflows/certificates/authority.js';
-import type { CaRotationInput } from '../../workflows/certificates/authorityInput.js';
+import type { CaRotationInput } from '../../contracts/input/caRotation.js';
 import { cleanupNowSignal, rollbackSignal, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
 import { CaStubWorld } from './caStubWorld.js';
 import { failureOf, patchesRightAfterLocalActivity, timeSkippingOrStackEnv, waitFor, worldWorker } from './harness.js';

@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Activities } from '../../activities/index.js';
 import type { AuditEvent } from '../../activities/audit.js';
 import { createPlanActivities } from '../../activities/plans.js';
-import { managedCertificates, type ManagedCertificateRef } from '../../workflows/certificates/managed.js';
+import { managedCertificates, type ManagedCertificateRef } from '../../contracts/managedCertificates.js';
 
 const DAY = 86_400_000;
 /** The test server's clock (time skipping moves it far from the machine's), as the activity was scheduled. */

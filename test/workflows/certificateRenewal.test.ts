@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { renewalDecisions, type ScannedCertificate } from '../../workflows/certificates/managed.js';
+import { renewalDecisions, type ScannedCertificate } from '../../contracts/managedCertificates.js';
 import { renewCertificates } from '../../workflows/certificates/renew.js';
-import type { RenewalScanInput } from '../../workflows/certificates/renewalInput.js';
+import type { RenewalScanInput } from '../../contracts/input/renewalScan.js';
 import { CaStubWorld } from './caStubWorld.js';
 import { failureOf, timeSkippingOrStackEnv, worldWorker } from './harness.js';
 

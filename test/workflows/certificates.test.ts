@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { rotateServiceCertificate } from '../../workflows/certificates/workflow.js';
-import type { CertificateRotationInput } from '../../workflows/certificates/input.js';
+import type { CertificateRotationInput } from '../../contracts/input/certificate.js';
 import { rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
 import { failureOf, patchesRightAfterLocalActivity, timeSkippingEnv, worldWorker } from './harness.js';
 import { CertStubWorld } from './certStubWorld.js';

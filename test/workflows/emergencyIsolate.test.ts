@@ -7,7 +7,7 @@ import { Worker } from '@temporalio/worker';
 import type { AuditEvent } from '../../activities/audit.js';
 import type { IsolationAllow, IsolationRecord } from '../../activities/isolation.js';
 import { isolationQuery, type IsolationState, isolationWorkflowId, restoreSignal } from '../../workflows/emergency/definitions.js';
-import type { IsolationInput } from '../../workflows/emergency/input.js';
+import type { IsolationInput } from '../../contracts/input/isolation.js';
 import { isolateDeployment } from '../../workflows/emergency/isolate.js';
 import { failureOf, timeSkippingEnv, workflowBundle } from './harness.js';
 

@@ -8,7 +8,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { loadStackConfig, searchAttributes } from '../../scripts/stack/config.js';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { rotatePostgresCdcCredentials } from '../../workflows/postgresCdc/workflow.js';
-import type { PostgresCdcRotationInput } from '../../workflows/postgresCdc/input.js';
+import type { PostgresCdcRotationInput } from '../../contracts/input/postgresCdc.js';
 import { progressQuery, rotationWorkflowId, type RotationProgress } from '../../workflows/rotation/index.js';
 import type { Activities } from '../../activities/index.js';
 import { StubWorld } from './stubWorld.js';

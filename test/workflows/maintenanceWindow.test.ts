@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RotationResult } from '../../workflows/rotation/index.js';
-import { alignToWindow, windowRefusal } from '../../workflows/rotation/window.js';
+import { alignToWindow, windowRefusal } from '../../contracts/window.js';
 import { runScheduled, type ScheduledRunResult } from '../../workflows/schedules/workflow.js';
 import { failureOf, stubSuite, waitFor } from './harness.js';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { rotateSchemaRegistryCredentials } from '../../workflows/schemaRegistry/workflow.js';
-import { parseSchemaRegistryInput, registryUserName, type InvalidInputError, type SchemaRegistryRotationInput } from '../../workflows/schemaRegistry/input.js';
+import { parseSchemaRegistryInput, registryUserName, type InvalidInputError, type SchemaRegistryRotationInput } from '../../contracts/input/schemaRegistry.js';
 import { evaluateRegistryPreflight } from '../../workflows/schemaRegistry/preflight.js';
 import { cleanupNowSignal, progressQuery, retrySignal, rollbackSignal, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
 import { failureOf, patchesRightAfterLocalActivity, timeSkippingEnv, waitFor, worldWorker } from './harness.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { checklist, components, type CheckResult, type CheckStatus, type Component, type ValidationReport } from '../../workflows/validation/checklist.js';
+import { checklist, components, type CheckResult, type CheckStatus, type Component, type ValidationReport } from '../../contracts/checklist.js';
 import { validatePipeline } from '../../workflows/validation/workflow.js';
 import { failureOf, timeSkippingEnv, workflowBundle } from './harness.js';
 

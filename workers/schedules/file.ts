@@ -4,13 +4,14 @@ import type { CalendarSpec, DayOfWeek, Month, ScheduleOptions } from '@temporali
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parseAwsKeysInput } from '../../workflows/awsKeys/input.js';
-import { InvalidInputError, parsePostgresCdcInput } from '../../workflows/postgresCdc/input.js';
-import { parseRenewalScanInput } from '../../workflows/certificates/renewalInput.js';
-import { parseIsoDuration } from '../../workflows/rotation/duration.js';
-import { parseSchemaRegistryInput } from '../../workflows/schemaRegistry/input.js';
-import { InvalidValidationInput, parseValidationInput } from '../../workflows/validation/input.js';
-import { type ScheduledProcedure, scheduledProcedures, ScheduledRunInput, ScheduleWindow } from '../../workflows/schedules/input.js';
+import { parseAwsKeysInput } from '../../contracts/input/awsKeys.js';
+import { InvalidInputError } from '../../contracts/errors.js';
+import { parsePostgresCdcInput } from '../../contracts/input/postgresCdc.js';
+import { parseRenewalScanInput } from '../../contracts/input/renewalScan.js';
+import { parseIsoDuration } from '../../contracts/duration.js';
+import { parseSchemaRegistryInput } from '../../contracts/input/schemaRegistry.js';
+import { InvalidValidationInput, parseValidationInput } from '../../contracts/input/validation.js';
+import { type ScheduledProcedure, scheduledProcedures, ScheduledRunInput, ScheduleWindow } from '../../contracts/input/schedules.js';
 
 /** Every schedule rekey owns has this id prefix: `--prune` only ever deletes these. */
 export const SCHEDULE_ID_PREFIX = 'rekey/';

@@ -1,5 +1,5 @@
 import type { PlannedStep } from '../rotation/definitions.js';
-import type { AwsKeysRotationPlan } from './input.js';
+import type { AwsKeysRotationPlan } from '../../contracts/input/awsKeys.js';
 
 /** Pre-flight: an object written within this window counts as "the sink is writing"; if none, wait this long for one. */
 export const RECENT_OBJECT_WINDOW_MS = 5 * 60_000;

@@ -1,7 +1,7 @@
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { activityOptions, describeError, parseIsoDuration, Rotation, procedureActivities, type RotationResult, gatePreflight, resolvePlanOnWorker } from '../rotation/index.js';
-import type { AwsKeysRotationInput, AwsKeysRotationPlan } from './input.js';
+import type { AwsKeysRotationInput, AwsKeysRotationPlan } from '../../contracts/input/awsKeys.js';
 import { evaluateAwsPreflight, HARD_CHECKS, inactiveKeyToDelete, sinkArchives } from './preflight.js';
 import {
   type AwsKeySteps,

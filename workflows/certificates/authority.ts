@@ -1,10 +1,10 @@
 import { ApplicationFailure, executeChild, ParentClosePolicy, patched, workflowInfo } from '@temporalio/workflow';
 import { describeError, parseIsoDuration, Rotation, rotationWorkflowId, type RotationResult, procedureActivities, resolvePlanOnWorker } from '../rotation/index.js';
-import type { CaRotationInput, CaRotationPlan } from './authorityInput.js';
+import type { CaRotationInput, CaRotationPlan } from '../../contracts/input/caRotation.js';
 import { type CaFacts, caSteps, type CaSteps, orderedCaSteps } from './authoritySteps.js';
-import { managedCertificates, renewalDecisions } from './managed.js';
+import { managedCertificates, renewalDecisions } from '../../contracts/managedCertificates.js';
 import { describeChildError } from './renew.js';
-import { RESTARTED_TLS_SERVICES } from './input.js';
+import { RESTARTED_TLS_SERVICES } from '../../contracts/input/certificate.js';
 import { healConnector, rotateServiceCertificate } from './workflow.js';
 
 const { read, change, wait, undo, worker } = procedureActivities();

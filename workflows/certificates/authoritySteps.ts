@@ -1,6 +1,6 @@
 import type { PlannedStep } from '../rotation/definitions.js';
-import type { CaRotationPlan } from './authorityInput.js';
-import type { ManagedCertificateRef } from './managed.js';
+import type { CaRotationPlan } from '../../contracts/input/caRotation.js';
+import type { ManagedCertificateRef } from '../../contracts/managedCertificates.js';
 
 /** What the CA rotation's steps are planned from: the plan and what pre-flight found. */
 export interface CaFacts {

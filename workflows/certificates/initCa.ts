@@ -2,9 +2,9 @@ import { ActivityFailure, ApplicationFailure, proxyActivities, workflowInfo } fr
 import { z } from 'zod';
 import type { Activities } from '../../activities/index.js';
 import { activityOptions } from '../rotation/index.js';
-import { MAX_CA_VALIDITY_DAYS } from './authorityInput.js';
-import { DEFAULT_CA_SECRET } from './input.js';
-import { keyAlgorithms } from './keys.js';
+import { MAX_CA_VALIDITY_DAYS } from '../../contracts/input/caRotation.js';
+import { DEFAULT_CA_SECRET } from '../../contracts/input/certificate.js';
+import { keyAlgorithms } from '../../contracts/keyAlgorithms.js';
 
 /** Input of `initCertificateAuthority` (plain JSON: the Web UI and `temporal workflow start` can send it). */
 export const InitCaInput = z

@@ -1,8 +1,8 @@
 import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import type { PlannedStep } from '../rotation/definitions.js';
 import { Rotation, type RotationResult, procedureActivities } from '../rotation/index.js';
-import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS, type TlsService } from './input.js';
-import { normalizeSan } from './sans.js';
+import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS, type TlsService } from '../../contracts/input/certificate.js';
+import { normalizeSan } from '../../contracts/sans.js';
 
 const { read, change, wait, undo } = procedureActivities();
 

@@ -1,5 +1,5 @@
 import { metricMeter } from '@temporalio/workflow';
-import type { ScannedCertificate } from './managed.js';
+import type { ScannedCertificate } from '../../contracts/managedCertificates.js';
 
 /** The certificate metrics, as scraped (no imports: the alert tests and docs read the names from here). */
 export const certificateMetricNames = {

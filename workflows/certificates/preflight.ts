@@ -1,5 +1,5 @@
 import { check, type CheckResult } from '../rotation/preflight.js';
-import { hostMatchesSans, normalizeSan, sameSans } from './sans.js';
+import { hostMatchesSans, normalizeSan, sameSans } from '../../contracts/sans.js';
 
 export type { CheckResult };
 

@@ -1,9 +1,9 @@
 import { ChildWorkflowFailure, ParentClosePolicy, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { describeError, rotationWorkflowId, type RotationResult, procedureActivities, resolvePlanOnWorker } from '../rotation/index.js';
-import { managedCertificates, renewalDecisions, type RenewalDecision, type ScannedCertificate } from './managed.js';
+import { managedCertificates, renewalDecisions, type RenewalDecision, type ScannedCertificate } from '../../contracts/managedCertificates.js';
 import { certificateExpiryGauges } from './metrics.js';
-import type { RenewalScanInput, RenewalScanPlan } from './renewalInput.js';
+import type { RenewalScanInput, RenewalScanPlan } from '../../contracts/input/renewalScan.js';
 import { rotateServiceCertificate } from './workflow.js';
 
 const { read, worker } = procedureActivities();

@@ -1,5 +1,5 @@
 import type { PlannedStep } from '../rotation/definitions.js';
-import { type CertificateRotationPlan, RESTARTED_TLS_SERVICES } from './input.js';
+import { type CertificateRotationPlan, RESTARTED_TLS_SERVICES } from '../../contracts/input/certificate.js';
 
 /** What the steps are planned from: the plan and what pre-flight found. */
 export interface CertificateFacts {

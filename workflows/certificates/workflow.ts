@@ -1,8 +1,8 @@
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { describeError, parseIsoDuration, Rotation, type RotationResult, procedureActivities, gatePreflight, resolvePlanOnWorker } from '../rotation/index.js';
-import { type CertificateRotationInput, type CertificateRotationPlan, DEFAULT_CONNECTOR } from './input.js';
+import { type CertificateRotationInput, type CertificateRotationPlan, DEFAULT_CONNECTOR } from '../../contracts/input/certificate.js';
 import { evaluateCertificatePreflight, servedProblem } from './preflight.js';
-import { normalizeSan } from './sans.js';
+import { normalizeSan } from '../../contracts/sans.js';
 import { type CertificateFacts, certificateSteps, type CertificateSteps, orderedCertificateSteps } from './steps.js';
 
 const { read, change, wait, undo, worker } = procedureActivities();

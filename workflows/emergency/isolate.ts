@@ -8,7 +8,7 @@ import { describeError } from '../rotation/errors.js';
 import { Saga } from '../rotation/saga.js';
 import { RotationComponent, RotationPhase, RotationTarget } from '../rotation/searchAttributes.js';
 import { ISOLATION_COMPONENT, type IsolationPhase, type IsolationResult, type IsolationState, isolationQuery, isolationWorkflowId, RestoreRequest, restoreSignal } from './definitions.js';
-import { type IsolationPlan, parseIsolationInput, workloadPath } from './input.js';
+import { type IsolationPlan, parseIsolationInput, workloadPath } from '../../contracts/input/isolation.js';
 
 const read = proxyActivities<Activities>(activityOptions.read);
 const change = proxyActivities<Activities>(activityOptions.change);

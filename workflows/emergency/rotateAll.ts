@@ -13,15 +13,15 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { rotateCertificateAuthority } from '../certificates/authority.js';
-import { DEFAULT_CERT_SECRETS, type TlsService } from '../certificates/input.js';
+import { DEFAULT_CERT_SECRETS, type TlsService } from '../../contracts/input/certificate.js';
 import { rotateServiceCertificate } from '../certificates/workflow.js';
 import { credentialRotations } from '../credentialRotations.js';
 import { AuditTrail } from '../rotation/audit.js';
 import { cleanupNowSignal, compromiseSignal, describeError, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
 import { RotationComponent, RotationPhase, RotationTarget } from '../rotation/searchAttributes.js';
-import type { ValidationReport } from '../validation/checklist.js';
+import type { ValidationReport } from '../../contracts/checklist.js';
 import { validatePipeline } from '../validation/workflow.js';
-import { type EmergencyProcedure, emergencyOrder, RotateAllInput, type RotateAllPlan } from './rotateAllInput.js';
+import { type EmergencyProcedure, emergencyOrder, RotateAllInput, type RotateAllPlan } from '../../contracts/input/rotateAll.js';
 
 export interface EmergencyRotation {
   /** A credential's procedure, or TLS material (`include`): a service certificate, the CA. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseIsoDuration } from '../rotation/duration.js';
+import { parseIsoDuration } from '../../contracts/duration.js';
 
 /** PostgreSQL identifiers rekey creates or names: lowercase, unquoted shape, at most 63 bytes. */
 const pgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)');

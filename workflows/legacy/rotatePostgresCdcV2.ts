@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { AuditEvent } from '../../activities/audit.js';
-import { formatDuration, parseIsoDuration } from '../rotation/duration.js';
+import { formatDuration, parseIsoDuration } from '../../contracts/duration.js';
 import { evaluatePreflight } from './preflight.js';
 import { InvalidInputError, parseRotationInput, type PostgresCdcRotationInput, type PostgresCdcRotationPlan } from './postgresCdcInput.js';
 import { cleanupNowSignal, extendGraceSignal, progressQuery, retrySignal, rollbackSignal, RotationTracker, workflowId } from './rotationState.js';

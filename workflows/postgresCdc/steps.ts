@@ -1,5 +1,5 @@
 import type { PlannedStep } from '../rotation/definitions.js';
-import type { PostgresCdcRotationPlan } from './input.js';
+import type { PostgresCdcRotationPlan } from '../../contracts/input/postgresCdc.js';
 
 /** The old role stays valid this long past the end of grace, then PostgreSQL refuses it by itself. */
 export const EXPIRY_MARGIN_MS = 3_600_000;

@@ -1,7 +1,7 @@
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { legacyRotatePostgresCdcV2 } from '../legacy/rotatePostgresCdcV2.js';
 import { parseIsoDuration, Rotation, procedureActivities, type RotationResult, gatePreflight, resolvePlanOnWorker, restartStamp } from '../rotation/index.js';
-import { cdcUserName, type PostgresCdcRotationInput, type PostgresCdcRotationPlan } from './input.js';
+import { cdcUserName, type PostgresCdcRotationInput, type PostgresCdcRotationPlan } from '../../contracts/input/postgresCdc.js';
 import { evaluatePreflight } from './preflight.js';
 import { cdcSteps, EXPIRY_MARGIN_MS, orderedSteps, RETIRE_LOCK_TIMEOUT_MS } from './steps.js';
 

@@ -15,7 +15,7 @@ import {
   requestRollbackUpdate,
   retrySignal,
 } from './definitions.js';
-import { MAX_GRACE_MS, parseIsoDuration } from './duration.js';
+import { MAX_GRACE_MS, parseIsoDuration } from '../../contracts/duration.js';
 import type { PhaseTracker } from './tracker.js';
 
 /** The reason recorded for a rollback signal sent with no input. */

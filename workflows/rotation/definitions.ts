@@ -6,7 +6,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import { MAX_GRACE_MS, parseIsoDuration } from './duration.js';
+import { MAX_GRACE_MS, parseIsoDuration } from '../../contracts/duration.js';
 
 export type Phase =
   | 'pending'

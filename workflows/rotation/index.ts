@@ -2,11 +2,11 @@
 export { activityOptions } from './activityOptions.js';
 export { procedureActivities } from './procedureActivities.js';
 export * from './definitions.js';
-export { formatDuration, MAX_GRACE_MS, parseIsoDuration } from './duration.js';
+export { formatDuration, MAX_GRACE_MS, parseIsoDuration } from '../../contracts/duration.js';
 export { describeError, RollbackRequested } from './errors.js';
-export { defaultSecrets, dryRunWorkflowId, rotationWorkflowId } from './ids.js';
+export { defaultSecrets, dryRunWorkflowId, rotationWorkflowId } from '../../contracts/ids.js';
 export { Rotation } from './rotation.js';
 export { restartStamp } from './restartStamp.js';
 export type { RotationPlanBasics, RotationSpec } from './spec.js';
-export { MaintenanceWindowInput, type MaintenanceWindow, OutsideMaintenanceWindow, windowRefusal } from './window.js';
+export { MaintenanceWindowInput, type MaintenanceWindow, OutsideMaintenanceWindow, windowRefusal } from '../../contracts/window.js';
 export { check, type CheckResult, gatePreflight, resolvePlanOnWorker } from './preflight.js';

@@ -4,12 +4,12 @@ import { OperatorControl } from './control.js';
 import { LeaseHolder } from './lease.js';
 import { type Phase, type PlannedStep, progressQuery, type RotationProgress, type RotationResult } from './definitions.js';
 import { describeError, RollbackRequested } from './errors.js';
-import { rotationWorkflowId } from './ids.js';
+import { rotationWorkflowId } from '../../contracts/ids.js';
 import { Saga } from './saga.js';
 import { RotationComponent, RotationPhase, RotationTarget } from './searchAttributes.js';
 import { PhaseTracker } from './tracker.js';
 import type { RotationPlanBasics, RotationSpec } from './spec.js';
-import { OutsideMaintenanceWindow, windowRefusal } from './window.js';
+import { OutsideMaintenanceWindow, windowRefusal } from '../../contracts/window.js';
 import { runValidationChecks } from '../validation/checks.js';
 import { RotationMetrics } from './metrics.js';
 

@@ -1,6 +1,6 @@
-import type { Component } from '../validation/checklist.js';
-import type { ValidationTargetNames } from '../validation/input.js';
-import type { MaintenanceWindow } from './window.js';
+import type { Component } from '../../contracts/checklist.js';
+import type { ValidationTargetNames } from '../../contracts/input/validation.js';
+import type { MaintenanceWindow } from '../../contracts/window.js';
 
 /** What a procedure tells the kit when its rotation begins. */
 export interface RotationSpec {

@@ -2,10 +2,10 @@ import { ApplicationFailure, ParentClosePolicy, executeChild, patched, workflowI
 import { defineSearchAttributeKey, SearchAttributeType, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { credentialRotations } from '../credentialRotations.js';
 import { parseIsoDuration, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
-import type { ValidationReport } from '../validation/checklist.js';
+import type { ValidationReport } from '../../contracts/checklist.js';
 import { validatePipeline } from '../validation/workflow.js';
 import { renewCertificates } from '../certificates/renew.js';
-import { MAX_WINDOW_LENGTH_MS, RUNBOOK_WINDOW, ScheduledRunInput, type ScheduledProcedure, type ScheduledRotation, type ScheduledRunPlan } from './input.js';
+import { MAX_WINDOW_LENGTH_MS, RUNBOOK_WINDOW, ScheduledRunInput, type ScheduledProcedure, type ScheduledRotation, type ScheduledRunPlan } from '../../contracts/input/schedules.js';
 
 /** Set by the server on every workflow a Schedule starts: the action's nominal time (not when it actually ran). */
 const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);

@@ -1,5 +1,5 @@
 import type { PlannedStep } from '../rotation/definitions.js';
-import { lookupSubject, type SchemaRegistryRotationPlan } from './input.js';
+import { lookupSubject, type SchemaRegistryRotationPlan } from '../../contracts/input/schemaRegistry.js';
 
 /** Verification waits (canary through the slot and Kafka), as in the CDC procedure. */
 export const CANARY_TIMEOUT_MS = 120_000;

@@ -2,8 +2,8 @@ import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@tem
 import type { Activities } from '../../activities/index.js';
 import type { AccessLogMark } from '../../activities/registryAccessLog.js';
 import { activityOptions, parseIsoDuration, Rotation, type RotationResult, procedureActivities, gatePreflight, resolvePlanOnWorker, restartStamp } from '../rotation/index.js';
-import { alignToWindow } from '../rotation/window.js';
-import { lookupSubject, registryUserName, type SchemaRegistryRotationInput, type SchemaRegistryRotationPlan } from './input.js';
+import { alignToWindow } from '../../contracts/window.js';
+import { lookupSubject, registryUserName, type SchemaRegistryRotationInput, type SchemaRegistryRotationPlan } from '../../contracts/input/schemaRegistry.js';
 import { authAccepted, evaluateRegistryPreflight } from './preflight.js';
 import { CANARY_TIMEOUT_MS, orderedRegistrySteps, type RegistrySteps, registrySteps } from './steps.js';
 

@@ -1,8 +1,8 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../../activities/index.js';
 import { describeError } from '../rotation/errors.js';
-import { checklist, reportOf, type CheckResult, type Component, type ValidationReport } from './checklist.js';
-import { ValidationTargets, type ValidationTargetNames } from './input.js';
+import { checklist, reportOf, type CheckResult, type Component, type ValidationReport } from '../../contracts/checklist.js';
+import { ValidationTargets, type ValidationTargetNames } from '../../contracts/input/validation.js';
 
 type Activities = ReturnType<typeof createActivities>;
 

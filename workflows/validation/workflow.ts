@@ -1,8 +1,8 @@
 import { ApplicationFailure, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { RotationComponent, RotationPhase, RotationTarget } from '../rotation/searchAttributes.js';
-import type { ValidationReport } from './checklist.js';
+import type { ValidationReport } from '../../contracts/checklist.js';
 import { runValidationChecks } from './checks.js';
-import { expandComponents, InvalidValidationInput, parseValidationInput } from './input.js';
+import { expandComponents, InvalidValidationInput, parseValidationInput } from '../../contracts/input/validation.js';
 
 export const VALIDATION_FAILED = 'ValidationFailed';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { DEFAULT_CA_SECRET, TLS_SERVICES } from '../certificates/input.js';
-import { parseIsoDuration } from '../rotation/duration.js';
+import { DEFAULT_CA_SECRET, TLS_SERVICES } from './certificate.js';
+import { parseIsoDuration } from '../duration.js';
 
 /** The order an emergency rotates in: the database user first (it reads every row), then the archive's keys, then the registry. */
 export const emergencyOrder = ['postgresql-cdc', 'aws-keys', 'schema-registry'] as const;

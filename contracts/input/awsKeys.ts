@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { InvalidInputError } from '../postgresCdc/input.js';
-import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
-import { defaultSecrets } from '../rotation/ids.js';
-import { MaintenanceWindowInput } from '../rotation/window.js';
+import { InvalidInputError, parseInput } from '../errors.js';
+import { MAX_GRACE_MS, parseIsoDuration } from '../duration.js';
+import { defaultSecrets } from '../ids.js';
+import { MaintenanceWindowInput } from '../window.js';
 
 export { InvalidInputError };
 
@@ -74,9 +74,5 @@ export type AwsKeysRotationPlan = z.output<typeof AwsKeysRotationInput>;
 
 /** Validates input; every problem names its field. Used at the edge (CLI) and by the worker when a run starts. */
 export function parseAwsKeysInput(raw: unknown): AwsKeysRotationPlan {
-  const parsed = AwsKeysRotationInput.safeParse(raw);
-  if (!parsed.success) {
-    throw new InvalidInputError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })));
-  }
-  return parsed.data;
+  return parseInput(AwsKeysRotationInput, raw);
 }

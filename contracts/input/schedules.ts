@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { MAX_GRACE_MS } from '../rotation/duration.js';
-import { isoDurationField } from '../rotation/durationField.js';
+import { MAX_GRACE_MS } from '../duration.js';
+import { isoDurationField } from '../durationField.js';
 
 /** What a schedule can run: each rotation procedure, the access validation, and the certificate renewal scan. */
 export const scheduledRotations = ['postgresql-cdc', 'schema-registry', 'aws-keys'] as const;

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
-import { defaultSecrets } from '../rotation/ids.js';
-import { MaintenanceWindowInput } from '../rotation/window.js';
+import { InvalidInputError, parseInput } from '../errors.js';
+import { MAX_GRACE_MS, parseIsoDuration } from '../duration.js';
+import { defaultSecrets } from '../ids.js';
+import { MaintenanceWindowInput } from '../window.js';
 
 /** PostgreSQL identifiers rekey creates or names: lowercase, unquoted shape, at most 63 bytes. */
 const pgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)');
@@ -61,20 +62,11 @@ export const PostgresCdcRotationInput = z
 export type PostgresCdcRotationInput = z.input<typeof PostgresCdcRotationInput>;
 export type PostgresCdcRotationPlan = z.output<typeof PostgresCdcRotationInput>;
 
-export class InvalidInputError extends Error {
-  override name = 'InvalidInputError';
-  constructor(readonly issues: Array<{ field: string; message: string }>) {
-    super(`invalid rotation input: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`);
-  }
-}
+export { InvalidInputError };
 
 /** Validates input; every problem names its field. Used at the edge (CLI) and by the worker when a run starts. */
 export function parsePostgresCdcInput(raw: unknown): PostgresCdcRotationPlan {
-  const parsed = PostgresCdcRotationInput.safeParse(raw);
-  if (!parsed.success) {
-    throw new InvalidInputError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })));
-  }
-  return parsed.data;
+  return parseInput(PostgresCdcRotationInput, raw);
 }
 
 /** `debezium_yyyymmdd_hhmm` in UTC; seconds are added if that name is the current user's. */

@@ -1,8 +1,8 @@
-import { keyAlgorithms } from './keys.js';
+import { keyAlgorithms } from '../keyAlgorithms.js';
 import { z } from 'zod';
-import { InvalidInputError } from '../postgresCdc/input.js';
-import { isIp } from './sans.js';
-import { clientWatchField } from '../rotation/durationField.js';
+import { InvalidInputError, parseInput } from '../errors.js';
+import { isIp } from '../sans.js';
+import { clientWatchField } from '../durationField.js';
 
 export { InvalidInputError };
 
@@ -66,9 +66,5 @@ export type CertificateRotationPlan = z.output<typeof CertificateRotationInput>;
 
 /** Validates input; every problem names its field. Used at the edge (CLI) and by the worker when a run starts. */
 export function parseCertificateInput(raw: unknown): CertificateRotationPlan {
-  const parsed = CertificateRotationInput.safeParse(raw);
-  if (!parsed.success) {
-    throw new InvalidInputError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })));
-  }
-  return parsed.data;
+  return parseInput(CertificateRotationInput, raw);
 }

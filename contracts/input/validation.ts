@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { components, type Component } from './checklist.js';
-import { defaultSecrets } from '../rotation/ids.js';
+import { components, type Component } from '../checklist.js';
+import { defaultSecrets } from '../ids.js';
 
 const name = z.string().regex(/^[a-z0-9]([-a-z0-9._]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, "-", "_" or "." (at most 63 characters)');
 

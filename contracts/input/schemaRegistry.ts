@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { InvalidInputError } from '../postgresCdc/input.js';
-import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
-import { defaultSecrets } from '../rotation/ids.js';
-import { MaintenanceWindowInput } from '../rotation/window.js';
-import { clientWatchField } from '../rotation/durationField.js';
+import { InvalidInputError, parseInput } from '../errors.js';
+import { MAX_GRACE_MS, parseIsoDuration } from '../duration.js';
+import { defaultSecrets } from '../ids.js';
+import { MaintenanceWindowInput } from '../window.js';
+import { clientWatchField } from '../durationField.js';
 
 export { InvalidInputError };
 
@@ -65,11 +65,7 @@ export type SchemaRegistryRotationPlan = z.output<typeof SchemaRegistryRotationI
 
 /** Validates input; every problem names its field. Used at the edge (CLI) and by the worker when a run starts. */
 export function parseSchemaRegistryInput(raw: unknown): SchemaRegistryRotationPlan {
-  const parsed = SchemaRegistryRotationInput.safeParse(raw);
-  if (!parsed.success) {
-    throw new InvalidInputError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })));
-  }
-  return parsed.data;
+  return parseInput(SchemaRegistryRotationInput, raw);
 }
 
 /** `<prefix>_yyyymmdd_hhmm` in UTC; seconds are added if that name is already in use (the current or a leftover user). */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { MAX_GRACE_MS, parseIsoDuration } from '../rotation/duration.js';
-import { DEFAULT_CA_SECRET, InvalidInputError, MAX_VALIDITY_DAYS, TLS_SERVICES } from './input.js';
+import { MAX_GRACE_MS, parseIsoDuration } from '../duration.js';
+import { parseInput } from '../errors.js';
+import { DEFAULT_CA_SECRET, MAX_VALIDITY_DAYS, TLS_SERVICES } from './certificate.js';
 
 /** A CA lives longer than what it signs: up to 20 years; the stack's lives 10. */
 export const MAX_CA_VALIDITY_DAYS = 7300;
@@ -46,7 +47,5 @@ export type CaRotationInput = z.input<typeof CaRotationInput>;
 export type CaRotationPlan = z.output<typeof CaRotationInput>;
 
 export function parseCaRotationInput(raw: unknown): CaRotationPlan {
-  const parsed = CaRotationInput.safeParse(raw ?? {});
-  if (!parsed.success) throw new InvalidInputError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })));
-  return parsed.data;
+  return parseInput(CaRotationInput, raw ?? {});
 }

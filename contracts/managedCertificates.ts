@@ -1,4 +1,4 @@
-import { DEFAULT_CERT_SECRETS, MAX_VALIDITY_DAYS, TLS_SERVICES, type TlsService } from './input.js';
+import { DEFAULT_CERT_SECRETS, MAX_VALIDITY_DAYS, TLS_SERVICES, type TlsService } from './input/certificate.js';
 
 /** One certificate rekey manages: the service that serves it and the secret it lives in. */
 export interface ManagedCertificateRef {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DEFAULT_CA_SECRET, InvalidInputError, MAX_VALIDITY_DAYS } from './input.js';
+import { parseInput } from '../errors.js';
+import { DEFAULT_CA_SECRET, MAX_VALIDITY_DAYS } from './certificate.js';
 
 /** Bounds of the renewal threshold: under 1/20 of the lifetime leaves no room to react; over 9/10 renews almost at once. */
 export const RENEW_BEFORE_RATIO = { default: 1 / 3, min: 0.05, max: 0.9 } as const;
@@ -24,7 +25,5 @@ export type RenewalScanInput = z.input<typeof RenewalScanInput>;
 export type RenewalScanPlan = z.output<typeof RenewalScanInput>;
 
 export function parseRenewalScanInput(raw: unknown): RenewalScanPlan {
-  const parsed = RenewalScanInput.safeParse(raw ?? {});
-  if (!parsed.success) throw new InvalidInputError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })));
-  return parsed.data;
+  return parseInput(RenewalScanInput, raw ?? {});
 }
