@@ -188,3 +188,16 @@ export function stubSuite(opts: { testHooks?: boolean } = {}) {
 /** The CDC world after a rotation ended on `user`: it is current and streams, nothing staged, backed up or left as canary. */
 export const expectClean = (world: StubWorld, user: string) =>
   expect(world.state()).toMatchObject({ current: user, pending: false, backup: false, streaming: user, canaries: 0 });
+
+/**
+ * The plan an operator reviews is what runs: the steps a completed run recorded are the dry
+ * run's, in its order (the grace period is a phase, not a step), and the steps that registered
+ * a compensation are exactly those whose plan shows one (`r.change` records it from the step).
+ */
+export function expectRunFollowsPlan(plan: Array<{ name: string; undo?: string }>, ran: Array<{ name: string; undo?: string }>): void {
+  const steps = ran.filter((s) => !s.name.startsWith('signal:'));
+  const planned = plan.filter((s) => s.name !== 'grace');
+  expect(steps.map((s) => s.name)).toEqual(planned.map((s) => s.name));
+  expect(steps.filter((s) => s.undo).map((s) => s.name)).toEqual(planned.filter((s) => s.undo).map((s) => s.name));
+  expect(steps.filter((s) => s.undo?.includes('NOT IN THE PLAN'))).toEqual([]);
+}

@@ -102,9 +102,9 @@ async function createSecondKey(run: Run, inactiveKey: string | null): Promise<vo
   const ref = { user: plan.user, secret: plan.secret, rotationId };
   r.setPhase('staging');
   if (steps.deleteInactive && inactiveKey) {
-    await r.change(steps.deleteInactive, () => change.deleteAccessKey({ user: plan.user, accessKeyId: inactiveKey, onlyIf: 'Inactive' }), null, (x) => (x.deleted ? `deleted ${x.accessKeyId}` : `${x.accessKeyId} was already gone`));
+    await r.change(steps.deleteInactive, { run: () => change.deleteAccessKey({ user: plan.user, accessKeyId: inactiveKey, onlyIf: 'Inactive' }), show: (x) => (x.deleted ? `deleted ${x.accessKeyId}` : `${x.accessKeyId} was already gone`) });
   }
-  const created = await r.change(steps.create, () => change.createStagedAccessKey(ref), () => undo.discardStagedAccessKey(ref), (k) => `${k.accessKeyId} in ${k.secret} fp=${k.fingerprint}`);
+  const created = await r.change(steps.create, { run: () => change.createStagedAccessKey(ref), undo: () => undo.discardStagedAccessKey(ref), show: (k) => `${k.accessKeyId} in ${k.secret} fp=${k.fingerprint}` });
   run.newKey = { accessKeyId: created.accessKeyId, createDate: created.createDate };
   r.to = created.accessKeyId;
   if (run.asOnAws) await r.wait(steps.newKeyAccepted.name, () => wait.waitAccessKeyAccepted({ secret: `${plan.secret}-pending`, bucket: plan.bucket, timeoutMs: KEY_ACCEPT_TIMEOUT_MS }), acceptedDetail);
@@ -114,7 +114,7 @@ async function createSecondKey(run: Run, inactiveKey: string | null): Promise<vo
 async function switchSink(run: Run): Promise<void> {
   const { r, plan, steps, rotationId } = run;
   r.setPhase('switching');
-  const promoted = await r.change(steps.promote, () => change.promoteAwsCredential({ secret: plan.secret, rotationId }), () => switchBack(run), (x) => `${plan.secret} holds ${x.accessKeyId} (fp=${x.fingerprint}); ${x.previousAccessKeyId} in ${plan.secret}-backup`);
+  const promoted = await r.change(steps.promote, { run: () => change.promoteAwsCredential({ secret: plan.secret, rotationId }), undo: () => switchBack(run), show: (x) => `${plan.secret} holds ${x.accessKeyId} (fp=${x.fingerprint}); ${x.previousAccessKeyId} in ${plan.secret}-backup` });
   await r.step(steps.restartTasks.name, () => wait.restartConnector({ connector: plan.connector, tasksOnly: true }));
   await r.step(steps.running.name, () => wait.waitConnectorRunning({ connector: plan.connector, ...(run.asOnAws ? { restartFailed: FAILED_TASK_RESTARTS } : {}) }), tasksDetail);
   const restarted = new Date().toISOString();
@@ -134,7 +134,7 @@ async function switchSink(run: Run): Promise<void> {
 async function canaryThroughSink(run: Run, since: string): Promise<void> {
   const { r, plan, steps } = run;
   const { marker, prefix } = run.canary!;
-  await r.change(steps.canaryWrite!, () => change.writeCanary({ marker }), () => undo.removeCanary({ marker }), (c) => `at ${c.lsn}`);
+  await r.change(steps.canaryWrite!, { run: () => change.writeCanary({ marker }), undo: () => undo.removeCanary({ marker }), show: (c) => `at ${c.lsn}` });
   await r.wait(steps.canaryArchived!.name, () => wait.waitCanaryArchived({ bucket: plan.bucket, prefix, marker, since, timeoutMs: OBJECT_TIMEOUT_MS }), objectDetail);
 }
 
@@ -150,7 +150,7 @@ async function watchOldKey(run: Run): Promise<void> {
 async function deactivateOldKey(run: Run): Promise<void> {
   const { r, plan, steps, oldKey } = run;
   const key = { user: plan.user, accessKeyId: oldKey };
-  await r.change(steps.deactivate, () => change.setAccessKeyStatus({ ...key, status: 'Inactive' }), () => reactivateOldKey(run), (x) => `${x.accessKeyId} ${x.status}`);
+  await r.change(steps.deactivate, { run: () => change.setAccessKeyStatus({ ...key, status: 'Inactive' }), undo: () => reactivateOldKey(run), show: (x) => `${x.accessKeyId} ${x.status}` });
   run.deactivatedAt = new Date().toISOString();
   run.compromise = plan.compromise && patched('compromise-mode');
   await r.wait(steps.stillWriting.name, () => stillWriting(run, run.deactivatedAt), objectDetail);
@@ -161,7 +161,7 @@ async function deactivateOldKey(run: Run): Promise<void> {
 async function deactivateAndWatchOldKey(run: Run): Promise<void> {
   const { r, plan, steps, oldKey } = run;
   const key = { user: plan.user, accessKeyId: oldKey };
-  await r.change(steps.deactivate, () => change.setAccessKeyStatus({ ...key, status: 'Inactive' }), () => undo.setAccessKeyStatus({ ...key, status: 'Active' }), (x) => `${x.accessKeyId} ${x.status}`);
+  await r.change(steps.deactivate, { run: () => change.setAccessKeyStatus({ ...key, status: 'Inactive' }), undo: () => undo.setAccessKeyStatus({ ...key, status: 'Active' }), show: (x) => `${x.accessKeyId} ${x.status}` });
   run.deactivatedAt = new Date().toISOString();
   const since = run.deactivatedAt;
   // compromise: a use of the old key now is the attacker's; it must not roll the rotation back (that would reactivate the key)

@@ -65,21 +65,11 @@ export async function rotateCertificateAuthority(input: CaRotationInput = {}): P
 async function createAndTrust(run: Run): Promise<void> {
   const { r, plan, steps, facts, rotationId } = run;
   r.setPhase('staging');
-  const made = await r.change(
-    steps.createCa,
-    () => change.stagePendingAuthority({ caSecret: plan.caSecret, commonName: facts.newCommonName, validityDays: plan.caValidityDays, rotationId }),
-    () => undo.removeCredentialVersions({ secret: plan.caSecret, versions: ['pending'] }),
-    (c) => `${c.fingerprint} in ${c.secret}, valid until ${c.notAfter}`,
-  );
+  const made = await r.change(steps.createCa, { run: () => change.stagePendingAuthority({ caSecret: plan.caSecret, commonName: facts.newCommonName, validityDays: plan.caValidityDays, rotationId }), undo: () => undo.removeCredentialVersions({ secret: plan.caSecret, versions: ['pending'] }), show: (c) => `${c.fingerprint} in ${c.secret}, valid until ${c.notAfter}` });
   run.to = made.fingerprint;
   r.to = made.fingerprint;
   for (const c of facts.certificates) {
-    await r.change(
-      steps.trust[c.secret]!,
-      () => trustAndInstall(c, () => change.trustAuthority({ secret: c.secret, caSecret: `${plan.caSecret}-pending` })),
-      () => trustAndInstall(c, () => undo.distrustAuthority({ secret: c.secret, caFingerprint: made.fingerprint })),
-      (b) => `${c.secret} trusts ${b.bundle.length} CA(s); ${c.service} reloaded`,
-    );
+    await r.change(steps.trust[c.secret]!, { run: () => trustAndInstall(c, () => change.trustAuthority({ secret: c.secret, caSecret: `${plan.caSecret}-pending` })), undo: () => trustAndInstall(c, () => undo.distrustAuthority({ secret: c.secret, caFingerprint: made.fingerprint })), show: (b) => `${c.secret} trusts ${b.bundle.length} CA(s); ${c.service} reloaded` });
   }
   r.checkpoint('trust-new-ca');
 }
@@ -102,12 +92,7 @@ async function reissueAll(run: Run): Promise<void> {
   const { r, plan, steps, facts } = run;
   r.setPhase('switching');
   for (const c of facts.certificates) {
-    await r.change(
-      steps.reissue[c.secret]!,
-      () => reissue(run, c, `${plan.caSecret}-pending`),
-      () => reissueFromOldCa(run, c),
-      (x) => `${x.from ?? '?'} → ${x.to ?? '?'} (${x.workflowId})`,
-    );
+    await r.change(steps.reissue[c.secret]!, { run: () => reissue(run, c, `${plan.caSecret}-pending`), undo: () => reissueFromOldCa(run, c), show: (x) => `${x.from ?? '?'} → ${x.to ?? '?'} (${x.workflowId})` });
   }
   r.checkpoint('reissue');
 }
@@ -136,8 +121,8 @@ async function reissueFromOldCa(run: Run, c: Cert): Promise<void> {
 async function promote(run: Run): Promise<void> {
   const { r, plan, steps, rotationId } = run;
   const ref = { caSecret: plan.caSecret, rotationId };
-  await r.change(steps.backupCa, () => change.backupAuthority(ref), () => undo.removeCredentialVersions({ secret: plan.caSecret, versions: ['backup'] }), (c) => `${c.fingerprint} in ${c.secret}`);
-  await r.change(steps.promoteCa, () => change.promotePendingAuthority(ref), () => undo.restoreAuthorityBackup(ref), (c) => `${plan.caSecret} is ${c.fingerprint}`);
+  await r.change(steps.backupCa, { run: () => change.backupAuthority(ref), undo: () => undo.removeCredentialVersions({ secret: plan.caSecret, versions: ['backup'] }), show: (c) => `${c.fingerprint} in ${c.secret}` });
+  await r.change(steps.promoteCa, { run: () => change.promotePendingAuthority(ref), undo: () => undo.restoreAuthorityBackup(ref), show: (c) => `${plan.caSecret} is ${c.fingerprint}` });
   r.setPhase('verifying');
   await r.wait(steps.verifyNew.name, () => verifyServed(run, 'new'), (x) => x);
 }

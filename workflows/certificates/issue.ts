@@ -50,16 +50,11 @@ export async function issueFirstCertificate(input: FirstCertificateInput): Promi
       return { endpoint, sans: (input.sans ?? [endpoint.host]).map(normalizeSan) };
     }, (f) => `${secret} holds none; SANs ${f.sans.join(', ')}`);
     r.setPhase('staging');
-    const issued = await r.change(
-      step('issue', 'staging', `a key and certificate for CN=${input.service} signed by ${caSecret} into ${secret}-pending`, `delete ${secret}-pending`),
-      () => change.stagePendingCertificate({ secret, caSecret, commonName: input.service, sans: facts.sans, validityDays, rotationId }),
-      () => undo.removeCredentialVersions({ secret, versions: ['pending'] }),
-      (c) => `${c.fingerprint}, valid until ${c.notAfter}`,
-    );
+    const issued = await r.change(step('issue', 'staging', `a key and certificate for CN=${input.service} signed by ${caSecret} into ${secret}-pending`, `delete ${secret}-pending`), { run: () => change.stagePendingCertificate({ secret, caSecret, commonName: input.service, sans: facts.sans, validityDays, rotationId }), undo: () => undo.removeCredentialVersions({ secret, versions: ['pending'] }), show: (c) => `${c.fingerprint}, valid until ${c.notAfter}` });
     r.to = issued.fingerprint;
     r.setPhase('switching');
-    await r.change(step('promote', 'switching', `copy ${secret}-pending → ${secret}`, `delete ${secret} (it held nothing before)`), () => change.promotePendingCertificate({ secret, rotationId }), () => undo.removeIssuedCertificate({ secret, rotationId }));
-    await r.change(step('install', 'switching', `install ${secret} for ${input.service} and reload until it is served`), () => wait.installServiceCertificate({ service: input.service, secret, expectFingerprint: issued.fingerprint }), null, (x) => `served after ${x.reloads} reload(s)`);
+    await r.change(step('promote', 'switching', `copy ${secret}-pending → ${secret}`, `delete ${secret} (it held nothing before)`), { run: () => change.promotePendingCertificate({ secret, rotationId }), undo: () => undo.removeIssuedCertificate({ secret, rotationId }) });
+    await r.change(step('install', 'switching', `install ${secret} for ${input.service} and reload until it is served`), { run: () => wait.installServiceCertificate({ service: input.service, secret, expectFingerprint: issued.fingerprint }), show: (x) => `served after ${x.reloads} reload(s)` });
     r.setPhase('verifying');
     await r.step('verify-served', async () => {
       const s = await read.verifyServedCertificate({ ...facts.endpoint, servername: facts.endpoint.host, expectFingerprint: issued.fingerprint, caSecret });

@@ -60,12 +60,7 @@ export async function rotateServiceCertificate(input: CertificateRotationInput):
 async function issue(run: Run): Promise<{ fingerprint: string; notAfter: string }> {
   const { r, plan, steps, facts, rotationId } = run;
   r.setPhase('staging');
-  const issued = await r.change(
-    steps.issue,
-    () => change.stagePendingCertificate({ secret: plan.secret, caSecret: plan.caSecret, commonName: facts.commonName, sans: facts.sans, validityDays: plan.validityDays, keyAlgorithm: plan.keyAlgorithm, rotationId }),
-    () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }),
-    (c) => `${c.fingerprint} in ${c.secret}, valid until ${c.notAfter}`,
-  );
+  const issued = await r.change(steps.issue, { run: () => change.stagePendingCertificate({ secret: plan.secret, caSecret: plan.caSecret, commonName: facts.commonName, sans: facts.sans, validityDays: plan.validityDays, keyAlgorithm: plan.keyAlgorithm, rotationId }), undo: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }), show: (c) => `${c.fingerprint} in ${c.secret}, valid until ${c.notAfter}` });
   r.to = issued.fingerprint;
   return issued;
 }
@@ -74,14 +69,9 @@ async function switchOver(run: Run, issued: { fingerprint: string }): Promise<vo
   const { r, plan, steps, rotationId } = run;
   const ref = { secret: plan.secret, rotationId };
   r.setPhase('switching');
-  await r.change(steps.backup, () => change.backupCurrentCertificate(ref), () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] }), (c) => `${c.fingerprint} in ${c.secret}`);
-  await r.change(steps.promote, () => change.promotePendingCertificate(ref), () => undo.restoreBackupCertificate(ref), (c) => `${plan.secret} holds ${c.fingerprint}`);
-  await r.change(
-    steps.install,
-    () => wait.installServiceCertificate({ service: plan.service, secret: plan.secret, expectFingerprint: issued.fingerprint }),
-    () => reinstallPrevious(run),
-    (x) => `served after ${x.reloads} ${steps.heal ? 'restart' : 'reload'}(s), ${Math.round(x.waitedMs / 1000)} s`,
-  );
+  await r.change(steps.backup, { run: () => change.backupCurrentCertificate(ref), undo: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] }), show: (c) => `${c.fingerprint} in ${c.secret}` });
+  await r.change(steps.promote, { run: () => change.promotePendingCertificate(ref), undo: () => undo.restoreBackupCertificate(ref), show: (c) => `${plan.secret} holds ${c.fingerprint}` });
+  await r.change(steps.install, { run: () => wait.installServiceCertificate({ service: plan.service, secret: plan.secret, expectFingerprint: issued.fingerprint }), undo: () => reinstallPrevious(run), show: (x) => `served after ${x.reloads} ${steps.heal ? 'restart' : 'reload'}(s), ${Math.round(x.waitedMs / 1000)} s` });
   // Connect and the registry were restarted: the pipeline's tasks must run again before the rotation goes on
   // (only these services' runs take the step; PostgreSQL's histories never meet this marker)
   if (steps.heal && patched('certificate-restart-heal')) await r.step(steps.heal.name, () => healConnector(plan), (h) => (h.restarted.length ? `restarted failed task(s) ${h.restarted.join(', ')}` : 'every task RUNNING'));

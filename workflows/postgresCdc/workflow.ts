@@ -41,19 +41,19 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
 
     // 2. Stage the new credential: the password exists only in the secret store.
     r.setPhase('staging');
-    const pending = await r.change(steps.stage, () => change.stagePendingCredential({ secret: plan.secret, newUser, rotationId }), () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }), (c) => `${c.secret} fp=${c.fingerprint}`);
-    await r.change(steps.createRole, () => change.createRoleFromSecret({ secret: pending.secret, parentRole: plan.parentRole, rotationId }), () => undo.dropRoleCreatedBy({ role: newUser, rotationId, parentRole: plan.parentRole }), (x) => `${x.role} ${x.created ? 'created' : 'converged'}`);
+    const pending = await r.change(steps.stage, { run: () => change.stagePendingCredential({ secret: plan.secret, newUser, rotationId }), undo: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }), show: (c) => `${c.secret} fp=${c.fingerprint}` });
+    await r.change(steps.createRole, { run: () => change.createRoleFromSecret({ secret: pending.secret, parentRole: plan.parentRole, rotationId }), undo: () => undo.dropRoleCreatedBy({ role: newUser, rotationId, parentRole: plan.parentRole }), show: (x) => `${x.role} ${x.created ? 'created' : 'converged'}` });
     const was = await r.step(steps.parity.name, () => privilegeParity(oldUser, newUser));
     await r.wait(steps.tableAccess.name, () => wait.testTableAccess({ secret: pending.secret, publication: plan.publication }), (x) => `${x.tables.length} published tables readable`);
     await r.wait(steps.replicationLogin.name, () => read.testReplicationLogin({ secret: pending.secret }), (x) => `IDENTIFY_SYSTEM ok (system ${x.systemId})`);
 
     // 3. Switch the pipeline to it.
     r.setPhase('switching');
-    await r.change(steps.backup, () => change.backupCurrentCredential({ secret: plan.secret, rotationId }), () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] }), (c) => `backup holds ${c.user}`);
+    await r.change(steps.backup, { run: () => change.backupCurrentCredential({ secret: plan.secret, rotationId }), undo: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] }), show: (c) => `backup holds ${c.user}` });
     const expiry = (endsAt: number) => new Date(endsAt + EXPIRY_MARGIN_MS).toISOString();
-    await r.change(steps.expireOld, () => change.limitRoleValidity({ role: oldUser, until: expiry(Date.now() + graceMs) }), () => undo.limitRoleValidity({ role: oldUser, until: was.validUntil }));
-    if (plan.strategy === 'restart-worker') await r.change(steps.pause, () => change.pauseConnector({ connector: plan.connector }), () => undo.resumeConnector({ connector: plan.connector }));
-    await r.change(steps.promote, () => change.promotePendingCredential({ secret: plan.secret, rotationId }), () => switchBack(plan, oldUser, rotationId, readers), (c) => `current now ${c.user} fp=${c.fingerprint}`);
+    await r.change(steps.expireOld, { run: () => change.limitRoleValidity({ role: oldUser, until: expiry(Date.now() + graceMs) }), undo: () => undo.limitRoleValidity({ role: oldUser, until: was.validUntil }) });
+    if (plan.strategy === 'restart-worker') await r.change(steps.pause, { run: () => change.pauseConnector({ connector: plan.connector }), undo: () => undo.resumeConnector({ connector: plan.connector }) });
+    await r.change(steps.promote, { run: () => change.promotePendingCredential({ secret: plan.secret, rotationId }), undo: () => switchBack(plan, oldUser, rotationId, readers), show: (c) => `current now ${c.user} fp=${c.fingerprint}` });
     await r.step(steps.apply.name, () => apply(wait, plan, readers));
     await r.step(steps.running.name, (): Promise<unknown> => (plan.strategy === 'restart-worker' ? wait.resumeConnector({ connector: plan.connector }) : readersRunning(wait, readers)));
     r.checkpoint('switch');
@@ -63,7 +63,7 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
     await r.wait(steps.streamingUser.name, () => wait.waitStreamingUser({ slot: plan.slot, user: newUser, timeoutMs: 120_000 }), (s) => `walsender ${s.slot.activePid} runs as ${s.streamingUser}`);
     const marker = `rekey-${runId}`;
     const since = Date.now() - 5_000;
-    const canary = await r.change(steps.canaryWrite, () => change.writeCanary({ marker }), () => undo.removeCanary({ marker }), (c) => `at ${c.lsn}`);
+    const canary = await r.change(steps.canaryWrite, { run: () => change.writeCanary({ marker }), undo: () => undo.removeCanary({ marker }), show: (c) => `at ${c.lsn}` });
     await r.wait(steps.slotAdvanced.name, () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: 120_000 }), (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`);
     await r.wait(steps.canaryReadBack.name, () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: 120_000 }), (e) => `partition ${e.partition} offset ${e.offset}`);
     r.checkpoint('canary-read-back');

@@ -30,6 +30,8 @@ export interface StepRecord {
   endedAt?: string;
   outcome: 'running' | 'ok' | 'failed' | 'compensated' | 'skipped' | 'ignored' | 'abandoned';
   detail?: string;
+  /** A change's compensation, as registered when it ran: the same text the dry-run plan shows for the step. */
+  undo?: string;
 }
 
 /** One step as the plan (dry run) shows it: what it changes, how, and how it is undone. */

@@ -18,6 +18,13 @@ import { RotationMetrics } from './metrics.js';
  * (progress query, current details, search attributes, memo), operator signals, the saga
  * of compensations, the grace timer, the audit trail, and the outcome of the run.
  */
+/** What a changing step runs, how it is undone (absent: nothing to undo), and how its result reads in the progress. */
+export interface ChangeStep<T> {
+  run: () => Promise<T>;
+  undo?: () => Promise<unknown>;
+  show?: (result: T) => string;
+}
+
 export class Rotation {
   from: string | null = null;
   to: string | null = null;
@@ -134,11 +141,12 @@ export class Rotation {
   }
 
   /**
-   * A step that changes something: its compensation is on record before the change is made.
-   * The first one takes the lease on the workload the procedure restarts (runs started before
-   * the patch took none).
+   * A step that changes something: its compensation is on record before the change is made,
+   * under the text the dry-run plan shows for it (`step.undo`). The first one takes the lease
+   * on the workload the procedure restarts (runs started before the patch took none).
    */
-  async change<T>(step: PlannedStep, effect: () => Promise<T>, undo: (() => Promise<unknown>) | null, detail?: (result: T) => string): Promise<T> {
+  async change<T>(step: PlannedStep, how: ChangeStep<T>): Promise<T> {
+    const { run: effect, undo, show: detail } = how;
     if (this.spec.lease && !this.leaseDecided) {
       this.leaseDecided = true;
       if (patched('workload-lease')) {
@@ -146,8 +154,10 @@ export class Rotation {
         await this.lease.acquire();
       }
     }
-    if (undo) this.saga.register({ step: step.name, description: step.undo ?? `undo ${step.name}`, run: undo });
-    const result = await this.tracker.step(step.name, effect, detail);
+    // a compensation the plan does not describe is shown as such: the plan-equals-run tests catch it
+    const description = undo ? (step.undo ?? `undo ${step.name} (NOT IN THE PLAN)`) : undefined;
+    if (undo) this.saga.register({ step: step.name, description: description!, run: undo });
+    const result = await this.tracker.step(step.name, effect, detail, description);
     this.audit.record(step.name, step.name, 'success');
     this.checkpoint(step.name);
     return result;

@@ -24,9 +24,9 @@ export class PhaseTracker {
     setCurrentDetails(`**${phase}** — ${this.headline()}`);
   }
 
-  async step<T>(name: string, run: () => Promise<T>, detail?: (result: T) => string): Promise<T> {
+  async step<T>(name: string, run: () => Promise<T>, detail?: (result: T) => string, undo?: string): Promise<T> {
     const startedAtMs = Date.now();
-    const record: StepRecord = { name, startedAt: new Date(startedAtMs).toISOString(), outcome: 'running' };
+    const record: StepRecord = { name, startedAt: new Date(startedAtMs).toISOString(), outcome: 'running', ...(undo ? { undo } : {}) };
     this.steps.push(record);
     try {
       const result = await run();

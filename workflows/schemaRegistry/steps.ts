@@ -27,7 +27,7 @@ export function registrySteps(p: SchemaRegistryRotationPlan, n: { oldUser: strin
       'accept-user',
       'staging',
       `in secret ${s}: ${a}-next-user/-password ← ${n.newUser} (from ${s}-pending); clients still read ${a}-user (${n.oldUser})`,
-      `remove ${a}-next-* from ${s}; if the registry was restarted with it, restart it again and wait until it accepts ${n.oldUser} (HTTP 200)`,
+      `remove ${a}-next-* from ${s}; if the registry was restarted with it, restart it again, wait until it accepts ${n.oldUser} (HTTP 200), then restart any task of ${p.connector} that FAILED meanwhile`,
     ),
     restartAdd: step('restart-registry:add', 'staging', `restart the Schema Registry so it reads its users again (Kubernetes: rollout restart of statefulsets/schema-registry; embedded stack: the stand-in)`),
     newAccepted: step('new-user-accepted', 'staging', `wait until the registry answers ${n.newUser} (${a}-next-*) with HTTP 200 (${waitS})`),

@@ -85,8 +85,8 @@ async function addNewUser(run: Run): Promise<void> {
   const { r, plan, steps, rotationId, newUser } = run;
   const ref = { secret: plan.secret, account: plan.account };
   r.setPhase('staging');
-  await r.change(steps.stage, () => change.stageRegistryUser({ ...ref, newUser, rotationId }), () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }), (x) => `${x.secret} holds ${x.user} fp=${x.fingerprint}`);
-  await r.change(steps.accept, () => change.acceptRegistryUser({ ...ref, rotationId }), () => forgetNewUser(run), (x) => `${plan.account}-next-user ${x.user}, ${x.secret} fp=${x.fingerprint}`);
+  await r.change(steps.stage, { run: () => change.stageRegistryUser({ ...ref, newUser, rotationId }), undo: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }), show: (x) => `${x.secret} holds ${x.user} fp=${x.fingerprint}` });
+  await r.change(steps.accept, { run: () => change.acceptRegistryUser({ ...ref, rotationId }), undo: () => forgetNewUser(run), show: (x) => `${plan.account}-next-user ${x.user}, ${x.secret} fp=${x.fingerprint}` });
   run.restartedWithNewUser = true;
   await r.step(steps.restartAdd.name, () => wait.restartRegistry({ restartedAt: restartStamp() }));
   const timeoutMs = plan.registryWaitSeconds * 1000;
@@ -101,7 +101,7 @@ async function switchClients(run: Run): Promise<void> {
   const { r, plan, steps, rotationId, newUser, marker } = run;
   const ref = { secret: plan.secret, account: plan.account };
   r.setPhase('switching');
-  await r.change(steps.promote, () => change.promoteRegistryUser({ ...ref, rotationId }), () => switchBack(run), (x) => `${plan.account}-user now ${x.user}, ${x.previousUser} still accepted as previous`);
+  await r.change(steps.promote, { run: () => change.promoteRegistryUser({ ...ref, rotationId }), undo: () => switchBack(run), show: (x) => `${plan.account}-user now ${x.user}, ${x.previousUser} still accepted as previous` });
   await r.step(steps.restartTasks.name, () => restartClients(run.clients, wait), () => run.clients.join(', ') || 'no connector authenticates as this account');
   await r.step(steps.running.name, () => clientsRunning(run.clients, wait), (states) => states.join('; '));
   const registrySide = patched('registry-side-proof');
@@ -114,7 +114,7 @@ async function switchClients(run: Run): Promise<void> {
   const since = Date.now() - 5_000;
   // rekey's own lookups above authenticate as the new user too: the converter's request is the one after this mark
   const beforeCanary = run.switchedAt ? await read.registryAccessLogMark() : null;
-  const canary = await r.change(steps.canaryWrite, () => change.writeCanary({ marker }), () => undo.removeCanary({ marker }), (c) => `at ${c.lsn}`);
+  const canary = await r.change(steps.canaryWrite, { run: () => change.writeCanary({ marker }), undo: () => undo.removeCanary({ marker }), show: (c) => `at ${c.lsn}` });
   await r.wait(steps.slotAdvanced.name, () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: CANARY_TIMEOUT_MS }), (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`);
   await r.wait(steps.canaryReadBack.name, () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: CANARY_TIMEOUT_MS }), (e) => `partition ${e.partition} offset ${e.offset}`);
   r.checkpoint('canary-read-back');
