@@ -13,7 +13,17 @@ export default tseslint.config(
     // Production code never depends on the development stack: stand-ins are injected by scripts/.
     files: ['workers/**/*.ts', 'cli/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/scripts/**', '../scripts/*', '../../scripts/*'], message: 'production code must not import scripts/: inject development stand-ins from scripts/ instead' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/scripts/**', '../scripts/*', '../../scripts/*'],
+              message: 'production code must not import scripts/: inject development stand-ins from scripts/ instead',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -24,8 +34,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/scripts/**', '../scripts/*', '../../scripts/*'], message: 'production code must not import scripts/: inject development stand-ins from scripts/ instead' },
-            { group: ['**/workflows/**', '../workflows/*', '../../workflows/*'], message: 'activities never import workflows/: move what both need to contracts/' },
+            {
+              group: ['**/scripts/**', '../scripts/*', '../../scripts/*'],
+              message: 'production code must not import scripts/: inject development stand-ins from scripts/ instead',
+            },
+            {
+              group: ['**/workflows/**', '../workflows/*', '../../workflows/*'],
+              message: 'activities never import workflows/: move what both need to contracts/',
+            },
           ],
         },
       ],
@@ -39,8 +55,41 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process', 'net', 'http', 'https', 'pg', 'kafkajs', '@aws-sdk/*', '@kubernetes/*', 'pino', '@temporalio/*'], message: 'contracts are plain data and pure functions: no I/O, no SDK' },
-            { group: ['**/workflows/**', '**/activities/**', '**/workers/**', '**/cli/**', '**/scripts/**', '../workflows/*', '../activities/*', '../workers/*', '../cli/*', '../scripts/*'], message: 'contracts import only contracts/' },
+            {
+              group: [
+                'node:*',
+                'fs',
+                'path',
+                'os',
+                'crypto',
+                'child_process',
+                'net',
+                'http',
+                'https',
+                'pg',
+                'kafkajs',
+                '@aws-sdk/*',
+                '@kubernetes/*',
+                'pino',
+                '@temporalio/*',
+              ],
+              message: 'contracts are plain data and pure functions: no I/O, no SDK',
+            },
+            {
+              group: [
+                '**/workflows/**',
+                '**/activities/**',
+                '**/workers/**',
+                '**/cli/**',
+                '**/scripts/**',
+                '../workflows/*',
+                '../activities/*',
+                '../workers/*',
+                '../cli/*',
+                '../scripts/*',
+              ],
+              message: 'contracts import only contracts/',
+            },
           ],
         },
       ],
@@ -54,15 +103,41 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process', 'net', 'http', 'https'], message: 'workflows are deterministic: do I/O in an activity' },
-            { group: ['pg', 'kafkajs', '@aws-sdk/*', '@kubernetes/*', 'pino'], message: 'workflows are deterministic: call this from an activity' },
-            { group: ['../activities/*', '../activities/**', '../../activities/*', '../../activities/**'], message: 'import activities as types only (import type …)', allowTypeImports: true },
-            { group: ['**/scripts/**', '../scripts/*', '../../scripts/*'], message: 'production code must not import scripts/' },
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process', 'net', 'http', 'https'],
+              message: 'workflows are deterministic: do I/O in an activity',
+            },
+            {
+              group: ['pg', 'kafkajs', '@aws-sdk/*', '@kubernetes/*', 'pino'],
+              message: 'workflows are deterministic: call this from an activity',
+            },
+            {
+              group: ['../activities/*', '../activities/**', '../../activities/*', '../../activities/**'],
+              message: 'import activities as types only (import type …)',
+              allowTypeImports: true,
+            },
+            {
+              group: ['**/scripts/**', '../scripts/*', '../../scripts/*'],
+              message: 'production code must not import scripts/',
+            },
           ],
         },
       ],
-      'no-restricted-globals': ['error', { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' }, { name: 'setInterval', message: 'use a loop with sleep()' }, { name: 'fetch', message: 'do I/O in an activity' }, { name: 'process', message: 'workflows must not read the environment' }],
-      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Math.random is seeded by Temporal but prefer uuid4() from @temporalio/workflow for ids' }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' },
+        { name: 'setInterval', message: 'use a loop with sleep()' },
+        { name: 'fetch', message: 'do I/O in an activity' },
+        { name: 'process', message: 'workflows must not read the environment' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'Math',
+          property: 'random',
+          message: 'Math.random is seeded by Temporal but prefer uuid4() from @temporalio/workflow for ids',
+        },
+      ],
     },
   },
 );

@@ -41,7 +41,8 @@ export interface AuditDeps {
 
 /** The prev_hash of a chain's first line. */
 export const GENESIS = '0'.repeat(64);
-const hashOf = (prev: string, event: AuditEvent) => createHash('sha256').update(prev).update(JSON.stringify(event)).digest('hex');
+const hashOf = (prev: string, event: AuditEvent) =>
+  createHash('sha256').update(prev).update(JSON.stringify(event)).digest('hex');
 
 // proper-lockfile ships no types (and @types/ would be a second dependency): the part used here.
 interface ProperLockfile {
@@ -91,7 +92,9 @@ export function createAuditActivities(deps: AuditDeps) {
   const staleLockMs = Math.max(deps.staleLockMs ?? 10_000, 2_000);
 
   async function appendAudit(event: AuditEvent): Promise<{ hash: string; duplicate: boolean }> {
-    const run = (queues.get(file) ?? Promise.resolve()).then(() => appendLocked(file, event, lockTimeoutMs, staleLockMs));
+    const run = (queues.get(file) ?? Promise.resolve()).then(() =>
+      appendLocked(file, event, lockTimeoutMs, staleLockMs),
+    );
     queues.set(
       file,
       run.catch(() => undefined),
@@ -102,7 +105,12 @@ export function createAuditActivities(deps: AuditDeps) {
   return { appendAudit };
 }
 
-async function appendLocked(file: string, event: AuditEvent, lockTimeoutMs: number, staleLockMs: number): Promise<{ hash: string; duplicate: boolean }> {
+async function appendLocked(
+  file: string,
+  event: AuditEvent,
+  lockTimeoutMs: number,
+  staleLockMs: number,
+): Promise<{ hash: string; duplicate: boolean }> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const lock = await acquireLock(file, lockTimeoutMs, staleLockMs);
   try {
@@ -117,7 +125,11 @@ async function appendLocked(file: string, event: AuditEvent, lockTimeoutMs: numb
       const line: AuditLine = { ...event, prev_hash: state.head, hash };
       const bytes = Buffer.from(`${JSON.stringify(line)}\n`, 'utf8');
       const compromised = lock.compromised();
-      if (compromised) throw ApplicationFailure.retryable(`lost the audit log lock before writing: ${compromised.message}`, 'AuditLogLockLost');
+      if (compromised)
+        throw ApplicationFailure.retryable(
+          `lost the audit log lock before writing: ${compromised.message}`,
+          'AuditLogLockLost',
+        );
       try {
         await fh.appendFile(bytes); // O_APPEND; writes the whole buffer
         await fh.datasync();
@@ -141,7 +153,11 @@ async function appendLocked(file: string, event: AuditEvent, lockTimeoutMs: numb
 }
 
 /** Brings this process's view of the file up to its end; refuses a torn or unreadable tail. */
-async function catchUp(file: string, fh: FileHandle, stat: { dev: number; ino: number; size: number }): Promise<ChainState> {
+async function catchUp(
+  file: string,
+  fh: FileHandle,
+  stat: { dev: number; ino: number; size: number },
+): Promise<ChainState> {
   let state = states.get(file);
   if (!state || state.dev !== stat.dev || state.ino !== stat.ino || stat.size < state.offset) {
     state = { dev: stat.dev, ino: stat.ino, offset: 0, lineNo: 0, head: GENESIS, ids: new Map() };
@@ -186,7 +202,13 @@ const tornRepair = (file: string, end: number) =>
 function parseLine(text: string): AuditLine | undefined {
   try {
     const line = JSON.parse(text) as Partial<AuditLine> | null;
-    if (line && typeof line === 'object' && typeof line.eventId === 'string' && typeof line.hash === 'string' && typeof line.prev_hash === 'string') {
+    if (
+      line &&
+      typeof line === 'object' &&
+      typeof line.eventId === 'string' &&
+      typeof line.hash === 'string' &&
+      typeof line.prev_hash === 'string'
+    ) {
       return line as AuditLine;
     }
   } catch {
@@ -199,7 +221,12 @@ function parseLine(text: string): AuditLine | undefined {
  * Calls onLine for each complete line (without its '\n') in [from, size), reading in chunks.
  * Returns the end of the last complete line: less than size when the file ends mid-line.
  */
-async function scanLines(fh: FileHandle, from: number, size: number, onLine: (text: string) => void): Promise<{ end: number }> {
+async function scanLines(
+  fh: FileHandle,
+  from: number,
+  size: number,
+  onLine: (text: string) => void,
+): Promise<{ end: number }> {
   const chunk = Buffer.alloc(64 * 1024);
   let carry = Buffer.alloc(0);
   let end = from;
@@ -220,7 +247,11 @@ async function scanLines(fh: FileHandle, from: number, size: number, onLine: (te
   return { end };
 }
 
-async function acquireLock(file: string, timeoutMs: number, staleMs: number): Promise<{ release: () => Promise<void>; compromised: () => Error | undefined }> {
+async function acquireLock(
+  file: string,
+  timeoutMs: number,
+  staleMs: number,
+): Promise<{ release: () => Promise<void>; compromised: () => Error | undefined }> {
   const deadline = Date.now() + timeoutMs;
   let backoff = 4;
   let compromised: Error | undefined;
@@ -289,7 +320,10 @@ export async function verifyAuditChain(file: string): Promise<AuditChainReport> 
     const report = await verifyOnce(file);
     if (!report.torn || attempt === 5) return report.result;
     // A writer may have been mid-append: look again if the file has grown since.
-    const size = await fs.stat(file).then((s) => s.size, () => -1);
+    const size = await fs.stat(file).then(
+      (s) => s.size,
+      () => -1,
+    );
     if (size <= report.torn.size) return report.result;
   }
 }
@@ -299,7 +333,8 @@ async function verifyOnce(file: string): Promise<{ result: AuditChainReport; tor
   try {
     fh = await fs.open(file, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { result: { ok: true, lines: 0, head: GENESIS, duplicateEventIds: 0, workflows: 0 } };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      return { result: { ok: true, lines: 0, head: GENESIS, duplicateEventIds: 0, workflows: 0 } };
     throw err;
   }
   try {
@@ -322,7 +357,8 @@ async function verifyOnce(file: string): Promise<{ result: AuditChainReport; tor
       }
       const { prev_hash, hash, ...event } = line;
       if (prev_hash !== prev) broken = { brokenAt: lineNo, reason: 'prev_hash does not match the previous line' };
-      else if (hashOf(prev, event) !== hash) broken = { brokenAt: lineNo, reason: 'hash does not match the line content' };
+      else if (hashOf(prev, event) !== hash)
+        broken = { brokenAt: lineNo, reason: 'hash does not match the line content' };
       if (broken) return;
       prev = hash;
       if (ids.has(line.eventId)) duplicateEventIds += 1;

@@ -16,7 +16,8 @@ export interface StreamedAuditLine extends AuditEvent {
   hash: string;
 }
 
-const hashOf = (prev: string, body: Omit<StreamedAuditLine, 'prev_hash' | 'hash'>) => createHash('sha256').update(prev).update(JSON.stringify(body)).digest('hex');
+const hashOf = (prev: string, body: Omit<StreamedAuditLine, 'prev_hash' | 'hash'>) =>
+  createHash('sha256').update(prev).update(JSON.stringify(body)).digest('hex');
 /** eventIds remembered per writer, for a retried append (the same process) to be recognised. */
 const REMEMBERED_IDS = 10_000;
 
@@ -84,19 +85,33 @@ export async function verifyAuditStream(file: string): Promise<StreamChainReport
     chain.push(line);
     byWriter.set(line.writer, chain);
   }
-  const writers = [...byWriter.entries()].map(([writer, ls]) => checkWriter(writer, ls.sort((a, b) => a.seq - b.seq)));
+  const writers = [...byWriter.entries()].map(([writer, ls]) =>
+    checkWriter(
+      writer,
+      ls.sort((a, b) => a.seq - b.seq),
+    ),
+  );
   const events = [...byWriter.values()].flat().map((l) => l.eventId);
-  return { ok: writers.every((w) => !w.problem), lines, writers, repeatedEventIds: events.length - new Set(events).size };
+  return {
+    ok: writers.every((w) => !w.problem),
+    lines,
+    writers,
+    repeatedEventIds: events.length - new Set(events).size,
+  };
 }
 
 function checkWriter(writer: string, ls: StreamedAuditLine[]): StreamChainReport['writers'][number] {
   const summary = { writer, lines: ls.length, firstSeq: ls[0]!.seq, lastSeq: ls.at(-1)!.seq, head: ls.at(-1)!.hash };
   for (const [i, l] of ls.entries()) {
     const { prev_hash: prev, hash, ...body } = l;
-    if (i > 0 && l.seq !== ls[i - 1]!.seq + 1) return { ...summary, problem: `seq ${ls[i - 1]!.seq} is followed by ${l.seq}: line(s) missing` };
-    if (i > 0 && prev !== ls[i - 1]!.hash) return { ...summary, problem: `seq ${l.seq} does not link to seq ${ls[i - 1]!.seq}` };
-    if (i === 0 && l.seq === 1 && prev !== GENESIS) return { ...summary, problem: 'seq 1 does not start from the genesis hash' };
-    if (hashOf(prev, body) !== hash) return { ...summary, problem: `seq ${l.seq} was changed (its hash does not match its content)` };
+    if (i > 0 && l.seq !== ls[i - 1]!.seq + 1)
+      return { ...summary, problem: `seq ${ls[i - 1]!.seq} is followed by ${l.seq}: line(s) missing` };
+    if (i > 0 && prev !== ls[i - 1]!.hash)
+      return { ...summary, problem: `seq ${l.seq} does not link to seq ${ls[i - 1]!.seq}` };
+    if (i === 0 && l.seq === 1 && prev !== GENESIS)
+      return { ...summary, problem: 'seq 1 does not start from the genesis hash' };
+    if (hashOf(prev, body) !== hash)
+      return { ...summary, problem: `seq ${l.seq} was changed (its hash does not match its content)` };
   }
   return summary;
 }

@@ -35,15 +35,28 @@ export function createS3Activities(ctx: S3Context) {
   async function listPage(bucket: string, prefix: string, opts: { delimiter?: string; token?: string }) {
     const { sdk, s3 } = await aws();
     return call(`S3 ListObjectsV2 s3://${bucket}/${prefix}`, () =>
-      s3.send(new sdk.s3.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: opts.delimiter, ContinuationToken: opts.token })),
+      s3.send(
+        new sdk.s3.ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          Delimiter: opts.delimiter,
+          ContinuationToken: opts.token,
+        }),
+      ),
     );
   }
 
   /** The newest object under the prefix modified after `since`, or null; only the archive's newest folders are listed. */
-  async function newestObjectSince(input: { bucket: string; prefix: string; since: string }): Promise<{ key: string; lastModified: string } | null> {
+  async function newestObjectSince(input: {
+    bucket: string;
+    prefix: string;
+    since: string;
+  }): Promise<{ key: string; lastModified: string } | null> {
     const since = Date.parse(input.since);
     const list: ListPage = (prefix, opts) => listPage(input.bucket, prefix, opts);
-    const objects = await newestArchiveObjects(list, input.prefix, (folder, pages) => heartbeat(`listed ${pages} page(s) of s3://${input.bucket}/${folder}`));
+    const objects = await newestArchiveObjects(list, input.prefix, (folder, pages) =>
+      heartbeat(`listed ${pages} page(s) of s3://${input.bucket}/${folder}`),
+    );
     let newest: { key: string; at: number } | null = null;
     for (const o of objects) {
       const at = o.LastModified?.getTime() ?? 0;
@@ -58,7 +71,12 @@ export function createS3Activities(ctx: S3Context) {
    * and Avro files carry a string's bytes as they are; a Parquet file compresses them, so a
    * Parquet sink cannot be proven this way (the runbook says so).
    */
-  async function archivedMarker(input: { bucket: string; prefix: string; marker: string; since: string }): Promise<{ key: string; lastModified: string } | null> {
+  async function archivedMarker(input: {
+    bucket: string;
+    prefix: string;
+    marker: string;
+    since: string;
+  }): Promise<{ key: string; lastModified: string } | null> {
     const since = Date.parse(input.since);
     const list: ListPage = (prefix, opts) => listPage(input.bucket, prefix, opts);
     const fresh = (await newestArchiveObjects(list, input.prefix))
@@ -67,7 +85,9 @@ export function createS3Activities(ctx: S3Context) {
       .slice(0, MAX_CANARY_OBJECTS);
     const { sdk, s3 } = await aws();
     for (const o of fresh) {
-      const out = await call(`S3 GetObject s3://${input.bucket}/${o.Key}`, () => s3.send(new sdk.s3.GetObjectCommand({ Bucket: input.bucket, Key: o.Key })));
+      const out = await call(`S3 GetObject s3://${input.bucket}/${o.Key}`, () =>
+        s3.send(new sdk.s3.GetObjectCommand({ Bucket: input.bucket, Key: o.Key })),
+      );
       const raw = Buffer.from((await out.Body?.transformToByteArray()) ?? []);
       const bytes = o.Key!.endsWith('.gz') ? gunzipSync(raw) : raw;
       if (bytes.includes(input.marker)) return { key: o.Key!, lastModified: o.LastModified!.toISOString() };
@@ -85,24 +105,42 @@ export function createS3Activities(ctx: S3Context) {
         const o = await newestObjectSince(input);
         return o ? { done: o } : { seen: `no object under ${where} after ${input.since}` };
       },
-      (seen) => ApplicationFailure.nonRetryable(`${seen} within ${input.timeoutMs / 1000} s: is the sink writing?`, 'NoFreshObject'),
+      (seen) =>
+        ApplicationFailure.nonRetryable(
+          `${seen} within ${input.timeoutMs / 1000} s: is the sink writing?`,
+          'NoFreshObject',
+        ),
     );
   }
 
   /** Polls S3 with a ListObjectsV2 signed by the key in `secret` until `settled(answer)`; the answer is an error code or ACCEPTED. */
-  async function probeKey(secret: string, bucket: string, timeoutMs: number, settled: (answer: string) => boolean, onTimeout: (accessKeyId: string, seen: string) => ApplicationFailure) {
+  async function probeKey(
+    secret: string,
+    bucket: string,
+    timeoutMs: number,
+    settled: (answer: string) => boolean,
+    onTimeout: (accessKeyId: string, seen: string) => ApplicationFailure,
+  ) {
     const s = await must(secret);
     const accessKeyId = s.data[ID_KEY];
     const secretAccessKey = s.data[SECRET_KEY];
-    if (!accessKeyId || !secretAccessKey) throw ApplicationFailure.nonRetryable(`secret ${secret} has no ${ID_KEY}/${SECRET_KEY}`, 'NoSuchCredential');
+    if (!accessKeyId || !secretAccessKey)
+      throw ApplicationFailure.nonRetryable(`secret ${secret} has no ${ID_KEY}/${SECRET_KEY}`, 'NoSuchCredential');
     const { sdk } = await aws();
-    const probe = new sdk.s3.S3Client({ ...ctx.client, forcePathStyle: Boolean(ctx.endpoint), credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+    const probe = new sdk.s3.S3Client({
+      ...ctx.client,
+      forcePathStyle: Boolean(ctx.endpoint),
+      credentials: { accessKeyId, secretAccessKey },
+      maxAttempts: 1,
+    });
     try {
       return await until(
         timeoutMs,
         2000,
         async () => {
-          const code = await probe.send(new sdk.s3.ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 })).then(() => ACCEPTED, codeOf);
+          const code = await probe
+            .send(new sdk.s3.ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 }))
+            .then(() => ACCEPTED, codeOf);
           return settled(code) ? { done: { accessKeyId, code } } : { seen: code };
         },
         (seen) => onTimeout(accessKeyId, seen),
@@ -113,9 +151,21 @@ export function createS3Activities(ctx: S3Context) {
   }
 
   /** Signs an S3 request with the key stored in `secret` (the old key, in `-backup`) until S3 refuses the key as unknown (deleted). */
-  async function waitAccessKeyRefused(input: { secret: string; bucket: string; timeoutMs: number }): Promise<{ accessKeyId: string; code: string; waitedMs: number }> {
-    return probeKey(input.secret, input.bucket, input.timeoutMs, (code) => REFUSED.has(code), (id, seen) =>
-      ApplicationFailure.nonRetryable(`S3 did not refuse ${id} within ${input.timeoutMs / 1000} s (last answer: ${seen})`, 'OldKeyStillAccepted'),
+  async function waitAccessKeyRefused(input: {
+    secret: string;
+    bucket: string;
+    timeoutMs: number;
+  }): Promise<{ accessKeyId: string; code: string; waitedMs: number }> {
+    return probeKey(
+      input.secret,
+      input.bucket,
+      input.timeoutMs,
+      (code) => REFUSED.has(code),
+      (id, seen) =>
+        ApplicationFailure.nonRetryable(
+          `S3 did not refuse ${id} within ${input.timeoutMs / 1000} s (last answer: ${seen})`,
+          'OldKeyStillAccepted',
+        ),
     );
   }
 
@@ -125,9 +175,21 @@ export function createS3Activities(ctx: S3Context) {
    * IAM user guide), and the sink fails its task on a refusal without retrying. Only then may
    * the sink be pointed at it.
    */
-  async function waitAccessKeyAccepted(input: { secret: string; bucket: string; timeoutMs: number }): Promise<{ accessKeyId: string; code: string; waitedMs: number }> {
-    return probeKey(input.secret, input.bucket, input.timeoutMs, (code) => code === ACCEPTED, (id, seen) =>
-      ApplicationFailure.nonRetryable(`S3 did not accept ${id} within ${input.timeoutMs / 1000} s (last answer: ${seen})`, 'NewKeyNotAccepted'),
+  async function waitAccessKeyAccepted(input: {
+    secret: string;
+    bucket: string;
+    timeoutMs: number;
+  }): Promise<{ accessKeyId: string; code: string; waitedMs: number }> {
+    return probeKey(
+      input.secret,
+      input.bucket,
+      input.timeoutMs,
+      (code) => code === ACCEPTED,
+      (id, seen) =>
+        ApplicationFailure.nonRetryable(
+          `S3 did not accept ${id} within ${input.timeoutMs / 1000} s (last answer: ${seen})`,
+          'NewKeyNotAccepted',
+        ),
     );
   }
 

@@ -15,6 +15,10 @@ let loading: Promise<AwsSdk> | undefined;
  * which never rotates or validates AWS keys does not carry (the fleet's memory budget).
  */
 export function awsSdk(): Promise<AwsSdk> {
-  loading ??= Promise.all([import('@aws-sdk/client-iam'), import('@aws-sdk/client-s3'), import('@aws-sdk/client-sts')]).then(([iam, s3, sts]) => ({ iam, s3, sts }));
+  loading ??= Promise.all([
+    import('@aws-sdk/client-iam'),
+    import('@aws-sdk/client-s3'),
+    import('@aws-sdk/client-sts'),
+  ]).then(([iam, s3, sts]) => ({ iam, s3, sts }));
   return loading;
 }

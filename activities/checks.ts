@@ -14,14 +14,23 @@ export const skip = (saw: string): Finding => ({ status: 'skip', saw });
 export const verdict = (ok: boolean, saw: string): Finding => ({ status: ok ? 'pass' : 'fail', saw });
 
 /** First line of an error, bounded: what a check that could not even ask saw. */
-export const errorText = (err: unknown): string => `error: ${String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 300)}`;
+export const errorText = (err: unknown): string =>
+  `error: ${String((err as Error)?.message ?? err)
+    .split('\n')[0]!
+    .slice(0, 300)}`;
 
 /**
  * Runs one read-only check: an exception (unreachable, refused, timed out) is a failed check
  * with the error as evidence, never an activity failure, so one broken system does not hide
  * the results of the others.
  */
-export async function runCheck(component: Component, check: string, queried: string, expected: string, probe: () => Promise<Finding>): Promise<CheckResult> {
+export async function runCheck(
+  component: Component,
+  check: string,
+  queried: string,
+  expected: string,
+  probe: () => Promise<Finding>,
+): Promise<CheckResult> {
   let finding: Finding;
   try {
     finding = await probe();

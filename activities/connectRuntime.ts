@@ -9,9 +9,19 @@ import { createKubernetesActivities, type WorkloadKind } from './kubernetes.js';
  * stamp, e.g. from an older workflow, each attempt restarts again, which also converges). Used for `restart-worker` (Deployment
  * `kafka-connect`) and for the Schema Registry re-reading its users (StatefulSet `schema-registry`).
  */
-export function kubernetesRolloutRestart(deps: { kubeConfig: KubeConfig; namespace: string; kind?: WorkloadKind; name?: string; deployment?: string; timeoutMs?: number }) {
+export function kubernetesRolloutRestart(deps: {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  kind?: WorkloadKind;
+  name?: string;
+  deployment?: string;
+  timeoutMs?: number;
+}) {
   const kube = createKubernetesActivities({ kubeConfig: deps.kubeConfig, namespace: deps.namespace });
-  const workload = { kind: deps.kind ?? ('Deployment' as const), name: deps.name ?? deps.deployment ?? 'kafka-connect' };
+  const workload = {
+    kind: deps.kind ?? ('Deployment' as const),
+    name: deps.name ?? deps.deployment ?? 'kafka-connect',
+  };
   const what = `${workload.kind === 'Deployment' ? 'deployments' : 'statefulsets'}/${workload.name}`;
   return {
     async restart(onProgress: (detail: string) => void, restartedAt?: string): Promise<void> {

@@ -24,7 +24,8 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
 
   async function must(name: string) {
     const s = await store.read(name);
-    if (!s) throw ApplicationFailure.nonRetryable(`secret ${name} not found in the ${store.kind} store`, 'SecretMissing');
+    if (!s)
+      throw ApplicationFailure.nonRetryable(`secret ${name} not found in the ${store.kind} store`, 'SecretMissing');
     return s;
   }
 
@@ -34,7 +35,11 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
   }
 
   /** Generates the new password and writes it to `<secret>-pending`. Repeating it for the same rotation returns the same pending version. */
-  async function stagePendingCredential(input: { secret: string; newUser: string; rotationId: string }): Promise<CredentialRef> {
+  async function stagePendingCredential(input: {
+    secret: string;
+    newUser: string;
+    rotationId: string;
+  }): Promise<CredentialRef> {
     const { pending } = siblings(input.secret);
     const existing = await store.read(pending);
     if (existing && existing.info.annotations.rotationId === input.rotationId) {
@@ -56,7 +61,9 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
     }
     const current = await must(input.secret);
     // every key, byte for byte: restoring the backup must give back exactly this secret
-    const info = await store.write(backup, current.bytes, { annotations: { rotationId: input.rotationId, stage: 'backup' } });
+    const info = await store.write(backup, current.bytes, {
+      annotations: { rotationId: input.rotationId, stage: 'backup' },
+    });
     return { secret: backup, user: current.data[USER_KEY] ?? '', fingerprint: info.fingerprint };
   }
 
@@ -65,14 +72,29 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
    * the current version. `keys`: only these keys change (promote: the credential keys; any
    * other key the pipeline keeps in the secret stays byte for byte); all keys: an exact copy.
    */
-  async function copyOverCurrent(secret: string, from: string, rotationId: string, stage: string, keys?: string[]): Promise<CredentialRef> {
+  async function copyOverCurrent(
+    secret: string,
+    from: string,
+    rotationId: string,
+    stage: string,
+    keys?: string[],
+  ): Promise<CredentialRef> {
     const source = await must(from);
     if (source.info.annotations.rotationId !== rotationId) {
-      throw ApplicationFailure.nonRetryable(`secret ${from} belongs to rotation ${source.info.annotations.rotationId ?? '(none)'}, not ${rotationId}`, 'ForeignSecretVersion');
+      throw ApplicationFailure.nonRetryable(
+        `secret ${from} belongs to rotation ${source.info.annotations.rotationId ?? '(none)'}, not ${rotationId}`,
+        'ForeignSecretVersion',
+      );
     }
-    const values = keys ? Object.fromEntries(keys.filter((k) => k in source.bytes).map((k) => [k, source.bytes[k]!])) : source.bytes;
+    const values = keys
+      ? Object.fromEntries(keys.filter((k) => k in source.bytes).map((k) => [k, source.bytes[k]!]))
+      : source.bytes;
     const current = await store.read(secret);
-    const same = current && (keys ? keys.every((k) => current.bytes[k]?.equals(source.bytes[k] ?? Buffer.alloc(0)) ?? !(k in source.bytes)) : current.info.fingerprint === source.info.fingerprint);
+    const same =
+      current &&
+      (keys
+        ? keys.every((k) => current.bytes[k]?.equals(source.bytes[k] ?? Buffer.alloc(0)) ?? !(k in source.bytes))
+        : current.info.fingerprint === source.info.fingerprint);
     if (current && same) return { secret, user: current.data[USER_KEY] ?? '', fingerprint: current.info.fingerprint };
     const info = await store.write(secret, values, {
       expectedVersion: current?.info.version ?? null,
@@ -83,7 +105,10 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
   }
 
   async function promotePendingCredential(input: { secret: string; rotationId: string }): Promise<CredentialRef> {
-    return copyOverCurrent(input.secret, siblings(input.secret).pending, input.rotationId, 'current', [USER_KEY, PASSWORD_KEY]);
+    return copyOverCurrent(input.secret, siblings(input.secret).pending, input.rotationId, 'current', [
+      USER_KEY,
+      PASSWORD_KEY,
+    ]);
   }
 
   /** Puts the backup back. Without a backup, current was never replaced (promotion requires one): nothing to restore. */
@@ -92,9 +117,19 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
     return copyOverCurrent(input.secret, siblings(input.secret).backup, input.rotationId, 'restored');
   }
 
-  async function removeCredentialVersions(input: { secret: string; versions: Array<'pending' | 'backup'> }): Promise<void> {
+  async function removeCredentialVersions(input: {
+    secret: string;
+    versions: Array<'pending' | 'backup'>;
+  }): Promise<void> {
     for (const v of input.versions) await store.remove(siblings(input.secret)[v]);
   }
 
-  return { describeCredential, stagePendingCredential, backupCurrentCredential, promotePendingCredential, restoreBackupCredential, removeCredentialVersions };
+  return {
+    describeCredential,
+    stagePendingCredential,
+    backupCurrentCredential,
+    promotePendingCredential,
+    restoreBackupCredential,
+    removeCredentialVersions,
+  };
 }

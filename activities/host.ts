@@ -25,7 +25,13 @@ export function createHostActivities(deps: { connectPodsMemory?: () => Promise<C
       // not Linux: os.freemem() is the best estimate
     }
     const connectPods = deps.connectPodsMemory ? await deps.connectPodsMemory() : undefined;
-    return { availablePercent: Math.round((available / total) * 1000) / 10, availableBytes: available, totalBytes: total, nodesUnderPressure: [], ...(connectPods ? { connectPods } : {}) };
+    return {
+      availablePercent: Math.round((available / total) * 1000) / 10,
+      availableBytes: available,
+      totalBytes: total,
+      nodesUnderPressure: [],
+      ...(connectPods ? { connectPods } : {}),
+    };
   }
   return { memoryHeadroom };
 }

@@ -27,24 +27,39 @@ export function fetchTrusting(caPem?: string | (() => string)): Fetch {
   };
   return (async (input: string | URL | Request, init: RequestInit = {}) => {
     const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
-    const body = typeof init.body === 'string' ? init.body : init.body == null ? undefined : String(init.body as unknown as string);
+    const body =
+      typeof init.body === 'string'
+        ? init.body
+        : init.body == null
+          ? undefined
+          : String(init.body as unknown as string);
     const headers = Object.fromEntries(new Headers(init.headers).entries());
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
     const lib = url.protocol === 'https:' ? https : http;
     return new Promise<Response>((resolve, reject) => {
-      const req = lib.request(url, { method: init.method ?? 'GET', headers, ...(url.protocol === 'https:' ? { agent: agentFor() } : {}), signal: init.signal ?? undefined }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const h = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
-          const status = res.statusCode ?? 500;
-          // a Response may not carry a body with these statuses
-          const payload = [204, 205, 304].includes(status) ? null : Buffer.concat(chunks);
-          resolve(new Response(payload, { status, statusText: res.statusMessage, headers: h }));
-        });
-      });
+      const req = lib.request(
+        url,
+        {
+          method: init.method ?? 'GET',
+          headers,
+          ...(url.protocol === 'https:' ? { agent: agentFor() } : {}),
+          signal: init.signal ?? undefined,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const h = new Headers();
+            for (const [k, v] of Object.entries(res.headers))
+              if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+            const status = res.statusCode ?? 500;
+            // a Response may not carry a body with these statuses
+            const payload = [204, 205, 304].includes(status) ? null : Buffer.concat(chunks);
+            resolve(new Response(payload, { status, statusText: res.statusMessage, headers: h }));
+          });
+        },
+      );
       // the same shape as fetch's network errors, so callers' messages stay alike
       req.on('error', (err) => reject(new TypeError(`fetch failed: ${err.message}`, { cause: err })));
       if (body !== undefined) req.write(body);

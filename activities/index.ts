@@ -41,7 +41,13 @@ export interface ActivityDeps {
   /** Apicurio's base URL (…/apis/… suffixes are stripped) and how to restart it. */
   /** `accessLog`: the registry's access log (the registry-side proof that clients moved), `file:<path>` or `pods:<namespace>/<selector>[:<container>]` (read through `kubernetes`). */
   /** `api`: the registry's API flavour (default apicurio: the URL may name Apicurio's root or any of its API paths). */
-  schemaRegistry?: { url: string; api?: RegistryFlavour; runtime?: RegistryRuntime; caPem?: string | (() => string); accessLog?: string };
+  schemaRegistry?: {
+    url: string;
+    api?: RegistryFlavour;
+    runtime?: RegistryRuntime;
+    caPem?: string | (() => string);
+    accessLog?: string;
+  };
   /** IAM and S3 (the S3 sink's access keys): `endpoint` for an emulator; `credentials` absent = the SDK's default chain. */
   aws?: { region: string; endpoint?: string; credentials?: AwsCredentials };
   /** `path`: the JSONL file, or `stdout` (REKEY_AUDIT_LOG=stdout). */
@@ -59,7 +65,10 @@ export interface ActivityDeps {
 /** Registered even without a cluster, so a workflow that needs one fails with a clear reason instead of an unknown activity. */
 function withoutCluster<T extends Record<string, unknown>>(names: Array<keyof T>): T {
   const refuse = () => {
-    throw ApplicationFailure.nonRetryable('this worker has no Kubernetes API configured (set REKEY_K8S_NAMESPACE and KUBECONFIG, or run in-cluster)', 'NoKubernetes');
+    throw ApplicationFailure.nonRetryable(
+      'this worker has no Kubernetes API configured (set REKEY_K8S_NAMESPACE and KUBECONFIG, or run in-cluster)',
+      'NoKubernetes',
+    );
   };
   return Object.fromEntries(names.map((n) => [n, refuse])) as unknown as T;
 }
@@ -80,7 +89,13 @@ function configuredEndpoints(deps: ActivityDeps): Endpoint[] {
 /** Kafka's TLS listener for certificate rotation: reached on its brokers, reloaded through the Admin API on the (plaintext) admin brokers. */
 function kafkaTls(kafka: ActivityDeps['kafka']) {
   const tls = kafka.tls;
-  return tls ? { brokers: tls.brokers, listener: tls.listener, reloadKeystore: () => reloadListenerKeystore(kafka, tls.listener) } : undefined;
+  return tls
+    ? {
+        brokers: tls.brokers,
+        listener: tls.listener,
+        reloadKeystore: () => reloadListenerKeystore(kafka, tls.listener),
+      }
+    : undefined;
 }
 
 /** The HTTPS endpoints whose certificates a rotation checks, and the restarts that make Connect and the registry read a new one. */
@@ -88,7 +103,10 @@ function tlsRuntimes(deps: ActivityDeps, registryUrl: string) {
   const connect = httpsEndpoint(deps.kafkaConnect.url);
   const registry = httpsEndpoint(registryUrl);
   return {
-    endpoints: { ...(connect ? { 'kafka-connect': connect } : {}), ...(registry ? { 'schema-registry': registry } : {}) },
+    endpoints: {
+      ...(connect ? { 'kafka-connect': connect } : {}),
+      ...(registry ? { 'schema-registry': registry } : {}),
+    },
     restarts: { 'kafka-connect': deps.kafkaConnect.worker, 'schema-registry': deps.schemaRegistry?.runtime },
   };
 }
@@ -97,10 +115,18 @@ function tlsRuntimes(deps: ActivityDeps, registryUrl: string) {
 export function createActivities(deps: ActivityDeps) {
   const flavour = deps.schemaRegistry?.api ?? 'apicurio';
   // Apicurio's root, whichever of its APIs the URL names; a Confluent registry's URL is its root as given
-  const registryUrl = (deps.schemaRegistry?.url ?? 'http://schema-registry:8080').replace(flavour === 'apicurio' ? /\/apis\/.*$/ : /\/+$/, '');
+  const registryUrl = (deps.schemaRegistry?.url ?? 'http://schema-registry:8080').replace(
+    flavour === 'apicurio' ? /\/apis\/.*$/ : /\/+$/,
+    '',
+  );
   const connect = { ...deps.kafkaConnect, fetch: fetchTrusting(deps.kafkaConnect.caPem) };
   const registry = { url: registryUrl, api: registryApi(flavour), fetch: fetchTrusting(deps.schemaRegistry?.caPem) };
-  const aws = { store: deps.store, region: deps.aws?.region ?? 'us-east-1', endpoint: deps.aws?.endpoint, credentials: deps.aws?.credentials };
+  const aws = {
+    store: deps.store,
+    region: deps.aws?.region ?? 'us-east-1',
+    endpoint: deps.aws?.endpoint,
+    credentials: deps.aws?.credentials,
+  };
   const postgres = createPostgresActivities({ store: deps.store, ...deps.postgres });
   const awsActivities = createAwsActivities(aws);
   return {
@@ -109,15 +135,26 @@ export function createActivities(deps: ActivityDeps) {
     ...createKafkaActivities(deps.kafka),
     ...createSchemaRegistryActivities({ store: deps.store, ...registry, runtime: deps.schemaRegistry?.runtime }),
     // a pods: access log is read through the cluster's API (list pods, get pods/log)
-    ...createRegistryAccessLogActivities({ accessLog: deps.schemaRegistry?.accessLog, kubeConfig: deps.kubernetes?.kubeConfig }),
+    ...createRegistryAccessLogActivities({
+      accessLog: deps.schemaRegistry?.accessLog,
+      kubeConfig: deps.kubernetes?.kubeConfig,
+    }),
     ...createCredentialActivities({ store: deps.store }),
-    ...createTlsActivities({ store: deps.store, postgres: { store: deps.store, ...deps.postgres }, installers: deps.tlsInstallers, kafka: kafkaTls(deps.kafka), ...tlsRuntimes(deps, registryUrl) }),
+    ...createTlsActivities({
+      store: deps.store,
+      postgres: { store: deps.store, ...deps.postgres },
+      installers: deps.tlsInstallers,
+      kafka: kafkaTls(deps.kafka),
+      ...tlsRuntimes(deps, registryUrl),
+    }),
     ...createCertificateLifecycleActivities({ store: deps.store }),
     ...awsActivities,
     ...createSinkCanaryActivities({ writeCanary: postgres.writeCanary, archivedMarker: awsActivities.archivedMarker }),
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),
     // `stdout`: one hash chain per worker process, for the log shipper (no shared volume); else a JSONL file
-    ...(deps.audit.path === 'stdout' ? createStreamAuditActivities({ writer: auditWriter }) : createAuditActivities(deps.audit)),
+    ...(deps.audit.path === 'stdout'
+      ? createStreamAuditActivities({ writer: auditWriter })
+      : createAuditActivities(deps.audit)),
     ...createPlanActivities({ testHooks: deps.testHooks ?? false }),
     // access validation (`rekey validate`): read-only checks, one module per system
     ...createKafkaConnectValidation(connect),
@@ -125,7 +162,14 @@ export function createActivities(deps: ActivityDeps) {
     ...createAwsValidation(aws),
     ...createKubernetesValidation({ kubernetes: deps.kubernetes }),
     ...createNetworkValidation({ endpoints: () => configuredEndpoints(deps) }),
-    ...(deps.kubernetes ? createIsolationActivities(deps.kubernetes) : withoutCluster<ReturnType<typeof createIsolationActivities>>(['inspectDeployment', 'applyEmergencyPolicy', 'removeEmergencyPolicy', 'scaleDeployment'])),
+    ...(deps.kubernetes
+      ? createIsolationActivities(deps.kubernetes)
+      : withoutCluster<ReturnType<typeof createIsolationActivities>>([
+          'inspectDeployment',
+          'applyEmergencyPolicy',
+          'removeEmergencyPolicy',
+          'scaleDeployment',
+        ])),
   };
 }
 

@@ -13,7 +13,8 @@ const CANARY_MARKER = /^[a-z0-9-]{1,120}$/;
 const SCAN_FETCH_BYTES = 256 * 1024;
 
 function boundedTimeout(ms: number): number {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw ApplicationFailure.nonRetryable('timeoutMs must be a positive number of milliseconds', 'InvalidInput');
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0)
+    throw ApplicationFailure.nonRetryable('timeoutMs must be a positive number of milliseconds', 'InvalidInput');
   return Math.min(ms, MAX_KAFKA_WAIT_MS);
 }
 
@@ -70,9 +71,17 @@ export function createKafkaActivities(deps: KafkaDeps) {
    * every 2 s; a retryable `type` failure after `timeoutMs`. Records before the start offsets
    * are ignored even if the consumer delivers them before its seek takes effect.
    */
-  async function scanTopic(topic: string, sinceMs: number, timeoutMs: number, type: string, what: string, match: (m: KafkaMessage) => boolean): Promise<Found> {
+  async function scanTopic(
+    topic: string,
+    sinceMs: number,
+    timeoutMs: number,
+    type: string,
+    what: string,
+    match: (m: KafkaMessage) => boolean,
+  ): Promise<Found> {
     const deadline = Date.now() + timeoutMs;
-    const notSeen = () => ApplicationFailure.retryable(`no ${what} on ${topic} within ${Math.round(timeoutMs / 1000)} s`, type);
+    const notSeen = () =>
+      ApplicationFailure.retryable(`no ${what} on ${topic} within ${Math.round(timeoutMs / 1000)} s`, type);
     scans++;
     const groupId = `rekey-canary-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
     try {
@@ -80,7 +89,13 @@ export function createKafkaActivities(deps: KafkaDeps) {
       if (starts.length === 0) throw notSeen();
       const from = new Map(starts.map((s) => [s.partition, BigInt(s.offset)]));
       // small fetches: fifty scans at once must not each buffer a megabyte of records they skip
-      const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxBytes: SCAN_FETCH_BYTES, maxBytesPerPartition: SCAN_FETCH_BYTES, maxWaitTimeInMs: 500 });
+      const consumer = kafka.consumer({
+        groupId,
+        allowAutoTopicCreation: false,
+        maxBytes: SCAN_FETCH_BYTES,
+        maxBytesPerPartition: SCAN_FETCH_BYTES,
+        maxWaitTimeInMs: 500,
+      });
       await consumer.connect();
       try {
         return await new Promise<Found>((resolve, reject) => {
@@ -109,7 +124,11 @@ export function createKafkaActivities(deps: KafkaDeps) {
             .then(() => {
               for (const s of starts) consumer.seek({ topic, partition: s.partition, offset: s.offset });
             })
-            .catch((err: Error) => finish(() => reject(ApplicationFailure.retryable(`reading ${topic} failed: ${err.message}`, 'KafkaUnavailable'))));
+            .catch((err: Error) =>
+              finish(() =>
+                reject(ApplicationFailure.retryable(`reading ${topic} failed: ${err.message}`, 'KafkaUnavailable')),
+              ),
+            );
         });
       } finally {
         await consumer.disconnect().catch(() => undefined);
@@ -130,14 +149,25 @@ export function createKafkaActivities(deps: KafkaDeps) {
    * min(timeoutMs, 600 s) with a retryable `CanaryEventNotSeen`. Callers pass ≤ 600 s and a
    * startToCloseTimeout above it.
    */
-  async function awaitCanaryEvent(input: { topic: string; marker: string; sinceMs: number; timeoutMs: number }): Promise<Found> {
+  async function awaitCanaryEvent(input: {
+    topic: string;
+    marker: string;
+    sinceMs: number;
+    timeoutMs: number;
+  }): Promise<Found> {
     if (typeof input.marker !== 'string' || !CANARY_MARKER.test(input.marker)) {
       throw ApplicationFailure.nonRetryable('canary marker must be 1–120 characters of [a-z0-9-]', 'InvalidMarker');
     }
-    if (typeof input.sinceMs !== 'number' || !Number.isFinite(input.sinceMs)) throw ApplicationFailure.nonRetryable('sinceMs must be a timestamp in milliseconds', 'InvalidInput');
+    if (typeof input.sinceMs !== 'number' || !Number.isFinite(input.sinceMs))
+      throw ApplicationFailure.nonRetryable('sinceMs must be a timestamp in milliseconds', 'InvalidInput');
     const needle = Buffer.from(input.marker, 'utf8');
-    return scanTopic(input.topic, input.sinceMs, boundedTimeout(input.timeoutMs), 'CanaryEventNotSeen', `record carrying canary ${input.marker}`, (m) =>
-      Boolean(m.value?.includes(needle) || m.key?.includes(needle)),
+    return scanTopic(
+      input.topic,
+      input.sinceMs,
+      boundedTimeout(input.timeoutMs),
+      'CanaryEventNotSeen',
+      `record carrying canary ${input.marker}`,
+      (m) => Boolean(m.value?.includes(needle) || m.key?.includes(needle)),
     );
   }
 
@@ -146,17 +176,33 @@ export function createKafkaActivities(deps: KafkaDeps) {
    * reading from the offsets at `sinceMs` (not the whole topic). JSON converter only.
    * @deprecated kept for rotations started before the rotation kit (use awaitCanaryEvent)
    */
-  async function awaitChangeEvent(input: { topic: string; field: string; value: string; sinceMs: number; timeoutMs: number }): Promise<Found> {
-    return scanTopic(input.topic, input.sinceMs, boundedTimeout(input.timeoutMs), 'ChangeEventNotSeen', `change event with ${input.field}=${input.value}`, (m) => {
-      if (!m.value) return false;
-      try {
-        const event = JSON.parse(m.value.toString()) as { after?: Record<string, unknown>; payload?: { after?: Record<string, unknown> } };
-        const after = event.after ?? event.payload?.after;
-        return Boolean(after && String(after[input.field]) === input.value);
-      } catch {
-        return false;
-      }
-    });
+  async function awaitChangeEvent(input: {
+    topic: string;
+    field: string;
+    value: string;
+    sinceMs: number;
+    timeoutMs: number;
+  }): Promise<Found> {
+    return scanTopic(
+      input.topic,
+      input.sinceMs,
+      boundedTimeout(input.timeoutMs),
+      'ChangeEventNotSeen',
+      `change event with ${input.field}=${input.value}`,
+      (m) => {
+        if (!m.value) return false;
+        try {
+          const event = JSON.parse(m.value.toString()) as {
+            after?: Record<string, unknown>;
+            payload?: { after?: Record<string, unknown> };
+          };
+          const after = event.after ?? event.payload?.after;
+          return Boolean(after && String(after[input.field]) === input.value);
+        } catch {
+          return false;
+        }
+      },
+    );
   }
 
   return { awaitCanaryEvent, awaitChangeEvent };
@@ -178,7 +224,10 @@ const DYNAMIC_BROKER_CONFIG = 2 as ConfigSource;
  * sensitive dynamic config cannot be read back (the broker hides its value), so it would be
  * erased: then nothing is changed and the reload is refused with the config's name.
  */
-export async function reloadListenerKeystore(deps: KafkaDeps, listener: string): Promise<{ brokers: number[]; location: string }> {
+export async function reloadListenerKeystore(
+  deps: KafkaDeps,
+  listener: string,
+): Promise<{ brokers: number[]; location: string }> {
   const name = `listener.name.${listener.toLowerCase()}.ssl.keystore.location`;
   const admin = new Kafka({ clientId: 'rekey-worker', brokers: deps.brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
@@ -186,17 +235,33 @@ export async function reloadListenerKeystore(deps: KafkaDeps, listener: string):
     const { brokers } = await admin.describeCluster();
     const locations = new Set<string>();
     for (const { nodeId } of brokers) {
-      const { resources } = await admin.describeConfigs({ resources: [{ type: BROKER_RESOURCE, name: String(nodeId) }], includeSynonyms: false });
+      const { resources } = await admin.describeConfigs({
+        resources: [{ type: BROKER_RESOURCE, name: String(nodeId) }],
+        includeSynonyms: false,
+      });
       const entries = resources[0]?.configEntries ?? [];
       const location = entries.find((e) => e.configName === name)?.configValue;
-      if (!location) throw ApplicationFailure.nonRetryable(`broker ${nodeId} has no ${name}: its ${listener} listener does not read a keystore file rekey can reload`, 'NoListenerKeystore');
+      if (!location)
+        throw ApplicationFailure.nonRetryable(
+          `broker ${nodeId} has no ${name}: its ${listener} listener does not read a keystore file rekey can reload`,
+          'NoListenerKeystore',
+        );
       const dynamic = entries.filter((e) => e.configSource === DYNAMIC_BROKER_CONFIG && e.configName !== name);
       const hidden = dynamic.filter((e) => e.isSensitive || e.configValue === null).map((e) => e.configName);
       if (hidden.length > 0) {
-        throw ApplicationFailure.nonRetryable(`broker ${nodeId} has sensitive dynamic configs (${hidden.join(', ')}) that a non-incremental AlterConfigs would erase: reload its keystore with kafka-configs --alter --add-config ${name}=${location}`, 'DynamicConfigsWouldBeLost');
+        throw ApplicationFailure.nonRetryable(
+          `broker ${nodeId} has sensitive dynamic configs (${hidden.join(', ')}) that a non-incremental AlterConfigs would erase: reload its keystore with kafka-configs --alter --add-config ${name}=${location}`,
+          'DynamicConfigsWouldBeLost',
+        );
       }
-      const configEntries = [...dynamic.map((e) => ({ name: e.configName, value: e.configValue })), { name, value: location }];
-      await admin.alterConfigs({ validateOnly: false, resources: [{ type: BROKER_RESOURCE, name: String(nodeId), configEntries }] });
+      const configEntries = [
+        ...dynamic.map((e) => ({ name: e.configName, value: e.configValue })),
+        { name, value: location },
+      ];
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: BROKER_RESOURCE, name: String(nodeId), configEntries }],
+      });
       locations.add(location);
     }
     return { brokers: brokers.map((b) => b.nodeId), location: [...locations].join(', ') };

@@ -43,18 +43,32 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
    * "rebalance is in progress") while its group rebalances, which a restart of any task in a
    * distributed cluster can trigger (Kafka Connect's ConnectorsResource, RebalanceNeededException).
    */
-  async function request(method: string, path: string, expect: number[]): Promise<Response | { failure: ApplicationFailure; transient: boolean }> {
+  async function request(
+    method: string,
+    path: string,
+    expect: number[],
+  ): Promise<Response | { failure: ApplicationFailure; transient: boolean }> {
     let res: Response;
     try {
       res = await (deps.fetch ?? fetch)(`${deps.url}${path}`, { method, signal: AbortSignal.timeout(15_000) });
     } catch (err) {
-      return { failure: ApplicationFailure.retryable(`Kafka Connect ${method} ${path} unreachable: ${(err as Error).message}`, 'ConnectUnavailable'), transient: true };
+      return {
+        failure: ApplicationFailure.retryable(
+          `Kafka Connect ${method} ${path} unreachable: ${(err as Error).message}`,
+          'ConnectUnavailable',
+        ),
+        transient: true,
+      };
     }
     if (expect.includes(res.status)) return res;
     const body = (await res.text()).slice(0, 300);
     const failure = `Kafka Connect ${method} ${path} answered HTTP ${res.status}: ${body}`;
-    if (res.status === 404) return { failure: ApplicationFailure.nonRetryable(failure, 'ConnectorNotFound'), transient: false };
-    return { failure: ApplicationFailure.retryable(failure, 'ConnectRequestFailed'), transient: res.status >= 500 || res.status === 409 };
+    if (res.status === 404)
+      return { failure: ApplicationFailure.nonRetryable(failure, 'ConnectorNotFound'), transient: false };
+    return {
+      failure: ApplicationFailure.retryable(failure, 'ConnectRequestFailed'),
+      transient: res.status >= 500 || res.status === 409,
+    };
   }
 
   /**
@@ -77,12 +91,20 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
 
   async function connectorStatus(input: { connector: string }): Promise<ConnectorStatus> {
     const res = await call('GET', `/connectors/${encodeURIComponent(input.connector)}/status`);
-    const body = (await res.json()) as { name: string; connector: { state: string }; tasks: Array<{ id: number; state: string; trace?: string }> };
+    const body = (await res.json()) as {
+      name: string;
+      connector: { state: string };
+      tasks: Array<{ id: number; state: string; trace?: string }>;
+    };
     return {
       connector: body.name,
       state: body.connector.state,
       // only the first line of a trace: the rest can be long and may quote configuration
-      tasks: body.tasks.map((t) => ({ id: t.id, state: t.state, ...(t.trace ? { trace: t.trace.split('\n')[0] } : {}) })),
+      tasks: body.tasks.map((t) => ({
+        id: t.id,
+        state: t.state,
+        ...(t.trace ? { trace: t.trace.split('\n')[0] } : {}),
+      })),
     };
   }
 
@@ -91,18 +113,28 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
    * references (`${dir:…}`, `${secrets:…}`) are returned: a literal password is reported
    * as such, never copied.
    */
-  async function connectorBinding(input: { connector: string }): Promise<{ slot: string | null; credentialRefs: string[] }> {
+  async function connectorBinding(input: {
+    connector: string;
+  }): Promise<{ slot: string | null; credentialRefs: string[] }> {
     const res = await call('GET', `/connectors/${encodeURIComponent(input.connector)}/config`);
     const config = (await res.json()) as Record<string, string>;
-    const refs = ['database.user', 'database.password'].map((k) => config[k]).filter((v): v is string => typeof v === 'string');
-    return { slot: config['slot.name'] ?? null, credentialRefs: refs.map((v) => (/^\$\{[a-z]+:[^}]+\}$/.test(v) ? v : '(literal value, not shown)')) };
+    const refs = ['database.user', 'database.password']
+      .map((k) => config[k])
+      .filter((v): v is string => typeof v === 'string');
+    return {
+      slot: config['slot.name'] ?? null,
+      credentialRefs: refs.map((v) => (/^\$\{[a-z]+:[^}]+\}$/.test(v) ? v : '(literal value, not shown)')),
+    };
   }
 
   /** The topics a sink connector consumes: its `topics` list and `topics.regex` (Connect takes one or the other). */
   async function connectorTopics(input: { connector: string }): Promise<{ topics: string[]; regex: string | null }> {
     const res = await call('GET', `/connectors/${encodeURIComponent(input.connector)}/config`);
     const config = (await res.json()) as Record<string, string>;
-    const topics = (config['topics'] ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+    const topics = (config['topics'] ?? '')
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
     return { topics, regex: config['topics.regex']?.trim() || null };
   }
 
@@ -114,7 +146,8 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
   }
 
   /** `${provider:…<secret>:<key>}` for a key matching `key` (a regex source). */
-  const referenceTo = (secret: string, key: string) => new RegExp(`\\$\\{[a-zA-Z0-9_-]+:[^}]*[/:]${escapeRe(secret)}:(?:${key})\\}`);
+  const referenceTo = (secret: string, key: string) =>
+    new RegExp(`\\$\\{[a-zA-Z0-9_-]+:[^}]*[/:]${escapeRe(secret)}:(?:${key})\\}`);
 
   /**
    * The connectors that read `secret` through a config provider (Connect keeps the `${provider:…}`
@@ -123,7 +156,12 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
    */
   async function secretReaders(input: { secret: string }): Promise<{ readers: string[] }> {
     const reference = referenceTo(input.secret, '[^}]+');
-    return { readers: (await connectorConfigs()).filter(([, config]) => Object.values(config).some((v) => reference.test(v))).map(([name]) => name).sort() };
+    return {
+      readers: (await connectorConfigs())
+        .filter(([, config]) => Object.values(config).some((v) => reference.test(v)))
+        .map(([name]) => name)
+        .sort(),
+    };
   }
 
   /**
@@ -132,7 +170,11 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
    * connectors whose registry credentials are written into their config as the account's current
    * user, which a rotation cannot move.
    */
-  async function registryAccountClients(input: { secret: string; account: string; currentUser: string }): Promise<{ clients: string[]; literal: string[] }> {
+  async function registryAccountClients(input: {
+    secret: string;
+    account: string;
+    currentUser: string;
+  }): Promise<{ clients: string[]; literal: string[] }> {
     const reference = referenceTo(input.secret, `${escapeRe(input.account)}-(?:user|password)`);
     const authKey = /(\.auth\.username|basic\.auth\.user\.info)$/;
     const clients: string[] = [];
@@ -140,13 +182,18 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
     for (const [name, config] of await connectorConfigs()) {
       const entries = Object.entries(config);
       if (entries.some(([, v]) => reference.test(v))) clients.push(name);
-      else if (entries.some(([k, v]) => authKey.test(k) && !v.includes('${') && v.split(':')[0] === input.currentUser)) literal.push(name);
+      else if (entries.some(([k, v]) => authKey.test(k) && !v.includes('${') && v.split(':')[0] === input.currentUser))
+        literal.push(name);
     }
     return { clients: clients.sort(), literal: literal.sort() };
   }
 
   /** Polls until the connector and all its tasks are in `state`; a FAILED task ends the wait early. */
-  async function waitForState(connector: string, state: 'RUNNING' | 'PAUSED', timeoutMs: number): Promise<ConnectorStatus> {
+  async function waitForState(
+    connector: string,
+    state: 'RUNNING' | 'PAUSED',
+    timeoutMs: number,
+  ): Promise<ConnectorStatus> {
     const deadline = Date.now() + timeoutMs;
     let last: ConnectorStatus | undefined;
     while (Date.now() < deadline) {
@@ -154,7 +201,10 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
         last = await connectorStatus({ connector });
         const failed = last.tasks.find((t) => t.state === 'FAILED');
         if (failed && state === 'RUNNING') {
-          throw ApplicationFailure.retryable(`connector ${connector} task ${failed.id} FAILED: ${failed.trace ?? 'no trace'}`, 'ConnectorTaskFailed');
+          throw ApplicationFailure.retryable(
+            `connector ${connector} task ${failed.id} FAILED: ${failed.trace ?? 'no trace'}`,
+            'ConnectorTaskFailed',
+          );
         }
         if (last.state === state && last.tasks.length > 0 && last.tasks.every((t) => t.state === state)) return last;
       } catch (err) {
@@ -207,7 +257,11 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
    * connector on this Connect cluster whose converter reads the registry (e.g. the S3 sink):
    * they are clients of the same registry and met the same outage.
    */
-  async function restartFailedTasks(input: { connector: string; timeoutMs?: number; settleMs?: number }): Promise<{ restarted: number[]; alsoHealed?: string[] }> {
+  async function restartFailedTasks(input: {
+    connector: string;
+    timeoutMs?: number;
+    settleMs?: number;
+  }): Promise<{ restarted: number[]; alsoHealed?: string[] }> {
     // a lookup that was in flight during the outage may fail only after the registry is back:
     // keep watching for a while (15 s) and heal what fails meanwhile
     const settleUntil = Date.now() + (input.settleMs ?? 15_000);
@@ -253,7 +307,11 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
    * `restartFailed` allows restarting failed tasks that many times: a sink that met a key S3
    * did not accept yet fails its task and never retries by itself.
    */
-  async function waitConnectorRunning(input: { connector: string; timeoutMs?: number; restartFailed?: number }): Promise<ConnectorStatus> {
+  async function waitConnectorRunning(input: {
+    connector: string;
+    timeoutMs?: number;
+    restartFailed?: number;
+  }): Promise<ConnectorStatus> {
     let restartsLeft = input.restartFailed ?? 0;
     for (;;) {
       try {
@@ -262,7 +320,10 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
         if (!(restartsLeft > 0 && err instanceof ApplicationFailure && err.type === 'ConnectorTaskFailed')) throw err;
         restartsLeft--;
         heartbeat(`restarting the failed tasks of ${input.connector}: ${err.message.slice(0, 200)}`);
-        await call('POST', `/connectors/${encodeURIComponent(input.connector)}/restart?includeTasks=true&onlyFailed=true`);
+        await call(
+          'POST',
+          `/connectors/${encodeURIComponent(input.connector)}/restart?includeTasks=true&onlyFailed=true`,
+        );
         await sleep(1000);
       }
     }
@@ -273,8 +334,16 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
    * Kubernetes), then waits until the connector is assigned again: connector and every task
    * in one state, RUNNING or PAUSED (restart-worker pauses it first). A FAILED task fails the wait.
    */
-  async function restartConnectWorker(input: { connector: string; timeoutMs?: number; restartedAt?: string }): Promise<void> {
-    if (!deps.worker) throw ApplicationFailure.nonRetryable('restart-worker strategy is not available: this worker has no Kafka Connect worker runtime configured', 'NoWorkerRuntime');
+  async function restartConnectWorker(input: {
+    connector: string;
+    timeoutMs?: number;
+    restartedAt?: string;
+  }): Promise<void> {
+    if (!deps.worker)
+      throw ApplicationFailure.nonRetryable(
+        'restart-worker strategy is not available: this worker has no Kafka Connect worker runtime configured',
+        'NoWorkerRuntime',
+      );
     await deps.worker.restart((detail) => heartbeat(detail), input.restartedAt);
     const timeoutMs = input.timeoutMs ?? 300_000;
     const deadline = Date.now() + timeoutMs;
@@ -284,14 +353,34 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
       if (s) {
         seen = `connector ${s.state}, tasks ${s.tasks.map((t) => `${t.id}:${t.state}`).join(',') || 'none'}`;
         const failed = s.tasks.find((t) => t.state === 'FAILED');
-        if (failed) throw ApplicationFailure.retryable(`after the worker restart task ${failed.id} FAILED: ${failed.trace ?? ''}`, 'TaskFailed');
-        if (['RUNNING', 'PAUSED'].includes(s.state) && s.tasks.length > 0 && s.tasks.every((t) => t.state === s.state)) return;
+        if (failed)
+          throw ApplicationFailure.retryable(
+            `after the worker restart task ${failed.id} FAILED: ${failed.trace ?? ''}`,
+            'TaskFailed',
+          );
+        if (['RUNNING', 'PAUSED'].includes(s.state) && s.tasks.length > 0 && s.tasks.every((t) => t.state === s.state))
+          return;
       }
       heartbeat(`waiting for the connector after the worker restart: ${seen}`);
       await sleep(1000);
     }
-    throw ApplicationFailure.retryable(`Kafka Connect worker not ready ${timeoutMs / 1000} s after restart (${seen})`, 'WorkerNotReady');
+    throw ApplicationFailure.retryable(
+      `Kafka Connect worker not ready ${timeoutMs / 1000} s after restart (${seen})`,
+      'WorkerNotReady',
+    );
   }
 
-  return { connectorStatus, connectorBinding, connectorTopics, secretReaders, registryAccountClients, pauseConnector, resumeConnector, restartConnector, restartFailedTasks, waitConnectorRunning, restartConnectWorker };
+  return {
+    connectorStatus,
+    connectorBinding,
+    connectorTopics,
+    secretReaders,
+    registryAccountClients,
+    pauseConnector,
+    resumeConnector,
+    restartConnector,
+    restartFailedTasks,
+    waitConnectorRunning,
+    restartConnectWorker,
+  };
 }

@@ -16,7 +16,8 @@ export interface WorkloadRef {
   name: string;
 }
 
-const podReady = (p: V1Pod) => p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+const podReady = (p: V1Pod) =>
+  p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 /** What the runbook does with kubectl, through the Kubernetes API (namespace-scoped). */
 export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; namespace: string }) {
@@ -34,20 +35,29 @@ export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; names
     } catch (err) {
       const e = explain(err, verb, target, namespace);
       // forbidden and not-found will not fix themselves by retrying
-      if (/^(forbidden|unauthorized)|not found/.test(e.message)) throw ApplicationFailure.nonRetryable(e.message, 'KubernetesAccess');
+      if (/^(forbidden|unauthorized)|not found/.test(e.message))
+        throw ApplicationFailure.nonRetryable(e.message, 'KubernetesAccess');
       throw ApplicationFailure.retryable(e.message, 'KubernetesApi');
     }
   }
 
   async function readWorkload(w: WorkloadRef) {
-    return call('get', what(w), () => (w.kind === 'Deployment' ? apps.readNamespacedDeployment({ name: w.name, namespace }) : apps.readNamespacedStatefulSet({ name: w.name, namespace })));
+    return call('get', what(w), () =>
+      w.kind === 'Deployment'
+        ? apps.readNamespacedDeployment({ name: w.name, namespace })
+        : apps.readNamespacedStatefulSet({ name: w.name, namespace }),
+    );
   }
 
   /** `kubectl rollout restart`: a new pod-template annotation makes the controller replace every pod. */
   async function restartWorkload(input: WorkloadRef & { restartedAt: string }): Promise<{ generation: number }> {
-    const body = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': input.restartedAt } } } } };
+    const body = {
+      spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': input.restartedAt } } } },
+    };
     const res = await call('patch', what(input), () =>
-      input.kind === 'Deployment' ? apps.patchNamespacedDeployment({ name: input.name, namespace, body }, merge) : apps.patchNamespacedStatefulSet({ name: input.name, namespace, body }, merge),
+      input.kind === 'Deployment'
+        ? apps.patchNamespacedDeployment({ name: input.name, namespace, body }, merge)
+        : apps.patchNamespacedStatefulSet({ name: input.name, namespace, body }, merge),
     );
     return { generation: res.metadata?.generation ?? 0 };
   }
@@ -67,7 +77,11 @@ export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; names
       const total = s.replicas ?? 0;
       seen = `${ready}/${want} ready, ${updated} updated, ${total} total`;
       if (observed && updated === want && ready === want && total === want) return { ready };
-      if (Date.now() > deadline) throw ApplicationFailure.retryable(`${what(input)} not ready after ${timeoutMs / 1000} s (${seen})`, 'WorkloadNotReady');
+      if (Date.now() > deadline)
+        throw ApplicationFailure.retryable(
+          `${what(input)} not ready after ${timeoutMs / 1000} s (${seen})`,
+          'WorkloadNotReady',
+        );
       heartbeat(seen);
       await sleep(1000);
     }
@@ -77,7 +91,9 @@ export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; names
     const current = await readWorkload(input);
     const body = { spec: { replicas: input.replicas } };
     await call('patch', what(input), () =>
-      input.kind === 'Deployment' ? apps.patchNamespacedDeployment({ name: input.name, namespace, body }, merge) : apps.patchNamespacedStatefulSet({ name: input.name, namespace, body }, merge),
+      input.kind === 'Deployment'
+        ? apps.patchNamespacedDeployment({ name: input.name, namespace, body }, merge)
+        : apps.patchNamespacedStatefulSet({ name: input.name, namespace, body }, merge),
     );
     return { previous: current.spec?.replicas ?? 1 };
   }
@@ -86,7 +102,12 @@ export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; names
   async function applyIsolationPolicy(input: { name: string; matchLabels: Record<string, string> }): Promise<void> {
     const body = {
       metadata: { name: input.name, labels: { 'app.kubernetes.io/managed-by': 'rekey' } },
-      spec: { podSelector: { matchLabels: input.matchLabels }, policyTypes: ['Ingress', 'Egress'], ingress: [], egress: [] },
+      spec: {
+        podSelector: { matchLabels: input.matchLabels },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [],
+        egress: [],
+      },
     };
     try {
       await net.createNamespacedNetworkPolicy({ namespace, body });
@@ -102,7 +123,10 @@ export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; names
       await net.deleteNamespacedNetworkPolicy({ name: input.name, namespace });
     } catch (err) {
       if ((err as { code?: number }).code === 404) return;
-      throw ApplicationFailure.retryable(explain(err, 'delete', `networkpolicies/${input.name}`, namespace).message, 'KubernetesApi');
+      throw ApplicationFailure.retryable(
+        explain(err, 'delete', `networkpolicies/${input.name}`, namespace).message,
+        'KubernetesApi',
+      );
     }
   }
 
@@ -112,17 +136,37 @@ export function createKubernetesActivities(deps: { kubeConfig: KubeConfig; names
    * the kubelet evicted (node memory pressure), a pod not Ready; and each container's memory limit.
    */
   async function connectPodsMemory(input: { selector: string }): Promise<ConnectPodsMemory> {
-    const pods = (await call('list', `pods -l ${input.selector}`, () => core.listNamespacedPod({ namespace, labelSelector: input.selector }))).items ?? [];
+    const pods =
+      (
+        await call('list', `pods -l ${input.selector}`, () =>
+          core.listNamespacedPod({ namespace, labelSelector: input.selector }),
+        )
+      ).items ?? [];
     const live = pods.filter((p) => !p.metadata?.deletionTimestamp);
     const name = (p: V1Pod) => p.metadata!.name!;
     return {
       pods: live.length,
-      oomKilled: live.filter((p) => (p.status?.containerStatuses ?? []).some((c) => c.lastState?.terminated?.reason === 'OOMKilled' || c.state?.terminated?.reason === 'OOMKilled')).map(name),
+      oomKilled: live
+        .filter((p) =>
+          (p.status?.containerStatuses ?? []).some(
+            (c) => c.lastState?.terminated?.reason === 'OOMKilled' || c.state?.terminated?.reason === 'OOMKilled',
+          ),
+        )
+        .map(name),
       evicted: live.filter((p) => p.status?.reason === 'Evicted').map(name),
       notReady: live.filter((p) => !podReady(p)).map(name),
-      memoryLimits: live.flatMap((p) => (p.spec?.containers ?? []).map((c) => `${name(p)}/${c.name}=${c.resources?.limits?.memory ?? 'none'}`)),
+      memoryLimits: live.flatMap((p) =>
+        (p.spec?.containers ?? []).map((c) => `${name(p)}/${c.name}=${c.resources?.limits?.memory ?? 'none'}`),
+      ),
     };
   }
 
-  return { restartWorkload, waitWorkloadReady, scaleWorkload, applyIsolationPolicy, removeIsolationPolicy, connectPodsMemory };
+  return {
+    restartWorkload,
+    waitWorkloadReady,
+    scaleWorkload,
+    applyIsolationPolicy,
+    removeIsolationPolicy,
+    connectPodsMemory,
+  };
 }

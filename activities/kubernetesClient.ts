@@ -17,7 +17,10 @@ export async function loadKubernetesClient(): Promise<KubernetesClient> {
 
 /** The loaded client module; building a cluster-bound object before `loadKubernetesClient()` is a programming error. */
 export function kubernetesClient(): KubernetesClient {
-  if (!loaded) throw new Error('the Kubernetes client is not loaded: await loadKubernetesClient() before building Kubernetes activities or stores');
+  if (!loaded)
+    throw new Error(
+      'the Kubernetes client is not loaded: await loadKubernetesClient() before building Kubernetes activities or stores',
+    );
   return loaded;
 }
 
@@ -37,4 +40,5 @@ export const mergePatch = () => {
  * `in (…)` forms), as the worker's settings accept one. Here rather than in workers/config.ts so
  * the activities that parse a setting (REKEY_REGISTRY_ACCESS_LOG) check it the same way.
  */
-export const labelSelectorPattern = /^[A-Za-z0-9./_-]+(=|==|!=)[A-Za-z0-9._-]*(,[A-Za-z0-9./_-]+(=|==|!=)[A-Za-z0-9._-]*)*$/;
+export const labelSelectorPattern =
+  /^[A-Za-z0-9./_-]+(=|==|!=)[A-Za-z0-9._-]*(,[A-Za-z0-9./_-]+(=|==|!=)[A-Za-z0-9._-]*)*$/;

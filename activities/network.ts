@@ -42,18 +42,47 @@ export function createNetworkValidation(deps: { endpoints: () => Endpoint[] }) {
     const endpoints = deps.endpoints();
     const where = list(endpoints.map((e) => `${e.service} ${e.host}:${e.port}`));
     return [
-      await runCheck('network', lines.connectivity, `TCP connect to ${where}`, 'every configured service accepts a connection', async () => {
-        const results = await Promise.all(endpoints.map((e) => tcpConnect(e, 5000).then((ms) => ({ e, ok: true, what: `${ms} ms` }), (err: Error) => ({ e, ok: false, what: err.message }))));
-        const saw = results.map((r) => `${r.e.service} ${r.ok ? 'open' : 'FAILED'} (${r.what})`).join('; ');
-        return results.every((r) => r.ok) && results.length > 0 ? pass(saw) : fail(saw || 'no endpoints configured');
-      }),
-      await runCheck('network', lines.dns, `getaddrinfo for the host names of ${where}`, 'every host name resolves', async () => {
-        const names = [...new Set(endpoints.map((e) => e.host).filter((h) => isIP(h) === 0))];
-        if (names.length === 0) return skip(`every configured address is an IP literal (${list([...new Set(endpoints.map((e) => e.host))])}): no name to resolve`);
-        const results = await Promise.all(names.map((n) => lookup(n, { all: true }).then((a) => ({ n, ok: true, what: a.map((x) => x.address).join(' ') }), (err: Error & { code?: string }) => ({ n, ok: false, what: err.code ?? err.message }))));
-        const saw = results.map((r) => `${r.n} → ${r.what}`).join('; ');
-        return results.every((r) => r.ok) ? pass(saw) : fail(saw);
-      }),
+      await runCheck(
+        'network',
+        lines.connectivity,
+        `TCP connect to ${where}`,
+        'every configured service accepts a connection',
+        async () => {
+          const results = await Promise.all(
+            endpoints.map((e) =>
+              tcpConnect(e, 5000).then(
+                (ms) => ({ e, ok: true, what: `${ms} ms` }),
+                (err: Error) => ({ e, ok: false, what: err.message }),
+              ),
+            ),
+          );
+          const saw = results.map((r) => `${r.e.service} ${r.ok ? 'open' : 'FAILED'} (${r.what})`).join('; ');
+          return results.every((r) => r.ok) && results.length > 0 ? pass(saw) : fail(saw || 'no endpoints configured');
+        },
+      ),
+      await runCheck(
+        'network',
+        lines.dns,
+        `getaddrinfo for the host names of ${where}`,
+        'every host name resolves',
+        async () => {
+          const names = [...new Set(endpoints.map((e) => e.host).filter((h) => isIP(h) === 0))];
+          if (names.length === 0)
+            return skip(
+              `every configured address is an IP literal (${list([...new Set(endpoints.map((e) => e.host))])}): no name to resolve`,
+            );
+          const results = await Promise.all(
+            names.map((n) =>
+              lookup(n, { all: true }).then(
+                (a) => ({ n, ok: true, what: a.map((x) => x.address).join(' ') }),
+                (err: Error & { code?: string }) => ({ n, ok: false, what: err.code ?? err.message }),
+              ),
+            ),
+          );
+          const saw = results.map((r) => `${r.n} → ${r.what}`).join('; ');
+          return results.every((r) => r.ok) ? pass(saw) : fail(saw);
+        },
+      ),
     ];
   }
 

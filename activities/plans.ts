@@ -19,11 +19,15 @@ export function createPlanActivities(deps: { testHooks: boolean }) {
     try {
       plan = parse(raw);
     } catch (err) {
-      if (err instanceof InvalidInputError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput', err.issues);
+      if (err instanceof InvalidInputError)
+        throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput', err.issues);
       throw err;
     }
     if (plan.injectFailure && !deps.testHooks) {
-      throw ApplicationFailure.nonRetryable('invalid rotation input: injectFailure: accepted only by a worker started with REKEY_TEST_HOOKS=true (rollback drills)', 'InvalidInput');
+      throw ApplicationFailure.nonRetryable(
+        'invalid rotation input: injectFailure: accepted only by a worker started with REKEY_TEST_HOOKS=true (rollback drills)',
+        'InvalidInput',
+      );
     }
     return plan;
   }
@@ -52,5 +56,12 @@ export function createPlanActivities(deps: { testHooks: boolean }) {
     return resolve(parseRenewalScanInput as (r: unknown) => RenewalScanPlan & { injectFailure?: never }, raw);
   }
 
-  return { resolvePostgresCdcPlan, resolveSchemaRegistryPlan, resolveAwsKeysPlan, resolveCertificatePlan, resolveCaRotationPlan, resolveRenewalScanPlan };
+  return {
+    resolvePostgresCdcPlan,
+    resolveSchemaRegistryPlan,
+    resolveAwsKeysPlan,
+    resolveCertificatePlan,
+    resolveCaRotationPlan,
+    resolveRenewalScanPlan,
+  };
 }

@@ -30,7 +30,10 @@ interface AccessLogReader {
 
 /** A mark from another source cannot be placed in this one (REKEY_REGISTRY_ACCESS_LOG changed during a rotation). */
 const foreignMark = (from: AccessLogMark, label: string) =>
-  ApplicationFailure.nonRetryable(`the access-log mark was taken from ${from.source}, this worker reads ${label}: REKEY_REGISTRY_ACCESS_LOG changed during the rotation`, 'AccessLogSourceChanged');
+  ApplicationFailure.nonRetryable(
+    `the access-log mark was taken from ${from.source}, this worker reads ${label}: REKEY_REGISTRY_ACCESS_LOG changed during the rotation`,
+    'AccessLogSourceChanged',
+  );
 
 /** A file: a mark is a byte offset. */
 function fileReader(path: string): AccessLogReader {
@@ -65,7 +68,12 @@ function podsReader(source: PodLogSource, kubeConfig: KubeConfig | undefined): A
     async read(from) {
       if (from.since === undefined) throw foreignMark(from, label);
       const { lines, capped } = await pods.since(from.since);
-      return { lines, note: capped.length ? `only the first ${MAX_READ_BYTES / 1024 / 1024} MiB after the mark of ${capped.join(', ')}` : undefined };
+      return {
+        lines,
+        note: capped.length
+          ? `only the first ${MAX_READ_BYTES / 1024 / 1024} MiB after the mark of ${capped.join(', ')}`
+          : undefined,
+      };
     },
   };
 }
@@ -83,14 +91,22 @@ export function createRegistryAccessLogActivities(deps: { accessLog?: string; ku
   const source = deps.accessLog ? parseAccessLogSource(deps.accessLog) : undefined;
   // the worker's configuration validated it already: a bad value here is a caller's mistake
   if (typeof source === 'string') throw new Error(`REKEY_REGISTRY_ACCESS_LOG=${deps.accessLog}: ${source}`);
-  const reader = source === undefined ? undefined : source.kind === 'file' ? fileReader(source.path) : podsReader(source, deps.kubeConfig);
+  const reader =
+    source === undefined
+      ? undefined
+      : source.kind === 'file'
+        ? fileReader(source.path)
+        : podsReader(source, deps.kubeConfig);
 
   async function registryAccessLogMark(): Promise<AccessLogMark | null> {
     return reader ? reader.mark() : null;
   }
 
   /** Requests the registry authenticated as each of `users` since `from` (a mark). */
-  async function registryRequestsBy(input: { users: string[]; from: AccessLogMark }): Promise<{ source: string; requests: Record<string, number>; lines: number }> {
+  async function registryRequestsBy(input: {
+    users: string[];
+    from: AccessLogMark;
+  }): Promise<{ source: string; requests: Record<string, number>; lines: number }> {
     const requests: Record<string, number> = Object.fromEntries(input.users.map((u) => [u, 0]));
     if (!reader) return { source: 'none', requests, lines: 0 };
     const { lines: text, note } = await reader.read(input.from);

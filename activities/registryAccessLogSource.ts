@@ -21,7 +21,10 @@ const PODS_FORM = 'pods:<namespace>/<label selector>[:<container>] (e.g. pods:da
 
 /** REKEY_REGISTRY_ACCESS_LOG parsed; a string is why it is not valid (the configuration names its field). */
 export function parseAccessLogSource(value: string): AccessLogSource | string {
-  if (value.startsWith('file:')) return /^file:\/.+/.test(value) ? { kind: 'file', path: value.slice('file:'.length) } : 'must be file:<absolute path>';
+  if (value.startsWith('file:'))
+    return /^file:\/.+/.test(value)
+      ? { kind: 'file', path: value.slice('file:'.length) }
+      : 'must be file:<absolute path>';
   if (!value.startsWith('pods:')) return `must be file:<absolute path> or ${PODS_FORM}`;
   const rest = value.slice('pods:'.length);
   const slash = rest.indexOf('/');
@@ -30,7 +33,9 @@ export function parseAccessLogSource(value: string): AccessLogSource | string {
   // a label selector never contains ':', so a ':' after it starts the container name
   const [selector = '', container, ...extra] = rest.slice(slash + 1).split(':');
   if (!selector) return `needs a label selector after the namespace: ${PODS_FORM}`;
-  if (!labelSelectorPattern.test(selector)) return `${selector} must be a label selector such as app=schema-registry: ${PODS_FORM}`;
-  if (container !== undefined && (!DNS_LABEL.test(container) || extra.length)) return `needs a container name after ':' (or none): ${PODS_FORM}`;
+  if (!labelSelectorPattern.test(selector))
+    return `${selector} must be a label selector such as app=schema-registry: ${PODS_FORM}`;
+  if (container !== undefined && (!DNS_LABEL.test(container) || extra.length))
+    return `needs a container name after ':' (or none): ${PODS_FORM}`;
   return { kind: 'pods', namespace, selector, ...(container ? { container } : {}) };
 }

@@ -21,13 +21,19 @@ export interface RegistryApi {
 
 const compatible = (root: string) => ({
   subjects: `${root}/subjects`,
-  config: (subject?: string) => (subject ? `${root}/config/${encodeURIComponent(subject)}?defaultToGlobal=true` : `${root}/config`),
+  config: (subject?: string) =>
+    subject ? `${root}/config/${encodeURIComponent(subject)}?defaultToGlobal=true` : `${root}/config`,
   latest: (subject: string) => `${root}/subjects/${encodeURIComponent(subject)}/versions/latest`,
 });
 
 export function registryApi(flavour: RegistryFlavour = 'apicurio'): RegistryApi {
   if (flavour === 'confluent') return { flavour, authProbe: '/subjects', info: '/config', ...compatible('') };
-  return { flavour, authProbe: '/apis/registry/v2/search/artifacts?limit=1', info: '/apis/registry/v2/system/info', ...compatible('/apis/ccompat/v7') };
+  return {
+    flavour,
+    authProbe: '/apis/registry/v2/search/artifacts?limit=1',
+    info: '/apis/registry/v2/system/info',
+    ...compatible('/apis/ccompat/v7'),
+  };
 }
 
 /**

@@ -1,5 +1,13 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { ConfigurationOptions, CoreV1Api, KubeConfig, RequestContext, ResponseContext, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import type {
+  ConfigurationOptions,
+  CoreV1Api,
+  KubeConfig,
+  RequestContext,
+  ResponseContext,
+  V1ContainerStatus,
+  V1Pod,
+} from '@kubernetes/client-node';
 import { isKubernetesApiError, kubernetesClient } from './kubernetesClient.js';
 import type { PodLogSource } from './registryAccessLogSource.js';
 
@@ -35,15 +43,26 @@ function sinceTime(markMs: number): ConfigurationOptions {
     ctx.setQueryParam('sinceTime', since);
     return new Observable(Promise.resolve(ctx));
   };
-  return { middleware: [{ pre, post: (res: ResponseContext) => new Observable(Promise.resolve(res)) }], middlewareMergeStrategy: 'append' };
+  return {
+    middleware: [{ pre, post: (res: ResponseContext) => new Observable(Promise.resolve(res)) }],
+    middlewareMergeStrategy: 'append',
+  };
 }
 
 /** The container whose log is read, and which of its instances ran after the mark: the current one, and the one before it when it ended after the mark. */
-function instances(pod: V1Pod, wanted: string | undefined, markMs: number): { container: string; reads: boolean[] } | undefined {
+function instances(
+  pod: V1Pod,
+  wanted: string | undefined,
+  markMs: number,
+): { container: string; reads: boolean[] } | undefined {
   const names = (pod.spec?.containers ?? []).map((c) => c.name);
   const container = wanted ?? names[0];
   // a misspelt container would otherwise skip every pod, and no lines would read as "nobody used the old user"
-  if (wanted && !names.includes(wanted)) throw ApplicationFailure.nonRetryable(`pod ${pod.metadata?.name} has no container ${wanted} (it has ${names.join(', ')}): check REKEY_REGISTRY_ACCESS_LOG`, 'AccessLogSource');
+  if (wanted && !names.includes(wanted))
+    throw ApplicationFailure.nonRetryable(
+      `pod ${pod.metadata?.name} has no container ${wanted} (it has ${names.join(', ')}): check REKEY_REGISTRY_ACCESS_LOG`,
+      'AccessLogSource',
+    );
   const status: V1ContainerStatus | undefined = pod.status?.containerStatuses?.find((s) => s.name === container);
   if (!container || !status) return undefined; // not started yet: no log (the API answers 400)
   const reads: boolean[] = [];
@@ -60,15 +79,28 @@ function failure(err: unknown, verb: string, what: string, namespace: string): E
   const grant = `the worker's ServiceAccount needs "list" on pods and "get" on pods/log in namespace ${namespace} (deploy/rbac.yaml)`;
   const context = `${verb} ${what} in namespace ${namespace} for the registry's access log (REKEY_REGISTRY_ACCESS_LOG=pods:…)`;
   // a network error's message names the URL, never the request's headers (the token)
-  if (!isKubernetesApiError(err)) return ApplicationFailure.retryable(`${context} failed: ${(err as Error).message}`, 'KubernetesApi');
-  if (err.code === 403) return ApplicationFailure.nonRetryable(`forbidden: cannot ${context}: ${grant}`, 'KubernetesAccess');
-  if (err.code === 401) return ApplicationFailure.nonRetryable(`unauthorized: the worker's Kubernetes credentials were refused trying to ${context}`, 'KubernetesAccess');
+  if (!isKubernetesApiError(err))
+    return ApplicationFailure.retryable(`${context} failed: ${(err as Error).message}`, 'KubernetesApi');
+  if (err.code === 403)
+    return ApplicationFailure.nonRetryable(`forbidden: cannot ${context}: ${grant}`, 'KubernetesAccess');
+  if (err.code === 401)
+    return ApplicationFailure.nonRetryable(
+      `unauthorized: the worker's Kubernetes credentials were refused trying to ${context}`,
+      'KubernetesAccess',
+    );
   // a pod replaced since it was listed (its log went with it): the next attempt lists the pods again
-  if (err.code === 404) return ApplicationFailure.retryable(`cannot ${context}: not found (the pod replaced since it was listed?); ${grant}`, 'KubernetesApi');
+  if (err.code === 404)
+    return ApplicationFailure.retryable(
+      `cannot ${context}: not found (the pod replaced since it was listed?); ${grant}`,
+      'KubernetesApi',
+    );
   // the API's Status message (never a credential) says what else went wrong, e.g. a container that is not running
   const body = typeof err.body === 'string' ? err.body : JSON.stringify(err.body ?? '');
   const status = /"message"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(body)?.[1]?.slice(0, 300);
-  return ApplicationFailure.retryable(`${context} failed: HTTP ${err.code}${status ? `: ${status}` : ''}`, 'KubernetesApi');
+  return ApplicationFailure.retryable(
+    `${context} failed: HTTP ${err.code}${status ? `: ${status}` : ''}`,
+    'KubernetesApi',
+  );
 }
 
 /** Lines strictly after the mark, without their timestamp; a line cut by the byte cap (no newline) is dropped. */
@@ -94,7 +126,11 @@ export function podLogReader(source: PodLogSource, kubeConfig: KubeConfig | unde
   const { namespace, selector } = source;
   let client: CoreV1Api | undefined;
   const api = () => {
-    if (!kubeConfig) throw ApplicationFailure.nonRetryable('REKEY_REGISTRY_ACCESS_LOG=pods:… needs the Kubernetes API, and this worker has none configured (set REKEY_K8S_NAMESPACE and KUBECONFIG, or run in-cluster)', 'NoKubernetes');
+    if (!kubeConfig)
+      throw ApplicationFailure.nonRetryable(
+        'REKEY_REGISTRY_ACCESS_LOG=pods:… needs the Kubernetes API, and this worker has none configured (set REKEY_K8S_NAMESPACE and KUBECONFIG, or run in-cluster)',
+        'NoKubernetes',
+      );
     return (client ??= kubeConfig.makeApiClient(kubernetesClient().CoreV1Api));
   };
   const call = async <T>(verb: string, what: string, fn: () => Promise<T>): Promise<T> => {
@@ -107,18 +143,38 @@ export function podLogReader(source: PodLogSource, kubeConfig: KubeConfig | unde
 
   async function since(markIso: string): Promise<PodLogLines> {
     const after = stampNanos(markIso);
-    if (after === undefined) throw ApplicationFailure.nonRetryable(`the access-log mark's time ${markIso} is not an RFC 3339 time`, 'AccessLogMark');
+    if (after === undefined)
+      throw ApplicationFailure.nonRetryable(
+        `the access-log mark's time ${markIso} is not an RFC 3339 time`,
+        'AccessLogMark',
+      );
     const markMs = Number(after / 1_000_000n);
     const core = api(); // outside `call`: a missing cluster is a setting to make, not an API error to retry
-    const pods = (await call('list', `pods (labelSelector ${selector})`, () => core.listNamespacedPod({ namespace, labelSelector: selector }))).items ?? [];
+    const pods =
+      (
+        await call('list', `pods (labelSelector ${selector})`, () =>
+          core.listNamespacedPod({ namespace, labelSelector: selector }),
+        )
+      ).items ?? [];
     // no pod would prove nothing: a wrong selector must not read as "nobody used the old user"
-    if (pods.length === 0) throw ApplicationFailure.nonRetryable(`no pod in namespace ${namespace} matches ${selector}: check REKEY_REGISTRY_ACCESS_LOG`, 'AccessLogSource');
+    if (pods.length === 0)
+      throw ApplicationFailure.nonRetryable(
+        `no pod in namespace ${namespace} matches ${selector}: check REKEY_REGISTRY_ACCESS_LOG`,
+        'AccessLogSource',
+      );
     const result: PodLogLines = { lines: [], capped: [] };
     for (const pod of pods) {
       const name = pod.metadata?.name ?? '';
       const which = instances(pod, source.container, markMs);
       for (const previous of which?.reads ?? []) {
-        const request = { name, namespace, container: which!.container, timestamps: true, limitBytes: maxBytes, previous: previous || undefined };
+        const request = {
+          name,
+          namespace,
+          container: which!.container,
+          timestamps: true,
+          limitBytes: maxBytes,
+          previous: previous || undefined,
+        };
         const text = await call('get', `pods/${name}/log`, () => core.readNamespacedPodLog(request, sinceTime(markMs)));
         if (Buffer.byteLength(text) >= maxBytes) result.capped.push(`${name}${previous ? ' (previous)' : ''}`);
         result.lines.push(...linesAfter(text, after));

@@ -20,7 +20,9 @@ export type RegistryReload = (typeof registryReloads)[number];
 export function registryFileWatch(): RegistryRuntime {
   return {
     async restart(onProgress) {
-      onProgress('no restart (REKEY_REGISTRY_RELOAD=file-watch): the registry re-reads its users file once the kubelet has updated the mounted secret; the next step waits for its answer');
+      onProgress(
+        'no restart (REKEY_REGISTRY_RELOAD=file-watch): the registry re-reads its users file once the kubelet has updated the mounted secret; the next step waits for its answer',
+      );
     },
   };
 }

@@ -38,7 +38,11 @@ export const registryKeys = (account: string, slot: RegistryKeySlot) => {
 };
 
 const unescape = (s: string) =>
-  s.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, c: string) => (c.length === 5 ? String.fromCharCode(parseInt(c.slice(1), 16)) : ({ t: '\t', n: '\n', r: '\r', f: '\f' } as Record<string, string>)[c] ?? c));
+  s.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, c: string) =>
+    c.length === 5
+      ? String.fromCharCode(parseInt(c.slice(1), 16))
+      : (({ t: '\t', n: '\n', r: '\r', f: '\f' } as Record<string, string>)[c] ?? c),
+  );
 
 /** Properties' split of a logical line into key and value: the key ends at the first unescaped `:`, `=` or blank. */
 function keyValue(line: string): [string, string] {
@@ -70,7 +74,14 @@ export function parseUserInfo(text: string): UserInfoLine[] {
     const user = key.trim();
     const comma = value.indexOf(',');
     const password = (comma < 0 ? value : value.slice(0, comma)).trim();
-    const roles = comma < 0 ? [] : value.slice(comma + 1).split(',').map((r) => r.trim()).filter(Boolean);
+    const roles =
+      comma < 0
+        ? []
+        : value
+            .slice(comma + 1)
+            .split(',')
+            .map((r) => r.trim())
+            .filter(Boolean);
     out.push(user ? { raw: raw.join('\n'), entry: { user, password, roles } } : { raw: raw.join('\n') });
   }
   return out;
@@ -82,15 +93,27 @@ const passwordProblems: Array<[(p: string) => boolean, string]> = [
   [(p) => /[\r\n]/.test(p), 'contains a line break'],
   [(p) => p.includes(','), "contains ',' (Jetty reads the roles from the first ',')"],
   [(p) => p.includes('\\'), "contains '\\' (the file is a properties file: an escape)"],
-  [(p) => !/^[\x20-\x7e]+$/.test(p) || p.trim() !== p, 'is not printable ASCII, or starts or ends with a blank (Jetty reads the file as ISO-8859-1 and trims)'],
-  [(p) => /^(OBF|MD5|CRYPT):/.test(p), 'starts with OBF:, MD5: or CRYPT: (Jetty would read it as an encoded credential)'],
+  [
+    (p) => !/^[\x20-\x7e]+$/.test(p) || p.trim() !== p,
+    'is not printable ASCII, or starts or ends with a blank (Jetty reads the file as ISO-8859-1 and trims)',
+  ],
+  [
+    (p) => /^(OBF|MD5|CRYPT):/.test(p),
+    'starts with OBF:, MD5: or CRYPT: (Jetty would read it as an encoded credential)',
+  ],
 ];
 
 /** One user's line, `user: password,role…`; refuses what Jetty would read differently. `what` names the user in errors (never the password). */
 export function renderUserInfoLine(e: UserInfoEntry, what = `user ${e.user}`): string {
-  if (!/^[\x21-\x7e]+$/.test(e.user) || /[:=\\#!]/.test(e.user)) throw new UserInfoError(`${what}: a user name in user-info must be printable ASCII without blanks, ':', '=', '\\', '#' or '!'`);
+  if (!/^[\x21-\x7e]+$/.test(e.user) || /[:=\\#!]/.test(e.user))
+    throw new UserInfoError(
+      `${what}: a user name in user-info must be printable ASCII without blanks, ':', '=', '\\', '#' or '!'`,
+    );
   const why = passwordProblems.find(([bad]) => bad(e.password))?.[1];
-  if (why) throw new UserInfoError(`${what}: its password ${why}, so rekey cannot write it into user-info. Give the account a password of letters, digits, '-' and '_' (as rekey generates)`);
+  if (why)
+    throw new UserInfoError(
+      `${what}: its password ${why}, so rekey cannot write it into user-info. Give the account a password of letters, digits, '-' and '_' (as rekey generates)`,
+    );
   const role = e.roles.find((r) => !/^[^\s,]+$/.test(r));
   if (role !== undefined) throw new UserInfoError(`${what}: role "${role}" cannot be written into user-info`);
   return `${e.user}: ${e.password}${e.roles.map((r) => `,${r}`).join('')}`;
@@ -104,18 +127,28 @@ export function registryAccountsOf(data: Record<string, string>): string[] {
     .filter((a) => a !== '');
 }
 
-const userOf = (data: Record<string, string>, account: string, slot: RegistryKeySlot) => data[registryKeys(account, slot).user] || undefined;
+const userOf = (data: Record<string, string>, account: string, slot: RegistryKeySlot) =>
+  data[registryKeys(account, slot).user] || undefined;
 
 /** The roles an account's users get: those of its current user's line, else of its previous or next user's, before the change, else after it. */
-function rolesOf(account: string, before: Record<string, string>, after: Record<string, string>, lines: Map<string, UserInfoEntry>): string[] {
+function rolesOf(
+  account: string,
+  before: Record<string, string>,
+  after: Record<string, string>,
+  lines: Map<string, UserInfoEntry>,
+): string[] {
   for (const data of [before, after]) {
     for (const slot of ['current', 'previous', 'next'] as const) {
       const entry = lines.get(userOf(data, account, slot) ?? '');
       if (entry) return entry.roles;
     }
   }
-  const users = [...new Set(registrySlots.flatMap((s) => [userOf(before, account, s), userOf(after, account, s)]).filter(Boolean))].join(', ');
-  throw new UserInfoError(`user-info has no line for any user of account ${account} (${users}), so rekey cannot tell which roles its users get: add one ("<user>: <password>,<role>") for its current user`);
+  const users = [
+    ...new Set(registrySlots.flatMap((s) => [userOf(before, account, s), userOf(after, account, s)]).filter(Boolean)),
+  ].join(', ');
+  throw new UserInfoError(
+    `user-info has no line for any user of account ${account} (${users}), so rekey cannot tell which roles its users get: add one ("<user>: <password>,<role>") for its current user`,
+  );
 }
 
 /**
@@ -145,7 +178,9 @@ export function syncUserInfo(userInfo: string, before: Record<string, string>, a
       registrySlots.flatMap((slot) => {
         const k = registryKeys(account, slot);
         const [user, password] = [after[k.user], after[k.password]];
-        return user && password !== undefined ? [renderUserInfoLine({ user, password, roles }, `account ${account}'s ${slot} user ${user}`)] : [];
+        return user && password !== undefined
+          ? [renderUserInfoLine({ user, password, roles }, `account ${account}'s ${slot} user ${user}`)]
+          : [];
       }),
     );
   }

@@ -1,7 +1,10 @@
 import type { ListObjectsV2CommandOutput, _Object } from '@aws-sdk/client-s3';
 
 /** One ListObjectsV2 page under `prefix` (folded into CommonPrefixes with a delimiter). */
-export type ListPage = (prefix: string, opts: { delimiter?: string; token?: string }) => Promise<ListObjectsV2CommandOutput>;
+export type ListPage = (
+  prefix: string,
+  opts: { delimiter?: string; token?: string },
+) => Promise<ListObjectsV2CommandOutput>;
 
 /** At most this many ListObjectsV2 pages (1000 keys each) per folder listed. */
 export const MAX_LIST_PAGES = 100;
@@ -44,7 +47,11 @@ export async function newestFolders(list: ListPage, prefix: string, depth = 0): 
 }
 
 /** Every object in the archive's newest folders; `onPage` is told of each further page (to heartbeat). */
-export async function newestArchiveObjects(list: ListPage, prefix: string, onPage?: (folder: string, pages: number) => void): Promise<_Object[]> {
+export async function newestArchiveObjects(
+  list: ListPage,
+  prefix: string,
+  onPage?: (folder: string, pages: number) => void,
+): Promise<_Object[]> {
   const objects: _Object[] = [];
   for (const folder of await newestFolders(list, prefix)) {
     let token: string | undefined;

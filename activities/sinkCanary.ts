@@ -8,7 +8,12 @@ interface SinkCanaryDeps {
   /** Upserts the marker's row in public.rekey_canary (the PostgreSQL activity of the same name). */
   writeCanary: (input: { marker: string }) => Promise<{ lsn: string }>;
   /** The newest archived object after `since` holding the marker, or null. */
-  archivedMarker: (input: { bucket: string; prefix: string; marker: string; since: string }) => Promise<{ key: string; lastModified: string } | null>;
+  archivedMarker: (input: {
+    bucket: string;
+    prefix: string;
+    marker: string;
+    since: string;
+  }) => Promise<{ key: string; lastModified: string } | null>;
 }
 
 /**
@@ -20,7 +25,13 @@ interface SinkCanaryDeps {
  * archive is searched; an idempotent upsert of one row, removed at cleanup.
  */
 export function createSinkCanaryActivities(deps: SinkCanaryDeps) {
-  async function waitCanaryArchived(input: { bucket: string; prefix: string; marker: string; since: string; timeoutMs: number }): Promise<{ key: string; lastModified: string; waitedMs: number; writes: number }> {
+  async function waitCanaryArchived(input: {
+    bucket: string;
+    prefix: string;
+    marker: string;
+    since: string;
+    timeoutMs: number;
+  }): Promise<{ key: string; lastModified: string; waitedMs: number; writes: number }> {
     const where = `s3://${input.bucket}/${input.prefix}`;
     let writes = 0;
     let wroteAt = 0;
@@ -34,7 +45,9 @@ export function createSinkCanaryActivities(deps: SinkCanaryDeps) {
           writes++;
         }
         const found = await deps.archivedMarker(input);
-        return found ? { done: { ...found, writes } } : { seen: `canary ${input.marker} written ${writes} time(s), not yet under ${where}` };
+        return found
+          ? { done: { ...found, writes } }
+          : { seen: `canary ${input.marker} written ${writes} time(s), not yet under ${where}` };
       },
       (seen) =>
         ApplicationFailure.nonRetryable(

@@ -1,6 +1,11 @@
 import { CA_KEYS, CERT_KEYS, describeCertificate, handshake } from '../activities/tls/index.js';
 import { httpsEndpoint } from '../activities/http.js';
-import { DEFAULT_CA_SECRET, DEFAULT_CERT_SECRETS, TLS_SERVICES, type TlsService } from '../contracts/input/certificate.js';
+import {
+  DEFAULT_CA_SECRET,
+  DEFAULT_CERT_SECRETS,
+  TLS_SERVICES,
+  type TlsService,
+} from '../contracts/input/certificate.js';
 import { renewalDecisions } from '../contracts/managedCertificates.js';
 import { RENEW_BEFORE_RATIO } from '../contracts/input/renewalScan.js';
 import { configFromEnv } from './context.js';
@@ -24,7 +29,10 @@ export interface ManagedCertificate {
 }
 
 /** Where a service's certificate is served to rekey: PostgreSQL's port, Kafka's first TLS broker, or an https:// URL rekey is configured with. */
-function servedAt(config: ReturnType<typeof configFromEnv>, role: ManagedCertificate['role']): { host: string; port: number; protocol: 'postgres' | 'tls' } | undefined {
+function servedAt(
+  config: ReturnType<typeof configFromEnv>,
+  role: ManagedCertificate['role'],
+): { host: string; port: number; protocol: 'postgres' | 'tls' } | undefined {
   if (role === 'postgresql') return { host: config.postgres.host, port: config.postgres.port, protocol: 'postgres' };
   if (role === 'kafka') {
     const broker = config.kafka.tls?.brokers[0];
@@ -32,7 +40,12 @@ function servedAt(config: ReturnType<typeof configFromEnv>, role: ManagedCertifi
     const at = broker.lastIndexOf(':');
     return { host: broker.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(broker.slice(at + 1)), protocol: 'tls' };
   }
-  const url = role === 'kafka-connect' ? config.kafkaConnect.url : role === 'schema-registry' ? config.schemaRegistry.url : undefined;
+  const url =
+    role === 'kafka-connect'
+      ? config.kafkaConnect.url
+      : role === 'schema-registry'
+        ? config.schemaRegistry.url
+        : undefined;
   const endpoint = url ? httpsEndpoint(url) : undefined;
   return endpoint ? { ...endpoint, protocol: 'tls' } : undefined;
 }
@@ -42,13 +55,24 @@ export async function listManagedCertificates(now = new Date()): Promise<Managed
   const config = configFromEnv();
   const { secretStoreFor } = await import('../workers/worker.js');
   const store = await secretStoreFor(config);
-  const entries: Array<[ManagedCertificate['role'], string, string]> = [['ca', DEFAULT_CA_SECRET, CA_KEYS.cert], ...TLS_SERVICES.map((s): [TlsService, string, string] => [s, DEFAULT_CERT_SECRETS[s], CERT_KEYS.cert])];
+  const entries: Array<[ManagedCertificate['role'], string, string]> = [
+    ['ca', DEFAULT_CA_SECRET, CA_KEYS.cert],
+    ...TLS_SERVICES.map((s): [TlsService, string, string] => [s, DEFAULT_CERT_SECRETS[s], CERT_KEYS.cert]),
+  ];
   return Promise.all(
     entries.map(async ([role, secret, key]): Promise<ManagedCertificate> => {
       const s = await store.read(secret).catch((err: Error) => err);
-      if (s instanceof Error || !s?.data[key]) return { secret, role, problem: s instanceof Error ? s.message : `no ${key} in the ${store.kind} store` };
+      if (s instanceof Error || !s?.data[key])
+        return { secret, role, problem: s instanceof Error ? s.message : `no ${key} in the ${store.kind} store` };
       const info = describeCertificate(s.data[key]);
-      const row: ManagedCertificate = { secret, role, subject: info.subject, fingerprint: info.fingerprint, notAfter: info.notAfter, daysLeft: Math.floor((Date.parse(info.notAfter) - now.getTime()) / DAY_MS) };
+      const row: ManagedCertificate = {
+        secret,
+        role,
+        subject: info.subject,
+        fingerprint: info.fingerprint,
+        notAfter: info.notAfter,
+        daysLeft: Math.floor((Date.parse(info.notAfter) - now.getTime()) / DAY_MS),
+      };
       if (role !== 'ca') row.renewalDue = renewalDue(info, now);
       const endpoint = servedAt(config, role);
       if (endpoint) {
@@ -64,7 +88,11 @@ export async function listManagedCertificates(now = new Date()): Promise<Managed
 
 /** The daily scan's default rule (less than 1/3 of the lifetime left). */
 const renewalDue = (c: { notBefore: string; notAfter: string }, now: Date) =>
-  renewalDecisions([{ service: TLS_SERVICES[0], secret: '-', subject: '', issuer: '', fingerprint: '', caFingerprints: [], ...c }], { renewBeforeRatio: RENEW_BEFORE_RATIO.default }, now.getTime())[0]!.due;
+  renewalDecisions(
+    [{ service: TLS_SERVICES[0], secret: '-', subject: '', issuer: '', fingerprint: '', caFingerprints: [], ...c }],
+    { renewBeforeRatio: RENEW_BEFORE_RATIO.default },
+    now.getTime(),
+  )[0]!.due;
 
 export function printList(rows: ManagedCertificate[]): void {
   for (const r of rows) {
@@ -72,9 +100,14 @@ export function printList(rows: ManagedCertificate[]): void {
       console.log(`${r.secret.padEnd(16)} ${r.role.padEnd(11)} ${r.problem}`);
       continue;
     }
-    const served = !r.served ? '' : 'error' in r.served ? `   served: ${r.served.error}` : `   served: ${r.served.same ? 'this certificate' : `ANOTHER certificate ${r.served.fingerprint}`}`;
+    const served = !r.served
+      ? ''
+      : 'error' in r.served
+        ? `   served: ${r.served.error}`
+        : `   served: ${r.served.same ? 'this certificate' : `ANOTHER certificate ${r.served.fingerprint}`}`;
     const due = r.renewalDue === undefined ? '' : r.renewalDue ? ', renewal DUE' : ', renewal not due';
-    console.log(`${r.secret.padEnd(16)} ${r.role.padEnd(11)} ${r.subject}\n  sha256 ${r.fingerprint}\n  expires ${r.notAfter} (${r.daysLeft} days left${due})${served}`);
+    console.log(
+      `${r.secret.padEnd(16)} ${r.role.padEnd(11)} ${r.subject}\n  sha256 ${r.fingerprint}\n  expires ${r.notAfter} (${r.daysLeft} days left${due})${served}`,
+    );
   }
 }
-

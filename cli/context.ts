@@ -1,7 +1,13 @@
 import os from 'node:os';
 import { InvalidArgumentError } from 'commander';
 import type { Client } from '@temporalio/client';
-import { type ClientConfig, type Json, loadClientConfig, loadWorkerConfig, type WorkerConfig } from '../workers/config.js';
+import {
+  type ClientConfig,
+  type Json,
+  loadClientConfig,
+  loadWorkerConfig,
+  type WorkerConfig,
+} from '../workers/config.js';
 import { parseIsoDuration } from '../contracts/duration.js';
 
 /**
@@ -75,7 +81,9 @@ export async function withClient<T>(fn: (c: Client, taskQueue: string) => Promis
   const { createClient } = await import('../workers/client.js');
   const { address, namespace } = config.temporal;
   const { client, connection } = await createClient(config).catch((err: unknown) => {
-    throw new ConnectionError(`cannot reach Temporal at ${address} (namespace ${namespace}): ${(err as Error).message}. Set --address/--namespace or REKEY_TEMPORAL_ADDRESS (TEMPORAL_ADDRESS).`);
+    throw new ConnectionError(
+      `cannot reach Temporal at ${address} (namespace ${namespace}): ${(err as Error).message}. Set --address/--namespace or REKEY_TEMPORAL_ADDRESS (TEMPORAL_ADDRESS).`,
+    );
   });
   try {
     return await fn(client, config.temporal.taskQueue);

@@ -51,7 +51,13 @@ export function rekeyProgram(): Command {
 }
 
 /** Errors whose message is already the whole story for an operator (input, configuration, a busy resource, a connection). */
-const PLAIN_ERRORS = new Set(['InvalidInputError', 'RotationInProgressError', 'ConfigError', 'ScheduleFileError', 'ConnectionError']);
+const PLAIN_ERRORS = new Set([
+  'InvalidInputError',
+  'RotationInProgressError',
+  'ConfigError',
+  'ScheduleFileError',
+  'ConnectionError',
+]);
 
 /** Runs the CLI; `defaults` sit under the environment (the embedded stack's, from scripts/rekey.ts). Exits 1 on an error. */
 export async function runRekey(argv: string[], opts: { env?: NodeJS.ProcessEnv; defaults?: Json } = {}): Promise<void> {

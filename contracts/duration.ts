@@ -2,7 +2,8 @@
  * ISO-8601 durations as operators write them (PT24H, P1D, PT90M, PT0S).
  * Years and months are refused: their length depends on the calendar.
  */
-const ISO = /^P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
+const ISO =
+  /^P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
 
 export function parseIsoDuration(text: string): number | undefined {
   const m = ISO.exec(text);
@@ -14,7 +15,12 @@ export function parseIsoDuration(text: string): number | undefined {
 export function formatDuration(ms: number): string {
   if (ms <= 0) return '0s';
   const parts: string[] = [];
-  const units: Array<[string, number]> = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
+  const units: Array<[string, number]> = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ];
   let rest = ms;
   for (const [u, size] of units) {
     if (rest >= size) {

@@ -7,14 +7,18 @@ import { parseIsoDuration } from './duration.js';
  */
 export function isoDurationField(opts: { maxMs: number; minMs?: number; example: string }) {
   const min = opts.minMs ?? 1;
-  const bound = opts.maxMs >= 3_600_000 ? `${Math.round(opts.maxMs / 3_600_000)} h` : `${Math.round(opts.maxMs / 1000)} s`;
+  const bound =
+    opts.maxMs >= 3_600_000 ? `${Math.round(opts.maxMs / 3_600_000)} h` : `${Math.round(opts.maxMs / 1000)} s`;
   return z
     .string()
     .max(40)
-    .refine((v) => {
-      const ms = parseIsoDuration(v);
-      return ms !== undefined && ms >= min && ms <= opts.maxMs;
-    }, `must be ${min > 0 ? 'a positive' : 'an'} ISO-8601 duration (at most ${bound}), such as ${opts.example}`);
+    .refine(
+      (v) => {
+        const ms = parseIsoDuration(v);
+        return ms !== undefined && ms >= min && ms <= opts.maxMs;
+      },
+      `must be ${min > 0 ? 'a positive' : 'an'} ISO-8601 duration (at most ${bound}), such as ${opts.example}`,
+    );
 }
 
 /**
@@ -24,5 +28,5 @@ export function isoDurationField(opts: { maxMs: number; minMs?: number; example:
  */
 export const clientWatchField = () =>
   isoDurationField({ maxMs: 600_000, minMs: 0, example: 'PT15S' }).describe(
-    "after each registry or Connect restart, how long to keep watching the connectors that use the registry, restarting tasks that FAIL meanwhile (at most PT10M)",
+    'after each registry or Connect restart, how long to keep watching the connectors that use the registry, restarting tasks that FAIL meanwhile (at most PT10M)',
   );

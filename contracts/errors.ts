@@ -11,6 +11,9 @@ export class InvalidInputError extends Error {
 /** Parses `raw` with `schema`, or throws InvalidInputError listing each field's problem. */
 export function parseInput<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new InvalidInputError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })));
+  if (!parsed.success)
+    throw new InvalidInputError(
+      parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })),
+    );
   return parsed.data;
 }

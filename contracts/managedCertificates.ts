@@ -11,11 +11,23 @@ export interface ManagedCertificateRef {
  * `TLS_SERVICES` (with its secret in `DEFAULT_CERT_SECRETS`) is scanned, renewed and moved to a
  * new CA without any change here.
  */
-export const managedCertificates = (): ManagedCertificateRef[] => TLS_SERVICES.map((service) => ({ service, secret: DEFAULT_CERT_SECRETS[service] }));
+export const managedCertificates = (): ManagedCertificateRef[] =>
+  TLS_SERVICES.map((service) => ({ service, secret: DEFAULT_CERT_SECRETS[service] }));
 
 /** What the read-only scan reports for one secret: dates and fingerprints, never a key. */
 export type ScannedCertificate = ManagedCertificateRef &
-  ({ subject: string; issuer: string; notBefore: string; notAfter: string; fingerprint: string; caFingerprints: string[]; signedByCa?: boolean } | { error: string });
+  (
+    | {
+        subject: string;
+        issuer: string;
+        notBefore: string;
+        notAfter: string;
+        fingerprint: string;
+        caFingerprints: string[];
+        signedByCa?: boolean;
+      }
+    | { error: string }
+  );
 
 export interface RenewalPolicy {
   /** Renew when less than this share of the lifetime is left (cert-manager's default is 1/3). */
@@ -42,11 +54,24 @@ const round1 = (n: number) => Math.round(n * 10) / 10;
 /** Whether each certificate is due for renewal at `now` (workflow time); an unreadable one is reported, never renewed blindly. */
 export function renewalDecisions(certs: ScannedCertificate[], policy: RenewalPolicy, now: number): RenewalDecision[] {
   return certs.map((c) => {
-    if ('error' in c) return { secret: c.secret, service: c.service, due: false, daysLeft: null, lifetimeDays: null, validityDays: null, why: `not scanned: ${c.error}` };
+    if ('error' in c)
+      return {
+        secret: c.secret,
+        service: c.service,
+        due: false,
+        daysLeft: null,
+        lifetimeDays: null,
+        validityDays: null,
+        why: `not scanned: ${c.error}`,
+      };
     const lifetimeMs = Date.parse(c.notAfter) - Date.parse(c.notBefore);
     const leftMs = Date.parse(c.notAfter) - now;
-    const thresholdMs = policy.renewBeforeDays !== undefined ? policy.renewBeforeDays * DAY_MS : policy.renewBeforeRatio * lifetimeMs;
-    const rule = policy.renewBeforeDays !== undefined ? `${policy.renewBeforeDays} days` : `${round1(policy.renewBeforeRatio * 100)}% of ${round1(lifetimeMs / DAY_MS)} days`;
+    const thresholdMs =
+      policy.renewBeforeDays !== undefined ? policy.renewBeforeDays * DAY_MS : policy.renewBeforeRatio * lifetimeMs;
+    const rule =
+      policy.renewBeforeDays !== undefined
+        ? `${policy.renewBeforeDays} days`
+        : `${round1(policy.renewBeforeRatio * 100)}% of ${round1(lifetimeMs / DAY_MS)} days`;
     const due = leftMs < thresholdMs;
     const left = round1(leftMs / DAY_MS);
     return {
@@ -56,7 +81,12 @@ export function renewalDecisions(certs: ScannedCertificate[], policy: RenewalPol
       daysLeft: leftMs / DAY_MS,
       lifetimeDays: lifetimeMs / DAY_MS,
       validityDays: Math.min(MAX_VALIDITY_DAYS, Math.max(1, Math.round(lifetimeMs / DAY_MS))),
-      why: leftMs <= 0 ? `expired ${-left} days ago` : due ? `${left} days left, under ${rule}` : `${left} days left, renewal at ${rule} left`,
+      why:
+        leftMs <= 0
+          ? `expired ${-left} days ago`
+          : due
+            ? `${left} days left, under ${rule}`
+            : `${left} days left, renewal at ${rule} left`,
     };
   });
 }

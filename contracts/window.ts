@@ -13,8 +13,12 @@ export const MaintenanceWindowInput = z
     opensAt: z.iso
       .datetime({ offset: true })
       .optional()
-      .describe("when the window opened (a schedule's nominal time): with switchBy it defines the daily window a later restart (the registry's phase 3) waits for"),
-    switchBy: z.iso.datetime({ offset: true }).describe('the switch step must start before this instant, e.g. 2026-12-06T04:00:00Z'),
+      .describe(
+        "when the window opened (a schedule's nominal time): with switchBy it defines the daily window a later restart (the registry's phase 3) waits for",
+      ),
+    switchBy: z.iso
+      .datetime({ offset: true })
+      .describe('the switch step must start before this instant, e.g. 2026-12-06T04:00:00Z'),
     stagingBudget: z
       .string()
       .max(40)

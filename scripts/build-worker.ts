@@ -18,25 +18,48 @@ const t0 = Date.now();
 function sourceDigest(): string {
   const h = createHash('sha256');
   const walk = (dir: string): string[] =>
-    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-  const files = [...['workflows', 'activities', 'workers', 'cli'].flatMap((d) => walk(path.join(repoRoot, d))), ...['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'].map((f) => path.join(repoRoot, f))].sort();
+    fs
+      .readdirSync(dir, { withFileTypes: true })
+      .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  const files = [
+    ...['workflows', 'activities', 'workers', 'cli'].flatMap((d) => walk(path.join(repoRoot, d))),
+    ...['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'].map((f) => path.join(repoRoot, f)),
+  ].sort();
   for (const f of files) h.update(path.relative(repoRoot, f)).update('\0').update(fs.readFileSync(f));
   return h.digest('hex');
 }
 const stampFile = path.join(dist, '.source-digest');
 const digest = sourceDigest();
-if (!process.argv.includes('--force') && fs.existsSync(path.join(dist, 'workflow-bundle.js')) && fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === digest) {
+if (
+  !process.argv.includes('--force') &&
+  fs.existsSync(path.join(dist, 'workflow-bundle.js')) &&
+  fs.existsSync(stampFile) &&
+  fs.readFileSync(stampFile, 'utf8') === digest
+) {
   console.log(`dist/ is up to date with the sources (${digest.slice(0, 12)}); --force rebuilds`);
   process.exit(0);
 }
 fs.rmSync(dist, { recursive: true, force: true });
-execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', path.join(repoRoot, 'tsconfig.build.json')], { stdio: 'inherit' });
+execFileSync(
+  process.execPath,
+  [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', path.join(repoRoot, 'tsconfig.build.json')],
+  { stdio: 'inherit' },
+);
 fs.copyFileSync(path.join(repoRoot, 'workers/failure-converter.cjs'), path.join(dist, 'workers/failure-converter.cjs'));
 const { code } = await bundleWorkflowCode({
   workflowsPath: path.join(dist, 'workflows/index.js'),
   failureConverterPath: path.join(dist, 'workers/failure-converter.cjs'),
-  logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: console.warn, error: console.error },
+  logger: {
+    log: () => undefined,
+    trace: () => undefined,
+    debug: () => undefined,
+    info: () => undefined,
+    warn: console.warn,
+    error: console.error,
+  },
 });
 fs.writeFileSync(path.join(dist, 'workflow-bundle.js'), code);
 fs.writeFileSync(stampFile, digest);
-console.log(`built dist/ (workflow bundle ${(code.length / 1024 / 1024).toFixed(1)} MiB) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(
+  `built dist/ (workflow bundle ${(code.length / 1024 / 1024).toFixed(1)} MiB) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+);

@@ -14,14 +14,17 @@ import { defaultSecrets } from '../workflows/rotation/index.js';
  * (test/unit/deployManifests.test.ts runs the same comparison).
  */
 export function rotatedSecretNames(): string[] {
-  return [...Object.values(defaultSecrets), ...Object.values(DEFAULT_CERT_SECRETS), DEFAULT_CA_SECRET].flatMap((name) => {
-    const s = siblings(name);
-    return [s.current, s.pending, s.backup];
-  });
+  return [...Object.values(defaultSecrets), ...Object.values(DEFAULT_CERT_SECRETS), DEFAULT_CA_SECRET].flatMap(
+    (name) => {
+      const s = siblings(name);
+      return [s.current, s.pending, s.backup];
+    },
+  );
 }
 
 const deploy = (...p: string[]) => path.join(repoRoot, 'deploy', ...p);
-const RBAC_START = '# the credentials rekey rotates, and their -pending/-backup siblings (generated: npm run deploy:generate)\n- apiGroups: [""]\n  resources: [secrets]\n  resourceNames:\n';
+const RBAC_START =
+  '# the credentials rekey rotates, and their -pending/-backup siblings (generated: npm run deploy:generate)\n- apiGroups: [""]\n  resources: [secrets]\n  resourceNames:\n';
 const RBAC_END = '  verbs: [get, patch, delete]\n';
 
 function between(text: string, start: string, end: string, body: string, file: string): string {
@@ -33,7 +36,15 @@ function between(text: string, start: string, end: string, body: string, file: s
 
 /** deploy/rbac.yaml with the Role's writable secret names generated. */
 export function renderRbac(current: string): string {
-  return between(current, RBAC_START, RBAC_END, rotatedSecretNames().map((n) => `  - ${n}\n`).join(''), 'deploy/rbac.yaml');
+  return between(
+    current,
+    RBAC_START,
+    RBAC_END,
+    rotatedSecretNames()
+      .map((n) => `  - ${n}\n`)
+      .join(''),
+    'deploy/rbac.yaml',
+  );
 }
 
 /** deploy/admission-policy.yaml with the names the worker may create generated (a CEL list, three per line). */
@@ -41,7 +52,13 @@ export function renderAdmissionPolicy(current: string): string {
   const names = rotatedSecretNames().map((n) => `'${n}'`);
   const lines = [];
   for (let i = 0; i < names.length; i += 3) lines.push(`      ${names.slice(i, i + 3).join(', ')}`);
-  return between(current, '  - name: secretNames\n    expression: >-\n', '\n  validations:', `      [${lines.join(',\n').trimStart()}]`, 'deploy/admission-policy.yaml');
+  return between(
+    current,
+    '  - name: secretNames\n    expression: >-\n',
+    '\n  validations:',
+    `      [${lines.join(',\n').trimStart()}]`,
+    'deploy/admission-policy.yaml',
+  );
 }
 
 /** The PrometheusRule for clusters run by the Prometheus Operator: rules.yaml's groups, as they are. */
@@ -57,15 +74,24 @@ export function renderPrometheusRule(rules: string): string {
     '  labels: { app.kubernetes.io/name: rekey }',
     'spec:',
     '  groups:',
-    ...groups.trimEnd().split('\n').map((l) => (l ? `  ${l}` : l)),
+    ...groups
+      .trimEnd()
+      .split('\n')
+      .map((l) => (l ? `  ${l}` : l)),
     '',
   ].join('\n');
 }
 
 export const generated: Array<{ file: string; render: () => string }> = [
   { file: deploy('rbac.yaml'), render: () => renderRbac(fs.readFileSync(deploy('rbac.yaml'), 'utf8')) },
-  { file: deploy('admission-policy.yaml'), render: () => renderAdmissionPolicy(fs.readFileSync(deploy('admission-policy.yaml'), 'utf8')) },
-  { file: deploy('components', 'prometheus-operator', 'prometheusrule.yaml'), render: () => renderPrometheusRule(fs.readFileSync(deploy('prometheus', 'rules.yaml'), 'utf8')) },
+  {
+    file: deploy('admission-policy.yaml'),
+    render: () => renderAdmissionPolicy(fs.readFileSync(deploy('admission-policy.yaml'), 'utf8')),
+  },
+  {
+    file: deploy('components', 'prometheus-operator', 'prometheusrule.yaml'),
+    render: () => renderPrometheusRule(fs.readFileSync(deploy('prometheus', 'rules.yaml'), 'utf8')),
+  },
 ];
 
 if (process.argv[1] && import.meta.filename === fs.realpathSync(process.argv[1])) {

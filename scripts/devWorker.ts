@@ -7,6 +7,14 @@ import { createEmbeddedWorker, embeddedWorkerConfig } from './lib/session.js';
  */
 const { config } = embeddedWorkerConfig();
 const { worker, connection } = await createEmbeddedWorker(config);
-logger.info({ address: config.temporal.address, taskQueue: config.temporal.taskQueue, secretStore: config.secrets.kind, testHooks: config.testHooks }, 'development worker started');
+logger.info(
+  {
+    address: config.temporal.address,
+    taskQueue: config.temporal.taskQueue,
+    secretStore: config.secrets.kind,
+    testHooks: config.testHooks,
+  },
+  'development worker started',
+);
 await worker.run();
 await connection.close();

@@ -41,7 +41,13 @@ function runLane(lane: string, env: NodeJS.ProcessEnv, log?: string): Promise<La
   const child = spawn(process.execPath, [vitest, 'run', '--project', lane, ...args], {
     cwd: root,
     stdio: ['ignore', out, out],
-    env: { ...process.env, REKEY_TEST_TIMES_MERGE: '1', REKEY_KEEP_STACK: '1', ...(fd ? { FORCE_COLOR: '0' } : {}), ...env },
+    env: {
+      ...process.env,
+      REKEY_TEST_TIMES_MERGE: '1',
+      REKEY_KEEP_STACK: '1',
+      ...(fd ? { FORCE_COLOR: '0' } : {}),
+      ...env,
+    },
   });
   const stop = () => child.kill('SIGINT');
   process.once('SIGINT', stop).once('SIGTERM', stop);
@@ -59,7 +65,9 @@ function runLane(lane: string, env: NodeJS.ProcessEnv, log?: string): Promise<La
 function report(r: LaneResult) {
   const text = fs.readFileSync(r.log!, 'utf8');
   const summary = text.split('\n').filter((l) => /^\s*(Test Files|Tests|Duration)\s/.test(l));
-  process.stdout.write(`\n[${r.lane} lane] ${r.code === 0 ? 'passed' : 'FAILED'} in ${r.seconds} s (full output: ${path.relative(root, r.log!)})\n${summary.join('\n')}\n`);
+  process.stdout.write(
+    `\n[${r.lane} lane] ${r.code === 0 ? 'passed' : 'FAILED'} in ${r.seconds} s (full output: ${path.relative(root, r.log!)})\n${summary.join('\n')}\n`,
+  );
   if (r.code !== 0) {
     const failures = text.indexOf('Failed Tests');
     process.stdout.write(`${failures >= 0 ? text.slice(Math.max(0, failures - 40)) : text.slice(-20_000)}\n`);
@@ -75,7 +83,9 @@ async function main() {
   fs.rmSync(timesFile, { force: true });
   const wasRunning = await stackUp();
   const logOf = (lane: string) => path.join(root, '.rekey', `test-${lane}.log`);
-  process.stdout.write(`[lanes] stack lane here; fast lane beside it (1 worker, ${path.relative(root, logOf('fast'))}), and the stack-side lane once the stack is up (${path.relative(root, logOf('stack-side'))})\n`);
+  process.stdout.write(
+    `[lanes] stack lane here; fast lane beside it (1 worker, ${path.relative(root, logOf('fast'))}), and the stack-side lane once the stack is up (${path.relative(root, logOf('stack-side'))})\n`,
+  );
   const stack = runLane('stack', {});
   const fast = runLane('fast', { REKEY_FAST_WORKERS: '1' }, logOf('fast'));
   let stackEnded = false;
@@ -86,8 +96,11 @@ async function main() {
     return runLane('stack-side', { REKEY_STACK_SHARED: '1' }, logOf('stack-side'));
   })();
   const results = await Promise.all([fast, stack, side]);
-  if (!wasRunning && process.env.REKEY_KEEP_STACK !== '1') await down(loadStackConfig(), {}, (line) => console.error(`[stack] ${line}`));
-  process.stdout.write(`\n[lanes] ${results.map((r) => `${r.lane} ${r.code === 0 ? 'passed' : 'FAILED'} in ${r.seconds} s`).join(', ')}\n`);
+  if (!wasRunning && process.env.REKEY_KEEP_STACK !== '1')
+    await down(loadStackConfig(), {}, (line) => console.error(`[stack] ${line}`));
+  process.stdout.write(
+    `\n[lanes] ${results.map((r) => `${r.lane} ${r.code === 0 ? 'passed' : 'FAILED'} in ${r.seconds} s`).join(', ')}\n`,
+  );
   process.exit(results.some((r) => r.code !== 0) ? 1 : 0);
 }
 

@@ -19,7 +19,14 @@ export default async function setup(project: TestProject) {
   const t0 = Date.now();
   const { code } = await bundleWorkflowCode({
     workflowsPath,
-    logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: console.warn, error: console.error },
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: console.warn,
+      error: console.error,
+    },
   });
   const dir = path.join(process.cwd(), '.rekey', 'test');
   fs.mkdirSync(dir, { recursive: true });

@@ -25,11 +25,21 @@ export default class FileTimesReporter implements Reporter {
     });
     if (own.length === 0) return;
     const lanes = new Set(own.map((r) => r.lane));
-    const rows = [...(process.env.REKEY_TEST_TIMES_MERGE === '1' ? earlierRows(out).filter((r) => !lanes.has(r.lane)) : []), ...own];
+    const rows = [
+      ...(process.env.REKEY_TEST_TIMES_MERGE === '1' ? earlierRows(out).filter((r) => !lanes.has(r.lane)) : []),
+      ...own,
+    ];
     rows.sort((a, b) => b.seconds - a.seconds);
     const width = Math.max(...rows.map((r) => r.file.length));
-    const lines = ['', 'per-file wall time (s), slowest first:', `${'file'.padEnd(width)}  lane   tests  failed  seconds`];
-    for (const r of rows) lines.push(`${r.file.padEnd(width)}  ${r.lane.padEnd(5)}  ${String(r.tests).padStart(5)}  ${String(r.failed).padStart(6)}  ${r.seconds.toFixed(1).padStart(7)}`);
+    const lines = [
+      '',
+      'per-file wall time (s), slowest first:',
+      `${'file'.padEnd(width)}  lane   tests  failed  seconds`,
+    ];
+    for (const r of rows)
+      lines.push(
+        `${r.file.padEnd(width)}  ${r.lane.padEnd(5)}  ${String(r.tests).padStart(5)}  ${String(r.failed).padStart(6)}  ${r.seconds.toFixed(1).padStart(7)}`,
+      );
     const byLane = new Map<string, number>();
     for (const r of rows) byLane.set(r.lane, (byLane.get(r.lane) ?? 0) + r.seconds);
     lines.push(`sum per lane: ${[...byLane].map(([lane, s]) => `${lane} ${s.toFixed(0)} s`).join(', ')}`);

@@ -25,7 +25,14 @@ async function bundleOnce(project: TestProject, dir: string) {
   const { code } = await bundleWorkflowCode({
     workflowsPath,
     failureConverterPath,
-    logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: console.warn, error: console.error },
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: console.warn,
+      error: console.error,
+    },
   });
   const file = path.join(dir, 'test', `stack-workflow-bundle-${process.pid}.js`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -45,9 +52,12 @@ async function awaitShared(cfg: StackConfig) {
   for (;;) {
     const down = (await status(cfg)).filter((s) => !s.healthy).map((s) => s.name);
     if (down.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`[stack] the shared stack is not healthy after 600 s: ${down.join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(`[stack] the shared stack is not healthy after 600 s: ${down.join(', ')}`);
     if (Date.now() - lastSaid > 15_000) {
-      console.error(`[stack] waiting for the shared stack: ${down.join(', ')} not answering yet (another lane may be restarting it)`);
+      console.error(
+        `[stack] waiting for the shared stack: ${down.join(', ')} not answering yet (another lane may be restarting it)`,
+      );
       lastSaid = Date.now();
     }
     await new Promise((r) => setTimeout(r, 2000));
@@ -68,6 +78,7 @@ export default async function setup(project: TestProject) {
   console.error(`[stack] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return async () => {
     fs.rmSync(bundle, { force: true });
-    if (!wasRunning && process.env.REKEY_KEEP_STACK !== '1') await down(cfg, {}, (line) => console.error(`[stack] ${line}`));
+    if (!wasRunning && process.env.REKEY_KEEP_STACK !== '1')
+      await down(cfg, {}, (line) => console.error(`[stack] ${line}`));
   };
 }

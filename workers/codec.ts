@@ -1,6 +1,12 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { METADATA_ENCODING_KEY, type DataConverter, type Payload, type PayloadCodec, ValueError } from '@temporalio/common';
+import {
+  METADATA_ENCODING_KEY,
+  type DataConverter,
+  type Payload,
+  type PayloadCodec,
+  ValueError,
+} from '@temporalio/common';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 /** Payload metadata naming the key a payload was sealed with. */
@@ -26,14 +32,20 @@ export interface Keyring {
 /** A payload names a key id this codec does not hold. The message names the id, never the payload. */
 export class UnknownKeyIdError extends ValueError {
   constructor(readonly keyId: string) {
-    super(`payload encrypted with unknown key id "${printable(keyId)}"; add that key to the keyring (REKEY_CODEC_PREVIOUS_KEYS)`);
+    super(
+      `payload encrypted with unknown key id "${printable(keyId)}"; add that key to the keyring (REKEY_CODEC_PREVIOUS_KEYS)`,
+    );
   }
 }
 
 /** A sealed payload that does not open with the key its id names (wrong key material or tampered bytes). */
 export class UndecryptablePayloadError extends ValueError {
   constructor(readonly keyId: string | undefined) {
-    super(keyId === undefined ? 'payload cannot be decrypted with any known key' : `payload cannot be decrypted with key id "${printable(keyId)}" (wrong key or corrupted payload)`);
+    super(
+      keyId === undefined
+        ? 'payload cannot be decrypted with any known key'
+        : `payload cannot be decrypted with key id "${printable(keyId)}" (wrong key or corrupted payload)`,
+    );
   }
 }
 
@@ -64,7 +76,8 @@ export class AesGcmCodec implements PayloadCodec {
   constructor(keyring: Keyring);
   constructor(keyBase64: string, keyId: string);
   constructor(keyringOrKey: Keyring | string, keyId?: string) {
-    const keyring: Keyring = typeof keyringOrKey === 'string' ? { current: { id: keyId ?? '', key: keyringOrKey } } : keyringOrKey;
+    const keyring: Keyring =
+      typeof keyringOrKey === 'string' ? { current: { id: keyId ?? '', key: keyringOrKey } } : keyringOrKey;
     for (const k of [keyring.current, ...(keyring.previous ?? [])]) {
       if (this.keys.has(k.id)) throw new ValueError(`codec key id "${printable(k.id)}" appears twice in the keyring`);
       this.keys.set(k.id, keyBytes(k));
@@ -84,12 +97,20 @@ export class AesGcmCodec implements PayloadCodec {
       const cipher = createCipheriv('aes-256-gcm', this.current, iv);
       const plain = Buffer.from(
         JSON.stringify({
-          metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+          metadata: Object.fromEntries(
+            Object.entries(payload.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+          ),
           data: payload.data ? Buffer.from(payload.data).toString('base64') : undefined,
         }),
       );
       const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
-      return { metadata: { [METADATA_ENCODING_KEY]: encoder.encode(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: encoder.encode(this.currentKeyId) }, data: sealed };
+      return {
+        metadata: {
+          [METADATA_ENCODING_KEY]: encoder.encode(ENCRYPTED_ENCODING),
+          [KEY_ID_METADATA]: encoder.encode(this.currentKeyId),
+        },
+        data: sealed,
+      };
     });
   }
 
@@ -129,7 +150,9 @@ function open(key: Buffer, sealed: Buffer): Payload | undefined {
   }
   const parsed = JSON.parse(plain.toString()) as { metadata: Record<string, string>; data?: string };
   return {
-    metadata: Object.fromEntries(Object.entries(parsed.metadata).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])),
+    metadata: Object.fromEntries(
+      Object.entries(parsed.metadata).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))]),
+    ),
     data: parsed.data === undefined ? undefined : new Uint8Array(Buffer.from(parsed.data, 'base64')),
   };
 }

@@ -14,11 +14,15 @@ type JsonPayload = z.infer<typeof JsonPayload>;
 const Body = z.object({ payloads: z.array(JsonPayload).nullish() });
 
 const fromJson = (p: JsonPayload): Payload => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])),
+  metadata: Object.fromEntries(
+    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))]),
+  ),
   data: p.data === undefined ? undefined : new Uint8Array(Buffer.from(p.data, 'base64')),
 });
 const toJson = (p: Payload): JsonPayload => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  metadata: Object.fromEntries(
+    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+  ),
   data: p.data ? Buffer.from(p.data).toString('base64') : undefined,
 });
 
@@ -54,7 +58,9 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 function isLoopbackOrigin(origin: string): boolean {
   try {
     const u = new URL(origin);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && LOOPBACK_NAMES.includes(u.hostname) && u.origin === origin;
+    return (
+      (u.protocol === 'http:' || u.protocol === 'https:') && LOOPBACK_NAMES.includes(u.hostname) && u.origin === origin
+    );
   } catch {
     return false;
   }
@@ -87,8 +93,12 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
   if (opts.authToken.length < 16) throw new ConfigError('codec server: the auth token must be at least 16 characters');
   const trusted = opts.trustedUiOrigins ?? [];
   for (const o of trusted) {
-    if (!isLoopbackOrigin(o)) throw new ConfigError(`codec server: trusted UI origin ${o} is not a loopback origin (http://127.0.0.1:<port>, http://localhost:<port>)`);
-    if (!opts.allowedOrigins.includes(o)) throw new ConfigError(`codec server: trusted UI origin ${o} must also be an allowed origin`);
+    if (!isLoopbackOrigin(o))
+      throw new ConfigError(
+        `codec server: trusted UI origin ${o} is not a loopback origin (http://127.0.0.1:<port>, http://localhost:<port>)`,
+      );
+    if (!opts.allowedOrigins.includes(o))
+      throw new ConfigError(`codec server: trusted UI origin ${o} must also be an allowed origin`);
   }
   const hosts = new Set(opts.allowedHosts.map((h) => h.toLowerCase()));
   const tokenDigest = digest(opts.authToken);
@@ -130,7 +140,8 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
       throw new HttpError(400, 'request body is not JSON');
     }
     const parsed = Body.safeParse(json);
-    if (!parsed.success) throw new HttpError(400, 'request body must be {"payloads":[{"metadata":{…},"data":"<base64>"}]}');
+    if (!parsed.success)
+      throw new HttpError(400, 'request body must be {"payloads":[{"metadata":{…},"data":"<base64>"}]}');
     const input = (parsed.data.payloads ?? []).map(fromJson);
     if (op === '/encode') return { payloads: (await codec.encode(input)).map(toJson) };
     const out: Payload[] = [];
@@ -138,7 +149,8 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
       try {
         out.push(...(await codec.decode([p])));
       } catch (err) {
-        if (err instanceof UnknownKeyIdError || err instanceof UndecryptablePayloadError) throw new HttpError(400, `payload ${i}: ${err.message}`);
+        if (err instanceof UnknownKeyIdError || err instanceof UndecryptablePayloadError)
+          throw new HttpError(400, `payload ${i}: ${err.message}`);
         throw err;
       }
     }
@@ -147,11 +159,18 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
 
   return http.createServer((req, res) => {
     const send = (status: number, body?: unknown, headers: http.OutgoingHttpHeaders = {}) => {
-      res.writeHead(status, { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
+      res.writeHead(status, {
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      });
       res.end(body === undefined ? undefined : JSON.stringify(body));
     };
     const refuse = (status: number, error: string, headers: http.OutgoingHttpHeaders = {}) => {
-      log(`codec server: ${req.method} ${req.url?.split('?')[0]} → ${status} ${error}${req.headers.origin ? ` (origin ${req.headers.origin})` : ''}`);
+      log(
+        `codec server: ${req.method} ${req.url?.split('?')[0]} → ${status} ${error}${req.headers.origin ? ` (origin ${req.headers.origin})` : ''}`,
+      );
       send(status, { error }, headers);
     };
 
@@ -169,11 +188,14 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
         'Access-Control-Allow-Methods': 'POST, OPTIONS',
         'Access-Control-Allow-Headers': 'content-type, x-namespace, authorization, authorization-extras',
         'Access-Control-Max-Age': '600',
-        ...(req.headers['access-control-request-private-network'] === 'true' && origin ? { 'Access-Control-Allow-Private-Network': 'true' } : {}),
+        ...(req.headers['access-control-request-private-network'] === 'true' && origin
+          ? { 'Access-Control-Allow-Private-Network': 'true' }
+          : {}),
       });
     }
     if (req.method !== 'POST') return refuse(405, 'use POST /encode or POST /decode', { allow: 'POST, OPTIONS' });
-    if (!authorized(req, origin)) return refuse(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer realm="rekey-codec"' });
+    if (!authorized(req, origin))
+      return refuse(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer realm="rekey-codec"' });
     const op = req.url?.split('?')[0];
     if (op !== '/encode' && op !== '/decode') return refuse(404, 'use POST /encode or POST /decode');
 
@@ -218,19 +240,30 @@ const ServerEnv = z.object({
 
 export function codecServerOptionsFromEnv(env: NodeJS.ProcessEnv): CodecServerOptions & { port: number; host: string } {
   const parsed = ServerEnv.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`invalid codec server configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new ConfigError(
+      `invalid codec server configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   const e = parsed.data;
   const keyring = keyringOf(loadCodecConfig(env));
-  if (!keyring) throw new ConfigError('codec server: set REKEY_CODEC_KEY or REKEY_CODEC_KEY_FILE (and REKEY_CODEC_KEY_ID, REKEY_CODEC_PREVIOUS_KEYS)');
+  if (!keyring)
+    throw new ConfigError(
+      'codec server: set REKEY_CODEC_KEY or REKEY_CODEC_KEY_FILE (and REKEY_CODEC_KEY_ID, REKEY_CODEC_PREVIOUS_KEYS)',
+    );
   let authToken = e.REKEY_CODEC_AUTH_TOKEN;
   if (!authToken && e.REKEY_CODEC_AUTH_TOKEN_FILE) {
     try {
       authToken = fs.readFileSync(e.REKEY_CODEC_AUTH_TOKEN_FILE, 'utf8').trim();
     } catch (err) {
-      throw new ConfigError(`cannot read REKEY_CODEC_AUTH_TOKEN_FILE=${e.REKEY_CODEC_AUTH_TOKEN_FILE}: ${(err as Error).message}`);
+      throw new ConfigError(
+        `cannot read REKEY_CODEC_AUTH_TOKEN_FILE=${e.REKEY_CODEC_AUTH_TOKEN_FILE}: ${(err as Error).message}`,
+      );
     }
   }
-  if (!authToken) throw new ConfigError('codec server: set REKEY_CODEC_AUTH_TOKEN or REKEY_CODEC_AUTH_TOKEN_FILE (callers send Authorization: Bearer <token>)');
+  if (!authToken)
+    throw new ConfigError(
+      'codec server: set REKEY_CODEC_AUTH_TOKEN or REKEY_CODEC_AUTH_TOKEN_FILE (callers send Authorization: Bearer <token>)',
+    );
   const loopback = LOOPBACK_NAMES.includes(e.REKEY_CODEC_SERVER_HOST) || e.REKEY_CODEC_SERVER_HOST === '::1';
   const trustedUiOrigins = list(e.REKEY_CODEC_TRUSTED_UI_ORIGINS);
   if (!loopback && trustedUiOrigins.length > 0) {
@@ -246,7 +279,12 @@ export function codecServerOptionsFromEnv(env: NodeJS.ProcessEnv): CodecServerOp
     authToken,
     allowedOrigins: list(e.REKEY_CODEC_ALLOWED_ORIGINS),
     trustedUiOrigins,
-    allowedHosts: allowedHosts.length > 0 ? allowedHosts : loopback ? loopbackHosts(e.REKEY_CODEC_SERVER_PORT) : [`${e.REKEY_CODEC_SERVER_HOST}:${e.REKEY_CODEC_SERVER_PORT}`],
+    allowedHosts:
+      allowedHosts.length > 0
+        ? allowedHosts
+        : loopback
+          ? loopbackHosts(e.REKEY_CODEC_SERVER_PORT)
+          : [`${e.REKEY_CODEC_SERVER_HOST}:${e.REKEY_CODEC_SERVER_PORT}`],
     maxBodyBytes: e.REKEY_CODEC_MAX_BODY_BYTES,
     log: (line) => console.error(line),
   };
@@ -256,7 +294,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   try {
     const opts = codecServerOptionsFromEnv(process.env);
     createCodecServer(opts).listen(opts.port, opts.host, () =>
-      console.error(`codec server on ${opts.host}:${opts.port}: keys ${[opts.keyring.current, ...(opts.keyring.previous ?? [])].map((k) => k.id).join(', ')} (encrypts with ${opts.keyring.current.id}); hosts ${opts.allowedHosts.join(', ')}; origins ${opts.allowedOrigins.join(', ') || '(none)'}`),
+      console.error(
+        `codec server on ${opts.host}:${opts.port}: keys ${[opts.keyring.current, ...(opts.keyring.previous ?? [])].map((k) => k.id).join(', ')} (encrypts with ${opts.keyring.current.id}); hosts ${opts.allowedHosts.join(', ')}; origins ${opts.allowedOrigins.join(', ') || '(none)'}`,
+      ),
     );
   } catch (err) {
     console.error((err as Error).message);

@@ -12,12 +12,21 @@ const url = z.string().url();
 const listenAddress = (what: string, example: string) =>
   z
     .string()
-    .regex(/^(off|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/, `must be host:port to bind ${what} on (e.g. ${example}), or off`)
+    .regex(
+      /^(off|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/,
+      `must be host:port to bind ${what} on (e.g. ${example}), or off`,
+    )
     .refine((a) => a === 'off' || Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
 const metricsAddress = listenAddress('the Prometheus endpoint', '0.0.0.0:9464');
 
-const keyId = (hint = '') => z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, `must be a key id: 1-64 characters of A-Z a-z 0-9 . _ -${hint}`);
-const codecKey = z.string().refine((k) => Buffer.from(k, 'base64').length === 32, 'must be base64 of exactly 32 bytes (openssl rand -base64 32)');
+const keyId = (hint = '') =>
+  z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, `must be a key id: 1-64 characters of A-Z a-z 0-9 . _ -${hint}`);
+const codecKey = z
+  .string()
+  .refine(
+    (k) => Buffer.from(k, 'base64').length === 32,
+    'must be base64 of exactly 32 bytes (openssl rand -base64 32)',
+  );
 
 /**
  * Payload codec keyring: `key`/`keyId` encrypt (current); `previousKeys` only decrypt
@@ -29,13 +38,20 @@ export const CodecConfigSchema = z
     /** base64 of 32 random bytes (AES-256-GCM). */
     key: codecKey.optional(),
     keyId: keyId().default('rekey-1'),
-    previousKeys: z.array(z.object({ id: keyId(' (REKEY_CODEC_PREVIOUS_KEYS is a comma list of id:base64key)'), key: codecKey })).optional(),
+    previousKeys: z
+      .array(z.object({ id: keyId(' (REKEY_CODEC_PREVIOUS_KEYS is a comma list of id:base64key)'), key: codecKey }))
+      .optional(),
     insecureNoEncryption: z.boolean().default(false),
   })
   .superRefine((c, ctx) => {
     const seen = new Set([c.keyId]);
     (c.previousKeys ?? []).forEach((k, i) => {
-      if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['previousKeys', i, 'id'], message: `key id "${k.id}" is already in the keyring (ids must be unique; the current key is keyId)` });
+      if (seen.has(k.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['previousKeys', i, 'id'],
+          message: `key id "${k.id}" is already in the keyring (ids must be unique; the current key is keyId)`,
+        });
       seen.add(k.id);
     });
   });
@@ -44,8 +60,18 @@ export type CodecConfig = z.infer<typeof CodecConfigSchema>;
 
 /** Everything the worker needs, validated at start: REKEY_* variables or a JSON file named by REKEY_CONFIG. */
 const workloadRef = (kinds: string[]) =>
-  z.string().regex(new RegExp(`^(${kinds.join('|')})/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`), `must be Kind/name with Kind one of ${kinds.join(', ')} (e.g. ${kinds[0]}/kafka-connect)`);
-const labelSelector = z.string().regex(labelSelectorPattern, 'must be a label selector such as app=kafka-connect or strimzi.io/name=my-connect-connect');
+  z
+    .string()
+    .regex(
+      new RegExp(`^(${kinds.join('|')})/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`),
+      `must be Kind/name with Kind one of ${kinds.join(', ')} (e.g. ${kinds[0]}/kafka-connect)`,
+    );
+const labelSelector = z
+  .string()
+  .regex(
+    labelSelectorPattern,
+    'must be a label selector such as app=kafka-connect or strimzi.io/name=my-connect-connect',
+  );
 
 /** REKEY_REGISTRY_ACCESS_LOG: the activities' own parser decides, so the worker never starts with a value they would refuse. */
 const accessLogSource = z.string().superRefine((v, ctx) => {
@@ -113,8 +139,13 @@ export const WorkerConfigSchema = z
       /** Kafka's TLS listener (certificate rotation): its brokers (host:port) and listener name. Env: REKEY_KAFKA_TLS_BROKERS, REKEY_KAFKA_TLS_LISTENER. */
       tls: z
         .object({
-          brokers: z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port')).min(1),
-          listener: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the listener name of listeners= (e.g. SSL)').default('SSL'),
+          brokers: z
+            .array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port'))
+            .min(1),
+          listener: z
+            .string()
+            .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the listener name of listeners= (e.g. SSL)')
+            .default('SSL'),
         })
         .optional(),
     }),
@@ -127,7 +158,9 @@ export const WorkerConfigSchema = z
     /** `reload`: restart (unset: a rollout restart makes the registry read its users) or file-watch (it re-reads its users file by itself). Env: REKEY_REGISTRY_RELOAD. */
     schemaRegistry: z.object({
       url,
-      api: z.enum(registryFlavours, { error: () => `must be one of: ${registryFlavours.join(', ')}` }).default('apicurio'),
+      api: z
+        .enum(registryFlavours, { error: () => `must be one of: ${registryFlavours.join(', ')}` })
+        .default('apicurio'),
       caFile: pemFile('CA bundle').optional(),
       accessLog: accessLogSource.optional(),
       // optional rather than defaulted: configs built in code (tests, tools) need not name it; unset is restart
@@ -162,15 +195,26 @@ export const WorkerConfigSchema = z
   })
   .superRefine((c, ctx) => {
     for (const part of ['kafkaConnect', 'schemaRegistry'] as const) {
-      if (c[part].caFile && !c[part].url.startsWith('https://')) ctx.addIssue({ code: 'custom', path: [part, 'caFile'], message: `is set but ${part}.url is not https:// (the CA would never be used)` });
+      if (c[part].caFile && !c[part].url.startsWith('https://'))
+        ctx.addIssue({
+          code: 'custom',
+          path: [part, 'caFile'],
+          message: `is set but ${part}.url is not https:// (the CA would never be used)`,
+        });
     }
     // the pods' logs are read through the cluster's API: without one the proof could only fail mid-rotation
     if (c.schemaRegistry.accessLog?.startsWith('pods:') && c.secrets.kind !== 'kubernetes' && !c.kubernetes) {
-      ctx.addIssue({ code: 'custom', path: ['schemaRegistry', 'accessLog'], message: 'pods:… reads the pods through the Kubernetes API: set REKEY_K8S_NAMESPACE (and KUBECONFIG, or run in-cluster) or REKEY_SECRET_STORE=kubernetes' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schemaRegistry', 'accessLog'],
+        message:
+          'pods:… reads the pods through the Kubernetes API: set REKEY_K8S_NAMESPACE (and KUBECONFIG, or run in-cluster) or REKEY_SECRET_STORE=kubernetes',
+      });
     }
   })
   .refine((c) => c.codec.key !== undefined || c.codec.insecureNoEncryption, {
-    message: 'no payload codec key: set REKEY_CODEC_KEY (base64, 32 bytes) or, for local development only, REKEY_INSECURE_NO_ENCRYPTION=true',
+    message:
+      'no payload codec key: set REKEY_CODEC_KEY (base64, 32 bytes) or, for local development only, REKEY_INSECURE_NO_ENCRYPTION=true',
     path: ['codec', 'key'],
   });
 
@@ -204,36 +248,78 @@ function merge(base: Json, over: Json): Json {
   const out: Json = { ...base };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && typeof base[k] === 'object' ? merge(base[k] as Json, v as Json) : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && typeof base[k] === 'object'
+        ? merge(base[k] as Json, v as Json)
+        : v;
   }
   return out;
 }
 
 function fromEnv(env: NodeJS.ProcessEnv): Json {
   return {
-    temporal: { address: env.REKEY_TEMPORAL_ADDRESS, namespace: env.REKEY_TEMPORAL_NAMESPACE, taskQueue: env.REKEY_TASK_QUEUE },
+    temporal: {
+      address: env.REKEY_TEMPORAL_ADDRESS,
+      namespace: env.REKEY_TEMPORAL_NAMESPACE,
+      taskQueue: env.REKEY_TASK_QUEUE,
+    },
     codec: codecFromEnv(env),
     secrets:
       env.REKEY_SECRET_STORE === 'kubernetes'
-        ? { kind: 'kubernetes', namespace: env.REKEY_K8S_NAMESPACE ?? 'data-ingestion', kubeconfig: env.KUBECONFIG, dir: undefined }
+        ? {
+            kind: 'kubernetes',
+            namespace: env.REKEY_K8S_NAMESPACE ?? 'data-ingestion',
+            kubeconfig: env.KUBECONFIG,
+            dir: undefined,
+          }
         : { kind: env.REKEY_SECRET_STORE, dir: env.REKEY_SECRETS_DIR },
-    kubernetes: env.REKEY_K8S_NAMESPACE && env.REKEY_SECRET_STORE !== 'kubernetes' ? { namespace: env.REKEY_K8S_NAMESPACE, kubeconfig: env.KUBECONFIG } : undefined,
-    workloads: { connect: env.REKEY_CONNECT_WORKLOAD, connectPodSelector: env.REKEY_CONNECT_POD_SELECTOR, registry: env.REKEY_REGISTRY_WORKLOAD },
-    postgres: { host: env.REKEY_PG_HOST, port: env.REKEY_PG_PORT, database: env.REKEY_PG_DATABASE, adminSecret: env.REKEY_PG_ADMIN_SECRET },
+    kubernetes:
+      env.REKEY_K8S_NAMESPACE && env.REKEY_SECRET_STORE !== 'kubernetes'
+        ? { namespace: env.REKEY_K8S_NAMESPACE, kubeconfig: env.KUBECONFIG }
+        : undefined,
+    workloads: {
+      connect: env.REKEY_CONNECT_WORKLOAD,
+      connectPodSelector: env.REKEY_CONNECT_POD_SELECTOR,
+      registry: env.REKEY_REGISTRY_WORKLOAD,
+    },
+    postgres: {
+      host: env.REKEY_PG_HOST,
+      port: env.REKEY_PG_PORT,
+      database: env.REKEY_PG_DATABASE,
+      adminSecret: env.REKEY_PG_ADMIN_SECRET,
+    },
     kafkaConnect: { url: env.REKEY_CONNECT_URL },
-    kafka: { brokers: env.REKEY_KAFKA_BROKERS?.split(','), tls: env.REKEY_KAFKA_TLS_BROKERS ? { brokers: env.REKEY_KAFKA_TLS_BROKERS.split(','), listener: env.REKEY_KAFKA_TLS_LISTENER } : undefined },
-    schemaRegistry: { url: env.REKEY_REGISTRY_URL, api: env.REKEY_REGISTRY_API, accessLog: env.REKEY_REGISTRY_ACCESS_LOG, reload: env.REKEY_REGISTRY_RELOAD?.trim() || undefined },
+    kafka: {
+      brokers: env.REKEY_KAFKA_BROKERS?.split(','),
+      tls: env.REKEY_KAFKA_TLS_BROKERS
+        ? { brokers: env.REKEY_KAFKA_TLS_BROKERS.split(','), listener: env.REKEY_KAFKA_TLS_LISTENER }
+        : undefined,
+    },
+    schemaRegistry: {
+      url: env.REKEY_REGISTRY_URL,
+      api: env.REKEY_REGISTRY_API,
+      accessLog: env.REKEY_REGISTRY_ACCESS_LOG,
+      reload: env.REKEY_REGISTRY_RELOAD?.trim() || undefined,
+    },
     aws: { endpoint: env.REKEY_AWS_ENDPOINT, region: env.AWS_REGION },
     audit: { path: env.REKEY_AUDIT_LOG },
     metrics: { address: env.REKEY_METRICS_ADDRESS?.trim() || undefined },
     health: { address: env.REKEY_HEALTH_ADDRESS?.trim() || undefined },
-    worker: { maxConcurrentActivities: env.REKEY_MAX_CONCURRENT_ACTIVITIES, maxConcurrentWorkflowTasks: env.REKEY_MAX_CONCURRENT_WORKFLOW_TASKS, maxCachedWorkflows: env.REKEY_MAX_CACHED_WORKFLOWS },
-    testHooks: env.REKEY_TEST_HOOKS === undefined ? undefined : ['1', 'true', 'yes'].includes(env.REKEY_TEST_HOOKS.toLowerCase()),
+    worker: {
+      maxConcurrentActivities: env.REKEY_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentWorkflowTasks: env.REKEY_MAX_CONCURRENT_WORKFLOW_TASKS,
+      maxCachedWorkflows: env.REKEY_MAX_CACHED_WORKFLOWS,
+    },
+    testHooks:
+      env.REKEY_TEST_HOOKS === undefined
+        ? undefined
+        : ['1', 'true', 'yes'].includes(env.REKEY_TEST_HOOKS.toLowerCase()),
   };
 }
 
 function codecFromEnv(env: NodeJS.ProcessEnv): Json {
-  const bool = (v: string | undefined) => (v === undefined ? undefined : ['1', 'true', 'yes'].includes(v.toLowerCase()));
+  const bool = (v: string | undefined) =>
+    v === undefined ? undefined : ['1', 'true', 'yes'].includes(v.toLowerCase());
   return {
     key: env.REKEY_CODEC_KEY ?? readKeyFile(env.REKEY_CODEC_KEY_FILE),
     keyId: env.REKEY_CODEC_KEY_ID,
@@ -257,7 +343,9 @@ function parsePreviousKeys(list: string | undefined): Array<{ id: string; key: s
 
 /** Only the codec part (for the codec server): same sources and errors as the worker's `codec`. */
 export function loadCodecConfig(env: NodeJS.ProcessEnv = process.env): CodecConfig {
-  const parsed = CodecConfigSchema.safeParse(merge({ keyId: 'rekey-1', insecureNoEncryption: false }, codecFromEnv(env)));
+  const parsed = CodecConfigSchema.safeParse(
+    merge({ keyId: 'rekey-1', insecureNoEncryption: false }, codecFromEnv(env)),
+  );
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  codec.${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid codec configuration:\n${lines.join('\n')}`);
@@ -297,13 +385,19 @@ function parseConfig<T extends z.ZodType>(schema: T, what: string, input: Json):
 }
 
 /** Defaults ← config file (REKEY_CONFIG) ← environment. A wrong value names its field. */
-export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, defaults: Json = productionDefaults): WorkerConfig {
+export function loadWorkerConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  defaults: Json = productionDefaults,
+): WorkerConfig {
   return parseConfig(WorkerConfigSchema, 'worker', configSources(env, defaults));
 }
 
 /** What a Temporal client needs (the CLI): the same sources, only the frontend and the payload codec validated. */
 export const ClientConfigSchema = z.object({ temporal: TemporalConfigSchema, codec: CodecConfigSchema });
 export type ClientConfig = z.infer<typeof ClientConfigSchema>;
-export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, defaults: Json = productionDefaults): ClientConfig {
+export function loadClientConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  defaults: Json = productionDefaults,
+): ClientConfig {
   return parseConfig(ClientConfigSchema, 'client', configSources(env, defaults));
 }

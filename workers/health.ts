@@ -22,11 +22,20 @@ type ConnectionLike = Pick<NativeConnection, 'healthService'>;
  * answer its gRPC health check (a worker that lost Temporal is not Ready). The Temporal check is
  * cached for `cacheMs` so probes never pile up calls.
  */
-export function healthReporter(worker: WorkerLike, connection: ConnectionLike, opts: { cacheMs?: number; timeoutMs?: number } = {}) {
+export function healthReporter(
+  worker: WorkerLike,
+  connection: ConnectionLike,
+  opts: { cacheMs?: number; timeoutMs?: number } = {},
+) {
   let temporal = { at: 0, answer: 'not checked yet', ok: false };
   async function checkTemporal(): Promise<typeof temporal> {
     if (Date.now() - temporal.at < (opts.cacheMs ?? 5_000)) return temporal;
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${(opts.timeoutMs ?? 3_000) / 1000} s`)), opts.timeoutMs ?? 3_000).unref());
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`no answer within ${(opts.timeoutMs ?? 3_000) / 1000} s`)),
+        opts.timeoutMs ?? 3_000,
+      ).unref(),
+    );
     try {
       const res = await Promise.race([connection.healthService.check({}), timeout]);
       const ok = res.status === 1; // SERVING
@@ -64,10 +73,18 @@ export async function startHealthServer(address: string, report: () => Promise<H
       return;
     }
     report().then(
-      (r) => res.writeHead((path === '/livez' ? r.live : r.ready) ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(r)}\n`),
-      (err: Error) => res.writeHead(503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ error: err.message })}\n`),
+      (r) =>
+        res
+          .writeHead((path === '/livez' ? r.live : r.ready) ? 200 : 503, { 'content-type': 'application/json' })
+          .end(`${JSON.stringify(r)}\n`),
+      (err: Error) =>
+        res.writeHead(503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ error: err.message })}\n`),
     );
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(Number(address.slice(at + 1)), address.slice(0, at).replace(/^\[|\]$/g, ''), resolve));
+  await new Promise<void>((resolve, reject) =>
+    server
+      .once('error', reject)
+      .listen(Number(address.slice(at + 1)), address.slice(0, at).replace(/^\[|\]$/g, ''), resolve),
+  );
   return server;
 }

@@ -41,8 +41,14 @@ interface CommonStartOptions {
  * resolves defaults. (The Web UI and `temporal workflow start` reach the same workflow with
  * plain JSON; the workflow labels itself, so those runs are searchable too.)
  */
-async function startRotation<H>(s: StartSpec, opts: { taskQueue: string; now?: Date }, launch: (options: CommonStartOptions) => Promise<H>): Promise<H> {
-  const workflowId = s.dryRun ? dryRunWorkflowId(s.procedure, s.resource, opts.now ?? new Date()) : rotationWorkflowId(s.procedure, s.resource);
+async function startRotation<H>(
+  s: StartSpec,
+  opts: { taskQueue: string; now?: Date },
+  launch: (options: CommonStartOptions) => Promise<H>,
+): Promise<H> {
+  const workflowId = s.dryRun
+    ? dryRunWorkflowId(s.procedure, s.resource, opts.now ?? new Date())
+    : rotationWorkflowId(s.procedure, s.resource);
   try {
     return await launch({
       taskQueue: opts.taskQueue,
@@ -56,7 +62,9 @@ async function startRotation<H>(s: StartSpec, opts: { taskQueue: string; now?: D
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new RotationInProgressError(`a rotation of ${s.resource} is already running (workflow ${workflowId}); follow it with \`rekey progress ${workflowId}\`, or roll it back`);
+      throw new RotationInProgressError(
+        `a rotation of ${s.resource} is already running (workflow ${workflowId}); follow it with \`rekey progress ${workflowId}\`, or roll it back`,
+      );
     }
     throw err;
   }
@@ -77,8 +85,16 @@ interface Procedure<I, P extends { dryRun: boolean }> {
 function starter<I, P extends { dryRun: boolean }>(p: Procedure<I, P>) {
   return async (client: Client, raw: I, opts: { taskQueue: string; now?: Date }) => {
     const plan = p.parse(raw);
-    return startRotation({ procedure: p.procedure, resource: p.resource(plan), target: p.target(plan), dryRun: plan.dryRun, summary: p.summary(plan) }, opts, (o) =>
-      client.workflow.start(p.workflow, { ...o, args: [raw] }),
+    return startRotation(
+      {
+        procedure: p.procedure,
+        resource: p.resource(plan),
+        target: p.target(plan),
+        dryRun: plan.dryRun,
+        summary: p.summary(plan),
+      },
+      opts,
+      (o) => client.workflow.start(p.workflow, { ...o, args: [raw] }),
     );
   };
 }
@@ -90,7 +106,8 @@ export const startPostgresCdcRotation = starter({
   parse: (raw: PostgresCdcRotationInput) => parsePostgresCdcInput(raw),
   workflow: rotatePostgresCdcCredentials,
   ...bySecret,
-  summary: (p) => `rotate the PostgreSQL CDC user of ${p.target} (${p.secret}, ${p.strategy}, grace ${p.gracePeriod}${p.compromise ? ', COMPROMISE' : ''})`,
+  summary: (p) =>
+    `rotate the PostgreSQL CDC user of ${p.target} (${p.secret}, ${p.strategy}, grace ${p.gracePeriod}${p.compromise ? ', COMPROMISE' : ''})`,
 });
 
 export const startSchemaRegistryRotation = starter({
@@ -98,7 +115,8 @@ export const startSchemaRegistryRotation = starter({
   parse: (raw: SchemaRegistryRotationInput) => parseSchemaRegistryInput(raw),
   workflow: rotateSchemaRegistryCredentials,
   ...bySecret,
-  summary: (p) => `rotate the Schema Registry user of account ${p.account} for ${p.target} (${p.secret}, connector ${p.connector}, grace ${p.gracePeriod})`,
+  summary: (p) =>
+    `rotate the Schema Registry user of account ${p.account} for ${p.target} (${p.secret}, connector ${p.connector}, grace ${p.gracePeriod})`,
 });
 
 export const startAwsKeysRotation = starter({
@@ -106,7 +124,8 @@ export const startAwsKeysRotation = starter({
   parse: (raw: AwsKeysRotationInput) => parseAwsKeysInput(raw),
   workflow: rotateAwsAccessKeys,
   ...bySecret,
-  summary: (p) => `rotate the access key of IAM user ${p.user} for ${p.target} (${p.secret}, connector ${p.connector}, grace ${p.gracePeriod}${p.deleteInactiveKey ? ', delete an inactive second key' : ''})`,
+  summary: (p) =>
+    `rotate the access key of IAM user ${p.user} for ${p.target} (${p.secret}, connector ${p.connector}, grace ${p.gracePeriod}${p.deleteInactiveKey ? ', delete an inactive second key' : ''})`,
 });
 
 export const startCertificateRotation = starter({
@@ -114,7 +133,8 @@ export const startCertificateRotation = starter({
   parse: (raw: CertificateRotationInput) => parseCertificateInput(raw),
   workflow: rotateServiceCertificate,
   ...bySecret,
-  summary: (p) => `renew the ${p.service} server certificate (${p.secret}, signed by ${p.caSecret}, ${p.validityDays} days${p.allowSanChange ? ', SANs may change' : ''})`,
+  summary: (p) =>
+    `renew the ${p.service} server certificate (${p.secret}, signed by ${p.caSecret}, ${p.validityDays} days${p.allowSanChange ? ', SANs may change' : ''})`,
 });
 
 /** The CA rotation is keyed on the CA's secret (`rotate-ca/<caSecret>`). */
@@ -124,5 +144,6 @@ export const startCaRotation = starter({
   workflow: rotateCertificateAuthority,
   resource: (p) => p.caSecret,
   target: () => 'pipeline',
-  summary: (p) => `rotate the CA ${p.caSecret}: new CA trusted beside the old, every certificate reissued, old CA dropped after ${p.gracePeriod}`,
+  summary: (p) =>
+    `rotate the CA ${p.caSecret}: new CA trusted beside the old, every certificate reissued, old CA dropped after ${p.gracePeriod}`,
 });

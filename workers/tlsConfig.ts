@@ -19,10 +19,14 @@ export const pemFile = (what: string) =>
       try {
         text = fs.readFileSync(file, 'utf8');
       } catch (err) {
-        ctx.addIssue({ code: 'custom', message: `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        });
         return;
       }
-      if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text)) ctx.addIssue({ code: 'custom', message: `${file} is not PEM (expected a ${what})` });
+      if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text))
+        ctx.addIssue({ code: 'custom', message: `${file} is not PEM (expected a ${what})` });
     });
 
 /** Temporal over TLS: a client certificate and key for mTLS (both or neither), the CA that signs the server's certificate, the name it carries. */
@@ -36,7 +40,11 @@ export const TemporalTlsSchema = z
   .strict()
   .superRefine((t, ctx) => {
     if (Boolean(t.clientCertPath) !== Boolean(t.clientKeyPath)) {
-      ctx.addIssue({ code: 'custom', path: [t.clientCertPath ? 'clientKeyPath' : 'clientCertPath'], message: 'mTLS needs both clientCertPath and clientKeyPath (REKEY_TEMPORAL_TLS_CERT, REKEY_TEMPORAL_TLS_KEY)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [t.clientCertPath ? 'clientKeyPath' : 'clientCertPath'],
+        message: 'mTLS needs both clientCertPath and clientKeyPath (REKEY_TEMPORAL_TLS_CERT, REKEY_TEMPORAL_TLS_KEY)',
+      });
     }
   });
 
@@ -92,11 +100,23 @@ export function caBundleReader(file: string | undefined): (() => string) | undef
 
 /** The TLS part of the environment: REKEY_TEMPORAL_TLS*, REKEY_TEMPORAL_API_KEY(_FILE), REKEY_PG_SSLMODE/SSLROOTCERT, REKEY_CONNECT_CA_FILE, REKEY_REGISTRY_CA_FILE. */
 export function tlsFromEnv(env: NodeJS.ProcessEnv) {
-  const anyTls = ['REKEY_TEMPORAL_TLS_CERT', 'REKEY_TEMPORAL_TLS_KEY', 'REKEY_TEMPORAL_TLS_CA', 'REKEY_TEMPORAL_TLS_SERVER_NAME'].some((k) => env[k]);
+  const anyTls = [
+    'REKEY_TEMPORAL_TLS_CERT',
+    'REKEY_TEMPORAL_TLS_KEY',
+    'REKEY_TEMPORAL_TLS_CA',
+    'REKEY_TEMPORAL_TLS_SERVER_NAME',
+  ].some((k) => env[k]);
   const tlsOn = anyTls || ['1', 'true', 'yes'].includes((env.REKEY_TEMPORAL_TLS ?? '').toLowerCase());
   return {
     temporal: {
-      tls: tlsOn ? { clientCertPath: env.REKEY_TEMPORAL_TLS_CERT, clientKeyPath: env.REKEY_TEMPORAL_TLS_KEY, serverRootCaPath: env.REKEY_TEMPORAL_TLS_CA, serverNameOverride: env.REKEY_TEMPORAL_TLS_SERVER_NAME } : undefined,
+      tls: tlsOn
+        ? {
+            clientCertPath: env.REKEY_TEMPORAL_TLS_CERT,
+            clientKeyPath: env.REKEY_TEMPORAL_TLS_KEY,
+            serverRootCaPath: env.REKEY_TEMPORAL_TLS_CA,
+            serverNameOverride: env.REKEY_TEMPORAL_TLS_SERVER_NAME,
+          }
+        : undefined,
       apiKey: env.REKEY_TEMPORAL_API_KEY ?? readApiKeyFile(env.REKEY_TEMPORAL_API_KEY_FILE),
     },
     postgres: { sslmode: env.REKEY_PG_SSLMODE, sslRootCert: env.REKEY_PG_SSLROOTCERT },

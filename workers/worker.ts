@@ -1,7 +1,14 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { type ActivityInterceptorsFactory, DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import {
+  type ActivityInterceptorsFactory,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  makeTelemetryFilterString,
+} from '@temporalio/worker';
 import { kubernetesRolloutRestart } from '../activities/connectRuntime.js';
 import { strimziRollingRestart } from '../activities/strimzi.js';
 import type { RegistryRuntime } from '../activities/schemaRegistry.js';
@@ -44,7 +51,16 @@ function installRuntime(quiet: boolean, metricsAddress: string) {
   const sdkLog = logger.child({ component: 'temporal-sdk' });
   Runtime.install({
     logger: new DefaultLogger(quiet ? 'WARN' : 'INFO', (entry) => {
-      const level = entry.level === 'TRACE' ? 'trace' : entry.level === 'DEBUG' ? 'debug' : entry.level === 'WARN' ? 'warn' : entry.level === 'ERROR' ? 'error' : 'info';
+      const level =
+        entry.level === 'TRACE'
+          ? 'trace'
+          : entry.level === 'DEBUG'
+            ? 'debug'
+            : entry.level === 'WARN'
+              ? 'warn'
+              : entry.level === 'ERROR'
+                ? 'error'
+                : 'info';
       sdkLog[level]({ ...entry.meta }, entry.message);
     }),
     telemetryOptions: {
@@ -71,7 +87,10 @@ function prometheusExporter(bindAddress: string) {
 export async function secretStoreFor(config: WorkerConfig, kubeConfig?: KubeConfig): Promise<SecretStore> {
   if (config.secrets.kind === 'file') return new FileSecretStore(config.secrets.dir);
   await loadKubernetesClient();
-  return new KubernetesSecretStore(kubeConfig ?? loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), config.secrets.namespace);
+  return new KubernetesSecretStore(
+    kubeConfig ?? loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }),
+    config.secrets.namespace,
+  );
 }
 
 export interface WorkerOverrides {
@@ -100,7 +119,8 @@ function connectPodSelector(w: WorkerConfig['workloads']): string {
 /** Restarting Kafka Connect on a cluster: a rollout restart of its Deployment/StatefulSet, or Strimzi's manual rolling update. */
 function connectRestart(kube: { kubeConfig: KubeConfig; namespace: string }, w: WorkerConfig['workloads']) {
   const { kind, name } = parseWorkload(w.connect);
-  if (kind === 'StrimziPodSet') return strimziRollingRestart({ ...kube, podSet: name, selector: connectPodSelector(w) });
+  if (kind === 'StrimziPodSet')
+    return strimziRollingRestart({ ...kube, podSet: name, selector: connectPodSelector(w) });
   return kubernetesRolloutRestart({ ...kube, kind, name });
 }
 
@@ -110,35 +130,82 @@ function connectRestart(kube: { kubeConfig: KubeConfig; namespace: string }, w: 
  * rotation then waits in vain and rolls back). Else the caller's runtime, else a rollout restart
  * of the registry's workload on a cluster; none with the file store.
  */
-function registryRuntime(config: WorkerConfig, override: RegistryRuntime | undefined, kube: { kubeConfig: KubeConfig; namespace: string } | undefined): RegistryRuntime | undefined {
+function registryRuntime(
+  config: WorkerConfig,
+  override: RegistryRuntime | undefined,
+  kube: { kubeConfig: KubeConfig; namespace: string } | undefined,
+): RegistryRuntime | undefined {
   if (config.schemaRegistry.reload === 'file-watch') return registryFileWatch();
   if (override) return override;
-  return kube ? kubernetesRolloutRestart({ ...kube, ...(parseWorkload(config.workloads.registry) as { kind: 'Deployment' | 'StatefulSet'; name: string }) }) : undefined;
+  return kube
+    ? kubernetesRolloutRestart({
+        ...kube,
+        ...(parseWorkload(config.workloads.registry) as { kind: 'Deployment' | 'StatefulSet'; name: string }),
+      })
+    : undefined;
 }
 
 /** Builds a worker for task queue `config.temporal.taskQueue` with every rekey workflow and activity. */
 export async function createWorker(config: WorkerConfig, overrides: WorkerOverrides = {}) {
   installRuntime(overrides.quiet ?? false, config.metrics.address);
-  const connection = overrides.connection ?? (await NativeConnection.connect(temporalConnectionOptions(config.temporal)));
+  const connection =
+    overrides.connection ?? (await NativeConnection.connect(temporalConnectionOptions(config.temporal)));
   // the Kubernetes client is loaded only when a cluster is configured (a file-store worker never carries its ~70 MB)
   if (config.secrets.kind === 'kubernetes' || config.kubernetes) await loadKubernetesClient();
   // one kubeconfig for the store, the workload activities and the Connect worker runtime
-  const kube = config.secrets.kind === 'kubernetes' ? { kubeConfig: loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), namespace: config.secrets.namespace } : undefined;
+  const kube =
+    config.secrets.kind === 'kubernetes'
+      ? { kubeConfig: loadKubeConfig({ kubeconfig: config.secrets.kubeconfig }), namespace: config.secrets.namespace }
+      : undefined;
   const nodes = kube ? createKubernetesActivities(kube) : undefined;
-  const cluster = kube ?? (config.kubernetes ? { kubeConfig: loadKubeConfig({ kubeconfig: config.kubernetes.kubeconfig }), namespace: config.kubernetes.namespace } : undefined);
+  const cluster =
+    kube ??
+    (config.kubernetes
+      ? {
+          kubeConfig: loadKubeConfig({ kubeconfig: config.kubernetes.kubeconfig }),
+          namespace: config.kubernetes.namespace,
+        }
+      : undefined);
   const activities = createActivities({
     store: await secretStoreFor(config, kube?.kubeConfig),
-    postgres: { host: config.postgres.host, port: config.postgres.port, database: config.postgres.database, adminSecret: config.postgres.adminSecret, ssl: postgresTls(config.postgres) },
-    kafkaConnect: { url: config.kafkaConnect.url, caPem: caBundleReader(config.kafkaConnect.caFile), worker: overrides.connectWorker ?? (kube ? connectRestart(kube, config.workloads) : undefined) },
+    postgres: {
+      host: config.postgres.host,
+      port: config.postgres.port,
+      database: config.postgres.database,
+      adminSecret: config.postgres.adminSecret,
+      ssl: postgresTls(config.postgres),
+    },
+    kafkaConnect: {
+      url: config.kafkaConnect.url,
+      caPem: caBundleReader(config.kafkaConnect.caFile),
+      worker: overrides.connectWorker ?? (kube ? connectRestart(kube, config.workloads) : undefined),
+    },
     kafka: config.kafka,
-    schemaRegistry: { url: config.schemaRegistry.url, api: config.schemaRegistry.api, caPem: caBundleReader(config.schemaRegistry.caFile), accessLog: config.schemaRegistry.accessLog, runtime: registryRuntime(config, overrides.registryRuntime, kube) },
+    schemaRegistry: {
+      url: config.schemaRegistry.url,
+      api: config.schemaRegistry.api,
+      caPem: caBundleReader(config.schemaRegistry.caFile),
+      accessLog: config.schemaRegistry.accessLog,
+      runtime: registryRuntime(config, overrides.registryRuntime, kube),
+    },
     aws: { region: config.aws.region, endpoint: config.aws.endpoint, credentials: overrides.awsCredentials },
     audit: config.audit,
     testHooks: config.testHooks,
-    connectPodsMemory: nodes ? () => nodes.connectPodsMemory({ selector: connectPodSelector(config.workloads) }) : undefined,
+    connectPodsMemory: nodes
+      ? () => nodes.connectPodsMemory({ selector: connectPodSelector(config.workloads) })
+      : undefined,
     kubernetes: cluster,
     // on Kubernetes each service's certificate is a Secret volume; Connect and the registry then take a rollout restart
-    tlsInstallers: overrides.tlsInstallers ?? (kube ? { postgresql: projectedSecretVolume, kafka: projectedSecretVolume, 'kafka-connect': projectedSecretVolume, 'schema-registry': projectedSecretVolume } : undefined),
+    tlsInstallers:
+      overrides.tlsInstallers ??
+      (kube
+        ? {
+            postgresql: projectedSecretVolume,
+            kafka: projectedSecretVolume,
+            'kafka-connect': projectedSecretVolume,
+            'schema-registry': projectedSecretVolume,
+          }
+        : undefined),
   });
   const bundle = overrides.workflowBundlePath ?? (fs.existsSync(prebuiltBundle) ? prebuiltBundle : undefined);
   const worker = await Worker.create({

@@ -13,7 +13,13 @@ export type CredentialProcedure = keyof typeof defaultSecrets;
  * emergency switch), by procedure name: one list, so a new procedure is launchable from both.
  */
 export const credentialRotations: Record<CredentialProcedure, { run: CredentialRotation; defaultSecret: string }> = {
-  'postgresql-cdc': { run: rotatePostgresCdcCredentials as CredentialRotation, defaultSecret: defaultSecrets['postgresql-cdc'] },
-  'schema-registry': { run: rotateSchemaRegistryCredentials as CredentialRotation, defaultSecret: defaultSecrets['schema-registry'] },
+  'postgresql-cdc': {
+    run: rotatePostgresCdcCredentials as CredentialRotation,
+    defaultSecret: defaultSecrets['postgresql-cdc'],
+  },
+  'schema-registry': {
+    run: rotateSchemaRegistryCredentials as CredentialRotation,
+    defaultSecret: defaultSecrets['schema-registry'],
+  },
   'aws-keys': { run: rotateAwsAccessKeys as CredentialRotation, defaultSecret: defaultSecrets['aws-keys'] },
 };

@@ -22,7 +22,9 @@ export function createAccessActivities(conns: Connections) {
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
       const message = `login with secret ${secret} failed: ${(err as Error).message}`;
-      throw AUTH_FAILED.has(pgCode(err) ?? '') ? ApplicationFailure.nonRetryable(message, 'LoginFailed') : ApplicationFailure.retryable(message, 'PostgresUnavailable');
+      throw AUTH_FAILED.has(pgCode(err) ?? '')
+        ? ApplicationFailure.nonRetryable(message, 'LoginFailed')
+        : ApplicationFailure.retryable(message, 'PostgresUnavailable');
     }
   }
 
@@ -39,10 +41,15 @@ export function createAccessActivities(conns: Connections) {
       for (const t of tables) {
         const name = `${t.schema}.${t.table}`;
         try {
-          await client.query(`SELECT 1 FROM ${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.table)} LIMIT 1`);
+          await client.query(
+            `SELECT 1 FROM ${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.table)} LIMIT 1`,
+          );
         } catch (err) {
           if (pgCode(err) === '42501') {
-            throw ApplicationFailure.nonRetryable(`the user in secret ${input.secret} may not read ${name} (publication ${input.publication}): ${(err as Error).message}`, 'TableAccessDenied');
+            throw ApplicationFailure.nonRetryable(
+              `the user in secret ${input.secret} may not read ${name} (publication ${input.publication}): ${(err as Error).message}`,
+              'TableAccessDenied',
+            );
           }
           throw err;
         }
@@ -57,9 +64,14 @@ export function createAccessActivities(conns: Connections) {
 
   /** Opens a logical replication connection with a secret's credential and runs IDENTIFY_SYSTEM. */
   async function testReplicationLogin(input: { secret: string }): Promise<{ systemId: string; user: string }> {
-    const client = await conns.connect({ secret: input.secret, userKey: 'db-username', passwordKey: 'db-password', replication: true }).catch((err: Error) => {
-      throw ApplicationFailure.nonRetryable(`replication login with secret ${input.secret} failed: ${err.message}`, 'ReplicationLoginFailed');
-    });
+    const client = await conns
+      .connect({ secret: input.secret, userKey: 'db-username', passwordKey: 'db-password', replication: true })
+      .catch((err: Error) => {
+        throw ApplicationFailure.nonRetryable(
+          `replication login with secret ${input.secret} failed: ${err.message}`,
+          'ReplicationLoginFailed',
+        );
+      });
     try {
       const { rows } = await client.query<{ systemid: string }>('IDENTIFY_SYSTEM');
       return { systemId: String(rows[0]?.systemid), user: String((client as unknown as { user: string }).user) };

@@ -7,7 +7,8 @@ export const CANARY_MARKER = /^[a-z0-9-]{1,120}$/;
 /** The heartbeat table the canary writes to; it is in the publication and the connector's include list. */
 export const CANARY_TABLE = 'public.rekey_canary';
 
-const CANARY_DDL = 'CREATE TABLE public.rekey_canary (marker text PRIMARY KEY, written_at timestamptz NOT NULL), granted like the Debezium heartbeat table and added to the publication';
+const CANARY_DDL =
+  'CREATE TABLE public.rekey_canary (marker text PRIMARY KEY, written_at timestamptz NOT NULL), granted like the Debezium heartbeat table and added to the publication';
 
 function assertMarker(marker: unknown): asserts marker is string {
   if (typeof marker !== 'string' || !CANARY_MARKER.test(marker)) {
@@ -25,9 +26,16 @@ export function createCanaryActivities(conns: Connections) {
     assertMarker(input.marker);
     return conns.withAdmin(async (c) => {
       try {
-        await c.query('INSERT INTO public.rekey_canary (marker, written_at) VALUES ($1, now()) ON CONFLICT (marker) DO UPDATE SET written_at = now()', [input.marker]);
+        await c.query(
+          'INSERT INTO public.rekey_canary (marker, written_at) VALUES ($1, now()) ON CONFLICT (marker) DO UPDATE SET written_at = now()',
+          [input.marker],
+        );
       } catch (err) {
-        if (pgCode(err) === '42P01') throw ApplicationFailure.nonRetryable(`${CANARY_TABLE} does not exist in this database: ${CANARY_DDL}`, 'CanaryTableMissing');
+        if (pgCode(err) === '42P01')
+          throw ApplicationFailure.nonRetryable(
+            `${CANARY_TABLE} does not exist in this database: ${CANARY_DDL}`,
+            'CanaryTableMissing',
+          );
         throw err;
       }
       const { rows } = await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
@@ -51,11 +59,21 @@ export function createCanaryActivities(conns: Connections) {
    * Writes a marked row into the captured table and returns the WAL position after it.
    * @deprecated kept for rotations started before the rotation kit (use writeCanary)
    */
-  async function insertCanary(input: { table: 'users'; marker: string }): Promise<{ id: string; email: string; lsn: string }> {
+  async function insertCanary(input: {
+    table: 'users';
+    marker: string;
+  }): Promise<{ id: string; email: string; lsn: string }> {
     return conns.withAdmin(async (c) => {
       const email = `${input.marker}@canary.rekey.invalid`;
       const existing = await c.query<{ id: string }>('SELECT id::text FROM public.users WHERE email = $1', [email]);
-      const id = existing.rows[0]?.id ?? (await c.query<{ id: string }>(`INSERT INTO public.users (email, name) VALUES ($1, 'rekey canary') RETURNING id::text`, [email])).rows[0]!.id;
+      const id =
+        existing.rows[0]?.id ??
+        (
+          await c.query<{ id: string }>(
+            `INSERT INTO public.users (email, name) VALUES ($1, 'rekey canary') RETURNING id::text`,
+            [email],
+          )
+        ).rows[0]!.id;
       const { rows } = await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
       return { id, email, lsn: rows[0]!.lsn };
     });

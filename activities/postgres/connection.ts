@@ -25,7 +25,11 @@ export interface PostgresTls {
 export function pgSslOptions(tls: PostgresTls | undefined): pg.ClientConfig['ssl'] {
   if (!tls || tls.sslmode === 'disable') return false;
   if (tls.sslmode === 'require') return { rejectUnauthorized: false };
-  return { rejectUnauthorized: true, ...(tls.rootCertPem ? { ca: tls.rootCertPem } : {}), ...(tls.sslmode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
+  return {
+    rejectUnauthorized: true,
+    ...(tls.rootCertPem ? { ca: tls.rootCertPem } : {}),
+    ...(tls.sslmode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
+  };
 }
 
 /** Identifiers we create or drop: PostgreSQL's unquoted identifier shape, bounded length. */
@@ -33,7 +37,10 @@ export const SAFE_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function assertIdentifier(field: string, value: string): void {
   if (typeof value !== 'string' || !SAFE_IDENTIFIER.test(value)) {
-    throw ApplicationFailure.nonRetryable(`${field} ${JSON.stringify(value)} is not a safe PostgreSQL identifier`, 'InvalidIdentifier');
+    throw ApplicationFailure.nonRetryable(
+      `${field} ${JSON.stringify(value)} is not a safe PostgreSQL identifier`,
+      'InvalidIdentifier',
+    );
   }
 }
 
@@ -45,12 +52,14 @@ export function assertIdentifier(field: string, value: string): void {
 export const MAX_WAIT_MS = 600_000;
 
 export function boundedTimeout(field: string, ms: number): number {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw ApplicationFailure.nonRetryable(`${field} must be a positive number of milliseconds`, 'InvalidInput');
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0)
+    throw ApplicationFailure.nonRetryable(`${field} must be a positive number of milliseconds`, 'InvalidInput');
   return Math.min(ms, MAX_WAIT_MS);
 }
 
 /** SQLSTATE of a PostgreSQL error (undefined for network and other errors). */
-export const pgCode = (err: unknown): string | undefined => (err as { code?: unknown } | null)?.code as string | undefined;
+export const pgCode = (err: unknown): string | undefined =>
+  (err as { code?: unknown } | null)?.code as string | undefined;
 
 /** SQLSTATEs that mean the credential was refused (a retry with the same secret cannot help). */
 export const AUTH_FAILED = new Set(['28P01', '28000']);
@@ -63,7 +72,9 @@ export function isPostgresUnavailable(err: unknown): boolean {
   const code = pgCode(err);
   if (typeof code === 'string' && (/^57P0[123]$/.test(code) || code.startsWith('08'))) return true;
   if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test((err as Error | null)?.message ?? '');
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(
+    (err as Error | null)?.message ?? '',
+  );
 }
 
 export interface Login {
@@ -91,15 +102,26 @@ export function createConnections(deps: PostgresDeps) {
   /** Reads a login from a secret; the values never enter a message. */
   async function readLogin(secretName: string, userKey: string, passwordKey: string): Promise<Login> {
     const secret = await deps.store.read(secretName);
-    if (!secret) throw ApplicationFailure.nonRetryable(`secret ${secretName} not found in the ${deps.store.kind} store`, 'SecretMissing');
+    if (!secret)
+      throw ApplicationFailure.nonRetryable(
+        `secret ${secretName} not found in the ${deps.store.kind} store`,
+        'SecretMissing',
+      );
     const user = secret.data[userKey];
     const password = secret.data[passwordKey];
-    if (!user || !password) throw ApplicationFailure.nonRetryable(`secret ${secretName} lacks ${userKey}/${passwordKey}`, 'SecretMissing');
+    if (!user || !password)
+      throw ApplicationFailure.nonRetryable(`secret ${secretName} lacks ${userKey}/${passwordKey}`, 'SecretMissing');
     return { user, password };
   }
 
-  async function connect(opts: { database?: string; secret?: string; userKey?: string; passwordKey?: string; replication?: boolean } = {}): Promise<pg.Client> {
-    const login = await readLogin(opts.secret ?? deps.adminSecret, opts.userKey ?? 'username', opts.passwordKey ?? 'password');
+  async function connect(
+    opts: { database?: string; secret?: string; userKey?: string; passwordKey?: string; replication?: boolean } = {},
+  ): Promise<pg.Client> {
+    const login = await readLogin(
+      opts.secret ?? deps.adminSecret,
+      opts.userKey ?? 'username',
+      opts.passwordKey ?? 'password',
+    );
     const client = new pg.Client({
       host: deps.host,
       port: deps.port,
@@ -200,7 +222,12 @@ export type Connections = ReturnType<typeof createConnections>;
  * lock_timeout, through set_config so the value is a bind parameter). A lock timeout
  * becomes a retryable `LockTimeout` naming `what`.
  */
-export async function inTransaction<T>(c: pg.Client, lockTimeoutMs: number, what: string, fn: () => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  c: pg.Client,
+  lockTimeoutMs: number,
+  what: string,
+  fn: () => Promise<T>,
+): Promise<T> {
   await c.query('BEGIN');
   try {
     await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.round(lockTimeoutMs)}ms`]);
@@ -210,7 +237,10 @@ export async function inTransaction<T>(c: pg.Client, lockTimeoutMs: number, what
   } catch (err) {
     await c.query('ROLLBACK').catch(() => undefined);
     if (pgCode(err) === '55P03') {
-      throw ApplicationFailure.retryable(`${what}: lock not granted within ${lockTimeoutMs} ms (another session holds it); nothing was changed by this step`, 'LockTimeout');
+      throw ApplicationFailure.retryable(
+        `${what}: lock not granted within ${lockTimeoutMs} ms (another session holds it); nothing was changed by this step`,
+        'LockTimeout',
+      );
     }
     throw err;
   }
@@ -218,6 +248,8 @@ export async function inTransaction<T>(c: pg.Client, lockTimeoutMs: number, what
 
 /** Databases a role's objects and grants can live in (those we can connect to). */
 export async function connectableDatabases(c: pg.Client): Promise<string[]> {
-  const { rows } = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname');
+  const { rows } = await c.query<{ datname: string }>(
+    'SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname',
+  );
   return rows.map((r) => r.datname);
 }

@@ -21,7 +21,14 @@ async function whenAvailable<T>(poll: () => Promise<T>, deadline: number): Promi
 export interface ReplicationState {
   walLevel: string;
   maxReplicationSlots: number;
-  slot: { name: string; exists: boolean; active: boolean; activePid: number | null; confirmedFlushLsn: string | null; lagBytes: number | null };
+  slot: {
+    name: string;
+    exists: boolean;
+    active: boolean;
+    activePid: number | null;
+    confirmedFlushLsn: string | null;
+    lagBytes: number | null;
+  };
   /** Role of the walsender serving the slot (pg_stat_replication.usename for active_pid). */
   streamingUser: string | null;
   /** Walsender lag columns in seconds (null when idle or unknown). */
@@ -35,7 +42,12 @@ export function createReplicationActivities(conns: Connections) {
         `SELECT name, setting FROM pg_settings WHERE name IN ('wal_level', 'max_replication_slots')`,
       );
       const setting = (n: string) => settings.rows.find((r) => r.name === n)?.setting ?? '';
-      const slot = await c.query<{ active: boolean; active_pid: number | null; confirmed_flush_lsn: string | null; lag_bytes: string | null }>(
+      const slot = await c.query<{
+        active: boolean;
+        active_pid: number | null;
+        confirmed_flush_lsn: string | null;
+        lag_bytes: string | null;
+      }>(
         `SELECT active, active_pid, confirmed_flush_lsn::text,
                 pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text AS lag_bytes
            FROM pg_replication_slots WHERE slot_name = $1`,
@@ -45,7 +57,12 @@ export function createReplicationActivities(conns: Connections) {
       let streamingUser: string | null = null;
       let lagSeconds: ReplicationState['lagSeconds'] = { write: null, flush: null, replay: null };
       if (s?.active_pid) {
-        const rep = await c.query<{ usename: string; write_s: number | null; flush_s: number | null; replay_s: number | null }>(
+        const rep = await c.query<{
+          usename: string;
+          write_s: number | null;
+          flush_s: number | null;
+          replay_s: number | null;
+        }>(
           `SELECT usename,
                   EXTRACT(EPOCH FROM write_lag)::float8 AS write_s,
                   EXTRACT(EPOCH FROM flush_lag)::float8 AS flush_s,
@@ -80,24 +97,35 @@ export function createReplicationActivities(conns: Connections) {
    * Waits until the slot's confirmed_flush_lsn reaches `lsn` (Debezium acknowledged past
    * the switch). Heartbeats every poll; gives up after min(timeoutMs, 600 s).
    */
-  async function waitSlotPast(input: { slot: string; lsn: string; timeoutMs: number }): Promise<{ confirmedFlushLsn: string }> {
+  async function waitSlotPast(input: {
+    slot: string;
+    lsn: string;
+    timeoutMs: number;
+  }): Promise<{ confirmedFlushLsn: string }> {
     const timeoutMs = boundedTimeout('timeoutMs', input.timeoutMs);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const read = await whenAvailable(
         async () =>
-          (await conns.withAdmin(async (c) =>
-            (await c.query<{ lsn: string; done: boolean }>(
-              `SELECT confirmed_flush_lsn::text AS lsn, confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1`,
-              [input.slot, input.lsn],
-            )).rows,
-          )),
+          await conns.withAdmin(
+            async (c) =>
+              (
+                await c.query<{ lsn: string; done: boolean }>(
+                  `SELECT confirmed_flush_lsn::text AS lsn, confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1`,
+                  [input.slot, input.lsn],
+                )
+              ).rows,
+          ),
         deadline,
       );
       if (!read) continue;
       const row = read[0];
       if (row?.done) return { confirmedFlushLsn: row.lsn };
-      if (Date.now() > deadline) throw ApplicationFailure.retryable(`slot ${input.slot} confirmed_flush_lsn ${row?.lsn ?? '(none)'} has not reached ${input.lsn}`, 'SlotNotAdvancing');
+      if (Date.now() > deadline)
+        throw ApplicationFailure.retryable(
+          `slot ${input.slot} confirmed_flush_lsn ${row?.lsn ?? '(none)'} has not reached ${input.lsn}`,
+          'SlotNotAdvancing',
+        );
       heartbeat(row?.lsn);
       await sleep(1000);
     }
@@ -107,7 +135,11 @@ export function createReplicationActivities(conns: Connections) {
    * Waits until the walsender serving `slot` runs as `user` (proves which credential
    * Debezium uses). Heartbeats every poll; gives up after min(timeoutMs, 600 s).
    */
-  async function waitStreamingUser(input: { slot: string; user: string; timeoutMs: number }): Promise<ReplicationState> {
+  async function waitStreamingUser(input: {
+    slot: string;
+    user: string;
+    timeoutMs: number;
+  }): Promise<ReplicationState> {
     const timeoutMs = boundedTimeout('timeoutMs', input.timeoutMs);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -115,7 +147,10 @@ export function createReplicationActivities(conns: Connections) {
       if (!state) continue;
       if (state.slot.active && state.streamingUser === input.user) return state;
       if (Date.now() > deadline) {
-        throw ApplicationFailure.retryable(`slot ${input.slot} is streamed by ${state.streamingUser ?? 'nobody'}, expected ${input.user}`, 'UnexpectedStreamingUser');
+        throw ApplicationFailure.retryable(
+          `slot ${input.slot} is streamed by ${state.streamingUser ?? 'nobody'}, expected ${input.user}`,
+          'UnexpectedStreamingUser',
+        );
       }
       heartbeat(state.streamingUser);
       await sleep(250);

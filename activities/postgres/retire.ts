@@ -1,7 +1,24 @@
 import type pg from 'pg';
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
-import { assertIdentifier, boundedTimeout, connectableDatabases, inTransaction, pgCode, type Connections } from './connection.js';
-import { assertParentExists, assertRetirable, assertRotationId, lookupRole, parseRotationTag, priorHeartbeat, roleExists, slotStreamer, walsendersOf } from './roleInfo.js';
+import {
+  assertIdentifier,
+  boundedTimeout,
+  connectableDatabases,
+  inTransaction,
+  pgCode,
+  type Connections,
+} from './connection.js';
+import {
+  assertParentExists,
+  assertRetirable,
+  assertRotationId,
+  lookupRole,
+  parseRotationTag,
+  priorHeartbeat,
+  roleExists,
+  slotStreamer,
+  walsendersOf,
+} from './roleInfo.js';
 
 /** Lock wait for the compensation, which has no caller-given bound. */
 const COMPENSATION_LOCK_TIMEOUT_MS = 10_000;
@@ -23,7 +40,9 @@ async function sessionsOf(c: pg.Client, role: string): Promise<string[]> {
        FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid() ORDER BY pid`,
     [role],
   );
-  return rows.map((r) => `pid ${r.pid} (${r.kind}${r.app ? `, application ${r.app}` : ''}${r.addr ? `, from ${r.addr}` : ''})`);
+  return rows.map(
+    (r) => `pid ${r.pid} (${r.kind}${r.app ? `, application ${r.app}` : ''}${r.addr ? `, from ${r.addr}` : ''})`,
+  );
 }
 
 export function createRetireActivities(conns: Connections) {
@@ -32,7 +51,12 @@ export function createRetireActivities(conns: Connections) {
    * REASSIGN OWNED to the parent and DROP OWNED (its grants), then DROP ROLE; each step
    * in a transaction bounded by lock_timeout. Heartbeats per database.
    */
-  async function dropEverywhere(role: string, parentRole: string, lockTimeoutMs: number, progress: Record<string, unknown>): Promise<void> {
+  async function dropEverywhere(
+    role: string,
+    parentRole: string,
+    lockTimeoutMs: number,
+    progress: Record<string, unknown>,
+  ): Promise<void> {
     const dbs = await conns.withAdmin((c) => connectableDatabases(c));
     for (const db of dbs) {
       await conns.withAdmin(async (c) => {
@@ -47,11 +71,16 @@ export function createRetireActivities(conns: Connections) {
     }
     await conns.withAdmin(async (c) => {
       try {
-        await inTransaction(c, lockTimeoutMs, `DROP ROLE ${role}`, () => c.query(`DROP ROLE IF EXISTS ${c.escapeIdentifier(role)}`));
+        await inTransaction(c, lockTimeoutMs, `DROP ROLE ${role}`, () =>
+          c.query(`DROP ROLE IF EXISTS ${c.escapeIdentifier(role)}`),
+        );
       } catch (err) {
         if (pgCode(err) !== '2BP01') throw err;
         // objects in a database we cannot connect to, or created meanwhile
-        throw ApplicationFailure.retryable(`role ${role} still has dependent objects: ${(err as { detail?: string }).detail ?? (err as Error).message}`, 'RoleHasDependents');
+        throw ApplicationFailure.retryable(
+          `role ${role} still has dependent objects: ${(err as { detail?: string }).detail ?? (err as Error).message}`,
+          'RoleHasDependents',
+        );
       }
     });
   }
@@ -62,7 +91,11 @@ export function createRetireActivities(conns: Connections) {
    * checks should hold one); a role that streams a replication slot is refused
    * (retryable `RoleStillStreaming`): the connector must be switched back first.
    */
-  async function dropRoleCreatedBy(input: { role: string; rotationId: string; parentRole: string }): Promise<{ dropped: boolean; reason?: string }> {
+  async function dropRoleCreatedBy(input: {
+    role: string;
+    rotationId: string;
+    parentRole: string;
+  }): Promise<{ dropped: boolean; reason?: string }> {
     assertIdentifier('role', input.role);
     assertIdentifier('parentRole', input.parentRole);
     assertRotationId(input.rotationId);
@@ -73,7 +106,10 @@ export function createRetireActivities(conns: Connections) {
       assertRetirable(input.role, input.parentRole, row);
       await assertParentExists(c, input.parentRole);
       if ((await walsendersOf(c, input.role)) > 0) {
-        throw ApplicationFailure.retryable(`role ${input.role} streams a replication slot; switch the connector back before dropping it`, 'RoleStillStreaming');
+        throw ApplicationFailure.retryable(
+          `role ${input.role} streams a replication slot; switch the connector back before dropping it`,
+          'RoleStillStreaming',
+        );
       }
       await c.query(`ALTER ROLE ${c.escapeIdentifier(input.role)} NOLOGIN`);
       await terminateSessions(c, input.role);
@@ -89,9 +125,16 @@ export function createRetireActivities(conns: Connections) {
    * session of the role is open; then NOLOGIN (re-checked: something may have connected in
    * between) and terminates its sessions (none are left unless `terminate`).
    */
-  async function lockOut(c: pg.Client, input: { role: string; slot: string; lockTimeoutMs: number; sessions: 'refuse' | 'terminate' }, canLogin: boolean): Promise<number> {
+  async function lockOut(
+    c: pg.Client,
+    input: { role: string; slot: string; lockTimeoutMs: number; sessions: 'refuse' | 'terminate' },
+    canLogin: boolean,
+  ): Promise<number> {
     const streaming = () =>
-      ApplicationFailure.retryable(`role ${input.role} still streams slot ${input.slot}; retire it only after the connector switched to its successor`, 'RoleStillStreaming');
+      ApplicationFailure.retryable(
+        `role ${input.role} still streams slot ${input.slot}; retire it only after the connector switched to its successor`,
+        'RoleStillStreaming',
+      );
     const inUse = (who: string[]) =>
       ApplicationFailure.retryable(
         `role ${input.role} still has ${who.length} session(s): ${who.join('; ')}. Another client (a second connector, a job) still uses the old credential: move it to the new one, then retry; nothing was changed`,
@@ -105,7 +148,9 @@ export function createRetireActivities(conns: Connections) {
     const before = await check();
     if (before) throw before;
     const ident = c.escapeIdentifier(input.role);
-    await inTransaction(c, input.lockTimeoutMs, `ALTER ROLE ${input.role} NOLOGIN`, () => c.query(`ALTER ROLE ${ident} NOLOGIN`));
+    await inTransaction(c, input.lockTimeoutMs, `ALTER ROLE ${input.role} NOLOGIN`, () =>
+      c.query(`ALTER ROLE ${ident} NOLOGIN`),
+    );
     const after = await check();
     if (after) {
       if (canLogin) await c.query(`ALTER ROLE ${ident} LOGIN`);
@@ -123,7 +168,13 @@ export function createRetireActivities(conns: Connections) {
    * reassigns/drops what it owns in every connectable database and drops it. Each step
    * waits at most `lockTimeoutMs` for a lock (then retryable `LockTimeout`).
    */
-  async function retireRole(input: { role: string; parentRole: string; slot: string; lockTimeoutMs: number; sessions?: 'refuse' | 'terminate' }): Promise<{ dropped: boolean; terminated: number }> {
+  async function retireRole(input: {
+    role: string;
+    parentRole: string;
+    slot: string;
+    lockTimeoutMs: number;
+    sessions?: 'refuse' | 'terminate';
+  }): Promise<{ dropped: boolean; terminated: number }> {
     assertIdentifier('role', input.role);
     assertIdentifier('parentRole', input.parentRole);
     const lockTimeoutMs = boundedTimeout('lockTimeoutMs', input.lockTimeoutMs);
@@ -134,7 +185,9 @@ export function createRetireActivities(conns: Connections) {
       if (!row) return null;
       assertRetirable(input.role, input.parentRole, row);
       await assertParentExists(c, input.parentRole);
-      return carried + (await lockOut(c, { ...input, lockTimeoutMs, sessions: input.sessions ?? 'refuse' }, row.canLogin));
+      return (
+        carried + (await lockOut(c, { ...input, lockTimeoutMs, sessions: input.sessions ?? 'refuse' }, row.canLogin))
+      );
     });
     if (terminated === null) return { dropped: false, terminated: 0 };
     heartbeat({ terminated });
@@ -147,16 +200,27 @@ export function createRetireActivities(conns: Connections) {
    * (only for a role this rotation created and nobody else uses yet).
    * @deprecated kept for rotations started before the rotation kit (use retireRole or dropRoleCreatedBy)
    */
-  async function dropRole(input: { role: string; parentRole: string; terminate?: boolean }): Promise<{ dropped: boolean }> {
+  async function dropRole(input: {
+    role: string;
+    parentRole: string;
+    terminate?: boolean;
+  }): Promise<{ dropped: boolean }> {
     assertIdentifier('role', input.role);
     assertIdentifier('parentRole', input.parentRole);
     const exists = await conns.withAdmin(async (c) => {
       if (!(await roleExists(c, input.role))) return false;
       if (input.terminate) await terminateSessions(c, input.role);
       else {
-        const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1', [input.role]);
+        const { rows } = await c.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1',
+          [input.role],
+        );
         const n = rows[0]?.n ?? 0;
-        if (n > 0) throw ApplicationFailure.retryable(`role ${input.role} still holds ${n} session(s); not dropping it while it is in use`, 'RoleInUse');
+        if (n > 0)
+          throw ApplicationFailure.retryable(
+            `role ${input.role} still holds ${n} session(s); not dropping it while it is in use`,
+            'RoleInUse',
+          );
       }
       return true;
     });

@@ -35,14 +35,30 @@ export interface RoleRow {
 }
 
 export async function lookupRole(c: pg.Client, role: string): Promise<RoleRow | undefined> {
-  const { rows } = await c.query<{ oid: number; rolcanlogin: boolean; rolreplication: boolean; rolsuper: boolean; valid_until: string | null; comment: string | null }>(
+  const { rows } = await c.query<{
+    oid: number;
+    rolcanlogin: boolean;
+    rolreplication: boolean;
+    rolsuper: boolean;
+    valid_until: string | null;
+    comment: string | null;
+  }>(
     `SELECT r.oid::int AS oid, r.rolcanlogin, r.rolreplication, r.rolsuper, ${VALID_UNTIL_SQL} AS valid_until,
             shobj_description(r.oid, 'pg_authid') AS comment
        FROM pg_roles r WHERE r.rolname = $1`,
     [role],
   );
   const r = rows[0];
-  return r && { oid: r.oid, canLogin: r.rolcanlogin, replication: r.rolreplication, superuser: r.rolsuper, validUntil: r.valid_until, comment: r.comment };
+  return (
+    r && {
+      oid: r.oid,
+      canLogin: r.rolcanlogin,
+      replication: r.rolreplication,
+      superuser: r.rolsuper,
+      validUntil: r.valid_until,
+      comment: r.comment,
+    }
+  );
 }
 
 export async function roleExists(c: pg.Client, role: string): Promise<boolean> {
@@ -50,13 +66,22 @@ export async function roleExists(c: pg.Client, role: string): Promise<boolean> {
 }
 
 export async function assertParentExists(c: pg.Client, parentRole: string): Promise<void> {
-  if (!(await roleExists(c, parentRole))) throw ApplicationFailure.nonRetryable(`parent role ${parentRole} does not exist`, 'ParentRoleMissing');
+  if (!(await roleExists(c, parentRole)))
+    throw ApplicationFailure.nonRetryable(`parent role ${parentRole} does not exist`, 'ParentRoleMissing');
 }
 
 /** Retiring a superuser (the admin login among them) or the parent itself is never what a rotation means. */
 export function assertRetirable(role: string, parentRole: string, row: RoleRow): void {
-  if (role === parentRole) throw ApplicationFailure.nonRetryable(`role ${role} is the parent role; only its login members are retired`, 'InvalidInput');
-  if (row.superuser) throw ApplicationFailure.nonRetryable(`role ${role} is a superuser; rekey does not lock out or drop superusers`, 'RefusedSuperuser');
+  if (role === parentRole)
+    throw ApplicationFailure.nonRetryable(
+      `role ${role} is the parent role; only its login members are retired`,
+      'InvalidInput',
+    );
+  if (row.superuser)
+    throw ApplicationFailure.nonRetryable(
+      `role ${role} is a superuser; rekey does not lock out or drop superusers`,
+      'RefusedSuperuser',
+    );
 }
 
 /** Role of the walsender serving `slot`, or null when the slot is idle or absent. */
@@ -70,7 +95,10 @@ export async function slotStreamer(c: pg.Client, slot: string): Promise<string |
 
 /** Walsenders (any slot, or physical replication) running as `role`. */
 export async function walsendersOf(c: pg.Client, role: string): Promise<number> {
-  const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND backend_type = 'walsender'`, [role]);
+  const { rows } = await c.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND backend_type = 'walsender'`,
+    [role],
+  );
   return rows[0]?.n ?? 0;
 }
 

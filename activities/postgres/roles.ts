@@ -37,7 +37,10 @@ function validUntilLiteral(c: pg.Client, until: string | null): string {
   if (until === null || until === 'infinity') return c.escapeLiteral('infinity');
   if (until === '-infinity') return c.escapeLiteral('-infinity');
   if (typeof until !== 'string' || !ISO_TIMESTAMP.test(until) || Number.isNaN(Date.parse(until))) {
-    throw ApplicationFailure.nonRetryable(`until ${JSON.stringify(until)} is not an ISO 8601 timestamp with a zone (or null for no limit)`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(
+      `until ${JSON.stringify(until)} is not an ISO 8601 timestamp with a zone (or null for no limit)`,
+      'InvalidInput',
+    );
   }
   return c.escapeLiteral(until);
 }
@@ -59,7 +62,11 @@ export function createRoleActivities(conns: Connections) {
    * `rotationId` is required of new callers; workflows started before the rotation kit
    * omit it, and then the calling workflow's id is used.
    */
-  async function createRoleFromSecret(input: { secret: string; parentRole: string; rotationId?: string }): Promise<{ role: string; created: boolean }> {
+  async function createRoleFromSecret(input: {
+    secret: string;
+    parentRole: string;
+    rotationId?: string;
+  }): Promise<{ role: string; created: boolean }> {
     assertIdentifier('parentRole', input.parentRole);
     const rotationId = input.rotationId ?? currentWorkflowId();
     assertRotationId(rotationId);
@@ -74,7 +81,10 @@ export function createRoleActivities(conns: Connections) {
         if (existing) {
           const owner = parseRotationTag(existing.comment);
           if (owner !== rotationId) {
-            throw ApplicationFailure.nonRetryable(`role ${role} exists and was not created by rotation ${rotationId}; nothing was changed`, 'RoleExists');
+            throw ApplicationFailure.nonRetryable(
+              `role ${role} exists and was not created by rotation ${rotationId}; nothing was changed`,
+              'RoleExists',
+            );
           }
           await convergeRole(c, role, verifier, input.parentRole);
           return { role, created: false };
@@ -82,7 +92,9 @@ export function createRoleActivities(conns: Connections) {
         const ident = c.escapeIdentifier(role);
         try {
           await c.query('BEGIN');
-          await c.query(`CREATE ROLE ${ident} WITH LOGIN REPLICATION PASSWORD ${c.escapeLiteral(verifier)} IN ROLE ${c.escapeIdentifier(input.parentRole)}`);
+          await c.query(
+            `CREATE ROLE ${ident} WITH LOGIN REPLICATION PASSWORD ${c.escapeLiteral(verifier)} IN ROLE ${c.escapeIdentifier(input.parentRole)}`,
+          );
           await c.query(`COMMENT ON ROLE ${ident} IS ${c.escapeLiteral(rotationTag(rotationId))}`);
           await c.query('COMMIT');
           return { role, created: true };
@@ -92,14 +104,27 @@ export function createRoleActivities(conns: Connections) {
           if (pgCode(err) !== '42710' && pgCode(err) !== '23505') throw err;
         }
       }
-      throw ApplicationFailure.retryable(`role ${role} appeared and disappeared concurrently`, 'RoleChangedConcurrently');
+      throw ApplicationFailure.retryable(
+        `role ${role} appeared and disappeared concurrently`,
+        'RoleChangedConcurrently',
+      );
     });
   }
 
   async function describeRole(input: { role: string }): Promise<RoleInfo> {
     return conns.withAdmin(async (c) => {
       const row = await lookupRole(c, input.role);
-      if (!row) return { name: input.role, exists: false, canLogin: false, replication: false, memberOf: [], validUntil: null, directGrants: [], createdByRotation: null };
+      if (!row)
+        return {
+          name: input.role,
+          exists: false,
+          canLogin: false,
+          replication: false,
+          memberOf: [],
+          validUntil: null,
+          directGrants: [],
+          createdByRotation: null,
+        };
       const m = await c.query<{ parent: string }>(
         `SELECT p.rolname AS parent FROM pg_auth_members am JOIN pg_roles p ON p.oid = am.roleid WHERE am.member = $1`,
         [row.oid],
@@ -134,12 +159,19 @@ export function createRoleActivities(conns: Connections) {
    * null = no limit. Returns the value it replaced. A retry after a crash reports the
    * value the first attempt found (carried in the heartbeat details), not its own write.
    */
-  async function limitRoleValidity(input: { role: string; until: string | null }): Promise<{ previous: string | null }> {
+  async function limitRoleValidity(input: {
+    role: string;
+    until: string | null;
+  }): Promise<{ previous: string | null }> {
     assertIdentifier('role', input.role);
     return conns.withAdmin(async (c) => {
       const literal = validUntilLiteral(c, input.until);
       const row = await lookupRole(c, input.role);
-      if (!row) throw ApplicationFailure.nonRetryable(`role ${input.role} does not exist; its validity cannot be changed`, 'RoleMissing');
+      if (!row)
+        throw ApplicationFailure.nonRetryable(
+          `role ${input.role} does not exist; its validity cannot be changed`,
+          'RoleMissing',
+        );
       const carried = priorHeartbeat<{ previous: string | null }>();
       const previous = carried && 'previous' in carried ? (carried.previous ?? null) : row.validUntil;
       heartbeat({ previous });

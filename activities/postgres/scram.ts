@@ -47,7 +47,12 @@ export function scramKeys(password: string, options: ScramOptions = {}): ScramKe
   const salt = options.salt ?? randomBytes(SALT_BYTES);
   const salted = pbkdf2Sync(Buffer.from(saslprep(password), 'utf8'), salt, iterations, 32, 'sha256');
   const clientKey = hmac(salted, 'Client Key');
-  return { iterations, salt, storedKey: createHash('sha256').update(clientKey).digest(), serverKey: hmac(salted, 'Server Key') };
+  return {
+    iterations,
+    salt,
+    storedKey: createHash('sha256').update(clientKey).digest(),
+    serverKey: hmac(salted, 'Server Key'),
+  };
 }
 
 /** The verifier PostgreSQL stores for `password` (new random salt on every call). */
@@ -61,7 +66,12 @@ const VERIFIER = /^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A
 export function parseScramVerifier(verifier: string): ScramKeys | undefined {
   const m = VERIFIER.exec(verifier);
   if (!m) return undefined;
-  return { iterations: Number(m[1]), salt: Buffer.from(m[2]!, 'base64'), storedKey: Buffer.from(m[3]!, 'base64'), serverKey: Buffer.from(m[4]!, 'base64') };
+  return {
+    iterations: Number(m[1]),
+    salt: Buffer.from(m[2]!, 'base64'),
+    storedKey: Buffer.from(m[3]!, 'base64'),
+    serverKey: Buffer.from(m[4]!, 'base64'),
+  };
 }
 
 /**
@@ -69,7 +79,11 @@ export function parseScramVerifier(verifier: string): ScramKeys | undefined {
  * client's proof, checks SHA-256(ClientKey) = StoredKey, and returns the ServerSignature
  * it would send back. Used by the tests to check verifiers against the RFC 7677 exchange.
  */
-export function verifyClientProof(keys: Pick<ScramKeys, 'storedKey' | 'serverKey'>, authMessage: string, clientProof: Buffer): { ok: boolean; serverSignature: Buffer } {
+export function verifyClientProof(
+  keys: Pick<ScramKeys, 'storedKey' | 'serverKey'>,
+  authMessage: string,
+  clientProof: Buffer,
+): { ok: boolean; serverSignature: Buffer } {
   const clientSignature = hmac(keys.storedKey, authMessage);
   if (clientProof.length !== clientSignature.length) return { ok: false, serverSignature: Buffer.alloc(0) };
   const clientKey = Buffer.alloc(clientProof.length);

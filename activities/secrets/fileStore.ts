@@ -1,7 +1,18 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fingerprint, SecretConflictError, toBytes, toText, type SecretBytes, type SecretData, type SecretInfo, type SecretStore, type StoredSecret, type WriteOptions } from './store.js';
+import {
+  fingerprint,
+  SecretConflictError,
+  toBytes,
+  toText,
+  type SecretBytes,
+  type SecretData,
+  type SecretInfo,
+  type SecretStore,
+  type StoredSecret,
+  type WriteOptions,
+} from './store.js';
 
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const KEY = /^[-._a-zA-Z0-9]+$/;
@@ -19,7 +30,8 @@ export class FileSecretStore implements SecretStore {
   constructor(private readonly root: string) {}
 
   private dir(name: string): string {
-    if (!NAME.test(name)) throw new Error(`invalid secret name ${JSON.stringify(name)}: use lowercase letters, digits, '-' and '.'`);
+    if (!NAME.test(name))
+      throw new Error(`invalid secret name ${JSON.stringify(name)}: use lowercase letters, digits, '-' and '.'`);
     return path.join(this.root, name);
   }
 
@@ -43,7 +55,8 @@ export class FileSecretStore implements SecretStore {
         // a complete write leaves the version marker last: content matching it is one whole version
         if (writtenVersion !== undefined && now?.info.fingerprint === writtenVersion) return now;
         // no marker (a secret from before it existed): two reads in a row that agree
-        if (writtenVersion === undefined && previous !== null && previous?.info.fingerprint === now?.info.fingerprint) return now;
+        if (writtenVersion === undefined && previous !== null && previous?.info.fingerprint === now?.info.fingerprint)
+          return now;
         previous = now;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -75,7 +88,14 @@ export class FileSecretStore implements SecretStore {
       // no metadata yet: a secret written by hand
     }
     const fp = fingerprint(bytes);
-    return { secret: { data: toText(bytes), bytes, info: { name, keys: Object.keys(bytes), fingerprint: fp, version: fp, annotations } }, writtenVersion };
+    return {
+      secret: {
+        data: toText(bytes),
+        bytes,
+        info: { name, keys: Object.keys(bytes), fingerprint: fp, version: fp, annotations },
+      },
+      writtenVersion,
+    };
   }
 
   async write(name: string, values: SecretData | SecretBytes, options: WriteOptions = {}): Promise<SecretInfo> {
@@ -83,7 +103,9 @@ export class FileSecretStore implements SecretStore {
     const given = toBytes(values);
     const current = options.mergeKeys || options.expectedVersion !== undefined ? await this.read(name) : undefined;
     const data: SecretBytes = options.mergeKeys ? { ...(current?.bytes ?? {}), ...given } : given;
-    for (const key of Object.keys(data)) if (!KEY.test(key) || key.startsWith('.')) throw new Error(`invalid key ${JSON.stringify(key)} for secret ${name}`);
+    for (const key of Object.keys(data))
+      if (!KEY.test(key) || key.startsWith('.'))
+        throw new Error(`invalid key ${JSON.stringify(key)} for secret ${name}`);
     if (options.expectedVersion !== undefined) {
       const actual = current?.info.version ?? null;
       if (actual !== options.expectedVersion) throw new SecretConflictError(name, options.expectedVersion, actual);

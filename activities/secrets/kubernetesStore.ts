@@ -1,6 +1,17 @@
 import type { CoreV1Api, KubeConfig, V1Secret } from '@kubernetes/client-node';
 import { isKubernetesApiError, kubernetesClient, mergePatch } from '../kubernetesClient.js';
-import { fingerprint, SecretConflictError, toBytes, toText, type SecretBytes, type SecretData, type SecretInfo, type SecretStore, type StoredSecret, type WriteOptions } from './store.js';
+import {
+  fingerprint,
+  SecretConflictError,
+  toBytes,
+  toText,
+  type SecretBytes,
+  type SecretData,
+  type SecretInfo,
+  type SecretStore,
+  type StoredSecret,
+  type WriteOptions,
+} from './store.js';
 
 const ANNOTATION_PREFIX = 'rekey.dev/';
 
@@ -15,21 +26,32 @@ export function loadKubeConfig(opts: { kubeconfig?: string }): KubeConfig {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
     else kc.loadFromCluster();
   } catch (err) {
-    throw new KubernetesAccessError(`cannot load Kubernetes config ${opts.kubeconfig ?? '(in-cluster service account)'}: ${(err as Error).message}`);
+    throw new KubernetesAccessError(
+      `cannot load Kubernetes config ${opts.kubeconfig ?? '(in-cluster service account)'}: ${(err as Error).message}`,
+    );
   }
-  if (!kc.getCurrentCluster()) throw new KubernetesAccessError(`kubeconfig ${opts.kubeconfig ?? '(in-cluster)'} has no current cluster`);
+  if (!kc.getCurrentCluster())
+    throw new KubernetesAccessError(`kubeconfig ${opts.kubeconfig ?? '(in-cluster)'} has no current cluster`);
   return kc;
 }
 
 export function explain(err: unknown, verb: string, what: string, namespace: string): Error {
   if (isKubernetesApiError(err)) {
-    if (err.code === 403) return new KubernetesAccessError(`forbidden: cannot ${verb} ${what} in namespace ${namespace}; grant verb "${verb}" on that resource to the worker's ServiceAccount`);
+    if (err.code === 403)
+      return new KubernetesAccessError(
+        `forbidden: cannot ${verb} ${what} in namespace ${namespace}; grant verb "${verb}" on that resource to the worker's ServiceAccount`,
+      );
     if (err.code === 404) return new KubernetesAccessError(`${what} not found in namespace ${namespace}`);
-    if (err.code === 401) return new KubernetesAccessError(`unauthorized: the credentials in the kubeconfig were refused while trying to ${verb} ${what}`);
+    if (err.code === 401)
+      return new KubernetesAccessError(
+        `unauthorized: the credentials in the kubeconfig were refused while trying to ${verb} ${what}`,
+      );
     return new KubernetesAccessError(`${verb} ${what} in namespace ${namespace} failed: HTTP ${err.code}`);
   }
   const e = err as Error & { code?: string };
-  return new KubernetesAccessError(`${verb} ${what} in namespace ${namespace} failed: ${e.code ?? ''} ${e.message}`.trim());
+  return new KubernetesAccessError(
+    `${verb} ${what} in namespace ${namespace} failed: ${e.code ?? ''} ${e.message}`.trim(),
+  );
 }
 
 /**
@@ -54,7 +76,13 @@ export class KubernetesSecretStore implements SecretStore {
         .filter(([k]) => k.startsWith(ANNOTATION_PREFIX))
         .map(([k, v]) => [k.slice(ANNOTATION_PREFIX.length), v]),
     );
-    return { name, keys: Object.keys(data).sort(), fingerprint: fingerprint(data), version: secret.metadata?.resourceVersion ?? '', annotations };
+    return {
+      name,
+      keys: Object.keys(data).sort(),
+      fingerprint: fingerprint(data),
+      version: secret.metadata?.resourceVersion ?? '',
+      annotations,
+    };
   }
 
   async read(name: string): Promise<StoredSecret | undefined> {
@@ -82,34 +110,52 @@ export class KubernetesSecretStore implements SecretStore {
     // a merge patch carries only the keys given; with mergeKeys the others are not even re-sent
     const encoded = Object.fromEntries(Object.entries(given).map(([k, v]) => [k, v.toString('base64')]));
     const annotations = Object.fromEntries(
-      Object.entries({ ...(options.annotations ?? {}), fingerprint: fingerprint(data) }).map(([k, v]) => [`${ANNOTATION_PREFIX}${k}`, v]),
+      Object.entries({ ...(options.annotations ?? {}), fingerprint: fingerprint(data) }).map(([k, v]) => [
+        `${ANNOTATION_PREFIX}${k}`,
+        v,
+      ]),
     );
     let written: V1Secret;
     if (!current) {
       try {
         written = await this.core.createNamespacedSecret({
           namespace: this.namespace,
-          body: { metadata: { name, annotations, labels: { 'app.kubernetes.io/managed-by': 'rekey' } }, type: 'Opaque', data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.toString('base64')])) },
+          body: {
+            metadata: { name, annotations, labels: { 'app.kubernetes.io/managed-by': 'rekey' } },
+            type: 'Opaque',
+            data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.toString('base64')])),
+          },
         });
       } catch (err) {
-        if (isKubernetesApiError(err) && err.code === 409) throw new SecretConflictError(name, null, '(created concurrently)');
+        if (isKubernetesApiError(err) && err.code === 409)
+          throw new SecretConflictError(name, null, '(created concurrently)');
         throw explain(err, 'create', `secrets/${name}`, this.namespace);
       }
     } else {
       // keys that disappear are set to null (merge-patch deletion); old rekey annotations likewise
-      const removedKeys = Object.fromEntries(Object.keys(current.bytes).filter((k) => !(k in data)).map((k) => [k, null]));
-      const removedNotes = Object.fromEntries(Object.keys(current.info.annotations).map((k) => [`${ANNOTATION_PREFIX}${k}`, null]));
+      const removedKeys = Object.fromEntries(
+        Object.keys(current.bytes)
+          .filter((k) => !(k in data))
+          .map((k) => [k, null]),
+      );
+      const removedNotes = Object.fromEntries(
+        Object.keys(current.info.annotations).map((k) => [`${ANNOTATION_PREFIX}${k}`, null]),
+      );
       try {
         written = await this.core.patchNamespacedSecret(
           {
             name,
             namespace: this.namespace,
-            body: { metadata: { resourceVersion: current.info.version, annotations: { ...removedNotes, ...annotations } }, data: { ...removedKeys, ...encoded } },
+            body: {
+              metadata: { resourceVersion: current.info.version, annotations: { ...removedNotes, ...annotations } },
+              data: { ...removedKeys, ...encoded },
+            },
           },
           mergePatch(),
         );
       } catch (err) {
-        if (isKubernetesApiError(err) && err.code === 409) throw new SecretConflictError(name, current.info.version, '(changed concurrently)');
+        if (isKubernetesApiError(err) && err.code === 409)
+          throw new SecretConflictError(name, current.info.version, '(changed concurrently)');
         throw explain(err, 'patch', `secrets/${name}`, this.namespace);
       }
     }

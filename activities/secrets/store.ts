@@ -43,7 +43,9 @@ export interface SecretStore {
 
 export class SecretConflictError extends Error {
   constructor(name: string, expected: string | null, actual: string | null) {
-    super(`secret ${name} changed concurrently: expected version ${expected ?? '(absent)'}, found ${actual ?? '(absent)'}`);
+    super(
+      `secret ${name} changed concurrently: expected version ${expected ?? '(absent)'}, found ${actual ?? '(absent)'}`,
+    );
     this.name = 'SecretConflictError';
   }
 }
@@ -51,7 +53,8 @@ export class SecretConflictError extends Error {
 export const toBytes = (data: SecretData | SecretBytes): SecretBytes =>
   Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v, 'utf8')]));
 
-export const toText = (bytes: SecretBytes): SecretData => Object.fromEntries(Object.entries(bytes).map(([k, v]) => [k, v.toString('utf8')]));
+export const toText = (bytes: SecretBytes): SecretData =>
+  Object.fromEntries(Object.entries(bytes).map(([k, v]) => [k, v.toString('utf8')]));
 
 /** Short hash over keys and raw bytes: equal values give equal fingerprints. */
 export function fingerprint(data: SecretData | SecretBytes): string {

@@ -14,7 +14,12 @@ const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/
 export function parseBundle(pem: string | undefined): BundleEntry[] {
   return (pem?.match(PEM_BLOCK) ?? []).map((block) => {
     const c = new X509Certificate(block);
-    return { pem: `${block}\n`, fingerprint: c.fingerprint256, subject: c.subject.replace(/\n/g, ', '), notAfter: new Date(c.validTo).toISOString() };
+    return {
+      pem: `${block}\n`,
+      fingerprint: c.fingerprint256,
+      subject: c.subject.replace(/\n/g, ', '),
+      notAfter: new Date(c.validTo).toISOString(),
+    };
   });
 }
 
@@ -27,7 +32,8 @@ export function withAuthority(bundle: BundleEntry[], caPem: string): BundleEntry
   return bundle.some((e) => e.fingerprint === ca.fingerprint) ? bundle : [...bundle, ca];
 }
 
-export const withoutAuthority = (bundle: BundleEntry[], fingerprint: string): BundleEntry[] => bundle.filter((e) => e.fingerprint !== fingerprint);
+export const withoutAuthority = (bundle: BundleEntry[], fingerprint: string): BundleEntry[] =>
+  bundle.filter((e) => e.fingerprint !== fingerprint);
 
 /** Whether the bundle trusts certificates this CA signs. */
 export const bundleHas = (bundle: BundleEntry[], caPem: string): boolean => {

@@ -49,7 +49,13 @@ function openSocket(req: HandshakeRequest, timeoutMs: number): Promise<Socket> {
       s.once('data', (b: Buffer) => {
         // 'S': go on with TLS on this socket; 'N': the server does not serve TLS (ssl=off)
         if (b[0] === 0x53 && b.length === 1) return resolve(s);
-        fail(new Error(b[0] === 0x4e ? `PostgreSQL at ${req.host}:${req.port} refuses TLS (answered N to SSLRequest: ssl is off)` : `unexpected answer 0x${b.toString('hex').slice(0, 8)} to SSLRequest from ${req.host}:${req.port}`));
+        fail(
+          new Error(
+            b[0] === 0x4e
+              ? `PostgreSQL at ${req.host}:${req.port} refuses TLS (answered N to SSLRequest: ssl is off)`
+              : `unexpected answer 0x${b.toString('hex').slice(0, 8)} to SSLRequest from ${req.host}:${req.port}`,
+          ),
+        );
       });
     });
   });

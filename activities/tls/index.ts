@@ -5,10 +5,26 @@ import { siblings, type SecretStore, type StoredSecret } from '../secrets/store.
 import { bundleHas, parseBundle } from './bundle.js';
 import { handshake, type ServedCertificate, type TlsProtocol } from './handshake.js';
 import type { KeyAlgorithm } from '../../contracts/keyAlgorithms.js';
-import { caRefusal, type CertificateInfo, describeCertificate, issueCertificate, IssuanceRefused, pemKeystore } from './pki.js';
+import {
+  caRefusal,
+  type CertificateInfo,
+  describeCertificate,
+  issueCertificate,
+  IssuanceRefused,
+  pemKeystore,
+} from './pki.js';
 
 export { handshake, type ServedCertificate, type TlsProtocol } from './handshake.js';
-export { type CertificateInfo, createCertificateAuthority, type KeyPairPem, describeCertificate, issueCertificate, IssuanceRefused, pemKeystore, signedBy } from './pki.js';
+export {
+  type CertificateInfo,
+  createCertificateAuthority,
+  type KeyPairPem,
+  describeCertificate,
+  issueCertificate,
+  IssuanceRefused,
+  pemKeystore,
+  signedBy,
+} from './pki.js';
 export { hostMatchesSans, normalizeSan, sameSans } from '../../contracts/sans.js';
 
 /**
@@ -76,8 +92,10 @@ const notServedHint: Record<TlsService, (secret: string) => string> = {
   postgresql: (secret) => `is ${secret} what its ssl_cert_file/ssl_key_file point at?`,
   kafka: (secret) =>
     `is ${secret}'s keystore.pem what the listener's ssl.keystore.location points at, with the subject and SANs the broker serves now (else it needs ssl.allow.dn.changes / ssl.allow.san.changes)? The broker log names the reason.`,
-  'kafka-connect': (secret) => `is ${secret} what the Connect worker's listeners.https.ssl.keystore points at (mounted as a Secret volume), and did the restarted worker start?`,
-  'schema-registry': (secret) => `is ${secret} what the registry's quarkus.http.ssl.certificate files point at, and did the restarted registry start?`,
+  'kafka-connect': (secret) =>
+    `is ${secret} what the Connect worker's listeners.https.ssl.keystore points at (mounted as a Secret volume), and did the restarted worker start?`,
+  'schema-registry': (secret) =>
+    `is ${secret} what the registry's quarkus.http.ssl.certificate files point at, and did the restarted registry start?`,
 };
 
 /** A service that is restarted to take its certificate: restart again only when a projected volume may have lagged this long. */
@@ -110,14 +128,20 @@ export function createTlsActivities(deps: TlsDeps) {
     }
   }
 
-  async function describeCertificateAuthority(input: { caSecret: string }): Promise<CertificateInfo & { refusal: string | null }> {
+  async function describeCertificateAuthority(input: {
+    caSecret: string;
+  }): Promise<CertificateInfo & { refusal: string | null }> {
     const s = await must(input.caSecret);
     const info = certOf(s, input.caSecret, CA_KEYS.cert);
-    const refusal = s.data[CA_KEYS.key] ? caRefusal(info, new Date()) : `secret ${input.caSecret} has no ${CA_KEYS.key}: rekey cannot sign with this CA`;
+    const refusal = s.data[CA_KEYS.key]
+      ? caRefusal(info, new Date())
+      : `secret ${input.caSecret} has no ${CA_KEYS.key}: rekey cannot sign with this CA`;
     return { ...info, refusal };
   }
 
-  async function describeServiceCertificate(input: { secret: string }): Promise<CertificateInfo & { caFingerprint: string | null }> {
+  async function describeServiceCertificate(input: {
+    secret: string;
+  }): Promise<CertificateInfo & { caFingerprint: string | null }> {
     const s = await must(input.secret);
     const ca = s.data[CERT_KEYS.ca] ? certOf(s, input.secret, CERT_KEYS.ca).fingerprint : null;
     return { ...certOf(s, input.secret), caFingerprint: ca };
@@ -127,43 +151,86 @@ export function createTlsActivities(deps: TlsDeps) {
   function endpointsOf(service: TlsService): Array<{ host: string; port: number; protocol: TlsProtocol }> {
     if (service === 'postgresql') return [{ host: deps.postgres.host, port: deps.postgres.port, protocol: 'postgres' }];
     if (service === 'kafka') {
-      if (!deps.kafka) throw refuse('this worker has no Kafka TLS listener configured (set REKEY_KAFKA_TLS_BROKERS to its host:port list)', 'NoKafkaTlsListener');
+      if (!deps.kafka)
+        throw refuse(
+          'this worker has no Kafka TLS listener configured (set REKEY_KAFKA_TLS_BROKERS to its host:port list)',
+          'NoKafkaTlsListener',
+        );
       return deps.kafka.brokers.map((b) => {
         const at = b.lastIndexOf(':');
-        return { host: b.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(b.slice(at + 1)), protocol: 'tls' as const };
+        return {
+          host: b.slice(0, at).replace(/^\[|\]$/g, ''),
+          port: Number(b.slice(at + 1)),
+          protocol: 'tls' as const,
+        };
       });
     }
     if (RESTARTED_TLS_SERVICES.includes(service)) {
       const endpoint = deps.endpoints?.[service];
-      if (!endpoint) throw refuse(`this worker reaches ${service} over plain HTTP: configure its https:// URL (REKEY_CONNECT_URL / REKEY_REGISTRY_URL, with the CA file) so the served certificate can be checked`, 'NoTlsEndpoint');
+      if (!endpoint)
+        throw refuse(
+          `this worker reaches ${service} over plain HTTP: configure its https:// URL (REKEY_CONNECT_URL / REKEY_REGISTRY_URL, with the CA file) so the served certificate can be checked`,
+          'NoTlsEndpoint',
+        );
       return [{ ...endpoint, protocol: 'tls' }];
     }
     throw refuse(`no TLS endpoint known for service ${String(service)}`, 'UnknownService');
   }
 
   /** Where clients reach the service, as this worker is configured (Kafka: the first broker of its TLS listener). */
-  async function serviceEndpoint(input: { service: TlsService }): Promise<{ host: string; port: number; protocol: TlsProtocol }> {
+  async function serviceEndpoint(input: {
+    service: TlsService;
+  }): Promise<{ host: string; port: number; protocol: TlsProtocol }> {
     return endpointsOf(input.service)[0]!;
   }
 
   /** The handshake a client makes; `matches` says whether the served certificate is the expected one (null: nothing expected). */
-  async function verifyServedCertificate(input: { host: string; port: number; protocol: TlsProtocol; servername: string; expectFingerprint?: string; caSecret?: string }): Promise<ServedCertificate & { matches: boolean | null }> {
+  async function verifyServedCertificate(input: {
+    host: string;
+    port: number;
+    protocol: TlsProtocol;
+    servername: string;
+    expectFingerprint?: string;
+    caSecret?: string;
+  }): Promise<ServedCertificate & { matches: boolean | null }> {
     const caPem = input.caSecret ? (await must(input.caSecret)).data[CA_KEYS.cert] : undefined;
-    const served = await handshake({ host: input.host, port: input.port, protocol: input.protocol, servername: input.servername, caPem });
+    const served = await handshake({
+      host: input.host,
+      port: input.port,
+      protocol: input.protocol,
+      servername: input.servername,
+      caPem,
+    });
     return { ...served, matches: input.expectFingerprint ? served.fingerprint === input.expectFingerprint : null };
   }
 
   /** Issues the new certificate into `<secret>-pending` (key, certificate, CA); repeating it for the same rotation returns the same one. */
-  async function stagePendingCertificate(input: { secret: string; caSecret: string; commonName: string; sans: string[]; validityDays: number; keyAlgorithm?: KeyAlgorithm; rotationId: string }): Promise<CertificateInfo & { secret: string }> {
+  async function stagePendingCertificate(input: {
+    secret: string;
+    caSecret: string;
+    commonName: string;
+    sans: string[];
+    validityDays: number;
+    keyAlgorithm?: KeyAlgorithm;
+    rotationId: string;
+  }): Promise<CertificateInfo & { secret: string }> {
     const { pending } = siblings(input.secret);
     const existing = await store.read(pending);
-    if (existing && existing.info.annotations.rotationId === input.rotationId) return { ...certOf(existing, pending), secret: pending };
+    if (existing && existing.info.annotations.rotationId === input.rotationId)
+      return { ...certOf(existing, pending), secret: pending };
     const ca = await must(input.caSecret);
     const caPem = { certPem: ca.data[CA_KEYS.cert] ?? '', keyPem: ca.data[CA_KEYS.key] ?? '' };
-    if (!caPem.keyPem) throw refuse(`secret ${input.caSecret} has no ${CA_KEYS.key}: rekey cannot sign with this CA`, 'CaUnusable');
+    if (!caPem.keyPem)
+      throw refuse(`secret ${input.caSecret} has no ${CA_KEYS.key}: rekey cannot sign with this CA`, 'CaUnusable');
     let issued;
     try {
-      issued = await issueCertificate({ ca: caPem, commonName: input.commonName, sans: input.sans, validityDays: input.validityDays, keyAlgorithm: input.keyAlgorithm });
+      issued = await issueCertificate({
+        ca: caPem,
+        commonName: input.commonName,
+        sans: input.sans,
+        validityDays: input.validityDays,
+        keyAlgorithm: input.keyAlgorithm,
+      });
     } catch (err) {
       if (err instanceof IssuanceRefused) throw refuse(`not issued: ${err.message}`, 'IssuanceRefused');
       throw err;
@@ -171,9 +238,17 @@ export function createTlsActivities(deps: TlsDeps) {
     // the new version keeps the layout of the current one (a Kafka secret also carries its PEM keystore),
     // and a bundle that already trusts the signer is kept (both CAs while a CA rotation's clients move over)
     const current = await store.read(input.secret);
-    const keystore = current?.data[CERT_KEYS.keystore] ? { [CERT_KEYS.keystore]: pemKeystore(issued.keyPem, issued.certPem) } : ({} as Record<string, string>);
-    const trust = bundleHas(parseBundle(current?.data[CERT_KEYS.ca]), caPem.certPem) ? current!.data[CERT_KEYS.ca]! : caPem.certPem;
-    await store.write(pending, { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: trust, ...keystore }, { annotations: { rotationId: input.rotationId, stage: 'pending' } });
+    const keystore = current?.data[CERT_KEYS.keystore]
+      ? { [CERT_KEYS.keystore]: pemKeystore(issued.keyPem, issued.certPem) }
+      : ({} as Record<string, string>);
+    const trust = bundleHas(parseBundle(current?.data[CERT_KEYS.ca]), caPem.certPem)
+      ? current!.data[CERT_KEYS.ca]!
+      : caPem.certPem;
+    await store.write(
+      pending,
+      { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: trust, ...keystore },
+      { annotations: { rotationId: input.rotationId, stage: 'pending' } },
+    );
     return { ...issued.info, secret: pending };
   }
 
@@ -181,19 +256,29 @@ export function createTlsActivities(deps: TlsDeps) {
   async function copyVersion(from: string, to: string, rotationId: string, stage: string): Promise<CertificateInfo> {
     const source = await must(from);
     if (source.info.annotations.rotationId !== rotationId) {
-      throw refuse(`secret ${from} belongs to rotation ${source.info.annotations.rotationId ?? '(none)'}, not ${rotationId}`, 'ForeignSecretVersion');
+      throw refuse(
+        `secret ${from} belongs to rotation ${source.info.annotations.rotationId ?? '(none)'}, not ${rotationId}`,
+        'ForeignSecretVersion',
+      );
     }
     const current = await store.read(to);
     if (current?.info.fingerprint !== source.info.fingerprint) {
-      await store.write(to, source.bytes, { expectedVersion: current?.info.version ?? null, annotations: { rotationId, stage } });
+      await store.write(to, source.bytes, {
+        expectedVersion: current?.info.version ?? null,
+        annotations: { rotationId, stage },
+      });
     }
     return certOf(source, from);
   }
 
-  async function backupCurrentCertificate(input: { secret: string; rotationId: string }): Promise<CertificateInfo & { secret: string }> {
+  async function backupCurrentCertificate(input: {
+    secret: string;
+    rotationId: string;
+  }): Promise<CertificateInfo & { secret: string }> {
     const { backup } = siblings(input.secret);
     const existing = await store.read(backup);
-    if (existing && existing.info.annotations.rotationId === input.rotationId) return { ...certOf(existing, backup), secret: backup };
+    if (existing && existing.info.annotations.rotationId === input.rotationId)
+      return { ...certOf(existing, backup), secret: backup };
     const current = await must(input.secret);
     await store.write(backup, current.bytes, { annotations: { rotationId: input.rotationId, stage: 'backup' } });
     return { ...certOf(current, input.secret), secret: backup };
@@ -213,7 +298,11 @@ export function createTlsActivities(deps: TlsDeps) {
   async function reload(service: TlsService): Promise<void> {
     if (RESTARTED_TLS_SERVICES.includes(service)) {
       const runtime = deps.restarts?.[service];
-      if (!runtime) throw refuse(`this worker cannot restart ${service} (it reads its certificate only at start): no runtime configured`, 'NoRestartRuntime');
+      if (!runtime)
+        throw refuse(
+          `this worker cannot restart ${service} (it reads its certificate only at start): no runtime configured`,
+          'NoRestartRuntime',
+        );
       await runtime.restart((detail) => heartbeat(detail));
       return;
     }
@@ -232,11 +321,22 @@ export function createTlsActivities(deps: TlsDeps) {
 
   /** What a client is served on every endpoint now (one fingerprint per endpoint; an error in parentheses). */
   async function servedOn(endpoints: Array<{ host: string; port: number; protocol: TlsProtocol }>): Promise<string[]> {
-    return Promise.all(endpoints.map((e) => handshake({ ...e, servername: e.host }).then((s) => s.fingerprint, (err: Error) => `(${err.message})`)));
+    return Promise.all(
+      endpoints.map((e) =>
+        handshake({ ...e, servername: e.host }).then(
+          (s) => s.fingerprint,
+          (err: Error) => `(${err.message})`,
+        ),
+      ),
+    );
   }
 
   /** Handshakes until every endpoint has served `expect` for STABLE_MS, or `budgetMs` ran out; the last fingerprints seen. */
-  async function waitServed(endpoints: Array<{ host: string; port: number; protocol: TlsProtocol }>, expect: string, budgetMs: number): Promise<{ ok: boolean; seen: string[] }> {
+  async function waitServed(
+    endpoints: Array<{ host: string; port: number; protocol: TlsProtocol }>,
+    expect: string,
+    budgetMs: number,
+  ): Promise<{ ok: boolean; seen: string[] }> {
     const until = Date.now() + budgetMs;
     let since: number | null = null;
     for (;;) {
@@ -252,11 +352,24 @@ export function createTlsActivities(deps: TlsDeps) {
    * Installs `secret`'s certificate for the service and reloads it until the service serves
    * that certificate (a projected volume may lag): proven by handshake fingerprints, heartbeating.
    */
-  async function installServiceCertificate(input: { service: TlsService; secret: string; expectFingerprint: string; timeoutMs?: number }): Promise<{ servedFingerprint: string; reloads: number; waitedMs: number }> {
+  async function installServiceCertificate(input: {
+    service: TlsService;
+    secret: string;
+    expectFingerprint: string;
+    timeoutMs?: number;
+  }): Promise<{ servedFingerprint: string; reloads: number; waitedMs: number }> {
     const installer = deps.installers?.[input.service];
-    if (!installer) throw refuse(`this worker has no certificate installer for ${input.service} (on Kubernetes: a Secret volume; set one up before rotating its certificate)`, 'NoTlsInstaller');
+    if (!installer)
+      throw refuse(
+        `this worker has no certificate installer for ${input.service} (on Kubernetes: a Secret volume; set one up before rotating its certificate)`,
+        'NoTlsInstaller',
+      );
     const holds = certOf(await must(input.secret), input.secret).fingerprint;
-    if (holds !== input.expectFingerprint) throw refuse(`secret ${input.secret} holds ${holds}, not the expected ${input.expectFingerprint}`, 'UnexpectedCertificate');
+    if (holds !== input.expectFingerprint)
+      throw refuse(
+        `secret ${input.secret} holds ${holds}, not the expected ${input.expectFingerprint}`,
+        'UnexpectedCertificate',
+      );
     await installer.install({ secret: input.secret }, (detail) => heartbeat(detail));
     const endpoints = endpointsOf(input.service);
     const t0 = Date.now();
@@ -274,7 +387,10 @@ export function createTlsActivities(deps: TlsDeps) {
       const served = await waitServed(endpoints, input.expectFingerprint, POLL_MS);
       if (served.ok) return { servedFingerprint: input.expectFingerprint, reloads, waitedMs: Date.now() - t0 };
       if (Date.now() - t0 > timeoutMs) {
-        throw refuse(`${input.service} still serves ${served.seen.join(', ')} after ${reloads} reload(s) in ${Math.round((Date.now() - t0) / 1000)} s, not ${input.expectFingerprint}: ${notServedHint[input.service](input.secret)}`, 'CertificateNotServed');
+        throw refuse(
+          `${input.service} still serves ${served.seen.join(', ')} after ${reloads} reload(s) in ${Math.round((Date.now() - t0) / 1000)} s, not ${input.expectFingerprint}: ${notServedHint[input.service](input.secret)}`,
+          'CertificateNotServed',
+        );
       }
       heartbeat(`reloaded ${reloads}×; served ${served.seen.join(', ')}`);
     }

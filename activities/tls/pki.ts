@@ -54,7 +54,6 @@ export class IssuanceRefused extends Error {
 
 const DAY_MS = 86_400_000;
 
-
 interface Algorithm {
   generate: EcKeyGenParams | RsaHashedKeyGenParams;
   import: EcKeyImportParams | RsaHashedImportParams;
@@ -102,8 +101,10 @@ export function describeCertificate(pem: string): CertificateInfo {
 /** Why this CA cannot sign a certificate valid from `now` to `notAfter`, or null. */
 export function caRefusal(ca: CertificateInfo, now: Date, notAfter?: Date): string | null {
   if (!ca.isCa) return `the CA certificate ${ca.subject} is not a CA (basicConstraints CA:FALSE)`;
-  if (Date.parse(ca.notAfter) <= now.getTime()) return `the CA certificate ${ca.subject} expired on ${ca.notAfter}: rotate the CA first`;
-  if (Date.parse(ca.notBefore) > now.getTime()) return `the CA certificate ${ca.subject} is not valid before ${ca.notBefore}`;
+  if (Date.parse(ca.notAfter) <= now.getTime())
+    return `the CA certificate ${ca.subject} expired on ${ca.notAfter}: rotate the CA first`;
+  if (Date.parse(ca.notBefore) > now.getTime())
+    return `the CA certificate ${ca.subject} is not valid before ${ca.notBefore}`;
   if (notAfter && Date.parse(ca.notAfter) < notAfter.getTime()) {
     return `the CA certificate ${ca.subject} expires on ${ca.notAfter}, before the new certificate would (${notAfter.toISOString()}): shorten validityDays or rotate the CA`;
   }
@@ -112,7 +113,10 @@ export function caRefusal(ca: CertificateInfo, now: Date, notAfter?: Date): stri
 
 async function exportKeyPem(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
+  return `-----BEGIN PRIVATE KEY-----\n${der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
 }
 
 /**
@@ -130,17 +134,29 @@ async function importSigningKey(keyPem: string): Promise<{ key: CryptoKey; sign:
     const curve = k.asymmetricKeyType === 'ec' ? ECDSA_CURVES[k.asymmetricKeyDetails?.namedCurve ?? ''] : undefined;
     if (curve) algorithm = ecdsa(curve.namedCurve, curve.hash);
   } catch {
-    throw new IssuanceRefused('the CA private key cannot be read: it must be an unencrypted PEM key (PKCS #8, or PKCS #1 RSA / SEC 1 EC as OpenSSL writes them)');
+    throw new IssuanceRefused(
+      'the CA private key cannot be read: it must be an unencrypted PEM key (PKCS #8, or PKCS #1 RSA / SEC 1 EC as OpenSSL writes them)',
+    );
   }
-  if (!algorithm) throw new IssuanceRefused('the CA private key is neither RSA nor ECDSA P-256/P-384 (the kinds rekey signs with)');
-  return { key: await webcrypto.subtle.importKey('pkcs8', der, algorithm.import, false, ['sign']), sign: algorithm.sign };
+  if (!algorithm)
+    throw new IssuanceRefused('the CA private key is neither RSA nor ECDSA P-256/P-384 (the kinds rekey signs with)');
+  return {
+    key: await webcrypto.subtle.importKey('pkcs8', der, algorithm.import, false, ['sign']),
+    sign: algorithm.sign,
+  };
 }
 
-const generateKeys = (kind: KeyAlgorithm = 'ecdsa-p256') => webcrypto.subtle.generateKey(algorithmOf(kind).generate, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+const generateKeys = (kind: KeyAlgorithm = 'ecdsa-p256') =>
+  webcrypto.subtle.generateKey(algorithmOf(kind).generate, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
 const serial = () => `01${randomBytes(15).toString('hex')}`;
 
 /** A self-signed CA (the embedded stack's, and tests'). */
-export async function createCertificateAuthority(opts: { commonName: string; validityDays: number; now?: Date; keyAlgorithm?: KeyAlgorithm }): Promise<KeyPairPem> {
+export async function createCertificateAuthority(opts: {
+  commonName: string;
+  validityDays: number;
+  now?: Date;
+  keyAlgorithm?: KeyAlgorithm;
+}): Promise<KeyPairPem> {
   const x509 = await x509Library();
   const now = opts.now ?? new Date();
   const kind = opts.keyAlgorithm ?? 'ecdsa-p256';
@@ -182,18 +198,26 @@ export interface IssueRequest {
 export async function issueCertificate(req: IssueRequest): Promise<KeyPairPem & { info: CertificateInfo }> {
   const x509 = await x509Library();
   const now = req.now ?? new Date();
-  if (req.sans.length === 0) throw new IssuanceRefused('a service certificate needs at least one subject alternative name (clients check the host name against the SANs, not the CN)');
+  if (req.sans.length === 0)
+    throw new IssuanceRefused(
+      'a service certificate needs at least one subject alternative name (clients check the host name against the SANs, not the CN)',
+    );
   const notAfter = new Date(now.getTime() + req.validityDays * DAY_MS);
   const caInfo = describeCertificate(req.ca.certPem);
   const refusal = caRefusal(caInfo, now, notAfter);
   if (refusal) throw new IssuanceRefused(refusal);
   const { key: caKey, sign: caSigning } = await importSigningKey(req.ca.keyPem);
   const caCert = new x509.X509Certificate(req.ca.certPem);
-  if (!(await belongsTo(caKey, caSigning, caCert))) throw new IssuanceRefused(`the CA private key does not belong to the CA certificate ${caInfo.subject}`);
+  if (!(await belongsTo(caKey, caSigning, caCert)))
+    throw new IssuanceRefused(`the CA private key does not belong to the CA certificate ${caInfo.subject}`);
 
   const leaf = algorithmOf(req.keyAlgorithm ?? 'ecdsa-p256');
   const keys = await generateKeys(req.keyAlgorithm);
-  const names = req.sans.map(normalizeSan).map((s) => (s.startsWith('IP:') ? { type: 'ip' as const, value: s.slice(3) } : { type: 'dns' as const, value: s.slice(4) }));
+  const names = req.sans
+    .map(normalizeSan)
+    .map((s) =>
+      s.startsWith('IP:') ? { type: 'ip' as const, value: s.slice(3) } : { type: 'dns' as const, value: s.slice(4) },
+    );
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: [{ CN: [req.commonName] }],
     keys,
@@ -216,7 +240,9 @@ export async function issueCertificate(req: IssueRequest): Promise<KeyPairPem & 
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([req.usage === 'client' ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth]),
+      new x509.ExtendedKeyUsageExtension([
+        req.usage === 'client' ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth,
+      ]),
       new x509.SubjectAlternativeNameExtension(requested?.names.toJSON() ?? names),
       await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
@@ -242,5 +268,10 @@ async function belongsTo(key: CryptoKey, sign: Algorithm['sign'], cert: X509.X50
 export function signedBy(certPem: string, caPem: string, now = new Date()): boolean {
   const cert = new NodeCertificate(certPem);
   const ca = new NodeCertificate(caPem);
-  return cert.checkIssued(ca) && cert.verify(ca.publicKey) && Date.parse(cert.validTo) > now.getTime() && Date.parse(cert.validFrom) <= now.getTime();
+  return (
+    cert.checkIssued(ca) &&
+    cert.verify(ca.publicKey) &&
+    Date.parse(cert.validTo) > now.getTime() &&
+    Date.parse(cert.validFrom) <= now.getTime()
+  );
 }

@@ -32,44 +32,87 @@ async function follow(handle: WorkflowHandle, json: boolean): Promise<EmergencyR
 }
 
 /** The CLI flag of an input field, for error messages. */
-const flagOf = (field: string) => (({ certificateServices: 'certificate-service', caGrace: 'ca-grace' }) as Record<string, string>)[field] ?? field;
+const flagOf = (field: string) =>
+  (({ certificateServices: 'certificate-service', caGrace: 'ca-grace' }) as Record<string, string>)[field] ?? field;
 
 /** `rekey emergency rotate-all --reason …`: every credential in compromise mode, then the full validation. */
 export function addRotateAllCommand(emergency: Command): void {
   emergency
     .command('rotate-all')
-    .description(`suspected compromise: rotate every credential now with no grace (${emergencyOrder.join(' → ')}), then validate everything`)
-    .requiredOption('--reason <text>', 'what is suspected (at least 10 characters; goes to every rotation and the audit log)')
+    .description(
+      `suspected compromise: rotate every credential now with no grace (${emergencyOrder.join(' → ')}), then validate everything`,
+    )
+    .requiredOption(
+      '--reason <text>',
+      'what is suspected (at least 10 characters; goes to every rotation and the audit log)',
+    )
     .option('--target <name>', 'the pipeline (a label)', 'ecommerce')
     .option('--skip <procedure...>', `procedures not to run (${emergencyOrder.join(', ')})`)
-    .option('--include <material...>', `TLS material replaced too, after the credentials (${emergencyTlsMaterial.join(', ')}): certificates reissues every service certificate; ca replaces the CA and reissues them all from it`)
-    .option('--certificate-service <service...>', `with --include: only these services' certificates (${TLS_SERVICES.join(', ')}; default every one)`)
-    .option('--ca-grace <duration>', 'with --include ca: how long the old CA stays trusted beside the new one (default PT0S, at most PT1H)')
+    .option(
+      '--include <material...>',
+      `TLS material replaced too, after the credentials (${emergencyTlsMaterial.join(', ')}): certificates reissues every service certificate; ca replaces the CA and reissues them all from it`,
+    )
+    .option(
+      '--certificate-service <service...>',
+      `with --include: only these services' certificates (${TLS_SERVICES.join(', ')}; default every one)`,
+    )
+    .option(
+      '--ca-grace <duration>',
+      'with --include ca: how long the old CA stays trusted beside the new one (default PT0S, at most PT1H)',
+    )
     .option('--json', 'print the result as JSON')
-    .action(async (o: { reason: string; target: string; skip?: string[]; include?: string[]; certificateService?: string[]; caGrace?: string; json?: boolean }) => {
-      const input = RotateAllInput.safeParse({ reason: o.reason, target: o.target, skip: o.skip ?? [], include: o.include ?? [], certificateServices: o.certificateService, caGrace: o.caGrace, requestedBy: operator });
-      if (!input.success) throw new Error(`invalid arguments: ${input.error.issues.map((i) => `--${flagOf(String(i.path[0]))}: ${i.message}`).join('; ')}`);
-      const result = await withClient(async (client, taskQueue) => {
-        const handle = await client.workflow.start<typeof emergencyRotateAll>('emergencyRotateAll', {
-          taskQueue,
-          workflowId: `emergency-rotate-all/${o.target}`,
-          args: [input.data],
-          staticSummary: `EMERGENCY rotate-all for ${o.target}: ${o.reason}`,
+    .action(
+      async (o: {
+        reason: string;
+        target: string;
+        skip?: string[];
+        include?: string[];
+        certificateService?: string[];
+        caGrace?: string;
+        json?: boolean;
+      }) => {
+        const input = RotateAllInput.safeParse({
+          reason: o.reason,
+          target: o.target,
+          skip: o.skip ?? [],
+          include: o.include ?? [],
+          certificateServices: o.certificateService,
+          caGrace: o.caGrace,
+          requestedBy: operator,
         });
-        if (!o.json) console.log(`started ${handle.workflowId} (each rotation is a child: see it as one tree in the Web UI)`);
-        return follow(handle, Boolean(o.json));
-      });
-      const { emergencyLabel } = await rotateAll();
-      if (o.json) console.log(JSON.stringify(result));
-      else {
-        for (const r of result.rotations) {
-          console.log(`${r.status === 'completed' || r.status === 'skipped' ? '✓' : '✗'} ${emergencyLabel(r).padEnd(26)} ${r.status.padEnd(10)} ${r.error ?? `${r.from ?? ''} → ${r.to ?? ''}`}`);
-          if (r.preempted) console.log(`  ${r.preempted}`);
+        if (!input.success)
+          throw new Error(
+            `invalid arguments: ${input.error.issues.map((i) => `--${flagOf(String(i.path[0]))}: ${i.message}`).join('; ')}`,
+          );
+        const result = await withClient(async (client, taskQueue) => {
+          const handle = await client.workflow.start<typeof emergencyRotateAll>('emergencyRotateAll', {
+            taskQueue,
+            workflowId: `emergency-rotate-all/${o.target}`,
+            args: [input.data],
+            staticSummary: `EMERGENCY rotate-all for ${o.target}: ${o.reason}`,
+          });
+          if (!o.json)
+            console.log(`started ${handle.workflowId} (each rotation is a child: see it as one tree in the Web UI)`);
+          return follow(handle, Boolean(o.json));
+        });
+        const { emergencyLabel } = await rotateAll();
+        if (o.json) console.log(JSON.stringify(result));
+        else {
+          for (const r of result.rotations) {
+            console.log(
+              `${r.status === 'completed' || r.status === 'skipped' ? '✓' : '✗'} ${emergencyLabel(r).padEnd(26)} ${r.status.padEnd(10)} ${r.error ?? `${r.from ?? ''} → ${r.to ?? ''}`}`,
+            );
+            if (r.preempted) console.log(`  ${r.preempted}`);
+          }
+          const v = result.validation;
+          console.log(
+            v
+              ? `${v.ok ? '✓' : '✗'} validation (${v.workflowId})${v.failed.length ? `: ${v.failed.join('; ')}` : ''}`
+              : '✗ validation did not run',
+          );
+          console.log(`emergency rotation ${result.status}`);
         }
-        const v = result.validation;
-        console.log(v ? `${v.ok ? '✓' : '✗'} validation (${v.workflowId})${v.failed.length ? `: ${v.failed.join('; ')}` : ''}` : '✗ validation did not run');
-        console.log(`emergency rotation ${result.status}`);
-      }
-      if (result.status !== 'completed') process.exitCode = 1;
-    });
+        if (result.status !== 'completed') process.exitCode = 1;
+      },
+    );
 }

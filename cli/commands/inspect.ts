@@ -23,7 +23,9 @@ async function outcome(handle: WorkflowHandle): Promise<Pick<RunProgress, 'resul
   const { WorkflowFailedError } = await import('@temporalio/client');
   return handle.result().then(
     (result: unknown) => ({ result }),
-    (err: unknown) => ({ failure: err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message }),
+    (err: unknown) => ({
+      failure: err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message,
+    }),
   );
 }
 
@@ -47,7 +49,8 @@ async function readProgress(handle: WorkflowHandle): Promise<RunProgress> {
 }
 
 function printRun(p: RunProgress): void {
-  if (p.state && RUN_KINDS[p.type]?.progress === 'rotation') printProgress(p.state as Parameters<typeof printProgress>[0]);
+  if (p.state && RUN_KINDS[p.type]?.progress === 'rotation')
+    printProgress(p.state as Parameters<typeof printProgress>[0]);
   else {
     console.log(`${p.workflowId}  (${RUN_KINDS[p.type]?.kind ?? p.type}, ${p.status.toLowerCase()})`);
     if (p.state) console.log(JSON.stringify(p.state, null, 2));
@@ -56,21 +59,26 @@ function printRun(p: RunProgress): void {
   if (p.failure) console.log(`FAILED: ${p.failure}`);
 }
 
-const send = (run: (h: WorkflowHandle, o: Record<string, string>) => Promise<void>, what: string) => async (id: string, o: Record<string, string>) =>
-  withClient(async (client) => {
-    await run(client.workflow.getHandle(id), o);
-    console.log(`sent ${what} to ${id}; check it took effect with: rekey progress ${id}`);
-  });
+const send =
+  (run: (h: WorkflowHandle, o: Record<string, string>) => Promise<void>, what: string) =>
+  async (id: string, o: Record<string, string>) =>
+    withClient(async (client) => {
+      await run(client.workflow.getHandle(id), o);
+      console.log(`sent ${what} to ${id}; check it took effect with: rekey progress ${id}`);
+    });
 
 /** `rekey progress|list` for every kind of run, and the signals that steer a rotation. */
 export function registerInspectCommands(program: Command): void {
   program
     .command('progress <workflowId>')
-    .description('the state of any run rekey starts: a rotation’s phase, steps and what a rollback would undo; an emergency’s rotations; an isolation; or a finished run’s result or failure')
+    .description(
+      'the state of any run rekey starts: a rotation’s phase, steps and what a rollback would undo; an emergency’s rotations; an isolation; or a finished run’s result or failure',
+    )
     .option('--json', 'print JSON')
     .action(async (id: string, o: { json?: boolean }) => {
       const p = await withClient((client) => readProgress(client.workflow.getHandle(id)));
-      if (o.json) console.log(JSON.stringify(p.state && RUN_KINDS[p.type]?.progress === 'rotation' && !p.failure ? p.state : p));
+      if (o.json)
+        console.log(JSON.stringify(p.state && RUN_KINDS[p.type]?.progress === 'rotation' && !p.failure ? p.state : p));
       else printRun(p);
       if (p.failure) process.exitCode = 1;
     });
@@ -78,21 +86,41 @@ export function registerInspectCommands(program: Command): void {
   program
     .command('list')
     .alias('status')
-    .description('running runs of every kind: rotations (by their search attributes), emergencies, isolations, validations, scheduled runs, certificate scans')
+    .description(
+      'running runs of every kind: rotations (by their search attributes), emergencies, isolations, validations, scheduled runs, certificate scans',
+    )
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const rows = await withClient((client) => listRuns(client));
       if (o.json) console.log(JSON.stringify(rows));
       else if (rows.length === 0) console.log('nothing is running');
-      else for (const r of rows) console.log(`${r.workflowId.padEnd(52)} ${r.component.padEnd(16)} ${r.phase.padEnd(16)} target ${r.target}, started ${r.startedAt}`);
+      else
+        for (const r of rows)
+          console.log(
+            `${r.workflowId.padEnd(52)} ${r.component.padEnd(16)} ${r.phase.padEnd(16)} target ${r.target}, started ${r.startedAt}`,
+          );
     });
 
-  program.command('cleanup-now <workflowId>').description('end the grace period now and retire the old credential')
+  program
+    .command('cleanup-now <workflowId>')
+    .description('end the grace period now and retire the old credential')
     .action(send(async (h) => h.signal((await kit()).cleanupNowSignal, { by: operator }), 'cleanupNow'));
-  program.command('extend-grace <workflowId>').description('hold the old credential longer (total at most P30D)').requiredOption('--by <duration>', 'e.g. PT12H', duration)
-    .action(send(async (h, o) => h.signal((await kit()).extendGraceSignal, { duration: o.by!, by: operator }), 'extendGrace'));
-  program.command('retry <workflowId>').description('retry the step a rotation parked in needs-attention')
+  program
+    .command('extend-grace <workflowId>')
+    .description('hold the old credential longer (total at most P30D)')
+    .requiredOption('--by <duration>', 'e.g. PT12H', duration)
+    .action(
+      send(async (h, o) => h.signal((await kit()).extendGraceSignal, { duration: o.by!, by: operator }), 'extendGrace'),
+    );
+  program
+    .command('retry <workflowId>')
+    .description('retry the step a rotation parked in needs-attention')
     .action(send(async (h) => h.signal((await kit()).retrySignal, { by: operator }), 'retry'));
-  program.command('abandon <workflowId>').description('skip the parked step; it is recorded as left to do by hand').requiredOption('--reason <text>', 'why')
-    .action(send(async (h, o) => h.signal((await kit()).abandonSignal, { reason: o.reason!, by: operator }), 'abandon'));
+  program
+    .command('abandon <workflowId>')
+    .description('skip the parked step; it is recorded as left to do by hand')
+    .requiredOption('--reason <text>', 'why')
+    .action(
+      send(async (h, o) => h.signal((await kit()).abandonSignal, { reason: o.reason!, by: operator }), 'abandon'),
+    );
 }

@@ -8,7 +8,16 @@ import { duration, operator, seconds, withClient } from '../context.js';
 import { printPlan, printResult } from '../print.js';
 
 /** Options every rotate-* command has, after its procedure's own. */
-interface CommonOptions { grace?: string; compromise?: boolean; reason: string; requestedBy: string; dryRun?: boolean; force?: string; wait?: boolean; json?: boolean }
+interface CommonOptions {
+  grace?: string;
+  compromise?: boolean;
+  reason: string;
+  requestedBy: string;
+  dryRun?: boolean;
+  force?: string;
+  wait?: boolean;
+  json?: boolean;
+}
 
 function commonOptions(cmd: Command, what: { grace: string; compromise: string; force?: string }): Command {
   return cmd
@@ -40,7 +49,10 @@ export async function follow(handle: WorkflowHandle, json: boolean): Promise<Rot
   const timer = setInterval(() => {
     void handle.query(progressQuery).then(
       (p) => {
-        const running = p.steps.filter((s) => s.outcome === 'running').map((s) => s.name).join(', ');
+        const running = p.steps
+          .filter((s) => s.outcome === 'running')
+          .map((s) => s.name)
+          .join(', ');
         const line = `  ${p.phase}${running ? `: ${running}` : ''}`;
         if (line !== last && !json) console.log(`${line}   (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
         last = line;
@@ -59,7 +71,9 @@ export async function follow(handle: WorkflowHandle, json: boolean): Promise<Rot
 export async function finish(handle: WorkflowHandle, o: { json?: boolean }): Promise<void> {
   const { WorkflowFailedError } = await import('@temporalio/client');
   const result = await follow(handle, Boolean(o.json)).catch((err: unknown) => {
-    throw err instanceof WorkflowFailedError ? new Error(`${handle.workflowId} failed: ${err.cause?.message ?? err.message}`) : err;
+    throw err instanceof WorkflowFailedError
+      ? new Error(`${handle.workflowId} failed: ${err.cause?.message ?? err.message}`)
+      : err;
   });
   if (o.json) console.log(JSON.stringify(result));
   else if (result.plan) printPlan(result);
@@ -71,7 +85,12 @@ export async function finish(handle: WorkflowHandle, o: { json?: boolean }): Pro
  * Validates the input with the procedure's own schema first (a bad value is refused, naming its
  * field, without a server), then starts the rotation and, with --wait or for a dry run, follows it.
  */
-export async function runRotation<I>(o: { dryRun?: boolean; wait?: boolean; json?: boolean }, input: I, validate: (raw: I) => unknown, start: (client: Client, input: I, taskQueue: string) => Promise<WorkflowHandle>): Promise<void> {
+export async function runRotation<I>(
+  o: { dryRun?: boolean; wait?: boolean; json?: boolean },
+  input: I,
+  validate: (raw: I) => unknown,
+  start: (client: Client, input: I, taskQueue: string) => Promise<WorkflowHandle>,
+): Promise<void> {
   validate(input);
   await withClient(async (client, taskQueue) => {
     const handle = await start(client, input, taskQueue);
@@ -82,9 +101,28 @@ export async function runRotation<I>(o: { dryRun?: boolean; wait?: boolean; json
 
 const starts = () => import('../../workers/startRotation.js');
 
-interface CdcOptions extends CommonOptions { target: string; secret: string; strategy: string }
-interface RegistryOptions extends CommonOptions { target: string; secret: string; account: string; connector: string }
-interface AwsOptions extends CommonOptions { target: string; secret: string; user: string; connector: string; bucket: string; prefix: string; canaryTopic?: string; watchSeconds?: number; deleteInactiveKey?: boolean }
+interface CdcOptions extends CommonOptions {
+  target: string;
+  secret: string;
+  strategy: string;
+}
+interface RegistryOptions extends CommonOptions {
+  target: string;
+  secret: string;
+  account: string;
+  connector: string;
+}
+interface AwsOptions extends CommonOptions {
+  target: string;
+  secret: string;
+  user: string;
+  connector: string;
+  bucket: string;
+  prefix: string;
+  canaryTopic?: string;
+  watchSeconds?: number;
+  deleteInactiveKey?: boolean;
+}
 
 /** `rekey rotate-postgres-cdc|rotate-schema-registry|rotate-aws-keys`: what the Web UI starts, from a terminal. */
 export function registerRotateCommands(program: Command): void {
@@ -94,35 +132,74 @@ export function registerRotateCommands(program: Command): void {
     .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
     .option('--secret <name>', 'the credential the pipeline consumes', 'debezium-credentials')
     .option('--strategy <s>', 'reload-connector | restart-worker', 'reload-connector');
-  commonOptions(cdc, { grace: 'hold the old user this long (default PT24H; at most P30D)', compromise: 'suspected compromise: revoke the old user right after the switch (grace PT0S)' }).action(async (o: CdcOptions) => {
-    const input = { target: o.target, secret: o.secret, strategy: o.strategy, ...commonInput(o) } as PostgresCdcRotationInput;
-    await runRotation(o, input, parsePostgresCdcInput, async (c, i, taskQueue) => (await starts()).startPostgresCdcRotation(c, i, { taskQueue }));
+  commonOptions(cdc, {
+    grace: 'hold the old user this long (default PT24H; at most P30D)',
+    compromise: 'suspected compromise: revoke the old user right after the switch (grace PT0S)',
+  }).action(async (o: CdcOptions) => {
+    const input = {
+      target: o.target,
+      secret: o.secret,
+      strategy: o.strategy,
+      ...commonInput(o),
+    } as PostgresCdcRotationInput;
+    await runRotation(o, input, parsePostgresCdcInput, async (c, i, taskQueue) =>
+      (await starts()).startPostgresCdcRotation(c, i, { taskQueue }),
+    );
   });
 
   const registry = program
     .command('rotate-schema-registry')
-    .description('start the Schema Registry credential rotation: add a second user, move the clients, remove the old user (one per secret at a time)')
+    .description(
+      'start the Schema Registry credential rotation: add a second user, move the clients, remove the old user (one per secret at a time)',
+    )
     .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
     .option('--secret <name>', 'the secret the registry and its clients read', 'schema-registry-auth')
-    .option('--account <name>', "the account whose user is rotated (Kafka Connect's Avro converter uses developer)", 'developer')
+    .option(
+      '--account <name>',
+      "the account whose user is rotated (Kafka Connect's Avro converter uses developer)",
+      'developer',
+    )
     .option('--connector <name>', 'the connector whose converter uses the account', 'postgres-cdc-users-connector');
-  commonOptions(registry, { grace: 'keep the old user accepted this long (default PT24H; at most P30D)', compromise: 'suspected compromise: remove the old user right after the switch (no grace)' }).action(async (o: RegistryOptions) => {
-    const input: SchemaRegistryRotationInput = { target: o.target, secret: o.secret, account: o.account, connector: o.connector, ...commonInput(o) };
-    await runRotation(o, input, parseSchemaRegistryInput, async (c, i, taskQueue) => (await starts()).startSchemaRegistryRotation(c, i, { taskQueue }));
+  commonOptions(registry, {
+    grace: 'keep the old user accepted this long (default PT24H; at most P30D)',
+    compromise: 'suspected compromise: remove the old user right after the switch (no grace)',
+  }).action(async (o: RegistryOptions) => {
+    const input: SchemaRegistryRotationInput = {
+      target: o.target,
+      secret: o.secret,
+      account: o.account,
+      connector: o.connector,
+      ...commonInput(o),
+    };
+    await runRotation(o, input, parseSchemaRegistryInput, async (c, i, taskQueue) =>
+      (await starts()).startSchemaRegistryRotation(c, i, { taskQueue }),
+    );
   });
 
   const aws = program
     .command('rotate-aws-keys')
-    .description("start the S3 sink's IAM access-key rotation: second key, switch the sink, deactivate and watch the old key, delete it after grace (one per secret at a time)")
+    .description(
+      "start the S3 sink's IAM access-key rotation: second key, switch the sink, deactivate and watch the old key, delete it after grace (one per secret at a time)",
+    )
     .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
     .option('--secret <name>', 'the secret the sink reads its key from', 'aws-credentials')
     .option('--user <name>', 'the IAM user whose key is rotated', 'datapipe-s3-user')
     .option('--connector <name>', 'the S3 sink connector', 's3-sink-connector')
     .option('--bucket <name>', 'the bucket the sink writes to', 'datapipe-archive')
     .option('--prefix <prefix>', "the sink's key prefix (topics.dir)", 'topics/')
-    .option('--canary-topic <topic>', 'the topic of public.rekey_canary; when the sink archives it, a canary row proves the switch (default ecommerce.public.rekey_canary)')
-    .option('--watch-seconds <n>', 'watch the old key this long for uses before deactivating it (default 60; 10-900)', seconds)
-    .option('--delete-inactive-key', 'the user already has two keys: delete the other one first if it is Inactive (an Active one always refuses)');
+    .option(
+      '--canary-topic <topic>',
+      'the topic of public.rekey_canary; when the sink archives it, a canary row proves the switch (default ecommerce.public.rekey_canary)',
+    )
+    .option(
+      '--watch-seconds <n>',
+      'watch the old key this long for uses before deactivating it (default 60; 10-900)',
+      seconds,
+    )
+    .option(
+      '--delete-inactive-key',
+      'the user already has two keys: delete the other one first if it is Inactive (an Active one always refuses)',
+    );
   commonOptions(aws, {
     grace: 'keep the old key (inactive) this long before deleting it (default P7D; at most P30D)',
     compromise: 'suspected compromise: deactivate and delete the old key right after the switch (no watch, no grace)',
@@ -140,6 +217,8 @@ export function registerRotateCommands(program: Command): void {
       deleteInactiveKey: Boolean(o.deleteInactiveKey),
       ...commonInput(o),
     };
-    await runRotation(o, input, parseAwsKeysInput, async (c, i, taskQueue) => (await starts()).startAwsKeysRotation(c, i, { taskQueue }));
+    await runRotation(o, input, parseAwsKeysInput, async (c, i, taskQueue) =>
+      (await starts()).startAwsKeysRotation(c, i, { taskQueue }),
+    );
   });
 }

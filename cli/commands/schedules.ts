@@ -10,11 +10,15 @@ const defaultFile = process.env.REKEY_SCHEDULES_FILE ?? path.resolve('schedules.
 
 /** `rekey schedules …`: the maintenance calendar as Temporal Schedules, from a declarative file. */
 export function registerScheduleCommands(program: Command): void {
-  const schedules = program.command('schedules').description('the maintenance calendar (Temporal Schedules) from schedules.yaml');
+  const schedules = program
+    .command('schedules')
+    .description('the maintenance calendar (Temporal Schedules) from schedules.yaml');
 
   schedules
     .command('apply')
-    .description('create or update the schedules the file lists (idempotent); --prune deletes rekey schedules it no longer lists')
+    .description(
+      'create or update the schedules the file lists (idempotent); --prune deletes rekey schedules it no longer lists',
+    )
     .option('--file <path>', 'the calendar file', defaultFile)
     .option('--prune', 'delete rekey/* schedules that are not in the file')
     .option('--json')
@@ -22,7 +26,9 @@ export function registerScheduleCommands(program: Command): void {
       const { loadScheduleFile } = await import('../../workers/schedules/file.js');
       const { applySchedules } = await schedulesClient();
       loadScheduleFile(o.file); // validate before connecting: a bad file never touches the server
-      const changes = await withClient((client, taskQueue) => applySchedules(client, o.file, { taskQueue, prune: o.prune }));
+      const changes = await withClient((client, taskQueue) =>
+        applySchedules(client, o.file, { taskQueue, prune: o.prune }),
+      );
       if (o.json) console.log(JSON.stringify(changes));
       else for (const c of changes) console.log(`${c.change.padEnd(9)} ${c.id}`);
     });

@@ -7,9 +7,15 @@ const choices = ['all', ...allComponents];
 
 /** `--component` may repeat or hold a comma list; an unknown name is named with the valid ones. */
 function component(value: string, previous: string[] = []): string[] {
-  const names = value.split(',').map((v) => v.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
   const bad = names.filter((n) => !choices.includes(n));
-  if (bad.length || names.length === 0) throw new InvalidArgumentError(`unknown component ${JSON.stringify(bad.join(',') || value)}: use ${choices.join('|')}`);
+  if (bad.length || names.length === 0)
+    throw new InvalidArgumentError(
+      `unknown component ${JSON.stringify(bad.join(',') || value)}: use ${choices.join('|')}`,
+    );
   return [...previous, ...names];
 }
 
@@ -28,17 +34,25 @@ function printCheck(c: CheckResult, verbose: boolean): void {
 async function reportOfFailure(err: unknown): Promise<ValidationReport | undefined> {
   const { ApplicationFailure, WorkflowFailedError } = await import('@temporalio/client');
   const { VALIDATION_FAILED } = await import('../../workflows/validation/workflow.js');
-  if (!(err instanceof WorkflowFailedError) || !(err.cause instanceof ApplicationFailure) || err.cause.type !== VALIDATION_FAILED) return undefined;
+  if (
+    !(err instanceof WorkflowFailedError) ||
+    !(err.cause instanceof ApplicationFailure) ||
+    err.cause.type !== VALIDATION_FAILED
+  )
+    return undefined;
   return err.cause.details?.[0] as ValidationReport | undefined;
 }
 
-export const validationWorkflowId = (components: string[], at: Date) => `validate/${components.join('+')}/${at.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
+export const validationWorkflowId = (components: string[], at: Date) =>
+  `validate/${components.join('+')}/${at.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
 
 /** `rekey validate`: the runbook's access-validation checklist as a read-only workflow. */
 export function registerValidateCommands(program: Command): void {
   program
     .command('validate')
-    .description("run the runbook's access-validation checklist (read only) and print one line per check; exit code 1 if any check fails")
+    .description(
+      "run the runbook's access-validation checklist (read only) and print one line per check; exit code 1 if any check fails",
+    )
     .option('--component <name>', `${choices.join('|')} (repeat or comma-separate for several)`, component)
     .option('--verbose', 'print every check with its evidence (what was queried, what came back, what a pass needs)')
     .option('--json', 'print the report as JSON')
@@ -46,20 +60,29 @@ export function registerValidateCommands(program: Command): void {
       const requested = [...new Set(o.component ?? ['all'])];
       await withClient(async (client, taskQueue) => {
         const workflowId = validationWorkflowId(requested, new Date());
-        const handle = await client.workflow.start<typeof validatePipeline>('validatePipeline', { taskQueue, workflowId, args: [{ components: requested, verbose: Boolean(o.verbose) }] });
+        const handle = await client.workflow.start<typeof validatePipeline>('validatePipeline', {
+          taskQueue,
+          workflowId,
+          args: [{ components: requested, verbose: Boolean(o.verbose) }],
+        });
         if (!o.json) console.log(`started ${workflowId}`);
         let report: ValidationReport;
         try {
           report = await handle.result();
         } catch (err) {
           const r = await reportOfFailure(err);
-          if (!r) throw err instanceof Error && err.name === 'WorkflowFailedError' ? new Error(`${workflowId} failed: ${(err.cause as Error | undefined)?.message ?? err.message}`) : err;
+          if (!r)
+            throw err instanceof Error && err.name === 'WorkflowFailedError'
+              ? new Error(`${workflowId} failed: ${(err.cause as Error | undefined)?.message ?? err.message}`)
+              : err;
           report = r;
         }
         if (o.json) console.log(JSON.stringify(report));
         else {
           for (const c of report.checks) printCheck(c, Boolean(o.verbose));
-          console.log(`${report.ok ? 'PASSED' : 'FAILED'}: ${report.summary.pass} pass, ${report.summary.fail} fail, ${report.summary.skip} skip (${workflowId})`);
+          console.log(
+            `${report.ok ? 'PASSED' : 'FAILED'}: ${report.summary.pass} pass, ${report.summary.fail} fail, ${report.summary.skip} skip (${workflowId})`,
+          );
         }
         if (!report.ok) process.exitCode = 1;
       });

@@ -7,16 +7,31 @@ import { MaintenanceWindowInput } from '../window.js';
 export { InvalidInputError };
 
 /** Kubernetes-style object names (secrets, targets, connectors). */
-const objectName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, "-" or "." (at most 63 characters)');
+const objectName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
+    'must be lowercase letters, digits, "-" or "." (at most 63 characters)',
+  );
 const gracePeriod = z
   .string()
   .max(40)
   .refine((v) => parseIsoDuration(v) !== undefined, 'must be an ISO-8601 duration such as P7D, PT24H or PT15M')
   .refine((v) => (parseIsoDuration(v) ?? 0) <= MAX_GRACE_MS, 'must be at most P30D')
-  .refine((v) => (parseIsoDuration(v) ?? 1) > 0, 'must be longer than zero (the old key stays, inactive, so a rollback can reactivate it)');
+  .refine(
+    (v) => (parseIsoDuration(v) ?? 1) > 0,
+    'must be longer than zero (the old key stays, inactive, so a rollback can reactivate it)',
+  );
 
 /** Steps after which a rollback drill may inject a failure (workers started with test hooks only). */
-export const awsDrillSteps = ['create-key', 'promote', 'switch-proven', 'deactivate-old-key', 'old-key-unused', 'grace'] as const;
+export const awsDrillSteps = [
+  'create-key',
+  'promote',
+  'switch-proven',
+  'deactivate-old-key',
+  'old-key-unused',
+  'grace',
+] as const;
 
 /**
  * Input of an AWS access-key rotation for the S3 sink: names and limits only, never a secret
@@ -26,7 +41,9 @@ export const awsDrillSteps = ['create-key', 'promote', 'switch-proven', 'deactiv
 export const AwsKeysRotationInput = z
   .object({
     target: objectName.describe('what is being rotated (a label: search attribute, audit)'),
-    secret: objectName.default(defaultSecrets['aws-keys']).describe('the secret the sink reads its key from; one rotation per secret at a time'),
+    secret: objectName
+      .default(defaultSecrets['aws-keys'])
+      .describe('the secret the sink reads its key from; one rotation per secret at a time'),
     user: z
       .string()
       .regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM user name (letters, digits and +=,.@_-, at most 64 characters)')
@@ -35,22 +52,39 @@ export const AwsKeysRotationInput = z
     connector: objectName.default('s3-sink-connector').describe('the S3 sink connector that signs with the key'),
     bucket: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, "." or "-")')
+      .regex(
+        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+        'must be an S3 bucket name (3-63 lowercase letters, digits, "." or "-")',
+      )
       .default('datapipe-archive')
       .describe('where the sink writes: a fresh object proves it works'),
     prefix: z
       .string()
-      .regex(/^[\w!*'()/=+.-]{0,512}$/, "must be an S3 key prefix of at most 512 characters (letters, digits and !_.*'()/=+-)")
+      .regex(
+        /^[\w!*'()/=+.-]{0,512}$/,
+        "must be an S3 key prefix of at most 512 characters (letters, digits and !_.*'()/=+-)",
+      )
       .default('topics/')
       .describe('the sink’s key prefix (topics.dir); narrow it to one topic for a big archive'),
     canaryTopic: z
       .string()
       .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name')
       .default('ecommerce.public.rekey_canary')
-      .describe('the topic Debezium writes public.rekey_canary to: when the sink archives it, a canary row proves the switch whatever the traffic'),
+      .describe(
+        'the topic Debezium writes public.rekey_canary to: when the sink archives it, a canary row proves the switch whatever the traffic',
+      ),
     gracePeriod: gracePeriod.optional().describe('how long the old key stays (inactive) before it is deleted'),
-    watchSeconds: z.number().int().min(10).max(900).default(60).describe('how long to watch the deactivated old key for uses'),
-    deleteInactiveKey: z.boolean().default(false).describe('the user already has two keys and the other one is Inactive: delete it first (never an Active one)'),
+    watchSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(900)
+      .default(60)
+      .describe('how long to watch the deactivated old key for uses'),
+    deleteInactiveKey: z
+      .boolean()
+      .default(false)
+      .describe('the user already has two keys and the other one is Inactive: delete it first (never an Active one)'),
     force: z
       .object({ reason: z.string().min(10, 'explain in at least 10 characters why pre-flight may fail').max(500) })
       .strict()
@@ -58,14 +92,27 @@ export const AwsKeysRotationInput = z
       .describe('go on although pre-flight checks fail (not the key checks); the reason is written to the audit log'),
     reason: z.string().min(1).max(500).default('scheduled rotation'),
     requestedBy: z.string().min(1).max(200).default('unknown'),
-    compromise: z.boolean().default(false).describe('suspected compromise (emergency rotate-all): no grace, the old key is removed right after the switch'),
-    maintenanceWindow: MaintenanceWindowInput.optional().describe('set by a schedule: the switch must start inside this window, or the rotation ends without switching'),
+    compromise: z
+      .boolean()
+      .default(false)
+      .describe('suspected compromise (emergency rotate-all): no grace, the old key is removed right after the switch'),
+    maintenanceWindow: MaintenanceWindowInput.optional().describe(
+      'set by a schedule: the switch must start inside this window, or the rotation ends without switching',
+    ),
     dryRun: z.boolean().default(false),
-    injectFailure: z.enum(awsDrillSteps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
+    injectFailure: z
+      .enum(awsDrillSteps)
+      .optional()
+      .describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
   })
   .strict()
   .superRefine((v, ctx) => {
-    if (v.compromise && v.gracePeriod !== undefined) ctx.addIssue({ code: 'custom', path: ['gracePeriod'], message: 'must be absent with compromise: true (the old key is removed at once)' });
+    if (v.compromise && v.gracePeriod !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gracePeriod'],
+        message: 'must be absent with compromise: true (the old key is removed at once)',
+      });
   })
   .transform((v) => ({ ...v, gracePeriod: v.gracePeriod ?? (v.compromise ? 'PT0S' : 'P7D') }));
 

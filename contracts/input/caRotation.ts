@@ -11,7 +11,12 @@ export const DEFAULT_CA_GRACE = 'PT24H';
 /** Steps after which a CA-rotation drill may inject a failure (workers started with test hooks only). */
 export const caDrillSteps = ['create-ca', 'trust-new-ca', 'reissue', 'promote-ca', 'grace'] as const;
 
-const caName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,53}[a-z0-9])?$/, 'must be lowercase letters, digits, "-" or "." (at most 55 characters: -pending/-backup are added)');
+const caName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9.]{0,53}[a-z0-9])?$/,
+    'must be lowercase letters, digits, "-" or "." (at most 55 characters: -pending/-backup are added)',
+  );
 const grace = z
   .string()
   .max(40)
@@ -24,22 +29,48 @@ const grace = z
  */
 export const CaRotationInput = z
   .object({
-    caSecret: caName.default(DEFAULT_CA_SECRET).describe('the CA secret (ca.crt, ca.key) to replace; one CA rotation per secret at a time'),
-    commonName: z.string().min(1).max(64).optional().describe("the new CA's CN (default: the current CA's CN with the date)"),
-    caValidityDays: z.number().int().min(30).max(MAX_CA_VALIDITY_DAYS).default(3650).describe('lifetime of the new CA in days'),
-    validityDays: z.number().int().min(1).max(MAX_VALIDITY_DAYS).optional().describe("lifetime of the reissued service certificates (default: each one's current lifetime)"),
+    caSecret: caName
+      .default(DEFAULT_CA_SECRET)
+      .describe('the CA secret (ca.crt, ca.key) to replace; one CA rotation per secret at a time'),
+    commonName: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe("the new CA's CN (default: the current CA's CN with the date)"),
+    caValidityDays: z
+      .number()
+      .int()
+      .min(30)
+      .max(MAX_CA_VALIDITY_DAYS)
+      .default(3650)
+      .describe('lifetime of the new CA in days'),
+    validityDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_VALIDITY_DAYS)
+      .optional()
+      .describe("lifetime of the reissued service certificates (default: each one's current lifetime)"),
     services: z
       .array(z.enum(TLS_SERVICES, { error: () => `must be one of: ${TLS_SERVICES.join(', ')}` }))
       .min(1)
       .max(TLS_SERVICES.length)
       .refine((v) => new Set(v).size === v.length, 'must not name a service twice')
       .optional()
-      .describe('the services whose certificates move to the new CA (default: every managed one); the others keep their certificate from the old CA until their next renewal, which issues from the new CA'),
-    gracePeriod: grace.default(DEFAULT_CA_GRACE).describe('how long clients trust both CAs after the switch, before the old CA leaves every bundle'),
+      .describe(
+        'the services whose certificates move to the new CA (default: every managed one); the others keep their certificate from the old CA until their next renewal, which issues from the new CA',
+      ),
+    gracePeriod: grace
+      .default(DEFAULT_CA_GRACE)
+      .describe('how long clients trust both CAs after the switch, before the old CA leaves every bundle'),
     reason: z.string().min(1).max(500).default('CA rotation'),
     requestedBy: z.string().min(1).max(200).default('unknown'),
     dryRun: z.boolean().default(false),
-    injectFailure: z.enum(caDrillSteps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
+    injectFailure: z
+      .enum(caDrillSteps)
+      .optional()
+      .describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
   })
   .strict();
 

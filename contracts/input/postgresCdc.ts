@@ -5,9 +5,19 @@ import { defaultSecrets } from '../ids.js';
 import { MaintenanceWindowInput } from '../window.js';
 
 /** PostgreSQL identifiers rekey creates or names: lowercase, unquoted shape, at most 63 bytes. */
-const pgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)');
+const pgIdentifier = z
+  .string()
+  .regex(
+    /^[a-z_][a-z0-9_]{0,62}$/,
+    'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)',
+  );
 /** Kubernetes-style object names (secrets, targets, connectors). */
-const objectName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, "-" or "." (at most 63 characters)');
+const objectName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
+    'must be lowercase letters, digits, "-" or "." (at most 63 characters)',
+  );
 const gracePeriod = z
   .string()
   .max(40)
@@ -26,17 +36,35 @@ export const drillSteps = ['stage', 'create-role', 'promote', 'expire-old-role',
 export const PostgresCdcRotationInput = z
   .object({
     target: objectName.describe('what is being rotated (a label: search attribute, audit)'),
-    secret: objectName.default(defaultSecrets['postgresql-cdc']).describe('the credential the pipeline consumes; one rotation per secret at a time'),
+    secret: objectName
+      .default(defaultSecrets['postgresql-cdc'])
+      .describe('the credential the pipeline consumes; one rotation per secret at a time'),
     connector: objectName.default('postgres-cdc-users-connector'),
     slot: pgIdentifier.default('debezium_slot'),
     publication: pgIdentifier.default('dbz_publication'),
     parentRole: pgIdentifier.default('debezium_parent'),
-    userPrefix: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'must be a lowercase identifier prefix of at most 41 characters').default('debezium'),
-    canaryTopic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name').default('ecommerce.public.rekey_canary'),
+    userPrefix: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,40}$/, 'must be a lowercase identifier prefix of at most 41 characters')
+      .default('debezium'),
+    canaryTopic: z
+      .string()
+      .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name')
+      .default('ecommerce.public.rekey_canary'),
     strategy: z.enum(applyStrategies).default('reload-connector'),
-    gracePeriod: gracePeriod.optional().describe('how long the old user stays valid; default PT24H, PT0S with compromise'),
-    compromise: z.boolean().default(false).describe('suspected compromise: revoke the old user at once after the switch (grace PT0S)'),
-    maxLagBytes: z.number().int().min(1).max(1024 ** 3).default(64 * 1024 ** 2),
+    gracePeriod: gracePeriod
+      .optional()
+      .describe('how long the old user stays valid; default PT24H, PT0S with compromise'),
+    compromise: z
+      .boolean()
+      .default(false)
+      .describe('suspected compromise: revoke the old user at once after the switch (grace PT0S)'),
+    maxLagBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024 ** 3)
+      .default(64 * 1024 ** 2),
     maxLagSeconds: z.number().min(1).max(600).default(30),
     minFreeMemoryPercent: z.number().min(5).max(90).default(20),
     force: z
@@ -46,16 +74,31 @@ export const PostgresCdcRotationInput = z
       .describe('go on although pre-flight checks fail; the reason is written to the audit log'),
     reason: z.string().min(1).max(500).default('scheduled rotation'),
     requestedBy: z.string().min(1).max(200).default('unknown'),
-    maintenanceWindow: MaintenanceWindowInput.optional().describe('set by a schedule: the switch must start inside this window, or the rotation ends without switching'),
+    maintenanceWindow: MaintenanceWindowInput.optional().describe(
+      'set by a schedule: the switch must start inside this window, or the rotation ends without switching',
+    ),
     dryRun: z.boolean().default(false),
-    injectFailure: z.enum(drillSteps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
+    injectFailure: z
+      .enum(drillSteps)
+      .optional()
+      .describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
   })
   .strict()
   .superRefine((v, ctx) => {
     const grace = v.gracePeriod === undefined ? undefined : parseIsoDuration(v.gracePeriod);
     if (grace === undefined) return;
-    if (grace <= 0 && !v.compromise) ctx.addIssue({ code: 'custom', path: ['gracePeriod'], message: 'must be longer than zero (PT0S only with compromise: true)' });
-    if (grace > 0 && v.compromise) ctx.addIssue({ code: 'custom', path: ['gracePeriod'], message: 'must be PT0S or absent with compromise: true (the old user is revoked at once)' });
+    if (grace <= 0 && !v.compromise)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gracePeriod'],
+        message: 'must be longer than zero (PT0S only with compromise: true)',
+      });
+    if (grace > 0 && v.compromise)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gracePeriod'],
+        message: 'must be PT0S or absent with compromise: true (the old user is revoked at once)',
+      });
   })
   .transform((v) => ({ ...v, gracePeriod: v.gracePeriod ?? (v.compromise ? 'PT0S' : 'PT24H') }));
 

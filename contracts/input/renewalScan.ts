@@ -11,9 +11,25 @@ export const RENEW_BEFORE_RATIO = { default: 1 / 3, min: 0.05, max: 0.9 } as con
  */
 export const RenewalScanInput = z
   .object({
-    renewBeforeRatio: z.number().min(RENEW_BEFORE_RATIO.min).max(RENEW_BEFORE_RATIO.max).default(RENEW_BEFORE_RATIO.default).describe('renew when less than this share of the lifetime is left'),
-    renewBeforeDays: z.number().min(0).max(MAX_VALIDITY_DAYS).optional().describe('renew when fewer days than this are left (instead of the ratio)'),
-    validityDays: z.number().int().min(1).max(MAX_VALIDITY_DAYS).optional().describe("lifetime of renewed certificates (default: each one's current lifetime)"),
+    renewBeforeRatio: z
+      .number()
+      .min(RENEW_BEFORE_RATIO.min)
+      .max(RENEW_BEFORE_RATIO.max)
+      .default(RENEW_BEFORE_RATIO.default)
+      .describe('renew when less than this share of the lifetime is left'),
+    renewBeforeDays: z
+      .number()
+      .min(0)
+      .max(MAX_VALIDITY_DAYS)
+      .optional()
+      .describe('renew when fewer days than this are left (instead of the ratio)'),
+    validityDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_VALIDITY_DAYS)
+      .optional()
+      .describe("lifetime of renewed certificates (default: each one's current lifetime)"),
     caSecret: z.string().min(1).max(63).default(DEFAULT_CA_SECRET),
     dryRun: z.boolean().default(false).describe('scan and report what is due; start nothing'),
     reason: z.string().min(1).max(500).default('renewal before expiry'),

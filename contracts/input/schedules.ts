@@ -17,8 +17,12 @@ export const MAX_WINDOW_LENGTH_MS = 2 * 3_600_000;
 const windowShape = (maxLengthMs: number) =>
   z
     .object({
-      length: isoDuration(maxLengthMs, 'PT2H').describe('from the scheduled time to the last moment a switch may start (at most the runbook\'s 2 h)'),
-      stagingBudget: isoDuration(2 * 3_600_000, 'PT10M').default('PT10M').describe('staging is not started when less than this is left'),
+      length: isoDuration(maxLengthMs, 'PT2H').describe(
+        "from the scheduled time to the last moment a switch may start (at most the runbook's 2 h)",
+      ),
+      stagingBudget: isoDuration(2 * 3_600_000, 'PT10M')
+        .default('PT10M')
+        .describe('staging is not started when less than this is left'),
     })
     .strict();
 
@@ -37,7 +41,9 @@ export const ScheduledRunInput = z
   .object({
     schedule: z.string().min(1).max(100).describe('the schedule id (for the audit and the Web UI)'),
     procedure: z.enum(scheduledProcedures),
-    input: z.record(z.string(), z.unknown()).describe("the procedure's input; a rotation's names its secret, so the rotation's id is known before it starts"),
+    input: z
+      .record(z.string(), z.unknown())
+      .describe("the procedure's input; a rotation's names its secret, so the rotation's id is known before it starts"),
     maintenanceWindow: RecordedScheduleWindow.optional(),
   })
   .strict()
@@ -45,7 +51,12 @@ export const ScheduledRunInput = z
     if (v.procedure === 'validation' || v.procedure === 'certificate-renewal') return;
     for (const key of ['target', 'secret'] as const) {
       const x = v.input[key];
-      if (typeof x !== 'string' || x.length === 0 || x.length > 63) ctx.addIssue({ code: 'custom', path: ['input', key], message: 'a rotation needs it: a name of at most 63 characters' });
+      if (typeof x !== 'string' || x.length === 0 || x.length > 63)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['input', key],
+          message: 'a rotation needs it: a name of at most 63 characters',
+        });
     }
   });
 

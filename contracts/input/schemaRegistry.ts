@@ -8,17 +8,32 @@ import { clientWatchField } from '../durationField.js';
 export { InvalidInputError };
 
 /** Kubernetes-style object names (secrets, targets, connectors). */
-const objectName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, "-" or "." (at most 63 characters)');
+const objectName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
+    'must be lowercase letters, digits, "-" or "." (at most 63 characters)',
+  );
 const kafkaName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name');
 const gracePeriod = z
   .string()
   .max(40)
   .refine((v) => parseIsoDuration(v) !== undefined, 'must be an ISO-8601 duration such as PT24H, P1D or PT15M')
   .refine((v) => (parseIsoDuration(v) ?? 0) <= MAX_GRACE_MS, 'must be at most P30D')
-  .refine((v) => (parseIsoDuration(v) ?? 1) > 0, 'must be longer than zero (the old user stays accepted until clients have moved)');
+  .refine(
+    (v) => (parseIsoDuration(v) ?? 1) > 0,
+    'must be longer than zero (the old user stays accepted until clients have moved)',
+  );
 
 /** Steps after which a rollback drill may inject a failure (workers started with test hooks only). */
-export const registryDrillSteps = ['stage-user', 'accept-user', 'both-accepted', 'promote', 'canary-read-back', 'grace'] as const;
+export const registryDrillSteps = [
+  'stage-user',
+  'accept-user',
+  'both-accepted',
+  'promote',
+  'canary-read-back',
+  'grace',
+] as const;
 
 /**
  * Input of a Schema Registry credential rotation: names and limits only, never a secret
@@ -28,20 +43,45 @@ export const registryDrillSteps = ['stage-user', 'accept-user', 'both-accepted',
 export const SchemaRegistryRotationInput = z
   .object({
     target: objectName.describe('what is being rotated (a label: search attribute, audit)'),
-    secret: objectName.default(defaultSecrets['schema-registry']).describe('the secret both the registry and its clients read; one rotation per secret at a time'),
+    secret: objectName
+      .default(defaultSecrets['schema-registry'])
+      .describe('the secret both the registry and its clients read; one rotation per secret at a time'),
     account: z
       .string()
       .regex(/^[a-z][a-z0-9-]{0,30}$/, 'must be a lowercase account name ([a-z][a-z0-9-]*, at most 31 characters)')
       .default('developer')
-      .describe("the account whose user is rotated: its keys are <account>-user/-password (Kafka Connect's Avro converter uses developer)"),
-    userPrefix: z.string().regex(/^[a-z][a-z0-9_-]{0,40}$/, 'must be a lowercase user name prefix of at most 41 characters').optional().describe('new user <prefix>_<yyyymmdd_hhmm> (UTC); default: the account'),
-    connector: objectName.default('postgres-cdc-users-connector').describe('the connector whose converter authenticates with this account'),
-    subjectPrefix: z.string().regex(/^[a-zA-Z0-9._-]{0,200}$/, 'must be letters, digits, ".", "_" or "-" (at most 200 characters)').default('ecommerce.'),
+      .describe(
+        "the account whose user is rotated: its keys are <account>-user/-password (Kafka Connect's Avro converter uses developer)",
+      ),
+    userPrefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,40}$/, 'must be a lowercase user name prefix of at most 41 characters')
+      .optional()
+      .describe('new user <prefix>_<yyyymmdd_hhmm> (UTC); default: the account'),
+    connector: objectName
+      .default('postgres-cdc-users-connector')
+      .describe('the connector whose converter authenticates with this account'),
+    subjectPrefix: z
+      .string()
+      .regex(/^[a-zA-Z0-9._-]{0,200}$/, 'must be letters, digits, ".", "_" or "-" (at most 200 characters)')
+      .default('ecommerce.'),
     canaryTopic: kafkaName.default('ecommerce.public.rekey_canary'),
-    slot: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)').default('debezium_slot'),
+    slot: z
+      .string()
+      .regex(
+        /^[a-z_][a-z0-9_]{0,62}$/,
+        'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)',
+      )
+      .default('debezium_slot'),
     gracePeriod: gracePeriod.optional().describe('how long the old user stays accepted after clients moved'),
     clientWatch: clientWatchField().default('PT15S'),
-    registryWaitSeconds: z.number().int().min(10).max(900).default(120).describe('how long to wait for the registry to accept or refuse a user after a restart'),
+    registryWaitSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(900)
+      .default(120)
+      .describe('how long to wait for the registry to accept or refuse a user after a restart'),
     force: z
       .object({ reason: z.string().min(10, 'explain in at least 10 characters why pre-flight may fail').max(500) })
       .strict()
@@ -49,16 +89,35 @@ export const SchemaRegistryRotationInput = z
       .describe('go on although pre-flight checks fail; the reason is written to the audit log'),
     reason: z.string().min(1).max(500).default('scheduled rotation'),
     requestedBy: z.string().min(1).max(200).default('unknown'),
-    compromise: z.boolean().default(false).describe('suspected compromise (emergency rotate-all): no grace, the old user is removed right after the switch'),
-    maintenanceWindow: MaintenanceWindowInput.optional().describe('set by a schedule: the switch must start inside this window, or the rotation ends without switching'),
+    compromise: z
+      .boolean()
+      .default(false)
+      .describe(
+        'suspected compromise (emergency rotate-all): no grace, the old user is removed right after the switch',
+      ),
+    maintenanceWindow: MaintenanceWindowInput.optional().describe(
+      'set by a schedule: the switch must start inside this window, or the rotation ends without switching',
+    ),
     dryRun: z.boolean().default(false),
-    injectFailure: z.enum(registryDrillSteps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
+    injectFailure: z
+      .enum(registryDrillSteps)
+      .optional()
+      .describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
   })
   .strict()
   .superRefine((v, ctx) => {
-    if (v.compromise && v.gracePeriod !== undefined) ctx.addIssue({ code: 'custom', path: ['gracePeriod'], message: 'must be absent with compromise: true (the old user is removed at once)' });
+    if (v.compromise && v.gracePeriod !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gracePeriod'],
+        message: 'must be absent with compromise: true (the old user is removed at once)',
+      });
   })
-  .transform((v) => ({ ...v, userPrefix: v.userPrefix ?? v.account, gracePeriod: v.gracePeriod ?? (v.compromise ? 'PT0S' : 'PT24H') }));
+  .transform((v) => ({
+    ...v,
+    userPrefix: v.userPrefix ?? v.account,
+    gracePeriod: v.gracePeriod ?? (v.compromise ? 'PT0S' : 'PT24H'),
+  }));
 
 export type SchemaRegistryRotationInput = z.input<typeof SchemaRegistryRotationInput>;
 export type SchemaRegistryRotationPlan = z.output<typeof SchemaRegistryRotationInput>;
@@ -76,4 +135,5 @@ export function registryUserName(prefix: string, at: Date, taken: Array<string |
 }
 
 /** The subject the verification looks up with the new credential: the users table's value schema. */
-export const lookupSubject = (p: Pick<SchemaRegistryRotationPlan, 'subjectPrefix'>) => `${p.subjectPrefix}public.users-value`;
+export const lookupSubject = (p: Pick<SchemaRegistryRotationPlan, 'subjectPrefix'>) =>
+  `${p.subjectPrefix}public.users-value`;

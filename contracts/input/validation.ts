@@ -2,7 +2,12 @@ import { z } from 'zod';
 import { components, type Component } from '../checklist.js';
 import { defaultSecrets } from '../ids.js';
 
-const name = z.string().regex(/^[a-z0-9]([-a-z0-9._]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, "-", "_" or "." (at most 63 characters)');
+const name = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9._]{0,61}[a-z0-9])?$/,
+    'must be lowercase letters, digits, "-", "_" or "." (at most 63 characters)',
+  );
 
 /** The pipeline's names the checks look at; every default is the runbook's (and the embedded stack's). */
 export const ValidationTargets = z
@@ -16,7 +21,10 @@ export const ValidationTargets = z
     registryAccounts: z.array(name).min(1).max(10).default(['admin', 'developer', 'probe']),
     topicPrefix: z.string().min(1).max(100).default('ecommerce.'),
     awsSecret: name.default(defaultSecrets['aws-keys']),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name').default('datapipe-archive'),
+    bucket: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
+      .default('datapipe-archive'),
     prefix: z.string().max(200).default('topics/'),
     serviceAccounts: z.array(name).max(20).default(['kafka-connect', 'rekey-worker', 'schema-registry']),
     secrets: z
@@ -24,11 +32,17 @@ export const ValidationTargets = z
       .max(20)
       .default([
         { name: 'debezium-credentials', keys: ['db-username', 'db-password'] },
-        { name: 'schema-registry-auth', keys: ['admin-user', 'admin-password', 'developer-user', 'developer-password'] },
+        {
+          name: 'schema-registry-auth',
+          keys: ['admin-user', 'admin-password', 'developer-user', 'developer-password'],
+        },
         { name: 'aws-credentials', keys: ['access-key-id', 'secret-access-key'] },
         { name: 'postgres-admin', keys: ['username', 'password'] },
       ]),
-    networkPolicies: z.array(name).max(20).default(['default-deny-ingress', 'allow-kafka-connect', 'allow-schema-registry']),
+    networkPolicies: z
+      .array(name)
+      .max(20)
+      .default(['default-deny-ingress', 'allow-kafka-connect', 'allow-schema-registry']),
     workloads: z
       .array(z.object({ kind: z.enum(['Deployment', 'StatefulSet']), name }).strict())
       .max(20)
@@ -39,7 +53,9 @@ export const ValidationTargets = z
   })
   .strict();
 
-const componentName = z.enum(['all', ...components] as [string, ...string[]], { message: `must be one of all, ${components.join(', ')}` });
+const componentName = z.enum(['all', ...components] as [string, ...string[]], {
+  message: `must be one of all, ${components.join(', ')}`,
+});
 
 /**
  * Input of `validatePipeline`: plain JSON, so the Web UI and `temporal workflow start` can
@@ -47,7 +63,11 @@ const componentName = z.enum(['all', ...components] as [string, ...string[]], { 
  */
 export const ValidationInput = z
   .object({
-    components: z.array(componentName).min(1).max(components.length + 1).default(['all']),
+    components: z
+      .array(componentName)
+      .min(1)
+      .max(components.length + 1)
+      .default(['all']),
     /** The CLI prints evidence with --verbose; the report always carries it. */
     verbose: z.boolean().default(false),
     targets: ValidationTargets.prefault({}),
@@ -67,7 +87,10 @@ export class InvalidValidationInput extends Error {
 
 export function parseValidationInput(raw: unknown): ValidationPlan {
   const parsed = ValidationInput.safeParse(raw ?? {});
-  if (!parsed.success) throw new InvalidValidationInput(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })));
+  if (!parsed.success)
+    throw new InvalidValidationInput(
+      parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })),
+    );
   return parsed.data;
 }
 

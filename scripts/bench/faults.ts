@@ -9,12 +9,18 @@ import { upWithStore } from '../lib/stores.js';
 import { embeddedWorkerConfig } from '../lib/session.js';
 
 const program = new Command('bench:faults')
-  .description('The fault matrix on the embedded stack: each fault injected at its step of a rotation under CDC load (and the worker SIGKILLed inside every activity), then the end state checked: completed with the new credential in use or rolled back with the old one, nothing left over, no secret in history, 0 lost change events')
+  .description(
+    'The fault matrix on the embedded stack: each fault injected at its step of a rotation under CDC load (and the worker SIGKILLed inside every activity), then the end state checked: completed with the new credential in use or rolled back with the old one, nothing left over, no secret in history, 0 lost change events',
+  )
   .option('--json', 'print the cells as one JSON array on the last line')
   .option('--ci', 'only the CI-sized subset (what test/e2e/faultMatrix.test.ts runs)')
   .option('--only <text>', 'only cells whose procedure, fault or step contains this text')
   .option('--jsonl <file>', 'also append each cell to this file as it finishes (a long run can be read while it goes)')
-  .option('--sweeps <list>', `worker-kill sweeps to run: comma list of ${procedureNames.join(', ')}, or none`, procedureNames.join(','))
+  .option(
+    '--sweeps <list>',
+    `worker-kill sweeps to run: comma list of ${procedureNames.join(', ')}, or none`,
+    procedureNames.join(','),
+  )
   .parse();
 const opts = program.opts<{ json?: boolean; jsonl?: string; ci?: boolean; only?: string; sweeps: string }>();
 
@@ -22,7 +28,8 @@ function parseSweeps(list: string): ProcedureName[] {
   if (list === 'none' || list === '') return [];
   const names = list.split(',').map((s) => s.trim());
   const bad = names.filter((n) => !(procedureNames as readonly string[]).includes(n));
-  if (bad.length) throw new Error(`--sweeps: unknown procedure ${bad.join(', ')} (expected ${procedureNames.join(', ')} or none)`);
+  if (bad.length)
+    throw new Error(`--sweeps: unknown procedure ${bad.join(', ')} (expected ${procedureNames.join(', ')} or none)`);
   return names as ProcedureName[];
 }
 
@@ -36,7 +43,9 @@ async function main() {
   const report = (r: CellResult) => {
     results.push(r);
     if (opts.jsonl) fs.appendFileSync(opts.jsonl, `${JSON.stringify(r)}\n`);
-    console.error(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.procedure} | ${r.fault} | ${r.step} → ${r.outcome} (${r.seconds} s)${r.problems.length ? `: ${r.problems.join('; ')}` : ''}`);
+    console.error(
+      `  ${r.ok ? 'ok  ' : 'FAIL'} ${r.procedure} | ${r.fault} | ${r.step} → ${r.outcome} (${r.seconds} s)${r.problems.length ? `: ${r.problems.join('; ')}` : ''}`,
+    );
   };
   try {
     for (const c of cells) {

@@ -6,7 +6,9 @@ import { rotateRegistryUnderLoad } from '../lib/registryMeasure.js';
 import { upWithStore } from '../lib/stores.js';
 
 const program = new Command('bench:registry')
-  .description('Schema Registry rotations under CDC load: 401s seen by clients and logged by the registry, how long each registry restart left it unreachable, what the connector did, lost change events')
+  .description(
+    'Schema Registry rotations under CDC load: 401s seen by clients and logged by the registry, how long each registry restart left it unreachable, what the connector did, lost change events',
+  )
   .option('--json', 'print the figures as one JSON object on the last line')
   .option('--rotations <n>', 'rotations to run', '2')
   .option('--rate <n>', 'inserts per second', '40')
@@ -16,20 +18,31 @@ const opts = program.opts<{ json?: boolean; rotations: string; rate: string }>()
 async function main() {
   const rotations = Number(opts.rotations);
   const rate = Number(opts.rate);
-  if (!Number.isInteger(rotations) || rotations < 1 || rotations > 10) throw new Error('--rotations must be an integer from 1 to 10');
+  if (!Number.isInteger(rotations) || rotations < 1 || rotations > 10)
+    throw new Error('--rotations must be an integer from 1 to 10');
   if (!Number.isFinite(rate) || rate < 1 || rate > 1000) throw new Error('--rate must be a number from 1 to 1000');
   await upWithStore(embeddedWorkerConfig().stack, 'file', (l) => console.error(`  ${l}`));
   const { stack, config } = embeddedWorkerConfig();
   logToFile(`${stack.logDir}/bench-worker.log`);
   const taskQueue = `rekey-bench-registry-${process.pid}`;
-  const { worker, connection: wc } = await createEmbeddedWorker({ ...config, temporal: { ...config.temporal, taskQueue } }, { quiet: true });
+  const { worker, connection: wc } = await createEmbeddedWorker(
+    { ...config, temporal: { ...config.temporal, taskQueue } },
+    { quiet: true },
+  );
   const running = worker.run();
   const { client, connection } = await createClient(config);
   const runs = [];
   try {
     for (let i = 0; i < rotations; i++) {
       console.error(`[${i + 1}/${rotations}] schema-registry rotation…`);
-      const m = await rotateRegistryUnderLoad({ client, stack, brokers: config.kafka.brokers, taskQueue, input: { gracePeriod: 'PT2S', reason: 'measured rotation' }, rate });
+      const m = await rotateRegistryUnderLoad({
+        client,
+        stack,
+        brokers: config.kafka.brokers,
+        taskQueue,
+        input: { gracePeriod: 'PT2S', reason: 'measured rotation' },
+        rate,
+      });
       const run = {
         status: m.result?.status ?? 'failed',
         error: m.error?.cause?.message ?? null,
@@ -39,7 +52,9 @@ async function main() {
         ...m.probe,
         events: m.events,
       };
-      console.error(`  ${run.status}: client 401 ${run.client401}, registry 401 ${run.registry401}, unreachable ${run.registryUnreachableMs.join('/')} ms, tasks ${JSON.stringify(run.connectorTaskStatesSampled)}, lost ${run.events.lost}`);
+      console.error(
+        `  ${run.status}: client 401 ${run.client401}, registry 401 ${run.registry401}, unreachable ${run.registryUnreachableMs.join('/')} ms, tasks ${JSON.stringify(run.connectorTaskStatesSampled)}, lost ${run.events.lost}`,
+      );
       runs.push(run);
     }
   } finally {

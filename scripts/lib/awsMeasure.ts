@@ -13,7 +13,15 @@ import { waitArchived } from './s3Archive.js';
  * 200 ms; afterwards the archive is read as an auditor would, against the rows inserted:
  * lost (never archived) and duplicated (archived twice, at-least-once) change events.
  */
-export async function rotateAwsUnderLoad(opts: { client: Client; stack: StackConfig; brokers: string[]; taskQueue: string; input: Partial<AwsKeysRotationInput>; rate: number; onStart?: (h: WorkflowHandle) => void }) {
+export async function rotateAwsUnderLoad(opts: {
+  client: Client;
+  stack: StackConfig;
+  brokers: string[];
+  taskQueue: string;
+  input: Partial<AwsKeysRotationInput>;
+  rate: number;
+  onStart?: (h: WorkflowHandle) => void;
+}) {
   const states: Record<string, number> = {};
   const sample = setInterval(() => {
     void fetch(`http://127.0.0.1:${opts.stack.ports.connect}/connectors/${s3SinkConnector}/status`)
@@ -24,15 +32,22 @@ export async function rotateAwsUnderLoad(opts: { client: Client; stack: StackCon
   const db = await adminClient(opts.stack, pipeline.database);
   const t0 = Date.now();
   try {
-    const run = await underLoad({ db, brokers: opts.brokers, topic: pipeline.usersTopic, rate: opts.rate }, async () => {
-      const handle = await startAwsKeysRotation(opts.client, { target: 'datapipe-archive', requestedBy: process.env.USER ?? 'rekey', ...opts.input }, { taskQueue: opts.taskQueue });
-      opts.onStart?.(handle);
-      const outcome = await handle.result().then(
-        (result: RotationResult) => ({ result, error: undefined as WorkflowFailedError | undefined }),
-        (e: unknown) => ({ result: undefined, error: e as WorkflowFailedError }),
-      );
-      return { handle, ...outcome };
-    });
+    const run = await underLoad(
+      { db, brokers: opts.brokers, topic: pipeline.usersTopic, rate: opts.rate },
+      async () => {
+        const handle = await startAwsKeysRotation(
+          opts.client,
+          { target: 'datapipe-archive', requestedBy: process.env.USER ?? 'rekey', ...opts.input },
+          { taskQueue: opts.taskQueue },
+        );
+        opts.onStart?.(handle);
+        const outcome = await handle.result().then(
+          (result: RotationResult) => ({ result, error: undefined as WorkflowFailedError | undefined }),
+          (e: unknown) => ({ result: undefined, error: e as WorkflowFailedError }),
+        );
+        return { handle, ...outcome };
+      },
+    );
     const wallMs = Date.now() - t0;
     const prefix = run.emails[0]!.replace(/\d+@example\.invalid$/, '');
     const archive = await waitArchived(opts.stack, run.emails, prefix, 90_000);

@@ -37,16 +37,23 @@ export function createCdcDecoder(env: NodeJS.ProcessEnv = process.env) {
   const types = new Map<number, Promise<avro.Type>>();
   let auth: Promise<string> | undefined;
   const authorization = () =>
-    (auth ??= new FileSecretStore(cfg.secretsDir).read(pipeline.registrySecret).then((s) => `Basic ${Buffer.from(`${s?.data['probe-user']}:${s?.data['probe-password']}`).toString('base64')}`));
+    (auth ??= new FileSecretStore(cfg.secretsDir)
+      .read(pipeline.registrySecret)
+      .then((s) => `Basic ${Buffer.from(`${s?.data['probe-user']}:${s?.data['probe-password']}`).toString('base64')}`));
 
   async function typeOf(id: number): Promise<avro.Type> {
     let t = types.get(id);
     if (!t) {
       t = (async () => {
-        const res = await fetch(`http://127.0.0.1:${cfg.ports.registry}/apis/ccompat/v7/schemas/ids/${id}`, { headers: { authorization: await authorization() } });
+        const res = await fetch(`http://127.0.0.1:${cfg.ports.registry}/apis/ccompat/v7/schemas/ids/${id}`, {
+          headers: { authorization: await authorization() },
+        });
         if (!res.ok) throw new Error(`schema ${id}: registry answered HTTP ${res.status}`);
         const { schema } = (await res.json()) as { schema: string };
-        return avro.Type.forSchema(JSON.parse(schema) as avro.Schema, { wrapUnions: false, registry: { long: lossyLong } });
+        return avro.Type.forSchema(JSON.parse(schema) as avro.Schema, {
+          wrapUnions: false,
+          registry: { long: lossyLong },
+        });
       })();
       types.set(id, t);
       t.catch(() => types.delete(id));
@@ -55,7 +62,8 @@ export function createCdcDecoder(env: NodeJS.ProcessEnv = process.env) {
   }
 
   return async function decode(value: Buffer): Promise<ChangeEvent> {
-    if (value.length > 5 && value[0] === 0) return (await typeOf(value.readInt32BE(1))).fromBuffer(value.subarray(5)) as ChangeEvent;
+    if (value.length > 5 && value[0] === 0)
+      return (await typeOf(value.readInt32BE(1))).fromBuffer(value.subarray(5)) as ChangeEvent;
     return JSON.parse(value.toString()) as ChangeEvent;
   };
 }

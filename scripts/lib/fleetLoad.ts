@@ -86,7 +86,8 @@ export class FleetWatcher {
         if (!message.value) return;
         const event = JSON.parse(message.value.toString('utf8')) as { op?: string; after?: { email?: string } | null };
         const email = event.after?.email;
-        if (event.op === 'c' && email?.startsWith(this.emailPrefix)) this.delivered.get(this.byTopic.get(topic)!)!.push(email);
+        if (event.op === 'c' && email?.startsWith(this.emailPrefix))
+          this.delivered.get(this.byTopic.get(topic)!)!.push(email);
       },
     });
   }
@@ -94,7 +95,8 @@ export class FleetWatcher {
   /** Waits until every inserted email arrived (or the timeout passes). */
   async drain(inserted: Map<string, string[]>, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const missing = () => [...inserted].some(([name, emails]) => new Set(this.delivered.get(name)).size < emails.length);
+    const missing = () =>
+      [...inserted].some(([name, emails]) => new Set(this.delivered.get(name)).size < emails.length);
     while (missing() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
   }
 
@@ -108,6 +110,12 @@ export function fleetDelivery(inserted: Map<string, string[]>, delivered: Map<st
   return [...inserted].map(([target, emails]) => {
     const got = delivered.get(target) ?? [];
     const seen = new Set(got);
-    return { target, inserted: emails.length, delivered: seen.size, lost: emails.filter((e) => !seen.has(e)).length, duplicates: got.length - seen.size };
+    return {
+      target,
+      inserted: emails.length,
+      delivered: seen.size,
+      lost: emails.filter((e) => !seen.has(e)).length,
+      duplicates: got.length - seen.size,
+    };
   });
 }

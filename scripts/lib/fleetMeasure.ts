@@ -88,8 +88,18 @@ export async function historyFigures(client: Client, workflowId: string): Promis
   const f: HistoryFigures = { actions: 0, events: 0, activityRetries: 0, startedBy: {} };
   for (const e of history.events ?? []) {
     f.events++;
-    if (e.workflowExecutionStartedEventAttributes || e.timerStartedEventAttributes || e.workflowExecutionSignaledEventAttributes) f.actions++;
-    if (e.startChildWorkflowExecutionInitiatedEventAttributes || e.upsertWorkflowSearchAttributesEventAttributes || e.markerRecordedEventAttributes) f.actions++;
+    if (
+      e.workflowExecutionStartedEventAttributes ||
+      e.timerStartedEventAttributes ||
+      e.workflowExecutionSignaledEventAttributes
+    )
+      f.actions++;
+    if (
+      e.startChildWorkflowExecutionInitiatedEventAttributes ||
+      e.upsertWorkflowSearchAttributesEventAttributes ||
+      e.markerRecordedEventAttributes
+    )
+      f.actions++;
     const started = e.activityTaskStartedEventAttributes;
     if (started) {
       // one event for all attempts: it is written when the last attempt starts

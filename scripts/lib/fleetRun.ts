@@ -38,7 +38,11 @@ export const imageNodeOptions = '--max-old-space-size=160 --max-semi-space-size=
 export function productionWorkerEnv(stack: StackConfig, config: WorkerConfig): NodeJS.ProcessEnv {
   const secrets =
     config.secrets.kind === 'kubernetes'
-      ? { REKEY_SECRET_STORE: 'kubernetes', REKEY_K8S_NAMESPACE: config.secrets.namespace, KUBECONFIG: config.secrets.kubeconfig }
+      ? {
+          REKEY_SECRET_STORE: 'kubernetes',
+          REKEY_K8S_NAMESPACE: config.secrets.namespace,
+          KUBECONFIG: config.secrets.kubeconfig,
+        }
       : { REKEY_SECRET_STORE: 'file', REKEY_SECRETS_DIR: config.secrets.dir };
   return {
     REKEY_TEMPORAL_ADDRESS: config.temporal.address,
@@ -66,7 +70,11 @@ function startWorkers(stack: StackConfig, taskQueue: string, count: number, env:
   if (!fs.existsSync(entry)) throw new Error('dist/workers/main.js is missing: npm run build:worker');
   return Array.from({ length: count }, (_, i) => {
     const out = fs.openSync(path.join(stack.logDir, `bench-fleet-worker-${i + 1}.log`), 'a');
-    const child = spawn(process.execPath, [entry], { cwd: repoRoot, env: { ...process.env, ...env, REKEY_TASK_QUEUE: taskQueue }, stdio: ['ignore', out, out] });
+    const child = spawn(process.execPath, [entry], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env, REKEY_TASK_QUEUE: taskQueue },
+      stdio: ['ignore', out, out],
+    });
     fs.closeSync(out);
     return child;
   });
@@ -102,7 +110,11 @@ function workerDied(stack: StackConfig, children: ChildProcess[]) {
         if (cancelled) return;
         const log = path.join(stack.logDir, `bench-fleet-worker-${i + 1}.log`);
         const last = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').pop() : '';
-        reject(new Error(`worker ${i + 1} exited (${signal ?? `code ${code}`}) before the rotations finished: ${last?.slice(0, 300)} (${log})`));
+        reject(
+          new Error(
+            `worker ${i + 1} exited (${signal ?? `code ${code}`}) before the rotations finished: ${last?.slice(0, 300)} (${log})`,
+          ),
+        );
       };
       // it may have died before this listener (a flag node refuses ends it at once)
       if (c.exitCode !== null || c.signalCode !== null) exited(c.exitCode, c.signalCode);
@@ -130,22 +142,36 @@ export async function rotateFleet(o: FleetRunOptions) {
   const t0 = Date.now();
   const outcomes: Array<{ target: string; workflowId: string; status: string; ms: number; error?: string }> = [];
   try {
-    const handles = await Promise.all(o.targets.map((t) => startPostgresCdcRotation(o.client, fleetRotationInput(t, o.gracePeriod), { taskQueue })));
+    const handles = await Promise.all(
+      o.targets.map((t) => startPostgresCdcRotation(o.client, fleetRotationInput(t, o.gracePeriod), { taskQueue })),
+    );
     o.log(`${handles.length} rotations started on ${o.workers} worker(s)`);
-    const progress = setInterval(() => o.log(`  ${outcomes.length}/${handles.length} finished, ${Math.round((Date.now() - t0) / 1000)} s`), 15_000);
+    const progress = setInterval(
+      () => o.log(`  ${outcomes.length}/${handles.length} finished, ${Math.round((Date.now() - t0) / 1000)} s`),
+      15_000,
+    );
     const died = workerDied(o.stack, children);
     try {
-      await Promise.race([died.promise, Promise.all(
-        handles.map(async (h, i) => {
-          const target = o.targets[i]!.name;
-          try {
-            const r = (await h.result()) as RotationResult;
-            outcomes.push({ target, workflowId: h.workflowId, status: r.status, ms: Date.now() - t0 });
-          } catch (err) {
-            outcomes.push({ target, workflowId: h.workflowId, status: 'failed', ms: Date.now() - t0, error: (err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message });
-          }
-        }),
-      )]).catch(async (err: Error) => {
+      await Promise.race([
+        died.promise,
+        Promise.all(
+          handles.map(async (h, i) => {
+            const target = o.targets[i]!.name;
+            try {
+              const r = (await h.result()) as RotationResult;
+              outcomes.push({ target, workflowId: h.workflowId, status: r.status, ms: Date.now() - t0 });
+            } catch (err) {
+              outcomes.push({
+                target,
+                workflowId: h.workflowId,
+                status: 'failed',
+                ms: Date.now() - t0,
+                error: (err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message,
+              });
+            }
+          }),
+        ),
+      ]).catch(async (err: Error) => {
         // a worker that cannot start (bad NODE_OPTIONS) or crashed: stop the batch, not wait for ever
         await Promise.all(handles.map((h) => h.terminate(`bench:fleet: ${err.message}`).catch(() => undefined)));
         throw err;
@@ -162,29 +188,50 @@ export async function rotateFleet(o: FleetRunOptions) {
   await watcher.drain(load.inserted, 90_000);
   await watcher.stop();
   await stopWorkers(children);
-  return summarizeRun(o, { wallMs, processes, outcomes, delivery: fleetDelivery(load.inserted, watcher.delivered), insertErrors: load.errors });
+  return summarizeRun(o, {
+    wallMs,
+    processes,
+    outcomes,
+    delivery: fleetDelivery(load.inserted, watcher.delivered),
+    insertErrors: load.errors,
+  });
 }
 
 async function summarizeRun(
   o: FleetRunOptions,
-  run: { wallMs: number; processes: ReturnType<ProcessSampler['stop']>; outcomes: Array<{ target: string; workflowId: string; status: string; ms: number; error?: string }>; delivery: ReturnType<typeof fleetDelivery>; insertErrors: number },
+  run: {
+    wallMs: number;
+    processes: ReturnType<ProcessSampler['stop']>;
+    outcomes: Array<{ target: string; workflowId: string; status: string; ms: number; error?: string }>;
+    delivery: ReturnType<typeof fleetDelivery>;
+    insertErrors: number;
+  },
 ) {
   const figures = await Promise.all(run.outcomes.map((x) => historyFigures(o.client, x.workflowId)));
   const { store } = fleetStore(o.stack);
   const converged: boolean[] = [];
-  for (const t of o.targets) converged.push(await oneLoginRole(o.db, t, (await store.read(t.secret))?.data['db-username']));
+  for (const t of o.targets)
+    converged.push(await oneLoginRole(o.db, t, (await store.read(t.secret))?.data['db-username']));
   const startedBy: Record<string, number> = {};
-  for (const f of figures) for (const [who, n] of Object.entries(f.startedBy)) startedBy[who] = (startedBy[who] ?? 0) + n;
+  for (const f of figures)
+    for (const [who, n] of Object.entries(f.startedBy)) startedBy[who] = (startedBy[who] ?? 0) + n;
   const times = run.outcomes.map((x) => x.ms / 1000);
   return {
     targets: o.targets.length,
     workers: o.workers,
     wallSeconds: Math.round(run.wallMs / 100) / 10,
     completed: run.outcomes.filter((x) => x.status === 'completed').length,
-    notCompleted: run.outcomes.filter((x) => x.status !== 'completed').map((x) => ({ target: x.target, status: x.status, error: x.error })),
+    notCompleted: run.outcomes
+      .filter((x) => x.status !== 'completed')
+      .map((x) => ({ target: x.target, status: x.status, error: x.error })),
     rotationSeconds: { p50: percentile(times, 50), p99: percentile(times, 99), max: Math.max(...times) },
     worker: run.processes,
-    temporal: { actions: figures.reduce((n, f) => n + f.actions, 0), historyEvents: figures.reduce((n, f) => n + f.events, 0), activityRetries: figures.reduce((n, f) => n + f.activityRetries, 0), activityAttemptsByWorker: startedBy },
+    temporal: {
+      actions: figures.reduce((n, f) => n + f.actions, 0),
+      historyEvents: figures.reduce((n, f) => n + f.events, 0),
+      activityRetries: figures.reduce((n, f) => n + f.activityRetries, 0),
+      activityAttemptsByWorker: startedBy,
+    },
     targetsWithOneLoginRole: converged.filter(Boolean).length,
     events: {
       inserted: run.delivery.reduce((n, d) => n + d.inserted, 0),

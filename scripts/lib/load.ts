@@ -30,7 +30,10 @@ export class InsertLoad {
       const t0 = Date.now();
       while (this.running) {
         try {
-          await this.client.query('INSERT INTO public.users (email, name) VALUES ($1, $2)', [this.emailOf(this.inserted + 1), 'load']);
+          await this.client.query('INSERT INTO public.users (email, name) VALUES ($1, $2)', [
+            this.emailOf(this.inserted + 1),
+            'load',
+          ]);
           this.committedAt.push(Date.now());
           this.inserted++;
         } catch {
@@ -69,7 +72,12 @@ export class TopicWatcher {
   ) {}
 
   async start(): Promise<void> {
-    const kafka = new Kafka({ clientId: 'rekey-watch', brokers: this.brokers, logLevel: logLevel.NOTHING, ...(this.ssl ? { ssl: this.ssl } : {}) });
+    const kafka = new Kafka({
+      clientId: 'rekey-watch',
+      brokers: this.brokers,
+      logLevel: logLevel.NOTHING,
+      ...(this.ssl ? { ssl: this.ssl } : {}),
+    });
     const admin = kafka.admin();
     await admin.connect();
     const offsets = await admin.fetchTopicOffsets(this.topic).finally(() => admin.disconnect());
@@ -82,7 +90,8 @@ export class TopicWatcher {
         if (!message.value) return;
         const event = await this.decode(message.value);
         const email = event.after?.email as string | undefined;
-        if (event.op === 'c' && email?.startsWith(this.emailPrefix)) this.deliveries.push({ email, receivedAt: Date.now() });
+        if (event.op === 'c' && email?.startsWith(this.emailPrefix))
+          this.deliveries.push({ email, receivedAt: Date.now() });
       },
     });
     for (const o of offsets) this.consumer.seek({ topic: this.topic, partition: o.partition, offset: o.offset });
@@ -91,7 +100,8 @@ export class TopicWatcher {
   /** Waits until `expected` distinct emails arrived or the timeout passes. */
   async drain(expected: number, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (new Set(this.deliveries.map((d) => d.email)).size < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    while (new Set(this.deliveries.map((d) => d.email)).size < expected && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 250));
   }
 
   async stop(): Promise<void> {
@@ -115,14 +125,19 @@ export function summarize(inserted: string[], deliveries: Delivery[], window?: {
   return { inserted: inserted.length, delivered: counts.size, lost, duplicates, blackoutMs };
 }
 
-const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 /**
  * What a downstream consumer sees: per-event latency from commit to arrival at an
  * independent consumer. Baseline = events committed outside the rotation window; added
  * latency = the window's worst event − the baseline p99.
  */
-export function latencyProfile(commits: Map<string, number>, deliveries: Delivery[], window?: { from: number; to: number }) {
+export function latencyProfile(
+  commits: Map<string, number>,
+  deliveries: Delivery[],
+  window?: { from: number; to: number },
+) {
   const first = new Map<string, number>();
   for (const d of deliveries) if (!first.has(d.email)) first.set(d.email, d.receivedAt);
   const baseline: number[] = [];
@@ -137,7 +152,12 @@ export function latencyProfile(commits: Map<string, number>, deliveries: Deliver
   const baselineP99Ms = percentile(baseline, 99);
   const windowMaxMs = during.at(-1) ?? null;
   return {
-    baseline: { events: baseline.length, p50Ms: percentile(baseline, 50), p99Ms: baselineP99Ms, maxMs: baseline.at(-1) ?? null },
+    baseline: {
+      events: baseline.length,
+      p50Ms: percentile(baseline, 50),
+      p99Ms: baselineP99Ms,
+      maxMs: baseline.at(-1) ?? null,
+    },
     window: { events: during.length, maxMs: windowMaxMs },
     addedLatencyMs: windowMaxMs === null || baselineP99Ms === null ? null : Math.max(0, windowMaxMs - baselineP99Ms),
   };
@@ -148,7 +168,18 @@ export function latencyProfile(commits: Map<string, number>, deliveries: Deliver
  * waits (up to 60 s, or `drainMs`: a backlog after a Connect restart takes longer) until every inserted row has been delivered or is known lost.
  * `warmupMs` of load before `during` gives a latency baseline.
  */
-export async function underLoad<T>(opts: { db: pg.Client; brokers: string[]; topic: string; rate: number; warmupMs?: number; drainMs?: number; ssl?: ConnectionOptions }, during: () => Promise<T>) {
+export async function underLoad<T>(
+  opts: {
+    db: pg.Client;
+    brokers: string[];
+    topic: string;
+    rate: number;
+    warmupMs?: number;
+    drainMs?: number;
+    ssl?: ConnectionOptions;
+  },
+  during: () => Promise<T>,
+) {
   const runId = randomBytes(4).toString('hex');
   const load = new InsertLoad(opts.db, runId, opts.rate);
   const watcher = new TopicWatcher(opts.brokers, opts.topic, `load-${runId}-`, opts.ssl);

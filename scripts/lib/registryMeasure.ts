@@ -27,10 +27,21 @@ export async function rotateRegistryUnderLoad(opts: {
   const t0 = Date.now();
   const handles: WorkflowHandle[] = [];
   const run = await underLoad({ db, brokers: opts.brokers, topic: pipeline.usersTopic, rate: opts.rate }, async () => {
-    const handle = await startSchemaRegistryRotation(opts.client, { target: 'ecommerce', requestedBy: process.env.USER ?? 'rekey', ...opts.input }, { taskQueue: opts.taskQueue });
+    const handle = await startSchemaRegistryRotation(
+      opts.client,
+      { target: 'ecommerce', requestedBy: process.env.USER ?? 'rekey', ...opts.input },
+      { taskQueue: opts.taskQueue },
+    );
     opts.onStart?.(handle);
     handles.push(handle);
-    const watch = setInterval(() => void handle.query(progressQuery).then((p) => (p.phase === 'cleanup' ? probe.markRemoval() : undefined), () => undefined), 150);
+    const watch = setInterval(
+      () =>
+        void handle.query(progressQuery).then(
+          (p) => (p.phase === 'cleanup' ? probe.markRemoval() : undefined),
+          () => undefined,
+        ),
+      150,
+    );
     try {
       return await handle.result().then(
         (result: RotationResult) => ({ result, error: undefined as WorkflowFailedError | undefined }),
@@ -41,5 +52,11 @@ export async function rotateRegistryUnderLoad(opts: {
     }
   }).finally(() => db.end());
   probe.stop();
-  return { ...run.result, handle: handles[0]!, wallMs: Date.now() - t0, probe: probe.summary(), events: summarize(run.emails, run.deliveries) };
+  return {
+    ...run.result,
+    handle: handles[0]!,
+    wallMs: Date.now() - t0,
+    probe: probe.summary(),
+    events: summarize(run.emails, run.deliveries),
+  };
 }

@@ -74,7 +74,10 @@ export class RegistryProbe {
     const user = secret?.data[`${this.account}-user`];
     const password = secret?.data[`${this.account}-password`];
     const auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-    const res = await fetch(`http://127.0.0.1:${this.cfg.ports.registry}/apis/ccompat/v7/subjects`, { headers: { authorization: auth }, signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    const res = await fetch(`http://127.0.0.1:${this.cfg.ports.registry}/apis/ccompat/v7/subjects`, {
+      headers: { authorization: auth },
+      signal: AbortSignal.timeout(2000),
+    }).catch(() => undefined);
     const key = res ? String(res.status) : 'unreachable';
     this.statuses[key] = (this.statuses[key] ?? 0) + 1;
     if (!res && this.outageStart === null) this.outageStart = Date.now();
@@ -82,7 +85,9 @@ export class RegistryProbe {
       this.outages.push({ from: this.outageStart, ms: Date.now() - this.outageStart });
       this.outageStart = null;
     }
-    const status = await fetch(`http://127.0.0.1:${this.cfg.ports.connect}/connectors/${pipeline.connector}/status`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    const status = await fetch(`http://127.0.0.1:${this.cfg.ports.connect}/connectors/${pipeline.connector}/status`, {
+      signal: AbortSignal.timeout(2000),
+    }).catch(() => undefined);
     const tasks = status?.ok ? ((await status.json()) as { tasks: Array<{ state: string }> }).tasks : [];
     for (const t of tasks) this.taskStates[t.state] = (this.taskStates[t.state] ?? 0) + 1;
   }
@@ -95,7 +100,10 @@ export class RegistryProbe {
       const len = Math.max(0, this.logEnd - this.logStart);
       const buf = Buffer.alloc(len);
       fs.readSync(fd, buf, 0, len, this.logStart);
-      return buf.toString('utf8').split('\n').filter((l) => /access ".*" 401\b/.test(l)).length;
+      return buf
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => /access ".*" 401\b/.test(l)).length;
     } finally {
       fs.closeSync(fd);
     }

@@ -12,9 +12,17 @@ export async function archivedEmails(cfg: StackConfig, emailPrefix: string): Pro
   const counts = new Map<string, number>();
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: `topics/${pipeline.usersTopic}/`, ContinuationToken: token }));
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: pipeline.bucket,
+        Prefix: `topics/${pipeline.usersTopic}/`,
+        ContinuationToken: token,
+      }),
+    );
     for (const o of page.Contents ?? []) {
-      const body = await (await s3.send(new GetObjectCommand({ Bucket: pipeline.bucket, Key: o.Key! }))).Body!.transformToString();
+      const body = await (
+        await s3.send(new GetObjectCommand({ Bucket: pipeline.bucket, Key: o.Key! }))
+      ).Body!.transformToString();
       for (const line of body.split('\n').filter(Boolean)) {
         const rec = JSON.parse(line) as { value?: { op?: string; after?: { email?: string } } };
         const email = rec.value?.after?.email;

@@ -26,16 +26,31 @@ export function stackWorkerDefaults(stack: StackConfig) {
   return {
     ...productionDefaults,
     temporal: { address: `127.0.0.1:${stack.ports.temporal}`, namespace: 'default', taskQueue: 'rekey' },
-    secrets: onKubernetes ? { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) } : { kind: 'file', dir: stack.secretsDir },
-    postgres: { host: '127.0.0.1', port: stack.ports.postgres, database: pipeline.database, adminSecret: pipeline.adminSecret },
+    secrets: onKubernetes
+      ? { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) }
+      : { kind: 'file', dir: stack.secretsDir },
+    postgres: {
+      host: '127.0.0.1',
+      port: stack.ports.postgres,
+      database: pipeline.database,
+      adminSecret: pipeline.adminSecret,
+    },
     kafkaConnect: { url: `http://127.0.0.1:${stack.ports.connect}` },
-    kafka: { brokers: [`127.0.0.1:${stack.ports.kafka}`], tls: { brokers: [`127.0.0.1:${stack.ports.kafkaTls}`], listener: KAFKA_TLS_LISTENER } },
+    kafka: {
+      brokers: [`127.0.0.1:${stack.ports.kafka}`],
+      tls: { brokers: [`127.0.0.1:${stack.ports.kafkaTls}`], listener: KAFKA_TLS_LISTENER },
+    },
     // the stand-in's access log names the user of every request (scripts/stack/registry.ts)
-    schemaRegistry: { url: `http://127.0.0.1:${stack.ports.registry}/apis/ccompat/v7`, accessLog: `file:${path.join(stack.logDir, 'schema-registry.log')}` },
+    schemaRegistry: {
+      url: `http://127.0.0.1:${stack.ports.registry}/apis/ccompat/v7`,
+      accessLog: `file:${path.join(stack.logDir, 'schema-registry.log')}`,
+    },
     aws: { endpoint: `http://127.0.0.1:${stack.ports.moto}`, region: 'us-east-1' },
     audit: { path: path.join(stack.dir, 'audit', 'rotations.jsonl') },
     // the access validation's RBAC and network-policy checks read the embedded control plane (when it was ever started)
-    kubernetes: fs.existsSync(kubeconfigPath(stack)) ? { namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) } : undefined,
+    kubernetes: fs.existsSync(kubeconfigPath(stack))
+      ? { namespace: kubeNamespace, kubeconfig: kubeconfigPath(stack) }
+      : undefined,
     // many workers share one machine on the stack: metrics only when REKEY_METRICS_ADDRESS asks
     metrics: { address: 'off' },
     health: { address: 'off' },
@@ -46,10 +61,17 @@ export function stackWorkerDefaults(stack: StackConfig) {
  * Worker configuration for the embedded stack: the payload codec key is generated
  * once into the stack folder (mode 0600) unless REKEY_CODEC_KEY is set.
  */
-export function embeddedWorkerConfig(env: NodeJS.ProcessEnv = process.env): { stack: StackConfig; config: WorkerConfig } {
+export function embeddedWorkerConfig(env: NodeJS.ProcessEnv = process.env): {
+  stack: StackConfig;
+  config: WorkerConfig;
+} {
   const stack = loadStackConfig(env);
-  const keyFile = env.REKEY_CODEC_KEY || env.REKEY_CODEC_KEY_FILE ? path.join(stack.dir, 'codec.key') : ensureCodecKey(stack);
-  const config = loadWorkerConfig({ REKEY_CODEC_KEY_FILE: env.REKEY_CODEC_KEY ? undefined : keyFile, ...env }, stackWorkerDefaults(stack));
+  const keyFile =
+    env.REKEY_CODEC_KEY || env.REKEY_CODEC_KEY_FILE ? path.join(stack.dir, 'codec.key') : ensureCodecKey(stack);
+  const config = loadWorkerConfig(
+    { REKEY_CODEC_KEY_FILE: env.REKEY_CODEC_KEY ? undefined : keyFile, ...env },
+    stackWorkerDefaults(stack),
+  );
   return { stack, config };
 }
 
@@ -59,7 +81,10 @@ export function embeddedWorkerConfig(env: NodeJS.ProcessEnv = process.env): { st
  * worker is the production one (a rollout restart through the API), and the stack's
  * kubelet (scripts/stack/kubelet.ts) turns the new pod into a fresh Connect process.
  */
-export async function createEmbeddedWorker(config: WorkerConfig, opts: { connection?: NativeConnection; quiet?: boolean } = {}) {
+export async function createEmbeddedWorker(
+  config: WorkerConfig,
+  opts: { connection?: NativeConnection; quiet?: boolean } = {},
+) {
   const local = config.secrets.kind !== 'kubernetes';
   // rekey's own AWS identity on the stack: the emulator's administrator, re-read per call (a restarted moto issues a new key)
   const admins = new FileSecretStore(loadStackConfig().secretsDir);

@@ -6,7 +6,8 @@ import { demoServices, up } from '../stack/stack.js';
 export const pipelineStores = ['file', 'kubernetes'] as const;
 
 export function parseStore(value: string): PipelineStore {
-  if (!(pipelineStores as readonly string[]).includes(value)) throw new Error(`--store must be file or kubernetes, not ${value}`);
+  if (!(pipelineStores as readonly string[]).includes(value))
+    throw new Error(`--store must be file or kubernetes, not ${value}`);
   return value as PipelineStore;
 }
 
@@ -15,8 +16,15 @@ export function parseStore(value: string): PipelineStore {
  * and the kubelet when the Secrets live there or the pipeline must be moved back from them),
  * then points the pipeline at `store`.
  */
-export async function upWithStore(stack: StackConfig, store: PipelineStore, log: (line: string) => void, services: string[] | 'all' = demoServices): Promise<void> {
+export async function upWithStore(
+  stack: StackConfig,
+  store: PipelineStore,
+  log: (line: string) => void,
+  services: string[] | 'all' = demoServices,
+): Promise<void> {
   const needsKube = store === 'kubernetes' || connectorStore(stack) !== 'file';
-  await up(stack, log, { only: services === 'all' ? undefined : needsKube ? [...services, 'kubernetes', 'kubelet'] : services });
+  await up(stack, log, {
+    only: services === 'all' ? undefined : needsKube ? [...services, 'kubernetes', 'kubelet'] : services,
+  });
   await usePipelineStore(stack, store);
 }

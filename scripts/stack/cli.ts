@@ -17,7 +17,9 @@ function print(list: ServiceStatus[], json: boolean) {
   }
 }
 
-const program = new Command('stack').description('the embedded rekey stack: Temporal, PostgreSQL, Kafka, Kafka Connect + Debezium, Schema Registry, AWS emulator');
+const program = new Command('stack').description(
+  'the embedded rekey stack: Temporal, PostgreSQL, Kafka, Kafka Connect + Debezium, Schema Registry, AWS emulator',
+);
 
 program
   .command('up')

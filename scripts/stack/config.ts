@@ -72,7 +72,16 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env) {
       registryHttps: e.REKEY_REGISTRY_HTTPS_PORT,
       proxyBase: e.REKEY_PROXY_BASE_PORT,
     },
-    versions: { temporalCli: 'v1.5.1', kafka: '4.3.1', debezium: '3.6.3.Final', apicurio: '3.3.3', moto: '5.2.5', strimziProvider: '1.2.0', jmxExporter: '1.0.1', apicurioConverter: '2.6.13.Final' },
+    versions: {
+      temporalCli: 'v1.5.1',
+      kafka: '4.3.1',
+      debezium: '3.6.3.Final',
+      apicurio: '3.3.3',
+      moto: '5.2.5',
+      strimziProvider: '1.2.0',
+      jmxExporter: '1.0.1',
+      apicurioConverter: '2.6.13.Final',
+    },
   } as const;
 }
 

@@ -38,7 +38,8 @@ export function connectorStore(cfg: StackConfig): ConnectorStore {
 /** A config-provider reference to one key of a secret, in the form the store needs. */
 export function ref(cfg: StackConfig, store: ConnectorStore, secret: string, key: string): string {
   if (store === 'kubernetes') return `\${secrets:data-ingestion/${secret}:${key}}`;
-  const dir = store === 'file' ? new FileSecretStore(cfg.secretsDir).pathOf(secret) : path.join(projectedVolumesDir(cfg), secret);
+  const dir =
+    store === 'file' ? new FileSecretStore(cfg.secretsDir).pathOf(secret) : path.join(projectedVolumesDir(cfg), secret);
   return `\${dir:${dir}:${key}}`;
 }
 
@@ -84,7 +85,8 @@ export function connectorConfig(cfg: StackConfig, store: ConnectorStore = connec
     'table.include.list': 'public.users,public.orders,public.rekey_canary',
     'snapshot.mode': 'initial',
     'heartbeat.interval.ms': '2000',
-    'heartbeat.action.query': 'INSERT INTO public.debezium_heartbeat (id, ts) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts',
+    'heartbeat.action.query':
+      'INSERT INTO public.debezium_heartbeat (id, ts) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts',
     'offset.flush.interval.ms': '1000',
     // Debezium waits poll.interval.ms (default 500 ms) whenever its queue is empty: that wait,
     // not the pipeline, was most of what a consumer saw (bench:blackout baseline p99 ≈ 800 ms)
@@ -115,7 +117,10 @@ export async function connectCall(url: string, init: RequestInit = {}, timeoutMs
       if (Date.now() > deadline) throw err;
       return undefined; // no answer within 90 s: still starting
     });
-    const busy = !res || res.status === 409 || (res.status === 500 && /rebalanc|currently starting|timed out/i.test(await res.clone().text()));
+    const busy =
+      !res ||
+      res.status === 409 ||
+      (res.status === 500 && /rebalanc|currently starting|timed out/i.test(await res.clone().text()));
     if (res && (!busy || Date.now() > deadline)) return res;
     await new Promise((r) => setTimeout(r, 2000));
   }
@@ -127,11 +132,19 @@ async function runningWith(url: string, desired: Record<string, string>): Promis
   const s = (await res.json()) as { connector: { state: string }; tasks: Array<{ state: string; trace?: string }> };
   const failed = s.tasks.find((t) => t.state === 'FAILED');
   if (failed) throw new Error(`task FAILED: ${failed.trace?.split('\n')[0]}`);
-  if (!(s.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING'))) return false;
+  if (!(s.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING')))
+    return false;
   const tasks = await fetch(`${url}/tasks`);
   if (!tasks.ok) return false;
   const configs = (await tasks.json()) as Array<{ config: Record<string, string> }>;
-  return configs.length > 0 && configs.every((t) => t.config['table.include.list'] === desired['table.include.list'] && t.config['database.password'] === desired['database.password']);
+  return (
+    configs.length > 0 &&
+    configs.every(
+      (t) =>
+        t.config['table.include.list'] === desired['table.include.list'] &&
+        t.config['database.password'] === desired['database.password'],
+    )
+  );
 }
 
 /** Kafka Connect in distributed mode with the Debezium PostgreSQL plugin and the file/dir config providers. */
@@ -192,7 +205,13 @@ export const connect: Service = {
     const pid = spawnDetached({
       name: 'kafka-connect',
       command: 'java',
-      args: [...fastJvmStart(cfg, `kafka-connect-${cfg.versions.kafka}`, 'java'), connectMetricsAgent(cfg, dir), ...javaArgs(cfg, 'kafka-connect', '768m', classpath), 'org.apache.kafka.connect.cli.ConnectDistributed', props],
+      args: [
+        ...fastJvmStart(cfg, `kafka-connect-${cfg.versions.kafka}`, 'java'),
+        connectMetricsAgent(cfg, dir),
+        ...javaArgs(cfg, 'kafka-connect', '768m', classpath),
+        'org.apache.kafka.connect.cli.ConnectDistributed',
+        props,
+      ],
       // fabric8 (in Strimzi's provider) reads KUBECONFIG; the file exists once the kubelet has started the pod
       env: { KUBECONFIG: connectKubeconfigPath(cfg) },
       runDir: cfg.runDir,
@@ -219,14 +238,27 @@ export const connect: Service = {
     const desired = connectorConfig(cfg);
     const current = await connectCall(`${url}/config`);
     const live = current.ok ? ((await current.json()) as Record<string, string>) : undefined;
-    const differs = !live || Object.keys(desired).some((k) => live[k] !== desired[k]) || Object.keys(live).some((k) => k !== 'name' && !(k in desired));
+    const differs =
+      !live ||
+      Object.keys(desired).some((k) => live[k] !== desired[k]) ||
+      Object.keys(live).some((k) => k !== 'name' && !(k in desired));
     if (differs) {
-      const put = await connectCall(`${url}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(desired) });
-      if (!put.ok) throw new Error(`${live ? 'updating' : 'creating'} connector ${pipeline.connector} failed: HTTP ${put.status} ${await put.text()}`);
+      const put = await connectCall(`${url}/config`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(desired),
+      });
+      if (!put.ok)
+        throw new Error(
+          `${live ? 'updating' : 'creating'} connector ${pipeline.connector} failed: HTTP ${put.status} ${await put.text()}`,
+        );
     }
     // a task left FAILED (e.g. by an outage while the stack was down) is restarted once: stack:up heals
-    const status = await fetch(`${url}/status`).then((r) => (r.ok ? (r.json() as Promise<{ tasks: Array<{ state: string }> }>) : undefined)).catch(() => undefined);
-    if (status?.tasks.some((t) => t.state === 'FAILED')) await fetch(`${url}/restart?includeTasks=true&onlyFailed=true`, { method: 'POST' });
+    const status = await fetch(`${url}/status`)
+      .then((r) => (r.ok ? (r.json() as Promise<{ tasks: Array<{ state: string }> }>) : undefined))
+      .catch(() => undefined);
+    if (status?.tasks.some((t) => t.state === 'FAILED'))
+      await fetch(`${url}/restart?includeTasks=true&onlyFailed=true`, { method: 'POST' });
     await waitFor('kafka-connect', () => runningWith(url, desired), {
       timeoutMs: 90_000,
       logPath: logPath(cfg, 'kafka-connect'),

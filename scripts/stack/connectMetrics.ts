@@ -18,6 +18,11 @@ export function connectMetricsConfig(): string {
 export function connectMetricsAgent(cfg: StackConfig, dir: string): string {
   const file = path.join(dir, 'jmx-exporter.yml');
   fs.writeFileSync(file, connectMetricsConfig());
-  const jar = path.join(cfg.cache, `jmx-exporter-${cfg.versions.jmxExporter}`, 'libs', `jmx_prometheus_javaagent-${cfg.versions.jmxExporter}.jar`);
+  const jar = path.join(
+    cfg.cache,
+    `jmx-exporter-${cfg.versions.jmxExporter}`,
+    'libs',
+    `jmx_prometheus_javaagent-${cfg.versions.jmxExporter}.jar`,
+  );
   return `-javaagent:${jar}=127.0.0.1:${cfg.ports.connectMetrics}:${file}`;
 }

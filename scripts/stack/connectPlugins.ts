@@ -4,7 +4,11 @@ import path from 'node:path';
 import type { StackConfig } from './config.js';
 
 /** Apicurio's converter jar ships no ServiceLoader manifest; these are its Converter classes. */
-const APICURIO_CONVERTERS = ['io.apicurio.registry.utils.converter.AvroConverter', 'io.apicurio.registry.utils.converter.ExtJsonConverter', 'io.apicurio.registry.utils.converter.SerdeBasedConverter'];
+const APICURIO_CONVERTERS = [
+  'io.apicurio.registry.utils.converter.AvroConverter',
+  'io.apicurio.registry.utils.converter.ExtJsonConverter',
+  'io.apicurio.registry.utils.converter.SerdeBasedConverter',
+];
 
 /**
  * The Apicurio converter plugin with a ServiceLoader manifest beside its jars (symlinks into the
@@ -22,7 +26,10 @@ function apicurioWithManifest(cfg: StackConfig): string {
   fs.rmSync(libs, { recursive: true, force: true });
   fs.mkdirSync(path.join(work, 'META-INF', 'services'), { recursive: true });
   fs.mkdirSync(libs, { recursive: true });
-  fs.writeFileSync(path.join(work, 'META-INF', 'services', 'org.apache.kafka.connect.storage.Converter'), APICURIO_CONVERTERS.join('\n') + '\n');
+  fs.writeFileSync(
+    path.join(work, 'META-INF', 'services', 'org.apache.kafka.connect.storage.Converter'),
+    APICURIO_CONVERTERS.join('\n') + '\n',
+  );
   for (const jar of fs.readdirSync(source)) fs.symlinkSync(path.join(source, jar), path.join(libs, jar));
   execFileSync('jar', ['cf', `${manifestJar}.tmp`, '-C', work, 'META-INF'], { stdio: 'pipe' });
   fs.renameSync(`${manifestJar}.tmp`, manifestJar);
@@ -37,7 +44,11 @@ function apicurioWithManifest(cfg: StackConfig): string {
  * rotation) waits for. Should the manifest not be made, the default scan still finds everything.
  */
 export function connectPluginSettings(cfg: StackConfig): string[] {
-  const fixed = [`debezium-postgres-${cfg.versions.debezium}`, `strimzi-${cfg.versions.strimziProvider}`, 'rekey-s3-sink-0.1.0'].map((d) => path.join(cfg.cache, d));
+  const fixed = [
+    `debezium-postgres-${cfg.versions.debezium}`,
+    `strimzi-${cfg.versions.strimziProvider}`,
+    'rekey-s3-sink-0.1.0',
+  ].map((d) => path.join(cfg.cache, d));
   try {
     return [`plugin.path=${[...fixed, apicurioWithManifest(cfg)].join(',')}`, 'plugin.discovery=service_load'];
   } catch {

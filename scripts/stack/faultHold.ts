@@ -24,7 +24,9 @@ export interface HeldActivity {
  * (a cell parks the step, starts its fault, then lets the step run into it).
  */
 export function faultHoldFromEnv(env: NodeJS.ProcessEnv = process.env): ActivityInterceptorsFactory | undefined {
-  const list = env.REKEY_FAULT_HOLD?.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = env.REKEY_FAULT_HOLD?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const dir = env.REKEY_FAULT_HOLD_DIR;
   if (!list?.length || !dir) return undefined;
   const when = env.REKEY_FAULT_HOLD_WHEN === 'before' ? 'before' : 'after';
@@ -38,7 +40,13 @@ export function faultHoldFromEnv(env: NodeJS.ProcessEnv = process.env): Activity
         // any attempt: a first attempt that fails (a retryable wait) must not skip the hold; the marker holds each type once
         if (!wanted(activityType, isLocal)) return next(input);
         const result = when === 'after' ? await next(input) : undefined;
-        const held: HeldActivity = { activityType, attempt, workflowId: workflowExecution?.workflowId ?? '', when, at: new Date().toISOString() };
+        const held: HeldActivity = {
+          activityType,
+          attempt,
+          workflowId: workflowExecution?.workflowId ?? '',
+          when,
+          at: new Date().toISOString(),
+        };
         try {
           fs.writeFileSync(path.join(dir, `${activityType}.json`), JSON.stringify(held), { flag: 'wx' });
         } catch {

@@ -121,10 +121,12 @@ export class FaultProxy {
       const mode = this.mode;
       if (mode.kind === 'delay') {
         from.pause();
-        chain = chain.then(() => new Promise<void>((r) => setTimeout(r, mode.ms))).then(() => {
-          if (!to.destroyed) to.write(chunk);
-          from.resume();
-        });
+        chain = chain
+          .then(() => new Promise<void>((r) => setTimeout(r, mode.ms)))
+          .then(() => {
+            if (!to.destroyed) to.write(chunk);
+            from.resume();
+          });
       } else {
         chain = chain.then(() => {
           if (!to.destroyed) to.write(chunk);
@@ -140,15 +142,32 @@ export class FaultProxy {
     const line = `${req.method} ${req.url}`;
     if (mode.kind === 'http-error' && (!mode.match || mode.match.test(line))) {
       this.stats.httpErrors++;
-      const body = JSON.stringify({ error_code: mode.status, message: `fault proxy ${this.name}: injected ${mode.status}` });
-      res.writeHead(mode.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      const body = JSON.stringify({
+        error_code: mode.status,
+        message: `fault proxy ${this.name}: injected ${mode.status}`,
+      });
+      res.writeHead(mode.status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      });
       res.end(body);
       return;
     }
-    const upstream = http.request({ host: this.target.host, port: this.target.port, method: req.method, path: req.url, headers: req.headers, agent: false }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = http.request(
+      {
+        host: this.target.host,
+        port: this.target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent: false,
+      },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   }
@@ -157,13 +176,22 @@ export class FaultProxy {
 export type FaultProxies = Record<ProxiedService, FaultProxy>;
 
 /** The proxied port of a service: `cfg.ports.proxyBase` + its index in `proxiedServices`. */
-export const proxyPort = (cfg: StackConfig, service: ProxiedService) => cfg.ports.proxyBase + proxiedServices.indexOf(service);
+export const proxyPort = (cfg: StackConfig, service: ProxiedService) =>
+  cfg.ports.proxyBase + proxiedServices.indexOf(service);
 
 const upstreamPort = (cfg: StackConfig, service: ProxiedService) => cfg.ports[service];
 
 /** One proxy per proxied service, all in pass mode. */
 export async function startFaultProxies(cfg: StackConfig): Promise<FaultProxies> {
-  const entries = await Promise.all(proxiedServices.map(async (s) => [s, await new FaultProxy(s, proxyPort(cfg, s), { host: '127.0.0.1', port: upstreamPort(cfg, s) }).start()] as const));
+  const entries = await Promise.all(
+    proxiedServices.map(
+      async (s) =>
+        [
+          s,
+          await new FaultProxy(s, proxyPort(cfg, s), { host: '127.0.0.1', port: upstreamPort(cfg, s) }).start(),
+        ] as const,
+    ),
+  );
   return Object.fromEntries(entries) as FaultProxies;
 }
 

@@ -38,7 +38,8 @@ export interface FleetTarget {
 }
 
 export function fleetTarget(index: number): FleetTarget {
-  if (!Number.isInteger(index) || index < 1 || index > MAX_FLEET) throw new Error(`fleet target index must be 1-${MAX_FLEET}`);
+  if (!Number.isInteger(index) || index < 1 || index > MAX_FLEET)
+    throw new Error(`fleet target index must be 1-${MAX_FLEET}`);
   const nn = String(index).padStart(2, '0');
   const name = `fleet-${nn}`;
   const schema = `fleet_${nn}`;
@@ -76,7 +77,8 @@ export function fleetRotationInput(t: FleetTarget, gracePeriod = 'PT5S') {
   };
 }
 
-const loginName = (t: FleetTarget) => `${t.userPrefix}_${new Date().toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '_')}`;
+const loginName = (t: FleetTarget) =>
+  `${t.userPrefix}_${new Date().toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '_')}`;
 
 /** Schema, table, parent role, grants and publication of one target; idempotent. */
 async function seedDatabase(db: pg.Client, t: FleetTarget): Promise<void> {
@@ -84,7 +86,9 @@ async function seedDatabase(db: pg.Client, t: FleetTarget): Promise<void> {
   await db.query(`CREATE SCHEMA IF NOT EXISTS ${schema};
     CREATE TABLE IF NOT EXISTS ${schema}.users (id bigserial PRIMARY KEY, email text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
     CREATE TABLE IF NOT EXISTS ${schema}.heartbeat (id integer PRIMARY KEY, ts timestamptz NOT NULL);`);
-  await db.query(`INSERT INTO ${schema}.users (email) SELECT 'seed@example.invalid' WHERE NOT EXISTS (SELECT 1 FROM ${schema}.users)`);
+  await db.query(
+    `INSERT INTO ${schema}.users (email) SELECT 'seed@example.invalid' WHERE NOT EXISTS (SELECT 1 FROM ${schema}.users)`,
+  );
   const role = await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [t.parentRole]);
   if (role.rowCount === 0) await db.query(`CREATE ROLE ${parent} NOLOGIN`);
   await db.query(`GRANT CONNECT, CREATE ON DATABASE ${db.escapeIdentifier(pipeline.database)} TO ${parent};
@@ -92,7 +96,8 @@ async function seedDatabase(db: pg.Client, t: FleetTarget): Promise<void> {
     GRANT SELECT ON ${schema}.users TO ${parent};
     GRANT SELECT, INSERT, UPDATE ON ${schema}.heartbeat, public.rekey_canary TO ${parent};`);
   const exists = await db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [t.publication]);
-  if (exists.rowCount === 0) await db.query(`CREATE PUBLICATION ${pub} FOR TABLE ${schema}.users, ${schema}.heartbeat, public.rekey_canary`);
+  if (exists.rowCount === 0)
+    await db.query(`CREATE PUBLICATION ${pub} FOR TABLE ${schema}.users, ${schema}.heartbeat, public.rekey_canary`);
   await db.query(`ALTER PUBLICATION ${pub} OWNER TO ${parent}`);
 }
 
@@ -106,7 +111,9 @@ async function seedCredential(db: pg.Client, store: SecretStore, t: FleetTarget)
   const user = secret.data['db-username']!;
   const has = await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user]);
   if (has.rowCount === 0) {
-    await db.query(`CREATE ROLE ${db.escapeIdentifier(user)} WITH LOGIN REPLICATION PASSWORD ${db.escapeLiteral(secret.data['db-password']!)} IN ROLE ${db.escapeIdentifier(t.parentRole)}`);
+    await db.query(
+      `CREATE ROLE ${db.escapeIdentifier(user)} WITH LOGIN REPLICATION PASSWORD ${db.escapeLiteral(secret.data['db-password']!)} IN ROLE ${db.escapeIdentifier(t.parentRole)}`,
+    );
   }
 }
 
@@ -114,7 +121,11 @@ async function seedCredential(db: pg.Client, store: SecretStore, t: FleetTarget)
  * The target's Debezium connector: JSON values (the registry is not what a fleet rotation
  * exercises), and small queues and producer buffers so fifty tasks fit one Connect worker.
  */
-export function fleetConnectorConfig(cfg: StackConfig, t: FleetTarget, store: PipelineStore = 'file'): Record<string, string> {
+export function fleetConnectorConfig(
+  cfg: StackConfig,
+  t: FleetTarget,
+  store: PipelineStore = 'file',
+): Record<string, string> {
   return {
     'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
     'tasks.max': '1',
@@ -155,15 +166,23 @@ async function connectorRunning(cfg: StackConfig, t: FleetTarget): Promise<boole
 }
 
 function kubernetesStore(cfg: StackConfig): KubernetesSecretStore {
-  if (!fs.existsSync(kubeconfigPath(cfg))) throw new Error('the fleet on the Kubernetes store needs the embedded control plane: npm run stack:up (or bench:fleet --store kubernetes)');
+  if (!fs.existsSync(kubeconfigPath(cfg)))
+    throw new Error(
+      'the fleet on the Kubernetes store needs the embedded control plane: npm run stack:up (or bench:fleet --store kubernetes)',
+    );
   return new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
 }
 
 /** Where the fleet's Secrets live: the store the embedded connector reads now (`upWithStore`). */
 export function fleetStore(cfg: StackConfig): { kind: PipelineStore; store: SecretStore } {
   const connector = connectorStore(cfg);
-  if (connector === 'kubernetes-volume') throw new Error('the fleet reads its Secrets from the file store or through the Kubernetes API, not from projected volumes');
-  return connector === 'kubernetes' ? { kind: 'kubernetes', store: kubernetesStore(cfg) } : { kind: 'file', store: new FileSecretStore(cfg.secretsDir) };
+  if (connector === 'kubernetes-volume')
+    throw new Error(
+      'the fleet reads its Secrets from the file store or through the Kubernetes API, not from projected volumes',
+    );
+  return connector === 'kubernetes'
+    ? { kind: 'kubernetes', store: kubernetesStore(cfg) }
+    : { kind: 'file', store: new FileSecretStore(cfg.secretsDir) };
 }
 
 /** The store the fleet is not in now, when it can hold a fleet Secret (the API server answers within 3 s). */
@@ -182,13 +201,18 @@ async function otherStore(cfg: StackConfig, kind: PipelineStore): Promise<Secret
  * renamed them): each target's Secret is copied here; the returned function deletes the old
  * copies, once the connectors read the new ones, so every Secret ends in exactly one store.
  */
-async function copySecrets(from: SecretStore | undefined, to: SecretStore, targets: FleetTarget[]): Promise<() => Promise<void>> {
+async function copySecrets(
+  from: SecretStore | undefined,
+  to: SecretStore,
+  targets: FleetTarget[],
+): Promise<() => Promise<void>> {
   const copied: FleetTarget[] = [];
   for (const t of from ? targets : []) {
     const there = await from!.read(t.secret);
     if (!there) continue;
     const here = await to.read(t.secret);
-    if (here?.info.fingerprint !== there.info.fingerprint) await to.write(t.secret, there.data, { expectedVersion: here?.info.version ?? null });
+    if (here?.info.fingerprint !== there.info.fingerprint)
+      await to.write(t.secret, there.data, { expectedVersion: here?.info.version ?? null });
     copied.push(t);
   }
   return async () => {
@@ -205,7 +229,12 @@ async function grantFleetSecrets(cfg: StackConfig): Promise<void> {
   // every possible target, so a smaller run never takes access away from the larger fleet's connectors
   const names = fleetTargets(MAX_FLEET).map((t) => t.secret);
   const doc = [
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'kafka-connect-fleet-credentials', namespace: kubeNamespace }, rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: names, verbs: ['get'] }] },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'kafka-connect-fleet-credentials', namespace: kubeNamespace },
+      rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: names, verbs: ['get'] }],
+    },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
@@ -224,7 +253,11 @@ async function grantFleetSecrets(cfg: StackConfig): Promise<void> {
  * connector's task runs. The Secrets go to the store the connector reads now (file, or the
  * Kubernetes API after `upWithStore(…, 'kubernetes')`); connectors are pointed at it.
  */
-export async function ensureFleet(cfg: StackConfig, n: number, log: (line: string) => void = () => undefined): Promise<FleetTarget[]> {
+export async function ensureFleet(
+  cfg: StackConfig,
+  n: number,
+  log: (line: string) => void = () => undefined,
+): Promise<FleetTarget[]> {
   if (!Number.isInteger(n) || n < 1 || n > MAX_FLEET) throw new Error(`fleet size must be 1-${MAX_FLEET}`);
   const targets = fleetTargets(n);
   const { kind, store } = fleetStore(cfg);
@@ -241,11 +274,19 @@ export async function ensureFleet(cfg: StackConfig, n: number, log: (line: strin
   }
   log(`${n} fleet databases seeded; creating connectors`);
   for (const t of targets) {
-    const res = await connectCall(`${connectUrl(cfg)}/connectors/${t.connector}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fleetConnectorConfig(cfg, t, kind)) });
+    const res = await connectCall(`${connectUrl(cfg)}/connectors/${t.connector}/config`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(fleetConnectorConfig(cfg, t, kind)),
+    });
     if (!res.ok) throw new Error(`creating connector ${t.connector} failed: HTTP ${res.status} ${await res.text()}`);
   }
   for (const t of targets) {
-    await waitFor('kafka-connect', () => connectorRunning(cfg, t), { timeoutMs: 300_000, logPath: logPath(cfg, 'kafka-connect'), what: `connector ${t.connector} running` });
+    await waitFor('kafka-connect', () => connectorRunning(cfg, t), {
+      timeoutMs: 300_000,
+      logPath: logPath(cfg, 'kafka-connect'),
+      what: `connector ${t.connector} running`,
+    });
   }
   log(`${n} fleet connectors running`);
   await removeOldCopies();
@@ -260,9 +301,15 @@ async function deleteWithOffsets(cfg: StackConfig, connector: string): Promise<v
   const url = `${connectUrl(cfg)}/connectors/${connector}`;
   const stop = await fetch(`${url}/stop`, { method: 'PUT' }).catch(() => undefined);
   if (!stop?.ok) return; // no such connector
-  await waitFor('kafka-connect', async () => ((await (await fetch(`${url}/status`)).json()) as { connector: { state: string } }).connector.state === 'STOPPED', { timeoutMs: 60_000, maxMs: 60_000, logPath: logPath(cfg, 'kafka-connect'), what: `${connector} stopped` });
+  await waitFor(
+    'kafka-connect',
+    async () =>
+      ((await (await fetch(`${url}/status`)).json()) as { connector: { state: string } }).connector.state === 'STOPPED',
+    { timeoutMs: 60_000, maxMs: 60_000, logPath: logPath(cfg, 'kafka-connect'), what: `${connector} stopped` },
+  );
   const reset = await fetch(`${url}/offsets`, { method: 'DELETE' });
-  if (!reset.ok) throw new Error(`resetting the offsets of ${connector} failed: HTTP ${reset.status} ${await reset.text()}`);
+  if (!reset.ok)
+    throw new Error(`resetting the offsets of ${connector} failed: HTTP ${reset.status} ${await reset.text()}`);
   await fetch(url, { method: 'DELETE' });
 }
 
@@ -277,10 +324,21 @@ export async function removeFleet(cfg: StackConfig, targets: FleetTarget[]): Pro
   const db = await adminClient(cfg, pipeline.database);
   try {
     for (const t of targets) {
-      await waitFor('postgres', async () => (await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [t.slot])).rowCount === 0, { timeoutMs: 60_000, maxMs: 60_000, logPath: logPath(cfg, 'postgres'), what: `slot ${t.slot} released` });
-      await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [t.slot]);
+      await waitFor(
+        'postgres',
+        async () =>
+          (await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [t.slot])).rowCount ===
+          0,
+        { timeoutMs: 60_000, maxMs: 60_000, logPath: logPath(cfg, 'postgres'), what: `slot ${t.slot} released` },
+      );
+      await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [
+        t.slot,
+      ]);
       await db.query(`DROP PUBLICATION IF EXISTS ${db.escapeIdentifier(t.publication)}`);
-      const members = await db.query<{ rolname: string }>('SELECT r.rolname FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles p ON p.oid = m.roleid WHERE p.rolname = $1', [t.parentRole]);
+      const members = await db.query<{ rolname: string }>(
+        'SELECT r.rolname FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles p ON p.oid = m.roleid WHERE p.rolname = $1',
+        [t.parentRole],
+      );
       await db.query(`DROP SCHEMA IF EXISTS ${db.escapeIdentifier(t.schema)} CASCADE`);
       for (const role of [...members.rows.map((r) => r.rolname), t.parentRole]) {
         await db.query(`DROP OWNED BY ${db.escapeIdentifier(role)}`).catch(() => undefined);

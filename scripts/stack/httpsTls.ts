@@ -4,7 +4,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import type { SecretStore } from '../../activities/secrets/store.js';
-import { CA_KEYS, CERT_KEYS, describeCertificate, issueCertificate, type TlsInstaller } from '../../activities/tls/index.js';
+import {
+  CA_KEYS,
+  CERT_KEYS,
+  describeCertificate,
+  issueCertificate,
+  type TlsInstaller,
+} from '../../activities/tls/index.js';
 import { pipeline, type StackConfig } from './config.js';
 import { StackError } from './proc.js';
 import { ensureStackCertificates } from './tls.js';
@@ -23,7 +29,13 @@ export const HTTPS_SANS = ['DNS:localhost', 'IP:127.0.0.1'];
 /** Where the service reads its certificate at start: PEM pair (Quarkus) and a PKCS#12 keystore (Connect's Jetty takes no PEM). */
 export function httpsTlsFiles(cfg: StackConfig, service: HttpsService) {
   const dir = path.join(cfg.dataDir, httpsServices[service].dir);
-  return { dir, cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key'), keystore: path.join(dir, 'keystore.p12'), password: path.join(dir, 'keystore.password') };
+  return {
+    dir,
+    cert: path.join(dir, 'tls.crt'),
+    key: path.join(dir, 'tls.key'),
+    keystore: path.join(dir, 'keystore.p12'),
+    password: path.join(dir, 'keystore.password'),
+  };
 }
 
 /**
@@ -40,7 +52,11 @@ async function ensureServiceCertificate(cfg: StackConfig, service: HttpsService)
   const ca = (await store.read(pipeline.caSecret))!;
   const caPem = { certPem: ca.data[CA_KEYS.cert]!, keyPem: ca.data[CA_KEYS.key]! };
   const issued = await issueCertificate({ ca: caPem, commonName, sans: HTTPS_SANS, validityDays: SERVICE_DAYS });
-  await store.write(secret, { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: caPem.certPem }, { expectedVersion: current?.info.version ?? null });
+  await store.write(
+    secret,
+    { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: caPem.certPem },
+    { expectedVersion: current?.info.version ?? null },
+  );
   return true;
 }
 
@@ -51,11 +67,20 @@ function keystorePassword(file: string): string {
 }
 
 /** Writes the secret's certificate and key where the service reads them at start (what the kubelet does for a Secret volume). */
-export async function writeHttpsTlsFiles(cfg: StackConfig, service: HttpsService, store: SecretStore, secret: string = httpsServices[service].secret): Promise<void> {
+export async function writeHttpsTlsFiles(
+  cfg: StackConfig,
+  service: HttpsService,
+  store: SecretStore,
+  secret: string = httpsServices[service].secret,
+): Promise<void> {
   const s = await store.read(secret);
   const cert = s?.bytes[CERT_KEYS.cert];
   const key = s?.bytes[CERT_KEYS.key];
-  if (!cert || !key) throw new StackError(service, `secret ${secret} lacks ${CERT_KEYS.cert}/${CERT_KEYS.key} in the ${store.kind} store`);
+  if (!cert || !key)
+    throw new StackError(
+      service,
+      `secret ${secret} lacks ${CERT_KEYS.cert}/${CERT_KEYS.key} in the ${store.kind} store`,
+    );
   const files = httpsTlsFiles(cfg, service);
   fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
   const write = (file: string, data: Buffer) => {
@@ -67,7 +92,24 @@ export async function writeHttpsTlsFiles(cfg: StackConfig, service: HttpsService
   if (service !== 'kafka-connect') return;
   // Kafka Connect's REST server hands ssl.keystore.* to Jetty, which takes a Java keystore only
   keystorePassword(files.password);
-  execFileSync('openssl', ['pkcs12', '-export', '-in', files.cert, '-inkey', files.key, '-name', 'kafka-connect', '-out', `${files.keystore}.tmp`, '-passout', `file:${files.password}`], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'pkcs12',
+      '-export',
+      '-in',
+      files.cert,
+      '-inkey',
+      files.key,
+      '-name',
+      'kafka-connect',
+      '-out',
+      `${files.keystore}.tmp`,
+      '-passout',
+      `file:${files.password}`,
+    ],
+    { stdio: 'pipe' },
+  );
   fs.chmodSync(`${files.keystore}.tmp`, 0o600);
   fs.renameSync(`${files.keystore}.tmp`, files.keystore);
 }

@@ -19,7 +19,11 @@ export function fastJvmStart(cfg: StackConfig, name: string, java: string): stri
   const archive = path.join(dir, `${name}-java${javaMajor}.jsa`);
   const c1Only = '-XX:TieredStopAtLevel=1';
   if (javaMajor >= 19) return [c1Only, '-XX:+AutoCreateSharedArchive', `-XX:SharedArchiveFile=${archive}`];
-  if (javaMajor >= 13) return [c1Only, fs.existsSync(archive) ? `-XX:SharedArchiveFile=${archive}` : `-XX:ArchiveClassesAtExit=${archive}`];
+  if (javaMajor >= 13)
+    return [
+      c1Only,
+      fs.existsSync(archive) ? `-XX:SharedArchiveFile=${archive}` : `-XX:ArchiveClassesAtExit=${archive}`,
+    ];
   return [c1Only];
 }
 

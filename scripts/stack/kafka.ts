@@ -41,7 +41,15 @@ export function writeLog4j(cfg: StackConfig, name: string): string {
 }
 
 export function javaArgs(cfg: StackConfig, name: string, heap: string, classpath: string): string[] {
-  return [`-Xms${heap}`, `-Xmx${heap}`, '-XX:+UseSerialGC', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${writeLog4j(cfg, name)}`, '-cp', classpath];
+  return [
+    `-Xms${heap}`,
+    `-Xmx${heap}`,
+    '-XX:+UseSerialGC',
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=${writeLog4j(cfg, name)}`,
+    '-cp',
+    classpath,
+  ];
 }
 
 /**
@@ -53,7 +61,11 @@ export function javaArgs(cfg: StackConfig, name: string, heap: string, classpath
  */
 function tlsListenerProperties(cfg: StackConfig): string[] {
   const prefix = `listener.name.${KAFKA_TLS_LISTENER.toLowerCase()}`;
-  return [`${prefix}.ssl.keystore.type=PEM`, `${prefix}.ssl.keystore.location=${kafkaTlsFiles(cfg).keystore}`, `${prefix}.ssl.client.auth=none`];
+  return [
+    `${prefix}.ssl.keystore.type=PEM`,
+    `${prefix}.ssl.keystore.location=${kafkaTlsFiles(cfg).keystore}`,
+    `${prefix}.ssl.client.auth=none`,
+  ];
 }
 
 /** Kafka 4 in KRaft mode, one node acting as broker and controller. */
@@ -104,15 +116,31 @@ export const kafka: Service = {
       // base64url may start with '-': passed as --cluster-id=… so the argument parser never takes it for an option
       const clusterId = randomBytes(16).toString('base64url');
       try {
-        await execFileAsync('java', [...javaArgs(cfg, 'kafka-format', '256m', classpath), 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', props]);
+        await execFileAsync('java', [
+          ...javaArgs(cfg, 'kafka-format', '256m', classpath),
+          'kafka.tools.StorageTool',
+          'format',
+          `--cluster-id=${clusterId}`,
+          '-c',
+          props,
+        ]);
       } catch (err) {
-        throw new StackError('kafka', `storage format failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, log);
+        throw new StackError(
+          'kafka',
+          `storage format failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`,
+          log,
+        );
       }
     }
     const pid = spawnDetached({
       name: 'kafka',
       command: 'java',
-      args: [...fastJvmStart(cfg, `kafka-${cfg.versions.kafka}`, 'java'), ...javaArgs(cfg, 'kafka', '512m', classpath), 'kafka.Kafka', props],
+      args: [
+        ...fastJvmStart(cfg, `kafka-${cfg.versions.kafka}`, 'java'),
+        ...javaArgs(cfg, 'kafka', '512m', classpath),
+        'kafka.Kafka',
+        props,
+      ],
       runDir: cfg.runDir,
       logPath: log,
     });
@@ -120,7 +148,13 @@ export const kafka: Service = {
   },
 
   async healthy(cfg) {
-    const admin = new Kafka({ clientId: 'rekey-health', brokers: [kafkaBootstrap(cfg)], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2000 }).admin();
+    const admin = new Kafka({
+      clientId: 'rekey-health',
+      brokers: [kafkaBootstrap(cfg)],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 0 },
+      connectionTimeout: 2000,
+    }).admin();
     await admin.connect();
     try {
       const cluster = await admin.describeCluster();

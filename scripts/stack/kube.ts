@@ -12,23 +12,33 @@ import { loadKubernetesClient } from '../../activities/kubernetesClient.js';
 await loadKubernetesClient();
 
 export const kubeVersions = { k8s: 'v1.36.3', etcd: 'v3.6.16', kwok: 'v0.8.0' };
-export const kubeBin = (cfg: StackConfig, name: string) => path.join(cfg.cache, `kube-${kubeVersions.k8s}-etcd-${kubeVersions.etcd}-kwok-${kubeVersions.kwok}`, 'bin', name);
+export const kubeBin = (cfg: StackConfig, name: string) =>
+  path.join(cfg.cache, `kube-${kubeVersions.k8s}-etcd-${kubeVersions.etcd}-kwok-${kubeVersions.kwok}`, 'bin', name);
 export const kubeconfigPath = (cfg: StackConfig) => path.join(cfg.dataDir, 'kubeconfig');
 const workdir = (cfg: StackConfig) => path.join(cfg.dataDir, 'kwok');
 const CLUSTER = 'rekey';
 export const kubeNamespace = 'data-ingestion';
 
 async function kwokctl(cfg: StackConfig, args: string[]) {
-  const env = { ...process.env, KWOK_WORKDIR: workdir(cfg), PATH: `${path.dirname(kubeBin(cfg, 'kwokctl'))}:${process.env.PATH}` };
+  const env = {
+    ...process.env,
+    KWOK_WORKDIR: workdir(cfg),
+    PATH: `${path.dirname(kubeBin(cfg, 'kwokctl'))}:${process.env.PATH}`,
+  };
   try {
     return await execFileAsync(kubeBin(cfg, 'kwokctl'), args, { env, maxBuffer: 16 << 20 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new StackError('kubernetes', `kwokctl ${args[0]} ${args[1] ?? ''} failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-5).join('\n')}`, logPath(cfg, 'kubernetes'));
+    throw new StackError(
+      'kubernetes',
+      `kwokctl ${args[0]} ${args[1] ?? ''} failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-5).join('\n')}`,
+      logPath(cfg, 'kubernetes'),
+    );
   }
 }
 
-export const kubectl = (cfg: StackConfig, args: string[]) => execFileAsync(kubeBin(cfg, 'kubectl'), ['--kubeconfig', kubeconfigPath(cfg), ...args], { maxBuffer: 16 << 20 });
+export const kubectl = (cfg: StackConfig, args: string[]) =>
+  execFileAsync(kubeBin(cfg, 'kubectl'), ['--kubeconfig', kubeconfigPath(cfg), ...args], { maxBuffer: 16 << 20 });
 
 export function adminKubeConfig(cfg: StackConfig): KubeConfig {
   const kc = new KubeConfig();
@@ -41,7 +51,9 @@ function kwokConfig(cfg: StackConfig): string {
   const p = cfg.ports;
   const file = path.join(cfg.dataDir, 'kwokctl.yaml');
   const patch = (name: string, args: Record<string, string>) =>
-    `- name: ${name}\n  extraArgs:\n${Object.entries(args).map(([k, v]) => `  - key: ${k}\n    value: ${JSON.stringify(v)}`).join('\n')}`;
+    `- name: ${name}\n  extraArgs:\n${Object.entries(args)
+      .map(([k, v]) => `  - key: ${k}\n    value: ${JSON.stringify(v)}`)
+      .join('\n')}`;
   fs.writeFileSync(
     file,
     [
@@ -51,9 +63,16 @@ function kwokConfig(cfg: StackConfig): string {
       patch('kube-apiserver', { 'bind-address': '127.0.0.1' }),
       patch('kube-controller-manager', { 'bind-address': '127.0.0.1' }),
       patch('kube-scheduler', { 'bind-address': '127.0.0.1' }),
-      patch('etcd', { 'listen-client-urls': `http://127.0.0.1:${p.etcd}`, 'listen-peer-urls': `http://127.0.0.1:${p.etcd + 1}` }),
+      patch('etcd', {
+        'listen-client-urls': `http://127.0.0.1:${p.etcd}`,
+        'listen-peer-urls': `http://127.0.0.1:${p.etcd + 1}`,
+      }),
       // only nodes annotated kwok.x-k8s.io/node=fake: node rekey-local belongs to the embedded kubelet
-      patch('kwok-controller', { 'server-address': `127.0.0.1:${p.etcd + 2}`, 'manage-all-nodes': 'false', 'manage-nodes-with-annotation-selector': 'kwok.x-k8s.io/node=fake' }),
+      patch('kwok-controller', {
+        'server-address': `127.0.0.1:${p.etcd + 2}`,
+        'manage-all-nodes': 'false',
+        'manage-nodes-with-annotation-selector': 'kwok.x-k8s.io/node=fake',
+      }),
       '',
     ].join('\n'),
   );
@@ -71,7 +90,12 @@ export async function serviceAccountKubeconfig(cfg: StackConfig, account: string
   const admin = adminKubeConfig(cfg);
   const cluster = admin.getCurrentCluster()!;
   const sa = new KubeConfig();
-  sa.loadFromOptions({ clusters: [cluster], users: [{ name: account, token: stdout.trim() }], contexts: [{ name: account, cluster: cluster.name, user: account, namespace: kubeNamespace }], currentContext: account });
+  sa.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: account, token: stdout.trim() }],
+    contexts: [{ name: account, cluster: cluster.name, user: account, namespace: kubeNamespace }],
+    currentContext: account,
+  });
   const file = path.join(cfg.dataDir, `${account}.kubeconfig`);
   fs.writeFileSync(file, sa.exportConfig(), { mode: 0o600 });
   return file;
@@ -94,11 +118,32 @@ export const kube: Service = {
     const out = exists
       ? await kwokctl(cfg, ['start', 'cluster', '--name', CLUSTER, '--wait', '120s'])
       : await kwokctl(cfg, [
-          'create', 'cluster', '--name', CLUSTER, '--runtime', 'binary', '--config', kwokConfig(cfg),
-          '--kube-apiserver-port', String(cfg.ports.kubeApiserver), '--etcd-port', String(cfg.ports.etcd),
-          '--etcd-binary', kubeBin(cfg, 'etcd'), '--kube-apiserver-binary', kubeBin(cfg, 'kube-apiserver'),
-          '--kube-controller-manager-binary', kubeBin(cfg, 'kube-controller-manager'), '--kube-scheduler-binary', kubeBin(cfg, 'kube-scheduler'),
-          '--kwok-controller-binary', kubeBin(cfg, 'kwok'), '--kubeconfig', kubeconfigPath(cfg), '--wait', '120s',
+          'create',
+          'cluster',
+          '--name',
+          CLUSTER,
+          '--runtime',
+          'binary',
+          '--config',
+          kwokConfig(cfg),
+          '--kube-apiserver-port',
+          String(cfg.ports.kubeApiserver),
+          '--etcd-port',
+          String(cfg.ports.etcd),
+          '--etcd-binary',
+          kubeBin(cfg, 'etcd'),
+          '--kube-apiserver-binary',
+          kubeBin(cfg, 'kube-apiserver'),
+          '--kube-controller-manager-binary',
+          kubeBin(cfg, 'kube-controller-manager'),
+          '--kube-scheduler-binary',
+          kubeBin(cfg, 'kube-scheduler'),
+          '--kwok-controller-binary',
+          kubeBin(cfg, 'kwok'),
+          '--kubeconfig',
+          kubeconfigPath(cfg),
+          '--wait',
+          '120s',
         ]);
     fs.appendFileSync(log, `${out.stdout}${out.stderr}`);
     await waitFor('kubernetes', () => kube.healthy(cfg), { timeoutMs: 120_000, logPath: log });
@@ -113,10 +158,36 @@ export const kube: Service = {
 
   /** The runbook's namespace, workloads and Secrets; Secret values come from the file store so both stores agree. */
   async seed(cfg) {
-    await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/stack/pipeline.yaml')]);
-    await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/rbac.yaml'), '-f', path.join(repoRoot, 'deploy/admission-policy.yaml')]);
-    await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/kafka-connect.yaml')]);
-    await kubectl(cfg, ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy/network-policies.yaml')]);
+    await kubectl(cfg, [
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '-f',
+      path.join(repoRoot, 'deploy/stack/pipeline.yaml'),
+    ]);
+    await kubectl(cfg, [
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '-f',
+      path.join(repoRoot, 'deploy/rbac.yaml'),
+      '-f',
+      path.join(repoRoot, 'deploy/admission-policy.yaml'),
+    ]);
+    await kubectl(cfg, [
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '-f',
+      path.join(repoRoot, 'deploy/kafka-connect.yaml'),
+    ]);
+    await kubectl(cfg, [
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '-f',
+      path.join(repoRoot, 'deploy/network-policies.yaml'),
+    ]);
     const files = new FileSecretStore(cfg.secretsDir);
     const secrets = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
     for (const name of [pipeline.cdcSecret, pipeline.registrySecret, pipeline.awsSecret, pipeline.adminSecret]) {
@@ -127,7 +198,16 @@ export const kube: Service = {
       'kubernetes',
       async () => {
         // kwok's pods; the Connect pod on rekey-local is started by the kubelet service next
-        const { stdout } = await kubectl(cfg, ['-n', kubeNamespace, 'get', 'pods', '--field-selector', 'spec.nodeName!=rekey-local', '-o', 'jsonpath={range .items[*]}{.status.phase}{" "}{end}']);
+        const { stdout } = await kubectl(cfg, [
+          '-n',
+          kubeNamespace,
+          'get',
+          'pods',
+          '--field-selector',
+          'spec.nodeName!=rekey-local',
+          '-o',
+          'jsonpath={range .items[*]}{.status.phase}{" "}{end}',
+        ]);
         const phases = stdout.trim().split(/\s+/).filter(Boolean);
         return phases.length >= 1 && phases.every((p) => p === 'Running');
       },

@@ -67,12 +67,28 @@ export class EmbeddedKubelet {
 
   async heartbeatNode(): Promise<void> {
     const now = new Date().toISOString();
-    const body = { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'embedded kubelet for Kafka Connect', lastHeartbeatTime: now, lastTransitionTime: now }] } };
+    const body = {
+      status: {
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'KubeletReady',
+            message: 'embedded kubelet for Kafka Connect',
+            lastHeartbeatTime: now,
+            lastTransitionTime: now,
+          },
+        ],
+      },
+    };
     await this.core.patchNodeStatus({ name: kubeletNode, body }, merge);
   }
 
   private async myPods(): Promise<V1Pod[]> {
-    const list = await this.core.listNamespacedPod({ namespace: kubeNamespace, fieldSelector: `spec.nodeName=${kubeletNode}` });
+    const list = await this.core.listNamespacedPod({
+      namespace: kubeNamespace,
+      fieldSelector: `spec.nodeName=${kubeletNode}`,
+    });
     return list.items ?? [];
   }
 
@@ -86,7 +102,9 @@ export class EmbeddedKubelet {
         podIPs: [{ ip: '127.0.0.1' }],
         hostIP: '127.0.0.1',
         startTime: pod.status?.startTime ?? now,
-        conditions: [cond('PodScheduled'), cond('Initialized'), cond('ContainersReady'), cond('Ready')].map((c, i) => (i < 2 ? { ...c, status: 'True' } : c)),
+        conditions: [cond('PodScheduled'), cond('Initialized'), cond('ContainersReady'), cond('Ready')].map((c, i) =>
+          i < 2 ? { ...c, status: 'True' } : c,
+        ),
         containerStatuses: (pod.spec?.containers ?? []).map((c) => ({
           name: c.name,
           image: c.image ?? '',
@@ -104,7 +122,11 @@ export class EmbeddedKubelet {
   /** The token a pod's ServiceAccount would have mounted, as a kubeconfig for fabric8. */
   private async writeServiceAccountKubeconfig(pod: V1Pod): Promise<void> {
     const sa = pod.spec?.serviceAccountName ?? 'default';
-    const token = await this.core.createNamespacedServiceAccountToken({ name: sa, namespace: kubeNamespace, body: { spec: { audiences: [], expirationSeconds: 7 * 24 * 3600 } } });
+    const token = await this.core.createNamespacedServiceAccountToken({
+      name: sa,
+      namespace: kubeNamespace,
+      body: { spec: { audiences: [], expirationSeconds: 7 * 24 * 3600 } },
+    });
     const cluster = this.kc.getCurrentCluster()!;
     const caData = cluster.caData ?? (cluster.caFile ? fs.readFileSync(cluster.caFile).toString('base64') : undefined);
     const yaml = [
@@ -132,10 +154,14 @@ export class EmbeddedKubelet {
       if (!name) continue;
       const secret = await this.core.readNamespacedSecret({ name, namespace: kubeNamespace }).catch(() => undefined);
       if (!secret) continue;
-      const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, b64]) => [k, Buffer.from(b64, 'base64')]));
+      const data = Object.fromEntries(
+        Object.entries(secret.data ?? {}).map(([k, b64]) => [k, Buffer.from(b64, 'base64')]),
+      );
       const current = await store.read(name).catch(() => undefined);
       if (current?.info.annotations.resourceVersion === secret.metadata?.resourceVersion) continue;
-      await store.write(name, data, { annotations: { projectedFrom: `${kubeNamespace}/${name}`, resourceVersion: secret.metadata!.resourceVersion! } });
+      await store.write(name, data, {
+        annotations: { projectedFrom: `${kubeNamespace}/${name}`, resourceVersion: secret.metadata!.resourceVersion! },
+      });
       log(`projected secrets/${name} at resourceVersion ${secret.metadata?.resourceVersion}`);
     }
     this.state.lastProjectionAt = new Date().toISOString();
@@ -143,7 +169,9 @@ export class EmbeddedKubelet {
 
   /** The pod's container starts: a fresh Connect process with the pod's token and volumes. */
   private async startContainer(pod: V1Pod, previous: V1Pod | undefined): Promise<void> {
-    log(`starting pod ${pod.metadata!.name} (uid ${pod.metadata!.uid})${previous ? `; replacing ${previous.metadata!.name}` : ''}`);
+    log(
+      `starting pod ${pod.metadata!.name} (uid ${pod.metadata!.uid})${previous ? `; replacing ${previous.metadata!.name}` : ''}`,
+    );
     if (previous) await this.setPodStatus(previous, false).catch(() => undefined);
     await this.writeServiceAccountKubeconfig(pod);
     await this.projectSecrets(pod);
@@ -161,7 +189,9 @@ export class EmbeddedKubelet {
     const pods = await this.myPods();
     for (const p of pods.filter((x) => x.metadata?.deletionTimestamp)) {
       log(`pod ${p.metadata!.name} terminated`);
-      await this.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: kubeNamespace, gracePeriodSeconds: 0 }).catch(() => undefined);
+      await this.core
+        .deleteNamespacedPod({ name: p.metadata!.name!, namespace: kubeNamespace, gracePeriodSeconds: 0 })
+        .catch(() => undefined);
     }
     // by time, not by text: the client hands Dates, whose text starts with the weekday ("Mon …" < "Sun …")
     const created = (p: V1Pod) => new Date(p.metadata!.creationTimestamp ?? 0).getTime();
@@ -185,7 +215,8 @@ export class EmbeddedKubelet {
       await this.startContainer(newest, current && current !== newest ? current : undefined);
       return;
     }
-    const ready = isAlive(readPid(this.cfg.runDir, 'kafka-connect')) && (await connect.healthy(this.cfg).catch(() => false));
+    const ready =
+      isAlive(readPid(this.cfg.runDir, 'kafka-connect')) && (await connect.healthy(this.cfg).catch(() => false));
     const reported = (newest.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
     if (ready !== reported) await this.setPodStatus(newest, ready);
     const last = this.state.lastProjectionAt ? Date.parse(this.state.lastProjectionAt) : 0;
@@ -235,11 +266,18 @@ export const kubelet: Service = {
       runDir: cfg.runDir,
       logPath: log,
     });
-    await waitFor('kubelet', () => kubelet.healthy(cfg), { timeoutMs: 180_000, logPath: log, pid, what: 'running the kafka-connect pod' });
+    await waitFor('kubelet', () => kubelet.healthy(cfg), {
+      timeoutMs: 180_000,
+      logPath: log,
+      pid,
+      what: 'running the kafka-connect pod',
+    });
   },
   async healthy(cfg) {
     const state = readKubeletState(cfg);
-    return isAlive(readPid(cfg.runDir, 'kubelet')) && !!state?.podUid && Date.now() - Date.parse(state.heartbeatAt) < 30_000;
+    return (
+      isAlive(readPid(cfg.runDir, 'kubelet')) && !!state?.podUid && Date.now() - Date.parse(state.heartbeatAt) < 30_000
+    );
   },
   async stop(cfg) {
     await stopPid(cfg.runDir, 'kubelet', 10_000);

@@ -1,5 +1,13 @@
 import path from 'node:path';
-import { CreateAccessKeyCommand, CreateUserCommand, GetUserCommand, IAMClient, ListAccessKeysCommand, NoSuchEntityException, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import {
+  CreateAccessKeyCommand,
+  CreateUserCommand,
+  GetUserCommand,
+  IAMClient,
+  ListAccessKeysCommand,
+  NoSuchEntityException,
+  PutUserPolicyCommand,
+} from '@aws-sdk/client-iam';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
@@ -33,11 +41,24 @@ const policy = (statements: object[]) => JSON.stringify({ Version: '2012-10-17',
 
 /** The first (and only) unauthenticated actions: an administrator and its key, kept in the file store. */
 async function bootstrapAdmin(cfg: StackConfig): Promise<void> {
-  const anonymous = new IAMClient({ endpoint: motoUrl(cfg), region: 'us-east-1', credentials: { accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' } });
+  const anonymous = new IAMClient({
+    endpoint: motoUrl(cfg),
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' },
+  });
   await anonymous.send(new CreateUserCommand({ UserName: 'rekey-admin' }));
-  await anonymous.send(new PutUserPolicyCommand({ UserName: 'rekey-admin', PolicyName: 'administrator', PolicyDocument: policy([{ Effect: 'Allow', Action: '*', Resource: '*' }]) }));
+  await anonymous.send(
+    new PutUserPolicyCommand({
+      UserName: 'rekey-admin',
+      PolicyName: 'administrator',
+      PolicyDocument: policy([{ Effect: 'Allow', Action: '*', Resource: '*' }]),
+    }),
+  );
   const key = await anonymous.send(new CreateAccessKeyCommand({ UserName: 'rekey-admin' }));
-  await new FileSecretStore(cfg.secretsDir).write(awsAdminSecret, { 'access-key-id': key.AccessKey!.AccessKeyId!, 'secret-access-key': key.AccessKey!.SecretAccessKey! });
+  await new FileSecretStore(cfg.secretsDir).write(awsAdminSecret, {
+    'access-key-id': key.AccessKey!.AccessKeyId!,
+    'secret-access-key': key.AccessKey!.SecretAccessKey!,
+  });
 }
 
 /**
@@ -66,7 +87,11 @@ export const moto: Service = {
       logPath: log,
     });
     // moto's own API is not an AWS action: it does not use up the unauthenticated ones
-    await waitFor('aws-emulator', async () => (await fetch(`${motoUrl(cfg)}/moto-api/data.json`, { signal: AbortSignal.timeout(2000) })).ok, { timeoutMs: 60_000, logPath: log, pid });
+    await waitFor(
+      'aws-emulator',
+      async () => (await fetch(`${motoUrl(cfg)}/moto-api/data.json`, { signal: AbortSignal.timeout(2000) })).ok,
+      { timeoutMs: 60_000, logPath: log, pid },
+    );
     await bootstrapAdmin(cfg);
   },
 
@@ -92,7 +117,13 @@ export const moto: Service = {
       new PutUserPolicyCommand({
         UserName: pipeline.awsUser,
         PolicyName: 'archive-bucket-only',
-        PolicyDocument: policy([{ Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject', 's3:ListBucket', 's3:AbortMultipartUpload'], Resource: [bucketArn, `${bucketArn}/*`] }]),
+        PolicyDocument: policy([
+          {
+            Effect: 'Allow',
+            Action: ['s3:PutObject', 's3:GetObject', 's3:ListBucket', 's3:AbortMultipartUpload'],
+            Resource: [bucketArn, `${bucketArn}/*`],
+          },
+        ]),
       }),
     );
     const keys = await iam.send(new ListAccessKeysCommand({ UserName: pipeline.awsUser }));

@@ -14,7 +14,8 @@ async function copySecrets(from: SecretStore, to: SecretStore): Promise<void> {
     const current = await from.read(name);
     if (!current) continue;
     const existing = await to.read(name);
-    if (existing?.info.fingerprint !== current.info.fingerprint) await to.write(name, current.data, { expectedVersion: existing?.info.version ?? null });
+    if (existing?.info.fingerprint !== current.info.fingerprint)
+      await to.write(name, current.data, { expectedVersion: existing?.info.version ?? null });
   }
 }
 
@@ -24,7 +25,11 @@ async function copySecrets(from: SecretStore, to: SecretStore): Promise<void> {
  * connectors are pointed at it (the CDC connector and the S3 sink: `${dir:…}` for the file store; `${secrets:…}` through Strimzi's provider,
  * or the kubelet's projected volume, for Kubernetes). Switching to the store in use changes nothing.
  */
-export async function usePipelineStore(cfg: StackConfig, store: PipelineStore, opts: { volume?: boolean } = {}): Promise<ConnectorStore> {
+export async function usePipelineStore(
+  cfg: StackConfig,
+  store: PipelineStore,
+  opts: { volume?: boolean } = {},
+): Promise<ConnectorStore> {
   const target: ConnectorStore = store === 'file' ? 'file' : opts.volume ? 'kubernetes-volume' : 'kubernetes';
   const current = connectorStore(cfg);
   if (current === target) return target;

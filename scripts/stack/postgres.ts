@@ -41,13 +41,20 @@ export async function adminClient(cfg: StackConfig, database = 'postgres'): Prom
  */
 async function seedCanary(db: pg.Client): Promise<void> {
   const parent = db.escapeIdentifier(pipeline.parentRole);
-  await db.query(`CREATE TABLE IF NOT EXISTS public.rekey_canary (marker text PRIMARY KEY, written_at timestamptz NOT NULL)`);
+  await db.query(
+    `CREATE TABLE IF NOT EXISTS public.rekey_canary (marker text PRIMARY KEY, written_at timestamptz NOT NULL)`,
+  );
   await db.query(`GRANT SELECT, INSERT, UPDATE ON public.rekey_canary TO ${parent}`);
-  const published = await db.query(`SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = 'public' AND tablename = 'rekey_canary'`, [pipeline.publication]);
-  if (published.rowCount === 0) await db.query(`ALTER PUBLICATION ${db.escapeIdentifier(pipeline.publication)} ADD TABLE public.rekey_canary`);
+  const published = await db.query(
+    `SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = 'public' AND tablename = 'rekey_canary'`,
+    [pipeline.publication],
+  );
+  if (published.rowCount === 0)
+    await db.query(`ALTER PUBLICATION ${db.escapeIdentifier(pipeline.publication)} ADD TABLE public.rekey_canary`);
 }
 
-export const cdcUserName = (at: Date) => `debezium_${at.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '_')}`;
+export const cdcUserName = (at: Date) =>
+  `debezium_${at.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '_')}`;
 
 /** PostgreSQL 15 with wal_level=logical, the ecommerce sample, the Debezium parent role and a first CDC user. */
 export const postgres: Service = {
@@ -57,7 +64,10 @@ export const postgres: Service = {
 
   async install() {
     if (!fs.existsSync(path.join(BIN, 'pg_ctl'))) {
-      throw new StackError('postgres', `PostgreSQL 15 server binaries not found in ${BIN}: apt-get install postgresql-15 (or set REKEY_PG_BIN)`);
+      throw new StackError(
+        'postgres',
+        `PostgreSQL 15 server binaries not found in ${BIN}: apt-get install postgresql-15 (or set REKEY_PG_BIN)`,
+      );
     }
   },
 
@@ -74,7 +84,10 @@ export const postgres: Service = {
     if (!fs.existsSync(path.join(data, 'PG_VERSION'))) {
       let admin = await store.read(pipeline.adminSecret);
       if (!admin) {
-        await store.write(pipeline.adminSecret, { username: 'postgres', password: randomBytes(24).toString('base64url') });
+        await store.write(pipeline.adminSecret, {
+          username: 'postgres',
+          password: randomBytes(24).toString('base64url'),
+        });
         admin = (await store.read(pipeline.adminSecret))!;
       }
       fs.rmSync(data, { recursive: true, force: true });
@@ -84,9 +97,23 @@ export const postgres: Service = {
       fs.writeFileSync(pwfile, admin.data.password!, { mode: 0o600 });
       chownToPostgres(pwfile);
       try {
-        await pgTool('initdb', ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8']);
+        await pgTool('initdb', [
+          '-D',
+          data,
+          '-U',
+          'postgres',
+          '--auth-local=trust',
+          '--auth-host=scram-sha-256',
+          `--pwfile=${pwfile}`,
+          '-E',
+          'UTF8',
+        ]);
       } catch (err) {
-        throw new StackError('postgres', `initdb failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, log);
+        throw new StackError(
+          'postgres',
+          `initdb failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`,
+          log,
+        );
       } finally {
         fs.rmSync(pwfile, { force: true });
       }
@@ -112,7 +139,11 @@ export const postgres: Service = {
     try {
       await pgTool('pg_ctl', ['start', '-D', data, '-l', log, '-w', '-t', '60', '-o', options]);
     } catch (err) {
-      throw new StackError('postgres', `pg_ctl start failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, log);
+      throw new StackError(
+        'postgres',
+        `pg_ctl start failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`,
+        log,
+      );
     }
     await waitFor('postgres', () => postgres.healthy(cfg), { timeoutMs: 30_000, logPath: log });
   },
@@ -162,13 +193,19 @@ export const postgres: Service = {
       // The heartbeat table is published so Debezium's heartbeat writes advance the slot
       // even when the captured tables are idle; otherwise confirmed_flush_lsn and the
       // walsender lag columns go stale and report minutes of false lag.
-      if (pub.rowCount === 0) await db.query(`CREATE PUBLICATION ${db.escapeIdentifier(pipeline.publication)} FOR TABLE public.users, public.orders, public.debezium_heartbeat`);
+      if (pub.rowCount === 0)
+        await db.query(
+          `CREATE PUBLICATION ${db.escapeIdentifier(pipeline.publication)} FOR TABLE public.users, public.orders, public.debezium_heartbeat`,
+        );
       await db.query(`ALTER PUBLICATION ${db.escapeIdentifier(pipeline.publication)} OWNER TO ${parent}`);
       await seedCanary(db);
 
       let cdc = await store.read(pipeline.cdcSecret);
       if (!cdc) {
-        await store.write(pipeline.cdcSecret, { 'db-username': cdcUserName(new Date()), 'db-password': randomBytes(24).toString('base64url') });
+        await store.write(pipeline.cdcSecret, {
+          'db-username': cdcUserName(new Date()),
+          'db-password': randomBytes(24).toString('base64url'),
+        });
         cdc = (await store.read(pipeline.cdcSecret))!;
       }
       const user = cdc.data['db-username']!;
@@ -176,7 +213,9 @@ export const postgres: Service = {
       // Only while the file store is the pipeline's source of truth: when Connect reads the
       // Kubernetes Secret, this copy is stale and its user may have been rotated away.
       if (has.rowCount === 0 && connectorStore(cfg) === 'file') {
-        await db.query(`CREATE ROLE ${db.escapeIdentifier(user)} WITH LOGIN REPLICATION PASSWORD ${db.escapeLiteral(cdc.data['db-password']!)} IN ROLE ${parent}`);
+        await db.query(
+          `CREATE ROLE ${db.escapeIdentifier(user)} WITH LOGIN REPLICATION PASSWORD ${db.escapeLiteral(cdc.data['db-password']!)} IN ROLE ${parent}`,
+        );
       }
     } finally {
       await db.end();

@@ -5,8 +5,15 @@ import { StackError } from './proc.js';
 export const asRoot = process.getuid?.() === 0;
 
 export function postgresIds(): { uid: number; gid: number } {
-  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
-  if (!line) throw new StackError('postgres', 'no `postgres` system user: install PostgreSQL 15 (apt-get install postgresql-15)');
+  const line = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('postgres:'));
+  if (!line)
+    throw new StackError(
+      'postgres',
+      'no `postgres` system user: install PostgreSQL 15 (apt-get install postgresql-15)',
+    );
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
 }

@@ -186,7 +186,11 @@ export async function waitFor(service: string, check: () => Promise<boolean>, op
       lastError = (err as Error).message;
     }
     if (opts.pid !== undefined && !isAlive(opts.pid)) {
-      throw new StackError(service, `process exited before it became ${what}; last lines of its log:\n${tail(opts.logPath)}`, opts.logPath);
+      throw new StackError(
+        service,
+        `process exited before it became ${what}; last lines of its log:\n${tail(opts.logPath)}`,
+        opts.logPath,
+      );
     }
     const now = Date.now();
     if (now - sample.at >= progressEvery) {
@@ -194,14 +198,27 @@ export async function waitFor(service: string, check: () => Promise<boolean>, op
       const logGrew = next.log !== sample.log;
       const cpuUsed = next.cpu !== undefined && sample.cpu !== undefined ? (next.cpu - sample.cpu) / 100 : 0;
       if (logGrew || cpuUsed > 0.05) lastProgressAt = now;
-      const signs = [logGrew ? `log +${next.log - sample.log} B` : 'log quiet', opts.pid ? `cpu +${cpuUsed.toFixed(1)} s` : ''].filter(Boolean).join(', ');
-      report(`[${service}] waiting for ${what}: ${Math.round((now - started) / 1000)} s (${signs})${lastError ? `; last answer: ${lastError}` : ''}`);
+      const signs = [
+        logGrew ? `log +${next.log - sample.log} B` : 'log quiet',
+        opts.pid ? `cpu +${cpuUsed.toFixed(1)} s` : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
+      report(
+        `[${service}] waiting for ${what}: ${Math.round((now - started) / 1000)} s (${signs})${lastError ? `; last answer: ${lastError}` : ''}`,
+      );
       sample = next;
     }
     const stalled = now - lastProgressAt >= opts.timeoutMs;
     if (stalled || now >= hardDeadline) {
-      const why = stalled ? `no progress for ${Math.round(opts.timeoutMs / 1000)} s (log and CPU idle)` : `still not ${what} after ${Math.round((now - started) / 1000)} s, the longest a start may take`;
-      throw new StackError(service, `not ${what}: ${why}${lastError ? ` (last error: ${lastError})` : ''}`, opts.logPath);
+      const why = stalled
+        ? `no progress for ${Math.round(opts.timeoutMs / 1000)} s (log and CPU idle)`
+        : `still not ${what} after ${Math.round((now - started) / 1000)} s, the longest a start may take`;
+      throw new StackError(
+        service,
+        `not ${what}: ${why}${lastError ? ` (last error: ${lastError})` : ''}`,
+        opts.logPath,
+      );
     }
     await sleep(opts.pollMs ?? 500);
   }
@@ -210,7 +227,13 @@ export async function waitFor(service: string, check: () => Promise<boolean>, op
 export function tail(file: string | undefined, lines = 15): string {
   if (!file) return '';
   try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `    ${l}`).join('\n');
+    return fs
+      .readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(-lines)
+      .map((l) => `    ${l}`)
+      .join('\n');
   } catch {
     return '    (no log)';
   }
@@ -222,10 +245,18 @@ export function runInstaller(service: string, script: string, env: NodeJS.Proces
     const child = spawn('bash', [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.on('error', (err) => reject(new StackError(service, `installer ${path.basename(script)} could not run: ${err.message}`)));
+    child.on('error', (err) =>
+      reject(new StackError(service, `installer ${path.basename(script)} could not run: ${err.message}`)),
+    );
     child.on('close', (code) => {
       if (code === 0) resolve(stdout.trim().split('\n').pop() ?? '');
-      else reject(new StackError(service, `installation failed (${path.basename(script)} exited ${code}); see the messages above`));
+      else
+        reject(
+          new StackError(
+            service,
+            `installation failed (${path.basename(script)} exited ${code}); see the messages above`,
+          ),
+        );
     });
   });
 }

@@ -25,14 +25,21 @@ function javaForRegistry(): string {
         .sort((a, b) => b.v - a.v)
     : [];
   if (candidates.length === 0) {
-    throw new StackError('schema-registry', 'Apicurio Registry 3 needs Java 21 or newer: install a JDK >= 21 under /usr/lib/jvm or set REKEY_JAVA21_HOME');
+    throw new StackError(
+      'schema-registry',
+      'Apicurio Registry 3 needs Java 21 or newer: install a JDK >= 21 under /usr/lib/jvm or set REKEY_JAVA21_HOME',
+    );
   }
   return path.join(jvmRoot, candidates[0]!.d, 'bin', 'java');
 }
 
 export const registryUrl = (cfg: StackConfig) => `http://127.0.0.1:${cfg.ports.registry}/apis/ccompat/v7`;
 export const registryUsers = ['admin', 'developer', 'probe'] as const;
-const roles: Record<(typeof registryUsers)[number], string> = { admin: 'sr-admin', developer: 'sr-developer', probe: 'sr-readonly' };
+const roles: Record<(typeof registryUsers)[number], string> = {
+  admin: 'sr-admin',
+  developer: 'sr-developer',
+  probe: 'sr-readonly',
+};
 
 /**
  * The embedded users file. A secret in the runbook's layout (`user-info`, the Jetty users file a
@@ -74,7 +81,9 @@ export function registryUserProperties(data: Record<string, string>): string[] {
  */
 export async function registrySecret(cfg: StackConfig) {
   if (connectorStore(cfg) !== 'file') {
-    const live = await new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace).read(pipeline.registrySecret).catch(() => undefined);
+    const live = await new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace)
+      .read(pipeline.registrySecret)
+      .catch(() => undefined);
     if (live) return live;
   }
   return new FileSecretStore(cfg.secretsDir).read(pipeline.registrySecret);
@@ -85,7 +94,10 @@ async function answers(cfg: StackConfig, port: number): Promise<boolean> {
   const secret = await registrySecret(cfg);
   if (!secret) return false;
   const auth = Buffer.from(`${secret.data['probe-user']}:${secret.data['probe-password']}`).toString('base64');
-  const res = await fetch(`http://127.0.0.1:${port}/apis/ccompat/v7/subjects`, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(3000) });
+  const res = await fetch(`http://127.0.0.1:${port}/apis/ccompat/v7/subjects`, {
+    headers: { authorization: `Basic ${auth}` },
+    signal: AbortSignal.timeout(3000),
+  });
   return res.ok;
 }
 
@@ -96,14 +108,21 @@ async function answers(cfg: StackConfig, port: number): Promise<boolean> {
  */
 export async function replicaSpec(cfg: StackConfig): Promise<ReplicaSpec> {
   const secret = await registrySecret(cfg);
-  if (!secret) throw new StackError('schema-registry', `secret ${pipeline.registrySecret} missing; run npm run stack:up`);
+  if (!secret)
+    throw new StackError('schema-registry', `secret ${pipeline.registrySecret} missing; run npm run stack:up`);
   const dir = path.join(cfg.dataDir, 'registry');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const usersFile = path.join(dir, 'users.properties');
   fs.writeFileSync(usersFile, registryUserProperties(secret.data).join('\n') + '\n', { mode: 0o600 });
   fs.chmodSync(usersFile, 0o600);
   const tls = await prepareHttpsTls(cfg, 'schema-registry');
-  return { java: javaForRegistry(), app: path.join(cfg.cache, `apicurio-registry-${cfg.versions.apicurio}`), usersFile, tls, healthy: (port) => answers(cfg, port) };
+  return {
+    java: javaForRegistry(),
+    app: path.join(cfg.cache, `apicurio-registry-${cfg.versions.apicurio}`),
+    usersFile,
+    tls,
+    healthy: (port) => answers(cfg, port),
+  };
 }
 
 /** Apicurio Registry with its Confluent-compatible API behind HTTP basic auth (Quarkus embedded users): two replicas behind one address. */
@@ -124,7 +143,11 @@ export const registry: Service = {
       // registry reads (rekey keeps it in step; this stand-in converts it at start). A secret that
       // exists without it (an older stack) is left as it is: the keys alone keep working.
       const data: Record<string, string> = {};
-      const jettyRoles: Record<(typeof registryUsers)[number], string> = { admin: 'admin', developer: 'developer', probe: 'readonly' };
+      const jettyRoles: Record<(typeof registryUsers)[number], string> = {
+        admin: 'admin',
+        developer: 'developer',
+        probe: 'readonly',
+      };
       const userInfo: string[] = [];
       for (const user of registryUsers) {
         data[`${user}-user`] = user;
@@ -147,7 +170,10 @@ export const registry: Service = {
       headers: { authorization: `Basic ${auth}`, 'content-type': 'application/vnd.schemaregistry.v1+json' },
       body: JSON.stringify({ compatibility: 'BACKWARD' }),
     });
-    if (!res.ok) throw new Error(`setting global compatibility BACKWARD answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
+    if (!res.ok)
+      throw new Error(
+        `setting global compatibility BACKWARD answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`,
+      );
   },
 
   async healthy(cfg) {

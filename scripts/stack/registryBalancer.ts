@@ -28,7 +28,11 @@ export function readBalancerControl(file: string): BalancerControl {
 }
 
 /** Opens a connection to the first backend of `order` (indexes into `ports`) that accepts one. */
-function connectFirst(ports: number[], order: number[], done: (backend: { socket: net.Socket; index: number } | null) => void): void {
+function connectFirst(
+  ports: number[],
+  order: number[],
+  done: (backend: { socket: net.Socket; index: number } | null) => void,
+): void {
   const [index, ...rest] = order;
   if (index === undefined) return done(null);
   const socket = net.connect({ host: '127.0.0.1', port: ports[index]! });
@@ -101,7 +105,13 @@ function serve(controlFile: string): void {
       control = readBalancerControl(controlFile);
     }
     for (const [p, r] of open) {
-      if (control.live.includes(p.index) || p.held !== null || p.lastFrom !== 'backend' || Date.now() - p.lastAt < IDLE_MS) continue;
+      if (
+        control.live.includes(p.index) ||
+        p.held !== null ||
+        p.lastFrom !== 'backend' ||
+        Date.now() - p.lastAt < IDLE_MS
+      )
+        continue;
       move(p, control.routes[r]!.backends, control.live, r === 0);
     }
   }, 25).unref();
@@ -113,10 +123,21 @@ function serve(controlFile: string): void {
       const live = indexes.filter((i) => control.live.includes(i));
       const first = turn++ % Math.max(live.length, 1);
       // the drained ones last: better a replica that is shutting down than no answer at all
-      const order = [...live.slice(first), ...live.slice(0, first), ...indexes.filter((i) => !control.live.includes(i))];
+      const order = [
+        ...live.slice(first),
+        ...live.slice(0, first),
+        ...indexes.filter((i) => !control.live.includes(i)),
+      ];
       connectFirst(backends, order, (backend) => {
         if (!backend) return client.destroy();
-        const p: Pinned = { client, backend: backend.socket, index: backend.index, lastFrom: 'backend', lastAt: Date.now(), held: null };
+        const p: Pinned = {
+          client,
+          backend: backend.socket,
+          index: backend.index,
+          lastFrom: 'backend',
+          lastAt: Date.now(),
+          held: null,
+        };
         open.set(p, r);
         attach(p, backend.socket);
         client.on('data', (chunk) => {

@@ -26,7 +26,11 @@ const SLOTS = 2 * REGISTRY_REPLICAS;
 const BALANCER = 'schema-registry-balancer';
 const replicaName = (slot: number) => `schema-registry-${slot}`;
 /** Each slot's own ports; the registry's configured ports belong to the balancer. */
-export const replicaPorts = (cfg: StackConfig, slot: number) => ({ http: cfg.ports.registry + 10 + slot, https: cfg.ports.registryHttps + 10 + slot, management: cfg.ports.registryManagement + 20 + slot });
+export const replicaPorts = (cfg: StackConfig, slot: number) => ({
+  http: cfg.ports.registry + 10 + slot,
+  https: cfg.ports.registryHttps + 10 + slot,
+  management: cfg.ports.registryManagement + 20 + slot,
+});
 const controlFile = (cfg: StackConfig) => path.join(cfg.runDir, 'registry-balancer.json');
 const slots = Array.from({ length: SLOTS }, (_, i) => i);
 const firstPair = slots.slice(0, REGISTRY_REPLICAS);
@@ -81,13 +85,24 @@ async function startReplica(cfg: StackConfig, i: number, spec: ReplicaSpec): Pro
   const pid = spawnDetached({
     name: replicaName(i),
     command: spec.java,
-    args: ['-Xms128m', '-Xmx384m', '-XX:+UseSerialGC', ...fastJvmStart(cfg, `apicurio-registry-${cfg.versions.apicurio}`, spec.java), '-jar', path.join(spec.app, 'quarkus-run.jar')],
+    args: [
+      '-Xms128m',
+      '-Xmx384m',
+      '-XX:+UseSerialGC',
+      ...fastJvmStart(cfg, `apicurio-registry-${cfg.versions.apicurio}`, spec.java),
+      '-jar',
+      path.join(spec.app, 'quarkus-run.jar'),
+    ],
     cwd: cfg.dataDir,
     env: replicaEnv(cfg, i, spec),
     runDir: cfg.runDir,
     logPath: log,
   });
-  await waitFor(replicaName(i), () => spec.healthy(replicaPorts(cfg, i).http), { timeoutMs: 120_000, logPath: log, pid });
+  await waitFor(replicaName(i), () => spec.healthy(replicaPorts(cfg, i).http), {
+    timeoutMs: 120_000,
+    logPath: log,
+    pid,
+  });
 }
 
 const running = (cfg: StackConfig, slot: number) => isAlive(readPid(cfg.runDir, replicaName(slot)));
@@ -124,7 +139,11 @@ export async function startReplicas(cfg: StackConfig, spec: ReplicaSpec): Promis
   // one first: it creates the journal topics, which two replicas starting together would both try (TopicExistsException)
   if (first !== undefined) await startReplica(cfg, first, spec);
   await Promise.all(rest.map((slot) => startReplica(cfg, slot, spec)));
-  await waitFor(BALANCER, () => spec.healthy(cfg.ports.registry), { timeoutMs: 30_000, logPath: logPath(cfg, BALANCER), pid: readPid(cfg.runDir, BALANCER) });
+  await waitFor(BALANCER, () => spec.healthy(cfg.ports.registry), {
+    timeoutMs: 30_000,
+    logPath: logPath(cfg, BALANCER),
+    pid: readPid(cfg.runDir, BALANCER),
+  });
 }
 
 export async function stopReplicas(cfg: StackConfig): Promise<void> {
@@ -139,15 +158,23 @@ export async function stopReplicas(cfg: StackConfig): Promise<void> {
  * flight the old pair is stopped. A retry after a crash finds the new pair running and only
  * finishes the switch.
  */
-export async function rollReplicas(cfg: StackConfig, spec: ReplicaSpec, onProgress: (detail: string) => void): Promise<void> {
+export async function rollReplicas(
+  cfg: StackConfig,
+  spec: ReplicaSpec,
+  onProgress: (detail: string) => void,
+): Promise<void> {
   const file = controlFile(cfg);
   const old = readBalancerControl(file).live;
   const next = slots.filter((slot) => !old.includes(slot)).slice(0, REGISTRY_REPLICAS);
-  onProgress(`starting ${REGISTRY_REPLICAS} new replicas with the users in the secret beside the ${old.length} serving`);
-  await Promise.all(next.map(async (slot) => {
-    await stopPid(cfg.runDir, replicaName(slot)); // left over from an interrupted rollout: it may hold the old users
-    await startReplica(cfg, slot, spec);
-  }));
+  onProgress(
+    `starting ${REGISTRY_REPLICAS} new replicas with the users in the secret beside the ${old.length} serving`,
+  );
+  await Promise.all(
+    next.map(async (slot) => {
+      await stopPid(cfg.runDir, replicaName(slot)); // left over from an interrupted rollout: it may hold the old users
+      await startReplica(cfg, slot, spec);
+    }),
+  );
   writeBalancerControl(file, { ...readBalancerControl(file), live: next });
   onProgress('new replicas serve; draining the old ones');
   await new Promise((r) => setTimeout(r, 500));

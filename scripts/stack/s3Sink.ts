@@ -45,7 +45,9 @@ export function s3SinkConfig(cfg: StackConfig): Record<string, string> {
 }
 
 async function sinkRunning(cfg: StackConfig): Promise<boolean> {
-  const res = await fetch(`${connectUrl(cfg)}/connectors/${s3SinkConnector}/status`, { signal: AbortSignal.timeout(3000) });
+  const res = await fetch(`${connectUrl(cfg)}/connectors/${s3SinkConnector}/status`, {
+    signal: AbortSignal.timeout(3000),
+  });
   if (!res.ok) return false;
   const s = (await res.json()) as { connector: { state: string }; tasks: Array<{ state: string; trace?: string }> };
   const failed = s.tasks.find((t) => t.state === 'FAILED');
@@ -66,14 +68,27 @@ export const s3Sink: Service = {
   async seed(cfg) {
     const url = `${connectUrl(cfg)}/connectors/${s3SinkConnector}`;
     const desired = s3SinkConfig(cfg);
-    const live = await fetch(`${url}/config`).then((r) => (r.ok ? (r.json() as Promise<Record<string, string>>) : undefined));
+    const live = await fetch(`${url}/config`).then((r) =>
+      r.ok ? (r.json() as Promise<Record<string, string>>) : undefined,
+    );
     const differs = !live || Object.keys(desired).some((k) => live[k] !== desired[k]);
     if (differs) {
-      const put = await fetch(`${url}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(desired) });
-      if (!put.ok) throw new Error(`${live ? 'updating' : 'creating'} connector ${s3SinkConnector} failed: HTTP ${put.status} ${await put.text()}`);
+      const put = await fetch(`${url}/config`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(desired),
+      });
+      if (!put.ok)
+        throw new Error(
+          `${live ? 'updating' : 'creating'} connector ${s3SinkConnector} failed: HTTP ${put.status} ${await put.text()}`,
+        );
     }
     await restartIfKeyChanged(cfg, url, differs);
-    await waitFor('s3-sink', () => sinkRunning(cfg), { timeoutMs: 90_000, logPath: logPath(cfg, 'kafka-connect'), what: `running connector ${s3SinkConnector}` });
+    await waitFor('s3-sink', () => sinkRunning(cfg), {
+      timeoutMs: 90_000,
+      logPath: logPath(cfg, 'kafka-connect'),
+      what: `running connector ${s3SinkConnector}`,
+    });
   },
   async stop() {},
 };
@@ -90,7 +105,10 @@ async function restartIfKeyChanged(cfg: StackConfig, url: string, justConfigured
   const startedWith = fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : '';
   if (!justConfigured && startedWith !== keyId) {
     const res = await fetch(`${url}/restart?includeTasks=true`, { method: 'POST' });
-    if (!res.ok) throw new Error(`restarting ${s3SinkConnector} with the current key failed: HTTP ${res.status} ${await res.text()}`);
+    if (!res.ok)
+      throw new Error(
+        `restarting ${s3SinkConnector} with the current key failed: HTTP ${res.status} ${await res.text()}`,
+      );
   }
   fs.writeFileSync(marker, keyId);
 }

@@ -17,7 +17,18 @@ import { s3Sink } from './s3Sink.js';
  * Start order: Connect needs Kafka, a seeded PostgreSQL and the registry (its converter registers schemas); Kubernetes is seeded with the
  * secrets the others generated; the kubelet then runs the Connect pod (it restarts Connect).
  */
-export const services: Service[] = [codecServer, temporal, postgres, kafka, registry, connect, moto, s3Sink, kube, kubelet];
+export const services: Service[] = [
+  codecServer,
+  temporal,
+  postgres,
+  kafka,
+  registry,
+  connect,
+  moto,
+  s3Sink,
+  kube,
+  kubelet,
+];
 
 export interface ServiceStatus {
   name: string;
@@ -35,7 +46,14 @@ async function isHealthy(cfg: StackConfig, s: Service): Promise<boolean> {
 }
 
 export async function status(cfg: StackConfig): Promise<ServiceStatus[]> {
-  return Promise.all(services.map(async (s) => ({ name: s.name, url: s.url(cfg), healthy: await isHealthy(cfg, s), ...(s.extra?.(cfg) ?? {}) })));
+  return Promise.all(
+    services.map(async (s) => ({
+      name: s.name,
+      url: s.url(cfg),
+      healthy: await isHealthy(cfg, s),
+      ...(s.extra?.(cfg) ?? {}),
+    })),
+  );
 }
 
 /**
@@ -46,7 +64,11 @@ export async function status(cfg: StackConfig): Promise<ServiceStatus[]> {
 /** What the demo's rotation needs: it never builds the tools of the other services (Kubernetes binaries take minutes cold). */
 export const demoServices = ['codec-server', 'temporal', 'postgres', 'kafka', 'schema-registry', 'kafka-connect'];
 
-export async function up(cfg: StackConfig, log: (line: string) => void = console.error, opts: { only?: string[] } = {}): Promise<ServiceStatus[]> {
+export async function up(
+  cfg: StackConfig,
+  log: (line: string) => void = console.error,
+  opts: { only?: string[] } = {},
+): Promise<ServiceStatus[]> {
   for (const d of [cfg.dir, cfg.dataDir, cfg.logDir, cfg.runDir]) fs.mkdirSync(d, { recursive: true });
   fs.mkdirSync(cfg.secretsDir, { recursive: true, mode: 0o700 });
   const started: Service[] = [];
@@ -58,7 +80,10 @@ export async function up(cfg: StackConfig, log: (line: string) => void = console
       } else {
         for (const port of s.ports(cfg)) {
           if (await portInUse(port)) {
-            throw new StackError(s.name, `port ${port} on 127.0.0.1 is taken by another process; free it or choose another port (see README, "Ports")`);
+            throw new StackError(
+              s.name,
+              `port ${port} on 127.0.0.1 is taken by another process; free it or choose another port (see README, "Ports")`,
+            );
           }
         }
         log(`${s.name}: installing (cached after the first run)`);
@@ -71,7 +96,9 @@ export async function up(cfg: StackConfig, log: (line: string) => void = console
         try {
           await s.seed(cfg);
         } catch (err) {
-          throw err instanceof StackError ? err : new StackError(s.name, `seeding failed: ${(err as Error).message}`, `${cfg.logDir}/${s.name}.log`);
+          throw err instanceof StackError
+            ? err
+            : new StackError(s.name, `seeding failed: ${(err as Error).message}`, `${cfg.logDir}/${s.name}.log`);
         }
       }
       log(`${s.name}: healthy at ${s.url(cfg)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
@@ -86,7 +113,11 @@ export async function up(cfg: StackConfig, log: (line: string) => void = console
   return (await status(cfg)).filter((x) => !opts.only || opts.only.includes(x.name));
 }
 
-export async function down(cfg: StackConfig, opts: { purge?: boolean } = {}, log: (line: string) => void = console.error): Promise<void> {
+export async function down(
+  cfg: StackConfig,
+  opts: { purge?: boolean } = {},
+  log: (line: string) => void = console.error,
+): Promise<void> {
   for (const s of [...services].reverse()) {
     await s.stop(cfg);
     log(`${s.name}: stopped`);

@@ -18,21 +18,32 @@ export const temporal: Service = {
   extra: (cfg) => ({ ui: `http://127.0.0.1:${cfg.ports.temporalUi}`, namespace: 'default' }),
 
   async install(cfg) {
-    await runInstaller('temporal', installScript('install-temporal.sh'), { REKEY_CACHE: cfg.cache, REKEY_TEMPORAL_CLI_VERSION: cfg.versions.temporalCli });
+    await runInstaller('temporal', installScript('install-temporal.sh'), {
+      REKEY_CACHE: cfg.cache,
+      REKEY_TEMPORAL_CLI_VERSION: cfg.versions.temporalCli,
+    });
   },
 
   async start(cfg) {
     fs.mkdirSync(cfg.dataDir, { recursive: true });
     const log = logPath(cfg, 'temporal');
     const args = [
-      'server', 'start-dev',
-      '--ip', '127.0.0.1',
-      '--port', String(cfg.ports.temporal),
-      '--ui-port', String(cfg.ports.temporalUi),
-      '--db-filename', path.join(cfg.dataDir, 'temporal.sqlite'),
-      '--log-level', 'warn',
-      '--ui-ip', '127.0.0.1',
-      '--ui-codec-endpoint', codecUrl(cfg),
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(cfg.ports.temporal),
+      '--ui-port',
+      String(cfg.ports.temporalUi),
+      '--db-filename',
+      path.join(cfg.dataDir, 'temporal.sqlite'),
+      '--log-level',
+      'warn',
+      '--ui-ip',
+      '127.0.0.1',
+      '--ui-codec-endpoint',
+      codecUrl(cfg),
       ...searchAttributes.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
     ];
     const pid = spawnDetached({ name: 'temporal', command: binary(cfg), args, runDir: cfg.runDir, logPath: log });

@@ -26,8 +26,18 @@ export interface TemporalTlsProxy {
 async function clientFiles(cfg: StackConfig, caPem: { certPem: string; keyPem: string }) {
   const dir = path.join(cfg.dataDir, 'temporal-tls');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const files = { ca: path.join(dir, 'ca.crt'), clientCert: path.join(dir, 'client.crt'), clientKey: path.join(dir, 'client.key') };
-  const client = await issueCertificate({ ca: caPem, commonName: 'rekey-worker', sans: ['DNS:rekey-worker'], validityDays: 30, usage: 'client' });
+  const files = {
+    ca: path.join(dir, 'ca.crt'),
+    clientCert: path.join(dir, 'client.crt'),
+    clientKey: path.join(dir, 'client.key'),
+  };
+  const client = await issueCertificate({
+    ca: caPem,
+    commonName: 'rekey-worker',
+    sans: ['DNS:rekey-worker'],
+    validityDays: 30,
+    usage: 'client',
+  });
   fs.writeFileSync(files.ca, caPem.certPem, { mode: 0o600 });
   fs.writeFileSync(files.clientCert, client.certPem, { mode: 0o600 });
   fs.writeFileSync(files.clientKey, client.keyPem, { mode: 0o600 });
@@ -39,20 +49,35 @@ export async function startTemporalTlsProxy(cfg: StackConfig, opts: { port?: num
   await ensureStackCertificates(cfg);
   const ca = (await new FileSecretStore(cfg.secretsDir).read(pipeline.caSecret))!;
   const caPem = { certPem: ca.data[CA_KEYS.cert]!, keyPem: ca.data[CA_KEYS.key]! };
-  const server = await issueCertificate({ ca: caPem, commonName: 'temporal', sans: ['DNS:localhost', 'IP:127.0.0.1'], validityDays: 30 });
+  const server = await issueCertificate({
+    ca: caPem,
+    commonName: 'temporal',
+    sans: ['DNS:localhost', 'IP:127.0.0.1'],
+    validityDays: 30,
+  });
   const files = await clientFiles(cfg, caPem);
   let refused = 0;
   const sockets = new Set<net.Socket>();
-  const proxy = tls.createServer({ key: server.keyPem, cert: server.certPem, ca: caPem.certPem, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] }, (client) => {
-    const upstream = net.connect(cfg.ports.temporal, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.once('close', () => sockets.delete(s));
-    }
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-    client.pipe(upstream).pipe(client);
-  });
+  const proxy = tls.createServer(
+    {
+      key: server.keyPem,
+      cert: server.certPem,
+      ca: caPem.certPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNProtocols: ['h2'],
+    },
+    (client) => {
+      const upstream = net.connect(cfg.ports.temporal, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.once('close', () => sockets.delete(s));
+      }
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    },
+  );
   proxy.on('tlsClientError', () => refused++);
   await new Promise<void>((resolve, reject) => {
     proxy.once('error', reject);

@@ -2,7 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import type { SecretStore } from '../../activities/secrets/store.js';
-import { CA_KEYS, CERT_KEYS, createCertificateAuthority, describeCertificate, issueCertificate, pemKeystore, type TlsInstaller } from '../../activities/tls/index.js';
+import {
+  CA_KEYS,
+  CERT_KEYS,
+  createCertificateAuthority,
+  describeCertificate,
+  issueCertificate,
+  pemKeystore,
+  type TlsInstaller,
+} from '../../activities/tls/index.js';
 import { pipeline, type StackConfig } from './config.js';
 import { chownToPostgres } from './postgresUser.js';
 import { StackError } from './proc.js';
@@ -42,7 +50,11 @@ export async function ensureStackCertificates(cfg: StackConfig): Promise<void> {
   let ca = await store.read(pipeline.caSecret);
   if (!ca) {
     const made = await createCertificateAuthority({ commonName: 'rekey embedded stack CA', validityDays: CA_DAYS });
-    await store.write(pipeline.caSecret, { [CA_KEYS.cert]: made.certPem, [CA_KEYS.key]: made.keyPem }, { expectedVersion: null });
+    await store.write(
+      pipeline.caSecret,
+      { [CA_KEYS.cert]: made.certPem, [CA_KEYS.key]: made.keyPem },
+      { expectedVersion: null },
+    );
     ca = (await store.read(pipeline.caSecret))!;
   }
   const caPem = { certPem: ca.data[CA_KEYS.cert]!, keyPem: ca.data[CA_KEYS.key]! };
@@ -50,9 +62,20 @@ export async function ensureStackCertificates(cfg: StackConfig): Promise<void> {
     const current = await store.read(c.secret);
     const pem = current?.data[CERT_KEYS.cert];
     if (pem && Date.parse(describeCertificate(pem).notAfter) > Date.now()) continue;
-    const issued = await issueCertificate({ ca: caPem, commonName: c.commonName, sans: c.sans, validityDays: SERVICE_DAYS });
-    const keystore = c.keystore ? { [CERT_KEYS.keystore]: pemKeystore(issued.keyPem, issued.certPem) } : ({} as Record<string, string>);
-    await store.write(c.secret, { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: caPem.certPem, ...keystore }, { expectedVersion: current?.info.version ?? null });
+    const issued = await issueCertificate({
+      ca: caPem,
+      commonName: c.commonName,
+      sans: c.sans,
+      validityDays: SERVICE_DAYS,
+    });
+    const keystore = c.keystore
+      ? { [CERT_KEYS.keystore]: pemKeystore(issued.keyPem, issued.certPem) }
+      : ({} as Record<string, string>);
+    await store.write(
+      c.secret,
+      { [CERT_KEYS.cert]: issued.certPem, [CERT_KEYS.key]: issued.keyPem, [CERT_KEYS.ca]: caPem.certPem, ...keystore },
+      { expectedVersion: current?.info.version ?? null },
+    );
   }
 }
 
@@ -64,11 +87,19 @@ function writeAtomically(file: string, data: Buffer, owner: (f: string) => void 
 }
 
 /** Writes the secret's certificate and key where PostgreSQL reads them (what the kubelet does for a Secret volume). */
-export async function writePostgresTlsFiles(cfg: StackConfig, store: SecretStore, secret: string = pipeline.postgresTlsSecret): Promise<void> {
+export async function writePostgresTlsFiles(
+  cfg: StackConfig,
+  store: SecretStore,
+  secret: string = pipeline.postgresTlsSecret,
+): Promise<void> {
   const s = await store.read(secret);
   const cert = s?.bytes[CERT_KEYS.cert];
   const key = s?.bytes[CERT_KEYS.key];
-  if (!cert || !key) throw new StackError('postgres', `secret ${secret} lacks ${CERT_KEYS.cert}/${CERT_KEYS.key} in the ${store.kind} store`);
+  if (!cert || !key)
+    throw new StackError(
+      'postgres',
+      `secret ${secret} lacks ${CERT_KEYS.cert}/${CERT_KEYS.key} in the ${store.kind} store`,
+    );
   const files = postgresTlsFiles(cfg);
   fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
   chownToPostgres(files.dir);
@@ -92,9 +123,14 @@ export function localPostgresTls(cfg: StackConfig, store: SecretStore): TlsInsta
 }
 
 /** Writes the secret's PEM keystore where the broker's TLS listener reads it (what the kubelet does for a Secret volume). */
-export async function writeKafkaTlsFiles(cfg: StackConfig, store: SecretStore, secret: string = pipeline.kafkaTlsSecret): Promise<void> {
+export async function writeKafkaTlsFiles(
+  cfg: StackConfig,
+  store: SecretStore,
+  secret: string = pipeline.kafkaTlsSecret,
+): Promise<void> {
   const keystore = (await store.read(secret))?.bytes[CERT_KEYS.keystore];
-  if (!keystore) throw new StackError('kafka', `secret ${secret} lacks ${CERT_KEYS.keystore} in the ${store.kind} store`);
+  if (!keystore)
+    throw new StackError('kafka', `secret ${secret} lacks ${CERT_KEYS.keystore} in the ${store.kind} store`);
   const files = kafkaTlsFiles(cfg);
   fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
   // one rename: the broker never reads a key without its certificate

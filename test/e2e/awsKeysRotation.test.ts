@@ -28,7 +28,10 @@ let running: WorkflowHandle | undefined;
 const store = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
 beforeAll(async () => {
   // start from a running sink: a task an earlier file's registry restart failed is not this file's subject
-  await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, { method: 'POST' });
+  await fetch(
+    `http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`,
+    { method: 'POST' },
+  );
   await usePipelineStore(cfg, 'kubernetes');
   const asWorker = await serviceAccountKubeconfig(cfg, 'rekey-worker');
   w = await startTestWorker({
@@ -49,23 +52,38 @@ const sinkKey = async () => {
 };
 const keysOfUser = async () => {
   const iam = new IAMClient(await awsClientConfig(cfg));
-  return ((await iam.send(new ListAccessKeysCommand({ UserName: pipeline.awsUser }))).AccessKeyMetadata ?? []).map((k) => ({ id: k.AccessKeyId!, status: k.Status! }));
+  return ((await iam.send(new ListAccessKeysCommand({ UserName: pipeline.awsUser }))).AccessKeyMetadata ?? []).map(
+    (k) => ({ id: k.AccessKeyId!, status: k.Status! }),
+  );
 };
 /** PutObject into the archive bucket signed with `creds`: 'ok' or the S3 error name. */
 const putWith = async (creds: { accessKeyId: string; secretAccessKey: string }) =>
   new S3Client({ ...(await awsClientConfig(cfg)), credentials: creds })
     .send(new PutObjectCommand({ Bucket: pipeline.bucket, Key: `e2e-probe/${Date.now()}.json`, Body: '{}' }))
-    .then(() => 'ok', (e: Error) => e.name);
+    .then(
+      () => 'ok',
+      (e: Error) => e.name,
+    );
 
 const rotateUnderLoad = (input: Record<string, unknown>) =>
-  rotateAwsUnderLoad({ client: w.client, stack: cfg, brokers: w.config.kafka.brokers, taskQueue: w.taskQueue, input, rate: 40, onStart: (h) => (running = h) }).finally(() => (running = undefined));
+  rotateAwsUnderLoad({
+    client: w.client,
+    stack: cfg,
+    brokers: w.config.kafka.brokers,
+    taskQueue: w.taskQueue,
+    input,
+    rate: 40,
+    onStart: (h) => (running = h),
+  }).finally(() => (running = undefined));
 
 describe('AWS access-key rotation with S3 in the data path', () => {
   it('rotates under CDC load: 0 lost in the archive, the sink never refused, the old key deleted and refused', async () => {
     const old = await sinkKey();
     expect(await putWith(old)).toBe('ok');
     const r = await rotateUnderLoad({ gracePeriod: 'PT1S', watchSeconds: 10 });
-    console.info(`aws rotation: ${JSON.stringify({ archive: r.archive, sinkTaskStates: r.sinkTaskStates, steps: r.result?.steps.map((s) => `${s.name}:${s.outcome}`) })}`);
+    console.info(
+      `aws rotation: ${JSON.stringify({ archive: r.archive, sinkTaskStates: r.sinkTaskStates, steps: r.result?.steps.map((s) => `${s.name}:${s.outcome}`) })}`,
+    );
     expect(r.error).toBeUndefined();
     expect(r.result!.status).toBe('completed');
     expect(r.archive.lost).toBe(0);
@@ -84,7 +102,11 @@ describe('AWS access-key rotation with S3 in the data path', () => {
 
   it('on a quiet pipeline (no change events at all) a canary row through the sink proves the switch: its object holds the marker, the row is gone after', async () => {
     const old = await sinkKey();
-    const handle = await startAwsKeysRotation(w.client, { target: 'datapipe-archive', requestedBy: 'e2e', gracePeriod: 'PT1S', watchSeconds: 10 }, { taskQueue: w.taskQueue });
+    const handle = await startAwsKeysRotation(
+      w.client,
+      { target: 'datapipe-archive', requestedBy: 'e2e', gracePeriod: 'PT1S', watchSeconds: 10 },
+      { taskQueue: w.taskQueue },
+    );
     running = handle;
     const result = (await handle.result()) as RotationResult;
     running = undefined;
@@ -97,11 +119,19 @@ describe('AWS access-key rotation with S3 in the data path', () => {
     const now = await sinkKey();
     expect(now.accessKeyId).not.toBe(old.accessKeyId);
     const s3 = new S3Client({ ...(await awsClientConfig(cfg)), credentials: now });
-    const body = await (await s3.send(new GetObjectCommand({ Bucket: pipeline.bucket, Key: key! }))).Body!.transformToString();
+    const body = await (
+      await s3.send(new GetObjectCommand({ Bucket: pipeline.bucket, Key: key! }))
+    ).Body!.transformToString();
     expect(body).toContain(`rekey-${handle.firstExecutionRunId}`);
     const db = await adminClient(cfg, pipeline.database);
     try {
-      expect((await db.query('SELECT count(*)::int AS n FROM public.rekey_canary WHERE marker = $1', [`rekey-${handle.firstExecutionRunId}`])).rows[0].n).toBe(0);
+      expect(
+        (
+          await db.query('SELECT count(*)::int AS n FROM public.rekey_canary WHERE marker = $1', [
+            `rekey-${handle.firstExecutionRunId}`,
+          ])
+        ).rows[0].n,
+      ).toBe(0);
     } finally {
       await db.end();
     }

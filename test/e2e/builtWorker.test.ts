@@ -26,11 +26,17 @@ let worker: ChildProcess | undefined;
 let log = '';
 
 beforeAll(() => {
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/build-worker.ts')], { cwd: repoRoot, stdio: 'pipe' });
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/build-worker.ts')], {
+    cwd: repoRoot,
+    stdio: 'pipe',
+  });
   fs.cpSync(path.join(repoRoot, 'dist'), path.join(app, 'dist'), { recursive: true });
   for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(repoRoot, f), path.join(app, f));
   // the Dockerfile's runtime stage: production dependencies only (served from npm's local cache)
-  execFileSync('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: app, stdio: 'pipe' });
+  execFileSync('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], {
+    cwd: app,
+    stdio: 'pipe',
+  });
 }, 600_000);
 
 afterAll(() => {
@@ -40,15 +46,21 @@ afterAll(() => {
 
 describe('the built worker (image contents)', () => {
   it('has no development tooling among its dependencies', () => {
-    for (const dev of ['tsx', 'typescript', 'vitest', 'eslint', '@temporalio/testing']) expect(fs.existsSync(path.join(app, 'node_modules', dev)), dev).toBe(false);
+    for (const dev of ['tsx', 'typescript', 'vitest', 'eslint', '@temporalio/testing'])
+      expect(fs.existsSync(path.join(app, 'node_modules', dev)), dev).toBe(false);
     expect(fs.existsSync(path.join(app, 'dist/workflow-bundle.js'))).toBe(true);
   });
 
   it('runs `rekey --version` and `rekey --help` in under a second, without tsx', () => {
-    const version = (JSON.parse(fs.readFileSync(path.join(app, 'package.json'), 'utf8')) as { version: string }).version;
+    const version = (JSON.parse(fs.readFileSync(path.join(app, 'package.json'), 'utf8')) as { version: string })
+      .version;
     const timed = (arg: string) => {
       const t0 = performance.now();
-      const out = execFileSync(process.execPath, ['dist/cli/bin.js', arg], { cwd: app, env: { PATH: process.env.PATH }, encoding: 'utf8' });
+      const out = execFileSync(process.execPath, ['dist/cli/bin.js', arg], {
+        cwd: app,
+        env: { PATH: process.env.PATH },
+        encoding: 'utf8',
+      });
       return { out, ms: performance.now() - t0 };
     };
     expect(timed('--version').out.trim()).toBe(version);
@@ -88,12 +100,21 @@ describe('the built worker (image contents)', () => {
     expect(log).not.toMatch(/webpack|bundle created/i); // the pre-built bundle, no bundler at run time
     const { client, connection } = await createClient(config);
     try {
-      const handle = await startPostgresCdcRotation(client, { target: 'ecommerce', gracePeriod: 'PT1S', requestedBy: 'image-test' }, { taskQueue });
+      const handle = await startPostgresCdcRotation(
+        client,
+        { target: 'ecommerce', gracePeriod: 'PT1S', requestedBy: 'image-test' },
+        { taskQueue },
+      );
       const result = (await handle.result()) as RotationResult;
       expect(result.status).toBe('completed');
       expect((await pipelineState()).streamingUser).toBe(result.to);
       // Ready, as the readiness probe asks
-      expect(await fetch(`http://127.0.0.1:${healthPort}/readyz`).then(async (r) => [r.status, ((await r.json()) as { worker: string }).worker])).toEqual([200, 'RUNNING']);
+      expect(
+        await fetch(`http://127.0.0.1:${healthPort}/readyz`).then(async (r) => [
+          r.status,
+          ((await r.json()) as { worker: string }).worker,
+        ]),
+      ).toEqual([200, 'RUNNING']);
       // the audit trail as the log shipper keeps the pod's stdout: one writer's chain, intact, holding this rotation
       const shipped = path.join(app, 'stdout.log');
       fs.writeFileSync(shipped, log);
@@ -103,8 +124,20 @@ describe('the built worker (image contents)', () => {
       expect(log).toContain(`"workflow_id":"${handle.workflowId}"`);
       // the operator CLI from the same package, as `rekey` in the image: the Temporal CLI's own variable names its server
       const rekey = (...args: string[]) =>
-        execFileSync(process.execPath, ['dist/cli/bin.js', ...args], { cwd: app, env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: config.temporal.address, REKEY_CODEC_KEY_FILE: codecKeyFile(stack) }, encoding: 'utf8' });
-      const progress = JSON.parse(rekey('progress', handle.workflowId, '--json')) as { workflowId: string; phase: string; to: string };
+        execFileSync(process.execPath, ['dist/cli/bin.js', ...args], {
+          cwd: app,
+          env: {
+            PATH: process.env.PATH,
+            TEMPORAL_ADDRESS: config.temporal.address,
+            REKEY_CODEC_KEY_FILE: codecKeyFile(stack),
+          },
+          encoding: 'utf8',
+        });
+      const progress = JSON.parse(rekey('progress', handle.workflowId, '--json')) as {
+        workflowId: string;
+        phase: string;
+        to: string;
+      };
       expect(progress).toMatchObject({ workflowId: handle.workflowId, phase: 'completed', to: result.to });
     } finally {
       await connection.close();

@@ -34,8 +34,16 @@ afterAll(async () => {
   fs.rmSync(path.dirname(caFile), { recursive: true, force: true });
 });
 
-const secretCert = async () => describeCertificate((await store.read(pipeline.postgresTlsSecret))!.data[CERT_KEYS.cert]!);
-const served = async () => handshake({ host: '127.0.0.1', port: cfg.ports.postgres, protocol: 'postgres', servername: '127.0.0.1', caPem: fs.readFileSync(caFile, 'utf8') });
+const secretCert = async () =>
+  describeCertificate((await store.read(pipeline.postgresTlsSecret))!.data[CERT_KEYS.cert]!);
+const served = async () =>
+  handshake({
+    host: '127.0.0.1',
+    port: cfg.ports.postgres,
+    protocol: 'postgres',
+    servername: '127.0.0.1',
+    caPem: fs.readFileSync(caFile, 'utf8'),
+  });
 
 /** A client as an application would configure it: verify-full against the CA file, by the address it connects to. */
 async function verifyFullClient(): Promise<pg.Client> {
@@ -46,13 +54,21 @@ async function verifyFullClient(): Promise<pg.Client> {
   await c.connect();
   return c;
 }
-const sslOf = async (c: pg.Client) => (await c.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0]!.ssl;
+const sslOf = async (c: pg.Client) =>
+  (await c.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0]!.ssl;
 
 async function rotate(input: Partial<CertificateRotationInput>) {
-  const handle = await startCertificateRotation(w.client, { service: 'postgresql', requestedBy: 'e2e', ...input }, { taskQueue: w.taskQueue });
+  const handle = await startCertificateRotation(
+    w.client,
+    { service: 'postgresql', requestedBy: 'e2e', ...input },
+    { taskQueue: w.taskQueue },
+  );
   running = handle;
   try {
-    return await handle.result().then((result: RotationResult) => ({ handle, result, error: undefined }), (error: unknown) => ({ handle, result: undefined, error }));
+    return await handle.result().then(
+      (result: RotationResult) => ({ handle, result, error: undefined }),
+      (error: unknown) => ({ handle, result: undefined, error }),
+    );
   } finally {
     running = undefined;
   }
@@ -78,10 +94,15 @@ describe('PostgreSQL server certificate rotation', () => {
     const earlier = await verifyFullClient();
     const db = await adminClient(cfg, pipeline.database);
     try {
-      const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40, warmupMs: 1000 }, () => rotate({ validityDays: 30 }));
+      const run = await underLoad(
+        { db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40, warmupMs: 1000 },
+        () => rotate({ validityDays: 30 }),
+      );
       const events = summarize(run.emails, run.deliveries);
       const { result, error } = run.result;
-      console.info(`certificate rotation: ${JSON.stringify({ events, from: result?.from, to: result?.to, steps: result?.steps.map((s) => `${s.name}:${s.outcome}:${s.detail ?? ''}`) })}`);
+      console.info(
+        `certificate rotation: ${JSON.stringify({ events, from: result?.from, to: result?.to, steps: result?.steps.map((s) => `${s.name}:${s.outcome}:${s.detail ?? ''}`) })}`,
+      );
       expect(error).toBeUndefined();
       expect(result!.status).toBe('completed');
       expect(events.lost).toBe(0);
@@ -125,7 +146,9 @@ describe('PostgreSQL server certificate rotation', () => {
     const { handle } = await rotate({ sans: ['localhost', '127.0.0.1', 'db.example'] });
     const failure = await failureOf(handle);
     expect(failure?.type).toBe('PreflightFailed');
-    expect(failure?.message).toMatch(/nothing was changed: SANs unchanged: saw current DNS:localhost, IP:127\.0\.0\.1; requested .*DNS:db\.example/);
+    expect(failure?.message).toMatch(
+      /nothing was changed: SANs unchanged: saw current DNS:localhost, IP:127\.0\.0\.1; requested .*DNS:db\.example/,
+    );
     expect((await store.read(pipeline.postgresTlsSecret))!.info.fingerprint).toBe(before);
     expect(await store.read(`${pipeline.postgresTlsSecret}-pending`)).toBeUndefined();
   });

@@ -23,12 +23,24 @@ import { auditLines, cfg, pipelineState, stopLeftover, store } from './pipeline.
 let w: TestWorker;
 let handle: WorkflowHandle | undefined;
 beforeAll(async () => {
-  await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, { method: 'POST' });
+  await fetch(
+    `http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`,
+    { method: 'POST' },
+  );
   // the worker reaches Connect's REST API over HTTPS (as a production worker should), so the certificate
   // it reissues is checked as served: rekey's CA file holds the signing CA and Connect's trust bundle
   const caFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-ca-')), 'ca.crt');
-  fs.writeFileSync(caFile, [(await store.read(pipeline.caSecret))!.data[CA_KEYS.cert]!, (await store.read('connect-tls'))!.data[CERT_KEYS.ca]!].join('\n'));
-  w = await startTestWorker({ ...recordingOverrides, kafkaConnect: { url: `https://127.0.0.1:${cfg.ports.connectHttps}`, caFile } });
+  fs.writeFileSync(
+    caFile,
+    [
+      (await store.read(pipeline.caSecret))!.data[CA_KEYS.cert]!,
+      (await store.read('connect-tls'))!.data[CERT_KEYS.ca]!,
+    ].join('\n'),
+  );
+  w = await startTestWorker({
+    ...recordingOverrides,
+    kafkaConnect: { url: `https://127.0.0.1:${cfg.ports.connectHttps}`, caFile },
+  });
 });
 afterAll(async () => {
   await stopLeftover(handle);
@@ -36,7 +48,11 @@ afterAll(async () => {
 });
 
 const registryStatus = async (user: string, password: string) =>
-  (await fetch(`http://127.0.0.1:${cfg.ports.registry}/apis/ccompat/v7/subjects`, { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } })).status;
+  (
+    await fetch(`http://127.0.0.1:${cfg.ports.registry}/apis/ccompat/v7/subjects`, {
+      headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
+    })
+  ).status;
 
 describe('emergency rotate-all', () => {
   it('rotates the CDC user, the AWS key, the registry user with no grace and (asked) Connect’s certificate, as one tree, then validates everything; 0 lost', async () => {
@@ -47,18 +63,30 @@ describe('emergency rotate-all', () => {
     expect(await registryStatus(oldRegistry['developer-user']!, oldRegistry['developer-password']!)).toBe(200);
 
     const db = await adminClient(cfg, pipeline.database);
-    const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 20 }, async () => {
-      handle = await w.client.workflow.start(emergencyRotateAll, {
-        taskQueue: w.taskQueue,
-        workflowId: `emergency-rotate-all/e2e-${Date.now()}`,
-        // probe, the S3 sink's account: its connector must move too. developer (the CDC converter's) is the registry
-        // e2e's subject; every account by default, as the workflow test shows. A 3 s watch for failing tasks after
-        // each registry restart instead of the default 15 s (the input operators have).
-        // With the credentials, the TLS material that was on it (include): here Connect's REST certificate, reissued and served.
-        args: [{ reason: 'e2e: a laptop with every pipeline credential was lost', requestedBy: 'e2e', registryAccounts: ['probe'], inputs: { 'schema-registry': { clientWatch: 'PT3S' } }, include: ['certificates'], certificateServices: ['kafka-connect'] }],
-      });
-      return (await handle.result()) as EmergencyResult;
-    }).finally(() => db.end());
+    const run = await underLoad(
+      { db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 20 },
+      async () => {
+        handle = await w.client.workflow.start(emergencyRotateAll, {
+          taskQueue: w.taskQueue,
+          workflowId: `emergency-rotate-all/e2e-${Date.now()}`,
+          // probe, the S3 sink's account: its connector must move too. developer (the CDC converter's) is the registry
+          // e2e's subject; every account by default, as the workflow test shows. A 3 s watch for failing tasks after
+          // each registry restart instead of the default 15 s (the input operators have).
+          // With the credentials, the TLS material that was on it (include): here Connect's REST certificate, reissued and served.
+          args: [
+            {
+              reason: 'e2e: a laptop with every pipeline credential was lost',
+              requestedBy: 'e2e',
+              registryAccounts: ['probe'],
+              inputs: { 'schema-registry': { clientWatch: 'PT3S' } },
+              include: ['certificates'],
+              certificateServices: ['kafka-connect'],
+            },
+          ],
+        });
+        return (await handle.result()) as EmergencyResult;
+      },
+    ).finally(() => db.end());
     await recordHistory(handle!, 'other-emergency-rotate-all-completed-v3');
     const result = run.result;
     console.info(`emergency: ${JSON.stringify(result)}`);
@@ -77,18 +105,24 @@ describe('emergency rotate-all', () => {
     expect(state.cdcRoles).not.toContain(oldCdc['db-username']);
     expect(state.streamingUser).toBe((await store.read(pipeline.cdcSecret))!.data['db-username']);
     // AWS: only the new key exists
-    const keys = (await new IAMClient(await awsClientConfig(cfg)).send(new ListAccessKeysCommand({ UserName: pipeline.awsUser }))).AccessKeyMetadata ?? [];
+    const keys =
+      (await new IAMClient(await awsClientConfig(cfg)).send(new ListAccessKeysCommand({ UserName: pipeline.awsUser })))
+        .AccessKeyMetadata ?? [];
     expect(keys.map((k) => k.AccessKeyId)).toEqual([(await store.read(pipeline.awsSecret))!.data['access-key-id']]);
     expect(keys.map((k) => k.AccessKeyId)).not.toContain(oldAws['access-key-id']);
     // registry: the old user is refused, the new one accepted
     const now = (await store.read(pipeline.registrySecret))!.data;
     for (const account of ['probe']) {
-      expect(await registryStatus(oldRegistry[`${account}-user`]!, oldRegistry[`${account}-password`]!), account).toBe(401);
+      expect(await registryStatus(oldRegistry[`${account}-user`]!, oldRegistry[`${account}-password`]!), account).toBe(
+        401,
+      );
       expect(await registryStatus(now[`${account}-user`]!, now[`${account}-password`]!), account).toBe(200);
     }
 
     // the S3 sink authenticates as probe: it was moved to the new user and runs (the old one is refused)
-    const sink = (await (await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/status`)).json()) as { tasks: Array<{ state: string }> };
+    const sink = (await (
+      await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/status`)
+    ).json()) as { tasks: Array<{ state: string }> };
     expect(sink.tasks.map((t) => t.state)).toEqual(['RUNNING']);
 
     // Connect's REST API: a new certificate in its secret (the child proved it served and trusted before it completed)
@@ -118,7 +152,13 @@ describe('emergency rotate-all', () => {
   });
 
   it('refuses to start without a reason, naming it', async () => {
-    const h = await w.client.workflow.start(emergencyRotateAll, { taskQueue: w.taskQueue, workflowId: `emergency-rotate-all/e2e-bad-${Date.now()}`, args: [{ reason: 'oops' } as never] });
-    await expect(h.result()).rejects.toMatchObject({ cause: { type: 'InvalidInput', message: expect.stringMatching(/^invalid emergency input: reason: /) } });
+    const h = await w.client.workflow.start(emergencyRotateAll, {
+      taskQueue: w.taskQueue,
+      workflowId: `emergency-rotate-all/e2e-bad-${Date.now()}`,
+      args: [{ reason: 'oops' } as never],
+    });
+    await expect(h.result()).rejects.toMatchObject({
+      cause: { type: 'InvalidInput', message: expect.stringMatching(/^invalid emergency input: reason: /) },
+    });
   });
 });

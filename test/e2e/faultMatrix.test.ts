@@ -31,7 +31,11 @@ const expectConverged = (r: CellResult) => {
 
 describe('fault matrix (CI subset)', () => {
   // a worker SIGKILLed inside running activities (CDC) is crash.test.ts; every activity of every procedure: npm run bench:faults
-  it.each(matrixCells.filter((c) => c.ci).map((c) => [`${c.procedure} | ${c.fault} @ ${c.step}`, c] as const))('%s', async (_name, c) => {
-    expectConverged(await matrix.cell(c));
-  }, 300_000);
+  it.each(matrixCells.filter((c) => c.ci).map((c) => [`${c.procedure} | ${c.fault} @ ${c.step}`, c] as const))(
+    '%s',
+    async (_name, c) => {
+      expectConverged(await matrix.cell(c));
+    },
+    300_000,
+  );
 });

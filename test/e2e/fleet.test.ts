@@ -24,7 +24,10 @@ let db: pg.Client;
 const files = new FileSecretStore(stack.secretsDir);
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/build-worker.ts')], { cwd: repoRoot, stdio: 'pipe' });
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/build-worker.ts')], {
+    cwd: repoRoot,
+    stdio: 'pipe',
+  });
   await ensureFleet(stack, targets.length);
   ({ client, connection } = await createClient(config));
   db = await adminClient(stack, pipeline.database);
@@ -40,7 +43,18 @@ describe('a fleet of pipelines rotated at once', () => {
   it('two workers share three concurrent rotations: every target switched, one login role each, 0 events lost', async () => {
     const before = new Map<string, string>();
     for (const t of targets) before.set(t.name, (await files.read(t.secret))!.data['db-username']!);
-    const run = await rotateFleet({ client, db, stack, brokers: config.kafka.brokers, targets, workers: 2, rate: 9, gracePeriod: 'PT1S', workerEnv: productionWorkerEnv(stack, config), log: () => undefined });
+    const run = await rotateFleet({
+      client,
+      db,
+      stack,
+      brokers: config.kafka.brokers,
+      targets,
+      workers: 2,
+      rate: 9,
+      gracePeriod: 'PT1S',
+      workerEnv: productionWorkerEnv(stack, config),
+      log: () => undefined,
+    });
 
     expect(run.notCompleted).toEqual([]);
     expect(run.completed).toBe(3);

@@ -43,14 +43,25 @@ afterAll(async () => {
   fs.rmSync(path.dirname(caFile), { recursive: true, force: true });
 });
 
-const secretCert = async (s: HttpsService) => describeCertificate((await store.read(httpsServices[s].secret))!.data[CERT_KEYS.cert]!);
-const served = (s: HttpsService, servername = '127.0.0.1') => handshake({ host: '127.0.0.1', port: httpsPort[s], protocol: 'tls', servername, caPem: fs.readFileSync(caFile, 'utf8') });
+const secretCert = async (s: HttpsService) =>
+  describeCertificate((await store.read(httpsServices[s].secret))!.data[CERT_KEYS.cert]!);
+const served = (s: HttpsService, servername = '127.0.0.1') =>
+  handshake({
+    host: '127.0.0.1',
+    port: httpsPort[s],
+    protocol: 'tls',
+    servername,
+    caPem: fs.readFileSync(caFile, 'utf8'),
+  });
 
 async function rotate(input: CertificateRotationInput) {
   const handle = await startCertificateRotation(w.client, { requestedBy: 'e2e', ...input }, { taskQueue: w.taskQueue });
   running = handle;
   try {
-    return await handle.result().then((result: RotationResult) => ({ handle, result, error: undefined }), (error: unknown) => ({ handle, result: undefined, error }));
+    return await handle.result().then(
+      (result: RotationResult) => ({ handle, result, error: undefined }),
+      (error: unknown) => ({ handle, result: undefined, error }),
+    );
   } finally {
     running = undefined;
   }
@@ -61,10 +72,15 @@ async function rotateUnderLoad(service: HttpsService) {
   const db = await adminClient(cfg, pipeline.database);
   try {
     const t0 = Date.now();
-    const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 15, warmupMs: 1000, drainMs: 240_000 }, () => rotate({ service, validityDays: 30, clientWatch: 'PT3S' }));
+    const run = await underLoad(
+      { db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 15, warmupMs: 1000, drainMs: 240_000 },
+      () => rotate({ service, validityDays: 30, clientWatch: 'PT3S' }),
+    );
     const events = summarize(run.emails, run.deliveries);
     const { result, error } = run.result;
-    console.info(`${service} certificate rotation: ${JSON.stringify({ seconds: (Date.now() - t0) / 1000, events, from: result?.from, to: result?.to, steps: result?.steps.map((s) => `${s.name}:${s.outcome}:${s.detail ?? ''}`) })}`);
+    console.info(
+      `${service} certificate rotation: ${JSON.stringify({ seconds: (Date.now() - t0) / 1000, events, from: result?.from, to: result?.to, steps: result?.steps.map((s) => `${s.name}:${s.outcome}:${s.detail ?? ''}`) })}`,
+    );
     expect(error).toBeUndefined();
     expect(result!.status).toBe('completed');
     // lost = never delivered within 4 min: a Connect restart leaves a backlog Debezium drains after it (at-least-once, from its committed offset)
@@ -74,7 +90,12 @@ async function rotateUnderLoad(service: HttpsService) {
     expect(result).toMatchObject({ from: before.fingerprint, to: after.fingerprint });
     expect(after.fingerprint).not.toBe(before.fingerprint);
     expect(after.sans).toEqual(before.sans);
-    for (const name of ['127.0.0.1', 'localhost']) expect(await served(service, name)).toMatchObject({ fingerprint: after.fingerprint, trusted: true, hostnameOk: true });
+    for (const name of ['127.0.0.1', 'localhost'])
+      expect(await served(service, name)).toMatchObject({
+        fingerprint: after.fingerprint,
+        trusted: true,
+        hostnameOk: true,
+      });
     expect(await store.read(`${httpsServices[service].secret}-pending`)).toBeUndefined();
     expect(await store.read(`${httpsServices[service].secret}-backup`)).toBeUndefined();
   } finally {
@@ -85,7 +106,11 @@ async function rotateUnderLoad(service: HttpsService) {
 describe('HTTPS certificates of Kafka Connect and the Schema Registry', () => {
   it('both serve HTTPS from their secrets, signed by the stack CA, for 127.0.0.1 and localhost; HTTP stays', async () => {
     for (const s of ['kafka-connect', 'schema-registry'] as const) {
-      expect(await served(s)).toMatchObject({ fingerprint: (await secretCert(s)).fingerprint, trusted: true, hostnameOk: true });
+      expect(await served(s)).toMatchObject({
+        fingerprint: (await secretCert(s)).fingerprint,
+        trusted: true,
+        hostnameOk: true,
+      });
       expect(await served(s, 'localhost')).toMatchObject({ trusted: true, hostnameOk: true });
     }
     expect((await fetch(`http://127.0.0.1:${cfg.ports.connect}/`)).status).toBe(200);

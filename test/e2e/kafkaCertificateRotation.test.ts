@@ -28,7 +28,9 @@ let caPem: string;
 beforeAll(async () => {
   caPem = (await store.read(pipeline.caSecret))!.data[CA_KEYS.cert]!;
   await served().catch((err: Error) => {
-    throw new Error(`the stack's Kafka has no TLS listener (${err.message}): a broker started before it existed; restart it (npm run stack:down && npm run stack:up)`);
+    throw new Error(
+      `the stack's Kafka has no TLS listener (${err.message}): a broker started before it existed; restart it (npm run stack:down && npm run stack:up)`,
+    );
   });
   w = await startTestWorker();
 });
@@ -42,12 +44,19 @@ const BROKER = 4 as ConfigResourceTypes;
 const DYNAMIC_BROKER_CONFIG = 2 as ConfigSource;
 
 const secretCert = async () => describeCertificate((await store.read(pipeline.kafkaTlsSecret))!.data[CERT_KEYS.cert]!);
-const served = async () => handshake({ host: '127.0.0.1', port: cfg.ports.kafkaTls, protocol: 'tls', servername: '127.0.0.1', caPem });
+const served = async () =>
+  handshake({ host: '127.0.0.1', port: cfg.ports.kafkaTls, protocol: 'tls', servername: '127.0.0.1', caPem });
 const brokerPid = () => fs.readFileSync(pidFile(cfg.runDir, 'kafka'), 'utf8').trim();
 
 /** A TLS client as an application configures it: the CA, host name verification on (kafkajs passes the broker's host as servername). */
 async function clusterOverTls() {
-  const admin = new Kafka({ clientId: 'e2e-tls', brokers: [kafkaTlsBootstrap(cfg)], ssl: { ca: [caPem] }, logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  const admin = new Kafka({
+    clientId: 'e2e-tls',
+    brokers: [kafkaTlsBootstrap(cfg)],
+    ssl: { ca: [caPem] },
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+  }).admin();
   await admin.connect();
   try {
     return await admin.describeCluster();
@@ -57,10 +66,17 @@ async function clusterOverTls() {
 }
 
 async function rotate(input: Partial<CertificateRotationInput>) {
-  const handle = await startCertificateRotation(w.client, { service: 'kafka', requestedBy: 'e2e', ...input }, { taskQueue: w.taskQueue });
+  const handle = await startCertificateRotation(
+    w.client,
+    { service: 'kafka', requestedBy: 'e2e', ...input },
+    { taskQueue: w.taskQueue },
+  );
   running = handle;
   try {
-    return await handle.result().then((result: RotationResult) => ({ handle, result, error: undefined }), (error: unknown) => ({ handle, result: undefined, error }));
+    return await handle.result().then(
+      (result: RotationResult) => ({ handle, result, error: undefined }),
+      (error: unknown) => ({ handle, result: undefined, error }),
+    );
   } finally {
     running = undefined;
   }
@@ -68,19 +84,39 @@ async function rotate(input: Partial<CertificateRotationInput>) {
 
 describe('Kafka TLS listener certificate rotation', () => {
   it('serves TLS from the kafka-tls secret, signed by the stack CA, beside plaintext', async () => {
-    expect(await served()).toMatchObject({ fingerprint: (await secretCert()).fingerprint, trusted: true, hostnameOk: true });
+    expect(await served()).toMatchObject({
+      fingerprint: (await secretCert()).fingerprint,
+      trusted: true,
+      hostnameOk: true,
+    });
     expect((await clusterOverTls()).brokers.map((b) => b.port)).toEqual([cfg.ports.kafkaTls]);
   });
 
   it('reloads through the Admin API keeping the broker’s other dynamic configs (kafkajs AlterConfigs replaces them all)', async () => {
-    const admin = new Kafka({ clientId: 'e2e-configs', brokers: w.config.kafka.brokers, logLevel: logLevel.NOTHING }).admin();
+    const admin = new Kafka({
+      clientId: 'e2e-configs',
+      brokers: w.config.kafka.brokers,
+      logLevel: logLevel.NOTHING,
+    }).admin();
     await admin.connect();
     const dynamic = async () => {
-      const { resources } = await admin.describeConfigs({ resources: [{ type: BROKER, name: '1' }], includeSynonyms: false });
-      return Object.fromEntries(resources[0]!.configEntries.filter((e) => e.configSource === DYNAMIC_BROKER_CONFIG).map((e) => [e.configName, e.configValue]));
+      const { resources } = await admin.describeConfigs({
+        resources: [{ type: BROKER, name: '1' }],
+        includeSynonyms: false,
+      });
+      return Object.fromEntries(
+        resources[0]!.configEntries
+          .filter((e) => e.configSource === DYNAMIC_BROKER_CONFIG)
+          .map((e) => [e.configName, e.configValue]),
+      );
     };
     const put = async (configs: Record<string, string>) =>
-      admin.alterConfigs({ validateOnly: false, resources: [{ type: BROKER, name: '1', configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) }] });
+      admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          { type: BROKER, name: '1', configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) },
+        ],
+      });
     // the broker answers DescribeConfigs from its metadata cache, which follows the controller by a moment
     const settled = async (test: (c: Record<string, string>) => boolean) => {
       for (let i = 0; i < 20 && !test(await dynamic()); i++) await new Promise((r) => setTimeout(r, 250));
@@ -91,7 +127,10 @@ describe('Kafka TLS listener certificate rotation', () => {
       await put({ ...before, 'log.cleaner.backoff.ms': '15001' });
       await settled((c) => c['log.cleaner.backoff.ms'] === '15001');
       const fingerprint = (await served()).fingerprint;
-      expect(await reloadListenerKeystore(w.config.kafka, 'SSL')).toMatchObject({ brokers: [1], location: expect.stringMatching(/kafka-tls\/keystore\.pem$/) });
+      expect(await reloadListenerKeystore(w.config.kafka, 'SSL')).toMatchObject({
+        brokers: [1],
+        location: expect.stringMatching(/kafka-tls\/keystore\.pem$/),
+      });
       await new Promise((r) => setTimeout(r, 1500));
       expect(await settled((c) => 'listener.name.ssl.ssl.keystore.location' in c)).toMatchObject({
         'log.cleaner.backoff.ms': '15001',
@@ -114,18 +153,30 @@ describe('Kafka TLS listener certificate rotation', () => {
     const db = await adminClient(cfg, pipeline.database);
     try {
       // load goes on 3 s after the rotation: the consumer must keep receiving after the switch
-      const run = await underLoad({ db, brokers: [kafkaTlsBootstrap(cfg)], ssl: { ca: [caPem] }, topic: pipeline.usersTopic, rate: 30, warmupMs: 3000 }, async () => {
-        const r = await rotate({ validityDays: 30 });
-        await new Promise((res) => setTimeout(res, 3000));
-        return r;
-      });
+      const run = await underLoad(
+        {
+          db,
+          brokers: [kafkaTlsBootstrap(cfg)],
+          ssl: { ca: [caPem] },
+          topic: pipeline.usersTopic,
+          rate: 30,
+          warmupMs: 3000,
+        },
+        async () => {
+          const r = await rotate({ validityDays: 30 });
+          await new Promise((res) => setTimeout(res, 3000));
+          return r;
+        },
+      );
       const events = summarize(run.emails, run.deliveries);
       const { result, error } = run.result;
       const install = result?.steps.find((s) => s.name === 'install');
       const switchedAt = install?.endedAt ? Date.parse(install.endedAt) : Infinity;
       const deliveredAfterSwitch = run.deliveries.filter((d) => d.receivedAt > switchedAt).length;
       const installMs = install?.endedAt ? Date.parse(install.endedAt) - Date.parse(install.startedAt) : null;
-      console.info(`kafka certificate rotation: ${JSON.stringify({ events, deliveredAfterSwitch, installMs, from: result?.from, to: result?.to, steps: result?.steps.map((s) => `${s.name}:${s.outcome}:${s.detail ?? ''}`) })}`);
+      console.info(
+        `kafka certificate rotation: ${JSON.stringify({ events, deliveredAfterSwitch, installMs, from: result?.from, to: result?.to, steps: result?.steps.map((s) => `${s.name}:${s.outcome}:${s.detail ?? ''}`) })}`,
+      );
       expect(error).toBeUndefined();
       expect(result!.status).toBe('completed');
       expect(events.lost).toBe(0);

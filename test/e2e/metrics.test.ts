@@ -43,7 +43,10 @@ async function scrapeUntil(ready: (s: Sample[]) => boolean, what: string, timeou
     } catch (err) {
       last = (err as Error).message;
     }
-    if (Date.now() > deadline) throw new Error(`metrics: ${what} not seen within ${timeoutMs} ms (${last}); worker log:\n${worker.log().slice(-3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `metrics: ${what} not seen within ${timeoutMs} ms (${last}); worker log:\n${worker.log().slice(-3000)}`,
+      );
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -57,7 +60,11 @@ const counters = (s: Sample[]) => ({
 });
 
 async function rotate(input: Record<string, unknown>): Promise<{ result?: RotationResult; error?: Error }> {
-  const handle = await startPostgresCdcRotation(client, { target: 'ecommerce', requestedBy: 'e2e-metrics', ...input }, { taskQueue });
+  const handle = await startPostgresCdcRotation(
+    client,
+    { target: 'ecommerce', requestedBy: 'e2e-metrics', ...input },
+    { taskQueue },
+  );
   running = handle;
   try {
     return { result: (await handle.result()) as RotationResult };
@@ -70,7 +77,9 @@ async function rotate(input: Record<string, unknown>): Promise<{ result?: Rotati
 
 beforeAll(async () => {
   port = await freePort();
-  worker = new WorkerProcess(taskQueue, path.join(cfg.logDir, `${taskQueue}.log`), { REKEY_METRICS_ADDRESS: `127.0.0.1:${port}` });
+  worker = new WorkerProcess(taskQueue, path.join(cfg.logDir, `${taskQueue}.log`), {
+    REKEY_METRICS_ADDRESS: `127.0.0.1:${port}`,
+  });
   ({ client, connection } = await createClient(config));
   worker.start();
 });
@@ -83,7 +92,10 @@ afterAll(async () => {
 describe('worker metrics on /metrics (REKEY_METRICS_ADDRESS)', () => {
   it("serves the SDK's worker metrics and rekey's rotation metrics, which move during real rotations", async () => {
     // the SDK's own metrics are there as soon as the worker polls its task queue
-    const first = await scrapeUntil((s) => select(s, 'temporal_num_pollers', { task_queue: taskQueue }).length > 0, 'temporal_num_pollers for the task queue');
+    const first = await scrapeUntil(
+      (s) => select(s, 'temporal_num_pollers', { task_queue: taskQueue }).length > 0,
+      'temporal_num_pollers for the task queue',
+    );
     const before = counters(first);
     const t0 = Date.now() / 1000;
 
@@ -97,7 +109,9 @@ describe('worker metrics on /metrics (REKEY_METRICS_ADDRESS)', () => {
 
     // rekey's counter moves inside the workflow; the SDK counts the completion when the server takes it: wait for both
     const after = await scrapeUntil(
-      (s) => counters(s).completed > before.completed && total(s, 'temporal_workflow_completed_total', { task_queue: taskQueue }) >= 1,
+      (s) =>
+        counters(s).completed > before.completed &&
+        total(s, 'temporal_workflow_completed_total', { task_queue: taskQueue }) >= 1,
       'rekey_rotations_completed_total and temporal_workflow_completed_total',
     );
     const moved = counters(after);
@@ -109,23 +123,38 @@ describe('worker metrics on /metrics (REKEY_METRICS_ADDRESS)', () => {
     // every step of the completed run has a duration sample, with its outcome
     const steps = (done.result?.steps ?? []).filter((st) => st.outcome === 'ok').map((st) => st.name);
     expect(steps.length).toBeGreaterThan(3);
-    for (const step of steps) expect(total(after, 'rekey_rotation_step_duration_seconds_count', { ...ours, step, outcome: 'ok' }), step).toBeGreaterThanOrEqual(1);
+    for (const step of steps)
+      expect(
+        total(after, 'rekey_rotation_step_duration_seconds_count', { ...ours, step, outcome: 'ok' }),
+        step,
+      ).toBeGreaterThanOrEqual(1);
     expect(total(after, 'rekey_rotation_step_duration_seconds_sum', ours)).toBeGreaterThan(0);
     expect(moved.stepSamples - before.stepSamples).toBeGreaterThanOrEqual(steps.length);
-    expect(total(after, 'rekey_rotation_step_duration_seconds_bucket', { ...ours, le: '+Inf' })).toBe(moved.stepSamples);
+    expect(total(after, 'rekey_rotation_step_duration_seconds_bucket', { ...ours, le: '+Inf' })).toBe(
+      moved.stepSamples,
+    );
 
     // the last-success gauge the overdue alert reads: the completed run's time, per component and target
-    const [gauge] = select(after, 'rekey_rotation_last_success_timestamp_seconds', { ...ours, component: 'postgresql_cdc' });
+    const [gauge] = select(after, 'rekey_rotation_last_success_timestamp_seconds', {
+      ...ours,
+      component: 'postgresql_cdc',
+    });
     expect(gauge).toBeDefined();
     expect(gauge!.value).toBeGreaterThanOrEqual(Math.floor(t0));
     expect(gauge!.value).toBeLessThanOrEqual(Date.now() / 1000 + 1);
     // the SDK adds the namespace, task queue and workflow type to what a workflow emits
-    expect(gauge!.labels).toMatchObject({ namespace: 'default', taskQueue, workflowType: 'rotatePostgresCdcCredentials' });
+    expect(gauge!.labels).toMatchObject({
+      namespace: 'default',
+      taskQueue,
+      workflowType: 'rotatePostgresCdcCredentials',
+    });
 
     // the SDK's own metrics for the same work
     expect(total(after, 'temporal_workflow_completed_total', { task_queue: taskQueue })).toBeGreaterThanOrEqual(1);
     expect(total(after, 'temporal_workflow_failed_total', { task_queue: taskQueue })).toBeGreaterThanOrEqual(1);
     expect(total(after, 'temporal_worker_start_total', { task_queue: taskQueue })).toBe(1);
-    expect(select(after, 'temporal_activity_execution_latency_count', { task_queue: taskQueue }).length).toBeGreaterThan(0);
+    expect(
+      select(after, 'temporal_activity_execution_latency_count', { task_queue: taskQueue }).length,
+    ).toBeGreaterThan(0);
   });
 });

@@ -27,9 +27,15 @@ export async function pipelineState() {
       `SELECT r.usename FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = $1`,
       [pipeline.slot],
     );
-    const roles = await db.query<{ rolname: string }>(`SELECT rolname FROM pg_roles WHERE rolname LIKE 'debezium\\_%' ORDER BY 1`);
+    const roles = await db.query<{ rolname: string }>(
+      `SELECT rolname FROM pg_roles WHERE rolname LIKE 'debezium\\_%' ORDER BY 1`,
+    );
     const s = siblings(pipeline.cdcSecret);
-    const [current, pending, backup] = await Promise.all([store.read(s.current), store.read(s.pending), store.read(s.backup)]);
+    const [current, pending, backup] = await Promise.all([
+      store.read(s.current),
+      store.read(s.pending),
+      store.read(s.backup),
+    ]);
     return {
       streamingUser: streaming.rows[0]?.usename ?? null,
       cdcRoles: roles.rows.map((r) => r.rolname),
@@ -47,7 +53,10 @@ export async function pipelineState() {
  */
 export async function roleValidUntil(role: string): Promise<Date | 'never' | undefined> {
   return withAdmin(async (db) => {
-    const { rows } = await db.query<{ v: Date | number | null }>('SELECT rolvaliduntil AS v FROM pg_roles WHERE rolname = $1', [role]);
+    const { rows } = await db.query<{ v: Date | number | null }>(
+      'SELECT rolvaliduntil AS v FROM pg_roles WHERE rolname = $1',
+      [role],
+    );
     if (rows.length === 0) return undefined;
     const v = rows[0]!.v;
     return v === null || v === Infinity ? 'never' : (v as Date);
@@ -59,14 +68,26 @@ export const onlyRoles = (user: string | null) => ['debezium_parent', user ?? '(
 
 /** Backend pids of `role` in pg_stat_activity. */
 export async function sessionsOf(role: string): Promise<number[]> {
-  return withAdmin(async (db) => (await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE usename = $1', [role])).rows.map((r) => r.pid));
+  return withAdmin(async (db) =>
+    (await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE usename = $1', [role])).rows.map(
+      (r) => r.pid,
+    ),
+  );
 }
 
 /** Opens a plain (non-replication) session as the user a secret version holds, as an attacker with a leaked password would. */
-export async function sessionAs(secretName: string): Promise<{ client: pg.Client; pid: number; user: string; errors: Error[] }> {
+export async function sessionAs(
+  secretName: string,
+): Promise<{ client: pg.Client; pid: number; user: string; errors: Error[] }> {
   const secret = (await store.read(secretName))!;
   const user = secret.data['db-username']!;
-  const client = new pg.Client({ host: '127.0.0.1', port: cfg.ports.postgres, database: pipeline.database, user, password: secret.data['db-password'] });
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port: cfg.ports.postgres,
+    database: pipeline.database,
+    user,
+    password: secret.data['db-password'],
+  });
   const errors: Error[] = [];
   client.on('error', (e) => errors.push(e)); // the terminated backend is reported here
   await client.connect();
@@ -88,7 +109,13 @@ export async function progressOf(handle: WorkflowHandle): Promise<RotationProgre
   return handle.query(progressQuery).catch(() => undefined);
 }
 
-export async function waitProgress(handle: WorkflowHandle, test: (p: RotationProgress) => boolean, what: string, timeoutMs = 120_000, everyMs = 300): Promise<RotationProgress> {
+export async function waitProgress(
+  handle: WorkflowHandle,
+  test: (p: RotationProgress) => boolean,
+  what: string,
+  timeoutMs = 120_000,
+  everyMs = 300,
+): Promise<RotationProgress> {
   const deadline = Date.now() + timeoutMs;
   let last: RotationProgress | undefined;
   while (Date.now() < deadline) {
@@ -96,13 +123,17 @@ export async function waitProgress(handle: WorkflowHandle, test: (p: RotationPro
     if (last && test(last)) return last;
     await new Promise((r) => setTimeout(r, everyMs));
   }
-  throw new Error(`workflow did not reach ${what} (last: ${last?.phase}, steps: ${last?.steps.map((s) => `${s.name}:${s.outcome}`).join(' ')})`);
+  throw new Error(
+    `workflow did not reach ${what} (last: ${last?.phase}, steps: ${last?.steps.map((s) => `${s.name}:${s.outcome}`).join(' ')})`,
+  );
 }
 
-export const waitPhase = (handle: WorkflowHandle, phase: Phase, timeoutMs = 120_000) => waitProgress(handle, (p) => p.phase === phase, `phase ${phase}`, timeoutMs);
+export const waitPhase = (handle: WorkflowHandle, phase: Phase, timeoutMs = 120_000) =>
+  waitProgress(handle, (p) => p.phase === phase, `phase ${phase}`, timeoutMs);
 
 /** Names of the steps that finished ok, in order (duplicates kept: a step recorded twice shows twice). */
-export const okStepNames = (steps: StepRecord[]) => steps.filter((s) => s.outcome === 'ok' && !s.name.startsWith('signal:')).map((s) => s.name);
+export const okStepNames = (steps: StepRecord[]) =>
+  steps.filter((s) => s.outcome === 'ok' && !s.name.startsWith('signal:')).map((s) => s.name);
 
 /**
  * The audit events of one run, in the order the workflow recorded them (appends run in the
@@ -137,7 +168,13 @@ export async function failureOf(handle: WorkflowHandle): Promise<{ type?: string
 export async function stopLeftover(handle: WorkflowHandle | undefined, timeoutMs = 180_000): Promise<void> {
   if (!handle) return;
   await handle.cancel().catch(() => undefined);
-  const ended = await Promise.race([handle.result().then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
+  const ended = await Promise.race([
+    handle.result().then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs)),
+  ]);
   if (!ended) await handle.terminate('test ended with the rotation still running').catch(() => undefined);
 }
 
@@ -147,6 +184,7 @@ export async function stopLeftover(handle: WorkflowHandle | undefined, timeoutMs
  */
 export async function resumeIfPaused(): Promise<void> {
   const url = `http://127.0.0.1:${cfg.ports.connect}/connectors/${pipeline.connector}`;
-  const status = (await (await fetch(`${url}/status`)).json().catch(() => undefined)) as { connector?: { state?: string } } | undefined;
+  const status = (await (await fetch(`${url}/status`)).json().catch(() => undefined)) as
+    { connector?: { state?: string } } | undefined;
   if (status?.connector?.state === 'PAUSED') await fetch(`${url}/resume`, { method: 'PUT' });
 }

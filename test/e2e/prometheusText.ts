@@ -15,7 +15,8 @@ export function parsePrometheusText(text: string): Sample[] {
     const m = sampleLine.exec(line);
     if (!m || line.startsWith('#')) continue;
     const labels: Record<string, string> = {};
-    for (const [, k, v] of (m[2] ?? '').matchAll(labelPair)) labels[k!] = v!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    for (const [, k, v] of (m[2] ?? '').matchAll(labelPair))
+      labels[k!] = v!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     samples.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   return samples;

@@ -16,7 +16,21 @@ import {
 } from '../../workflows/rotation/index.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { recordHistory, recording } from './histories.js';
-import { auditLines, cfg, failureOf, okStepNames, onlyRoles, pipelineState, roleValidUntil, sessionAs, sessionsOf, stopLeftover, waitPhase, waitProgress, waitStreaming } from './pipeline.js';
+import {
+  auditLines,
+  cfg,
+  failureOf,
+  okStepNames,
+  onlyRoles,
+  pipelineState,
+  roleValidUntil,
+  sessionAs,
+  sessionsOf,
+  stopLeftover,
+  waitPhase,
+  waitProgress,
+  waitStreaming,
+} from './pipeline.js';
 
 let w: TestWorker;
 beforeAll(async () => {
@@ -36,7 +50,11 @@ afterAll(async () => {
 const canonicalId = rotationWorkflowId('postgresql-cdc', pipeline.cdcSecret);
 
 async function start(input: Partial<PostgresCdcRotationInput>) {
-  const handle = await startPostgresCdcRotation(w.client, { requestedBy: 'e2e', ...input, target: input.target ?? 'ecommerce' }, { taskQueue: w.taskQueue, now: new Date() });
+  const handle = await startPostgresCdcRotation(
+    w.client,
+    { requestedBy: 'e2e', ...input, target: input.target ?? 'ecommerce' },
+    { taskQueue: w.taskQueue, now: new Date() },
+  );
   if (!input.dryRun) running = handle;
   return handle;
 }
@@ -61,10 +79,13 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     const before = await pipelineState();
     expect(before.streamingUser).toBe(before.secretUser);
     const db = await adminClient(cfg, pipeline.database);
-    const { result, emails, deliveries } = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40 }, async () => {
-      const h = await start({ gracePeriod: 'PT1S', reason: 'e2e under load' });
-      return { handle: h, ...(await finished(h)) };
-    }).finally(() => db.end());
+    const { result, emails, deliveries } = await underLoad(
+      { db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40 },
+      async () => {
+        const h = await start({ gracePeriod: 'PT1S', reason: 'e2e under load' });
+        return { handle: h, ...(await finished(h)) };
+      },
+    ).finally(() => db.end());
     const handle = result.handle;
     const events = summarize(emails, deliveries);
 
@@ -116,9 +137,18 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     ]);
     for (const s of plan) expect(s.does.length, s.name).toBeGreaterThan(10);
     // every step that changes something names its compensation
-    expect(plan.filter((s) => s.undo).map((s) => s.name)).toEqual(['stage', 'create-role', 'backup', 'expire-old-role', 'promote', 'canary-write']);
+    expect(plan.filter((s) => s.undo).map((s) => s.name)).toEqual([
+      'stage',
+      'create-role',
+      'backup',
+      'expire-old-role',
+      'promote',
+      'canary-write',
+    ]);
     expect(plan.find((s) => s.name === 'create-role')!.does).toContain(`CREATE ROLE "${result.to}"`);
-    expect(plan.find((s) => s.name === 'promote')!.undo).toContain(`wait until ${result.from} streams ${pipeline.slot}`);
+    expect(plan.find((s) => s.name === 'promote')!.undo).toContain(
+      `wait until ${result.from} streams ${pipeline.slot}`,
+    );
     // nothing changed: roles, secrets, who streams, the old role's validity
     expect(await pipelineState()).toEqual(before);
     expect(await roleValidUntil(before.secretUser!)).toBe('never');
@@ -174,15 +204,25 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     const before = await pipelineState();
     const handle = await start({ gracePeriod: 'PT1H' });
     const grace = await waitPhase(handle, 'grace');
-    expect(grace.rollbackWouldUndo.map((u) => u.step)).toEqual(['canary-write', 'promote', 'expire-old-role', 'backup', 'create-role', 'stage']);
+    expect(grace.rollbackWouldUndo.map((u) => u.step)).toEqual([
+      'canary-write',
+      'promote',
+      'expire-old-role',
+      'backup',
+      'create-role',
+      'stage',
+    ]);
     expect((await pipelineState()).streamingUser).toBe(grace.to);
     // VALID UNTIL is computed at the switch (expire-old-role) from the grace period; the grace timer starts after verification
     const validUntil = (await roleValidUntil(grace.from!)) as Date;
     expect(validUntil).toBeInstanceOf(Date);
     const expected = Date.parse(grace.graceEndsAt!) + 3_600_000;
     const expireStep = grace.steps.find((s) => s.name === 'expire-old-role')!;
-    const verifiedIn = Date.parse(grace.steps.find((s) => s.name === 'canary-read-back')!.endedAt!) - Date.parse(expireStep.startedAt);
-    console.info(`VALID UNTIL ${validUntil.toISOString()}: grace end + 1 h minus ${expected - validUntil.getTime()} ms (verification took ${verifiedIn} ms)`);
+    const verifiedIn =
+      Date.parse(grace.steps.find((s) => s.name === 'canary-read-back')!.endedAt!) - Date.parse(expireStep.startedAt);
+    console.info(
+      `VALID UNTIL ${validUntil.toISOString()}: grace end + 1 h minus ${expected - validUntil.getTime()} ms (verification took ${verifiedIn} ms)`,
+    );
     expect(validUntil.getTime()).toBeLessThanOrEqual(expected);
     expect(expected - validUntil.getTime()).toBeLessThan(verifiedIn + 5_000);
     expect(Math.abs(validUntil.getTime() - (Date.parse(expireStep.startedAt) + 2 * 3_600_000))).toBeLessThan(5_000);
@@ -190,15 +230,25 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     // one rotation per secret: refused by the start function whatever the target label, and by the server for any client
     const during = await pipelineState();
     await expect(start({ gracePeriod: 'PT1H' })).rejects.toBeInstanceOf(RotationInProgressError);
-    await expect(start({ gracePeriod: 'PT1H', target: 'another-label' })).rejects.toBeInstanceOf(RotationInProgressError);
+    await expect(start({ gracePeriod: 'PT1H', target: 'another-label' })).rejects.toBeInstanceOf(
+      RotationInProgressError,
+    );
     await expect(
-      w.client.workflow.start(rotatePostgresCdcCredentials, { taskQueue: w.taskQueue, workflowId: canonicalId, args: [{ target: 'another-label', gracePeriod: 'PT1H' }] }),
+      w.client.workflow.start(rotatePostgresCdcCredentials, {
+        taskQueue: w.taskQueue,
+        workflowId: canonicalId,
+        args: [{ target: 'another-label', gracePeriod: 'PT1H' }],
+      }),
     ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
     expect(await pipelineState()).toEqual(during); // the refused starts changed nothing
 
     // extendGrace moves the grace deadline and the old role's expiry with it
     await handle.signal(extendGraceSignal, { duration: 'PT2H', by: 'e2e' });
-    const extended = await waitProgress(handle, (p) => p.steps.some((s) => s.name === 'extend-grace' && s.outcome === 'ok'), 'extend-grace');
+    const extended = await waitProgress(
+      handle,
+      (p) => p.steps.some((s) => s.name === 'extend-grace' && s.outcome === 'ok'),
+      'extend-grace',
+    );
     expect(Date.parse(extended.graceEndsAt!) - Date.parse(grace.graceEndsAt!)).toBe(2 * 3600_000);
     expect(((await roleValidUntil(grace.from!)) as Date).getTime()).toBe(Date.parse(extended.graceEndsAt!) + 3_600_000);
 
@@ -218,7 +268,13 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     const result = await finished(handle);
     expect(result.status).toBe('completed');
     const ran = result.steps.map((s) => `${s.name}:${s.outcome}`);
-    expect(ran.slice(ran.indexOf('canary-read-back:ok'))).toEqual(['canary-read-back:ok', 'grace:skipped', 'retire-old-user:ok', 'remove-versions:ok', 'access-validation:ok']);
+    expect(ran.slice(ran.indexOf('canary-read-back:ok'))).toEqual([
+      'canary-read-back:ok',
+      'grace:skipped',
+      'retire-old-user:ok',
+      'remove-versions:ok',
+      'access-validation:ok',
+    ]);
     const verified = Date.parse(result.steps.find((s) => s.name === 'canary-read-back')!.endedAt!);
     const retire = result.steps.find((s) => s.name === 'retire-old-user')!;
     expect(Date.parse(retire.startedAt) - verified).toBeLessThan(2_000);
@@ -228,6 +284,12 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     await expect(session.client.query('SELECT 1')).rejects.toThrow();
     await session.client.end().catch(() => undefined);
     const after = await pipelineState();
-    expect(after).toMatchObject({ streamingUser: result.to, secretUser: result.to, cdcRoles: onlyRoles(result.to), hasPending: false, hasBackup: false });
+    expect(after).toMatchObject({
+      streamingUser: result.to,
+      secretUser: result.to,
+      cdcRoles: onlyRoles(result.to),
+      hasPending: false,
+      hasBackup: false,
+    });
   });
 });

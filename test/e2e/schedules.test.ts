@@ -10,7 +10,13 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { pipeline, repoRoot } from '../../scripts/stack/config.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
 import { waitArchived } from '../../scripts/lib/s3Archive.js';
-import { applySchedules, listSchedules, pauseSchedule, triggerSchedule, unpauseSchedule } from '../../workers/schedules/client.js';
+import {
+  applySchedules,
+  listSchedules,
+  pauseSchedule,
+  triggerSchedule,
+  unpauseSchedule,
+} from '../../workers/schedules/client.js';
 import { loadScheduleFile, SCHEDULE_ID_PREFIX } from '../../workers/schedules/file.js';
 import type { ScheduledRunResult } from '../../workflows/schedules/workflow.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
@@ -54,7 +60,10 @@ async function triggerAndWait(id: string): Promise<{ result: ScheduledRunResult;
   const before = new Date();
   await triggerSchedule(w.client, id);
   const started = async () => {
-    for await (const e of w.client.workflow.list({ query: `WorkflowId STARTS_WITH "scheduled/${id}" AND StartTime >= "${before.toISOString()}"` })) return e.workflowId;
+    for await (const e of w.client.workflow.list({
+      query: `WorkflowId STARTS_WITH "scheduled/${id}" AND StartTime >= "${before.toISOString()}"`,
+    }))
+      return e.workflowId;
     return undefined;
   };
   let launcherId: string | undefined;
@@ -68,7 +77,10 @@ async function triggerAndWait(id: string): Promise<{ result: ScheduledRunResult;
   await recordHistory(launcher, `other-run-scheduled-${id}`);
   const { runId } = await w.client.workflow.getHandle(result.workflowId).describe();
   // auditLines finds a run's events by its first run id, which a handle got by id does not carry
-  return { result, rotation: Object.assign(w.client.workflow.getHandle(result.workflowId, runId), { firstExecutionRunId: runId }) };
+  return {
+    result,
+    rotation: Object.assign(w.client.workflow.getHandle(result.workflowId, runId), { firstExecutionRunId: runId }),
+  };
 }
 
 describe('maintenance calendar (Temporal Schedules)', () => {
@@ -77,7 +89,8 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     expect(changes.map((c) => c.change)).toEqual(['created', 'created', 'created', 'created', 'created']);
     // the list comes from the visibility store, which sees a new schedule a moment later
     let listed = await listSchedules(w.client);
-    for (let i = 0; i < 20 && listed.length < 5; i++) listed = await new Promise((r) => setTimeout(r, 500)).then(() => listSchedules(w.client));
+    for (let i = 0; i < 20 && listed.length < 5; i++)
+      listed = await new Promise((r) => setTimeout(r, 500)).then(() => listSchedules(w.client));
     const rows = Object.fromEntries(listed.map((r) => [r.id, r]));
     const cdc = rows[`${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`]!;
     expect(cdc.overlap).toBe('SKIP');
@@ -88,11 +101,20 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       expect(t.getUTCDay(), t.toISOString()).toBe(0); // Sunday
       expect(t.getUTCDate(), t.toISOString()).toBeLessThanOrEqual(7); // the first one of its month
       expect([t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds()]).toEqual([2, 0, 0]);
-      if (i > 0) expect((t.getUTCFullYear() * 12 + t.getUTCMonth()) - (next[i - 1]!.getUTCFullYear() * 12 + next[i - 1]!.getUTCMonth())).toBe(1);
+      if (i > 0)
+        expect(
+          t.getUTCFullYear() * 12 + t.getUTCMonth() - (next[i - 1]!.getUTCFullYear() * 12 + next[i - 1]!.getUTCMonth()),
+        ).toBe(1);
     });
     expect(next[0]!.getTime()).toBeGreaterThan(Date.now());
     const aws = rows[`${SCHEDULE_ID_PREFIX}aws-keys-quarterly`]!.nextRuns.map((t) => new Date(t));
-    for (const t of aws) expect([[0, 3, 6, 9].includes(t.getUTCMonth()), t.getUTCDay(), t.getUTCDate() <= 7, t.getUTCHours()]).toEqual([true, 0, true, 3]);
+    for (const t of aws)
+      expect([[0, 3, 6, 9].includes(t.getUTCMonth()), t.getUTCDay(), t.getUTCDate() <= 7, t.getUTCHours()]).toEqual([
+        true,
+        0,
+        true,
+        3,
+      ]);
     const weekly = rows[`${SCHEDULE_ID_PREFIX}validation-weekly`]!.nextRuns.map((t) => new Date(t));
     weekly.forEach((t, i) => {
       expect([t.getUTCDay(), t.getUTCHours(), t.getUTCMinutes()]).toEqual([1, 6, 0]);
@@ -100,21 +122,39 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     });
     const daily = rows[`${SCHEDULE_ID_PREFIX}certificate-renewal-daily`]!;
     expect(daily.procedure).toBe('certificate-renewal');
-    daily.nextRuns.map((t) => new Date(t)).forEach((t, i, all) => {
-      expect([t.getUTCHours(), t.getUTCMinutes()]).toEqual([5, 0]);
-      if (i > 0) expect(t.getTime() - all[i - 1]!.getTime()).toBe(86_400_000);
-    });
+    daily.nextRuns
+      .map((t) => new Date(t))
+      .forEach((t, i, all) => {
+        expect([t.getUTCHours(), t.getUTCMinutes()]).toEqual([5, 0]);
+        if (i > 0) expect(t.getTime() - all[i - 1]!.getTime()).toBe(86_400_000);
+      });
   });
 
   it('applying twice changes nothing; a changed entry is updated; --prune removes what the file no longer lists', async () => {
-    const before = await Promise.all((await rekeyIds()).map(async (id) => [id, (await w.client.schedule.getHandle(id).describe()).info.lastUpdatedAt?.getTime() ?? null]));
+    const before = await Promise.all(
+      (await rekeyIds()).map(async (id) => [
+        id,
+        (await w.client.schedule.getHandle(id).describe()).info.lastUpdatedAt?.getTime() ?? null,
+      ]),
+    );
     const again = await applySchedules(w.client, repoFile, { taskQueue: w.taskQueue });
     expect(again.map((c) => c.change)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
-    const after = await Promise.all((await rekeyIds()).map(async (id) => [id, (await w.client.schedule.getHandle(id).describe()).info.lastUpdatedAt?.getTime() ?? null]));
+    const after = await Promise.all(
+      (await rekeyIds()).map(async (id) => [
+        id,
+        (await w.client.schedule.getHandle(id).describe()).info.lastUpdatedAt?.getTime() ?? null,
+      ]),
+    );
     expect(after).toEqual(before);
 
     const moved = writeFile('moved.yaml', (d) => ((d.schedules[0]!.calendar as Record<string, unknown>).minute = 15));
-    expect((await applySchedules(w.client, moved, { taskQueue: w.taskQueue })).map((c) => c.change)).toEqual(['updated', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    expect((await applySchedules(w.client, moved, { taskQueue: w.taskQueue })).map((c) => c.change)).toEqual([
+      'updated',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+    ]);
     const cdc = (await listSchedules(w.client)).find((r) => r.id.endsWith('postgresql-cdc-monthly'))!;
     expect(new Date(cdc.nextRuns[0]!).getUTCMinutes()).toBe(15);
 
@@ -127,7 +167,10 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       { id: `${SCHEDULE_ID_PREFIX}schema-registry-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}validation-weekly`, change: 'deleted' },
     ]);
-    await vi.waitFor(async () => expect(await rekeyIds()).toEqual([`${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`]), { timeout: 15_000, interval: 500 });
+    await vi.waitFor(async () => expect(await rekeyIds()).toEqual([`${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`]), {
+      timeout: 15_000,
+      interval: 500,
+    });
   });
 
   it('pause keeps its note through an apply; unpause resumes', async () => {
@@ -145,11 +188,17 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     const cases: Array<[(d: { schedules: Array<Record<string, unknown>> }) => void, RegExp]> = [
       [(d) => (d.schedules[0]!.procedure = 'kafka-acls'), /schedules\.0\.procedure/],
       [(d) => ((d.schedules[1]!.calendar as Record<string, unknown>).hour = 25), /schedules\.1\.calendar\.hour/],
-      [(d) => ((d.schedules[0]!.calendar as Record<string, unknown>).dayOfMonth = '7-1'), /schedules\.0\.calendar\.dayOfMonth/],
+      [
+        (d) => ((d.schedules[0]!.calendar as Record<string, unknown>).dayOfMonth = '7-1'),
+        /schedules\.0\.calendar\.dayOfMonth/,
+      ],
       [(d) => ((d.schedules[0]!.input as Record<string, unknown>).strategy = 'yolo'), /schedules\.0\.input\.strategy/],
       [(d) => (d.schedules[2]!.id = d.schedules[0]!.id), /duplicate schedule id/],
       // the runbook's window is 02:00–04:00 UTC: longer is refused
-      [(d) => (d.schedules[0]!.maintenanceWindow = { length: 'PT3H' }), /schedules\.0\.maintenanceWindow\.length: must be a positive ISO-8601 duration \(at most 2 h\)/],
+      [
+        (d) => (d.schedules[0]!.maintenanceWindow = { length: 'PT3H' }),
+        /schedules\.0\.maintenanceWindow\.length: must be a positive ISO-8601 duration \(at most 2 h\)/,
+      ],
     ];
     const ids = await rekeyIds();
     for (const [mutate, message] of cases) {
@@ -160,7 +209,11 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     expect(await rekeyIds()).toEqual(ids);
     // the operator's CLI says the same and exits non-zero
     const bad = writeFile('bad-cli.yaml', (d) => (d.schedules[0]!.procedure = 'kafka-acls'));
-    const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/rekey.ts', 'schedules', 'apply', '--file', bad], { cwd: repoRoot }).then(
+    const cli = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/rekey.ts', 'schedules', 'apply', '--file', bad],
+      { cwd: repoRoot },
+    ).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );
@@ -171,13 +224,21 @@ describe('maintenance calendar (Temporal Schedules)', () => {
   it('a triggered schedule runs a real rotation inside its maintenance window', async () => {
     const file = writeFile('e2e-run.yaml', (d) => {
       d.schedules.splice(1);
-      Object.assign(d.schedules[0]!, { id: 'e2e-cdc', input: { ...(d.schedules[0]!.input as object), gracePeriod: 'PT1S', reason: 'e2e: triggered schedule' } });
+      Object.assign(d.schedules[0]!, {
+        id: 'e2e-cdc',
+        input: { ...(d.schedules[0]!.input as object), gracePeriod: 'PT1S', reason: 'e2e: triggered schedule' },
+      });
     });
     await applySchedules(w.client, file, { taskQueue: w.taskQueue, prune: true });
     const startedAt = Date.now();
     const { result, rotation } = await triggerAndWait('e2e-cdc');
     running = rotation;
-    expect(result).toMatchObject({ schedule: 'e2e-cdc', procedure: 'postgresql-cdc', workflowId: 'rotate-postgresql-cdc/debezium-credentials', status: 'completed' });
+    expect(result).toMatchObject({
+      schedule: 'e2e-cdc',
+      procedure: 'postgresql-cdc',
+      workflowId: 'rotate-postgresql-cdc/debezium-credentials',
+      status: 'completed',
+    });
     // the window is the trigger time + PT2H
     expect(Math.abs(Date.parse(result.switchBy!) - (startedAt + 7_200_000))).toBeLessThan(60_000);
     const state = await pipelineState();
@@ -196,11 +257,21 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     const { result, rotation } = await triggerAndWait('e2e-late');
     expect(result.status).toBe('outside-window');
     const after = await pipelineState();
-    expect(after).toMatchObject({ streamingUser: before.streamingUser, cdcRoles: before.cdcRoles, secretFingerprint: before.secretFingerprint, hasPending: false, hasBackup: false });
+    expect(after).toMatchObject({
+      streamingUser: before.streamingUser,
+      cdcRoles: before.cdcRoles,
+      secretFingerprint: before.secretFingerprint,
+      hasPending: false,
+      hasBackup: false,
+    });
     const audit = await auditLines(rotation, w.config.audit.path);
     expect(audit.at(-1)).toMatchObject({ step: 'maintenance-window', action: 'rotate_credentials', status: 'skipped' });
     const history = await rotation.fetchHistory();
-    expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name)).not.toContain('stagePendingCredential');
+    expect(
+      history
+        .events!.filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name),
+    ).not.toContain('stagePendingCredential');
   });
 
   it('the weekly validation schedule runs the checklist as a child and passes on a healthy stack', async () => {
@@ -212,12 +283,17 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     // "Files are being written to S3" needs one change event archived
     const db = await adminClient(cfg, pipeline.database);
     const email = `schedule-${randomBytes(4).toString('hex')}@example.com`;
-    await db.query('INSERT INTO public.users (email, name) VALUES ($1, $2)', [email, 'scheduled validation']).finally(() => db.end());
+    await db
+      .query('INSERT INTO public.users (email, name) VALUES ($1, $2)', [email, 'scheduled validation'])
+      .finally(() => db.end());
     expect((await waitArchived(cfg, [email], 'schedule-', 90_000)).lost).toBe(0);
     const { result } = await triggerAndWait('e2e-validate');
     expect(result).toMatchObject({ procedure: 'validation', status: 'passed' });
     expect(result.workflowId).toMatch(/^validate\/scheduled\/e2e-validate\//);
-    const report = (await w.client.workflow.getHandle(result.workflowId).result()) as { ok: boolean; summary: { pass: number } };
+    const report = (await w.client.workflow.getHandle(result.workflowId).result()) as {
+      ok: boolean;
+      summary: { pass: number };
+    };
     expect(report.ok).toBe(true);
     expect(report.summary.pass).toBeGreaterThan(20);
   });

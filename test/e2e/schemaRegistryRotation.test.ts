@@ -38,17 +38,34 @@ afterAll(async () => {
 
 const account = 'developer';
 const registryStatus = async (user: string, password: string) =>
-  (await fetch(`http://127.0.0.1:${cfg.ports.registry}/apis/ccompat/v7/subjects`, { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } })).status;
+  (
+    await fetch(`http://127.0.0.1:${cfg.ports.registry}/apis/ccompat/v7/subjects`, {
+      headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
+    })
+  ).status;
 const clientCredential = async () => {
   const s = (await store.read(pipeline.registrySecret))!;
   return { user: s.data[`${account}-user`]!, password: s.data[`${account}-password`]! };
 };
 const connectorTasks = async () =>
-  ((await (await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/${pipeline.connector}/status`)).json()) as { tasks: Array<{ state: string }> }).tasks.map((t) => t.state);
-const rotatedKeys = async () => Object.keys((await store.read(pipeline.registrySecret))!.data).filter((k) => /-(next|previous)-/.test(k));
+  (
+    (await (await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/${pipeline.connector}/status`)).json()) as {
+      tasks: Array<{ state: string }>;
+    }
+  ).tasks.map((t) => t.state);
+const rotatedKeys = async () =>
+  Object.keys((await store.read(pipeline.registrySecret))!.data).filter((k) => /-(next|previous)-/.test(k));
 
 const rotate = (input: Record<string, unknown>) =>
-  rotateRegistryUnderLoad({ client: w.client, stack: cfg, brokers: w.config.kafka.brokers, taskQueue: w.taskQueue, input, rate: 40, onStart: (h) => (running = h) }).finally(() => (running = undefined));
+  rotateRegistryUnderLoad({
+    client: w.client,
+    stack: cfg,
+    brokers: w.config.kafka.brokers,
+    taskQueue: w.taskQueue,
+    input,
+    rate: 40,
+    onStart: (h) => (running = h),
+  }).finally(() => (running = undefined));
 
 describe('Schema Registry rotation (dual users, three phases) with the registry in the data path', () => {
   it('rotates under CDC load with 0 × 401 and 0 lost events; afterwards the old user is refused and the new one accepted', async () => {
@@ -71,9 +88,15 @@ describe('Schema Registry rotation (dual users, three phases) with the registry 
     expect(await connectorTasks()).toEqual(['RUNNING']);
     expect(events.inserted).toBeGreaterThan(20);
     // the registry's own access log: after the tasks restarted, no request as the old user; the converter on the new one
-    expect(result.steps.find((s) => s.name === 'registry-saw-switch')?.detail).toMatch(new RegExp(`^0 request\\(s\\) as ${old.user} since the switch, [1-9]\\d* as ${result.to} while the canary passed$`));
+    expect(result.steps.find((s) => s.name === 'registry-saw-switch')?.detail).toMatch(
+      new RegExp(
+        `^0 request\\(s\\) as ${old.user} since the switch, [1-9]\\d* as ${result.to} while the canary passed$`,
+      ),
+    );
     // the registry was restarted twice (add, remove), replica by replica behind one address: the probe never lost it
-    expect(result.steps.filter((s) => s.name.startsWith('restart-registry:')).map((s) => `${s.name}:${s.outcome}`)).toEqual(['restart-registry:add:ok', 'restart-registry:remove:ok']);
+    expect(
+      result.steps.filter((s) => s.name.startsWith('restart-registry:')).map((s) => `${s.name}:${s.outcome}`),
+    ).toEqual(['restart-registry:add:ok', 'restart-registry:remove:ok']);
     expect(probe.registryUnreachableMs).toEqual([]);
     // end state as an operator checks it with curl: new user 200, old user 401, no leftovers
     const now = await clientCredential();
@@ -93,7 +116,11 @@ describe('Schema Registry rotation (dual users, three phases) with the registry 
   // the rollback signal's undo chain is the drill's below (same steps undone); the signal itself: schemaRegistry.test.ts (stub world)
   it('rolls back when a drill fails it after the switch, and the connector keeps its tasks RUNNING', async () => {
     const old = await clientCredential();
-    const { error, events, probe } = await rotate({ gracePeriod: 'PT1H', injectFailure: 'canary-read-back', clientWatch: 'PT3S' });
+    const { error, events, probe } = await rotate({
+      gracePeriod: 'PT1H',
+      injectFailure: 'canary-read-back',
+      clientWatch: 'PT3S',
+    });
     expect((error?.cause as { type?: string } | undefined)?.type).toBe('RotationRolledBack');
     expect(probe.client401).toBe(0);
     expect(events.lost).toBe(0);

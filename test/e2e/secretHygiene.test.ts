@@ -72,7 +72,11 @@ describe('secret hygiene of a real rotation', () => {
     await setLogStatement('all');
     try {
       expect(await logStatement()).toBe('all');
-      const handle = await startPostgresCdcRotation(client, { target: 'ecommerce', gracePeriod: 'PT1H', requestedBy: 'hygiene-test', reason: 'secret hygiene' }, { taskQueue });
+      const handle = await startPostgresCdcRotation(
+        client,
+        { target: 'ecommerce', gracePeriod: 'PT1H', requestedBy: 'hygiene-test', reason: 'secret hygiene' },
+        { taskQueue },
+      );
       running = handle;
       const grace = await waitPhase(handle, 'grace', 240_000);
       // the values a leak would show: the new password (current) and the old one (kept in -backup during grace)
@@ -94,7 +98,9 @@ describe('secret hygiene of a real rotation', () => {
     // PostgreSQL logged every statement of the rotation: the role was created with a SCRAM verifier, never the password
     const pgLog = fs.readFileSync(postgresLog, 'utf8');
     const duringRotation = pgLog.slice(logStart);
-    expect(duringRotation).toMatch(/statement: CREATE ROLE "debezium_\d{8}_\d{4,6}" WITH LOGIN REPLICATION PASSWORD 'SCRAM-SHA-256\$4096:/);
+    expect(duringRotation).toMatch(
+      /statement: CREATE ROLE "debezium_\d{8}_\d{4,6}" WITH LOGIN REPLICATION PASSWORD 'SCRAM-SHA-256\$4096:/,
+    );
     expect(duringRotation).toMatch(/statement: DROP ROLE IF EXISTS "debezium_/);
     haystacks.push(['postgres.log', pgLog]);
 
@@ -102,7 +108,10 @@ describe('secret hygiene of a real rotation', () => {
     let histories = 0;
     for await (const wf of client.workflow.list({ query: 'RotationComponent = "postgresql-cdc"' })) {
       const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-      haystacks.push([`history ${wf.workflowId}/${wf.runId}`, `${historyToJSON(history)}\n${(await decodedPayloads(history, codec)).join('\n')}`]);
+      haystacks.push([
+        `history ${wf.workflowId}/${wf.runId}`,
+        `${historyToJSON(history)}\n${(await decodedPayloads(history, codec)).join('\n')}`,
+      ]);
       histories++;
     }
     expect(histories).toBeGreaterThan(0);

@@ -29,7 +29,10 @@ let proxy: TemporalTlsProxy;
 
 beforeAll(async () => {
   fs.writeFileSync(caFile, (await store.read(pipeline.caSecret))!.data[CA_KEYS.cert]!);
-  fs.writeFileSync(wrongCaFile, (await createCertificateAuthority({ commonName: 'not the stack CA', validityDays: 2 })).certPem);
+  fs.writeFileSync(
+    wrongCaFile,
+    (await createCertificateAuthority({ commonName: 'not the stack CA', validityDays: 2 })).certPem,
+  );
   proxy = await startTemporalTlsProxy(cfg);
 });
 afterAll(async () => {
@@ -40,20 +43,34 @@ afterAll(async () => {
 describe("rekey's TLS client connections", () => {
   it('Temporal through an mTLS proxy: a worker and the CLI connect with the client certificate; without one the handshake is refused', async () => {
     const taskQueue = `rekey-tls-${randomBytes(4).toString('hex')}`;
-    const tlsEnv = { REKEY_TEMPORAL_ADDRESS: proxy.address, REKEY_TASK_QUEUE: taskQueue, REKEY_TEMPORAL_TLS_CERT: proxy.files.clientCert, REKEY_TEMPORAL_TLS_KEY: proxy.files.clientKey, REKEY_TEMPORAL_TLS_CA: proxy.files.ca };
+    const tlsEnv = {
+      REKEY_TEMPORAL_ADDRESS: proxy.address,
+      REKEY_TASK_QUEUE: taskQueue,
+      REKEY_TEMPORAL_TLS_CERT: proxy.files.clientCert,
+      REKEY_TEMPORAL_TLS_KEY: proxy.files.clientKey,
+      REKEY_TEMPORAL_TLS_CA: proxy.files.ca,
+    };
     const { config } = embeddedWorkerConfig({ ...process.env, ...tlsEnv });
     expect(config.temporal.tls?.clientCertPath).toBe(proxy.files.clientCert);
     const { worker, connection } = await createEmbeddedWorker({ ...config, testHooks: true }, { quiet: true });
     const running = worker.run();
     try {
       // the CLI, as an operator runs it: a dry run goes through the server to the worker and back
-      const cli = await run(process.execPath, ['--import', 'tsx', 'scripts/rekey.ts', 'cert', 'rotate', '--service', 'postgresql', '--dry-run', '--json'], { cwd: repoRoot, env: { ...process.env, ...tlsEnv }, timeout: 120_000 });
+      const cli = await run(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/rekey.ts', 'cert', 'rotate', '--service', 'postgresql', '--dry-run', '--json'],
+        { cwd: repoRoot, env: { ...process.env, ...tlsEnv }, timeout: 120_000 },
+      );
       const plan = JSON.parse(cli.stdout.trim().split('\n').at(-1)!) as { status?: string; steps?: unknown[] };
       expect(plan.status).toBe('dry-run');
       expect(JSON.stringify(plan)).toContain('preflight');
 
       const refusedBefore = proxy.refused();
-      const noCert = Connection.connect({ address: proxy.address, tls: { serverRootCACertificate: fs.readFileSync(proxy.files.ca) }, connectTimeout: '5s' });
+      const noCert = Connection.connect({
+        address: proxy.address,
+        tls: { serverRootCACertificate: fs.readFileSync(proxy.files.ca) },
+        connectTimeout: '5s',
+      });
       await expect(noCert.then((c) => c.workflowService.getSystemInfo({}))).rejects.toThrow();
       const plaintext = Connection.connect({ address: proxy.address, connectTimeout: '5s' });
       await expect(plaintext.then((c) => c.workflowService.getSystemInfo({}))).rejects.toThrow();
@@ -67,13 +84,28 @@ describe("rekey's TLS client connections", () => {
 
   it('PostgreSQL with sslmode=verify-full: the stack CA connects over TLS; a wrong CA fails naming the sslmode and the setting', async () => {
     const connectWith = (rootCert: string) => {
-      const { config } = embeddedWorkerConfig({ ...process.env, REKEY_PG_SSLMODE: 'verify-full', REKEY_PG_SSLROOTCERT: rootCert });
+      const { config } = embeddedWorkerConfig({
+        ...process.env,
+        REKEY_PG_SSLMODE: 'verify-full',
+        REKEY_PG_SSLROOTCERT: rootCert,
+      });
       const p = config.postgres;
-      return createConnections({ store, host: p.host, port: p.port, database: p.database, adminSecret: p.adminSecret, ssl: postgresTls(p) });
+      return createConnections({
+        store,
+        host: p.host,
+        port: p.port,
+        database: p.database,
+        adminSecret: p.adminSecret,
+        ssl: postgresTls(p),
+      });
     };
-    const ssl = await connectWith(caFile).withAdmin((c) => c.query<{ ssl: boolean; version: string }>('SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()'));
+    const ssl = await connectWith(caFile).withAdmin((c) =>
+      c.query<{ ssl: boolean; version: string }>('SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()'),
+    );
     expect(ssl.rows[0]).toMatchObject({ ssl: true });
-    await expect(connectWith(wrongCaFile).withAdmin((c) => c.query('SELECT 1'))).rejects.toThrow(/presented a certificate rekey does not trust with sslmode=verify-full: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN).*REKEY_PG_SSLROOTCERT/);
+    await expect(connectWith(wrongCaFile).withAdmin((c) => c.query('SELECT 1'))).rejects.toThrow(
+      /presented a certificate rekey does not trust with sslmode=verify-full: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN).*REKEY_PG_SSLROOTCERT/,
+    );
   });
 
   it('Kafka Connect and the registry over HTTPS: activities work trusting the stack CA, and refuse with another CA', async () => {
@@ -84,20 +116,55 @@ describe("rekey's TLS client connections", () => {
         postgres: config.postgres,
         kafka: config.kafka,
         kafkaConnect: { url: `https://127.0.0.1:${cfg.ports.connectHttps}`, caPem: fs.readFileSync(ca, 'utf8') },
-        schemaRegistry: { url: `https://localhost:${cfg.ports.registryHttps}/apis/ccompat/v7`, caPem: fs.readFileSync(ca, 'utf8') },
+        schemaRegistry: {
+          url: `https://localhost:${cfg.ports.registryHttps}/apis/ccompat/v7`,
+          caPem: fs.readFileSync(ca, 'utf8'),
+        },
         audit: { path: path.join(dir, 'audit.jsonl') },
       });
     };
     const good = activitiesWith(caFile);
     // Connect answered over HTTPS (its state is the pipeline files' business: this lane runs beside them, and may restart it)
-    await expect.poll(() => good.connectorStatus({ connector: pipeline.connector }).then((c) => c.connector, (e: Error) => e.message), { timeout: 90_000, interval: 1000 }).toBe(pipeline.connector);
+    await expect
+      .poll(
+        () =>
+          good.connectorStatus({ connector: pipeline.connector }).then(
+            (c) => c.connector,
+            (e: Error) => e.message,
+          ),
+        { timeout: 90_000, interval: 1000 },
+      )
+      .toBe(pipeline.connector);
     // the registry may be restarting for a rotation beside this file: an answer within a minute
-    await expect.poll(() => good.registryAuth({ secret: pipeline.registrySecret, account: 'developer', slot: 'current' }).then((a) => a.status, () => 0), { timeout: 60_000, interval: 1000 }).toBe(200);
+    await expect
+      .poll(
+        () =>
+          good.registryAuth({ secret: pipeline.registrySecret, account: 'developer', slot: 'current' }).then(
+            (a) => a.status,
+            () => 0,
+          ),
+        { timeout: 60_000, interval: 1000 },
+      )
+      .toBe(200);
     const wrong = activitiesWith(wrongCaFile);
     // refused by the handshake, whenever the service listens (a pipeline file beside this one may be restarting it: ECONNREFUSED meanwhile)
-    const refusal = (call: Promise<unknown>) => call.then(() => 'accepted', (e: Error) => e.message);
+    const refusal = (call: Promise<unknown>) =>
+      call.then(
+        () => 'accepted',
+        (e: Error) => e.message,
+      );
     const untrusted = /unreachable: fetch failed: (unable to verify the first certificate|self-signed certificate)/;
-    await expect.poll(() => refusal(wrong.connectorStatus({ connector: pipeline.connector })), { timeout: 90_000, interval: 1000 }).toMatch(untrusted);
-    await expect.poll(() => refusal(wrong.registryAuth({ secret: pipeline.registrySecret, account: 'probe', slot: 'current' })), { timeout: 90_000, interval: 1000 }).toMatch(untrusted);
+    await expect
+      .poll(() => refusal(wrong.connectorStatus({ connector: pipeline.connector })), {
+        timeout: 90_000,
+        interval: 1000,
+      })
+      .toMatch(untrusted);
+    await expect
+      .poll(() => refusal(wrong.registryAuth({ secret: pipeline.registrySecret, account: 'probe', slot: 'current' })), {
+        timeout: 90_000,
+        interval: 1000,
+      })
+      .toMatch(untrusted);
   });
 });

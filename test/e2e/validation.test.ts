@@ -29,7 +29,9 @@ let w: TestWorker;
 
 beforeAll(async () => {
   // start from a running sink: a task an earlier file's registry restart failed is not this file's subject
-  await fetch(`${connectUrl}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, { method: 'POST' });
+  await fetch(`${connectUrl}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, {
+    method: 'POST',
+  });
   w = await startTestWorker(recordingOverrides);
   // "Files are being written to S3": one change event archived, so the archive has an object to look at
   const db = await adminClient(cfg, pipeline.database);
@@ -47,29 +49,47 @@ afterAll(async () => {
 
 /** Runs the workflow and returns its report, whether it completed or failed with ValidationFailed. */
 async function validate(components: string[], record?: string): Promise<ValidationReport> {
-  const handle = await w.client.workflow.start(validatePipeline, { taskQueue: w.taskQueue, workflowId: `validate/${components.join('+')}/test-${randomBytes(3).toString('hex')}`, args: [{ components }] });
+  const handle = await w.client.workflow.start(validatePipeline, {
+    taskQueue: w.taskQueue,
+    workflowId: `validate/${components.join('+')}/test-${randomBytes(3).toString('hex')}`,
+    args: [{ components }],
+  });
   try {
     return await handle.result();
   } catch (err) {
-    if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'ValidationFailed') return err.cause.details![0] as ValidationReport;
+    if (
+      err instanceof WorkflowFailedError &&
+      err.cause instanceof ApplicationFailure &&
+      err.cause.type === 'ValidationFailed'
+    )
+      return err.cause.details![0] as ValidationReport;
     throw err;
   } finally {
     if (record) await recordHistory(handle, record);
   }
 }
-const line = (r: ValidationReport, component: Component, check: string) => r.checks.find((c) => c.component === component && c.check === check)!;
-const failed = (r: ValidationReport) => r.checks.filter((c) => c.status === 'fail').map((c) => `${c.component}: ${c.check}`);
-const statuses = (r: ValidationReport) => Object.fromEntries(r.checks.map((c) => [`${c.component}: ${c.check}`, c.status])) as Record<string, CheckStatus>;
+const line = (r: ValidationReport, component: Component, check: string) =>
+  r.checks.find((c) => c.component === component && c.check === check)!;
+const failed = (r: ValidationReport) =>
+  r.checks.filter((c) => c.status === 'fail').map((c) => `${c.component}: ${c.check}`);
+const statuses = (r: ValidationReport) =>
+  Object.fromEntries(r.checks.map((c) => [`${c.component}: ${c.check}`, c.status])) as Record<string, CheckStatus>;
 
 async function connectorState(name: string) {
-  const s = (await (await fetch(`${connectUrl}/connectors/${name}/status`)).json()) as { connector: { state: string }; tasks: Array<{ state: string }> };
+  const s = (await (await fetch(`${connectUrl}/connectors/${name}/status`)).json()) as {
+    connector: { state: string };
+    tasks: Array<{ state: string }>;
+  };
   return [s.connector.state, ...s.tasks.map((t) => t.state)];
 }
 /** A few rows inserted reach the topic: the CDC task is streaming and its converter authenticates. */
 async function deliversChanges() {
   const db = await adminClient(cfg, pipeline.database);
   try {
-    const run = await underLoad({ db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 10 }, () => new Promise((r) => setTimeout(r, 1000)));
+    const run = await underLoad(
+      { db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 10 },
+      () => new Promise((r) => setTimeout(r, 1000)),
+    );
     const events = summarize(run.emails, run.deliveries);
     expect(events.inserted).toBeGreaterThan(0);
     expect(events.lost).toBe(0);
@@ -94,12 +114,22 @@ describe('rekey validate on the embedded stack', () => {
     expect(r.checks).toHaveLength(27);
     const skipped = r.checks.filter((c) => c.status === 'skip');
     // enforcement needs a CNI; the registry keeps schemas in SQL (no Kafka connection); every address is an IP literal
-    expect(skipped.map((c) => c.check).sort()).toEqual([checklist['schema-registry'].kafka, checklist.network.enforced, checklist.network.dns].sort());
+    expect(skipped.map((c) => c.check).sort()).toEqual(
+      [checklist['schema-registry'].kafka, checklist.network.enforced, checklist.network.dns].sort(),
+    );
     expect(line(r, 'network', checklist.network.enforced).evidence.saw).toMatch(/kwok, no CNI/);
-    expect(line(r, 's3', checklist.s3.partitioning).evidence.saw).toMatch(/topics\/ecommerce\.public\.users\/partition=0\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\//);
+    expect(line(r, 's3', checklist.s3.partitioning).evidence.saw).toMatch(
+      /topics\/ecommerce\.public\.users\/partition=0\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\//,
+    );
     // evidence names what was asked and seen, never a secret value
-    const secrets = await Promise.all([pipeline.cdcSecret, pipeline.registrySecret, pipeline.awsSecret, pipeline.adminSecret].map((s) => store.read(s)));
-    const values = secrets.flatMap((s) => Object.entries(s!.data).filter(([k]) => /password|secret/.test(k)).map(([, v]) => v));
+    const secrets = await Promise.all(
+      [pipeline.cdcSecret, pipeline.registrySecret, pipeline.awsSecret, pipeline.adminSecret].map((s) => store.read(s)),
+    );
+    const values = secrets.flatMap((s) =>
+      Object.entries(s!.data)
+        .filter(([k]) => /password|secret/.test(k))
+        .map(([, v]) => v),
+    );
     const text = JSON.stringify(r);
     for (const v of values) expect(text.includes(v), 'a secret value in the report').toBe(false);
   });
@@ -111,7 +141,9 @@ describe('rekey validate on the embedded stack', () => {
       await db.query(`ALTER ROLE ${db.escapeIdentifier(user)} NOREPLICATION`);
       const r = await validate(['postgresql']);
       expect(failed(r)).toEqual([`postgresql: ${checklist.postgresql.replicationPrivilege}`]);
-      expect(line(r, 'postgresql', checklist.postgresql.replicationPrivilege).evidence.saw).toBe(`role ${user}: login true, replication false`);
+      expect(line(r, 'postgresql', checklist.postgresql.replicationPrivilege).evidence.saw).toBe(
+        `role ${user}: login true, replication false`,
+      );
       const cli = await runCli(['validate', '--component', 'postgresql', '--json']);
       expect(cli.code).toBe(1);
       expect((JSON.parse(cli.stdout) as ValidationReport).summary).toEqual({ pass: 4, fail: 1, skip: 0 });
@@ -127,8 +159,13 @@ describe('rekey validate on the embedded stack', () => {
       await fetch(`${connectUrl}/connectors/${pipeline.connector}/pause`, { method: 'PUT' });
       await waitConnector(pipeline.connector, 'PAUSED');
       const r = await validate(['kafka-connect']);
-      expect(failed(r)).toEqual([`kafka-connect: ${checklist['kafka-connect'].connectorRunning}`, `kafka-connect: ${checklist['kafka-connect'].tasksRunning}`]);
-      expect(line(r, 'kafka-connect', checklist['kafka-connect'].connectorRunning).evidence.saw).toMatch(/^connector PAUSED/);
+      expect(failed(r)).toEqual([
+        `kafka-connect: ${checklist['kafka-connect'].connectorRunning}`,
+        `kafka-connect: ${checklist['kafka-connect'].tasksRunning}`,
+      ]);
+      expect(line(r, 'kafka-connect', checklist['kafka-connect'].connectorRunning).evidence.saw).toMatch(
+        /^connector PAUSED/,
+      );
     } finally {
       await fetch(`${connectUrl}/connectors/${pipeline.connector}/resume`, { method: 'PUT' });
       await waitConnector(pipeline.connector, 'RUNNING');
@@ -142,10 +179,16 @@ describe('rekey validate on the embedded stack', () => {
   it('schema-registry: a client password the registry does not accept fails authentication', async () => {
     const original = (await store.read(pipeline.registrySecret))!;
     try {
-      await store.write(pipeline.registrySecret, { 'developer-password': `wrong-${randomBytes(8).toString('hex')}` }, { mergeKeys: true });
+      await store.write(
+        pipeline.registrySecret,
+        { 'developer-password': `wrong-${randomBytes(8).toString('hex')}` },
+        { mergeKeys: true },
+      );
       const r = await validate(['schema-registry']);
       expect(failed(r)).toEqual([`schema-registry: ${checklist['schema-registry'].auth}`]);
-      expect(line(r, 'schema-registry', checklist['schema-registry'].auth).evidence.saw).toMatch(/developer \(developer[a-z0-9_]*\): HTTP 401/);
+      expect(line(r, 'schema-registry', checklist['schema-registry'].auth).evidence.saw).toMatch(
+        /developer \(developer[a-z0-9_]*\): HTTP 401/,
+      );
     } finally {
       await store.write(pipeline.registrySecret, original.bytes);
     }
@@ -154,7 +197,9 @@ describe('rekey validate on the embedded stack', () => {
 
   it("s3: without the user's bucket policy the sink's key can no longer list the bucket", async () => {
     const iam = new IAMClient(await awsClientConfig(cfg));
-    const policy = await iam.send(new GetUserPolicyCommand({ UserName: pipeline.awsUser, PolicyName: 'archive-bucket-only' }));
+    const policy = await iam.send(
+      new GetUserPolicyCommand({ UserName: pipeline.awsUser, PolicyName: 'archive-bucket-only' }),
+    );
     try {
       await iam.send(new DeleteUserPolicyCommand({ UserName: pipeline.awsUser, PolicyName: 'archive-bucket-only' }));
       const r = await validate(['s3']);
@@ -162,8 +207,16 @@ describe('rekey validate on the embedded stack', () => {
       expect(line(r, 's3', checklist.s3.list).evidence.saw).toMatch(/AccessDenied/);
       expect(statuses(r)[`s3: ${checklist.s3.credentials}`]).toBe('pass');
     } finally {
-      await iam.send(new PutUserPolicyCommand({ UserName: pipeline.awsUser, PolicyName: 'archive-bucket-only', PolicyDocument: decodeURIComponent(policy.PolicyDocument!) }));
-      await fetch(`${connectUrl}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, { method: 'POST' });
+      await iam.send(
+        new PutUserPolicyCommand({
+          UserName: pipeline.awsUser,
+          PolicyName: 'archive-bucket-only',
+          PolicyDocument: decodeURIComponent(policy.PolicyDocument!),
+        }),
+      );
+      await fetch(`${connectUrl}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, {
+        method: 'POST',
+      });
     }
     expect((await validate(['s3'])).ok).toBe(true);
   });
@@ -178,7 +231,10 @@ describe('rekey validate on the embedded stack', () => {
       expect(failed(r)).toEqual([`network: ${checklist.network.external}`, `rbac: ${checklist.rbac.networkPolicies}`]);
       expect(line(r, 'rbac', checklist.rbac.networkPolicies).evidence.saw).toMatch(/missing: default-deny-ingress$/);
     } finally {
-      await net.createNamespacedNetworkPolicy({ namespace: kubeNamespace, body: { metadata: { name, namespace: kubeNamespace, labels: saved.metadata?.labels }, spec: saved.spec } });
+      await net.createNamespacedNetworkPolicy({
+        namespace: kubeNamespace,
+        body: { metadata: { name, namespace: kubeNamespace, labels: saved.metadata?.labels }, spec: saved.spec },
+      });
     }
     expect((await validate(['rbac', 'network'])).ok).toBe(true);
   });
@@ -191,14 +247,20 @@ describe('rekey validate on the embedded stack', () => {
     expect(report.checks.map((c) => c.check)).toEqual(Object.values(checklist.postgresql));
     const bad = await runCli(['validate', '--component', 'postgres']);
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/unknown component "postgres": use all\|postgresql\|kafka-connect\|schema-registry\|s3\|network\|rbac/);
+    expect(bad.stderr).toMatch(
+      /unknown component "postgres": use all\|postgresql\|kafka-connect\|schema-registry\|s3\|network\|rbac/,
+    );
   });
 });
 
 /** The real CLI, on this file's worker's task queue. */
 async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'scripts/rekey.ts', ...args], { cwd: repoRoot, env: { ...process.env, REKEY_TASK_QUEUE: w.taskQueue }, timeout: 120_000 });
+    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'scripts/rekey.ts', ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, REKEY_TASK_QUEUE: w.taskQueue },
+      timeout: 120_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };

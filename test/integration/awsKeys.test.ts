@@ -3,7 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateAccessKeyCommand, CreateUserCommand, DeleteAccessKeyCommand, IAMClient, ListAccessKeysCommand, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import {
+  CreateAccessKeyCommand,
+  CreateUserCommand,
+  DeleteAccessKeyCommand,
+  IAMClient,
+  ListAccessKeysCommand,
+  PutUserPolicyCommand,
+} from '@aws-sdk/client-iam';
 import { createAwsActivities } from '../../activities/aws.js';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { siblings } from '../../activities/secrets/store.js';
@@ -23,16 +30,33 @@ let iam: IAMClient;
 let aws: ReturnType<typeof createAwsActivities>;
 let bucket: string;
 
-const keysOf = async () => ((await iam.send(new ListAccessKeysCommand({ UserName: user }))).AccessKeyMetadata ?? []).map((k) => k.AccessKeyId!).sort();
+const keysOf = async () =>
+  ((await iam.send(new ListAccessKeysCommand({ UserName: user }))).AccessKeyMetadata ?? [])
+    .map((k) => k.AccessKeyId!)
+    .sort();
 const newKey = async () => (await iam.send(new CreateAccessKeyCommand({ UserName: user }))).AccessKey!;
 
 beforeAll(async () => {
   const client = await awsClientConfig(cfg);
   iam = new IAMClient(client);
-  aws = createAwsActivities({ store, region: client.region, endpoint: client.endpoint, credentials: client.credentials });
+  aws = createAwsActivities({
+    store,
+    region: client.region,
+    endpoint: client.endpoint,
+    credentials: client.credentials,
+  });
   bucket = pipeline.bucket;
   await iam.send(new CreateUserCommand({ UserName: user }));
-  await iam.send(new PutUserPolicyCommand({ UserName: user, PolicyName: 'list', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:ListBucket', Resource: '*' }] }) }));
+  await iam.send(
+    new PutUserPolicyCommand({
+      UserName: user,
+      PolicyName: 'list',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 's3:ListBucket', Resource: '*' }],
+      }),
+    }),
+  );
   const live = await newKey();
   await store.write(secret, { 'access-key-id': live.AccessKeyId!, 'secret-access-key': live.SecretAccessKey! });
 });
@@ -46,7 +70,11 @@ describe('IAM access keys on the emulator', () => {
     const rotationId = 'rotate-aws-keys/aws-it/run-1';
     const live = (await store.read(secret))!.data['access-key-id']!;
     // the first attempt's marker, then its key: IAM created it, the answer never came back
-    await store.write(siblings(secret).pending, {}, { annotations: { rotationId, stage: 'creating', user, keysBefore: live } });
+    await store.write(
+      siblings(secret).pending,
+      {},
+      { annotations: { rotationId, stage: 'creating', user, keysBefore: live } },
+    );
     const foreign = (await newKey()).AccessKeyId!;
 
     const retry = await failure(run(aws.createStagedAccessKey, { user, secret, rotationId }));
@@ -60,9 +88,15 @@ describe('IAM access keys on the emulator', () => {
     await iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: foreign }));
     const staged = await run(aws.createStagedAccessKey, { user, secret, rotationId });
     expect(await keysOf()).toEqual([live, staged.accessKeyId].sort());
-    const accepted = await run(aws.waitAccessKeyAccepted, { secret: siblings(secret).pending, bucket, timeoutMs: 30_000 });
+    const accepted = await run(aws.waitAccessKeyAccepted, {
+      secret: siblings(secret).pending,
+      bucket,
+      timeoutMs: 30_000,
+    });
     expect(accepted).toMatchObject({ accessKeyId: staged.accessKeyId, code: 'accepted (HTTP 200)' });
-    expect(await run(aws.discardStagedAccessKey, { user, secret, rotationId })).toEqual({ deleted: [staged.accessKeyId] });
+    expect(await run(aws.discardStagedAccessKey, { user, secret, rotationId })).toEqual({
+      deleted: [staged.accessKeyId],
+    });
     expect(await keysOf()).toEqual([live]);
     expect(await store.read(siblings(secret).pending)).toBeUndefined();
   });

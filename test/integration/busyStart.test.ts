@@ -35,7 +35,11 @@ describe('a first start beside two CPU hogs', () => {
     const lines: string[] = [];
     try {
       const services = await up(cfg, (l) => lines.push(l), { only: ['codec-server', 'temporal', 'postgres'] });
-      expect(services.map((s) => [s.name, s.healthy])).toEqual([['codec-server', true], ['temporal', true], ['postgres', true]]);
+      expect(services.map((s) => [s.name, s.healthy])).toEqual([
+        ['codec-server', true],
+        ['temporal', true],
+        ['postgres', true],
+      ]);
       expect(lines.filter((l) => /healthy at/.test(l))).toHaveLength(3);
     } finally {
       for (const h of hogs) h.kill('SIGKILL');

@@ -27,15 +27,33 @@ interface Reply {
 }
 
 /** Raw HTTP, so Host and Origin can be set to anything. `chunks`: send the body chunked, without content-length. */
-function post(port: number, urlPath: string, body: string | Buffer, headers: Record<string, string> = {}, chunks = 1): Promise<Reply> {
+function post(
+  port: number,
+  urlPath: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+  chunks = 1,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const buf = Buffer.from(body);
     const req = http.request(
-      { host: '127.0.0.1', port, path: urlPath, method: 'POST', headers: { 'content-type': 'application/json', ...(chunks === 1 ? { 'content-length': String(buf.length) } : {}), ...headers } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: urlPath,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(chunks === 1 ? { 'content-length': String(buf.length) } : {}),
+          ...headers,
+        },
+      },
       (res) => {
         const parts: Buffer[] = [];
         res.on('data', (c: Buffer) => parts.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(parts).toString(), headers: res.headers }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, body: Buffer.concat(parts).toString(), headers: res.headers }),
+        );
       },
     );
     req.on('error', reject);
@@ -46,7 +64,10 @@ function post(port: number, urlPath: string, body: string | Buffer, headers: Rec
 }
 
 /** Every payload object ({metadata: {encoding}}) anywhere in a proto-JSON document. */
-function payloadsIn(doc: unknown, out: Array<{ encoding: string; keyId?: string }> = []): Array<{ encoding: string; keyId?: string }> {
+function payloadsIn(
+  doc: unknown,
+  out: Array<{ encoding: string; keyId?: string }> = [],
+): Array<{ encoding: string; keyId?: string }> {
   if (Array.isArray(doc)) doc.forEach((d) => payloadsIn(d, out));
   else if (doc && typeof doc === 'object') {
     const md = (doc as { metadata?: Record<string, unknown> }).metadata;
@@ -78,8 +99,14 @@ describe('codec server with the real Temporal CLI', () => {
   /** The CLI, with nothing from the environment's TEMPORAL_* settings. */
   const temporal = async (args: string[], codec: 'token' | 'no-token' | 'none' = 'token') => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_')));
-    const codecArgs = codec === 'none' ? [] : ['--codec-endpoint', endpoint, ...(codec === 'token' ? ['--codec-auth', `Bearer ${token}`] : [])];
-    const { stdout } = await run(cli, [...args, '--address', address, '--namespace', 'default', ...codecArgs], { env, timeout: 60_000 });
+    const codecArgs =
+      codec === 'none'
+        ? []
+        : ['--codec-endpoint', endpoint, ...(codec === 'token' ? ['--codec-auth', `Bearer ${token}`] : [])];
+    const { stdout } = await run(cli, [...args, '--address', address, '--namespace', 'default', ...codecArgs], {
+      env,
+      timeout: 60_000,
+    });
     return stdout;
   };
 
@@ -102,7 +129,12 @@ describe('codec server with the real Temporal CLI', () => {
       namespace: 'default',
       taskQueue,
       workflowsPath: fileURLToPath(new URL('./fixtures/codecEchoWorkflow.ts', import.meta.url)),
-      dataConverter: dataConverter({ key: oldKey.key, keyId: oldKey.id, previousKeys: [newKey], insecureNoEncryption: false }),
+      dataConverter: dataConverter({
+        key: oldKey.key,
+        keyId: oldKey.id,
+        previousKeys: [newKey],
+        insecureNoEncryption: false,
+      }),
     });
     running = worker.run();
   });
@@ -127,25 +159,50 @@ describe('codec server with the real Temporal CLI', () => {
   });
 
   it('start, query (no arguments), signal and result through the codec endpoint with plain JSON', async () => {
-    const started = JSON.parse(await temporal(['workflow', 'start', '--task-queue', taskQueue, '--type', 'codecEcho', '--workflow-id', workflowId, '--input', `{"x":1,"note":"${marker}"}`, '-o', 'json'])) as { workflowId: string; runId: string };
+    const started = JSON.parse(
+      await temporal([
+        'workflow',
+        'start',
+        '--task-queue',
+        taskQueue,
+        '--type',
+        'codecEcho',
+        '--workflow-id',
+        workflowId,
+        '--input',
+        `{"x":1,"note":"${marker}"}`,
+        '-o',
+        'json',
+      ]),
+    ) as { workflowId: string; runId: string };
     expect(started.workflowId).toBe(workflowId);
 
     // a query without arguments: the CLI sends {} to /encode
-    const query = JSON.parse(await temporal(['workflow', 'query', '--workflow-id', workflowId, '--name', 'state', '-o', 'json'])) as { queryResult: unknown[] };
+    const query = JSON.parse(
+      await temporal(['workflow', 'query', '--workflow-id', workflowId, '--name', 'state', '-o', 'json']),
+    ) as { queryResult: unknown[] };
     expect(query.queryResult).toEqual([{ input: { x: 1, note: marker }, value: null, signalled: false }]);
 
     await temporal(['workflow', 'signal', '--workflow-id', workflowId, '--name', 'set', '--input', '{"y":2}']);
 
-    const result = JSON.parse(await temporal(['workflow', 'result', '--workflow-id', workflowId, '-o', 'json'])) as { status: string; result: unknown };
+    const result = JSON.parse(await temporal(['workflow', 'result', '--workflow-id', workflowId, '-o', 'json'])) as {
+      status: string;
+      result: unknown;
+    };
     expect(result.status).toBe('COMPLETED');
     expect(result.result).toEqual({ input: { x: 1, note: marker }, value: { y: 2 } });
 
-    const after = JSON.parse(await temporal(['workflow', 'query', '--workflow-id', workflowId, '--name', 'state', '-o', 'json'])) as { queryResult: unknown[] };
+    const after = JSON.parse(
+      await temporal(['workflow', 'query', '--workflow-id', workflowId, '--name', 'state', '-o', 'json']),
+    ) as { queryResult: unknown[] };
     expect(after.queryResult).toEqual([{ input: { x: 1, note: marker }, value: { y: 2 }, signalled: true }]);
   });
 
   it('history fetched without the codec holds only binary/encrypted payloads, each naming its key', async () => {
-    const raw = await temporal(['workflow', 'show', '--workflow-id', workflowId, '-o', 'json', '--no-json-shorthand-payloads'], 'none');
+    const raw = await temporal(
+      ['workflow', 'show', '--workflow-id', workflowId, '-o', 'json', '--no-json-shorthand-payloads'],
+      'none',
+    );
     expect(raw).not.toContain(marker);
     const payloads = payloadsIn(JSON.parse(raw));
     // input and signal (sealed by the codec server, via the CLI), result (sealed by the worker)
@@ -160,13 +217,19 @@ describe('codec server with the real Temporal CLI', () => {
     expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
     expect((await post(port, '/encode', '{}', { authorization: 'Bearer wrong-token-0123456789' })).status).toBe(401);
     expect((await post(port, '/encode', '{}', { authorization: `Basic ${token}` })).status).toBe(401);
-    const err = (await temporal(['workflow', 'query', '--workflow-id', workflowId, '--name', 'state'], 'no-token').catch((e: unknown) => e)) as { code: number; stderr: string };
+    const err = (await temporal(
+      ['workflow', 'query', '--workflow-id', workflowId, '--name', 'state'],
+      'no-token',
+    ).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(err.code).not.toBe(0);
     expect(err.stderr).toContain('Unauthorized');
   });
 
   it('checks Origin: a foreign browser origin gets 403; the loopback dev UI needs no token; other allowed origins do', async () => {
-    const foreign = await post(port, '/decode', '{}', { authorization: `Bearer ${token}`, origin: 'http://evil.example' });
+    const foreign = await post(port, '/decode', '{}', {
+      authorization: `Bearer ${token}`,
+      origin: 'http://evil.example',
+    });
     expect(foreign.status).toBe(403);
     expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
 
@@ -175,24 +238,48 @@ describe('codec server with the real Temporal CLI', () => {
     expect(fromUi.headers['access-control-allow-origin']).toBe(ui);
 
     expect((await post(port, '/decode', '{}', { origin: opsOrigin })).status).toBe(401);
-    expect((await post(port, '/decode', '{}', { origin: opsOrigin, authorization: `Bearer ${token}` })).status).toBe(200);
+    expect((await post(port, '/decode', '{}', { origin: opsOrigin, authorization: `Bearer ${token}` })).status).toBe(
+      200,
+    );
   });
 
   it('checks Host against the allow-list (DNS rebinding): 421', async () => {
-    const res = await post(port, '/decode', '{}', { authorization: `Bearer ${token}`, host: `attacker.example:${port}` });
+    const res = await post(port, '/decode', '{}', {
+      authorization: `Bearer ${token}`,
+      host: `attacker.example:${port}`,
+    });
     expect(res.status).toBe(421);
-    expect((await post(port, '/decode', '{}', { authorization: `Bearer ${token}`, host: `localhost:${port}` })).status).toBe(200);
+    expect(
+      (await post(port, '/decode', '{}', { authorization: `Bearer ${token}`, host: `localhost:${port}` })).status,
+    ).toBe(200);
   });
 
   it('limits the body to 4 MiB (413), declared or streamed, and echoes no payload content in errors', async () => {
-    const big = JSON.stringify({ payloads: [{ metadata: {}, data: Buffer.alloc(4 * 1024 * 1024, 7).toString('base64') }] });
+    const big = JSON.stringify({
+      payloads: [{ metadata: {}, data: Buffer.alloc(4 * 1024 * 1024, 7).toString('base64') }],
+    });
     const declared = await post(port, '/encode', big, { authorization: `Bearer ${token}` });
     expect(declared.status).toBe(413);
     const streamed = await post(port, '/encode', big, { authorization: `Bearer ${token}` }, 64);
     expect(streamed.status).toBe(413);
 
     const secret = Buffer.from(`{"password":"${marker}"}`).toString('base64');
-    const unknownKey = await post(port, '/decode', JSON.stringify({ payloads: [{ metadata: { encoding: Buffer.from('binary/encrypted').toString('base64'), 'encryption-key-id': Buffer.from('cs-retired').toString('base64') }, data: secret }] }), { authorization: `Bearer ${token}` });
+    const unknownKey = await post(
+      port,
+      '/decode',
+      JSON.stringify({
+        payloads: [
+          {
+            metadata: {
+              encoding: Buffer.from('binary/encrypted').toString('base64'),
+              'encryption-key-id': Buffer.from('cs-retired').toString('base64'),
+            },
+            data: secret,
+          },
+        ],
+      }),
+      { authorization: `Bearer ${token}` },
+    );
     expect(unknownKey.status).toBe(400);
     expect(unknownKey.body).toContain('cs-retired');
     expect(unknownKey.body).not.toContain(secret);

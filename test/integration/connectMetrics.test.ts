@@ -11,18 +11,24 @@ import { loadStackConfig, pipeline, repoRoot } from '../../scripts/stack/config.
  * scrape, with the labels the rules match on.
  */
 const cfg = loadStackConfig();
-const rules = parse(fs.readFileSync(path.join(repoRoot, 'deploy', 'prometheus', 'rules.yaml'), 'utf8')) as { groups: Array<{ rules: Array<{ expr: string }> }> };
+const rules = parse(fs.readFileSync(path.join(repoRoot, 'deploy', 'prometheus', 'rules.yaml'), 'utf8')) as {
+  groups: Array<{ rules: Array<{ expr: string }> }>;
+};
 const exprs = rules.groups.flatMap((g) => g.rules.map((r) => r.expr)).join('\n');
 
 /** The series names the rules read from the Connect workers (a `{__name__=~"kafka_(a|b)_x"}` alternation expanded). */
 function connectNames(): string[] {
   const plain = [...exprs.matchAll(/\b(kafka_connect_[a-z_]+|debezium_metrics_[A-Za-z]+)\b/g)].map((m) => m[1]!);
-  const alternation = [...exprs.matchAll(/__name__=~"kafka_\(([a-z_|]+)\)_([a-z_]+)"/g)].flatMap((m) => m[1]!.split('|').map((c) => `kafka_${c}_${m[2]}`));
+  const alternation = [...exprs.matchAll(/__name__=~"kafka_\(([a-z_|]+)\)_([a-z_]+)"/g)].flatMap((m) =>
+    m[1]!.split('|').map((c) => `kafka_${c}_${m[2]}`),
+  );
   return [...new Set([...plain, ...alternation])].sort();
 }
 
 async function scrape(): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${cfg.ports.connectMetrics}/metrics`, { signal: AbortSignal.timeout(5000) });
+  const res = await fetch(`http://127.0.0.1:${cfg.ports.connectMetrics}/metrics`, {
+    signal: AbortSignal.timeout(5000),
+  });
   expect(res.status).toBe(200);
   return res.text();
 }
@@ -30,7 +36,14 @@ async function scrape(): Promise<string> {
 describe("Kafka Connect's JMX exporter config serves the names the alert rules read", () => {
   it('every Connect and Debezium series of the rules is in the scrape, with the labels the rules match', async () => {
     const names = connectNames();
-    expect(names).toEqual(expect.arrayContaining(['kafka_connect_connector_status', 'kafka_connect_connector_task_status', 'debezium_metrics_MilliSecondsBehindSource', 'kafka_connect_failed_authentication_total']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'kafka_connect_connector_status',
+        'kafka_connect_connector_task_status',
+        'debezium_metrics_MilliSecondsBehindSource',
+        'kafka_connect_failed_authentication_total',
+      ]),
+    );
     // Debezium registers its streaming metrics once the connector streams
     let text = '';
     for (let i = 0; i < 30 && !/^debezium_metrics_MilliSecondsBehindSource\{/m.test(text); i++) {
@@ -38,9 +51,24 @@ describe("Kafka Connect's JMX exporter config serves the names the alert rules r
       if (!/^debezium_metrics_MilliSecondsBehindSource\{/m.test(text)) await new Promise((r) => setTimeout(r, 1000));
     }
     const exported = new Set([...text.matchAll(/^([A-Za-z_:][A-Za-z0-9_:]*)[{ ]/gm)].map((m) => m[1]!));
-    expect(names.filter((n) => !exported.has(n)), `missing from the scrape of ${[...exported].length} names`).toEqual([]);
-    expect(text).toMatch(new RegExp(`^kafka_connect_connector_status\\{connector="${pipeline.connector}",status="running",?\\} 1\\.0$`, 'm'));
-    expect(text).toMatch(new RegExp(`^kafka_connect_connector_task_status\\{connector="${pipeline.connector}",status="running",task="0",?\\} 1\\.0$`, 'm'));
-    expect(text).toMatch(/^debezium_metrics_MilliSecondsBehindSource\{context="streaming",name="ecommerce",plugin="postgres",?[^}]*\} -?\d/m);
+    expect(
+      names.filter((n) => !exported.has(n)),
+      `missing from the scrape of ${[...exported].length} names`,
+    ).toEqual([]);
+    expect(text).toMatch(
+      new RegExp(
+        `^kafka_connect_connector_status\\{connector="${pipeline.connector}",status="running",?\\} 1\\.0$`,
+        'm',
+      ),
+    );
+    expect(text).toMatch(
+      new RegExp(
+        `^kafka_connect_connector_task_status\\{connector="${pipeline.connector}",status="running",task="0",?\\} 1\\.0$`,
+        'm',
+      ),
+    );
+    expect(text).toMatch(
+      /^debezium_metrics_MilliSecondsBehindSource\{context="streaming",name="ecommerce",plugin="postgres",?[^}]*\} -?\d/m,
+    );
   });
 });

@@ -13,7 +13,13 @@ import { createPostgresActivities } from '../../activities/postgres/index.js';
 /** The PostgreSQL activities against the embedded stack, as a worker builds them. */
 export const cfg = loadStackConfig();
 export const store = new FileSecretStore(cfg.secretsDir);
-export const pgActs = createPostgresActivities({ store, host: '127.0.0.1', port: cfg.ports.postgres, database: pipeline.database, adminSecret: pipeline.adminSecret });
+export const pgActs = createPostgresActivities({
+  store,
+  host: '127.0.0.1',
+  port: cfg.ports.postgres,
+  database: pipeline.database,
+  adminSecret: pipeline.adminSecret,
+});
 
 const quiet = new DefaultLogger('ERROR');
 
@@ -22,8 +28,15 @@ const quiet = new DefaultLogger('ERROR');
  * `opts.heartbeats` collects what it heartbeats; `opts.heartbeatDetails` is what a
  * previous attempt heartbeated (as Temporal hands it to a retry).
  */
-export function run<I, O>(fn: (input: I) => Promise<O>, input: I, opts: { heartbeats?: unknown[]; heartbeatDetails?: unknown } = {}): Promise<O> {
-  const env = new MockActivityEnvironment(opts.heartbeatDetails === undefined ? {} : { heartbeatDetails: opts.heartbeatDetails }, { logger: quiet });
+export function run<I, O>(
+  fn: (input: I) => Promise<O>,
+  input: I,
+  opts: { heartbeats?: unknown[]; heartbeatDetails?: unknown } = {},
+): Promise<O> {
+  const env = new MockActivityEnvironment(
+    opts.heartbeatDetails === undefined ? {} : { heartbeatDetails: opts.heartbeatDetails },
+    { logger: quiet },
+  );
   if (opts.heartbeats) env.on('heartbeat', (d: unknown) => opts.heartbeats!.push(d));
   return env.run(fn, input);
 }
@@ -34,7 +47,8 @@ export async function failure(p: Promise<unknown>): Promise<ApplicationFailure> 
     () => undefined,
     (e: unknown) => e,
   );
-  if (!(err instanceof ApplicationFailure)) throw new Error(`expected an ApplicationFailure, got ${err === undefined ? 'success' : String(err)}`);
+  if (!(err instanceof ApplicationFailure))
+    throw new Error(`expected an ApplicationFailure, got ${err === undefined ? 'success' : String(err)}`);
   return err;
 }
 
@@ -71,7 +85,15 @@ export async function withDb<T>(fn: (c: pg.Client) => Promise<T>, database: stri
 
 /** Connects as `user` to the pipeline database (throws on a refused login). */
 export async function loginAs(user: string, password: string, applicationName?: string): Promise<pg.Client> {
-  const c = new pg.Client({ host: '127.0.0.1', port: cfg.ports.postgres, database: pipeline.database, user, password, connectionTimeoutMillis: 3000, ...(applicationName ? { application_name: applicationName } : {}) });
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: cfg.ports.postgres,
+    database: pipeline.database,
+    user,
+    password,
+    connectionTimeoutMillis: 3000,
+    ...(applicationName ? { application_name: applicationName } : {}),
+  });
   c.on('error', () => undefined);
   try {
     await c.connect();
@@ -101,7 +123,13 @@ export async function cleanup(): Promise<void> {
       await c.query('SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE usename = $1', [role]);
       const dbs = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datallowconn');
       for (const { datname } of dbs.rows) {
-        await withDb((d) => d.query(`REASSIGN OWNED BY ${d.escapeIdentifier(role)} TO postgres; DROP OWNED BY ${d.escapeIdentifier(role)}`), datname);
+        await withDb(
+          (d) =>
+            d.query(
+              `REASSIGN OWNED BY ${d.escapeIdentifier(role)} TO postgres; DROP OWNED BY ${d.escapeIdentifier(role)}`,
+            ),
+          datname,
+        );
       }
       await c.query(`DROP ROLE IF EXISTS ${c.escapeIdentifier(role)}`);
     }

@@ -17,12 +17,19 @@ const core = kc.makeApiClient(CoreV1Api);
 const kubeSecrets: string[] = [];
 afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
-  for (const name of kubeSecrets) await core.deleteNamespacedSecret({ name, namespace: kubeNamespace }).catch(() => undefined);
+  for (const name of kubeSecrets)
+    await core.deleteNamespacedSecret({ name, namespace: kubeNamespace }).catch(() => undefined);
 });
 
 /** What a consumer reads: the raw bytes of each key (for Kubernetes, straight from the API, not through the store). */
 async function rawBytes(kind: string, store: SecretStore, name: string): Promise<Record<string, Buffer>> {
-  if (kind === 'file') return Object.fromEntries(fs.readdirSync(path.join(tmp, name)).filter((f) => !f.startsWith('.')).map((f) => [f, fs.readFileSync(path.join(tmp, name, f))]));
+  if (kind === 'file')
+    return Object.fromEntries(
+      fs
+        .readdirSync(path.join(tmp, name))
+        .filter((f) => !f.startsWith('.'))
+        .map((f) => [f, fs.readFileSync(path.join(tmp, name, f))]),
+    );
   const s = await core.readNamespacedSecret({ name, namespace: kubeNamespace });
   void store;
   return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
@@ -39,7 +46,11 @@ describe.each(stores)('credential versions on the %s store keep every byte', (ki
     kubeSecrets.push(name, `${name}-pending`, `${name}-backup`);
     // a binary key (not valid UTF-8) the pipeline keeps next to the credential
     const truststore = Buffer.concat([Buffer.from([0xfe, 0xed, 0xfe, 0xed, 0xff, 0x00, 0xc3]), randomBytes(200)]);
-    await store.write(name, { 'db-username': Buffer.from('debezium_old'), 'db-password': Buffer.from('old-secret'), 'truststore.jks': truststore });
+    await store.write(name, {
+      'db-username': Buffer.from('debezium_old'),
+      'db-password': Buffer.from('old-secret'),
+      'truststore.jks': truststore,
+    });
     const original = await rawBytes(kind, store, name);
     const acts = createCredentialActivities({ store });
 
@@ -55,7 +66,9 @@ describe.each(stores)('credential versions on the %s store keep every byte', (ki
     expect(after['db-username']!.toString()).toBe('debezium_new');
     expect(after['db-password']!.equals(original['db-password']!)).toBe(false);
     // a retry of promote converges without another write
-    expect((await acts.promotePendingCredential({ secret: name, rotationId: 'r1' })).fingerprint).toBe(promoted.fingerprint);
+    expect((await acts.promotePendingCredential({ secret: name, rotationId: 'r1' })).fingerprint).toBe(
+      promoted.fingerprint,
+    );
 
     await acts.restoreBackupCredential({ secret: name, rotationId: 'r1' });
     expect(await rawBytes(kind, store, name)).toEqual(original);

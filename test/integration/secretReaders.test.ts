@@ -17,22 +17,40 @@ const userOf = async (account: string) => (await secrets.read(pipeline.registryS
 
 /** This lane runs beside the pipeline files, which restart Connect: wait until its REST API lists the pipeline's connectors. */
 beforeEach(async () => {
-  await expect.poll(() => connect.secretReaders({ secret: pipeline.cdcSecret }).then((r) => r.readers, (e: Error) => e.message), { timeout: 90_000, interval: 1000 }).toEqual([pipeline.connector]);
+  await expect
+    .poll(
+      () =>
+        connect.secretReaders({ secret: pipeline.cdcSecret }).then(
+          (r) => r.readers,
+          (e: Error) => e.message,
+        ),
+      { timeout: 90_000, interval: 1000 },
+    )
+    .toEqual([pipeline.connector]);
 });
 
 describe('the connectors that authenticate to the registry as an account', () => {
   it('finds each account’s clients by their config-provider references, and none for an account nobody uses', async () => {
-    const clientsOf = async (account: string) => connect.registryAccountClients({ secret: pipeline.registrySecret, account, currentUser: await userOf(account) });
+    const clientsOf = async (account: string) =>
+      connect.registryAccountClients({ secret: pipeline.registrySecret, account, currentUser: await userOf(account) });
     expect(await clientsOf('developer')).toEqual({ clients: [pipeline.connector], literal: [] });
     expect(await clientsOf('probe')).toEqual({ clients: [s3SinkConnector], literal: [] });
     expect(await clientsOf('admin')).toEqual({ clients: [], literal: [] });
     // another secret of the same name prefix is not a reference to this one
-    expect(await connect.registryAccountClients({ secret: `${pipeline.registrySecret}-x`, account: 'developer', currentUser: 'nobody' })).toEqual({ clients: [], literal: [] });
+    expect(
+      await connect.registryAccountClients({
+        secret: `${pipeline.registrySecret}-x`,
+        account: 'developer',
+        currentUser: 'nobody',
+      }),
+    ).toEqual({ clients: [], literal: [] });
   });
 
   it('finds every connector that reads a secret, whatever the key', async () => {
     expect(await connect.secretReaders({ secret: pipeline.cdcSecret })).toEqual({ readers: [pipeline.connector] });
     expect(await connect.secretReaders({ secret: pipeline.awsSecret })).toEqual({ readers: [s3SinkConnector] });
-    expect(await connect.secretReaders({ secret: pipeline.registrySecret })).toEqual({ readers: [pipeline.connector, s3SinkConnector].sort() });
+    expect(await connect.secretReaders({ secret: pipeline.registrySecret })).toEqual({
+      readers: [pipeline.connector, s3SinkConnector].sort(),
+    });
   });
 });

@@ -18,7 +18,18 @@ const cfg = loadStackConfig();
 describe('embedded stack', () => {
   it('reports every service healthy', async () => {
     const list = await status(cfg);
-    expect(list.map((s) => s.name).sort()).toEqual(['aws-emulator', 'codec-server', 'kafka', 'kafka-connect', 'kubelet', 'kubernetes', 'postgres', 's3-sink', 'schema-registry', 'temporal']);
+    expect(list.map((s) => s.name).sort()).toEqual([
+      'aws-emulator',
+      'codec-server',
+      'kafka',
+      'kafka-connect',
+      'kubelet',
+      'kubernetes',
+      'postgres',
+      's3-sink',
+      'schema-registry',
+      'temporal',
+    ]);
     for (const s of list) expect(s, s.name).toMatchObject({ healthy: true });
   });
 
@@ -34,7 +45,9 @@ describe('embedded stack', () => {
       expect((await db.query('SHOW wal_level')).rows[0].wal_level).toBe('logical');
       const role = await db.query('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [pipeline.parentRole]);
       expect(role.rows[0]).toEqual({ rolcanlogin: false });
-      const owner = await db.query('SELECT pg_get_userbyid(pubowner) AS owner FROM pg_publication WHERE pubname = $1', [pipeline.publication]);
+      const owner = await db.query('SELECT pg_get_userbyid(pubowner) AS owner FROM pg_publication WHERE pubname = $1', [
+        pipeline.publication,
+      ]);
       expect(owner.rows[0].owner).toBe(pipeline.parentRole);
     } finally {
       await db.end();
@@ -43,7 +56,11 @@ describe('embedded stack', () => {
 
   it('delivers an inserted users row to Kafka through Debezium', async () => {
     const email = `stack-test-${randomBytes(4).toString('hex')}@example.invalid`;
-    const kafka = new Kafka({ clientId: 'rekey-test', brokers: [`127.0.0.1:${cfg.ports.kafka}`], logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({
+      clientId: 'rekey-test',
+      brokers: [`127.0.0.1:${cfg.ports.kafka}`],
+      logLevel: logLevel.NOTHING,
+    });
     const consumer = kafka.consumer({ groupId: `rekey-test-${email}` });
     await consumer.connect();
     await consumer.subscribe({ topic: pipeline.usersTopic, fromBeginning: true });
@@ -59,7 +76,10 @@ describe('embedded stack', () => {
     const db = await adminClient(cfg, pipeline.database);
     await db.query('INSERT INTO public.users (email, name) VALUES ($1, $2)', [email, 'stack test']);
     await db.end();
-    const event = await Promise.race([seen, new Promise((_, reject) => setTimeout(() => reject(new Error('row not delivered within 60 s')), 60_000))]);
+    const event = await Promise.race([
+      seen,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('row not delivered within 60 s')), 60_000)),
+    ]);
     expect(event).toMatchObject({ op: 'c', after: { email, name: 'stack test' } });
     await consumer.disconnect();
   });
@@ -68,7 +88,9 @@ describe('embedded stack', () => {
     const anonymous = await fetch(`${registryUrl(cfg)}/subjects`);
     expect(anonymous.status).toBe(401);
     const secret = (await new FileSecretStore(cfg.secretsDir).read(pipeline.registrySecret))!;
-    const wrong = await fetch(`${registryUrl(cfg)}/subjects`, { headers: { authorization: `Basic ${Buffer.from('admin:not-the-password').toString('base64')}` } });
+    const wrong = await fetch(`${registryUrl(cfg)}/subjects`, {
+      headers: { authorization: `Basic ${Buffer.from('admin:not-the-password').toString('base64')}` },
+    });
     expect(wrong.status).toBe(401);
     const auth = Buffer.from(`${secret.data['admin-user']}:${secret.data['admin-password']}`).toString('base64');
     const ok = await fetch(`${registryUrl(cfg)}/subjects`, { headers: { authorization: `Basic ${auth}` } });
@@ -90,12 +112,22 @@ describe('embedded stack', () => {
 });
 
 describe('the AWS emulator enforces authentication and the sink user`s policy', () => {
-  const s3As = async (creds: { accessKeyId: string; secretAccessKey: string }) => new S3Client({ ...(await awsClientConfig(cfg)), credentials: creds });
+  const s3As = async (creds: { accessKeyId: string; secretAccessKey: string }) =>
+    new S3Client({ ...(await awsClientConfig(cfg)), credentials: creds });
   const putAs = async (creds: { accessKeyId: string; secretAccessKey: string }, bucket: string) =>
-    (await s3As(creds)).send(new PutObjectCommand({ Bucket: bucket, Key: `stack-test/${randomBytes(3).toString('hex')}.json`, Body: '{}' })).then(() => 'ok', (e: Error) => e.name);
+    (await s3As(creds))
+      .send(
+        new PutObjectCommand({ Bucket: bucket, Key: `stack-test/${randomBytes(3).toString('hex')}.json`, Body: '{}' }),
+      )
+      .then(
+        () => 'ok',
+        (e: Error) => e.name,
+      );
 
   it('a key moto never issued is refused; the sink user writes its bucket and nothing else', async () => {
-    expect(await putAs({ accessKeyId: 'AKIAFORGEDFORGED0000', secretAccessKey: 'forged' }, pipeline.bucket)).toBe('InvalidAccessKeyId');
+    expect(await putAs({ accessKeyId: 'AKIAFORGEDFORGED0000', secretAccessKey: 'forged' }, pipeline.bucket)).toBe(
+      'InvalidAccessKeyId',
+    );
     const sink = (await new FileSecretStore(cfg.secretsDir).read(pipeline.awsSecret))!;
     const creds = { accessKeyId: sink.data['access-key-id']!, secretAccessKey: sink.data['secret-access-key']! };
     expect(await putAs(creds, pipeline.bucket)).toBe('ok');
@@ -115,7 +147,11 @@ describe('worker on the dev server', () => {
   });
 
   it('runs a workflow end to end (a dry-run rotation: real pre-flight, no change)', async () => {
-    const handle = await startPostgresCdcRotation(w.client, { target: `dry-${randomBytes(3).toString('hex')}`, dryRun: true, requestedBy: 'test' }, { taskQueue: w.taskQueue });
+    const handle = await startPostgresCdcRotation(
+      w.client,
+      { target: `dry-${randomBytes(3).toString('hex')}`, dryRun: true, requestedBy: 'test' },
+      { taskQueue: w.taskQueue },
+    );
     const result = await handle.result();
     expect(result.status).toBe('dry-run');
     const current = (await new FileSecretStore(cfg.secretsDir).read(pipeline.cdcSecret))!;
@@ -129,19 +165,41 @@ describe('worker on the dev server', () => {
   });
 
   it('the Web UI codec endpoint decrypts what the worker encrypted (and only for the UI origin)', async () => {
-    const handle = await startPostgresCdcRotation(w.client, { target: `ui-${randomBytes(3).toString('hex')}`, dryRun: true, reason: 'codec-check' }, { taskQueue: w.taskQueue });
+    const handle = await startPostgresCdcRotation(
+      w.client,
+      { target: `ui-${randomBytes(3).toString('hex')}`, dryRun: true, reason: 'codec-check' },
+      { taskQueue: w.taskQueue },
+    );
     await handle.result();
     const history = await handle.fetchHistory();
     const input = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
     const body = JSON.stringify({
-      payloads: [{ metadata: Object.fromEntries(Object.entries(input.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), data: Buffer.from(input.data!).toString('base64') }],
+      payloads: [
+        {
+          metadata: Object.fromEntries(
+            Object.entries(input.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+          ),
+          data: Buffer.from(input.data!).toString('base64'),
+        },
+      ],
     });
     const ui = `http://127.0.0.1:${cfg.ports.temporalUi}`;
-    const res = await fetch(`http://127.0.0.1:${cfg.ports.codec}/decode`, { method: 'POST', body, headers: { origin: ui, 'content-type': 'application/json' } });
+    const res = await fetch(`http://127.0.0.1:${cfg.ports.codec}/decode`, {
+      method: 'POST',
+      body,
+      headers: { origin: ui, 'content-type': 'application/json' },
+    });
     expect(res.headers.get('access-control-allow-origin')).toBe(ui);
     const decoded = (await res.json()) as { payloads: Array<{ data: string }> };
-    expect(JSON.parse(Buffer.from(decoded.payloads[0]!.data, 'base64').toString())).toMatchObject({ reason: 'codec-check', dryRun: true });
-    const foreign = await fetch(`http://127.0.0.1:${cfg.ports.codec}/decode`, { method: 'POST', body, headers: { origin: 'http://evil.example' } });
+    expect(JSON.parse(Buffer.from(decoded.payloads[0]!.data, 'base64').toString())).toMatchObject({
+      reason: 'codec-check',
+      dryRun: true,
+    });
+    const foreign = await fetch(`http://127.0.0.1:${cfg.ports.codec}/decode`, {
+      method: 'POST',
+      body,
+      headers: { origin: 'http://evil.example' },
+    });
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
   });
 });

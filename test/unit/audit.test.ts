@@ -38,10 +38,22 @@ const event = (n: number | string, workflow = 'wf'): AuditEvent => ({
  */
 async function runWriters(file: string, specs: { prefix: string; count: number; mode?: 'locked' | 'legacy' }[]) {
   const children = specs.map((s) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/unit/auditWriter.ts'), file, s.prefix, String(s.count), s.mode ?? 'locked'], {
-      cwd: repoRoot,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'test/unit/auditWriter.ts'),
+        file,
+        s.prefix,
+        String(s.count),
+        s.mode ?? 'locked',
+      ],
+      {
+        cwd: repoRoot,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -76,12 +88,22 @@ describe('audit log', () => {
     const first = await appendAudit(event(1));
     await appendAudit(event(2));
     expect(await appendAudit(event(1))).toEqual({ hash: first.hash, duplicate: true });
-    expect(await verifyAuditChain(file)).toMatchObject({ ok: true, lines: 2, workflows: 1, duplicateEventIds: 0, head: readLog(file)[1]!.hash });
+    expect(await verifyAuditChain(file)).toMatchObject({
+      ok: true,
+      lines: 2,
+      workflows: 1,
+      duplicateEventIds: 0,
+      head: readLog(file)[1]!.hash,
+    });
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     expect(fs.existsSync(`${file}.lock`)).toBe(false);
     const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
     fs.writeFileSync(file, `${lines[0]!.replace('"ops"', '"mallory"')}\n${lines[1]}\n`);
-    expect(await verifyAuditChain(file)).toMatchObject({ ok: false, brokenAt: 1, reason: 'hash does not match the line content' });
+    expect(await verifyAuditChain(file)).toMatchObject({
+      ok: false,
+      brokenAt: 1,
+      reason: 'hash does not match the line content',
+    });
   });
 
   it('keeps one chain when separate processes append to the same file at once', async () => {
@@ -94,7 +116,9 @@ describe('audit log', () => {
     const lines = readLog(file);
     const ids = lines.map((l) => l.eventId);
     expect(new Set(ids).size).toBe(600);
-    expect([...ids].sort()).toEqual(writers.flatMap((w) => Array.from({ length: w.count }, (_, i) => `${w.prefix}#${i + 1}`)).sort());
+    expect([...ids].sort()).toEqual(
+      writers.flatMap((w) => Array.from({ length: w.count }, (_, i) => `${w.prefix}#${i + 1}`)).sort(),
+    );
     // every line links to the one before it: no two lines share a predecessor
     expect(new Set(lines.map((l) => l.prev_hash)).size).toBe(600);
     // and the processes really interleaved (otherwise this test would prove nothing)
@@ -156,7 +180,11 @@ describe('audit log', () => {
     const { appendAudit } = createAuditActivities({ path: file });
     await appendAudit(event(1));
     fs.appendFileSync(file, '{"half": \n');
-    expect(await verifyAuditChain(file)).toMatchObject({ ok: false, brokenAt: 2, reason: expect.stringMatching(/not a valid audit line/) });
+    expect(await verifyAuditChain(file)).toMatchObject({
+      ok: false,
+      brokenAt: 2,
+      reason: expect.stringMatching(/not a valid audit line/),
+    });
     await expect(appendAudit(event(2))).rejects.toMatchObject({ type: 'AuditLogCorrupt', nonRetryable: true });
   });
 

@@ -50,16 +50,26 @@ describe('the audit trail on stdout', () => {
     ];
     const report = await verifyAuditStream(shipped(lines));
     expect(report).toMatchObject({ ok: true, lines: 6, repeatedEventIds: 1 });
-    expect(report.writers.map((w) => [w.lines, w.firstSeq, w.lastSeq])).toEqual([[3, 1, 3], [3, 1, 3]]);
+    expect(report.writers.map((w) => [w.lines, w.firstSeq, w.lastSeq])).toEqual([
+      [3, 1, 3],
+      [3, 1, 3],
+    ]);
   });
 
   it('a changed line or a missing one breaks that writer’s chain, named by its seq', async () => {
     const a = writer('w1');
     for (const n of [1, 2, 3]) await a.appendAudit(event(n));
     const edited = a.out[1]!.replace('"status":"success"', '"status":"failed"');
-    expect((await verifyAuditStream(shipped([a.out[0]!, edited, a.out[2]!]))).writers[0]).toMatchObject({ problem: 'seq 2 was changed (its hash does not match its content)' });
-    expect((await verifyAuditStream(shipped([a.out[0]!, a.out[2]!]))).writers[0]).toMatchObject({ problem: 'seq 1 is followed by 3: line(s) missing' });
+    expect((await verifyAuditStream(shipped([a.out[0]!, edited, a.out[2]!]))).writers[0]).toMatchObject({
+      problem: 'seq 2 was changed (its hash does not match its content)',
+    });
+    expect((await verifyAuditStream(shipped([a.out[0]!, a.out[2]!]))).writers[0]).toMatchObject({
+      problem: 'seq 1 is followed by 3: line(s) missing',
+    });
     // retention cut the first lines: reported by its first seq, not a break
-    expect(await verifyAuditStream(shipped([a.out[1]!, a.out[2]!]))).toMatchObject({ ok: true, writers: [{ firstSeq: 2, lastSeq: 3 }] });
+    expect(await verifyAuditStream(shipped([a.out[1]!, a.out[2]!]))).toMatchObject({
+      ok: true,
+      writers: [{ firstSeq: 2, lastSeq: 3 }],
+    });
   });
 });

@@ -39,7 +39,10 @@ function legacyAppender(target: string) {
   async function append(event: AuditEvent) {
     await fs.mkdir(path.dirname(target), { recursive: true });
     const text = await fs.readFile(target, 'utf8').catch(() => '');
-    const lines = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as AuditLine);
+    const lines = text
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as AuditLine);
     const seen = lines.find((l) => l.eventId === event.eventId);
     if (seen) return { hash: seen.hash, duplicate: true };
     const prev = lines.at(-1)?.hash ?? '0'.repeat(64);
@@ -69,5 +72,9 @@ process.stdout.write('ready\n');
 await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
 process.stdin.pause();
 
-const results = await Promise.all(Array.from({ length: count }, (_, i) => appendAudit(auditEvent(`${prefix}#${i + 1}`, prefix))));
-process.stdout.write(`${JSON.stringify({ written: results.filter((r) => !r.duplicate).length, duplicates: results.filter((r) => r.duplicate).length })}\n`);
+const results = await Promise.all(
+  Array.from({ length: count }, (_, i) => appendAudit(auditEvent(`${prefix}#${i + 1}`, prefix))),
+);
+process.stdout.write(
+  `${JSON.stringify({ written: results.filter((r) => !r.duplicate).length, duplicates: results.filter((r) => r.duplicate).length })}\n`,
+);

@@ -21,15 +21,37 @@ describe('rekey CLI', () => {
     const program = rekeyProgram().exitOverride();
     const t0 = Date.now();
     // 127.0.0.1:1 would take the 10 s connect deadline to fail: the refusal comes first
-    const err = await program.parseAsync(['--address', '127.0.0.1:1', 'rotate-postgres-cdc', '--target', 'ecommerce', '--grace', 'P31D'], { from: 'user' }).then(() => undefined, (e: unknown) => e as Error);
-    expect(err).toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/gracePeriod: must be at most P30D/) });
+    const err = await program
+      .parseAsync(['--address', '127.0.0.1:1', 'rotate-postgres-cdc', '--target', 'ecommerce', '--grace', 'P31D'], {
+        from: 'user',
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+    expect(err).toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringMatching(/gracePeriod: must be at most P30D/),
+    });
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 
   it('connects where --address/--namespace say, else REKEY_TEMPORAL_*, else the Temporal CLI variables', () => {
-    configureCli({ env: { TEMPORAL_ADDRESS: 'temporal.example:7233', TEMPORAL_NAMESPACE: 'payments', REKEY_INSECURE_NO_ENCRYPTION: '1' } });
+    configureCli({
+      env: {
+        TEMPORAL_ADDRESS: 'temporal.example:7233',
+        TEMPORAL_NAMESPACE: 'payments',
+        REKEY_INSECURE_NO_ENCRYPTION: '1',
+      },
+    });
     expect(clientConfigFromEnv().temporal).toMatchObject({ address: 'temporal.example:7233', namespace: 'payments' });
-    configureCli({ env: { TEMPORAL_ADDRESS: 'temporal.example:7233', REKEY_TEMPORAL_ADDRESS: 'rekey.example:7233', REKEY_INSECURE_NO_ENCRYPTION: '1' } });
+    configureCli({
+      env: {
+        TEMPORAL_ADDRESS: 'temporal.example:7233',
+        REKEY_TEMPORAL_ADDRESS: 'rekey.example:7233',
+        REKEY_INSECURE_NO_ENCRYPTION: '1',
+      },
+    });
     expect(clientConfigFromEnv().temporal.address).toBe('rekey.example:7233');
     configureCli({ address: 'flag.example:7233', namespace: 'flagged' });
     expect(clientConfigFromEnv().temporal).toMatchObject({ address: 'flag.example:7233', namespace: 'flagged' });
@@ -37,9 +59,16 @@ describe('rekey CLI', () => {
 
   it('has one wait flag (--wait) and records the OS user as the requester by default', () => {
     const commands = allCommands(rekeyProgram());
-    const options = commands.flatMap((c) => c.options.map((o) => ({ command: c.name(), flag: o.long, defaultValue: o.defaultValue as unknown })));
+    const options = commands.flatMap((c) =>
+      c.options.map((o) => ({ command: c.name(), flag: o.long, defaultValue: o.defaultValue as unknown })),
+    );
     expect(options.filter((o) => o.flag === '--no-wait')).toEqual([]);
-    expect(options.filter((o) => o.flag === '--wait').map((o) => o.command).sort()).toEqual(['rotate', 'rotate-aws-keys', 'rotate-ca', 'rotate-postgres-cdc', 'rotate-schema-registry']);
+    expect(
+      options
+        .filter((o) => o.flag === '--wait')
+        .map((o) => o.command)
+        .sort(),
+    ).toEqual(['rotate', 'rotate-aws-keys', 'rotate-ca', 'rotate-postgres-cdc', 'rotate-schema-registry']);
     const requestedBy = options.filter((o) => o.flag === '--requested-by');
     expect(requestedBy.length).toBeGreaterThan(5);
     for (const o of requestedBy) expect(o.defaultValue, o.command).toBe(os.userInfo().username);

@@ -13,7 +13,8 @@ async function isolate(...args: string[]): Promise<{ error: string; actionRan: b
   program.configureOutput({ writeErr: (s) => (error += s), writeOut: () => undefined });
   registerEmergencyCommands(program);
   const emergency = program.commands.find((c) => c.name() === 'emergency')!;
-  for (const c of [emergency, ...emergency.commands]) c.exitOverride().configureOutput({ writeErr: (s) => (error += s), writeOut: () => undefined });
+  for (const c of [emergency, ...emergency.commands])
+    c.exitOverride().configureOutput({ writeErr: (s) => (error += s), writeOut: () => undefined });
   let actionRan = false;
   emergency.commands.find((c) => c.name() === 'isolate')!.action(() => void (actionRan = true));
   await program.parseAsync(['emergency', 'isolate', ...args], { from: 'user' }).catch((e: unknown) => {
@@ -36,13 +37,25 @@ describe('rekey emergency isolate: input refused before anything runs', () => {
   });
 
   it('with a peer that is neither labels nor a CIDR', async () => {
-    const r = await isolate('rekey-e2e-victim', '--reason', 'suspected compromise', '--allow-egress-to', '10.0.0.0:443');
+    const r = await isolate(
+      'rekey-e2e-victim',
+      '--reason',
+      'suspected compromise',
+      '--allow-egress-to',
+      '10.0.0.0:443',
+    );
     expect(r.error).toMatch(/--allow-egress-to <peer>.*must be a CIDR/);
     expect(r.actionRan).toBe(false);
   });
 
   it('and runs with valid input (the test has teeth)', async () => {
-    const r = await isolate('rekey-e2e-victim', '--reason', 'suspected compromise', '--allow-egress-to', '10.0.0.0/8:443');
+    const r = await isolate(
+      'rekey-e2e-victim',
+      '--reason',
+      'suspected compromise',
+      '--allow-egress-to',
+      '10.0.0.0/8:443',
+    );
     expect(r.error).toBe('');
     expect(r.actionRan).toBe(true);
   });
@@ -53,17 +66,27 @@ async function rotateAll(...args: string[]): Promise<string> {
   const program = new Command('rekey').exitOverride();
   program.configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
   addRotateAllCommand(emergencyCommand(program));
-  return program.parseAsync(['emergency', 'rotate-all', '--reason', 'a laptop with every credential was lost', ...args], { from: 'user' }).then(
-    () => '(ran)',
-    (e: Error) => e.message,
-  );
+  return program
+    .parseAsync(['emergency', 'rotate-all', '--reason', 'a laptop with every credential was lost', ...args], {
+      from: 'user',
+    })
+    .then(
+      () => '(ran)',
+      (e: Error) => e.message,
+    );
 }
 
 describe('rekey emergency rotate-all --include: TLS material, validated at the edge', () => {
   it('names the flag and the values it takes', async () => {
-    expect(await rotateAll('--include', 'keys')).toMatch(/^invalid arguments: --include: must be one of: certificates, ca$/);
+    expect(await rotateAll('--include', 'keys')).toMatch(
+      /^invalid arguments: --include: must be one of: certificates, ca$/,
+    );
     expect(await rotateAll('--include', 'ca', 'ca')).toMatch(/^invalid arguments: --include: must not name one twice$/);
-    expect(await rotateAll('--include', 'certificates', '--certificate-service', 'redis')).toMatch(/^invalid arguments: --certificate-service: must be one of: postgresql, kafka, kafka-connect, schema-registry$/);
-    expect(await rotateAll('--include', 'ca', '--ca-grace', 'PT2H')).toMatch(/^invalid arguments: --ca-grace: must be an ISO-8601 duration of at most PT1H/);
+    expect(await rotateAll('--include', 'certificates', '--certificate-service', 'redis')).toMatch(
+      /^invalid arguments: --certificate-service: must be one of: postgresql, kafka, kafka-connect, schema-registry$/,
+    );
+    expect(await rotateAll('--include', 'ca', '--ca-grace', 'PT2H')).toMatch(
+      /^invalid arguments: --ca-grace: must be an ISO-8601 duration of at most PT1H/,
+    );
   });
 });

@@ -20,7 +20,10 @@ describe('AES-256-GCM payload codec', () => {
     expect(Buffer.from(sealed!.metadata!.encoding!).toString()).toBe('binary/encrypted');
     expect(keyIdOf(sealed!)).toBe('k1');
     const [opened] = await codec.decode([sealed!]);
-    expect(defaultPayloadConverter.fromPayload(opened!)).toEqual({ user: 'debezium_20260101_0000', note: 'visible-marker' });
+    expect(defaultPayloadConverter.fromPayload(opened!)).toEqual({
+      user: 'debezium_20260101_0000',
+      note: 'visible-marker',
+    });
   });
 
   it('round-trips a payload without data and leaves unencrypted payloads alone', async () => {
@@ -44,18 +47,27 @@ describe('AES-256-GCM payload codec', () => {
   });
 
   it('refuses a wrong key length', () => {
-    expect(() => new AesGcmCodec(Buffer.alloc(16).toString('base64'), 'short')).toThrow(/"short" must be base64 of exactly 32 bytes/);
-    expect(() => new AesGcmCodec({ current: { id: 'a', key: k1 }, previous: [{ id: 'a', key: k2 }] })).toThrow(/appears twice/);
+    expect(() => new AesGcmCodec(Buffer.alloc(16).toString('base64'), 'short')).toThrow(
+      /"short" must be base64 of exactly 32 bytes/,
+    );
+    expect(() => new AesGcmCodec({ current: { id: 'a', key: k1 }, previous: [{ id: 'a', key: k2 }] })).toThrow(
+      /appears twice/,
+    );
   });
 });
 
 describe('codec keyring', () => {
   it('after a rotation, decodes payloads sealed with the old key and seals new ones with the new key', async () => {
     const before = new AesGcmCodec({ current: { id: 'codec-2025', key: k1 } });
-    const [old] = await before.encode([defaultPayloadConverter.toPayload({ phase: 'grace', marker: 'old-secret-marker' })]);
+    const [old] = await before.encode([
+      defaultPayloadConverter.toPayload({ phase: 'grace', marker: 'old-secret-marker' }),
+    ]);
     expect(keyIdOf(old!)).toBe('codec-2025');
 
-    const after = new AesGcmCodec({ current: { id: 'codec-2026', key: k2 }, previous: [{ id: 'codec-2025', key: k1 }] });
+    const after = new AesGcmCodec({
+      current: { id: 'codec-2026', key: k2 },
+      previous: [{ id: 'codec-2025', key: k1 }],
+    });
     expect(after.currentKeyId).toBe('codec-2026');
     expect(after.keyIds).toEqual(['codec-2026', 'codec-2025']);
     const [opened] = await after.decode([old!]);
@@ -65,7 +77,10 @@ describe('codec keyring', () => {
     expect(keyIdOf(fresh!)).toBe('codec-2026');
     // a mixed list (an old history plus a new signal) decodes in one call
     const both = await after.decode([old!, fresh!]);
-    expect(both.map((p) => defaultPayloadConverter.fromPayload(p))).toEqual([{ phase: 'grace', marker: 'old-secret-marker' }, 'new']);
+    expect(both.map((p) => defaultPayloadConverter.fromPayload(p))).toEqual([
+      { phase: 'grace', marker: 'old-secret-marker' },
+      'new',
+    ]);
     // the old key alone cannot read what the new key sealed
     await expect(before.decode([fresh!])).rejects.toBeInstanceOf(UnknownKeyIdError);
   });
@@ -73,7 +88,10 @@ describe('codec keyring', () => {
   it('names an unknown key id in the error, never the payload content', async () => {
     const sealer = new AesGcmCodec(k3, 'retired-2019');
     const [sealed] = await sealer.encode([defaultPayloadConverter.toPayload('secret-content-marker')]);
-    const codec = new AesGcmCodec({ current: { id: 'codec-2026', key: k2 }, previous: [{ id: 'codec-2025', key: k1 }] });
+    const codec = new AesGcmCodec({
+      current: { id: 'codec-2026', key: k2 },
+      previous: [{ id: 'codec-2025', key: k1 }],
+    });
     const err = (await codec.decode([sealed!]).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(UnknownKeyIdError);
     expect(err.message).toContain('"retired-2019"');
@@ -82,10 +100,24 @@ describe('codec keyring', () => {
   });
 
   it('is configured by REKEY_CODEC_KEY, REKEY_CODEC_KEY_ID and REKEY_CODEC_PREVIOUS_KEYS', async () => {
-    const c = loadCodecConfig({ REKEY_CODEC_KEY: k2, REKEY_CODEC_KEY_ID: 'codec-2026', REKEY_CODEC_PREVIOUS_KEYS: `codec-2025:${k1}, codec-2024:${k3}` });
-    expect(c).toMatchObject({ key: k2, keyId: 'codec-2026', previousKeys: [{ id: 'codec-2025', key: k1 }, { id: 'codec-2024', key: k3 }] });
+    const c = loadCodecConfig({
+      REKEY_CODEC_KEY: k2,
+      REKEY_CODEC_KEY_ID: 'codec-2026',
+      REKEY_CODEC_PREVIOUS_KEYS: `codec-2025:${k1}, codec-2024:${k3}`,
+    });
+    expect(c).toMatchObject({
+      key: k2,
+      keyId: 'codec-2026',
+      previousKeys: [
+        { id: 'codec-2025', key: k1 },
+        { id: 'codec-2024', key: k3 },
+      ],
+    });
     // (the embedded stack's addresses stand in for the systems a production worker must be told about)
-    const worker = loadWorkerConfig({ REKEY_CODEC_KEY: k2, REKEY_CODEC_KEY_ID: 'codec-2026', REKEY_CODEC_PREVIOUS_KEYS: `codec-2025:${k1}` }, stackWorkerDefaults(loadStackConfig({})));
+    const worker = loadWorkerConfig(
+      { REKEY_CODEC_KEY: k2, REKEY_CODEC_KEY_ID: 'codec-2026', REKEY_CODEC_PREVIOUS_KEYS: `codec-2025:${k1}` },
+      stackWorkerDefaults(loadStackConfig({})),
+    );
     expect(worker.codec.previousKeys).toEqual([{ id: 'codec-2025', key: k1 }]);
     // the worker's data converter carries the whole keyring
     const [codec] = dataConverter(worker.codec).payloadCodecs!;
@@ -104,11 +136,19 @@ describe('codec keyring', () => {
       }
       throw new Error('expected a configuration error');
     };
-    expect(fail({ REKEY_CODEC_KEY: k2, REKEY_CODEC_PREVIOUS_KEYS: `old:${secretish}` })).toMatch(/codec\.previousKeys\.0\.key: must be base64 of exactly 32 bytes/);
+    expect(fail({ REKEY_CODEC_KEY: k2, REKEY_CODEC_PREVIOUS_KEYS: `old:${secretish}` })).toMatch(
+      /codec\.previousKeys\.0\.key: must be base64 of exactly 32 bytes/,
+    );
     expect(fail({ REKEY_CODEC_KEY: k2, REKEY_CODEC_PREVIOUS_KEYS: `old:${secretish}` })).not.toContain(secretish);
-    expect(fail({ REKEY_CODEC_KEY: k2, REKEY_CODEC_PREVIOUS_KEYS: `ok:${k1},${k3}` })).toMatch(/codec\.previousKeys\.1\.id: must be a key id.*id:base64key/);
-    expect(fail({ REKEY_CODEC_KEY: k2, REKEY_CODEC_KEY_ID: 'same', REKEY_CODEC_PREVIOUS_KEYS: `same:${k1}` })).toMatch(/codec\.previousKeys\.0\.id: key id "same" is already in the keyring/);
+    expect(fail({ REKEY_CODEC_KEY: k2, REKEY_CODEC_PREVIOUS_KEYS: `ok:${k1},${k3}` })).toMatch(
+      /codec\.previousKeys\.1\.id: must be a key id.*id:base64key/,
+    );
+    expect(fail({ REKEY_CODEC_KEY: k2, REKEY_CODEC_KEY_ID: 'same', REKEY_CODEC_PREVIOUS_KEYS: `same:${k1}` })).toMatch(
+      /codec\.previousKeys\.0\.id: key id "same" is already in the keyring/,
+    );
     expect(fail({ REKEY_CODEC_KEY: k2, REKEY_CODEC_KEY_ID: 'has space' })).toMatch(/codec\.keyId: must be a key id/);
-    expect(() => loadWorkerConfig({ REKEY_CODEC_KEY: k2, REKEY_CODEC_PREVIOUS_KEYS: 'nocolon' })).toThrow(/codec\.previousKeys\.0\.id/);
+    expect(() => loadWorkerConfig({ REKEY_CODEC_KEY: k2, REKEY_CODEC_PREVIOUS_KEYS: 'nocolon' })).toThrow(
+      /codec\.previousKeys\.0\.id/,
+    );
   });
 });

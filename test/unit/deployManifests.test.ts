@@ -14,11 +14,17 @@ import { generated } from '../../scripts/deploy-generate.js';
  * either list misses fails in production only (Forbidden), never on the stack's admin kubeconfig:
  * the lists are checked here against the secrets the code rotates.
  */
-const docs = (file: string) => parseAllDocuments(fs.readFileSync(path.join(repoRoot, 'deploy', file), 'utf8')).map((d) => d.toJS() as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
-const rotated = [...Object.values(defaultSecrets), ...Object.values(DEFAULT_CERT_SECRETS), DEFAULT_CA_SECRET].flatMap((name) => {
-  const s = siblings(name);
-  return [s.current, s.pending, s.backup];
-});
+/* eslint-disable @typescript-eslint/no-explicit-any -- manifests are free-form YAML, read by field */
+const docs = (file: string) =>
+  parseAllDocuments(fs.readFileSync(path.join(repoRoot, 'deploy', file), 'utf8')).map(
+    (d) => d.toJS() as Record<string, any>,
+  );
+const rotated = [...Object.values(defaultSecrets), ...Object.values(DEFAULT_CERT_SECRETS), DEFAULT_CA_SECRET].flatMap(
+  (name) => {
+    const s = siblings(name);
+    return [s.current, s.pending, s.backup];
+  },
+);
 
 describe('deploy/ names every secret rekey rotates', () => {
   it('the Role may get, patch and delete each one and its -pending/-backup, and only those with the admin secret', () => {
@@ -45,19 +51,25 @@ interface Peer {
   namespace: Record<string, string>;
 }
 type Selector = { matchLabels?: Record<string, string> } | undefined;
-const selects = (sel: Selector, labels: Record<string, string>) => Object.entries(sel?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+const selects = (sel: Selector, labels: Record<string, string>) =>
+  Object.entries(sel?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
 const pipelineNs = { 'kubernetes.io/metadata.name': 'data-ingestion' };
 
 /** Whether deploy/network-policies.yaml lets `from` reach `to` on `port` (ingress, the only type it restricts). */
 function allowed(from: Peer, to: Peer, port: number): boolean {
-  const policies = docs('network-policies.yaml').filter((p) => p.kind === 'NetworkPolicy' && selects(p.spec.podSelector, to.labels));
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  return policies.some((p) => (p.spec.ingress ?? []).some((rule: any) => {
-    const peerOk = (rule.from ?? []).some((f: { podSelector?: Selector; namespaceSelector?: Selector }) =>
-      f.namespaceSelector ? selects(f.namespaceSelector, from.namespace) && (!f.podSelector || selects(f.podSelector, from.labels)) : Boolean(f.podSelector) && selects(f.podSelector, from.labels) && from.namespace === pipelineNs,
-    );
-    return peerOk && (rule.ports ?? []).some((p: { port: number }) => p.port === port);
-  }));
+  const policies = docs('network-policies.yaml').filter(
+    (p) => p.kind === 'NetworkPolicy' && selects(p.spec.podSelector, to.labels),
+  );
+  return policies.some((p) =>
+    (p.spec.ingress ?? []).some((rule: any) => {
+      const peerOk = (rule.from ?? []).some((f: { podSelector?: Selector; namespaceSelector?: Selector }) =>
+        f.namespaceSelector
+          ? selects(f.namespaceSelector, from.namespace) && (!f.podSelector || selects(f.podSelector, from.labels))
+          : Boolean(f.podSelector) && selects(f.podSelector, from.labels) && from.namespace === pipelineNs,
+      );
+      return peerOk && (rule.ports ?? []).some((p: { port: number }) => p.port === port);
+    }),
+  );
 }
 
 describe('deploy/network-policies.yaml: default deny, and the pipeline still flows', () => {
@@ -67,7 +79,10 @@ describe('deploy/network-policies.yaml: default deny, and the pipeline still flo
   const rekey = pod({ 'app.kubernetes.io/name': 'rekey', 'app.kubernetes.io/component': 'worker' });
   const postgres = pod({ app: 'postgresql' });
   const kafka = pod({ app: 'kafka' });
-  const prometheus: Peer = { labels: { app: 'prometheus' }, namespace: { 'kubernetes.io/metadata.name': 'monitoring' } };
+  const prometheus: Peer = {
+    labels: { app: 'prometheus' },
+    namespace: { 'kubernetes.io/metadata.name': 'monitoring' },
+  };
   const stranger: Peer = { labels: { app: 'web' }, namespace: { 'kubernetes.io/metadata.name': 'frontend' } };
 
   it('lets each flow of the pipeline and its scrapes through', () => {
@@ -91,13 +106,20 @@ describe('deploy/network-policies.yaml: default deny, and the pipeline still flo
     expect(allowed(stranger, connect, 8083)).toBe(false);
     expect(allowed(prometheus, postgres, 5432)).toBe(false);
     expect(allowed(registry, postgres, 5432)).toBe(false);
-    expect(docs('network-policies.yaml').find((p) => p.metadata?.name === 'default-deny-ingress')?.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
+    expect(docs('network-policies.yaml').find((p) => p.metadata?.name === 'default-deny-ingress')?.spec).toEqual({
+      podSelector: {},
+      policyTypes: ['Ingress'],
+    });
   });
 });
 
 describe('generated parts of deploy/ are current (npm run deploy:generate)', () => {
   it('the Role, the admission policy and the PrometheusRule are what the generator writes from the code and rules.yaml', () => {
-    expect(generated.filter(({ file, render }) => !fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== render()).map(({ file }) => path.relative(repoRoot, file))).toEqual([]);
+    expect(
+      generated
+        .filter(({ file, render }) => !fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== render())
+        .map(({ file }) => path.relative(repoRoot, file)),
+    ).toEqual([]);
   });
 
   it('the PrometheusRule carries every alert of rules.yaml, unchanged', () => {
@@ -112,13 +134,23 @@ describe('generated parts of deploy/ are current (npm run deploy:generate)', () 
     const worker = docs('worker.yaml').find((d) => d.kind === 'Deployment' && d.metadata.name === 'rekey-worker')!;
     const rekeyMonitor = monitors.find((m) => m.metadata.name === 'rekey-worker')!;
     expect(selects(rekeyMonitor.spec.selector, worker.spec.template.metadata.labels)).toBe(true);
-    const ports = worker.spec.template.spec.containers.flatMap((c: { ports?: Array<{ name: string }> }) => (c.ports ?? []).map((p) => p.name));
+    const ports = worker.spec.template.spec.containers.flatMap((c: { ports?: Array<{ name: string }> }) =>
+      (c.ports ?? []).map((p) => p.name),
+    );
     expect(ports).toContain(rekeyMonitor.spec.podMetricsEndpoints[0].port);
-    const jobs = monitors.map((m) => m.spec.podMetricsEndpoints[0].relabelings.find((r: { targetLabel: string }) => r.targetLabel === 'job').replacement).sort();
+    const jobs = monitors
+      .map(
+        (m) =>
+          m.spec.podMetricsEndpoints[0].relabelings.find((r: { targetLabel: string }) => r.targetLabel === 'job')
+            .replacement,
+      )
+      .sort();
     // the jobs docs/alerts.md tells Prometheus to scrape (the rules select rekey's by job="rekey-worker")
     const alerts = fs.readFileSync(path.join(repoRoot, 'docs', 'alerts.md'), 'utf8');
     for (const job of jobs) expect(alerts).toContain(`| \`${job}\` |`);
-    expect(fs.readFileSync(path.join(repoRoot, 'deploy', 'prometheus', 'rules.yaml'), 'utf8')).toContain('job="rekey-worker"');
+    expect(fs.readFileSync(path.join(repoRoot, 'deploy', 'prometheus', 'rules.yaml'), 'utf8')).toContain(
+      'job="rekey-worker"',
+    );
     expect(jobs).toEqual(['kafka-connect', 'rekey-worker']);
   });
 });

@@ -10,7 +10,10 @@ beforeAll(async () => {
   upstream = http.createServer((req, res) => res.end(`ok ${req.method} ${req.url}`));
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
   const port = 20000 + Math.floor(Math.random() * 20000);
-  proxy = await new FaultProxy('test', port, { host: '127.0.0.1', port: (upstream.address() as AddressInfo).port }).start();
+  proxy = await new FaultProxy('test', port, {
+    host: '127.0.0.1',
+    port: (upstream.address() as AddressInfo).port,
+  }).start();
 });
 afterAll(async () => {
   await proxy.stop();

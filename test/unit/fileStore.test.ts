@@ -11,7 +11,11 @@ describe('file secret store', () => {
   it('writes one file per key with mode 0600 and reads them back', async () => {
     const root = tmp();
     const store = new FileSecretStore(root);
-    const info = await store.write('debezium-credentials', { 'db-username': 'u1', 'db-password': 'p1' }, { annotations: { rotationId: 'r1' } });
+    const info = await store.write(
+      'debezium-credentials',
+      { 'db-username': 'u1', 'db-password': 'p1' },
+      { annotations: { rotationId: 'r1' } },
+    );
     const stat = fs.statSync(path.join(root, 'debezium-credentials', 'db-password'));
     expect(stat.mode & 0o777).toBe(0o600);
     const read = await store.read('debezium-credentials');
@@ -24,7 +28,9 @@ describe('file secret store', () => {
     const store = new FileSecretStore(tmp());
     const v1 = await store.write('s', { a: '1' });
     await store.write('s', { a: '2' });
-    await expect(store.write('s', { a: '3' }, { expectedVersion: v1.version })).rejects.toBeInstanceOf(SecretConflictError);
+    await expect(store.write('s', { a: '3' }, { expectedVersion: v1.version })).rejects.toBeInstanceOf(
+      SecretConflictError,
+    );
     expect((await store.read('s'))?.data).toEqual({ a: '2' });
     await expect(store.write('new', { a: '1' }, { expectedVersion: null })).resolves.toBeTruthy();
   });
@@ -46,7 +52,12 @@ describe('file secret store', () => {
       writing = false;
     })();
     const seen = new Set<string>();
-    while (writing) seen.add(Object.keys((await store.read('s'))!.data).sort().join(','));
+    while (writing)
+      seen.add(
+        Object.keys((await store.read('s'))!.data)
+          .sort()
+          .join(','),
+      );
     await writer;
     for (const keys of seen) expect([Object.keys(a).sort().join(','), Object.keys(b).sort().join(',')]).toContain(keys);
   });

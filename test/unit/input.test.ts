@@ -24,12 +24,16 @@ describe('rotation input', () => {
   });
 
   it('compromise: the old user is revoked at once (grace PT0S), a grace period is refused', () => {
-    expect(parsePostgresCdcInput({ target: 't', compromise: true })).toMatchObject({ gracePeriod: 'PT0S', compromise: true });
+    expect(parsePostgresCdcInput({ target: 't', compromise: true })).toMatchObject({
+      gracePeriod: 'PT0S',
+      compromise: true,
+    });
     expect(fieldsOf({ target: 't', compromise: true, gracePeriod: 'PT1H' })).toEqual(['gracePeriod']);
   });
 
   it('accepts drills only at the steps the workflow checks (the step names of the procedure)', () => {
-    for (const step of ['stage', 'create-role', 'promote', 'expire-old-role', 'canary-read-back', 'grace']) expect(fieldsOf({ target: 't', injectFailure: step })).toEqual([]);
+    for (const step of ['stage', 'create-role', 'promote', 'expire-old-role', 'canary-read-back', 'grace'])
+      expect(fieldsOf({ target: 't', injectFailure: step })).toEqual([]);
     expect(fieldsOf({ target: 't', injectFailure: 'switch' })).toEqual(['injectFailure']);
     expect(fieldsOf({ target: 't', injectFailure: 'verify' })).toEqual(['injectFailure']);
   });

@@ -7,7 +7,10 @@ function scripted(statuses: number[]) {
   const fetch = (async (url: string | URL | Request, init?: RequestInit) => {
     calls.push(`${init?.method ?? 'GET'} ${String(url)}`);
     const status = statuses.shift() ?? 200;
-    const body = status === 200 ? JSON.stringify({ name: 'c', connector: { state: 'RUNNING' }, tasks: [{ id: 0, state: 'RUNNING' }] }) : `{"error_code":${status},"message":"Cannot complete request momentarily due to stalled rebalance"}`;
+    const body =
+      status === 200
+        ? JSON.stringify({ name: 'c', connector: { state: 'RUNNING' }, tasks: [{ id: 0, state: 'RUNNING' }] })
+        : `{"error_code":${status},"message":"Cannot complete request momentarily due to stalled rebalance"}`;
     return new Response(body, { status, headers: { 'content-type': 'application/json' } });
   }) as typeof globalThis.fetch;
   return { fetch, calls };

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseUserInfo, registryAccountsOf, renderUserInfoLine, syncUserInfo, UserInfoError } from '../../activities/registryUserInfo.js';
+import {
+  parseUserInfo,
+  registryAccountsOf,
+  renderUserInfoLine,
+  syncUserInfo,
+  UserInfoError,
+} from '../../activities/registryUserInfo.js';
 import { registryUserProperties } from '../../scripts/stack/registry.js';
 
 const entries = (text: string) => parseUserInfo(text).flatMap((l) => (l.entry ? [l.entry] : []));
@@ -14,7 +20,18 @@ const errorOf = (fn: () => unknown) => {
 
 describe("user-info: Jetty's PropertyUserStore file (user: password[,role…])", () => {
   it("reads users as Jetty does: key up to ':', '=' or a blank, the password up to the first ',', roles trimmed; comments and blank lines are kept, not users", () => {
-    const text = ['# operators', '', '   ', '! also a comment', 'admin: adm1n,admin', '  developer :  d3v , developer , extra ', 'probe=pr0be,readonly', 'ops monitor-pw,readonly', 'nobody:', 'norole: x'].join('\n');
+    const text = [
+      '# operators',
+      '',
+      '   ',
+      '! also a comment',
+      'admin: adm1n,admin',
+      '  developer :  d3v , developer , extra ',
+      'probe=pr0be,readonly',
+      'ops monitor-pw,readonly',
+      'nobody:',
+      'norole: x',
+    ].join('\n');
     expect(entries(text)).toEqual([
       { user: 'admin', password: 'adm1n', roles: ['admin'] },
       { user: 'developer', password: 'd3v', roles: ['developer', 'extra'] },
@@ -29,7 +46,9 @@ describe("user-info: Jetty's PropertyUserStore file (user: password[,role…])",
   it("a password may hold ':' and '=' (only the key ends there), never ',' (Jetty cuts it there: the rest are roles); escapes and continuation lines as java.util.Properties", () => {
     expect(entries('svc: a:b=c,admin')).toEqual([{ user: 'svc', password: 'a:b=c', roles: ['admin'] }]);
     expect(entries('svc: pa,ss,admin')).toEqual([{ user: 'svc', password: 'pa', roles: ['ss', 'admin'] }]);
-    expect(entries('we\\:ird: p\\u0041ss\\\\,admin')).toEqual([{ user: 'we:ird', password: 'pAss\\', roles: ['admin'] }]);
+    expect(entries('we\\:ird: p\\u0041ss\\\\,admin')).toEqual([
+      { user: 'we:ird', password: 'pAss\\', roles: ['admin'] },
+    ]);
     const continued = parseUserInfo('long: secret,\\\n    admin,\\\n    developer\nnext: x');
     expect(continued.map((l) => l.entry)).toEqual([
       { user: 'long', password: 'secret', roles: ['admin', 'developer'] },
@@ -56,7 +75,9 @@ describe("user-info: Jetty's PropertyUserStore file (user: password[,role…])",
       ['OBF:1v2j1uum', /encoded credential/],
       ['', /is empty/],
     ] as const) {
-      const err = errorOf(() => renderUserInfoLine({ user: 'admin', password, roles: ['admin'] }, "account admin's current user admin"));
+      const err = errorOf(() =>
+        renderUserInfoLine({ user: 'admin', password, roles: ['admin'] }, "account admin's current user admin"),
+      );
       expect(err).toBeInstanceOf(UserInfoError);
       expect(err.message).toMatch(why);
       expect(err.message).toMatch(/account admin's current user admin/);
@@ -67,12 +88,31 @@ describe("user-info: Jetty's PropertyUserStore file (user: password[,role…])",
 });
 
 /** A secret in the runbook's layout: the keys, and user-info with an operator's own lines around them. */
-const keys = { 'admin-user': 'admin', 'admin-password': 'adm1n', 'developer-user': 'developer', 'developer-password': 'd3v', 'probe-user': 'probe', 'probe-password': 'pr0be', 'admin-password-note': 'x' };
-const operators = ['# managed by the platform team', 'ops-monitor: m0n,readonly', '', '  admin : adm1n , admin', 'developer: d3v,developer,schema-writer', 'probe: pr0be,readonly', '# break-glass', 'breakglass: bg,admin'].join('\n');
+const keys = {
+  'admin-user': 'admin',
+  'admin-password': 'adm1n',
+  'developer-user': 'developer',
+  'developer-password': 'd3v',
+  'probe-user': 'probe',
+  'probe-password': 'pr0be',
+  'admin-password-note': 'x',
+};
+const operators = [
+  '# managed by the platform team',
+  'ops-monitor: m0n,readonly',
+  '',
+  '  admin : adm1n , admin',
+  'developer: d3v,developer,schema-writer',
+  'probe: pr0be,readonly',
+  '# break-glass',
+  'breakglass: bg,admin',
+].join('\n');
 
 describe('syncUserInfo: user-info kept in step with the keys', () => {
   it('the accounts are the <account>-user keys (not their -next/-previous slots)', () => {
-    expect(registryAccountsOf({ ...keys, 'developer-next-user': 'd2', 'developer-next-password': 'p' }).sort()).toEqual(['admin', 'developer', 'probe']);
+    expect(registryAccountsOf({ ...keys, 'developer-next-user': 'd2', 'developer-next-password': 'p' }).sort()).toEqual(
+      ['admin', 'developer', 'probe'],
+    );
   });
 
   it("a staged user joins its account's lines with the account's roles; every other line stays as it was, in its place", () => {
@@ -97,7 +137,13 @@ describe('syncUserInfo: user-info kept in step with the keys', () => {
   it('promote, then forget the previous user: the old line goes, the new user keeps the roles', () => {
     const accepting = { ...keys, 'developer-next-user': 'dev2', 'developer-next-password': 'n3w' };
     const staged = syncUserInfo(operators, keys, accepting);
-    const promoted = { ...keys, 'developer-user': 'dev2', 'developer-password': 'n3w', 'developer-previous-user': 'developer', 'developer-previous-password': 'd3v' };
+    const promoted = {
+      ...keys,
+      'developer-user': 'dev2',
+      'developer-password': 'n3w',
+      'developer-previous-user': 'developer',
+      'developer-previous-password': 'd3v',
+    };
     const switched = syncUserInfo(staged, accepting, promoted);
     expect(entries(switched).filter((e) => e.roles.includes('schema-writer'))).toEqual([
       { user: 'dev2', password: 'n3w', roles: ['developer', 'schema-writer'] },
@@ -114,7 +160,13 @@ describe('syncUserInfo: user-info kept in step with the keys', () => {
   });
 
   it("an account whose current user has no line takes its previous user's roles; with no line for any of its users, it fails naming the account", () => {
-    const promoted = { ...keys, 'probe-user': 'probe2', 'probe-password': 'p2', 'probe-previous-user': 'probe', 'probe-previous-password': 'pr0be' };
+    const promoted = {
+      ...keys,
+      'probe-user': 'probe2',
+      'probe-password': 'p2',
+      'probe-previous-user': 'probe',
+      'probe-previous-password': 'pr0be',
+    };
     expect(syncUserInfo(operators, promoted, promoted)).toContain('probe2: p2,readonly\nprobe: pr0be,readonly');
     const err = errorOf(() => syncUserInfo('admin: adm1n,admin\nprobe: pr0be,readonly\n', keys, keys));
     expect(err).toBeInstanceOf(UserInfoError);
@@ -134,12 +186,26 @@ describe('the embedded stand-in: registryUserProperties converts user-info as th
   const role = (user: string, r: string) => `quarkus.security.users.embedded.roles.${user}=${r}`;
 
   it("maps Jetty's roles admin/developer/readonly to Apicurio's, gives other roles none, and skips what it cannot serve", () => {
-    const userInfo = ['# seeded', 'admin: adm1n,admin', 'developer: d3v,developer,schema-writer', 'dev2: n3w,developer', 'probe: pr0be,readonly', 'auditor: aud,auditor', 'hashed: MD5:0cc175b9c0f1b6a831c399e269772661,admin', 'weird: a$b,admin', ''].join('\n');
+    const userInfo = [
+      '# seeded',
+      'admin: adm1n,admin',
+      'developer: d3v,developer,schema-writer',
+      'dev2: n3w,developer',
+      'probe: pr0be,readonly',
+      'auditor: aud,auditor',
+      'hashed: MD5:0cc175b9c0f1b6a831c399e269772661,admin',
+      'weird: a$b,admin',
+      '',
+    ].join('\n');
     expect(registryUserProperties({ ...keys, 'user-info': userInfo })).toEqual([
-      prop('admin', 'adm1n'), role('admin', 'sr-admin'),
-      prop('developer', 'd3v'), role('developer', 'sr-developer'),
-      prop('dev2', 'n3w'), role('dev2', 'sr-developer'),
-      prop('probe', 'pr0be'), role('probe', 'sr-readonly'),
+      prop('admin', 'adm1n'),
+      role('admin', 'sr-admin'),
+      prop('developer', 'd3v'),
+      role('developer', 'sr-developer'),
+      prop('dev2', 'n3w'),
+      role('dev2', 'sr-developer'),
+      prop('probe', 'pr0be'),
+      role('probe', 'sr-readonly'),
       prop('auditor', 'aud'),
     ]);
   });
@@ -151,12 +217,18 @@ describe('the embedded stand-in: registryUserProperties converts user-info as th
     expect(users).toEqual(entries(text).map((e) => prop(e.user, e.password)));
   });
 
-  it('without user-info (an older stack), the keys: each account\'s current, next and previous user with its role', () => {
-    expect(registryUserProperties({ ...keys, 'developer-next-user': 'dev2', 'developer-next-password': 'n3w' })).toEqual([
-      prop('admin', 'adm1n'), role('admin', 'sr-admin'),
-      prop('developer', 'd3v'), role('developer', 'sr-developer'),
-      prop('dev2', 'n3w'), role('dev2', 'sr-developer'),
-      prop('probe', 'pr0be'), role('probe', 'sr-readonly'),
+  it("without user-info (an older stack), the keys: each account's current, next and previous user with its role", () => {
+    expect(
+      registryUserProperties({ ...keys, 'developer-next-user': 'dev2', 'developer-next-password': 'n3w' }),
+    ).toEqual([
+      prop('admin', 'adm1n'),
+      role('admin', 'sr-admin'),
+      prop('developer', 'd3v'),
+      role('developer', 'sr-developer'),
+      prop('dev2', 'n3w'),
+      role('dev2', 'sr-developer'),
+      prop('probe', 'pr0be'),
+      role('probe', 'sr-readonly'),
     ]);
   });
 });

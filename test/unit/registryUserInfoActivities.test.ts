@@ -13,15 +13,26 @@ import { parseUserInfo } from '../../activities/registryUserInfo.js';
  * own lines and roles kept. No registry is called (these steps only write the secret).
  */
 const secret = 'schema-registry-auth';
-const operatorLines = '# platform team\nops-monitor: m0n,readonly\nadmin: adm1n,admin\ndeveloper: d3v,developer,schema-writer\nprobe: pr0be,readonly\n';
-const keys = { 'admin-user': 'admin', 'admin-password': 'adm1n', 'developer-user': 'developer', 'developer-password': 'd3v', 'probe-user': 'probe', 'probe-password': 'pr0be' };
+const operatorLines =
+  '# platform team\nops-monitor: m0n,readonly\nadmin: adm1n,admin\ndeveloper: d3v,developer,schema-writer\nprobe: pr0be,readonly\n';
+const keys = {
+  'admin-user': 'admin',
+  'admin-password': 'adm1n',
+  'developer-user': 'developer',
+  'developer-password': 'd3v',
+  'probe-user': 'probe',
+  'probe-password': 'pr0be',
+};
 
 async function world(data: Record<string, string>) {
   const store = new FileSecretStore(fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-userinfo-')));
   await store.write(secret, data);
   const acts = createSchemaRegistryActivities({ store, url: 'http://127.0.0.1:9' });
   const userInfo = async () => (await store.read(secret))!.data['user-info'];
-  const users = async () => parseUserInfo((await userInfo()) ?? '').flatMap((l) => (l.entry ? [`${l.entry.user}:${l.entry.roles.join('+')}`] : []));
+  const users = async () =>
+    parseUserInfo((await userInfo()) ?? '').flatMap((l) =>
+      l.entry ? [`${l.entry.user}:${l.entry.roles.join('+')}`] : [],
+    );
   return { store, acts, userInfo, users };
 }
 
@@ -34,12 +45,24 @@ describe('the registry activities keep user-info in step (runbook layout)', () =
     expect(await userInfo()).toBe(operatorLines); // staging writes -pending only
 
     await acts.acceptRegistryUser(rotation);
-    expect(await users()).toEqual(['ops-monitor:readonly', 'admin:admin', 'developer:developer+schema-writer', `${staged.user}:developer+schema-writer`, 'probe:readonly']);
+    expect(await users()).toEqual([
+      'ops-monitor:readonly',
+      'admin:admin',
+      'developer:developer+schema-writer',
+      `${staged.user}:developer+schema-writer`,
+      'probe:readonly',
+    ]);
     const accepted = await userInfo();
     expect(accepted!.startsWith('# platform team\nops-monitor: m0n,readonly\n')).toBe(true);
 
     await acts.promoteRegistryUser(rotation);
-    expect(await users()).toEqual(['ops-monitor:readonly', 'admin:admin', `${staged.user}:developer+schema-writer`, 'developer:developer+schema-writer', 'probe:readonly']);
+    expect(await users()).toEqual([
+      'ops-monitor:readonly',
+      'admin:admin',
+      `${staged.user}:developer+schema-writer`,
+      'developer:developer+schema-writer',
+      'probe:readonly',
+    ]);
 
     // rollback of the switch: the file as it was after accept, byte for byte; a second restore writes nothing
     await acts.restoreRegistryBackup(rotation);
@@ -50,7 +73,12 @@ describe('the registry activities keep user-info in step (runbook layout)', () =
 
     await acts.promoteRegistryUser(rotation);
     await acts.forgetRegistryUser({ ...rotation, slot: 'previous' });
-    expect(await users()).toEqual(['ops-monitor:readonly', 'admin:admin', `${staged.user}:developer+schema-writer`, 'probe:readonly']);
+    expect(await users()).toEqual([
+      'ops-monitor:readonly',
+      'admin:admin',
+      `${staged.user}:developer+schema-writer`,
+      'probe:readonly',
+    ]);
     const live = (await store.read(secret))!.data;
     expect(await userInfo()).toContain(`${staged.user}: ${live['developer-password']},developer,schema-writer`);
   });
@@ -70,7 +98,9 @@ describe('the registry activities keep user-info in step (runbook layout)', () =
     const err = await acts.acceptRegistryUser(rotation).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect(err).toMatchObject({ type: 'RegistryUserInfo', nonRetryable: true });
-    expect((err as Error).message).toMatch(/secret schema-registry-auth, key user-info: .*no line for any user of account developer/);
+    expect((err as Error).message).toMatch(
+      /secret schema-registry-auth, key user-info: .*no line for any user of account developer/,
+    );
     expect((err as Error).message).not.toMatch(/d3v|adm1n|pr0be/);
     expect((await store.read(secret))!.info.fingerprint).toBe(before);
   });

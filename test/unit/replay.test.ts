@@ -14,7 +14,10 @@ const read = (f: string): unknown => JSON.parse(fs.readFileSync(path.join(dir, f
 interface JsonEvent {
   eventType: string;
   workflowExecutionStartedEventAttributes?: { input?: { payloads?: Array<{ data?: string }> } };
-  markerRecordedEventAttributes?: { markerName: string; details?: Record<string, { payloads?: Array<{ data?: string }> }> };
+  markerRecordedEventAttributes?: {
+    markerName: string;
+    details?: Record<string, { payloads?: Array<{ data?: string }> }>;
+  };
   activityTaskScheduledEventAttributes?: { activityType: { name: string } };
 }
 
@@ -24,7 +27,11 @@ function patchesOf(f: string): string[] {
   return events
     .map((e) => e.markerRecordedEventAttributes)
     .filter((m) => m?.markerName === 'core_patch')
-    .map((m) => (JSON.parse(Buffer.from(m!.details!['patch-data']!.payloads![0]!.data!, 'base64').toString()) as { id: string }).id);
+    .map(
+      (m) =>
+        (JSON.parse(Buffer.from(m!.details!['patch-data']!.payloads![0]!.data!, 'base64').toString()) as { id: string })
+          .id,
+    );
 }
 
 /**
@@ -89,13 +96,45 @@ describe('replay of recorded rotation histories', () => {
         'v4-kit-rolled-back-by-signal.json',
       ]),
     );
-    expect(registry.sort()).toEqual(expect.arrayContaining(['v4-kit-schema-registry-completed.json', 'v4-kit-schema-registry-rolled-back-signal.json', 'v5-kit-schema-registry-completed.json']));
-    expect(aws.sort()).toEqual(expect.arrayContaining(['v4-kit-aws-keys-completed.json', 'v4-kit-aws-keys-rolled-back-signal.json', 'v5-kit-aws-keys-completed.json']));
-    expect(kit).toEqual(expect.arrayContaining(['v5-kit-completed-reload-connector.json', 'v5-kit-rolled-back-by-signal.json', 'v6-kit-completed-reload-connector.json', 'v6-kit-rolled-back-by-signal.json']));
-    expect(aws).toEqual(expect.arrayContaining(['v6-kit-aws-keys-completed.json', 'v7-kit-aws-keys-completed.json', 'v8-kit-aws-keys-completed.json']));
-    expect(kit).toEqual(expect.arrayContaining(['v7-kit-completed-reload-connector.json', 'v7-kit-rolled-back-by-signal.json']));
+    expect(registry.sort()).toEqual(
+      expect.arrayContaining([
+        'v4-kit-schema-registry-completed.json',
+        'v4-kit-schema-registry-rolled-back-signal.json',
+        'v5-kit-schema-registry-completed.json',
+      ]),
+    );
+    expect(aws.sort()).toEqual(
+      expect.arrayContaining([
+        'v4-kit-aws-keys-completed.json',
+        'v4-kit-aws-keys-rolled-back-signal.json',
+        'v5-kit-aws-keys-completed.json',
+      ]),
+    );
+    expect(kit).toEqual(
+      expect.arrayContaining([
+        'v5-kit-completed-reload-connector.json',
+        'v5-kit-rolled-back-by-signal.json',
+        'v6-kit-completed-reload-connector.json',
+        'v6-kit-rolled-back-by-signal.json',
+      ]),
+    );
+    expect(aws).toEqual(
+      expect.arrayContaining([
+        'v6-kit-aws-keys-completed.json',
+        'v7-kit-aws-keys-completed.json',
+        'v8-kit-aws-keys-completed.json',
+      ]),
+    );
+    expect(kit).toEqual(
+      expect.arrayContaining(['v7-kit-completed-reload-connector.json', 'v7-kit-rolled-back-by-signal.json']),
+    );
     expect(others.sort()).toEqual(
-      expect.arrayContaining(['other-run-scheduled-e2e-cdc.json', 'other-run-scheduled-e2e-late.json', 'other-run-scheduled-e2e-validate.json', 'other-validate-pipeline-passed.json']),
+      expect.arrayContaining([
+        'other-run-scheduled-e2e-cdc.json',
+        'other-run-scheduled-e2e-late.json',
+        'other-run-scheduled-e2e-validate.json',
+        'other-validate-pipeline-passed.json',
+      ]),
     );
   });
 
@@ -103,11 +142,15 @@ describe('replay of recorded rotation histories', () => {
     for (const f of preKit) expect(patchesOf(f), f).not.toContain('rotation-kit');
     for (const f of kit) expect(patchesOf(f), f).toContain('rotation-kit');
     // audit appends chained in order (patched): both generations of kit histories must replay
-    for (const f of kit) expect(patchesOf(f).includes('ordered-audit'), f).toBe(f.startsWith('v3-kit-ordered-audit-') || f.startsWith('v4-kit-') || isV5(f));
+    for (const f of kit)
+      expect(patchesOf(f).includes('ordered-audit'), f).toBe(
+        f.startsWith('v3-kit-ordered-audit-') || f.startsWith('v4-kit-') || isV5(f),
+      );
     // the Schema Registry and AWS procedures were born on the kit: no patches until the final validation
     for (const f of [...registry, ...aws].filter((x) => !isV5(x))) expect(patchesOf(f), f).toEqual([]);
     // a completed run since then carries the final-validation marker (a rolled-back one never reaches it)
-    for (const f of files.filter((x) => isV5(x) && x.includes('-completed'))) expect(patchesOf(f), f).toContain('final-validation');
+    for (const f of files.filter((x) => isV5(x) && x.includes('-completed')))
+      expect(patchesOf(f), f).toContain('final-validation');
     // v6: the waits a rollback stops (every procedure), and the AWS order IAM requires
     for (const f of files.filter(isV6)) expect(patchesOf(f), f).toContain('rollback-interrupts-waits');
     expect(patchesOf('v6-kit-aws-keys-completed.json')).toContain('aws-iam-eventual-consistency');
@@ -115,12 +158,17 @@ describe('replay of recorded rotation histories', () => {
     for (const f of files.filter(isV7)) expect(patchesOf(f), f).toContain('workload-lease');
     // v8: the AWS rotation proves the sink's switch with a canary, decided before the plan's local activity
     expect(patchesOf('v8-kit-aws-keys-completed.json')).toContain('aws-sink-canary');
-    expect(patchesOf('other-emergency-rotate-all-completed-v3.json')).toEqual(expect.arrayContaining(['emergency-every-registry-account']));
+    expect(patchesOf('other-emergency-rotate-all-completed-v3.json')).toEqual(
+      expect.arrayContaining(['emergency-every-registry-account']),
+    );
   });
 
   it('replays every one of them without nondeterminism', async () => {
     // one replay worker for the whole folder; the SDK parses the CLI's / Web UI's JSON export itself
-    const histories = files.map((f) => ({ workflowId: workflowIdOf(f), history: read(f) as Parameters<typeof Worker.runReplayHistory>[1] }));
+    const histories = files.map((f) => ({
+      workflowId: workflowIdOf(f),
+      history: read(f) as Parameters<typeof Worker.runReplayHistory>[1],
+    }));
     const fileOf = new Map(files.map((f) => [workflowIdOf(f), f]));
     const failures: string[] = [];
     let replayed = 0;
@@ -133,12 +181,21 @@ describe('replay of recorded rotation histories', () => {
   });
 
   it('is not vacuous: a history whose commands differ from the code fails to replay, and so does a kit history under a foreign id', async () => {
-    await expect(Worker.runReplayHistory({ workflowBundle, replayName: 'rekey-replay-foreign-id' }, read('v3-kit-completed-reload-connector.json'), 'my-own-id')).rejects.toThrow(/[Nn]ondetermin/);
+    await expect(
+      Worker.runReplayHistory(
+        { workflowBundle, replayName: 'rekey-replay-foreign-id' },
+        read('v3-kit-completed-reload-connector.json'),
+        'my-own-id',
+      ),
+    ).rejects.toThrow(/[Nn]ondetermin/);
     for (const f of ['v3-kit-completed-reload-connector.json', 'completed-reload-connector.json']) {
       const history = read(f) as { events: JsonEvent[] };
       const scheduled = history.events.find((e) => e.activityTaskScheduledEventAttributes)!;
       scheduled.activityTaskScheduledEventAttributes!.activityType.name = 'notWhatTheCodeSchedules';
-      await expect(Worker.runReplayHistory({ workflowBundle, replayName: 'rekey-replay-tampered' }, history, workflowIdOf(f)), f).rejects.toThrow(/[Nn]ondetermin|DeterminismViolation|does not match/);
+      await expect(
+        Worker.runReplayHistory({ workflowBundle, replayName: 'rekey-replay-tampered' }, history, workflowIdOf(f)),
+        f,
+      ).rejects.toThrow(/[Nn]ondetermin|DeterminismViolation|does not match/);
     }
   });
 });

@@ -23,7 +23,8 @@ class ListingS3 {
       if (!o.key.startsWith(Prefix) || (ContinuationToken && o.key <= ContinuationToken)) continue;
       const cut = Delimiter ? o.key.indexOf(Delimiter, Prefix.length) : -1;
       if (cut < 0) entries.push({ key: o.key, at: o.at });
-      else if (entries.at(-1)?.key !== o.key.slice(0, cut + 1)) entries.push({ key: o.key.slice(0, cut + 1), folder: true });
+      else if (entries.at(-1)?.key !== o.key.slice(0, cut + 1))
+        entries.push({ key: o.key.slice(0, cut + 1), folder: true });
       if (entries.length > 1000) break;
     }
     const page = entries.slice(0, 1000);
@@ -39,9 +40,22 @@ class ListingS3 {
   }
 }
 
-const sdk = { s3: { ListObjectsV2Command: class { constructor(readonly input: unknown) {} } } } as unknown as AwsSdk;
+const sdk = {
+  s3: {
+    ListObjectsV2Command: class {
+      constructor(readonly input: unknown) {}
+    },
+  },
+} as unknown as AwsSdk;
 const activities = (s3: ListingS3) =>
-  createS3Activities({ aws: async () => ({ sdk, s3: s3 as unknown as S3Client }), call: (_what, run) => run(), must: async () => { throw new Error('unused'); }, client: { region: 'us-east-1' } });
+  createS3Activities({
+    aws: async () => ({ sdk, s3: s3 as unknown as S3Client }),
+    call: (_what, run) => run(),
+    must: async () => {
+      throw new Error('unused');
+    },
+    client: { region: 'us-east-1' },
+  });
 
 const topic = 'ecommerce.public.users';
 const key = (partition: number, at: Date, offset: number) =>
@@ -59,7 +73,11 @@ describe('the sink-writes check on a big archive', () => {
     const restartedAt = new Date(now.getTime() - 60_000);
     const fresh = { key: key(1, now, 150_001), at: now };
     const s3 = new ListingS3([...objects, fresh]);
-    const found = await new MockActivityEnvironment().run(activities(s3).newestObjectSince, { bucket: 'b', prefix: 'topics/', since: restartedAt.toISOString() });
+    const found = await new MockActivityEnvironment().run(activities(s3).newestObjectSince, {
+      bucket: 'b',
+      prefix: 'topics/',
+      since: restartedAt.toISOString(),
+    });
     expect(found).toEqual({ key: fresh.key, lastModified: now.toISOString() });
     // topics, partitions, days and hours per partition, then at most three hour folders each: not 150 pages
     expect(s3.calls).toBeLessThan(30);
@@ -67,9 +85,16 @@ describe('the sink-writes check on a big archive', () => {
 
   it('finds nothing when nothing was written after `since`, and objects outside the layout are still seen', async () => {
     const at = new Date('2026-12-07T01:00:00Z');
-    const s3 = new ListingS3([{ key: key(0, at, 1), at }, { key: 'topics/other/a.jsonl', at: new Date('2026-12-07T02:00:00Z') }]);
+    const s3 = new ListingS3([
+      { key: key(0, at, 1), at },
+      { key: 'topics/other/a.jsonl', at: new Date('2026-12-07T02:00:00Z') },
+    ]);
     const list = activities(s3).newestObjectSince;
-    expect(await new MockActivityEnvironment().run(list, { bucket: 'b', prefix: 'topics/', since: '2026-12-07T03:00:00Z' })).toBeNull();
-    expect(await new MockActivityEnvironment().run(list, { bucket: 'b', prefix: 'topics/', since: '2026-12-07T01:30:00Z' })).toEqual({ key: 'topics/other/a.jsonl', lastModified: '2026-12-07T02:00:00.000Z' });
+    expect(
+      await new MockActivityEnvironment().run(list, { bucket: 'b', prefix: 'topics/', since: '2026-12-07T03:00:00Z' }),
+    ).toBeNull();
+    expect(
+      await new MockActivityEnvironment().run(list, { bucket: 'b', prefix: 'topics/', since: '2026-12-07T01:30:00Z' }),
+    ).toEqual({ key: 'topics/other/a.jsonl', lastModified: '2026-12-07T02:00:00.000Z' });
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseScramVerifier, saslprep, scramKeys, scramSha256Verifier, verifyClientProof } from '../../activities/postgres/scram.js';
+import {
+  parseScramVerifier,
+  saslprep,
+  scramKeys,
+  scramSha256Verifier,
+  verifyClientProof,
+} from '../../activities/postgres/scram.js';
 
 // RFC 7677 §3: a complete SCRAM-SHA-256 exchange for user "user", password "pencil".
 const rfc7677 = {
@@ -16,7 +22,10 @@ const authMessage = `${rfc7677.clientFirstBare},${rfc7677.serverFirst},${rfc7677
 
 describe('SCRAM-SHA-256 verifier', () => {
   it('accepts the client proof of the RFC 7677 exchange and produces its server signature', () => {
-    const verifier = scramSha256Verifier(rfc7677.password, { salt: Buffer.from(rfc7677.salt, 'base64'), iterations: rfc7677.iterations });
+    const verifier = scramSha256Verifier(rfc7677.password, {
+      salt: Buffer.from(rfc7677.salt, 'base64'),
+      iterations: rfc7677.iterations,
+    });
     expect(verifier.startsWith(`SCRAM-SHA-256$4096:${rfc7677.salt}$`)).toBe(true);
     const keys = parseScramVerifier(verifier)!;
     const result = verifyClientProof(keys, authMessage, Buffer.from(rfc7677.proof, 'base64'));

@@ -25,7 +25,13 @@ const file = (name: string, text: string) => {
   return p;
 };
 const ca = await createCertificateAuthority({ commonName: 'test CA', validityDays: 2 });
-const client = await issueCertificate({ ca, commonName: 'rekey', sans: ['DNS:rekey'], validityDays: 1, usage: 'client' });
+const client = await issueCertificate({
+  ca,
+  commonName: 'rekey',
+  sans: ['DNS:rekey'],
+  validityDays: 1,
+  usage: 'client',
+});
 const caFile = file('ca.crt', ca.certPem);
 const certFile = file('client.crt', client.certPem);
 const keyFile = file('client.key', client.keyPem);
@@ -41,7 +47,14 @@ const errorOf = (env: NodeJS.ProcessEnv) => {
 
 describe("rekey's own TLS client options", () => {
   it('Temporal mTLS from REKEY_TEMPORAL_TLS_*: the files become the connection’s client pair, root CA and server name', () => {
-    const c = loadWorkerConfig({ ...production, REKEY_TEMPORAL_ADDRESS: 'temporal:7233', REKEY_TEMPORAL_TLS_CERT: certFile, REKEY_TEMPORAL_TLS_KEY: keyFile, REKEY_TEMPORAL_TLS_CA: caFile, REKEY_TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' });
+    const c = loadWorkerConfig({
+      ...production,
+      REKEY_TEMPORAL_ADDRESS: 'temporal:7233',
+      REKEY_TEMPORAL_TLS_CERT: certFile,
+      REKEY_TEMPORAL_TLS_KEY: keyFile,
+      REKEY_TEMPORAL_TLS_CA: caFile,
+      REKEY_TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+    });
     const opts = temporalConnectionOptions(c.temporal);
     expect(opts.address).toBe('temporal:7233');
     expect(opts.tls?.serverNameOverride).toBe('temporal.internal');
@@ -52,9 +65,16 @@ describe("rekey's own TLS client options", () => {
 
   it('Temporal Cloud API key implies TLS (system roots); plaintext when nothing is set', () => {
     const c = loadWorkerConfig({ ...production, REKEY_TEMPORAL_API_KEY: 'tc-secret-api-key' });
-    expect(temporalConnectionOptions(c.temporal)).toEqual({ address: 'localhost:7233', tls: {}, apiKey: 'tc-secret-api-key' });
+    expect(temporalConnectionOptions(c.temporal)).toEqual({
+      address: 'localhost:7233',
+      tls: {},
+      apiKey: 'tc-secret-api-key',
+    });
     expect(temporalConnectionOptions(loadWorkerConfig(production).temporal)).toEqual({ address: 'localhost:7233' });
-    const fromFile = loadWorkerConfig({ ...production, REKEY_TEMPORAL_API_KEY_FILE: file('api.key', 'tc-from-file\n') });
+    const fromFile = loadWorkerConfig({
+      ...production,
+      REKEY_TEMPORAL_API_KEY_FILE: file('api.key', 'tc-from-file\n'),
+    });
     expect(fromFile.temporal.apiKey).toBe('tc-from-file');
   });
 
@@ -74,10 +94,18 @@ describe("rekey's own TLS client options", () => {
     expect(err).toMatch(/postgres\.sslRootCert: cannot read CA certificate .*nope\.crt: ENOENT/);
     expect(err).toMatch(/kafkaConnect\.caFile: cannot read CA bundle .*absent\.pem/);
     expect(err).toMatch(/schemaRegistry\.caFile: .*notpem\.txt is not PEM/);
-    expect(errorOf({ ...production, REKEY_REGISTRY_URL: 'http://registry:8081', REKEY_REGISTRY_CA_FILE: caFile })).toMatch(/schemaRegistry\.caFile: is set but schemaRegistry\.url is not https:\/\//);
-    const withSecrets = errorOf({ ...production, REKEY_TEMPORAL_API_KEY: 'tc-secret-api-key', REKEY_TEMPORAL_TLS_KEY: keyFile, REKEY_PG_SSLMODE: 'bogus' });
+    expect(
+      errorOf({ ...production, REKEY_REGISTRY_URL: 'http://registry:8081', REKEY_REGISTRY_CA_FILE: caFile }),
+    ).toMatch(/schemaRegistry\.caFile: is set but schemaRegistry\.url is not https:\/\//);
+    const withSecrets = errorOf({
+      ...production,
+      REKEY_TEMPORAL_API_KEY: 'tc-secret-api-key',
+      REKEY_TEMPORAL_TLS_KEY: keyFile,
+      REKEY_PG_SSLMODE: 'bogus',
+    });
     expect(withSecrets).toMatch(/temporal\.tls\.clientCertPath:/);
-    for (const secret of ['tc-secret-api-key', client.keyPem.split('\n')[1]!]) expect(withSecrets).not.toContain(secret);
+    for (const secret of ['tc-secret-api-key', client.keyPem.split('\n')[1]!])
+      expect(withSecrets).not.toContain(secret);
   });
 
   it('PostgreSQL sslmode: verify-full reads the root CA; disable is plaintext', () => {
@@ -93,7 +121,12 @@ describe('the worker re-reads its CA file for Connect and the registry (REKEY_CO
     const { fetchTrusting } = await import('../../activities/http.js');
     const { caBundleReader } = await import('../../workers/tlsConfig.js');
     const newCa = await createCertificateAuthority({ commonName: 'next CA', validityDays: 2 });
-    const served = await issueCertificate({ ca: newCa, commonName: 'localhost', sans: ['IP:127.0.0.1'], validityDays: 1 });
+    const served = await issueCertificate({
+      ca: newCa,
+      commonName: 'localhost',
+      sans: ['IP:127.0.0.1'],
+      validityDays: 1,
+    });
     const server = https.createServer({ cert: served.certPem, key: served.keyPem }, (_req, res) => res.end('ok'));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/`;

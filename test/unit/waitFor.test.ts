@@ -14,14 +14,24 @@ function startService(script: string) {
 afterEach(() => stopPid(runDir, 'svc', 1000));
 
 const fast = { pollMs: 50, progressEveryMs: 300 };
-const after = (ms: number) => { const t = Date.now() + ms; return async () => Date.now() >= t; };
+const after = (ms: number) => {
+  const t = Date.now() + ms;
+  return async () => Date.now() >= t;
+};
 
 describe('waitFor: a service start waits for the right thing', () => {
   it('keeps waiting past its stall bound while the process uses CPU (a busy machine), reporting what it waits for', async () => {
     const pid = startService(busy);
     const lines: string[] = [];
     const t0 = Date.now();
-    await waitFor('svc', after(2500), { ...fast, timeoutMs: 1000, pid, logPath, what: 'ready', report: (l) => lines.push(l) });
+    await waitFor('svc', after(2500), {
+      ...fast,
+      timeoutMs: 1000,
+      pid,
+      logPath,
+      what: 'ready',
+      report: (l) => lines.push(l),
+    });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(2400);
     expect(lines.length).toBeGreaterThan(2);
     expect(lines[0]).toMatch(/^\[svc\] waiting for ready: \d+ s \(log quiet, cpu \+\d+\.\d s\)/);
@@ -40,22 +50,32 @@ describe('waitFor: a service start waits for the right thing', () => {
   it('fails a stalled process (alive, log and CPU idle) after its stall bound, naming the service and its log', async () => {
     const pid = startService('setInterval(() => {}, 1000)');
     const t0 = Date.now();
-    await expect(waitFor('svc', async () => false, { ...fast, timeoutMs: 1000, pid, logPath, report: () => undefined }))
-      .rejects.toThrow(/\[svc\] not healthy: no progress for 1 s \(log and CPU idle\)[\s\S]*log: .*svc\.log/);
+    await expect(
+      waitFor('svc', async () => false, { ...fast, timeoutMs: 1000, pid, logPath, report: () => undefined }),
+    ).rejects.toThrow(/\[svc\] not healthy: no progress for 1 s \(log and CPU idle\)[\s\S]*log: .*svc\.log/);
     expect(Date.now() - t0).toBeLessThan(4000);
   });
 
   it('fails at once when the process dies, with the end of its log', async () => {
     const pid = startService('console.log("bind: address already in use"); process.exit(3)');
     const t0 = Date.now();
-    await expect(waitFor('svc', async () => false, { ...fast, timeoutMs: 60_000, pid, logPath, report: () => undefined }))
-      .rejects.toThrow(/process exited before it became healthy[\s\S]*address already in use/);
+    await expect(
+      waitFor('svc', async () => false, { ...fast, timeoutMs: 60_000, pid, logPath, report: () => undefined }),
+    ).rejects.toThrow(/process exited before it became healthy[\s\S]*address already in use/);
     expect(Date.now() - t0).toBeLessThan(3000);
   });
 
   it('stops at its longest bound even while progress goes on', async () => {
     const pid = startService(busy);
-    await expect(waitFor('svc', async () => false, { ...fast, timeoutMs: 1000, maxMs: 2000, pid, logPath, report: () => undefined }))
-      .rejects.toThrow(/still not healthy after 2 s, the longest a start may take/);
+    await expect(
+      waitFor('svc', async () => false, {
+        ...fast,
+        timeoutMs: 1000,
+        maxMs: 2000,
+        pid,
+        logPath,
+        report: () => undefined,
+      }),
+    ).rejects.toThrow(/still not healthy after 2 s, the longest a start may take/);
   });
 });

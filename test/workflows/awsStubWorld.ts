@@ -109,11 +109,22 @@ export class AwsStubWorld {
   }
 
   private createKey(): Cred {
-    if (this.keys.size >= 2) throw ApplicationFailure.nonRetryable('IAM CreateAccessKey: LimitExceeded (HTTP 409): Cannot exceed quota for AccessKeysPerUser: 2', 'AccessKeyLimitExceeded');
+    if (this.keys.size >= 2)
+      throw ApplicationFailure.nonRetryable(
+        'IAM CreateAccessKey: LimitExceeded (HTTP 409): Cannot exceed quota for AccessKeysPerUser: 2',
+        'AccessKeyLimitExceeded',
+      );
     const id = `AKIASTUB${String(++this.seq).padStart(4, '0')}${Math.random().toString(36).slice(2, 10).toUpperCase()}`;
     const secret = `sEcReT/${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
     this.secrets.push(secret);
-    this.keys.set(id, { id, secret, status: 'Active', createdAt: this.now(), lastUsed: null, refusalsLeft: this.propagation });
+    this.keys.set(id, {
+      id,
+      secret,
+      status: 'Active',
+      createdAt: this.now(),
+      lastUsed: null,
+      refusalsLeft: this.propagation,
+    });
     return { id, secret };
   }
 
@@ -135,7 +146,12 @@ export class AwsStubWorld {
     const at = this.now();
     if (this.otherClient && !this.signs(this.otherClient, at)) this.otherDenied.push(`${when}: ${this.otherClient.id}`);
     if (this.sinkFailed) return;
-    if (this.signs(this.sink, at)) this.objects.push({ key: `topics/ecommerce.public.${marker ? 'rekey_canary' : 'users'}/partition=0/${at}.jsonl`, at, ...(marker ? { marker } : {}) });
+    if (this.signs(this.sink, at))
+      this.objects.push({
+        key: `topics/ecommerce.public.${marker ? 'rekey_canary' : 'users'}/partition=0/${at}.jsonl`,
+        at,
+        ...(marker ? { marker } : {}),
+      });
     else {
       this.denied.push(`${when}: ${this.sink.id}`);
       this.sinkFailed = true;
@@ -144,7 +160,11 @@ export class AwsStubWorld {
 
   private key(id: string): Key {
     const k = this.keys.get(id);
-    if (!k) throw ApplicationFailure.nonRetryable(`IAM: NoSuchEntity (HTTP 404): The Access Key with id ${id} cannot be found`, 'AwsNotFound');
+    if (!k)
+      throw ApplicationFailure.nonRetryable(
+        `IAM: NoSuchEntity (HTTP 404): The Access Key with id ${id} cannot be found`,
+        'AwsNotFound',
+      );
     return k;
   }
 
@@ -188,36 +208,69 @@ export class AwsStubWorld {
         return fn(input);
       };
     const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-    const lastUsed = (id: string) => ({ lastUsedDate: iso(w.key(id).lastUsed), serviceName: w.key(id).lastUsed === null ? 'N/A' : 's3' });
-    const sinkOk = () => w.keys.get(w.sink.id)?.secret === w.sink.secret && !(w.mode === 'aws' && w.keys.get(w.sink.id)?.status === 'Inactive');
-    const connector = () => ({ connector: 's3-sink-connector', state: 'RUNNING', tasks: [{ id: 0, state: sinkOk() && !w.sinkFailed ? 'RUNNING' : 'FAILED' }] });
+    const lastUsed = (id: string) => ({
+      lastUsedDate: iso(w.key(id).lastUsed),
+      serviceName: w.key(id).lastUsed === null ? 'N/A' : 's3',
+    });
+    const sinkOk = () =>
+      w.keys.get(w.sink.id)?.secret === w.sink.secret &&
+      !(w.mode === 'aws' && w.keys.get(w.sink.id)?.status === 'Inactive');
+    const connector = () => ({
+      connector: 's3-sink-connector',
+      state: 'RUNNING',
+      tasks: [{ id: 0, state: sinkOk() && !w.sinkFailed ? 'RUNNING' : 'FAILED' }],
+    });
     const restartTasks = () => {
       w.sink = w.live;
       w.sinkFailed = false;
     };
-    const credIn = (secret: string): Cred | undefined => (secret.endsWith('-pending') ? w.pending : secret.endsWith('-backup') ? w.backup : w.live);
-    const staged = (p: Versioned) => ({ secret: `${w.secret}-pending`, accessKeyId: p.id, createDate: iso(w.key(p.id).createdAt)!, fingerprint: `fp-${p.id.slice(-4)}` });
+    const credIn = (secret: string): Cred | undefined =>
+      secret.endsWith('-pending') ? w.pending : secret.endsWith('-backup') ? w.backup : w.live;
+    const staged = (p: Versioned) => ({
+      secret: `${w.secret}-pending`,
+      accessKeyId: p.id,
+      createDate: iso(w.key(p.id).createdAt)!,
+      fingerprint: `fp-${p.id.slice(-4)}`,
+    });
     const objectSince = ({ since }: { since: string }) => {
       w.sinkWorks('while the sink runs');
       const o = w.newestSince(since);
-      if (!o) throw ApplicationFailure.nonRetryable(`no object under s3://datapipe-archive/topics/ after ${since} within 300 s: is the sink writing?`, 'NoFreshObject');
+      if (!o)
+        throw ApplicationFailure.nonRetryable(
+          `no object under s3://datapipe-archive/topics/ after ${since} within 300 s: is the sink writing?`,
+          'NoFreshObject',
+        );
       return { ...o, waitedMs: 0 };
     };
     const stubs = {
       ...createPlanActivities({ testHooks }),
-      describeAwsCredential: on('describeAwsCredential', ({ secret }: { secret: string }) => ({ secret, accessKeyId: w.live.id, fingerprint: `fp-${w.live.id.slice(-4)}`, store: 'memory' })),
-      listAccessKeys: on('listAccessKeys', () => [...w.keys.values()].map((k) => ({ accessKeyId: k.id, status: k.status, createDate: iso(k.createdAt)! }))),
+      describeAwsCredential: on('describeAwsCredential', ({ secret }: { secret: string }) => ({
+        secret,
+        accessKeyId: w.live.id,
+        fingerprint: `fp-${w.live.id.slice(-4)}`,
+        store: 'memory',
+      })),
+      listAccessKeys: on('listAccessKeys', () =>
+        [...w.keys.values()].map((k) => ({ accessKeyId: k.id, status: k.status, createDate: iso(k.createdAt)! })),
+      ),
       accessKeyLastUsed: on('accessKeyLastUsed', ({ accessKeyId }: { accessKeyId: string }) => lastUsed(accessKeyId)),
-      setAccessKeyStatus: on('setAccessKeyStatus', ({ accessKeyId, status }: { accessKeyId: string; status: 'Active' | 'Inactive' }) => {
-        const k = w.key(accessKeyId);
-        if (status === 'Active' && k.status === 'Inactive') k.refusalsLeft = w.propagation;
-        k.status = status;
-        return { accessKeyId, status };
-      }),
+      setAccessKeyStatus: on(
+        'setAccessKeyStatus',
+        ({ accessKeyId, status }: { accessKeyId: string; status: 'Active' | 'Inactive' }) => {
+          const k = w.key(accessKeyId);
+          if (status === 'Active' && k.status === 'Inactive') k.refusalsLeft = w.propagation;
+          k.status = status;
+          return { accessKeyId, status };
+        },
+      ),
       deleteAccessKey: on('deleteAccessKey', ({ accessKeyId, onlyIf }: { accessKeyId: string; onlyIf?: string }) => {
         const k = w.keys.get(accessKeyId);
         if (!k) return { accessKeyId, deleted: false };
-        if (onlyIf && k.status !== onlyIf) throw ApplicationFailure.nonRetryable(`access key ${accessKeyId} is ${k.status}, not ${onlyIf}: not deleted`, 'AccessKeyStatusChanged');
+        if (onlyIf && k.status !== onlyIf)
+          throw ApplicationFailure.nonRetryable(
+            `access key ${accessKeyId} is ${k.status}, not ${onlyIf}: not deleted`,
+            'AccessKeyStatusChanged',
+          );
         w.keys.delete(accessKeyId);
         return { accessKeyId, deleted: true };
       }),
@@ -227,7 +280,8 @@ export class AwsStubWorld {
       }),
       discardStagedAccessKey: on('discardStagedAccessKey', ({ rotationId }: { rotationId: string }) => {
         if (w.pending?.rotationId !== rotationId) return { deleted: [] as string[] };
-        if (w.pending.id === w.live.id) throw ApplicationFailure.nonRetryable(`secret still holds ${w.pending.id}`, 'AccessKeyInUse');
+        if (w.pending.id === w.live.id)
+          throw ApplicationFailure.nonRetryable(`secret still holds ${w.pending.id}`, 'AccessKeyInUse');
         const id = w.pending.id;
         w.keys.delete(id);
         w.pending = undefined;
@@ -235,7 +289,8 @@ export class AwsStubWorld {
       }),
       promoteAwsCredential: on('promoteAwsCredential', ({ rotationId }: { rotationId: string }) => {
         const p = w.pending;
-        if (p?.rotationId !== rotationId) throw ApplicationFailure.nonRetryable('no key staged by this rotation', 'NothingToPromote');
+        if (p?.rotationId !== rotationId)
+          throw ApplicationFailure.nonRetryable('no key staged by this rotation', 'NothingToPromote');
         if (w.backup?.rotationId !== rotationId) w.backup = { ...w.live, rotationId };
         w.live = { id: p.id, secret: p.secret };
         return { accessKeyId: p.id, previousAccessKeyId: w.backup.id, fingerprint: `fp-${p.id.slice(-4)}` };
@@ -245,12 +300,19 @@ export class AwsStubWorld {
         w.live = { id: w.backup.id, secret: w.backup.secret };
         return { accessKeyId: w.live.id, restored: true };
       }),
-      waitAccessKeyUsedSince: on('waitAccessKeyUsedSince', ({ accessKeyId, since }: { accessKeyId: string; since: string }) => {
-        w.sinkWorks('while the sink runs');
-        const u = lastUsed(accessKeyId);
-        if (u.lastUsedDate === null || Date.parse(u.lastUsedDate) <= Date.parse(since)) throw ApplicationFailure.nonRetryable(`access key ${accessKeyId} reported no use after ${since}`, 'AccessKeyNotUsed');
-        return { ...u, waitedMs: 0 };
-      }),
+      waitAccessKeyUsedSince: on(
+        'waitAccessKeyUsedSince',
+        ({ accessKeyId, since }: { accessKeyId: string; since: string }) => {
+          w.sinkWorks('while the sink runs');
+          const u = lastUsed(accessKeyId);
+          if (u.lastUsedDate === null || Date.parse(u.lastUsedDate) <= Date.parse(since))
+            throw ApplicationFailure.nonRetryable(
+              `access key ${accessKeyId} reported no use after ${since}`,
+              'AccessKeyNotUsed',
+            );
+          return { ...u, waitedMs: 0 };
+        },
+      ),
       newestObjectSince: on('newestObjectSince', ({ since }: { since: string }) => w.newestSince(since)),
       waitObjectSince: on('waitObjectSince', objectSince),
       connectorTopics: on('connectorTopics', () => ({ topics: w.sinkTopics, regex: null })),
@@ -263,22 +325,34 @@ export class AwsStubWorld {
         w.canaryRows.add(marker); // the wait writes the row again
         if (w.sinkTopics.includes('ecommerce.public.rekey_canary')) w.sinkWorks('archiving the canary', marker);
         const o = w.objects.filter((x) => x.marker === marker && x.at > Date.parse(since)).at(-1);
-        if (!o) throw ApplicationFailure.nonRetryable(`canary ${marker} written 1 time(s), not yet under s3://datapipe-archive/topics/ecommerce.public.rekey_canary/ within 300 s`, 'CanaryNotArchived');
+        if (!o)
+          throw ApplicationFailure.nonRetryable(
+            `canary ${marker} written 1 time(s), not yet under s3://datapipe-archive/topics/ecommerce.public.rekey_canary/ within 300 s`,
+            'CanaryNotArchived',
+          );
         return { key: o.key, lastModified: new Date(o.at).toISOString(), waitedMs: 0, writes: 1 };
       }),
-      watchOldKeyUnused: on('watchOldKeyUnused', ({ accessKeyId, since, watchMs }: { accessKeyId: string; since: string; watchMs: number }) => {
-        // the watch lasts watchMs: the world's clock moves on while the sink (and any other client) works
-        for (let i = 0; i < 3; i++) {
-          w.clock += watchMs / 3;
-          w.sinkWorks('during the watch');
-        }
-        const u = lastUsed(accessKeyId);
-        if (u.lastUsedDate !== null && Date.parse(u.lastUsedDate) > Date.parse(since)) throw ApplicationFailure.nonRetryable(`access key ${accessKeyId} was used at ${u.lastUsedDate}, after ${since}: something besides the sink still uses it`, 'OldKeyStillUsed');
-        return { lastUsedDate: u.lastUsedDate, watchedMs: 60_000, polls: 12 };
-      }),
+      watchOldKeyUnused: on(
+        'watchOldKeyUnused',
+        ({ accessKeyId, since, watchMs }: { accessKeyId: string; since: string; watchMs: number }) => {
+          // the watch lasts watchMs: the world's clock moves on while the sink (and any other client) works
+          for (let i = 0; i < 3; i++) {
+            w.clock += watchMs / 3;
+            w.sinkWorks('during the watch');
+          }
+          const u = lastUsed(accessKeyId);
+          if (u.lastUsedDate !== null && Date.parse(u.lastUsedDate) > Date.parse(since))
+            throw ApplicationFailure.nonRetryable(
+              `access key ${accessKeyId} was used at ${u.lastUsedDate}, after ${since}: something besides the sink still uses it`,
+              'OldKeyStillUsed',
+            );
+          return { lastUsedDate: u.lastUsedDate, watchedMs: 60_000, polls: 12 };
+        },
+      ),
       waitAccessKeyRefused: on('waitAccessKeyRefused', () => {
         const b = w.backup!;
-        if (w.signs(b, w.now())) throw ApplicationFailure.nonRetryable(`S3 did not refuse ${b.id}`, 'OldKeyStillAccepted');
+        if (w.signs(b, w.now()))
+          throw ApplicationFailure.nonRetryable(`S3 did not refuse ${b.id}`, 'OldKeyStillAccepted');
         return { accessKeyId: b.id, code: 'InvalidAccessKeyId', waitedMs: 0 };
       }),
       connectorStatus: on('connectorStatus', connector),
@@ -289,7 +363,11 @@ export class AwsStubWorld {
           restartTasks();
           w.sinkWorks('after restarting a FAILED task');
         }
-        if (w.sinkFailed || !sinkOk()) throw ApplicationFailure.nonRetryable(`task 0 FAILED: the sink's key ${w.sink.id} is refused`, 'ConnectorTaskFailed');
+        if (w.sinkFailed || !sinkOk())
+          throw ApplicationFailure.nonRetryable(
+            `task 0 FAILED: the sink's key ${w.sink.id} is refused`,
+            'ConnectorTaskFailed',
+          );
         return connector();
       }),
       waitAccessKeyAccepted: on('waitAccessKeyAccepted', ({ secret }: { secret: string }) => {
@@ -301,9 +379,12 @@ export class AwsStubWorld {
         }
         throw ApplicationFailure.nonRetryable(`S3 did not accept ${c.id}`, 'NewKeyNotAccepted');
       }),
-      removeCredentialVersions: on('removeCredentialVersions', ({ versions }: { versions: Array<'pending' | 'backup'> }) => {
-        for (const v of versions) w[v] = undefined;
-      }),
+      removeCredentialVersions: on(
+        'removeCredentialVersions',
+        ({ versions }: { versions: Array<'pending' | 'backup'> }) => {
+          for (const v of versions) w[v] = undefined;
+        },
+      ),
       appendAudit: async (event: AuditEvent) => {
         w.audit.push(event);
         return { hash: 'h', duplicate: false };

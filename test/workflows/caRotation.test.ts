@@ -2,9 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { rotateCertificateAuthority } from '../../workflows/certificates/authority.js';
 import type { CaRotationInput } from '../../contracts/input/caRotation.js';
-import { cleanupNowSignal, rollbackSignal, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
+import {
+  cleanupNowSignal,
+  rollbackSignal,
+  rotationWorkflowId,
+  type RotationResult,
+} from '../../workflows/rotation/index.js';
 import { CaStubWorld } from './caStubWorld.js';
-import { failureOf, patchesRightAfterLocalActivity, timeSkippingOrStackEnv, waitFor, worldWorker, expectRunFollowsPlan } from './harness.js';
+import {
+  failureOf,
+  patchesRightAfterLocalActivity,
+  timeSkippingOrStackEnv,
+  waitFor,
+  worldWorker,
+  expectRunFollowsPlan,
+} from './harness.js';
 
 let env: TestWorkflowEnvironment;
 /** Worlds are made on the test server's clock (time skipping moves it): see newWorld below. */
@@ -29,7 +41,8 @@ const start = (world: CaStubWorld, input: Partial<CaRotationInput> = {}, workflo
     workflowId: workflowId ?? rotationWorkflowId('ca', world.caSecret),
     args: [{ requestedBy: 'workflow-test', gracePeriod: 'PT3S', ...input, caSecret: world.caSecret }],
   });
-const steps = (r: RotationResult) => r.steps.filter((s) => !s.name.startsWith('signal:')).map((s) => `${s.name}:${s.outcome}`);
+const steps = (r: RotationResult) =>
+  r.steps.filter((s) => !s.name.startsWith('signal:')).map((s) => `${s.name}:${s.outcome}`);
 
 /** The old CA trusted and served everywhere, and nothing of the attempt left in the store. */
 function expectOldCaEverywhere(world: CaStubWorld, oldCa: string, names: string[]) {
@@ -41,10 +54,32 @@ function expectOldCaEverywhere(world: CaStubWorld, oldCa: string, names: string[
 describe('CA rotation with stub activities', () => {
   it('replaces the CA: both trusted in grace, every certificate reissued and served from the new CA, then the old CA leaves every bundle; steps follow the dry-run plan; no key in history', async () => {
     const dryWorld = await newWorld();
-    const dry = (await (await start(dryWorld, { dryRun: true }, `rotate-ca/${dryWorld.caSecret}/dry-run/t`)).result()) as RotationResult;
+    const dry = (await (
+      await start(dryWorld, { dryRun: true }, `rotate-ca/${dryWorld.caSecret}/dry-run/t`)
+    ).result()) as RotationResult;
     expect(dry.status).toBe('dry-run');
-    expect(dryWorld.calls.filter((c) => !['describeCertificateAuthority', 'scanManagedCertificates', 'serviceEndpoint', 'verifyServedCertificate'].includes(c))).toEqual([]);
-    expect(dry.plan!.map((s) => s.name)).toEqual(expect.arrayContaining(['create-ca', 'trust-new-ca:postgres-tls', 'reissue:postgres-tls', 'promote-ca', 'grace', 'distrust-old-ca:postgres-tls', 'verify-old-ca-gone']));
+    expect(
+      dryWorld.calls.filter(
+        (c) =>
+          ![
+            'describeCertificateAuthority',
+            'scanManagedCertificates',
+            'serviceEndpoint',
+            'verifyServedCertificate',
+          ].includes(c),
+      ),
+    ).toEqual([]);
+    expect(dry.plan!.map((s) => s.name)).toEqual(
+      expect.arrayContaining([
+        'create-ca',
+        'trust-new-ca:postgres-tls',
+        'reissue:postgres-tls',
+        'promote-ca',
+        'grace',
+        'distrust-old-ca:postgres-tls',
+        'verify-old-ca-gone',
+      ]),
+    );
 
     const world = await newWorld();
     const oldCa = world.ca(world.caSecret)!.fingerprint;
@@ -53,12 +88,14 @@ describe('CA rotation with stub activities', () => {
     const inGrace = await waitFor(handle, (p) => p.phase === 'grace', 'grace');
     const newCa = inGrace.to!;
     // in grace: served from the new CA, every bundle holds both
-    for (const s of world.state()) expect(s).toMatchObject({ servedIssuer: newCa, secretIssuer: newCa, bundle: [oldCa, newCa] });
+    for (const s of world.state())
+      expect(s).toMatchObject({ servedIssuer: newCa, secretIssuer: newCa, bundle: [oldCa, newCa] });
     await handle.signal(cleanupNowSignal, { by: 'test' });
     const result = (await handle.result()) as RotationResult;
     expect(result).toMatchObject({ status: 'completed', procedure: 'ca', from: oldCa, to: newCa });
     expect(world.ca(world.caSecret)!.fingerprint).toBe(newCa);
-    for (const s of world.state()) expect(s).toMatchObject({ servedIssuer: newCa, secretIssuer: newCa, bundle: [newCa] });
+    for (const s of world.state())
+      expect(s).toMatchObject({ servedIssuer: newCa, secretIssuer: newCa, bundle: [newCa] });
     expect(world.names()).toEqual(names);
     // every restart of Connect or the registry (trust, reissue, distrust) was followed by restarting the task it failed
     expect(world.failedTasks).toEqual([]);
@@ -69,7 +106,8 @@ describe('CA rotation with stub activities', () => {
     // every patch decided before the plan's local activity (else a replaying worker can fail on it)
     expect(patchesRightAfterLocalActivity(events)).toEqual([]);
     const history = JSON.stringify(events);
-    for (const key of world.keys) expect(`${history}${JSON.stringify(result)}${JSON.stringify(world.audit)}`).not.toContain(key);
+    for (const key of world.keys)
+      expect(`${history}${JSON.stringify(result)}${JSON.stringify(world.audit)}`).not.toContain(key);
   });
 
   const drills = ['create-ca', 'trust-new-ca', 'reissue', 'promote-ca'] as const;
@@ -105,7 +143,14 @@ describe('CA rotation with stub activities', () => {
     const result = (await handle.result()) as RotationResult;
     expect(result.status).toBe('rolled-back');
     expectOldCaEverywhere(world, oldCa, names);
-    expect(result.steps.map((s) => s.name)).toEqual(expect.arrayContaining(['undo:reissue:postgres-tls', 'undo:promote-ca', 'undo:trust-new-ca:postgres-tls', 'undo:create-ca']));
+    expect(result.steps.map((s) => s.name)).toEqual(
+      expect.arrayContaining([
+        'undo:reissue:postgres-tls',
+        'undo:promote-ca',
+        'undo:trust-new-ca:postgres-tls',
+        'undo:create-ca',
+      ]),
+    );
   });
 
   it('refuses before anything changes: a staged CA from another rotation, an unreadable certificate, bad input (named field)', async () => {
@@ -118,7 +163,9 @@ describe('CA rotation with stub activities', () => {
 
     const world2 = await newWorld();
     world2.secrets.delete(world2.refs[0]!.secret);
-    expect((await failureOf(await start(world2)))!.message).toMatch(/pre-flight failed, nothing was changed: secret postgres-tls not found/);
+    expect((await failureOf(await start(world2)))!.message).toMatch(
+      /pre-flight failed, nothing was changed: secret postgres-tls not found/,
+    );
 
     const world3 = await newWorld();
     const f3 = await failureOf(await start(world3, { gracePeriod: 'P90D' }));

@@ -26,19 +26,47 @@ const world = async (lifetime: number, age: number) => {
 };
 let n = 0;
 const scan = (x: CaStubWorld, input: Partial<RenewalScanInput> = {}) =>
-  env.client.workflow.start(renewCertificates, { taskQueue: w.taskQueue, workflowId: `renew-certificates/test/${++n}`, args: [{ requestedBy: 'workflow-test', ...input, caSecret: x.caSecret }] });
+  env.client.workflow.start(renewCertificates, {
+    taskQueue: w.taskQueue,
+    workflowId: `renew-certificates/test/${++n}`,
+    args: [{ requestedBy: 'workflow-test', ...input, caSecret: x.caSecret }],
+  });
 
 describe('the renewal decision', () => {
-  const cert = (notBefore: string, notAfter: string): ScannedCertificate => ({ service: 'postgresql', secret: 'postgres-tls', subject: 'CN=p', issuer: 'CN=ca', notBefore, notAfter, fingerprint: 'AB', caFingerprints: [] });
+  const cert = (notBefore: string, notAfter: string): ScannedCertificate => ({
+    service: 'postgresql',
+    secret: 'postgres-tls',
+    subject: 'CN=p',
+    issuer: 'CN=ca',
+    notBefore,
+    notAfter,
+    fingerprint: 'AB',
+    caFingerprints: [],
+  });
   const now = Date.parse('2026-03-31T00:00:00Z');
   it('is due with less than the share of the lifetime left, or fewer days than renewBeforeDays; an unreadable certificate is reported, not renewed', () => {
     // 90 days, 31 left: not due at 1/3 (30 days); due at 1/2
     const c = cert('2026-01-30T00:00:00Z', '2026-05-01T00:00:00Z');
-    expect(renewalDecisions([c], { renewBeforeRatio: 1 / 3 }, now)[0]).toMatchObject({ due: false, validityDays: 91, why: '31 days left, renewal at 33.3% of 91 days left' });
+    expect(renewalDecisions([c], { renewBeforeRatio: 1 / 3 }, now)[0]).toMatchObject({
+      due: false,
+      validityDays: 91,
+      why: '31 days left, renewal at 33.3% of 91 days left',
+    });
     expect(renewalDecisions([c], { renewBeforeRatio: 0.5 }, now)[0]).toMatchObject({ due: true });
-    expect(renewalDecisions([c], { renewBeforeRatio: 0.1, renewBeforeDays: 40 }, now)[0]).toMatchObject({ due: true, why: '31 days left, under 40 days' });
-    expect(renewalDecisions([cert('2026-01-01T00:00:00Z', '2026-03-30T00:00:00Z')], { renewBeforeRatio: 1 / 3 }, now)[0]).toMatchObject({ due: true, why: 'expired 1 days ago' });
-    expect(renewalDecisions([{ service: 'postgresql', secret: 'x', error: 'secret x not found' }], { renewBeforeRatio: 1 / 3 }, now)[0]).toMatchObject({ due: false, daysLeft: null, why: 'not scanned: secret x not found' });
+    expect(renewalDecisions([c], { renewBeforeRatio: 0.1, renewBeforeDays: 40 }, now)[0]).toMatchObject({
+      due: true,
+      why: '31 days left, under 40 days',
+    });
+    expect(
+      renewalDecisions([cert('2026-01-01T00:00:00Z', '2026-03-30T00:00:00Z')], { renewBeforeRatio: 1 / 3 }, now)[0],
+    ).toMatchObject({ due: true, why: 'expired 1 days ago' });
+    expect(
+      renewalDecisions(
+        [{ service: 'postgresql', secret: 'x', error: 'secret x not found' }],
+        { renewBeforeRatio: 1 / 3 },
+        now,
+      )[0],
+    ).toMatchObject({ due: false, daysLeft: null, why: 'not scanned: secret x not found' });
   });
 });
 
@@ -49,7 +77,12 @@ describe('renewal scan with stub activities', () => {
     const result = await (await scan(x)).result();
     const row = result.certificates.find((c) => c.secret === 'postgres-tls')!;
     const after = x.cert('postgres-tls').cert;
-    expect(row).toMatchObject({ due: true, action: 'renewed', workflowId: 'rotate-certificate/postgres-tls', detail: `${before.fingerprint} → ${after.fingerprint}` });
+    expect(row).toMatchObject({
+      due: true,
+      action: 'renewed',
+      workflowId: 'rotate-certificate/postgres-tls',
+      detail: `${before.fingerprint} → ${after.fingerprint}`,
+    });
     expect(after.fingerprint).not.toBe(before.fingerprint);
     expect(Math.round((Date.parse(after.notAfter) - Date.parse(after.notBefore)) / 86_400_000)).toBe(90);
     expect(x.served.get('postgresql')!.cert.fingerprint).toBe(after.fingerprint);
@@ -64,11 +97,18 @@ describe('renewal scan with stub activities', () => {
 
     const due = await world(90, 80);
     const r2 = await (await scan(due, { dryRun: true })).result();
-    expect(r2.certificates.find((c) => c.secret === 'postgres-tls')).toMatchObject({ due: true, action: 'would-renew' });
+    expect(r2.certificates.find((c) => c.secret === 'postgres-tls')).toMatchObject({
+      due: true,
+      action: 'would-renew',
+    });
     expect(due.calls.filter((c) => c !== 'scanManagedCertificates')).toEqual([]);
 
     const during = await world(90, 80);
-    during.secrets.set(`${during.caSecret}-pending`, { kind: 'ca', ca: during.ca(during.caSecret)!, rotationId: 'ca-rotation' });
+    during.secrets.set(`${during.caSecret}-pending`, {
+      kind: 'ca',
+      ca: during.ca(during.caSecret)!,
+      rotationId: 'ca-rotation',
+    });
     const r3 = await (await scan(during)).result();
     expect(r3.certificates.find((c) => c.secret === 'postgres-tls')).toMatchObject({ action: 'deferred' });
     expect(r3.caRotationInProgress).toMatch(/pending exists/);
@@ -80,7 +120,9 @@ describe('renewal scan with stub activities', () => {
     x.failing.add('stagePendingCertificate');
     const result = await (await scan(x)).result();
     expect(result.certificates.find((c) => c.secret === 'postgres-tls')).toMatchObject({ action: 'failed' });
-    expect(result.certificates.find((c) => c.secret === 'postgres-tls')!.detail).toMatch(/stagePendingCertificate failed/);
+    expect(result.certificates.find((c) => c.secret === 'postgres-tls')!.detail).toMatch(
+      /stagePendingCertificate failed/,
+    );
 
     const bad = await failureOf(await scan(await world(90, 0), { renewBeforeRatio: 2 }));
     expect(bad).toMatchObject({ type: 'InvalidInput' });

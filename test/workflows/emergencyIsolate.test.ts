@@ -6,7 +6,12 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { AuditEvent } from '../../activities/audit.js';
 import type { IsolationAllow, IsolationRecord } from '../../activities/isolation.js';
-import { isolationQuery, type IsolationState, isolationWorkflowId, restoreSignal } from '../../workflows/emergency/definitions.js';
+import {
+  isolationQuery,
+  type IsolationState,
+  isolationWorkflowId,
+  restoreSignal,
+} from '../../workflows/emergency/definitions.js';
 import type { IsolationInput } from '../../contracts/input/isolation.js';
 import { isolateDeployment } from '../../workflows/emergency/isolate.js';
 import { failureOf, timeSkippingEnv, workflowBundle } from './harness.js';
@@ -37,9 +42,22 @@ class Cluster {
       inspectDeployment: async (i: { deployment: string }) => {
         this.gate('inspectDeployment', i.deployment);
         const existing = this.policies.get(policy);
-        return { deployment: i.deployment, namespace: 'data-ingestion', replicas: this.replicas, matchLabels: { app: i.deployment }, policy, alreadyIsolated: Boolean(existing), ...(existing ? { existing: { workflowId: existing.workflowId, replicasBefore: '3' } } : {}) };
+        return {
+          deployment: i.deployment,
+          namespace: 'data-ingestion',
+          replicas: this.replicas,
+          matchLabels: { app: i.deployment },
+          policy,
+          alreadyIsolated: Boolean(existing),
+          ...(existing ? { existing: { workflowId: existing.workflowId, replicasBefore: '3' } } : {}),
+        };
       },
-      applyEmergencyPolicy: async (i: { record: IsolationRecord; allow: IsolationAllow[]; workflowId: string; runId?: string }) => {
+      applyEmergencyPolicy: async (i: {
+        record: IsolationRecord;
+        allow: IsolationAllow[];
+        workflowId: string;
+        runId?: string;
+      }) => {
         this.gate('applyEmergencyPolicy', i.record.policy);
         this.policies.set(i.record.policy, { workflowId: i.workflowId, runId: i.runId, allow: i.allow });
         return { created: true };
@@ -74,8 +92,15 @@ beforeAll(async () => {
   env = await timeSkippingEnv();
   type Fn = (input: unknown) => Promise<unknown>;
   const names = Object.keys(cluster.activities());
-  const activities = Object.fromEntries(names.map((n) => [n, (input: unknown) => (cluster.activities() as unknown as Record<string, Fn>)[n]!(input)]));
-  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
+  const activities = Object.fromEntries(
+    names.map((n) => [n, (input: unknown) => (cluster.activities() as unknown as Record<string, Fn>)[n]!(input)]),
+  );
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: workflowBundle(),
+    activities,
+  });
   running = worker.run();
 });
 afterAll(async () => {
@@ -89,7 +114,12 @@ function newCluster(): Cluster {
   cluster = new Cluster(`victim-${++n}-${randomBytes(2).toString('hex')}`);
   return cluster;
 }
-const input = (c: Cluster, extra: Partial<IsolationInput> = {}): IsolationInput => ({ deployment: c.deployment, reason: 'suspected compromise in a test', requestedBy: 'workflow-test', ...extra });
+const input = (c: Cluster, extra: Partial<IsolationInput> = {}): IsolationInput => ({
+  deployment: c.deployment,
+  reason: 'suspected compromise in a test',
+  requestedBy: 'workflow-test',
+  ...extra,
+});
 const start = (c: Cluster, extra: Partial<IsolationInput> = {}, workflowId = isolationWorkflowId(c.deployment)) =>
   env.client.workflow.start(isolateDeployment, { taskQueue, workflowId, args: [input(c, extra)] });
 
@@ -101,7 +131,9 @@ async function waitState(h: WorkflowHandle, test: (s: IsolationState) => boolean
     if (last && test(last)) return last;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`timed out; last phase ${last?.phase}, steps ${last?.steps.map((s) => `${s.name}:${s.outcome}`).join(' ')}`);
+  throw new Error(
+    `timed out; last phase ${last?.phase}, steps ${last?.steps.map((s) => `${s.name}:${s.outcome}`).join(' ')}`,
+  );
 }
 
 describe('isolateDeployment with a stub cluster', () => {
@@ -110,7 +142,11 @@ describe('isolateDeployment with a stub cluster', () => {
     const allow: IsolationAllow[] = [{ direction: 'egress', cidr: '10.0.0.0/8', port: 443 }];
     const h = await start(c, { allow });
     const s = await waitState(h, (x) => x.phase === 'isolated');
-    expect(c.calls).toEqual([`inspectDeployment ${c.deployment}`, `applyEmergencyPolicy rekey-emergency-isolate-${c.deployment}`, 'scaleDeployment 0']);
+    expect(c.calls).toEqual([
+      `inspectDeployment ${c.deployment}`,
+      `applyEmergencyPolicy rekey-emergency-isolate-${c.deployment}`,
+      'scaleDeployment 0',
+    ]);
     expect(s.record).toMatchObject({ replicas: 3, matchLabels: { app: c.deployment } });
     expect(c.replicas).toBe(0);
     expect(c.policies.get(`rekey-emergency-isolate-${c.deployment}`)?.allow).toEqual(allow);
@@ -118,17 +154,40 @@ describe('isolateDeployment with a stub cluster', () => {
     await h.signal(restoreSignal, { by: 42 } as never); // malformed: ignored and recorded
     const ignored = await waitState(h, (x) => x.steps.some((st) => st.name === 'signal:restore'));
     expect(ignored.phase).toBe('isolated');
-    expect(ignored.steps.find((st) => st.name === 'signal:restore')).toMatchObject({ outcome: 'ignored', detail: expect.stringMatching(/malformed input ignored — by:/) });
+    expect(ignored.steps.find((st) => st.name === 'signal:restore')).toMatchObject({
+      outcome: 'ignored',
+      detail: expect.stringMatching(/malformed input ignored — by:/),
+    });
 
     c.replicas = 5; // someone changed it meanwhile: restore still puts back what was recorded
     await h.signal(restoreSignal, { reason: 'forensics done', by: 'alice' });
     const result = await h.result();
-    expect(result).toMatchObject({ status: 'restored', restoredBy: 'alice', restoreReason: 'forensics done', record: { replicas: 3 }, auditGaps: 0 });
+    expect(result).toMatchObject({
+      status: 'restored',
+      restoredBy: 'alice',
+      restoreReason: 'forensics done',
+      record: { replicas: 3 },
+      auditGaps: 0,
+    });
     expect(c.replicas).toBe(3);
     expect(c.policies.size).toBe(0);
-    expect(c.calls.slice(3)).toEqual(['scaleDeployment 3', `removeEmergencyPolicy rekey-emergency-isolate-${c.deployment}`]);
+    expect(c.calls.slice(3)).toEqual([
+      'scaleDeployment 3',
+      `removeEmergencyPolicy rekey-emergency-isolate-${c.deployment}`,
+    ]);
     const actions = c.audit.map((e) => e.action);
-    expect(actions).toEqual(['isolation_started', 'record_deployment', 'apply_emergency_policy', 'scale_to_zero', 'isolated', 'restore', 'restore', 'restore_replicas', 'remove_emergency_policy', 'restored']);
+    expect(actions).toEqual([
+      'isolation_started',
+      'record_deployment',
+      'apply_emergency_policy',
+      'scale_to_zero',
+      'isolated',
+      'restore',
+      'restore',
+      'restore_replicas',
+      'remove_emergency_policy',
+      'restored',
+    ]);
     expect(new Set(c.audit.map((e) => e.component))).toEqual(new Set(['emergency']));
     expect(c.audit.find((e) => e.action === 'restore' && e.status === 'skipped')?.event_type).toBe('signal');
   });
@@ -138,13 +197,21 @@ describe('isolateDeployment with a stub cluster', () => {
     c.failing.set('scaleDeployment', 1);
     const h = await start(c);
     const failure = await failureOf(h);
-    expect(failure).toMatchObject({ type: 'IsolationRolledBack', message: expect.stringMatching(/failed and was undone: KubernetesAccess: scaleDeployment broken/) });
+    expect(failure).toMatchObject({
+      type: 'IsolationRolledBack',
+      message: expect.stringMatching(/failed and was undone: KubernetesAccess: scaleDeployment broken/),
+    });
     expect(c.policies.size).toBe(0);
     expect(c.replicas).toBe(3);
     const s = await h.query(isolationQuery);
     expect(s.phase).toBe('rolled-back');
     expect(s.steps.map((st) => `${st.name}:${st.outcome}`)).toContain('undo:apply-emergency-policy:compensated');
-    expect(c.audit.map((e) => `${e.event_type}/${e.action}/${e.status}`)).toEqual(expect.arrayContaining(['compensation/compensate_apply-emergency-policy/success', 'compensation/isolation/rolled_back']));
+    expect(c.audit.map((e) => `${e.event_type}/${e.action}/${e.status}`)).toEqual(
+      expect.arrayContaining([
+        'compensation/compensate_apply-emergency-policy/success',
+        'compensation/isolation/rolled_back',
+      ]),
+    );
   });
 
   it('an undo that still fails is reported as left by hand', async () => {
@@ -153,14 +220,19 @@ describe('isolateDeployment with a stub cluster', () => {
     c.failing.set('removeEmergencyPolicy', Infinity);
     const failure = await failureOf(await start(c));
     expect(failure?.type).toBe('IsolationRolledBack');
-    expect(failure?.message).toMatch(new RegExp(`left to do by hand: delete networkpolicies/rekey-emergency-isolate-${c.deployment}`));
+    expect(failure?.message).toMatch(
+      new RegExp(`left to do by hand: delete networkpolicies/rekey-emergency-isolate-${c.deployment}`),
+    );
   });
 
   it('refuses a deployment that already carries the emergency policy, changing nothing', async () => {
     const c = newCluster();
     c.policies.set(`rekey-emergency-isolate-${c.deployment}`, { workflowId: 'emergency-isolate/earlier', allow: [] });
     const failure = await failureOf(await start(c));
-    expect(failure).toMatchObject({ type: 'AlreadyIsolated', message: expect.stringMatching(/already isolated by emergency-isolate\/earlier.*rekey emergency restore/) });
+    expect(failure).toMatchObject({
+      type: 'AlreadyIsolated',
+      message: expect.stringMatching(/already isolated by emergency-isolate\/earlier.*rekey emergency restore/),
+    });
     expect(c.calls).toEqual([`inspectDeployment ${c.deployment}`]);
   });
 
@@ -180,8 +252,14 @@ describe('isolateDeployment with a stub cluster', () => {
 
   it('refuses another workflow id, and input without a real reason, naming the field', async () => {
     const c = newCluster();
-    expect(await failureOf(await start(c, {}, `isolate-${c.deployment}`))).toMatchObject({ type: 'NonCanonicalWorkflowId', message: expect.stringContaining(isolationWorkflowId(c.deployment)) });
-    expect(await failureOf(await start(c, { reason: 'because' }))).toMatchObject({ type: 'InvalidInput', message: expect.stringMatching(/reason: say in at least 10 characters/) });
+    expect(await failureOf(await start(c, {}, `isolate-${c.deployment}`))).toMatchObject({
+      type: 'NonCanonicalWorkflowId',
+      message: expect.stringContaining(isolationWorkflowId(c.deployment)),
+    });
+    expect(await failureOf(await start(c, { reason: 'because' }))).toMatchObject({
+      type: 'InvalidInput',
+      message: expect.stringMatching(/reason: say in at least 10 characters/),
+    });
     const tooMany = Array.from({ length: 21 }, () => ({ direction: 'ingress' as const, cidr: '10.0.0.0/8' }));
     expect((await failureOf(await start(c, { allow: tooMany })))?.message).toMatch(/allow: at most 20/);
     expect(c.calls).toEqual([]);

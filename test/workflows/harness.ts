@@ -19,11 +19,14 @@ export const workflowBundle = () => ({ codePath: inject('workflowBundlePath') })
 /** The Java time-skipping test server from Maven Central (installed by scripts/stack/install-jvm.sh): never a runtime download. */
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const server = path.join(loadStackConfig().cache, 'testserver-1.31.0', 'temporal-test-server');
-  if (!fs.existsSync(server)) throw new Error(`time-skipping test server missing at ${server}: run bash scripts/stack/install-jvm.sh`);
+  if (!fs.existsSync(server))
+    throw new Error(`time-skipping test server missing at ${server}: run bash scripts/stack/install-jvm.sh`);
   const env = await startTimeSkipping(server);
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(searchAttributes.map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    searchAttributes: Object.fromEntries(
+      searchAttributes.map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+    ),
   });
   return env;
 }
@@ -32,7 +35,9 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
 async function startTimeSkipping(server: string, attempts = 3): Promise<TestWorkflowEnvironment> {
   for (let i = 1; ; i++) {
     try {
-      return await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: server } } });
+      return await TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: server } },
+      });
     } catch (err) {
       if (i >= attempts || !/did not start within/.test((err as Error).message)) throw err;
     }
@@ -48,8 +53,18 @@ export async function stubWorker(env: TestWorkflowEnvironment, opts: { testHooks
   let world = new StubWorld('unused');
   type Fn = (input: unknown) => Promise<unknown>;
   const names = Object.keys(world.activities());
-  const activities = Object.fromEntries(names.map((name) => [name, (input: unknown) => (world.activities(opts.testHooks ?? true) as unknown as Record<string, Fn>)[name]!(input)]));
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
+  const activities = Object.fromEntries(
+    names.map((name) => [
+      name,
+      (input: unknown) => (world.activities(opts.testHooks ?? true) as unknown as Record<string, Fn>)[name]!(input),
+    ]),
+  );
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: workflowBundle(),
+    activities,
+  });
   const running = worker.run();
   let n = 0;
   return {
@@ -58,7 +73,11 @@ export async function stubWorker(env: TestWorkflowEnvironment, opts: { testHooks
       world = new StubWorld(`secret-${++n}-${randomBytes(2).toString('hex')}`);
       return world;
     },
-    start(w: StubWorld, input: Partial<PostgresCdcRotationInput> = {}, workflowId?: string): Promise<WorkflowHandle<typeof rotatePostgresCdcCredentials>> {
+    start(
+      w: StubWorld,
+      input: Partial<PostgresCdcRotationInput> = {},
+      workflowId?: string,
+    ): Promise<WorkflowHandle<typeof rotatePostgresCdcCredentials>> {
       return env.client.workflow.start(rotatePostgresCdcCredentials, {
         taskQueue,
         workflowId: workflowId ?? rotationWorkflowId('postgresql-cdc', w.secret),
@@ -77,13 +96,27 @@ export async function stubWorker(env: TestWorkflowEnvironment, opts: { testHooks
  * current test's world, whatever stub world it is (`create(n)` makes the n-th). Tests start
  * their workflows on `taskQueue` themselves.
  */
-export async function worldWorker<W extends { activities(testHooks?: boolean): Activities }>(env: TestWorkflowEnvironment, create: (n: number) => W, opts: { testHooks?: boolean } = {}) {
+export async function worldWorker<W extends { activities(testHooks?: boolean): Activities }>(
+  env: TestWorkflowEnvironment,
+  create: (n: number) => W,
+  opts: { testHooks?: boolean } = {},
+) {
   const taskQueue = `stub-${randomBytes(3).toString('hex')}`;
   let world = create(0);
   type Fn = (input: unknown) => Promise<unknown>;
   const names = Object.keys(world.activities());
-  const activities = Object.fromEntries(names.map((name) => [name, (input: unknown) => (world.activities(opts.testHooks ?? true) as unknown as Record<string, Fn>)[name]!(input)]));
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
+  const activities = Object.fromEntries(
+    names.map((name) => [
+      name,
+      (input: unknown) => (world.activities(opts.testHooks ?? true) as unknown as Record<string, Fn>)[name]!(input),
+    ]),
+  );
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: workflowBundle(),
+    activities,
+  });
   const running = worker.run();
   let n = 0;
   return {
@@ -99,7 +132,12 @@ export async function worldWorker<W extends { activities(testHooks?: boolean): A
   };
 }
 
-export async function waitFor(handle: WorkflowHandle, test: (p: RotationProgress) => boolean, what: string, timeoutMs = 30_000): Promise<RotationProgress> {
+export async function waitFor(
+  handle: WorkflowHandle,
+  test: (p: RotationProgress) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<RotationProgress> {
   const deadline = Date.now() + timeoutMs;
   let last: RotationProgress | undefined;
   while (Date.now() < deadline) {
@@ -107,7 +145,9 @@ export async function waitFor(handle: WorkflowHandle, test: (p: RotationProgress
     if (last && test(last)) return last;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`timed out waiting for ${what}; last phase ${last?.phase}, steps ${last?.steps.map((s) => `${s.name}:${s.outcome}`).join(' ')}`);
+  throw new Error(
+    `timed out waiting for ${what}; last phase ${last?.phase}, steps ${last?.steps.map((s) => `${s.name}:${s.outcome}`).join(' ')}`,
+  );
 }
 
 /**
@@ -123,8 +163,16 @@ export function patchesRightAfterLocalActivity(history: temporal.api.history.v1.
   for (const e of history.events ?? []) {
     const marker = e.markerRecordedEventAttributes;
     if (marker?.markerName === 'core_local_activity') afterLocalActivity = true;
-    else if (marker?.markerName === 'core_patch' && afterLocalActivity) found.push(`event ${e.eventId}: ${Buffer.from(marker.details?.['patch-data']?.payloads?.[0]?.data ?? new Uint8Array()).toString()}`);
-    else if (e.activityTaskScheduledEventAttributes || e.timerStartedEventAttributes || e.startChildWorkflowExecutionInitiatedEventAttributes) afterLocalActivity = false;
+    else if (marker?.markerName === 'core_patch' && afterLocalActivity)
+      found.push(
+        `event ${e.eventId}: ${Buffer.from(marker.details?.['patch-data']?.payloads?.[0]?.data ?? new Uint8Array()).toString()}`,
+      );
+    else if (
+      e.activityTaskScheduledEventAttributes ||
+      e.timerStartedEventAttributes ||
+      e.startChildWorkflowExecutionInitiatedEventAttributes
+    )
+      afterLocalActivity = false;
   }
   return found;
 }
@@ -163,7 +211,9 @@ export async function timeSkippingOrStackEnv(): Promise<TestWorkflowEnvironment>
   } catch (err) {
     if (!/did not start within/.test((err as Error).message)) throw err;
     const cfg = loadStackConfig();
-    console.warn(`time-skipping server did not start (${(err as Error).message.slice(0, 80)}…): using the stack's Temporal at 127.0.0.1:${cfg.ports.temporal}`);
+    console.warn(
+      `time-skipping server did not start (${(err as Error).message.slice(0, 80)}…): using the stack's Temporal at 127.0.0.1:${cfg.ports.temporal}`,
+    );
     return TestWorkflowEnvironment.createFromExistingServer({ address: `127.0.0.1:${cfg.ports.temporal}` });
   }
 }
@@ -194,7 +244,10 @@ export const expectClean = (world: StubWorld, user: string) =>
  * run's, in its order (the grace period is a phase, not a step), and the steps that registered
  * a compensation are exactly those whose plan shows one (`r.change` records it from the step).
  */
-export function expectRunFollowsPlan(plan: Array<{ name: string; undo?: string }>, ran: Array<{ name: string; undo?: string }>): void {
+export function expectRunFollowsPlan(
+  plan: Array<{ name: string; undo?: string }>,
+  ran: Array<{ name: string; undo?: string }>,
+): void {
   const steps = ran.filter((s) => !s.name.startsWith('signal:'));
   const planned = plan.filter((s) => s.name !== 'grace');
   expect(steps.map((s) => s.name)).toEqual(planned.map((s) => s.name));

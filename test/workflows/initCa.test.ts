@@ -21,7 +21,12 @@ let running: Promise<void>;
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
-  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities: createCertificateLifecycleActivities({ store }) });
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: workflowBundle(),
+    activities: createCertificateLifecycleActivities({ store }),
+  });
   running = worker.run();
 });
 afterAll(async () => {
@@ -32,28 +37,48 @@ afterAll(async () => {
 });
 
 const init = (input: Record<string, unknown>, caSecret = String(input.caSecret)) =>
-  env.client.workflow.start(initCertificateAuthority, { taskQueue, workflowId: initCaWorkflowId(caSecret), args: [input as never] });
+  env.client.workflow.start(initCertificateAuthority, {
+    taskQueue,
+    workflowId: initCaWorkflowId(caSecret),
+    args: [input as never],
+  });
 
 describe('a first CA (rekey cert init-ca)', () => {
   it('makes an RSA or ECDSA CA into a secret that does not exist; the key is only in the store; it signs; a second init is refused and changes nothing', async () => {
-    const rsa = await (await init({ caSecret: 'platform-ca', commonName: 'platform CA', keyAlgorithm: 'rsa-2048', requestedBy: 'test' })).result();
+    const rsa = await (
+      await init({ caSecret: 'platform-ca', commonName: 'platform CA', keyAlgorithm: 'rsa-2048', requestedBy: 'test' })
+    ).result();
     expect(rsa).toMatchObject({ secret: 'platform-ca', subject: 'CN=platform CA, O=rekey', isCa: true });
     const stored = (await store.read('platform-ca'))!;
     expect(Object.keys(stored.data).sort()).toEqual(['ca.crt', 'ca.key']);
     expect(JSON.stringify(rsa)).not.toContain('PRIVATE KEY');
-    const leaf = await issueCertificate({ ca: { certPem: stored.data['ca.crt']!, keyPem: stored.data['ca.key']! }, commonName: 'kafka', sans: ['kafka'], validityDays: 30 });
+    const leaf = await issueCertificate({
+      ca: { certPem: stored.data['ca.crt']!, keyPem: stored.data['ca.key']! },
+      commonName: 'kafka',
+      sans: ['kafka'],
+      validityDays: 30,
+    });
     expect(signedBy(leaf.certPem, stored.data['ca.crt']!)).toBe(true);
 
     const again = await failureOf(await init({ caSecret: 'platform-ca' }));
-    expect(again).toMatchObject({ type: 'CaExists', message: expect.stringMatching(/secret platform-ca already exists: CN=platform CA.*rekey cert rotate-ca/) });
+    expect(again).toMatchObject({
+      type: 'CaExists',
+      message: expect.stringMatching(/secret platform-ca already exists: CN=platform CA.*rekey cert rotate-ca/),
+    });
     expect((await store.read('platform-ca'))!.info.fingerprint).toBe(stored.info.fingerprint);
 
     expect(await (await init({ caSecret: 'rekey-ca' })).result()).toMatchObject({ subject: 'CN=rekey CA, O=rekey' });
   });
 
   it('names a bad field and refuses another workflow id, before anything is made', async () => {
-    expect(await failureOf(await init({ caSecret: 'x-ca', keyAlgorithm: 'dsa-1024' }))).toMatchObject({ type: 'InvalidInput', message: expect.stringMatching(/keyAlgorithm/) });
-    expect(await failureOf(await init({ caSecret: 'x-ca', validityDays: 99999 }))).toMatchObject({ type: 'InvalidInput', message: expect.stringMatching(/validityDays/) });
+    expect(await failureOf(await init({ caSecret: 'x-ca', keyAlgorithm: 'dsa-1024' }))).toMatchObject({
+      type: 'InvalidInput',
+      message: expect.stringMatching(/keyAlgorithm/),
+    });
+    expect(await failureOf(await init({ caSecret: 'x-ca', validityDays: 99999 }))).toMatchObject({
+      type: 'InvalidInput',
+      message: expect.stringMatching(/validityDays/),
+    });
     expect(await failureOf(await init({ caSecret: 'x-ca' }, 'y-ca'))).toMatchObject({ type: 'NonCanonicalWorkflowId' });
     expect(await store.read('x-ca')).toBeUndefined();
   });

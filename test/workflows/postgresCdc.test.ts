@@ -1,7 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { abandonSignal, cleanupNowSignal, extendGraceSignal, progressQuery, retrySignal, rollbackSignal, signalNames, type RotationResult } from '../../workflows/rotation/index.js';
+import {
+  abandonSignal,
+  cleanupNowSignal,
+  extendGraceSignal,
+  progressQuery,
+  retrySignal,
+  rollbackSignal,
+  signalNames,
+  type RotationResult,
+} from '../../workflows/rotation/index.js';
 import { Worker } from '@temporalio/worker';
-import { expectClean, failureOf, patchesRightAfterLocalActivity, stubSuite, waitCancelSeen, waitFor, workflowBundle, expectRunFollowsPlan } from './harness.js';
+import {
+  expectClean,
+  failureOf,
+  patchesRightAfterLocalActivity,
+  stubSuite,
+  waitCancelSeen,
+  waitFor,
+  workflowBundle,
+  expectRunFollowsPlan,
+} from './harness.js';
 
 const suite = stubSuite();
 
@@ -10,7 +28,9 @@ const clean = expectClean;
 describe('CDC rotation with stub activities', () => {
   it('completes: new user streams, old user retired, store clean, steps follow the dry-run plan', async () => {
     const dryWorld = suite.w.newWorld();
-    const dry = (await (await suite.w.start(dryWorld, { dryRun: true }, `rotate-postgresql-cdc/${dryWorld.secret}/dry-run/t`)).result()) as RotationResult;
+    const dry = (await (
+      await suite.w.start(dryWorld, { dryRun: true }, `rotate-postgresql-cdc/${dryWorld.secret}/dry-run/t`)
+    ).result()) as RotationResult;
     expect(dry.status).toBe('dry-run');
     expect(dryWorld.state()).toMatchObject({ pending: false, backup: false, roles: [dryWorld.oldUser] });
     expect(dry.plan!.find((s) => s.name === 'create-role')!.does).toMatch(/PASSWORD '<SCRAM-SHA-256 verifier/);
@@ -74,7 +94,9 @@ describe('CDC rotation with stub activities', () => {
       expect(cause?.type).toBe('RotationRolledBack');
       expect(cause?.message).toContain(`stub failure in ${activity}`);
       const p = await handle.query(progressQuery);
-      expect(p.steps.filter((s) => s.outcome === 'compensated').map((s) => s.name)).toEqual(undone.map((u) => `undo:${u}`));
+      expect(p.steps.filter((s) => s.outcome === 'compensated').map((s) => s.name)).toEqual(
+        undone.map((u) => `undo:${u}`),
+      );
       clean(world, world.oldUser);
       expect(world.state()).toMatchObject({ roles: [world.oldUser], oldValidUntil: null });
     });
@@ -86,11 +108,15 @@ describe('CDC rotation with stub activities', () => {
     const result = (await (await suite.w.start(world, { gracePeriod: 'PT1M' })).result()) as RotationResult;
     expect(result.status).toBe('completed');
     expect(world.otherReaders.get('orders-cdc-connector')).toBe(result.to);
-    expect(result.steps.find((s) => s.name === 'preflight')!.detail).toMatch(/connectors reading .*: postgres-cdc-users-connector, orders-cdc-connector$/);
+    expect(result.steps.find((s) => s.name === 'preflight')!.detail).toMatch(
+      /connectors reading .*: postgres-cdc-users-connector, orders-cdc-connector$/,
+    );
 
     const drill = suite.w.newWorld();
     drill.otherReaders.set('orders-cdc-connector', drill.oldUser);
-    expect((await failureOf(await suite.w.start(drill, { gracePeriod: 'PT1H', injectFailure: 'canary-read-back' })))?.type).toBe('RotationRolledBack');
+    expect(
+      (await failureOf(await suite.w.start(drill, { gracePeriod: 'PT1H', injectFailure: 'canary-read-back' })))?.type,
+    ).toBe('RotationRolledBack');
     expect(drill.otherReaders.get('orders-cdc-connector')).toBe(drill.oldUser);
   });
 
@@ -100,7 +126,19 @@ describe('CDC rotation with stub activities', () => {
     const cause = await failureOf(await suite.w.start(world));
     expect(cause?.type).toBe('PreflightFailed');
     expect(cause?.message).toMatch(/streaming user matches secret: saw someone_else/);
-    expect(world.calls.filter((c) => !['inspectReplication', 'connectorStatus', 'connectorBinding', 'describeCredential', 'memoryHeadroom', 'secretReaders'].includes(c))).toEqual([]);
+    expect(
+      world.calls.filter(
+        (c) =>
+          ![
+            'inspectReplication',
+            'connectorStatus',
+            'connectorBinding',
+            'describeCredential',
+            'memoryHeadroom',
+            'secretReaders',
+          ].includes(c),
+      ),
+    ).toEqual([]);
   });
 
   it('a failing compensation parks in needs-attention; retry finishes the rollback', async () => {
@@ -135,7 +173,8 @@ describe('CDC rotation with stub activities', () => {
     const world = suite.w.newWorld();
     const handle = await suite.w.start(world, { gracePeriod: 'PT1H' });
     await waitFor(handle, (p) => p.phase === 'grace', 'grace');
-    const raw = (name: string, ...args: unknown[]) => suite.env.client.workflow.getHandle(handle.workflowId).signal(name, ...(args as []));
+    const raw = (name: string, ...args: unknown[]) =>
+      suite.env.client.workflow.getHandle(handle.workflowId).signal(name, ...(args as []));
     await raw(signalNames.rollback, {});
     await raw(signalNames.rollback, { reason: 42 });
     await raw(signalNames.extendGrace, { duration: 'P99999999W' });
@@ -143,7 +182,11 @@ describe('CDC rotation with stub activities', () => {
     await raw(signalNames.cleanupNow, 'now please');
     await raw(signalNames.retry, { by: 'test' });
     await raw(signalNames.abandon);
-    const p = await waitFor(handle, (x) => x.steps.filter((s) => s.outcome === 'ignored').length === 7, 'seven ignored signals');
+    const p = await waitFor(
+      handle,
+      (x) => x.steps.filter((s) => s.outcome === 'ignored').length === 7,
+      'seven ignored signals',
+    );
     expect(p.phase).toBe('grace');
     expect(p.steps.filter((s) => s.outcome === 'ignored').map((s) => s.detail)).toEqual([
       expect.stringMatching(/reason: .*expected string, received undefined/),
@@ -166,7 +209,10 @@ describe('CDC rotation with stub activities', () => {
     const result = (await handle.result()) as RotationResult;
     expect(result.status).toBe('rolled-back');
     clean(world, world.oldUser);
-    expect(result.steps.find((s) => s.name === 'signal:rollback')).toMatchObject({ outcome: 'ok', detail: expect.stringMatching(/^no reason given \(rollback signal without input\) \(by operator\)$/) });
+    expect(result.steps.find((s) => s.name === 'signal:rollback')).toMatchObject({
+      outcome: 'ok',
+      detail: expect.stringMatching(/^no reason given \(rollback signal without input\) \(by operator\)$/),
+    });
   });
 
   it('extendGrace moves the deadline and the old role expiry; totals above P30D are refused', async () => {
@@ -184,7 +230,11 @@ describe('CDC rotation with stub activities', () => {
     expect(Date.parse(world.state().oldValidUntil!) - Date.parse(extended.graceEndsAt!)).toBe(3_600_000);
     expect(Date.parse(expiryBefore) - Date.parse(grace.graceEndsAt!)).toBeLessThanOrEqual(3_600_000);
     await handle.signal(extendGraceSignal, { duration: 'P30D', by: 'test' });
-    await waitFor(handle, (p) => p.steps.some((s) => s.outcome === 'ignored' && /exceed P30D/.test(s.detail ?? '')), 'refusal');
+    await waitFor(
+      handle,
+      (p) => p.steps.some((s) => s.outcome === 'ignored' && /exceed P30D/.test(s.detail ?? '')),
+      'refusal',
+    );
     await handle.signal(rollbackSignal, { reason: 'downstream errors', by: 'test' });
     expect(((await handle.result()) as RotationResult).status).toBe('rolled-back');
     clean(world, world.oldUser);
@@ -198,11 +248,18 @@ describe('CDC rotation with stub activities', () => {
     world.failTimes('limitRoleValidity'); // ALTER ROLE … VALID UNTIL refused from now on
     await handle.signal(extendGraceSignal, { duration: 'PT2H', by: 'test' });
     const parked = await waitFor(handle, (p) => p.phase === 'needs-attention', 'needs-attention', 60_000);
-    expect(parked.attention).toMatchObject({ step: 'extend-grace', error: expect.stringContaining('stub failure in limitRoleValidity') });
+    expect(parked.attention).toMatchObject({
+      step: 'extend-grace',
+      error: expect.stringContaining('stub failure in limitRoleValidity'),
+    });
     expect(world.state()).toMatchObject({ current: grace.to, streaming: grace.to }); // nothing rolled back
     world.failTimes('limitRoleValidity', 0);
     await handle.signal(retrySignal, { by: 'test' });
-    const extended = await waitFor(handle, (p) => p.phase === 'grace' && p.steps.some((s) => s.name === 'extend-grace' && s.outcome === 'ok'), 'extension applied');
+    const extended = await waitFor(
+      handle,
+      (p) => p.phase === 'grace' && p.steps.some((s) => s.name === 'extend-grace' && s.outcome === 'ok'),
+      'extension applied',
+    );
     expect(Date.parse(world.state().oldValidUntil!) - Date.parse(extended.graceEndsAt!)).toBe(3_600_000);
     await handle.signal(cleanupNowSignal, { by: 'test' });
     const result = (await handle.result()) as RotationResult;
@@ -215,8 +272,8 @@ describe('CDC rotation with stub activities', () => {
     const handle = await suite.w.start(world, { strategy: 'restart-worker', gracePeriod: 'PT1M' });
     expect(((await handle.result()) as RotationResult).status).toBe('completed');
     const history = await handle.fetchHistory();
-    const inputs = history.events!
-      .map((e) => e.activityTaskScheduledEventAttributes)
+    const inputs = history
+      .events!.map((e) => e.activityTaskScheduledEventAttributes)
       .filter((a) => a?.activityType?.name === 'restartConnectWorker')
       .map((a) => JSON.parse(Buffer.from(a!.input!.payloads![0]!.data!).toString()) as { restartedAt?: string });
     expect(inputs).toHaveLength(1);
@@ -273,11 +330,18 @@ describe('cancelling a rotation in each phase leaves the store clean', () => {
       const handle = await suite.w.start(world);
       // cancel while the held activity runs, not while an earlier step of the phase is still in flight
       // (a cancel racing an activity's completion wedges the Java test server's workflow)
-      await waitFor(handle, (p) => p.phase === phase && p.steps.some((s) => s.name === step && s.outcome === 'running'), `${step} running`);
+      await waitFor(
+        handle,
+        (p) => p.phase === phase && p.steps.some((s) => s.name === step && s.outcome === 'running'),
+        `${step} running`,
+      );
       await world.reached(activity);
       await handle.cancel();
       // keep the activity held until the rollback is done: its cancellation must not race its completion
-      const err = await handle.result().catch((e: unknown) => e as Error).finally(release);
+      const err = await handle
+        .result()
+        .catch((e: unknown) => e as Error)
+        .finally(release);
       expect((err as Error & { cause?: Error }).cause?.name).toBe('CancelledFailure');
       clean(world, world.oldUser);
       expect(world.state().roles).toEqual([world.oldUser]);
@@ -322,7 +386,10 @@ describe('cancelling a rotation in each phase leaves the store clean', () => {
     await waitFor(handle, (p) => p.phase === 'preflight' && p.steps.some((s) => s.outcome === 'running'), 'preflight');
     await world.reached('memoryHeadroom');
     await handle.cancel();
-    await handle.result().catch(() => undefined).finally(release);
+    await handle
+      .result()
+      .catch(() => undefined)
+      .finally(release);
     clean(world, world.oldUser);
     expect(world.calls).not.toContain('stagePendingCredential');
   });

@@ -53,7 +53,10 @@ export class RegistryStubWorld {
   readonly gates = new Gates();
   private seq = 0;
 
-  constructor(readonly secret: string, readonly oldUser = 'developer') {
+  constructor(
+    readonly secret: string,
+    readonly oldUser = 'developer',
+  ) {
     this.live = { current: { user: oldUser, password: this.newPassword() } };
     this.accepted = [this.live.current!];
     this.client = this.live.current!;
@@ -100,7 +103,8 @@ export class RegistryStubWorld {
   /** The client talks to the registry (after either side restarted): a refusal is a 401. */
   private clientCalls(when: string): void {
     if (!this.accepts(this.client)) this.unauthorized.push(`${when}: ${this.client.user}`);
-    for (const c of [this.client, ...this.otherClients.values(), ...(this.stray ? [this.stray] : [])]) if (this.accepts(c)) this.accessLog?.push(c.user);
+    for (const c of [this.client, ...this.otherClients.values(), ...(this.stray ? [this.stray] : [])])
+      if (this.accepts(c)) this.accessLog?.push(c.user);
   }
 
   private credOf(slot: Slot | 'backup'): Cred {
@@ -128,37 +132,79 @@ export class RegistryStubWorld {
         await w.enter(name);
         return fn(input);
       };
-    const status = (slot: Slot | 'backup') => ({ user: w.credOf(slot).user, status: w.accepts(w.credOf(slot)) ? 200 : 401 });
-    const connector = () => ({ connector: 'c', state: 'RUNNING', tasks: [{ id: 0, state: w.accepts(w.client) ? 'RUNNING' : 'FAILED' }] });
+    const status = (slot: Slot | 'backup') => ({
+      user: w.credOf(slot).user,
+      status: w.accepts(w.credOf(slot)) ? 200 : 401,
+    });
+    const connector = () => ({
+      connector: 'c',
+      state: 'RUNNING',
+      tasks: [{ id: 0, state: w.accepts(w.client) ? 'RUNNING' : 'FAILED' }],
+    });
     const stubs = {
       ...createPlanActivities({ testHooks }),
-      describeRegistryAccount: on('describeRegistryAccount', ({ secret, account }: { secret: string; account: string }) => ({
-        secret, account, user: w.credOf('current').user, fingerprint: `fp-${w.seq}`, store: 'memory', next: w.live.next?.user ?? null, previous: w.live.previous?.user ?? null,
-      })),
+      describeRegistryAccount: on(
+        'describeRegistryAccount',
+        ({ secret, account }: { secret: string; account: string }) => ({
+          secret,
+          account,
+          user: w.credOf('current').user,
+          fingerprint: `fp-${w.seq}`,
+          store: 'memory',
+          next: w.live.next?.user ?? null,
+          previous: w.live.previous?.user ?? null,
+        }),
+      ),
       registryAuth: on('registryAuth', ({ slot }: { slot: Slot | 'backup' }) => status(slot)),
-      waitRegistryAuth: on('waitRegistryAuth', ({ slot, expectStatus }: { slot: Slot | 'backup'; expectStatus: number }) => {
-        const s = status(slot);
-        if (s.status !== expectStatus) throw ApplicationFailure.nonRetryable(`registry answered ${slot} user with HTTP ${s.status}, not ${expectStatus}`, 'RegistryAuthWait');
-        return { ...s, waitedMs: 0 };
-      }),
+      waitRegistryAuth: on(
+        'waitRegistryAuth',
+        ({ slot, expectStatus }: { slot: Slot | 'backup'; expectStatus: number }) => {
+          const s = status(slot);
+          if (s.status !== expectStatus)
+            throw ApplicationFailure.nonRetryable(
+              `registry answered ${slot} user with HTTP ${s.status}, not ${expectStatus}`,
+              'RegistryAuthWait',
+            );
+          return { ...s, waitedMs: 0 };
+        },
+      ),
       registryCompatibility: on('registryCompatibility', ({ subjectPrefix }: { subjectPrefix: string }) => {
-        if (!w.accepts(w.live.current)) throw ApplicationFailure.nonRetryable('listing subjects answered HTTP 401', 'RegistryRequestFailed');
+        if (!w.accepts(w.live.current))
+          throw ApplicationFailure.nonRetryable('listing subjects answered HTTP 401', 'RegistryRequestFailed');
         return { subjects: w.subjects.filter((s) => s.subject.startsWith(subjectPrefix)) };
       }),
       registryLookup: on('registryLookup', ({ subject }: { subject: string }) => {
         const c = w.credOf('current');
-        if (!w.accepts(c) || !w.subjects.some((s) => s.subject === subject)) throw ApplicationFailure.nonRetryable(`lookup of ${subject} as ${c.user} failed`, 'RegistryLookupFailed');
+        if (!w.accepts(c) || !w.subjects.some((s) => s.subject === subject))
+          throw ApplicationFailure.nonRetryable(`lookup of ${subject} as ${c.user} failed`, 'RegistryLookupFailed');
         return { user: c.user, subject, version: 3, id: 7 };
       }),
-      stageRegistryUser: on('stageRegistryUser', ({ secret, account, newUser, rotationId }: { secret: string; account: string; newUser: string; rotationId: string }) => {
-        if (w.pending?.rotationId !== rotationId) w.pending = { user: newUser, password: w.newPassword(), rotationId };
-        return { secret: `${secret}-pending`, account, user: w.pending.user, fingerprint: `fp-${w.seq}` };
-      }),
+      stageRegistryUser: on(
+        'stageRegistryUser',
+        ({
+          secret,
+          account,
+          newUser,
+          rotationId,
+        }: {
+          secret: string;
+          account: string;
+          newUser: string;
+          rotationId: string;
+        }) => {
+          if (w.pending?.rotationId !== rotationId)
+            w.pending = { user: newUser, password: w.newPassword(), rotationId };
+          return { secret: `${secret}-pending`, account, user: w.pending.user, fingerprint: `fp-${w.seq}` };
+        },
+      ),
       acceptRegistryUser: on('acceptRegistryUser', ({ secret, account }: { secret: string; account: string }) => {
         w.live.next = { user: w.pending!.user, password: w.pending!.password };
         return { secret, account, user: w.live.next.user, fingerprint: `fp-${++w.seq}` };
       }),
-      forgetRegistryUser: on('forgetRegistryUser', ({ slot }: { slot: 'next' | 'previous' }) => void delete w.live[slot]),
+      forgetRegistryUser: on(
+        'forgetRegistryUser',
+        ({ slot }: { slot: 'next' | 'previous' }) => void delete w.live[slot],
+      ),
       promoteRegistryUser: on('promoteRegistryUser', ({ rotationId }: { rotationId: string }) => {
         if (!w.live.next) throw ApplicationFailure.nonRetryable('no staged user to promote', 'NothingToPromote');
         w.backup = { ...w.live, rotationId };
@@ -169,7 +215,9 @@ export class RegistryStubWorld {
         if (w.backup) w.live = { current: w.backup.current, next: w.backup.next, previous: w.backup.previous };
       }),
       restartRegistry: on('restartRegistry', () => {
-        w.accepted = (['current', 'next', 'previous'] as const).map((s) => w.live[s]).filter((c): c is Cred => c !== undefined);
+        w.accepted = (['current', 'next', 'previous'] as const)
+          .map((s) => w.live[s])
+          .filter((c): c is Cred => c !== undefined);
         w.clientCalls('after a registry restart');
       }),
       connectorStatus: on('connectorStatus', connector),
@@ -178,31 +226,59 @@ export class RegistryStubWorld {
         w.client = w.live.current!;
         w.clientCalls('after a task restart');
       }),
-      registryAccessLogMark: on('registryAccessLogMark', () => (w.accessLog ? { source: 'stub', offset: w.accessLog.length } : null)),
-      registryRequestsBy: on('registryRequestsBy', ({ users, from }: { users: string[]; from: { offset: number } }) => ({
-        source: 'stub',
-        lines: (w.accessLog ?? []).length - from.offset,
-        requests: Object.fromEntries(users.map((u) => [u, (w.accessLog ?? []).slice(from.offset).filter((x) => x === u).length])),
+      registryAccessLogMark: on('registryAccessLogMark', () =>
+        w.accessLog ? { source: 'stub', offset: w.accessLog.length } : null,
+      ),
+      registryRequestsBy: on(
+        'registryRequestsBy',
+        ({ users, from }: { users: string[]; from: { offset: number } }) => ({
+          source: 'stub',
+          lines: (w.accessLog ?? []).length - from.offset,
+          requests: Object.fromEntries(
+            users.map((u) => [u, (w.accessLog ?? []).slice(from.offset).filter((x) => x === u).length]),
+          ),
+        }),
+      ),
+      registryAccountClients: on('registryAccountClients', () => ({
+        clients: ['postgres-cdc-users-connector', ...w.otherClients.keys()].sort(),
+        literal: w.literalClients,
       })),
-      registryAccountClients: on('registryAccountClients', () => ({ clients: ['postgres-cdc-users-connector', ...w.otherClients.keys()].sort(), literal: w.literalClients })),
-      restartFailedTasks: on('restartFailedTasks', ({ settleMs }: { settleMs?: number }) => (w.clientWatches.push(settleMs), { restarted: [] as number[] })),
+      restartFailedTasks: on(
+        'restartFailedTasks',
+        ({ settleMs }: { settleMs?: number }) => (w.clientWatches.push(settleMs), { restarted: [] as number[] }),
+      ),
       waitConnectorRunning: on('waitConnectorRunning', () => {
-        if (!w.accepts(w.client)) throw ApplicationFailure.nonRetryable('task 0 FAILED: 401 Unauthorized from the registry', 'ConnectorTaskFailed');
+        if (!w.accepts(w.client))
+          throw ApplicationFailure.nonRetryable(
+            'task 0 FAILED: 401 Unauthorized from the registry',
+            'ConnectorTaskFailed',
+          );
         return connector();
       }),
-      writeCanary: on('writeCanary', ({ marker }: { marker: string }) => (w.canaries.add(marker), { marker, lsn: '0/3' })),
+      writeCanary: on(
+        'writeCanary',
+        ({ marker }: { marker: string }) => (w.canaries.add(marker), { marker, lsn: '0/3' }),
+      ),
       removeCanary: on('removeCanary', ({ marker }: { marker: string }) => void w.canaries.delete(marker)),
       waitSlotPast: on('waitSlotPast', () => ({ confirmedFlushLsn: '0/4' })),
       awaitCanaryEvent: on('awaitCanaryEvent', () => {
-        if (!w.accepts(w.client)) throw ApplicationFailure.nonRetryable('no canary: the converter is refused by the registry', 'CanaryEventNotSeen');
+        if (!w.accepts(w.client))
+          throw ApplicationFailure.nonRetryable(
+            'no canary: the converter is refused by the registry',
+            'CanaryEventNotSeen',
+          );
         w.clientCalls('serializing the canary');
         return { partition: 0, offset: '7' };
       }),
-      removeCredentialVersions: on('removeCredentialVersions', ({ versions }: { versions: Array<'pending' | 'backup'> }) => {
-        for (const v of versions) w[v] = undefined;
-      }),
+      removeCredentialVersions: on(
+        'removeCredentialVersions',
+        ({ versions }: { versions: Array<'pending' | 'backup'> }) => {
+          for (const v of versions) w[v] = undefined;
+        },
+      ),
       appendAudit: async (event: AuditEvent) => {
-        if (w.failures.get('appendAudit')) throw ApplicationFailure.nonRetryable('audit volume full', 'AuditUnavailable');
+        if (w.failures.get('appendAudit'))
+          throw ApplicationFailure.nonRetryable('audit volume full', 'AuditUnavailable');
         w.audit.push(event);
         return { hash: 'h', duplicate: false };
       },

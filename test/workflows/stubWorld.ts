@@ -25,7 +25,10 @@ export class StubWorld {
 
   private seq = 0;
 
-  constructor(readonly secret: string, readonly oldUser = 'debezium_20260101_0000') {
+  constructor(
+    readonly secret: string,
+    readonly oldUser = 'debezium_20260101_0000',
+  ) {
     this.secrets.set(secret, { user: oldUser, fp: 'fp-old' });
     this.roles.set(oldUser, { createdBy: null, validUntil: null });
     this.streaming = oldUser;
@@ -82,22 +85,65 @@ export class StubWorld {
     const stubs = {
       ...createPlanActivities({ testHooks }),
 
-      inspectReplication: on('inspectReplication', () => ({ walLevel: 'logical', maxReplicationSlots: 10, slot: { name: 'debezium_slot', exists: true, active: true, activePid: 1, confirmedFlushLsn: '0/1', lagBytes: 0 }, streamingUser: w.streaming, lagSeconds: { write: null, flush: null, replay: null } })),
+      inspectReplication: on('inspectReplication', () => ({
+        walLevel: 'logical',
+        maxReplicationSlots: 10,
+        slot: {
+          name: 'debezium_slot',
+          exists: true,
+          active: true,
+          activePid: 1,
+          confirmedFlushLsn: '0/1',
+          lagBytes: 0,
+        },
+        streamingUser: w.streaming,
+        lagSeconds: { write: null, flush: null, replay: null },
+      })),
       connectorStatus: on('connectorStatus', () => ok),
-      connectorBinding: on('connectorBinding', () => ({ slot: 'debezium_slot', credentialRefs: [`\${dir:/run/secrets/${w.secret}:db-username}`, `\${dir:/run/secrets/${w.secret}:db-password}`] })),
-      describeCredential: on('describeCredential', ({ secret }: { secret: string }) => ({ secret, user: s(secret)!.user, fingerprint: s(secret)!.fp })),
-      memoryHeadroom: on('memoryHeadroom', () => ({ availablePercent: 80, availableBytes: 8, totalBytes: 10, nodesUnderPressure: [] })),
-      stagePendingCredential: on('stagePendingCredential', ({ secret, newUser, rotationId }: { secret: string; newUser: string; rotationId: string }) => {
-        w.secrets.set(`${secret}-pending`, { user: newUser, fp: `fp-${++w.seq}`, rotationId });
-        return { secret: `${secret}-pending`, user: newUser, fingerprint: s(`${secret}-pending`)!.fp };
-      }),
-      createRoleFromSecret: on('createRoleFromSecret', ({ secret, rotationId }: { secret: string; rotationId: string }) => {
-        const role = s(secret)!.user;
-        const created = !w.roles.has(role);
-        w.roles.set(role, { createdBy: rotationId, validUntil: null });
-        return { role, created };
-      }),
-      describeRole: on('describeRole', ({ role }: { role: string }) => ({ name: role, exists: w.roles.has(role), canLogin: true, replication: true, memberOf: ['debezium_parent'], validUntil: w.roles.get(role)?.validUntil ?? null, directGrants: [], createdByRotation: w.roles.get(role)?.createdBy ?? null })),
+      connectorBinding: on('connectorBinding', () => ({
+        slot: 'debezium_slot',
+        credentialRefs: [
+          `\${dir:/run/secrets/${w.secret}:db-username}`,
+          `\${dir:/run/secrets/${w.secret}:db-password}`,
+        ],
+      })),
+      describeCredential: on('describeCredential', ({ secret }: { secret: string }) => ({
+        secret,
+        user: s(secret)!.user,
+        fingerprint: s(secret)!.fp,
+      })),
+      memoryHeadroom: on('memoryHeadroom', () => ({
+        availablePercent: 80,
+        availableBytes: 8,
+        totalBytes: 10,
+        nodesUnderPressure: [],
+      })),
+      stagePendingCredential: on(
+        'stagePendingCredential',
+        ({ secret, newUser, rotationId }: { secret: string; newUser: string; rotationId: string }) => {
+          w.secrets.set(`${secret}-pending`, { user: newUser, fp: `fp-${++w.seq}`, rotationId });
+          return { secret: `${secret}-pending`, user: newUser, fingerprint: s(`${secret}-pending`)!.fp };
+        },
+      ),
+      createRoleFromSecret: on(
+        'createRoleFromSecret',
+        ({ secret, rotationId }: { secret: string; rotationId: string }) => {
+          const role = s(secret)!.user;
+          const created = !w.roles.has(role);
+          w.roles.set(role, { createdBy: rotationId, validUntil: null });
+          return { role, created };
+        },
+      ),
+      describeRole: on('describeRole', ({ role }: { role: string }) => ({
+        name: role,
+        exists: w.roles.has(role),
+        canLogin: true,
+        replication: true,
+        memberOf: ['debezium_parent'],
+        validUntil: w.roles.get(role)?.validUntil ?? null,
+        directGrants: [],
+        createdByRotation: w.roles.get(role)?.createdBy ?? null,
+      })),
       testTableAccess: on('testTableAccess', () => ({ tables: ['public.users', 'public.orders'] })),
       testReplicationLogin: on('testReplicationLogin', () => ({ systemId: '1', user: 'x' })),
       backupCurrentCredential: on('backupCurrentCredential', ({ secret }: { secret: string }) => {
@@ -113,8 +159,12 @@ export class StubWorld {
       pauseConnector: on('pauseConnector', () => ok),
       resumeConnector: on('resumeConnector', () => ok),
       waitConnectorRunning: on('waitConnectorRunning', () => ok),
-      restartConnector: on('restartConnector', ({ connector }: { connector: string }) => (w.otherReaders.has(connector) ? void w.otherReaders.set(connector, s(w.secret)!.user) : applyCurrent())),
-      secretReaders: on('secretReaders', () => ({ readers: ['postgres-cdc-users-connector', ...w.otherReaders.keys()].sort() })),
+      restartConnector: on('restartConnector', ({ connector }: { connector: string }) =>
+        w.otherReaders.has(connector) ? void w.otherReaders.set(connector, s(w.secret)!.user) : applyCurrent(),
+      ),
+      secretReaders: on('secretReaders', () => ({
+        readers: ['postgres-cdc-users-connector', ...w.otherReaders.keys()].sort(),
+      })),
       restartConnectWorker: on('restartConnectWorker', applyCurrent),
       promotePendingCredential: on('promotePendingCredential', ({ secret }: { secret: string }) => {
         w.secrets.set(secret, { ...s(`${secret}-pending`)! });
@@ -126,10 +176,30 @@ export class StubWorld {
         return { secret, user: s(secret)!.user, fingerprint: s(secret)!.fp };
       }),
       waitStreamingUser: on('waitStreamingUser', ({ user }: { user: string }) => {
-        if (w.streaming !== user) throw ApplicationFailure.nonRetryable(`streamed by ${w.streaming}, expected ${user}`, 'UnexpectedStreamingUser');
-        return { walLevel: 'logical', maxReplicationSlots: 10, slot: { name: 'debezium_slot', exists: true, active: true, activePid: 2, confirmedFlushLsn: '0/2', lagBytes: 0 }, streamingUser: user, lagSeconds: { write: null, flush: null, replay: null } };
+        if (w.streaming !== user)
+          throw ApplicationFailure.nonRetryable(
+            `streamed by ${w.streaming}, expected ${user}`,
+            'UnexpectedStreamingUser',
+          );
+        return {
+          walLevel: 'logical',
+          maxReplicationSlots: 10,
+          slot: {
+            name: 'debezium_slot',
+            exists: true,
+            active: true,
+            activePid: 2,
+            confirmedFlushLsn: '0/2',
+            lagBytes: 0,
+          },
+          streamingUser: user,
+          lagSeconds: { write: null, flush: null, replay: null },
+        };
       }),
-      writeCanary: on('writeCanary', ({ marker }: { marker: string }) => (w.canaries.add(marker), { marker, lsn: '0/3' })),
+      writeCanary: on(
+        'writeCanary',
+        ({ marker }: { marker: string }) => (w.canaries.add(marker), { marker, lsn: '0/3' }),
+      ),
       removeCanary: on('removeCanary', ({ marker }: { marker: string }) => void w.canaries.delete(marker)),
       waitSlotPast: on('waitSlotPast', () => ({ confirmedFlushLsn: '0/4' })),
       awaitCanaryEvent: on('awaitCanaryEvent', () => ({ partition: 0, offset: '7' })),
@@ -138,14 +208,19 @@ export class StubWorld {
         return { dropped: w.roles.delete(role), terminated: 0 };
       }),
       dropRoleCreatedBy: on('dropRoleCreatedBy', ({ role, rotationId }: { role: string; rotationId: string }) => {
-        if (w.roles.get(role)?.createdBy !== rotationId) return { dropped: false, reason: 'not created by this rotation' };
+        if (w.roles.get(role)?.createdBy !== rotationId)
+          return { dropped: false, reason: 'not created by this rotation' };
         return { dropped: w.roles.delete(role) };
       }),
-      removeCredentialVersions: on('removeCredentialVersions', ({ secret, versions }: { secret: string; versions: string[] }) => {
-        for (const v of versions) w.secrets.delete(`${secret}-${v}`);
-      }),
+      removeCredentialVersions: on(
+        'removeCredentialVersions',
+        ({ secret, versions }: { secret: string; versions: string[] }) => {
+          for (const v of versions) w.secrets.delete(`${secret}-${v}`);
+        },
+      ),
       appendAudit: async (event: AuditEvent) => {
-        if (w.failures.get('appendAudit')) throw ApplicationFailure.nonRetryable('audit volume full', 'AuditUnavailable');
+        if (w.failures.get('appendAudit'))
+          throw ApplicationFailure.nonRetryable('audit volume full', 'AuditUnavailable');
         w.audit.push(event);
         return { hash: 'h', duplicate: false };
       },

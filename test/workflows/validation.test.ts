@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { checklist, components, type CheckResult, type CheckStatus, type Component, type ValidationReport } from '../../contracts/checklist.js';
+import {
+  checklist,
+  components,
+  type CheckResult,
+  type CheckStatus,
+  type Component,
+  type ValidationReport,
+} from '../../contracts/checklist.js';
 import { validatePipeline } from '../../workflows/validation/workflow.js';
 import { failureOf, timeSkippingEnv, workflowBundle } from './harness.js';
 
@@ -29,13 +36,21 @@ const net = checklist.network;
 const s3 = checklist.s3;
 const activities = {
   validatePostgresCdc: stub('validatePostgresCdc', () => lines('postgresql').map((l) => result('postgresql', l))),
-  validateKafkaConnect: stub('validateKafkaConnect', () => lines('kafka-connect').map((l) => result('kafka-connect', l))),
-  validateSchemaRegistry: stub('validateSchemaRegistry', () => lines('schema-registry').map((l) => result('schema-registry', l))),
+  validateKafkaConnect: stub('validateKafkaConnect', () =>
+    lines('kafka-connect').map((l) => result('kafka-connect', l)),
+  ),
+  validateSchemaRegistry: stub('validateSchemaRegistry', () =>
+    lines('schema-registry').map((l) => result('schema-registry', l)),
+  ),
   // answered out of checklist order on purpose: the report puts them back in order
   validateS3: stub('validateS3', () => [s3.partitioning, s3.list, s3.credentials].map((l) => result('s3', l))),
   validateSinkConnector: stub('validateSinkConnector', () => result('s3', s3.sink)),
-  validateNetworkReachability: stub('validateNetworkReachability', () => [net.connectivity, net.dns].map((l) => result('network', l))),
-  validateNetworkPolicies: stub('validateNetworkPolicies', () => [net.enforced, net.external].map((l) => result('network', l))),
+  validateNetworkReachability: stub('validateNetworkReachability', () =>
+    [net.connectivity, net.dns].map((l) => result('network', l)),
+  ),
+  validateNetworkPolicies: stub('validateNetworkPolicies', () =>
+    [net.enforced, net.external].map((l) => result('network', l)),
+  ),
   validateKubernetesRbac: stub('validateKubernetesRbac', () => lines('rbac').map((l) => result('rbac', l))),
 };
 
@@ -45,7 +60,12 @@ let running: Promise<void>;
 const taskQueue = `validation-${randomBytes(3).toString('hex')}`;
 beforeAll(async () => {
   env = await timeSkippingEnv();
-  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: workflowBundle(),
+    activities,
+  });
   running = worker.run();
 });
 afterAll(async () => {
@@ -59,7 +79,12 @@ function reset(v: Record<string, CheckStatus> = {}, b: string[] = []) {
   broken = new Set(b);
   calls.length = 0;
 }
-const start = (input: unknown) => env.client.workflow.start(validatePipeline, { taskQueue, workflowId: `validate/test/${randomBytes(4).toString('hex')}`, args: [input] });
+const start = (input: unknown) =>
+  env.client.workflow.start(validatePipeline, {
+    taskQueue,
+    workflowId: `validate/test/${randomBytes(4).toString('hex')}`,
+    args: [input],
+  });
 
 describe('validatePipeline (stub activities)', () => {
   it('all: every checklist line once, in the runbook order, and the run completes with ok', async () => {
@@ -68,7 +93,9 @@ describe('validatePipeline (stub activities)', () => {
     const report = await handle.result();
     expect(report.ok).toBe(true);
     expect(report.components).toEqual(components);
-    expect(report.checks.map((c) => `${c.component}/${c.check}`)).toEqual(components.flatMap((c) => lines(c).map((l) => `${c}/${l}`)));
+    expect(report.checks.map((c) => `${c.component}/${c.check}`)).toEqual(
+      components.flatMap((c) => lines(c).map((l) => `${c}/${l}`)),
+    );
     expect(report.checks).toHaveLength(27);
     expect(report.summary).toEqual({ pass: 26, fail: 0, skip: 1 });
     const sa = (await handle.describe()).searchAttributes;
@@ -80,13 +107,20 @@ describe('validatePipeline (stub activities)', () => {
   it('a failed check fails the run with non-retryable ValidationFailed whose details are the report', async () => {
     reset({ 'postgresql/User exists and has REPLICATION privilege': 'fail' });
     const handle = await start({ components: ['postgresql', 's3'] });
-    const cause = (await failureOf(handle)) as { type?: string; message?: string; nonRetryable?: boolean; details?: unknown[] };
+    const cause = (await failureOf(handle)) as {
+      type?: string;
+      message?: string;
+      nonRetryable?: boolean;
+      details?: unknown[];
+    };
     expect(cause.type).toBe('ValidationFailed');
     expect(cause.nonRetryable).toBe(true);
     expect(cause.message).toContain('1 of 9 checks failed: postgresql: User exists and has REPLICATION privilege');
     const report = cause.details?.[0] as ValidationReport;
     expect(report.ok).toBe(false);
-    expect(report.checks.filter((c) => c.status === 'fail').map((c) => c.check)).toEqual(['User exists and has REPLICATION privilege']);
+    expect(report.checks.filter((c) => c.status === 'fail').map((c) => c.check)).toEqual([
+      'User exists and has REPLICATION privilege',
+    ]);
     expect(report.checks.filter((c) => c.component === 's3').map((c) => c.check)).toEqual(lines('s3'));
     expect((await handle.describe()).searchAttributes.RotationPhase).toEqual(['failed']);
   });
@@ -95,7 +129,12 @@ describe('validatePipeline (stub activities)', () => {
     reset();
     const report = await (await start({ components: ['kafka-connect'] })).result();
     expect(report.checks.every((c) => c.component === 'kafka-connect')).toBe(true);
-    expect(calls).toEqual([{ name: 'validateKafkaConnect', input: { connector: 'postgres-cdc-users-connector', alsoDeployed: ['s3-sink-connector'] } }]);
+    expect(calls).toEqual([
+      {
+        name: 'validateKafkaConnect',
+        input: { connector: 'postgres-cdc-users-connector', alsoDeployed: ['s3-sink-connector'] },
+      },
+    ]);
   });
 
   it("an activity that cannot run fails its component's lines with the reason, and the others still report", async () => {

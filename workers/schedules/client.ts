@@ -1,4 +1,9 @@
-import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
+import {
+  type Client,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type ScheduleDescription,
+} from '@temporalio/client';
 import { loadScheduleFile, SCHEDULE_ID_PREFIX, scheduleOptions } from './file.js';
 
 export interface ApplyChange {
@@ -11,7 +16,11 @@ export interface ApplyChange {
  * (keeping an operator's pause and its note), leaves identical ones untouched, and with
  * `prune` deletes rekey's schedules the file no longer lists. The file is validated first.
  */
-export async function applySchedules(client: Client, file: string, o: { taskQueue: string; prune?: boolean }): Promise<ApplyChange[]> {
+export async function applySchedules(
+  client: Client,
+  file: string,
+  o: { taskQueue: string; prune?: boolean },
+): Promise<ApplyChange[]> {
   const parsed = loadScheduleFile(file);
   const changes: ApplyChange[] = [];
   for (const entry of parsed.schedules) {
@@ -27,7 +36,12 @@ export async function applySchedules(client: Client, file: string, o: { taskQueu
     } else if (current.action.type === 'startWorkflow' && current.action.memo?.rekeyDigest === digest) {
       changes.push({ id: options.scheduleId, change: 'unchanged' });
     } else {
-      await handle.update((prev) => ({ spec: options.spec, action: options.action, policies: options.policies, state: prev.state }));
+      await handle.update((prev) => ({
+        spec: options.spec,
+        action: options.action,
+        policies: options.policies,
+        state: prev.state,
+      }));
       changes.push({ id: options.scheduleId, change: 'updated' });
     }
   }
@@ -68,7 +82,8 @@ export async function listSchedules(client: Client): Promise<ScheduleRow[]> {
 }
 
 function toRow(id: string, d: ScheduleDescription): ScheduleRow {
-  const args = d.action.type === 'startWorkflow' ? (d.action.args?.[0] as { procedure?: string } | undefined) : undefined;
+  const args =
+    d.action.type === 'startWorkflow' ? (d.action.args?.[0] as { procedure?: string } | undefined) : undefined;
   const last = d.info.recentActions.at(-1);
   return {
     id,
@@ -77,7 +92,13 @@ function toRow(id: string, d: ScheduleDescription): ScheduleRow {
     paused: d.state.paused,
     note: d.state.note ?? '',
     nextRuns: d.info.nextActionTimes.map((t) => t.toISOString()),
-    lastRun: last ? { scheduledAt: last.scheduledAt.toISOString(), startedAt: last.takenAt.toISOString(), workflowId: last.action.workflow.workflowId } : null,
+    lastRun: last
+      ? {
+          scheduledAt: last.scheduledAt.toISOString(),
+          startedAt: last.takenAt.toISOString(),
+          workflowId: last.action.workflow.workflowId,
+        }
+      : null,
     overlap: String(d.policies.overlap),
     catchupWindowMs: d.policies.catchupWindow,
   };

@@ -11,13 +11,31 @@ import { parseRenewalScanInput } from '../../contracts/input/renewalScan.js';
 import { parseIsoDuration } from '../../contracts/duration.js';
 import { parseSchemaRegistryInput } from '../../contracts/input/schemaRegistry.js';
 import { InvalidValidationInput, parseValidationInput } from '../../contracts/input/validation.js';
-import { type ScheduledProcedure, scheduledProcedures, ScheduledRunInput, ScheduleWindow } from '../../contracts/input/schedules.js';
+import {
+  type ScheduledProcedure,
+  scheduledProcedures,
+  ScheduledRunInput,
+  ScheduleWindow,
+} from '../../contracts/input/schedules.js';
 
 /** Every schedule rekey owns has this id prefix: `--prune` only ever deletes these. */
 export const SCHEDULE_ID_PREFIX = 'rekey/';
 
 const DAYS = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'] as const;
-const MONTHS = ['JANUARY', 'FEBRUARY', 'MARCH', 'APRIL', 'MAY', 'JUNE', 'JULY', 'AUGUST', 'SEPTEMBER', 'OCTOBER', 'NOVEMBER', 'DECEMBER'] as const;
+const MONTHS = [
+  'JANUARY',
+  'FEBRUARY',
+  'MARCH',
+  'APRIL',
+  'MAY',
+  'JUNE',
+  'JULY',
+  'AUGUST',
+  'SEPTEMBER',
+  'OCTOBER',
+  'NOVEMBER',
+  'DECEMBER',
+] as const;
 
 /** A number, an inclusive range "1-7", or a list of them; each bound checked against [min, max]. */
 const numbers = (min: number, max: number) => {
@@ -32,7 +50,8 @@ const numbers = (min: number, max: number) => {
   ]);
   return z.union([one, z.array(one).min(1)]);
 };
-const names = <T extends readonly [string, ...string[]]>(values: T) => z.union([z.enum(values), z.array(z.enum(values)).min(1)]);
+const names = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.union([z.enum(values), z.array(z.enum(values)).min(1)]);
 
 const Calendar = z
   .object({
@@ -47,12 +66,19 @@ const Calendar = z
 
 const ScheduleEntry = z
   .object({
-    id: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits and "-" (at most 63 characters)'),
+    id: z
+      .string()
+      .regex(
+        /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
+        'must be lowercase letters, digits and "-" (at most 63 characters)',
+      ),
     description: z.string().min(1).max(300),
     procedure: z.enum(scheduledProcedures),
     calendar: Calendar,
     maintenanceWindow: ScheduleWindow.optional(),
-    input: z.record(z.string(), z.unknown()).describe("the procedure's input, as `rekey rotate-…` or the Web UI would send it"),
+    input: z
+      .record(z.string(), z.unknown())
+      .describe("the procedure's input, as `rekey rotate-…` or the Web UI would send it"),
   })
   .strict();
 
@@ -73,7 +99,8 @@ export const ScheduleFile = z
   .superRefine((f, ctx) => {
     const seen = new Set<string>();
     f.schedules.forEach((s, i) => {
-      if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['schedules', i, 'id'], message: `duplicate schedule id ${s.id}` });
+      if (seen.has(s.id))
+        ctx.addIssue({ code: 'custom', path: ['schedules', i, 'id'], message: `duplicate schedule id ${s.id}` });
       seen.add(s.id);
     });
   });
@@ -102,13 +129,18 @@ export function loadScheduleFile(file: string): ScheduleFile {
   }
   const parsed = ScheduleFile.safeParse(raw);
   if (!parsed.success) {
-    throw new ScheduleFileError(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; ')}`);
+    throw new ScheduleFileError(
+      `${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; ')}`,
+    );
   }
   parsed.data.schedules.forEach((s, i) => {
     try {
       parsers[s.procedure](s.input);
     } catch (err) {
-      const detail = err instanceof InvalidInputError || err instanceof InvalidValidationInput ? err.issues.map((x) => `schedules.${i}.input.${x.field}: ${x.message}`).join('; ') : (err as Error).message;
+      const detail =
+        err instanceof InvalidInputError || err instanceof InvalidValidationInput
+          ? err.issues.map((x) => `schedules.${i}.input.${x.field}: ${x.message}`).join('; ')
+          : (err as Error).message;
       throw new ScheduleFileError(`${file}: ${detail}`);
     }
   });
@@ -116,21 +148,42 @@ export function loadScheduleFile(file: string): ScheduleFile {
 }
 
 /** The Temporal Schedule for one entry, with a digest of itself so `apply` can tell "unchanged" from "updated". */
-export function scheduleOptions(file: ScheduleFile, entry: ScheduleEntry, taskQueue: string): { options: ScheduleOptions; digest: string } {
+export function scheduleOptions(
+  file: ScheduleFile,
+  entry: ScheduleEntry,
+  taskQueue: string,
+): { options: ScheduleOptions; digest: string } {
   const resolved = parsers[entry.procedure](entry.input);
   const args: ScheduledRunInput = {
     schedule: entry.id,
     procedure: entry.procedure,
-    input: entry.procedure === 'validation' || entry.procedure === 'certificate-renewal' ? entry.input : { ...entry.input, target: resolved.target, secret: resolved.secret },
+    input:
+      entry.procedure === 'validation' || entry.procedure === 'certificate-renewal'
+        ? entry.input
+        : { ...entry.input, target: resolved.target, secret: resolved.secret },
     ...(entry.maintenanceWindow ? { maintenanceWindow: entry.maintenanceWindow } : {}),
   };
   ScheduledRunInput.parse(args);
   const { comment, ...cal } = entry.calendar;
-  const calendar = { ...cal, comment: comment ?? entry.description } as CalendarSpec & { month?: Month | Month[]; dayOfWeek?: DayOfWeek | DayOfWeek[] };
+  const calendar = { ...cal, comment: comment ?? entry.description } as CalendarSpec & {
+    month?: Month | Month[];
+    dayOfWeek?: DayOfWeek | DayOfWeek[];
+  };
   const body = {
     spec: { calendars: [calendar], timezone: file.timezone },
-    action: { type: 'startWorkflow' as const, workflowType: 'runScheduled', workflowId: `scheduled/${entry.id}`, taskQueue, args: [args], staticSummary: entry.description },
-    policies: { overlap: file.overlap === 'skip' ? ScheduleOverlapPolicy.SKIP : ScheduleOverlapPolicy.BUFFER_ONE, catchupWindow: parseIsoDuration(file.catchupWindow)!, pauseOnFailure: false },
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: 'runScheduled',
+      workflowId: `scheduled/${entry.id}`,
+      taskQueue,
+      args: [args],
+      staticSummary: entry.description,
+    },
+    policies: {
+      overlap: file.overlap === 'skip' ? ScheduleOverlapPolicy.SKIP : ScheduleOverlapPolicy.BUFFER_ONE,
+      catchupWindow: parseIsoDuration(file.catchupWindow)!,
+      pauseOnFailure: false,
+    },
   };
   const digest = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
   const options: ScheduleOptions = {

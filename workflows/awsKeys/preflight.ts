@@ -32,10 +32,14 @@ export const HARD_CHECKS = ['key limit', 'secret holds an active key of the user
  * The key deleted before the second one is created: only when the user has two keys, the other
  * one (not the secret's) is Inactive, and the input asks for it. An Active second key never is.
  */
-export function inactiveKeyToDelete(f: Pick<AwsPreflightFacts, 'keys' | 'secretKey' | 'deleteInactiveKey'>): string | null {
+export function inactiveKeyToDelete(
+  f: Pick<AwsPreflightFacts, 'keys' | 'secretKey' | 'deleteInactiveKey'>,
+): string | null {
   if (!f.deleteInactiveKey || f.keys.length !== 2) return null;
   const other = f.keys.find((k) => k.accessKeyId !== f.secretKey);
-  return other && other.status === 'Inactive' && f.keys.some((k) => k.accessKeyId === f.secretKey) ? other.accessKeyId : null;
+  return other && other.status === 'Inactive' && f.keys.some((k) => k.accessKeyId === f.secretKey)
+    ? other.accessKeyId
+    : null;
 }
 
 /** Whether the sink consumes `topic`: listed in `topics`, or matched by `topics.regex` (a Java regex; the common subset reads the same in JavaScript). */
@@ -89,7 +93,9 @@ export function evaluateAwsPreflight(f: AwsPreflightFacts, l: AwsPreflightLimits
           check(
             'objects being written',
             object !== null,
-            object ? `${object.key} at ${object.lastModified}` : ((f.recentObject as { error: string } | undefined)?.error ?? 'not looked for'),
+            object
+              ? `${object.key} at ${object.lastModified}`
+              : ((f.recentObject as { error: string } | undefined)?.error ?? 'not looked for'),
             `an object under s3://${l.bucket}/${l.prefix} written in the last ${l.windowMinutes} min (the switch is proven by a fresh one)`,
           ),
         ]),

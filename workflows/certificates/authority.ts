@@ -1,5 +1,13 @@
 import { ApplicationFailure, executeChild, ParentClosePolicy, patched, workflowInfo } from '@temporalio/workflow';
-import { describeError, parseIsoDuration, Rotation, rotationWorkflowId, type RotationResult, procedureActivities, resolvePlanOnWorker } from '../rotation/index.js';
+import {
+  describeError,
+  parseIsoDuration,
+  Rotation,
+  rotationWorkflowId,
+  type RotationResult,
+  procedureActivities,
+  resolvePlanOnWorker,
+} from '../rotation/index.js';
 import type { CaRotationInput, CaRotationPlan } from '../../contracts/input/caRotation.js';
 import { type CaFacts, caSteps, type CaSteps, orderedCaSteps } from './authoritySteps.js';
 import { managedCertificates, renewalDecisions } from '../../contracts/managedCertificates.js';
@@ -46,7 +54,12 @@ export async function rotateCertificateAuthority(input: CaRotationInput = {}): P
 
   return r.run(async () => {
     r.setPhase('preflight');
-    const facts = await r.step('preflight', () => preflight(plan, r), (f) => `${plan.caSecret} is ${f.from}; ${f.certificates.length} certificate(s): ${f.certificates.map((c) => c.secret).join(', ')}`);
+    const facts = await r.step(
+      'preflight',
+      () => preflight(plan, r),
+      (f) =>
+        `${plan.caSecret} is ${f.from}; ${f.certificates.length} certificate(s): ${f.certificates.map((c) => c.secret).join(', ')}`,
+    );
     r.from = facts.from;
     const steps = caSteps(plan, facts);
     if (plan.dryRun) return r.dryRun(orderedCaSteps(steps));
@@ -65,11 +78,27 @@ export async function rotateCertificateAuthority(input: CaRotationInput = {}): P
 async function createAndTrust(run: Run): Promise<void> {
   const { r, plan, steps, facts, rotationId } = run;
   r.setPhase('staging');
-  const made = await r.change(steps.createCa, { run: () => change.stagePendingAuthority({ caSecret: plan.caSecret, commonName: facts.newCommonName, validityDays: plan.caValidityDays, rotationId }), undo: () => undo.removeCredentialVersions({ secret: plan.caSecret, versions: ['pending'] }), show: (c) => `${c.fingerprint} in ${c.secret}, valid until ${c.notAfter}` });
+  const made = await r.change(steps.createCa, {
+    run: () =>
+      change.stagePendingAuthority({
+        caSecret: plan.caSecret,
+        commonName: facts.newCommonName,
+        validityDays: plan.caValidityDays,
+        rotationId,
+      }),
+    undo: () => undo.removeCredentialVersions({ secret: plan.caSecret, versions: ['pending'] }),
+    show: (c) => `${c.fingerprint} in ${c.secret}, valid until ${c.notAfter}`,
+  });
   run.to = made.fingerprint;
   r.to = made.fingerprint;
   for (const c of facts.certificates) {
-    await r.change(steps.trust[c.secret]!, { run: () => trustAndInstall(c, () => change.trustAuthority({ secret: c.secret, caSecret: `${plan.caSecret}-pending` })), undo: () => trustAndInstall(c, () => undo.distrustAuthority({ secret: c.secret, caFingerprint: made.fingerprint })), show: (b) => `${c.secret} trusts ${b.bundle.length} CA(s); ${c.service} reloaded` });
+    await r.change(steps.trust[c.secret]!, {
+      run: () =>
+        trustAndInstall(c, () => change.trustAuthority({ secret: c.secret, caSecret: `${plan.caSecret}-pending` })),
+      undo: () =>
+        trustAndInstall(c, () => undo.distrustAuthority({ secret: c.secret, caFingerprint: made.fingerprint })),
+      show: (b) => `${c.secret} trusts ${b.bundle.length} CA(s); ${c.service} reloaded`,
+    });
   }
   r.checkpoint('trust-new-ca');
 }
@@ -84,7 +113,8 @@ async function createAndTrust(run: Run): Promise<void> {
 async function trustAndInstall(c: Cert, edit: () => Promise<{ bundle: string[]; certificate: string }>) {
   const b = await edit();
   await wait.installServiceCertificate({ service: c.service, secret: c.secret, expectFingerprint: b.certificate });
-  if (RESTARTED_TLS_SERVICES.includes(c.service) && patched('ca-restart-heal')) await healConnector({ service: c.service });
+  if (RESTARTED_TLS_SERVICES.includes(c.service) && patched('ca-restart-heal'))
+    await healConnector({ service: c.service });
   return b;
 }
 
@@ -92,7 +122,11 @@ async function reissueAll(run: Run): Promise<void> {
   const { r, plan, steps, facts } = run;
   r.setPhase('switching');
   for (const c of facts.certificates) {
-    await r.change(steps.reissue[c.secret]!, { run: () => reissue(run, c, `${plan.caSecret}-pending`), undo: () => reissueFromOldCa(run, c), show: (x) => `${x.from ?? '?'} → ${x.to ?? '?'} (${x.workflowId})` });
+    await r.change(steps.reissue[c.secret]!, {
+      run: () => reissue(run, c, `${plan.caSecret}-pending`),
+      undo: () => reissueFromOldCa(run, c),
+      show: (x) => `${x.from ?? '?'} → ${x.to ?? '?'} (${x.workflowId})`,
+    });
   }
   r.checkpoint('reissue');
 }
@@ -101,18 +135,33 @@ async function reissue(run: Run, c: Cert, caSecret: string): Promise<RotationRes
   const { plan } = run;
   const child = executeChild(rotateServiceCertificate, {
     workflowId: rotationWorkflowId('certificate', c.secret),
-    args: [{ service: c.service, secret: c.secret, caSecret, validityDays: c.validityDays, reason: `${plan.reason}: ${caSecret === plan.caSecret ? 'back to the old CA' : 'reissued from the new CA'}`, requestedBy: plan.requestedBy }],
+    args: [
+      {
+        service: c.service,
+        secret: c.secret,
+        caSecret,
+        validityDays: c.validityDays,
+        reason: `${plan.reason}: ${caSecret === plan.caSecret ? 'back to the old CA' : 'reissued from the new CA'}`,
+        requestedBy: plan.requestedBy,
+      },
+    ],
     parentClosePolicy: ParentClosePolicy.ABANDON,
     staticSummary: `CA rotation of ${plan.caSecret}: ${c.secret} signed by ${caSecret}`,
   });
   return child.catch((err: unknown) => {
-    throw ApplicationFailure.nonRetryable(`${rotationWorkflowId('certificate', c.secret)} failed: ${describeChildError(err)}`, 'ReissueFailed');
+    throw ApplicationFailure.nonRetryable(
+      `${rotationWorkflowId('certificate', c.secret)} failed: ${describeChildError(err)}`,
+      'ReissueFailed',
+    );
   });
 }
 
 /** reissue's compensation: a certificate from the old CA again, unless the secret already holds one (the child rolled itself back). */
 async function reissueFromOldCa(run: Run, c: Cert): Promise<void> {
-  const scan = await undo.scanManagedCertificates({ certificates: [{ service: c.service, secret: c.secret }], caSecret: run.plan.caSecret });
+  const scan = await undo.scanManagedCertificates({
+    certificates: [{ service: c.service, secret: c.secret }],
+    caSecret: run.plan.caSecret,
+  });
   const now = scan.certificates[0]!;
   if (!('error' in now) && now.signedByCa) return;
   await reissue(run, c, run.plan.caSecret);
@@ -121,10 +170,22 @@ async function reissueFromOldCa(run: Run, c: Cert): Promise<void> {
 async function promote(run: Run): Promise<void> {
   const { r, plan, steps, rotationId } = run;
   const ref = { caSecret: plan.caSecret, rotationId };
-  await r.change(steps.backupCa, { run: () => change.backupAuthority(ref), undo: () => undo.removeCredentialVersions({ secret: plan.caSecret, versions: ['backup'] }), show: (c) => `${c.fingerprint} in ${c.secret}` });
-  await r.change(steps.promoteCa, { run: () => change.promotePendingAuthority(ref), undo: () => undo.restoreAuthorityBackup(ref), show: (c) => `${plan.caSecret} is ${c.fingerprint}` });
+  await r.change(steps.backupCa, {
+    run: () => change.backupAuthority(ref),
+    undo: () => undo.removeCredentialVersions({ secret: plan.caSecret, versions: ['backup'] }),
+    show: (c) => `${c.fingerprint} in ${c.secret}`,
+  });
+  await r.change(steps.promoteCa, {
+    run: () => change.promotePendingAuthority(ref),
+    undo: () => undo.restoreAuthorityBackup(ref),
+    show: (c) => `${plan.caSecret} is ${c.fingerprint}`,
+  });
   r.setPhase('verifying');
-  await r.wait(steps.verifyNew.name, () => verifyServed(run, 'new'), (x) => x);
+  await r.wait(
+    steps.verifyNew.name,
+    () => verifyServed(run, 'new'),
+    (x) => x,
+  );
 }
 
 /**
@@ -137,11 +198,27 @@ async function verifyServed(run: Run, what: 'new' | 'old-gone'): Promise<string>
   const lines: string[] = [];
   for (const c of facts.certificates) {
     const endpoint = await read.serviceEndpoint({ service: c.service });
-    const served = await read.verifyServedCertificate({ ...endpoint, servername: endpoint.host, caSecret: plan.caSecret });
-    if (!served.trusted || !served.hostnameOk) throw ApplicationFailure.nonRetryable(`${c.service} at ${endpoint.host}:${endpoint.port} serves ${served.fingerprint}, which a client trusting the new CA refuses: ${served.problem ?? '?'}`, 'ServedCertificateRejected');
+    const served = await read.verifyServedCertificate({
+      ...endpoint,
+      servername: endpoint.host,
+      caSecret: plan.caSecret,
+    });
+    if (!served.trusted || !served.hostnameOk)
+      throw ApplicationFailure.nonRetryable(
+        `${c.service} at ${endpoint.host}:${endpoint.port} serves ${served.fingerprint}, which a client trusting the new CA refuses: ${served.problem ?? '?'}`,
+        'ServedCertificateRejected',
+      );
     if (what === 'old-gone') {
-      const old = await read.verifyServedCertificate({ ...endpoint, servername: endpoint.host, caSecret: `${plan.caSecret}-backup` });
-      if (old.trusted) throw ApplicationFailure.nonRetryable(`${c.service} at ${endpoint.host}:${endpoint.port} still serves ${old.fingerprint}, signed by the old CA`, 'OldCaStillServed');
+      const old = await read.verifyServedCertificate({
+        ...endpoint,
+        servername: endpoint.host,
+        caSecret: `${plan.caSecret}-backup`,
+      });
+      if (old.trusted)
+        throw ApplicationFailure.nonRetryable(
+          `${c.service} at ${endpoint.host}:${endpoint.port} still serves ${old.fingerprint}, signed by the old CA`,
+          'OldCaStillServed',
+        );
     }
     lines.push(`${c.service} ${served.fingerprint} (${served.issuer})`);
   }
@@ -152,10 +229,20 @@ async function verifyServed(run: Run, what: 'new' | 'old-gone'): Promise<string>
 async function removeOldCa(run: Run): Promise<void> {
   const { r, plan, steps, facts } = run;
   for (const c of facts.certificates) {
-    await r.persist(steps.distrust[c.secret]!.name, () => trustAndInstall(c, () => change.distrustAuthority({ secret: c.secret, caFingerprint: facts.from })), (b) => `${c.secret} trusts ${b.bundle.join(', ')}`);
+    await r.persist(
+      steps.distrust[c.secret]!.name,
+      () => trustAndInstall(c, () => change.distrustAuthority({ secret: c.secret, caFingerprint: facts.from })),
+      (b) => `${c.secret} trusts ${b.bundle.join(', ')}`,
+    );
   }
-  await r.persist(steps.verifyOldGone.name, () => verifyServed(run, 'old-gone'), (x) => x);
-  await r.persist(steps.cleanup.name, () => undo.removeCredentialVersions({ secret: plan.caSecret, versions: ['pending', 'backup'] }));
+  await r.persist(
+    steps.verifyOldGone.name,
+    () => verifyServed(run, 'old-gone'),
+    (x) => x,
+  );
+  await r.persist(steps.cleanup.name, () =>
+    undo.removeCredentialVersions({ secret: plan.caSecret, versions: ['pending', 'backup'] }),
+  );
 }
 
 async function preflight(plan: CaRotationPlan, r: Rotation): Promise<CaFacts> {
@@ -164,7 +251,8 @@ async function preflight(plan: CaRotationPlan, r: Rotation): Promise<CaFacts> {
   const scan = await read.scanManagedCertificates({ certificates: inScope, caSecret: plan.caSecret });
   const problems: string[] = [];
   if (!ca.isCa) problems.push(`${plan.caSecret} does not hold a CA certificate`);
-  if (scan.caRotationInProgress) problems.push(`another CA rotation left staged versions: ${scan.caRotationInProgress}`);
+  if (scan.caRotationInProgress)
+    problems.push(`another CA rotation left staged versions: ${scan.caRotationInProgress}`);
   const decisions = renewalDecisions(scan.certificates, { renewBeforeRatio: 0 }, Date.now());
   const certificates: Cert[] = [];
   for (const [i, c] of scan.certificates.entries()) {
@@ -179,14 +267,32 @@ async function preflight(plan: CaRotationPlan, r: Rotation): Promise<CaFacts> {
       return undefined;
     });
     if (!endpoint) continue;
-    const served = await read.verifyServedCertificate({ ...endpoint, servername: endpoint.host, expectFingerprint: c.fingerprint }).catch((err: unknown) => ({ matches: false, fingerprint: describeError(err) }));
-    if (!served.matches) problems.push(`${c.service} serves ${served.fingerprint}, not ${c.secret}'s certificate ${c.fingerprint}`);
-    certificates.push({ service: c.service, secret: c.secret, fingerprint: c.fingerprint, validityDays: plan.validityDays ?? decisions[i]!.validityDays! });
+    const served = await read
+      .verifyServedCertificate({ ...endpoint, servername: endpoint.host, expectFingerprint: c.fingerprint })
+      .catch((err: unknown) => ({ matches: false, fingerprint: describeError(err) }));
+    if (!served.matches)
+      problems.push(`${c.service} serves ${served.fingerprint}, not ${c.secret}'s certificate ${c.fingerprint}`);
+    certificates.push({
+      service: c.service,
+      secret: c.secret,
+      fingerprint: c.fingerprint,
+      validityDays: plan.validityDays ?? decisions[i]!.validityDays!,
+    });
   }
-  if (problems.length > 0) throw ApplicationFailure.nonRetryable(`pre-flight failed, nothing was changed: ${problems.join('; ')}`, 'PreflightFailed');
+  if (problems.length > 0)
+    throw ApplicationFailure.nonRetryable(
+      `pre-flight failed, nothing was changed: ${problems.join('; ')}`,
+      'PreflightFailed',
+    );
   r.audit.record('preflight', 'preflight', 'success', { validation_status: 'passed' });
   const cn = /(?:^|, )CN=([^,]+)/.exec(ca.subject)?.[1] ?? 'rekey CA';
-  const newCommonName = plan.commonName ?? `${cn.replace(/ \d{4}-\d{2}-\d{2}$/, '')} ${new Date().toISOString().slice(0, 10)}`;
-  return { from: ca.fingerprint, fromSubject: ca.subject, newCommonName, certificates, graceMs: parseIsoDuration(plan.gracePeriod)! };
+  const newCommonName =
+    plan.commonName ?? `${cn.replace(/ \d{4}-\d{2}-\d{2}$/, '')} ${new Date().toISOString().slice(0, 10)}`;
+  return {
+    from: ca.fingerprint,
+    fromSubject: ca.subject,
+    newCommonName,
+    certificates,
+    graceMs: parseIsoDuration(plan.gracePeriod)!,
+  };
 }
-

@@ -13,7 +13,12 @@ export interface CaFacts {
   graceMs: number;
 }
 
-const step = (name: string, phase: PlannedStep['phase'], does: string, undo?: string): PlannedStep => ({ name, phase, does, ...(undo ? { undo } : {}) });
+const step = (name: string, phase: PlannedStep['phase'], does: string, undo?: string): PlannedStep => ({
+  name,
+  phase,
+  does,
+  ...(undo ? { undo } : {}),
+});
 
 /**
  * Every step of a CA rotation with what it does (keys never shown) and its compensation: the
@@ -23,35 +28,88 @@ const step = (name: string, phase: PlannedStep['phase'], does: string, undo?: st
 export function caSteps(p: CaRotationPlan, f: CaFacts) {
   const ca = p.caSecret;
   const pending = `${ca}-pending`;
-  const each = (name: string, phase: PlannedStep['phase'], does: (c: CaFacts['certificates'][number]) => string, undo?: (c: CaFacts['certificates'][number]) => string) =>
+  const each = (
+    name: string,
+    phase: PlannedStep['phase'],
+    does: (c: CaFacts['certificates'][number]) => string,
+    undo?: (c: CaFacts['certificates'][number]) => string,
+  ) =>
     Object.fromEntries(f.certificates.map((c) => [c.secret, step(`${name}:${c.secret}`, phase, does(c), undo?.(c))]));
   return {
-    preflight: step('preflight', 'preflight', `read only: ${ca} holds a CA (${f.from}); no ${pending} from another rotation; every managed certificate (${f.certificates.map((c) => c.secret).join(', ')}) is readable and served`),
-    createCa: step('create-ca', 'staging', `on the worker: a new ECDSA P-256 CA, CN=${f.newCommonName}, ${p.caValidityDays} days, into ${pending} (the key is never shown)`, `delete secret ${pending}`),
+    preflight: step(
+      'preflight',
+      'preflight',
+      `read only: ${ca} holds a CA (${f.from}); no ${pending} from another rotation; every managed certificate (${f.certificates.map((c) => c.secret).join(', ')}) is readable and served`,
+    ),
+    createCa: step(
+      'create-ca',
+      'staging',
+      `on the worker: a new ECDSA P-256 CA, CN=${f.newCommonName}, ${p.caValidityDays} days, into ${pending} (the key is never shown)`,
+      `delete secret ${pending}`,
+    ),
     trust: each(
       'trust-new-ca',
       'staging',
-      (c) => `add the new CA to ${c.secret}'s ca.crt (old + new), install it for ${c.service} and reload: clients given this bundle accept both CAs`,
+      (c) =>
+        `add the new CA to ${c.secret}'s ca.crt (old + new), install it for ${c.service} and reload: clients given this bundle accept both CAs`,
       (c) => `remove the new CA from ${c.secret}'s ca.crt, install and reload`,
     ),
     reissue: each(
       'reissue',
       'switching',
-      (c) => `child rotate-certificate/${c.secret}: a new certificate for ${c.service} signed by ${pending} (${c.validityDays} days), installed, reloaded and verified by handshake against the new CA`,
+      (c) =>
+        `child rotate-certificate/${c.secret}: a new certificate for ${c.service} signed by ${pending} (${c.validityDays} days), installed, reloaded and verified by handshake against the new CA`,
       (c) => `child rotate-certificate/${c.secret} again, signed by ${ca} (the old CA, restored first)`,
     ),
     backupCa: step('backup-ca', 'switching', `copy ${ca} → ${ca}-backup (the old CA)`, `delete secret ${ca}-backup`),
-    promoteCa: step('promote-ca', 'switching', `copy ${pending} → ${ca}: the new CA signs from now on (renewals included)`, `copy ${ca}-backup → ${ca}`),
-    verifyNew: step('verify-new-ca', 'verifying', `TLS handshake with every service: the served certificate validates against ${ca} (the new CA) and names its host`),
-    grace: step('grace', 'grace', `both CAs trusted for ${Math.round(f.graceMs / 60_000)} min (cleanupNow ends it early; rollback undoes everything above)`),
-    distrust: each('distrust-old-ca', 'cleanup', (c) => `remove the old CA ${f.from} from ${c.secret}'s ca.crt, install it for ${c.service} and reload`),
-    verifyOldGone: step('verify-old-ca-gone', 'cleanup', `TLS handshake with every service: trusted by the new CA, refused by a client that trusts only the old CA (${ca}-backup)`),
-    cleanup: step('remove-versions', 'cleanup', `delete secrets ${pending} and ${ca}-backup (the old CA's key is gone)`),
+    promoteCa: step(
+      'promote-ca',
+      'switching',
+      `copy ${pending} → ${ca}: the new CA signs from now on (renewals included)`,
+      `copy ${ca}-backup → ${ca}`,
+    ),
+    verifyNew: step(
+      'verify-new-ca',
+      'verifying',
+      `TLS handshake with every service: the served certificate validates against ${ca} (the new CA) and names its host`,
+    ),
+    grace: step(
+      'grace',
+      'grace',
+      `both CAs trusted for ${Math.round(f.graceMs / 60_000)} min (cleanupNow ends it early; rollback undoes everything above)`,
+    ),
+    distrust: each(
+      'distrust-old-ca',
+      'cleanup',
+      (c) => `remove the old CA ${f.from} from ${c.secret}'s ca.crt, install it for ${c.service} and reload`,
+    ),
+    verifyOldGone: step(
+      'verify-old-ca-gone',
+      'cleanup',
+      `TLS handshake with every service: trusted by the new CA, refused by a client that trusts only the old CA (${ca}-backup)`,
+    ),
+    cleanup: step(
+      'remove-versions',
+      'cleanup',
+      `delete secrets ${pending} and ${ca}-backup (the old CA's key is gone)`,
+    ),
   };
 }
 
 export type CaSteps = ReturnType<typeof caSteps>;
 
 export function orderedCaSteps(s: CaSteps): PlannedStep[] {
-  return [s.preflight, s.createCa, ...Object.values(s.trust), ...Object.values(s.reissue), s.backupCa, s.promoteCa, s.verifyNew, s.grace, ...Object.values(s.distrust), s.verifyOldGone, s.cleanup];
+  return [
+    s.preflight,
+    s.createCa,
+    ...Object.values(s.trust),
+    ...Object.values(s.reissue),
+    s.backupCa,
+    s.promoteCa,
+    s.verifyNew,
+    s.grace,
+    ...Object.values(s.distrust),
+    s.verifyOldGone,
+    s.cleanup,
+  ];
 }

@@ -13,8 +13,18 @@ export const certificateMetricNames = {
  * count down between scans (`… - time()`); `expiry_days` is what the scan saw (0 once expired).
  */
 export function certificateExpiryGauges(certs: ScannedCertificate[], now: number): void {
-  const days = metricMeter.createGauge(certificateMetricNames.expiryDays, 'float', 'd', 'days until the certificate expires, as of the last scan');
-  const notAfter = metricMeter.createGauge(certificateMetricNames.notAfter, 'float', 's', 'unix time the certificate expires (notAfter)');
+  const days = metricMeter.createGauge(
+    certificateMetricNames.expiryDays,
+    'float',
+    'd',
+    'days until the certificate expires, as of the last scan',
+  );
+  const notAfter = metricMeter.createGauge(
+    certificateMetricNames.notAfter,
+    'float',
+    's',
+    'unix time the certificate expires (notAfter)',
+  );
   for (const c of certs) {
     if ('error' in c) continue;
     const tags = { secret: c.secret, service: c.service };

@@ -49,22 +49,50 @@ export function evaluateCertificatePreflight(f: CertificatePreflightFacts, r: Ce
   const served = 'error' in f.served ? null : f.served;
   const caLasts = Date.parse(f.ca.notAfter) >= r.now + r.validityDays * DAY_MS;
   return [
-    check('CA usable', f.ca.refusal === null, f.ca.refusal ?? `${f.ca.subject}, valid ${f.ca.notBefore} – ${f.ca.notAfter}`, `${r.caSecret} holds a CA certificate valid now, and its key`),
-    check('CA outlives the certificate', caLasts, `CA expires ${f.ca.notAfter}`, `the CA valid until the new certificate's end, ${newNotAfter} (${r.validityDays} days): shorten validityDays or rotate the CA`),
-    check('served certificate readable', served !== null, served ? served.fingerprint : (f.served as { error: string }).error, 'a TLS handshake with the service succeeds'),
-    check('service serves its secret', served?.fingerprint === f.current.fingerprint, served?.fingerprint ?? '(no handshake)', `${r.secret}'s certificate ${f.current.fingerprint}`),
+    check(
+      'CA usable',
+      f.ca.refusal === null,
+      f.ca.refusal ?? `${f.ca.subject}, valid ${f.ca.notBefore} – ${f.ca.notAfter}`,
+      `${r.caSecret} holds a CA certificate valid now, and its key`,
+    ),
+    check(
+      'CA outlives the certificate',
+      caLasts,
+      `CA expires ${f.ca.notAfter}`,
+      `the CA valid until the new certificate's end, ${newNotAfter} (${r.validityDays} days): shorten validityDays or rotate the CA`,
+    ),
+    check(
+      'served certificate readable',
+      served !== null,
+      served ? served.fingerprint : (f.served as { error: string }).error,
+      'a TLS handshake with the service succeeds',
+    ),
+    check(
+      'service serves its secret',
+      served?.fingerprint === f.current.fingerprint,
+      served?.fingerprint ?? '(no handshake)',
+      `${r.secret}'s certificate ${f.current.fingerprint}`,
+    ),
     check(
       'SANs unchanged',
       r.allowSanChange || sameSans(r.sans, f.current.sans),
       `current ${list(f.current.sans)}; requested ${list(r.sans)}`,
       'the same SANs as the current certificate (or allowSanChange: true)',
     ),
-    check('host name in SANs', hostMatchesSans(r.hostname, r.sans), `${r.hostname} against ${list(r.sans)}`, 'the name clients connect with is one of the new SANs'),
+    check(
+      'host name in SANs',
+      hostMatchesSans(r.hostname, r.sans),
+      `${r.hostname} against ${list(r.sans)}`,
+      'the name clients connect with is one of the new SANs',
+    ),
   ];
 }
 
 /** What is wrong with a served certificate after the switch, or null when a client would accept it and it is the new one. */
-export function servedProblem(s: { fingerprint: string; trusted: boolean; hostnameOk: boolean; problem: string | null }, expectFingerprint: string): string | null {
+export function servedProblem(
+  s: { fingerprint: string; trusted: boolean; hostnameOk: boolean; problem: string | null },
+  expectFingerprint: string,
+): string | null {
   const problems = [
     s.fingerprint === expectFingerprint ? null : `serves ${s.fingerprint}, not the new ${expectFingerprint}`,
     s.trusted && s.hostnameOk ? null : (s.problem ?? 'not accepted by a client'),

@@ -1,14 +1,26 @@
 import { ChildWorkflowFailure, ParentClosePolicy, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { describeError, rotationWorkflowId, type RotationResult, procedureActivities, resolvePlanOnWorker } from '../rotation/index.js';
-import { managedCertificates, renewalDecisions, type RenewalDecision, type ScannedCertificate } from '../../contracts/managedCertificates.js';
+import {
+  describeError,
+  rotationWorkflowId,
+  type RotationResult,
+  procedureActivities,
+  resolvePlanOnWorker,
+} from '../rotation/index.js';
+import {
+  managedCertificates,
+  renewalDecisions,
+  type RenewalDecision,
+  type ScannedCertificate,
+} from '../../contracts/managedCertificates.js';
 import { certificateExpiryGauges } from './metrics.js';
 import type { RenewalScanInput, RenewalScanPlan } from '../../contracts/input/renewalScan.js';
 import { rotateServiceCertificate } from './workflow.js';
 
 const { read, worker } = procedureActivities();
 
-export type RenewalAction = 'none' | 'would-renew' | 'renewed' | 'failed' | 'already-running' | 'deferred' | 'unreadable';
+export type RenewalAction =
+  'none' | 'would-renew' | 'renewed' | 'failed' | 'already-running' | 'deferred' | 'unreadable';
 
 export interface RenewalRow extends RenewalDecision {
   fingerprint: string | null;
@@ -41,25 +53,51 @@ export async function renewCertificates(input: RenewalScanInput = {}): Promise<R
   const scan = await read.scanManagedCertificates({ certificates: managedCertificates(), caSecret: plan.caSecret });
   const now = Date.now();
   certificateExpiryGauges(scan.certificates, now);
-  const decisions = renewalDecisions(scan.certificates, { renewBeforeRatio: plan.renewBeforeRatio, renewBeforeDays: plan.renewBeforeDays }, now);
+  const decisions = renewalDecisions(
+    scan.certificates,
+    { renewBeforeRatio: plan.renewBeforeRatio, renewBeforeDays: plan.renewBeforeDays },
+    now,
+  );
   const rows = decisions.map((d, i) => initialRow(d, scan.certificates[i]!, plan, scan.caRotationInProgress));
   await Promise.all(rows.filter((r) => r.action === 'renewed').map((r) => renew(r, plan)));
   const renewed = rows.filter((r) => r.action === 'renewed');
   if (renewed.length > 0) {
     // what is valid now, not what the scan saw: the expiry gauge follows the renewal at once
-    const after = await read.scanManagedCertificates({ certificates: renewed.map(({ service, secret }) => ({ service, secret })), caSecret: plan.caSecret });
+    const after = await read.scanManagedCertificates({
+      certificates: renewed.map(({ service, secret }) => ({ service, secret })),
+      caSecret: plan.caSecret,
+    });
     certificateExpiryGauges(after.certificates, Date.now());
   }
-  const policy = plan.renewBeforeDays !== undefined ? `renew with fewer than ${plan.renewBeforeDays} days left` : `renew with less than ${Math.round(plan.renewBeforeRatio * 1000) / 10}% of the lifetime left`;
-  return { scannedAt: new Date(now).toISOString(), policy, dryRun: plan.dryRun, certificates: rows, caRotationInProgress: scan.caRotationInProgress };
+  const policy =
+    plan.renewBeforeDays !== undefined
+      ? `renew with fewer than ${plan.renewBeforeDays} days left`
+      : `renew with less than ${Math.round(plan.renewBeforeRatio * 1000) / 10}% of the lifetime left`;
+  return {
+    scannedAt: new Date(now).toISOString(),
+    policy,
+    dryRun: plan.dryRun,
+    certificates: rows,
+    caRotationInProgress: scan.caRotationInProgress,
+  };
 }
 
-function initialRow(d: RenewalDecision, c: ScannedCertificate, plan: RenewalScanPlan, caRotation: string | null): RenewalRow {
+function initialRow(
+  d: RenewalDecision,
+  c: ScannedCertificate,
+  plan: RenewalScanPlan,
+  caRotation: string | null,
+): RenewalRow {
   const base = { ...d, fingerprint: 'error' in c ? null : c.fingerprint, notAfter: 'error' in c ? null : c.notAfter };
   if ('error' in c) return { ...base, action: 'unreadable', detail: c.error };
   if (!d.due) return { ...base, action: 'none' };
   if (plan.dryRun) return { ...base, action: 'would-renew' };
-  if (caRotation) return { ...base, action: 'deferred', detail: `a CA rotation is under way (${caRotation}): it reissues this certificate itself` };
+  if (caRotation)
+    return {
+      ...base,
+      action: 'deferred',
+      detail: `a CA rotation is under way (${caRotation}): it reissues this certificate itself`,
+    };
   // marked here, settled by renew()
   return { ...base, action: 'renewed', workflowId: rotationWorkflowId('certificate', d.secret) };
 }
@@ -70,7 +108,16 @@ async function renew(row: RenewalRow, plan: RenewalScanPlan): Promise<void> {
   try {
     const child = await startChild(rotateServiceCertificate, {
       workflowId,
-      args: [{ service: row.service, secret: row.secret, caSecret: plan.caSecret, validityDays: plan.validityDays ?? row.validityDays!, reason: `${plan.reason}: ${row.why}`, requestedBy: plan.requestedBy }],
+      args: [
+        {
+          service: row.service,
+          secret: row.secret,
+          caSecret: plan.caSecret,
+          validityDays: plan.validityDays ?? row.validityDays!,
+          reason: `${plan.reason}: ${row.why}`,
+          requestedBy: plan.requestedBy,
+        },
+      ],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       staticSummary: `renewal of ${row.secret} (${row.service}) before expiry: ${row.why}`,
     });
@@ -86,7 +133,6 @@ async function renew(row: RenewalRow, plan: RenewalScanPlan): Promise<void> {
     row.detail = describeChildError(err);
   }
 }
-
 
 /** A child's failure by its cause (the rotation's own message), not the wrapper's "Child Workflow execution failed". */
 export function describeChildError(err: unknown): string {

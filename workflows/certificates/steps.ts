@@ -25,11 +25,20 @@ const reloadOf: Record<CertificateRotationPlan['service'], string> = {
  */
 export function certificateSteps(p: CertificateRotationPlan, f: CertificateFacts) {
   const s = p.secret;
-  const step = (name: string, phase: PlannedStep['phase'], does: string, undo?: string): PlannedStep => ({ name, phase, does, ...(undo ? { undo } : {}) });
+  const step = (name: string, phase: PlannedStep['phase'], does: string, undo?: string): PlannedStep => ({
+    name,
+    phase,
+    does,
+    ...(undo ? { undo } : {}),
+  });
   const reload = reloadOf[p.service];
   const handshake = `TLS handshake with ${f.endpoint.host}:${f.endpoint.port}${f.endpoint.protocol === 'postgres' ? ' (after PostgreSQL’s SSLRequest)' : ''}`;
   return {
-    preflight: step('preflight', 'preflight', `read only: ${p.caSecret} can sign for ${p.validityDays} days; ${handshake} serves ${s}'s certificate ${f.from}; the new SANs equal the current ones (or allowSanChange) and include ${f.hostname}`),
+    preflight: step(
+      'preflight',
+      'preflight',
+      `read only: ${p.caSecret} can sign for ${p.validityDays} days; ${handshake} serves ${s}'s certificate ${f.from}; the new SANs equal the current ones (or allowSanChange) and include ${f.hostname}`,
+    ),
     issue: step(
       'issue',
       'staging',
@@ -37,7 +46,12 @@ export function certificateSteps(p: CertificateRotationPlan, f: CertificateFacts
       `delete secret ${s}-pending`,
     ),
     backup: step('backup', 'switching', `copy secret ${s} → ${s}-backup`, `delete secret ${s}-backup`),
-    promote: step('promote', 'switching', `copy ${s}-pending → ${s} (refused if ${s} changed since it was read)`, `copy ${s}-backup → ${s}`),
+    promote: step(
+      'promote',
+      'switching',
+      `copy ${s}-pending → ${s} (refused if ${s} changed since it was read)`,
+      `copy ${s}-backup → ${s}`,
+    ),
     install: step(
       'install',
       'switching',
@@ -45,10 +59,24 @@ export function certificateSteps(p: CertificateRotationPlan, f: CertificateFacts
       `copy ${s}-backup → ${s}, install it, ${reload} until ${f.from} is served again`,
     ),
     ...(RESTARTED_TLS_SERVICES.includes(p.service)
-      ? { heal: step('connector-running', 'switching', `after the ${p.service} restart: the connector's failed tasks restarted (nothing is lost: uncommitted offsets are read again) and every task RUNNING`) }
+      ? {
+          heal: step(
+            'connector-running',
+            'switching',
+            `after the ${p.service} restart: the connector's failed tasks restarted (nothing is lost: uncommitted offsets are read again) and every task RUNNING`,
+          ),
+        }
       : {}),
-    verify: step('verify-served', 'verifying', `${handshake} as a client: the served certificate is the new one, validates against ${p.caSecret} and matches ${f.hostname}`),
-    cleanup: step('remove-versions', 'cleanup', `delete secrets ${s}-pending and ${s}-backup (the old key is gone; the old certificate is not revoked and expires by itself)`),
+    verify: step(
+      'verify-served',
+      'verifying',
+      `${handshake} as a client: the served certificate is the new one, validates against ${p.caSecret} and matches ${f.hostname}`,
+    ),
+    cleanup: step(
+      'remove-versions',
+      'cleanup',
+      `delete secrets ${s}-pending and ${s}-backup (the old key is gone; the old certificate is not revoked and expires by itself)`,
+    ),
   };
 }
 

@@ -12,9 +12,11 @@ export const ISOLATION_COMPONENT = 'emergency-isolate';
 
 /** One isolation per deployment: the server itself refuses a second run while one holds. */
 /** `isolate/<deployment>`; a StatefulSet's: `isolate/statefulsets/<name>` (its own id, as a Deployment may share the name). */
-export const isolationWorkflowId = (deployment: string, kind: 'Deployment' | 'StatefulSet' = 'Deployment') => `${ISOLATION_COMPONENT}/${kind === 'StatefulSet' ? 'statefulsets/' : ''}${deployment}`;
+export const isolationWorkflowId = (deployment: string, kind: 'Deployment' | 'StatefulSet' = 'Deployment') =>
+  `${ISOLATION_COMPONENT}/${kind === 'StatefulSet' ? 'statefulsets/' : ''}${deployment}`;
 
-export type IsolationPhase = 'inspecting' | 'isolating' | 'isolated' | 'restoring' | 'restored' | 'rolling-back' | 'rolled-back';
+export type IsolationPhase =
+  'inspecting' | 'isolating' | 'isolated' | 'restoring' | 'restored' | 'rolling-back' | 'rolled-back';
 
 export interface RestoreAttempt {
   by: string;
@@ -55,7 +57,9 @@ export interface IsolationResult {
 }
 
 /** Signal payload, validated in the workflow: a malformed one is ignored and recorded, never fatal. */
-export const RestoreRequest = z.object({ reason: z.string().min(1).max(500).optional(), by: z.string().min(1).max(200).optional() }).strict();
+export const RestoreRequest = z
+  .object({ reason: z.string().min(1).max(500).optional(), by: z.string().min(1).max(200).optional() })
+  .strict();
 export type RestoreRequest = z.infer<typeof RestoreRequest>;
 
 export const isolationQuery = defineQuery<IsolationState>('isolation');

@@ -1,4 +1,14 @@
-import { ApplicationFailure, CancellationScope, condition, isCancellation, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import type { IsolationRecord } from '../../activities/isolation.js';
 import { activityOptions } from '../rotation/activityOptions.js';
@@ -7,7 +17,16 @@ import type { StepRecord } from '../rotation/definitions.js';
 import { describeError } from '../rotation/errors.js';
 import { Saga } from '../rotation/saga.js';
 import { RotationComponent, RotationPhase, RotationTarget } from '../rotation/searchAttributes.js';
-import { ISOLATION_COMPONENT, type IsolationPhase, type IsolationResult, type IsolationState, isolationQuery, isolationWorkflowId, RestoreRequest, restoreSignal } from './definitions.js';
+import {
+  ISOLATION_COMPONENT,
+  type IsolationPhase,
+  type IsolationResult,
+  type IsolationState,
+  isolationQuery,
+  isolationWorkflowId,
+  RestoreRequest,
+  restoreSignal,
+} from './definitions.js';
 import { type IsolationPlan, parseIsolationInput, workloadPath } from '../../contracts/input/isolation.js';
 
 const read = proxyActivities<Activities>(activityOptions.read);
@@ -24,11 +43,19 @@ const undo = proxyActivities<Activities>(activityOptions.undo);
  */
 export async function isolateDeployment(raw: unknown): Promise<IsolationResult> {
   const parsed = parseIsolationInput(raw);
-  if (!parsed.ok) throw ApplicationFailure.create({ message: `${parsed.message}; nothing was changed`, type: 'InvalidInput', nonRetryable: true });
+  if (!parsed.ok)
+    throw ApplicationFailure.create({
+      message: `${parsed.message}; nothing was changed`,
+      type: 'InvalidInput',
+      nonRetryable: true,
+    });
   const { workflowId } = workflowInfo();
   const canonical = isolationWorkflowId(parsed.plan.deployment, parsed.plan.kind);
   if (workflowId !== canonical) {
-    throw ApplicationFailure.nonRetryable(`start this isolation with workflow id ${canonical}: the id is what keeps it to one isolation of ${workloadPath(parsed.plan)} at a time; nothing was changed`, 'NonCanonicalWorkflowId');
+    throw ApplicationFailure.nonRetryable(
+      `start this isolation with workflow id ${canonical}: the id is what keeps it to one isolation of ${workloadPath(parsed.plan)} at a time; nothing was changed`,
+      'NonCanonicalWorkflowId',
+    );
   }
   return new Isolation(parsed.plan).run();
 }
@@ -82,7 +109,11 @@ class Isolation {
     const { deployment } = this.plan;
     // a StatefulSet's calls name its kind; a Deployment's stay as they were (runs from before replay unchanged)
     const kind = this.plan.kind === 'StatefulSet' ? { kind: this.plan.kind } : {};
-    const found = await this.step('inspect', () => read.inspectDeployment({ deployment, ...kind }), (r) => `replicas ${r.replicas}, selector ${labels(r.matchLabels)}`);
+    const found = await this.step(
+      'inspect',
+      () => read.inspectDeployment({ deployment, ...kind }),
+      (r) => `replicas ${r.replicas}, selector ${labels(r.matchLabels)}`,
+    );
     if (found.alreadyIsolated) {
       const by = found.existing?.workflowId ? ` by ${found.existing.workflowId}` : '';
       throw ApplicationFailure.nonRetryable(
@@ -91,16 +122,44 @@ class Isolation {
         'AlreadyIsolated',
       );
     }
-    const record: IsolationRecord = { deployment: found.deployment, ...(found.kind ? { kind: found.kind } : {}), namespace: found.namespace, replicas: found.replicas, matchLabels: found.matchLabels, policy: found.policy };
+    const record: IsolationRecord = {
+      deployment: found.deployment,
+      ...(found.kind ? { kind: found.kind } : {}),
+      namespace: found.namespace,
+      replicas: found.replicas,
+      matchLabels: found.matchLabels,
+      policy: found.policy,
+    };
     this.state.record = record;
-    this.record('inspect', 'record_deployment', 'success', `replicas ${record.replicas}, selector ${labels(record.matchLabels)}`);
+    this.record(
+      'inspect',
+      'record_deployment',
+      'success',
+      `replicas ${record.replicas}, selector ${labels(record.matchLabels)}`,
+    );
     this.setPhase('isolating');
     const owner = { workflowId: this.state.workflowId, runId: workflowInfo().runId };
-    this.saga.register({ step: 'apply-emergency-policy', description: `delete networkpolicies/${record.policy}`, run: () => undo.removeEmergencyPolicy({ policy: record.policy, ownedBy: owner }) });
-    await this.step('apply-emergency-policy', () => change.applyEmergencyPolicy({ record, allow: this.plan.allow, reason: this.plan.reason, ...owner }), () => `${record.policy}: deny all but ${this.plan.allow.length} allowed peer(s)`);
+    this.saga.register({
+      step: 'apply-emergency-policy',
+      description: `delete networkpolicies/${record.policy}`,
+      run: () => undo.removeEmergencyPolicy({ policy: record.policy, ownedBy: owner }),
+    });
+    await this.step(
+      'apply-emergency-policy',
+      () => change.applyEmergencyPolicy({ record, allow: this.plan.allow, reason: this.plan.reason, ...owner }),
+      () => `${record.policy}: deny all but ${this.plan.allow.length} allowed peer(s)`,
+    );
     this.record('apply-emergency-policy', 'apply_emergency_policy', 'success', record.policy);
-    this.saga.register({ step: 'scale-to-zero', description: `scale ${workloadPath(this.plan)} back to ${record.replicas}`, run: () => undo.scaleDeployment({ deployment, replicas: record.replicas, ...kind }) });
-    await this.step('scale-to-zero', () => change.scaleDeployment({ deployment, replicas: 0, ...kind }), (r) => `${r.previous} → 0`);
+    this.saga.register({
+      step: 'scale-to-zero',
+      description: `scale ${workloadPath(this.plan)} back to ${record.replicas}`,
+      run: () => undo.scaleDeployment({ deployment, replicas: record.replicas, ...kind }),
+    });
+    await this.step(
+      'scale-to-zero',
+      () => change.scaleDeployment({ deployment, replicas: 0, ...kind }),
+      (r) => `${r.previous} → 0`,
+    );
     this.record('scale-to-zero', 'scale_to_zero', 'success', `${record.replicas} → 0`);
     this.state.isolatedAt = new Date().toISOString();
     this.setPhase('isolated');
@@ -137,7 +196,11 @@ class Isolation {
     });
     if (isCancellation(err)) throw err;
     const left = this.state.leftByHand.length ? `; left to do by hand: ${this.state.leftByHand.join('; ')}` : '';
-    throw ApplicationFailure.nonRetryable(`isolation of ${workloadPath(this.plan)} failed and was undone: ${reason}${left}`, 'IsolationRolledBack', { leftByHand: this.state.leftByHand });
+    throw ApplicationFailure.nonRetryable(
+      `isolation of ${workloadPath(this.plan)} failed and was undone: ${reason}${left}`,
+      'IsolationRolledBack',
+      { leftByHand: this.state.leftByHand },
+    );
   }
 
   /** Isolated: wait for `restore`; a restore that fails keeps the isolation and the record, and waits for the next one. */
@@ -148,7 +211,12 @@ class Isolation {
         await condition(() => this.restoreRequest !== null);
       } catch (err) {
         if (!isCancellation(err)) throw err;
-        this.record('isolated', 'isolation_left_in_place', 'skipped', `workflow cancelled: ${workloadPath(this.plan)} stays isolated; restore by hand: scale to ${record.replicas}, delete networkpolicies/${record.policy}`);
+        this.record(
+          'isolated',
+          'isolation_left_in_place',
+          'skipped',
+          `workflow cancelled: ${workloadPath(this.plan)} stays isolated; restore by hand: scale to ${record.replicas}, delete networkpolicies/${record.policy}`,
+        );
         await CancellationScope.nonCancellable(() => this.audit.settled());
         throw err;
       }
@@ -158,9 +226,25 @@ class Isolation {
         await CancellationScope.nonCancellable(() => this.restore(record));
         attempt.outcome = 'ok';
         this.setPhase('restored');
-        this.record('restored', 'restored', 'success', `${record.replicas} replica(s), emergency policy removed (by ${request.by}: ${request.reason})`);
+        this.record(
+          'restored',
+          'restored',
+          'success',
+          `${record.replicas} replica(s), emergency policy removed (by ${request.by}: ${request.reason})`,
+        );
         await this.audit.settled();
-        return { status: 'restored', workflowId: this.state.workflowId, deployment: record.deployment, record, isolatedAt: this.state.isolatedAt!, restoredAt: attempt.at, restoredBy: request.by, restoreReason: request.reason, steps: this.state.steps, auditGaps: this.audit.gaps };
+        return {
+          status: 'restored',
+          workflowId: this.state.workflowId,
+          deployment: record.deployment,
+          record,
+          isolatedAt: this.state.isolatedAt!,
+          restoredAt: attempt.at,
+          restoredBy: request.by,
+          restoreReason: request.reason,
+          steps: this.state.steps,
+          auditGaps: this.audit.gaps,
+        };
       } catch (err) {
         attempt.outcome = 'failed';
         attempt.error = describeError(err);
@@ -174,17 +258,34 @@ class Isolation {
   /** Exactly what was there: the recorded replicas first (pods start still cut off), then the network back. */
   private async restore(record: IsolationRecord): Promise<void> {
     this.setPhase('restoring');
-    await this.step('restore-replicas', () => undo.scaleDeployment({ deployment: record.deployment, replicas: record.replicas, ...(this.plan.kind === 'StatefulSet' ? { kind: this.plan.kind } : {}) }), (r) => `${r.previous} → ${r.replicas}`);
+    await this.step(
+      'restore-replicas',
+      () =>
+        undo.scaleDeployment({
+          deployment: record.deployment,
+          replicas: record.replicas,
+          ...(this.plan.kind === 'StatefulSet' ? { kind: this.plan.kind } : {}),
+        }),
+      (r) => `${r.previous} → ${r.replicas}`,
+    );
     this.record('restore-replicas', 'restore_replicas', 'success', `→ ${record.replicas}`);
     const owner = { workflowId: this.state.workflowId, runId: workflowInfo().runId };
-    await this.step('remove-emergency-policy', () => undo.removeEmergencyPolicy({ policy: record.policy, ownedBy: owner }), (r) => (r.removed ? `${record.policy} deleted` : `${record.policy} was already gone`));
+    await this.step(
+      'remove-emergency-policy',
+      () => undo.removeEmergencyPolicy({ policy: record.policy, ownedBy: owner }),
+      (r) => (r.removed ? `${record.policy} deleted` : `${record.policy} was already gone`),
+    );
     this.record('remove-emergency-policy', 'remove_emergency_policy', 'success', record.policy);
   }
 
   private onRestore(payload: unknown): void {
     const parsed = RestoreRequest.safeParse(payload ?? {});
-    if (!parsed.success) return this.ignore(`malformed input ignored — ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`);
-    if (['restoring', 'restored', 'rolling-back', 'rolled-back'].includes(this.state.phase) || this.restoreRequest) return this.ignore(`nothing to restore now (phase ${this.state.phase})`);
+    if (!parsed.success)
+      return this.ignore(
+        `malformed input ignored — ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
+      );
+    if (['restoring', 'restored', 'rolling-back', 'rolled-back'].includes(this.state.phase) || this.restoreRequest)
+      return this.ignore(`nothing to restore now (phase ${this.state.phase})`);
     const by = parsed.data.by ?? 'operator';
     const reason = parsed.data.reason ?? 'restore requested';
     this.restoreRequest = { by, reason };
@@ -203,7 +304,9 @@ class Isolation {
     this.state.phase = phase;
     upsertSearchAttributes([{ key: RotationPhase, value: phase }]);
     const r = this.state.record;
-    setCurrentDetails(`**${phase}** — ${workloadPath(this.plan)}${r ? `: ${r.replicas} replica(s) recorded, policy ${r.policy}` : ''}\n\nreason: ${this.plan.reason} (by ${this.plan.requestedBy})`);
+    setCurrentDetails(
+      `**${phase}** — ${workloadPath(this.plan)}${r ? `: ${r.replicas} replica(s) recorded, policy ${r.policy}` : ''}\n\nreason: ${this.plan.reason} (by ${this.plan.requestedBy})`,
+    );
   }
 
   private async step<T>(name: string, fn: () => Promise<T>, detail?: (r: T) => string): Promise<T> {
@@ -229,9 +332,18 @@ class Isolation {
     this.state.steps.push({ name, startedAt: now, endedAt: now, outcome, detail });
   }
 
-  private record(step: string, action: string, status: Parameters<AuditTrail['record']>[2], detail: string, type: 'emergency' | 'compensation' | 'signal' = 'emergency'): void {
+  private record(
+    step: string,
+    action: string,
+    status: Parameters<AuditTrail['record']>[2],
+    detail: string,
+    type: 'emergency' | 'compensation' | 'signal' = 'emergency',
+  ): void {
     this.audit.record(step, action, status, { event_type: type, detail: `${workloadPath(this.plan)}: ${detail}` });
   }
 }
 
-const labels = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',');
+const labels = (l: Record<string, string>) =>
+  Object.entries(l)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');

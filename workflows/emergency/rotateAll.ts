@@ -17,11 +17,22 @@ import { DEFAULT_CERT_SECRETS, type TlsService } from '../../contracts/input/cer
 import { rotateServiceCertificate } from '../certificates/workflow.js';
 import { credentialRotations } from '../credentialRotations.js';
 import { AuditTrail } from '../rotation/audit.js';
-import { cleanupNowSignal, compromiseSignal, describeError, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
+import {
+  cleanupNowSignal,
+  compromiseSignal,
+  describeError,
+  rotationWorkflowId,
+  type RotationResult,
+} from '../rotation/index.js';
 import { RotationComponent, RotationPhase, RotationTarget } from '../rotation/searchAttributes.js';
 import type { ValidationReport } from '../../contracts/checklist.js';
 import { validatePipeline } from '../validation/workflow.js';
-import { type EmergencyProcedure, emergencyOrder, RotateAllInput, type RotateAllPlan } from '../../contracts/input/rotateAll.js';
+import {
+  type EmergencyProcedure,
+  emergencyOrder,
+  RotateAllInput,
+  type RotateAllPlan,
+} from '../../contracts/input/rotateAll.js';
 
 export interface EmergencyRotation {
   /** A credential's procedure, or TLS material (`include`): a service certificate, the CA. */
@@ -57,7 +68,10 @@ export const emergencyProgressQuery = defineQuery<EmergencyResult & { phase: str
 export async function emergencyRotateAll(raw: RotateAllInput): Promise<EmergencyResult> {
   const parsed = RotateAllInput.safeParse(raw);
   if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(`invalid emergency input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(
+      `invalid emergency input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
+      'InvalidInput',
+    );
   }
   const plan = parsed.data;
   const { workflowId } = workflowInfo();
@@ -67,7 +81,10 @@ export async function emergencyRotateAll(raw: RotateAllInput): Promise<Emergency
     (procedure === 'schema-registry' && everyAccount ? plan.registryAccounts : [undefined]).map((account) => ({
       procedure,
       ...(account ? { account } : {}),
-      workflowId: rotationWorkflowId(procedure, String(plan.inputs[procedure]?.secret ?? credentialRotations[procedure].defaultSecret)),
+      workflowId: rotationWorkflowId(
+        procedure,
+        String(plan.inputs[procedure]?.secret ?? credentialRotations[procedure].defaultSecret),
+      ),
       status: plan.skip.includes(procedure) ? ('skipped' as const) : ('pending' as const),
     })),
   );
@@ -81,22 +98,37 @@ export async function emergencyRotateAll(raw: RotateAllInput): Promise<Emergency
     { key: RotationTarget, value: plan.target },
     { key: RotationPhase, value: phase },
   ]);
-  const audit = new AuditTrail(true, { component: 'emergency', requestedBy: plan.requestedBy, snapshot: () => ({ from: null, to: null, rollbackAvailable: false }) });
+  const audit = new AuditTrail(true, {
+    component: 'emergency',
+    requestedBy: plan.requestedBy,
+    snapshot: () => ({ from: null, to: null, rollbackAvailable: false }),
+  });
   audit.record('start', 'emergency_rotate_all', 'started', { detail: plan.reason });
 
   for (const rotation of rotations.filter((x) => x.status === 'pending')) {
     rotation.status = 'running';
     upsertSearchAttributes([{ key: RotationPhase, value: rotation.procedure }]);
     await rotateOne(plan, rotation);
-    audit.record(emergencyLabel(rotation), 'emergency_rotation', (rotation.status as EmergencyRotation['status']) === 'completed' ? 'success' : 'failed', { detail: rotation.error ?? `${rotation.from} → ${rotation.to}` });
+    audit.record(
+      emergencyLabel(rotation),
+      'emergency_rotation',
+      (rotation.status as EmergencyRotation['status']) === 'completed' ? 'success' : 'failed',
+      { detail: rotation.error ?? `${rotation.from} → ${rotation.to}` },
+    );
   }
 
   phase = 'validating';
   upsertSearchAttributes([{ key: RotationPhase, value: phase }]);
   result.validation = await validateAll(`${workflowId}/validate`);
-  audit.record('validate', 'access_validation', result.validation.ok ? 'success' : 'failed', { validation_status: result.validation.ok ? 'passed' : 'failed', detail: result.validation.failed.join('; ') || 'all checks passed' });
+  audit.record('validate', 'access_validation', result.validation.ok ? 'success' : 'failed', {
+    validation_status: result.validation.ok ? 'passed' : 'failed',
+    detail: result.validation.failed.join('; ') || 'all checks passed',
+  });
 
-  result.status = rotations.every((x) => x.status === 'completed' || x.status === 'skipped') && result.validation.ok ? 'completed' : 'incomplete';
+  result.status =
+    rotations.every((x) => x.status === 'completed' || x.status === 'skipped') && result.validation.ok
+      ? 'completed'
+      : 'incomplete';
   phase = result.status;
   upsertSearchAttributes([{ key: RotationPhase, value: phase }]);
   audit.record('done', 'emergency_rotate_all', result.status === 'completed' ? 'success' : 'failed');
@@ -105,33 +137,52 @@ export async function emergencyRotateAll(raw: RotateAllInput): Promise<Emergency
 }
 
 /** How a rotation is named in the audit log and the CLI: procedure/account, certificate/service, or the procedure. */
-export const emergencyLabel = (r: Pick<EmergencyRotation, 'procedure' | 'account' | 'service'>) => (r.account ? `${r.procedure}/${r.account}` : r.service ? `${r.procedure}/${r.service}` : r.procedure);
+export const emergencyLabel = (r: Pick<EmergencyRotation, 'procedure' | 'account' | 'service'>) =>
+  r.account ? `${r.procedure}/${r.account}` : r.service ? `${r.procedure}/${r.service}` : r.procedure;
 
 /** The CA rotation (which reissues every certificate from the new CA), else one reissue per service, else nothing. */
 function tlsRotations(plan: RotateAllPlan): EmergencyRotation[] {
-  if (plan.include.includes('ca')) return [{ procedure: 'ca', workflowId: rotationWorkflowId('ca', plan.caSecret), status: 'pending' }];
+  if (plan.include.includes('ca'))
+    return [{ procedure: 'ca', workflowId: rotationWorkflowId('ca', plan.caSecret), status: 'pending' }];
   if (!plan.include.includes('certificates')) return [];
-  return plan.certificateServices.map((service) => ({ procedure: 'certificate', service, workflowId: rotationWorkflowId('certificate', DEFAULT_CERT_SECRETS[service]), status: 'pending' }));
+  return plan.certificateServices.map((service) => ({
+    procedure: 'certificate',
+    service,
+    workflowId: rotationWorkflowId('certificate', DEFAULT_CERT_SECRETS[service]),
+    status: 'pending',
+  }));
 }
 
 /** The child workflow that replaces what `rotation` names, and its input (plain JSON, validated by the child). */
-function childOf(plan: RotateAllPlan, rotation: EmergencyRotation): { run: (input: Record<string, unknown>) => Promise<RotationResult>; input: Record<string, unknown> } {
+function childOf(
+  plan: RotateAllPlan,
+  rotation: EmergencyRotation,
+): { run: (input: Record<string, unknown>) => Promise<RotationResult>; input: Record<string, unknown> } {
   const why = { reason: `emergency: ${plan.reason}`, requestedBy: plan.requestedBy };
   if (rotation.procedure === 'ca') {
-    return { run: rotateCertificateAuthority as (i: Record<string, unknown>) => Promise<RotationResult>, input: { caSecret: plan.caSecret, services: plan.certificateServices, gracePeriod: plan.caGrace, ...why } };
+    return {
+      run: rotateCertificateAuthority as (i: Record<string, unknown>) => Promise<RotationResult>,
+      input: { caSecret: plan.caSecret, services: plan.certificateServices, gracePeriod: plan.caGrace, ...why },
+    };
   }
   if (rotation.procedure === 'certificate') {
-    return { run: rotateServiceCertificate as (i: Record<string, unknown>) => Promise<RotationResult>, input: { service: rotation.service, caSecret: plan.caSecret, ...why } };
+    return {
+      run: rotateServiceCertificate as (i: Record<string, unknown>) => Promise<RotationResult>,
+      input: { service: rotation.service, caSecret: plan.caSecret, ...why },
+    };
   }
   const overrides = { ...plan.inputs[rotation.procedure], ...(rotation.account ? { account: rotation.account } : {}) };
-  return { run: credentialRotations[rotation.procedure].run, input: { ...overrides, target: plan.target, compromise: true, ...why } };
+  return {
+    run: credentialRotations[rotation.procedure].run,
+    input: { ...overrides, target: plan.target, compromise: true, ...why },
+  };
 }
 
 /** One procedure as a child in compromise mode; a rotation already running on the credential is asked to finish first. */
 async function rotateOne(plan: RotateAllPlan, rotation: EmergencyRotation): Promise<void> {
   const { run, input } = childOf(plan, rotation);
   const deadline = Date.now() + plan.waitForRunningSeconds * 1000;
-  for (let asked = false; ; ) {
+  for (let asked = false; ;) {
     try {
       const r = await executeChild(run, {
         workflowId: rotation.workflowId,
@@ -151,7 +202,10 @@ async function rotateOne(plan: RotateAllPlan, rotation: EmergencyRotation): Prom
         continue;
       }
       rotation.status = 'failed';
-      rotation.error = err instanceof WorkflowExecutionAlreadyStartedError ? `a rotation of this credential kept running for ${plan.waitForRunningSeconds} s after it was told to end (is it parked in needs-attention? retry or abandon it); then run the emergency again` : describeError(err instanceof ChildWorkflowFailure && err.cause ? err.cause : err);
+      rotation.error =
+        err instanceof WorkflowExecutionAlreadyStartedError
+          ? `a rotation of this credential kept running for ${plan.waitForRunningSeconds} s after it was told to end (is it parked in needs-attention? retry or abandon it); then run the emergency again`
+          : describeError(err instanceof ChildWorkflowFailure && err.cause ? err.cause : err);
       return;
     }
   }
@@ -174,13 +228,19 @@ async function endRunningRotation(plan: RotateAllPlan, rotation: EmergencyRotati
 
 /** `validate --component all` as a child: a failed check fails that child, whose details carry the report. */
 async function validateAll(id: string): Promise<NonNullable<EmergencyResult['validation']>> {
-  const failedLines = (r: ValidationReport) => r.checks.filter((c) => c.status === 'fail').map((c) => `${c.component}: ${c.check}`);
+  const failedLines = (r: ValidationReport) =>
+    r.checks.filter((c) => c.status === 'fail').map((c) => `${c.component}: ${c.check}`);
   try {
-    const report = await executeChild(validatePipeline, { workflowId: id, args: [{ components: ['all'] }], parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL });
+    const report = await executeChild(validatePipeline, {
+      workflowId: id,
+      args: [{ components: ['all'] }],
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    });
     return { ok: report.ok, failed: failedLines(report), workflowId: id };
   } catch (err) {
     const cause = err instanceof ChildWorkflowFailure ? err.cause : undefined;
-    const report = cause instanceof ApplicationFailure ? (cause.details?.[0] as ValidationReport | undefined) : undefined;
+    const report =
+      cause instanceof ApplicationFailure ? (cause.details?.[0] as ValidationReport | undefined) : undefined;
     return { ok: false, failed: report ? failedLines(report) : [describeError(cause ?? err)], workflowId: id };
   }
 }

@@ -2,10 +2,22 @@ import { z } from 'zod';
 import { parseIsoDuration } from '../../contracts/duration.js';
 
 /** PostgreSQL identifiers rekey creates or names: lowercase, unquoted shape, at most 63 bytes. */
-const pgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)');
+const pgIdentifier = z
+  .string()
+  .regex(
+    /^[a-z_][a-z0-9_]{0,62}$/,
+    'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)',
+  );
 /** Kubernetes-style object names (secrets, targets, connectors). */
-const objectName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, "-" or "." (at most 63 characters)');
-const isoDuration = z.string().refine((v) => parseIsoDuration(v) !== undefined, 'must be an ISO-8601 duration such as PT24H, P1D or PT15M');
+const objectName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
+    'must be lowercase letters, digits, "-" or "." (at most 63 characters)',
+  );
+const isoDuration = z
+  .string()
+  .refine((v) => parseIsoDuration(v) !== undefined, 'must be an ISO-8601 duration such as PT24H, P1D or PT15M');
 
 export const applyStrategies = ['reload-connector', 'restart-worker'] as const;
 
@@ -19,14 +31,27 @@ export const PostgresCdcRotationInput = z
     connector: objectName.default('postgres-cdc-users-connector'),
     slot: pgIdentifier.default('debezium_slot'),
     parentRole: pgIdentifier.default('debezium_parent'),
-    userPrefix: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'must be a lowercase identifier prefix of at most 41 characters').default('debezium'),
-    secret: objectName.default('debezium-credentials').describe('secret the pipeline consumes; -pending and -backup are its siblings'),
+    userPrefix: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,40}$/, 'must be a lowercase identifier prefix of at most 41 characters')
+      .default('debezium'),
+    secret: objectName
+      .default('debezium-credentials')
+      .describe('secret the pipeline consumes; -pending and -backup are its siblings'),
     adminConnection: objectName.default('postgres-admin').describe('secret holding the admin connection credential'),
-    topic: z.string().min(1).default('ecommerce.public.users').describe('topic on which the canary change event is read back'),
+    topic: z
+      .string()
+      .min(1)
+      .default('ecommerce.public.users')
+      .describe('topic on which the canary change event is read back'),
     strategy: z.enum(applyStrategies).default('reload-connector'),
     gracePeriod: isoDuration.default('PT24H'),
     compromise: z.boolean().default(false).describe('suspected compromise: allows a zero grace period'),
-    maxLagBytes: z.number().int().positive().default(64 * 1024 * 1024),
+    maxLagBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024),
     maxLagSeconds: z.number().positive().default(30),
     minFreeMemoryPercent: z.number().min(0).max(100).default(20),
     reason: z.string().min(1).max(500).default('scheduled rotation'),
@@ -39,7 +64,11 @@ export const PostgresCdcRotationInput = z
   .superRefine((v, ctx) => {
     const grace = parseIsoDuration(v.gracePeriod);
     if (grace !== undefined && grace <= 0 && !v.compromise) {
-      ctx.addIssue({ code: 'custom', path: ['gracePeriod'], message: 'must be longer than zero (a zero grace period is only allowed with compromise: true)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gracePeriod'],
+        message: 'must be longer than zero (a zero grace period is only allowed with compromise: true)',
+      });
     }
   });
 
@@ -57,7 +86,9 @@ export class InvalidInputError extends Error {
 export function parseRotationInput(raw: unknown): PostgresCdcRotationPlan {
   const parsed = PostgresCdcRotationInput.safeParse(raw);
   if (!parsed.success) {
-    throw new InvalidInputError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })));
+    throw new InvalidInputError(
+      parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })),
+    );
   }
   return parsed.data;
 }

@@ -31,8 +31,18 @@ export function evaluatePreflight(f: PreflightFacts, l: PreflightLimits): CheckR
   const notRunning = f.connector.tasks.filter((t) => t.state !== 'RUNNING');
   return [
     { check: 'wal_level', ok: f.walLevel === 'logical', seen: f.walLevel, expected: 'logical' },
-    { check: 'max_replication_slots', ok: f.maxReplicationSlots >= 4, seen: String(f.maxReplicationSlots), expected: '>= 4' },
-    { check: 'slot exists', ok: f.slot.exists, seen: f.slot.exists ? 'present' : 'absent', expected: `slot ${f.slot.name} present` },
+    {
+      check: 'max_replication_slots',
+      ok: f.maxReplicationSlots >= 4,
+      seen: String(f.maxReplicationSlots),
+      expected: '>= 4',
+    },
+    {
+      check: 'slot exists',
+      ok: f.slot.exists,
+      seen: f.slot.exists ? 'present' : 'absent',
+      expected: `slot ${f.slot.name} present`,
+    },
     { check: 'slot active', ok: f.slot.active, seen: f.slot.active ? 'active' : 'inactive', expected: 'active' },
     {
       check: 'lag bytes',
@@ -40,7 +50,12 @@ export function evaluatePreflight(f: PreflightFacts, l: PreflightLimits): CheckR
       seen: f.slot.lagBytes === null ? 'unknown' : `${f.slot.lagBytes} B`,
       expected: `<= ${l.maxLagBytes} B`,
     },
-    { check: 'lag seconds', ok: lagSeconds <= l.maxLagSeconds, seen: `${lagSeconds.toFixed(3)} s`, expected: `<= ${l.maxLagSeconds} s` },
+    {
+      check: 'lag seconds',
+      ok: lagSeconds <= l.maxLagSeconds,
+      seen: `${lagSeconds.toFixed(3)} s`,
+      expected: `<= ${l.maxLagSeconds} s`,
+    },
     { check: 'connector running', ok: f.connector.state === 'RUNNING', seen: f.connector.state, expected: 'RUNNING' },
     {
       check: 'tasks running',
@@ -54,7 +69,12 @@ export function evaluatePreflight(f: PreflightFacts, l: PreflightLimits): CheckR
       seen: f.streamingUser ?? 'nobody streaming',
       expected: f.currentSecretUser,
     },
-    { check: 'free memory', ok: f.memoryAvailablePercent >= l.minFreeMemoryPercent, seen: `${f.memoryAvailablePercent}%`, expected: `>= ${l.minFreeMemoryPercent}%` },
+    {
+      check: 'free memory',
+      ok: f.memoryAvailablePercent >= l.minFreeMemoryPercent,
+      seen: `${f.memoryAvailablePercent}%`,
+      expected: `>= ${l.minFreeMemoryPercent}%`,
+    },
     {
       check: 'node memory pressure',
       ok: (f.nodesUnderMemoryPressure ?? []).length === 0,

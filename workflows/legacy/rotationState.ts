@@ -1,4 +1,10 @@
-import { defineQuery, defineSignal, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  defineQuery,
+  defineSignal,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { RotationPhase } from '../rotation/searchAttributes.js';
 
 export type Phase =

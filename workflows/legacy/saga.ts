@@ -30,7 +30,12 @@ export class Saga {
     return [...this.stack].reverse().map(({ step, description }) => ({ step, description }));
   }
 
-  async compensate(hooks: { onStart(c: Compensation): Promise<void>; onDone(c: Compensation): Promise<void>; onStuck(c: Compensation, error: string): Promise<void>; onRetry(): Promise<void> }): Promise<void> {
+  async compensate(hooks: {
+    onStart(c: Compensation): Promise<void>;
+    onDone(c: Compensation): Promise<void>;
+    onStuck(c: Compensation, error: string): Promise<void>;
+    onRetry(): Promise<void>;
+  }): Promise<void> {
     while (this.stack.length > 0) {
       const c = this.stack[this.stack.length - 1]!;
       await hooks.onStart(c);

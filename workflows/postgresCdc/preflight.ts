@@ -29,7 +29,6 @@ export interface PreflightLimits {
   strategy?: string;
 }
 
-
 /** A config-provider reference names the secret as a path segment or object name (`${dir:…/<secret>:key}`, `${secrets:ns/<secret>:key}`). */
 const refersTo = (ref: string, secret: string) => new RegExp(`[/:]${secret.replace(/\./g, '\\.')}:`).test(ref);
 
@@ -42,7 +41,12 @@ export function evaluatePreflight(f: PreflightFacts, l: PreflightLimits): CheckR
     check('max_replication_slots', f.maxReplicationSlots >= 4, String(f.maxReplicationSlots), '>= 4'),
     check('slot exists', f.slot.exists, f.slot.exists ? 'present' : 'absent', `slot ${f.slot.name} present`),
     check('slot active', f.slot.active, f.slot.active ? 'active' : 'inactive', 'active'),
-    check('lag bytes', f.slot.lagBytes !== null && f.slot.lagBytes <= l.maxLagBytes, f.slot.lagBytes === null ? 'unknown' : `${f.slot.lagBytes} B`, `<= ${l.maxLagBytes} B`),
+    check(
+      'lag bytes',
+      f.slot.lagBytes !== null && f.slot.lagBytes <= l.maxLagBytes,
+      f.slot.lagBytes === null ? 'unknown' : `${f.slot.lagBytes} B`,
+      `<= ${l.maxLagBytes} B`,
+    ),
     check('lag seconds', lagSeconds <= l.maxLagSeconds, `${lagSeconds.toFixed(3)} s`, `<= ${l.maxLagSeconds} s`),
     check('connector running', f.connector.state === 'RUNNING', f.connector.state, 'RUNNING'),
     check(
@@ -54,9 +58,19 @@ export function evaluatePreflight(f: PreflightFacts, l: PreflightLimits): CheckR
     // The rotation is keyed on the secret; these two tie the slot to it, so two targets that
     // name one slot must name one secret too (and so one workflow id).
     check('connector reads the slot', f.binding.slot === l.slot, f.binding.slot ?? '(none)', l.slot),
-    check('connector reads the secret', f.binding.credentialRefs.length > 0 && f.binding.credentialRefs.every((r) => refersTo(r, l.secret)), f.binding.credentialRefs.join(', ') || '(no config-provider reference)', `references to ${l.secret}`),
+    check(
+      'connector reads the secret',
+      f.binding.credentialRefs.length > 0 && f.binding.credentialRefs.every((r) => refersTo(r, l.secret)),
+      f.binding.credentialRefs.join(', ') || '(no config-provider reference)',
+      `references to ${l.secret}`,
+    ),
     strategyFits(f, l),
-    check('streaming user matches secret', f.streamingUser !== null && f.streamingUser === f.currentSecretUser, f.streamingUser ?? 'nobody streaming', f.currentSecretUser),
+    check(
+      'streaming user matches secret',
+      f.streamingUser !== null && f.streamingUser === f.currentSecretUser,
+      f.streamingUser ?? 'nobody streaming',
+      f.currentSecretUser,
+    ),
     ...memoryChecks(f, l, pressure),
   ];
 }
@@ -69,13 +83,23 @@ export function evaluatePreflight(f: PreflightFacts, l: PreflightLimits): CheckR
  */
 function strategyFits(f: PreflightFacts, l: PreflightLimits): CheckResult {
   const name = 'strategy fits how Connect reads the secret';
-  if (f.secretStore !== 'kubernetes' || l.strategy !== 'reload-connector') return { check: name, ok: true, seen: `${f.secretStore ?? 'unknown'} store, ${l.strategy ?? 'unknown'}`, expected: 'any' };
+  if (f.secretStore !== 'kubernetes' || l.strategy !== 'reload-connector')
+    return {
+      check: name,
+      ok: true,
+      seen: `${f.secretStore ?? 'unknown'} store, ${l.strategy ?? 'unknown'}`,
+      expected: 'any',
+    };
   const fromVolume = f.binding.credentialRefs.filter((r) => !r.startsWith('${secrets:'));
   return {
     check: name,
     ok: fromVolume.length === 0,
-    seen: fromVolume.length === 0 ? 'read from the Kubernetes API (${secrets:…})' : `read from a projected volume (${fromVolume.join(', ')})`,
-    expected: 'reload-connector on Kubernetes needs ${secrets:<ns>/<secret>:<key>} (Strimzi provider); otherwise use restart-worker',
+    seen:
+      fromVolume.length === 0
+        ? 'read from the Kubernetes API (${secrets:…})'
+        : `read from a projected volume (${fromVolume.join(', ')})`,
+    expected:
+      'reload-connector on Kubernetes needs ${secrets:<ns>/<secret>:<key>} (Strimzi provider); otherwise use restart-worker',
   };
 }
 
@@ -84,16 +108,33 @@ function memoryChecks(f: PreflightFacts, l: PreflightLimits, pressure: string[])
   const pods = f.connectPods;
   if (!pods) {
     return [
-      { check: 'free memory', ok: f.memoryAvailablePercent >= l.minFreeMemoryPercent, seen: `${f.memoryAvailablePercent}%`, expected: `>= ${l.minFreeMemoryPercent}%` },
-      { check: 'node memory pressure', ok: pressure.length === 0, seen: pressure.join(',') || 'none', expected: 'no node under MemoryPressure' },
+      {
+        check: 'free memory',
+        ok: f.memoryAvailablePercent >= l.minFreeMemoryPercent,
+        seen: `${f.memoryAvailablePercent}%`,
+        expected: `>= ${l.minFreeMemoryPercent}%`,
+      },
+      {
+        check: 'node memory pressure',
+        ok: pressure.length === 0,
+        seen: pressure.join(',') || 'none',
+        expected: 'no node under MemoryPressure',
+      },
     ];
   }
-  const trouble = [...pods.oomKilled.map((p) => `${p} OOMKilled`), ...pods.evicted.map((p) => `${p} evicted`), ...pods.notReady.map((p) => `${p} not Ready`)];
+  const trouble = [
+    ...pods.oomKilled.map((p) => `${p} OOMKilled`),
+    ...pods.evicted.map((p) => `${p} evicted`),
+    ...pods.notReady.map((p) => `${p} not Ready`),
+  ];
   return [
     {
       check: 'Connect pods memory',
       ok: pods.pods > 0 && trouble.length === 0,
-      seen: pods.pods === 0 ? 'no kafka-connect pods' : trouble.join(', ') || `${pods.pods} pod(s) Ready, none OOMKilled or evicted`,
+      seen:
+        pods.pods === 0
+          ? 'no kafka-connect pods'
+          : trouble.join(', ') || `${pods.pods} pod(s) Ready, none OOMKilled or evicted`,
       expected: 'every kafka-connect pod Ready, none OOMKilled or evicted (a restart would not survive memory trouble)',
     },
   ];

@@ -1,7 +1,19 @@
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { legacyRotatePostgresCdcV2 } from '../legacy/rotatePostgresCdcV2.js';
-import { parseIsoDuration, Rotation, procedureActivities, type RotationResult, gatePreflight, resolvePlanOnWorker, restartStamp } from '../rotation/index.js';
-import { cdcUserName, type PostgresCdcRotationInput, type PostgresCdcRotationPlan } from '../../contracts/input/postgresCdc.js';
+import {
+  parseIsoDuration,
+  Rotation,
+  procedureActivities,
+  type RotationResult,
+  gatePreflight,
+  resolvePlanOnWorker,
+  restartStamp,
+} from '../rotation/index.js';
+import {
+  cdcUserName,
+  type PostgresCdcRotationInput,
+  type PostgresCdcRotationPlan,
+} from '../../contracts/input/postgresCdc.js';
 import { evaluatePreflight } from './preflight.js';
 import { cdcSteps, EXPIRY_MARGIN_MS, orderedSteps, RETIRE_LOCK_TIMEOUT_MS } from './steps.js';
 
@@ -23,15 +35,29 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
     procedure: 'postgresql-cdc',
     lease: `connector/${plan.connector}`,
     component: 'postgresql_cdc',
-    details: { strategy: plan.strategy, gracePeriod: plan.gracePeriod, secret: plan.secret, slot: plan.slot, connector: plan.connector },
-    validation: { components: ['postgresql', 'kafka-connect'], targets: { cdcSecret: plan.secret, slot: plan.slot, publication: plan.publication, connector: plan.connector } },
+    details: {
+      strategy: plan.strategy,
+      gracePeriod: plan.gracePeriod,
+      secret: plan.secret,
+      slot: plan.slot,
+      connector: plan.connector,
+    },
+    validation: {
+      components: ['postgresql', 'kafka-connect'],
+      targets: { cdcSecret: plan.secret, slot: plan.slot, publication: plan.publication, connector: plan.connector },
+    },
     orderedAudit,
   });
 
   return r.run(async () => {
     // 1. Pre-flight: read only; nothing is changed if it fails (unless forced, with a reason).
     r.setPhase('preflight');
-    const found = await r.step('preflight', () => preflight(plan, r, everyReader), (f) => `current user ${f.user}${f.readers.length > 1 ? `; connectors reading ${plan.secret}: ${f.readers.join(', ')}` : ''}`);
+    const found = await r.step(
+      'preflight',
+      () => preflight(plan, r, everyReader),
+      (f) =>
+        `current user ${f.user}${f.readers.length > 1 ? `; connectors reading ${plan.secret}: ${f.readers.join(', ')}` : ''}`,
+    );
     const [oldUser, readers] = [found.user, found.readers];
     const newUser = cdcUserName(plan.userPrefix, new Date(), oldUser);
     [r.from, r.to] = [oldUser, newUser];
@@ -41,40 +67,106 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
 
     // 2. Stage the new credential: the password exists only in the secret store.
     r.setPhase('staging');
-    const pending = await r.change(steps.stage, { run: () => change.stagePendingCredential({ secret: plan.secret, newUser, rotationId }), undo: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }), show: (c) => `${c.secret} fp=${c.fingerprint}` });
-    await r.change(steps.createRole, { run: () => change.createRoleFromSecret({ secret: pending.secret, parentRole: plan.parentRole, rotationId }), undo: () => undo.dropRoleCreatedBy({ role: newUser, rotationId, parentRole: plan.parentRole }), show: (x) => `${x.role} ${x.created ? 'created' : 'converged'}` });
+    const pending = await r.change(steps.stage, {
+      run: () => change.stagePendingCredential({ secret: plan.secret, newUser, rotationId }),
+      undo: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }),
+      show: (c) => `${c.secret} fp=${c.fingerprint}`,
+    });
+    await r.change(steps.createRole, {
+      run: () => change.createRoleFromSecret({ secret: pending.secret, parentRole: plan.parentRole, rotationId }),
+      undo: () => undo.dropRoleCreatedBy({ role: newUser, rotationId, parentRole: plan.parentRole }),
+      show: (x) => `${x.role} ${x.created ? 'created' : 'converged'}`,
+    });
     const was = await r.step(steps.parity.name, () => privilegeParity(oldUser, newUser));
-    await r.wait(steps.tableAccess.name, () => wait.testTableAccess({ secret: pending.secret, publication: plan.publication }), (x) => `${x.tables.length} published tables readable`);
-    await r.wait(steps.replicationLogin.name, () => read.testReplicationLogin({ secret: pending.secret }), (x) => `IDENTIFY_SYSTEM ok (system ${x.systemId})`);
+    await r.wait(
+      steps.tableAccess.name,
+      () => wait.testTableAccess({ secret: pending.secret, publication: plan.publication }),
+      (x) => `${x.tables.length} published tables readable`,
+    );
+    await r.wait(
+      steps.replicationLogin.name,
+      () => read.testReplicationLogin({ secret: pending.secret }),
+      (x) => `IDENTIFY_SYSTEM ok (system ${x.systemId})`,
+    );
 
     // 3. Switch the pipeline to it.
     r.setPhase('switching');
-    await r.change(steps.backup, { run: () => change.backupCurrentCredential({ secret: plan.secret, rotationId }), undo: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] }), show: (c) => `backup holds ${c.user}` });
+    await r.change(steps.backup, {
+      run: () => change.backupCurrentCredential({ secret: plan.secret, rotationId }),
+      undo: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] }),
+      show: (c) => `backup holds ${c.user}`,
+    });
     const expiry = (endsAt: number) => new Date(endsAt + EXPIRY_MARGIN_MS).toISOString();
-    await r.change(steps.expireOld, { run: () => change.limitRoleValidity({ role: oldUser, until: expiry(Date.now() + graceMs) }), undo: () => undo.limitRoleValidity({ role: oldUser, until: was.validUntil }) });
-    if (plan.strategy === 'restart-worker') await r.change(steps.pause, { run: () => change.pauseConnector({ connector: plan.connector }), undo: () => undo.resumeConnector({ connector: plan.connector }) });
-    await r.change(steps.promote, { run: () => change.promotePendingCredential({ secret: plan.secret, rotationId }), undo: () => switchBack(plan, oldUser, rotationId, readers), show: (c) => `current now ${c.user} fp=${c.fingerprint}` });
+    await r.change(steps.expireOld, {
+      run: () => change.limitRoleValidity({ role: oldUser, until: expiry(Date.now() + graceMs) }),
+      undo: () => undo.limitRoleValidity({ role: oldUser, until: was.validUntil }),
+    });
+    if (plan.strategy === 'restart-worker')
+      await r.change(steps.pause, {
+        run: () => change.pauseConnector({ connector: plan.connector }),
+        undo: () => undo.resumeConnector({ connector: plan.connector }),
+      });
+    await r.change(steps.promote, {
+      run: () => change.promotePendingCredential({ secret: plan.secret, rotationId }),
+      undo: () => switchBack(plan, oldUser, rotationId, readers),
+      show: (c) => `current now ${c.user} fp=${c.fingerprint}`,
+    });
     await r.step(steps.apply.name, () => apply(wait, plan, readers));
-    await r.step(steps.running.name, (): Promise<unknown> => (plan.strategy === 'restart-worker' ? wait.resumeConnector({ connector: plan.connector }) : readersRunning(wait, readers)));
+    await r.step(steps.running.name, (): Promise<unknown> =>
+      plan.strategy === 'restart-worker'
+        ? wait.resumeConnector({ connector: plan.connector })
+        : readersRunning(wait, readers),
+    );
     r.checkpoint('switch');
 
     // 4. Verify: the new user streams, the slot moves, a canary change arrives in Kafka.
     r.setPhase('verifying');
-    await r.wait(steps.streamingUser.name, () => wait.waitStreamingUser({ slot: plan.slot, user: newUser, timeoutMs: 120_000 }), (s) => `walsender ${s.slot.activePid} runs as ${s.streamingUser}`);
+    await r.wait(
+      steps.streamingUser.name,
+      () => wait.waitStreamingUser({ slot: plan.slot, user: newUser, timeoutMs: 120_000 }),
+      (s) => `walsender ${s.slot.activePid} runs as ${s.streamingUser}`,
+    );
     const marker = `rekey-${runId}`;
     const since = Date.now() - 5_000;
-    const canary = await r.change(steps.canaryWrite, { run: () => change.writeCanary({ marker }), undo: () => undo.removeCanary({ marker }), show: (c) => `at ${c.lsn}` });
-    await r.wait(steps.slotAdvanced.name, () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: 120_000 }), (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`);
-    await r.wait(steps.canaryReadBack.name, () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: 120_000 }), (e) => `partition ${e.partition} offset ${e.offset}`);
+    const canary = await r.change(steps.canaryWrite, {
+      run: () => change.writeCanary({ marker }),
+      undo: () => undo.removeCanary({ marker }),
+      show: (c) => `at ${c.lsn}`,
+    });
+    await r.wait(
+      steps.slotAdvanced.name,
+      () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: 120_000 }),
+      (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`,
+    );
+    await r.wait(
+      steps.canaryReadBack.name,
+      () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: 120_000 }),
+      (e) => `partition ${e.partition} offset ${e.offset}`,
+    );
     r.checkpoint('canary-read-back');
 
     // 5. Grace: the old user stays valid (and expires by itself at grace end + 1 h).
     if (plan.compromise) r.tracker.note(steps.grace.name, 'skipped', 'compromise: the old user is revoked at once');
-    else await r.holdGrace(graceMs, (endsAt) => change.limitRoleValidity({ role: oldUser, until: expiry(endsAt.getTime()) }));
+    else
+      await r.holdGrace(graceMs, (endsAt) =>
+        change.limitRoleValidity({ role: oldUser, until: expiry(endsAt.getTime()) }),
+      );
 
     // 6. Cleanup: refused while anyone still uses the old user (compromise: its sessions, an attacker's included, are ended); NOLOGIN, drop it; tidy the store.
     await r.cleanup(async () => {
-      await r.persist(steps.retire.name, () => undo.retireRole({ role: oldUser, parentRole: plan.parentRole, slot: plan.slot, lockTimeoutMs: RETIRE_LOCK_TIMEOUT_MS, sessions: plan.compromise ? 'terminate' : 'refuse' }), (x) => (x.dropped ? `dropped ${oldUser}, ${x.terminated} session(s) terminated` : `${oldUser} was already gone`));
+      await r.persist(
+        steps.retire.name,
+        () =>
+          undo.retireRole({
+            role: oldUser,
+            parentRole: plan.parentRole,
+            slot: plan.slot,
+            lockTimeoutMs: RETIRE_LOCK_TIMEOUT_MS,
+            sessions: plan.compromise ? 'terminate' : 'refuse',
+          }),
+        (x) =>
+          x.dropped ? `dropped ${oldUser}, ${x.terminated} session(s) terminated` : `${oldUser} was already gone`,
+      );
       await r.persist(steps.removeVersions.name, async () => {
         await undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] });
         await undo.removeCanary({ marker });
@@ -84,9 +176,12 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
   });
 }
 
-
 /** The current user, and every connector that reads the secret (plan.connector first; runs from before the patch: it alone). */
-async function preflight(plan: PostgresCdcRotationPlan, r: Rotation, everyReader: boolean): Promise<{ user: string; readers: string[] }> {
+async function preflight(
+  plan: PostgresCdcRotationPlan,
+  r: Rotation,
+  everyReader: boolean,
+): Promise<{ user: string; readers: string[] }> {
   const [replication, connector, binding, current, memory, others] = await Promise.all([
     read.inspectReplication({ slot: plan.slot }),
     read.connectorStatus({ connector: plan.connector }),
@@ -96,7 +191,16 @@ async function preflight(plan: PostgresCdcRotationPlan, r: Rotation, everyReader
     everyReader ? read.secretReaders({ secret: plan.secret }) : Promise.resolve({ readers: [] as string[] }),
   ]);
   const checks = evaluatePreflight(
-    { ...replication, currentSecretUser: current.user, secretStore: current.store, connector, binding, memoryAvailablePercent: memory.availablePercent, nodesUnderMemoryPressure: memory.nodesUnderPressure, connectPods: memory.connectPods },
+    {
+      ...replication,
+      currentSecretUser: current.user,
+      secretStore: current.store,
+      connector,
+      binding,
+      memoryAvailablePercent: memory.availablePercent,
+      nodesUnderMemoryPressure: memory.nodesUnderPressure,
+      connectPods: memory.connectPods,
+    },
     plan,
   );
   gatePreflight(r.audit, checks, { force: plan.force });
@@ -110,9 +214,14 @@ async function privilegeParity(oldUser: string, newUser: string) {
     was.canLogin !== now.canLogin && `login ${was.canLogin} vs ${now.canLogin}`,
     was.replication !== now.replication && `replication ${was.replication} vs ${now.replication}`,
     list(was.memberOf) !== list(now.memberOf) && `member of ${list(was.memberOf)} vs ${list(now.memberOf)}`,
-    list(was.directGrants) !== list(now.directGrants) && `direct grants ${list(was.directGrants)} vs ${list(now.directGrants)} (grant them to ${newUser}'s parent role instead)`,
+    list(was.directGrants) !== list(now.directGrants) &&
+      `direct grants ${list(was.directGrants)} vs ${list(now.directGrants)} (grant them to ${newUser}'s parent role instead)`,
   ].filter(Boolean);
-  if (diffs.length) throw ApplicationFailure.nonRetryable(`privilege parity with ${oldUser} failed: ${diffs.join('; ')}`, 'PrivilegeParity');
+  if (diffs.length)
+    throw ApplicationFailure.nonRetryable(
+      `privilege parity with ${oldUser} failed: ${diffs.join('; ')}`,
+      'PrivilegeParity',
+    );
   return was;
 }
 
@@ -122,7 +231,12 @@ async function privilegeParity(oldUser: string, newUser: string) {
  * same Secret would otherwise keep the old user, and cleanup would refuse to drop it).
  */
 async function apply(acts: typeof wait, plan: PostgresCdcRotationPlan, readers: string[]): Promise<void> {
-  if (plan.strategy === 'restart-worker') return void (await acts.restartConnectWorker({ connector: plan.connector, timeoutMs: 300_000, restartedAt: restartStamp() }));
+  if (plan.strategy === 'restart-worker')
+    return void (await acts.restartConnectWorker({
+      connector: plan.connector,
+      timeoutMs: 300_000,
+      restartedAt: restartStamp(),
+    }));
   for (const connector of readers) await acts.restartConnector({ connector, tasksOnly: true });
 }
 
@@ -131,7 +245,12 @@ async function readersRunning(acts: typeof wait, readers: string[]): Promise<voi
 }
 
 /** The promote step's compensation: the old credential back in the secret, applied, streaming again. */
-async function switchBack(plan: PostgresCdcRotationPlan, oldUser: string, rotationId: string, readers: string[]): Promise<void> {
+async function switchBack(
+  plan: PostgresCdcRotationPlan,
+  oldUser: string,
+  rotationId: string,
+  readers: string[],
+): Promise<void> {
   await undo.restoreBackupCredential({ secret: plan.secret, rotationId });
   await apply(undo, plan, readers);
   await undo.resumeConnector({ connector: plan.connector });

@@ -12,11 +12,21 @@ export const activityOptions = {
    * out instead of rolling a rotation back. A retry policy is not part of the replayed commands:
    * changing it needs no patch.
    */
-  read: { startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 8 } },
+  read: {
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 8 },
+  },
   /** Idempotent changes: the same ~45 s budget. */
-  change: { startToCloseTimeout: '60s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 8 } },
+  change: {
+    startToCloseTimeout: '60s',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 8 },
+  },
   /** Waits on the outside world (≤ 600 s each, heartbeating). */
   wait: { startToCloseTimeout: '11m', heartbeatTimeout: '30s', retry: { initialInterval: '2s', maximumAttempts: 3 } },
   /** Compensations and cleanup: retried longer before an operator is asked. */
-  undo: { startToCloseTimeout: '11m', heartbeatTimeout: '30s', retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 } },
+  undo: {
+    startToCloseTimeout: '11m',
+    heartbeatTimeout: '30s',
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 },
+  },
 } satisfies Record<string, ActivityOptions>;

@@ -3,7 +3,10 @@ import type { AuditEvent } from '../../activities/audit.js';
 import type { Activities } from '../../activities/index.js';
 
 // Short and bounded: an audit outage must never hold a rotation or its rollback.
-const audit = proxyActivities<Pick<Activities, 'appendAudit'>>({ startToCloseTimeout: '10s', retry: { initialInterval: '1s', maximumAttempts: 3 } });
+const audit = proxyActivities<Pick<Activities, 'appendAudit'>>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '1s', maximumAttempts: 3 },
+});
 
 export interface AuditContext {
   component: string;
@@ -59,7 +62,10 @@ export class AuditTrail {
       () => undefined,
       (err: unknown) => {
         this.gaps++;
-        log.warn('audit append failed; the rotation goes on', { action, error: err instanceof Error ? err.message : String(err) });
+        log.warn('audit append failed; the rotation goes on', {
+          action,
+          error: err instanceof Error ? err.message : String(err),
+        });
       },
     );
     if (this.ordered) this.tail = p;

@@ -52,7 +52,10 @@ export class OperatorControl {
     setHandler(rollbackSignal, (raw: unknown) => {
       // A rollback sent with no input (the Web UI's default) is an operator asking to undo: never dropped for want of a
       // reason. Runs before the patch ignored it, and replay keeps them so.
-      const r = raw == null && patched('rollback-without-input') ? { reason: ROLLBACK_WITHOUT_INPUT, by: undefined } : this.parse('rollback', RollbackRequest, raw);
+      const r =
+        raw == null && patched('rollback-without-input')
+          ? { reason: ROLLBACK_WITHOUT_INPUT, by: undefined }
+          : this.parse('rollback', RollbackRequest, raw);
       if (!r) return;
       const refusal = this.rollbackRefusal();
       if (refusal) return this.ignore('rollback', refusal);
@@ -68,7 +71,10 @@ export class OperatorControl {
         // rejected at once, with the reason, and nothing recorded in the history
         validator: (raw: unknown) => {
           const parsed = RollbackRequest.safeParse(raw ?? { reason: ROLLBACK_WITHOUT_INPUT });
-          if (!parsed.success) throw new Error(`malformed rollback request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`);
+          if (!parsed.success)
+            throw new Error(
+              `malformed rollback request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
+            );
           const refusal = this.rollbackRefusal();
           if (refusal) throw new Error(`rollback refused: ${refusal}`);
         },
@@ -77,7 +83,8 @@ export class OperatorControl {
     setHandler(cleanupNowSignal, (raw: unknown) => {
       const r = this.parse('cleanupNow', OperatorRequest, raw ?? {});
       if (!r) return;
-      if (this.hooks.graceTotalMs() === null) return this.ignore('cleanupNow', 'the rotation is not in its grace period');
+      if (this.hooks.graceTotalMs() === null)
+        return this.ignore('cleanupNow', 'the rotation is not in its grace period');
       this.cleanupNow = true;
       this.accept('cleanupNow', `by ${r.by ?? 'operator'}`);
     });
@@ -89,7 +96,8 @@ export class OperatorControl {
         this.cleanupNow = true;
         return this.accept('compromise', `in grace: the old credential is retired now (by ${by})`);
       }
-      if (this.hooks.rollbackRefusal()) return this.accept('compromise', `cleanup is under way: the old credential is being removed (by ${by})`);
+      if (this.hooks.rollbackRefusal())
+        return this.accept('compromise', `cleanup is under way: the old credential is being removed (by ${by})`);
       if (this.rollback) return this.ignore('compromise', 'a rollback is already under way');
       this.acceptRollback({ reason: 'credential compromise: the emergency rotation takes over', by });
     });
@@ -99,7 +107,11 @@ export class OperatorControl {
       const total = this.hooks.graceTotalMs();
       if (total === null) return this.ignore('extendGrace', 'the rotation is not in its grace period');
       const ms = parseIsoDuration(r.duration)!;
-      if (total + ms > MAX_GRACE_MS) return this.ignore('extendGrace', `the grace period would exceed P30D (now ${Math.round(total / 3_600_000)} h)`);
+      if (total + ms > MAX_GRACE_MS)
+        return this.ignore(
+          'extendGrace',
+          `the grace period would exceed P30D (now ${Math.round(total / 3_600_000)} h)`,
+        );
       this.extendedByMs += ms;
       this.accept('extendGrace', `+${r.duration} by ${r.by ?? 'operator'}`);
     });
@@ -125,10 +137,15 @@ export class OperatorControl {
     return this.decision!;
   }
 
-  private decide(name: 'retry' | 'abandon', schema: typeof OperatorRequest | typeof AbandonRequest, raw: unknown): void {
+  private decide(
+    name: 'retry' | 'abandon',
+    schema: typeof OperatorRequest | typeof AbandonRequest,
+    raw: unknown,
+  ): void {
     const r = this.parse(name, schema, raw) as { by?: string; reason?: string } | undefined;
     if (!r) return;
-    if (!this.awaiting) return this.ignore(name, 'nothing is waiting for an operator (the rotation is not in needs-attention)');
+    if (!this.awaiting)
+      return this.ignore(name, 'nothing is waiting for an operator (the rotation is not in needs-attention)');
     const by = r.by ?? 'operator';
     this.decision = name === 'retry' ? { kind: 'retry', by } : { kind: 'abandon', by, reason: r.reason! };
     this.accept(name, name === 'retry' ? `by ${by}` : `${r.reason} (by ${by})`);

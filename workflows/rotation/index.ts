@@ -8,5 +8,10 @@ export { defaultSecrets, dryRunWorkflowId, rotationWorkflowId } from '../../cont
 export { Rotation } from './rotation.js';
 export { restartStamp } from './restartStamp.js';
 export type { RotationPlanBasics, RotationSpec } from './spec.js';
-export { MaintenanceWindowInput, type MaintenanceWindow, OutsideMaintenanceWindow, windowRefusal } from '../../contracts/window.js';
+export {
+  MaintenanceWindowInput,
+  type MaintenanceWindow,
+  OutsideMaintenanceWindow,
+  windowRefusal,
+} from '../../contracts/window.js';
 export { check, type CheckResult, gatePreflight, resolvePlanOnWorker } from './preflight.js';

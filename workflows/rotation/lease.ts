@@ -1,4 +1,14 @@
-import { ApplicationFailure, type ChildWorkflowHandle, condition, defineSignal, ParentClosePolicy, setHandler, sleep, startChild, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  type ChildWorkflowHandle,
+  condition,
+  defineSignal,
+  ParentClosePolicy,
+  setHandler,
+  sleep,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { PhaseTracker } from './tracker.js';
 
@@ -52,7 +62,7 @@ export class LeaseHolder {
   async acquire(): Promise<void> {
     const workflowId = leaseWorkflowId(this.resource);
     const started = Date.now();
-    for (let noted = false; ; ) {
+    for (let noted = false; ;) {
       try {
         this.handle = await startChild(workloadLease, {
           workflowId,
@@ -60,7 +70,12 @@ export class LeaseHolder {
           parentClosePolicy: ParentClosePolicy.TERMINATE,
           staticSummary: `lease on ${this.resource}, held by ${workflowInfo().workflowId}`,
         });
-        if (noted) this.tracker.note(this.step, 'ok', `${this.resource} acquired after ${Math.round((Date.now() - started) / 1000)} s`);
+        if (noted)
+          this.tracker.note(
+            this.step,
+            'ok',
+            `${this.resource} acquired after ${Math.round((Date.now() - started) / 1000)} s`,
+          );
         return;
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -71,7 +86,12 @@ export class LeaseHolder {
             'WorkloadBusy',
           );
         }
-        if (!noted) this.tracker.note(this.step, 'skipped', `waiting: another procedure holds ${workflowId} (it restarts ${this.resource}); waits up to ${waitMs / 60_000} min`);
+        if (!noted)
+          this.tracker.note(
+            this.step,
+            'skipped',
+            `waiting: another procedure holds ${workflowId} (it restarts ${this.resource}); waits up to ${waitMs / 60_000} min`,
+          );
         noted = true;
         await sleep(LEASE_POLL);
       }

@@ -26,7 +26,9 @@ export class RotationMetrics {
   completed(): void {
     this.count(metricNames.completed, 'rotations that reached the end of cleanup');
     if (!this.counting) return;
-    metricMeter.createGauge(metricNames.lastSuccess, 'float', 's', 'unix time of the last completed rotation').set(Date.now() / 1000, this.tags);
+    metricMeter
+      .createGauge(metricNames.lastSuccess, 'float', 's', 'unix time of the last completed rotation')
+      .set(Date.now() / 1000, this.tags);
   }
 
   rolledBack(cause: RollbackCause): void {
@@ -44,7 +46,9 @@ export class RotationMetrics {
 
   step(name: string, outcome: 'ok' | 'failed', startedAtMs: number): void {
     const seconds = Math.max(0, (Date.now() - startedAtMs) / 1000);
-    metricMeter.createHistogram(metricNames.stepDuration, 'float', 's', 'duration of each rotation step').record(seconds, { ...this.tags, step: name, outcome });
+    metricMeter
+      .createHistogram(metricNames.stepDuration, 'float', 's', 'duration of each rotation step')
+      .record(seconds, { ...this.tags, step: name, outcome });
   }
 
   private count(name: string, description: string, extra: Record<string, string> = {}): void {

@@ -10,7 +10,12 @@ export interface CheckResult {
   expected: string;
 }
 
-export const check = (name: string, ok: boolean, seen: string, expected: string): CheckResult => ({ check: name, ok, seen, expected });
+export const check = (name: string, ok: boolean, seen: string, expected: string): CheckResult => ({
+  check: name,
+  ok,
+  seen,
+  expected,
+});
 
 /**
  * A procedure's plan (defaults and limits) resolved once by the worker through `resolve`, a
@@ -30,7 +35,11 @@ export async function resolvePlanOnWorker<T>(resolve: () => Promise<T>): Promise
  * (`PreflightFailed`, the checks as details), unless the operator forced it with a reason,
  * which the audit records; a check named in `unforceable` refuses even then.
  */
-export function gatePreflight(audit: AuditTrail, checks: CheckResult[], opts: { force?: { reason: string } | null; unforceable?: readonly string[] } = {}): void {
+export function gatePreflight(
+  audit: AuditTrail,
+  checks: CheckResult[],
+  opts: { force?: { reason: string } | null; unforceable?: readonly string[] } = {},
+): void {
   const failed = checks.filter((c) => !c.ok);
   if (failed.length === 0) {
     audit.record('preflight', 'preflight', 'success', { validation_status: 'passed' });
@@ -40,7 +49,14 @@ export function gatePreflight(audit: AuditTrail, checks: CheckResult[], opts: { 
   const hard = failed.filter((c) => opts.unforceable?.includes(c.check));
   if (!opts.force || hard.length > 0) {
     const unforceable = opts.force ? ` (force does not apply to: ${hard.map((c) => c.check).join(', ')})` : '';
-    throw ApplicationFailure.nonRetryable(`pre-flight failed, nothing was changed: ${summary}${unforceable}`, 'PreflightFailed', checks);
+    throw ApplicationFailure.nonRetryable(
+      `pre-flight failed, nothing was changed: ${summary}${unforceable}`,
+      'PreflightFailed',
+      checks,
+    );
   }
-  audit.record('preflight', 'preflight_forced', 'success', { validation_status: 'failed', detail: `forced past ${summary}; reason: ${opts.force.reason}` });
+  audit.record('preflight', 'preflight_forced', 'success', {
+    validation_status: 'failed',
+    detail: `forced past ${summary}; reason: ${opts.force.reason}`,
+  });
 }

@@ -1,8 +1,24 @@
-import { ApplicationFailure, CancellationScope, condition, isCancellation, patched, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  patched,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { AuditTrail } from './audit.js';
 import { OperatorControl } from './control.js';
 import { LeaseHolder } from './lease.js';
-import { type Phase, type PlannedStep, progressQuery, type RotationProgress, type RotationResult } from './definitions.js';
+import {
+  type Phase,
+  type PlannedStep,
+  progressQuery,
+  type RotationProgress,
+  type RotationResult,
+} from './definitions.js';
 import { describeError, RollbackRequested } from './errors.js';
 import { rotationWorkflowId } from '../../contracts/ids.js';
 import { Saga } from './saga.js';
@@ -50,22 +66,46 @@ export class Rotation {
 
   private constructor(readonly spec: RotationSpec) {
     this.metrics = new RotationMetrics(spec);
-    this.tracker = new PhaseTracker(() => `${spec.target}: ${this.from ?? '?'} → ${this.to ?? '?'}`, (step, outcome, at) => this.metrics.step(step, outcome, at));
-    this.audit = new AuditTrail(spec.orderedAudit, { component: spec.component, requestedBy: spec.requestedBy, snapshot: () => ({ from: this.from, to: this.to, rollbackAvailable: this.saga.pending().length > 0 }) });
+    this.tracker = new PhaseTracker(
+      () => `${spec.target}: ${this.from ?? '?'} → ${this.to ?? '?'}`,
+      (step, outcome, at) => this.metrics.step(step, outcome, at),
+    );
+    this.audit = new AuditTrail(spec.orderedAudit, {
+      component: spec.component,
+      requestedBy: spec.requestedBy,
+      snapshot: () => ({ from: this.from, to: this.to, rollbackAvailable: this.saga.pending().length > 0 }),
+    });
     this.control = new OperatorControl({
       audit: this.audit,
       tracker: this.tracker,
       rollbackRefusal: () => (this.cleanupStarted ? 'cleanup has started: the old credential is being removed' : null),
       graceTotalMs: () => (this.graceEndsAt === null ? null : this.graceTotalMs + this.control.extendedByMs),
-      rollbackPreview: () => ({ phase: this.tracker.phase, interrupts: this.waitInFlight, willUndo: this.saga.pending().map((c) => c.step) }),
+      rollbackPreview: () => ({
+        phase: this.tracker.phase,
+        interrupts: this.waitInFlight,
+        willUndo: this.saga.pending().map((c) => c.step),
+      }),
     });
   }
 
   /** Claims the identity, labels the run for the Web UI and installs the query and signal handlers. */
   /** `begin` for a procedure keyed on its plan's secret: the plan's common fields, the whole plan as the memo. */
-  static forPlan(plan: RotationPlanBasics, spec: Pick<RotationSpec, 'procedure' | 'component' | 'details' | 'orderedAudit' | 'validation' | 'lease'>): Rotation {
+  static forPlan(
+    plan: RotationPlanBasics,
+    spec: Pick<RotationSpec, 'procedure' | 'component' | 'details' | 'orderedAudit' | 'validation' | 'lease'>,
+  ): Rotation {
     const { target, secret, reason, requestedBy, dryRun, injectFailure, maintenanceWindow } = plan;
-    return Rotation.begin({ ...spec, target, resource: secret, reason, requestedBy, dryRun, injectFailure, memo: { ...plan }, maintenanceWindow });
+    return Rotation.begin({
+      ...spec,
+      target,
+      resource: secret,
+      reason,
+      requestedBy,
+      dryRun,
+      injectFailure,
+      memo: { ...plan },
+      maintenanceWindow,
+    });
   }
 
   static begin(spec: RotationSpec): Rotation {
@@ -124,10 +164,12 @@ export class Rotation {
     this.checkpointRollback();
     const work = new CancellationScope();
     const watch = new CancellationScope();
-    void watch.run(() => condition(() => this.control.rollback !== null)).then(
-      () => work.cancel(),
-      () => undefined, // the step ended first: the watch was cancelled
-    );
+    void watch
+      .run(() => condition(() => this.control.rollback !== null))
+      .then(
+        () => work.cancel(),
+        () => undefined, // the step ended first: the watch was cancelled
+      );
     this.waitInFlight = name;
     try {
       return await work.run(run);
@@ -175,12 +217,14 @@ export class Rotation {
 
   /** Between steps: an operator's rollback (or a drill's injected failure) stops the forward path here. */
   checkpoint(after: string): void {
-    if (this.spec.injectFailure === after) throw ApplicationFailure.nonRetryable(`rollback drill: failure injected after step ${after}`, 'InjectedFailure');
+    if (this.spec.injectFailure === after)
+      throw ApplicationFailure.nonRetryable(`rollback drill: failure injected after step ${after}`, 'InjectedFailure');
     this.checkpointRollback();
   }
 
   private checkpointRollback(): void {
-    if (this.control.rollback) throw new RollbackRequested(`${this.control.rollback.reason} (by ${this.control.rollback.by})`);
+    if (this.control.rollback)
+      throw new RollbackRequested(`${this.control.rollback.reason} (by ${this.control.rollback.by})`);
   }
 
   /**
@@ -193,7 +237,9 @@ export class Rotation {
     this.graceTotalMs = ms;
     let applied = 0;
     this.graceEndsAt = Date.now() + ms;
-    this.audit.record('grace', 'grace_started', 'success', { detail: `until ${new Date(this.graceEndsAt).toISOString()}` });
+    this.audit.record('grace', 'grace_started', 'success', {
+      detail: `until ${new Date(this.graceEndsAt).toISOString()}`,
+    });
     // the switch is verified: other procedures may restart the workload again (after the grace state is set: queries and signals
     // see it). Only when a lease is held: an await with nothing to wait for still moves later commands in the activation
     if (this.lease) await this.lease.release();
@@ -207,7 +253,10 @@ export class Rotation {
       }
       const remaining = this.graceEndsAt - Date.now();
       if (this.control.cleanupNow || remaining <= 0) return;
-      await condition(() => this.control.cleanupNow || this.control.rollback !== null || this.control.extendedByMs !== applied, remaining);
+      await condition(
+        () => this.control.cleanupNow || this.control.rollback !== null || this.control.extendedByMs !== applied,
+        remaining,
+      );
     }
   }
 
@@ -272,7 +321,8 @@ export class Rotation {
     } finally {
       // the next procedure on the workload need not wait for the server to terminate the lease with this run
       if (this.lease?.held) await CancellationScope.nonCancellable(() => this.lease!.release()).catch(() => undefined);
-      for (const lease of this.endLeases) await CancellationScope.nonCancellable(() => lease.release()).catch(() => undefined);
+      for (const lease of this.endLeases)
+        await CancellationScope.nonCancellable(() => lease.release()).catch(() => undefined);
     }
   }
 
@@ -284,7 +334,9 @@ export class Rotation {
       if (status === 'completed') {
         await this.finalValidation();
         this.setPhase('completed');
-        this.audit.record('done', 'rotate_credentials', 'success', { validation_status: this.validation?.ok === false ? 'failed' : 'passed' });
+        this.audit.record('done', 'rotate_credentials', 'success', {
+          validation_status: this.validation?.ok === false ? 'failed' : 'passed',
+        });
         this.metrics.completed();
       }
       return await this.result(status);
@@ -292,7 +344,11 @@ export class Rotation {
       if (this.cleanupStarted) throw err;
       if (err instanceof OutsideMaintenanceWindow) return await this.endOutsideWindow(err.message);
       const requested = err instanceof RollbackRequested;
-      const reason = requested ? `operator rollback: ${err.message}` : isCancellation(err) ? 'workflow cancelled' : describeError(err);
+      const reason = requested
+        ? `operator rollback: ${err.message}`
+        : isCancellation(err)
+          ? 'workflow cancelled'
+          : describeError(err);
       if (this.saga.pending().length === 0 && !requested) {
         // nothing was changed (pre-flight, input, an unreachable system): say so, keep typed failures as they are
         await this.audit.settled();
@@ -305,7 +361,9 @@ export class Rotation {
       if (requested) return await this.result('rolled-back');
       await this.audit.settled();
       if (isCancellation(err)) throw err;
-      throw ApplicationFailure.nonRetryable(`rotation rolled back: ${reason}`, 'RotationRolledBack', { leftByHand: this.leftByHand });
+      throw ApplicationFailure.nonRetryable(`rotation rolled back: ${reason}`, 'RotationRolledBack', {
+        leftByHand: this.leftByHand,
+      });
     }
   }
 
@@ -314,10 +372,19 @@ export class Rotation {
     const v = this.spec.validation;
     // runs that started before this patch end as they did
     if (!v || !patched('final-validation')) return;
-    const report = await this.step('access-validation', () => runValidationChecks(v.components, v.targets), (x) => `${x.summary.pass} pass, ${x.summary.fail} fail, ${x.summary.skip} skip`);
-    const failed = report.checks.filter((c) => c.status === 'fail').map((c) => `${c.component}: ${c.check} (saw ${c.evidence.saw})`);
+    const report = await this.step(
+      'access-validation',
+      () => runValidationChecks(v.components, v.targets),
+      (x) => `${x.summary.pass} pass, ${x.summary.fail} fail, ${x.summary.skip} skip`,
+    );
+    const failed = report.checks
+      .filter((c) => c.status === 'fail')
+      .map((c) => `${c.component}: ${c.check} (saw ${c.evidence.saw})`);
     this.validation = { ok: report.ok, failed };
-    this.audit.record('access-validation', 'access_validation', report.ok ? 'success' : 'failed', { validation_status: report.ok ? 'passed' : 'failed', detail: failed.join('; ') || `${report.summary.pass} checks passed` });
+    this.audit.record('access-validation', 'access_validation', report.ok ? 'success' : 'failed', {
+      validation_status: report.ok ? 'passed' : 'failed',
+      detail: failed.join('; ') || `${report.summary.pass} checks passed`,
+    });
   }
 
   /** The window closed before the switch: undo staging (if any), record it, end cleanly (not a failure: nothing is half-done). */
@@ -341,7 +408,10 @@ export class Rotation {
         stuck: (c, error) => this.park(`undo:${c.step}`, error, c.description),
       });
       this.setPhase('rolled-back');
-      this.audit.record('rollback', 'rotate_credentials', 'rolled_back', { event_type: 'compensation', detail: reason });
+      this.audit.record('rollback', 'rotate_credentials', 'rolled_back', {
+        event_type: 'compensation',
+        detail: reason,
+      });
     });
   }
 
@@ -366,7 +436,19 @@ export class Rotation {
   private async result(status: RotationResult['status']): Promise<RotationResult> {
     await this.audit.settled();
     const { workflowId } = workflowInfo();
-    return { status, workflowId, procedure: this.spec.procedure, target: this.spec.target, from: this.from, to: this.to, steps: this.tracker.steps, plan: this.plan, leftByHand: this.leftByHand, auditGaps: this.audit.gaps, ...(this.validation ? { validation: this.validation } : {}) };
+    return {
+      status,
+      workflowId,
+      procedure: this.spec.procedure,
+      target: this.spec.target,
+      from: this.from,
+      to: this.to,
+      steps: this.tracker.steps,
+      plan: this.plan,
+      leftByHand: this.leftByHand,
+      auditGaps: this.audit.gaps,
+      ...(this.validation ? { validation: this.validation } : {}),
+    };
   }
 
   private progress(): RotationProgress {

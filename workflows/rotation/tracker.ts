@@ -26,7 +26,12 @@ export class PhaseTracker {
 
   async step<T>(name: string, run: () => Promise<T>, detail?: (result: T) => string, undo?: string): Promise<T> {
     const startedAtMs = Date.now();
-    const record: StepRecord = { name, startedAt: new Date(startedAtMs).toISOString(), outcome: 'running', ...(undo ? { undo } : {}) };
+    const record: StepRecord = {
+      name,
+      startedAt: new Date(startedAtMs).toISOString(),
+      outcome: 'running',
+      ...(undo ? { undo } : {}),
+    };
     this.steps.push(record);
     try {
       const result = await run();

@@ -1,11 +1,22 @@
 import { ApplicationFailure, ParentClosePolicy, executeChild, patched, workflowInfo } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  defineSearchAttributeKey,
+  SearchAttributeType,
+  WorkflowExecutionAlreadyStartedError,
+} from '@temporalio/common';
 import { credentialRotations } from '../credentialRotations.js';
 import { parseIsoDuration, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
 import type { ValidationReport } from '../../contracts/checklist.js';
 import { validatePipeline } from '../validation/workflow.js';
 import { renewCertificates } from '../certificates/renew.js';
-import { MAX_WINDOW_LENGTH_MS, RUNBOOK_WINDOW, ScheduledRunInput, type ScheduledProcedure, type ScheduledRotation, type ScheduledRunPlan } from '../../contracts/input/schedules.js';
+import {
+  MAX_WINDOW_LENGTH_MS,
+  RUNBOOK_WINDOW,
+  ScheduledRunInput,
+  type ScheduledProcedure,
+  type ScheduledRotation,
+  type ScheduledRunPlan,
+} from '../../contracts/input/schedules.js';
 
 /** Set by the server on every workflow a Schedule starts: the action's nominal time (not when it actually ran). */
 const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
@@ -45,9 +56,20 @@ export async function runScheduled(raw: ScheduledRunInput): Promise<ScheduledRun
   const switchBy = deadline(plan, scheduledAt);
   const secret = String(plan.input.secret);
   const workflowId = rotationWorkflowId(plan.procedure, secret);
-  const base = { schedule: plan.schedule, procedure: plan.procedure, workflowId, scheduledAt: scheduledAt.toISOString(), switchBy };
+  const base = {
+    schedule: plan.schedule,
+    procedure: plan.procedure,
+    workflowId,
+    scheduledAt: scheduledAt.toISOString(),
+    switchBy,
+  };
   const opensAt = runbookWindow ? { opensAt: scheduledAt.toISOString() } : {};
-  const input = { ...plan.input, ...(switchBy ? { maintenanceWindow: { ...opensAt, switchBy, stagingBudget: plan.maintenanceWindow!.stagingBudget } } : {}) };
+  const input = {
+    ...plan.input,
+    ...(switchBy
+      ? { maintenanceWindow: { ...opensAt, switchBy, stagingBudget: plan.maintenanceWindow!.stagingBudget } }
+      : {}),
+  };
   try {
     const result = await executeChild(credentialRotations[plan.procedure as ScheduledRotation].run, {
       workflowId,
@@ -58,7 +80,11 @@ export async function runScheduled(raw: ScheduledRunInput): Promise<ScheduledRun
     return { ...base, status: result.status, detail: `${result.from ?? '?'} → ${result.to ?? '?'}` };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      return { ...base, status: 'already-running', detail: `a rotation of ${secret} is already running; this scheduled run left it alone` };
+      return {
+        ...base,
+        status: 'already-running',
+        detail: `a rotation of ${secret} is already running; this scheduled run left it alone`,
+      };
     }
     throw err;
   }
@@ -68,7 +94,10 @@ export async function runScheduled(raw: ScheduledRunInput): Promise<ScheduledRun
 function runbookWindowOf(plan: ScheduledRunPlan): ScheduledRunPlan['maintenanceWindow'] {
   const window = plan.maintenanceWindow ?? { ...RUNBOOK_WINDOW };
   if (parseIsoDuration(window.length)! > MAX_WINDOW_LENGTH_MS) {
-    throw ApplicationFailure.nonRetryable(`invalid scheduled run input: maintenanceWindow.length: must be at most PT2H (the runbook's 02:00–04:00 UTC), got ${window.length}`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(
+      `invalid scheduled run input: maintenanceWindow.length: must be at most PT2H (the runbook's 02:00–04:00 UTC), got ${window.length}`,
+      'InvalidInput',
+    );
   }
   return window;
 }
@@ -83,7 +112,15 @@ async function validate(plan: ScheduledRunPlan, scheduledAt: Date): Promise<Sche
   const workflowId = `validate/scheduled/${plan.schedule}/${scheduledAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
   const report: ValidationReport = await executeChild(validatePipeline, { workflowId, args: [plan.input] });
   const { pass, skip } = report.summary;
-  return { schedule: plan.schedule, procedure: 'validation', workflowId, scheduledAt: scheduledAt.toISOString(), switchBy: null, status: 'passed', detail: `${pass} pass, ${skip} skip` };
+  return {
+    schedule: plan.schedule,
+    procedure: 'validation',
+    workflowId,
+    scheduledAt: scheduledAt.toISOString(),
+    switchBy: null,
+    status: 'passed',
+    detail: `${pass} pass, ${skip} skip`,
+  };
 }
 
 /**
@@ -92,9 +129,22 @@ async function validate(plan: ScheduledRunPlan, scheduledAt: Date): Promise<Sche
  */
 async function renewDue(plan: ScheduledRunPlan, scheduledAt: Date): Promise<ScheduledRunResult> {
   const workflowId = `renew-certificates/scheduled/${plan.schedule}/${scheduledAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
-  const scan = await executeChild(renewCertificates, { workflowId, args: [plan.input], parentClosePolicy: ParentClosePolicy.ABANDON });
+  const scan = await executeChild(renewCertificates, {
+    workflowId,
+    args: [plan.input],
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+  });
   const count = (a: string) => scan.certificates.filter((c) => c.action === a).length;
   const detail = `${scan.certificates.length} scanned, ${count('renewed')} renewed, ${count('deferred')} deferred, ${count('failed')} failed, ${count('unreadable')} unreadable`;
-  if (count('failed') + count('unreadable') > 0) throw ApplicationFailure.nonRetryable(`certificate renewal: ${detail}`, 'RenewalFailed', scan);
-  return { schedule: plan.schedule, procedure: 'certificate-renewal', workflowId, scheduledAt: scheduledAt.toISOString(), switchBy: null, status: 'scanned', detail };
+  if (count('failed') + count('unreadable') > 0)
+    throw ApplicationFailure.nonRetryable(`certificate renewal: ${detail}`, 'RenewalFailed', scan);
+  return {
+    schedule: plan.schedule,
+    procedure: 'certificate-renewal',
+    workflowId,
+    scheduledAt: scheduledAt.toISOString(),
+    switchBy: null,
+    status: 'scanned',
+    detail,
+  };
 }

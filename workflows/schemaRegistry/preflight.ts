@@ -55,7 +55,9 @@ export function evaluateRegistryPreflight(f: RegistryPreflightFacts, l: Registry
     check(
       'subjects registered',
       f.subjects !== null && subjects.length > 0,
-      f.subjects === null ? 'not readable (the current user was refused)' : `${subjects.length} subject(s) with prefix "${l.subjectPrefix}"`,
+      f.subjects === null
+        ? 'not readable (the current user was refused)'
+        : `${subjects.length} subject(s) with prefix "${l.subjectPrefix}"`,
       `at least one subject with prefix "${l.subjectPrefix}" (the connector registers them)`,
     ),
     check(
@@ -67,7 +69,10 @@ export function evaluateRegistryPreflight(f: RegistryPreflightFacts, l: Registry
     check(
       'compatibility',
       f.subjects !== null && weak.length === 0,
-      f.subjects === null ? 'unknown' : weak.map((s) => `${s.subject}: ${s.level}`).join(', ') || `every subject ${[...new Set(subjects.map((s) => s.level))].join('/') || '—'}`,
+      f.subjects === null
+        ? 'unknown'
+        : weak.map((s) => `${s.subject}: ${s.level}`).join(', ') ||
+            `every subject ${[...new Set(subjects.map((s) => s.level))].join('/') || '—'}`,
       `every subject ${ACCEPTED_COMPATIBILITY.join(' | ')}`,
     ),
     check('connector running', f.connector.state === 'RUNNING', f.connector.state, 'RUNNING'),
@@ -90,7 +95,12 @@ export function evaluateRegistryPreflight(f: RegistryPreflightFacts, l: Registry
     check(
       'no rotation half-done',
       f.account.next === null && f.account.previous === null,
-      [f.account.next && `${l.account}-next-user = ${f.account.next}`, f.account.previous && `${l.account}-previous-user = ${f.account.previous}`].filter(Boolean).join(', ') || 'only the current user',
+      [
+        f.account.next && `${l.account}-next-user = ${f.account.next}`,
+        f.account.previous && `${l.account}-previous-user = ${f.account.previous}`,
+      ]
+        .filter(Boolean)
+        .join(', ') || 'only the current user',
       `no ${l.account}-next-* or ${l.account}-previous-* keys in ${l.secret} (finish or undo the earlier rotation first)`,
     ),
   ];

@@ -11,7 +11,12 @@ const mark = { pass: '✓', fail: '✗', skip: '–' } as const;
 /** The report as the Web UI's current details (markdown): one line per check. */
 function details(report: ValidationReport): string {
   const head = `**${report.ok ? 'passed' : 'failed'}**: ${report.summary.pass} pass, ${report.summary.fail} fail, ${report.summary.skip} skip`;
-  return [head, ...report.checks.map((c) => `- ${mark[c.status]} ${c.component}: ${c.check}${c.status === 'pass' ? '' : ` — ${c.evidence.saw}`}`)].join('\n');
+  return [
+    head,
+    ...report.checks.map(
+      (c) => `- ${mark[c.status]} ${c.component}: ${c.check}${c.status === 'pass' ? '' : ` — ${c.evidence.saw}`}`,
+    ),
+  ].join('\n');
 }
 
 /**
@@ -25,7 +30,8 @@ export async function validatePipeline(raw: unknown): Promise<ValidationReport> 
   try {
     plan = parseValidationInput(raw);
   } catch (err) {
-    if (err instanceof InvalidValidationInput) throw ApplicationFailure.create({ message: err.message, type: 'InvalidInput', nonRetryable: true });
+    if (err instanceof InvalidValidationInput)
+      throw ApplicationFailure.create({ message: err.message, type: 'InvalidInput', nonRetryable: true });
     throw err;
   }
   const components = expandComponents(plan.components);
@@ -40,7 +46,12 @@ export async function validatePipeline(raw: unknown): Promise<ValidationReport> 
   setCurrentDetails(details(report));
   if (!report.ok) {
     const failed = report.checks.filter((c) => c.status === 'fail').map((c) => `${c.component}: ${c.check}`);
-    throw ApplicationFailure.create({ message: `${failed.length} of ${report.checks.length} checks failed: ${failed.join('; ')}`, type: VALIDATION_FAILED, nonRetryable: true, details: [report] });
+    throw ApplicationFailure.create({
+      message: `${failed.length} of ${report.checks.length} checks failed: ${failed.join('; ')}`,
+      type: VALIDATION_FAILED,
+      nonRetryable: true,
+      details: [report],
+    });
   }
   return report;
 }

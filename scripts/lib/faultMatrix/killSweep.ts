@@ -32,10 +32,18 @@ async function attemptsByActivity(handle: WorkflowHandle): Promise<Record<string
  * there and starts a new one, which parks at the next activity, and so on. One row per
  * activity: the rotation's end state, the retried attempt, and how long the kill cost.
  */
-export async function runKillSweep(h: Harness, procedure: ProcedureName, opts: { hold?: string[]; input?: Record<string, unknown>; workerEnv: NodeJS.ProcessEnv }): Promise<CellResult[]> {
+export async function runKillSweep(
+  h: Harness,
+  procedure: ProcedureName,
+  opts: { hold?: string[]; input?: Record<string, unknown>; workerEnv: NodeJS.ProcessEnv },
+): Promise<CellResult[]> {
   const holdDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-hold-'));
   const taskQueue = `${h.taskQueue}-kill-${procedure}-${randomBytes(2).toString('hex')}`;
-  const worker = new SupervisedWorker(taskQueue, path.join(h.cfg.logDir, `${taskQueue}.log`), { ...opts.workerEnv, REKEY_FAULT_HOLD: (opts.hold ?? ['*']).join(','), REKEY_FAULT_HOLD_DIR: holdDir });
+  const worker = new SupervisedWorker(taskQueue, path.join(h.cfg.logDir, `${taskQueue}.log`), {
+    ...opts.workerEnv,
+    REKEY_FAULT_HOLD: (opts.hold ?? ['*']).join(','),
+    REKEY_FAULT_HOLD_DIR: holdDir,
+  });
   const kills: Array<{ activities: string[]; at: number }> = [];
   let handle: WorkflowHandle | undefined;
   worker.start();
@@ -53,14 +61,21 @@ export async function runKillSweep(h: Harness, procedure: ProcedureName, opts: {
           handle = cx.handle;
           const killed = new Set<string>();
           let ended = false;
-          void cx.handle.result().finally(() => (ended = true)).catch(() => undefined);
+          void cx.handle
+            .result()
+            .finally(() => (ended = true))
+            .catch(() => undefined);
           // until the run ends (a describe that fails under load must not end the sweep early)
           while (!ended) {
             await sleep(150);
-            const fresh = heldActivities(holdDir).filter((a) => !killed.has(a.activityType) && a.workflowId === cx.handle.workflowId);
+            const fresh = heldActivities(holdDir).filter(
+              (a) => !killed.has(a.activityType) && a.workflowId === cx.handle.workflowId,
+            );
             if (fresh.length === 0) continue;
             await sleep(100); // parallel activities (pre-flight reads) park together: one kill for all of them
-            const all = heldActivities(holdDir).filter((a) => !killed.has(a.activityType) && a.workflowId === cx.handle.workflowId);
+            const all = heldActivities(holdDir).filter(
+              (a) => !killed.has(a.activityType) && a.workflowId === cx.handle.workflowId,
+            );
             await worker.restart();
             all.forEach((a) => killed.add(a.activityType));
             kills.push({ activities: all.map((a) => a.activityType), at: Date.now() });
@@ -70,14 +85,29 @@ export async function runKillSweep(h: Harness, procedure: ProcedureName, opts: {
       },
     );
     const attempts = handle ? await attemptsByActivity(handle) : {};
-    if (kills.length === 0) return [{ ...whole, step: opts.hold?.join(',') ?? '*', ok: false, problems: [...whole.problems, 'no activity was held: the worker was never killed'] }];
+    if (kills.length === 0)
+      return [
+        {
+          ...whole,
+          step: opts.hold?.join(',') ?? '*',
+          ok: false,
+          problems: [...whole.problems, 'no activity was held: the worker was never killed'],
+        },
+      ];
     const endAt = Date.now();
     return kills.flatMap((k, i) =>
       k.activities.map((activity) => {
         const retried = (attempts[activity] ?? 0) >= 2;
         const problems = [...whole.problems, ...(retried ? [] : [`${activity}: no retried attempt in the history`])];
         const seconds = Math.round(((kills[i + 1]?.at ?? endAt) - k.at) / 1000);
-        return { ...whole, step: activity, ok: whole.ok && retried, problems, seconds, detail: `attempt ${attempts[activity] ?? '?'}; rotation ${whole.outcome} in ${whole.seconds} s` };
+        return {
+          ...whole,
+          step: activity,
+          ok: whole.ok && retried,
+          problems,
+          seconds,
+          detail: `attempt ${attempts[activity] ?? '?'}; rotation ${whole.outcome} in ${whole.seconds} s`,
+        };
       }),
     );
   } finally {

@@ -22,7 +22,13 @@ type StoreKind = 'file' | 'kubernetes';
 /** Ends a rotation a cell left running: cancel (it rolls back), terminate only if that does not end it in 3 min. */
 async function stopLeftover(handle: WorkflowHandle): Promise<void> {
   await handle.cancel().catch(() => undefined);
-  const ended = await Promise.race([handle.result().then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), 180_000))]);
+  const ended = await Promise.race([
+    handle.result().then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 180_000)),
+  ]);
   if (!ended) await handle.terminate('fault matrix: cell ended with the rotation running').catch(() => undefined);
 }
 
@@ -44,7 +50,13 @@ export class FaultMatrix {
     const { stack, config } = embeddedWorkerConfig();
     const proxies = await startFaultProxies(stack);
     const client = await createClient(config);
-    return new FaultMatrix(stack, proxies, client, config.kafka.brokers, `rekey-faults-${randomBytes(3).toString('hex')}`);
+    return new FaultMatrix(
+      stack,
+      proxies,
+      client,
+      config.kafka.brokers,
+      `rekey-faults-${randomBytes(3).toString('hex')}`,
+    );
   }
 
   workerEnv(store: StoreKind) {
@@ -64,16 +76,34 @@ export class FaultMatrix {
 
   private async harness(store: StoreKind): Promise<Harness> {
     await usePipelineStore(this.cfg, store);
-    const secretStore = store === 'kubernetes' ? new KubernetesSecretStore(adminKubeConfig(this.cfg), kubeNamespace) : new FileSecretStore(this.cfg.secretsDir);
+    const secretStore =
+      store === 'kubernetes'
+        ? new KubernetesSecretStore(adminKubeConfig(this.cfg), kubeNamespace)
+        : new FileSecretStore(this.cfg.secretsDir);
     const worker = this.worker(store);
-    return { cfg: this.cfg, client: this.clientConn.client, proxies: this.proxies, worker, store: secretStore, brokers: this.brokers, taskQueue: worker.taskQueue, stopLeftover };
+    return {
+      cfg: this.cfg,
+      client: this.clientConn.client,
+      proxies: this.proxies,
+      worker,
+      store: secretStore,
+      brokers: this.brokers,
+      taskQueue: worker.taskQueue,
+      stopLeftover,
+    };
   }
 
   /** A worker of its own for a cell that strikes at an activity: it pauses that activity until the cell releases it. */
   private pausingWorker(store: StoreKind, activity: string) {
     const holdDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-hold-'));
     const taskQueue = `${this.taskQueue}-${store}-hold-${randomBytes(2).toString('hex')}`;
-    const env = { ...this.workerEnv(store), REKEY_FAULT_HOLD: activity, REKEY_FAULT_HOLD_WHEN: 'before', REKEY_FAULT_HOLD_RELEASE: 'true', REKEY_FAULT_HOLD_DIR: holdDir };
+    const env = {
+      ...this.workerEnv(store),
+      REKEY_FAULT_HOLD: activity,
+      REKEY_FAULT_HOLD_WHEN: 'before',
+      REKEY_FAULT_HOLD_RELEASE: 'true',
+      REKEY_FAULT_HOLD_DIR: holdDir,
+    };
     const worker = new SupervisedWorker(taskQueue, path.join(this.cfg.logDir, `${taskQueue}.log`), env);
     worker.start();
     return { worker, taskQueue, holdDir };
@@ -87,7 +117,16 @@ export class FaultMatrix {
       const extra = c.check ? await c.check() : [];
       return extra.length ? { ...r, ok: false, problems: [...r.problems, ...extra] } : r;
     } catch (e) {
-      return { procedure: c.procedure, fault: c.fault, step: c.step, outcome: 'failed', ok: false, seconds: 0, lost: 0, problems: [`cell crashed: ${(e as Error).message}`] };
+      return {
+        procedure: c.procedure,
+        fault: c.fault,
+        step: c.step,
+        outcome: 'failed',
+        ok: false,
+        seconds: 0,
+        lost: 0,
+        problems: [`cell crashed: ${(e as Error).message}`],
+      };
     } finally {
       healAll(this.proxies);
       if (paused) {
@@ -97,7 +136,10 @@ export class FaultMatrix {
     }
   }
 
-  async killSweep(procedure: ProcedureName, opts: { hold?: string[]; input?: Record<string, unknown> } = {}): Promise<CellResult[]> {
+  async killSweep(
+    procedure: ProcedureName,
+    opts: { hold?: string[]; input?: Record<string, unknown> } = {},
+  ): Promise<CellResult[]> {
     const h = await this.harness('file');
     try {
       return await runKillSweep(h, procedure, { ...opts, workerEnv: this.workerEnv('file') });

@@ -4,7 +4,12 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CA_KEYS, CERT_KEYS, describeCertificate, handshake } from '../../../activities/tls/index.js';
 import type { SecretStore } from '../../../activities/secrets/store.js';
 import { siblings } from '../../../activities/secrets/store.js';
-import { startAwsKeysRotation, startCertificateRotation, startPostgresCdcRotation, startSchemaRegistryRotation } from '../../../workers/startRotation.js';
+import {
+  startAwsKeysRotation,
+  startCertificateRotation,
+  startPostgresCdcRotation,
+  startSchemaRegistryRotation,
+} from '../../../workers/startRotation.js';
 import { pipeline, type StackConfig } from '../../stack/config.js';
 import { awsClientConfig } from '../../stack/moto.js';
 import { adminClient } from '../../stack/postgres.js';
@@ -40,7 +45,12 @@ export const secretKey = /(password|secret-access-key|tls\.key|ca\.key)$/;
 const cdc: Procedure = {
   name: 'cdc',
   secrets: [pipeline.cdcSecret],
-  start: (client, taskQueue, extra) => startPostgresCdcRotation(client, { target: 'ecommerce', gracePeriod: 'PT3S', requestedBy: by, ...extra }, { taskQueue }),
+  start: (client, taskQueue, extra) =>
+    startPostgresCdcRotation(
+      client,
+      { target: 'ecommerce', gracePeriod: 'PT3S', requestedBy: by, ...extra },
+      { taskQueue },
+    ),
   async inUse({ cfg, store }) {
     const db = await adminClient(cfg, pipeline.database);
     db.on('error', () => undefined);
@@ -49,13 +59,16 @@ const cdc: Procedure = {
         'SELECT r.usename FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = $1',
         [pipeline.slot],
       );
-      const roles = (await db.query<{ rolname: string }>(`SELECT rolname FROM pg_roles WHERE rolname LIKE 'debezium\\_%' ORDER BY 1`)).rows.map((r) => r.rolname);
+      const roles = (
+        await db.query<{ rolname: string }>(`SELECT rolname FROM pg_roles WHERE rolname LIKE 'debezium\\_%' ORDER BY 1`)
+      ).rows.map((r) => r.rolname);
       const user = (await store.read(pipeline.cdcSecret))?.data['db-username'] ?? null;
       const streamingUser = streaming.rows[0]?.usename ?? null;
       const problems: string[] = [];
       if (streamingUser !== user) problems.push(`slot streamed by ${streamingUser}, secret holds ${user}`);
       const expected = [pipeline.parentRole, user ?? '(none)'].sort();
-      if (roles.join() !== expected.join()) problems.push(`CDC roles ${roles.join(', ')} (expected ${expected.join(', ')})`);
+      if (roles.join() !== expected.join())
+        problems.push(`CDC roles ${roles.join(', ')} (expected ${expected.join(', ')})`);
       return { id: user, problems };
     } finally {
       await db.end();
@@ -67,12 +80,22 @@ const registryAccount = 'developer';
 const registry: Procedure = {
   name: 'registry',
   secrets: [pipeline.registrySecret],
-  start: (client, taskQueue, extra) => startSchemaRegistryRotation(client, { target: 'ecommerce', gracePeriod: 'PT3S', requestedBy: by, ...extra }, { taskQueue }),
+  start: (client, taskQueue, extra) =>
+    startSchemaRegistryRotation(
+      client,
+      { target: 'ecommerce', gracePeriod: 'PT3S', requestedBy: by, ...extra },
+      { taskQueue },
+    ),
   async inUse({ cfg, store }) {
     const data = (await store.read(pipeline.registrySecret))?.data ?? {};
     const user = data[`${registryAccount}-user`] ?? null;
     const auth = Buffer.from(`${user}:${data[`${registryAccount}-password`]}`).toString('base64');
-    const status = await fetch(`http://127.0.0.1:${cfg.ports.registry}/apis/ccompat/v7/subjects`, { headers: { authorization: `Basic ${auth}` } }).then((r) => r.status, () => 0);
+    const status = await fetch(`http://127.0.0.1:${cfg.ports.registry}/apis/ccompat/v7/subjects`, {
+      headers: { authorization: `Basic ${auth}` },
+    }).then(
+      (r) => r.status,
+      () => 0,
+    );
     const problems: string[] = [];
     if (status !== 200) problems.push(`registry answers ${status} to ${user}`);
     const halfway = Object.keys(data).filter((k) => /-(next|previous)-/.test(k));
@@ -84,17 +107,29 @@ const registry: Procedure = {
 const aws: Procedure = {
   name: 'aws',
   secrets: [pipeline.awsSecret],
-  start: (client, taskQueue, extra) => startAwsKeysRotation(client, { target: 'datapipe-archive', gracePeriod: 'PT3S', watchSeconds: 10, requestedBy: by, ...extra }, { taskQueue }),
+  start: (client, taskQueue, extra) =>
+    startAwsKeysRotation(
+      client,
+      { target: 'datapipe-archive', gracePeriod: 'PT3S', watchSeconds: 10, requestedBy: by, ...extra },
+      { taskQueue },
+    ),
   async inUse({ cfg, store }) {
     const data = (await store.read(pipeline.awsSecret))?.data ?? {};
     const creds = { accessKeyId: data['access-key-id'] ?? '', secretAccessKey: data['secret-access-key'] ?? '' };
     const admin = await awsClientConfig(cfg);
-    const keys = ((await new IAMClient(admin).send(new ListAccessKeysCommand({ UserName: pipeline.awsUser }))).AccessKeyMetadata ?? []).map((k) => `${k.AccessKeyId}:${k.Status}`);
+    const keys = (
+      (await new IAMClient(admin).send(new ListAccessKeysCommand({ UserName: pipeline.awsUser }))).AccessKeyMetadata ??
+      []
+    ).map((k) => `${k.AccessKeyId}:${k.Status}`);
     const put = await new S3Client({ ...admin, credentials: creds })
       .send(new PutObjectCommand({ Bucket: pipeline.bucket, Key: `fault-matrix/${Date.now()}.json`, Body: '{}' }))
-      .then(() => 'ok', (e: Error) => e.name);
+      .then(
+        () => 'ok',
+        (e: Error) => e.name,
+      );
     const problems: string[] = [];
-    if (keys.join() !== `${creds.accessKeyId}:Active`) problems.push(`IAM keys ${keys.join(', ')} (expected only ${creds.accessKeyId}:Active)`);
+    if (keys.join() !== `${creds.accessKeyId}:Active`)
+      problems.push(`IAM keys ${keys.join(', ')} (expected only ${creds.accessKeyId}:Active)`);
     if (put !== 'ok') problems.push(`S3 PutObject with the secret's key: ${put}`);
     return { id: creds.accessKeyId || null, problems };
   },
@@ -103,14 +138,26 @@ const aws: Procedure = {
 const cert: Procedure = {
   name: 'cert',
   secrets: [pipeline.postgresTlsSecret, pipeline.caSecret],
-  start: (client, taskQueue, extra) => startCertificateRotation(client, { service: 'postgresql', validityDays: 30, requestedBy: by, ...extra }, { taskQueue }),
+  start: (client, taskQueue, extra) =>
+    startCertificateRotation(
+      client,
+      { service: 'postgresql', validityDays: 30, requestedBy: by, ...extra },
+      { taskQueue },
+    ),
   async inUse({ cfg, store }) {
     const secret = (await store.read(pipeline.postgresTlsSecret))?.data ?? {};
     const ca = (await store.read(pipeline.caSecret))?.data[CA_KEYS.cert] ?? '';
     const inSecret = secret[CERT_KEYS.cert] ? describeCertificate(secret[CERT_KEYS.cert]!).fingerprint : null;
-    const served = await handshake({ host: '127.0.0.1', port: cfg.ports.postgres, protocol: 'postgres', servername: '127.0.0.1', caPem: ca }).catch((e: Error) => ({ fingerprint: `(${e.message})`, trusted: false }));
+    const served = await handshake({
+      host: '127.0.0.1',
+      port: cfg.ports.postgres,
+      protocol: 'postgres',
+      servername: '127.0.0.1',
+      caPem: ca,
+    }).catch((e: Error) => ({ fingerprint: `(${e.message})`, trusted: false }));
     const problems: string[] = [];
-    if (served.fingerprint !== inSecret) problems.push(`PostgreSQL serves ${served.fingerprint.slice(0, 16)}, secret holds ${inSecret?.slice(0, 16)}`);
+    if (served.fingerprint !== inSecret)
+      problems.push(`PostgreSQL serves ${served.fingerprint.slice(0, 16)}, secret holds ${inSecret?.slice(0, 16)}`);
     if (!served.trusted) problems.push('served certificate not trusted by the CA');
     return { id: inSecret, problems };
   },
@@ -135,4 +182,3 @@ export async function secretValues(store: SecretStore, secrets: string[]): Promi
   }
   return out;
 }
-

@@ -59,7 +59,15 @@ export interface Harness {
  */
 async function loadConnection(cfg: StackConfig): Promise<pg.Pool> {
   const admin = (await new FileSecretStore(cfg.secretsDir).read(pipeline.adminSecret))!.data;
-  const pool = new pg.Pool({ host: '127.0.0.1', port: cfg.ports.postgres, user: admin.username, password: admin.password, database: pipeline.database, max: 1, connectionTimeoutMillis: 3000 });
+  const pool = new pg.Pool({
+    host: '127.0.0.1',
+    port: cfg.ports.postgres,
+    user: admin.username,
+    password: admin.password,
+    database: pipeline.database,
+    max: 1,
+    connectionTimeoutMillis: 3000,
+  });
   pool.on('error', () => undefined);
   return pool;
 }
@@ -88,23 +96,38 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const triggered = (p: RotationProgress, step: string) =>
   step === 'start' ||
-  (step.startsWith('phase:') ? p.phase === step.slice(6) : p.steps.some((s) => s.name === step && s.outcome === 'running'));
+  (step.startsWith('phase:')
+    ? p.phase === step.slice(6)
+    : p.steps.some((s) => s.name === step && s.outcome === 'running'));
 
 /** The cell's moment: its activity paused by the worker (`hold`), or its step/phase seen in the progress. */
 async function strikesNow(h: Harness, spec: CellSpec, handle: WorkflowHandle): Promise<boolean> {
-  if (spec.hold) return heldActivities(h.holdDir!).some((a) => a.activityType === spec.hold && a.workflowId === handle.workflowId);
+  if (spec.hold)
+    return heldActivities(h.holdDir!).some((a) => a.activityType === spec.hold && a.workflowId === handle.workflowId);
   const p = await handle.query(progressQuery).catch(() => undefined);
   return Boolean(p && triggered(p, spec.step));
 }
 
-async function outcomeOf(handle: WorkflowHandle, timeoutMs: number): Promise<{ outcome: Outcome; result?: RotationResult; detail?: string }> {
+async function outcomeOf(
+  handle: WorkflowHandle,
+  timeoutMs: number,
+): Promise<{ outcome: Outcome; result?: RotationResult; detail?: string }> {
   const settled = handle.result().then(
-    (result: RotationResult) => ({ outcome: (result.status === 'rolled-back' ? 'rolled-back' : 'completed') as Outcome, result }),
-    (e: { cause?: { type?: string; message?: string } }) => ({ outcome: (e.cause?.type === 'RotationRolledBack' ? 'rolled-back' : 'failed') as Outcome, detail: `${e.cause?.type}: ${e.cause?.message?.slice(0, 160)}` }),
+    (result: RotationResult) => ({
+      outcome: (result.status === 'rolled-back' ? 'rolled-back' : 'completed') as Outcome,
+      result,
+    }),
+    (e: { cause?: { type?: string; message?: string } }) => ({
+      outcome: (e.cause?.type === 'RotationRolledBack' ? 'rolled-back' : 'failed') as Outcome,
+      detail: `${e.cause?.type}: ${e.cause?.message?.slice(0, 160)}`,
+    }),
   );
   const late = sleep(timeoutMs).then(async () => {
     const p = await handle.query(progressQuery).catch(() => undefined);
-    return { outcome: (p?.phase === 'needs-attention' ? 'needs-attention' : 'stuck') as Outcome, detail: `after ${timeoutMs / 1000} s: phase ${p?.phase} ${JSON.stringify(p?.attention ?? '')}` };
+    return {
+      outcome: (p?.phase === 'needs-attention' ? 'needs-attention' : 'stuck') as Outcome,
+      detail: `after ${timeoutMs / 1000} s: phase ${p?.phase} ${JSON.stringify(p?.attention ?? '')}`,
+    };
   });
   return Promise.race([settled, late]);
 }
@@ -113,7 +136,9 @@ async function outcomeOf(handle: WorkflowHandle, timeoutMs: number): Promise<{ o
 async function historyText(cfg: StackConfig, handle: WorkflowHandle): Promise<string> {
   const history = await handle.fetchHistory();
   const keyFile = path.join(cfg.dir, 'codec.key');
-  const codec = fs.existsSync(keyFile) ? new AesGcmCodec(fs.readFileSync(keyFile, 'utf8').trim(), 'rekey-1') : undefined;
+  const codec = fs.existsSync(keyFile)
+    ? new AesGcmCodec(fs.readFileSync(keyFile, 'utf8').trim(), 'rekey-1')
+    : undefined;
   const out: string[] = [historyToJSON(history)];
   const walk = async (node: unknown): Promise<void> => {
     if (!node || typeof node !== 'object') return;
@@ -130,14 +155,24 @@ async function historyText(cfg: StackConfig, handle: WorkflowHandle): Promise<st
 }
 
 /** The end-state checks every cell shares; the pipeline gets up to `settleMs` to converge (Debezium reconnects on its own). */
-export async function endState(h: Harness, procedure: ProcedureName, outcome: Outcome, before: string | null, settleMs = 45_000) {
+export async function endState(
+  h: Harness,
+  procedure: ProcedureName,
+  outcome: Outcome,
+  before: string | null,
+  settleMs = 45_000,
+) {
   const proc = procedures[procedure];
   const deadline = Date.now() + settleMs;
   for (;;) {
-    const now = await proc.inUse({ cfg: h.cfg, store: h.store }).catch((e: Error) => ({ id: null, problems: [`end state unreadable: ${e.message}`] }));
+    const now = await proc
+      .inUse({ cfg: h.cfg, store: h.store })
+      .catch((e: Error) => ({ id: null, problems: [`end state unreadable: ${e.message}`] }));
     const problems = [...now.problems];
-    if (outcome === 'completed' && now.id === before) problems.push(`completed but the credential in use is still the old one (${before})`);
-    if (outcome === 'rolled-back' && now.id !== before) problems.push(`rolled back but the credential in use is ${now.id}, not the old ${before}`);
+    if (outcome === 'completed' && now.id === before)
+      problems.push(`completed but the credential in use is still the old one (${before})`);
+    if (outcome === 'rolled-back' && now.id !== before)
+      problems.push(`rolled back but the credential in use is ${now.id}, not the old ${before}`);
     const left = await leftovers(h.store, proc.secrets);
     if (left.length) problems.push(`left over: ${left.join(', ')}`);
     if (problems.length === 0 || Date.now() > deadline) return problems;
@@ -158,29 +193,34 @@ export async function runCell(h: Harness, spec: CellSpec): Promise<CellResult> {
   let handle: WorkflowHandle | undefined;
   let fault: Promise<string | void> | undefined;
   try {
-    const run = await underLoad({ db: db as unknown as pg.Client, brokers: h.brokers, topic: pipeline.usersTopic, rate: 20 }, async () => {
-      handle = await proc.start(h.client, h.taskQueue, spec.input);
-      const ended = outcomeOf(handle, spec.timeoutMs ?? 360_000);
-      let done: Awaited<typeof ended> | undefined;
-      void ended.then((x) => (done = x));
-      let lastRead = 0;
-      while (!done) {
-        if (!fault && (await strikesNow(h, spec, handle))) {
-          fault = spec.inject({ cfg: h.cfg, proxies: h.proxies, worker: h.worker, store: h.store, handle }).catch((e: Error) => `inject failed: ${e.message}`);
-          if (spec.hold) {
-            await sleep(500); // the fault is in place: let the paused activity run into it
-            releaseHeld(h.holdDir!, spec.hold);
+    const run = await underLoad(
+      { db: db as unknown as pg.Client, brokers: h.brokers, topic: pipeline.usersTopic, rate: 20 },
+      async () => {
+        handle = await proc.start(h.client, h.taskQueue, spec.input);
+        const ended = outcomeOf(handle, spec.timeoutMs ?? 360_000);
+        let done: Awaited<typeof ended> | undefined;
+        void ended.then((x) => (done = x));
+        let lastRead = 0;
+        while (!done) {
+          if (!fault && (await strikesNow(h, spec, handle))) {
+            fault = spec
+              .inject({ cfg: h.cfg, proxies: h.proxies, worker: h.worker, store: h.store, handle })
+              .catch((e: Error) => `inject failed: ${e.message}`);
+            if (spec.hold) {
+              await sleep(500); // the fault is in place: let the paused activity run into it
+              releaseHeld(h.holdDir!, spec.hold);
+            }
           }
+          if (Date.now() - lastRead > 1000) {
+            lastRead = Date.now();
+            for (const v of await secretValues(h.store, proc.secrets).catch(() => [])) seen.add(v);
+          }
+          await sleep(200);
         }
-        if (Date.now() - lastRead > 1000) {
-          lastRead = Date.now();
-          for (const v of await secretValues(h.store, proc.secrets).catch(() => [])) seen.add(v);
-        }
-        await sleep(200);
-      }
-      const injected = fault ? await fault : undefined;
-      return { ...done, injected };
-    });
+        const injected = fault ? await fault : undefined;
+        return { ...done, injected };
+      },
+    );
     const events = summarize(run.emails, run.deliveries);
     const outcome: Outcome = fault ? run.result.outcome : 'not-triggered';
     if (outcome === 'needs-attention' || outcome === 'stuck') await h.stopLeftover(handle!);
@@ -192,7 +232,17 @@ export async function runCell(h: Harness, spec: CellSpec): Promise<CellResult> {
     if (events.lost > 0) problems.push(`${events.lost} change event(s) lost`);
     const ok = (outcome === 'completed' || outcome === 'rolled-back') && problems.length === 0;
     const detail = [run.result.detail, run.result.injected].filter(Boolean).join('; ') || undefined;
-    return { procedure: spec.procedure, fault: spec.fault, step: spec.step, outcome, ok, seconds: Math.round((Date.now() - t0) / 1000), lost: events.lost, problems, detail };
+    return {
+      procedure: spec.procedure,
+      fault: spec.fault,
+      step: spec.step,
+      outcome,
+      ok,
+      seconds: Math.round((Date.now() - t0) / 1000),
+      lost: events.lost,
+      problems,
+      detail,
+    };
   } finally {
     await db.end();
   }

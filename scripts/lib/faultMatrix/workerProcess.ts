@@ -26,8 +26,11 @@ export function proxiedWorkerEnv(cfg: StackConfig, store: 'file' | 'kubernetes')
 
 /** The stack's kubeconfig with the API server's address on its proxy (same certificate: it is issued for 127.0.0.1). */
 function proxiedKubeconfig(cfg: StackConfig): string {
-  const doc = yaml.parse(fs.readFileSync(kubeconfigPath(cfg), 'utf8')) as { clusters: Array<{ cluster: { server: string } }> };
-  for (const c of doc.clusters) c.cluster.server = c.cluster.server.replace(/:\d+$/, `:${proxyPort(cfg, 'kubeApiserver')}`);
+  const doc = yaml.parse(fs.readFileSync(kubeconfigPath(cfg), 'utf8')) as {
+    clusters: Array<{ cluster: { server: string } }>;
+  };
+  for (const c of doc.clusters)
+    c.cluster.server = c.cluster.server.replace(/:\d+$/, `:${proxyPort(cfg, 'kubeApiserver')}`);
   const file = path.join(cfg.dataDir, 'kubeconfig-fault-proxy');
   fs.writeFileSync(file, yaml.stringify(doc), { mode: 0o600 });
   return file;
