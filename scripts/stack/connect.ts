@@ -206,7 +206,7 @@ export const connect: Service = {
       name: 'kafka-connect',
       command: 'java',
       args: [
-        ...fastJvmStart(cfg, `kafka-connect-${cfg.versions.kafka}`, 'java'),
+        ...fastJvmStart(cfg, `kafka-connect-${cfg.versions.kafka}`, 'java', { javaAgent: true }),
         connectMetricsAgent(cfg, dir),
         ...javaArgs(cfg, 'kafka-connect', '768m', classpath),
         'org.apache.kafka.connect.cli.ConnectDistributed',
