@@ -33,7 +33,7 @@ interface LaneResult {
 }
 
 /** One vitest process for `lane`; `log`: its output goes there instead of the terminal. */
-function runLane(lane: string, env: NodeJS.ProcessEnv, log?: string): Promise<LaneResult> {
+function runLane(lane: string, env: NodeJS.ProcessEnv, log?: string, signal?: AbortSignal): Promise<LaneResult> {
   const t0 = Date.now();
   const fd = log ? fs.openSync(log, 'w') : undefined;
   const out = fd ?? 'inherit';
@@ -41,6 +41,7 @@ function runLane(lane: string, env: NodeJS.ProcessEnv, log?: string): Promise<La
   const child = spawn(process.execPath, [vitest, 'run', '--project', lane, ...args], {
     cwd: root,
     stdio: ['ignore', out, out],
+    ...(signal ? { signal, killSignal: 'SIGINT' as const } : {}),
     env: {
       ...process.env,
       REKEY_TEST_TIMES_MERGE: '1',
@@ -51,6 +52,7 @@ function runLane(lane: string, env: NodeJS.ProcessEnv, log?: string): Promise<La
   });
   const stop = () => child.kill('SIGINT');
   process.once('SIGINT', stop).once('SIGTERM', stop);
+  child.on('error', () => undefined); // an abort: reported through 'exit'
   return new Promise((resolve) => {
     child.on('exit', (code, signal) => {
       if (fd !== undefined) fs.closeSync(fd);
@@ -89,11 +91,16 @@ async function main() {
   const stack = runLane('stack', {});
   const fast = runLane('fast', { REKEY_FAST_WORKERS: '1' }, logOf('fast'));
   let stackEnded = false;
-  void stack.then(() => (stackEnded = true));
+  // a stack lane that failed and left no stack (it could not start one) ends the side lane, which would wait for it
+  const noStack = new AbortController();
+  void stack.then(async (r) => {
+    stackEnded = true;
+    if (r.code !== 0 && !(await stackUp())) noStack.abort();
+  });
   const side = (async () => {
     // its global setup reuses the stack the stack lane brings up: wait for it, never start it twice
     while (!stackEnded && !(await stackUp())) await sleep(5000);
-    return runLane('stack-side', { REKEY_STACK_SHARED: '1' }, logOf('stack-side'));
+    return runLane('stack-side', { REKEY_STACK_SHARED: '1' }, logOf('stack-side'), noStack.signal);
   })();
   const results = await Promise.all([fast, stack, side]);
   if (!wasRunning && process.env.REKEY_KEEP_STACK !== '1')

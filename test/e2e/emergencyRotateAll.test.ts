@@ -11,6 +11,8 @@ import { CA_KEYS, CERT_KEYS } from '../../activities/tls/index.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { emergencyRotateAll, type EmergencyResult } from '../../workflows/emergency/rotateAll.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
+import { execFile } from 'node:child_process';
+import { repoRoot } from '../../scripts/stack/config.js';
 import { recordHistory, recordingOverrides } from './histories.js';
 import { auditLines, cfg, pipelineState, stopLeftover, store } from './pipeline.js';
 
@@ -20,6 +22,17 @@ import { auditLines, cfg, pipelineState, stopLeftover, store } from './pipeline.
  * then the full access validation. Checked as an operator would: each old credential is
  * gone or refused, the new ones work, no change event lost.
  */
+
+/** The operator CLI, as an operator runs it in a checkout (scripts/rekey.ts: the product CLI on the stack's defaults). */
+const rekey = (...args: string[]) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/rekey.ts', ...args],
+      { cwd: repoRoot, env: { ...process.env, REKEY_TASK_QUEUE: w.taskQueue } },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
 let w: TestWorker;
 let handle: WorkflowHandle | undefined;
 beforeAll(async () => {
@@ -148,6 +161,16 @@ describe('emergency rotate-all', () => {
       'access_validation:success',
       'emergency_rotate_all:success',
     ]);
+    // and `rekey progress` reads the emergency's own state (its rotations), not a rotation's
+    const cli = await rekey('progress', handle!.workflowId, '--json');
+    expect(JSON.parse(cli.stdout)).toMatchObject({
+      type: 'emergencyRotateAll',
+      status: 'COMPLETED',
+      state: {
+        phase: expect.any(String),
+        rotations: expect.arrayContaining([expect.objectContaining({ status: 'completed' })]),
+      },
+    });
     handle = undefined;
   });
 
@@ -159,6 +182,14 @@ describe('emergency rotate-all', () => {
     });
     await expect(h.result()).rejects.toMatchObject({
       cause: { type: 'InvalidInput', message: expect.stringMatching(/^invalid emergency input: reason: /) },
+    });
+    // `rekey progress` on an emergency run decodes its failure (it printed only "Encoded failure")
+    const cli = await rekey('progress', h.workflowId, '--json');
+    expect(cli.code).toBe(1);
+    expect(JSON.parse(cli.stdout)).toMatchObject({
+      type: 'emergencyRotateAll',
+      status: 'FAILED',
+      failure: expect.stringMatching(/^invalid emergency input: reason: /),
     });
   });
 });
