@@ -12,6 +12,9 @@ import { startCertificateRotation } from '../../workers/startRotation.js';
 import type { CertificateRotationInput } from '../../contracts/input/certificate.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
+import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
+import type { SecretStore } from '../../activities/secrets/store.js';
+import { adminKubeConfig, kubeNamespace, serviceAccountKubeconfig } from '../../scripts/stack/kube.js';
 import { cfg, failureOf, stopLeftover, store } from './pipeline.js';
 import { recordHistory, recordingOverrides } from './histories.js';
 
@@ -57,11 +60,11 @@ async function verifyFullClient(): Promise<pg.Client> {
 const sslOf = async (c: pg.Client) =>
   (await c.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0]!.ssl;
 
-async function rotate(input: Partial<CertificateRotationInput>) {
+async function rotate(input: Partial<CertificateRotationInput>, worker: TestWorker = w) {
   const handle = await startCertificateRotation(
-    w.client,
+    worker.client,
     { service: 'postgresql', requestedBy: 'e2e', ...input },
-    { taskQueue: w.taskQueue },
+    { taskQueue: worker.taskQueue },
   );
   running = handle;
   try {
@@ -139,6 +142,36 @@ describe('PostgreSQL server certificate rotation', () => {
     expect(await store.read(`${pipeline.postgresTlsSecret}-pending`)).toBeUndefined();
     expect(await store.read(`${pipeline.postgresTlsSecret}-backup`)).toBeUndefined();
     await recordHistory(handle, 'other-certificate-postgresql-rolled-back-drill');
+  });
+
+  it('rotates as the rekey-worker ServiceAccount with the CA and the certificate in Kubernetes Secrets: the rendered Role and admission policy allow exactly what it does', async () => {
+    const kube = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
+    const copy = async (name: string, from: SecretStore, to: SecretStore) => {
+      const current = (await from.read(name))!;
+      const existing = await to.read(name);
+      if (existing?.info.fingerprint !== current.info.fingerprint)
+        await to.write(name, current.bytes, { expectedVersion: existing?.info.version ?? null });
+    };
+    // the cluster holds what the file store holds, as a platform keeps them: the CA and the service's certificate as Secrets
+    for (const name of [pipeline.caSecret, pipeline.postgresTlsSecret, pipeline.adminSecret]) await copy(name, store, kube);
+    const asWorker = await serviceAccountKubeconfig(cfg, 'rekey-worker');
+    const sa = await startTestWorker({
+      secrets: { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: asWorker },
+    });
+    try {
+      const { result, error } = await rotate({ requestedBy: 'e2e-service-account' }, sa);
+      expect(error).toBeUndefined();
+      expect(result).toMatchObject({ status: 'completed', procedure: 'certificate' });
+      const inCluster = describeCertificate((await kube.read(pipeline.postgresTlsSecret))!.data[CERT_KEYS.cert]!);
+      expect(inCluster.fingerprint).toBe(result!.to);
+      expect((await served()).fingerprint).toBe(result!.to);
+      expect(await kube.read(`${pipeline.postgresTlsSecret}-pending`)).toBeUndefined();
+      expect(await kube.read(`${pipeline.postgresTlsSecret}-backup`)).toBeUndefined();
+    } finally {
+      // the file store, which the other files read, holds what PostgreSQL serves again
+      await copy(pipeline.postgresTlsSecret, kube, store);
+      await sa.stop();
+    }
   });
 
   it('refuses SANs that differ from the current certificate’s before anything changes', async () => {
