@@ -1,27 +1,21 @@
 import { z } from 'zod';
+import {
+  dryRunField,
+  forceField,
+  gracePeriodField,
+  maintenanceWindowField,
+  objectName,
+  requestFields,
+} from './fields.js';
 import { InvalidInputError, parseInput } from '../errors.js';
-import { MAX_GRACE_MS, parseIsoDuration } from '../duration.js';
 import { defaultSecrets } from '../ids.js';
-import { MaintenanceWindowInput } from '../window.js';
 
 export { InvalidInputError };
 
-/** Kubernetes-style object names (secrets, targets, connectors). */
-const objectName = z
-  .string()
-  .regex(
-    /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
-    'must be lowercase letters, digits, "-" or "." (at most 63 characters)',
-  );
-const gracePeriod = z
-  .string()
-  .max(40)
-  .refine((v) => parseIsoDuration(v) !== undefined, 'must be an ISO-8601 duration such as P7D, PT24H or PT15M')
-  .refine((v) => (parseIsoDuration(v) ?? 0) <= MAX_GRACE_MS, 'must be at most P30D')
-  .refine(
-    (v) => (parseIsoDuration(v) ?? 1) > 0,
-    'must be longer than zero (the old key stays, inactive, so a rollback can reactivate it)',
-  );
+const gracePeriod = gracePeriodField({
+  example: 'P7D, PT24H or PT15M',
+  positiveBecause: 'the old key stays, inactive, so a rollback can reactivate it',
+});
 
 /** Steps after which a rollback drill may inject a failure (workers started with test hooks only). */
 export const awsDrillSteps = [
@@ -85,21 +79,14 @@ export const AwsKeysRotationInput = z
       .boolean()
       .default(false)
       .describe('the user already has two keys and the other one is Inactive: delete it first (never an Active one)'),
-    force: z
-      .object({ reason: z.string().min(10, 'explain in at least 10 characters why pre-flight may fail').max(500) })
-      .strict()
-      .optional()
-      .describe('go on although pre-flight checks fail (not the key checks); the reason is written to the audit log'),
-    reason: z.string().min(1).max(500).default('scheduled rotation'),
-    requestedBy: z.string().min(1).max(200).default('unknown'),
+    force: forceField('pre-flight checks fail (not the key checks)'),
+    ...requestFields('scheduled rotation'),
     compromise: z
       .boolean()
       .default(false)
       .describe('suspected compromise (emergency rotate-all): no grace, the old key is removed right after the switch'),
-    maintenanceWindow: MaintenanceWindowInput.optional().describe(
-      'set by a schedule: the switch must start inside this window, or the rotation ends without switching',
-    ),
-    dryRun: z.boolean().default(false),
+    maintenanceWindow: maintenanceWindowField,
+    dryRun: dryRunField,
     injectFailure: z
       .enum(awsDrillSteps)
       .optional()

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { dryRunField, requestFields } from './fields.js';
 import { MAX_GRACE_MS, parseIsoDuration } from '../duration.js';
 import { parseInput } from '../errors.js';
 import { DEFAULT_CA_SECRET, MAX_VALIDITY_DAYS, TLS_SERVICES } from './certificate.js';
@@ -64,9 +65,8 @@ export const CaRotationInput = z
     gracePeriod: grace
       .default(DEFAULT_CA_GRACE)
       .describe('how long clients trust both CAs after the switch, before the old CA leaves every bundle'),
-    reason: z.string().min(1).max(500).default('CA rotation'),
-    requestedBy: z.string().min(1).max(200).default('unknown'),
-    dryRun: z.boolean().default(false),
+    ...requestFields('CA rotation'),
+    dryRun: dryRunField,
     injectFailure: z
       .enum(caDrillSteps)
       .optional()

@@ -1,5 +1,6 @@
 import { keyAlgorithms } from '../keyAlgorithms.js';
 import { z } from 'zod';
+import { dryRunField, objectName, requestFields } from './fields.js';
 import { InvalidInputError, parseInput } from '../errors.js';
 import { isIp } from '../sans.js';
 import { clientWatchField } from '../durationField.js';
@@ -26,12 +27,6 @@ export const MAX_VALIDITY_DAYS = 825;
 /** Steps after which a rollback drill may inject a failure (workers started with test hooks only). */
 export const certificateDrillSteps = ['issue', 'backup', 'promote', 'install', 'verify-served'] as const;
 
-const objectName = z
-  .string()
-  .regex(
-    /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
-    'must be lowercase letters, digits, "-" or "." (at most 63 characters)',
-  );
 const dnsName = /^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/i;
 
 /** `DNS:name`, `IP:address`, or a bare host name or IP literal. */
@@ -96,8 +91,7 @@ export const CertificateRotationInput = z
       .describe(
         "the new certificate's key: ecdsa-p256 (default), rsa-2048, rsa-3072 or rsa-4096; the CA may be RSA or ECDSA either way",
       ),
-    reason: z.string().min(1).max(500).default('certificate renewal'),
-    requestedBy: z.string().min(1).max(200).default('unknown'),
+    ...requestFields('certificate renewal'),
     connector: objectName
       .optional()
       .describe(
@@ -108,7 +102,7 @@ export const CertificateRotationInput = z
       .describe(
         'kafka-connect and schema-registry: after the restart, how long to keep watching the connectors that use the registry, restarting tasks that FAIL meanwhile (default PT3S for Connect, PT15S for the registry; at most PT10M)',
       ),
-    dryRun: z.boolean().default(false),
+    dryRun: dryRunField,
     injectFailure: z
       .enum(certificateDrillSteps)
       .optional()

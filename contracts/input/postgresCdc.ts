@@ -1,8 +1,15 @@
 import { z } from 'zod';
+import {
+  dryRunField,
+  forceField,
+  gracePeriodField,
+  maintenanceWindowField,
+  objectName,
+  requestFields,
+} from './fields.js';
 import { InvalidInputError, parseInput } from '../errors.js';
-import { MAX_GRACE_MS, parseIsoDuration } from '../duration.js';
+import { parseIsoDuration } from '../duration.js';
 import { defaultSecrets } from '../ids.js';
-import { MaintenanceWindowInput } from '../window.js';
 
 /** PostgreSQL identifiers rekey creates or names: lowercase, unquoted shape, at most 63 bytes. */
 const pgIdentifier = z
@@ -11,18 +18,7 @@ const pgIdentifier = z
     /^[a-z_][a-z0-9_]{0,62}$/,
     'must be a lowercase PostgreSQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)',
   );
-/** Kubernetes-style object names (secrets, targets, connectors). */
-const objectName = z
-  .string()
-  .regex(
-    /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
-    'must be lowercase letters, digits, "-" or "." (at most 63 characters)',
-  );
-const gracePeriod = z
-  .string()
-  .max(40)
-  .refine((v) => parseIsoDuration(v) !== undefined, 'must be an ISO-8601 duration such as PT24H, P1D or PT15M')
-  .refine((v) => (parseIsoDuration(v) ?? 0) <= MAX_GRACE_MS, 'must be at most P30D');
+const gracePeriod = gracePeriodField({ example: 'PT24H, P1D or PT15M' });
 
 export const applyStrategies = ['reload-connector', 'restart-worker'] as const;
 /** Steps after which a rollback drill may inject a failure (workers started with test hooks only). */
@@ -67,17 +63,10 @@ export const PostgresCdcRotationInput = z
       .default(64 * 1024 ** 2),
     maxLagSeconds: z.number().min(1).max(600).default(30),
     minFreeMemoryPercent: z.number().min(5).max(90).default(20),
-    force: z
-      .object({ reason: z.string().min(10, 'explain in at least 10 characters why pre-flight may fail').max(500) })
-      .strict()
-      .optional()
-      .describe('go on although pre-flight checks fail; the reason is written to the audit log'),
-    reason: z.string().min(1).max(500).default('scheduled rotation'),
-    requestedBy: z.string().min(1).max(200).default('unknown'),
-    maintenanceWindow: MaintenanceWindowInput.optional().describe(
-      'set by a schedule: the switch must start inside this window, or the rotation ends without switching',
-    ),
-    dryRun: z.boolean().default(false),
+    force: forceField(),
+    ...requestFields('scheduled rotation'),
+    maintenanceWindow: maintenanceWindowField,
+    dryRun: dryRunField,
     injectFailure: z
       .enum(drillSteps)
       .optional()

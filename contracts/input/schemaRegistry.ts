@@ -1,29 +1,23 @@
 import { z } from 'zod';
+import {
+  dryRunField,
+  forceField,
+  gracePeriodField,
+  maintenanceWindowField,
+  objectName,
+  requestFields,
+} from './fields.js';
 import { InvalidInputError, parseInput } from '../errors.js';
-import { MAX_GRACE_MS, parseIsoDuration } from '../duration.js';
 import { defaultSecrets } from '../ids.js';
-import { MaintenanceWindowInput } from '../window.js';
 import { clientWatchField } from '../durationField.js';
 
 export { InvalidInputError };
 
-/** Kubernetes-style object names (secrets, targets, connectors). */
-const objectName = z
-  .string()
-  .regex(
-    /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
-    'must be lowercase letters, digits, "-" or "." (at most 63 characters)',
-  );
 const kafkaName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name');
-const gracePeriod = z
-  .string()
-  .max(40)
-  .refine((v) => parseIsoDuration(v) !== undefined, 'must be an ISO-8601 duration such as PT24H, P1D or PT15M')
-  .refine((v) => (parseIsoDuration(v) ?? 0) <= MAX_GRACE_MS, 'must be at most P30D')
-  .refine(
-    (v) => (parseIsoDuration(v) ?? 1) > 0,
-    'must be longer than zero (the old user stays accepted until clients have moved)',
-  );
+const gracePeriod = gracePeriodField({
+  example: 'PT24H, P1D or PT15M',
+  positiveBecause: 'the old user stays accepted until clients have moved',
+});
 
 /** Steps after which a rollback drill may inject a failure (workers started with test hooks only). */
 export const registryDrillSteps = [
@@ -82,23 +76,16 @@ export const SchemaRegistryRotationInput = z
       .max(900)
       .default(120)
       .describe('how long to wait for the registry to accept or refuse a user after a restart'),
-    force: z
-      .object({ reason: z.string().min(10, 'explain in at least 10 characters why pre-flight may fail').max(500) })
-      .strict()
-      .optional()
-      .describe('go on although pre-flight checks fail; the reason is written to the audit log'),
-    reason: z.string().min(1).max(500).default('scheduled rotation'),
-    requestedBy: z.string().min(1).max(200).default('unknown'),
+    force: forceField(),
+    ...requestFields('scheduled rotation'),
     compromise: z
       .boolean()
       .default(false)
       .describe(
         'suspected compromise (emergency rotate-all): no grace, the old user is removed right after the switch',
       ),
-    maintenanceWindow: MaintenanceWindowInput.optional().describe(
-      'set by a schedule: the switch must start inside this window, or the rotation ends without switching',
-    ),
-    dryRun: z.boolean().default(false),
+    maintenanceWindow: maintenanceWindowField,
+    dryRun: dryRunField,
     injectFailure: z
       .enum(registryDrillSteps)
       .optional()

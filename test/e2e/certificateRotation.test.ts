@@ -153,7 +153,8 @@ describe('PostgreSQL server certificate rotation', () => {
         await to.write(name, current.bytes, { expectedVersion: existing?.info.version ?? null });
     };
     // the cluster holds what the file store holds, as a platform keeps them: the CA and the service's certificate as Secrets
-    for (const name of [pipeline.caSecret, pipeline.postgresTlsSecret, pipeline.adminSecret]) await copy(name, store, kube);
+    for (const name of [pipeline.caSecret, pipeline.postgresTlsSecret, pipeline.adminSecret])
+      await copy(name, store, kube);
     const asWorker = await serviceAccountKubeconfig(cfg, 'rekey-worker');
     const sa = await startTestWorker({
       secrets: { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: asWorker },
