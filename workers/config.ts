@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { pemFile, sslmodes, TemporalTlsSchema, tlsFromEnv } from './tlsConfig.js';
+import { codecFromEnv, ConfigError, fromEnv, type Json, merge } from './configEnv.js';
+
+export { ConfigError, type Json };
 import { registryFlavours } from '../activities/registryApi.js';
 import { labelSelectorPattern } from '../activities/kubernetesClient.js';
 import { parseAccessLogSource } from '../activities/registryAccessLogSource.js';
@@ -220,10 +223,6 @@ export const WorkerConfigSchema = z
 
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
 /**
  * Production defaults: only what is safe to assume anywhere. Everything that names a
  * system (PostgreSQL, Kafka Connect, brokers…) must be configured; the embedded stack's
@@ -243,104 +242,6 @@ export const productionDefaults = {
   testHooks: false,
 };
 
-export type Json = Record<string, unknown>;
-function merge(base: Json, over: Json): Json {
-  const out: Json = { ...base };
-  for (const [k, v] of Object.entries(over)) {
-    if (v === undefined) continue;
-    out[k] =
-      v && typeof v === 'object' && !Array.isArray(v) && typeof base[k] === 'object'
-        ? merge(base[k] as Json, v as Json)
-        : v;
-  }
-  return out;
-}
-
-function fromEnv(env: NodeJS.ProcessEnv): Json {
-  return {
-    temporal: {
-      address: env.REKEY_TEMPORAL_ADDRESS,
-      namespace: env.REKEY_TEMPORAL_NAMESPACE,
-      taskQueue: env.REKEY_TASK_QUEUE,
-    },
-    codec: codecFromEnv(env),
-    secrets:
-      env.REKEY_SECRET_STORE === 'kubernetes'
-        ? {
-            kind: 'kubernetes',
-            namespace: env.REKEY_K8S_NAMESPACE ?? 'data-ingestion',
-            kubeconfig: env.KUBECONFIG,
-            dir: undefined,
-          }
-        : { kind: env.REKEY_SECRET_STORE, dir: env.REKEY_SECRETS_DIR },
-    kubernetes:
-      env.REKEY_K8S_NAMESPACE && env.REKEY_SECRET_STORE !== 'kubernetes'
-        ? { namespace: env.REKEY_K8S_NAMESPACE, kubeconfig: env.KUBECONFIG }
-        : undefined,
-    workloads: {
-      connect: env.REKEY_CONNECT_WORKLOAD,
-      connectPodSelector: env.REKEY_CONNECT_POD_SELECTOR,
-      registry: env.REKEY_REGISTRY_WORKLOAD,
-    },
-    postgres: {
-      host: env.REKEY_PG_HOST,
-      port: env.REKEY_PG_PORT,
-      database: env.REKEY_PG_DATABASE,
-      adminSecret: env.REKEY_PG_ADMIN_SECRET,
-    },
-    kafkaConnect: { url: env.REKEY_CONNECT_URL },
-    kafka: {
-      brokers: env.REKEY_KAFKA_BROKERS?.split(','),
-      tls: env.REKEY_KAFKA_TLS_BROKERS
-        ? { brokers: env.REKEY_KAFKA_TLS_BROKERS.split(','), listener: env.REKEY_KAFKA_TLS_LISTENER }
-        : undefined,
-    },
-    schemaRegistry: {
-      url: env.REKEY_REGISTRY_URL,
-      api: env.REKEY_REGISTRY_API,
-      accessLog: env.REKEY_REGISTRY_ACCESS_LOG,
-      reload: env.REKEY_REGISTRY_RELOAD?.trim() || undefined,
-    },
-    aws: { endpoint: env.REKEY_AWS_ENDPOINT, region: env.AWS_REGION },
-    audit: { path: env.REKEY_AUDIT_LOG },
-    metrics: { address: env.REKEY_METRICS_ADDRESS?.trim() || undefined },
-    health: { address: env.REKEY_HEALTH_ADDRESS?.trim() || undefined },
-    worker: {
-      maxConcurrentActivities: env.REKEY_MAX_CONCURRENT_ACTIVITIES,
-      maxConcurrentWorkflowTasks: env.REKEY_MAX_CONCURRENT_WORKFLOW_TASKS,
-      maxCachedWorkflows: env.REKEY_MAX_CACHED_WORKFLOWS,
-    },
-    testHooks:
-      env.REKEY_TEST_HOOKS === undefined
-        ? undefined
-        : ['1', 'true', 'yes'].includes(env.REKEY_TEST_HOOKS.toLowerCase()),
-  };
-}
-
-function codecFromEnv(env: NodeJS.ProcessEnv): Json {
-  const bool = (v: string | undefined) =>
-    v === undefined ? undefined : ['1', 'true', 'yes'].includes(v.toLowerCase());
-  return {
-    key: env.REKEY_CODEC_KEY ?? readKeyFile(env.REKEY_CODEC_KEY_FILE),
-    keyId: env.REKEY_CODEC_KEY_ID,
-    previousKeys: parsePreviousKeys(env.REKEY_CODEC_PREVIOUS_KEYS),
-    insecureNoEncryption: bool(env.REKEY_INSECURE_NO_ENCRYPTION),
-  };
-}
-
-/** `id:base64key,id:base64key` → [{id, key}]; an entry without `:` gets an empty id, which the schema names. */
-function parsePreviousKeys(list: string | undefined): Array<{ id: string; key: string }> | undefined {
-  if (list === undefined || list.trim() === '') return undefined;
-  return list
-    .split(',')
-    .map((e) => e.trim())
-    .filter(Boolean)
-    .map((entry) => {
-      const at = entry.indexOf(':');
-      return at < 0 ? { id: '', key: '' } : { id: entry.slice(0, at).trim(), key: entry.slice(at + 1).trim() };
-    });
-}
-
 /** Only the codec part (for the codec server): same sources and errors as the worker's `codec`. */
 export function loadCodecConfig(env: NodeJS.ProcessEnv = process.env): CodecConfig {
   const parsed = CodecConfigSchema.safeParse(
@@ -351,15 +252,6 @@ export function loadCodecConfig(env: NodeJS.ProcessEnv = process.env): CodecConf
     throw new ConfigError(`invalid codec configuration:\n${lines.join('\n')}`);
   }
   return parsed.data;
-}
-
-function readKeyFile(file: string | undefined): string | undefined {
-  if (!file) return undefined;
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new ConfigError(`cannot read REKEY_CODEC_KEY_FILE=${file}: ${(err as Error).message}`);
-  }
 }
 
 /** Defaults ← config file (REKEY_CONFIG) ← environment, before validation. */
