@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { credentialProcedures } from '../contracts/procedures.js';
 
 /**
  * Every kind of run an operator can start (CLI, Web UI, Schedules), by workflow type: what
@@ -7,9 +8,9 @@ import type { Client } from '@temporalio/client';
  */
 export type ProgressReader = 'rotation' | 'emergency' | 'isolation' | 'result';
 export const RUN_KINDS: Record<string, { kind: string; progress: ProgressReader }> = {
-  rotatePostgresCdcCredentials: { kind: 'postgresql-cdc', progress: 'rotation' },
-  rotateSchemaRegistryCredentials: { kind: 'schema-registry', progress: 'rotation' },
-  rotateAwsAccessKeys: { kind: 'aws-keys', progress: 'rotation' },
+  ...Object.fromEntries(
+    Object.values(credentialProcedures).map((p) => [p.workflowType, { kind: p.id, progress: 'rotation' as const }]),
+  ),
   rotateServiceCertificate: { kind: 'certificate', progress: 'rotation' },
   rotateCertificateAuthority: { kind: 'ca', progress: 'rotation' },
   emergencyRotateAll: { kind: 'emergency', progress: 'emergency' },

@@ -11,10 +11,3 @@ export function rotationWorkflowId(procedure: string, resource: string): string 
 export function dryRunWorkflowId(procedure: string, resource: string, at: Date): string {
   return `${rotationWorkflowId(procedure, resource)}/dry-run/${at.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
 }
-
-/** The secret each credential rotation works on when its input names none (the runbook's names). */
-export const defaultSecrets = {
-  'postgresql-cdc': 'debezium-credentials',
-  'schema-registry': 'schema-registry-auth',
-  'aws-keys': 'aws-credentials',
-} as const;

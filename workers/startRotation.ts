@@ -1,16 +1,18 @@
+import {
+  type CredentialProcedureContract,
+  type CredentialProcedureId,
+  credentialProcedures,
+} from '../contracts/procedures.js';
 import { type CaRotationInput, parseCaRotationInput } from '../contracts/input/caRotation.js';
 import { rotateCertificateAuthority } from '../workflows/certificates/authority.js';
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { RotationResult } from '../workflows/rotation/index.js';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { type AwsKeysRotationInput, parseAwsKeysInput } from '../contracts/input/awsKeys.js';
-import { rotateAwsAccessKeys } from '../workflows/awsKeys/workflow.js';
+import type { AwsKeysRotationInput } from '../contracts/input/awsKeys.js';
 import { type CertificateRotationInput, parseCertificateInput } from '../contracts/input/certificate.js';
 import { rotateServiceCertificate } from '../workflows/certificates/workflow.js';
-import { parsePostgresCdcInput, type PostgresCdcRotationInput } from '../contracts/input/postgresCdc.js';
-import { rotatePostgresCdcCredentials } from '../workflows/postgresCdc/workflow.js';
-import { parseSchemaRegistryInput, type SchemaRegistryRotationInput } from '../contracts/input/schemaRegistry.js';
-import { rotateSchemaRegistryCredentials } from '../workflows/schemaRegistry/workflow.js';
+import type { PostgresCdcRotationInput } from '../contracts/input/postgresCdc.js';
+import type { SchemaRegistryRotationInput } from '../contracts/input/schemaRegistry.js';
 import { dryRunWorkflowId, rotationWorkflowId } from '../contracts/ids.js';
 import { RotationComponent, RotationPhase, RotationTarget } from '../workflows/rotation/searchAttributes.js';
 
@@ -74,7 +76,8 @@ async function startRotation<H>(
 interface Procedure<I, P extends { dryRun: boolean }> {
   procedure: string;
   parse: (raw: I) => P;
-  workflow: (input: I) => Promise<RotationResult>;
+  /** The workflow, or its type name (a credential procedure's, from its contract). */
+  workflow: ((input: I) => Promise<RotationResult>) | string;
   /** What one rotation at a time is keyed on (the secret), and the target label. */
   resource: (plan: P) => string;
   target: (plan: P) => string;
@@ -94,39 +97,34 @@ function starter<I, P extends { dryRun: boolean }>(p: Procedure<I, P>) {
         summary: p.summary(plan),
       },
       opts,
-      (o) => client.workflow.start(p.workflow, { ...o, args: [raw] }),
+      (o) => client.workflow.start<(input: I) => Promise<RotationResult>>(p.workflow, { ...o, args: [raw] }),
     );
   };
 }
 
 const bySecret = { resource: (p: { secret: string }) => p.secret, target: (p: { target: string }) => p.target };
 
-export const startPostgresCdcRotation = starter({
-  procedure: 'postgresql-cdc',
-  parse: (raw: PostgresCdcRotationInput) => parsePostgresCdcInput(raw),
-  workflow: rotatePostgresCdcCredentials,
-  ...bySecret,
-  summary: (p) =>
-    `rotate the PostgreSQL CDC user of ${p.target} (${p.secret}, ${p.strategy}, grace ${p.gracePeriod}${p.compromise ? ', COMPROMISE' : ''})`,
-});
+/** A credential procedure's start function, from its contract (contracts/procedures.ts). */
+function credentialStarter<I>(id: CredentialProcedureId) {
+  const p = credentialProcedures[id] as unknown as CredentialProcedureContract<{ dryRun: boolean }>;
+  return starter<I, { dryRun: boolean }>({
+    procedure: p.id,
+    parse: (raw) => p.parse(raw),
+    workflow: p.workflowType,
+    resource: p.resource,
+    target: p.target,
+    summary: p.summary,
+  });
+}
 
-export const startSchemaRegistryRotation = starter({
-  procedure: 'schema-registry',
-  parse: (raw: SchemaRegistryRotationInput) => parseSchemaRegistryInput(raw),
-  workflow: rotateSchemaRegistryCredentials,
-  ...bySecret,
-  summary: (p) =>
-    `rotate the Schema Registry user of account ${p.account} for ${p.target} (${p.secret}, connector ${p.connector}, grace ${p.gracePeriod})`,
-});
+/** Each credential procedure's start function, by id (the CLI's rotate-* commands): one per contract, none to write. */
+export const credentialStarters = Object.fromEntries(
+  credentialProcedureIds.map((id) => [id, credentialStarter<Record<string, unknown>>(id)]),
+) as Record<CredentialProcedureId, ReturnType<typeof credentialStarter<Record<string, unknown>>>>;
 
-export const startAwsKeysRotation = starter({
-  procedure: 'aws-keys',
-  parse: (raw: AwsKeysRotationInput) => parseAwsKeysInput(raw),
-  workflow: rotateAwsAccessKeys,
-  ...bySecret,
-  summary: (p) =>
-    `rotate the access key of IAM user ${p.user} for ${p.target} (${p.secret}, connector ${p.connector}, grace ${p.gracePeriod}${p.deleteInactiveKey ? ', delete an inactive second key' : ''})`,
-});
+export const startPostgresCdcRotation = credentialStarter<PostgresCdcRotationInput>('postgresql-cdc');
+export const startSchemaRegistryRotation = credentialStarter<SchemaRegistryRotationInput>('schema-registry');
+export const startAwsKeysRotation = credentialStarter<AwsKeysRotationInput>('aws-keys');
 
 export const startCertificateRotation = starter({
   procedure: 'certificate',

@@ -1,8 +1,14 @@
 import type { Command } from 'commander';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { type AwsKeysRotationInput, parseAwsKeysInput } from '../../contracts/input/awsKeys.js';
-import { parsePostgresCdcInput, type PostgresCdcRotationInput } from '../../contracts/input/postgresCdc.js';
-import { parseSchemaRegistryInput, type SchemaRegistryRotationInput } from '../../contracts/input/schemaRegistry.js';
+import type { AwsKeysRotationInput } from '../../contracts/input/awsKeys.js';
+import type { PostgresCdcRotationInput } from '../../contracts/input/postgresCdc.js';
+import type { SchemaRegistryRotationInput } from '../../contracts/input/schemaRegistry.js';
+import {
+  type CredentialProcedureId,
+  credentialProcedureIds,
+  credentialProcedures,
+  defaultSecrets,
+} from '../../contracts/procedures.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { duration, operator, seconds, withClient } from '../context.js';
 import { printPlan, printResult } from '../print.js';
@@ -99,7 +105,15 @@ export async function runRotation<I>(
   });
 }
 
-const starts = () => import('../../workers/startRotation.js');
+/** Validates with the procedure's contract, then starts it through its start function (loaded on use). */
+async function runCredential<I>(id: CredentialProcedureId, o: CommonOptions, input: I): Promise<void> {
+  await runRotation(o, input, credentialProcedures[id].parse, async (c, i, taskQueue) => {
+    const { credentialStarters } = await import('../../workers/startRotation.js');
+    return (credentialStarters[id] as (c: Client, i: I, o: { taskQueue: string }) => Promise<WorkflowHandle>)(c, i, {
+      taskQueue,
+    });
+  });
+}
 
 interface CdcOptions extends CommonOptions {
   target: string;
@@ -124,101 +138,104 @@ interface AwsOptions extends CommonOptions {
   deleteInactiveKey?: boolean;
 }
 
+/** Each credential procedure's `rekey rotate-…` command: its own options, then the common ones. A procedure without one does not compile. */
+const rotateCommands = {
+  'postgresql-cdc': (program: Command) => {
+    const cdc = program
+      .command('rotate-postgres-cdc')
+      .description('start the PostgreSQL CDC user rotation (one per secret at a time)')
+      .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
+      .option('--secret <name>', 'the credential the pipeline consumes', defaultSecrets['postgresql-cdc'])
+      .option('--strategy <s>', 'reload-connector | restart-worker', 'reload-connector');
+    commonOptions(cdc, {
+      grace: 'hold the old user this long (default PT24H; at most P30D)',
+      compromise: 'suspected compromise: revoke the old user right after the switch (grace PT0S)',
+    }).action(async (o: CdcOptions) => {
+      const input = {
+        target: o.target,
+        secret: o.secret,
+        strategy: o.strategy,
+        ...commonInput(o),
+      } as PostgresCdcRotationInput;
+      await runCredential('postgresql-cdc', o, input);
+    });
+  },
+  'schema-registry': (program: Command) => {
+    const registry = program
+      .command('rotate-schema-registry')
+      .description(
+        'start the Schema Registry credential rotation: add a second user, move the clients, remove the old user (one per secret at a time)',
+      )
+      .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
+      .option('--secret <name>', 'the secret the registry and its clients read', defaultSecrets['schema-registry'])
+      .option(
+        '--account <name>',
+        "the account whose user is rotated (Kafka Connect's Avro converter uses developer)",
+        'developer',
+      )
+      .option('--connector <name>', 'the connector whose converter uses the account', 'postgres-cdc-users-connector');
+    commonOptions(registry, {
+      grace: 'keep the old user accepted this long (default PT24H; at most P30D)',
+      compromise: 'suspected compromise: remove the old user right after the switch (no grace)',
+    }).action(async (o: RegistryOptions) => {
+      const input: SchemaRegistryRotationInput = {
+        target: o.target,
+        secret: o.secret,
+        account: o.account,
+        connector: o.connector,
+        ...commonInput(o),
+      };
+      await runCredential('schema-registry', o, input);
+    });
+  },
+  'aws-keys': (program: Command) => {
+    const aws = program
+      .command('rotate-aws-keys')
+      .description(
+        "start the S3 sink's IAM access-key rotation: second key, switch the sink, deactivate and watch the old key, delete it after grace (one per secret at a time)",
+      )
+      .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
+      .option('--secret <name>', 'the secret the sink reads its key from', defaultSecrets['aws-keys'])
+      .option('--user <name>', 'the IAM user whose key is rotated', 'datapipe-s3-user')
+      .option('--connector <name>', 'the S3 sink connector', 's3-sink-connector')
+      .option('--bucket <name>', 'the bucket the sink writes to', 'datapipe-archive')
+      .option('--prefix <prefix>', "the sink's key prefix (topics.dir)", 'topics/')
+      .option(
+        '--canary-topic <topic>',
+        'the topic of public.rekey_canary; when the sink archives it, a canary row proves the switch (default ecommerce.public.rekey_canary)',
+      )
+      .option(
+        '--watch-seconds <n>',
+        'watch the old key this long for uses before deactivating it (default 60; 10-900)',
+        seconds,
+      )
+      .option(
+        '--delete-inactive-key',
+        'the user already has two keys: delete the other one first if it is Inactive (an Active one always refuses)',
+      );
+    commonOptions(aws, {
+      grace: 'keep the old key (inactive) this long before deleting it (default P7D; at most P30D)',
+      compromise: 'suspected compromise: deactivate and delete the old key right after the switch (no watch, no grace)',
+      force: 'go on although soft pre-flight checks fail (never the key checks; reason goes to the audit log)',
+    }).action(async (o: AwsOptions) => {
+      const input: AwsKeysRotationInput = {
+        target: o.target,
+        secret: o.secret,
+        user: o.user,
+        connector: o.connector,
+        bucket: o.bucket,
+        prefix: o.prefix,
+        ...(o.canaryTopic ? { canaryTopic: o.canaryTopic } : {}),
+        ...(o.watchSeconds !== undefined ? { watchSeconds: o.watchSeconds } : {}),
+        deleteInactiveKey: Boolean(o.deleteInactiveKey),
+        ...commonInput(o),
+      };
+      await runCredential('aws-keys', o, input);
+    });
+  },
+} satisfies Record<CredentialProcedureId, (program: Command) => void>;
+
 /** `rekey rotate-postgres-cdc|rotate-schema-registry|rotate-aws-keys`: what the Web UI starts, from a terminal. */
 export function registerRotateCommands(program: Command): void {
-  const cdc = program
-    .command('rotate-postgres-cdc')
-    .description('start the PostgreSQL CDC user rotation (one per secret at a time)')
-    .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
-    .option('--secret <name>', 'the credential the pipeline consumes', 'debezium-credentials')
-    .option('--strategy <s>', 'reload-connector | restart-worker', 'reload-connector');
-  commonOptions(cdc, {
-    grace: 'hold the old user this long (default PT24H; at most P30D)',
-    compromise: 'suspected compromise: revoke the old user right after the switch (grace PT0S)',
-  }).action(async (o: CdcOptions) => {
-    const input = {
-      target: o.target,
-      secret: o.secret,
-      strategy: o.strategy,
-      ...commonInput(o),
-    } as PostgresCdcRotationInput;
-    await runRotation(o, input, parsePostgresCdcInput, async (c, i, taskQueue) =>
-      (await starts()).startPostgresCdcRotation(c, i, { taskQueue }),
-    );
-  });
-
-  const registry = program
-    .command('rotate-schema-registry')
-    .description(
-      'start the Schema Registry credential rotation: add a second user, move the clients, remove the old user (one per secret at a time)',
-    )
-    .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
-    .option('--secret <name>', 'the secret the registry and its clients read', 'schema-registry-auth')
-    .option(
-      '--account <name>',
-      "the account whose user is rotated (Kafka Connect's Avro converter uses developer)",
-      'developer',
-    )
-    .option('--connector <name>', 'the connector whose converter uses the account', 'postgres-cdc-users-connector');
-  commonOptions(registry, {
-    grace: 'keep the old user accepted this long (default PT24H; at most P30D)',
-    compromise: 'suspected compromise: remove the old user right after the switch (no grace)',
-  }).action(async (o: RegistryOptions) => {
-    const input: SchemaRegistryRotationInput = {
-      target: o.target,
-      secret: o.secret,
-      account: o.account,
-      connector: o.connector,
-      ...commonInput(o),
-    };
-    await runRotation(o, input, parseSchemaRegistryInput, async (c, i, taskQueue) =>
-      (await starts()).startSchemaRegistryRotation(c, i, { taskQueue }),
-    );
-  });
-
-  const aws = program
-    .command('rotate-aws-keys')
-    .description(
-      "start the S3 sink's IAM access-key rotation: second key, switch the sink, deactivate and watch the old key, delete it after grace (one per secret at a time)",
-    )
-    .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
-    .option('--secret <name>', 'the secret the sink reads its key from', 'aws-credentials')
-    .option('--user <name>', 'the IAM user whose key is rotated', 'datapipe-s3-user')
-    .option('--connector <name>', 'the S3 sink connector', 's3-sink-connector')
-    .option('--bucket <name>', 'the bucket the sink writes to', 'datapipe-archive')
-    .option('--prefix <prefix>', "the sink's key prefix (topics.dir)", 'topics/')
-    .option(
-      '--canary-topic <topic>',
-      'the topic of public.rekey_canary; when the sink archives it, a canary row proves the switch (default ecommerce.public.rekey_canary)',
-    )
-    .option(
-      '--watch-seconds <n>',
-      'watch the old key this long for uses before deactivating it (default 60; 10-900)',
-      seconds,
-    )
-    .option(
-      '--delete-inactive-key',
-      'the user already has two keys: delete the other one first if it is Inactive (an Active one always refuses)',
-    );
-  commonOptions(aws, {
-    grace: 'keep the old key (inactive) this long before deleting it (default P7D; at most P30D)',
-    compromise: 'suspected compromise: deactivate and delete the old key right after the switch (no watch, no grace)',
-    force: 'go on although soft pre-flight checks fail (never the key checks; reason goes to the audit log)',
-  }).action(async (o: AwsOptions) => {
-    const input: AwsKeysRotationInput = {
-      target: o.target,
-      secret: o.secret,
-      user: o.user,
-      connector: o.connector,
-      bucket: o.bucket,
-      prefix: o.prefix,
-      ...(o.canaryTopic ? { canaryTopic: o.canaryTopic } : {}),
-      ...(o.watchSeconds !== undefined ? { watchSeconds: o.watchSeconds } : {}),
-      deleteInactiveKey: Boolean(o.deleteInactiveKey),
-      ...commonInput(o),
-    };
-    await runRotation(o, input, parseAwsKeysInput, async (c, i, taskQueue) =>
-      (await starts()).startAwsKeysRotation(c, i, { taskQueue }),
-    );
-  });
+  for (const id of credentialProcedureIds) rotateCommands[id](program);
 }

@@ -8,7 +8,9 @@ import {
   requestFields,
 } from './fields.js';
 import { InvalidInputError, parseInput } from '../errors.js';
-import { defaultSecrets } from '../ids.js';
+
+/** The secret this procedure rotates when its input names none (the runbook's name). */
+export const DEFAULT_SECRET = 'aws-credentials';
 
 export { InvalidInputError };
 
@@ -36,7 +38,7 @@ export const AwsKeysRotationInput = z
   .object({
     target: objectName.describe('what is being rotated (a label: search attribute, audit)'),
     secret: objectName
-      .default(defaultSecrets['aws-keys'])
+      .default(DEFAULT_SECRET)
       .describe('the secret the sink reads its key from; one rotation per secret at a time'),
     user: z
       .string()

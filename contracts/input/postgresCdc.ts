@@ -9,7 +9,9 @@ import {
 } from './fields.js';
 import { InvalidInputError, parseInput } from '../errors.js';
 import { parseIsoDuration } from '../duration.js';
-import { defaultSecrets } from '../ids.js';
+
+/** The secret this procedure rotates when its input names none (the runbook's name). */
+export const DEFAULT_SECRET = 'debezium-credentials';
 
 /** PostgreSQL identifiers rekey creates or names: lowercase, unquoted shape, at most 63 bytes. */
 const pgIdentifier = z
@@ -33,7 +35,7 @@ export const PostgresCdcRotationInput = z
   .object({
     target: objectName.describe('what is being rotated (a label: search attribute, audit)'),
     secret: objectName
-      .default(defaultSecrets['postgresql-cdc'])
+      .default(DEFAULT_SECRET)
       .describe('the credential the pipeline consumes; one rotation per secret at a time'),
     connector: objectName.default('postgres-cdc-users-connector'),
     slot: pgIdentifier.default('debezium_slot'),

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { DEFAULT_CA_SECRET, TLS_SERVICES } from './certificate.js';
 import { parseIsoDuration } from '../duration.js';
 
-/** The order an emergency rotates in: the database user first (it reads every row), then the archive's keys, then the registry. */
-export const emergencyOrder = ['postgresql-cdc', 'aws-keys', 'schema-registry'] as const;
+import { type CredentialProcedureId, emergencyOrder } from '../procedures.js';
+
+export { emergencyOrder };
 export type EmergencyProcedure = (typeof emergencyOrder)[number];
 
 /**
@@ -39,11 +40,16 @@ export const RotateAllInput = z
       .default('ecommerce'),
     skip: z
       .array(z.enum(emergencyOrder))
-      .max(3)
+      .max(emergencyOrder.length)
       .default([])
       .describe('procedures not to run (e.g. a credential not in use)'),
     inputs: z
-      .object({ 'postgresql-cdc': overrides, 'aws-keys': overrides, 'schema-registry': overrides })
+      .object(
+        Object.fromEntries(emergencyOrder.map((id) => [id, overrides])) as Record<
+          CredentialProcedureId,
+          typeof overrides
+        >,
+      )
       .partial()
       .strict()
       .default({}),

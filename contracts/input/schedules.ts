@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { MAX_GRACE_MS } from '../duration.js';
 import { isoDurationField } from '../durationField.js';
 
+import { scheduledRotations } from '../procedures.js';
+
+export { scheduledRotations };
 /** What a schedule can run: each rotation procedure, the access validation, and the certificate renewal scan. */
-export const scheduledRotations = ['postgresql-cdc', 'schema-registry', 'aws-keys'] as const;
 export const scheduledProcedures = [...scheduledRotations, 'validation', 'certificate-renewal'] as const;
 export type ScheduledProcedure = (typeof scheduledProcedures)[number];
 export type ScheduledRotation = (typeof scheduledRotations)[number];

@@ -8,8 +8,10 @@ import {
   requestFields,
 } from './fields.js';
 import { InvalidInputError, parseInput } from '../errors.js';
-import { defaultSecrets } from '../ids.js';
 import { clientWatchField } from '../durationField.js';
+
+/** The secret this procedure rotates when its input names none (the runbook's name). */
+export const DEFAULT_SECRET = 'schema-registry-auth';
 
 export { InvalidInputError };
 
@@ -38,7 +40,7 @@ export const SchemaRegistryRotationInput = z
   .object({
     target: objectName.describe('what is being rotated (a label: search attribute, audit)'),
     secret: objectName
-      .default(defaultSecrets['schema-registry'])
+      .default(DEFAULT_SECRET)
       .describe('the secret both the registry and its clients read; one rotation per secret at a time'),
     account: z
       .string()

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { components, type Component } from '../checklist.js';
-import { defaultSecrets } from '../ids.js';
+import { defaultSecrets } from '../procedures.js';
 
 const name = z
   .string()

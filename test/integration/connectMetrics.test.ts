@@ -25,12 +25,31 @@ function connectNames(): string[] {
   return [...new Set([...plain, ...alternation])].sort();
 }
 
+/** One scrape; '' while Connect does not answer (the stack lane restarts it beside this file). */
 async function scrape(): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${cfg.ports.connectMetrics}/metrics`, {
     signal: AbortSignal.timeout(5000),
-  });
-  expect(res.status).toBe(200);
-  return res.text();
+  }).catch(() => undefined);
+  return res?.status === 200 ? res.text() : '';
+}
+
+/**
+ * A scrape of a Connect that streams: Debezium registers its streaming metrics once the
+ * connector streams, and a Connect just restarted by the stack lane needs a while to get there.
+ */
+async function streamingScrape(timeoutMs = 180_000): Promise<string> {
+  const streaming = (t: string) =>
+    /^debezium_metrics_MilliSecondsBehindSource\{/m.test(t) &&
+    new RegExp(`^kafka_connect_connector_task_status\\{connector="${pipeline.connector}",status="running"`, 'm').test(
+      t,
+    );
+  const deadline = Date.now() + timeoutMs;
+  let text = await scrape();
+  while (!streaming(text) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1000));
+    text = await scrape();
+  }
+  return text;
 }
 
 describe("Kafka Connect's JMX exporter config serves the names the alert rules read", () => {
@@ -44,12 +63,7 @@ describe("Kafka Connect's JMX exporter config serves the names the alert rules r
         'kafka_connect_failed_authentication_total',
       ]),
     );
-    // Debezium registers its streaming metrics once the connector streams
-    let text = '';
-    for (let i = 0; i < 30 && !/^debezium_metrics_MilliSecondsBehindSource\{/m.test(text); i++) {
-      text = await scrape();
-      if (!/^debezium_metrics_MilliSecondsBehindSource\{/m.test(text)) await new Promise((r) => setTimeout(r, 1000));
-    }
+    const text = await streamingScrape();
     const exported = new Set([...text.matchAll(/^([A-Za-z_:][A-Za-z0-9_:]*)[{ ]/gm)].map((m) => m[1]!));
     expect(
       names.filter((n) => !exported.has(n)),

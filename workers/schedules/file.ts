@@ -4,16 +4,16 @@ import type { CalendarSpec, DayOfWeek, Month, ScheduleOptions } from '@temporali
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parseAwsKeysInput } from '../../contracts/input/awsKeys.js';
 import { InvalidInputError } from '../../contracts/errors.js';
-import { parsePostgresCdcInput } from '../../contracts/input/postgresCdc.js';
 import { parseRenewalScanInput } from '../../contracts/input/renewalScan.js';
 import { parseIsoDuration } from '../../contracts/duration.js';
-import { parseSchemaRegistryInput } from '../../contracts/input/schemaRegistry.js';
+import { credentialProcedures } from '../../contracts/procedures.js';
 import { InvalidValidationInput, parseValidationInput } from '../../contracts/input/validation.js';
 import {
   type ScheduledProcedure,
   scheduledProcedures,
+  type ScheduledRotation,
+  scheduledRotations,
   ScheduledRunInput,
   ScheduleWindow,
 } from '../../contracts/input/schedules.js';
@@ -112,9 +112,10 @@ export class ScheduleFileError extends Error {
 }
 
 const parsers: Record<ScheduledProcedure, (raw: unknown) => { secret?: string; target?: string }> = {
-  'postgresql-cdc': parsePostgresCdcInput,
-  'schema-registry': parseSchemaRegistryInput,
-  'aws-keys': parseAwsKeysInput,
+  ...(Object.fromEntries(scheduledRotations.map((id) => [id, credentialProcedures[id].parse])) as unknown as Record<
+    ScheduledRotation,
+    (raw: unknown) => { secret: string; target: string }
+  >),
   validation: (raw) => (parseValidationInput(raw), {}),
   'certificate-renewal': (raw) => (parseRenewalScanInput(raw), {}),
 };

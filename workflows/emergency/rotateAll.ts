@@ -15,7 +15,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { rotateCertificateAuthority } from '../certificates/authority.js';
 import { DEFAULT_CERT_SECRETS, type TlsService } from '../../contracts/input/certificate.js';
 import { rotateServiceCertificate } from '../certificates/workflow.js';
-import { credentialRotations } from '../credentialRotations.js';
+import { credentialRotations } from '../procedures.js';
 import { AuditTrail } from '../rotation/audit.js';
 import {
   cleanupNowSignal,

@@ -4,7 +4,7 @@ import {
   SearchAttributeType,
   WorkflowExecutionAlreadyStartedError,
 } from '@temporalio/common';
-import { credentialRotations } from '../credentialRotations.js';
+import { credentialRotations } from '../procedures.js';
 import { parseIsoDuration, rotationWorkflowId, type RotationResult } from '../rotation/index.js';
 import type { ValidationReport } from '../../contracts/checklist.js';
 import { validatePipeline } from '../validation/workflow.js';

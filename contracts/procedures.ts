@@ -1,0 +1,101 @@
+import * as awsKeys from './input/awsKeys.js';
+import * as postgresCdc from './input/postgresCdc.js';
+import * as schemaRegistry from './input/schemaRegistry.js';
+
+/**
+ * The credential procedures, one entry each (as Vault's database engine lists its plugins):
+ * what the rest of rekey used to list by hand. Ids, default secrets, the calendar's and the
+ * emergency's procedures, plan resolution, start functions, the schedules file and the list of
+ * runs all read this table; the workflow itself is added beside it in workflows/procedures.ts
+ * (contracts import no workflow code). Workflow and activity type names stay as recorded
+ * histories know them.
+ */
+export interface CredentialProcedureContract<Plan extends { dryRun: boolean }> {
+  /** The procedure's id: `rotate-<id>/<resource>` workflow ids, the RotationComponent search attribute, schedules. */
+  readonly id: string;
+  /** What an operator reads in lists and reports. */
+  readonly title: string;
+  /** The workflow type a start, a schedule or the emergency launches (as histories record it). */
+  readonly workflowType: string;
+  /** The local activity that resolves the input into the plan on the worker. */
+  readonly planResolver: string;
+  readonly defaultSecret: string;
+  /** Validates the plain-JSON input (every problem names its field). */
+  readonly parse: (raw: unknown) => Plan;
+  /** What one rotation at a time is keyed on, and the target label. */
+  readonly resource: (plan: Plan) => string;
+  readonly target: (plan: Plan) => string;
+  /** The one-line summary the Web UI shows for a run. */
+  readonly summary: (plan: Plan) => string;
+  /** Position in `emergency rotate-all` (lower first); absent: not part of it. */
+  readonly emergencyOrder?: number;
+  /** May a schedule run it. */
+  readonly scheduled: boolean;
+}
+
+const define = <Plan extends { dryRun: boolean; secret: string; target: string }>(
+  p: Omit<CredentialProcedureContract<Plan>, 'resource' | 'target'> &
+    Partial<Pick<CredentialProcedureContract<Plan>, 'resource' | 'target'>>,
+): CredentialProcedureContract<Plan> => ({ resource: (plan) => plan.secret, target: (plan) => plan.target, ...p });
+
+export const credentialProcedures = {
+  'postgresql-cdc': define({
+    id: 'postgresql-cdc',
+    title: 'PostgreSQL CDC user',
+    workflowType: 'rotatePostgresCdcCredentials',
+    planResolver: 'resolvePostgresCdcPlan',
+    defaultSecret: postgresCdc.DEFAULT_SECRET,
+    parse: postgresCdc.parsePostgresCdcInput,
+    summary: (p) =>
+      `rotate the PostgreSQL CDC user of ${p.target} (${p.secret}, ${p.strategy}, grace ${p.gracePeriod}${p.compromise ? ', COMPROMISE' : ''})`,
+    emergencyOrder: 1,
+    scheduled: true,
+  }),
+  'schema-registry': define({
+    id: 'schema-registry',
+    title: 'Schema Registry user',
+    workflowType: 'rotateSchemaRegistryCredentials',
+    planResolver: 'resolveSchemaRegistryPlan',
+    defaultSecret: schemaRegistry.DEFAULT_SECRET,
+    parse: schemaRegistry.parseSchemaRegistryInput,
+    summary: (p) =>
+      `rotate the Schema Registry user of account ${p.account} for ${p.target} (${p.secret}, connector ${p.connector}, grace ${p.gracePeriod})`,
+    emergencyOrder: 3,
+    scheduled: true,
+  }),
+  'aws-keys': define({
+    id: 'aws-keys',
+    title: 'AWS access key',
+    workflowType: 'rotateAwsAccessKeys',
+    planResolver: 'resolveAwsKeysPlan',
+    defaultSecret: awsKeys.DEFAULT_SECRET,
+    parse: awsKeys.parseAwsKeysInput,
+    summary: (p) =>
+      `rotate the access key of IAM user ${p.user} for ${p.target} (${p.secret}, connector ${p.connector}, grace ${p.gracePeriod}${p.deleteInactiveKey ? ', delete an inactive second key' : ''})`,
+    emergencyOrder: 2,
+    scheduled: true,
+  }),
+};
+
+export type CredentialProcedureId = keyof typeof credentialProcedures;
+type IdTuple = readonly [CredentialProcedureId, ...CredentialProcedureId[]];
+const all = Object.values(credentialProcedures) as Array<
+  (typeof credentialProcedures)[CredentialProcedureId] & { id: CredentialProcedureId }
+>;
+
+/** Every credential procedure's id, in the table's order. */
+export const credentialProcedureIds = all.map((p) => p.id) as unknown as IdTuple;
+
+/** The secret each credential rotation works on when its input names none (the runbook's names). */
+export const defaultSecrets = Object.fromEntries(all.map((p) => [p.id, p.defaultSecret])) as {
+  readonly [K in CredentialProcedureId]: string;
+};
+
+/** The procedures a schedule may run. */
+export const scheduledRotations = all.filter((p) => p.scheduled).map((p) => p.id) as unknown as IdTuple;
+
+/** The order an emergency rotates in: the database user first (it reads every row), then the archive's keys, then the registry. */
+export const emergencyOrder = all
+  .filter((p) => p.emergencyOrder !== undefined)
+  .sort((a, b) => a.emergencyOrder! - b.emergencyOrder!)
+  .map((p) => p.id) as unknown as IdTuple;
