@@ -1,6 +1,7 @@
 import {
   type CredentialProcedureContract,
   type CredentialProcedureId,
+  credentialProcedureIds,
   credentialProcedures,
 } from '../contracts/procedures.js';
 import { type CaRotationInput, parseCaRotationInput } from '../contracts/input/caRotation.js';
