@@ -1,11 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { type AwsKeysRotationPlan, parseAwsKeysInput } from '../contracts/input/awsKeys.js';
 import { type CaRotationPlan, parseCaRotationInput } from '../contracts/input/caRotation.js';
 import { type CertificateRotationPlan, parseCertificateInput } from '../contracts/input/certificate.js';
 import { parseRenewalScanInput, type RenewalScanPlan } from '../contracts/input/renewalScan.js';
 import { InvalidInputError } from '../contracts/errors.js';
-import { parsePostgresCdcInput, type PostgresCdcRotationPlan } from '../contracts/input/postgresCdc.js';
-import { parseSchemaRegistryInput, type SchemaRegistryRotationPlan } from '../contracts/input/schemaRegistry.js';
+import { type CredentialPlanResolvers, credentialProcedureIds, credentialProcedures } from '../contracts/procedures.js';
 
 /**
  * Input resolution, run as a local activity when a rotation starts: validation and defaults
@@ -32,17 +30,13 @@ export function createPlanActivities(deps: { testHooks: boolean }) {
     return plan;
   }
 
-  async function resolvePostgresCdcPlan(raw: unknown): Promise<PostgresCdcRotationPlan> {
-    return resolve(parsePostgresCdcInput, raw);
-  }
-
-  async function resolveSchemaRegistryPlan(raw: unknown): Promise<SchemaRegistryRotationPlan> {
-    return resolve(parseSchemaRegistryInput, raw);
-  }
-
-  async function resolveAwsKeysPlan(raw: unknown): Promise<AwsKeysRotationPlan> {
-    return resolve(parseAwsKeysInput, raw);
-  }
+  /** One per credential procedure, named by its contract (contracts/procedures.ts). */
+  const credentialResolvers = Object.fromEntries(
+    credentialProcedureIds.map((id) => {
+      const parse = credentialProcedures[id].parse as (raw: unknown) => { injectFailure?: string };
+      return [credentialProcedures[id].planResolver, async (raw: unknown) => resolve(parse, raw)];
+    }),
+  ) as CredentialPlanResolvers;
 
   async function resolveCertificatePlan(raw: unknown): Promise<CertificateRotationPlan> {
     return resolve(parseCertificateInput, raw);
@@ -57,9 +51,7 @@ export function createPlanActivities(deps: { testHooks: boolean }) {
   }
 
   return {
-    resolvePostgresCdcPlan,
-    resolveSchemaRegistryPlan,
-    resolveAwsKeysPlan,
+    ...credentialResolvers,
     resolveCertificatePlan,
     resolveCaRotationPlan,
     resolveRenewalScanPlan,

@@ -33,10 +33,16 @@ export interface CredentialProcedureContract<Plan extends { dryRun: boolean }> {
   readonly scheduled: boolean;
 }
 
-const define = <Plan extends { dryRun: boolean; secret: string; target: string }>(
-  p: Omit<CredentialProcedureContract<Plan>, 'resource' | 'target'> &
-    Partial<Pick<CredentialProcedureContract<Plan>, 'resource' | 'target'>>,
-): CredentialProcedureContract<Plan> => ({ resource: (plan) => plan.secret, target: (plan) => plan.target, ...p });
+/** A contract; `resource` and `target` default to the plan's secret and target. Names keep their literal types (typed activity lookups). */
+const define = <Plan extends { dryRun: boolean; secret: string; target: string }, Resolver extends string>(
+  p: Omit<CredentialProcedureContract<Plan>, 'resource' | 'target' | 'planResolver'> & {
+    planResolver: Resolver;
+  } & Partial<Pick<CredentialProcedureContract<Plan>, 'resource' | 'target'>>,
+): CredentialProcedureContract<Plan> & { readonly planResolver: Resolver } => ({
+  resource: (plan) => plan.secret,
+  target: (plan) => plan.target,
+  ...p,
+});
 
 export const credentialProcedures = {
   'postgresql-cdc': define({
@@ -99,3 +105,10 @@ export const emergencyOrder = all
   .filter((p) => p.emergencyOrder !== undefined)
   .sort((a, b) => a.emergencyOrder! - b.emergencyOrder!)
   .map((p) => p.id) as unknown as IdTuple;
+
+/** Each credential procedure's plan resolver (a local activity, by the name its contract gives): what activities/plans.ts serves. */
+export type CredentialPlanResolvers = {
+  [K in CredentialProcedureId as (typeof credentialProcedures)[K]['planResolver']]: (
+    raw: unknown,
+  ) => Promise<ReturnType<(typeof credentialProcedures)[K]['parse']>>;
+};
