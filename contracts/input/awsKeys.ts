@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compromiseField, drillField } from './fields.js';
 import {
   dryRunField,
   forceField,
@@ -83,16 +84,12 @@ export const AwsKeysRotationInput = z
       .describe('the user already has two keys and the other one is Inactive: delete it first (never an Active one)'),
     force: forceField('pre-flight checks fail (not the key checks)'),
     ...requestFields('scheduled rotation'),
-    compromise: z
-      .boolean()
-      .default(false)
-      .describe('suspected compromise (emergency rotate-all): no grace, the old key is removed right after the switch'),
+    compromise: compromiseField(
+      'suspected compromise (emergency rotate-all): no grace, the old key is removed right after the switch',
+    ),
     maintenanceWindow: maintenanceWindowField,
     dryRun: dryRunField,
-    injectFailure: z
-      .enum(awsDrillSteps)
-      .optional()
-      .describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
+    injectFailure: drillField(awsDrillSteps),
   })
   .strict()
   .superRefine((v, ctx) => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dryRunField, requestFields } from './fields.js';
+import { drillField, dryRunField, requestFields } from './fields.js';
 import { MAX_GRACE_MS, parseIsoDuration } from '../duration.js';
 import { parseInput } from '../errors.js';
 import { DEFAULT_CA_SECRET, MAX_VALIDITY_DAYS, TLS_SERVICES } from './certificate.js';
@@ -67,10 +67,7 @@ export const CaRotationInput = z
       .describe('how long clients trust both CAs after the switch, before the old CA leaves every bundle'),
     ...requestFields('CA rotation'),
     dryRun: dryRunField,
-    injectFailure: z
-      .enum(caDrillSteps)
-      .optional()
-      .describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
+    injectFailure: drillField(caDrillSteps),
   })
   .strict();
 

@@ -1,6 +1,6 @@
 import { keyAlgorithms } from '../keyAlgorithms.js';
 import { z } from 'zod';
-import { dryRunField, objectName, requestFields } from './fields.js';
+import { drillField, dryRunField, objectName, requestFields } from './fields.js';
 import { InvalidInputError, parseInput } from '../errors.js';
 import { isIp } from '../sans.js';
 import { clientWatchField } from '../durationField.js';
@@ -103,10 +103,7 @@ export const CertificateRotationInput = z
         'kafka-connect and schema-registry: after the restart, how long to keep watching the connectors that use the registry, restarting tasks that FAIL meanwhile (default PT3S for Connect, PT15S for the registry; at most PT10M)',
       ),
     dryRun: dryRunField,
-    injectFailure: z
-      .enum(certificateDrillSteps)
-      .optional()
-      .describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
+    injectFailure: drillField(certificateDrillSteps),
   })
   .strict()
   .transform((v) => ({ ...v, secret: v.secret ?? DEFAULT_CERT_SECRETS[v.service] }));

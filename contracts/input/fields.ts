@@ -46,3 +46,7 @@ export const maintenanceWindowField = MaintenanceWindowInput.optional().describe
 );
 
 export const dryRunField = z.boolean().default(false);
+
+/** `injectFailure`: a rollback drill after one of the procedure's steps. */
+export const drillField = <S extends readonly [string, ...string[]]>(steps: S) =>
+  z.enum(steps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compromiseField, drillField } from './fields.js';
 import {
   dryRunField,
   forceField,
@@ -53,10 +54,7 @@ export const PostgresCdcRotationInput = z
     gracePeriod: gracePeriod
       .optional()
       .describe('how long the old user stays valid; default PT24H, PT0S with compromise'),
-    compromise: z
-      .boolean()
-      .default(false)
-      .describe('suspected compromise: revoke the old user at once after the switch (grace PT0S)'),
+    compromise: compromiseField('suspected compromise: revoke the old user at once after the switch (grace PT0S)'),
     maxLagBytes: z
       .number()
       .int()
@@ -69,10 +67,7 @@ export const PostgresCdcRotationInput = z
     ...requestFields('scheduled rotation'),
     maintenanceWindow: maintenanceWindowField,
     dryRun: dryRunField,
-    injectFailure: z
-      .enum(drillSteps)
-      .optional()
-      .describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
+    injectFailure: drillField(drillSteps),
   })
   .strict()
   .superRefine((v, ctx) => {

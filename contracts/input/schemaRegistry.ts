@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compromiseField, drillField } from './fields.js';
 import {
   dryRunField,
   forceField,
@@ -80,18 +81,12 @@ export const SchemaRegistryRotationInput = z
       .describe('how long to wait for the registry to accept or refuse a user after a restart'),
     force: forceField(),
     ...requestFields('scheduled rotation'),
-    compromise: z
-      .boolean()
-      .default(false)
-      .describe(
-        'suspected compromise (emergency rotate-all): no grace, the old user is removed right after the switch',
-      ),
+    compromise: compromiseField(
+      'suspected compromise (emergency rotate-all): no grace, the old user is removed right after the switch',
+    ),
     maintenanceWindow: maintenanceWindowField,
     dryRun: dryRunField,
-    injectFailure: z
-      .enum(registryDrillSteps)
-      .optional()
-      .describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true'),
+    injectFailure: drillField(registryDrillSteps),
   })
   .strict()
   .superRefine((v, ctx) => {
