@@ -6,6 +6,7 @@ import {
   type Json,
   loadClientConfig,
   loadWorkerConfig,
+  productionDefaults,
   type WorkerConfig,
 } from '../workers/config.js';
 import { parseIsoDuration } from '../contracts/duration.js';
@@ -41,6 +42,8 @@ interface CliSettings {
   env: NodeJS.ProcessEnv;
   /** Defaults under the environment (the embedded stack's, from scripts/rekey.ts); the worker's production defaults otherwise. */
   defaults?: Json;
+  /** Leave TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE out (the development wrapper: the stack is the server). */
+  ignoreTemporalCliEnv?: boolean;
   /** --address / --namespace, over every environment variable. */
   address?: string;
   namespace?: string;
@@ -52,22 +55,38 @@ export function configureCli(next: Partial<CliSettings>): void {
   settings = { ...settings, ...next };
 }
 
-/** The environment with the flags applied: flags ← REKEY_* ← TEMPORAL_* (the Temporal CLI's names). */
+/** The environment with the flags applied: a flag beats every setting. */
 function effectiveEnv(): NodeJS.ProcessEnv {
   const env = { ...settings.env };
-  env.REKEY_TEMPORAL_ADDRESS = settings.address ?? env.REKEY_TEMPORAL_ADDRESS ?? env.TEMPORAL_ADDRESS;
-  env.REKEY_TEMPORAL_NAMESPACE = settings.namespace ?? env.REKEY_TEMPORAL_NAMESPACE ?? env.TEMPORAL_NAMESPACE;
+  if (settings.address) env.REKEY_TEMPORAL_ADDRESS = settings.address;
+  if (settings.namespace) env.REKEY_TEMPORAL_NAMESPACE = settings.namespace;
   return env;
+}
+
+/**
+ * The defaults under the environment and REKEY_CONFIG, with the Temporal CLI's own variables
+ * (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE) on top of them: flags ← REKEY_* ← REKEY_CONFIG ←
+ * TEMPORAL_* ← defaults. The development wrapper turns them off: in a checkout the stack is
+ * the server unless --address or REKEY_TEMPORAL_ADDRESS says otherwise.
+ */
+function effectiveDefaults(): Json {
+  const base = (settings.defaults ?? productionDefaults) as Json & { temporal?: Json };
+  if (settings.ignoreTemporalCliEnv) return base;
+  const { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace } = settings.env;
+  return {
+    ...base,
+    temporal: { ...base.temporal, ...(address ? { address } : {}), ...(namespace ? { namespace } : {}) },
+  };
 }
 
 /** The worker's whole configuration: the commands that read the secret store or the services themselves (cert list, cert issue). */
 export function configFromEnv(): WorkerConfig {
-  return settings.defaults ? loadWorkerConfig(effectiveEnv(), settings.defaults) : loadWorkerConfig(effectiveEnv());
+  return loadWorkerConfig(effectiveEnv(), effectiveDefaults());
 }
 
 /** What every other command needs: Temporal's address, namespace, task queue, TLS and the payload codec. */
 export function clientConfigFromEnv(): ClientConfig {
-  return settings.defaults ? loadClientConfig(effectiveEnv(), settings.defaults) : loadClientConfig(effectiveEnv());
+  return loadClientConfig(effectiveEnv(), effectiveDefaults());
 }
 
 /** A connection failure names where it tried (the gRPC message alone says only "deadline"). */

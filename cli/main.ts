@@ -60,8 +60,15 @@ const PLAIN_ERRORS = new Set([
 ]);
 
 /** Runs the CLI; `defaults` sit under the environment (the embedded stack's, from scripts/rekey.ts). Exits 1 on an error. */
-export async function runRekey(argv: string[], opts: { env?: NodeJS.ProcessEnv; defaults?: Json } = {}): Promise<void> {
-  configureCli({ env: opts.env ?? process.env, defaults: opts.defaults });
+export async function runRekey(
+  argv: string[],
+  opts: { env?: NodeJS.ProcessEnv; defaults?: Json; ignoreTemporalCliEnv?: boolean } = {},
+): Promise<void> {
+  configureCli({
+    env: opts.env ?? process.env,
+    defaults: opts.defaults,
+    ignoreTemporalCliEnv: opts.ignoreTemporalCliEnv,
+  });
   await rekeyProgram()
     .parseAsync(argv, { from: 'user' })
     .catch((err: unknown) => {

@@ -25,6 +25,7 @@ export function printResult(r: RotationResult): void {
   console.log(`\nrotation ${r.status}: ${r.from ?? '?'} → ${r.to ?? '?'}   (${r.workflowId})`);
   printSteps(r.steps);
   for (const l of r.leftByHand) console.log(`  LEFT BY HAND: ${l}`);
+  if (r.validation && !r.validation.ok) console.log(`  ACCESS VALIDATION FAILED: ${r.validation.failed.join('; ')}`);
   if (r.auditGaps) console.log(`  WARNING: ${r.auditGaps} audit event(s) could not be written`);
 }
 

@@ -22,7 +22,7 @@ function sourceDigest(): string {
       .readdirSync(dir, { withFileTypes: true })
       .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
   const files = [
-    ...['workflows', 'activities', 'workers', 'cli'].flatMap((d) => walk(path.join(repoRoot, d))),
+    ...['contracts', 'workflows', 'activities', 'workers', 'cli'].flatMap((d) => walk(path.join(repoRoot, d))),
     ...['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'].map((f) => path.join(repoRoot, f)),
   ].sort();
   for (const f of files) h.update(path.relative(repoRoot, f)).update('\0').update(fs.readFileSync(f));

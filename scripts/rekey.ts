@@ -13,4 +13,5 @@ const stack = loadStackConfig();
 const env = { ...process.env };
 const stackKey = path.join(stack.dir, 'codec.key');
 if (!env.REKEY_CODEC_KEY && !env.REKEY_CODEC_KEY_FILE && fs.existsSync(stackKey)) env.REKEY_CODEC_KEY_FILE = stackKey;
-await runRekey(process.argv.slice(2), { env, defaults: stackWorkerDefaults(stack) });
+// the stack is the server here unless --address or REKEY_TEMPORAL_ADDRESS says otherwise (not a TEMPORAL_ADDRESS exported for another)
+await runRekey(process.argv.slice(2), { env, defaults: stackWorkerDefaults(stack), ignoreTemporalCliEnv: true });

@@ -261,7 +261,12 @@ function configSources(env: NodeJS.ProcessEnv, defaults: Json): Json {
     try {
       file = JSON.parse(fs.readFileSync(env.REKEY_CONFIG, 'utf8')) as Json;
     } catch (err) {
-      throw new ConfigError(`cannot read config file REKEY_CONFIG=${env.REKEY_CONFIG}: ${(err as Error).message}`);
+      // a JSON syntax error quotes the text around it, which may hold a key: say where, never what
+      const why =
+        err instanceof SyntaxError
+          ? `not valid JSON${/position \d+/.exec(err.message)?.[0].replace(/^/, ' at ') ?? ''}`
+          : (err as Error).message;
+      throw new ConfigError(`cannot read config file REKEY_CONFIG=${env.REKEY_CONFIG}: ${why}`);
     }
   }
   return merge(merge(merge(defaults, file), fromEnv(env)), tlsFromEnv(env));

@@ -152,10 +152,6 @@ async function rotateCa(o: {
     requestedBy: o.requestedBy,
     dryRun: Boolean(o.dryRun),
   };
-  if (!o.json && o.wait && !o.dryRun)
-    console.log(
-      `both CAs stay trusted for ${o.grace ?? 'PT24H'} after the switch; rekey cleanup-now rotate-ca/<secret> ends that early`,
-    );
   await runRotation(o, input, parseCaRotationInput, async (c, i, taskQueue) =>
     (await import('../../workers/startRotation.js')).startCaRotation(c, i, { taskQueue }),
   );

@@ -41,9 +41,19 @@ async function readProgress(handle: WorkflowHandle): Promise<RunProgress> {
         : reader === 'emergency'
           ? (await import('../../workflows/emergency/rotateAll.js')).emergencyProgressQuery
           : (await import('../../workflows/emergency/definitions.js')).isolationQuery;
-    const state = await handle.query(query).catch(() => undefined);
+    const answer = await handle.query(query).then(
+      (state: unknown) => ({ state, error: undefined }),
+      (error: unknown) => ({ state: undefined, error: error as Error }),
+    );
+    const closed = d.status.name !== 'RUNNING' && d.status.name !== 'COMPLETED';
+    // a closed run that did not complete (failed, terminated, cancelled, timed out) shows its decoded reason beside its state
+    if (answer.state) return { ...base, state: answer.state, ...(closed ? await outcome(handle) : {}) };
+    // a running run answers its query through a worker: none answering is the news, not an empty state
+    if (d.status.name === 'RUNNING')
+      throw new Error(
+        `${handle.workflowId} is running but did not answer its ${query.name} query (is a worker polling its task queue?): ${answer.error?.message}`,
+      );
     // a run that failed before its state existed (bad input) answers no query: its failure says why
-    if (state) return { ...base, state, ...(d.status.name === 'FAILED' ? await outcome(handle) : {}) };
   }
   return d.status.name === 'RUNNING' ? base : { ...base, ...(await outcome(handle)) };
 }
@@ -56,6 +66,7 @@ function printRun(p: RunProgress): void {
     if (p.state) console.log(JSON.stringify(p.state, null, 2));
     if (p.result !== undefined) console.log(`result: ${JSON.stringify(p.result, null, 2)}`);
   }
+  if (p.state && p.status !== 'RUNNING' && p.status !== 'COMPLETED') console.log(`run ${p.status.toLowerCase()}`);
   if (p.failure) console.log(`FAILED: ${p.failure}`);
 }
 

@@ -84,7 +84,9 @@ export async function finish(handle: WorkflowHandle, o: { json?: boolean }): Pro
   if (o.json) console.log(JSON.stringify(result));
   else if (result.plan) printPlan(result);
   else printResult(result);
-  if (result.status !== 'completed' && result.status !== 'dry-run') process.exitCode = 1;
+  // a rotation that completed but whose final access validation failed is not a success for the caller
+  if ((result.status !== 'completed' && result.status !== 'dry-run') || result.validation?.ok === false)
+    process.exitCode = 1;
 }
 
 /**

@@ -1,14 +1,25 @@
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as registered from '../../workflows/index.js';
 import { clientConfigFromEnv, configureCli } from '../../cli/context.js';
 import { rekeyProgram } from '../../cli/main.js';
 import { INTERNAL_TYPES, RUN_KINDS } from '../../cli/runs.js';
+import { productionDefaults } from '../../workers/config.js';
 
 /** The operator CLI as a product: what it refuses before any server, where it connects, and that it knows every kind of run. */
 const allCommands = (c: Command): Command[] => [c, ...c.commands.flatMap(allCommands)];
-afterEach(() => configureCli({ env: process.env, address: undefined, namespace: undefined, defaults: undefined }));
+afterEach(() =>
+  configureCli({
+    env: process.env,
+    address: undefined,
+    namespace: undefined,
+    defaults: undefined,
+    ignoreTemporalCliEnv: undefined,
+  }),
+);
 
 describe('rekey CLI', () => {
   it('knows every workflow the worker registers: `list` and `progress` cover each kind of run', () => {
@@ -55,6 +66,20 @@ describe('rekey CLI', () => {
     expect(clientConfigFromEnv().temporal.address).toBe('rekey.example:7233');
     configureCli({ address: 'flag.example:7233', namespace: 'flagged' });
     expect(clientConfigFromEnv().temporal).toMatchObject({ address: 'flag.example:7233', namespace: 'flagged' });
+  });
+
+  it("lets rekey's own config file beat the Temporal CLI's variables, and the checkout wrapper ignore them", () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-cli-')), 'config.json');
+    fs.writeFileSync(file, JSON.stringify({ temporal: { address: 'file.example:7233' } }));
+    const env = { TEMPORAL_ADDRESS: 'cloud.example:7233', REKEY_INSECURE_NO_ENCRYPTION: '1' };
+    configureCli({ env: { ...env, REKEY_CONFIG: file } });
+    expect(clientConfigFromEnv().temporal.address).toBe('file.example:7233');
+    const stack = { ...productionDefaults, temporal: { address: '127.0.0.1:17233' } };
+    configureCli({ env, defaults: stack, ignoreTemporalCliEnv: true });
+    expect(clientConfigFromEnv().temporal.address).toBe('127.0.0.1:17233');
+    configureCli({ ignoreTemporalCliEnv: false });
+    expect(clientConfigFromEnv().temporal.address).toBe('cloud.example:7233');
+    fs.rmSync(path.dirname(file), { recursive: true });
   });
 
   it('has one wait flag (--wait) and records the OS user as the requester by default', () => {

@@ -154,3 +154,12 @@ describe('generated parts of deploy/ are current (npm run deploy:generate)', () 
     expect(jobs).toEqual(['kafka-connect', 'rekey-worker']);
   });
 });
+
+it('the image build copies every folder the worker build compiles (a folder left out fails `docker build`)', () => {
+  const { include } = JSON.parse(fs.readFileSync(path.join(repoRoot, 'tsconfig.build.json'), 'utf8')) as {
+    include: string[];
+  };
+  const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+  expect(include).toContain('contracts');
+  for (const dir of include) expect(dockerfile, dir).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'));
+});
