@@ -98,8 +98,11 @@ export async function withClient<T>(fn: (c: Client, taskQueue: string) => Promis
   const config = clientConfigFromEnv();
   // loaded here, not at the top: `rekey --help` and refused arguments never pay for the gRPC client
   const { createClient } = await import('../workers/client.js');
+  const { dataConverter } = await import('../workers/codec.js');
+  // a missing codec key is a configuration problem, said as such before any connection is tried
+  const converter = dataConverter(config.codec);
   const { address, namespace } = config.temporal;
-  const { client, connection } = await createClient(config).catch((err: unknown) => {
+  const { client, connection } = await createClient(config, converter).catch((err: unknown) => {
     throw new ConnectionError(
       `cannot reach Temporal at ${address} (namespace ${namespace}): ${(err as Error).message}. Set --address/--namespace or REKEY_TEMPORAL_ADDRESS (TEMPORAL_ADDRESS).`,
     );
