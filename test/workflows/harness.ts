@@ -193,6 +193,29 @@ export async function waitCancelSeen(handle: WorkflowHandle, timeoutMs = 30_000)
   throw new Error(`no workflow task completed after the cancel request within ${timeoutMs} ms`);
 }
 
+/**
+ * Until the run waits on nothing but its own timers: every workflow task scheduled has completed
+ * and every signal it sent (the lease's release) has been delivered. A cancel sent then cannot
+ * race a workflow task, which is what wedges the Java test server when it is loaded.
+ */
+export async function waitIdle(handle: WorkflowHandle, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const last = (has: (e: (typeof events)[number]) => unknown) => events.reduce((at, e, i) => (has(e) ? i : at), -1);
+    const count = (has: (e: (typeof events)[number]) => unknown) => events.filter((e) => has(e)).length;
+    const tasksDone =
+      last((e) => e.workflowTaskCompletedEventAttributes) > last((e) => e.workflowTaskScheduledEventAttributes);
+    const signalsDone =
+      count((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes) ===
+      count((e) => e.externalWorkflowExecutionSignaledEventAttributes) +
+        count((e) => e.signalExternalWorkflowExecutionFailedEventAttributes);
+    if (tasksDone && signalsDone) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the run did not settle (a workflow task or a signal still pending) within ${timeoutMs} ms`);
+}
+
 export const failureOf = async (handle: WorkflowHandle) => {
   const err = await handle.result().then(
     () => undefined,
