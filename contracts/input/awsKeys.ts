@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { compromiseField, drillField } from './fields.js';
+import { compromiseField, drillField, noGraceWhenCompromised, resolvedGrace } from './fields.js';
 import {
   dryRunField,
   forceField,
@@ -92,15 +92,8 @@ export const AwsKeysRotationInput = z
     injectFailure: drillField(awsDrillSteps),
   })
   .strict()
-  .superRefine((v, ctx) => {
-    if (v.compromise && v.gracePeriod !== undefined)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['gracePeriod'],
-        message: 'must be absent with compromise: true (the old key is removed at once)',
-      });
-  })
-  .transform((v) => ({ ...v, gracePeriod: v.gracePeriod ?? (v.compromise ? 'PT0S' : 'P7D') }));
+  .superRefine(noGraceWhenCompromised('the old key is removed at once'))
+  .transform((v) => ({ ...v, gracePeriod: resolvedGrace(v, 'P7D') }));
 
 export type AwsKeysRotationInput = z.input<typeof AwsKeysRotationInput>;
 export type AwsKeysRotationPlan = z.output<typeof AwsKeysRotationInput>;

@@ -50,3 +50,18 @@ export const dryRunField = z.boolean().default(false);
 /** `injectFailure`: a rollback drill after one of the procedure's steps. */
 export const drillField = <S extends readonly [string, ...string[]]>(steps: S) =>
   z.enum(steps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true');
+
+/** With compromise: true the old credential goes at once: a grace period is refused (`what` says what goes). */
+export const noGraceWhenCompromised =
+  (what: string) => (v: { compromise: boolean; gracePeriod?: string }, ctx: z.RefinementCtx) => {
+    if (v.compromise && v.gracePeriod !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gracePeriod'],
+        message: `must be absent with compromise: true (${what})`,
+      });
+  };
+
+/** The grace period a plan resolves to: the input's, else none in compromise mode, else the procedure's default. */
+export const resolvedGrace = (v: { compromise: boolean; gracePeriod?: string }, normal: string): string =>
+  v.gracePeriod ?? (v.compromise ? 'PT0S' : normal);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { compromiseField, drillField } from './fields.js';
+import { compromiseField, drillField, resolvedGrace } from './fields.js';
 import {
   dryRunField,
   forceField,
@@ -86,7 +86,7 @@ export const PostgresCdcRotationInput = z
         message: 'must be PT0S or absent with compromise: true (the old user is revoked at once)',
       });
   })
-  .transform((v) => ({ ...v, gracePeriod: v.gracePeriod ?? (v.compromise ? 'PT0S' : 'PT24H') }));
+  .transform((v) => ({ ...v, gracePeriod: resolvedGrace(v, 'PT24H') }));
 
 export type PostgresCdcRotationInput = z.input<typeof PostgresCdcRotationInput>;
 export type PostgresCdcRotationPlan = z.output<typeof PostgresCdcRotationInput>;

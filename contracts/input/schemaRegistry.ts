@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { compromiseField, drillField } from './fields.js';
+import { compromiseField, drillField, noGraceWhenCompromised, resolvedGrace } from './fields.js';
 import {
   dryRunField,
   forceField,
@@ -89,18 +89,11 @@ export const SchemaRegistryRotationInput = z
     injectFailure: drillField(registryDrillSteps),
   })
   .strict()
-  .superRefine((v, ctx) => {
-    if (v.compromise && v.gracePeriod !== undefined)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['gracePeriod'],
-        message: 'must be absent with compromise: true (the old user is removed at once)',
-      });
-  })
+  .superRefine(noGraceWhenCompromised('the old user is removed at once'))
   .transform((v) => ({
     ...v,
     userPrefix: v.userPrefix ?? v.account,
-    gracePeriod: v.gracePeriod ?? (v.compromise ? 'PT0S' : 'PT24H'),
+    gracePeriod: resolvedGrace(v, 'PT24H'),
   }));
 
 export type SchemaRegistryRotationInput = z.input<typeof SchemaRegistryRotationInput>;
