@@ -28,6 +28,8 @@ const EnvSchema = z.object({
   REKEY_ETCD_PORT: port(16379),
   /** Kafka's TLS listener, beside the plaintext one */
   REKEY_KAFKA_TLS_PORT: port(19094),
+  /** Kafka's SASL_SSL listener (SCRAM-SHA-512, ACLs): the one Connect and rekey's worker use */
+  REKEY_KAFKA_SASL_PORT: port(19095),
   /** HTTPS listeners of Kafka Connect's REST API and the registry, beside their HTTP ones */
   REKEY_CONNECT_HTTPS_PORT: port(18443),
   REKEY_REGISTRY_HTTPS_PORT: port(18444),
@@ -68,6 +70,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env) {
       kubeApiserver: e.REKEY_KUBE_APISERVER_PORT,
       etcd: e.REKEY_ETCD_PORT,
       kafkaTls: e.REKEY_KAFKA_TLS_PORT,
+      kafkaSasl: e.REKEY_KAFKA_SASL_PORT,
       connectHttps: e.REKEY_CONNECT_HTTPS_PORT,
       registryHttps: e.REKEY_REGISTRY_HTTPS_PORT,
       proxyBase: e.REKEY_PROXY_BASE_PORT,
@@ -107,6 +110,10 @@ export const pipeline = {
   postgresTlsSecret: 'postgres-tls',
   /** The broker's TLS listener certificate (tls.crt, tls.key, ca.crt, and keystore.pem: key + certificate, Kafka's PEM keystore). */
   kafkaTlsSecret: 'kafka-tls',
+  /** The Kafka Connect worker's SCRAM principal (username, password): rotated by rotate-kafka-scram. */
+  connectSaslSecret: 'kafka-connect-sasl',
+  /** rekey's own SCRAM principal on the SASL_SSL listener (username, password). */
+  rekeySaslSecret: 'kafka-rekey-sasl',
 } as const;
 
 /**

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { pipeline, type StackConfig } from './config.js';
-import { kafkaBootstrap, javaArgs } from './kafka.js';
+import { javaArgs } from './kafka.js';
+import { kafkaCaFile, kafkaSaslBootstrap } from './kafkaPrincipals.js';
 import { spawnDetached, stopPid, waitFor } from './proc.js';
 import { logPath, type Service } from './service.js';
 import { prepareHttpsTls } from './httpsTls.js';
@@ -105,7 +106,6 @@ export async function useConnectorStore(cfg: StackConfig, store: ConnectorStore)
   await connect.seed!(cfg);
 }
 
-/** True once the connector and every task run, and the tasks were given `desired`'s include list. */
 /**
  * A Connect REST call that waits out a rebalance: a worker restarted with many connectors (a
  * fifty-target fleet) answers 409 or "500 Request timed out … currently starting" for minutes.
@@ -126,6 +126,7 @@ export async function connectCall(url: string, init: RequestInit = {}, timeoutMs
   }
 }
 
+/** True once the connector and every task run, and the tasks were given `desired`'s include list. */
 async function runningWith(url: string, desired: Record<string, string>): Promise<boolean> {
   const res = await fetch(`${url}/status`);
   if (!res.ok) return false;
@@ -145,6 +146,29 @@ async function runningWith(url: string, desired: Record<string, string>): Promis
         t.config['database.password'] === desired['database.password'],
     )
   );
+}
+
+/**
+ * The worker's Kafka clients (its own, and every connector's producer, consumer and admin:
+ * Connect gives them only their `producer.`/`consumer.`/`admin.` settings) authenticate on the
+ * SASL_SSL listener as the principal in secret kafka-connect-sasl. The worker resolves the
+ * `${dir:…}` references itself (KIP-421) when it starts: a new password takes a restart,
+ * which is what rotate-kafka-scram does.
+ */
+export function connectKafkaClientSettings(cfg: StackConfig): string[] {
+  const secret = new FileSecretStore(cfg.secretsDir).pathOf(pipeline.connectSaslSecret);
+  const client = [
+    'security.protocol=SASL_SSL',
+    'sasl.mechanism=SCRAM-SHA-512',
+    `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="\${dir:${secret}:username}" password="\${dir:${secret}:password}";`,
+    'ssl.truststore.type=PEM',
+    `ssl.truststore.location=${kafkaCaFile(cfg)}`,
+  ];
+  return [
+    `bootstrap.servers=${kafkaSaslBootstrap(cfg)}`,
+    ...client,
+    ...['producer.', 'consumer.', 'admin.'].flatMap((prefix) => client.map((line) => prefix + line)),
+  ];
 }
 
 /** Kafka Connect in distributed mode with the Debezium PostgreSQL plugin and the file/dir config providers. */
@@ -167,7 +191,7 @@ export const connect: Service = {
     fs.writeFileSync(
       props,
       [
-        `bootstrap.servers=${kafkaBootstrap(cfg)}`,
+        ...connectKafkaClientSettings(cfg),
         'group.id=rekey-connect',
         'key.converter=org.apache.kafka.connect.json.JsonConverter',
         'value.converter=org.apache.kafka.connect.json.JsonConverter',

@@ -8,6 +8,9 @@ import { installScript, logPath, type Service } from './service.js';
 import { ensureStackCertificates, kafkaTlsFiles, writeKafkaTlsFiles } from './tls.js';
 import { fastJvmStart } from './jvmStart.js';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
+import { CERT_KEYS } from '../../activities/tls/index.js';
+import { pipeline } from './config.js';
+import { ensureKafkaPrincipals, KAFKA_SASL_LISTENER, kafkaSaslBootstrap, writeKafkaCaFile } from './kafkaPrincipals.js';
 
 export const kafkaBootstrap = (cfg: StackConfig) => `127.0.0.1:${cfg.ports.kafka}`;
 /** The TLS listener beside the plaintext one: server TLS only (no client certificates), PEM keystore from the `kafka-tls` secret. */
@@ -59,8 +62,8 @@ export function javaArgs(cfg: StackConfig, name: string, heap: string, classpath
  * or SANs differ unless `ssl.allow.dn.changes` / `ssl.allow.san.changes` are set: a renewal
  * keeps both (rekey's default).
  */
-function tlsListenerProperties(cfg: StackConfig): string[] {
-  const prefix = `listener.name.${KAFKA_TLS_LISTENER.toLowerCase()}`;
+function tlsListenerProperties(cfg: StackConfig, listener: string = KAFKA_TLS_LISTENER): string[] {
+  const prefix = `listener.name.${listener.toLowerCase()}`;
   return [
     `${prefix}.ssl.keystore.type=PEM`,
     `${prefix}.ssl.keystore.location=${kafkaTlsFiles(cfg).keystore}`,
@@ -68,12 +71,31 @@ function tlsListenerProperties(cfg: StackConfig): string[] {
   ];
 }
 
+/**
+ * The platform plan's listener: SCRAM-SHA-512 over TLS, with the standard authorizer. Only
+ * this listener enforces principals and ACLs: the plaintext and server-TLS listeners are
+ * loopback-only and unauthenticated, so their clients are ANONYMOUS, a super user (the
+ * stack's own tooling, the registry's kafkasql store, tests' independent clients). A real
+ * cluster (Strimzi) has no such listener; README, "The secured stack".
+ */
+function saslListenerProperties(cfg: StackConfig): string[] {
+  const prefix = `listener.name.${KAFKA_SASL_LISTENER.toLowerCase()}`;
+  return [
+    ...tlsListenerProperties(cfg, KAFKA_SASL_LISTENER),
+    'sasl.enabled.mechanisms=SCRAM-SHA-512',
+    `${prefix}.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+    'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'super.users=User:ANONYMOUS',
+    'allow.everyone.if.no.acl.found=false',
+  ];
+}
+
 /** Kafka 4 in KRaft mode, one node acting as broker and controller. */
 export const kafka: Service = {
   name: 'kafka',
   url: (cfg) => kafkaBootstrap(cfg),
-  extra: (cfg) => ({ tls: kafkaTlsBootstrap(cfg) }),
-  ports: (cfg) => [cfg.ports.kafka, cfg.ports.kafkaController, cfg.ports.kafkaTls],
+  extra: (cfg) => ({ tls: kafkaTlsBootstrap(cfg), sasl: kafkaSaslBootstrap(cfg) }),
+  ports: (cfg) => [cfg.ports.kafka, cfg.ports.kafkaController, cfg.ports.kafkaTls, cfg.ports.kafkaSasl],
 
   async install(cfg) {
     await runInstaller('kafka', installScript('install-jvm.sh'), { REKEY_CACHE: cfg.cache });
@@ -81,7 +103,9 @@ export const kafka: Service = {
 
   async start(cfg) {
     await ensureStackCertificates(cfg);
-    await writeKafkaTlsFiles(cfg, new FileSecretStore(cfg.secretsDir));
+    const store = new FileSecretStore(cfg.secretsDir);
+    await writeKafkaTlsFiles(cfg, store);
+    writeKafkaCaFile(cfg, (await store.read(pipeline.kafkaTlsSecret))!.data[CERT_KEYS.ca]!);
     const dir = path.join(cfg.dataDir, 'kafka');
     const logs = path.join(dir, 'logs');
     fs.mkdirSync(dir, { recursive: true });
@@ -92,12 +116,13 @@ export const kafka: Service = {
         'process.roles=broker,controller',
         'node.id=1',
         `controller.quorum.voters=1@127.0.0.1:${cfg.ports.kafkaController}`,
-        `listeners=PLAINTEXT://127.0.0.1:${cfg.ports.kafka},CONTROLLER://127.0.0.1:${cfg.ports.kafkaController},${KAFKA_TLS_LISTENER}://127.0.0.1:${cfg.ports.kafkaTls}`,
-        `advertised.listeners=PLAINTEXT://127.0.0.1:${cfg.ports.kafka},${KAFKA_TLS_LISTENER}://127.0.0.1:${cfg.ports.kafkaTls}`,
+        `listeners=PLAINTEXT://127.0.0.1:${cfg.ports.kafka},CONTROLLER://127.0.0.1:${cfg.ports.kafkaController},${KAFKA_TLS_LISTENER}://127.0.0.1:${cfg.ports.kafkaTls},${KAFKA_SASL_LISTENER}://127.0.0.1:${cfg.ports.kafkaSasl}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${cfg.ports.kafka},${KAFKA_TLS_LISTENER}://127.0.0.1:${cfg.ports.kafkaTls},${KAFKA_SASL_LISTENER}://127.0.0.1:${cfg.ports.kafkaSasl}`,
         'controller.listener.names=CONTROLLER',
         'inter.broker.listener.name=PLAINTEXT',
-        `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,${KAFKA_TLS_LISTENER}:SSL`,
+        `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,${KAFKA_TLS_LISTENER}:SSL,${KAFKA_SASL_LISTENER}:SASL_SSL`,
         ...tlsListenerProperties(cfg),
+        ...saslListenerProperties(cfg),
         `log.dirs=${logs}`,
         'num.partitions=1',
         'offsets.topic.replication.factor=1',
@@ -145,6 +170,7 @@ export const kafka: Service = {
       logPath: log,
     });
     await waitFor('kafka', () => kafka.healthy(cfg), { timeoutMs: 90_000, logPath: log, pid });
+    await ensureKafkaPrincipals(cfg, [kafkaBootstrap(cfg)]);
   },
 
   async healthy(cfg) {
