@@ -9,6 +9,7 @@ import { createCredentialActivities } from './credentials.js';
 import { createHostActivities } from './host.js';
 import { createIsolationActivities } from './isolation.js';
 import { createKafkaActivities, reloadListenerKeystore } from './kafka.js';
+import { kafkaClientConfig, type KafkaDeps } from './kafkaClient.js';
 import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
 import { createKafkaConnectValidation } from './kafkaConnectValidation.js';
 import type { ConnectPodsMemory } from './kubernetes.js';
@@ -37,7 +38,8 @@ export interface ActivityDeps {
   postgres: { host: string; port: number; database: string; adminSecret: string; ssl?: PostgresTls };
   /** `caPem`: the CA bundle trusted for an https:// URL, or a reader of it (re-read per request: a mounted Secret a CA rotation changes). */
   kafkaConnect: { url: string; worker?: ConnectWorkerRuntime; caPem?: string | (() => string) };
-  kafka: { brokers: string[]; tls?: { brokers: string[]; listener: string } };
+  /** The brokers rekey's clients use (their TLS and SASL), and Kafka's TLS listener for certificate rotation. */
+  kafka: KafkaDeps;
   /** Apicurio's base URL (…/apis/… suffixes are stripped) and how to restart it. */
   /** `accessLog`: the registry's access log (the registry-side proof that clients moved), `file:<path>` or `pods:<namespace>/<selector>[:<container>]` (read through `kubernetes`). */
   /** `api`: the registry's API flavour (default apicurio: the URL may name Apicurio's root or any of its API paths). */
@@ -86,14 +88,14 @@ function configuredEndpoints(deps: ActivityDeps): Endpoint[] {
   ];
 }
 
-/** Kafka's TLS listener for certificate rotation: reached on its brokers, reloaded through the Admin API on the (plaintext) admin brokers. */
-function kafkaTls(kafka: ActivityDeps['kafka']) {
-  const tls = kafka.tls;
+/** Kafka's TLS listener for certificate rotation: reached on its brokers, reloaded through the Admin API on rekey's brokers. */
+function kafkaTls(deps: ActivityDeps) {
+  const tls = deps.kafka.tls;
   return tls
     ? {
         brokers: tls.brokers,
         listener: tls.listener,
-        reloadKeystore: () => reloadListenerKeystore(kafka, tls.listener),
+        reloadKeystore: () => reloadListenerKeystore(kafkaClientConfig(deps.kafka, deps.store), tls.listener),
       }
     : undefined;
 }
@@ -132,7 +134,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...postgres,
     ...createKafkaConnectActivities(connect),
-    ...createKafkaActivities(deps.kafka),
+    ...createKafkaActivities(kafkaClientConfig(deps.kafka, deps.store)),
     ...createSchemaRegistryActivities({ store: deps.store, ...registry, runtime: deps.schemaRegistry?.runtime }),
     // a pods: access log is read through the cluster's API (list pods, get pods/log)
     ...createRegistryAccessLogActivities({
@@ -144,7 +146,7 @@ export function createActivities(deps: ActivityDeps) {
       store: deps.store,
       postgres: { store: deps.store, ...deps.postgres },
       installers: deps.tlsInstallers,
-      kafka: kafkaTls(deps.kafka),
+      kafka: kafkaTls(deps),
       ...tlsRuntimes(deps, registryUrl),
     }),
     ...createCertificateLifecycleActivities({ store: deps.store }),
@@ -158,7 +160,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createPlanActivities({ testHooks: deps.testHooks ?? false }),
     // access validation (`rekey validate`): read-only checks, one module per system
     ...createKafkaConnectValidation(connect),
-    ...createSchemaRegistryValidation({ store: deps.store, ...registry, brokers: deps.kafka.brokers }),
+    ...createSchemaRegistryValidation({
+      store: deps.store,
+      ...registry,
+      kafka: kafkaClientConfig(deps.kafka, deps.store, 'rekey-validate'),
+      brokers: deps.kafka.brokers,
+    }),
     ...createAwsValidation(aws),
     ...createKubernetesValidation({ kubernetes: deps.kubernetes }),
     ...createNetworkValidation({ endpoints: () => configuredEndpoints(deps) }),

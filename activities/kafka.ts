@@ -1,9 +1,15 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
-import { Kafka, logLevel, type Admin, type ConfigResourceTypes, type ConfigSource, type KafkaMessage } from 'kafkajs';
+import {
+  Kafka,
+  type Admin,
+  type ConfigResourceTypes,
+  type ConfigSource,
+  type KafkaConfig,
+  type KafkaMessage,
+} from 'kafkajs';
 
-export interface KafkaDeps {
-  brokers: string[];
-}
+/** How to open a connection: kafkaClientConfig() (TLS and SASL from the configuration), or plain brokers. */
+export type KafkaConnection = () => Promise<KafkaConfig>;
 
 /** Waits end by themselves within 10 minutes; callers give ≤ 600 s and a startToCloseTimeout above it. */
 export const MAX_KAFKA_WAIT_MS = 600_000;
@@ -24,8 +30,8 @@ interface Found {
 }
 
 /** Reads change events back from the pipeline's topics (the canary check of a rotation). */
-export function createKafkaActivities(deps: KafkaDeps) {
-  const kafka = new Kafka({ clientId: 'rekey-worker', brokers: deps.brokers, logLevel: logLevel.NOTHING });
+export function createKafkaActivities(connection: KafkaConnection) {
+  const kafka = async () => new Kafka(await connection());
   // One admin client for the scans that run at the same time (offset lookups, group cleanup):
   // a fleet of rotations waiting at once would otherwise hold one broker connection set each.
   // It is closed when the last scan ends, so an idle worker (or a script) holds no connection.
@@ -33,14 +39,16 @@ export function createKafkaActivities(deps: KafkaDeps) {
   let scans = 0;
   function admin(): Promise<Admin> {
     if (!sharedAdmin) {
-      const client = kafka.admin();
-      const made: Promise<Admin> = client.connect().then(
-        () => client,
-        (err: unknown) => {
+      const made: Promise<Admin> = kafka()
+        .then(async (k) => {
+          const client = k.admin();
+          await client.connect();
+          return client;
+        })
+        .catch((err: unknown) => {
           if (sharedAdmin === made) sharedAdmin = undefined;
           throw err;
-        },
-      );
+        });
       sharedAdmin = made;
     }
     return sharedAdmin;
@@ -89,7 +97,7 @@ export function createKafkaActivities(deps: KafkaDeps) {
       if (starts.length === 0) throw notSeen();
       const from = new Map(starts.map((s) => [s.partition, BigInt(s.offset)]));
       // small fetches: fifty scans at once must not each buffer a megabyte of records they skip
-      const consumer = kafka.consumer({
+      const consumer = (await kafka()).consumer({
         groupId,
         allowAutoTopicCreation: false,
         maxBytes: SCAN_FETCH_BYTES,
@@ -225,11 +233,11 @@ const DYNAMIC_BROKER_CONFIG = 2 as ConfigSource;
  * erased: then nothing is changed and the reload is refused with the config's name.
  */
 export async function reloadListenerKeystore(
-  deps: KafkaDeps,
+  connection: KafkaConnection,
   listener: string,
 ): Promise<{ brokers: number[]; location: string }> {
   const name = `listener.name.${listener.toLowerCase()}.ssl.keystore.location`;
-  const admin = new Kafka({ clientId: 'rekey-worker', brokers: deps.brokers, logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka(await connection()).admin();
   await admin.connect();
   try {
     const { brokers } = await admin.describeCluster();

@@ -1,4 +1,5 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka } from 'kafkajs';
+import type { KafkaConnection } from './kafka.js';
 import { fail, list, pass, runCheck, skip, verdict, type CheckResult } from './checks.js';
 import { authOutcome, type RegistryApi, registryApi } from './registryApi.js';
 import type { SecretStore } from './secrets/store.js';
@@ -20,6 +21,8 @@ type Creds = { user: string; password: string };
 export function createSchemaRegistryValidation(deps: {
   store: SecretStore;
   url: string;
+  /** rekey's Kafka connection (the brokers named in the checks' text). */
+  kafka: KafkaConnection;
   brokers: string[];
   api?: RegistryApi;
   fetch?: typeof fetch;
@@ -47,12 +50,7 @@ export function createSchemaRegistryValidation(deps: {
   }
 
   async function kafkaTopics(): Promise<string[]> {
-    const admin = new Kafka({
-      clientId: 'rekey-validate',
-      brokers: deps.brokers,
-      logLevel: logLevel.NOTHING,
-      retry: { retries: 2 },
-    }).admin();
+    const admin = new Kafka({ ...(await deps.kafka()), retry: { retries: 2 } }).admin();
     await admin.connect();
     try {
       return await admin.listTopics();

@@ -5,6 +5,7 @@ import { codecFromEnv, ConfigError, fromEnv, type Json, merge } from './configEn
 
 export { ConfigError, type Json };
 import { registryFlavours } from '../activities/registryApi.js';
+import { kafkaSaslMechanisms } from '../activities/kafkaClient.js';
 import { labelSelectorPattern } from '../activities/kubernetesClient.js';
 import { parseAccessLogSource } from '../activities/registryAccessLogSource.js';
 import { registryReloads } from '../activities/registryReload.js';
@@ -137,8 +138,27 @@ export const WorkerConfigSchema = z
     }),
     /** `caFile`: the CA bundle trusted for an https:// URL (instead of the system roots). */
     kafkaConnect: z.object({ url, caFile: pemFile('CA bundle').optional() }),
+    /**
+     * rekey's own Kafka clients. `ssl`: TLS to the brokers (`caFile`: the CA bundle, else the
+     * system roots). `sasl`: SCRAM as the principal whose username/password the secret `secret`
+     * holds (re-read for each new connection); it implies TLS: rekey never sends a SCRAM
+     * exchange in the clear. Env: REKEY_KAFKA_SSL, REKEY_KAFKA_CA_FILE, REKEY_KAFKA_SASL_SECRET,
+     * REKEY_KAFKA_SASL_MECHANISM.
+     */
     kafka: z.object({
       brokers: z.array(z.string().min(1)).min(1),
+      ssl: z.boolean().default(false),
+      caFile: pemFile('CA bundle').optional(),
+      sasl: z
+        .object({
+          secret: z
+            .string()
+            .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a secret name (lowercase, digits, "-", ".")'),
+          mechanism: z
+            .enum(kafkaSaslMechanisms, { error: () => `must be one of: ${kafkaSaslMechanisms.join(', ')}` })
+            .default('SCRAM-SHA-512'),
+        })
+        .optional(),
       /** Kafka's TLS listener (certificate rotation): its brokers (host:port) and listener name. Env: REKEY_KAFKA_TLS_BROKERS, REKEY_KAFKA_TLS_LISTENER. */
       tls: z
         .object({
@@ -197,6 +217,12 @@ export const WorkerConfigSchema = z
     testHooks: z.boolean().default(false),
   })
   .superRefine((c, ctx) => {
+    if (c.kafka.caFile && !c.kafka.ssl && !c.kafka.sasl)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kafka', 'caFile'],
+        message: 'is set but neither kafka.ssl nor kafka.sasl is (the CA would never be used)',
+      });
     for (const part of ['kafkaConnect', 'schemaRegistry'] as const) {
       if (c[part].caFile && !c[part].url.startsWith('https://'))
         ctx.addIssue({

@@ -57,6 +57,14 @@ export function fromEnv(env: NodeJS.ProcessEnv): Json {
     kafkaConnect: { url: env.REKEY_CONNECT_URL },
     kafka: {
       brokers: env.REKEY_KAFKA_BROKERS?.split(','),
+      ssl:
+        env.REKEY_KAFKA_SSL === undefined
+          ? undefined
+          : ['1', 'true', 'yes'].includes(env.REKEY_KAFKA_SSL.toLowerCase()),
+      caFile: env.REKEY_KAFKA_CA_FILE,
+      sasl: env.REKEY_KAFKA_SASL_SECRET
+        ? { secret: env.REKEY_KAFKA_SASL_SECRET, mechanism: env.REKEY_KAFKA_SASL_MECHANISM }
+        : undefined,
       tls: env.REKEY_KAFKA_TLS_BROKERS
         ? { brokers: env.REKEY_KAFKA_TLS_BROKERS.split(','), listener: env.REKEY_KAFKA_TLS_LISTENER }
         : undefined,

@@ -27,7 +27,7 @@ import { metricNames, stepDurationBuckets } from '../workflows/rotation/metricNa
 import { dataConverter } from './codec.js';
 import { parseWorkload, type WorkerConfig } from './config.js';
 import { logger } from './logger.js';
-import { caBundleReader, postgresTls, temporalConnectionOptions } from './tlsConfig.js';
+import { caBundleReader, kafkaClientDeps, postgresTls, temporalConnectionOptions } from './tlsConfig.js';
 
 const workflowsIndex = (ext: string) => fileURLToPath(new URL(`../workflows/index.${ext}`, import.meta.url));
 /** Source checkout: workflows/index.ts; compiled (dist/): workflows/index.js. */
@@ -180,7 +180,7 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
       caPem: caBundleReader(config.kafkaConnect.caFile),
       worker: overrides.connectWorker ?? (kube ? connectRestart(kube, config.workloads) : undefined),
     },
-    kafka: config.kafka,
+    kafka: kafkaClientDeps(config.kafka),
     schemaRegistry: {
       url: config.schemaRegistry.url,
       api: config.schemaRegistry.api,

@@ -13,6 +13,7 @@ import { loadWorkerConfig, productionDefaults, type WorkerConfig } from '../../w
 import { createWorker, secretStoreFor } from '../../workers/worker.js';
 import { localKafkaTls, localPostgresTls } from '../stack/tls.js';
 import { KAFKA_TLS_LISTENER } from '../stack/kafka.js';
+import { kafkaCaFile, kafkaSaslBootstrap } from '../stack/kafkaPrincipals.js';
 import { localHttpsTls } from '../stack/httpsTls.js';
 import { faultHoldFromEnv } from '../stack/faultHold.js';
 
@@ -36,8 +37,11 @@ export function stackWorkerDefaults(stack: StackConfig) {
       adminSecret: pipeline.adminSecret,
     },
     kafkaConnect: { url: `http://127.0.0.1:${stack.ports.connect}` },
+    // rekey's clients as the platform plan has them: SCRAM over TLS as its own principal, with only its ACLs
     kafka: {
-      brokers: [`127.0.0.1:${stack.ports.kafka}`],
+      brokers: [kafkaSaslBootstrap(stack)],
+      caFile: kafkaCaFile(stack),
+      sasl: { secret: pipeline.rekeySaslSecret, mechanism: 'SCRAM-SHA-512' },
       tls: { brokers: [`127.0.0.1:${stack.ports.kafkaTls}`], listener: KAFKA_TLS_LISTENER },
     },
     // the stand-in's access log names the user of every request (scripts/stack/registry.ts)

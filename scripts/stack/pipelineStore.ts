@@ -10,7 +10,14 @@ import { s3Sink } from './s3Sink.js';
 export type PipelineStore = 'file' | 'kubernetes';
 
 async function copySecrets(from: SecretStore, to: SecretStore): Promise<void> {
-  for (const name of [pipeline.cdcSecret, pipeline.adminSecret, pipeline.registrySecret, pipeline.awsSecret]) {
+  // rekey's Kafka principal too: the worker reads it from the store it is configured with
+  for (const name of [
+    pipeline.cdcSecret,
+    pipeline.adminSecret,
+    pipeline.registrySecret,
+    pipeline.awsSecret,
+    pipeline.rekeySaslSecret,
+  ]) {
     const current = await from.read(name);
     if (!current) continue;
     const existing = await to.read(name);

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type ConfigResourceTypes, type ConfigSource } from 'kafkajs';
 import type { WorkflowHandle } from '@temporalio/client';
 import { reloadListenerKeystore } from '../../activities/kafka.js';
+import { kafkaClientConfig } from '../../activities/kafkaClient.js';
+import { kafkaClientDeps } from '../../workers/tlsConfig.js';
 import { CA_KEYS, CERT_KEYS, describeCertificate, handshake } from '../../activities/tls/index.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { pipeline } from '../../scripts/stack/config.js';
@@ -127,7 +129,9 @@ describe('Kafka TLS listener certificate rotation', () => {
       await put({ ...before, 'log.cleaner.backoff.ms': '15001' });
       await settled((c) => c['log.cleaner.backoff.ms'] === '15001');
       const fingerprint = (await served()).fingerprint;
-      expect(await reloadListenerKeystore(w.config.kafka, 'SSL')).toMatchObject({
+      expect(
+        await reloadListenerKeystore(kafkaClientConfig(kafkaClientDeps(w.config.kafka), store), 'SSL'),
+      ).toMatchObject({
         brokers: [1],
         location: expect.stringMatching(/kafka-tls\/keystore\.pem$/),
       });

@@ -6,13 +6,17 @@ import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '@temporalio/client';
+import { Kafka } from 'kafkajs';
+import { kafkaClientConfig } from '../../activities/kafkaClient.js';
+import { FileSecretStore } from '../../activities/secrets/fileStore.js';
+import type { SecretStore } from '../../activities/secrets/store.js';
 import { createActivities } from '../../activities/index.js';
 import { createConnections } from '../../activities/postgres/connection.js';
 import { CA_KEYS, createCertificateAuthority } from '../../activities/tls/index.js';
 import { createEmbeddedWorker, embeddedWorkerConfig } from '../../scripts/lib/session.js';
 import { pipeline, repoRoot } from '../../scripts/stack/config.js';
 import { startTemporalTlsProxy, type TemporalTlsProxy } from '../../scripts/stack/temporalTlsProxy.js';
-import { postgresTls } from '../../workers/tlsConfig.js';
+import { kafkaClientDeps, postgresTls } from '../../workers/tlsConfig.js';
 import { cfg, store } from './pipeline.js';
 
 /**
@@ -114,7 +118,7 @@ describe("rekey's TLS client connections", () => {
       return createActivities({
         store,
         postgres: config.postgres,
-        kafka: config.kafka,
+        kafka: kafkaClientDeps(config.kafka),
         kafkaConnect: { url: `https://127.0.0.1:${cfg.ports.connectHttps}`, caPem: fs.readFileSync(ca, 'utf8') },
         schemaRegistry: {
           url: `https://localhost:${cfg.ports.registryHttps}/apis/ccompat/v7`,
@@ -166,5 +170,54 @@ describe("rekey's TLS client connections", () => {
         interval: 1000,
       })
       .toMatch(untrusted);
+  });
+
+  it("Kafka over SASL_SSL: rekey's principal reads with only its ACLs; a wrong password, another CA and a missing secret fail without a secret in the error", async () => {
+    const { config } = embeddedWorkerConfig();
+    const kafkaWith = (over: Partial<ReturnType<typeof kafkaClientDeps>>, secrets: SecretStore = store) =>
+      kafkaClientConfig({ ...kafkaClientDeps(config.kafka), ...over }, secrets)().then((c) =>
+        new Kafka({ ...c, retry: { retries: 0 } }).admin(),
+      );
+    const admin = await kafkaWith({});
+    await admin.connect();
+    try {
+      // Describe on the change topics: the canary's read; nothing beyond its grants is listed
+      const topics = await admin.listTopics();
+      expect(topics).toContain(pipeline.usersTopic);
+      expect(topics.filter((t) => !/^(ecommerce\.|fleet-)/.test(t))).toEqual([]);
+      // a write the principal was not granted is refused by the broker's authorizer
+      const denied = await admin.createTopics({ topics: [{ topic: `rekey-not-granted-${Date.now()}` }] }).then(
+        () => 'created',
+        (e: Error & { errors?: Array<{ type?: string }> }) => e.errors?.map((x) => x.type).join(',') ?? e.message,
+      );
+      expect(denied).toMatch(/^(TOPIC|CLUSTER)_AUTHORIZATION_FAILED$/);
+    } finally {
+      await admin.disconnect();
+    }
+    const password = (await store.read(pipeline.rekeySaslSecret))!.data.password!;
+    const wrongSecret = new FileSecretStore(path.join(dir, 'wrong-secrets'));
+    const username = (await store.read(pipeline.rekeySaslSecret))!.data.username!;
+    await wrongSecret.write(
+      pipeline.rekeySaslSecret,
+      { username, password: `${password}x` },
+      { expectedVersion: null },
+    );
+    const refused = async (over: Partial<ReturnType<typeof kafkaClientDeps>>, secrets?: SecretStore) => {
+      const a = await kafkaWith(over, secrets);
+      const message = await a.connect().then(
+        () => 'connected',
+        (e: Error) => e.message,
+      );
+      await a.disconnect().catch(() => undefined);
+      expect(message).not.toContain(password);
+      return message;
+    };
+    expect(await refused({}, wrongSecret)).toMatch(/SASL SCRAM SHA512 authentication failed|Authentication failed/i);
+    expect(await refused({ ssl: { caPem: fs.readFileSync(wrongCaFile, 'utf8') } })).toMatch(
+      /self[- ]signed|unable to verify|certificate/i,
+    );
+    await expect(kafkaWith({}, new FileSecretStore(path.join(dir, 'no-secrets')))).rejects.toThrow(
+      `secret ${pipeline.rekeySaslSecret} does not exist (rekey's Kafka principal, kafka.sasl.secret)`,
+    );
   });
 });

@@ -2,12 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { pipeline } from '../../scripts/stack/config.js';
 import { connectUrl } from '../../scripts/stack/connect.js';
-import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 import { createKafkaActivities } from '../../activities/kafka.js';
+import { kafkaClientConfig } from '../../activities/kafkaClient.js';
+import { FileSecretStore } from '../../activities/secrets/fileStore.js';
+import { kafkaClientDeps } from '../../workers/tlsConfig.js';
+import { embeddedWorkerConfig } from '../../scripts/lib/session.js';
 import { cfg, failure, pgActs, run, withDb } from './pgActivities.js';
 
 const canaryTopic = `${pipeline.topicPrefix}.public.rekey_canary`;
-const kafkaActs = createKafkaActivities({ brokers: [kafkaBootstrap(cfg)] });
+// as the worker on the stack reads them: SCRAM over TLS as rekey's principal, with only its ACLs
+const kafkaActs = createKafkaActivities(
+  kafkaClientConfig(kafkaClientDeps(embeddedWorkerConfig().config.kafka), new FileSecretStore(cfg.secretsDir)),
+);
 const marker = () => `rekey-it-${randomBytes(6).toString('hex')}`;
 
 const rows = (m: string) =>

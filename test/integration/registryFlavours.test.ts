@@ -46,6 +46,7 @@ describe('the registry activities with the Confluent API flavour', () => {
       store,
       url,
       api: registryApi('confluent'),
+      kafka: async () => ({ brokers: [`127.0.0.1:${cfg.ports.kafka}`] }),
       brokers: [`127.0.0.1:${cfg.ports.kafka}`],
     });
     const checks = await validation.validateSchemaRegistry({

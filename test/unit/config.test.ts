@@ -4,6 +4,7 @@ import { authOutcome, registryApi } from '../../activities/registryApi.js';
 import { registryFileWatch } from '../../activities/registryReload.js';
 import { loadStackConfig } from '../../scripts/stack/config.js';
 import { stackWorkerDefaults } from '../../scripts/lib/session.js';
+import { kafkaClientDeps } from '../../workers/tlsConfig.js';
 
 const key = Buffer.alloc(32, 7).toString('base64');
 /** Everything a production worker must be told: the systems it rotates against. */
@@ -36,6 +37,27 @@ describe('worker configuration', () => {
       /kafka\.tls\.brokers\.0: must be host:port/,
     );
     expect(stack().kafka.tls).toEqual({ brokers: ['127.0.0.1:19094'], listener: 'SSL' });
+  });
+
+  it("rekey's Kafka clients: plaintext unless told; SASL names its secret and implies TLS; a bad mechanism, secret name or an unused CA is named", () => {
+    expect(loadWorkerConfig(production).kafka).toMatchObject({ ssl: false });
+    expect(loadWorkerConfig(production).kafka.sasl).toBeUndefined();
+    const sasl = loadWorkerConfig({ ...production, REKEY_KAFKA_SASL_SECRET: 'kafka-rekey-sasl' });
+    expect(sasl.kafka.sasl).toEqual({ secret: 'kafka-rekey-sasl', mechanism: 'SCRAM-SHA-512' });
+    expect(kafkaClientDeps(sasl.kafka).ssl).toEqual({ caPem: undefined });
+    expect(kafkaClientDeps(loadWorkerConfig(production).kafka).ssl).toBeUndefined();
+    expect(() =>
+      loadWorkerConfig({ ...production, REKEY_KAFKA_SASL_SECRET: 'x', REKEY_KAFKA_SASL_MECHANISM: 'PLAIN' }),
+    ).toThrow(/kafka\.sasl\.mechanism: must be one of: SCRAM-SHA-512, SCRAM-SHA-256/);
+    expect(() => loadWorkerConfig({ ...production, REKEY_KAFKA_SASL_SECRET: 'Bad Name' })).toThrow(
+      /kafka\.sasl\.secret: must be a secret name/,
+    );
+    expect(() => loadWorkerConfig({ ...production, REKEY_KAFKA_CA_FILE: '/etc/hostname' })).toThrow(/kafka\.caFile/);
+    // the embedded stack's worker: SCRAM over TLS as its own principal
+    expect(stack().kafka).toMatchObject({
+      brokers: ['127.0.0.1:19095'],
+      sasl: { secret: 'kafka-rekey-sasl', mechanism: 'SCRAM-SHA-512' },
+    });
   });
 
   it('production defaults assume no system: each missing setting is named', () => {
