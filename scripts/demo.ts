@@ -7,6 +7,7 @@ import { rotateUnderLoad } from './lib/measure.js';
 import { parseStore, upWithStore } from './lib/stores.js';
 import { tlsDemo } from './lib/tlsDemo.js';
 import { TLS_SERVICES, type TlsService } from '../contracts/input/certificate.js';
+import { kafkaBootstrap } from './stack/kafka.js';
 
 const program = new Command('demo')
   .description('a real PostgreSQL CDC credential rotation on the embedded stack, under insert load')
@@ -70,7 +71,7 @@ async function main() {
     const m = await rotateUnderLoad({
       client,
       stack,
-      brokers: config.kafka.brokers,
+      brokers: [kafkaBootstrap(stack)],
       taskQueue,
       strategy: opts.strategy,
       grace: opts.grace,

@@ -4,6 +4,7 @@ import { createClient } from '../../workers/client.js';
 import { createEmbeddedWorker, embeddedWorkerConfig } from '../lib/session.js';
 import { rotateAwsUnderLoad } from '../lib/awsMeasure.js';
 import { upWithStore } from '../lib/stores.js';
+import { kafkaBootstrap } from '../stack/kafka.js';
 
 const program = new Command('bench:aws-keys')
   .description(
@@ -38,7 +39,7 @@ async function main() {
       const m = await rotateAwsUnderLoad({
         client,
         stack,
-        brokers: config.kafka.brokers,
+        brokers: [kafkaBootstrap(stack)],
         taskQueue,
         input: { gracePeriod: 'PT5S', watchSeconds: 10, reason: 'measured rotation' },
         rate,

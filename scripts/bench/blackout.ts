@@ -4,6 +4,7 @@ import { createClient } from '../../workers/client.js';
 import { createEmbeddedWorker, embeddedWorkerConfig } from '../lib/session.js';
 import { rotateUnderLoad, type Measurement } from '../lib/measure.js';
 import { parseStore, upWithStore } from '../lib/stores.js';
+import { kafkaBootstrap } from '../stack/kafka.js';
 
 const program = new Command('bench:blackout')
   .description(
@@ -55,7 +56,7 @@ async function main() {
         const m = await rotateUnderLoad({
           client,
           stack,
-          brokers: config.kafka.brokers,
+          brokers: [kafkaBootstrap(stack)],
           taskQueue,
           strategy,
           grace: 'PT1S',

@@ -7,6 +7,7 @@ import { imageNodeOptions, productionWorkerEnv, rotateFleet } from '../lib/fleet
 import { adminClient } from '../stack/postgres.js';
 import { ensureFleet, fleetTargets, MAX_FLEET, removeFleet } from '../stack/fleet.js';
 import { pipeline } from '../stack/config.js';
+import { kafkaBootstrap } from '../stack/kafka.js';
 
 const program = new Command('bench:fleet')
   .description(
@@ -84,7 +85,7 @@ async function main() {
           client,
           db,
           stack,
-          brokers: config.kafka.brokers,
+          brokers: [kafkaBootstrap(stack)],
           targets: fleetTargets(size),
           workers,
           rate,

@@ -4,6 +4,7 @@ import { createClient } from '../../workers/client.js';
 import { createEmbeddedWorker, embeddedWorkerConfig } from '../lib/session.js';
 import { rotateRegistryUnderLoad } from '../lib/registryMeasure.js';
 import { upWithStore } from '../lib/stores.js';
+import { kafkaBootstrap } from '../stack/kafka.js';
 
 const program = new Command('bench:registry')
   .description(
@@ -38,7 +39,7 @@ async function main() {
       const m = await rotateRegistryUnderLoad({
         client,
         stack,
-        brokers: config.kafka.brokers,
+        brokers: [kafkaBootstrap(stack)],
         taskQueue,
         input: { gracePeriod: 'PT2S', reason: 'measured rotation' },
         rate,

@@ -55,6 +55,9 @@ export function productionWorkerEnv(stack: StackConfig, config: WorkerConfig): N
     REKEY_PG_ADMIN_SECRET: config.postgres.adminSecret,
     REKEY_CONNECT_URL: config.kafkaConnect.url,
     REKEY_KAFKA_BROKERS: config.kafka.brokers.join(','),
+    // as the platform plan secures Kafka: SCRAM over TLS as rekey's principal
+    REKEY_KAFKA_SASL_SECRET: config.kafka.sasl?.secret,
+    REKEY_KAFKA_CA_FILE: config.kafka.caFile,
     REKEY_REGISTRY_URL: config.schemaRegistry.url,
     REKEY_AWS_ENDPOINT: config.aws.endpoint,
     REKEY_AUDIT_LOG: config.audit.path,

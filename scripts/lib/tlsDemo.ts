@@ -13,6 +13,7 @@ import { startTemporalTlsProxy } from '../stack/temporalTlsProxy.js';
 import { summarize, underLoad } from './load.js';
 import { rotateUnderLoad } from './measure.js';
 import { createEmbeddedWorker, embeddedWorkerConfig, uiLink } from './session.js';
+import { kafkaBootstrap } from '../stack/kafka.js';
 
 /**
  * `demo --tls`: rekey's own connections over TLS where the stack offers it — Temporal through
@@ -52,7 +53,7 @@ export async function tlsDemo(opts: {
     const credential = await rotateUnderLoad({
       client,
       stack,
-      brokers: config.kafka.brokers,
+      brokers: [kafkaBootstrap(stack)],
       taskQueue,
       strategy: 'reload-connector',
       grace: opts.grace,
@@ -141,7 +142,7 @@ async function rotateCertificate(o: {
   const t0 = Date.now();
   try {
     const run = await underLoad(
-      { db, brokers: o.config.kafka.brokers, topic: pipeline.usersTopic, rate: o.rate, warmupMs: 2000 },
+      { db, brokers: [kafkaBootstrap(o.stack)], topic: pipeline.usersTopic, rate: o.rate, warmupMs: 2000 },
       async () => {
         const handle = await startCertificateRotation(
           o.client,

@@ -14,6 +14,7 @@ import { adminKubeConfig, kubeNamespace, serviceAccountKubeconfig } from '../../
 import { usePipelineStore } from '../../scripts/stack/pipelineStore.js';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
 import { recordHistory, recording } from './histories.js';
+import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 
 /**
  * The AWS key rotation with S3 in the data path, as production runs it: the key in the
@@ -69,7 +70,7 @@ const rotateUnderLoad = (input: Record<string, unknown>) =>
   rotateAwsUnderLoad({
     client: w.client,
     stack: cfg,
-    brokers: w.config.kafka.brokers,
+    brokers: [kafkaBootstrap(cfg)],
     taskQueue: w.taskQueue,
     input,
     rate: 40,

@@ -84,6 +84,9 @@ describe('the built worker (image contents)', () => {
       REKEY_PG_ADMIN_SECRET: config.postgres.adminSecret,
       REKEY_CONNECT_URL: config.kafkaConnect.url,
       REKEY_KAFKA_BROKERS: config.kafka.brokers.join(','),
+      // as the platform plan secures Kafka: SCRAM over TLS as rekey's principal
+      REKEY_KAFKA_SASL_SECRET: config.kafka.sasl?.secret,
+      REKEY_KAFKA_CA_FILE: config.kafka.caFile,
       REKEY_REGISTRY_URL: config.schemaRegistry.url,
       // as deploy/worker.yaml runs it: the audit trail on stdout (one chain per process), the health endpoint for the probes
       REKEY_AUDIT_LOG: 'stdout',

@@ -23,6 +23,7 @@ import { startTestWorker, type TestWorker } from '../helpers.js';
 import { cfg, stopLeftover, store } from './pipeline.js';
 import { recordHistory, recordingOverrides } from './histories.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
+import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 
 /**
  * The life of the stack's certificates beyond one rotation, checked as a client would: a
@@ -188,7 +189,7 @@ describe('CA rotation without an outage', () => {
     const t0 = Date.now();
     try {
       const run = await underLoad(
-        { db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40, warmupMs: 1000 },
+        { db, brokers: [kafkaBootstrap(cfg)], topic: pipeline.usersTopic, rate: 40, warmupMs: 1000 },
         async () => {
           const handle = await w.client.workflow.start(rotateCertificateAuthority, {
             taskQueue: w.taskQueue,

@@ -17,6 +17,7 @@ import type { SecretStore } from '../../activities/secrets/store.js';
 import { adminKubeConfig, kubeNamespace, serviceAccountKubeconfig } from '../../scripts/stack/kube.js';
 import { cfg, failureOf, stopLeftover, store } from './pipeline.js';
 import { recordHistory, recordingOverrides } from './histories.js';
+import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 
 /**
  * PostgreSQL's server certificate renewed by the workflow on the embedded stack, checked as
@@ -98,7 +99,7 @@ describe('PostgreSQL server certificate rotation', () => {
     const db = await adminClient(cfg, pipeline.database);
     try {
       const run = await underLoad(
-        { db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40, warmupMs: 1000 },
+        { db, brokers: [kafkaBootstrap(cfg)], topic: pipeline.usersTopic, rate: 40, warmupMs: 1000 },
         () => rotate({ validityDays: 30 }),
       );
       const events = summarize(run.emails, run.deliveries);

@@ -20,6 +20,7 @@ import {
   stopLeftover,
 } from './pipeline.js';
 import { WorkerProcess } from './workerProcess.js';
+import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 
 const { config } = embeddedWorkerConfig();
 const taskQueue = `rekey-crash-${randomBytes(3).toString('hex')}`;
@@ -113,7 +114,7 @@ describe('a worker killed with SIGKILL while an activity runs', () => {
       const killedDuring: Array<{ step: string; progress: RotationProgress }> = [];
       const db = await adminClient(cfg, pipeline.database);
       const { result, emails, deliveries } = await underLoad(
-        { db, brokers: config.kafka.brokers, topic: pipeline.usersTopic, rate: 40 },
+        { db, brokers: [kafkaBootstrap(cfg)], topic: pipeline.usersTopic, rate: 40 },
         async () => {
           const handle = await startPostgresCdcRotation(
             client,

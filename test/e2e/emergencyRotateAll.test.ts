@@ -15,6 +15,7 @@ import { execFile } from 'node:child_process';
 import { repoRoot } from '../../scripts/stack/config.js';
 import { recordHistory, recordingOverrides } from './histories.js';
 import { auditLines, cfg, pipelineState, stopLeftover, store } from './pipeline.js';
+import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 
 /**
  * The runbook's "Suspected Credential Compromise" as one workflow against the real stack:
@@ -77,7 +78,7 @@ describe('emergency rotate-all', () => {
 
     const db = await adminClient(cfg, pipeline.database);
     const run = await underLoad(
-      { db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 20 },
+      { db, brokers: [kafkaBootstrap(cfg)], topic: pipeline.usersTopic, rate: 20 },
       async () => {
         handle = await w.client.workflow.start(emergencyRotateAll, {
           taskQueue: w.taskQueue,

@@ -10,6 +10,7 @@ import { productionWorkerEnv, rotateFleet } from '../../scripts/lib/fleetRun.js'
 import { ensureFleet, removeFleet, fleetTargets } from '../../scripts/stack/fleet.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
 import { pipeline, repoRoot } from '../../scripts/stack/config.js';
+import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 
 /**
  * The first Sunday in miniature (bench:fleet runs 10/25/50): three pipelines — own schema,
@@ -47,7 +48,7 @@ describe('a fleet of pipelines rotated at once', () => {
       client,
       db,
       stack,
-      brokers: config.kafka.brokers,
+      brokers: [kafkaBootstrap(stack)],
       targets,
       workers: 2,
       rate: 9,

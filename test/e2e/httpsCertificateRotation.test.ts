@@ -13,6 +13,7 @@ import type { CertificateRotationInput } from '../../contracts/input/certificate
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { cfg, stopLeftover, store } from './pipeline.js';
+import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 
 /**
  * Kafka Connect's REST API and the Schema Registry serve HTTPS beside HTTP; their
@@ -73,7 +74,7 @@ async function rotateUnderLoad(service: HttpsService) {
   try {
     const t0 = Date.now();
     const run = await underLoad(
-      { db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 15, warmupMs: 1000, drainMs: 240_000 },
+      { db, brokers: [kafkaBootstrap(cfg)], topic: pipeline.usersTopic, rate: 15, warmupMs: 1000, drainMs: 240_000 },
       () => rotate({ service, validityDays: 30, clientWatch: 'PT3S' }),
     );
     const events = summarize(run.emails, run.deliveries);

@@ -16,6 +16,7 @@ import type { CertificateRotationInput } from '../../contracts/input/certificate
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { cfg, failureOf, stopLeftover, store } from './pipeline.js';
+import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 
 /**
  * Kafka's TLS listener certificate renewed by the workflow on the embedded stack while CDC
@@ -97,7 +98,7 @@ describe('Kafka TLS listener certificate rotation', () => {
   it('reloads through the Admin API keeping the broker’s other dynamic configs (kafkajs AlterConfigs replaces them all)', async () => {
     const admin = new Kafka({
       clientId: 'e2e-configs',
-      brokers: w.config.kafka.brokers,
+      brokers: [kafkaBootstrap(cfg)],
       logLevel: logLevel.NOTHING,
     }).admin();
     await admin.connect();

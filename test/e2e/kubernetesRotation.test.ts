@@ -12,6 +12,7 @@ import { startPostgresCdcRotation } from '../../workers/startRotation.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { cfg, onlyRoles, pipelineState, resumeIfPaused, stopLeftover } from './pipeline.js';
 import { recordHistory, recording } from './histories.js';
+import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 
 /**
  * The production path on the embedded Kubernetes stack: the worker is the production one
@@ -75,7 +76,7 @@ describe.each(['reload-connector', 'restart-worker'] as const)(
       const podsBefore = await connectPods();
       const db = await adminClient(cfg, pipeline.database);
       const { result, emails, deliveries } = await underLoad(
-        { db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40 },
+        { db, brokers: [kafkaBootstrap(cfg)], topic: pipeline.usersTopic, rate: 40 },
         async () => {
           const handle = await start(strategy, { gracePeriod: 'PT1S' });
           return { handle, ...(await handle.result()) };

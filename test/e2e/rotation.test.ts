@@ -31,6 +31,7 @@ import {
   waitProgress,
   waitStreaming,
 } from './pipeline.js';
+import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 
 let w: TestWorker;
 beforeAll(async () => {
@@ -80,7 +81,7 @@ describe('PostgreSQL CDC rotation on the real stack', () => {
     expect(before.streamingUser).toBe(before.secretUser);
     const db = await adminClient(cfg, pipeline.database);
     const { result, emails, deliveries } = await underLoad(
-      { db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 40 },
+      { db, brokers: [kafkaBootstrap(cfg)], topic: pipeline.usersTopic, rate: 40 },
       async () => {
         const h = await start({ gracePeriod: 'PT1S', reason: 'e2e under load' });
         return { handle: h, ...(await finished(h)) };

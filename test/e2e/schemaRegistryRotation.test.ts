@@ -8,6 +8,7 @@ import { adminKubeConfig, kubeNamespace, serviceAccountKubeconfig } from '../../
 import { usePipelineStore } from '../../scripts/stack/pipelineStore.js';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
 import { recordHistory, recording } from './histories.js';
+import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 
 /**
  * The Schema Registry rotation on the real stack, with the registry in the data path (the
@@ -60,7 +61,7 @@ const rotate = (input: Record<string, unknown>) =>
   rotateRegistryUnderLoad({
     client: w.client,
     stack: cfg,
-    brokers: w.config.kafka.brokers,
+    brokers: [kafkaBootstrap(cfg)],
     taskQueue: w.taskQueue,
     input,
     rate: 40,

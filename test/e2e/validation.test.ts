@@ -16,6 +16,7 @@ import { validatePipeline } from '../../workflows/validation/workflow.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { recordHistory, recordingOverrides } from './histories.js';
 import { cfg, store } from './pipeline.js';
+import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 
 /**
  * The runbook's access-validation checklist against the real embedded stack: everything passes
@@ -87,7 +88,7 @@ async function deliversChanges() {
   const db = await adminClient(cfg, pipeline.database);
   try {
     const run = await underLoad(
-      { db, brokers: w.config.kafka.brokers, topic: pipeline.usersTopic, rate: 10 },
+      { db, brokers: [kafkaBootstrap(cfg)], topic: pipeline.usersTopic, rate: 10 },
       () => new Promise((r) => setTimeout(r, 1000)),
     );
     const events = summarize(run.emails, run.deliveries);

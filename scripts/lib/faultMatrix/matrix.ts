@@ -16,6 +16,7 @@ import { runKillSweep } from './killSweep.js';
 import type { ProcedureName } from './procedures.js';
 import { runCell, type CellResult, type Harness } from './run.js';
 import { proxiedWorkerEnv, SupervisedWorker } from './workerProcess.js';
+import { kafkaBootstrap } from '../../stack/kafka.js';
 
 type StoreKind = 'file' | 'kubernetes';
 
@@ -54,7 +55,7 @@ export class FaultMatrix {
       stack,
       proxies,
       client,
-      config.kafka.brokers,
+      [kafkaBootstrap(stack)],
       `rekey-faults-${randomBytes(3).toString('hex')}`,
     );
   }
