@@ -15,6 +15,16 @@ const USER_KEY = 'db-username';
 const PASSWORD_KEY = 'db-password';
 
 /**
+ * The keys a credential's secret names its user and password with: `db` (the database
+ * users', the default) or `sasl` (a Kafka SCRAM principal's: username, password).
+ */
+export const credentialKeys = {
+  db: { user: USER_KEY, password: PASSWORD_KEY },
+  sasl: { user: 'username', password: 'password' },
+} as const;
+export type CredentialKeys = keyof typeof credentialKeys;
+
+/**
  * The create/set/finish stages of a credential in the secret store, modelled on
  * AWS Secrets Manager's rotation: pending is written first, current is replaced from
  * pending only after a backup exists, and every step can be repeated safely.
@@ -29,9 +39,10 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
     return s;
   }
 
-  async function describeCredential(input: { secret: string }): Promise<CredentialRef> {
+  async function describeCredential(input: { secret: string; keys?: CredentialKeys }): Promise<CredentialRef> {
     const s = await must(input.secret);
-    return { secret: input.secret, user: s.data[USER_KEY] ?? '', fingerprint: s.info.fingerprint, store: store.kind };
+    const { user } = credentialKeys[input.keys ?? 'db'];
+    return { secret: input.secret, user: s.data[user] ?? '', fingerprint: s.info.fingerprint, store: store.kind };
   }
 
   /** Generates the new password and writes it to `<secret>-pending`. Repeating it for the same rotation returns the same pending version. */
@@ -39,32 +50,39 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
     secret: string;
     newUser: string;
     rotationId: string;
+    keys?: CredentialKeys;
   }): Promise<CredentialRef> {
     const { pending } = siblings(input.secret);
+    const keys = credentialKeys[input.keys ?? 'db'];
     const existing = await store.read(pending);
     if (existing && existing.info.annotations.rotationId === input.rotationId) {
-      return { secret: pending, user: existing.data[USER_KEY] ?? '', fingerprint: existing.info.fingerprint };
+      return { secret: pending, user: existing.data[keys.user] ?? '', fingerprint: existing.info.fingerprint };
     }
     const info = await store.write(
       pending,
-      { [USER_KEY]: input.newUser, [PASSWORD_KEY]: randomBytes(32).toString('base64url') },
+      { [keys.user]: input.newUser, [keys.password]: randomBytes(32).toString('base64url') },
       { annotations: { rotationId: input.rotationId, stage: 'pending' } },
     );
     return { secret: pending, user: input.newUser, fingerprint: info.fingerprint };
   }
 
-  async function backupCurrentCredential(input: { secret: string; rotationId: string }): Promise<CredentialRef> {
+  async function backupCurrentCredential(input: {
+    secret: string;
+    rotationId: string;
+    keys?: CredentialKeys;
+  }): Promise<CredentialRef> {
     const { backup } = siblings(input.secret);
+    const { user } = credentialKeys[input.keys ?? 'db'];
     const existing = await store.read(backup);
     if (existing && existing.info.annotations.rotationId === input.rotationId) {
-      return { secret: backup, user: existing.data[USER_KEY] ?? '', fingerprint: existing.info.fingerprint };
+      return { secret: backup, user: existing.data[user] ?? '', fingerprint: existing.info.fingerprint };
     }
     const current = await must(input.secret);
     // every key, byte for byte: restoring the backup must give back exactly this secret
     const info = await store.write(backup, current.bytes, {
       annotations: { rotationId: input.rotationId, stage: 'backup' },
     });
-    return { secret: backup, user: current.data[USER_KEY] ?? '', fingerprint: info.fingerprint };
+    return { secret: backup, user: current.data[user] ?? '', fingerprint: info.fingerprint };
   }
 
   /**
@@ -78,6 +96,7 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
     rotationId: string,
     stage: string,
     keys?: string[],
+    userKey: string = USER_KEY,
   ): Promise<CredentialRef> {
     const source = await must(from);
     if (source.info.annotations.rotationId !== rotationId) {
@@ -95,26 +114,41 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
       (keys
         ? keys.every((k) => current.bytes[k]?.equals(source.bytes[k] ?? Buffer.alloc(0)) ?? !(k in source.bytes))
         : current.info.fingerprint === source.info.fingerprint);
-    if (current && same) return { secret, user: current.data[USER_KEY] ?? '', fingerprint: current.info.fingerprint };
+    if (current && same) return { secret, user: current.data[userKey] ?? '', fingerprint: current.info.fingerprint };
     const info = await store.write(secret, values, {
       expectedVersion: current?.info.version ?? null,
       mergeKeys: Boolean(keys),
       annotations: { rotationId, stage },
     });
-    return { secret, user: source.data[USER_KEY] ?? '', fingerprint: info.fingerprint };
+    return { secret, user: source.data[userKey] ?? '', fingerprint: info.fingerprint };
   }
 
-  async function promotePendingCredential(input: { secret: string; rotationId: string }): Promise<CredentialRef> {
-    return copyOverCurrent(input.secret, siblings(input.secret).pending, input.rotationId, 'current', [
-      USER_KEY,
-      PASSWORD_KEY,
-    ]);
+  async function promotePendingCredential(input: {
+    secret: string;
+    rotationId: string;
+    keys?: CredentialKeys;
+  }): Promise<CredentialRef> {
+    const keys = credentialKeys[input.keys ?? 'db'];
+    return copyOverCurrent(
+      input.secret,
+      siblings(input.secret).pending,
+      input.rotationId,
+      'current',
+      [keys.user, keys.password],
+      keys.user,
+    );
   }
 
   /** Puts the backup back. Without a backup, current was never replaced (promotion requires one): nothing to restore. */
-  async function restoreBackupCredential(input: { secret: string; rotationId: string }): Promise<CredentialRef> {
-    if (!(await store.read(siblings(input.secret).backup))) return describeCredential({ secret: input.secret });
-    return copyOverCurrent(input.secret, siblings(input.secret).backup, input.rotationId, 'restored');
+  async function restoreBackupCredential(input: {
+    secret: string;
+    rotationId: string;
+    keys?: CredentialKeys;
+  }): Promise<CredentialRef> {
+    if (!(await store.read(siblings(input.secret).backup)))
+      return describeCredential({ secret: input.secret, keys: input.keys });
+    const { user } = credentialKeys[input.keys ?? 'db'];
+    return copyOverCurrent(input.secret, siblings(input.secret).backup, input.rotationId, 'restored', undefined, user);
   }
 
   async function removeCredentialVersions(input: {

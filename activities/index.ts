@@ -10,6 +10,7 @@ import { createHostActivities } from './host.js';
 import { createIsolationActivities } from './isolation.js';
 import { createKafkaActivities, reloadListenerKeystore } from './kafka.js';
 import { kafkaClientConfig, type KafkaDeps } from './kafkaClient.js';
+import { createKafkaPrincipalActivities } from './kafkaPrincipals.js';
 import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
 import { createKafkaConnectValidation } from './kafkaConnectValidation.js';
 import type { ConnectPodsMemory } from './kubernetes.js';
@@ -135,6 +136,7 @@ export function createActivities(deps: ActivityDeps) {
     ...postgres,
     ...createKafkaConnectActivities(connect),
     ...createKafkaActivities(kafkaClientConfig(deps.kafka, deps.store)),
+    ...createKafkaPrincipalActivities({ store: deps.store, kafka: deps.kafka }),
     ...createSchemaRegistryActivities({ store: deps.store, ...registry, runtime: deps.schemaRegistry?.runtime }),
     // a pods: access log is read through the cluster's API (list pods, get pods/log)
     ...createRegistryAccessLogActivities({

@@ -1,4 +1,5 @@
 import * as awsKeys from './input/awsKeys.js';
+import * as kafkaScram from './input/kafkaScram.js';
 import * as postgresCdc from './input/postgresCdc.js';
 import * as schemaRegistry from './input/schemaRegistry.js';
 
@@ -79,6 +80,18 @@ export const credentialProcedures = {
     summary: (p) =>
       `rotate the access key of IAM user ${p.user} for ${p.target} (${p.secret}, connector ${p.connector}, grace ${p.gracePeriod}${p.deleteInactiveKey ? ', delete an inactive second key' : ''})`,
     emergencyOrder: 2,
+    scheduled: true,
+  }),
+  'kafka-scram': define({
+    id: 'kafka-scram',
+    title: 'Kafka SCRAM principal',
+    workflowType: 'rotateKafkaScramCredentials',
+    planResolver: 'resolveKafkaScramPlan',
+    defaultSecret: kafkaScram.DEFAULT_SECRET,
+    parse: kafkaScram.parseKafkaScramInput,
+    summary: (p) =>
+      `rotate the Kafka SCRAM principal of ${p.target} (${p.secret}, ${p.mechanism}, connector ${p.connector}, grace ${p.gracePeriod}${p.compromise ? ', COMPROMISE' : ''})`,
+    emergencyOrder: 4,
     scheduled: true,
   }),
 };

@@ -3,6 +3,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { AwsKeysRotationInput } from '../../contracts/input/awsKeys.js';
 import type { PostgresCdcRotationInput } from '../../contracts/input/postgresCdc.js';
 import type { SchemaRegistryRotationInput } from '../../contracts/input/schemaRegistry.js';
+import type { KafkaScramRotationInput } from '../../contracts/input/kafkaScram.js';
 import {
   type CredentialProcedureId,
   credentialProcedureIds,
@@ -128,6 +129,13 @@ interface RegistryOptions extends CommonOptions {
   account: string;
   connector: string;
 }
+interface ScramOptions extends CommonOptions {
+  target: string;
+  secret: string;
+  userPrefix?: string;
+  mechanism: string;
+  connector: string;
+}
 interface AwsOptions extends CommonOptions {
   target: string;
   secret: string;
@@ -235,9 +243,39 @@ const rotateCommands = {
       await runCredential('aws-keys', o, input);
     });
   },
+  'kafka-scram': (program: Command) => {
+    const scram = program
+      .command('rotate-kafka-scram')
+      .description(
+        "start a Kafka SCRAM principal's rotation (KAFKA_SASL_PASSWORD): a second principal with the same ACLs, the Connect worker restarted onto it, the old principal removed after grace (one per secret at a time)",
+      )
+      .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
+      .option('--secret <name>', "the secret the principal's clients read", defaultSecrets['kafka-scram'])
+      .option('--user-prefix <name>', 'new principal <prefix>-<yyyymmdd>-<hhmm> (default: the current name)')
+      .option('--mechanism <name>', 'SCRAM-SHA-512 or SCRAM-SHA-256', 'SCRAM-SHA-512')
+      .option(
+        '--connector <name>',
+        'the connector whose change events prove the switch',
+        'postgres-cdc-users-connector',
+      );
+    commonOptions(scram, {
+      grace: 'keep the old principal valid this long (default PT24H; at most P30D)',
+      compromise: 'suspected compromise: remove the old principal right after the switch (no grace)',
+    }).action(async (o: ScramOptions) => {
+      const input = {
+        target: o.target,
+        secret: o.secret,
+        ...(o.userPrefix ? { userPrefix: o.userPrefix } : {}),
+        mechanism: o.mechanism,
+        connector: o.connector,
+        ...commonInput(o),
+      } as KafkaScramRotationInput;
+      await runCredential('kafka-scram', o, input);
+    });
+  },
 } satisfies Record<CredentialProcedureId, (program: Command) => void>;
 
-/** `rekey rotate-postgres-cdc|rotate-schema-registry|rotate-aws-keys`: what the Web UI starts, from a terminal. */
+/** `rekey rotate-postgres-cdc|rotate-schema-registry|rotate-aws-keys|rotate-kafka-scram`: what the Web UI starts, from a terminal. */
 export function registerRotateCommands(program: Command): void {
   for (const id of credentialProcedureIds) rotateCommands[id](program);
 }

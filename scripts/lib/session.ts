@@ -40,7 +40,8 @@ export function stackWorkerDefaults(stack: StackConfig) {
     // rekey's clients as the platform plan has them: SCRAM over TLS as its own principal, with only its ACLs
     kafka: {
       brokers: [kafkaSaslBootstrap(stack)],
-      caFile: kafkaCaFile(stack),
+      // written when Kafka starts: a checkout without a stack yet still loads its configuration
+      ...(fs.existsSync(kafkaCaFile(stack)) ? { caFile: kafkaCaFile(stack) } : {}),
       sasl: { secret: pipeline.rekeySaslSecret, mechanism: 'SCRAM-SHA-512' },
       tls: { brokers: [`127.0.0.1:${stack.ports.kafkaTls}`], listener: KAFKA_TLS_LISTENER },
     },

@@ -108,6 +108,7 @@ describe('emergency rotate-all', () => {
       ['postgresql-cdc', undefined, 'completed'],
       ['aws-keys', undefined, 'completed'],
       ['schema-registry', 'probe', 'completed'],
+      ['kafka-scram', undefined, 'completed'],
       ['certificate', 'kafka-connect', 'completed'],
     ]);
     expect(result.validation?.failed).toEqual([]);

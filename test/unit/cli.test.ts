@@ -93,7 +93,14 @@ describe('rekey CLI', () => {
         .filter((o) => o.flag === '--wait')
         .map((o) => o.command)
         .sort(),
-    ).toEqual(['rotate', 'rotate-aws-keys', 'rotate-ca', 'rotate-postgres-cdc', 'rotate-schema-registry']);
+    ).toEqual([
+      'rotate',
+      'rotate-aws-keys',
+      'rotate-ca',
+      'rotate-kafka-scram',
+      'rotate-postgres-cdc',
+      'rotate-schema-registry',
+    ]);
     const requestedBy = options.filter((o) => o.flag === '--requested-by');
     expect(requestedBy.length).toBeGreaterThan(5);
     for (const o of requestedBy) expect(o.defaultValue, o.command).toBe(os.userInfo().username);

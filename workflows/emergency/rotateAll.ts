@@ -77,7 +77,10 @@ export async function emergencyRotateAll(raw: RotateAllInput): Promise<Emergency
   const { workflowId } = workflowInfo();
   // every registry account, not only the converter's (runs before the patch rotated developer only)
   const everyAccount = patched('emergency-every-registry-account');
-  const rotations: EmergencyRotation[] = emergencyOrder.flatMap((procedure) =>
+  // the Kafka SCRAM principal joined the emergency later: runs started before it never rotate it
+  const withKafkaScram = patched('emergency-kafka-scram');
+  const procedures = emergencyOrder.filter((p) => p !== 'kafka-scram' || withKafkaScram);
+  const rotations: EmergencyRotation[] = procedures.flatMap((procedure) =>
     (procedure === 'schema-registry' && everyAccount ? plan.registryAccounts : [undefined]).map((account) => ({
       procedure,
       ...(account ? { account } : {}),
