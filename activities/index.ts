@@ -11,6 +11,7 @@ import { createIsolationActivities } from './isolation.js';
 import { createKafkaActivities, reloadListenerKeystore } from './kafka.js';
 import { kafkaClientConfig, type KafkaDeps } from './kafkaClient.js';
 import { createKafkaPrincipalActivities } from './kafkaPrincipals.js';
+import { createKafkaAuthorizerLogActivities } from './kafkaAuthorizerLog.js';
 import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
 import { createKafkaConnectValidation } from './kafkaConnectValidation.js';
 import type { ConnectPodsMemory } from './kubernetes.js';
@@ -137,6 +138,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createKafkaConnectActivities(connect),
     ...createKafkaActivities(kafkaClientConfig(deps.kafka, deps.store)),
     ...createKafkaPrincipalActivities({ store: deps.store, kafka: deps.kafka }),
+    ...createKafkaAuthorizerLogActivities({
+      authorizerLog: deps.kafka.authorizerLog,
+      kubeConfig: deps.kubernetes?.kubeConfig,
+    }),
     ...createSchemaRegistryActivities({ store: deps.store, ...registry, runtime: deps.schemaRegistry?.runtime }),
     // a pods: access log is read through the cluster's API (list pods, get pods/log)
     ...createRegistryAccessLogActivities({

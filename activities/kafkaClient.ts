@@ -18,6 +18,8 @@ export interface KafkaDeps {
   tls?: { brokers: string[]; listener: string };
   ssl?: { caPem?: string | (() => string) };
   sasl?: { mechanism: KafkaSaslMechanism; secret: string };
+  /** The brokers' authorizer log (`file:` or `pods:`), the broker-side proof of a SCRAM switch. */
+  authorizerLog?: string;
 }
 
 /**

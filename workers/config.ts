@@ -159,6 +159,8 @@ export const WorkerConfigSchema = z
             .default('SCRAM-SHA-512'),
         })
         .optional(),
+      /** The brokers' authorizer log, the SCRAM rotation's broker-side proof: `file:<path>` or `pods:<ns>/<selector>[:<container>]`. Env: REKEY_KAFKA_AUTHORIZER_LOG. */
+      authorizerLog: accessLogSource.optional(),
       /** Kafka's TLS listener (certificate rotation): its brokers (host:port) and listener name. Env: REKEY_KAFKA_TLS_BROKERS, REKEY_KAFKA_TLS_LISTENER. */
       tls: z
         .object({
@@ -232,10 +234,15 @@ export const WorkerConfigSchema = z
         });
     }
     // the pods' logs are read through the cluster's API: without one the proof could only fail mid-rotation
-    if (c.schemaRegistry.accessLog?.startsWith('pods:') && c.secrets.kind !== 'kubernetes' && !c.kubernetes) {
+    for (const [part, field] of [
+      ['schemaRegistry', 'accessLog'],
+      ['kafka', 'authorizerLog'],
+    ] as const) {
+      const value = part === 'kafka' ? c.kafka.authorizerLog : c.schemaRegistry.accessLog;
+      if (!value?.startsWith('pods:') || c.secrets.kind === 'kubernetes' || c.kubernetes) continue;
       ctx.addIssue({
         code: 'custom',
-        path: ['schemaRegistry', 'accessLog'],
+        path: [part, field],
         message:
           'pods:… reads the pods through the Kubernetes API: set REKEY_K8S_NAMESPACE (and KUBECONFIG, or run in-cluster) or REKEY_SECRET_STORE=kubernetes',
       });

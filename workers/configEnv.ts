@@ -62,6 +62,7 @@ export function fromEnv(env: NodeJS.ProcessEnv): Json {
           ? undefined
           : ['1', 'true', 'yes'].includes(env.REKEY_KAFKA_SSL.toLowerCase()),
       caFile: env.REKEY_KAFKA_CA_FILE,
+      authorizerLog: env.REKEY_KAFKA_AUTHORIZER_LOG?.trim() || undefined,
       sasl: env.REKEY_KAFKA_SASL_SECRET
         ? { secret: env.REKEY_KAFKA_SASL_SECRET, mechanism: env.REKEY_KAFKA_SASL_MECHANISM }
         : undefined,

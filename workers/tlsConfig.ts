@@ -144,5 +144,6 @@ export function kafkaClientDeps(kafka: WorkerConfig['kafka']): KafkaDeps {
     tls: kafka.tls,
     ssl: kafka.ssl || kafka.sasl ? { caPem: caBundleReader(kafka.caFile) } : undefined,
     sasl: kafka.sasl,
+    authorizerLog: kafka.authorizerLog,
   };
 }

@@ -12,7 +12,7 @@ import { localRegistry } from '../stack/standinLocalRegistry.js';
 import { loadWorkerConfig, productionDefaults, type WorkerConfig } from '../../workers/config.js';
 import { createWorker, secretStoreFor } from '../../workers/worker.js';
 import { localKafkaTls, localPostgresTls } from '../stack/tls.js';
-import { KAFKA_TLS_LISTENER } from '../stack/kafka.js';
+import { KAFKA_TLS_LISTENER, kafkaAuthorizerLogPath } from '../stack/kafka.js';
 import { kafkaCaFile, kafkaSaslBootstrap } from '../stack/kafkaPrincipals.js';
 import { localHttpsTls } from '../stack/httpsTls.js';
 import { faultHoldFromEnv } from '../stack/faultHold.js';
@@ -43,6 +43,8 @@ export function stackWorkerDefaults(stack: StackConfig) {
       // written when Kafka starts: a checkout without a stack yet still loads its configuration
       ...(fs.existsSync(kafkaCaFile(stack)) ? { caFile: kafkaCaFile(stack) } : {}),
       sasl: { secret: pipeline.rekeySaslSecret, mechanism: 'SCRAM-SHA-512' },
+      // the broker's authorizer decisions (scripts/stack/kafka.ts): the SCRAM rotation's broker-side proof
+      authorizerLog: `file:${kafkaAuthorizerLogPath(stack)}`,
       tls: { brokers: [`127.0.0.1:${stack.ports.kafkaTls}`], listener: KAFKA_TLS_LISTENER },
     },
     // the stand-in's access log names the user of every request (scripts/stack/registry.ts)

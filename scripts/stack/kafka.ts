@@ -37,10 +37,40 @@ export function writeLog4j(cfg: StackConfig, name: string): string {
       'logger.connect.level = INFO',
       'logger.debezium.name = io.debezium',
       'logger.debezium.level = INFO',
+      ...(name === 'kafka' ? authorizerLog(cfg) : []),
       '',
     ].join('\n'),
   );
   return file;
+}
+
+/** Where the broker writes its authorizer's decisions (the SCRAM rotation's broker-side proof). */
+export const kafkaAuthorizerLogPath = (cfg: StackConfig) => path.join(cfg.logDir, 'kafka-authorizer.log');
+
+/**
+ * The broker's authorizer decisions, one line per request with the principal (allowed at
+ * DEBUG), in a file of their own, rolled at 64 MB. Strimzi sets the same logger in the Kafka
+ * resource's `logging`.
+ */
+function authorizerLog(cfg: StackConfig): string[] {
+  const file = kafkaAuthorizerLogPath(cfg);
+  return [
+    'appender.authorizer.type = RollingFile',
+    'appender.authorizer.name = authorizer',
+    `appender.authorizer.fileName = ${file}`,
+    `appender.authorizer.filePattern = ${file}.%i`,
+    'appender.authorizer.layout.type = PatternLayout',
+    'appender.authorizer.layout.pattern = [%d] %p %m%n',
+    'appender.authorizer.policies.type = Policies',
+    'appender.authorizer.policies.size.type = SizeBasedTriggeringPolicy',
+    'appender.authorizer.policies.size.size = 64MB',
+    'appender.authorizer.strategy.type = DefaultRolloverStrategy',
+    'appender.authorizer.strategy.max = 1',
+    'logger.authorizer.name = kafka.authorizer.logger',
+    'logger.authorizer.level = DEBUG',
+    'logger.authorizer.additivity = false',
+    'logger.authorizer.appenderRef.authorizer.ref = authorizer',
+  ];
 }
 
 export function javaArgs(cfg: StackConfig, name: string, heap: string, classpath: string): string[] {

@@ -22,8 +22,9 @@ type Grant = [keyof typeof AclResourceTypes, string, 'PREFIXED' | 'LITERAL', Arr
  * What each principal may do, and nothing more. The Connect worker: its own topics and group,
  * the connectors' topics (Debezium's `ecommerce.*` and the fleet's `fleet-*`, the heartbeats)
  * and the sink's consumer groups (`connect-<connector>`). rekey: read the change topics (the
- * canary), its own probe groups, and the cluster operations of its procedures (SCRAM
- * credentials and ACLs: ALTER; the TLS keystore reload: ALTER_CONFIGS).
+ * canary), its own probe groups, see the registry's storage topic (the access validation), and
+ * the cluster operations of its procedures (SCRAM credentials and ACLs: ALTER; the TLS keystore
+ * reload: ALTER_CONFIGS).
  */
 export const principalGrants: Record<'connect' | 'rekey', Grant[]> = {
   connect: [
@@ -39,6 +40,9 @@ export const principalGrants: Record<'connect' | 'rekey', Grant[]> = {
     ['TOPIC', 'ecommerce.', 'PREFIXED', ['READ', 'DESCRIBE']],
     ['TOPIC', 'fleet-', 'PREFIXED', ['READ', 'DESCRIBE']],
     ['GROUP', 'rekey-', 'PREFIXED', ['ALL']],
+    // the access validation sees the registry's storage topic (Apicurio's kafkasql journal, Confluent's _schemas)
+    ['TOPIC', 'kafkasql-journal', 'LITERAL', ['DESCRIBE']],
+    ['TOPIC', '_schemas', 'LITERAL', ['DESCRIBE']],
     ['CLUSTER', 'kafka-cluster', 'LITERAL', ['DESCRIBE', 'DESCRIBE_CONFIGS', 'ALTER', 'ALTER_CONFIGS']],
   ],
 };

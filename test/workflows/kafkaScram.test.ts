@@ -64,6 +64,10 @@ describe('Kafka SCRAM principal rotation with stub activities', () => {
     expect(world.restarts).toBe(1);
     expectRunFollowsPlan(dry.plan!, result.steps);
     expect(result.steps.find((s) => s.name === 'old-principal-refused')).toMatchObject({ outcome: 'ok' });
+    expect(result.steps.find((s) => s.name === 'broker-saw-switch')).toMatchObject({
+      outcome: 'ok',
+      detail: expect.stringMatching(/^0 request\(s\) as User:kafka-connect, [1-9]\d* as User:kafka-connect-/),
+    });
     expect(world.audit.map((e) => e.action)).toEqual(
       expect.arrayContaining(['rotation_started', 'create-principal', 'promote', 'old_principal_refused']),
     );
@@ -97,6 +101,26 @@ describe('Kafka SCRAM principal rotation with stub activities', () => {
     expect(cause?.type).toBe('RotationRolledBack');
     expect(world.restarts).toBe(0);
     only(world, 'kafka-connect');
+  });
+
+  it('a client rekey does not restart still logs in as the old principal: the broker-side proof stops the switch, which rolls back', async () => {
+    const world = w.newWorld();
+    world.otherClient = { ...world.live };
+    const cause = await failureOf(await start(world));
+    expect(cause?.type).toBe('RotationRolledBack');
+    expect(cause?.message).toMatch(/a client still logs in as User:kafka-connect: [1-9]\d* request\(s\)/);
+    expect(world.state()).toMatchObject({ secret: 'kafka-connect', users: ['kafka-connect'], worker: 'kafka-connect' });
+  });
+
+  it('without an authorizer log both broker-side checks are skipped, saying why', async () => {
+    const world = w.newWorld();
+    world.authorizerLog = null;
+    const result = (await (await start(world, { gracePeriod: 'PT1H' })).result()) as RotationResult;
+    expect(result.status).toBe('completed');
+    expect(result.steps.filter((s) => s.outcome === 'skipped').map((s) => s.name)).toEqual([
+      'broker-saw-switch',
+      'old-principal-idle',
+    ]);
   });
 
   it('compromise: no grace, the old principal is removed right after the switch', async () => {

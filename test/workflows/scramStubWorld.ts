@@ -26,6 +26,10 @@ export class ScramStubWorld {
   worker: Principal;
   restarts = 0;
   canaryRows = new Set<string>();
+  /** The authorizer log: the user of each request the broker authorized (null: no log configured). */
+  authorizerLog: string[] | null = [];
+  /** A client rekey does not know of, still using a principal, whenever the pipeline works. */
+  otherClient: Principal | null = null;
   calls: string[] = [];
   audit: AuditEvent[] = [];
   readonly passwords: string[] = [];
@@ -43,6 +47,12 @@ export class ScramStubWorld {
     const p = `pw-${Math.random().toString(36).slice(2)}-${Date.now()}`;
     this.passwords.push(p);
     return p;
+  }
+
+  /** The pipeline works: the worker's clients (and any other client) make requests the broker logs. */
+  work(): void {
+    for (const p of [this.worker, this.otherClient])
+      if (p && this.accepts(p)) this.authorizerLog?.push(p.username, p.username);
   }
 
   accepts(p: Principal | undefined): boolean {
@@ -153,7 +163,20 @@ export class ScramStubWorld {
       }),
       removeCanary: on('removeCanary', ({ marker }: { marker: string }) => void w.canaryRows.delete(marker)),
       waitSlotPast: on('waitSlotPast', () => ({ confirmedFlushLsn: '0/16B3800' })),
+      kafkaAuthorizerLogMark: on('kafkaAuthorizerLogMark', () =>
+        w.authorizerLog ? { source: 'stub', offset: w.authorizerLog.length } : null,
+      ),
+      kafkaRequestsBy: on('kafkaRequestsBy', ({ users, from }: { users: string[]; from: { offset: number } }) => {
+        w.work();
+        const since = (w.authorizerLog ?? []).slice(from.offset);
+        return {
+          source: 'stub',
+          requests: Object.fromEntries(users.map((u) => [u, since.filter((x) => x === u).length])),
+          lines: since.length,
+        };
+      }),
       awaitCanaryEvent: on('awaitCanaryEvent', () => {
+        w.work();
         if (!w.accepts(w.worker))
           throw ApplicationFailure.nonRetryable('no canary: the producer is refused', 'NoCanary');
         return { partition: 0, offset: '42' };

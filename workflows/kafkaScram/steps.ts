@@ -75,12 +75,22 @@ export function kafkaScramSteps(p: KafkaScramRotationPlan, n: { oldUser: string;
       'verifying',
       `read ${p.canaryTopic} from the switch on until a record carries the canary marker: change events keep flowing`,
     ),
+    sawSwitch: step(
+      'broker-saw-switch',
+      'verifying',
+      `the brokers' authorizer log (REKEY_KAFKA_AUTHORIZER_LOG): no request as User:${n.oldUser} since the worker restarted, and requests as User:${n.newUser}; skipped without an authorizer log`,
+    ),
     grace: step(
       'grace',
       'grace',
       `hold User:${n.oldUser} valid for ${p.gracePeriod}, for clients not yet restarted (signals: cleanupNow, extendGrace, rollback)`,
     ),
     // Phase 3 — the old principal goes.
+    oldIdle: step(
+      'old-principal-idle',
+      'cleanup',
+      `the authorizer log: no request as User:${n.oldUser} since the switch (a client still using it would be cut off: the cleanup parks instead); not in compromise mode; skipped without an authorizer log`,
+    ),
     removeOld: step(
       'remove-old-principal',
       'cleanup',

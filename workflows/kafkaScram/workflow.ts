@@ -1,5 +1,6 @@
-import { workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import type { KafkaPrincipal } from '../../activities/kafkaPrincipals.js';
+import type { LogMark } from '../../activities/logReader.js';
 import {
   gatePreflight,
   parseIsoDuration,
@@ -31,6 +32,8 @@ interface Run {
   oldUser: string;
   newUser: string;
   marker: string;
+  /** Where the brokers' authorizer log stood once the worker ran on the new principal (null: no log configured). */
+  switchedAt?: LogMark | null;
 }
 
 /**
@@ -126,6 +129,7 @@ async function switchClients(run: Run): Promise<void> {
     show: (x) => `${x.secret} now User:${x.user} fp=${x.fingerprint}`,
   });
   await r.step(steps.restart.name, () => restartWorker(plan, wait));
+  run.switchedAt = await read.kafkaAuthorizerLogMark();
   r.checkpoint('switch');
 
   r.setPhase('verifying');
@@ -151,12 +155,59 @@ async function switchClients(run: Run): Promise<void> {
     (e) => `partition ${e.partition} offset ${e.offset}`,
   );
   r.checkpoint('canary-read-back');
+  if (run.switchedAt)
+    await r.step(
+      steps.sawSwitch.name,
+      () => brokerSawSwitch(run, run.switchedAt!),
+      (x) => x,
+    );
+  else r.tracker.note(steps.sawSwitch.name, 'skipped', 'no authorizer log configured (REKEY_KAFKA_AUTHORIZER_LOG)');
+}
+
+/** The brokers' side: since the restart, nothing logged in as the old principal, and the clients as the new one. */
+async function brokerSawSwitch(run: Run, from: LogMark): Promise<string> {
+  const { oldUser, newUser } = run;
+  const seen = await read.kafkaRequestsBy({ users: [oldUser, newUser], from });
+  const [old, now] = [seen.requests[oldUser] ?? 0, seen.requests[newUser] ?? 0];
+  const text = `${old} request(s) as User:${oldUser}, ${now} as User:${newUser} since the worker restarted (${seen.source})`;
+  if (old > 0)
+    throw ApplicationFailure.nonRetryable(
+      `a client still logs in as User:${oldUser}: ${text}`,
+      'KafkaOldPrincipalInUse',
+    );
+  if (now === 0)
+    throw ApplicationFailure.nonRetryable(`no client logged in as User:${newUser}: ${text}`, 'KafkaNewPrincipalUnused');
+  return text;
+}
+
+/** Before phase 3: nobody used the old principal since the switch (a client rekey does not restart would be cut off). */
+async function oldPrincipalIdle(run: Run, from: LogMark): Promise<string> {
+  const seen = await undo.kafkaRequestsBy({ users: [run.oldUser], from });
+  const used = seen.requests[run.oldUser] ?? 0;
+  if (used > 0)
+    throw ApplicationFailure.nonRetryable(
+      `${used} request(s) as User:${run.oldUser} since the switch: a client still uses it; removing it would cut that client off`,
+      'KafkaOldPrincipalInUse',
+    );
+  return `no request as User:${run.oldUser} since the switch (${seen.source})`;
 }
 
 /** Phase 3 — the old principal goes, and a login with its credential is refused. */
 async function removeOldPrincipal(run: Run): Promise<void> {
   const { r, plan, steps, oldUser, marker } = run;
   await r.cleanup(async () => {
+    if (run.switchedAt && !plan.compromise)
+      await r.persist(
+        steps.oldIdle.name,
+        () => oldPrincipalIdle(run, run.switchedAt!),
+        (x) => x,
+      );
+    else
+      r.tracker.note(
+        steps.oldIdle.name,
+        'skipped',
+        plan.compromise ? 'compromise: removed at once' : 'no authorizer log configured',
+      );
     await r.persist(
       steps.removeOld.name,
       () => undo.deleteKafkaPrincipal({ user: oldUser, mechanism: plan.mechanism }),
