@@ -89,7 +89,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     expect(changes.map((c) => c.change)).toEqual(['created', 'created', 'created', 'created', 'created']);
     // the list comes from the visibility store, which sees a new schedule a moment later
     let listed = await listSchedules(w.client);
-    for (let i = 0; i < 20 && listed.length < 5; i++)
+    for (let i = 0; i < 20 && listed.length < 6; i++)
       listed = await new Promise((r) => setTimeout(r, 500)).then(() => listSchedules(w.client));
     const rows = Object.fromEntries(listed.map((r) => [r.id, r]));
     const cdc = rows[`${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`]!;
@@ -115,6 +115,9 @@ describe('maintenance calendar (Temporal Schedules)', () => {
         true,
         3,
       ]);
+    // the SCRAM rotation restarts the whole Connect worker: after the CDC and registry windows of the same night
+    for (const t of rows[`${SCHEDULE_ID_PREFIX}kafka-scram-monthly`]!.nextRuns.map((x) => new Date(x)))
+      expect([t.getUTCDay(), t.getUTCDate() <= 7, t.getUTCHours(), t.getUTCMinutes()]).toEqual([0, true, 4, 0]);
     const weekly = rows[`${SCHEDULE_ID_PREFIX}validation-weekly`]!.nextRuns.map((t) => new Date(t));
     weekly.forEach((t, i) => {
       expect([t.getUTCDay(), t.getUTCHours(), t.getUTCMinutes()]).toEqual([1, 6, 0]);
@@ -138,7 +141,14 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       ]),
     );
     const again = await applySchedules(w.client, repoFile, { taskQueue: w.taskQueue });
-    expect(again.map((c) => c.change)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    expect(again.map((c) => c.change)).toEqual([
+      'unchanged',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+    ]);
     const after = await Promise.all(
       (await rekeyIds()).map(async (id) => [
         id,
@@ -154,6 +164,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       'unchanged',
       'unchanged',
       'unchanged',
+      'unchanged',
     ]);
     const cdc = (await listSchedules(w.client)).find((r) => r.id.endsWith('postgresql-cdc-monthly'))!;
     expect(new Date(cdc.nextRuns[0]!).getUTCMinutes()).toBe(15);
@@ -164,6 +175,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       { id: `${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`, change: 'updated' },
       { id: `${SCHEDULE_ID_PREFIX}aws-keys-quarterly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}certificate-renewal-daily`, change: 'deleted' },
+      { id: `${SCHEDULE_ID_PREFIX}kafka-scram-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}schema-registry-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}validation-weekly`, change: 'deleted' },
     ]);
