@@ -12,6 +12,7 @@ import { createKafkaActivities, reloadListenerKeystore } from './kafka.js';
 import { kafkaClientConfig, type KafkaDeps } from './kafkaClient.js';
 import { createKafkaPrincipalActivities } from './kafkaPrincipals.js';
 import { createKafkaAuthorizerLogActivities } from './kafkaAuthorizerLog.js';
+import { createKafkaValidation } from './kafkaValidation.js';
 import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
 import { createKafkaConnectValidation } from './kafkaConnectValidation.js';
 import type { ConnectPodsMemory } from './kubernetes.js';
@@ -133,11 +134,12 @@ export function createActivities(deps: ActivityDeps) {
   };
   const postgres = createPostgresActivities({ store: deps.store, ...deps.postgres });
   const awsActivities = createAwsActivities(aws);
+  const kafkaPrincipals = createKafkaPrincipalActivities({ store: deps.store, kafka: deps.kafka });
   return {
     ...postgres,
     ...createKafkaConnectActivities(connect),
     ...createKafkaActivities(kafkaClientConfig(deps.kafka, deps.store)),
-    ...createKafkaPrincipalActivities({ store: deps.store, kafka: deps.kafka }),
+    ...kafkaPrincipals,
     ...createKafkaAuthorizerLogActivities({
       authorizerLog: deps.kafka.authorizerLog,
       kubeConfig: deps.kubernetes?.kubeConfig,
@@ -167,6 +169,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPlanActivities({ testHooks: deps.testHooks ?? false }),
     // access validation (`rekey validate`): read-only checks, one module per system
     ...createKafkaConnectValidation(connect),
+    ...createKafkaValidation({ store: deps.store, kafka: deps.kafka, ...kafkaPrincipals }),
     ...createSchemaRegistryValidation({
       store: deps.store,
       ...registry,

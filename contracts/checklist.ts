@@ -25,6 +25,12 @@ export const checklist = {
     kafka: 'Can connect to Kafka cluster',
     subjects: 'Subjects are being registered correctly',
   },
+  /** Not in the seed's checklist: the platform plan's secured Kafka (SASL_SSL, SCRAM, ACLs). */
+  kafka: {
+    login: 'rekey authenticates over SASL_SSL as its own principal',
+    tls: 'Brokers serve a certificate the configured CA trusts, for their host name',
+    principal: "Kafka Connect's principal has a SCRAM credential and its ACLs",
+  },
   s3: {
     credentials: 'AWS credentials are configured',
     list: 'Can list S3 bucket contents',

@@ -21,6 +21,7 @@ export const ValidationTargets = z
     registryAccounts: z.array(name).min(1).max(10).default(['admin', 'developer', 'probe']),
     topicPrefix: z.string().min(1).max(100).default('ecommerce.'),
     awsSecret: name.default(defaultSecrets['aws-keys']),
+    kafkaPrincipalSecret: name.default(defaultSecrets['kafka-scram']),
     bucket: z
       .string()
       .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')

@@ -112,7 +112,12 @@ describe('rekey validate on the embedded stack', () => {
     const r = await validate(['all'], 'other-validate-pipeline-passed');
     expect(failed(r)).toEqual([]);
     expect(r.ok).toBe(true);
-    expect(r.checks).toHaveLength(27);
+    expect(r.checks).toHaveLength(30);
+    // the secured Kafka: rekey's login, the served certificate, Connect's principal
+    expect(line(r, 'kafka', checklist.kafka.login).evidence.saw).toMatch(/^User:rekey authenticated \(SCRAM-SHA-512\)/);
+    expect(line(r, 'kafka', checklist.kafka.principal).evidence.saw).toMatch(
+      /^User:kafka-connect\S*: SCRAM credential, [1-9]\d* ACL binding\(s\)$/,
+    );
     const skipped = r.checks.filter((c) => c.status === 'skip');
     // enforcement needs a CNI; every address is an IP literal
     expect(skipped.map((c) => c.check).sort()).toEqual([checklist.network.enforced, checklist.network.dns].sort());
@@ -197,6 +202,24 @@ describe('rekey validate on the embedded stack', () => {
       await store.write(pipeline.registrySecret, original.bytes);
     }
     expect((await validate(['schema-registry'])).ok).toBe(true);
+  });
+
+  it("kafka: a password the broker does not accept for rekey's own principal fails the login (and what it reads with it), not the certificate", async () => {
+    const original = (await store.read(pipeline.rekeySaslSecret))!;
+    try {
+      await store.write(
+        pipeline.rekeySaslSecret,
+        { password: `wrong-${randomBytes(8).toString('hex')}` },
+        { mergeKeys: true },
+      );
+      const r = await validate(['kafka']);
+      expect(failed(r)).toEqual([`kafka: ${checklist.kafka.login}`, `kafka: ${checklist.kafka.principal}`]);
+      expect(line(r, 'kafka', checklist.kafka.login).evidence.saw).toMatch(/authentication failed/i);
+      expect(JSON.stringify(r)).not.toContain(original.data.password!);
+    } finally {
+      await store.write(pipeline.rekeySaslSecret, original.bytes);
+    }
+    expect((await validate(['kafka'])).ok).toBe(true);
   });
 
   it("s3: without the user's bucket policy the sink's key can no longer list the bucket", async () => {

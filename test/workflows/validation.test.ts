@@ -42,6 +42,7 @@ const activities = {
   validateSchemaRegistry: stub('validateSchemaRegistry', () =>
     lines('schema-registry').map((l) => result('schema-registry', l)),
   ),
+  validateKafka: stub('validateKafka', () => lines('kafka').map((l) => result('kafka', l))),
   // answered out of checklist order on purpose: the report puts them back in order
   validateS3: stub('validateS3', () => [s3.partitioning, s3.list, s3.credentials].map((l) => result('s3', l))),
   validateSinkConnector: stub('validateSinkConnector', () => result('s3', s3.sink)),
@@ -96,8 +97,8 @@ describe('validatePipeline (stub activities)', () => {
     expect(report.checks.map((c) => `${c.component}/${c.check}`)).toEqual(
       components.flatMap((c) => lines(c).map((l) => `${c}/${l}`)),
     );
-    expect(report.checks).toHaveLength(27);
-    expect(report.summary).toEqual({ pass: 26, fail: 0, skip: 1 });
+    expect(report.checks).toHaveLength(30);
+    expect(report.summary).toEqual({ pass: 29, fail: 0, skip: 1 });
     const sa = (await handle.describe()).searchAttributes;
     expect(sa.RotationComponent).toEqual(['validation']);
     expect(sa.RotationTarget).toEqual(['all']);

@@ -68,6 +68,8 @@ function checksOf(component: Component, t: ValidationTargetNames): Promise<Check
           topicPrefix: t.topicPrefix,
         }),
       );
+    case 'kafka':
+      return guard(component, () => acts.validateKafka({ principalSecret: t.kafkaPrincipalSecret }));
     case 's3':
       return Promise.all([
         guard(component, () => acts.validateS3({ secret: t.awsSecret, bucket: t.bucket, prefix: t.prefix }), [

@@ -1,4 +1,10 @@
-import { ApplicationFailure, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  patched,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { RotationComponent, RotationPhase, RotationTarget } from '../rotation/searchAttributes.js';
 import type { ValidationReport } from '../../contracts/checklist.js';
 import { runValidationChecks } from './checks.js';
@@ -34,7 +40,10 @@ export async function validatePipeline(raw: unknown): Promise<ValidationReport> 
       throw ApplicationFailure.create({ message: err.message, type: 'InvalidInput', nonRetryable: true });
     throw err;
   }
-  const components = expandComponents(plan.components);
+  // `all` took in the secured Kafka's lines later: runs started before keep the lines they had
+  const components = expandComponents(plan.components).filter(
+    (c) => c !== 'kafka' || plan.components.includes('kafka') || patched('validation-kafka'),
+  );
   upsertSearchAttributes([
     { key: RotationComponent, value: 'validation' },
     { key: RotationTarget, value: plan.components.includes('all') ? 'all' : components.join(',') },
