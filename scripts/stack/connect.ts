@@ -205,6 +205,10 @@ export const connect: Service = {
         'status.storage.replication.factor=1',
         'offset.flush.interval.ms=1000',
         'scheduled.rebalance.max.delay.ms=0',
+        // a stopping worker waits this long for each task to stop and commit its offsets (default
+        // 5 s): a Debezium task on a busy machine may take longer, and what it sent after its last
+        // commit is sent again after the restart (duplicates). Kubernetes' grace period must exceed it.
+        'task.shutdown.graceful.timeout.ms=25000',
         `listeners=http://127.0.0.1:${cfg.ports.connect},https://127.0.0.1:${cfg.ports.connectHttps}`,
         'listeners.https.ssl.keystore.type=PKCS12',
         `listeners.https.ssl.keystore.location=${tls.keystore}`,
