@@ -30,6 +30,11 @@ export interface CredentialProcedureContract<Plan extends { dryRun: boolean }> {
   readonly summary: (plan: Plan) => string;
   /** Position in `emergency rotate-all` (lower first); absent: not part of it. */
   readonly emergencyOrder?: number;
+  /**
+   * The `patched()` id under which the procedure joined the emergency after it first shipped:
+   * emergencies started before it replay without launching it. A new participant names one.
+   */
+  readonly emergencySince?: string;
   /** May a schedule run it. */
   readonly scheduled: boolean;
 }
@@ -92,6 +97,7 @@ export const credentialProcedures = {
     summary: (p) =>
       `rotate the Kafka SCRAM principal of ${p.target} (${p.secret}, ${p.mechanism}, connector ${p.connector}, grace ${p.gracePeriod}${p.compromise ? ', COMPROMISE' : ''})`,
     emergencyOrder: 4,
+    emergencySince: 'emergency-kafka-scram',
     scheduled: true,
   }),
 };

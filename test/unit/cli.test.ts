@@ -47,6 +47,22 @@ describe('rekey CLI', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 
+  it('rotate-kafka-scram refuses a mechanism Kafka does not have before connecting, naming the field', async () => {
+    const err = await rekeyProgram()
+      .exitOverride()
+      .parseAsync(['--address', '127.0.0.1:1', 'rotate-kafka-scram', '--target', 'ecommerce', '--mechanism', 'PLAIN'], {
+        from: 'user',
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+    expect(err).toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringMatching(/mechanism: must be one of: SCRAM-SHA-512, SCRAM-SHA-256/),
+    });
+  });
+
   it('connects where --address/--namespace say, else REKEY_TEMPORAL_*, else the Temporal CLI variables', () => {
     configureCli({
       env: {

@@ -16,6 +16,7 @@ import { rotateCertificateAuthority } from '../certificates/authority.js';
 import { DEFAULT_CERT_SECRETS, type TlsService } from '../../contracts/input/certificate.js';
 import { rotateServiceCertificate } from '../certificates/workflow.js';
 import { credentialRotations } from '../procedures.js';
+import { credentialProcedures } from '../../contracts/procedures.js';
 import { AuditTrail } from '../rotation/audit.js';
 import {
   cleanupNowSignal,
@@ -77,9 +78,11 @@ export async function emergencyRotateAll(raw: RotateAllInput): Promise<Emergency
   const { workflowId } = workflowInfo();
   // every registry account, not only the converter's (runs before the patch rotated developer only)
   const everyAccount = patched('emergency-every-registry-account');
-  // the Kafka SCRAM principal joined the emergency later: runs started before it never rotate it
-  const withKafkaScram = patched('emergency-kafka-scram');
-  const procedures = emergencyOrder.filter((p) => p !== 'kafka-scram' || withKafkaScram);
+  // a procedure that joined later (its contract's emergencySince): runs started before it never launch it
+  const procedures = emergencyOrder.filter((p) => {
+    const since = credentialProcedures[p].emergencySince;
+    return since === undefined || patched(since);
+  });
   const rotations: EmergencyRotation[] = procedures.flatMap((procedure) =>
     (procedure === 'schema-registry' && everyAccount ? plan.registryAccounts : [undefined]).map((account) => ({
       procedure,
