@@ -248,4 +248,17 @@ export const matrixCells: MatrixCell[] = [
     step: 'phase:switching',
     inject: faults.postgresConnectionsDropped(),
   }),
+  cell({
+    procedure: 'scram',
+    fault: 'Connect REST 503 for 20 s',
+    step: 'restart-connect-worker',
+    hold: 'restartConnectWorker',
+    inject: faults.connect5xx(),
+  }),
+  cell({
+    procedure: 'scram',
+    fault: 'Temporal server restart',
+    step: 'phase:grace',
+    inject: faults.temporalRestart(),
+  }),
 ];

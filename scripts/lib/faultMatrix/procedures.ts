@@ -4,7 +4,11 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CA_KEYS, CERT_KEYS, describeCertificate, handshake } from '../../../activities/tls/index.js';
 import type { SecretStore } from '../../../activities/secrets/store.js';
 import { siblings } from '../../../activities/secrets/store.js';
+import { Kafka } from 'kafkajs';
+import fs from 'node:fs';
+import { describeScramUsers } from '../../../activities/kafkaScram.js';
 import {
+  credentialStarters,
   startAwsKeysRotation,
   startCertificateRotation,
   startPostgresCdcRotation,
@@ -13,8 +17,10 @@ import {
 import { pipeline, type StackConfig } from '../../stack/config.js';
 import { awsClientConfig } from '../../stack/moto.js';
 import { adminClient } from '../../stack/postgres.js';
+import { kafkaBootstrap } from '../../stack/kafka.js';
+import { kafkaCaFile, kafkaSaslBootstrap } from '../../stack/kafkaPrincipals.js';
 
-export const procedureNames = ['cdc', 'registry', 'aws', 'cert'] as const;
+export const procedureNames = ['cdc', 'registry', 'aws', 'cert', 'scram'] as const;
 export type ProcedureName = (typeof procedureNames)[number];
 
 /** The credential a procedure's clients use right now, as an operator would check it. */
@@ -163,7 +169,48 @@ const cert: Procedure = {
   },
 };
 
-export const procedures: Record<ProcedureName, Procedure> = { cdc, registry, aws, cert };
+/** A SASL login with a principal's credential, as any client of the SASL_SSL listener makes it. */
+async function scramLogin(cfg: StackConfig, username: string, password: string): Promise<string> {
+  const admin = new Kafka({
+    brokers: [kafkaSaslBootstrap(cfg)],
+    ssl: { ca: [fs.readFileSync(kafkaCaFile(cfg), 'utf8')] },
+    sasl: { mechanism: 'scram-sha-512', username, password },
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    return 'accepted';
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+const scram: Procedure = {
+  name: 'scram',
+  secrets: [pipeline.connectSaslSecret],
+  start: (client, taskQueue, extra) =>
+    credentialStarters['kafka-scram'](
+      client,
+      { target: 'ecommerce', gracePeriod: 'PT3S', requestedBy: by, ...extra },
+      { taskQueue },
+    ),
+  async inUse({ cfg, store }) {
+    const data = (await store.read(pipeline.connectSaslSecret))?.data ?? {};
+    const user = data.username ?? null;
+    const users = (await describeScramUsers({ brokers: [kafkaBootstrap(cfg)] }, null))
+      .map((u) => u.user)
+      .filter((u) => u.startsWith('kafka-connect'));
+    const problems: string[] = [];
+    if (users.join() !== (user ?? '')) problems.push(`SCRAM users ${users.join(', ')} (expected only ${user})`);
+    const login = await scramLogin(cfg, user ?? '', data.password ?? '');
+    if (login !== 'accepted') problems.push(`a login with the secret's credential: ${login}`);
+    return { id: user, problems };
+  },
+};
+
+export const procedures: Record<ProcedureName, Procedure> = { cdc, registry, aws, cert, scram };
 
 /** Secret versions a finished rotation must not leave behind. */
 export async function leftovers(store: SecretStore, secrets: string[]): Promise<string[]> {
