@@ -10,7 +10,13 @@ import { fastJvmStart } from './jvmStart.js';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { CERT_KEYS } from '../../activities/tls/index.js';
 import { pipeline } from './config.js';
-import { ensureKafkaPrincipals, KAFKA_SASL_LISTENER, kafkaSaslBootstrap, writeKafkaCaFile } from './kafkaPrincipals.js';
+import {
+  ensureKafkaPrincipals,
+  KAFKA_SASL_LISTENER,
+  kafkaCaFile,
+  kafkaSaslBootstrap,
+  writeKafkaCaFile,
+} from './kafkaPrincipals.js';
 
 export const kafkaBootstrap = (cfg: StackConfig) => `127.0.0.1:${cfg.ports.kafka}`;
 /** The TLS listener beside the plaintext one: server TLS only (no client certificates), PEM keystore from the `kafka-tls` secret. */
@@ -92,13 +98,32 @@ export function javaArgs(cfg: StackConfig, name: string, heap: string, classpath
  * or SANs differ unless `ssl.allow.dn.changes` / `ssl.allow.san.changes` are set: a renewal
  * keeps both (rekey's default).
  */
-function tlsListenerProperties(cfg: StackConfig, listener: string = KAFKA_TLS_LISTENER): string[] {
+function tlsListenerProperties(
+  cfg: StackConfig,
+  listener: string = KAFKA_TLS_LISTENER,
+  keystore: string = kafkaTlsFiles(cfg).keystore,
+): string[] {
   const prefix = `listener.name.${listener.toLowerCase()}`;
   return [
     `${prefix}.ssl.keystore.type=PEM`,
-    `${prefix}.ssl.keystore.location=${kafkaTlsFiles(cfg).keystore}`,
+    `${prefix}.ssl.keystore.location=${keystore}`,
     `${prefix}.ssl.client.auth=none`,
   ];
+}
+
+/**
+ * The SASL_SSL listener's own copy of the keystore, made at start. A keystore reload through
+ * the Admin API makes every listener whose keystore file changed reload it; sharing the SSL
+ * listener's file, this one would start serving a certificate from a new CA (a CA rotation)
+ * that its clients, which loaded their truststore at start, do not trust yet. Rotating this
+ * listener's certificate is not built: it keeps the one it started with.
+ */
+function saslKeystore(cfg: StackConfig): string {
+  const copy = path.join(path.dirname(kafkaCaFile(cfg)), 'keystore.pem');
+  fs.copyFileSync(kafkaTlsFiles(cfg).keystore, `${copy}.tmp`);
+  fs.chmodSync(`${copy}.tmp`, 0o600);
+  fs.renameSync(`${copy}.tmp`, copy);
+  return copy;
 }
 
 /**
@@ -111,7 +136,7 @@ function tlsListenerProperties(cfg: StackConfig, listener: string = KAFKA_TLS_LI
 function saslListenerProperties(cfg: StackConfig): string[] {
   const prefix = `listener.name.${KAFKA_SASL_LISTENER.toLowerCase()}`;
   return [
-    ...tlsListenerProperties(cfg, KAFKA_SASL_LISTENER),
+    ...tlsListenerProperties(cfg, KAFKA_SASL_LISTENER, saslKeystore(cfg)),
     'sasl.enabled.mechanisms=SCRAM-SHA-512',
     `${prefix}.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
     'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',

@@ -69,7 +69,7 @@ const registryStatus = async (user: string, password: string) =>
   ).status;
 
 describe('emergency rotate-all', () => {
-  it('rotates the CDC user, the AWS key, the registry user with no grace and (asked) Connect’s certificate, as one tree, then validates everything; 0 lost', async () => {
+  it('rotates the CDC user, the AWS key, the registry user, the Connect worker’s SCRAM principal with no grace and (asked) Connect’s certificate, as one tree, then validates everything; 0 lost', async () => {
     const oldCdc = (await store.read(pipeline.cdcSecret))!.data;
     const oldAws = (await store.read(pipeline.awsSecret))!.data;
     const oldRegistry = (await store.read(pipeline.registrySecret))!.data;
@@ -101,7 +101,7 @@ describe('emergency rotate-all', () => {
         return (await handle.result()) as EmergencyResult;
       },
     ).finally(() => db.end());
-    await recordHistory(handle!, 'other-emergency-rotate-all-completed-v3');
+    await recordHistory(handle!, 'other-emergency-rotate-all-completed-v4');
     const result = run.result;
     console.info(`emergency: ${JSON.stringify(result)}`);
     expect(result.rotations.map((r) => [r.procedure, r.account ?? r.service, r.status])).toEqual([
@@ -156,6 +156,7 @@ describe('emergency rotate-all', () => {
     const audit = await auditLines(Object.assign(handle!, { firstExecutionRunId: runId }), w.config.audit.path);
     expect(audit.map((a) => `${a.action}:${a.status}`)).toEqual([
       'emergency_rotate_all:started',
+      'emergency_rotation:success',
       'emergency_rotation:success',
       'emergency_rotation:success',
       'emergency_rotation:success',

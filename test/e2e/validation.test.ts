@@ -275,7 +275,7 @@ describe('rekey validate on the embedded stack', () => {
     const bad = await runCli(['validate', '--component', 'postgres']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(
-      /unknown component "postgres": use all\|postgresql\|kafka-connect\|schema-registry\|s3\|network\|rbac/,
+      /unknown component "postgres": use all\|postgresql\|kafka-connect\|schema-registry\|kafka\|s3\|network\|rbac/,
     );
   });
 });
