@@ -74,3 +74,16 @@ export function httpsEndpoint(url: string): { host: string; port: number } | und
   if (u.protocol !== 'https:') return undefined;
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 443) };
 }
+
+/**
+ * A `fetch` that sends HTTP basic authentication with the credential `credentials()` returns,
+ * read for each request: a rotated credential is used from the next request on, no restart.
+ */
+export function withBasicAuth(base: Fetch, credentials: () => Promise<{ username: string; password: string }>): Fetch {
+  return (async (input: string | URL | Request, init: RequestInit = {}) => {
+    const { username, password } = await credentials();
+    const headers = new Headers(init.headers);
+    headers.set('authorization', `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`);
+    return base(input, { ...init, headers });
+  }) as Fetch;
+}

@@ -27,7 +27,8 @@ import { createRegistryAccessLogActivities } from './registryAccessLog.js';
 import { createSinkCanaryActivities } from './sinkCanary.js';
 import type { SecretStore } from './secrets/store.js';
 import { createTlsActivities, type TlsInstaller } from './tls/index.js';
-import { fetchTrusting, httpsEndpoint } from './http.js';
+import { fetchTrusting, httpsEndpoint, withBasicAuth } from './http.js';
+import { credentialKeys } from './credentials.js';
 import type { PostgresTls } from './postgres/connection.js';
 import { createCertificateLifecycleActivities } from './tls/lifecycle.js';
 import type { TlsService } from '../contracts/input/certificate.js';
@@ -40,7 +41,13 @@ export interface ActivityDeps {
   /** `ssl`: rekey's own connections over TLS (sslmode, root CA); absent: plaintext. */
   postgres: { host: string; port: number; database: string; adminSecret: string; ssl?: PostgresTls };
   /** `caPem`: the CA bundle trusted for an https:// URL, or a reader of it (re-read per request: a mounted Secret a CA rotation changes). */
-  kafkaConnect: { url: string; worker?: ConnectWorkerRuntime; caPem?: string | (() => string) };
+  /** `auth.secret`: the REST API's basic-auth credential (username, password), re-read per request. */
+  kafkaConnect: {
+    url: string;
+    worker?: ConnectWorkerRuntime;
+    caPem?: string | (() => string);
+    auth?: { secret: string };
+  };
   /** The brokers rekey's clients use (their TLS and SASL), and Kafka's TLS listener for certificate rotation. */
   kafka: KafkaDeps;
   /** Apicurio's base URL (…/apis/… suffixes are stripped) and how to restart it. */
@@ -116,6 +123,23 @@ function tlsRuntimes(deps: ActivityDeps, registryUrl: string) {
   };
 }
 
+/** Kafka Connect's REST client: the configured CA, and basic auth from the secret store when configured. */
+function connectFetch(deps: ActivityDeps) {
+  const trusting = fetchTrusting(deps.kafkaConnect.caPem);
+  const secret = deps.kafkaConnect.auth?.secret;
+  if (!secret) return trusting;
+  return withBasicAuth(trusting, async () => {
+    const s = await deps.store.read(secret);
+    const { user, password } = credentialKeys.sasl;
+    if (!s?.data[user] || !s.data[password])
+      throw ApplicationFailure.nonRetryable(
+        `secret ${secret} ${s ? `lacks ${user} or ${password}` : 'does not exist'} (Kafka Connect's REST credential, kafkaConnect.auth.secret)`,
+        'ConnectCredentialMissing',
+      );
+    return { username: s.data[user]!, password: s.data[password]! };
+  });
+}
+
 /** The object the worker registers: every activity, built from injected clients and settings. */
 export function createActivities(deps: ActivityDeps) {
   const flavour = deps.schemaRegistry?.api ?? 'apicurio';
@@ -124,7 +148,7 @@ export function createActivities(deps: ActivityDeps) {
     flavour === 'apicurio' ? /\/apis\/.*$/ : /\/+$/,
     '',
   );
-  const connect = { ...deps.kafkaConnect, fetch: fetchTrusting(deps.kafkaConnect.caPem) };
+  const connect = { ...deps.kafkaConnect, fetch: connectFetch(deps) };
   const registry = { url: registryUrl, api: registryApi(flavour), fetch: fetchTrusting(deps.schemaRegistry?.caPem) };
   const aws = {
     store: deps.store,

@@ -65,6 +65,15 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
     const failure = `Kafka Connect ${method} ${path} answered HTTP ${res.status}: ${body}`;
     if (res.status === 404)
       return { failure: ApplicationFailure.nonRetryable(failure, 'ConnectorNotFound'), transient: false };
+    // a retry sends the same credential: say which setting names it instead
+    if (res.status === 401 || res.status === 403)
+      return {
+        failure: ApplicationFailure.nonRetryable(
+          `Kafka Connect ${method} ${path} answered HTTP ${res.status}: the REST API refused rekey's credential (kafkaConnect.auth.secret, REKEY_CONNECT_AUTH_SECRET)`,
+          'ConnectUnauthorized',
+        ),
+        transient: false,
+      };
     return {
       failure: ApplicationFailure.retryable(failure, 'ConnectRequestFailed'),
       transient: res.status >= 500 || res.status === 409,

@@ -137,7 +137,18 @@ export const WorkerConfigSchema = z
       sslRootCert: pemFile('CA certificate').optional(),
     }),
     /** `caFile`: the CA bundle trusted for an https:// URL (instead of the system roots). */
-    kafkaConnect: z.object({ url, caFile: pemFile('CA bundle').optional() }),
+    /** `auth.secret`: Connect's REST basic-auth credential (username, password), re-read per request. Env: REKEY_CONNECT_AUTH_SECRET. */
+    kafkaConnect: z.object({
+      url,
+      caFile: pemFile('CA bundle').optional(),
+      auth: z
+        .object({
+          secret: z
+            .string()
+            .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a secret name (lowercase, digits, "-", ".")'),
+        })
+        .optional(),
+    }),
     /**
      * rekey's own Kafka clients. `ssl`: TLS to the brokers (`caFile`: the CA bundle, else the
      * system roots). `sasl`: SCRAM as the principal whose username/password the secret `secret`

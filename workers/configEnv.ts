@@ -54,7 +54,10 @@ export function fromEnv(env: NodeJS.ProcessEnv): Json {
       database: env.REKEY_PG_DATABASE,
       adminSecret: env.REKEY_PG_ADMIN_SECRET,
     },
-    kafkaConnect: { url: env.REKEY_CONNECT_URL },
+    kafkaConnect: {
+      url: env.REKEY_CONNECT_URL,
+      auth: env.REKEY_CONNECT_AUTH_SECRET ? { secret: env.REKEY_CONNECT_AUTH_SECRET } : undefined,
+    },
     kafka: {
       brokers: env.REKEY_KAFKA_BROKERS?.split(','),
       ssl:

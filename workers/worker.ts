@@ -178,6 +178,7 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
     kafkaConnect: {
       url: config.kafkaConnect.url,
       caPem: caBundleReader(config.kafkaConnect.caFile),
+      auth: config.kafkaConnect.auth,
       worker: overrides.connectWorker ?? (kube ? connectRestart(kube, config.workloads) : undefined),
     },
     kafka: kafkaClientDeps(config.kafka),

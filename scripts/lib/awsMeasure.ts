@@ -7,6 +7,7 @@ import type { AwsKeysRotationInput } from '../../contracts/input/awsKeys.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { underLoad } from './load.js';
 import { waitArchived } from './s3Archive.js';
+import { connectFetch } from '../stack/connectRest.js';
 
 /**
  * One AWS key rotation under CDC insert load while the S3 sink's task state is sampled every
@@ -24,7 +25,7 @@ export async function rotateAwsUnderLoad(opts: {
 }) {
   const states: Record<string, number> = {};
   const sample = setInterval(() => {
-    void fetch(`http://127.0.0.1:${opts.stack.ports.connect}/connectors/${s3SinkConnector}/status`)
+    void connectFetch(`http://127.0.0.1:${opts.stack.ports.connect}/connectors/${s3SinkConnector}/status`)
       .then((r) => r.json() as Promise<{ tasks: Array<{ state: string }> }>)
       .then((s) => s.tasks.forEach((t) => (states[t.state] = (states[t.state] ?? 0) + 1)))
       .catch(() => undefined);

@@ -3,6 +3,7 @@ import { registrySecret } from '../stack/registry.js';
 import { pipeline, type StackConfig } from '../stack/config.js';
 import { registryClientAccount } from '../stack/connect.js';
 import { logPath } from '../stack/service.js';
+import { connectFetch } from '../stack/connectRest.js';
 
 /**
  * What clients of the Schema Registry see during a rotation. A well-behaved client re-reads
@@ -85,9 +86,12 @@ export class RegistryProbe {
       this.outages.push({ from: this.outageStart, ms: Date.now() - this.outageStart });
       this.outageStart = null;
     }
-    const status = await fetch(`http://127.0.0.1:${this.cfg.ports.connect}/connectors/${pipeline.connector}/status`, {
-      signal: AbortSignal.timeout(2000),
-    }).catch(() => undefined);
+    const status = await connectFetch(
+      `http://127.0.0.1:${this.cfg.ports.connect}/connectors/${pipeline.connector}/status`,
+      {
+        signal: AbortSignal.timeout(2000),
+      },
+    ).catch(() => undefined);
     const tasks = status?.ok ? ((await status.json()) as { tasks: Array<{ state: string }> }).tasks : [];
     for (const t of tasks) this.taskStates[t.state] = (this.taskStates[t.state] ?? 0) + 1;
   }

@@ -36,7 +36,8 @@ export function stackWorkerDefaults(stack: StackConfig) {
       database: pipeline.database,
       adminSecret: pipeline.adminSecret,
     },
-    kafkaConnect: { url: `http://127.0.0.1:${stack.ports.connect}` },
+    // Connect's REST API asks for basic authentication (the platform plan's KAFKA_CONNECT_PASSWORD)
+    kafkaConnect: { url: `http://127.0.0.1:${stack.ports.connect}`, auth: { secret: pipeline.connectRestSecret } },
     // rekey's clients as the platform plan has them: SCRAM over TLS as its own principal, with only its ACLs
     kafka: {
       brokers: [kafkaSaslBootstrap(stack)],

@@ -109,6 +109,7 @@ function tlsEnv(
     REKEY_PG_SSLMODE: 'verify-full',
     REKEY_PG_SSLROOTCERT: files.ca,
     REKEY_CONNECT_URL: `https://127.0.0.1:${stack.ports.connectHttps}`,
+    REKEY_CONNECT_AUTH_SECRET: pipeline.connectRestSecret,
     REKEY_CONNECT_CA_FILE: files.ca,
     REKEY_REGISTRY_URL: `https://127.0.0.1:${stack.ports.registryHttps}/apis/ccompat/v7`,
     REKEY_REGISTRY_CA_FILE: files.ca,

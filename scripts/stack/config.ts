@@ -112,6 +112,8 @@ export const pipeline = {
   kafkaTlsSecret: 'kafka-tls',
   /** The Kafka Connect worker's SCRAM principal (username, password): rotated by rotate-kafka-scram. */
   connectSaslSecret: 'kafka-connect-sasl',
+  /** Kafka Connect's REST API credential (username, password, users.properties): the platform plan's KAFKA_CONNECT_PASSWORD. */
+  connectRestSecret: 'kafka-connect-rest',
   /** rekey's own SCRAM principal on the SASL_SSL listener (username, password). */
   rekeySaslSecret: 'kafka-rekey-sasl',
 } as const;

@@ -10,6 +10,7 @@ import { prepareHttpsTls } from './httpsTls.js';
 import { connectPluginSettings } from './connectPlugins.js';
 import { fastJvmStart } from './jvmStart.js';
 import { connectMetricsAgent } from './connectMetrics.js';
+import { connectFetch, connectRestJaasFile, writeConnectRestAuthFiles } from './connectRest.js';
 
 export const connectUrl = (cfg: StackConfig) => `http://127.0.0.1:${cfg.ports.connect}`;
 /** The kubeconfig Strimzi's provider reads (the kafka-connect ServiceAccount's token, written by the kubelet when it starts the pod). */
@@ -113,7 +114,7 @@ export async function useConnectorStore(cfg: StackConfig, store: ConnectorStore)
 export async function connectCall(url: string, init: RequestInit = {}, timeoutMs = 300_000): Promise<Response> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(90_000) }).catch((err: unknown) => {
+    const res = await connectFetch(url, { ...init, signal: AbortSignal.timeout(90_000) }).catch((err: unknown) => {
       if (Date.now() > deadline) throw err;
       return undefined; // no answer within 90 s: still starting
     });
@@ -128,14 +129,14 @@ export async function connectCall(url: string, init: RequestInit = {}, timeoutMs
 
 /** True once the connector and every task run, and the tasks were given `desired`'s include list. */
 async function runningWith(url: string, desired: Record<string, string>): Promise<boolean> {
-  const res = await fetch(`${url}/status`);
+  const res = await connectFetch(`${url}/status`);
   if (!res.ok) return false;
   const s = (await res.json()) as { connector: { state: string }; tasks: Array<{ state: string; trace?: string }> };
   const failed = s.tasks.find((t) => t.state === 'FAILED');
   if (failed) throw new Error(`task FAILED: ${failed.trace?.split('\n')[0]}`);
   if (!(s.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING')))
     return false;
-  const tasks = await fetch(`${url}/tasks`);
+  const tasks = await connectFetch(`${url}/tasks`);
   if (!tasks.ok) return false;
   const configs = (await tasks.json()) as Array<{ config: Record<string, string> }>;
   return (
@@ -188,6 +189,8 @@ export const connect: Service = {
     const props = path.join(dir, 'worker.properties');
     // the HTTPS listener's keystore, from secret connect-tls (read at start: a new certificate takes a restart)
     const tls = await prepareHttpsTls(cfg, 'kafka-connect');
+    // the REST API's users (secret kafka-connect-rest), read once per JVM by the basic-auth extension
+    await writeConnectRestAuthFiles(cfg);
     fs.writeFileSync(
       props,
       [
@@ -216,6 +219,8 @@ export const connect: Service = {
         'listeners.https.ssl.client.auth=none',
         // the advertised listener (how workers forward requests to each other) stays HTTP
         'rest.advertised.listener=http',
+        // basic authentication on every listener (Kafka's extension and its JAAS property file; internal requests are exempt)
+        'rest.extension.classes=org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension',
         `rest.advertised.host.name=127.0.0.1`,
         ...connectPluginSettings(cfg),
         'config.providers=file,dir,secrets',
@@ -228,14 +233,19 @@ export const connect: Service = {
       { mode: 0o600 },
     );
     fs.chmodSync(props, 0o600);
-    const classpath = path.join(cfg.cache, `connect-${cfg.versions.kafka}-r2`, 'libs', '*');
+    const classpath = [
+      path.join(cfg.cache, `connect-${cfg.versions.kafka}-r2`, 'libs', '*'),
+      path.join(cfg.cache, `connect-basic-auth-${cfg.versions.kafka}`, 'libs', '*'),
+    ].join(path.delimiter);
     const log = logPath(cfg, 'kafka-connect');
     const pid = spawnDetached({
       name: 'kafka-connect',
       command: 'java',
       args: [
-        ...fastJvmStart(cfg, `kafka-connect-${cfg.versions.kafka}`, 'java', { javaAgent: true }),
+        // the archive's name follows the classpath (the basic-auth extension joined it)
+        ...fastJvmStart(cfg, `kafka-connect-${cfg.versions.kafka}-auth`, 'java', { javaAgent: true }),
         connectMetricsAgent(cfg, dir),
+        `-Djava.security.auth.login.config=${connectRestJaasFile(cfg)}`,
         ...javaArgs(cfg, 'kafka-connect', '768m', classpath),
         'org.apache.kafka.connect.cli.ConnectDistributed',
         props,
@@ -249,7 +259,7 @@ export const connect: Service = {
   },
 
   async healthy(cfg) {
-    const res = await fetch(`${connectUrl(cfg)}/connector-plugins`, { signal: AbortSignal.timeout(3000) });
+    const res = await connectFetch(`${connectUrl(cfg)}/connector-plugins`, { signal: AbortSignal.timeout(3000) }, cfg);
     if (!res.ok) return false;
     const plugins = (await res.json()) as Array<{ class: string }>;
     return plugins.some((p) => p.class === 'io.debezium.connector.postgresql.PostgresConnector');
@@ -282,11 +292,11 @@ export const connect: Service = {
         );
     }
     // a task left FAILED (e.g. by an outage while the stack was down) is restarted once: stack:up heals
-    const status = await fetch(`${url}/status`)
+    const status = await connectFetch(`${url}/status`, {}, cfg)
       .then((r) => (r.ok ? (r.json() as Promise<{ tasks: Array<{ state: string }> }>) : undefined))
       .catch(() => undefined);
     if (status?.tasks.some((t) => t.state === 'FAILED'))
-      await fetch(`${url}/restart?includeTasks=true&onlyFailed=true`, { method: 'POST' });
+      await connectFetch(`${url}/restart?includeTasks=true&onlyFailed=true`, { method: 'POST' }, cfg);
     await waitFor('kafka-connect', () => runningWith(url, desired), {
       timeoutMs: 90_000,
       logPath: logPath(cfg, 'kafka-connect'),

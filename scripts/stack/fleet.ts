@@ -12,6 +12,7 @@ import type { PipelineStore } from './pipelineStore.js';
 import { adminClient } from './postgres.js';
 import { waitFor } from './proc.js';
 import { logPath } from './service.js';
+import { connectFetch } from './connectRest.js';
 
 /**
  * A fleet of CDC pipelines on the one embedded stack (issue 13): each target has its own
@@ -157,7 +158,9 @@ export function fleetConnectorConfig(
 }
 
 async function connectorRunning(cfg: StackConfig, t: FleetTarget): Promise<boolean> {
-  const res = await fetch(`${connectUrl(cfg)}/connectors/${t.connector}/status`, { signal: AbortSignal.timeout(5000) });
+  const res = await connectFetch(`${connectUrl(cfg)}/connectors/${t.connector}/status`, {
+    signal: AbortSignal.timeout(5000),
+  });
   if (!res.ok) return false;
   const s = (await res.json()) as { connector: { state: string }; tasks: Array<{ state: string; trace?: string }> };
   const failed = s.tasks.find((x) => x.state === 'FAILED');
@@ -299,18 +302,19 @@ export async function ensureFleet(
  */
 async function deleteWithOffsets(cfg: StackConfig, connector: string): Promise<void> {
   const url = `${connectUrl(cfg)}/connectors/${connector}`;
-  const stop = await fetch(`${url}/stop`, { method: 'PUT' }).catch(() => undefined);
+  const stop = await connectFetch(`${url}/stop`, { method: 'PUT' }).catch(() => undefined);
   if (!stop?.ok) return; // no such connector
   await waitFor(
     'kafka-connect',
     async () =>
-      ((await (await fetch(`${url}/status`)).json()) as { connector: { state: string } }).connector.state === 'STOPPED',
+      ((await (await connectFetch(`${url}/status`)).json()) as { connector: { state: string } }).connector.state ===
+      'STOPPED',
     { timeoutMs: 60_000, maxMs: 60_000, logPath: logPath(cfg, 'kafka-connect'), what: `${connector} stopped` },
   );
-  const reset = await fetch(`${url}/offsets`, { method: 'DELETE' });
+  const reset = await connectFetch(`${url}/offsets`, { method: 'DELETE' });
   if (!reset.ok)
     throw new Error(`resetting the offsets of ${connector} failed: HTTP ${reset.status} ${await reset.text()}`);
-  await fetch(url, { method: 'DELETE' });
+  await connectFetch(url, { method: 'DELETE' });
 }
 
 /**

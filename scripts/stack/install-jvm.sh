@@ -31,6 +31,8 @@ archive() { # artifact(g:a:v:type:classifier) dest
 mkdir -p "$CACHE"
 classpath kafka "$KAFKA" "$REV"
 classpath connect "$KAFKA" "$REV"
+# Kafka's basic-auth REST extension: Connect's REST API asks for a password (the platform plan)
+classpath connect-basic-auth "$KAFKA"
 # Strimzi's Kubernetes config providers, loaded by Connect from plugin.path (isolated jackson)
 classpath strimzi "$STRIMZI_PROVIDER"
 # Prometheus' JMX exporter agent on Connect (the shipped metrics config is scraped in a test)

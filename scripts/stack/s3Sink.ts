@@ -6,6 +6,7 @@ import { connectorStore, connectUrl, ref } from './connect.js';
 import { motoUrl } from './moto.js';
 import { waitFor } from './proc.js';
 import { logPath, type Service } from './service.js';
+import { connectFetch } from './connectRest.js';
 
 export const s3SinkConnector = 's3-sink-connector';
 
@@ -45,7 +46,7 @@ export function s3SinkConfig(cfg: StackConfig): Record<string, string> {
 }
 
 async function sinkRunning(cfg: StackConfig): Promise<boolean> {
-  const res = await fetch(`${connectUrl(cfg)}/connectors/${s3SinkConnector}/status`, {
+  const res = await connectFetch(`${connectUrl(cfg)}/connectors/${s3SinkConnector}/status`, {
     signal: AbortSignal.timeout(3000),
   });
   if (!res.ok) return false;
@@ -68,12 +69,12 @@ export const s3Sink: Service = {
   async seed(cfg) {
     const url = `${connectUrl(cfg)}/connectors/${s3SinkConnector}`;
     const desired = s3SinkConfig(cfg);
-    const live = await fetch(`${url}/config`).then((r) =>
+    const live = await connectFetch(`${url}/config`).then((r) =>
       r.ok ? (r.json() as Promise<Record<string, string>>) : undefined,
     );
     const differs = !live || Object.keys(desired).some((k) => live[k] !== desired[k]);
     if (differs) {
-      const put = await fetch(`${url}/config`, {
+      const put = await connectFetch(`${url}/config`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(desired),
@@ -104,7 +105,7 @@ async function restartIfKeyChanged(cfg: StackConfig, url: string, justConfigured
   const keyId = (await new FileSecretStore(cfg.secretsDir).read(pipeline.awsSecret))?.data['access-key-id'] ?? '';
   const startedWith = fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : '';
   if (!justConfigured && startedWith !== keyId) {
-    const res = await fetch(`${url}/restart?includeTasks=true`, { method: 'POST' });
+    const res = await connectFetch(`${url}/restart?includeTasks=true`, { method: 'POST' });
     if (!res.ok)
       throw new Error(
         `restarting ${s3SinkConnector} with the current key failed: HTTP ${res.status} ${await res.text()}`,

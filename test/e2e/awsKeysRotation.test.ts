@@ -15,6 +15,7 @@ import { usePipelineStore } from '../../scripts/stack/pipelineStore.js';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
 import { recordHistory, recording } from './histories.js';
 import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
+import { connectFetch } from '../../scripts/stack/connectRest.js';
 
 /**
  * The AWS key rotation with S3 in the data path, as production runs it: the key in the
@@ -29,7 +30,7 @@ let running: WorkflowHandle | undefined;
 const store = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
 beforeAll(async () => {
   // start from a running sink: a task an earlier file's registry restart failed is not this file's subject
-  await fetch(
+  await connectFetch(
     `http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`,
     { method: 'POST' },
   );

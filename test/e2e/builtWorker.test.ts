@@ -83,6 +83,7 @@ describe('the built worker (image contents)', () => {
       REKEY_PG_DATABASE: config.postgres.database,
       REKEY_PG_ADMIN_SECRET: config.postgres.adminSecret,
       REKEY_CONNECT_URL: config.kafkaConnect.url,
+      REKEY_CONNECT_AUTH_SECRET: config.kafkaConnect.auth?.secret,
       REKEY_KAFKA_BROKERS: config.kafka.brokers.join(','),
       // as the platform plan secures Kafka: SCRAM over TLS as rekey's principal
       REKEY_KAFKA_SASL_SECRET: config.kafka.sasl?.secret,

@@ -16,6 +16,7 @@ import { repoRoot } from '../../scripts/stack/config.js';
 import { recordHistory, recordingOverrides } from './histories.js';
 import { auditLines, cfg, pipelineState, stopLeftover, store } from './pipeline.js';
 import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
+import { connectFetch } from '../../scripts/stack/connectRest.js';
 
 /**
  * The runbook's "Suspected Credential Compromise" as one workflow against the real stack:
@@ -37,7 +38,7 @@ const rekey = (...args: string[]) =>
 let w: TestWorker;
 let handle: WorkflowHandle | undefined;
 beforeAll(async () => {
-  await fetch(
+  await connectFetch(
     `http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`,
     { method: 'POST' },
   );
@@ -53,7 +54,11 @@ beforeAll(async () => {
   );
   w = await startTestWorker({
     ...recordingOverrides,
-    kafkaConnect: { url: `https://127.0.0.1:${cfg.ports.connectHttps}`, caFile },
+    kafkaConnect: {
+      url: `https://127.0.0.1:${cfg.ports.connectHttps}`,
+      caFile,
+      auth: { secret: pipeline.connectRestSecret },
+    },
   });
 });
 afterAll(async () => {
@@ -136,7 +141,7 @@ describe('emergency rotate-all', () => {
 
     // the S3 sink authenticates as probe: it was moved to the new user and runs (the old one is refused)
     const sink = (await (
-      await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/status`)
+      await connectFetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/status`)
     ).json()) as { tasks: Array<{ state: string }> };
     expect(sink.tasks.map((t) => t.state)).toEqual(['RUNNING']);
 

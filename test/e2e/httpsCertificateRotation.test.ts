@@ -14,6 +14,7 @@ import type { RotationResult } from '../../workflows/rotation/index.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { cfg, stopLeftover, store } from './pipeline.js';
 import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
+import { connectFetch } from '../../scripts/stack/connectRest.js';
 
 /**
  * Kafka Connect's REST API and the Schema Registry serve HTTPS beside HTTP; their
@@ -34,7 +35,11 @@ beforeAll(async () => {
   for (const secret of ['connect-tls', 'registry-tls']) bundles.push((await store.read(secret))!.data[CERT_KEYS.ca]!);
   fs.writeFileSync(caFile, bundles.join('\n'));
   w = await startTestWorker({
-    kafkaConnect: { url: `https://127.0.0.1:${cfg.ports.connectHttps}`, caFile },
+    kafkaConnect: {
+      url: `https://127.0.0.1:${cfg.ports.connectHttps}`,
+      caFile,
+      auth: { secret: pipeline.connectRestSecret },
+    },
     schemaRegistry: { url: `https://127.0.0.1:${cfg.ports.registryHttps}/apis/ccompat/v7`, api: 'apicurio', caFile },
   });
 });
@@ -114,7 +119,7 @@ describe('HTTPS certificates of Kafka Connect and the Schema Registry', () => {
       });
       expect(await served(s, 'localhost')).toMatchObject({ trusted: true, hostnameOk: true });
     }
-    expect((await fetch(`http://127.0.0.1:${cfg.ports.connect}/`)).status).toBe(200);
+    expect((await connectFetch(`http://127.0.0.1:${cfg.ports.connect}/`)).status).toBe(200);
   });
 
   it('rotates Kafka Connect’s certificate under CDC load (a worker restart): new certificate served and trusted, 0 events lost', async () => {

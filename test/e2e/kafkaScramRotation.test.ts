@@ -13,6 +13,7 @@ import { adminClient } from '../../scripts/stack/postgres.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { recordHistory, recording } from './histories.js';
 import { cfg, failureOf, stopLeftover, store } from './pipeline.js';
+import { connectFetch } from '../../scripts/stack/connectRest.js';
 
 /**
  * The Connect worker's SCRAM principal (the platform plan's KAFKA_SASL_PASSWORD) rotated on the
@@ -55,7 +56,7 @@ async function login(p: { username: string; password: string }): Promise<string>
 }
 const connectorStates = async () => {
   const s = (await (
-    await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/${pipeline.connector}/status`)
+    await connectFetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/${pipeline.connector}/status`)
   ).json()) as { connector: { state: string }; tasks: Array<{ state: string }> };
   return [s.connector.state, ...s.tasks.map((t) => t.state)];
 };

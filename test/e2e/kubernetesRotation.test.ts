@@ -13,6 +13,7 @@ import { startTestWorker, type TestWorker } from '../helpers.js';
 import { cfg, onlyRoles, pipelineState, resumeIfPaused, stopLeftover } from './pipeline.js';
 import { recordHistory, recording } from './histories.js';
 import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
+import { connectFetch } from '../../scripts/stack/connectRest.js';
 
 /**
  * The production path on the embedded Kubernetes stack: the worker is the production one
@@ -31,7 +32,10 @@ const connectPods = async () =>
   );
 const connectorRefs = async () =>
   (
-    (await (await fetch(`${connectUrl(cfg)}/connectors/${pipeline.connector}/config`)).json()) as Record<string, string>
+    (await (await connectFetch(`${connectUrl(cfg)}/connectors/${pipeline.connector}/config`)).json()) as Record<
+      string,
+      string
+    >
   )['database.password'];
 
 beforeAll(async () => {

@@ -6,6 +6,7 @@ import { adminClient } from '../../scripts/stack/postgres.js';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { siblings } from '../../activities/secrets/store.js';
 import { progressQuery, type Phase, type RotationProgress, type StepRecord } from '../../workflows/rotation/index.js';
+import { connectFetch } from '../../scripts/stack/connectRest.js';
 
 export const cfg = loadStackConfig();
 export const store = new FileSecretStore(cfg.secretsDir);
@@ -184,7 +185,7 @@ export async function stopLeftover(handle: WorkflowHandle | undefined, timeoutMs
  */
 export async function resumeIfPaused(): Promise<void> {
   const url = `http://127.0.0.1:${cfg.ports.connect}/connectors/${pipeline.connector}`;
-  const status = (await (await fetch(`${url}/status`)).json().catch(() => undefined)) as
+  const status = (await (await connectFetch(`${url}/status`)).json().catch(() => undefined)) as
     { connector?: { state?: string } } | undefined;
-  if (status?.connector?.state === 'PAUSED') await fetch(`${url}/resume`, { method: 'PUT' });
+  if (status?.connector?.state === 'PAUSED') await connectFetch(`${url}/resume`, { method: 'PUT' });
 }

@@ -9,6 +9,7 @@ import { usePipelineStore } from '../../scripts/stack/pipelineStore.js';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
 import { recordHistory, recording } from './histories.js';
 import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
+import { connectFetch } from '../../scripts/stack/connectRest.js';
 
 /**
  * The Schema Registry rotation on the real stack, with the registry in the data path (the
@@ -50,7 +51,9 @@ const clientCredential = async () => {
 };
 const connectorTasks = async () =>
   (
-    (await (await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/${pipeline.connector}/status`)).json()) as {
+    (await (
+      await connectFetch(`http://127.0.0.1:${cfg.ports.connect}/connectors/${pipeline.connector}/status`)
+    ).json()) as {
       tasks: Array<{ state: string }>;
     }
   ).tasks.map((t) => t.state);

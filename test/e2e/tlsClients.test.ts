@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '@temporalio/client';
 import { Kafka } from 'kafkajs';
 import { kafkaClientConfig } from '../../activities/kafkaClient.js';
+import { connectFetch } from '../../scripts/stack/connectRest.js';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import type { SecretStore } from '../../activities/secrets/store.js';
 import { createActivities } from '../../activities/index.js';
@@ -119,7 +120,11 @@ describe("rekey's TLS client connections", () => {
         store,
         postgres: config.postgres,
         kafka: kafkaClientDeps(config.kafka),
-        kafkaConnect: { url: `https://127.0.0.1:${cfg.ports.connectHttps}`, caPem: fs.readFileSync(ca, 'utf8') },
+        kafkaConnect: {
+          url: `https://127.0.0.1:${cfg.ports.connectHttps}`,
+          caPem: fs.readFileSync(ca, 'utf8'),
+          auth: { secret: pipeline.connectRestSecret },
+        },
         schemaRegistry: {
           url: `https://localhost:${cfg.ports.registryHttps}/apis/ccompat/v7`,
           caPem: fs.readFileSync(ca, 'utf8'),
@@ -184,7 +189,8 @@ describe("rekey's TLS client connections", () => {
       // Describe on the change topics: the canary's read; nothing beyond its grants is listed
       const topics = await admin.listTopics();
       expect(topics).toContain(pipeline.usersTopic);
-      expect(topics.filter((t) => !/^(ecommerce\.|fleet-)/.test(t))).toEqual([]);
+      // and the registry's storage topic, which the access validation looks for
+      expect(topics.filter((t) => !/^(ecommerce\.|fleet-|kafkasql-journal$)/.test(t))).toEqual([]);
       // a write the principal was not granted is refused by the broker's authorizer
       const denied = await admin.createTopics({ topics: [{ topic: `rekey-not-granted-${Date.now()}` }] }).then(
         () => 'created',
@@ -218,6 +224,37 @@ describe("rekey's TLS client connections", () => {
     );
     await expect(kafkaWith({}, new FileSecretStore(path.join(dir, 'no-secrets')))).rejects.toThrow(
       `secret ${pipeline.rekeySaslSecret} does not exist (rekey's Kafka principal, kafka.sasl.secret)`,
+    );
+  });
+
+  it("Kafka Connect's REST API asks for basic authentication: none or a wrong password is refused (401) on HTTP and HTTPS; rekey's activities pass with the secret's credential", async () => {
+    const status = (url: string, authorization?: string) =>
+      fetch(url, authorization ? { headers: { authorization } } : {}).then((r) => r.status);
+    const http = `http://127.0.0.1:${cfg.ports.connect}/connectors`;
+    // Connect may be restarting for a rotation in the stack lane beside this file
+    await expect.poll(() => status(http).catch(() => 0), { timeout: 120_000, interval: 1000 }).toBe(401);
+    const wrong = `Basic ${Buffer.from('connect-admin:not-the-password').toString('base64')}`;
+    expect(await status(http, wrong)).toBe(401);
+    expect((await connectFetch(http)).status).toBe(200);
+    const { config } = embeddedWorkerConfig();
+    const acts = (auth?: { secret: string }, secrets: SecretStore = store) =>
+      createActivities({
+        store: secrets,
+        postgres: config.postgres,
+        kafka: kafkaClientDeps(config.kafka),
+        kafkaConnect: { url: `http://127.0.0.1:${cfg.ports.connect}`, ...(auth ? { auth } : {}) },
+        audit: { path: path.join(dir, 'audit.jsonl') },
+      });
+    expect(
+      (await acts({ secret: pipeline.connectRestSecret }).connectorStatus({ connector: pipeline.connector })).connector,
+    ).toBe(pipeline.connector);
+    await expect(acts().connectorStatus({ connector: pipeline.connector })).rejects.toThrow(/401/);
+    await expect(
+      acts({ secret: pipeline.connectRestSecret }, new FileSecretStore(path.join(dir, 'no-secrets'))).connectorStatus({
+        connector: pipeline.connector,
+      }),
+    ).rejects.toThrow(
+      `secret ${pipeline.connectRestSecret} does not exist (Kafka Connect's REST credential, kafkaConnect.auth.secret)`,
     );
   });
 });

@@ -17,6 +17,7 @@ import { startTestWorker, type TestWorker } from '../helpers.js';
 import { recordHistory, recordingOverrides } from './histories.js';
 import { cfg, store } from './pipeline.js';
 import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
+import { connectFetch } from '../../scripts/stack/connectRest.js';
 
 /**
  * The runbook's access-validation checklist against the real embedded stack: everything passes
@@ -30,7 +31,7 @@ let w: TestWorker;
 
 beforeAll(async () => {
   // start from a running sink: a task an earlier file's registry restart failed is not this file's subject
-  await fetch(`${connectUrl}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, {
+  await connectFetch(`${connectUrl}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, {
     method: 'POST',
   });
   w = await startTestWorker(recordingOverrides);
@@ -77,7 +78,7 @@ const statuses = (r: ValidationReport) =>
   Object.fromEntries(r.checks.map((c) => [`${c.component}: ${c.check}`, c.status])) as Record<string, CheckStatus>;
 
 async function connectorState(name: string) {
-  const s = (await (await fetch(`${connectUrl}/connectors/${name}/status`)).json()) as {
+  const s = (await (await connectFetch(`${connectUrl}/connectors/${name}/status`)).json()) as {
     connector: { state: string };
     tasks: Array<{ state: string }>;
   };
@@ -165,7 +166,7 @@ describe('rekey validate on the embedded stack', () => {
 
   it('kafka-connect: a paused Debezium connector fails the connector and task lines', async () => {
     try {
-      await fetch(`${connectUrl}/connectors/${pipeline.connector}/pause`, { method: 'PUT' });
+      await connectFetch(`${connectUrl}/connectors/${pipeline.connector}/pause`, { method: 'PUT' });
       await waitConnector(pipeline.connector, 'PAUSED');
       const r = await validate(['kafka-connect']);
       expect(failed(r)).toEqual([
@@ -176,7 +177,7 @@ describe('rekey validate on the embedded stack', () => {
         /^connector PAUSED/,
       );
     } finally {
-      await fetch(`${connectUrl}/connectors/${pipeline.connector}/resume`, { method: 'PUT' });
+      await connectFetch(`${connectUrl}/connectors/${pipeline.connector}/resume`, { method: 'PUT' });
       await waitConnector(pipeline.connector, 'RUNNING');
       // REST says RUNNING before the resumed task has started (and read its credentials through the
       // config providers): wait until change events flow again, or the next test's wrong registry
@@ -241,7 +242,7 @@ describe('rekey validate on the embedded stack', () => {
           PolicyDocument: decodeURIComponent(policy.PolicyDocument!),
         }),
       );
-      await fetch(`${connectUrl}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, {
+      await connectFetch(`${connectUrl}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`, {
         method: 'POST',
       });
     }

@@ -21,6 +21,7 @@ import {
 } from '../../activities/secrets/kubernetesStore.js';
 import { SecretConflictError } from '../../activities/secrets/store.js';
 import { createKubernetesActivities } from '../../activities/kubernetes.js';
+import { connectFetch } from '../../scripts/stack/connectRest.js';
 
 const cfg = loadStackConfig();
 const kc = adminKubeConfig(cfg);
@@ -118,7 +119,7 @@ describe('Kubernetes workloads', () => {
     expect(after.filter((p) => before.includes(p))).toEqual([]);
     // Ready only once the new "container" answers: a new Connect process serves the REST API
     expect(readPid(cfg.runDir, 'kafka-connect')).not.toBe(connectPid);
-    expect((await fetch(`http://127.0.0.1:${cfg.ports.connect}/`)).ok).toBe(true);
+    expect((await connectFetch(`http://127.0.0.1:${cfg.ports.connect}/`)).ok).toBe(true);
   });
 
   it('times out with a clear error when pods never become ready', async () => {
@@ -177,7 +178,7 @@ describe('Kubernetes workloads', () => {
     expect(
       (await run(acts.waitWorkloadReady, { kind: 'Deployment', name: 'kafka-connect', timeoutMs: 120_000 })).ready,
     ).toBe(1);
-    expect((await fetch(`http://127.0.0.1:${cfg.ports.connect}/`)).ok).toBe(true);
+    expect((await connectFetch(`http://127.0.0.1:${cfg.ports.connect}/`)).ok).toBe(true);
   });
 
   it('reads the Kafka Connect pods` memory health (OOMKilled, evicted, not Ready), namespaced', async () => {

@@ -8,6 +8,7 @@ import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { kafkaClientDeps } from '../../workers/tlsConfig.js';
 import { embeddedWorkerConfig } from '../../scripts/lib/session.js';
 import { cfg, failure, pgActs, run, withDb } from './pgActivities.js';
+import { connectFetch } from '../../scripts/stack/connectRest.js';
 
 const canaryTopic = `${pipeline.topicPrefix}.public.rekey_canary`;
 // as the worker on the stack reads them: SCRAM over TLS as rekey's principal, with only its ACLs
@@ -28,11 +29,11 @@ const rows = (m: string) =>
 async function connectorMissing(): Promise<string | null> {
   const base = `${connectUrl(cfg)}/connectors/${pipeline.connector}`;
   try {
-    const status = (await (await fetch(`${base}/status`, { signal: AbortSignal.timeout(3000) })).json()) as {
+    const status = (await (await connectFetch(`${base}/status`, { signal: AbortSignal.timeout(3000) })).json()) as {
       connector?: { state: string };
     };
     if (status.connector?.state !== 'RUNNING') return `connector ${pipeline.connector} is not RUNNING`;
-    const config = (await (await fetch(`${base}/config`)).json()) as Record<string, string>;
+    const config = (await (await connectFetch(`${base}/config`)).json()) as Record<string, string>;
     if (!config['table.include.list']?.split(',').includes('public.rekey_canary'))
       return 'the connector does not capture public.rekey_canary (run npm run stack:up to update it)';
     return null;

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { loadStackConfig, pipeline } from '../../scripts/stack/config.js';
 import { connectUrl } from '../../scripts/stack/connect.js';
+import { connectFetch } from '../../scripts/stack/connectRest.js';
 import { s3SinkConnector } from '../../scripts/stack/s3Sink.js';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { createKafkaConnectActivities } from '../../activities/kafkaConnect.js';
@@ -11,7 +12,11 @@ import { createKafkaConnectActivities } from '../../activities/kafkaConnect.js';
  * S3 sink the AWS key and the registry's `probe` account, all through config-provider references.
  */
 const cfg = loadStackConfig();
-const connect = createKafkaConnectActivities({ url: connectUrl(cfg) });
+// as the worker calls it: basic auth with the REST credential from the store
+const connect = createKafkaConnectActivities({
+  url: connectUrl(cfg),
+  fetch: (url, init) => connectFetch(String(url), init, cfg),
+});
 const secrets = new FileSecretStore(cfg.secretsDir);
 const userOf = async (account: string) => (await secrets.read(pipeline.registrySecret))!.data[`${account}-user`]!;
 
