@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { logReader, type LogMark } from './logReader.js';
+import { logReader, requestsBy, type LogMark } from './logReader.js';
 import { parseAccessLogSource } from './registryAccessLogSource.js';
 
 /**
@@ -27,22 +27,7 @@ export function createKafkaAuthorizerLogActivities(deps: { authorizerLog?: strin
   }
 
   /** The requests the brokers authorized (or denied) for each of `users` since `from`. */
-  async function kafkaRequestsBy(input: {
-    users: string[];
-    from: LogMark;
-  }): Promise<{ source: string; requests: Record<string, number>; lines: number }> {
-    const requests: Record<string, number> = Object.fromEntries(input.users.map((u) => [u, 0]));
-    if (!reader) return { source: 'none', requests, lines: 0 };
-    const { lines: text, note } = await reader.read(input.from);
-    let lines = 0;
-    for (const line of text) {
-      const m = DECISION.exec(line);
-      if (!m) continue;
-      lines++;
-      if (Object.hasOwn(requests, m[1]!)) requests[m[1]!]!++;
-    }
-    return { source: note ? `${reader.label} (${note})` : reader.label, requests, lines };
-  }
+  const kafkaRequestsBy = (input: { users: string[]; from: LogMark }) => requestsBy(reader, DECISION, input);
 
   return { kafkaAuthorizerLogMark, kafkaRequestsBy };
 }

@@ -85,3 +85,26 @@ function podsReader(source: PodLogSource, kubeConfig: KubeConfig | undefined, se
 export function logReader(source: AccessLogSource, kubeConfig: KubeConfig | undefined, setting: string): LogReader {
   return source.kind === 'file' ? fileReader(source.path, setting) : podsReader(source, kubeConfig, setting);
 }
+
+/**
+ * The lines since `from` that `line` attributes to each of `users` (its first group is the user),
+ * with how many lines it recognised and the source they came from.
+ */
+export async function requestsBy(
+  reader: LogReader | undefined,
+  line: RegExp,
+  input: { users: string[]; from: LogMark },
+): Promise<{ source: string; requests: Record<string, number>; lines: number }> {
+  const requests: Record<string, number> = Object.fromEntries(input.users.map((u) => [u, 0]));
+  if (!reader) return { source: 'none', requests, lines: 0 };
+  const { lines: text, note } = await reader.read(input.from);
+  let lines = 0;
+  for (const l of text) {
+    const m = line.exec(l);
+    if (!m) continue;
+    lines++;
+    // own keys only: a user named like an Object method (`constructor`) is not a count
+    if (Object.hasOwn(requests, m[1]!)) requests[m[1]!]!++;
+  }
+  return { source: note ? `${reader.label} (${note})` : reader.label, requests, lines };
+}

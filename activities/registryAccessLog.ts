@@ -1,6 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parseAccessLogSource } from './registryAccessLogSource.js';
-import { logReader, type LogMark } from './logReader.js';
+import { logReader, requestsBy, type LogMark } from './logReader.js';
 
 /**
  * Where the registry's access log stood. The field names are those of workflow histories
@@ -9,7 +9,7 @@ import { logReader, type LogMark } from './logReader.js';
 export type AccessLogMark = LogMark;
 
 /** One access-log line: the request, its status and the user the registry authenticated ('-' when none). */
-const ACCESS = /access "[^"]*" (\d{3}) (\S+)\s*$/;
+const ACCESS = /access "[^"]*" \d{3} (\S+)\s*$/;
 /**
  * The registry's own record of whom it authenticated: its HTTP access log, one line per request
  * with the authenticated user (Quarkus' `quarkus.http.access-log` with `%u`, as Apicurio runs on
@@ -30,23 +30,7 @@ export function createRegistryAccessLogActivities(deps: { accessLog?: string; ku
   }
 
   /** Requests the registry authenticated as each of `users` since `from` (a mark). */
-  async function registryRequestsBy(input: {
-    users: string[];
-    from: AccessLogMark;
-  }): Promise<{ source: string; requests: Record<string, number>; lines: number }> {
-    const requests: Record<string, number> = Object.fromEntries(input.users.map((u) => [u, 0]));
-    if (!reader) return { source: 'none', requests, lines: 0 };
-    const { lines: text, note } = await reader.read(input.from);
-    let lines = 0;
-    for (const line of text) {
-      const m = ACCESS.exec(line);
-      if (!m) continue;
-      lines++;
-      // own keys only: a user named like an Object method (`constructor`) is not a count
-      if (Object.hasOwn(requests, m[2]!)) requests[m[2]!]!++;
-    }
-    return { source: note ? `${reader.label} (${note})` : reader.label, requests, lines };
-  }
+  const registryRequestsBy = (input: { users: string[]; from: AccessLogMark }) => requestsBy(reader, ACCESS, input);
 
   return { registryAccessLogMark, registryRequestsBy };
 }

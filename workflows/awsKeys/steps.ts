@@ -1,4 +1,4 @@
-import type { PlannedStep } from '../rotation/definitions.js';
+import { type PlannedStep, plannedStep } from '../rotation/definitions.js';
 import type { AwsKeysRotationPlan } from '../../contracts/input/awsKeys.js';
 
 /** Pre-flight: an object written within this window counts as "the sink is writing"; if none, wait this long for one. */
@@ -49,12 +49,7 @@ export function awsKeySteps(
   const s = p.secret;
   const where = `s3://${p.bucket}/${p.prefix}`;
   const canaryWhere = `${where}${p.canaryTopic}/`;
-  const step = (name: string, phase: PlannedStep['phase'], does: string, undo?: string): PlannedStep => ({
-    name,
-    phase,
-    does,
-    ...(undo ? { undo } : {}),
-  });
+  const step = plannedStep;
   return {
     preflight: step(
       'preflight',

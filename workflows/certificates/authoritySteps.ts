@@ -1,4 +1,4 @@
-import type { PlannedStep } from '../rotation/definitions.js';
+import { type PlannedStep, plannedStep } from '../rotation/definitions.js';
 import type { CaRotationPlan } from '../../contracts/input/caRotation.js';
 import type { ManagedCertificateRef } from '../../contracts/managedCertificates.js';
 
@@ -13,12 +13,7 @@ export interface CaFacts {
   graceMs: number;
 }
 
-const step = (name: string, phase: PlannedStep['phase'], does: string, undo?: string): PlannedStep => ({
-  name,
-  phase,
-  does,
-  ...(undo ? { undo } : {}),
-});
+const step = plannedStep;
 
 /**
  * Every step of a CA rotation with what it does (keys never shown) and its compensation: the

@@ -1,4 +1,4 @@
-import type { PlannedStep } from '../rotation/definitions.js';
+import { type PlannedStep, plannedStep } from '../rotation/definitions.js';
 import { type CertificateRotationPlan, RESTARTED_TLS_SERVICES } from '../../contracts/input/certificate.js';
 
 /** What the steps are planned from: the plan and what pre-flight found. */
@@ -25,12 +25,7 @@ const reloadOf: Record<CertificateRotationPlan['service'], string> = {
  */
 export function certificateSteps(p: CertificateRotationPlan, f: CertificateFacts) {
   const s = p.secret;
-  const step = (name: string, phase: PlannedStep['phase'], does: string, undo?: string): PlannedStep => ({
-    name,
-    phase,
-    does,
-    ...(undo ? { undo } : {}),
-  });
+  const step = plannedStep;
   const reload = reloadOf[p.service];
   const handshake = `TLS handshake with ${f.endpoint.host}:${f.endpoint.port}${f.endpoint.protocol === 'postgres' ? ' (after PostgreSQL’s SSLRequest)' : ''}`;
   return {

@@ -1,4 +1,4 @@
-import type { PlannedStep } from '../rotation/definitions.js';
+import { plannedStep } from '../rotation/definitions.js';
 import type { KafkaScramRotationPlan } from '../../contracts/input/kafkaScram.js';
 
 /** Verification waits (canary through the slot and Kafka), as in the other procedures. */
@@ -15,12 +15,7 @@ export const LOGIN_WAIT_MS = 60_000;
 export function kafkaScramSteps(p: KafkaScramRotationPlan, n: { oldUser: string; newUser: string }) {
   const s = p.secret;
   const m = p.mechanism;
-  const step = (name: string, phase: PlannedStep['phase'], does: string, undo?: string): PlannedStep => ({
-    name,
-    phase,
-    does,
-    ...(undo ? { undo } : {}),
-  });
+  const step = plannedStep;
   return {
     preflight: step(
       'preflight',

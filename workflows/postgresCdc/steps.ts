@@ -1,4 +1,4 @@
-import type { PlannedStep } from '../rotation/definitions.js';
+import { type PlannedStep, plannedStep } from '../rotation/definitions.js';
 import type { PostgresCdcRotationPlan } from '../../contracts/input/postgresCdc.js';
 
 /** The old role stays valid this long past the end of grace, then PostgreSQL refuses it by itself. */
@@ -13,12 +13,7 @@ export const RETIRE_LOCK_TIMEOUT_MS = 5_000;
 export function cdcSteps(p: PostgresCdcRotationPlan, n: { oldUser: string; newUser: string; rotationId: string }) {
   const q = (ident: string) => `"${ident}"`;
   const s = p.secret;
-  const step = (name: string, phase: PlannedStep['phase'], does: string, undo?: string): PlannedStep => ({
-    name,
-    phase,
-    does,
-    ...(undo ? { undo } : {}),
-  });
+  const step = plannedStep;
   return {
     preflight: step(
       'preflight',

@@ -42,6 +42,14 @@ export interface PlannedStep {
   undo?: string;
 }
 
+/** A plan entry: what every procedure's steps.ts writes its steps with. */
+export const plannedStep = (name: string, phase: Phase, does: string, undo?: string): PlannedStep => ({
+  name,
+  phase,
+  does,
+  ...(undo ? { undo } : {}),
+});
+
 export interface RotationProgress {
   workflowId: string;
   runId: string;

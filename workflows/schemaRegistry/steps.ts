@@ -1,4 +1,4 @@
-import type { PlannedStep } from '../rotation/definitions.js';
+import { type PlannedStep, plannedStep } from '../rotation/definitions.js';
 import { lookupSubject, type SchemaRegistryRotationPlan } from '../../contracts/input/schemaRegistry.js';
 
 /** Verification waits (canary through the slot and Kafka), as in the CDC procedure. */
@@ -14,12 +14,7 @@ export function registrySteps(p: SchemaRegistryRotationPlan, n: { oldUser: strin
   const s = p.secret;
   const a = p.account;
   const waitS = `≤ ${p.registryWaitSeconds} s, heartbeating`;
-  const step = (name: string, phase: PlannedStep['phase'], does: string, undo?: string): PlannedStep => ({
-    name,
-    phase,
-    does,
-    ...(undo ? { undo } : {}),
-  });
+  const step = plannedStep;
   return {
     preflight: step(
       'preflight',
