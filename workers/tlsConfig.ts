@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import type { PostgresTls } from '../activities/postgres/connection.js';
-import type { KafkaDeps } from '../activities/kafkaClient.js';
-import type { WorkerConfig } from './config.js';
 
 /**
  * rekey's own client TLS settings: Temporal (mTLS or an API key), PostgreSQL (sslmode, root
@@ -135,15 +133,4 @@ function readApiKeyFile(file: string | undefined): string | undefined {
   } catch {
     return '';
   }
-}
-
-/** rekey's Kafka clients as configured: TLS (the CA file re-read per connection) whenever SSL or SASL is on. */
-export function kafkaClientDeps(kafka: WorkerConfig['kafka']): KafkaDeps {
-  return {
-    brokers: kafka.brokers,
-    tls: kafka.tls,
-    ssl: kafka.ssl || kafka.sasl ? { caPem: caBundleReader(kafka.caFile) } : undefined,
-    sasl: kafka.sasl,
-    authorizerLog: kafka.authorizerLog,
-  };
 }

@@ -27,7 +27,8 @@ import { metricNames, stepDurationBuckets } from '../workflows/rotation/metricNa
 import { dataConverter } from './codec.js';
 import { parseWorkload, type WorkerConfig } from './config.js';
 import { logger } from './logger.js';
-import { caBundleReader, kafkaClientDeps, postgresTls, temporalConnectionOptions } from './tlsConfig.js';
+import { caBundleReader, postgresTls, temporalConnectionOptions } from './tlsConfig.js';
+import { kafkaClientDeps } from './kafkaDeps.js';
 
 const workflowsIndex = (ext: string) => fileURLToPath(new URL(`../workflows/index.${ext}`, import.meta.url));
 /** Source checkout: workflows/index.ts; compiled (dist/): workflows/index.js. */

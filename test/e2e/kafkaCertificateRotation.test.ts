@@ -4,7 +4,7 @@ import { Kafka, logLevel, type ConfigResourceTypes, type ConfigSource } from 'ka
 import type { WorkflowHandle } from '@temporalio/client';
 import { reloadListenerKeystore } from '../../activities/kafka.js';
 import { kafkaClientConfig } from '../../activities/kafkaClient.js';
-import { kafkaClientDeps } from '../../workers/tlsConfig.js';
+import { kafkaClientDeps } from '../../workers/kafkaDeps.js';
 import { CA_KEYS, CERT_KEYS, describeCertificate, handshake } from '../../activities/tls/index.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { pipeline } from '../../scripts/stack/config.js';

@@ -17,7 +17,8 @@ import { CA_KEYS, createCertificateAuthority } from '../../activities/tls/index.
 import { createEmbeddedWorker, embeddedWorkerConfig } from '../../scripts/lib/session.js';
 import { pipeline, repoRoot } from '../../scripts/stack/config.js';
 import { startTemporalTlsProxy, type TemporalTlsProxy } from '../../scripts/stack/temporalTlsProxy.js';
-import { kafkaClientDeps, postgresTls } from '../../workers/tlsConfig.js';
+import { postgresTls } from '../../workers/tlsConfig.js';
+import { kafkaClientDeps } from '../../workers/kafkaDeps.js';
 import { cfg, store } from './pipeline.js';
 
 /**

@@ -5,7 +5,7 @@ import { connectUrl } from '../../scripts/stack/connect.js';
 import { createKafkaActivities } from '../../activities/kafka.js';
 import { kafkaClientConfig } from '../../activities/kafkaClient.js';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
-import { kafkaClientDeps } from '../../workers/tlsConfig.js';
+import { kafkaClientDeps } from '../../workers/kafkaDeps.js';
 import { embeddedWorkerConfig } from '../../scripts/lib/session.js';
 import { cfg, failure, pgActs, run, withDb } from './pgActivities.js';
 import { connectFetch } from '../../scripts/stack/connectRest.js';

@@ -4,7 +4,7 @@ import { authOutcome, registryApi } from '../../activities/registryApi.js';
 import { registryFileWatch } from '../../activities/registryReload.js';
 import { loadStackConfig } from '../../scripts/stack/config.js';
 import { stackWorkerDefaults } from '../../scripts/lib/session.js';
-import { kafkaClientDeps } from '../../workers/tlsConfig.js';
+import { kafkaClientDeps } from '../../workers/kafkaDeps.js';
 
 const key = Buffer.alloc(32, 7).toString('base64');
 /** Everything a production worker must be told: the systems it rotates against. */
