@@ -129,7 +129,13 @@ function connectFetch(deps: ActivityDeps) {
   const secret = deps.kafkaConnect.auth?.secret;
   if (!secret) return trusting;
   return withBasicAuth(trusting, async () => {
-    const s = await deps.store.read(secret);
+    const s = await deps.store.read(secret).catch((err: Error) => {
+      // the request is never sent: say why, a forbidden read (RBAC) for good, an API hiccup for a retry
+      const text = `reading secret ${secret} (Kafka Connect's REST credential, kafkaConnect.auth.secret) failed: ${err.message}`;
+      throw err.name === 'KubernetesAccessError'
+        ? ApplicationFailure.nonRetryable(text, 'ConnectCredentialUnreadable')
+        : ApplicationFailure.retryable(text, 'SecretStoreUnavailable');
+    });
     const { user, password } = credentialKeys.sasl;
     if (!s?.data[user] || !s.data[password])
       throw ApplicationFailure.nonRetryable(

@@ -52,6 +52,8 @@ export function createKafkaConnectActivities(deps: KafkaConnectDeps) {
     try {
       res = await (deps.fetch ?? fetch)(`${deps.url}${path}`, { method, signal: AbortSignal.timeout(15_000) });
     } catch (err) {
+      // the request was never sent: its credential could not be read (a missing or forbidden secret)
+      if (err instanceof ApplicationFailure) return { failure: err, transient: false };
       return {
         failure: ApplicationFailure.retryable(
           `Kafka Connect ${method} ${path} unreachable: ${(err as Error).message}`,

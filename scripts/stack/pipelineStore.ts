@@ -10,13 +10,14 @@ import { s3Sink } from './s3Sink.js';
 export type PipelineStore = 'file' | 'kubernetes';
 
 async function copySecrets(from: SecretStore, to: SecretStore): Promise<void> {
-  // rekey's Kafka principal too: the worker reads it from the store it is configured with
+  // rekey's own Kafka principal and Connect REST credential too: the worker reads them from the store it is configured with
   for (const name of [
     pipeline.cdcSecret,
     pipeline.adminSecret,
     pipeline.registrySecret,
     pipeline.awsSecret,
     pipeline.rekeySaslSecret,
+    pipeline.connectRestSecret,
   ]) {
     const current = await from.read(name);
     if (!current) continue;
