@@ -3,6 +3,7 @@ import type { Activities } from '../../activities/index.js';
 import type { AuditEvent } from '../../activities/audit.js';
 import { createPlanActivities } from '../../activities/plans.js';
 import { managedCertificates, type ManagedCertificateRef } from '../../contracts/managedCertificates.js';
+import { stubbedWith } from './gates.js';
 
 const DAY = 86_400_000;
 /** The test server's clock (time skipping moves it far from the machine's), as the activity was scheduled. */
@@ -121,13 +122,10 @@ export class CaStubWorld {
   activities(testHooks = true): Activities {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the stubs below read as "the world"
     const w = this;
-    const on =
-      <I, O>(name: string, fn: (input: I) => O | Promise<O>) =>
-      async (input: I): Promise<O> => {
-        w.calls.push(name);
-        if (w.failing.has(name)) throw ApplicationFailure.nonRetryable(`${name} failed (stub)`, 'StubFailure');
-        return fn(input);
-      };
+    const on = stubbedWith((name) => {
+      w.calls.push(name);
+      if (w.failing.has(name)) throw ApplicationFailure.nonRetryable(`${name} failed (stub)`, 'StubFailure');
+    });
     const caView = (c: Ca) => ({
       subject: c.subject,
       issuer: c.subject,

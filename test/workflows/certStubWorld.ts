@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Activities } from '../../activities/index.js';
 import { createPlanActivities } from '../../activities/plans.js';
 import type { AuditEvent } from '../../activities/audit.js';
+import { stubbedWith } from './gates.js';
 
 interface Cert {
   fingerprint: string;
@@ -83,12 +84,7 @@ export class CertStubWorld {
   activities(testHooks = true): Activities {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the stubs below read as "the world"
     const w = this;
-    const on =
-      <I, O>(name: string, fn: (input: I) => O | Promise<O>) =>
-      async (input: I): Promise<O> => {
-        w.calls.push(name);
-        return fn(input);
-      };
+    const on = stubbedWith((name) => void w.calls.push(name));
     const view = (c: Cert) => ({
       subject: c.subject,
       issuer: `CN=${c.issuer}`,

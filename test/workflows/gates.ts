@@ -74,3 +74,15 @@ async function heldUntil(opened: Promise<void>): Promise<void> {
     clearInterval(beat);
   }
 }
+
+/**
+ * The wrapper every stub world writes its activities with: `enter(name)` runs first (it records
+ * the call, holds it at a gate or throws an injected failure), then the stub's own body.
+ */
+export const stubbedWith =
+  (enter: (name: string) => void | Promise<void>) =>
+  <I, O>(name: string, fn: (input: I) => O | Promise<O>) =>
+  async (input: I): Promise<O> => {
+    await enter(name);
+    return fn(input);
+  };

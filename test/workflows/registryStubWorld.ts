@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Activities } from '../../activities/index.js';
 import { createPlanActivities } from '../../activities/plans.js';
 import type { AuditEvent } from '../../activities/audit.js';
-import { Gates } from './gates.js';
+import { Gates, stubbedWith } from './gates.js';
 
 interface Cred {
   user: string;
@@ -126,12 +126,7 @@ export class RegistryStubWorld {
   activities(testHooks = true): Activities {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the stubs below read as "the world"
     const w = this;
-    const on =
-      <I, O>(name: string, fn: (input: I) => O | Promise<O>) =>
-      async (input: I): Promise<O> => {
-        await w.enter(name);
-        return fn(input);
-      };
+    const on = stubbedWith((name) => w.enter(name));
     const status = (slot: Slot | 'backup') => ({
       user: w.credOf(slot).user,
       status: w.accepts(w.credOf(slot)) ? 200 : 401,

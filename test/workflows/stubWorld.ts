@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Activities } from '../../activities/index.js';
 import { createPlanActivities } from '../../activities/plans.js';
 import type { AuditEvent } from '../../activities/audit.js';
-import { Gates } from './gates.js';
+import { Gates, stubbedWith } from './gates.js';
 
 /**
  * A pipeline in memory, for workflow tests with stub activities: secrets, roles, who
@@ -74,12 +74,7 @@ export class StubWorld {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the stubs below read as "the world" (w.secrets, w.roles)
     const w = this;
     const s = (name: string) => w.secrets.get(name);
-    const on =
-      <I, O>(name: string, fn: (input: I) => O | Promise<O>) =>
-      async (input: I): Promise<O> => {
-        await w.enter(name);
-        return fn(input);
-      };
+    const on = stubbedWith((name) => w.enter(name));
     const ok = { state: 'RUNNING', connector: 'c', tasks: [{ id: 0, state: 'RUNNING' }] };
     const applyCurrent = () => void (w.streaming = s(w.secret)!.user);
     const stubs = {

@@ -49,49 +49,48 @@ export function awsKeySteps(
   const s = p.secret;
   const where = `s3://${p.bucket}/${p.prefix}`;
   const canaryWhere = `${where}${p.canaryTopic}/`;
-  const step = plannedStep;
   return {
-    preflight: step(
+    preflight: plannedStep(
       'preflight',
       'preflight',
       `read only: ${p.user} has fewer than two access keys (IAM's limit; two only with deleteInactiveKey and the other one Inactive); ${s}'s key ${n.oldKey} is one of ${p.user}'s Active keys; connector ${p.connector} and its tasks RUNNING; ${n.canary ? `the sink's topics include ${p.canaryTopic} (the canary proves the switch)` : `an object under ${where} from the last ${RECENT_OBJECT_WINDOW_MS / 60_000} min (waits ≤ ${PREFLIGHT_OBJECT_WAIT_MS / 1000} s)`}`,
     ),
     deleteInactive: n.inactiveKey
-      ? step(
+      ? plannedStep(
           'delete-inactive-key',
           'staging',
           `IAM DeleteAccessKey ${n.inactiveKey} (Inactive, not in ${s}; deleteInactiveKey) — not undone: an Inactive key serves nobody, and a deleted key cannot come back`,
         )
       : null,
-    create: step(
+    create: plannedStep(
       'create-key',
       'staging',
       `IAM CreateAccessKey for ${p.user}; the new key id and its secret access key go only to secret ${s}-pending (the secret is never shown)`,
       `IAM DeleteAccessKey of the created key (never the one ${s} holds); delete secret ${s}-pending`,
     ),
-    newKeyAccepted: step(
+    newKeyAccepted: plannedStep(
       'new-key-accepted',
       'staging',
       `S3 ListObjectsV2 on ${p.bucket} signed with the new key (from ${s}-pending) until S3 accepts it (≤ ${KEY_ACCEPT_TIMEOUT_MS / 1000} s: IAM is eventually consistent, and the sink fails its task on a refusal)`,
     ),
-    promote: step(
+    promote: plannedStep(
       'promote',
       'switching',
       `copy secret ${s} → ${s}-backup; in ${s}: access-key-id/secret-access-key ← ${s}-pending, every other key unchanged (refused if ${s} changed since it was read)`,
       `copy ${s}-backup → ${s} (${n.oldKey} current again), restart ${p.connector}'s tasks, wait RUNNING, delete ${s}-backup`,
     ),
-    restartTasks: step(
+    restartTasks: plannedStep(
       'restart-tasks',
       'switching',
       `POST /connectors/${p.connector}/tasks/<id>/restart for every task: the sink's config provider re-reads ${s}`,
     ),
-    running: step(
+    running: plannedStep(
       'running',
       'switching',
       `wait until ${p.connector} and every task are RUNNING (a FAILED task restarted up to ${FAILED_TASK_RESTARTS} times)`,
     ),
     canaryWrite: n.canary
-      ? step(
+      ? plannedStep(
           'canary-write',
           'verifying',
           `upsert a row marked with this run's id into public.rekey_canary: Debezium carries it to ${p.canaryTopic}, the sink to ${canaryWhere}`,
@@ -99,64 +98,64 @@ export function awsKeySteps(
         )
       : null,
     canaryArchived: n.canary
-      ? step(
+      ? plannedStep(
           'canary-archived',
           'verifying',
           `read the newest objects under ${canaryWhere} written after the task restart until one holds the marker, writing the row again every 5 s (≤ ${OBJECT_TIMEOUT_MS / 1000} s): the sink consumed and wrote it with the new key, whatever the traffic`,
         )
       : null,
-    newKeyUsed: step(
+    newKeyUsed: plannedStep(
       'new-key-used',
       'verifying',
       `IAM GetAccessKeyLastUsed of the new key until it reports a use (≤ ${KEY_USE_TIMEOUT_MS / 1000} s, heartbeating): the sink signs with it`,
     ),
     freshObject: n.canary
       ? null
-      : step(
+      : plannedStep(
           'fresh-object',
           'verifying',
           `wait until an object under ${where} is newer than the task restart (≤ ${OBJECT_TIMEOUT_MS / 1000} s): the sink writes with the new key`,
         ),
-    oldKeyUnused: step(
+    oldKeyUnused: plannedStep(
       'old-key-unused',
       'verifying',
       `for ${p.watchSeconds} s, while ${n.oldKey} is still Active, IAM GetAccessKeyLastUsed of it every 5 s: it must not report a use after the minute the sink's tasks restarted (else OldKeyStillUsed: something besides the sink uses it; roll back). Watched before the deactivation: AWS refuses an Inactive key, so its last use cannot move after it`,
     ),
-    deactivate: step(
+    deactivate: plannedStep(
       'deactivate-old-key',
       'verifying',
       `IAM UpdateAccessKey ${n.oldKey} Inactive`,
       `IAM UpdateAccessKey ${n.oldKey} Active, then S3 signed with it until it accepts it again`,
     ),
-    stillWriting: step(
+    stillWriting: plannedStep(
       'still-writing',
       'verifying',
       n.canary
         ? `${p.connector} and every task RUNNING, and the canary row (written again) found under ${canaryWhere} in an object newer than the deactivation (≤ ${OBJECT_TIMEOUT_MS / 1000} s)`
         : `${p.connector} and every task RUNNING, and an object under ${where} newer than the deactivation (≤ ${OBJECT_TIMEOUT_MS / 1000} s)`,
     ),
-    grace: step(
+    grace: plannedStep(
       'grace',
       'grace',
       `keep ${n.oldKey} (Inactive) for ${p.gracePeriod}, so a rollback can reactivate it (signals: cleanupNow, extendGrace, rollback)`,
     ),
-    oldKeyIdle: step(
+    oldKeyIdle: plannedStep(
       'old-key-idle',
       'cleanup',
       `IAM GetAccessKeyLastUsed of ${n.oldKey}: no use since its deactivation (else the run parks: someone uses it again)`,
     ),
-    deleteOld: step('delete-old-key', 'cleanup', `IAM DeleteAccessKey ${n.oldKey}, only while it is Inactive`),
-    oldKeyRefused: step(
+    deleteOld: plannedStep('delete-old-key', 'cleanup', `IAM DeleteAccessKey ${n.oldKey}, only while it is Inactive`),
+    oldKeyRefused: plannedStep(
       'old-key-refused',
       'cleanup',
       `S3 ListObjectsV2 on ${p.bucket} signed with ${n.oldKey} (its secret in ${s}-backup) until S3 answers InvalidAccessKeyId (≤ ${REFUSAL_TIMEOUT_MS / 1000} s: IAM is eventually consistent)`,
     ),
-    removeVersions: step(
+    removeVersions: plannedStep(
       'remove-versions',
       'cleanup',
       `delete secrets ${s}-pending and ${s}-backup (the old secret access key is gone everywhere)${n.canary ? '; delete the canary row' : ''}`,
     ),
-    accessValidation: step(
+    accessValidation: plannedStep(
       'access-validation',
       'cleanup',
       'the runbook checklist lines of s3 (read only); a failed line is reported in the result and the audit log, not rolled back',

@@ -13,8 +13,6 @@ export interface CaFacts {
   graceMs: number;
 }
 
-const step = plannedStep;
-
 /**
  * Every step of a CA rotation with what it does (keys never shown) and its compensation: the
  * workflow names its steps from here and the dry run prints this list. Per-certificate steps
@@ -29,14 +27,16 @@ export function caSteps(p: CaRotationPlan, f: CaFacts) {
     does: (c: CaFacts['certificates'][number]) => string,
     undo?: (c: CaFacts['certificates'][number]) => string,
   ) =>
-    Object.fromEntries(f.certificates.map((c) => [c.secret, step(`${name}:${c.secret}`, phase, does(c), undo?.(c))]));
+    Object.fromEntries(
+      f.certificates.map((c) => [c.secret, plannedStep(`${name}:${c.secret}`, phase, does(c), undo?.(c))]),
+    );
   return {
-    preflight: step(
+    preflight: plannedStep(
       'preflight',
       'preflight',
       `read only: ${ca} holds a CA (${f.from}); no ${pending} from another rotation; every managed certificate (${f.certificates.map((c) => c.secret).join(', ')}) is readable and served`,
     ),
-    createCa: step(
+    createCa: plannedStep(
       'create-ca',
       'staging',
       `on the worker: a new ECDSA P-256 CA, CN=${f.newCommonName}, ${p.caValidityDays} days, into ${pending} (the key is never shown)`,
@@ -56,19 +56,24 @@ export function caSteps(p: CaRotationPlan, f: CaFacts) {
         `child rotate-certificate/${c.secret}: a new certificate for ${c.service} signed by ${pending} (${c.validityDays} days), installed, reloaded and verified by handshake against the new CA`,
       (c) => `child rotate-certificate/${c.secret} again, signed by ${ca} (the old CA, restored first)`,
     ),
-    backupCa: step('backup-ca', 'switching', `copy ${ca} → ${ca}-backup (the old CA)`, `delete secret ${ca}-backup`),
-    promoteCa: step(
+    backupCa: plannedStep(
+      'backup-ca',
+      'switching',
+      `copy ${ca} → ${ca}-backup (the old CA)`,
+      `delete secret ${ca}-backup`,
+    ),
+    promoteCa: plannedStep(
       'promote-ca',
       'switching',
       `copy ${pending} → ${ca}: the new CA signs from now on (renewals included)`,
       `copy ${ca}-backup → ${ca}`,
     ),
-    verifyNew: step(
+    verifyNew: plannedStep(
       'verify-new-ca',
       'verifying',
       `TLS handshake with every service: the served certificate validates against ${ca} (the new CA) and names its host`,
     ),
-    grace: step(
+    grace: plannedStep(
       'grace',
       'grace',
       `both CAs trusted for ${Math.round(f.graceMs / 60_000)} min (cleanupNow ends it early; rollback undoes everything above)`,
@@ -78,12 +83,12 @@ export function caSteps(p: CaRotationPlan, f: CaFacts) {
       'cleanup',
       (c) => `remove the old CA ${f.from} from ${c.secret}'s ca.crt, install it for ${c.service} and reload`,
     ),
-    verifyOldGone: step(
+    verifyOldGone: plannedStep(
       'verify-old-ca-gone',
       'cleanup',
       `TLS handshake with every service: trusted by the new CA, refused by a client that trusts only the old CA (${ca}-backup)`,
     ),
-    cleanup: step(
+    cleanup: plannedStep(
       'remove-versions',
       'cleanup',
       `delete secrets ${pending} and ${ca}-backup (the old CA's key is gone)`,

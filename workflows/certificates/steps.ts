@@ -25,29 +25,28 @@ const reloadOf: Record<CertificateRotationPlan['service'], string> = {
  */
 export function certificateSteps(p: CertificateRotationPlan, f: CertificateFacts) {
   const s = p.secret;
-  const step = plannedStep;
   const reload = reloadOf[p.service];
   const handshake = `TLS handshake with ${f.endpoint.host}:${f.endpoint.port}${f.endpoint.protocol === 'postgres' ? ' (after PostgreSQL’s SSLRequest)' : ''}`;
   return {
-    preflight: step(
+    preflight: plannedStep(
       'preflight',
       'preflight',
       `read only: ${p.caSecret} can sign for ${p.validityDays} days; ${handshake} serves ${s}'s certificate ${f.from}; the new SANs equal the current ones (or allowSanChange) and include ${f.hostname}`,
     ),
-    issue: step(
+    issue: plannedStep(
       'issue',
       'staging',
       `on the worker: a new ECDSA P-256 key and CSR for CN=${f.commonName}, SANs ${f.sans.join(', ')}; signed by ${p.caSecret} for ${p.validityDays} days; key, certificate and CA into ${s}-pending (the key is never shown)`,
       `delete secret ${s}-pending`,
     ),
-    backup: step('backup', 'switching', `copy secret ${s} → ${s}-backup`, `delete secret ${s}-backup`),
-    promote: step(
+    backup: plannedStep('backup', 'switching', `copy secret ${s} → ${s}-backup`, `delete secret ${s}-backup`),
+    promote: plannedStep(
       'promote',
       'switching',
       `copy ${s}-pending → ${s} (refused if ${s} changed since it was read)`,
       `copy ${s}-backup → ${s}`,
     ),
-    install: step(
+    install: plannedStep(
       'install',
       'switching',
       `install ${s} for ${p.service} (Kubernetes: the projected Secret volume), then ${reload} until a handshake serves the new certificate (≤ 300 s)`,
@@ -55,19 +54,19 @@ export function certificateSteps(p: CertificateRotationPlan, f: CertificateFacts
     ),
     ...(RESTARTED_TLS_SERVICES.includes(p.service)
       ? {
-          heal: step(
+          heal: plannedStep(
             'connector-running',
             'switching',
             `after the ${p.service} restart: the connector's failed tasks restarted (nothing is lost: uncommitted offsets are read again) and every task RUNNING`,
           ),
         }
       : {}),
-    verify: step(
+    verify: plannedStep(
       'verify-served',
       'verifying',
       `${handshake} as a client: the served certificate is the new one, validates against ${p.caSecret} and matches ${f.hostname}`,
     ),
-    cleanup: step(
+    cleanup: plannedStep(
       'remove-versions',
       'cleanup',
       `delete secrets ${s}-pending and ${s}-backup (the old key is gone; the old certificate is not revoked and expires by itself)`,

@@ -9,6 +9,7 @@ import {
   restartStamp,
   Rotation,
   type RotationResult,
+  proveByCanary,
 } from '../rotation/index.js';
 import { check, type CheckResult } from '../rotation/preflight.js';
 import {
@@ -16,7 +17,7 @@ import {
   type KafkaScramRotationInput,
   type KafkaScramRotationPlan,
 } from '../../contracts/input/kafkaScram.js';
-import { CANARY_TIMEOUT_MS, kafkaScramSteps, type KafkaScramSteps, LOGIN_WAIT_MS } from './steps.js';
+import { kafkaScramSteps, type KafkaScramSteps, LOGIN_WAIT_MS } from './steps.js';
 
 const { read, change, wait, undo, worker } = procedureActivities();
 
@@ -138,23 +139,7 @@ async function switchClients(run: Run): Promise<void> {
     () => login(plan.secret, plan, 'accepted', wait),
     (x) => `User:${x.user} accepted`,
   );
-  const since = Date.now() - 5_000;
-  const canary = await r.change(steps.canaryWrite, {
-    run: () => change.writeCanary({ marker }),
-    undo: () => undo.removeCanary({ marker }),
-    show: (c) => `at ${c.lsn}`,
-  });
-  await r.wait(
-    steps.slotAdvanced.name,
-    () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: CANARY_TIMEOUT_MS }),
-    (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`,
-  );
-  await r.wait(
-    steps.canaryReadBack.name,
-    () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: CANARY_TIMEOUT_MS }),
-    (e) => `partition ${e.partition} offset ${e.offset}`,
-  );
-  r.checkpoint('canary-read-back');
+  await proveByCanary(r, { change, wait, undo }, { steps, path: plan, marker });
   if (run.switchedAt)
     await r.step(
       steps.sawSwitch.name,

@@ -8,6 +8,7 @@ import {
   gatePreflight,
   resolvePlanOnWorker,
   restartStamp,
+  proveByCanary,
 } from '../rotation/index.js';
 import {
   cdcUserName,
@@ -127,23 +128,7 @@ export async function rotatePostgresCdcCredentials(input: PostgresCdcRotationInp
       (s) => `walsender ${s.slot.activePid} runs as ${s.streamingUser}`,
     );
     const marker = `rekey-${runId}`;
-    const since = Date.now() - 5_000;
-    const canary = await r.change(steps.canaryWrite, {
-      run: () => change.writeCanary({ marker }),
-      undo: () => undo.removeCanary({ marker }),
-      show: (c) => `at ${c.lsn}`,
-    });
-    await r.wait(
-      steps.slotAdvanced.name,
-      () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: 120_000 }),
-      (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`,
-    );
-    await r.wait(
-      steps.canaryReadBack.name,
-      () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: 120_000 }),
-      (e) => `partition ${e.partition} offset ${e.offset}`,
-    );
-    r.checkpoint('canary-read-back');
+    await proveByCanary(r, { change, wait, undo }, { steps, path: plan, marker });
 
     // 5. Grace: the old user stays valid (and expires by itself at grace end + 1 h).
     if (plan.compromise) r.tracker.note(steps.grace.name, 'skipped', 'compromise: the old user is revoked at once');

@@ -16,3 +16,4 @@ export {
   windowRefusal,
 } from '../../contracts/window.js';
 export { check, type CheckResult, gatePreflight, resolvePlanOnWorker } from './preflight.js';
+export { CANARY_TIMEOUT_MS, canarySteps, type CanarySteps, proveByCanary } from './canary.js';

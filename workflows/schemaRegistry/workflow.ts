@@ -10,6 +10,7 @@ import {
   gatePreflight,
   resolvePlanOnWorker,
   restartStamp,
+  proveByCanary,
 } from '../rotation/index.js';
 import { alignToWindow } from '../../contracts/window.js';
 import {
@@ -19,7 +20,7 @@ import {
   type SchemaRegistryRotationPlan,
 } from '../../contracts/input/schemaRegistry.js';
 import { authAccepted, evaluateRegistryPreflight } from './preflight.js';
-import { CANARY_TIMEOUT_MS, orderedRegistrySteps, type RegistrySteps, registrySteps } from './steps.js';
+import { orderedRegistrySteps, type RegistrySteps, registrySteps } from './steps.js';
 
 const { read, change, wait, undo, worker } = procedureActivities();
 
@@ -190,25 +191,10 @@ async function switchClients(run: Run): Promise<void> {
     () => lookupAs(plan, newUser),
     (x) => `${x.subject} v${x.version} (id ${x.id}) as ${x.user}`,
   );
-  const since = Date.now() - 5_000;
+  const sinceMs = Date.now() - 5_000;
   // rekey's own lookups above authenticate as the new user too: the converter's request is the one after this mark
   const beforeCanary = run.switchedAt ? await read.registryAccessLogMark() : null;
-  const canary = await r.change(steps.canaryWrite, {
-    run: () => change.writeCanary({ marker }),
-    undo: () => undo.removeCanary({ marker }),
-    show: (c) => `at ${c.lsn}`,
-  });
-  await r.wait(
-    steps.slotAdvanced.name,
-    () => wait.waitSlotPast({ slot: plan.slot, lsn: canary.lsn, timeoutMs: CANARY_TIMEOUT_MS }),
-    (s) => `confirmed_flush_lsn ${s.confirmedFlushLsn}`,
-  );
-  await r.wait(
-    steps.canaryReadBack.name,
-    () => wait.awaitCanaryEvent({ topic: plan.canaryTopic, marker, sinceMs: since, timeoutMs: CANARY_TIMEOUT_MS }),
-    (e) => `partition ${e.partition} offset ${e.offset}`,
-  );
-  r.checkpoint('canary-read-back');
+  await proveByCanary(r, { change, wait, undo }, { steps, path: plan, marker, sinceMs });
   if (run.switchedAt && beforeCanary)
     await r.step(
       steps.sawSwitch.name,
