@@ -15,6 +15,7 @@ import { createKafkaAuthorizerLogActivities } from './kafkaAuthorizerLog.js';
 import { createKafkaValidation } from './kafkaValidation.js';
 import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
 import { createKafkaConnectValidation } from './kafkaConnectValidation.js';
+import { createConnectRestUserActivities } from './connectRestUsers.js';
 import type { ConnectPodsMemory } from './kubernetes.js';
 import { createKubernetesValidation } from './kubernetesValidation.js';
 import { createNetworkValidation, endpointOf, type Endpoint } from './network.js';
@@ -168,6 +169,13 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...postgres,
     ...createKafkaConnectActivities(connect),
+    ...createConnectRestUserActivities({
+      store: deps.store,
+      url: deps.kafkaConnect.url,
+      fetch: fetchTrusting(deps.kafkaConnect.caPem),
+      rekeyFetch: connect.fetch,
+      rekeyAuthSecret: deps.kafkaConnect.auth?.secret,
+    }),
     ...createKafkaActivities(kafkaClientConfig(deps.kafka, deps.store)),
     ...kafkaPrincipals,
     ...createKafkaAuthorizerLogActivities({

@@ -1,4 +1,5 @@
 import * as awsKeys from './input/awsKeys.js';
+import * as connectRest from './input/connectRest.js';
 import * as kafkaScram from './input/kafkaScram.js';
 import * as postgresCdc from './input/postgresCdc.js';
 import * as schemaRegistry from './input/schemaRegistry.js';
@@ -98,6 +99,19 @@ export const credentialProcedures = {
       `rotate the Kafka SCRAM principal of ${p.target} (${p.secret}, ${p.mechanism}, connector ${p.connector}, grace ${p.gracePeriod}${p.compromise ? ', COMPROMISE' : ''})`,
     emergencyOrder: 4,
     emergencySince: 'emergency-kafka-scram',
+    scheduled: true,
+  }),
+  'connect-rest': define({
+    id: 'connect-rest',
+    title: 'Kafka Connect REST user',
+    workflowType: 'rotateConnectRestCredentials',
+    planResolver: 'resolveConnectRestPlan',
+    defaultSecret: connectRest.DEFAULT_SECRET,
+    parse: connectRest.parseConnectRestInput,
+    summary: (p) =>
+      `rotate Kafka Connect's REST user for ${p.target} (${p.secret}, users in ${p.usersKey}, grace ${p.gracePeriod}${p.compromise ? ', COMPROMISE' : ''})`,
+    emergencyOrder: 5,
+    emergencySince: 'emergency-connect-rest',
     scheduled: true,
   }),
 };

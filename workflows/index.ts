@@ -2,6 +2,7 @@ export { rotatePostgresCdcCredentials } from './postgresCdc/workflow.js';
 export { rotateSchemaRegistryCredentials } from './schemaRegistry/workflow.js';
 export { rotateAwsAccessKeys } from './awsKeys/workflow.js';
 export { rotateKafkaScramCredentials } from './kafkaScram/workflow.js';
+export { rotateConnectRestCredentials } from './connectRest/workflow.js';
 export { rotateServiceCertificate } from './certificates/workflow.js';
 /** Still registered: rotations started before the rotation kit hold one as a child. */
 export { targetLock } from './legacy/targetLock.js';

@@ -1,5 +1,6 @@
 import { type CredentialProcedureId, credentialProcedureIds, credentialProcedures } from '../contracts/procedures.js';
 import { rotateAwsAccessKeys } from './awsKeys/workflow.js';
+import { rotateConnectRestCredentials } from './connectRest/workflow.js';
 import { rotateKafkaScramCredentials } from './kafkaScram/workflow.js';
 import { rotatePostgresCdcCredentials } from './postgresCdc/workflow.js';
 import type { RotationResult } from './rotation/index.js';
@@ -19,6 +20,7 @@ export const credentialWorkflows = {
   'schema-registry': rotateSchemaRegistryCredentials,
   'aws-keys': rotateAwsAccessKeys,
   'kafka-scram': rotateKafkaScramCredentials,
+  'connect-rest': rotateConnectRestCredentials,
 } satisfies Record<CredentialProcedureId, (input: never) => Promise<RotationResult>>;
 
 /** What a parent workflow (a Schedule's run, the emergency switch) starts as a child, by procedure id. */

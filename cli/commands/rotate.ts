@@ -3,6 +3,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { AwsKeysRotationInput } from '../../contracts/input/awsKeys.js';
 import type { PostgresCdcRotationInput } from '../../contracts/input/postgresCdc.js';
 import type { SchemaRegistryRotationInput } from '../../contracts/input/schemaRegistry.js';
+import type { ConnectRestRotationInput } from '../../contracts/input/connectRest.js';
 import type { KafkaScramRotationInput } from '../../contracts/input/kafkaScram.js';
 import {
   type CredentialProcedureId,
@@ -134,6 +135,13 @@ interface ScramOptions extends CommonOptions {
   secret: string;
   userPrefix?: string;
   mechanism: string;
+  connector: string;
+}
+interface ConnectRestOptions extends CommonOptions {
+  target: string;
+  secret: string;
+  usersKey: string;
+  userPrefix?: string;
   connector: string;
 }
 interface AwsOptions extends CommonOptions {
@@ -273,9 +281,35 @@ const rotateCommands = {
       await runCredential('kafka-scram', o, input);
     });
   },
+  'connect-rest': (program: Command) => {
+    const rest = program
+      .command('rotate-connect-rest')
+      .description(
+        "start a Kafka Connect REST credential's rotation (KAFKA_CONNECT_PASSWORD): Connect made to accept a second user (a worker restart), the clients moved, the old user removed after grace (another restart) and proven refused (one per secret at a time)",
+      )
+      .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
+      .option('--secret <name>', 'the secret the REST clients read and Connect mounts', defaultSecrets['connect-rest'])
+      .option('--users-key <key>', "the secret's key holding the users Connect accepts", 'users.properties')
+      .option('--user-prefix <name>', 'new user <prefix>-<yyyymmdd>-<hhmm> (default: the current name)')
+      .option('--connector <name>', 'a connector on the Connect cluster (its lease)', 'postgres-cdc-users-connector');
+    commonOptions(rest, {
+      grace: 'keep the old user accepted this long (default PT24H; at most P30D)',
+      compromise: 'suspected compromise: remove the old user right after the switch (no grace)',
+    }).action(async (o: ConnectRestOptions) => {
+      const input = {
+        target: o.target,
+        secret: o.secret,
+        usersKey: o.usersKey,
+        ...(o.userPrefix ? { userPrefix: o.userPrefix } : {}),
+        connector: o.connector,
+        ...commonInput(o),
+      } as ConnectRestRotationInput;
+      await runCredential('connect-rest', o, input);
+    });
+  },
 } satisfies Record<CredentialProcedureId, (program: Command) => void>;
 
-/** `rekey rotate-postgres-cdc|rotate-schema-registry|rotate-aws-keys|rotate-kafka-scram`: what the Web UI starts, from a terminal. */
+/** `rekey rotate-postgres-cdc|rotate-schema-registry|rotate-aws-keys|rotate-kafka-scram|rotate-connect-rest`: what the Web UI starts, from a terminal. */
 export function registerRotateCommands(program: Command): void {
   for (const id of credentialProcedureIds) rotateCommands[id](program);
 }

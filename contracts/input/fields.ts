@@ -65,3 +65,11 @@ export const noGraceWhenCompromised =
 /** The grace period a plan resolves to: the input's, else none in compromise mode, else the procedure's default. */
 export const resolvedGrace = (v: { compromise: boolean; gracePeriod?: string }, normal: string): string =>
   v.gracePeriod ?? (v.compromise ? 'PT0S' : normal);
+
+/** `<prefix>-yyyymmdd-hhmm` in UTC (prefix: the current name without such a date); seconds are added when that name is taken. */
+export function datedUserName(prefix: string | undefined, current: string, at: Date): string {
+  const base = prefix ?? current.replace(/-\d{8}-\d{4,6}$/, '');
+  const iso = at.toISOString();
+  const name = `${base}-${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11, 16).replace(':', '')}`;
+  return name === current ? `${name}${iso.slice(17, 19)}` : name;
+}

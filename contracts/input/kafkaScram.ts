@@ -10,6 +10,7 @@ import {
   objectName,
   requestFields,
   resolvedGrace,
+  datedUserName,
 } from './fields.js';
 import { parseInput } from '../errors.js';
 
@@ -91,10 +92,5 @@ export function parseKafkaScramInput(raw: unknown): KafkaScramRotationPlan {
   return parseInput(KafkaScramRotationInput, raw);
 }
 
-/** `<prefix>-yyyymmdd-hhmm` in UTC (prefix: the current name without such a date); seconds are added when that name is taken. */
-export function kafkaPrincipalName(prefix: string | undefined, current: string, at: Date): string {
-  const base = prefix ?? current.replace(/-\d{8}-\d{4,6}$/, '');
-  const iso = at.toISOString();
-  const name = `${base}-${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11, 16).replace(':', '')}`;
-  return name === current ? `${name}${iso.slice(17, 19)}` : name;
-}
+/** The new principal's name: `<prefix>-yyyymmdd-hhmm` in UTC (the same shape as every alternating user rekey makes). */
+export const kafkaPrincipalName = datedUserName;

@@ -11,6 +11,7 @@ import { connectPluginSettings } from './connectPlugins.js';
 import { fastJvmStart } from './jvmStart.js';
 import { connectMetricsAgent } from './connectMetrics.js';
 import { connectFetch, connectRestJaasFile, writeConnectRestAuthFiles } from './connectRest.js';
+import { connectorStore, type ConnectorStore, rememberConnectorStore } from './connectorStore.js';
 
 export const connectUrl = (cfg: StackConfig) => `http://127.0.0.1:${cfg.ports.connect}`;
 /** The kubeconfig Strimzi's provider reads (the kafka-connect ServiceAccount's token, written by the kubelet when it starts the pod). */
@@ -18,24 +19,7 @@ export const connectKubeconfigPath = (cfg: StackConfig) => path.join(cfg.dataDir
 /** Where the embedded kubelet projects the Connect pod's Secret volumes. */
 export const projectedVolumesDir = (cfg: StackConfig) => path.join(cfg.dataDir, 'kubelet', 'volumes');
 
-/**
- * Where the connector's credential comes from:
- * - `file`: `${dir:…}` into the file store (the stack's default, no Kubernetes);
- * - `kubernetes`: `${secrets:data-ingestion/<secret>:key}`, read from the API by Strimzi's provider on every (re)start;
- * - `kubernetes-volume`: `${dir:…}` into the Secret volume the kubelet projects (refreshed on its own clock).
- */
-export const connectorStores = ['file', 'kubernetes', 'kubernetes-volume'] as const;
-export type ConnectorStore = (typeof connectorStores)[number];
-const storeFile = (cfg: StackConfig) => path.join(cfg.dataDir, 'connect', 'credential-store');
-
-export function connectorStore(cfg: StackConfig): ConnectorStore {
-  try {
-    const v = fs.readFileSync(storeFile(cfg), 'utf8').trim();
-    return (connectorStores as readonly string[]).includes(v) ? (v as ConnectorStore) : 'file';
-  } catch {
-    return 'file';
-  }
-}
+export { connectorStore, connectorStores, type ConnectorStore } from './connectorStore.js';
 
 /** A config-provider reference to one key of a secret, in the form the store needs. */
 export function ref(cfg: StackConfig, store: ConnectorStore, secret: string, key: string): string {
@@ -102,8 +86,7 @@ export function connectorConfig(cfg: StackConfig, store: ConnectorStore = connec
  * its tasks run with the new references. Remembered, so `stack:up` keeps it.
  */
 export async function useConnectorStore(cfg: StackConfig, store: ConnectorStore): Promise<void> {
-  fs.mkdirSync(path.dirname(storeFile(cfg)), { recursive: true });
-  fs.writeFileSync(storeFile(cfg), `${store}\n`);
+  rememberConnectorStore(cfg, store);
   await connect.seed!(cfg);
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { FileSecretStore } from '../../activities/secrets/fileStore.js';
+import { pipelineSecrets } from './connectorStore.js';
 import { loadStackConfig, pipeline, type StackConfig } from './config.js';
 
 /** What a client sends: the `username`/`password` keys of secret kafka-connect-rest (the platform plan's KAFKA_CONNECT_PASSWORD). */
@@ -13,7 +13,8 @@ const authDir = (cfg: StackConfig) => path.join(cfg.dataDir, 'connect', 'rest-au
 export const connectRestUsersFile = (cfg: StackConfig) => path.join(authDir(cfg), USERS_KEY);
 export const connectRestJaasFile = (cfg: StackConfig) => path.join(authDir(cfg), 'jaas.conf');
 
-const store = (cfg: StackConfig) => new FileSecretStore(cfg.secretsDir);
+/** Where the credential lives now (the file store, or the cluster's Secret a rollout's new pod would mount). */
+const store = (cfg: StackConfig) => pipelineSecrets(cfg);
 
 /**
  * Makes the REST credential once (a random base64url password: nothing a properties file would

@@ -106,7 +106,7 @@ describe('emergency rotate-all', () => {
         return (await handle.result()) as EmergencyResult;
       },
     ).finally(() => db.end());
-    await recordHistory(handle!, 'other-emergency-rotate-all-completed-v4');
+    await recordHistory(handle!, 'other-emergency-rotate-all-completed-v5');
     const result = run.result;
     console.info(`emergency: ${JSON.stringify(result)}`);
     expect(result.rotations.map((r) => [r.procedure, r.account ?? r.service, r.status])).toEqual([
@@ -114,6 +114,7 @@ describe('emergency rotate-all', () => {
       ['aws-keys', undefined, 'completed'],
       ['schema-registry', 'probe', 'completed'],
       ['kafka-scram', undefined, 'completed'],
+      ['connect-rest', undefined, 'completed'],
       ['certificate', 'kafka-connect', 'completed'],
     ]);
     expect(result.validation?.failed).toEqual([]);
@@ -145,6 +146,11 @@ describe('emergency rotate-all', () => {
     ).json()) as { tasks: Array<{ state: string }> };
     expect(sink.tasks.map((t) => t.state)).toEqual(['RUNNING']);
 
+    // Connect's REST API: a new user, the old one refused (the child proved it; here, as any client sees it)
+    const rest = result.rotations.find((r) => r.procedure === 'connect-rest')!;
+    expect(rest.to).not.toBe(rest.from);
+    expect((await store.read(pipeline.connectRestSecret))!.data.username).toBe(rest.to);
+
     // Connect's REST API: a new certificate in its secret (the child proved it served and trusted before it completed)
     const connectCert = (await store.read('connect-tls'))!.info.fingerprint;
     expect(connectCert).not.toBe(oldConnectCert);
@@ -161,6 +167,7 @@ describe('emergency rotate-all', () => {
     const audit = await auditLines(Object.assign(handle!, { firstExecutionRunId: runId }), w.config.audit.path);
     expect(audit.map((a) => `${a.action}:${a.status}`)).toEqual([
       'emergency_rotate_all:started',
+      'emergency_rotation:success',
       'emergency_rotation:success',
       'emergency_rotation:success',
       'emergency_rotation:success',

@@ -118,6 +118,9 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     // the SCRAM rotation restarts the whole Connect worker: after the CDC and registry windows of the same night
     for (const t of rows[`${SCHEDULE_ID_PREFIX}kafka-scram-monthly`]!.nextRuns.map((x) => new Date(x)))
       expect([t.getUTCDay(), t.getUTCDate() <= 7, t.getUTCHours(), t.getUTCMinutes()]).toEqual([0, true, 4, 0]);
+    // the Connect REST rotation restarts it too: an hour after the SCRAM window opens, the same night
+    for (const t of rows[`${SCHEDULE_ID_PREFIX}connect-rest-monthly`]!.nextRuns.map((x) => new Date(x)))
+      expect([t.getUTCDay(), t.getUTCDate() <= 7, t.getUTCHours(), t.getUTCMinutes()]).toEqual([0, true, 5, 0]);
     const weekly = rows[`${SCHEDULE_ID_PREFIX}validation-weekly`]!.nextRuns.map((t) => new Date(t));
     weekly.forEach((t, i) => {
       expect([t.getUTCDay(), t.getUTCHours(), t.getUTCMinutes()]).toEqual([1, 6, 0]);
@@ -148,6 +151,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       'unchanged',
       'unchanged',
       'unchanged',
+      'unchanged',
     ]);
     const after = await Promise.all(
       (await rekeyIds()).map(async (id) => [
@@ -165,6 +169,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       'unchanged',
       'unchanged',
       'unchanged',
+      'unchanged',
     ]);
     const cdc = (await listSchedules(w.client)).find((r) => r.id.endsWith('postgresql-cdc-monthly'))!;
     expect(new Date(cdc.nextRuns[0]!).getUTCMinutes()).toBe(15);
@@ -175,6 +180,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       { id: `${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`, change: 'updated' },
       { id: `${SCHEDULE_ID_PREFIX}aws-keys-quarterly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}certificate-renewal-daily`, change: 'deleted' },
+      { id: `${SCHEDULE_ID_PREFIX}connect-rest-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}kafka-scram-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}schema-registry-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}validation-weekly`, change: 'deleted' },
