@@ -103,6 +103,7 @@ describe('rekey CLI', () => {
       'rotate',
       'rotate-aws-keys',
       'rotate-ca',
+      'rotate-connect-rest',
       'rotate-kafka-scram',
       'rotate-postgres-cdc',
       'rotate-schema-registry',

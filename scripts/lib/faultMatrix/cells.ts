@@ -261,4 +261,17 @@ export const matrixCells: MatrixCell[] = [
     step: 'phase:grace',
     inject: faults.temporalRestart(),
   }),
+  cell({
+    procedure: 'connect-rest',
+    fault: 'Connect REST 503 for 20 s',
+    step: 'restart-accept-both',
+    hold: 'restartConnectWorker',
+    inject: faults.connect5xx(),
+  }),
+  cell({
+    procedure: 'connect-rest',
+    fault: 'Temporal server restart',
+    step: 'phase:grace',
+    inject: faults.temporalRestart(),
+  }),
 ];

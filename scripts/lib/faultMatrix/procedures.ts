@@ -3,6 +3,7 @@ import { IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CA_KEYS, CERT_KEYS, describeCertificate, handshake } from '../../../activities/tls/index.js';
 import type { SecretStore } from '../../../activities/secrets/store.js';
+import { acceptedUsers } from '../../../activities/connectRestUsersFile.js';
 import { siblings } from '../../../activities/secrets/store.js';
 import { Kafka } from 'kafkajs';
 import fs from 'node:fs';
@@ -20,7 +21,7 @@ import { adminClient } from '../../stack/postgres.js';
 import { kafkaBootstrap } from '../../stack/kafka.js';
 import { kafkaCaFile, kafkaSaslBootstrap } from '../../stack/kafkaPrincipals.js';
 
-export const procedureNames = ['cdc', 'registry', 'aws', 'cert', 'scram'] as const;
+export const procedureNames = ['cdc', 'registry', 'aws', 'cert', 'scram', 'connect-rest'] as const;
 export type ProcedureName = (typeof procedureNames)[number];
 
 /** The credential a procedure's clients use right now, as an operator would check it. */
@@ -210,7 +211,47 @@ const scram: Procedure = {
   },
 };
 
-export const procedures: Record<ProcedureName, Procedure> = { cdc, registry, aws, cert, scram };
+/** What Connect's REST API answers a client sending this user and password. */
+async function restStatus(cfg: StackConfig, username: string, password: string): Promise<number | string> {
+  const auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+  const res = await fetch(`http://127.0.0.1:${cfg.ports.connect}/connectors`, {
+    headers: { authorization: auth },
+  }).catch((e: Error) => e.message);
+  if (typeof res === 'string') return res;
+  await res.body?.cancel();
+  return res.status;
+}
+
+const connectRest: Procedure = {
+  name: 'connect-rest',
+  secrets: [pipeline.connectRestSecret],
+  start: (client, taskQueue, extra) =>
+    credentialStarters['connect-rest'](
+      client,
+      { target: 'ecommerce', gracePeriod: 'PT3S', requestedBy: by, ...extra },
+      { taskQueue },
+    ),
+  async inUse({ cfg, store }) {
+    const data = (await store.read(pipeline.connectRestSecret))?.data ?? {};
+    const user = data.username ?? null;
+    const listed = acceptedUsers(data['users.properties'] ?? '');
+    const problems: string[] = [];
+    if (listed.join() !== (user ?? ''))
+      problems.push(`users.properties lists ${listed.join(', ')} (expected only ${user})`);
+    const status = await restStatus(cfg, user ?? '', data.password ?? '');
+    if (status !== 200) problems.push(`Connect answers the secret's credential with ${status}`);
+    return { id: user, problems };
+  },
+};
+
+export const procedures: Record<ProcedureName, Procedure> = {
+  cdc,
+  registry,
+  aws,
+  cert,
+  scram,
+  'connect-rest': connectRest,
+};
 
 /** Secret versions a finished rotation must not leave behind. */
 export async function leftovers(store: SecretStore, secrets: string[]): Promise<string[]> {
