@@ -53,7 +53,11 @@ export function createConnectRestUserActivities(deps: ConnectRestUsersDeps) {
     const before = s.data[usersKey] ?? '';
     const after = next(before);
     if (after !== before)
-      await store.write(secret, { [usersKey]: after }, { expectedVersion: s.info.version, mergeKeys: true });
+      await store.write(
+        secret,
+        { [usersKey]: after },
+        { expectedVersion: s.info.version, mergeKeys: true, annotations: s.info.annotations },
+      );
     return { users: acceptedUsers(after), changed: after !== before };
   }
 

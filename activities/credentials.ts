@@ -139,16 +139,22 @@ export function createCredentialActivities(deps: { store: SecretStore }) {
     );
   }
 
-  /** Puts the backup back. Without a backup, current was never replaced (promotion requires one): nothing to restore. */
+  /**
+   * Puts the backup back. Without a backup, current was never replaced (promotion requires one):
+   * nothing to restore. `credentialOnly`: only the user and password keys (the backup also holds
+   * what must not go back into the live secret, e.g. a role's verifier); else every key, exactly.
+   */
   async function restoreBackupCredential(input: {
     secret: string;
     rotationId: string;
     keys?: CredentialKeys;
+    credentialOnly?: boolean;
   }): Promise<CredentialRef> {
     if (!(await store.read(siblings(input.secret).backup)))
       return describeCredential({ secret: input.secret, keys: input.keys });
-    const { user } = credentialKeys[input.keys ?? 'db'];
-    return copyOverCurrent(input.secret, siblings(input.secret).backup, input.rotationId, 'restored', undefined, user);
+    const { user, password } = credentialKeys[input.keys ?? 'db'];
+    const only = input.credentialOnly ? [user, password] : undefined;
+    return copyOverCurrent(input.secret, siblings(input.secret).backup, input.rotationId, 'restored', only, user);
   }
 
   async function removeCredentialVersions(input: {

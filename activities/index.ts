@@ -16,6 +16,7 @@ import { createKafkaValidation } from './kafkaValidation.js';
 import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
 import { createKafkaConnectValidation } from './kafkaConnectValidation.js';
 import { createConnectRestUserActivities } from './connectRestUsers.js';
+import { createWorkloadActivities } from './workloads.js';
 import type { ConnectPodsMemory } from './kubernetes.js';
 import { createKubernetesValidation } from './kubernetesValidation.js';
 import { createNetworkValidation, endpointOf, type Endpoint } from './network.js';
@@ -197,6 +198,7 @@ export function createActivities(deps: ActivityDeps) {
       ...tlsRuntimes(deps, registryUrl),
     }),
     ...createCertificateLifecycleActivities({ store: deps.store }),
+    ...createWorkloadActivities({ kubernetes: deps.kubernetes }),
     ...awsActivities,
     ...createSinkCanaryActivities({ writeCanary: postgres.writeCanary, archivedMarker: awsActivities.archivedMarker }),
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),

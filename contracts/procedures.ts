@@ -1,6 +1,7 @@
 import * as awsKeys from './input/awsKeys.js';
 import * as connectRest from './input/connectRest.js';
 import * as kafkaScram from './input/kafkaScram.js';
+import * as postgresAdmin from './input/postgresAdmin.js';
 import * as postgresCdc from './input/postgresCdc.js';
 import * as schemaRegistry from './input/schemaRegistry.js';
 
@@ -112,6 +113,19 @@ export const credentialProcedures = {
       `rotate Kafka Connect's REST user for ${p.target} (${p.secret}, users in ${p.usersKey}, grace ${p.gracePeriod}${p.compromise ? ', COMPROMISE' : ''})`,
     emergencyOrder: 5,
     emergencySince: 'emergency-connect-rest',
+    scheduled: true,
+  }),
+  'postgresql-admin': define({
+    id: 'postgresql-admin',
+    title: 'PostgreSQL admin password',
+    workflowType: 'rotatePostgresAdminPassword',
+    planResolver: 'resolvePostgresAdminPlan',
+    defaultSecret: postgresAdmin.DEFAULT_SECRET,
+    parse: postgresAdmin.parsePostgresAdminInput,
+    summary: (p) =>
+      `rotate the PostgreSQL admin password of ${p.target} in place (${p.secret}${p.workloads.length ? `, then roll ${p.workloads.map((w) => w.name).join(', ')}` : ''}${p.compromise ? ', COMPROMISE' : ''})`,
+    emergencyOrder: 6,
+    emergencySince: 'emergency-postgresql-admin',
     scheduled: true,
   }),
 };

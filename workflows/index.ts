@@ -3,6 +3,7 @@ export { rotateSchemaRegistryCredentials } from './schemaRegistry/workflow.js';
 export { rotateAwsAccessKeys } from './awsKeys/workflow.js';
 export { rotateKafkaScramCredentials } from './kafkaScram/workflow.js';
 export { rotateConnectRestCredentials } from './connectRest/workflow.js';
+export { rotatePostgresAdminPassword } from './postgresAdmin/workflow.js';
 export { rotateServiceCertificate } from './certificates/workflow.js';
 /** Still registered: rotations started before the rotation kit hold one as a child. */
 export { targetLock } from './legacy/targetLock.js';

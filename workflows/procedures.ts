@@ -2,6 +2,7 @@ import { type CredentialProcedureId, credentialProcedureIds, credentialProcedure
 import { rotateAwsAccessKeys } from './awsKeys/workflow.js';
 import { rotateConnectRestCredentials } from './connectRest/workflow.js';
 import { rotateKafkaScramCredentials } from './kafkaScram/workflow.js';
+import { rotatePostgresAdminPassword } from './postgresAdmin/workflow.js';
 import { rotatePostgresCdcCredentials } from './postgresCdc/workflow.js';
 import type { RotationResult } from './rotation/index.js';
 import { rotateSchemaRegistryCredentials } from './schemaRegistry/workflow.js';
@@ -21,6 +22,7 @@ export const credentialWorkflows = {
   'aws-keys': rotateAwsAccessKeys,
   'kafka-scram': rotateKafkaScramCredentials,
   'connect-rest': rotateConnectRestCredentials,
+  'postgresql-admin': rotatePostgresAdminPassword,
 } satisfies Record<CredentialProcedureId, (input: never) => Promise<RotationResult>>;
 
 /** What a parent workflow (a Schedule's run, the emergency switch) starts as a child, by procedure id. */

@@ -1,4 +1,5 @@
 import { createAccessActivities } from './access.js';
+import { createAdminPasswordActivities } from './adminPassword.js';
 import { createCanaryActivities } from './canary.js';
 import { createConnections, type PostgresDeps } from './connection.js';
 import { createReplicationActivities } from './replication.js';
@@ -28,5 +29,6 @@ export function createPostgresActivities(deps: PostgresDeps) {
     ...createAccessActivities(conns),
     ...createCanaryActivities(conns),
     ...createPostgresValidation(conns),
+    ...createAdminPasswordActivities(conns, { store: deps.store, adminSecret: deps.adminSecret }),
   };
 }

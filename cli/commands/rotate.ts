@@ -5,6 +5,7 @@ import type { PostgresCdcRotationInput } from '../../contracts/input/postgresCdc
 import type { SchemaRegistryRotationInput } from '../../contracts/input/schemaRegistry.js';
 import type { ConnectRestRotationInput } from '../../contracts/input/connectRest.js';
 import type { KafkaScramRotationInput } from '../../contracts/input/kafkaScram.js';
+import type { PostgresAdminRotationInput } from '../../contracts/input/postgresAdmin.js';
 import {
   type CredentialProcedureId,
   credentialProcedureIds,
@@ -27,9 +28,10 @@ interface CommonOptions {
   json?: boolean;
 }
 
-function commonOptions(cmd: Command, what: { grace: string; compromise: string; force?: string }): Command {
+/** `grace` absent: the procedure has none (one password in place), so no --grace option. */
+function commonOptions(cmd: Command, what: { grace?: string; compromise: string; force?: string }): Command {
+  if (what.grace) cmd.option('--grace <duration>', what.grace, duration);
   return cmd
-    .option('--grace <duration>', what.grace, duration)
     .option('--compromise', what.compromise)
     .option('--reason <text>', 'why', 'scheduled rotation')
     .option('--requested-by <who>', 'who (default: the OS user)', operator)
@@ -143,6 +145,11 @@ interface ConnectRestOptions extends CommonOptions {
   usersKey: string;
   userPrefix?: string;
   connector: string;
+}
+interface PostgresAdminOptions extends CommonOptions {
+  target: string;
+  secret: string;
+  workload: string[];
 }
 interface AwsOptions extends CommonOptions {
   target: string;
@@ -305,6 +312,35 @@ const rotateCommands = {
         ...commonInput(o),
       } as ConnectRestRotationInput;
       await runCredential('connect-rest', o, input);
+    });
+  },
+  'postgresql-admin': (program: Command) => {
+    const admin = program
+      .command('rotate-postgres-admin')
+      .description(
+        "start a PostgreSQL admin password's rotation in place (POSTGRES_PASSWORD, rekey's own postgres-admin): the old verifier backed up, ALTER ROLE with a verifier made on the worker, the secret promoted, the workloads that read it at start rolled, the old password proven refused; rollback restores the exact old verifier",
+      )
+      .requiredOption('--target <name>', 'what is rotated, e.g. ecommerce (a label)')
+      .option('--secret <name>', "the secret with the role's username and password", defaultSecrets['postgresql-admin'])
+      .option(
+        '--workload <kind/name>',
+        'a Deployment/<name> or StatefulSet/<name> that reads the secret at start: rolled after the switch (repeatable)',
+        (value: string, all: string[]) => [...all, value],
+        [] as string[],
+      );
+    commonOptions(admin, {
+      compromise: "suspected compromise: end the role's other sessions after the switch",
+    }).action(async (o: PostgresAdminOptions) => {
+      const input = {
+        target: o.target,
+        secret: o.secret,
+        workloads: o.workload.map((w) => {
+          const [kind, name] = w.split('/', 2);
+          return { kind, name };
+        }),
+        ...commonInput(o),
+      } as PostgresAdminRotationInput;
+      await runCredential('postgresql-admin', o, input);
     });
   },
 } satisfies Record<CredentialProcedureId, (program: Command) => void>;

@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { connectorStore } from './connect.js';
+import { pipelineSecrets } from './connectorStore.js';
+import type { SecretStore } from '../../activities/secrets/store.js';
 import { pipeline, type StackConfig } from './config.js';
 import { execFileAsync, StackError, waitFor } from './proc.js';
 import { asRoot, chownToPostgres } from './postgresUser.js';
@@ -21,7 +23,18 @@ async function pgTool(tool: string, args: string[]) {
 }
 
 export async function adminClient(cfg: StackConfig, database = 'postgres'): Promise<pg.Client> {
-  const secret = await new FileSecretStore(cfg.secretsDir).read(pipeline.adminSecret);
+  const files = new FileSecretStore(cfg.secretsDir);
+  try {
+    return await connectAs(cfg, database, files);
+  } catch (err) {
+    // rotate-postgres-admin on the Kubernetes store changed the password there: the file copy is stale until the stack moves back
+    if ((err as { code?: string }).code !== '28P01' || connectorStore(cfg) === 'file') throw err;
+    return connectAs(cfg, database, pipelineSecrets(cfg));
+  }
+}
+
+async function connectAs(cfg: StackConfig, database: string, store: SecretStore): Promise<pg.Client> {
+  const secret = await store.read(pipeline.adminSecret);
   if (!secret) throw new StackError('postgres', `admin secret ${pipeline.adminSecret} missing; run npm run stack:up`);
   const client = new pg.Client({
     host: '127.0.0.1',
@@ -31,7 +44,13 @@ export async function adminClient(cfg: StackConfig, database = 'postgres'): Prom
     database,
     connectionTimeoutMillis: 3000,
   });
-  await client.connect();
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
   return client;
 }
 

@@ -74,7 +74,7 @@ const registryStatus = async (user: string, password: string) =>
   ).status;
 
 describe('emergency rotate-all', () => {
-  it('rotates the CDC user, the AWS key, the registry user, the Connect worker’s SCRAM principal and Connect’s REST user with no grace and (asked) Connect’s certificate, as one tree, then validates everything; 0 lost', async () => {
+  it('rotates the CDC user, the AWS key, the registry user, the Connect worker’s SCRAM principal Connect’s REST user and the PostgreSQL admin password with no grace and (asked) Connect’s certificate, as one tree, then validates everything; 0 lost', async () => {
     const oldCdc = (await store.read(pipeline.cdcSecret))!.data;
     const oldAws = (await store.read(pipeline.awsSecret))!.data;
     const oldRegistry = (await store.read(pipeline.registrySecret))!.data;
@@ -106,7 +106,7 @@ describe('emergency rotate-all', () => {
         return (await handle.result()) as EmergencyResult;
       },
     ).finally(() => db.end());
-    await recordHistory(handle!, 'other-emergency-rotate-all-completed-v5');
+    await recordHistory(handle!, 'other-emergency-rotate-all-completed-v6');
     const result = run.result;
     console.info(`emergency: ${JSON.stringify(result)}`);
     expect(result.rotations.map((r) => [r.procedure, r.account ?? r.service, r.status])).toEqual([
@@ -115,6 +115,7 @@ describe('emergency rotate-all', () => {
       ['schema-registry', 'probe', 'completed'],
       ['kafka-scram', undefined, 'completed'],
       ['connect-rest', undefined, 'completed'],
+      ['postgresql-admin', undefined, 'completed'],
       ['certificate', 'kafka-connect', 'completed'],
     ]);
     expect(result.validation?.failed).toEqual([]);
@@ -167,6 +168,7 @@ describe('emergency rotate-all', () => {
     const audit = await auditLines(Object.assign(handle!, { firstExecutionRunId: runId }), w.config.audit.path);
     expect(audit.map((a) => `${a.action}:${a.status}`)).toEqual([
       'emergency_rotate_all:started',
+      'emergency_rotation:success',
       'emergency_rotation:success',
       'emergency_rotation:success',
       'emergency_rotation:success',

@@ -121,6 +121,8 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     // the Connect REST rotation restarts it too: an hour after the SCRAM window opens, the same night
     for (const t of rows[`${SCHEDULE_ID_PREFIX}connect-rest-monthly`]!.nextRuns.map((x) => new Date(x)))
       expect([t.getUTCDay(), t.getUTCDate() <= 7, t.getUTCHours(), t.getUTCMinutes()]).toEqual([0, true, 5, 0]);
+    for (const t of rows[`${SCHEDULE_ID_PREFIX}postgresql-admin-monthly`]!.nextRuns.map((x) => new Date(x)))
+      expect([t.getUTCDay(), t.getUTCDate() <= 7, t.getUTCHours(), t.getUTCMinutes()]).toEqual([0, true, 5, 30]);
     const weekly = rows[`${SCHEDULE_ID_PREFIX}validation-weekly`]!.nextRuns.map((t) => new Date(t));
     weekly.forEach((t, i) => {
       expect([t.getUTCDay(), t.getUTCHours(), t.getUTCMinutes()]).toEqual([1, 6, 0]);
@@ -152,6 +154,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       'unchanged',
       'unchanged',
       'unchanged',
+      'unchanged',
     ]);
     const after = await Promise.all(
       (await rekeyIds()).map(async (id) => [
@@ -170,6 +173,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       'unchanged',
       'unchanged',
       'unchanged',
+      'unchanged',
     ]);
     const cdc = (await listSchedules(w.client)).find((r) => r.id.endsWith('postgresql-cdc-monthly'))!;
     expect(new Date(cdc.nextRuns[0]!).getUTCMinutes()).toBe(15);
@@ -182,6 +186,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       { id: `${SCHEDULE_ID_PREFIX}certificate-renewal-daily`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}connect-rest-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}kafka-scram-monthly`, change: 'deleted' },
+      { id: `${SCHEDULE_ID_PREFIX}postgresql-admin-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}schema-registry-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}validation-weekly`, change: 'deleted' },
     ]);

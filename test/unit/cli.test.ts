@@ -105,6 +105,7 @@ describe('rekey CLI', () => {
       'rotate-ca',
       'rotate-connect-rest',
       'rotate-kafka-scram',
+      'rotate-postgres-admin',
       'rotate-postgres-cdc',
       'rotate-schema-registry',
     ]);
