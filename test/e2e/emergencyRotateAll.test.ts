@@ -74,7 +74,7 @@ const registryStatus = async (user: string, password: string) =>
   ).status;
 
 describe('emergency rotate-all', () => {
-  it('rotates the CDC user, the AWS key, the registry user, the Connect worker’s SCRAM principal Connect’s REST user and the PostgreSQL admin password with no grace and (asked) Connect’s certificate, as one tree, then validates everything; 0 lost', async () => {
+  it('rotates the CDC user, the AWS key, the registry user, the Connect worker’s SCRAM principal, Connect’s REST user and the PostgreSQL admin password with no grace and (asked) Connect’s certificate, as one tree, then validates everything; 0 lost', async () => {
     const oldCdc = (await store.read(pipeline.cdcSecret))!.data;
     const oldAws = (await store.read(pipeline.awsSecret))!.data;
     const oldRegistry = (await store.read(pipeline.registrySecret))!.data;
