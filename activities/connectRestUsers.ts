@@ -1,7 +1,8 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
 import { credentialKeys } from './credentials.js';
 import type { SecretStore } from './secrets/store.js';
-import { acceptedUsers, removeUser, upsertUser } from './connectRestUsersFile.js';
+import { randomBytes } from 'node:crypto';
+import { acceptedUsers, passwordOf, removeUser, upsertUser } from './connectRestUsersFile.js';
 
 /** Longest a single wait may run (the workflow's own timeouts are shorter). */
 const MAX_WAIT_MS = 600_000;
@@ -39,12 +40,43 @@ export function createConnectRestUserActivities(deps: ConnectRestUsersDeps) {
   async function describeConnectRestUsers(input: { secret: string; usersKey: string }): Promise<{
     user: string;
     users: string[];
+    /** The file's password for the secret's user is the secret's (never the values themselves). */
+    fileMatchesSecret: boolean;
+    /** What Connect answers a credential nobody has (401 when it checks passwords). */
+    strangerStatus: number | string;
     rekey: { secret: string; user: string } | null;
   }> {
     const s = await must(input.secret);
     const rekeySecret = deps.rekeyAuthSecret;
     const rekey = rekeySecret ? { secret: rekeySecret, user: (await store.read(rekeySecret))?.data[USER] ?? '' } : null;
-    return { user: s.data[USER] ?? '', users: acceptedUsers(s.data[input.usersKey] ?? ''), rekey };
+    const user = s.data[USER] ?? '';
+    const file = s.data[input.usersKey] ?? '';
+    // a credential nobody has: Connect must refuse it, or it checks no password at all
+    const stranger = await statusOf(
+      `rekey-preflight-${randomBytes(4).toString('hex')}`,
+      randomBytes(18).toString('base64url'),
+    );
+    return {
+      user,
+      users: acceptedUsers(file),
+      fileMatchesSecret: user !== '' && passwordOf(file, user) === (s.data[PASSWORD] ?? null),
+      strangerStatus: stranger,
+      rekey,
+    };
+  }
+
+  async function statusOf(user: string, password: string): Promise<number | string> {
+    const auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    try {
+      const res = await deps.fetch(`${deps.url}/connectors`, {
+        headers: { authorization: auth },
+        signal: AbortSignal.timeout(10_000),
+      });
+      await res.body?.cancel();
+      return res.status;
+    } catch (err) {
+      return `unreachable (${(err as Error).message})`;
+    }
   }
 
   /** Writes `usersKey` of `secret` (only that key, guarded by the version read) unless it already says `next`. */
@@ -87,17 +119,7 @@ export function createConnectRestUserActivities(deps: ConnectRestUsersDeps) {
   async function tryCredential(secret: string): Promise<{ user: string; status: number | string }> {
     const s = await must(secret);
     const user = s.data[USER] ?? '';
-    const auth = `Basic ${Buffer.from(`${user}:${s.data[PASSWORD] ?? ''}`).toString('base64')}`;
-    try {
-      const res = await deps.fetch(`${deps.url}/connectors`, {
-        headers: { authorization: auth },
-        signal: AbortSignal.timeout(10_000),
-      });
-      await res.body?.cancel();
-      return { user, status: res.status };
-    } catch (err) {
-      return { user, status: `unreachable (${(err as Error).message})` };
-    }
+    return { user, status: await statusOf(user, s.data[PASSWORD] ?? '') };
   }
 
   /**

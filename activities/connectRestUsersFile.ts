@@ -59,3 +59,19 @@ export function removeUser(file: string, user: string): string {
   const kept = ls.filter((l) => keyOf(l) !== user);
   return kept.length === ls.length ? file : joined(kept);
 }
+
+/** The password the file gives `user` (its last entry, as Properties keeps the last), or null. */
+export function passwordOf(file: string, user: string): string | null {
+  let found: string | null = null;
+  for (const line of lines(file)) {
+    if (keyOf(line) !== user) continue;
+    const text = line.replace(/^[ \t\f]+/, '');
+    let i = 0;
+    while (i < text.length && !/[=: \t\f]/.test(text[i]!)) i += text[i] === '\\' ? 2 : 1;
+    while (i < text.length && /[ \t\f]/.test(text[i]!)) i++;
+    if (text[i] === '=' || text[i] === ':') i++;
+    while (i < text.length && /[ \t\f]/.test(text[i]!)) i++;
+    found = text.slice(i).replace(/\\(.)/g, '$1');
+  }
+  return found;
+}

@@ -2,6 +2,7 @@ import * as awsKeys from './input/awsKeys.js';
 import * as connectRest from './input/connectRest.js';
 import * as kafkaScram from './input/kafkaScram.js';
 import * as postgresAdmin from './input/postgresAdmin.js';
+import * as postgresApp from './input/postgresApp.js';
 import * as postgresCdc from './input/postgresCdc.js';
 import * as schemaRegistry from './input/schemaRegistry.js';
 
@@ -126,6 +127,19 @@ export const credentialProcedures = {
       `rotate the PostgreSQL admin password of ${p.target} in place (${p.secret}${p.workloads.length ? `, then roll ${p.workloads.map((w) => w.name).join(', ')}` : ''}${p.compromise ? ', COMPROMISE' : ''})`,
     emergencyOrder: 6,
     emergencySince: 'emergency-postgresql-admin',
+    scheduled: true,
+  }),
+  // one instance per application (its own secret, owner role and workload); not in the emergency:
+  // its default instance is the stack's sample application, and each application names its own
+  'postgresql-app': define({
+    id: 'postgresql-app',
+    title: 'PostgreSQL application user',
+    workflowType: 'rotatePostgresAppCredentials',
+    planResolver: 'resolvePostgresAppPlan',
+    defaultSecret: postgresApp.DEFAULT_SECRET,
+    parse: postgresApp.parsePostgresAppInput,
+    summary: (p) =>
+      `rotate the PostgreSQL login of ${p.workload.kind}/${p.workload.name} for ${p.target} (${p.secret}, owner ${p.ownerRole}, grace ${p.gracePeriod}${p.compromise ? ', COMPROMISE' : ''})`,
     scheduled: true,
   }),
 };

@@ -4,6 +4,7 @@ export { rotateAwsAccessKeys } from './awsKeys/workflow.js';
 export { rotateKafkaScramCredentials } from './kafkaScram/workflow.js';
 export { rotateConnectRestCredentials } from './connectRest/workflow.js';
 export { rotatePostgresAdminPassword } from './postgresAdmin/workflow.js';
+export { rotatePostgresAppCredentials } from './postgresApp/workflow.js';
 export { rotateServiceCertificate } from './certificates/workflow.js';
 /** Still registered: rotations started before the rotation kit hold one as a child. */
 export { targetLock } from './legacy/targetLock.js';

@@ -3,6 +3,7 @@ import { rotateAwsAccessKeys } from './awsKeys/workflow.js';
 import { rotateConnectRestCredentials } from './connectRest/workflow.js';
 import { rotateKafkaScramCredentials } from './kafkaScram/workflow.js';
 import { rotatePostgresAdminPassword } from './postgresAdmin/workflow.js';
+import { rotatePostgresAppCredentials } from './postgresApp/workflow.js';
 import { rotatePostgresCdcCredentials } from './postgresCdc/workflow.js';
 import type { RotationResult } from './rotation/index.js';
 import { rotateSchemaRegistryCredentials } from './schemaRegistry/workflow.js';
@@ -23,6 +24,7 @@ export const credentialWorkflows = {
   'kafka-scram': rotateKafkaScramCredentials,
   'connect-rest': rotateConnectRestCredentials,
   'postgresql-admin': rotatePostgresAdminPassword,
+  'postgresql-app': rotatePostgresAppCredentials,
 } satisfies Record<CredentialProcedureId, (input: never) => Promise<RotationResult>>;
 
 /** What a parent workflow (a Schedule's run, the emergency switch) starts as a child, by procedure id. */

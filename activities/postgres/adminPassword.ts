@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { AUTH_FAILED, type Connections, MAX_WAIT_MS, pgCode } from './connection.js';
 import { scramSha256Verifier } from './scram.js';
 import type { SecretStore } from '../secrets/store.js';
+import { credentialKeys, type CredentialKeys } from '../credentials.js';
 
 /** The key of `<secret>-backup` that holds the role's SCRAM verifier as pg_authid had it before the change. */
 export const VERIFIER_KEY = 'scram-verifier';
@@ -122,10 +123,25 @@ export function createAdminPasswordActivities(conns: Connections, deps: { store:
   }
 
   /** Puts back the exact verifier of `<secret>-backup`: the old password logs in again, the new one no more. */
-  async function restoreRoleVerifier(input: { secret: string; role: string }): Promise<{ as: string } | null> {
+  async function restoreRoleVerifier(input: {
+    secret: string;
+    role: string;
+    rotationId?: string;
+  }): Promise<{ as: string } | null> {
     const backup = await deps.store.read(`${input.secret}-backup`);
     const verifier = backup?.data[VERIFIER_KEY];
     if (!verifier) return null; // never backed up: the password was never changed
+    // only the verifier this rotation backed up, in PostgreSQL's SCRAM format, ever becomes the role's password
+    if (input.rotationId && backup.info.annotations.rotationId !== input.rotationId)
+      throw ApplicationFailure.nonRetryable(
+        `secret ${input.secret}-backup belongs to rotation ${backup.info.annotations.rotationId ?? '(none)'}, not ${input.rotationId}: not restoring it`,
+        'ForeignSecretVersion',
+      );
+    if (!/^SCRAM-SHA-256\$\d+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/.test(verifier))
+      throw ApplicationFailure.nonRetryable(
+        `the verifier in ${input.secret}-backup is not a SCRAM-SHA-256 verifier`,
+        'NoVerifier',
+      );
     return alterPassword(input.role, verifier, [`${input.secret}-backup`, `${input.secret}-pending`, input.secret]);
   }
 
@@ -142,25 +158,34 @@ export function createAdminPasswordActivities(conns: Connections, deps: { store:
   }
 
   /** Compromise: every other session of the role (an attacker's among them) is ended. */
-  async function terminateRoleSessions(input: { role: string }): Promise<{ terminated: number }> {
+  async function terminateRoleSessions(input: { role: string; before?: string }): Promise<{ terminated: number }> {
     return conns.withAdmin(async (c) => {
+      // only sessions opened before the change (with the old password): not the new ones, rekey's among them
       const r = await c.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-           WHERE usename = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend') t`,
-        [input.role],
+           WHERE usename = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+             AND ($2::timestamptz IS NULL OR backend_start < $2::timestamptz)) t`,
+        [input.role, input.before ?? null],
       );
       return { terminated: r.rows[0]!.n };
     });
   }
 
   /** Waits until a new session with the credential in `secret` is accepted or refused, as expected. */
-  async function waitPostgresLogin(input: { secret: string; expect: 'accepted' | 'refused'; timeoutMs: number }) {
+  async function waitPostgresLogin(input: {
+    secret: string;
+    expect: 'accepted' | 'refused';
+    timeoutMs: number;
+    /** The secret's key names: `sasl` (username/password, the default) or `db` (db-username/db-password). */
+    keys?: CredentialKeys;
+  }) {
+    const { user: userKey, password: passwordKey } = credentialKeys[input.keys ?? 'sasl'];
     const started = Date.now();
     const deadline = started + Math.min(input.timeoutMs, MAX_WAIT_MS);
     for (;;) {
       let outcome: 'accepted' | 'refused';
       try {
-        const c = await conns.connect({ secret: input.secret });
+        const c = await conns.connect({ secret: input.secret, userKey, passwordKey });
         await c.end().catch(() => undefined);
         outcome = 'accepted';
       } catch (err) {

@@ -1,5 +1,6 @@
 import { createAccessActivities } from './access.js';
 import { createAdminPasswordActivities } from './adminPassword.js';
+import { createAppRoleActivities } from './appRoles.js';
 import { createCanaryActivities } from './canary.js';
 import { createConnections, type PostgresDeps } from './connection.js';
 import { createReplicationActivities } from './replication.js';
@@ -30,5 +31,6 @@ export function createPostgresActivities(deps: PostgresDeps) {
     ...createCanaryActivities(conns),
     ...createPostgresValidation(conns),
     ...createAdminPasswordActivities(conns, { store: deps.store, adminSecret: deps.adminSecret }),
+    ...createAppRoleActivities(conns),
   };
 }

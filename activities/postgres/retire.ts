@@ -127,7 +127,7 @@ export function createRetireActivities(conns: Connections) {
    */
   async function lockOut(
     c: pg.Client,
-    input: { role: string; slot: string; lockTimeoutMs: number; sessions: 'refuse' | 'terminate' },
+    input: { role: string; slot?: string; lockTimeoutMs: number; sessions: 'refuse' | 'terminate' },
     canLogin: boolean,
   ): Promise<number> {
     const streaming = () =>
@@ -141,7 +141,8 @@ export function createRetireActivities(conns: Connections) {
         'RoleInUse',
       );
     const check = async () => {
-      if ((await slotStreamer(c, input.slot)) === input.role) return streaming();
+      // an application's login role streams no slot: nothing to check for it
+      if (input.slot && (await slotStreamer(c, input.slot)) === input.role) return streaming();
       const who = input.sessions === 'refuse' ? await sessionsOf(c, input.role) : [];
       return who.length > 0 ? inUse(who) : null;
     };
@@ -171,7 +172,8 @@ export function createRetireActivities(conns: Connections) {
   async function retireRole(input: {
     role: string;
     parentRole: string;
-    slot: string;
+    /** The CDC slot the role may stream (refused while it does); absent for an application's role. */
+    slot?: string;
     lockTimeoutMs: number;
     sessions?: 'refuse' | 'terminate';
   }): Promise<{ dropped: boolean; terminated: number }> {

@@ -6,6 +6,7 @@ import type { SchemaRegistryRotationInput } from '../../contracts/input/schemaRe
 import type { ConnectRestRotationInput } from '../../contracts/input/connectRest.js';
 import type { KafkaScramRotationInput } from '../../contracts/input/kafkaScram.js';
 import type { PostgresAdminRotationInput } from '../../contracts/input/postgresAdmin.js';
+import type { PostgresAppRotationInput } from '../../contracts/input/postgresApp.js';
 import {
   type CredentialProcedureId,
   credentialProcedureIds,
@@ -150,6 +151,14 @@ interface PostgresAdminOptions extends CommonOptions {
   target: string;
   secret: string;
   workload: string[];
+}
+interface PostgresAppOptions extends CommonOptions {
+  target: string;
+  secret: string;
+  ownerRole: string;
+  applicationName: string;
+  workload: string;
+  userPrefix?: string;
 }
 interface AwsOptions extends CommonOptions {
   target: string;
@@ -341,6 +350,43 @@ const rotateCommands = {
         ...commonInput(o),
       } as PostgresAdminRotationInput;
       await runCredential('postgresql-admin', o, input);
+    });
+  },
+  'postgresql-app': (program: Command) => {
+    const app = program
+      .command('rotate-postgres-app')
+      .description(
+        "start an application's PostgreSQL login rotation (NESSIE_PASSWORD, KEYCLOAK_DB_PASSWORD, …): the next login role as a member of the owner role, the secret promoted, the workload rolled, its sessions proven moved, the old role dropped after grace (one per secret at a time)",
+      )
+      .requiredOption('--target <name>', 'what is rotated, e.g. orders (a label)')
+      .option(
+        '--secret <name>',
+        "the application's secret (db-username, db-password)",
+        defaultSecrets['postgresql-app'],
+      )
+      .option('--owner-role <role>', "the NOLOGIN role that owns the application's objects", 'orders_owner')
+      .option('--application-name <name>', "the application_name of the application's sessions", 'orders-app')
+      .option(
+        '--workload <kind/name>',
+        'the Deployment/<name> or StatefulSet/<name> that reads the secret',
+        'Deployment/orders-app',
+      )
+      .option('--user-prefix <prefix>', 'new login role <prefix>_<yyyymmdd>_<hhmm>');
+    commonOptions(app, {
+      grace: 'keep the old login role valid this long (default PT24H; at most P30D)',
+      compromise: "suspected compromise: end the old role's sessions and drop it right after the switch (no grace)",
+    }).action(async (o: PostgresAppOptions) => {
+      const [kind, name] = o.workload.split('/', 2);
+      const input = {
+        target: o.target,
+        secret: o.secret,
+        ownerRole: o.ownerRole,
+        applicationName: o.applicationName,
+        workload: { kind, name },
+        ...(o.userPrefix ? { userPrefix: o.userPrefix } : {}),
+        ...commonInput(o),
+      } as PostgresAppRotationInput;
+      await runCredential('postgresql-app', o, input);
     });
   },
 } satisfies Record<CredentialProcedureId, (program: Command) => void>;

@@ -45,7 +45,7 @@ export const PostgresAdminRotationInput = z
       .max(20)
       .default([])
       .describe('workloads that read the secret at start: rolled after the switch (Kubernetes rollout restart)'),
-    workloadWaitSeconds: z.number().int().min(30).max(900).default(300),
+    workloadWaitSeconds: z.number().int().min(30).max(600).default(300),
     force: forceField(),
     ...requestFields('scheduled rotation'),
     compromise: compromiseField(

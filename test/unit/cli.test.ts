@@ -106,6 +106,7 @@ describe('rekey CLI', () => {
       'rotate-connect-rest',
       'rotate-kafka-scram',
       'rotate-postgres-admin',
+      'rotate-postgres-app',
       'rotate-postgres-cdc',
       'rotate-schema-registry',
     ]);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { rotateConnectRestCredentials } from '../../workflows/connectRest/workflow.js';
 import { parseConnectRestInput, type ConnectRestRotationInput } from '../../contracts/input/connectRest.js';
-import { acceptedUsers, removeUser, upsertUser } from '../../activities/connectRestUsersFile.js';
+import { acceptedUsers, passwordOf, removeUser, upsertUser } from '../../activities/connectRestUsersFile.js';
 import { rollbackSignal, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
 import { expectRunFollowsPlan, failureOf, timeSkippingEnv, waitFor, worldWorker } from './harness.js';
 import { ConnectRestStubWorld } from './connectRestStubWorld.js';
@@ -115,6 +115,15 @@ describe('Kafka Connect REST credential rotation with stub activities', () => {
       /rekey's own client moves with it: saw rekey sends rekey from another-copy/,
     );
     expect(changes(cutOff)).toEqual([]);
+    const open = w.newWorld();
+    open.checksPasswords = false;
+    expect((await failureOf(await start(open)))?.message).toMatch(
+      /Connect checks passwords: saw HTTP 200 to an unknown user/,
+    );
+    const stale = w.newWorld();
+    stale.usersFile = stale.usersFile.replace(/^connect-admin=.*$/m, 'connect-admin=an-older-password');
+    expect((await failureOf(await start(stale)))?.message).toMatch(/the file has the secret's password: saw no/);
+    expect([...changes(open), ...changes(stale)]).toEqual([]);
     const halfDone = w.newWorld();
     halfDone.backup = { username: 'connect-admin', password: 'x', rotationId: 'old', users: '' };
     expect((await failureOf(await start(halfDone)))?.message).toMatch(/no rotation half-done: saw .*-backup/);
@@ -133,6 +142,8 @@ describe('Connect REST users file and input', () => {
       '# managed by the platform team\nmonitoring : keep\nconnect-admin-20261207-1500=n3w\n',
     );
     expect(upsertUser('', 'u', 'a=b:c#d\\e')).toBe('u=a\\=b\\:c\\#d\\\\e\n');
+    expect(passwordOf(upsertUser(both, 'u', 'a=b:c#d\\e'), 'u')).toBe('a=b:c#d\\e');
+    expect(passwordOf(file, 'monitoring')).toBe('keep');
   });
 
   it('names the field of a bad value and refuses a grace in compromise mode', () => {

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Activities } from '../../activities/index.js';
 import { createPlanActivities } from '../../activities/plans.js';
 import type { AuditEvent } from '../../activities/audit.js';
-import { acceptedUsers, removeUser, upsertUser } from '../../activities/connectRestUsersFile.js';
+import { acceptedUsers, passwordOf, removeUser, upsertUser } from '../../activities/connectRestUsersFile.js';
 import { stubbedWith } from './gates.js';
 
 interface Credential {
@@ -25,6 +25,8 @@ export class ConnectRestStubWorld {
   /** user → password, as the worker loaded them at its last restart. */
   loaded = new Map<string, string>();
   restarts = 0;
+  /** The basic-auth extension is installed (an unknown user gets 401). */
+  checksPasswords = true;
   /** rekey's own client reads this secret (null: rekey sends no credential; another name: a separate user). */
   rekeySecret: string | null;
   calls: string[] = [];
@@ -93,6 +95,8 @@ export class ConnectRestStubWorld {
       describeConnectRestUsers: on('describeConnectRestUsers', () => ({
         user: w.live.username,
         users: acceptedUsers(w.usersFile),
+        fileMatchesSecret: passwordOf(w.usersFile, w.live.username) === w.live.password,
+        strangerStatus: w.checksPasswords ? 401 : 200,
         rekey: w.rekeySecret
           ? { secret: w.rekeySecret, user: w.rekeySecret === w.secret ? w.live.username : 'rekey' }
           : null,

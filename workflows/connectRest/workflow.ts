@@ -130,37 +130,44 @@ async function switchClients(run: Run): Promise<void> {
 
 /** Phase 3 — the old user goes: removed from the file, the worker restarted, refused; the new one still accepted. */
 async function removeOldUser(run: Run): Promise<void> {
-  const { r, plan, steps, oldUser } = run;
+  const { r, plan, steps } = run;
   await r.cleanup(async () => {
-    await r.persist(
-      steps.dropOld.name,
-      () => undo.dropConnectRestUser({ secret: plan.secret, usersKey: plan.usersKey, user: oldUser }),
-      (x) => `${plan.usersKey} lists ${x.users.join(', ')}`,
-    );
-    await r.persist(steps.restartDropOld.name, () => restartWorker(plan, undo), restarted);
-    const refused = await r.persist(
-      steps.oldRefused.name,
-      () => auth(`${plan.secret}-backup`, 'refused', undo),
-      (x) => `${x.user}: HTTP ${x.status}`,
-    );
-    if (refused)
-      r.audit.record(steps.oldRefused.name, 'old_user_refused', 'success', {
-        validation_status: 'passed',
-        detail: `${refused.user}: HTTP 401`,
-      });
-    await r.persist(
-      steps.newStillAccepted.name,
-      async () => {
-        const current = await auth(plan.secret, 'accepted', undo);
-        const all = await undo.waitAllConnectorsRunning({ timeoutMs: AUTH_WAIT_MS });
-        return `${current.user}: HTTP ${current.status}; ${all.connectors} connector(s), ${all.tasks} task(s) RUNNING`;
-      },
-      (x) => x,
-    );
+    // the switch's lease was released at grace: no other switch may restart the worker meanwhile
+    await r.withLease(`connector/${plan.connector}`, 'lease', () => dropOldUser(run));
     await r.persist(steps.removeVersions.name, () =>
       undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending', 'backup'] }),
     );
   });
+}
+
+/** Phase 3's body: the old user out of the file, the worker restarted, the old user refused and the new one still accepted. */
+async function dropOldUser(run: Run): Promise<void> {
+  const { r, plan, steps, oldUser } = run;
+  await r.persist(
+    steps.dropOld.name,
+    () => undo.dropConnectRestUser({ secret: plan.secret, usersKey: plan.usersKey, user: oldUser }),
+    (x) => `${plan.usersKey} lists ${x.users.join(', ')}`,
+  );
+  await r.persist(steps.restartDropOld.name, () => restartWorker(plan, undo), restarted);
+  const refused = await r.persist(
+    steps.oldRefused.name,
+    () => auth(`${plan.secret}-backup`, 'refused', undo),
+    (x) => `${x.user}: HTTP ${x.status}`,
+  );
+  if (refused)
+    r.audit.record(steps.oldRefused.name, 'old_user_refused', 'success', {
+      validation_status: 'passed',
+      detail: `${refused.user}: HTTP 401`,
+    });
+  await r.persist(
+    steps.newStillAccepted.name,
+    async () => {
+      const current = await auth(plan.secret, 'accepted', undo);
+      const all = await undo.waitAllConnectorsRunning({ timeoutMs: AUTH_WAIT_MS });
+      return `${current.user}: HTTP ${current.status}; ${all.connectors} connector(s), ${all.tasks} task(s) RUNNING`;
+    },
+    (x) => x,
+  );
 }
 
 const auth = (secret: string, expect: 'accepted' | 'refused', acts: typeof wait) =>
@@ -196,7 +203,13 @@ async function preflight(plan: ConnectRestRotationPlan, r: Rotation) {
 /** Every check of the pre-flight, each with what it saw and what it needed. */
 export function evaluateConnectRestPreflight(
   plan: Pick<ConnectRestRotationPlan, 'secret' | 'usersKey'>,
-  users: { user: string; users: string[]; rekey: { secret: string; user: string } | null },
+  users: {
+    user: string;
+    users: string[];
+    fileMatchesSecret: boolean;
+    strangerStatus: number | string;
+    rekey: { secret: string; user: string } | null;
+  },
   current: { status: number | string },
   connectors: { connectors: number; tasks: number; notRunning: string[] },
   leftovers: Array<{ secret: string; user: string } | null>,
@@ -215,6 +228,20 @@ export function evaluateConnectRestPreflight(
       users.users.includes(users.user),
       users.users.join(', ') || 'no user',
       `${plan.usersKey} of ${plan.secret} lists ${users.user || "the secret's user"}`,
+    ),
+    check(
+      "the file has the secret's password",
+      users.fileMatchesSecret,
+      users.fileMatchesSecret ? 'yes' : 'no',
+      `the password ${plan.usersKey} gives ${users.user || "the secret's user"} is the secret's (else the first restart cuts off its clients)`,
+    ),
+    check(
+      'Connect checks passwords',
+      users.strangerStatus === 401,
+      typeof users.strangerStatus === 'number'
+        ? `HTTP ${users.strangerStatus} to an unknown user`
+        : users.strangerStatus,
+      'HTTP 401 to an unknown user (the basic-auth extension is installed)',
     ),
     check(
       'Connect accepts it',

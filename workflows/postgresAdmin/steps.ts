@@ -13,6 +13,17 @@ export const LOGIN_WAIT_MS = 30_000;
 export function postgresAdminSteps(p: PostgresAdminRotationPlan, n: { role: string }) {
   const s = p.secret;
   const workloads = p.workloads.map((w) => `${w.kind}/${w.name}`).join(', ');
+  const sessionsStep = p.compromise
+    ? plannedStep(
+        'terminate-sessions',
+        'verifying',
+        `compromise: pg_terminate_backend on every session of ${n.role} opened before set-password (an attacker's among them)`,
+      )
+    : plannedStep(
+        'sessions-kept',
+        'verifying',
+        `count the sessions of ${n.role} opened before set-password that are still connected (PostgreSQL checks a password at login only; a rollback after the roll rolls the workloads again)`,
+      );
   return {
     preflight: plannedStep(
       'preflight',
@@ -44,6 +55,8 @@ export function postgresAdminSteps(p: PostgresAdminRotationPlan, n: { role: stri
       `put username/password of ${s}-backup back into ${s}`,
     ),
     newLogin: plannedStep('new-login', 'verifying', `a new session with ${s} is accepted`),
+    // compromise: the old sessions (an attacker's among them) end before anything else happens
+    ...(p.compromise ? { sessions: sessionsStep } : {}),
     rollWorkloads: plannedStep(
       'roll-workloads',
       'verifying',
@@ -51,17 +64,7 @@ export function postgresAdminSteps(p: PostgresAdminRotationPlan, n: { role: stri
         ? `rollout restart of ${workloads} (they read ${s} at start); wait until every replica is updated and ready (≤ ${p.workloadWaitSeconds} s each)`
         : `no workload named (workloads): nothing reads ${s} at start but rekey`,
     ),
-    sessions: p.compromise
-      ? plannedStep(
-          'terminate-sessions',
-          'verifying',
-          `compromise: pg_terminate_backend on every other session of ${n.role} (an attacker's among them)`,
-        )
-      : plannedStep(
-          'sessions-kept',
-          'verifying',
-          `every session of ${n.role} open before set-password is still connected (pg_stat_activity)`,
-        ),
+    ...(p.compromise ? {} : { sessions: sessionsStep }),
     oldRefused: plannedStep(
       'old-password-refused',
       'cleanup',

@@ -22,6 +22,8 @@ interface Run {
   steps: PostgresAdminSteps;
   rotationId: string;
   role: string;
+  /** The workloads were rolled onto the new password: a rollback must roll them again. */
+  rolled?: boolean;
 }
 
 /**
@@ -68,7 +70,7 @@ async function stage(run: Run): Promise<void> {
   r.setPhase('staging');
   await r.change(steps.stage, {
     run: () => change.stagePendingCredential({ secret: plan.secret, newUser: role, rotationId, keys }),
-    undo: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['pending'] }),
+    undo: () => removeOnceLiveLogsIn(run, 'pending'),
     show: (x) => `${x.secret} holds ${x.user} fp=${x.fingerprint}`,
   });
   await r.change(steps.backup, {
@@ -77,9 +79,30 @@ async function stage(run: Run): Promise<void> {
       await change.backupRoleVerifier({ secret: plan.secret, role });
       return b;
     },
-    undo: () => undo.removeCredentialVersions({ secret: plan.secret, versions: ['backup'] }),
+    undo: async () => {
+      // after set-password and promote were undone: rolled workloads go back onto the old password
+      if (run.rolled) await rollAll(plan, undo);
+      await removeOnceLiveLogsIn(run, 'backup');
+    },
     show: (x) => `${x.secret} holds ${x.user} and its verifier`,
   });
+}
+
+/**
+ * A compensation's last word on a staged copy: deleted only once the live secret logs in. If the
+ * old verifier could not be put back (its compensation abandoned), -pending holds the only copy
+ * of the password the role has now, and -backup the old verifier: both are kept.
+ */
+async function removeOnceLiveLogsIn(run: Run, version: 'pending' | 'backup'): Promise<void> {
+  const { plan } = run;
+  await undo.waitPostgresLogin({ secret: plan.secret, expect: 'accepted', timeoutMs: LOGIN_WAIT_MS });
+  await undo.removeCredentialVersions({ secret: plan.secret, versions: [version] });
+}
+
+async function rollAll(plan: PostgresAdminRotationPlan, acts: typeof wait): Promise<void> {
+  const restartedAt = restartStamp() ?? new Date().toISOString();
+  for (const w of plan.workloads)
+    await acts.rollWorkload({ ...w, restartedAt, timeoutMs: plan.workloadWaitSeconds * 1000 });
 }
 
 async function switchPassword(run: Run): Promise<void> {
@@ -87,7 +110,7 @@ async function switchPassword(run: Run): Promise<void> {
   r.setPhase('switching');
   await r.change(steps.setPassword, {
     run: () => change.setRolePassword({ secret: plan.secret, role }),
-    undo: () => undo.restoreRoleVerifier({ secret: plan.secret, role }),
+    undo: () => undo.restoreRoleVerifier({ secret: plan.secret, role, rotationId }),
     show: (x) => `ALTER ROLE in a session opened with ${x.as}`,
   });
   await r.change(steps.promote, {
@@ -100,37 +123,40 @@ async function switchPassword(run: Run): Promise<void> {
 
 async function moveConsumers(run: Run, changedAt: string): Promise<void> {
   const { r, plan, steps, role } = run;
+  const sessions = steps.sessions!;
   r.setPhase('verifying');
   await r.wait(
     steps.newLogin.name,
     () => wait.waitPostgresLogin({ secret: plan.secret, expect: 'accepted', timeoutMs: LOGIN_WAIT_MS }),
     (x) => `${x.secret}: ${x.outcome}`,
   );
+  // compromise: the sessions opened before the change (an attacker's among them) end first
+  if (plan.compromise)
+    await r.step(
+      sessions.name,
+      () => change.terminateRoleSessions({ role, before: changedAt }),
+      (x) => `${x.terminated} session(s) of ${role} opened before the change ended`,
+    );
   if (plan.workloads.length === 0) r.tracker.note(steps.rollWorkloads.name, 'skipped', 'no workload named');
   else
     await r.step(
       steps.rollWorkloads.name,
       async () => {
         const restartedAt = restartStamp() ?? changedAt;
+        run.rolled = true; // from here a rollback rolls them again, onto the old password
         for (const w of plan.workloads)
           await wait.rollWorkload({ ...w, restartedAt, timeoutMs: plan.workloadWaitSeconds * 1000 });
         return plan.workloads.map((w) => `${w.kind}/${w.name}`).join(', ');
       },
       (x) => `${x} rolled and ready`,
     );
-  if (plan.compromise)
+  if (!plan.compromise)
     await r.step(
-      steps.sessions.name,
-      () => change.terminateRoleSessions({ role }),
-      (x) => `${x.terminated} session(s) of ${role} ended`,
-    );
-  else
-    await r.step(
-      steps.sessions.name,
+      sessions.name,
       () => read.roleSessionsSince({ role, before: changedAt }),
       (x) => `${x.kept} session(s) of ${role} from before the change still connected (${x.total} in all)`,
     );
-  r.checkpoint(steps.sessions.name);
+  r.checkpoint(sessions.name);
 }
 
 async function finish(run: Run): Promise<void> {

@@ -59,6 +59,11 @@ export class LeaseHolder {
     return this.handle !== null;
   }
 
+  /** Whether this holder holds `resource`'s lease now. */
+  holds(resource: string): boolean {
+    return this.held && this.resource === resource;
+  }
+
   async acquire(): Promise<void> {
     const workflowId = leaseWorkflowId(this.resource);
     const started = Date.now();

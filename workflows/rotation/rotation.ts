@@ -215,6 +215,30 @@ export class Rotation {
     this.endLeases.push(lease);
   }
 
+  /**
+   * `body` while holding `resource`'s lease (waiting for it as a first change does): a cleanup
+   * that restarts the workload again after grace, when the lease taken for the switch is long
+   * released. A lease that stays busy parks the run (retry, or abandon: `body` runs without it).
+   */
+  async withLease<T>(resource: string, step: string, body: () => Promise<T>): Promise<T> {
+    // no grace (compromise) released nothing: the switch's lease is still this run's
+    if (this.lease?.holds(resource)) return body();
+    const lease = new LeaseHolder(resource, this.tracker, { step });
+    for (;;) {
+      try {
+        await lease.acquire();
+        break;
+      } catch (err) {
+        if ((await this.park(step, describeError(err), step)) === 'abandon') return body();
+      }
+    }
+    try {
+      return await body();
+    } finally {
+      await lease.release();
+    }
+  }
+
   /** Between steps: an operator's rollback (or a drill's injected failure) stops the forward path here. */
   checkpoint(after: string): void {
     if (this.spec.injectFailure === after)
