@@ -79,7 +79,9 @@ describe('PostgreSQL admin password rotation in place, with stub activities', ()
     const world = w.newWorld();
     const result = (await (await start(world, { compromise: true })).result()) as RotationResult;
     expect(result.status).toBe('completed');
-    expect(result.steps.find((s) => s.name === 'terminate-sessions')?.detail).toBe('2 session(s) of postgres opened before the change ended');
+    expect(result.steps.find((s) => s.name === 'terminate-sessions')?.detail).toBe(
+      '2 session(s) of postgres opened before the change ended',
+    );
     expect(world.state().sessions).toEqual([]);
   });
 
