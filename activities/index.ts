@@ -16,7 +16,7 @@ import { createKafkaValidation } from './kafkaValidation.js';
 import { createKafkaConnectActivities, type ConnectWorkerRuntime } from './kafkaConnect.js';
 import { createKafkaConnectValidation } from './kafkaConnectValidation.js';
 import { createConnectRestUserActivities } from './connectRestUsers.js';
-import { createWorkloadActivities } from './workloads.js';
+import { createWorkloadActivities, type WorkloadRuntime } from './workloads.js';
 import type { ConnectPodsMemory } from './kubernetes.js';
 import { createKubernetesValidation } from './kubernetesValidation.js';
 import { createNetworkValidation, endpointOf, type Endpoint } from './network.js';
@@ -72,6 +72,8 @@ export interface ActivityDeps {
   connectPodsMemory?: () => Promise<ConnectPodsMemory>;
   /** The cluster the pipeline runs on: emergency isolation, and the validation's RBAC and network-policy checks (absent: isolation refuses, those checks are skipped). */
   kubernetes?: { kubeConfig: KubeConfig; namespace: string };
+  /** Workloads rolled by something else than the cluster (`<Kind>/<name>`): the embedded stack's local processes. */
+  workloads?: Record<string, WorkloadRuntime>;
   /** How each service's certificate reaches it (certificate rotation); absent: installing is refused with a reason. */
   tlsInstallers?: Partial<Record<TlsService, TlsInstaller>>;
 }
@@ -198,7 +200,7 @@ export function createActivities(deps: ActivityDeps) {
       ...tlsRuntimes(deps, registryUrl),
     }),
     ...createCertificateLifecycleActivities({ store: deps.store }),
-    ...createWorkloadActivities({ kubernetes: deps.kubernetes }),
+    ...createWorkloadActivities({ kubernetes: deps.kubernetes, runtimes: deps.workloads }),
     ...awsActivities,
     ...createSinkCanaryActivities({ writeCanary: postgres.writeCanary, archivedMarker: awsActivities.archivedMarker }),
     ...createHostActivities({ connectPodsMemory: deps.connectPodsMemory }),

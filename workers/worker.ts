@@ -16,6 +16,7 @@ import { registryFileWatch } from '../activities/registryReload.js';
 import type { AwsCredentials } from '../activities/aws.js';
 import { createActivities } from '../activities/index.js';
 import type { ConnectWorkerRuntime } from '../activities/kafkaConnect.js';
+import type { WorkloadRuntime } from '../activities/workloads.js';
 import { createKubernetesActivities } from '../activities/kubernetes.js';
 import { FileSecretStore } from '../activities/secrets/fileStore.js';
 import { projectedSecretVolume, type TlsInstaller } from '../activities/tls/index.js';
@@ -105,6 +106,8 @@ export interface WorkerOverrides {
   awsCredentials?: AwsCredentials;
   /** How a service's certificate files are installed. Default on Kubernetes: the Secret volume the kubelet projects (then the service is reloaded); none with the file store. */
   tlsInstallers?: Partial<Record<TlsService, TlsInstaller>>;
+  /** Workloads rolled by a stand-in instead of the cluster (`<Kind>/<name>`: the embedded stack's sample application). */
+  workloads?: Record<string, WorkloadRuntime>;
   /** Activity interceptors (the development worker's fault-matrix hooks); none in production. */
   activityInterceptors?: ActivityInterceptorsFactory[];
   connection?: NativeConnection;
@@ -197,6 +200,7 @@ export async function createWorker(config: WorkerConfig, overrides: WorkerOverri
       ? () => nodes.connectPodsMemory({ selector: connectPodSelector(config.workloads) })
       : undefined,
     kubernetes: cluster,
+    workloads: overrides.workloads,
     // on Kubernetes each service's certificate is a Secret volume; Connect and the registry then take a rollout restart
     tlsInstallers:
       overrides.tlsInstallers ??

@@ -9,6 +9,8 @@ import { localConnectWorker } from '../stack/standinLocalConnect.js';
 import { awsAdminSecret } from '../stack/moto.js';
 import { FileSecretStore } from '../../activities/secrets/fileStore.js';
 import { localRegistry } from '../stack/standinLocalRegistry.js';
+import { localSampleApp } from '../stack/standinSampleApp.js';
+import { sampleApp } from '../stack/sampleAppDb.js';
 import { loadWorkerConfig, productionDefaults, type WorkerConfig } from '../../workers/config.js';
 import { createWorker, secretStoreFor } from '../../workers/worker.js';
 import { localKafkaTls, localPostgresTls } from '../stack/tls.js';
@@ -108,6 +110,8 @@ export async function createEmbeddedWorker(
     tlsInstallers: await tlsInstallersFor(config),
     // the stack's registry is always local processes (no StatefulSet runs it), whichever store holds its users
     registryRuntime: localRegistry(),
+    // the stack's sample application (rotate-postgres-app) is local processes too
+    workloads: { [sampleApp.workload]: localSampleApp() },
     awsCredentials,
     // the fault matrix parks a named activity so it can kill the worker inside it (test workers only)
     activityInterceptors: holdHook ? [holdHook] : undefined,

@@ -5,6 +5,7 @@ import { pipeline, type StackConfig } from './config.js';
 import { connectorStore, useConnectorStore, type ConnectorStore } from './connect.js';
 import { adminKubeConfig, kubeNamespace } from './kube.js';
 import { s3Sink } from './s3Sink.js';
+import { sampleApp } from './sampleAppDb.js';
 
 /** The secret store a rotation on the embedded stack writes, as the worker config names it. */
 export type PipelineStore = 'file' | 'kubernetes';
@@ -18,6 +19,7 @@ async function copySecrets(from: SecretStore, to: SecretStore): Promise<void> {
     pipeline.awsSecret,
     pipeline.rekeySaslSecret,
     pipeline.connectRestSecret,
+    sampleApp.secret,
   ]) {
     const current = await from.read(name);
     if (!current) continue;

@@ -155,6 +155,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       'unchanged',
       'unchanged',
       'unchanged',
+      'unchanged',
     ]);
     const after = await Promise.all(
       (await rekeyIds()).map(async (id) => [
@@ -167,6 +168,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     const moved = writeFile('moved.yaml', (d) => ((d.schedules[0]!.calendar as Record<string, unknown>).minute = 15));
     expect((await applySchedules(w.client, moved, { taskQueue: w.taskQueue })).map((c) => c.change)).toEqual([
       'updated',
+      'unchanged',
       'unchanged',
       'unchanged',
       'unchanged',
@@ -187,6 +189,7 @@ describe('maintenance calendar (Temporal Schedules)', () => {
       { id: `${SCHEDULE_ID_PREFIX}connect-rest-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}kafka-scram-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}postgresql-admin-monthly`, change: 'deleted' },
+      { id: `${SCHEDULE_ID_PREFIX}postgresql-app-orders-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}schema-registry-monthly`, change: 'deleted' },
       { id: `${SCHEDULE_ID_PREFIX}validation-weekly`, change: 'deleted' },
     ]);
