@@ -86,7 +86,7 @@ async function triggerAndWait(id: string): Promise<{ result: ScheduledRunResult;
 describe('maintenance calendar (Temporal Schedules)', () => {
   it('the server computes the first Sundays of the coming months at 02:00 UTC, and the AWS keys quarterly', async () => {
     const changes = await applySchedules(w.client, repoFile, { taskQueue: w.taskQueue });
-    expect(changes.map((c) => c.change)).toEqual(['created', 'created', 'created', 'created', 'created', 'created']);
+    expect(changes.map((c) => c.change)).toEqual(Array(9).fill('created'));
     // the list comes from the visibility store, which sees a new schedule a moment later
     let listed = await listSchedules(w.client);
     for (let i = 0; i < 20 && listed.length < 6; i++)
