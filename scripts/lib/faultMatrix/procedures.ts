@@ -4,6 +4,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CA_KEYS, CERT_KEYS, describeCertificate, handshake } from '../../../activities/tls/index.js';
 import type { SecretStore } from '../../../activities/secrets/store.js';
 import { acceptedUsers } from '../../../activities/connectRestUsersFile.js';
+import { postgresAdmin, postgresApp } from './postgresProcedures.js';
 import { siblings } from '../../../activities/secrets/store.js';
 import { Kafka } from 'kafkajs';
 import fs from 'node:fs';
@@ -21,7 +22,16 @@ import { adminClient } from '../../stack/postgres.js';
 import { kafkaBootstrap } from '../../stack/kafka.js';
 import { kafkaCaFile, kafkaSaslBootstrap } from '../../stack/kafkaPrincipals.js';
 
-export const procedureNames = ['cdc', 'registry', 'aws', 'cert', 'scram', 'connect-rest'] as const;
+export const procedureNames = [
+  'cdc',
+  'registry',
+  'aws',
+  'cert',
+  'scram',
+  'connect-rest',
+  'postgresql-admin',
+  'postgresql-app',
+] as const;
 export type ProcedureName = (typeof procedureNames)[number];
 
 /** The credential a procedure's clients use right now, as an operator would check it. */
@@ -251,6 +261,8 @@ export const procedures: Record<ProcedureName, Procedure> = {
   cert,
   scram,
   'connect-rest': connectRest,
+  'postgresql-admin': postgresAdmin,
+  'postgresql-app': postgresApp,
 };
 
 /** Secret versions a finished rotation must not leave behind. */
