@@ -5,7 +5,7 @@ import { pipeline, type StackConfig } from '../../stack/config.js';
 import { adminClient } from '../../stack/postgres.js';
 import { ensureSampleAppDatabase, sampleApp } from '../../stack/sampleAppDb.js';
 import { sampleAppStats, startSampleApp } from '../../stack/standinSampleApp.js';
-import type { Procedure } from './procedures.js';
+import type { Procedure } from './procedure.js';
 
 const by = 'fault-matrix';
 

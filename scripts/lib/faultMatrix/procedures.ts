@@ -1,4 +1,3 @@
-import type { Client, WorkflowHandle } from '@temporalio/client';
 import { IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CA_KEYS, CERT_KEYS, describeCertificate, handshake } from '../../../activities/tls/index.js';
@@ -22,38 +21,8 @@ import { adminClient } from '../../stack/postgres.js';
 import { kafkaBootstrap } from '../../stack/kafka.js';
 import { kafkaCaFile, kafkaSaslBootstrap } from '../../stack/kafkaPrincipals.js';
 
-export const procedureNames = [
-  'cdc',
-  'registry',
-  'aws',
-  'cert',
-  'scram',
-  'connect-rest',
-  'postgresql-admin',
-  'postgresql-app',
-] as const;
-export type ProcedureName = (typeof procedureNames)[number];
-
-/** The credential a procedure's clients use right now, as an operator would check it. */
-export interface InUse {
-  /** Who or what the credential is: CDC user, registry user, access key id, certificate fingerprint. */
-  id: string | null;
-  /** Problems seen in the pipeline's end state (empty: consistent). */
-  problems: string[];
-}
-
-export interface Procedure {
-  name: ProcedureName;
-  /** The secrets it rotates: checked for leftovers and for values leaking into history. */
-  secrets: string[];
-  start(client: Client, taskQueue: string, extra?: Record<string, unknown>): Promise<WorkflowHandle>;
-  inUse(cx: ProbeContext): Promise<InUse>;
-}
-
-export interface ProbeContext {
-  cfg: StackConfig;
-  store: SecretStore;
-}
+export { procedureNames, type InUse, type ProbeContext, type Procedure, type ProcedureName } from './procedure.js';
+import type { Procedure, ProcedureName } from './procedure.js';
 
 const by = 'fault-matrix';
 /** Values of secret keys (never user names or key ids): what must never reach a history. */
