@@ -65,7 +65,7 @@ export class Rotation {
   private waitInFlight: string | null = null;
 
   private constructor(readonly spec: RotationSpec) {
-    this.metrics = new RotationMetrics(spec);
+    this.metrics = new RotationMetrics({ ...spec, component: spec.metricsComponent ?? spec.component });
     this.tracker = new PhaseTracker(
       () => `${spec.target}: ${this.from ?? '?'} → ${this.to ?? '?'}`,
       (step, outcome, at) => this.metrics.step(step, outcome, at),
@@ -92,7 +92,10 @@ export class Rotation {
   /** `begin` for a procedure keyed on its plan's secret: the plan's common fields, the whole plan as the memo. */
   static forPlan(
     plan: RotationPlanBasics,
-    spec: Pick<RotationSpec, 'procedure' | 'component' | 'details' | 'orderedAudit' | 'validation' | 'lease'>,
+    spec: Pick<
+      RotationSpec,
+      'procedure' | 'component' | 'metricsComponent' | 'details' | 'orderedAudit' | 'validation' | 'lease'
+    >,
   ): Rotation {
     const { target, secret, reason, requestedBy, dryRun, injectFailure, maintenanceWindow } = plan;
     return Rotation.begin({

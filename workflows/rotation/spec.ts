@@ -8,6 +8,12 @@ export interface RotationSpec {
   procedure: string;
   /** Component name in the audit log (the runbook's spelling, e.g. `postgresql_cdc`). */
   component: string;
+  /**
+   * The metrics' `component` label when one procedure rotates several credentials of one target
+   * (the registry's accounts): each gets its own last-success series, so the overdue alert sees
+   * each. Metrics are not in history: no patch needed. Default: `component`.
+   */
+  metricsComponent?: string;
   target: string;
   /** What one rotation at a time is keyed on: the workflow id is `rotate-<procedure>/<resource>`. */
   resource: string;

@@ -56,6 +56,8 @@ export async function rotateSchemaRegistryCredentials(input: SchemaRegistryRotat
     procedure: 'schema-registry',
     lease: `connector/${plan.connector}`,
     component: 'schema_registry',
+    // developer keeps the series it always had; admin and probe get their own
+    metricsComponent: plan.account === 'developer' ? undefined : `schema_registry_${plan.account}`,
     details: {
       account: plan.account,
       gracePeriod: plan.gracePeriod,
