@@ -1,16 +1,5 @@
 import { z } from 'zod';
-import {
-  compromiseField,
-  drillField,
-  dryRunField,
-  forceField,
-  gracePeriodField,
-  maintenanceWindowField,
-  noGraceWhenCompromised,
-  objectName,
-  requestFields,
-  resolvedGrace,
-} from './fields.js';
+import { gracePeriodField, noGraceWhenCompromised, objectName, resolvedGrace, runFields } from './fields.js';
 import { parseInput } from '../errors.js';
 
 /** Kafka Connect's REST credential (the platform plan's KAFKA_CONNECT_PASSWORD). */
@@ -59,14 +48,11 @@ export const ConnectRestRotationInput = z
       .default(300)
       .describe('how long the Connect worker may take to come back with every connector RUNNING after a restart'),
     gracePeriod: gracePeriod.optional().describe('how long the old user stays accepted after the clients moved'),
-    force: forceField(),
-    ...requestFields('scheduled rotation'),
-    compromise: compromiseField(
-      'suspected compromise (emergency rotate-all): no grace, the old user is removed right after the switch',
-    ),
-    maintenanceWindow: maintenanceWindowField,
-    dryRun: dryRunField,
-    injectFailure: drillField(connectRestDrillSteps),
+    ...runFields({
+      drillSteps: connectRestDrillSteps,
+      compromise:
+        'suspected compromise (emergency rotate-all): no grace, the old user is removed right after the switch',
+    }),
   })
   .strict()
   .superRefine(noGraceWhenCompromised('the old user is removed at once'))

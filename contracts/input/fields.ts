@@ -51,6 +51,20 @@ export const dryRunField = z.boolean().default(false);
 export const drillField = <S extends readonly [string, ...string[]]>(steps: S) =>
   z.enum(steps).optional().describe('rollback drill; accepted only by workers started with REKEY_TEST_HOOKS=true');
 
+/**
+ * The fields every credential procedure's input ends with: the forced pre-flight, who asked and
+ * why, compromise mode (`compromise`: what it means for this credential), the schedule's window,
+ * dry run and the rollback drill after one of `drillSteps`.
+ */
+export const runFields = <S extends readonly [string, ...string[]]>(opts: { drillSteps: S; compromise: string }) => ({
+  force: forceField(),
+  ...requestFields('scheduled rotation'),
+  compromise: compromiseField(opts.compromise),
+  maintenanceWindow: maintenanceWindowField,
+  dryRun: dryRunField,
+  injectFailure: drillField(opts.drillSteps),
+});
+
 /** With compromise: true the old credential goes at once: a grace period is refused (`what` says what goes). */
 export const noGraceWhenCompromised =
   (what: string) => (v: { compromise: boolean; gracePeriod?: string }, ctx: z.RefinementCtx) => {

@@ -1,16 +1,11 @@
 import { z } from 'zod';
 import {
-  compromiseField,
-  drillField,
-  dryRunField,
-  forceField,
+  datedUserName,
   gracePeriodField,
-  maintenanceWindowField,
   noGraceWhenCompromised,
   objectName,
-  requestFields,
   resolvedGrace,
-  datedUserName,
+  runFields,
 } from './fields.js';
 import { parseInput } from '../errors.js';
 
@@ -71,14 +66,11 @@ export const KafkaScramRotationInput = z
       .max(600)
       .default(300)
       .describe('how long the Connect worker may take to come back with its connectors RUNNING after its restart'),
-    force: forceField(),
-    ...requestFields('scheduled rotation'),
-    compromise: compromiseField(
-      'suspected compromise (emergency rotate-all): no grace, the old principal is removed right after the switch',
-    ),
-    maintenanceWindow: maintenanceWindowField,
-    dryRun: dryRunField,
-    injectFailure: drillField(kafkaScramDrillSteps),
+    ...runFields({
+      drillSteps: kafkaScramDrillSteps,
+      compromise:
+        'suspected compromise (emergency rotate-all): no grace, the old principal is removed right after the switch',
+    }),
   })
   .strict()
   .superRefine(noGraceWhenCompromised('the old principal is removed at once'))

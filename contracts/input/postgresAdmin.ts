@@ -1,13 +1,5 @@
 import { z } from 'zod';
-import {
-  compromiseField,
-  drillField,
-  dryRunField,
-  forceField,
-  maintenanceWindowField,
-  objectName,
-  requestFields,
-} from './fields.js';
+import { objectName, runFields } from './fields.js';
 import { parseInput } from '../errors.js';
 
 /** The PostgreSQL superuser's credential (the platform plan's POSTGRES_PASSWORD), which rekey itself logs in with. */
@@ -46,14 +38,11 @@ export const PostgresAdminRotationInput = z
       .default([])
       .describe('workloads that read the secret at start: rolled after the switch (Kubernetes rollout restart)'),
     workloadWaitSeconds: z.number().int().min(30).max(600).default(300),
-    force: forceField(),
-    ...requestFields('scheduled rotation'),
-    compromise: compromiseField(
-      "suspected compromise (emergency rotate-all): the role's other sessions, an attacker's among them, are ended after the switch",
-    ),
-    maintenanceWindow: maintenanceWindowField,
-    dryRun: dryRunField,
-    injectFailure: drillField(postgresAdminDrillSteps),
+    ...runFields({
+      drillSteps: postgresAdminDrillSteps,
+      compromise:
+        "suspected compromise (emergency rotate-all): the role's other sessions, an attacker's among them, are ended after the switch",
+    }),
   })
   .strict();
 

@@ -1,16 +1,5 @@
 import { z } from 'zod';
-import {
-  compromiseField,
-  drillField,
-  dryRunField,
-  forceField,
-  gracePeriodField,
-  maintenanceWindowField,
-  noGraceWhenCompromised,
-  objectName,
-  requestFields,
-  resolvedGrace,
-} from './fields.js';
+import { gracePeriodField, noGraceWhenCompromised, objectName, resolvedGrace, runFields } from './fields.js';
 import { parseInput } from '../errors.js';
 
 /** The embedded stack's sample application (scripts/stack/sampleApp.ts): the default instance. */
@@ -70,14 +59,11 @@ export const PostgresAppRotationInput = z
     gracePeriod: gracePeriodField({ example: 'PT24H, P1D or PT15M' })
       .optional()
       .describe('how long the old login role stays valid after the sessions moved'),
-    force: forceField(),
-    ...requestFields('scheduled rotation'),
-    compromise: compromiseField(
-      "suspected compromise: no grace, the old role's sessions are ended and it is dropped right after the switch",
-    ),
-    maintenanceWindow: maintenanceWindowField,
-    dryRun: dryRunField,
-    injectFailure: drillField(postgresAppDrillSteps),
+    ...runFields({
+      drillSteps: postgresAppDrillSteps,
+      compromise:
+        "suspected compromise: no grace, the old role's sessions are ended and it is dropped right after the switch",
+    }),
   })
   .strict()
   .superRefine(noGraceWhenCompromised('the old role is dropped at once'))

@@ -3,7 +3,7 @@ import type { Activities } from '../../activities/index.js';
 import { createPlanActivities } from '../../activities/plans.js';
 import type { AuditEvent } from '../../activities/audit.js';
 import { acceptedUsers, passwordOf, removeUser, upsertUser } from '../../activities/connectRestUsersFile.js';
-import { stubbedWith } from './gates.js';
+import { recordedWithFailures, stubbedWith } from './gates.js';
 
 interface Credential {
   username: string;
@@ -74,14 +74,7 @@ export class ConnectRestStubWorld {
   activities(testHooks = true): Activities {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the stubs below read as "the world"
     const w = this;
-    const on = stubbedWith((name) => {
-      w.calls.push(name);
-      const left = w.failures.get(name) ?? 0;
-      if (left > 0) {
-        w.failures.set(name, left - 1);
-        throw ApplicationFailure.nonRetryable(`stub failure in ${name}`, 'StubFailure');
-      }
-    });
+    const on = stubbedWith(recordedWithFailures(w));
     const inSecret = (secret: string): Credential | undefined =>
       secret.endsWith('-pending') ? w.pending : secret.endsWith('-backup') ? w.backup : w.live;
     const ref = (secret: string, c: Credential) => ({ secret, user: c.username, fingerprint: `fp-${c.username}` });

@@ -1,4 +1,4 @@
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 
 interface Gate {
   opened: Promise<void>;
@@ -86,3 +86,16 @@ export const stubbedWith =
     await enter(name);
     return fn(input);
   };
+
+/**
+ * A stub world's entry for `stubbedWith`: records the call, then throws an injected
+ * non-retryable failure while `failures` has some left for that activity.
+ */
+export const recordedWithFailures = (w: { calls: string[]; failures: Map<string, number> }) => (name: string) => {
+  w.calls.push(name);
+  const left = w.failures.get(name) ?? 0;
+  if (left > 0) {
+    w.failures.set(name, left - 1);
+    throw ApplicationFailure.nonRetryable(`stub failure in ${name}`, 'StubFailure');
+  }
+};

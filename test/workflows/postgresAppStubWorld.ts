@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Activities } from '../../activities/index.js';
 import { createPlanActivities } from '../../activities/plans.js';
 import type { AuditEvent } from '../../activities/audit.js';
-import { stubbedWith } from './gates.js';
+import { recordedWithFailures, stubbedWith } from './gates.js';
 
 type Login = { user: string; password: string };
 type Versioned = Login & { rotationId: string };
@@ -64,14 +64,7 @@ export class PostgresAppStubWorld {
   activities(testHooks = true): Activities {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the stubs below read as "the world"
     const w = this;
-    const on = stubbedWith((name) => {
-      w.calls.push(name);
-      const left = w.failures.get(name) ?? 0;
-      if (left > 0) {
-        w.failures.set(name, left - 1);
-        throw ApplicationFailure.nonRetryable(`stub failure in ${name}`, 'StubFailure');
-      }
-    });
+    const on = stubbedWith(recordedWithFailures(w));
     const inSecret = (secret: string): Login | undefined =>
       secret.endsWith('-pending') ? w.pending : secret.endsWith('-backup') ? w.backup : w.live;
     const ref = (secret: string) => ({
