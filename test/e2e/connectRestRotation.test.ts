@@ -1,14 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { WorkflowHandle } from '@temporalio/client';
-import { credentialStarters } from '../../workers/startRotation.js';
-import type { RotationResult } from '../../workflows/rotation/index.js';
+import { describe, expect, it } from 'vitest';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { pipeline } from '../../scripts/stack/config.js';
 import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
-import { startTestWorker, type TestWorker } from '../helpers.js';
-import { recordHistory, recording } from './histories.js';
-import { cfg, failureOf, stopLeftover, store } from './pipeline.js';
+import { recordHistory } from './histories.js';
+import { cfg, failureOf, store } from './pipeline.js';
+import { rotationHarness } from './rotationHarness.js';
 
 /**
  * Kafka Connect's REST credential (the platform plan's KAFKA_CONNECT_PASSWORD) rotated on the
@@ -16,18 +13,7 @@ import { cfg, failureOf, stopLeftover, store } from './pipeline.js';
  * old one), and no change event may be lost; afterwards any client sending the old user gets
  * 401 and the new one 200, with every connector and task RUNNING.
  */
-let w: TestWorker;
-let running: WorkflowHandle | undefined;
-beforeAll(async () => {
-  w = await startTestWorker(recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {});
-});
-afterEach(async () => {
-  await stopLeftover(running);
-  running = undefined;
-});
-afterAll(async () => {
-  await w?.stop();
-});
+const rotations = rotationHarness('connect-rest', 'ecommerce');
 
 type Credential = { username: string; password: string; 'users.properties': string };
 const credential = async () => (await store.read(pipeline.connectRestSecret))!.data as Credential;
@@ -55,17 +41,9 @@ async function states(c: { username: string; password: string }): Promise<string
 
 async function rotate(input: Record<string, unknown>) {
   const db = await adminClient(cfg, pipeline.database);
-  return underLoad({ db, brokers: [kafkaBootstrap(cfg)], topic: pipeline.usersTopic, rate: 40 }, async () => {
-    const handle = await credentialStarters['connect-rest'](
-      w.client,
-      { target: 'ecommerce', requestedBy: 'e2e', ...input },
-      { taskQueue: w.taskQueue, now: new Date() },
-    );
-    running = handle;
-    const result = (await handle.result().catch(() => undefined)) as RotationResult | undefined;
-    running = undefined;
-    return { handle, result };
-  }).finally(() => db.end());
+  return underLoad({ db, brokers: [kafkaBootstrap(cfg)], topic: pipeline.usersTopic, rate: 40 }, () =>
+    rotations.rotate(input),
+  ).finally(() => db.end());
 }
 
 describe('Kafka Connect REST credential rotation on the secured stack', () => {

@@ -1,15 +1,14 @@
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { WorkflowHandle } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
 import { credentialStarters } from '../../workers/startRotation.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { pipeline } from '../../scripts/stack/config.js';
 import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
-import { startTestWorker, type TestWorker } from '../helpers.js';
-import { recordHistory, recording } from './histories.js';
-import { cfg, failureOf, stopLeftover, store } from './pipeline.js';
+import { recordHistory } from './histories.js';
+import { cfg, failureOf, store } from './pipeline.js';
+import { rotationHarness } from './rotationHarness.js';
 
 /**
  * The PostgreSQL admin password (POSTGRES_PASSWORD; rekey's own postgres-admin) changed in
@@ -17,18 +16,7 @@ import { cfg, failureOf, stopLeftover, store } from './pipeline.js';
  * cut, rekey keeps working on its new password, and the old password is refused; a rollback
  * puts back the exact verifier pg_authid had.
  */
-let w: TestWorker;
-let running: WorkflowHandle | undefined;
-beforeAll(async () => {
-  w = await startTestWorker(recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {});
-});
-afterEach(async () => {
-  await stopLeftover(running);
-  running = undefined;
-});
-afterAll(async () => {
-  await w?.stop();
-});
+const rotations = rotationHarness('postgresql-admin', 'ecommerce');
 
 const admin = async () => (await store.read(pipeline.adminSecret))!.data as { username: string; password: string };
 
@@ -56,19 +44,10 @@ const verifierOf = async (db: pg.Client, role: string) =>
   (await db.query<{ rolpassword: string }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role])).rows[0]!
     .rolpassword;
 
-async function rotate(db: pg.Client, input: Record<string, unknown>) {
-  return underLoad({ db, brokers: [kafkaBootstrap(cfg)], topic: pipeline.usersTopic, rate: 40 }, async () => {
-    const handle = await credentialStarters['postgresql-admin'](
-      w.client,
-      { target: 'ecommerce', requestedBy: 'e2e', ...input },
-      { taskQueue: w.taskQueue, now: new Date() },
-    );
-    running = handle;
-    const result = (await handle.result().catch(() => undefined)) as RotationResult | undefined;
-    running = undefined;
-    return { handle, result };
-  });
-}
+const rotate = (db: pg.Client, input: Record<string, unknown>) =>
+  underLoad({ db, brokers: [kafkaBootstrap(cfg)], topic: pipeline.usersTopic, rate: 40 }, () =>
+    rotations.rotate(input),
+  );
 
 describe('PostgreSQL admin password rotation in place on the stack', () => {
   it('changes the password while a session of the role inserts the load: not cut, 0 lost; the old password refused, rekey works on the new one', async () => {
@@ -91,9 +70,9 @@ describe('PostgreSQL admin password rotation in place on the stack', () => {
       expect(await store.read(`${pipeline.adminSecret}-backup`)).toBeUndefined();
       // rekey itself keeps working: a CDC dry run's pre-flight opens new admin sessions
       const dry = await credentialStarters['postgresql-cdc'](
-        w.client,
+        rotations.worker.client,
         { target: 'ecommerce', requestedBy: 'e2e', dryRun: true },
-        { taskQueue: w.taskQueue, now: new Date() },
+        { taskQueue: rotations.worker.taskQueue, now: new Date() },
       );
       expect(((await dry.result()) as RotationResult).status).toBe('dry-run');
       await recordHistory(run.result.handle, 'other-postgresql-admin-completed');

@@ -1,8 +1,5 @@
 import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { WorkflowHandle } from '@temporalio/client';
-import { credentialStarters } from '../../workers/startRotation.js';
-import type { RotationResult } from '../../workflows/rotation/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipeline } from '../../scripts/stack/config.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
 import { ensureSampleAppDatabase, sampleApp } from '../../scripts/stack/sampleAppDb.js';
@@ -12,9 +9,9 @@ import {
   startSampleApp,
   stopSampleApp,
 } from '../../scripts/stack/standinSampleApp.js';
-import { startTestWorker, type TestWorker } from '../helpers.js';
-import { recordHistory, recording } from './histories.js';
-import { cfg, failureOf, stopLeftover, store } from './pipeline.js';
+import { recordHistory } from './histories.js';
+import { cfg, failureOf, store } from './pipeline.js';
+import { rotationHarness } from './rotationHarness.js';
 
 /**
  * An application's PostgreSQL login (the platform plan's NESSIE_PASSWORD and the like) rotated
@@ -22,23 +19,16 @@ import { cfg, failureOf, stopLeftover, store } from './pipeline.js';
  * role beside the old one, the application rolled onto it, its sessions proven moved, the old
  * role dropped after grace; not one query may fail.
  */
-let w: TestWorker;
 let db: pg.Client;
-let running: WorkflowHandle | undefined;
 beforeAll(async () => {
   db = await adminClient(cfg, pipeline.database);
   await ensureSampleAppDatabase(cfg, db);
   await stopSampleApp(cfg);
   clearSampleAppStats(cfg);
   await startSampleApp(cfg);
-  w = await startTestWorker(recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {});
 });
-afterEach(async () => {
-  await stopLeftover(running);
-  running = undefined;
-});
+const rotations = rotationHarness('postgresql-app', 'orders');
 afterAll(async () => {
-  await w?.stop();
   await stopSampleApp(cfg);
   await db?.end();
 });
@@ -56,17 +46,7 @@ const sessions = async () =>
 const roleExists = async (role: string) =>
   ((await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount ?? 0) > 0;
 
-async function rotate(input: Record<string, unknown>) {
-  const handle = await credentialStarters['postgresql-app'](
-    w.client,
-    { target: 'orders', requestedBy: 'e2e', ...input },
-    { taskQueue: w.taskQueue, now: new Date() },
-  );
-  running = handle;
-  const result = (await handle.result().catch(() => undefined)) as RotationResult | undefined;
-  running = undefined;
-  return { handle, result };
-}
+const rotate = (input: Record<string, unknown>) => rotations.rotate(input);
 
 describe("an application's PostgreSQL login rotated on the stack", () => {
   it('moves the application to a new login role with 0 failed queries; its sessions log in as it; the old role is dropped after grace; the table stays the owner role’s', async () => {
