@@ -38,6 +38,11 @@ export interface CredentialProcedureContract<Plan extends { dryRun: boolean }> {
    * emergencies started before it replay without launching it. A new participant names one.
    */
   readonly emergencySince?: string;
+  /**
+   * Run by the emergency only when its input names this procedure (`inputs: {"<id>": {...}}`):
+   * a procedure whose default input is no real credential (one instance per application).
+   */
+  readonly emergencyOnlyWithInput?: boolean;
   /** May a schedule run it. */
   readonly scheduled: boolean;
 }
@@ -129,8 +134,8 @@ export const credentialProcedures = {
     emergencySince: 'emergency-postgresql-admin',
     scheduled: true,
   }),
-  // one instance per application (its own secret, owner role and workload); not in the emergency:
-  // its default instance is the stack's sample application, and each application names its own
+  // one instance per application (its own secret, owner role and workload): in the emergency only
+  // when its input names the instance (its default is the stack's sample application)
   'postgresql-app': define({
     id: 'postgresql-app',
     title: 'PostgreSQL application user',
@@ -140,6 +145,9 @@ export const credentialProcedures = {
     parse: postgresApp.parsePostgresAppInput,
     summary: (p) =>
       `rotate the PostgreSQL login of ${p.workload.kind}/${p.workload.name} for ${p.target} (${p.secret}, owner ${p.ownerRole}, grace ${p.gracePeriod}${p.compromise ? ', COMPROMISE' : ''})`,
+    emergencyOrder: 7,
+    emergencySince: 'emergency-postgresql-app',
+    emergencyOnlyWithInput: true,
     scheduled: true,
   }),
 };

@@ -60,6 +60,10 @@ export function addRotateAllCommand(emergency: Command): void {
       '--ca-grace <duration>',
       'with --include ca: how long the old CA stays trusted beside the new one (default PT0S, at most PT1H)',
     )
+    .option(
+      '--inputs <json>',
+      'per-procedure input, e.g. \'{"postgresql-app":{"secret":"nessie-db","ownerRole":"nessie_owner","applicationName":"nessie","workload":{"kind":"Deployment","name":"nessie"}}}\' (an application\'s login is rotated only when named here)',
+    )
     .option('--json', 'print the result as JSON')
     .action(
       async (o: {
@@ -69,9 +73,17 @@ export function addRotateAllCommand(emergency: Command): void {
         include?: string[];
         certificateService?: string[];
         caGrace?: string;
+        inputs?: string;
         json?: boolean;
       }) => {
+        let inputs: unknown;
+        try {
+          inputs = o.inputs === undefined ? undefined : JSON.parse(o.inputs);
+        } catch (err) {
+          throw new Error(`invalid arguments: --inputs: not JSON (${(err as Error).message})`);
+        }
         const input = RotateAllInput.safeParse({
+          inputs,
           reason: o.reason,
           target: o.target,
           skip: o.skip ?? [],
@@ -82,7 +94,7 @@ export function addRotateAllCommand(emergency: Command): void {
         });
         if (!input.success)
           throw new Error(
-            `invalid arguments: ${input.error.issues.map((i) => `--${flagOf(String(i.path[0]))}: ${i.message}`).join('; ')}`,
+            `invalid arguments: ${input.error.issues.map((i) => `--${flagOf(String(i.path[0]))}${i.path.length > 1 ? ` (${i.path.slice(1).join('.')})` : ''}: ${i.message}`).join('; ')}`,
           );
         const result = await withClient(async (client, taskQueue) => {
           const handle = await client.workflow.start<typeof emergencyRotateAll>('emergencyRotateAll', {

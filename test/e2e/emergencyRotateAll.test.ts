@@ -17,6 +17,13 @@ import { recordHistory, recordingOverrides } from './histories.js';
 import { auditLines, cfg, pipelineState, stopLeftover, store } from './pipeline.js';
 import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 import { connectFetch } from '../../scripts/stack/connectRest.js';
+import { ensureSampleAppDatabase, sampleApp } from '../../scripts/stack/sampleAppDb.js';
+import {
+  clearSampleAppStats,
+  sampleAppStats,
+  startSampleApp,
+  stopSampleApp,
+} from '../../scripts/stack/standinSampleApp.js';
 
 /**
  * The runbook's "Suspected Credential Compromise" as one workflow against the real stack:
@@ -38,6 +45,12 @@ const rekey = (...args: string[]) =>
 let w: TestWorker;
 let handle: WorkflowHandle | undefined;
 beforeAll(async () => {
+  // the sample application whose login the emergency rotates (named in its input)
+  const db = await adminClient(cfg, pipeline.database);
+  await ensureSampleAppDatabase(cfg, db).finally(() => db.end());
+  await stopSampleApp(cfg);
+  clearSampleAppStats(cfg);
+  await startSampleApp(cfg);
   await connectFetch(
     `http://127.0.0.1:${cfg.ports.connect}/connectors/s3-sink-connector/restart?includeTasks=true&onlyFailed=true`,
     { method: 'POST' },
@@ -62,6 +75,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
+  await stopSampleApp(cfg);
   await stopLeftover(handle);
   await w?.stop();
 });
@@ -74,7 +88,7 @@ const registryStatus = async (user: string, password: string) =>
   ).status;
 
 describe('emergency rotate-all', () => {
-  it('rotates the CDC user, the AWS key, the registry user, the Connect worker’s SCRAM principal, Connect’s REST user and the PostgreSQL admin password with no grace and (asked) Connect’s certificate, as one tree, then validates everything; 0 lost', async () => {
+  it('rotates the CDC user, the AWS key, the registry user, the Connect worker’s SCRAM principal, Connect’s REST user, the PostgreSQL admin password and (named) an application’s login with no grace and (asked) Connect’s certificate, as one tree, then validates everything; 0 lost', async () => {
     const oldCdc = (await store.read(pipeline.cdcSecret))!.data;
     const oldAws = (await store.read(pipeline.awsSecret))!.data;
     const oldRegistry = (await store.read(pipeline.registrySecret))!.data;
@@ -97,7 +111,8 @@ describe('emergency rotate-all', () => {
               reason: 'e2e: a laptop with every pipeline credential was lost',
               requestedBy: 'e2e',
               registryAccounts: ['probe'],
-              inputs: { 'schema-registry': { clientWatch: 'PT3S' } },
+              // the sample application's login too: an application's rotation runs only when its input names it
+              inputs: { 'schema-registry': { clientWatch: 'PT3S' }, 'postgresql-app': {} },
               include: ['certificates'],
               certificateServices: ['kafka-connect'],
             },
@@ -106,7 +121,7 @@ describe('emergency rotate-all', () => {
         return (await handle.result()) as EmergencyResult;
       },
     ).finally(() => db.end());
-    await recordHistory(handle!, 'other-emergency-rotate-all-completed-v6');
+    await recordHistory(handle!, 'other-emergency-rotate-all-completed-v7');
     const result = run.result;
     console.info(`emergency: ${JSON.stringify(result)}`);
     expect(result.rotations.map((r) => [r.procedure, r.account ?? r.service, r.status])).toEqual([
@@ -116,6 +131,7 @@ describe('emergency rotate-all', () => {
       ['kafka-scram', undefined, 'completed'],
       ['connect-rest', undefined, 'completed'],
       ['postgresql-admin', undefined, 'completed'],
+      ['postgresql-app', undefined, 'completed'],
       ['certificate', 'kafka-connect', 'completed'],
     ]);
     expect(result.validation?.failed).toEqual([]);
@@ -147,6 +163,12 @@ describe('emergency rotate-all', () => {
     ).json()) as { tasks: Array<{ state: string }> };
     expect(sink.tasks.map((t) => t.state)).toEqual(['RUNNING']);
 
+    // the application's login: a new role, the application on it, not one query failed
+    const app = result.rotations.find((r) => r.procedure === 'postgresql-app')!;
+    expect(app.to).not.toBe(app.from);
+    expect((await store.read(sampleApp.secret))!.data['db-username']).toBe(app.to);
+    expect(sampleAppStats(cfg).reduce((n, x) => n + x.failed, 0)).toBe(0);
+
     // Connect's REST API: a new user, the old one refused (the child proved it; here, as any client sees it)
     const rest = result.rotations.find((r) => r.procedure === 'connect-rest')!;
     expect(rest.to).not.toBe(rest.from);
@@ -168,6 +190,7 @@ describe('emergency rotate-all', () => {
     const audit = await auditLines(Object.assign(handle!, { firstExecutionRunId: runId }), w.config.audit.path);
     expect(audit.map((a) => `${a.action}:${a.status}`)).toEqual([
       'emergency_rotate_all:started',
+      'emergency_rotation:success',
       'emergency_rotation:success',
       'emergency_rotation:success',
       'emergency_rotation:success',

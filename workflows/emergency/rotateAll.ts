@@ -80,8 +80,10 @@ export async function emergencyRotateAll(raw: RotateAllInput): Promise<Emergency
   const everyAccount = patched('emergency-every-registry-account');
   // a procedure that joined later (its contract's emergencySince): runs started before it never launch it
   const procedures = emergencyOrder.filter((p) => {
-    const since = credentialProcedures[p].emergencySince;
-    return since === undefined || patched(since);
+    const { emergencySince: since, emergencyOnlyWithInput } = credentialProcedures[p];
+    if (!(since === undefined || patched(since))) return false;
+    // one instance per application: only the one the input names
+    return !emergencyOnlyWithInput || plan.inputs[p] !== undefined;
   });
   const rotations: EmergencyRotation[] = procedures.flatMap((procedure) =>
     (procedure === 'schema-registry' && everyAccount ? plan.registryAccounts : [undefined]).map((account) => ({
