@@ -94,7 +94,7 @@ export function addRotateAllCommand(emergency: Command): void {
         });
         if (!input.success)
           throw new Error(
-            `invalid arguments: ${input.error.issues.map((i) => `--${flagOf(String(i.path[0]))}${i.path.length > 1 ? ` (${i.path.slice(1).join('.')})` : ''}: ${i.message}`).join('; ')}`,
+            `invalid arguments: ${input.error.issues.map((i) => `--${flagOf(String(i.path[0]))}${i.path[0] === 'inputs' && i.path.length > 1 ? ` (${i.path.slice(1).join('.')})` : ''}: ${i.message}`).join('; ')}`,
           );
         const result = await withClient(async (client, taskQueue) => {
           const handle = await client.workflow.start<typeof emergencyRotateAll>('emergencyRotateAll', {

@@ -90,3 +90,10 @@ describe('rekey emergency rotate-all --include: TLS material, validated at the e
     );
   });
 });
+
+describe('rekey emergency rotate-all --inputs: per-procedure input, validated at the edge', () => {
+  it('refuses what is not JSON, a procedure the emergency does not run, and names the field', async () => {
+    expect(await rotateAll('--inputs', '{postgresql-app')).toMatch(/^invalid arguments: --inputs: not JSON/);
+    expect(await rotateAll('--inputs', '{"isolation":{}}')).toMatch(/^invalid arguments: --inputs: /);
+  });
+});
