@@ -1,3 +1,6 @@
+import path from 'node:path';
+import os from 'node:os';
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadWorkerConfig, productionDefaults } from '../../workers/config.js';
 import { authOutcome, registryApi } from '../../activities/registryApi.js';
@@ -18,7 +21,12 @@ const production = {
   REKEY_KAFKA_BROKERS: 'kafka-0:9092,kafka-1:9092',
   REKEY_REGISTRY_URL: 'http://registry:8081',
 };
-const stack = () => stackWorkerDefaults(loadStackConfig({}));
+/**
+ * A stack of its own (an empty folder): the development defaults read which store the stack's
+ * connector uses, and the stack lane, running beside this one, moves the shared stack's.
+ */
+const stackDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-config-test-'));
+const stack = () => stackWorkerDefaults(loadStackConfig({ REKEY_STACK_DIR: stackDir }));
 
 describe('worker configuration', () => {
   it("Kafka's TLS listener is optional; its brokers are host:port and the listener defaults to SSL; a bad value is named", () => {
