@@ -34,7 +34,7 @@ const net = kc.makeApiClient(NetworkingV1Api);
 const core = kc.makeApiClient(CoreV1Api);
 let w: TestWorker;
 let tmp: string;
-let policiesBefore: Array<{ name: string; resourceVersion: string }>;
+let policiesBefore: Array<{ name: string; spec: string }>;
 
 /** The CLI as an operator runs it, on this file's task queue; resolves with its exit code and output. */
 async function rekey(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -54,7 +54,8 @@ const workerKubeconfig = () => serviceAccountKubeconfig(cfg, 'rekey-worker', 30)
 
 const policies = async () =>
   ((await net.listNamespacedNetworkPolicy({ namespace: ns })).items ?? [])
-    .map((p) => ({ name: p.metadata!.name!, resourceVersion: p.metadata!.resourceVersion! }))
+    // by content: the stack lane's validation test deletes and re-creates default-deny-ingress as it was
+    .map((p) => ({ name: p.metadata!.name!, spec: JSON.stringify(p.spec) }))
     .sort((a, b) => a.name.localeCompare(b.name));
 const specReplicas = async () => (await apps.readNamespacedDeployment({ name: victim, namespace: ns })).spec?.replicas;
 const livePods = async () =>
