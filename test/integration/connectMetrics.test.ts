@@ -38,8 +38,10 @@ async function scrape(): Promise<string> {
  * connector streams, and a Connect just restarted by the stack lane needs a while to get there.
  */
 async function streamingScrape(timeoutMs = 180_000): Promise<string> {
+  // the connector's own status series too: a worker the stack lane just restarted may not export it yet
   const streaming = (t: string) =>
     /^debezium_metrics_MilliSecondsBehindSource\{/m.test(t) &&
+    new RegExp(`^kafka_connect_connector_status\\{connector="${pipeline.connector}",status="running"`, 'm').test(t) &&
     new RegExp(`^kafka_connect_connector_task_status\\{connector="${pipeline.connector}",status="running"`, 'm').test(
       t,
     );
