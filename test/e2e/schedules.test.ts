@@ -90,8 +90,9 @@ describe('maintenance calendar (Temporal Schedules)', () => {
     const changes = await applySchedules(w.client, repoFile, { taskQueue: w.taskQueue });
     expect(changes.map((c) => c.change)).toEqual(Array(entries).fill('created'));
     // the list comes from the visibility store, which sees a new schedule a moment later
+    const wanted = changes.map((c) => c.id);
     let listed = await listSchedules(w.client);
-    for (let i = 0; i < 20 && listed.length < 6; i++)
+    for (let i = 0; i < 60 && !wanted.every((id) => listed.some((r) => r.id === id)); i++)
       listed = await new Promise((r) => setTimeout(r, 500)).then(() => listSchedules(w.client));
     const rows = Object.fromEntries(listed.map((r) => [r.id, r]));
     const cdc = rows[`${SCHEDULE_ID_PREFIX}postgresql-cdc-monthly`]!;
