@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { StackSequencer } from './test/stackSequencer.js';
+import { stackSideFiles } from './test/laneFiles.js';
 
 /**
  * Two lanes, one `npm test` (scripts/testLanes.ts runs them at once, as separate processes):
@@ -11,32 +12,6 @@ import { StackSequencer } from './test/stackSequencer.js';
  *   it. `npm run test:stack` runs both projects, one after the other (`groupOrder`).
  * The file-times reporter prints every file's wall time at the end (slowest first).
  */
-/**
- * Stack-lane files that never change the pipeline (its connector, its workloads, secrets, slot
- * or IAM user, the secret store it uses) and ride out its restarts (a Connect restart only
- * delays the change events they count): `npm test` runs them in a second stack process beside
- * the pipeline files, once the stack is up (scripts/testLanes.ts). Not kubernetes.test: it
- * rollout-restarts Connect and the registry. Not stack.test: it expects every service healthy.
- */
-export const stackSideFiles = [
-  'test/integration/awsKeys.test.ts',
-  'test/integration/codecServer.test.ts',
-  'test/integration/connectMetrics.test.ts',
-  'test/integration/postgresRoles.test.ts',
-  'test/integration/registryFlavours.test.ts',
-  'test/integration/health.test.ts',
-  'test/integration/installGuide.test.ts',
-  'test/integration/postgresCanary.test.ts',
-  'test/integration/secretBytes.test.ts',
-  'test/integration/secretReaders.test.ts',
-  'test/integration/strimzi.test.ts',
-  'test/e2e/emergencyIsolate.test.ts',
-  // TLS: rekey's own connections, and the two certificates installed without a restart (PostgreSQL reloads, Kafka's listener reconfigures)
-  'test/e2e/tlsClients.test.ts',
-  'test/e2e/certificateRotation.test.ts',
-  'test/e2e/kafkaCertificateRotation.test.ts',
-];
-
 const stackProject = (name: string, include: string[], exclude: string[], groupOrder: number) => ({
   test: {
     name,

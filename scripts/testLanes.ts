@@ -88,7 +88,10 @@ async function main() {
   process.stdout.write(
     `[lanes] stack lane here; fast lane beside it (1 worker, ${path.relative(root, logOf('fast'))}), and the stack-side lane once the stack is up (${path.relative(root, logOf('stack-side'))})\n`,
   );
-  const stack = runLane('stack', {});
+  // the stack lane's files that the side lane cannot run beside wait for this file (test/stackEnv.ts)
+  const sideLaneEnded = path.join(root, '.rekey', 'stack-side.ended');
+  fs.rmSync(sideLaneEnded, { force: true });
+  const stack = runLane('stack', { REKEY_SIDE_LANE_ENDED: sideLaneEnded });
   const fast = runLane('fast', { REKEY_FAST_WORKERS: '1' }, logOf('fast'));
   let stackEnded = false;
   // a stack lane that failed and left no stack (it could not start one) ends the side lane, which would wait for it
@@ -101,7 +104,7 @@ async function main() {
     // its global setup reuses the stack the stack lane brings up: wait for it, never start it twice
     while (!stackEnded && !(await stackUp())) await sleep(5000);
     return runLane('stack-side', { REKEY_STACK_SHARED: '1' }, logOf('stack-side'), noStack.signal);
-  })();
+  })().finally(() => fs.writeFileSync(sideLaneEnded, new Date().toISOString()));
   const results = await Promise.all([fast, stack, side]);
   if (!wasRunning && process.env.REKEY_KEEP_STACK !== '1')
     await down(loadStackConfig(), {}, (line) => console.error(`[stack] ${line}`));
