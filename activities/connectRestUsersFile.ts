@@ -1,77 +1,63 @@
 /**
  * The users file of Kafka's PropertyFileLoginModule: a java.util.Properties file, one
- * `user=password` entry per line. Lines this code does not own (comments, other users) are kept
- * byte for byte; only the entry of the user named is added, replaced or removed.
+ * `user=password` entry each. Parsed and edited with `properties-file` (a lossless parser that
+ * follows java.util.Properties: continuation lines, `\uXXXX` and other escapes, last entry wins).
+ * Lines this code does not own (comments, other users) are kept byte for byte; only the entries
+ * of the user named are added, replaced or removed. The module reads the file with
+ * `Properties.load(InputStream)`, i.e. as ISO-8859-1: what rekey writes is ASCII, anything
+ * else `\uXXXX`-escaped.
  */
+import { PropertiesEditor } from 'properties-file/editor';
 
-/** The key of one line (java.util.Properties: up to the first unescaped `=`, `:` or whitespace), or null for a comment/blank. */
-function keyOf(line: string): string | null {
-  const text = line.replace(/^[ \t\f]+/, '');
-  if (text === '' || text.startsWith('#') || text.startsWith('!')) return null;
-  let key = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === '\\' && i + 1 < text.length) {
-      key += text[++i];
-      continue;
-    }
-    if (c === '=' || c === ':' || c === ' ' || c === '\t' || c === '\f') break;
-    key += c;
-  }
-  return key;
+interface Parsed {
+  editor: PropertiesEditor;
+  /** The line break the file ends with (or uses), written back after the last line. */
+  eol: string;
+  /** An empty file: the parser reads it as one blank line, which must not precede the first entry. */
+  empty: boolean;
 }
 
-/** A key or value written so java.util.Properties reads it back unchanged. */
-function escape(text: string, isKey: boolean): string {
-  return text
-    .replace(/\\/g, '\\\\')
-    .replace(/[=:#!]/g, (c) => `\\${c}`)
-    .replace(isKey ? /[ \t\f]/g : /^[ \t\f]/, (c) => `\\${c}`)
-    .replace(/\n/g, '\\n')
-    .replace(/\r/g, '\\r');
+/** The file without its last line break: the editor would keep it as a blank line before an appended entry. */
+function parse(file: string): Parsed {
+  const trailing = /\r?\n$/.exec(file)?.[0] ?? '';
+  const body = file.slice(0, file.length - trailing.length);
+  const editor = new PropertiesEditor(body);
+  return { editor, eol: trailing || editor.eolCharacter, empty: body === '' };
 }
 
-const lines = (file: string) => file.split(/\r?\n/).filter((l, i, all) => !(i === all.length - 1 && l === ''));
-const joined = (ls: string[]) => (ls.length ? `${ls.join('\n')}\n` : '');
+function written({ editor, eol, empty }: Parsed): string {
+  const text = empty ? editor.format().replace(/^\r?\n/, '') : editor.format();
+  return text === '' ? '' : `${text}${eol}`;
+}
 
-/** The users the file lets in, in file order (continuation lines are not used by rekey's files). */
+/** The users the file lets in, once each, in file order. */
 export function acceptedUsers(file: string): string[] {
-  return lines(file)
-    .map(keyOf)
-    .filter((k): k is string => k !== null && k !== '');
+  const keys = new PropertiesEditor(file).getProperties().map((p) => p.key);
+  return [...new Set(keys)].filter((k) => k !== '');
 }
 
-/** The file with `user`'s entry set to `password` (replaced in place, else appended). */
+/** The file with `user`'s entry set to `password` (replaced in place, else appended; other entries of `user` removed). */
 export function upsertUser(file: string, user: string, password: string): string {
-  const entry = `${escape(user, true)}=${escape(password, false)}`;
-  const ls = lines(file);
-  const at = ls.findIndex((l) => keyOf(l) === user);
-  if (at >= 0 && ls[at] === entry && ls.filter((l) => keyOf(l) === user).length === 1) return file;
-  const kept = ls.filter((l, i) => i === at || keyOf(l) !== user);
-  if (at >= 0) kept[kept.findIndex((l) => keyOf(l) === user)] = entry;
-  else kept.push(entry);
-  return joined(kept);
+  const parsed = parse(file);
+  const entries = parsed.editor.getPropertyNodes(user);
+  if (entries.length === 1 && entries[0]!.value === password) return file;
+  for (let n = entries.length; n > 1; n--)
+    parsed.editor.delete(user, { occurrence: 'first', deleteLeadingNodes: false });
+  // an entry that stays keeps its own separator; a new one is written `user = password`
+  if (entries.length) parsed.editor.update(user, { newValue: password, escapeUnicode: true });
+  else parsed.editor.insert(user, password, { separator: '=', escapeUnicode: true });
+  return written(parsed);
 }
 
 /** The file without `user`'s entries. */
 export function removeUser(file: string, user: string): string {
-  const ls = lines(file);
-  const kept = ls.filter((l) => keyOf(l) !== user);
-  return kept.length === ls.length ? file : joined(kept);
+  const parsed = parse(file);
+  if (parsed.editor.getPropertyNodes(user).length === 0) return file;
+  parsed.editor.deleteAll(user);
+  return written(parsed);
 }
 
 /** The password the file gives `user` (its last entry, as Properties keeps the last), or null. */
 export function passwordOf(file: string, user: string): string | null {
-  let found: string | null = null;
-  for (const line of lines(file)) {
-    if (keyOf(line) !== user) continue;
-    const text = line.replace(/^[ \t\f]+/, '');
-    let i = 0;
-    while (i < text.length && !/[=: \t\f]/.test(text[i]!)) i += text[i] === '\\' ? 2 : 1;
-    while (i < text.length && /[ \t\f]/.test(text[i]!)) i++;
-    if (text[i] === '=' || text[i] === ':') i++;
-    while (i < text.length && /[ \t\f]/.test(text[i]!)) i++;
-    found = text.slice(i).replace(/\\(.)/g, '$1');
-  }
-  return found;
+  return new PropertiesEditor(file).getEffectiveProperty(user)?.value ?? null;
 }

@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { rotateConnectRestCredentials } from '../../workflows/connectRest/workflow.js';
 import { parseConnectRestInput, type ConnectRestRotationInput } from '../../contracts/input/connectRest.js';
-import { acceptedUsers, passwordOf, removeUser, upsertUser } from '../../activities/connectRestUsersFile.js';
 import { rollbackSignal, rotationWorkflowId, type RotationResult } from '../../workflows/rotation/index.js';
 import { expectRunFollowsPlan, failureOf, timeSkippingEnv, waitFor, worldWorker } from './harness.js';
 import { ConnectRestStubWorld } from './connectRestStubWorld.js';
@@ -131,21 +130,7 @@ describe('Kafka Connect REST credential rotation with stub activities', () => {
   });
 });
 
-describe('Connect REST users file and input', () => {
-  it('adds, replaces and removes one user, keeping comments and other users byte for byte; escapes what Properties would misread', () => {
-    const file = '# managed by the platform team\nconnect-admin=old\nmonitoring : keep\n';
-    const both = upsertUser(file, 'connect-admin-20261207-1500', 'n3w');
-    expect(both).toBe(`${file}connect-admin-20261207-1500=n3w\n`);
-    expect(upsertUser(both, 'connect-admin-20261207-1500', 'n3w')).toBe(both);
-    expect(acceptedUsers(both)).toEqual(['connect-admin', 'monitoring', 'connect-admin-20261207-1500']);
-    expect(removeUser(both, 'connect-admin')).toBe(
-      '# managed by the platform team\nmonitoring : keep\nconnect-admin-20261207-1500=n3w\n',
-    );
-    expect(upsertUser('', 'u', 'a=b:c#d\\e')).toBe('u=a\\=b\\:c\\#d\\\\e\n');
-    expect(passwordOf(upsertUser(both, 'u', 'a=b:c#d\\e'), 'u')).toBe('a=b:c#d\\e');
-    expect(passwordOf(file, 'monitoring')).toBe('keep');
-  });
-
+describe('Connect REST input', () => {
   it('names the field of a bad value and refuses a grace in compromise mode', () => {
     expect(() => parseConnectRestInput({ target: 'x', usersKey: 'a/b' })).toThrow(/usersKey: must be a Secret key/);
     expect(() => parseConnectRestInput({ target: 'x', compromise: true, gracePeriod: 'PT1H' })).toThrow(/gracePeriod/);

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Activities } from '../../activities/index.js';
 import { createPlanActivities } from '../../activities/plans.js';
 import type { AuditEvent } from '../../activities/audit.js';
+import { getProperties } from 'properties-file';
 import { acceptedUsers, passwordOf, removeUser, upsertUser } from '../../activities/connectRestUsersFile.js';
 import { recordedWithFailures, stubbedWith } from './gates.js';
 
@@ -49,12 +50,8 @@ export class ConnectRestStubWorld {
   }
 
   restart(): void {
-    this.loaded = new Map(
-      this.usersFile
-        .split('\n')
-        .filter((l) => /^[^#=\s]+=/.test(l))
-        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-    );
+    // what the worker's PropertyFileLoginModule loads: java.util.Properties
+    this.loaded = new Map(Object.entries(getProperties(this.usersFile)));
   }
 
   accepts(c: Credential | undefined): boolean {
