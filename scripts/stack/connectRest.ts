@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { acceptedUsers } from '../../activities/connectRestUsersFile.js';
 import { pipelineSecrets } from './connectorStore.js';
 import { loadStackConfig, pipeline, type StackConfig } from './config.js';
 
 /** What a client sends: the `username`/`password` keys of secret kafka-connect-rest (the platform plan's KAFKA_CONNECT_PASSWORD). */
 const FIRST_USER = 'connect-admin';
-/** The users Connect accepts, as Kafka's PropertyFileLoginModule reads them (`user=password` lines). */
+/** The users Connect accepts, as Kafka's PropertyFileLoginModule reads them (a java.util.Properties file). */
 export const USERS_KEY = 'users.properties';
 
 const authDir = (cfg: StackConfig) => path.join(cfg.dataDir, 'connect', 'rest-auth');
@@ -36,7 +37,7 @@ export async function writeConnectRestAuthFiles(cfg: StackConfig): Promise<void>
     secret = (await store(cfg).read(pipeline.connectRestSecret))!;
   }
   const users = secret.data[USERS_KEY] ?? '';
-  if (!/^[^=\s#]+=\S+$/m.test(users))
+  if (acceptedUsers(users).length === 0)
     throw new Error(`secret ${pipeline.connectRestSecret} has no user in ${USERS_KEY}: Connect would accept anyone`);
   fs.mkdirSync(authDir(cfg), { recursive: true, mode: 0o700 });
   fs.writeFileSync(connectRestUsersFile(cfg), users, { mode: 0o600 });

@@ -1,5 +1,9 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
+import { adminKubeConfig, kubeNamespace, serviceAccountKubeconfig } from '../../scripts/stack/kube.js';
+import { usePipelineStore } from '../../scripts/stack/pipelineStore.js';
+import { startTestWorker } from '../helpers.js';
 import { credentialStarters } from '../../workers/startRotation.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
@@ -96,6 +100,36 @@ describe('PostgreSQL admin password rotation in place on the stack', () => {
       expect(await store.read(`${pipeline.adminSecret}-backup`)).toBeUndefined();
     } finally {
       await db.end().catch(() => undefined);
+    }
+  });
+
+  it('on Kubernetes, as the rekey-worker ServiceAccount: the Secret in the cluster promoted, the old password refused', async () => {
+    const k8s = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
+    await usePipelineStore(cfg, 'kubernetes');
+    // the worker as it runs in the cluster: deploy/rbac.yaml's Role and the admission policy, not the admin
+    const asWorker = await serviceAccountKubeconfig(cfg, 'rekey-worker');
+    const w = await startTestWorker({
+      secrets: { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: asWorker },
+      kubernetes: { namespace: kubeNamespace, kubeconfig: asWorker },
+    });
+    try {
+      const old = (await k8s.read(pipeline.adminSecret))!.data as { username: string; password: string };
+      const handle = await credentialStarters['postgresql-admin'](
+        w.client,
+        { target: 'ecommerce', requestedBy: 'e2e-k8s' },
+        { taskQueue: w.taskQueue, now: new Date() },
+      );
+      expect(((await handle.result()) as RotationResult).status).toBe('completed');
+      const now = (await k8s.read(pipeline.adminSecret))!.data as { username: string; password: string };
+      expect(now.password).not.toBe(old.password);
+      expect(await login(old)).toBe('28P01');
+      expect(await login(now)).toBe('accepted');
+      expect(await k8s.read(`${pipeline.adminSecret}-pending`)).toBeUndefined();
+      expect(await k8s.read(`${pipeline.adminSecret}-backup`)).toBeUndefined();
+    } finally {
+      await w.stop();
+      // back to the file store, which takes the cluster's (new) values
+      await usePipelineStore(cfg, 'file');
     }
   });
 });
