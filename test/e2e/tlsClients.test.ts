@@ -237,6 +237,18 @@ describe("rekey's TLS client connections", () => {
     const wrong = `Basic ${Buffer.from('connect-admin:not-the-password').toString('base64')}`;
     expect(await status(http, wrong)).toBe(401);
     expect((await connectFetch(http)).status).toBe(200);
+    // a worker that has just started answers 404 for the connector's status until it has read the status topic
+    const connectorStatusUrl = `${http}/${pipeline.connector}/status`;
+    await expect
+      .poll(
+        () =>
+          connectFetch(connectorStatusUrl).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        { timeout: 120_000, interval: 1000 },
+      )
+      .toBe(200);
     const { config } = embeddedWorkerConfig();
     const acts = (auth?: { secret: string }, secrets: SecretStore = store) =>
       createActivities({
