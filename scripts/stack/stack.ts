@@ -110,7 +110,32 @@ export async function up(
     }
     throw err;
   }
-  return (await status(cfg)).filter((x) => !opts.only || opts.only.includes(x.name));
+  return settled(cfg, log, (x) => !opts.only || opts.only.includes(x.name));
+}
+
+/** How long `up` waits for a service a later one restarted (the kubelet restarts Connect as its pod) to answer again. */
+const SETTLE_MS = 90_000;
+
+/** The services' status once every one answers again, or as it stands after SETTLE_MS. */
+async function settled(
+  cfg: StackConfig,
+  log: (line: string) => void,
+  wanted: (s: ServiceStatus) => boolean,
+): Promise<ServiceStatus[]> {
+  const deadline = Date.now() + SETTLE_MS;
+  let list = (await status(cfg)).filter(wanted);
+  let said = '';
+  while (list.some((s) => !s.healthy) && Date.now() < deadline) {
+    const waiting = list
+      .filter((s) => !s.healthy)
+      .map((s) => s.name)
+      .join(', ');
+    if (waiting !== said) log(`waiting for ${waiting} to answer again (restarted by a later service)`);
+    said = waiting;
+    await new Promise((r) => setTimeout(r, 2000));
+    list = (await status(cfg)).filter(wanted);
+  }
+  return list;
 }
 
 export async function down(
