@@ -8,12 +8,13 @@ import type { RotationResult } from '../../workflows/rotation/index.js';
 import { pipeline } from '../../scripts/stack/config.js';
 import { awsClientConfig } from '../../scripts/stack/moto.js';
 import { rotateAwsUnderLoad } from '../../scripts/lib/awsMeasure.js';
-import { startTestWorker, type TestWorker } from '../helpers.js';
+import type { TestWorker } from '../helpers.js';
+import { startServiceAccountWorker } from './rotationHarness.js';
 import { cfg, stopLeftover } from './pipeline.js';
-import { adminKubeConfig, kubeNamespace, serviceAccountKubeconfig } from '../../scripts/stack/kube.js';
+import { adminKubeConfig, kubeNamespace } from '../../scripts/stack/kube.js';
 import { usePipelineStore } from '../../scripts/stack/pipelineStore.js';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
-import { recordHistory, recording } from './histories.js';
+import { recordHistory } from './histories.js';
 import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 import { connectFetch } from '../../scripts/stack/connectRest.js';
 
@@ -35,12 +36,7 @@ beforeAll(async () => {
     { method: 'POST' },
   );
   await usePipelineStore(cfg, 'kubernetes');
-  const asWorker = await serviceAccountKubeconfig(cfg, 'rekey-worker');
-  w = await startTestWorker({
-    secrets: { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: asWorker },
-    kubernetes: { namespace: kubeNamespace, kubeconfig: asWorker },
-    ...(recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {}),
-  });
+  w = await startServiceAccountWorker();
 });
 afterAll(async () => {
   await stopLeftover(running);

@@ -3,15 +3,16 @@ import { type WorkflowHandle } from '@temporalio/client';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { pipeline } from '../../scripts/stack/config.js';
 import { connectUrl } from '../../scripts/stack/connect.js';
-import { adminKubeConfig, kubeNamespace, serviceAccountKubeconfig } from '../../scripts/stack/kube.js';
+import { adminKubeConfig, kubeNamespace } from '../../scripts/stack/kube.js';
 import { usePipelineStore } from '../../scripts/stack/pipelineStore.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
 import { startPostgresCdcRotation } from '../../workers/startRotation.js';
-import { startTestWorker, type TestWorker } from '../helpers.js';
+import type { TestWorker } from '../helpers.js';
+import { startServiceAccountWorker } from './rotationHarness.js';
 import { cfg, onlyRoles, pipelineState, resumeIfPaused, stopLeftover } from './pipeline.js';
-import { recordHistory, recording } from './histories.js';
+import { recordHistory } from './histories.js';
 import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 import { connectFetch } from '../../scripts/stack/connectRest.js';
 
@@ -41,14 +42,7 @@ const connectorRefs = async () =>
 beforeAll(async () => {
   // the Secret is the source of truth from here on, read by Connect through the API
   await usePipelineStore(cfg, 'kubernetes');
-  // the worker is what it is in the cluster: the rekey-worker ServiceAccount (deploy/rbac.yaml and the admission policy), not the admin
-  const asWorker = await serviceAccountKubeconfig(cfg, 'rekey-worker');
-  w = await startTestWorker({
-    secrets: { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: asWorker },
-    kubernetes: { namespace: kubeNamespace, kubeconfig: asWorker },
-    // recorded histories are replayed in CI without the codec key: record them unencrypted
-    ...(recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {}),
-  });
+  w = await startServiceAccountWorker();
 });
 afterAll(async () => {
   // a failed assertion must not leave a rotation holding the secret for the next test file

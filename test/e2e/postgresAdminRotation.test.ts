@@ -1,9 +1,8 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
-import { adminKubeConfig, kubeNamespace, serviceAccountKubeconfig } from '../../scripts/stack/kube.js';
+import { adminKubeConfig, kubeNamespace } from '../../scripts/stack/kube.js';
 import { usePipelineStore } from '../../scripts/stack/pipelineStore.js';
-import { startTestWorker } from '../helpers.js';
 import { credentialStarters } from '../../workers/startRotation.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { summarize, underLoad } from '../../scripts/lib/load.js';
@@ -12,7 +11,7 @@ import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 import { adminClient } from '../../scripts/stack/postgres.js';
 import { recordHistory } from './histories.js';
 import { cfg, failureOf, store } from './pipeline.js';
-import { rotationHarness } from './rotationHarness.js';
+import { rotationHarness, startServiceAccountWorker } from './rotationHarness.js';
 
 /**
  * The PostgreSQL admin password (POSTGRES_PASSWORD; rekey's own postgres-admin) changed in
@@ -106,12 +105,7 @@ describe('PostgreSQL admin password rotation in place on the stack', () => {
   it('on Kubernetes, as the rekey-worker ServiceAccount: the Secret in the cluster promoted, the old password refused', async () => {
     const k8s = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
     await usePipelineStore(cfg, 'kubernetes');
-    // the worker as it runs in the cluster: deploy/rbac.yaml's Role and the admission policy, not the admin
-    const asWorker = await serviceAccountKubeconfig(cfg, 'rekey-worker');
-    const w = await startTestWorker({
-      secrets: { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: asWorker },
-      kubernetes: { namespace: kubeNamespace, kubeconfig: asWorker },
-    });
+    const w = await startServiceAccountWorker();
     try {
       const old = (await k8s.read(pipeline.adminSecret))!.data as { username: string; password: string };
       const handle = await credentialStarters['postgresql-admin'](

@@ -5,7 +5,8 @@ import { credentialStarters } from '../../workers/startRotation.js';
 import type { RotationResult } from '../../workflows/rotation/index.js';
 import { startTestWorker, type TestWorker } from '../helpers.js';
 import { recordingOverrides } from './histories.js';
-import { stopLeftover } from './pipeline.js';
+import { kubeNamespace, serviceAccountKubeconfig } from '../../scripts/stack/kube.js';
+import { cfg, stopLeftover } from './pipeline.js';
 
 /**
  * One e2e file's test worker (recording histories unencrypted when asked) and a way to run a
@@ -41,4 +42,18 @@ export function rotationHarness(procedure: CredentialProcedureId, target: string
       return { handle, result };
     },
   };
+}
+
+/**
+ * A test worker as rekey runs in the cluster: the rekey-worker ServiceAccount (deploy/rbac.yaml
+ * and the admission policy, not the admin), Secrets and workloads through the API; recording
+ * histories unencrypted when asked.
+ */
+export async function startServiceAccountWorker(): Promise<TestWorker> {
+  const asWorker = await serviceAccountKubeconfig(cfg, 'rekey-worker');
+  return startTestWorker({
+    secrets: { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: asWorker },
+    kubernetes: { namespace: kubeNamespace, kubeconfig: asWorker },
+    ...recordingOverrides,
+  });
 }

@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { pipeline } from '../../scripts/stack/config.js';
 import { rotateRegistryUnderLoad } from '../../scripts/lib/registryMeasure.js';
-import { startTestWorker, type TestWorker } from '../helpers.js';
+import type { TestWorker } from '../helpers.js';
+import { startServiceAccountWorker } from './rotationHarness.js';
 import { cfg, stopLeftover } from './pipeline.js';
-import { adminKubeConfig, kubeNamespace, serviceAccountKubeconfig } from '../../scripts/stack/kube.js';
+import { adminKubeConfig, kubeNamespace } from '../../scripts/stack/kube.js';
 import { usePipelineStore } from '../../scripts/stack/pipelineStore.js';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesStore.js';
-import { recordHistory, recording } from './histories.js';
+import { recordHistory } from './histories.js';
 import { kafkaBootstrap } from '../../scripts/stack/kafka.js';
 import { connectFetch } from '../../scripts/stack/connectRest.js';
 
@@ -24,13 +25,7 @@ let running: WorkflowHandle | undefined;
 const store = new KubernetesSecretStore(adminKubeConfig(cfg), kubeNamespace);
 beforeAll(async () => {
   await usePipelineStore(cfg, 'kubernetes');
-  const asWorker = await serviceAccountKubeconfig(cfg, 'rekey-worker');
-  w = await startTestWorker({
-    secrets: { kind: 'kubernetes', namespace: kubeNamespace, kubeconfig: asWorker },
-    kubernetes: { namespace: kubeNamespace, kubeconfig: asWorker },
-    // recorded histories are replayed in CI without the codec key: record them unencrypted
-    ...(recording ? { codec: { keyId: 'none', insecureNoEncryption: true } } : {}),
-  });
+  w = await startServiceAccountWorker();
 });
 afterAll(async () => {
   await stopLeftover(running);
