@@ -9,6 +9,20 @@
  */
 import { PropertiesEditor } from 'properties-file/editor';
 
+/**
+ * The parsed file. The parser's own error quotes the malformed escape, which may sit in a
+ * password: it is replaced by one that names the problem and never the content.
+ */
+function load(content: string): PropertiesEditor {
+  try {
+    return new PropertiesEditor(content);
+  } catch {
+    throw new Error(
+      'the users file is not a valid java.util.Properties file (a malformed \\uXXXX escape; Connect refuses it too); its content is not shown',
+    );
+  }
+}
+
 interface Parsed {
   editor: PropertiesEditor;
   /** The line break the file ends with (or uses), written back after the last line. */
@@ -21,7 +35,7 @@ interface Parsed {
 function parse(file: string): Parsed {
   const trailing = /\r?\n$/.exec(file)?.[0] ?? '';
   const body = file.slice(0, file.length - trailing.length);
-  const editor = new PropertiesEditor(body);
+  const editor = load(body);
   return { editor, eol: trailing || editor.eolCharacter, empty: body === '' };
 }
 
@@ -32,7 +46,9 @@ function written({ editor, eol, empty }: Parsed): string {
 
 /** The users the file lets in, once each, in file order. */
 export function acceptedUsers(file: string): string[] {
-  const keys = new PropertiesEditor(file).getProperties().map((p) => p.key);
+  const keys = load(file)
+    .getProperties()
+    .map((p) => p.key);
   return [...new Set(keys)].filter((k) => k !== '');
 }
 
@@ -59,5 +75,5 @@ export function removeUser(file: string, user: string): string {
 
 /** The password the file gives `user` (its last entry, as Properties keeps the last), or null. */
 export function passwordOf(file: string, user: string): string | null {
-  return new PropertiesEditor(file).getEffectiveProperty(user)?.value ?? null;
+  return load(file).getEffectiveProperty(user)?.value ?? null;
 }

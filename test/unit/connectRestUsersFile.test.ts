@@ -35,4 +35,15 @@ describe('Connect REST users file', () => {
     // a user written over three lines is removed whole, and nothing else is touched
     expect(removeUser(operators, 'ops-team')).toBe('connect-admin=\\u0070w\nconnect-admin=pw2\n');
   });
+
+  it('refuses a malformed \\uXXXX escape without quoting the file (it may sit in a password)', () => {
+    const file = 'connect-admin=pass\\u00zzword\n';
+    for (const read of [
+      () => acceptedUsers(file),
+      () => passwordOf(file, 'connect-admin'),
+      () => upsertUser(file, 'u', 'p'),
+    ])
+      expect(read).toThrow(/^the users file is not a valid java.util.Properties file .*its content is not shown$/);
+    expect(() => acceptedUsers(file)).not.toThrow(/00zz|pass/);
+  });
 });
